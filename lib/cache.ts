@@ -1,0 +1,140 @@
+import { createHash } from "node:crypto";
+import { builtinDrivers, createStorage, type Driver, type Storage } from "unstorage";
+import { z } from "zod";
+import { SAError } from "./errors.ts";
+import { canonicalJson } from "./jsonl.ts";
+import type { Log } from "./log.ts";
+import type { CacheMode } from "./schema/config.ts";
+
+/** Bump when the entry shape or the key recipe changes: old entries then simply miss. */
+export const CACHE_KEY_VERSION = 1;
+
+const localDrivers: Record<string, () => Promise<{ default: (opts: any) => Driver }>> = {
+  fs: () => import("./cache-fs.ts"),
+  memory: () => import("unstorage/drivers/memory"),
+  redis: () => import("unstorage/drivers/redis"),
+};
+
+export const driverNames = () => [...new Set([...Object.keys(localDrivers), ...Object.keys(builtinDrivers)])].sort();
+
+export interface CacheConfig {
+  driver: string;
+  ttl?: number;
+  [option: string]: unknown;
+}
+
+/** Nitro's idiom: `{ driver: "redis", url }` names a driver and passes the rest as its options. */
+export async function createCacheStorage(config: CacheConfig): Promise<Storage> {
+  const { driver: name, ttl, ...options } = config;
+  const loader =
+    localDrivers[name] ??
+    (name in builtinDrivers ? () => import((builtinDrivers as Record<string, string>)[name]!) : undefined);
+  if (!loader) throw new SAError("E_CONFIG", `cache.driver: unknown driver "${name}" (known: ${driverNames().join(", ")})`);
+  let driver: Driver;
+  try {
+    const mod = (await loader()) as { default: (opts: unknown) => Driver };
+    driver = mod.default({ ...options, ...(ttl ? { ttl } : {}) });
+  } catch (cause) {
+    throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });
+  }
+  return createStorage({ driver });
+}
+
+/** Parts of `:`-separated keys must not contain the separator. */
+export const keyPart = (s: string) => s.replace(/[^\w.-]/g, "_");
+
+export interface KeyParts {
+  provider: string;
+  baseURL: string;
+  model: string;
+  messages: unknown[];
+  schema: unknown;
+  temperature?: number;
+  seed?: number;
+  stage: string;
+}
+
+/** sha256 of canonical JSON of everything that changes the answer. Never includes secrets. */
+export function cacheHash(parts: KeyParts): string {
+  const material = canonicalJson({
+    v: CACHE_KEY_VERSION,
+    provider: parts.provider,
+    baseURL: parts.baseURL,
+    model: parts.model,
+    messages: parts.messages,
+    schema: parts.schema,
+    temperature: parts.temperature ?? null,
+    seed: parts.seed ?? null,
+    stage: parts.stage,
+  });
+  return createHash("sha256").update(material).digest("hex");
+}
+
+export const cacheKey = (context: string, stage: string, serviceId: string, hash: string) =>
+  [keyPart(context), keyPart(stage), keyPart(serviceId), hash].join(":");
+
+export const cacheEntrySchema = z.object({
+  v: z.literal(CACHE_KEY_VERSION),
+  answer: z.unknown().refine((v) => v !== undefined, "missing answer"),
+  usage: z.object({ inputTokens: z.number(), cachedInputTokens: z.number(), outputTokens: z.number(), reasoningTokens: z.number() }),
+  model: z.string(),
+  provider: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable().default(null),
+  request: z.looseObject({ stage: z.string(), serviceId: z.string() }),
+});
+export type CacheEntry = z.infer<typeof cacheEntrySchema>;
+
+export interface CallCache {
+  mode: CacheMode;
+  storage: Storage;
+  /** A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. */
+  lookup(key: string): Promise<CacheEntry | undefined>;
+  store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
+}
+
+export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
+  const now = options.now ?? (() => new Date());
+  const reads = options.mode === "read";
+  return {
+    mode: options.mode,
+    storage,
+    async lookup(key) {
+      if (!reads) return undefined;
+      let raw: unknown;
+      try {
+        raw = await storage.getItem(key);
+      } catch (error) {
+        options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`);
+        return undefined;
+      }
+      if (raw === null || raw === undefined) return undefined;
+      // Drivers hand back parsed JSON; a truncated file comes back as a plain string.
+      const parsed = cacheEntrySchema.safeParse(typeof raw === "string" ? safeJson(raw) : raw);
+      if (!parsed.success) {
+        options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+        return undefined;
+      }
+      if (parsed.data.expiresAt && Date.parse(parsed.data.expiresAt) <= now().getTime()) return undefined;
+      return parsed.data;
+    },
+    async store(key, entry) {
+      if (options.mode === "off") return;
+      if (options.mode === "write" && (await storage.hasItem(key).catch(() => false))) return;
+      const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
+      try {
+        await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);
+      } catch (error) {
+        options.log.warn(`cache: could not write ${key} (${(error as Error).message})`);
+      }
+    },
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

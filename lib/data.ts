@@ -1,0 +1,122 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { z } from "zod";
+import { SAError } from "./errors.ts";
+import {
+  catalogueFileSchema,
+  definitionsFileSchema,
+  plateausFileSchema,
+  rolesFileSchema,
+  type Catalogue,
+  type Definitions,
+  type Plateau,
+  type Role,
+} from "./schema/data.ts";
+import type { Config } from "./schema/config.ts";
+import { formatIssues } from "./zod-error.ts";
+
+export interface Dataset {
+  dir: string;
+  roles: Role[];
+  plateaus: Plateau[];
+  definitions: Definitions;
+  /** Keyed by output field, in config order. */
+  catalogues: Catalogue[];
+  context: string;
+  inspirations: string;
+}
+
+/** Turns a JSON.parse position into a line number for the error message. */
+function jsonError(text: string, error: Error): string {
+  const position = /position (\d+)/.exec(error.message)?.[1];
+  if (!position) return error.message;
+  const line = text.slice(0, Number(position)).split("\n").length;
+  return `line ${line}: ${error.message}`;
+}
+
+export async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (cause) {
+    throw new SAError("E_DATA", `data ${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? "error"})`, { cause });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    throw new SAError("E_DATA", `data ${file}: invalid JSON, ${jsonError(text, cause as Error)}`, { cause });
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new SAError("E_DATA", `data ${file}: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+async function readText(file: string): Promise<string> {
+  return existsSync(file) ? (await readFile(file, "utf8")).trim() : "";
+}
+
+function assertUnique(file: string, ids: string[], what: string): void {
+  const seen = new Set<string>();
+  for (const [index, id] of ids.entries()) {
+    if (seen.has(id)) throw new SAError("E_DATA", `data ${file}: ${index}.${what}: duplicate "${id}"`);
+    seen.add(id);
+  }
+}
+
+export async function loadCatalogue(file: string, field: string, label?: string): Promise<Catalogue> {
+  const raw = await readJsonFile(file, catalogueFileSchema);
+  const catalogue: Catalogue = Array.isArray(raw)
+    ? { field, label: label ?? field, facets: [], items: raw }
+    : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items };
+  assertUnique(file, catalogue.items.map((i) => i.id), "id");
+  assertUnique(file, catalogue.facets.map((f) => f.id), "facets.id");
+  return catalogue;
+}
+
+export interface LoadDatasetOptions {
+  /** Only these mapping sets (by field). @default every set in the config */
+  sets?: string[];
+  /** `map` can work without roles and plateaus; `run` cannot. @default true */
+  requireRolesAndPlateaus?: boolean;
+}
+
+/** Reads the Python tool's data layout unchanged. */
+export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets">, options: LoadDatasetOptions = {}): Promise<Dataset> {
+  const dir = config.dataDir;
+  if (!existsSync(dir)) throw new SAError("E_DATA", `data ${dir}: folder not found`);
+  const required = options.requireRolesAndPlateaus ?? true;
+  const optional = async <T>(file: string, read: (f: string) => Promise<T>, fallback: T): Promise<T> =>
+    required || existsSync(file) ? read(file) : fallback;
+
+  const rolesFile = join(dir, "roles.json");
+  const roles = await optional(rolesFile, (f) => readJsonFile(f, rolesFileSchema), []);
+  assertUnique(rolesFile, roles.map((r) => r.role_id), "role_id");
+
+  const plateausFile = join(dir, "service_feature_plateaus.json");
+  const plateauList = await optional(plateausFile, (f) => readJsonFile(f, plateausFileSchema), []);
+  assertUnique(plateausFile, plateauList.map((p) => p.name), "name");
+  const plateaus = plateauList.map((p, i) => ({ ...p, level: i + 1 }));
+
+  const definitionsFile = join(dir, "definitions.json");
+  const definitions = existsSync(definitionsFile) ? await readJsonFile(definitionsFile, definitionsFileSchema) : { bullets: [] };
+
+  const known = config.mappingSets.map((s) => s.field);
+  const wanted = options.sets ?? known;
+  const unknown = wanted.filter((f) => !known.includes(f));
+  if (unknown.length) throw new SAError("E_USAGE", `--sets: unknown set "${unknown[0]}" (known: ${known.join(", ")})`);
+  const catalogues = await Promise.all(
+    config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadCatalogue(join(dir, s.file), s.field, s.label)),
+  );
+
+  return {
+    dir,
+    roles,
+    plateaus,
+    definitions,
+    catalogues,
+    context: await readText(join(dir, "situational_context.md")),
+    inspirations: await readText(join(dir, "inspirations.md")),
+  };
+}

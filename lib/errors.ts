@@ -1,0 +1,42 @@
+/** Every failure the toolkit reports carries one of these codes. */
+export const exitCodes = {
+  E_USAGE: 2,
+  E_CONFIG: 2,
+  E_DATA: 2,
+  E_INPUT_UNREADABLE: 2,
+  E_INPUT_LINE: 1,
+  E_VALIDATION: 1,
+  E_PROVIDER: 1,
+  E_CALL_FAILED: 1,
+  E_CACHE: 1,
+  E_DRY_RUN_MISS: 1,
+  E_LIMIT: 3,
+  E_BUDGET: 3,
+  E_INTERRUPTED: 130,
+} as const;
+
+export type ErrorCode = keyof typeof exitCodes;
+
+/** The one error type: a code for programs, a one-line message for people, and the cause for --verbose. */
+export class SAError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "SAError";
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+  get exitCode(): number {
+    return exitCodes[this.code];
+  }
+}
+
+export const isSAError = (error: unknown, code?: ErrorCode): error is SAError =>
+  error instanceof SAError && (code === undefined || error.code === code);
+
+/** A one-line description of any thrown value. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message.split("\n")[0] ?? error.name;
+  return String(error);
+}

@@ -1,0 +1,113 @@
+import { ofetch, FetchError, type FetchContext } from "ofetch";
+
+/**
+ * Status codes worth another attempt. Anything else (400, 401, 403, 404, 422...) will fail
+ * the same way again, so it is returned at once.
+ */
+export const retryStatusCodes = [
+  408, // Request Timeout: the server gave up waiting; a new attempt may be quicker.
+  409, // Conflict: a concurrent change on the provider's side; usually transient.
+  425, // Too Early: the server refuses to risk a replay; retrying later is the documented answer.
+  429, // Too Many Requests: rate limited; wait as long as retry-after says.
+  500, // Internal Server Error
+  502, // Bad Gateway
+  503, // Service Unavailable
+  504, // Gateway Timeout
+  520, 521, 522, 523, 524, // Cloudflare's origin errors, seen in front of OpenAI-compatible gateways.
+  529, // Overloaded
+];
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. @default 6 */
+  attempts: number;
+  /** First backoff step in ms. @default 500 */
+  baseMs: number;
+  /** Longest backoff in ms, before any retry-after. @default 30000 */
+  capMs: number;
+  /** Milliseconds one attempt may take. @default 120000 */
+  requestTimeout: number;
+  fetch?: typeof globalThis.fetch;
+  random?: () => number;
+  onRetry?: (info: RetryInfo) => void;
+  onResponseHeaders?: (headers: Headers, status: number) => void;
+}
+
+export interface RetryInfo {
+  attempt: number;
+  delayMs: number;
+  status?: number;
+  reason: string;
+  requestId?: string;
+}
+
+/** `retry-after-ms` (OpenAI), then `retry-after` in seconds or as an HTTP date. */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = Number.parseFloat(headers.get("retry-after-ms") ?? "");
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const raw = headers.get("retry-after");
+  if (!raw) return undefined;
+  const seconds = Number.parseFloat(raw);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(raw);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+/** Full jitter: a random wait up to an exponentially growing, capped ceiling. */
+export function backoffMs(attempt: number, options: Pick<RetryOptions, "baseMs" | "capMs">, random = Math.random): number {
+  return Math.round(random() * Math.min(options.capMs, options.baseMs * 2 ** (attempt - 1)));
+}
+
+export const requestIdOf = (headers: Headers | undefined) => headers?.get("x-request-id") ?? headers?.get("request-id") ?? undefined;
+
+/**
+ * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
+ * The body is handed back unread (`responseType: "stream"`), or the SDK fails with
+ * "Body already used". After the last attempt the error response itself goes back to the SDK,
+ * so its error keeps the status, the provider's message and the request id.
+ */
+export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch {
+  const baseFetch = options.fetch ?? globalThis.fetch;
+  const random = options.random ?? Math.random;
+  // Each attempt gets its own timeout; the caller's signal still cancels everything.
+  const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
+    const timeout = AbortSignal.timeout(options.requestTimeout);
+    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    return baseFetch(input, { ...init, signal });
+  }) as typeof globalThis.fetch;
+  const $fetch = ofetch.create({}, { fetch: attemptFetch });
+
+  const retryDelay = (context: FetchContext): number => {
+    const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
+    const attempt = options.attempts - remaining;
+    const headers = context.response?.headers;
+    const asked = retryAfterMs(headers);
+    const delayMs = asked ?? backoffMs(attempt, options, random);
+    const status = context.response?.status;
+    options.onRetry?.({
+      attempt,
+      delayMs,
+      status,
+      reason: status ? `HTTP ${status}` : `network error: ${(context.error as Error | undefined)?.message ?? "unknown"}`,
+      requestId: requestIdOf(headers),
+    });
+    return delayMs;
+  };
+
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = input instanceof Request ? input.url : String(input);
+    try {
+      return await $fetch.raw(url, {
+        ...(init as Record<string, unknown>),
+        responseType: "stream",
+        retry: options.attempts - 1,
+        retryStatusCodes,
+        retryDelay,
+        onResponse: ({ response }) => options.onResponseHeaders?.(response.headers, response.status),
+      });
+    } catch (error) {
+      if (error instanceof FetchError && error.response) return error.response;
+      throw error instanceof FetchError && error.cause ? error.cause : error;
+    }
+  }) as typeof globalThis.fetch;
+}

@@ -1,0 +1,110 @@
+import { createReadStream, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { SAError } from "./errors.ts";
+
+export interface InputRecord {
+  /** 1-based line number in the file (item number for a JSON array file). */
+  line: number;
+  value?: unknown;
+  /** Why the line is not JSON. */
+  error?: string;
+}
+
+function openInput(path: string): Readable {
+  if (path === "-") return process.stdin;
+  if (!existsSync(path)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: file not found`);
+  return createReadStream(path, { encoding: "utf8" });
+}
+
+/**
+ * Streams JSONL records one line at a time, so a large input never sits in memory.
+ * A file whose first character is `[` is a JSON array and is read whole.
+ */
+export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
+  const lines = createInterface({ input: openInput(path), crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNo = 0;
+  let arrayText: string[] | undefined;
+  let seenContent = false;
+  try {
+    for await (const raw of lines) {
+      lineNo++;
+      if (arrayText) {
+        arrayText.push(raw);
+        continue;
+      }
+      const text = raw.trim();
+      if (!text) continue;
+      if (!seenContent && text.startsWith("[")) {
+        arrayText = [raw];
+        continue;
+      }
+      seenContent = true;
+      try {
+        yield { line: lineNo, value: JSON.parse(text) };
+      } catch (error) {
+        yield { line: lineNo, error: `invalid JSON (${(error as Error).message})` };
+      }
+    }
+  } catch (cause) {
+    throw new SAError("E_INPUT_UNREADABLE", `input ${path}: ${(cause as Error).message}`, { cause });
+  }
+  if (arrayText) {
+    let items: unknown;
+    try {
+      items = JSON.parse(arrayText.join("\n"));
+    } catch (cause) {
+      throw new SAError("E_INPUT_UNREADABLE", `input ${path}: invalid JSON array (${(cause as Error).message})`, { cause });
+    }
+    if (!Array.isArray(items)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: expected a JSON array`);
+    for (const [index, value] of items.entries()) yield { line: index + 1, value };
+  }
+}
+
+/** Canonical JSON: keys sorted at every depth, so equal data gives equal bytes. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * A `kill -9` can leave half a line at the end of a JSONL file. Cut the file back to its
+ * last newline so appending starts clean. Returns the bytes removed.
+ */
+export function truncatePartialLine(path: string): number {
+  if (!existsSync(path)) return 0;
+  const fd = openSync(path, "r+");
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return 0;
+    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const n = readSync(fd, chunk, 0, end - start, start);
+      const idx = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (idx >= 0) {
+        const keep = start + idx + 1;
+        if (keep !== size) ftruncateSync(fd, keep);
+        return size - keep;
+      }
+      end = start;
+    }
+    ftruncateSync(fd, 0);
+    return size;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,170 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, closeSync, unlinkSync, statSync, appendFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { SAError } from "./errors.ts";
+import { priceDataVersion } from "./pricing.ts";
+import { formatIssues } from "./zod-error.ts";
+
+export const LEDGER_VERSION = 1;
+
+export const totalsSchema = z.object({
+  requests: z.number().int(),
+  liveCalls: z.number().int(),
+  cachedCalls: z.number().int(),
+  inputTokens: z.number().int(),
+  cachedInputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  reasoningTokens: z.number().int(),
+  retries: z.number().int(),
+  costUsd: z.number(),
+  savedCostUsd: z.number(),
+  /** Live calls whose model has no price: their cost is unknown, not 0. */
+  unpricedCalls: z.number().int().default(0),
+});
+export type Totals = z.infer<typeof totalsSchema>;
+
+export const runStatuses = ["running", "ok", "failed", "interrupted", "limit"] as const;
+export const runRecordSchema = z.looseObject({
+  runId: z.string(),
+  task: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  status: z.enum(runStatuses),
+  stopReason: z.string().nullable(),
+  totals: totalsSchema,
+  byStage: z.record(z.string(), totalsSchema),
+  byModel: z.record(z.string(), totalsSchema),
+  services: z.object({ total: z.number(), ok: z.number(), failed: z.number(), skipped: z.number() }).optional(),
+});
+export type RunRecord = z.infer<typeof runRecordSchema>;
+
+export const ledgerSchema = z.object({
+  version: z.literal(LEDGER_VERSION),
+  priceDataVersion: z.string(),
+  runs: z.array(runRecordSchema),
+});
+export type Ledger = z.infer<typeof ledgerSchema>;
+
+export const emptyTotals = (): Totals => ({
+  requests: 0, liveCalls: 0, cachedCalls: 0, inputTokens: 0, cachedInputTokens: 0,
+  outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0,
+});
+
+/** One call as the ledger sees it. */
+export interface CallRecord {
+  task: string;
+  stage: string;
+  serviceId: string;
+  provider: string;
+  /** The model asked for, `provider:model`. */
+  model: string;
+  /** The model that answered, as the provider named it. */
+  answeredBy: string;
+  cache: "hit" | "live";
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  latencyMs: number;
+  retries: number;
+  /** Spent on a live call; null when the model has no price. */
+  costUsd: number | null;
+  /** What a cache hit would have cost live. */
+  savedCostUsd: number | null;
+}
+
+export function addCall(t: Totals, c: CallRecord): void {
+  const live = c.cache === "live";
+  t.requests += live ? 1 + c.retries : 0;
+  t.liveCalls += live ? 1 : 0;
+  t.cachedCalls += live ? 0 : 1;
+  t.retries += c.retries;
+  if (live) {
+    t.inputTokens += c.inputTokens;
+    t.cachedInputTokens += c.cachedInputTokens;
+    t.outputTokens += c.outputTokens;
+    t.reasoningTokens += c.reasoningTokens;
+    if (c.costUsd === null) t.unpricedCalls++;
+    else t.costUsd = round(t.costUsd + c.costUsd);
+  } else t.savedCostUsd = round(t.savedCostUsd + (c.savedCostUsd ?? 0));
+}
+
+const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
+
+export function addTotals(into: Totals, t: Totals): Totals {
+  for (const key of Object.keys(into) as (keyof Totals)[]) into[key] = key.endsWith("Usd") ? round(into[key] + t[key]) : into[key] + t[key];
+  return into;
+}
+
+/** Reads and checks a ledger; a missing file is an empty ledger. */
+export function readLedger(path: string): Ledger {
+  if (!existsSync(path)) return { version: LEDGER_VERSION, priceDataVersion, runs: [] };
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new SAError("E_DATA", `ledger ${path}: invalid JSON (${(cause as Error).message})`, { cause });
+  }
+  const parsed = ledgerSchema.safeParse(data);
+  if (!parsed.success) throw new SAError("E_DATA", `ledger ${path}: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Holds `<path>.lock` while `fn` runs, so concurrent runs take turns. A lock older than
+ * `staleMs` was left by a crashed process and is broken.
+ */
+async function withLock<T>(path: string, fn: () => T, staleMs = 30_000): Promise<T> {
+  const lock = `${path}.lock`;
+  mkdirSync(dirname(path), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      closeSync(openSync(lock, "wx"));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > staleMs) unlinkSync(lock);
+      } catch {
+        // Someone else removed it first.
+      }
+      if (attempt > 2000) throw new SAError("E_DATA", `ledger ${path}: lock ${lock} is held; remove it if no run is active`);
+      await sleep(5 + Math.random() * 20);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Inserts or replaces one run, under the lock, with an atomic write: concurrent runs lose nothing. */
+export async function saveRun(path: string, run: RunRecord): Promise<void> {
+  await withLock(path, () => {
+    const ledger = readLedger(path);
+    const index = ledger.runs.findIndex((r) => r.runId === run.runId);
+    if (index >= 0) ledger.runs[index] = run;
+    else ledger.runs.push(run);
+    ledger.priceDataVersion = priceDataVersion;
+    const temp = `${path}.${process.pid}.tmp`;
+    writeFileSync(temp, `${JSON.stringify(ledger, null, 2)}\n`);
+    renameSync(temp, path);
+  });
+}
+
+/** Per-call detail, only with --ledger-calls: `<dir of ledger>/calls/<runId>.jsonl`. */
+export function callsPath(ledgerPath: string, runId: string): string {
+  return join(dirname(ledgerPath), "calls", `${runId}.jsonl`);
+}
+
+export function appendCall(path: string, call: CallRecord): void {
+  mkdirSync(dirname(path), { recursive: true });
+  appendFileSync(path, `${JSON.stringify(call)}\n`);
+}

@@ -1,0 +1,112 @@
+import PQueue from "p-queue";
+import { RateLimiterMemory, RateLimiterQueue } from "rate-limiter-flexible";
+import type { Clock } from "./clock.ts";
+import { retryAfterMs } from "./http.ts";
+
+export interface LimiterOptions {
+  /** Calls in flight at once. @default 8 */
+  concurrency: number;
+  /** Requests per minute; unset means no limit. */
+  rpm?: number;
+  /** Tokens (input + output) per minute; unset means no limit. */
+  tpm?: number;
+  clock: Clock;
+}
+
+export interface Limiter {
+  /** Runs `fn` once a concurrency slot, a request and `tokens` are free. Higher priority goes first. */
+  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number }): Promise<T>;
+  /** After the call: correct the token bucket from the estimate to the reported usage. */
+  settle(estimated: number, actual: number): void;
+  /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider. */
+  observe(headers: Headers, status: number): void;
+  /** Nothing new starts after this: queued calls reject with `error` as their turn comes. */
+  stop(error: Error): void;
+  idle(): Promise<void>;
+  readonly pending: number;
+  readonly active: number;
+}
+
+const KEY = "dispatch";
+
+/**
+ * A bucket that refills smoothly: a window of about one second holds a second's worth of the
+ * minute quota, and `execEvenly` spreads those inside the window. Providers enforce limits over
+ * short windows too, so a whole minute's quota must never go out in one burst.
+ */
+function smoothBucket(perMinute: number, windowSeconds: number) {
+  const points = Math.max(1, Math.floor((perMinute * windowSeconds) / 60));
+  const duration = (points * 60) / perMinute;
+  const limiter = new RateLimiterMemory({ points, duration, execEvenly: true, execEvenlyMinDelayMs: 0 });
+  return { points, limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
+}
+
+/** Parses OpenAI's reset durations such as `1s`, `6m0s`, `20ms`. */
+export function parseResetMs(value: string | null): number | undefined {
+  if (!value) return undefined;
+  let total = 0;
+  let matched = false;
+  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    matched = true;
+    const n = Number(m[1]);
+    total += m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
+  }
+  return matched ? total : undefined;
+}
+
+export function createLimiter(options: LimiterOptions): Limiter {
+  const queue = new PQueue({ concurrency: options.concurrency });
+  const requests = options.rpm ? smoothBucket(options.rpm, 1) : undefined;
+  // Ten seconds of tokens, so one large call still fits in a window.
+  const tokens = options.tpm ? smoothBucket(options.tpm, 10) : undefined;
+  const tokenCap = tokens?.points ?? 0;
+  let pausedUntil = 0;
+  let stopped: Error | undefined;
+
+  const waitForPause = async () => {
+    for (let wait = pausedUntil - options.clock.now(); wait > 0; wait = pausedUntil - options.clock.now()) {
+      await options.clock.sleep(wait);
+    }
+  };
+
+  return {
+    schedule(fn, { priority, tokens: estimate }) {
+      return queue.add(
+        async () => {
+          if (stopped) throw stopped;
+          await waitForPause();
+          await requests?.queue.removeTokens(1, KEY);
+          if (tokens) await tokens.queue.removeTokens(Math.min(tokenCap, Math.max(1, estimate)), KEY);
+          if (stopped) throw stopped;
+          return fn();
+        },
+        { priority },
+      ) as Promise<Awaited<ReturnType<typeof fn>>>;
+    },
+    settle(estimated, actual) {
+      if (!tokens) return;
+      const diff = Math.min(tokenCap, actual) - Math.min(tokenCap, Math.max(1, estimated));
+      if (diff > 0) void tokens.limiter.penalty(KEY, diff).catch(() => {});
+      else if (diff < 0) void tokens.limiter.reward(KEY, -diff).catch(() => {});
+    },
+    observe(headers, status) {
+      let pauseMs = 0;
+      if (status === 429) pauseMs = retryAfterMs(headers) ?? 1000;
+      const remainingRequests = headers.get("x-ratelimit-remaining-requests");
+      if (remainingRequests === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-requests")) ?? 0);
+      const remainingTokens = headers.get("x-ratelimit-remaining-tokens");
+      if (remainingTokens === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-tokens")) ?? 0);
+      if (pauseMs > 0) pausedUntil = Math.max(pausedUntil, options.clock.now() + pauseMs);
+    },
+    stop(error) {
+      stopped ??= error;
+    },
+    idle: () => queue.onIdle(),
+    get pending() {
+      return queue.size;
+    },
+    get active() {
+      return queue.pending;
+    },
+  };
+}

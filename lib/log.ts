@@ -1,0 +1,60 @@
+import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { formatWithOptions } from "node:util";
+import { redact } from "./redact.ts";
+
+export type LogFormat = "text" | "json";
+export interface LogOptions {
+  verbose?: boolean;
+  quiet?: boolean;
+  /** @default "text" */
+  format?: LogFormat;
+}
+
+/** Fields added to every JSON log line (run id, and the service id where a line carries one). */
+const fields: Record<string, unknown> = {};
+export function setLogField(key: string, value: unknown): void {
+  fields[key] = value;
+}
+
+const badges: Record<string, string> = { error: "✖", fatal: "✖", warn: "⚠", info: "ℹ", success: "✔", debug: "·", trace: "·", log: "", ready: "✔", start: "◐", box: "" };
+
+function splitArgs(args: unknown[]): { message: string; extra: Record<string, unknown> } {
+  const extra: Record<string, unknown> = {};
+  const parts: unknown[] = [];
+  for (const arg of args) {
+    if (arg && typeof arg === "object" && !(arg instanceof Error) && !Array.isArray(arg)) Object.assign(extra, arg);
+    else parts.push(arg instanceof Error ? arg.message : arg);
+  }
+  return { message: redact(formatWithOptions({ colors: false }, ...parts)), extra };
+}
+
+const textReporter = (stream: NodeJS.WriteStream) => ({
+  log(obj: LogObject) {
+    const { message, extra } = splitArgs(obj.args);
+    const scope = typeof extra.serviceId === "string" ? `[${extra.serviceId}] ` : "";
+    const badge = badges[obj.type] ?? "";
+    let line = `${badge ? `${badge} ` : ""}${scope}${message}`;
+    // A stack trace only when asked for with --verbose (level 4+).
+    const error = obj.args.find((a): a is Error => a instanceof Error);
+    if (error?.stack && obj.level >= 4) line += `\n${redact(error.stack)}`;
+    stream.write(`${line}\n`);
+  },
+});
+
+const jsonReporter = (stream: NodeJS.WriteStream) => ({
+  log(obj: LogObject) {
+    const { message, extra } = splitArgs(obj.args);
+    const record = { time: obj.date.toISOString(), level: obj.type, message, ...fields, ...extra };
+    stream.write(`${redact(JSON.stringify(record))}\n`);
+  },
+});
+
+/** Builds the logger: everything on stderr, so stdout stays for results. */
+export function createLog(options: LogOptions = {}, stream: NodeJS.WriteStream = process.stderr): ConsolaInstance {
+  const level = options.quiet ? 0 : options.verbose ? 4 : 3;
+  const reporter = options.format === "json" ? jsonReporter(stream) : textReporter(stream);
+  return createConsola({ level, reporters: [reporter] });
+}
+
+export type Log = ConsolaInstance;
+export const silentLog: Log = createConsola({ level: -999, reporters: [] });

@@ -1,0 +1,116 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../jsonl.ts";
+import type { Catalogue, Role } from "../schema/data.ts";
+import type { ServiceEvolution } from "../schema/evolution.ts";
+import type { Service } from "../schema/service.ts";
+import { assignCode } from "./feature-id.ts";
+import type { MappedItem } from "./mapping.ts";
+
+export const SCHEMA_VERSION = "1.0";
+
+export interface PlateauFeature {
+  feature_id: string;
+  name: string;
+  description: string;
+  role: string;
+  score: { level: number; label: string; justification: string };
+  /** Any other keys a feature record carried (kept as they were). */
+  extra?: Record<string, unknown>;
+}
+
+export interface PlateauParts {
+  level: number;
+  name: string;
+  description: string;
+  features: PlateauFeature[];
+  /** set field → feature id → mapped items */
+  mappings: Record<string, Map<string, MappedItem[]>>;
+  extra?: Record<string, unknown>;
+}
+
+export interface EvolutionMeta {
+  runId: string;
+  seed: number | null;
+  models: Record<string, string>;
+  created: string;
+  catalogueHash: string;
+  extra?: Record<string, unknown>;
+}
+
+/** Hash of the catalogues a run mapped against, so a reader can tell which version was used. */
+export function catalogueHash(catalogues: Catalogue[]): string {
+  const material = canonicalJson(catalogues.map((c) => ({ field: c.field, facets: c.facets, items: c.items })));
+  return createHash("sha256").update(material).digest("hex");
+}
+
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Assembles one ServiceEvolution (schema 1.0). Every list is sorted and deduplicated, so the
+ * same answers always give the same bytes once written as canonical JSON.
+ */
+export function buildEvolution(input: { service: Service; meta: EvolutionMeta; plateaus: PlateauParts[]; roles: Role[]; catalogues: Catalogue[] }): ServiceEvolution {
+  const roleById = new Map(input.roles.map((r) => [r.role_id, r]));
+  const taken = new Set<string>();
+  const plateaus = [...input.plateaus]
+    .sort((a, b) => a.level - b.level)
+    .map((p) => {
+      // Codes are unique within a plateau; a clash with an earlier plateau is salted here.
+      const features = p.features.map((f) => {
+        let id = f.feature_id;
+        if (taken.has(id)) id = assignCode(p.name, f.role, f.name, taken);
+        else taken.add(id);
+        const mappings: Record<string, MappedItem[]> = {};
+        for (const catalogue of input.catalogues) {
+          const items = p.mappings[catalogue.field]?.get(f.feature_id) ?? [];
+          const unique = new Map(items.map((m) => [m.item, m]));
+          mappings[catalogue.field] = [...unique.values()].sort((a, b) => byId(a.item, b.item)).map((m) => ({ item: m.item, facets: m.facets }));
+        }
+        const role = roleById.get(f.role);
+        return {
+          ...f.extra,
+          feature_id: id,
+          name: f.name,
+          description: f.description,
+          score: f.score,
+          customer_type: f.role,
+          ...(role ? { role: { role_id: role.role_id, name: role.name, description: role.description } } : {}),
+          mappings,
+        };
+      });
+      features.sort((a, b) => byId(a.customer_type, b.customer_type) || byId(a.name, b.name) || byId(a.feature_id, b.feature_id));
+      const roles = input.roles.map((r) => ({
+        role_id: r.role_id,
+        name: r.name,
+        description: r.description,
+        features: features.filter((f) => f.customer_type === r.role_id),
+      }));
+      const mappings: Record<string, { id: string; name: string; mappings: { feature_id: string; description: string }[] }[]> = {};
+      for (const catalogue of input.catalogues) {
+        const users = new Map<string, { feature_id: string; description: string }[]>();
+        for (const f of features) for (const m of f.mappings[catalogue.field] ?? []) users.set(m.item, [...(users.get(m.item) ?? []), { feature_id: f.feature_id, description: f.description }]);
+        const names = new Map(catalogue.items.map((i) => [i.id, i.name]));
+        mappings[catalogue.field] = [...users.entries()]
+          .sort(([a], [b]) => byId(a, b))
+          .map(([id, list]) => ({ id, name: names.get(id) ?? id, mappings: list.sort((a, b) => byId(a.feature_id, b.feature_id)) }));
+      }
+      return { ...p.extra, plateau: p.level, plateau_name: p.name, service_description: p.description, features, roles, mappings };
+    });
+  return {
+    meta: {
+      ...input.meta.extra,
+      schema_version: SCHEMA_VERSION,
+      run_id: input.meta.runId,
+      seed: input.meta.seed,
+      models: input.meta.models,
+      mapping_types: input.catalogues.map((c) => c.field),
+      catalogue_hash: input.meta.catalogueHash,
+      created: input.meta.created,
+      context_window: 0,
+      diagnostics: false,
+      web_search: false,
+    },
+    service: input.service,
+    plateaus,
+  } as unknown as ServiceEvolution;
+}

@@ -1,0 +1,52 @@
+import { featuresPrompt } from "../prompts/build.ts";
+import type { Plateau } from "../schema/data.ts";
+import { labelForLevel } from "../schema/evolution.ts";
+import { featuresResponse, type FeaturesAnswer } from "../schema/responses.ts";
+import type { Service } from "../schema/service.ts";
+import type { PipelineContext } from "./context.ts";
+import { assignCode } from "./feature-id.ts";
+
+export interface GeneratedFeature {
+  feature_id: string;
+  name: string;
+  description: string;
+  role: string;
+  score: { level: number; label: string; justification: string };
+}
+
+const byRoleThenName = (a: { role: string; name: string; description: string }, b: typeof a) =>
+  a.role.localeCompare(b.role) || a.name.localeCompare(b.name) || a.description.localeCompare(b.description);
+
+/** Stage 2: one call per plateau gives features for every role, each with a CMMI score. */
+export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: GeneratedFeature[]; model: string }> {
+  const roleIds = ctx.data.roles.map((r) => r.role_id);
+  const result = await ctx.session.call<FeaturesAnswer>({
+    task: ctx.task,
+    stage: "features",
+    serviceId: service.service_id,
+    priority,
+    messages: featuresPrompt(ctx.domain, ctx.data, service, plateau, description, ctx.featuresPerRole),
+    schema: featuresResponse(roleIds),
+    schemaName: "plateau_features",
+    check(answer) {
+      // A model may name the same feature twice: keep one.
+      const seen = new Set<string>();
+      const features = answer.features.filter((f) => {
+        const key = `${f.role}|${f.name.trim().toLowerCase()}`;
+        return !seen.has(key) && seen.add(key);
+      });
+      const covered = new Set(features.map((f) => f.role));
+      const problems = roleIds.filter((r) => !covered.has(r)).map((r) => `no features for role "${r}"`);
+      return { value: { features }, problems };
+    },
+  });
+  const taken = new Set<string>();
+  const features = [...result.value.features].sort(byRoleThenName).map((f) => ({
+    feature_id: assignCode(plateau.name, f.role, f.name, taken),
+    name: f.name.trim(),
+    description: f.description.trim(),
+    role: f.role,
+    score: { level: f.score.level, label: labelForLevel(f.score.level), justification: f.score.justification },
+  }));
+  return { features, model: result.model };
+}

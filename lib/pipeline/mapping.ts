@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { mappingPrompt, type MappingFeature } from "../prompts/build.ts";
+import type { Catalogue } from "../schema/data.ts";
+import { facetsSchema, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
+import { formatIssues } from "../zod-error.ts";
+import type { PipelineContext } from "./context.ts";
+
+export interface MappedItem {
+  item: string;
+  facets: Record<string, unknown> | null;
+}
+
+/** Parses leniently, so one bad item or facet is dropped (and quarantined), not the whole answer. */
+const lenientMapping = z.object({
+  mappings: z.array(
+    z.object({
+      feature_id: z.string(),
+      items: z.array(z.object({ item: z.string(), facets: z.record(z.string(), z.unknown()).nullish() })),
+    }),
+  ),
+});
+
+const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
+
+/** Keeps known features and items with valid facets; says what was dropped and why. */
+export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue) {
+  const features = new Set(featureIds);
+  const items = new Set(catalogue.items.map((i) => i.id));
+  const facets = facetsSchema(catalogue);
+  const problems: string[] = [];
+  const mappings: MappingAnswer["mappings"] = [];
+  for (const entry of answer.mappings) {
+    if (!features.has(entry.feature_id)) {
+      problems.push(`unknown feature_id "${entry.feature_id}"`);
+      continue;
+    }
+    const kept: MappingAnswer["mappings"][number]["items"] = [];
+    const seen = new Set<string>();
+    for (const mapped of entry.items) {
+      if (!items.has(mapped.item)) {
+        problems.push(`${entry.feature_id}: unknown ${catalogue.field} item "${mapped.item}"`);
+        continue;
+      }
+      if (seen.has(mapped.item)) continue;
+      if (facets) {
+        const parsed = facets.safeParse(mapped.facets ?? {});
+        if (!parsed.success) {
+          problems.push(`${entry.feature_id} → ${mapped.item}: facets.${formatIssues(parsed.error)}`);
+          continue;
+        }
+        kept.push({ item: mapped.item, facets: withoutNulls(parsed.data as Record<string, unknown>) });
+      } else kept.push({ item: mapped.item });
+      seen.add(mapped.item);
+    }
+    mappings.push({ feature_id: entry.feature_id, items: kept });
+  }
+  return { value: { mappings }, problems };
+}
+
+/** Stage 3: one call per plateau and catalogue maps that plateau's features to catalogue items. */
+export async function mapFeatures(
+  ctx: PipelineContext,
+  input: { serviceId: string; serviceName: string; plateau: { level: number; name: string }; features: MappingFeature[]; catalogue: Catalogue; priority: number },
+): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
+  const featureIds = input.features.map((f) => f.feature_id);
+  if (featureIds.length === 0) return { mappings: new Map(), model: "" };
+  const result = await ctx.session.call<MappingAnswer>({
+    task: ctx.task,
+    stage: "mapping",
+    serviceId: input.serviceId,
+    priority: input.priority,
+    messages: mappingPrompt(ctx.domain, input.catalogue, input.serviceName, input.plateau, input.features),
+    schema: mappingResponse(featureIds, input.catalogue, ctx.enumLimit) as unknown as z.ZodType<MappingAnswer>,
+    parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
+    schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
+    check: (answer) => checkMapping(answer, featureIds, input.catalogue),
+  });
+  const mappings = new Map<string, MappedItem[]>();
+  for (const entry of result.value.mappings) {
+    const list = mappings.get(entry.feature_id) ?? [];
+    for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ item: m.item, facets: m.facets ?? null });
+    mappings.set(entry.feature_id, list);
+  }
+  return { mappings, model: result.model };
+}

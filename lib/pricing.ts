@@ -1,0 +1,59 @@
+import { calcPrice } from "@pydantic/genai-prices";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Usage } from "../providers/types.ts";
+import type { Log } from "./log.ts";
+import type { Config } from "./schema/config.ts";
+
+/** Recorded in the ledger, so a cost can be traced to the price table that produced it. */
+export const priceDataVersion = `@pydantic/genai-prices@${packageVersion("@pydantic/genai-prices")}`;
+
+/** The package does not export its package.json, so read it beside its entry point. */
+function packageVersion(name: string): string {
+  let dir = dirname(require.resolve(name));
+  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === name) return pkg.version ?? "unknown";
+    } catch {
+      // Not here; look one folder up.
+    }
+  }
+  return "unknown";
+}
+
+/** Providers that never bill. */
+const freeProviders = new Set(["synthetic"]);
+
+export interface Pricing {
+  /** USD for one call, or null when the model has no known price (never a silent 0). */
+  cost(modelId: string, usage: Pick<Usage, "inputTokens" | "cachedInputTokens" | "outputTokens">): number | null;
+}
+
+const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
+
+export function createPricing(overrides: Config["pricing"], log?: Log): Pricing {
+  const warned = new Set<string>();
+  return {
+    cost(modelId, usage) {
+      const at = modelId.indexOf(":");
+      const provider = modelId.slice(0, at);
+      const model = modelId.slice(at + 1);
+      if (freeProviders.has(provider)) return 0;
+      const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
+      const override = overrides[modelId];
+      if (override) {
+        const usd = (usage.inputTokens - cached) * override.input + cached * (override.cachedInput ?? override.input) + usage.outputTokens * override.output;
+        return round(usd / 1e6);
+      }
+      // Bundled data only: updatePrices() would fetch over the network.
+      const price = calcPrice({ input_tokens: usage.inputTokens, cache_read_tokens: cached, output_tokens: usage.outputTokens }, model, { providerId: provider });
+      if (price) return round(price.total_price);
+      if (!warned.has(modelId)) {
+        warned.add(modelId);
+        log?.warn(`pricing: no price known for ${modelId}; its cost is recorded as null (add it under "pricing" in the config)`);
+      }
+      return null;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from "node:crypto";
+import type { Storage } from "unstorage";
+import { createProvider, parseModelId } from "../providers/index.ts";
+import type { Provider } from "../providers/types.ts";
+import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
+import { systemClock, type Clock } from "./clock.ts";
+import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
+import { createLimiter, type Limiter } from "./limits.ts";
+import type { Log } from "./log.ts";
+import { buildDomainText } from "./prompts/build.ts";
+import { createPricing, type Pricing } from "./pricing.ts";
+import { createQuarantine, type Quarantine } from "./quarantine.ts";
+import { createRecorder, type Recorder } from "./recorder.ts";
+import { callsPath } from "./ledger.ts";
+import type { Config } from "./schema/config.ts";
+import { createSession, type Session, type SessionOptions } from "./session.ts";
+import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
+import type { PipelineContext } from "./pipeline/context.ts";
+
+export interface RuntimeOptions {
+  task: string;
+  config: Config;
+  log: Log;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  /** Tests hand in their own fetch; production uses the global one. */
+  fetch?: typeof globalThis.fetch;
+  dryRun?: boolean;
+  ledgerCalls?: boolean;
+  dataset?: LoadDatasetOptions;
+  onRetry?: () => void;
+  onCall?: SessionOptions["onCall"];
+}
+
+/** Everything a task needs to reach a model, built once from config. */
+export interface Runtime {
+  runId: string;
+  startedAt: string;
+  config: Config;
+  log: Log;
+  clock: Clock;
+  data: Dataset;
+  storage: Storage;
+  cache: CallCache;
+  limiter: Limiter;
+  guard: UsageGuard;
+  recorder: Recorder;
+  pricing: Pricing;
+  quarantine: Quarantine;
+  providers: Provider[];
+  session: Session;
+  /** Calls a dry run could not serve from the cache. */
+  misses: Array<{ stage: string; serviceId: string; model: string }>;
+  pipeline: PipelineContext;
+  close(): Promise<void>;
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, log } = options;
+  const clock = options.clock ?? systemClock;
+  const env = options.env ?? process.env;
+  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
+  const modelIds = [config.model, ...config.models.fallback.filter((m) => m !== config.model)];
+  modelIds.forEach(parseModelId);
+
+  const data = await loadDataset(config, options.dataset);
+  const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
+  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
+  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock });
+  const guard = createUsageGuard(config.limits, config.budget, log);
+  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined });
+  const pricing = createPricing(config.pricing, log);
+  const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  const providers = await Promise.all(
+    modelIds.map((id) =>
+      createProvider(id, {
+        env,
+        fetch: options.fetch,
+        http: { ...config.retry, requestTimeout: config.requestTimeout },
+        onRetry: (info) => {
+          log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
+          options.onRetry?.();
+        },
+        onResponseHeaders: (headers, status) => limiter.observe(headers, status),
+      }),
+    ),
+  );
+  const misses: Runtime["misses"] = [];
+  const session = createSession({
+    misses,
+    task: options.task,
+    runId,
+    context: config.context,
+    providers,
+    cache,
+    limiter,
+    guard,
+    recorder,
+    pricing,
+    quarantine,
+    log,
+    clock,
+    temperature: config.temperature,
+    seed: config.seed,
+    expectedOutput: config.estimate,
+    exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
+    transcripts: config.transcripts,
+    dryRun: options.dryRun ?? false,
+    onCall: options.onCall,
+  });
+  const pipeline: PipelineContext = {
+    task: options.task,
+    session,
+    data,
+    domain: buildDomainText(data),
+    featuresPerRole: config.featuresPerRole,
+    enumLimit: config.enumLimit,
+    log,
+  };
+  return {
+    runId,
+    startedAt: new Date(clock.now()).toISOString(),
+    config,
+    log,
+    clock,
+    data,
+    storage,
+    cache,
+    limiter,
+    guard,
+    recorder,
+    pricing,
+    quarantine,
+    providers,
+    session,
+    misses,
+    pipeline,
+    close: () => storage.dispose(),
+  };
+}

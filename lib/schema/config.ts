@@ -1,0 +1,96 @@
+import { z } from "zod";
+
+export const cacheModes = ["off", "read", "refresh", "write"] as const;
+export const cacheModeSchema = z.enum(cacheModes);
+export type CacheMode = z.infer<typeof cacheModeSchema>;
+
+/** `{ driver: "fs", base: ".sa/cache" }`: the driver name plus that driver's own options. */
+export const cacheConfigSchema = z.looseObject({
+  driver: z.string().min(1).default("fs"),
+  /** Seconds an entry lives. Unset means forever. */
+  ttl: z.number().int().positive().optional(),
+});
+
+export const mappingSetSchema = z.strictObject({
+  /** Catalogue file in the data folder, e.g. `applications.json`. */
+  file: z.string().min(1),
+  /** Field name in the output, e.g. `applications`. */
+  field: z.string().regex(/^[A-Za-z][\w-]*$/, "a field name of letters, digits, _ or -"),
+  label: z.string().optional(),
+});
+
+const modelIdSchema = z.string().regex(/^[\w.-]+:.+$/, "expected provider:model, e.g. openai:gpt-4o-mini");
+
+const positiveInt = z.number().int().positive();
+
+export const configSchema = z.strictObject({
+  /** Folder with roles, plateaus, definitions, catalogues and context texts. @default "fixtures/data" */
+  dataDir: z.string().default("fixtures/data"),
+  input: z.string().optional(),
+  output: z.string().optional(),
+  /** Primary model, `provider:model`. @default "openai:gpt-4o-mini" */
+  model: modelIdSchema.default("openai:gpt-4o-mini"),
+  models: z
+    .strictObject({
+      /** Tried in order after the primary model fails. */
+      fallback: z.array(modelIdSchema).default([]),
+    })
+    .default({ fallback: [] }),
+  /** Namespace for cache keys, so several projects can share a store. @default "default" */
+  context: z.string().regex(/^[\w.-]+$/).default("default"),
+  mappingSets: z
+    .array(mappingSetSchema)
+    .min(1)
+    .default([
+      { file: "applications.json", field: "applications" },
+      { file: "technologies.json", field: "technologies" },
+      { file: "information.json", field: "data" },
+    ]),
+  /** Features asked for per role and plateau. @default 3 */
+  featuresPerRole: positiveInt.max(20).default(3),
+  /** Catalogues with more items than this use a plain string id, checked after the answer. @default 500 */
+  enumLimit: positiveInt.default(500),
+  concurrency: positiveInt.max(1024).default(8),
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  seed: z.number().int().default(0),
+  /** Milliseconds one HTTP attempt may take. @default 120000 */
+  requestTimeout: positiveInt.default(120_000),
+  retry: z
+    .strictObject({
+      /** Attempts per request, the first one included. @default 6 */
+      attempts: positiveInt.max(20).default(6),
+      baseMs: positiveInt.default(500),
+      capMs: positiveInt.default(30_000),
+    })
+    .default({ attempts: 6, baseMs: 500, capMs: 30_000 }),
+  cacheMode: cacheModeSchema.default("read"),
+  cache: cacheConfigSchema.default({ driver: "fs", base: ".sa/cache" }),
+  transcripts: z.boolean().default(false),
+  quarantineDir: z.string().default(".sa/quarantine"),
+  strict: z.boolean().default(false),
+  limits: z
+    .strictObject({
+      maxRequests: positiveInt.optional(),
+      maxTokens: positiveInt.optional(),
+      maxInputTokens: positiveInt.optional(),
+      maxOutputTokens: positiveInt.optional(),
+    })
+    .default({}),
+  budget: z
+    .strictObject({ hardUsd: z.number().positive().optional(), softUsd: z.number().positive().optional() })
+    .default({}),
+  /** USD per million tokens, keyed by `provider:model`; wins over the bundled price table. */
+  pricing: z
+    .record(z.string(), z.strictObject({ input: z.number().min(0), cachedInput: z.number().min(0).optional(), output: z.number().min(0) }))
+    .default({}),
+  ledger: z.strictObject({ path: z.string().default(".sa/usage.json") }).default({ path: ".sa/usage.json" }),
+  /** Expected output tokens per call, for estimates before any run is in the ledger. */
+  estimate: z
+    .strictObject({ descriptions: positiveInt.default(900), features: positiveInt.default(1500), mapping: positiveInt.default(1200) })
+    .default({ descriptions: 900, features: 1500, mapping: 1200 }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { roleSchema } from "./data.ts";
+import { serviceSchema } from "./service.ts";
+
+export const cmmiLabels = ["Initial", "Managed", "Defined", "Quantitatively Managed", "Optimizing"] as const;
+export const labelForLevel = (level: number): string => cmmiLabels[level - 1] ?? "Initial";
+
+export const scoreSchema = z.looseObject({
+  level: z.number().int().min(1).max(5),
+  label: z.string(),
+  justification: z.string().default(""),
+});
+
+export const featureMappingSchema = z.looseObject({
+  item: z.string(),
+  facets: z.record(z.string(), z.unknown()).nullable().default(null),
+});
+
+export const featureSchema = z.looseObject({
+  feature_id: z.string().min(1),
+  name: z.string(),
+  description: z.string().default(""),
+  score: scoreSchema,
+  customer_type: z.string().nullish(),
+  role: roleSchema.nullish(),
+  mappings: z.record(z.string(), z.array(featureMappingSchema)).default({}),
+});
+export type Feature = z.infer<typeof featureSchema>;
+
+export const itemMappingsSchema = z.looseObject({
+  id: z.string(),
+  name: z.string().default(""),
+  mappings: z.array(z.looseObject({ feature_id: z.string(), description: z.string().default("") })),
+});
+
+export const plateauResultSchema = z.looseObject({
+  plateau: z.number().int(),
+  plateau_name: z.string(),
+  service_description: z.string().default(""),
+  features: z.array(featureSchema).default([]),
+  roles: z.array(roleSchema.extend({ features: z.array(featureSchema) })).default([]),
+  mappings: z.record(z.string(), z.array(itemMappingsSchema)).default({}),
+});
+export type PlateauResult = z.infer<typeof plateauResultSchema>;
+
+export const metaSchema = z.looseObject({
+  schema_version: z.string(),
+  run_id: z.string(),
+  seed: z.number().nullish(),
+  models: z.record(z.string(), z.unknown()).default({}),
+  mapping_types: z.array(z.string()).default([]),
+  catalogue_hash: z.string().default(""),
+  created: z.string(),
+});
+
+/** One line of the evolutions JSONL, compatible with the Python tool's schema 1.0. */
+export const evolutionSchema = z.looseObject({
+  meta: metaSchema,
+  service: serviceSchema,
+  plateaus: z.array(plateauResultSchema),
+});
+export type ServiceEvolution = z.infer<typeof evolutionSchema>;

@@ -1,0 +1,251 @@
+import { zodResponseFormat } from "openai/helpers/zod";
+import type { z } from "zod";
+import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
+import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
+import type { Clock } from "./clock.ts";
+import { SAError, errorMessage, isSAError } from "./errors.ts";
+import type { Limiter } from "./limits.ts";
+import type { Log } from "./log.ts";
+import type { Pricing } from "./pricing.ts";
+import type { Quarantine } from "./quarantine.ts";
+import type { Recorder } from "./recorder.ts";
+import { countPromptTokens } from "./tokens.ts";
+import type { UsageGuard } from "./usage-guard.ts";
+import { formatIssues } from "./zod-error.ts";
+
+export type Stage = "descriptions" | "features" | "mapping";
+
+/** What a stage's semantic check found: a repaired value and what had to be dropped. */
+export interface CheckResult<T> {
+  value: T;
+  problems: string[];
+}
+
+export interface CallSpec<T> {
+  task: string;
+  stage: Stage;
+  serviceId: string;
+  /** Earlier services first, so they finish and free memory. */
+  priority: number;
+  messages: ChatMessage[];
+  /** The schema sent to the model (strict, with enums); it is part of the cache key. */
+  schema: z.ZodType<T>;
+  schemaName: string;
+  /**
+   * A more lenient schema to parse the answer with, when parts of an answer can be dropped
+   * (unknown ids, bad facets) instead of failing it whole. @default schema
+   */
+  parseSchema?: z.ZodType<T>;
+  /** Checks beyond the schema (every plateau covered, known ids); problems cause one re-ask. */
+  check?: (value: T) => CheckResult<T>;
+}
+
+export interface CallResult<T> {
+  value: T;
+  /** `provider:model` that produced the answer (after fallback). */
+  model: string;
+  cached: boolean;
+}
+
+export interface SessionOptions {
+  task: string;
+  runId: string;
+  context: string;
+  /** The primary model first, then the configured fallbacks. */
+  providers: Provider[];
+  cache: CallCache;
+  limiter: Limiter;
+  guard: UsageGuard;
+  recorder: Recorder;
+  pricing: Pricing;
+  quarantine: Quarantine;
+  log: Log;
+  clock: Clock;
+  temperature?: number;
+  seed?: number;
+  /** Expected output tokens per stage, for limit and budget checks before a call. */
+  expectedOutput: Record<Stage, number>;
+  /** Exact token counts (js-tiktoken) are only worth loading when a token limit or budget needs them. */
+  exactTokens: boolean;
+  transcripts: boolean;
+  /** No network: a miss is recorded in `misses` and throws E_DRY_RUN_MISS. */
+  dryRun: boolean;
+  misses?: Array<{ stage: string; serviceId: string; model: string }>;
+  onCall?: (event: { stage: Stage; serviceId: string; cached: boolean; model: string; costUsd: number | null; retries: number }) => void;
+}
+
+export interface Session {
+  call<T>(spec: CallSpec<T>): Promise<CallResult<T>>;
+  readonly options: SessionOptions;
+}
+
+const modelIdOf = (p: Provider) => `${p.name}:${p.model}`;
+
+/**
+ * The one call path every task uses: prompt → cache → limits → provider → validation → ledger.
+ * An invalid answer is asked for again once, with the reason; then the next fallback model is tried.
+ */
+export function createSession(options: SessionOptions): Session {
+  const { log } = options;
+
+  function validate<T>(spec: CallSpec<T>, content: unknown): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
+    let data = content;
+    if (typeof content === "string") {
+      try {
+        data = JSON.parse(content);
+      } catch (error) {
+        return { ok: false, reason: `the answer is not JSON (${errorMessage(error)})` };
+      }
+    }
+    const parsed = (spec.parseSchema ?? spec.schema).safeParse(data);
+    if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
+    const checked = spec.check ? spec.check(parsed.data) : { value: parsed.data, problems: [] };
+    return { ok: true, value: checked.value, problems: checked.problems };
+  }
+
+  async function estimate(stage: Stage, provider: Provider, messages: ChatMessage[]) {
+    const inputTokens = options.exactTokens
+      ? await countPromptTokens(messages)
+      : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
+    const outputTokens = options.expectedOutput[stage];
+    const costUsd = options.pricing.cost(modelIdOf(provider), { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
+    return { inputTokens, outputTokens, costUsd };
+  }
+
+  /** One live request through the limits; records it in the ledger whatever the answer. */
+  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[], jsonSchema: Record<string, unknown>) {
+    const guess = await estimate(spec.stage, provider, messages);
+    const startedAt = options.clock.now();
+    return options.limiter.schedule(
+      async () => {
+        const reservation = options.guard.reserve(guess);
+        let result;
+        try {
+          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, temperature: options.temperature, seed: options.seed });
+        } catch (error) {
+          options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
+          const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
+          record(spec, provider, "live", { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, options.clock.now() - startedAt, retries, provider.model);
+          throw error;
+        }
+        const costUsd = options.pricing.cost(modelIdOf(provider), result.usage);
+        options.guard.settle(reservation, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, costUsd });
+        options.limiter.settle(guess.inputTokens + guess.outputTokens, result.usage.inputTokens + result.usage.outputTokens);
+        record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model);
+        return result;
+      },
+      { priority: spec.priority, tokens: guess.inputTokens + guess.outputTokens },
+    );
+  }
+
+  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string) {
+    const model = modelIdOf(provider);
+    const price = options.pricing.cost(model, usage);
+    options.recorder.record({
+      task: spec.task,
+      stage: spec.stage,
+      serviceId: spec.serviceId,
+      provider: provider.name,
+      model,
+      answeredBy,
+      cache,
+      ...usage,
+      latencyMs,
+      retries,
+      costUsd: cache === "live" ? price : 0,
+      savedCostUsd: cache === "hit" ? price : null,
+    });
+    options.onCall?.({ stage: spec.stage, serviceId: spec.serviceId, cached: cache === "hit", model, costUsd: cache === "live" ? price : 0, retries });
+  }
+
+  async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
+    const jsonSchema = zodResponseFormat(spec.schema, spec.schemaName).json_schema.schema as Record<string, unknown>;
+    const hash = cacheHash({
+      provider: provider.name,
+      baseURL: provider.baseURL,
+      model: provider.model,
+      messages: spec.messages,
+      schema: jsonSchema,
+      temperature: options.temperature,
+      seed: options.seed,
+      stage: spec.stage,
+    });
+    const key = cacheKey(options.context, spec.stage, spec.serviceId, hash);
+    const model = modelIdOf(provider);
+
+    const hit = await options.cache.lookup(key);
+    if (hit) {
+      const checked = validate(spec, hit.answer);
+      if (checked.ok && checked.problems.length === 0) {
+        record(spec, provider, "hit", hit.usage, 0, 0, hit.model);
+        return { value: checked.value, model, cached: true };
+      }
+      log.warn(`cache: entry ${key} no longer validates; asking again`, { serviceId: spec.serviceId });
+    }
+    if (options.dryRun) {
+      options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
+      throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {
+        details: { stage: spec.stage, serviceId: spec.serviceId, model },
+      });
+    }
+
+    let messages = spec.messages;
+    let answer = await live(spec, provider, messages, jsonSchema);
+    let checked = validate(spec, answer.content);
+    if (!checked.ok || checked.problems.length > 0) {
+      const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
+      log.debug(`${spec.stage} answer from ${model} failed validation (${reason}); asking once more`, { serviceId: spec.serviceId });
+      messages = [
+        ...spec.messages,
+        { role: "assistant", content: answer.content },
+        { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
+      ];
+      answer = await live(spec, provider, messages, jsonSchema);
+      const second = validate(spec, answer.content);
+      if (!second.ok) {
+        options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });
+        return { failed: `${model}: invalid answer after a re-ask (${second.reason})` };
+      }
+      if (second.problems.length > 0) {
+        // The answer is kept, minus what could not be used; the dropped parts are quarantined.
+        options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.problems.join("; "), data: answer.content });
+      }
+      checked = second;
+    }
+    await options.cache.store(key, {
+      answer: checked.value as {} | null,
+      usage: answer.usage,
+      model: answer.model,
+      provider: provider.name,
+      createdAt: new Date(options.clock.now()).toISOString(),
+      request: { stage: spec.stage, serviceId: spec.serviceId, schemaName: spec.schemaName, model, baseURL: provider.baseURL, runId: options.runId },
+    });
+    if (options.transcripts) {
+      const transcriptKey = `transcripts:${keyPart(options.context)}:${spec.stage}:${keyPart(spec.serviceId)}:${hash}`;
+      await options.cache.storage
+        .setItem(transcriptKey, { runId: options.runId, model, messages, answer: answer.content, createdAt: new Date(options.clock.now()).toISOString() })
+        .catch((error: Error) => log.warn(`transcripts: could not write ${transcriptKey} (${error.message})`));
+    }
+    return { value: checked.value, model, cached: false };
+  }
+
+  return {
+    options,
+    async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
+      const reasons: string[] = [];
+      for (const provider of options.providers) {
+        try {
+          const result = await tryProvider(spec, provider);
+          if (!("failed" in result)) return result;
+          reasons.push(result.failed);
+        } catch (error) {
+          // Limits, budgets, dry-run misses and usage errors stop here; provider failures fall back.
+          if (!isSAError(error, "E_PROVIDER")) throw error;
+          reasons.push(error.message);
+        }
+        if (provider !== options.providers.at(-1)) log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
+      }
+      throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details: { stage: spec.stage, serviceId: spec.serviceId } });
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import type { ChatMessage } from "../providers/types.ts";
+
+type Encoder = { encode(text: string): number[] };
+let encoder: Encoder | undefined;
+
+/** o200k_base, loaded on first use: the table is large and most commands never need it. */
+async function load(): Promise<Encoder> {
+  if (!encoder) {
+    const { Tiktoken } = await import("js-tiktoken/lite");
+    const ranks = (await import("js-tiktoken/ranks/o200k_base")).default;
+    encoder = new Tiktoken(ranks);
+  }
+  return encoder;
+}
+
+/** Tokens in a chat prompt: the text plus OpenAI's few tokens of framing per message. */
+export async function countPromptTokens(messages: ChatMessage[]): Promise<number> {
+  const enc = await load();
+  return messages.reduce((sum, m) => sum + enc.encode(m.content).length + 4, 3);
+}
+
+export async function countTokens(text: string): Promise<number> {
+  return (await load()).encode(text).length;
+}

@@ -1,0 +1,78 @@
+import { SAError } from "./errors.ts";
+import type { Log } from "./log.ts";
+import type { Config } from "./schema/config.ts";
+
+export interface Reservation {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface UsageGuard {
+  /** Before a call: refuse it (E_LIMIT or E_BUDGET) when it would cross a limit. */
+  reserve(estimate: Reservation): Reservation;
+  /** After a call: swap the estimate for what the provider reported. */
+  settle(reservation: Reservation, actual: { inputTokens: number; outputTokens: number; costUsd: number | null }): void;
+  /** Release a reservation whose call never happened. */
+  release(reservation: Reservation): void;
+  /** Why dispatch stopped, once a limit was reached. */
+  readonly stopReason: string | undefined;
+  readonly requests: number;
+}
+
+/**
+ * Per-run usage limits and the hard budget. Calls in flight are counted by their estimates, so
+ * concurrent calls cannot jointly overshoot a limit that each would respect on its own.
+ */
+export function createUsageGuard(limits: Config["limits"], budget: Config["budget"], log: Log): UsageGuard {
+  const used = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  const pending = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  let stopReason: string | undefined;
+  let softWarned = false;
+
+  const refuse = (code: "E_LIMIT" | "E_BUDGET", reason: string): never => {
+    stopReason ??= reason;
+    throw new SAError(code, stopReason);
+  };
+
+  return {
+    reserve(estimate) {
+      if (stopReason) throw new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason);
+      const input = used.inputTokens + pending.inputTokens + estimate.inputTokens;
+      const output = used.outputTokens + pending.outputTokens + estimate.outputTokens;
+      if (limits.maxRequests !== undefined && used.requests + 1 > limits.maxRequests) refuse("E_LIMIT", `max-requests ${limits.maxRequests} reached`);
+      if (limits.maxInputTokens !== undefined && input > limits.maxInputTokens) refuse("E_LIMIT", `max-input-tokens ${limits.maxInputTokens} would be exceeded`);
+      if (limits.maxOutputTokens !== undefined && output > limits.maxOutputTokens) refuse("E_LIMIT", `max-output-tokens ${limits.maxOutputTokens} would be exceeded`);
+      if (limits.maxTokens !== undefined && input + output > limits.maxTokens) refuse("E_LIMIT", `max-tokens ${limits.maxTokens} would be exceeded`);
+      if (budget.hardUsd !== undefined && used.costUsd + pending.costUsd + estimate.costUsd > budget.hardUsd) {
+        refuse("E_BUDGET", `budget $${budget.hardUsd} would be crossed (spent $${used.costUsd.toFixed(4)})`);
+      }
+      used.requests++;
+      pending.inputTokens += estimate.inputTokens;
+      pending.outputTokens += estimate.outputTokens;
+      pending.costUsd += estimate.costUsd;
+      return estimate;
+    },
+    settle(reservation, actual) {
+      this.release(reservation);
+      used.inputTokens += actual.inputTokens;
+      used.outputTokens += actual.outputTokens;
+      used.costUsd += actual.costUsd ?? 0;
+      if (budget.softUsd !== undefined && !softWarned && used.costUsd > budget.softUsd) {
+        softWarned = true;
+        log.warn(`budget: soft limit $${budget.softUsd} crossed (spent $${used.costUsd.toFixed(4)})`);
+      }
+    },
+    release(reservation) {
+      pending.inputTokens -= reservation.inputTokens;
+      pending.outputTokens -= reservation.outputTokens;
+      pending.costUsd -= reservation.costUsd;
+    },
+    get stopReason() {
+      return stopReason;
+    },
+    get requests() {
+      return used.requests;
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { createHash } from "node:crypto";
+import { fakeFromSchema } from "../lib/fake-answer.ts";
+import type { ChatRequest, ChatResult, Provider } from "./types.ts";
+
+const approxTokens = (text: string) => Math.ceil(text.length / 4);
+
+/**
+ * Offline and deterministic: the answer is built from the request's JSON schema and seeded by
+ * the messages, so the same request always gets the same answer. For demos, CI wiring and cost
+ * rehearsals; it is only ever chosen by `--model synthetic:<name>`.
+ */
+export function create(model: string): Provider {
+  return {
+    name: "synthetic",
+    model,
+    baseURL: "synthetic:",
+    async complete(request: ChatRequest): Promise<ChatResult> {
+      const prompt = request.messages.map((m) => `${m.role}\n${m.content}`).join("\n");
+      const seed = createHash("sha256").update(`${model}\n${request.seed ?? ""}\n${prompt}`).digest("hex");
+      const content = JSON.stringify(fakeFromSchema(request.jsonSchema, seed));
+      return {
+        content,
+        model,
+        responseId: `synthetic-${seed.slice(0, 12)}`,
+        retries: 0,
+        usage: { inputTokens: approxTokens(prompt), cachedInputTokens: 0, outputTokens: approxTokens(content), reasoningTokens: 0 },
+      };
+    },
+  };
+}

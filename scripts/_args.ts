@@ -1,0 +1,57 @@
+import type { ArgsDef } from "citty";
+import { SAError } from "../lib/errors.ts";
+
+/** The flags every task shares, with the same names everywhere. */
+export const sharedArgs = {
+  config: { type: "string", description: "Config file (default: service-ambitions.config.{ts,json,yaml} in the working directory)" },
+  input: { type: "string", alias: "i", description: "Input file; - reads stdin" },
+  output: { type: "string", alias: "o", description: "Output file; - writes stdout" },
+  data: { type: "string", description: "Data folder: roles, plateaus, definitions, catalogues (config dataDir)" },
+  model: { type: "string", description: "provider:model, e.g. openai:gpt-4o-mini or synthetic:demo" },
+  "cache-mode": { type: "string", description: "off | read | refresh | write (default read)" },
+  concurrency: { type: "string", description: "Calls in flight at once (default 8)" },
+  rpm: { type: "string", description: "Requests per minute" },
+  tpm: { type: "string", description: "Tokens per minute" },
+  "max-requests": { type: "string", description: "Stop (exit 3) after this many provider requests" },
+  "max-tokens": { type: "string", description: "Stop (exit 3) before total tokens exceed this" },
+  "max-input-tokens": { type: "string", description: "Stop (exit 3) before input tokens exceed this" },
+  "max-output-tokens": { type: "string", description: "Stop (exit 3) before output tokens exceed this" },
+  budget: { type: "string", description: "Hard budget in USD: a call that would cross it is not made (exit 3)" },
+  "dry-run": { type: "boolean", description: "No network: answer from the cache and list every miss" },
+  strict: { type: "boolean", description: "Anything quarantined fails the run (exit 1)" },
+  json: { type: "boolean", description: "Print one JSON summary as the last line on stdout" },
+  verbose: { type: "boolean", alias: "v", description: "Debug logs and stack traces" },
+  quiet: { type: "boolean", alias: "q", description: "Errors only" },
+  "log-format": { type: "string", description: "text | json (one JSON object per log line on stderr)" },
+} as const satisfies ArgsDef;
+
+type Raw = Record<string, unknown>;
+
+function number(args: Raw, flag: string, kind: "int" | "float" = "int"): number | undefined {
+  const raw = args[flag];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  const ok = kind === "int" ? Number.isInteger(value) && value > 0 : Number.isFinite(value) && value > 0;
+  if (!ok) throw new SAError("E_USAGE", `--${flag}: expected a positive ${kind === "int" ? "whole number" : "number"}, got "${String(raw)}"`);
+  return value;
+}
+
+/** Flags in config shape; unset flags stay undefined so they never override the config. */
+export function configOverrides(args: Raw): Record<string, unknown> {
+  return {
+    dataDir: args.data,
+    model: args.model,
+    cacheMode: args["cache-mode"],
+    concurrency: number(args, "concurrency"),
+    rpm: number(args, "rpm"),
+    tpm: number(args, "tpm"),
+    strict: args.strict ? true : undefined,
+    limits: {
+      maxRequests: number(args, "max-requests"),
+      maxTokens: number(args, "max-tokens"),
+      maxInputTokens: number(args, "max-input-tokens"),
+      maxOutputTokens: number(args, "max-output-tokens"),
+    },
+    budget: { hardUsd: number(args, "budget", "float") },
+  };
+}

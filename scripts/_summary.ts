@@ -1,0 +1,30 @@
+import type { Log } from "../lib/log.ts";
+import type { RunSummary } from "../lib/pipeline/run.ts";
+
+/** The `--json` object: one line, last on stdout. */
+export function jsonSummary(summary: RunSummary) {
+  return {
+    runId: summary.runId,
+    status: summary.status,
+    exitCode: summary.exitCode,
+    stopReason: summary.stopReason,
+    services: summary.services,
+    badLines: summary.badLines,
+    quarantined: summary.quarantined,
+    failures: summary.failures,
+    misses: summary.misses,
+    totals: summary.totals,
+    ledger: summary.ledger,
+    output: summary.output,
+  };
+}
+
+export function printSummary(summary: RunSummary, options: { json: boolean; log: Log }): void {
+  const { services: s, totals: t } = summary;
+  const cost = `$${t.costUsd.toFixed(4)}${t.unpricedCalls ? ` (+${t.unpricedCalls} unpriced calls)` : ""}`;
+  const line = `${summary.status}: ${s.ok} written, ${s.failed} failed, ${s.skipped} already done, ${summary.badLines} bad lines; ${t.liveCalls} live calls, ${t.cachedCalls} cached, ${t.retries} retries; ${cost} spent, $${t.savedCostUsd.toFixed(4)} saved`;
+  if (summary.status === "ok") options.log.success(line);
+  else options.log.warn(line + (summary.stopReason ? ` (${summary.stopReason})` : ""));
+  if (summary.quarantined) options.log.info(`quarantined: ${summary.quarantined} item(s), see ${summary.runId}.jsonl in the quarantine folder`);
+  if (options.json) process.stdout.write(`${JSON.stringify(jsonSummary(summary))}\n`);
+}

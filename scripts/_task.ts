@@ -1,0 +1,93 @@
+import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
+import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
+import { createLog, setLogField, type Log } from "../lib/log.ts";
+import { loadConfig } from "../lib/config.ts";
+import type { Config } from "../lib/schema/config.ts";
+import { configOverrides } from "./_args.ts";
+
+export interface TaskMeta {
+  name: string;
+  description: string;
+}
+
+export interface TaskContext<T extends ArgsDef> {
+  args: ParsedArgs<T>;
+  log: Log;
+  /** Loads file → SA_* → flags, once. */
+  config(extra?: Record<string, unknown>): Promise<Config>;
+}
+
+export interface Task<T extends ArgsDef = ArgsDef> {
+  meta: TaskMeta;
+  args: T;
+  /** Returns the exit code. Throws SAError for anything the user must fix. */
+  run(context: TaskContext<T>): Promise<number>;
+}
+
+/** Nitro's `defineTask`: an identity function, there for type inference. */
+export const defineTask = <const T extends ArgsDef>(task: Task<T>): Task<T> => task;
+
+function unknownFlag(rawArgs: string[], args: ArgsDef): string | undefined {
+  const known = new Set(["help", "h"]);
+  for (const [name, def] of Object.entries(args)) {
+    known.add(name);
+    known.add(`no-${name}`);
+    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) known.add(a);
+  }
+  for (const raw of rawArgs) {
+    if (raw === "--") break;
+    const m = /^--?([^=]+)/.exec(raw);
+    if (m && raw !== "-" && !/^-\d/.test(raw) && !known.has(m[1]!)) return raw.split("=")[0];
+  }
+  return undefined;
+}
+
+/** Runs a task as a program. Only this prints the final error and exits. */
+export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2)): Promise<never> {
+  const command: CommandDef<T> = defineCommand({ meta: task.meta, args: task.args });
+  const verbose = rawArgs.includes("--verbose") || rawArgs.includes("-v");
+  const quiet = rawArgs.includes("--quiet") || rawArgs.includes("-q");
+  const formatAt = rawArgs.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
+  const format = formatAt < 0 ? "text" : rawArgs[formatAt]!.includes("=") ? rawArgs[formatAt]!.split("=")[1] : rawArgs[formatAt + 1];
+  const log = createLog({ verbose, quiet, format: format === "json" ? "json" : "text" });
+  let code: number;
+  try {
+    if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
+      await showUsage(command);
+      code = 0;
+    } else {
+      if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);
+      const bad = unknownFlag(rawArgs, task.args);
+      if (bad) throw new SAError("E_USAGE", `unknown flag ${bad} (see --help)`);
+      let exit = 0;
+      await runCommand(
+        defineCommand({
+          ...command,
+          run: async ({ args }) => {
+            let loaded: Config | undefined;
+            exit = await task.run({
+              args: args as ParsedArgs<T>,
+              log,
+              async config(extra = {}) {
+                loaded ??= await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra } });
+                setLogField("task", task.meta.name);
+                return loaded;
+              },
+            });
+          },
+        }),
+        { rawArgs },
+      );
+      code = exit;
+    }
+  } catch (error) {
+    // citty's own argument errors are usage errors too.
+    code = isSAError(error) ? error.exitCode : (error as Error)?.name === "CLIError" ? 2 : 1;
+    const message = isSAError(error) ? error.message : `unexpected error: ${errorMessage(error)}`;
+    log.error(message);
+    if (verbose && error instanceof Error) log.debug(error);
+    else if (!isSAError(error)) log.info("run again with --verbose for the stack trace");
+  }
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  process.exit(code);
+}
