@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { envLayer, loadConfig, mergeLayers } from "../lib/config.ts";
+import { isSAError } from "../lib/errors.ts";
+import { tempDir } from "./helpers.ts";
+
+let cleanup = () => {};
+afterEach(() => cleanup());
+
+function dirWith(name: string, text: string): string {
+  const t = tempDir();
+  cleanup = t.cleanup;
+  writeFileSync(join(t.dir, name), text);
+  return t.dir;
+}
+
+async function configError(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (error) {
+    expect(isSAError(error, "E_CONFIG")).toBe(true);
+    return (error as Error).message;
+  }
+  throw new Error("expected a config error");
+}
+
+describe("config layering", () => {
+  test("defaults apply with no file", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const config = await loadConfig({ cwd: t.dir, env: {} });
+    expect(config.concurrency).toBe(8);
+    expect(config.cache).toEqual({ driver: "fs", base: ".sa/cache" });
+    expect(config.cacheMode).toBe("read");
+  });
+
+  test.each([
+    ["service-ambitions.config.json", JSON.stringify({ concurrency: 3, model: "synthetic:a" })],
+    ["service-ambitions.config.yaml", "concurrency: 3\nmodel: synthetic:a\n"],
+    ["service-ambitions.config.ts", "export default { concurrency: 3, model: 'synthetic:a' };\n"],
+  ])("reads %s", async (name, text) => {
+    const dir = dirWith(name, text);
+    const config = await loadConfig({ cwd: dir, env: {} });
+    expect(config.concurrency).toBe(3);
+    expect(config.model).toBe("synthetic:a");
+    expect(config.configFile).toBe(join(dir, name));
+  });
+
+  test("file < SA_* env < flags", async () => {
+    const dir = dirWith("service-ambitions.config.json", JSON.stringify({ concurrency: 3, rpm: 100, cacheMode: "off", cache: { driver: "memory" } }));
+    const config = await loadConfig({
+      cwd: dir,
+      env: { SA_CONCURRENCY: "5", SA_RPM: "200", SA_CACHE__DRIVER: "fs", SA_CACHE__BASE: "/tmp/x" },
+      overrides: { concurrency: 7 },
+    });
+    expect(config.concurrency).toBe(7); // flag wins
+    expect(config.rpm).toBe(200); // env beats the file
+    expect(config.cacheMode).toBe("off"); // file beats defaults
+    expect(config.cache).toEqual({ driver: "fs", base: "/tmp/x" });
+  });
+
+  test("an unknown key is one line naming the key", async () => {
+    const dir = dirWith("service-ambitions.config.json", JSON.stringify({ concurency: 3 }));
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toContain("concurency");
+    expect(message).not.toContain("\n");
+  });
+
+  test("a bad value names the key", async () => {
+    const dir = dirWith("service-ambitions.config.json", JSON.stringify({ limits: { maxRequests: -1 } }));
+    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain("limits.maxRequests");
+  });
+
+  test("a bad SA_ variable names the variable", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    expect(await configError(() => loadConfig({ cwd: t.dir, env: { SA_CACHE_MODE: "sometimes" } }))).toContain("SA_CACHE_MODE");
+  });
+
+  test("--config must exist", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    expect(await configError(() => loadConfig({ cwd: t.dir, env: {}, configPath: "nope.json" }))).toContain("nope.json");
+  });
+
+  test("invalid JSON in the file is a config error", async () => {
+    const dir = dirWith("service-ambitions.config.json", "{ nope");
+    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain("service-ambitions.config.json");
+  });
+
+  test("merge replaces arrays and ignores undefined", () => {
+    expect(mergeLayers({ a: [1, 2], b: { c: 1 } }, { a: [3], b: { d: undefined } })).toEqual({ a: [3], b: { c: 1 } });
+    expect(envLayer({ SA_LIMITS__MAX_REQUESTS: "10", OTHER: "x" }).layer).toEqual({ limits: { maxRequests: 10 } });
+  });
+});

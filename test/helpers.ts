@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadConfig } from "../lib/config.ts";
+import { createLog, silentLog, type Log } from "../lib/log.ts";
+import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import type { ConfigInput } from "../lib/schema/config.ts";
+
+export const root = resolve(import.meta.dir, "..");
+export const fixtureData = join(root, "fixtures", "data");
+export const fixtureServices = join(root, "fixtures", "services.jsonl");
+export const testKey = "sk-test-SECRET-0123456789abcdef";
+
+/** A temporary folder, removed by the returned function. */
+export function tempDir(prefix = "sa-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function writeJsonl(path: string, rows: unknown[]): string {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, rows.map((r) => `${typeof r === "string" ? r : JSON.stringify(r)}\n`).join(""));
+  return path;
+}
+
+export function makeServices(n: number, prefix = "SVC"): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    service_id: `${prefix}${String(i + 1).padStart(3, "0")}`,
+    name: `Service ${i + 1}`,
+    description: `A generated service number ${i + 1}.`,
+    jobs_to_be_done: [`Job ${i + 1}`],
+  }));
+}
+
+/** A runtime for in-process tests: fixture data, a cache in `dir`, the local server's URL. */
+export async function testRuntime(dir: string, options: { config?: ConfigInput; baseURL?: string; log?: Log; dryRun?: boolean; task?: string } = {}): Promise<Runtime> {
+  const config = await loadConfig({
+    cwd: dir,
+    env: {},
+    overrides: {
+      dataDir: fixtureData,
+      model: "openai:gpt-4o-mini",
+      cache: { driver: "fs", base: join(dir, ".sa/cache") },
+      quarantineDir: join(dir, ".sa/quarantine"),
+      ledger: { path: join(dir, ".sa/usage.json") },
+      retry: { attempts: 4, baseMs: 10, capMs: 200 },
+      ...(options.config as Record<string, unknown>),
+    },
+  });
+  return createRuntime({
+    task: options.task ?? "run",
+    config,
+    log: options.log ?? silentLog,
+    env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: options.baseURL },
+    dryRun: options.dryRun,
+  });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script as a user would, in `cwd`, with the test key and the local server's URL. */
+export async function runScript(script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined>; baseURL?: string }): Promise<CliResult> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, CI: "true", OPENAI_API_KEY: testKey, OPENAI_BASE_URL: options.baseURL, ...options.env })) if (v !== undefined) env[k] = v;
+  const proc = Bun.spawn(["bun", join(root, "scripts", `${script}.ts`), ...args], { cwd: options.cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+export { createLog };

@@ -1,0 +1,135 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { assignCode, featureCode } from "../lib/pipeline/feature-id.ts";
+import { checkMapping } from "../lib/pipeline/mapping.ts";
+import { runServices } from "../lib/pipeline/run.ts";
+import { startTestServer, type ChatBody } from "../lib/test-server.ts";
+import { makeServices, tempDir, testRuntime, writeJsonl } from "./helpers.ts";
+
+const isStage = (b: ChatBody, name: string) => b.response_format?.json_schema?.name === name;
+
+describe("feature ids", () => {
+  test("short, deterministic codes from plateau, role and name", () => {
+    const a = featureCode("Foundational", "residents", "Collection calendar");
+    expect(a).toMatch(/^[0-9A-Z]{6}$/);
+    expect(featureCode("Foundational", "residents", "  collection   CALENDAR ")).toBe(a);
+    expect(featureCode("Enhanced", "residents", "Collection calendar")).not.toBe(a);
+    expect(featureCode("Foundational", "businesses", "Collection calendar")).not.toBe(a);
+  });
+  test("collisions are resolved the same way every time", () => {
+    const first = featureCode("P", "r", "n");
+    const run = () => {
+      const taken = new Set([first]);
+      return assignCode("P", "r", "n", taken);
+    };
+    expect(run()).not.toBe(first);
+    expect(run()).toBe(run());
+  });
+});
+
+describe("mapping check", () => {
+  const catalogue = {
+    field: "apps",
+    label: "Apps",
+    items: [{ id: "A1", name: "a", description: "" }, { id: "A2", name: "b", description: "" }],
+    facets: [
+      { id: "kind", type: "enum" as const, required: true, options: [{ id: "ui" }, { id: "api" }] },
+      { id: "count", type: "integer" as const, required: false },
+    ],
+  };
+  test("drops unknown ids and bad facets, and says why", () => {
+    const result = checkMapping(
+      { mappings: [
+        { feature_id: "F1", items: [{ item: "A1", facets: { kind: "ui", count: null } }, { item: "A9", facets: { kind: "ui" } }, { item: "A2", facets: { kind: "batch" } }, { item: "A1", facets: { kind: "api" } }] },
+        { feature_id: "F9", items: [] },
+        { feature_id: "F2", items: [{ item: "A2", facets: { count: 3 } }] },
+      ] },
+      ["F1", "F2"],
+      catalogue,
+    );
+    expect(result.value.mappings).toEqual([
+      { feature_id: "F1", items: [{ item: "A1", facets: { kind: "ui" } }] },
+      { feature_id: "F2", items: [] },
+    ]);
+    expect(result.problems).toHaveLength(4);
+    expect(result.problems.join("\n")).toContain('unknown apps item "A9"');
+    expect(result.problems.join("\n")).toContain('unknown feature_id "F9"');
+    expect(result.problems.join("\n")).toMatch(/F1 → A2: facets\.kind/);
+    expect(result.problems.join("\n")).toMatch(/F2 → A2: facets\.kind/);
+  });
+});
+
+describe("validation and re-ask", () => {
+  test("an invalid answer is asked for again once, with the reason", async () => {
+    let broken = 0;
+    const server = startTestServer({ answer: (b) => (isStage(b, "plateau_features") && broken++ === 0 ? '{"features": "nope"}' : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off" } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(1)), output: join(dir, "out.jsonl") });
+      expect(summary.status).toBe("ok");
+      expect(server.requests.length).toBe(22);
+      const reask = server.requests.find((r) => r.body.messages.length === 4)!;
+      expect(reask.body.messages[2]!.content).toBe('{"features": "nope"}');
+      expect(reask.body.messages[3]!.content).toContain("failed validation: features");
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("an answer invalid twice is quarantined; the service fails, the others are written", async () => {
+    const server = startTestServer({ answer: (b) => (isStage(b, "plateau_descriptions") && b.messages[1]!.content.includes("SVC002") ? "not json" : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off" } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(3)), output: join(dir, "out.jsonl") });
+      expect(summary.status).toBe("failed");
+      expect(summary.exitCode).toBe(1);
+      expect(summary.services).toEqual({ total: 3, ok: 2, failed: 1, skipped: 0 });
+      expect(summary.failures[0]).toMatchObject({ serviceId: "SVC002", stage: "descriptions" });
+      const written = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
+      expect(written).toEqual(["SVC001", "SVC003"]);
+      const [file] = readdirSync(join(dir, ".sa/quarantine"));
+      const entries = readFileSync(join(dir, ".sa/quarantine", file!), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(entries.some((e) => e.kind === "answer" && e.serviceId === "SVC002" && e.reason.includes("not JSON"))).toBe(true);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("a facet violation is quarantined and the rest kept; --strict fails the run", async () => {
+    // Every technologies answer names an unknown item and breaks an enum facet.
+    const answer = (b: ChatBody) => {
+      if (b.response_format?.json_schema?.name !== "technologies_mapping") return undefined;
+      const ids = [...b.messages[1]!.content.matchAll(/^- ([0-9A-Z]{6}):/gm)].map((m) => m[1]);
+      return JSON.stringify({ mappings: ids.map((id) => ({ feature_id: id, items: [
+        { item: "TEC001", facets: { placement: "cloud", managed_service: true, adoption_share: null } },
+        { item: "TEC002", facets: { placement: "moon", managed_service: true, adoption_share: null } },
+        { item: "NOPE", facets: { placement: "cloud", managed_service: false, adoption_share: null } },
+      ] })) });
+    };
+    for (const strict of [false, true]) {
+      const server = startTestServer({ answer });
+      const { dir, cleanup } = tempDir();
+      try {
+        const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off" } });
+        const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(1)), output: join(dir, "out.jsonl"), strict });
+        expect(summary.services.ok).toBe(1);
+        expect(summary.quarantined).toBe(5);
+        expect(summary.status).toBe(strict ? "failed" : "ok");
+        const evolution = JSON.parse(readFileSync(join(dir, "out.jsonl"), "utf8"));
+        const items = evolution.plateaus.flatMap((p: { features: { mappings: { technologies: { item: string }[] } }[] }) => p.features.flatMap((f) => f.mappings.technologies.map((m) => m.item)));
+        expect(new Set(items)).toEqual(new Set(["TEC001"]));
+        await rt.close();
+      } finally {
+        cleanup();
+        await server.stop();
+      }
+    }
+  });
+});

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createProvider } from "../../providers/index.ts";
+import { isSAError } from "../../lib/errors.ts";
+import { startTestServer, type TestServer } from "../../lib/test-server.ts";
+import { testKey } from "../helpers.ts";
+import { contractRequest, testProvider } from "./contract.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer({ usage: { prompt_tokens: 120, completion_tokens: 30, cached_tokens: 20, reasoning_tokens: 5 }, fault: (_n, body) => (body.messages[1]?.content === "bad request" ? { type: "400" } : undefined) });
+});
+afterAll(() => server.stop());
+
+const make = (env: Record<string, string | undefined> = {}) =>
+  createProvider("openai:gpt-4o-mini", { env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, ...env }, http: { attempts: 2, baseMs: 1, capMs: 5, requestTimeout: 5000 } });
+
+async function rejection(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("openai provider (local server)", () => {
+  testProvider("openai", () => make());
+
+  test("sends the schema as a strict structured output and reports usage", async () => {
+    const p = await make();
+    const before = server.requests.length;
+    const result = await p.complete(contractRequest("usage"));
+    const body = server.requests[before]!.body as unknown as { response_format: { type: string; json_schema: { strict: boolean; name: string } } };
+    expect(body.response_format.type).toBe("json_schema");
+    expect(body.response_format.json_schema.strict).toBe(true);
+    expect(result.usage).toEqual({ inputTokens: 120, cachedInputTokens: 20, outputTokens: 30, reasoningTokens: 5 });
+    expect(server.requests[before]!.authorization).toBe(`Bearer ${testKey}`);
+    expect(p.baseURL).toBe(server.url);
+  });
+
+  test("a 400 is not retried and the error names the status and request id", async () => {
+    const p = await make();
+    const before = server.requests.length;
+    const error = await rejection(() => p.complete(contractRequest("bad request")));
+    expect(isSAError(error, "E_PROVIDER")).toBe(true);
+    expect(error.message).toContain("HTTP 400");
+    expect(error.message).toMatch(/request id req_test_\d+/);
+    expect(server.requests.length - before).toBe(1);
+  });
+
+  test("without OPENAI_API_KEY the error names the variable", async () => {
+    const p = await make({ OPENAI_API_KEY: undefined });
+    const error = await rejection(() => p.complete(contractRequest()));
+    expect(error.message).toContain("OPENAI_API_KEY");
+  });
+});
