@@ -33,7 +33,9 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
   let driver: Driver;
   try {
     const mod = (await loader()) as { default: (opts: unknown) => Driver };
-    driver = mod.default({ ...options, ...(ttl ? { ttl } : {}) });
+    // ioredis retries forever by default; a cache that cannot be reached must fail fast instead.
+    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000 } : {};
+    driver = mod.default({ ...defaults, ...options, ...(ttl ? { ttl } : {}) });
   } catch (cause) {
     throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });
   }

@@ -26,6 +26,7 @@ export interface RuntimeOptions {
   /** Tests hand in their own fetch; production uses the global one. */
   fetch?: typeof globalThis.fetch;
   dryRun?: boolean;
+  reuseImported?: boolean;
   ledgerCalls?: boolean;
   dataset?: LoadDatasetOptions;
   onRetry?: () => void;
@@ -106,6 +107,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
     transcripts: config.transcripts,
     dryRun: options.dryRun ?? false,
+    reuseImported: options.reuseImported ?? false,
     onCall: options.onCall,
   });
   const pipeline: PipelineContext = {

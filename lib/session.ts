@@ -2,6 +2,7 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
+import { importedEntrySchema, importedPrefix } from "./cache-admin.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, errorMessage, isSAError } from "./errors.ts";
 import type { Limiter } from "./limits.ts";
@@ -36,6 +37,8 @@ export interface CallSpec<T> {
    * (unknown ids, bad facets) instead of failing it whole. @default schema
    */
   parseSchema?: z.ZodType<T>;
+  /** Where a Python-tool answer imported by `cache import` would be indexed (for --reuse-imported). */
+  imported?: { plateau?: { name: string; level: number }; field?: string };
   /** Checks beyond the schema (every plateau covered, known ids); problems cause one re-ask. */
   check?: (value: T) => CheckResult<T>;
 }
@@ -68,6 +71,8 @@ export interface SessionOptions {
   /** Exact token counts (js-tiktoken) are only worth loading when a token limit or budget needs them. */
   exactTokens: boolean;
   transcripts: boolean;
+  /** Try answers imported from the Python tool's cache when the prompt-exact key misses. */
+  reuseImported?: boolean;
   /** No network: a miss is recorded in `misses` and throws E_DRY_RUN_MISS. */
   dryRun: boolean;
   misses?: Array<{ stage: string; serviceId: string; model: string }>;
@@ -158,6 +163,22 @@ export function createSession(options: SessionOptions): Session {
     options.onCall?.({ stage: spec.stage, serviceId: spec.serviceId, cached: cache === "hit", model, costUsd: cache === "live" ? price : 0, retries });
   }
 
+  /** The first imported answer for this stage, service and plateau that validates here. */
+  async function findImported<T>(spec: CallSpec<T>): Promise<T | undefined> {
+    const plateau = spec.imported?.plateau;
+    const plateauKeys = plateau ? [plateau.name, String(plateau.level)] : [null];
+    for (const p of plateauKeys) {
+      const prefix = importedPrefix(spec.stage, spec.serviceId, p, spec.imported?.field);
+      for (const key of (await options.cache.storage.getKeys(prefix).catch(() => [])).sort()) {
+        const entry = importedEntrySchema.safeParse(await options.cache.storage.getItem(key).catch(() => null));
+        if (!entry.success) continue;
+        const checked = validate(spec, entry.data.answer);
+        if (checked.ok && checked.problems.length === 0) return checked.value;
+      }
+    }
+    return undefined;
+  }
+
   async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
     const jsonSchema = zodResponseFormat(spec.schema, spec.schemaName).json_schema.schema as Record<string, unknown>;
     const hash = cacheHash({
@@ -181,6 +202,14 @@ export function createSession(options: SessionOptions): Session {
         return { value: checked.value, model, cached: true };
       }
       log.warn(`cache: entry ${key} no longer validates; asking again`, { serviceId: spec.serviceId });
+    }
+    if (options.reuseImported) {
+      const reused = await findImported(spec);
+      if (reused !== undefined) {
+        record(spec, provider, "hit", { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, 0, 0, "imported");
+        await options.cache.store(key, { answer: reused as {} | null, usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, model: "imported", provider: provider.name, createdAt: new Date(options.clock.now()).toISOString(), request: { stage: spec.stage, serviceId: spec.serviceId, imported: true } });
+        return { value: reused, model, cached: true };
+      }
     }
     if (options.dryRun) {
       options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });

@@ -6,6 +6,7 @@ import { runTask } from "./_task.ts";
 /** The task catalogue: a flat record of lazy loaders. */
 export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   run: () => import("./run.ts"),
+  cache: () => import("./cache.ts"),
 };
 
 async function main(argv: string[]): Promise<void> {

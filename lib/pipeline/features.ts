@@ -28,6 +28,7 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     messages: featuresPrompt(ctx.domain, ctx.data, service, plateau, description, ctx.featuresPerRole),
     schema: featuresResponse(roleIds),
     schemaName: "plateau_features",
+    imported: { plateau },
     check(answer) {
       // A model may name the same feature twice: keep one.
       const seen = new Set<string>();

@@ -74,6 +74,7 @@ export async function mapFeatures(
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),
+    imported: { plateau: input.plateau, field: input.catalogue.field },
   });
   const mappings = new Map<string, MappedItem[]>();
   for (const entry of result.value.mappings) {

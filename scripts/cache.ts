@@ -1,0 +1,79 @@
+#!/usr/bin/env bun
+import { existsSync } from "node:fs";
+import { cacheStats, importPythonCache, parseAge, pruneCache } from "../lib/cache-admin.ts";
+import { createCacheStorage } from "../lib/cache.ts";
+import { SAError } from "../lib/errors.ts";
+import { readLedger } from "../lib/ledger.ts";
+import { sharedArgs } from "./_args.ts";
+import { defineTask, runTask } from "./_task.ts";
+
+const actions = ["stats", "prune", "clear", "import"] as const;
+
+const task = defineTask({
+  meta: { name: "cache", description: "Inspect and manage the cache: stats, prune, clear, import a Python tool cache" },
+  args: {
+    action: { type: "positional", description: `${actions.join(" | ")}`, required: true },
+    dir: { type: "positional", description: "import: the Python tool's cache folder", required: false },
+    "older-than": { type: "string", description: "prune: entries older than this, e.g. 30d, 12h" },
+    namespace: { type: "string", description: "prune: only this namespace, e.g. default:mapping or transcripts" },
+    config: sharedArgs.config,
+    json: sharedArgs.json,
+    verbose: sharedArgs.verbose,
+    quiet: sharedArgs.quiet,
+    "log-format": sharedArgs["log-format"],
+  },
+  async run({ args, log, config: load }) {
+    const action = args.action as (typeof actions)[number];
+    if (!actions.includes(action)) throw new SAError("E_USAGE", `cache: unknown action "${args.action}" (known: ${actions.join(", ")})`);
+    const config = await load();
+    const storage = await createCacheStorage(config.cache as { driver: string });
+    const out = (data: unknown, text: string) => process.stdout.write(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
+    try {
+      if (action === "stats") {
+        const namespaces = await cacheStats(storage);
+        const last = readLedger(config.ledger.path).runs.at(-1);
+        const served = last ? last.totals.cachedCalls + last.totals.liveCalls : 0;
+        const hitRate = last && served ? last.totals.cachedCalls / served : null;
+        const width = Math.max(9, ...namespaces.map((n) => n.namespace.length));
+        const rows = namespaces.map((n) => `${n.namespace.padEnd(width)}  ${String(n.entries).padStart(8)}  ${String(n.bytes).padStart(12)}`);
+        out(
+          { driver: config.cache.driver, namespaces, lastRun: last ? { runId: last.runId, hitRate, cachedCalls: last.totals.cachedCalls, liveCalls: last.totals.liveCalls } : null },
+          [
+            `cache (${config.cache.driver})`,
+            `${"namespace".padEnd(width)}  ${"entries".padStart(8)}  ${"bytes".padStart(12)}`,
+            ...rows,
+            rows.length ? "" : "(empty)",
+            last ? `hit rate of the last run (${last.runId}): ${hitRate === null ? "n/a" : `${(hitRate * 100).toFixed(1)}%`} (${last.totals.cachedCalls} cached, ${last.totals.liveCalls} live)` : "no run in the ledger yet",
+          ].filter((l) => l !== "").join("\n"),
+        );
+      } else if (action === "prune") {
+        const olderThan = args["older-than"];
+        const olderThanMs = olderThan === undefined ? undefined : parseAge(olderThan);
+        if (olderThan !== undefined && olderThanMs === undefined) throw new SAError("E_USAGE", `--older-than: expected an age such as 30d, 12h, 45m, got "${olderThan}"`);
+        if (olderThanMs === undefined && !args.namespace) throw new SAError("E_USAGE", "prune needs --older-than and/or --namespace (use `cache clear` to remove everything)");
+        const removed = await pruneCache(storage, { namespace: args.namespace, olderThanMs });
+        out({ removed }, `removed ${removed} entries`);
+      } else if (action === "clear") {
+        const before = (await storage.getKeys()).length;
+        await storage.clear();
+        out({ removed: before }, `removed ${before} entries`);
+      } else {
+        const dir = args.dir;
+        if (!dir) throw new SAError("E_USAGE", "cache import needs the folder: cache import DIR");
+        if (!existsSync(dir)) throw new SAError("E_INPUT_UNREADABLE", `cache import ${dir}: folder not found`);
+        const report = await importPythonCache(storage, dir);
+        for (const problem of report.problems) log.warn(`import: ${problem}`);
+        log.info(`import: ${report.migrated} migrated, ${report.skipped} skipped, ${report.invalid} invalid`);
+        out(report, `migrated ${report.migrated}, skipped ${report.skipped}, invalid ${report.invalid}`);
+        return report.invalid > 0 ? 1 : 0;
+      }
+      return 0;
+    } finally {
+      await storage.dispose();
+    }
+  },
+});
+
+export default task;
+
+if (import.meta.main) await runTask(task);

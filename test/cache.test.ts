@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { runServices } from "../lib/pipeline/run.ts";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, root, runScript, tempDir, testRuntime, writeJsonl } from "./helpers.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer();
+});
+afterAll(() => server.stop());
+
+/** Runs the pipeline in-process against the local server; returns how many requests it sent. */
+async function calls(dir: string, input: string, config: Record<string, unknown> = {}, output = "out.jsonl") {
+  const before = server.requests.length;
+  const rt = await testRuntime(dir, { baseURL: server.url, config });
+  const summary = await runServices(rt, { input, output: join(dir, output), fresh: true });
+  await rt.close();
+  expect(summary.status).toBe("ok");
+  return server.requests.length - before;
+}
+
+describe("cache in a run", () => {
+  test("a second identical run makes 0 calls; --cache-mode refresh makes them all again", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      expect(await calls(dir, input)).toBe(42);
+      expect(await calls(dir, input)).toBe(0);
+      expect(await calls(dir, input, { cacheMode: "refresh" })).toBe(42);
+      expect(await calls(dir, input, { cacheMode: "off" })).toBe(42);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("the key covers the system prompt, the model and the schema, but not input whitespace", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const rows = makeServices(1);
+      const input = writeJsonl(join(dir, "in.jsonl"), rows);
+      expect(await calls(dir, input)).toBe(21);
+
+      // Only whitespace differs in the input file: every call hits.
+      const spaced = writeJsonl(join(dir, "spaced.jsonl"), rows.map((r) => JSON.stringify(r, null, 0).replace(/,/g, ",   ").replace(/:/g, " : ")));
+      expect(await calls(dir, spaced)).toBe(0);
+
+      // Only the system prompt differs (the situational context): every call misses.
+      const data = join(dir, "data");
+      cpSync(fixtureData, data, { recursive: true });
+      writeFileSync(join(data, "situational_context.md"), "A different city altogether.\n");
+      expect(await calls(dir, input, { dataDir: data })).toBe(21);
+
+      // Only the model differs.
+      expect(await calls(dir, input, { model: "openai:gpt-4.1-mini" })).toBe(21);
+
+      // Only the mapping schema differs (item ids as plain strings): just the 15 mapping calls miss.
+      // (The test server then invents item ids, so each of those is re-asked once: count first asks.)
+      const before = server.requests.length;
+      await calls(dir, input, { enumLimit: 1 });
+      const fresh = server.requests.slice(before).filter((r) => r.body.messages.length === 2);
+      expect(fresh.length).toBe(15);
+      expect(fresh.every((r) => r.body.response_format?.json_schema?.name?.endsWith("_mapping"))).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("--dry-run: a warm cache gives the full output, a cold one lists its misses; no network either way", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      await calls(dir, input, {}, "first.jsonl");
+      const before = server.requests.length;
+      const warm = await runScript("run", ["--input", input, "--output", "warm.jsonl", "--data", fixtureData, "--dry-run", "--json"], { cwd: dir, baseURL: server.url, env: { SA_CACHE__BASE: join(dir, ".sa/cache") } });
+      expect(warm.code).toBe(0);
+      expect(readFileSync(join(dir, "warm.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+
+      const cold = await runScript("run", ["--input", input, "--output", "cold.jsonl", "--data", fixtureData, "--dry-run", "--json"], { cwd: dir, baseURL: server.url, env: { SA_CACHE__BASE: join(dir, "empty-cache") } });
+      expect(cold.code).toBe(1);
+      const summary = JSON.parse(cold.stdout.trim().split("\n").at(-1)!);
+      expect(summary.misses).toHaveLength(2); // each service stops at its descriptions call
+      expect(summary.misses[0]).toMatchObject({ stage: "descriptions", model: "openai:gpt-4o-mini" });
+      expect(cold.stderr).toContain("dry run: 2 call(s) not in the cache");
+      expect(server.requests.length).toBe(before);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("two runs writing the same keys at once leave only whole entries", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const args = (out: string) => ["--input", input, "--output", out, "--data", fixtureData, "--cache-mode", "refresh", "--quiet"];
+      const results = await Promise.all([runScript("run", args("a.jsonl"), { cwd: dir, baseURL: server.url }), runScript("run", args("b.jsonl"), { cwd: dir, baseURL: server.url })]);
+      expect(results.map((r) => r.code)).toEqual([0, 0]);
+      const files: string[] = [];
+      const walk = (d: string) => readdirSync(d).forEach((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : files.push(join(d, n))));
+      walk(join(dir, ".sa/cache"));
+      expect(files.length).toBe(63);
+      for (const f of files) expect(() => JSON.parse(readFileSync(f, "utf8"))).not.toThrow();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("redis cache", () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis.stop());
+
+  test("a run fills Redis, writes nothing to .sa/cache, and a rerun completes from Redis with the provider down", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ cache: { driver: "redis", url: redis.url, base: "sa" }, dataDir: fixtureData }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const provider = startTestServer();
+      const first = await runScript("run", ["--input", input, "--output", "out.jsonl", "--json"], { cwd: dir, baseURL: provider.url });
+      await provider.stop();
+      expect(first.code).toBe(0);
+      expect(existsSync(join(dir, ".sa/cache"))).toBe(false);
+      const client = new Redis(redis.url);
+      expect((await client.keys("sa:*")).length).toBe(42);
+      client.disconnect();
+
+      // The same base URL (it is part of the key), with nothing listening there any more.
+      const down = await runScript("run", ["--input", input, "--output", "again.jsonl", "--json"], { cwd: dir, baseURL: provider.url });
+      expect(down.code).toBe(0);
+      const summary = JSON.parse(down.stdout.trim().split("\n").at(-1)!);
+      expect(summary.totals.liveCalls).toBe(0);
+      expect(summary.totals.cachedCalls).toBe(42);
+      const strip = (s: string) => s.replace(/"created":"[^"]*"|"run_id":"[^"]*"/g, "");
+      expect(strip(readFileSync(join(dir, "again.jsonl"), "utf8"))).toBe(strip(readFileSync(join(dir, "out.jsonl"), "utf8")));
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("cache task", () => {
+  test("import reads the Python layout, reports counts, and stats lists what it imported", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await runScript("cache", ["import", join(root, "fixtures/python-cache"), "--json"], { cwd: dir });
+      expect(result.code).toBe(1); // one invalid entry
+      const report = JSON.parse(result.stdout);
+      expect(report).toMatchObject({ migrated: 3, skipped: 1, invalid: 1 });
+      expect(result.stderr).toContain("3 migrated, 1 skipped, 1 invalid");
+      const again = JSON.parse((await runScript("cache", ["import", join(root, "fixtures/python-cache"), "--json"], { cwd: dir })).stdout);
+      expect(again).toMatchObject({ migrated: 0, skipped: 4, invalid: 1 });
+      const stats = JSON.parse((await runScript("cache", ["stats", "--json"], { cwd: dir })).stdout);
+      expect(stats.namespaces).toEqual([
+        { namespace: "imported:descriptions", entries: 1, bytes: expect.any(Number) },
+        { namespace: "imported:features", entries: 1, bytes: expect.any(Number) },
+        { namespace: "imported:mapping", entries: 1, bytes: expect.any(Number) },
+      ]);
+      const text = await runScript("cache", ["stats"], { cwd: dir });
+      expect(text.stdout).toContain("imported:features");
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("prune by namespace and by age, and clear", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      await calls(dir, input);
+      const run = (...args: string[]) => runScript("cache", [...args, "--json"], { cwd: dir });
+      expect(JSON.parse((await run("prune", "--namespace", "default:mapping")).stdout)).toEqual({ removed: 15 });
+      expect(JSON.parse((await run("prune", "--older-than", "30d")).stdout)).toEqual({ removed: 0 });
+      expect(JSON.parse((await run("prune", "--older-than", "0s")).stdout)).toEqual({ removed: 6 });
+      expect((await run("prune", "--older-than", "soon")).code).toBe(2);
+      await calls(dir, input);
+      expect(JSON.parse((await run("clear")).stdout)).toEqual({ removed: 21 });
+    } finally {
+      cleanup();
+    }
+  });
+});
