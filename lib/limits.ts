@@ -28,11 +28,13 @@ export interface Limiter {
 }
 
 const KEY = "dispatch";
+/** The smoothing window: a quarter of a second's share of the quota at most goes out at once. */
+const WINDOW_SECONDS = 0.25;
 
 /**
- * A bucket that refills smoothly: a window of about one second holds a second's worth of the
- * minute quota, and `execEvenly` spreads those inside the window. Providers enforce limits over
- * short windows too, so a whole minute's quota must never go out in one burst.
+ * A bucket that refills smoothly: a short window holds that window's share of the minute quota,
+ * and `execEvenly` spreads those inside the window. Providers enforce limits over short windows
+ * too, so a whole minute's quota (or even a second's) must never go out in one burst.
  */
 function smoothBucket(perMinute: number, windowSeconds: number) {
   const points = Math.max(1, Math.floor((perMinute * windowSeconds) / 60));
@@ -56,10 +58,8 @@ export function parseResetMs(value: string | null): number | undefined {
 
 export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
-  const requests = options.rpm ? smoothBucket(options.rpm, 1) : undefined;
-  // Ten seconds of tokens, so one large call still fits in a window.
-  const tokens = options.tpm ? smoothBucket(options.tpm, 10) : undefined;
-  const tokenCap = tokens?.points ?? 0;
+  const requests = options.rpm ? smoothBucket(options.rpm, WINDOW_SECONDS) : undefined;
+  const tokens = options.tpm ? smoothBucket(options.tpm, WINDOW_SECONDS) : undefined;
   let pausedUntil = 0;
   let stopped: Error | undefined;
 
@@ -76,7 +76,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
           if (stopped) throw stopped;
           await waitForPause();
           await requests?.queue.removeTokens(1, KEY);
-          if (tokens) await tokens.queue.removeTokens(Math.min(tokenCap, Math.max(1, estimate)), KEY);
+          // A call larger than one window waits for as many windows as it needs.
+          for (let left = Math.max(1, estimate); tokens && left > 0; left -= tokens.points) await tokens.queue.removeTokens(Math.min(tokens.points, left), KEY);
           if (stopped) throw stopped;
           return fn();
         },
@@ -85,7 +86,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     settle(estimated, actual) {
       if (!tokens) return;
-      const diff = Math.min(tokenCap, actual) - Math.min(tokenCap, Math.max(1, estimated));
+      const diff = actual - Math.max(1, estimated);
       if (diff > 0) void tokens.limiter.penalty(KEY, diff).catch(() => {});
       else if (diff < 0) void tokens.limiter.reward(KEY, -diff).catch(() => {});
     },

@@ -8,6 +8,7 @@ import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
 import { createLimiter, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
+import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
 import { createPricing, type Pricing } from "./pricing.ts";
 import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
@@ -118,6 +119,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     featuresPerRole: config.featuresPerRole,
     enumLimit: config.enumLimit,
     log,
+    schemas: {
+      descriptions: data.plateaus.length ? descriptionsResponse(data.plateaus.map((p) => p.name)) : undefined,
+      features: data.roles.length ? featuresResponse(data.roles.map((r) => r.role_id)) : undefined,
+    },
   };
   return {
     runId,

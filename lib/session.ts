@@ -92,6 +92,13 @@ const modelIdOf = (p: Provider) => `${p.name}:${p.model}`;
  */
 export function createSession(options: SessionOptions): Session {
   const { log } = options;
+  // Converting a zod schema to JSON Schema is the costliest step of a call: do it once per schema.
+  const formats = new WeakMap<z.ZodType, ReturnType<typeof zodResponseFormat>>();
+  const formatOf = (schema: z.ZodType, name: string) => {
+    let format = formats.get(schema);
+    if (!format) formats.set(schema, (format = zodResponseFormat(schema, name)));
+    return format;
+  };
 
   function validate<T>(spec: CallSpec<T>, content: unknown): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
     let data = content;
@@ -118,7 +125,9 @@ export function createSession(options: SessionOptions): Session {
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
-  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[], jsonSchema: Record<string, unknown>) {
+  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[]) {
+    const responseFormat = formatOf(spec.schema, spec.schemaName);
+    const jsonSchema = responseFormat.json_schema.schema as Record<string, unknown>;
     const guess = await estimate(spec.stage, provider, messages);
     const startedAt = options.clock.now();
     return options.limiter.schedule(
@@ -126,7 +135,7 @@ export function createSession(options: SessionOptions): Session {
         const reservation = options.guard.reserve(guess);
         let result;
         try {
-          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, temperature: options.temperature, seed: options.seed });
+          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, temperature: options.temperature, seed: options.seed });
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -180,7 +189,7 @@ export function createSession(options: SessionOptions): Session {
   }
 
   async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
-    const jsonSchema = zodResponseFormat(spec.schema, spec.schemaName).json_schema.schema as Record<string, unknown>;
+    const jsonSchema = formatOf(spec.schema, spec.schemaName).json_schema.schema;
     const hash = cacheHash({
       provider: provider.name,
       baseURL: provider.baseURL,
@@ -219,7 +228,7 @@ export function createSession(options: SessionOptions): Session {
     }
 
     let messages = spec.messages;
-    let answer = await live(spec, provider, messages, jsonSchema);
+    let answer = await live(spec, provider, messages);
     let checked = validate(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
@@ -229,7 +238,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "assistant", content: answer.content },
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
-      answer = await live(spec, provider, messages, jsonSchema);
+      answer = await live(spec, provider, messages);
       const second = validate(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });

@@ -23,6 +23,8 @@ export interface TestServerOptions {
   latencyMs?: number;
   /** A fault for request number `n` (1-based, counting every request that reached the server). */
   fault?: (n: number, body: ChatBody) => Fault | undefined;
+  /** Declarative faults (for a server in another process): every Nth request gets a 500, every N+1th a 429. */
+  faultEvery?: number;
   /** Server-side requests per minute, enforced over a sliding `windowMs`. */
   rpm?: number;
   /** Server-side tokens (prompt + completion) per minute, enforced over `windowMs`. */
@@ -42,6 +44,8 @@ export interface RecordedRequest {
   body: ChatBody;
   status: number;
   authorization: string | null;
+  /** Prompt + completion tokens reported, for answered requests. */
+  tokens: number;
 }
 
 export interface TestServer {
@@ -92,13 +96,15 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
       if (req.method === "GET" && url.pathname.endsWith("/models")) {
         return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
       }
+      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight });
       if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
       const body = (await req.json()) as ChatBody;
       const number = ++n;
       const requestId = `req_test_${number}`;
-      const record: RecordedRequest = { n: number, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization") };
+      const record: RecordedRequest = { n: number, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), tokens: 0 };
       requests.push(record);
-      const fault = options.fault?.(number, body);
+      const every = options.faultEvery;
+      const fault = options.fault?.(number, body) ?? (every ? (number % every === 0 ? { type: "500" as const } : number % (every + 1) === 0 ? { type: "429" as const, retryAfterMs: 100 } : undefined) : undefined);
       if (fault?.type === "drop") {
         record.status = 0;
         srv.timeout(req, 1);
@@ -131,6 +137,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
         return json(429, { error: { message: "rate limit exceeded", type: "requests" } }, { "x-request-id": requestId, "retry-after-ms": String(wait) });
       }
       window.push({ at: Date.now(), tokens });
+      record.tokens = tokens;
       maxInFlight = Math.max(maxInFlight, ++inFlight);
       try {
         if (options.latencyMs) await Bun.sleep(options.latencyMs);
@@ -176,4 +183,11 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
       await server.stop(true);
     },
   };
+}
+
+/** `bun lib/test-server.ts '{"latencyMs":200}'` serves until killed and prints its URL: the benchmark's remote provider. */
+if (import.meta.main) {
+  const server = startTestServer(JSON.parse(process.argv[2] ?? "{}") as TestServerOptions);
+  process.stdout.write(`${server.url}\n`);
+  process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));
 }

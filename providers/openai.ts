@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import OpenAI, { APIError, APIConnectionError } from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { SAError } from "../lib/errors.ts";
@@ -7,9 +8,31 @@ import type { ChatRequest, ChatResult, Provider, ProviderContext } from "./types
 
 export const defaultBaseURL = "https://api.openai.com/v1";
 
+/** Retries of the call in progress: one client serves every call, so the count travels with the call. */
+const retryScope = new AsyncLocalStorage<{ retries: number }>();
+
 /** The official SDK; any OpenAI-compatible endpoint works through OPENAI_BASE_URL. */
 export function create(model: string, context: ProviderContext): Provider {
   const baseURL = (context.env.OPENAI_BASE_URL || defaultBaseURL).replace(/\/+$/, "");
+  let client: OpenAI | undefined;
+  const clientFor = (apiKey: string) =>
+    (client ??= new OpenAI({
+      apiKey,
+      baseURL,
+      maxRetries: 0,
+      // The retry layer times each attempt; this only bounds the whole series.
+      timeout: context.http.attempts * (context.http.requestTimeout + context.http.capMs) + 60_000,
+      fetch: createRetryFetch({
+        ...context.http,
+        fetch: context.fetch,
+        onRetry: (info) => {
+          const scope = retryScope.getStore();
+          if (scope) scope.retries++;
+          context.onRetry?.(info);
+        },
+        onResponseHeaders: context.onResponseHeaders,
+      }),
+    }));
   return {
     name: "openai",
     model,
@@ -17,34 +40,18 @@ export function create(model: string, context: ProviderContext): Provider {
     async complete(request: ChatRequest): Promise<ChatResult> {
       const apiKey = context.env.OPENAI_API_KEY;
       if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY is not set (needed for openai: models)");
-      let retries = 0;
-      const client = new OpenAI({
-        apiKey,
-        baseURL,
-        maxRetries: 0,
-        // The retry layer times each attempt; this only bounds the whole series.
-        timeout: context.http.attempts * (context.http.requestTimeout + context.http.capMs) + 60_000,
-        fetch: createRetryFetch({
-          ...context.http,
-          fetch: context.fetch,
-          onRetry: (info) => {
-            retries++;
-            context.onRetry?.(info);
-          },
-          onResponseHeaders: context.onResponseHeaders,
-        }),
-      });
+      const scope = { retries: 0 };
       try {
-        const completion = await client.chat.completions.create(
+        const completion = await retryScope.run(scope, () => clientFor(apiKey).chat.completions.create(
           {
             model,
             messages: request.messages,
-            response_format: zodResponseFormat(request.schema, request.schemaName),
+            response_format: request.responseFormat ?? zodResponseFormat(request.schema, request.schemaName),
             ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
             ...(request.seed === undefined ? {} : { seed: request.seed }),
           },
           { signal: request.signal },
-        );
+        ));
         const message = completion.choices[0]?.message;
         if (message?.refusal) throw new SAError("E_VALIDATION", `model refused: ${message.refusal}`);
         const usage = completion.usage;
@@ -52,7 +59,7 @@ export function create(model: string, context: ProviderContext): Provider {
           content: message?.content ?? "",
           model: completion.model || model,
           responseId: completion.id,
-          retries,
+          retries: scope.retries,
           usage: {
             inputTokens: usage?.prompt_tokens ?? 0,
             cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
@@ -65,12 +72,14 @@ export function create(model: string, context: ProviderContext): Provider {
         if (error instanceof APIError && !(error instanceof APIConnectionError)) {
           const requestId = error.requestID ?? undefined;
           const reason = redact(error.message.split("\n")[0] ?? "error");
+          const retries = scope.retries;
           throw new SAError("E_PROVIDER", `openai ${model}: HTTP ${error.status ?? "?"} ${reason}${requestId ? ` (request id ${requestId})` : ""} after ${retries + 1} attempt(s)`, {
             cause: error,
             details: { status: error.status, requestId, retries },
           });
         }
         const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;
+        const retries = scope.retries;
         throw new SAError("E_PROVIDER", `openai ${model}: ${redact((cause as Error).message ?? String(cause))} after ${retries + 1} attempt(s)`, {
           cause: error,
           details: { retries },

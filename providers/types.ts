@@ -13,6 +13,8 @@ export interface ChatRequest {
   schemaName: string;
   /** The same schema as JSON Schema (what the cache key and the synthetic provider use). */
   jsonSchema: Record<string, unknown>;
+  /** The SDK zod helper's response_format for `schema`, built once by the session. */
+  responseFormat?: ReturnType<typeof import("openai/helpers/zod").zodResponseFormat>;
   temperature?: number;
   seed?: number;
   signal?: AbortSignal;

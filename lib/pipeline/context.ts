@@ -1,6 +1,7 @@
 import type { Dataset } from "../data.ts";
 import type { Log } from "../log.ts";
 import type { Session } from "../session.ts";
+import type { descriptionsResponse, featuresResponse } from "../schema/responses.ts";
 
 /** Everything a pipeline step needs, passed explicitly. */
 export interface PipelineContext {
@@ -12,4 +13,6 @@ export interface PipelineContext {
   featuresPerRole: number;
   enumLimit: number;
   log: Log;
+  /** Response schemas that are the same for every service, built once per run (when there are plateaus and roles). */
+  schemas: { descriptions?: ReturnType<typeof descriptionsResponse>; features?: ReturnType<typeof featuresResponse> };
 }

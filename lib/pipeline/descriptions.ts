@@ -12,7 +12,7 @@ export async function describeService(ctx: PipelineContext, service: Service, pr
     serviceId: service.service_id,
     priority,
     messages: descriptionsPrompt(ctx.domain, ctx.data, service),
-    schema: descriptionsResponse(names),
+    schema: ctx.schemas.descriptions ?? descriptionsResponse(names),
     schemaName: "plateau_descriptions",
     check(answer) {
       const seen = new Set<string>();

@@ -26,7 +26,7 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     serviceId: service.service_id,
     priority,
     messages: featuresPrompt(ctx.domain, ctx.data, service, plateau, description, ctx.featuresPerRole),
-    schema: featuresResponse(roleIds),
+    schema: ctx.schemas.features ?? featuresResponse(roleIds),
     schemaName: "plateau_features",
     imported: { plateau },
     check(answer) {

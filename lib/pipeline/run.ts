@@ -127,11 +127,11 @@ export async function runServices(rt: Runtime, options: RunOptions): Promise<Run
       }
       // Read ahead only as far as the window, so a large input never sits in memory.
       await services.onSizeLessThan(window);
-      const priority = -3 * dispatched++;
+      const position = dispatched++;
       void services.add(async () => {
         if (stop) return;
         try {
-          writer.write(await projectService(rt.pipeline, service, priority, meta));
+          writer.write(await projectService(rt.pipeline, service, position, meta));
           counts.ok++;
         } catch (error) {
           if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) halt("limit", error.message);

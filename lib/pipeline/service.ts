@@ -6,6 +6,16 @@ import { buildEvolution, type EvolutionMeta, type PlateauParts } from "./evoluti
 import { generateFeatures } from "./features.ts";
 import { mapFeatures } from "./mapping.ts";
 
+/**
+ * Calls that unlock the most work go first: a descriptions call unlocks 20 more, a features call
+ * 3, a mapping call none. Keeping the longest remaining chains moving keeps every slot busy to
+ * the end of a run (measured by `bench`); within a stage, earlier services go first.
+ */
+export function stagePriority(stage: "descriptions" | "features" | "mapping", order: number): number {
+  const weight = { descriptions: 2, features: 1, mapping: 0 }[stage];
+  return weight * 1e9 - order;
+}
+
 /** Records which model answered each stage (more than one after a fallback). */
 function modelSet() {
   const models: Record<string, Set<string>> = {};
@@ -18,21 +28,31 @@ function modelSet() {
 }
 
 /**
+ * Like Promise.all, but waits for every branch to settle before it rejects, so a service is only
+ * over when none of its calls is still running (a graceful stop then loses no finished answer).
+ */
+async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
  * The pipeline for one service: descriptions → features per plateau → mapping per plateau and
  * set. Each call starts as soon as its own inputs exist: a plateau's mapping waits only for
  * that plateau's features, never for the other plateaus.
  */
-export async function projectService(ctx: PipelineContext, service: Service, priority: number, meta: Omit<EvolutionMeta, "models">): Promise<ServiceEvolution> {
+export async function projectService(ctx: PipelineContext, service: Service, order: number, meta: Omit<EvolutionMeta, "models">): Promise<ServiceEvolution> {
   const models = modelSet();
-  const { descriptions, model } = await describeService(ctx, service, priority);
+  const { descriptions, model } = await describeService(ctx, service, stagePriority("descriptions", order));
   models.add("descriptions", model);
-  const plateaus = await Promise.all(
+  const plateaus = await allSettled(
     ctx.data.plateaus.map(async (plateau): Promise<PlateauParts> => {
       const description = descriptions.get(plateau.name) ?? "";
-      // Deeper stages of a service go first, so started services finish before new ones begin.
-      const generated = await generateFeatures(ctx, service, plateau, description, priority + 1);
+      const generated = await generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
       models.add("features", generated.model);
-      const mapped = await Promise.all(
+      const mapped = await allSettled(
         ctx.data.catalogues.map(async (catalogue) => {
           const result = await mapFeatures(ctx, {
             serviceId: service.service_id,
@@ -40,7 +60,7 @@ export async function projectService(ctx: PipelineContext, service: Service, pri
             plateau,
             features: generated.features,
             catalogue,
-            priority: priority + 2,
+            priority: stagePriority("mapping", order),
           });
           models.add("mapping", result.model);
           return [catalogue.field, result.mappings] as const;

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { backoffMs, createRetryFetch, retryAfterMs, type RetryInfo } from "../lib/http.ts";
+import { startTestServer, type Fault, type TestServer } from "../lib/test-server.ts";
+import { createProvider } from "../providers/index.ts";
+import { contractRequest } from "./providers/contract.ts";
+import { testKey } from "./helpers.ts";
+import { isSAError } from "../lib/errors.ts";
+
+describe("retry-after", () => {
+  test.each([
+    [{ "retry-after-ms": "250" }, 250],
+    [{ "retry-after": "2" }, 2000],
+    [{ "retry-after-ms": "100", "retry-after": "9" }, 100],
+    [{ "retry-after": new Date(Date.UTC(2030, 0, 1, 0, 0, 5)).toUTCString() }, 5000],
+    [{ "retry-after": "soon" }, undefined],
+    [{}, undefined],
+  ])("%j → %p ms", (headers, expected) => {
+    expect(retryAfterMs(new Headers(headers), Date.UTC(2030, 0, 1, 0, 0, 0))).toBe(expected);
+  });
+
+  test("backoff grows exponentially up to the cap, with full jitter", () => {
+    const options = { baseMs: 100, capMs: 1000 };
+    expect([1, 2, 3, 4, 5].map((a) => backoffMs(a, options, () => 1))).toEqual([100, 200, 400, 800, 1000]);
+    expect(backoffMs(3, options, () => 0)).toBe(0);
+  });
+});
+
+describe("retry layer under the openai SDK", () => {
+  let server: TestServer;
+  const faults = new Map<string, Fault[]>();
+  beforeAll(() => {
+    // Each prompt gets its own fault schedule, consumed one request at a time.
+    server = startTestServer({ fault: (_n, body) => faults.get(body.messages[1]!.content)?.shift() });
+  });
+  afterAll(() => server.stop());
+
+  const provider = (attempts: number, retries: RetryInfo[], requestTimeout = 5000) =>
+    createProvider("openai:gpt-4o-mini", {
+      env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url },
+      http: { attempts, baseMs: 5, capMs: 20, requestTimeout },
+      onRetry: (info) => retries.push(info),
+    });
+
+  const sent = (prompt: string) => server.requests.filter((r) => r.body.messages[1]!.content === prompt);
+
+  test("429 with retry-after-ms: the wait is at least what the header asked", async () => {
+    faults.set("p429", [{ type: "429", retryAfterMs: 300 }, { type: "429", retryAfterMs: 150 }]);
+    const retries: RetryInfo[] = [];
+    const result = await (await provider(5, retries)).complete(contractRequest("p429"));
+    expect(result.retries).toBe(2);
+    const [a, b, c] = sent("p429");
+    expect(b!.at - a!.at).toBeGreaterThanOrEqual(300);
+    expect(c!.at - b!.at).toBeGreaterThanOrEqual(150);
+    expect(retries.map((r) => [r.status, r.delayMs, r.requestId])).toEqual([[429, 300, expect.stringMatching(/^req_test_/)], [429, 150, expect.stringMatching(/^req_test_/)]]);
+  });
+
+  test("500s, a hung response and a dropped connection are retried", async () => {
+    faults.set("mixed", [{ type: "500" }, { type: "hang" }, { type: "drop" }, { type: "503" }]);
+    const retries: RetryInfo[] = [];
+    const result = await (await provider(6, retries, 400)).complete(contractRequest("mixed"));
+    expect(JSON.parse(result.content).items).toBeDefined();
+    expect(sent("mixed")).toHaveLength(5);
+    expect(retries.map((r) => r.status ?? "network")).toEqual([500, "network", "network", 503]);
+  });
+
+  test("attempts never exceed the maximum; the final error names the status and request id", async () => {
+    faults.set("always", Array.from({ length: 10 }, () => ({ type: "500" as const })));
+    const retries: RetryInfo[] = [];
+    let error: unknown;
+    try {
+      await (await provider(3, retries)).complete(contractRequest("always"));
+    } catch (e) {
+      error = e;
+    }
+    expect(sent("always")).toHaveLength(3);
+    expect(isSAError(error, "E_PROVIDER")).toBe(true);
+    expect((error as Error).message).toContain("HTTP 500");
+    expect((error as Error).message).toMatch(/request id req_test_\d+/);
+    expect((error as Error).message).toContain("after 3 attempt(s)");
+    expect((error as Error & { cause: unknown }).cause).toBeDefined();
+  });
+
+  test("a 400 is returned at once", async () => {
+    faults.set("client", [{ type: "400" }, { type: "400" }]);
+    const retries: RetryInfo[] = [];
+    let failed = false;
+    try {
+      await (await provider(5, retries)).complete(contractRequest("client"));
+    } catch {
+      failed = true;
+    }
+    expect(failed).toBe(true);
+    expect(sent("client")).toHaveLength(1);
+    expect(retries).toHaveLength(0);
+  });
+
+  test("the body reaches the SDK unread (no 'Body already used')", async () => {
+    const fetch = createRetryFetch({ attempts: 2, baseMs: 1, capMs: 1, requestTimeout: 2000 });
+    const response = await fetch(`${server.url}/models`);
+    expect(((await response.json()) as { data: unknown[] }).data.length).toBeGreaterThan(0);
+  });
+});

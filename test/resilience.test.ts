@@ -1,0 +1,183 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { readLedger } from "../lib/ledger.ts";
+import { runServices } from "../lib/pipeline/run.ts";
+import { startTestServer, type ChatBody, type Fault } from "../lib/test-server.ts";
+import { fixtureData, makeServices, root, runScript, tempDir, testKey, testRuntime, writeJsonl } from "./helpers.ts";
+
+const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const promptOf = (b: ChatBody) => JSON.stringify(b.messages);
+
+describe("faults", () => {
+  test("429s, 500s, a hung response and a dropped connection: every service completes", async () => {
+    const schedule: Record<number, Fault> = { 3: { type: "429", retryAfterMs: 200 }, 8: { type: "500" }, 12: { type: "hang" }, 17: { type: "drop" }, 25: { type: "429", retryAfterMs: 50 }, 31: { type: "503" } };
+    const server = startTestServer({ fault: (n) => schedule[n], latencyMs: 10 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off", requestTimeout: 600, retry: { attempts: 4, baseMs: 10, capMs: 100 } } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(3)), output: join(dir, "out.jsonl") });
+      expect(summary.status).toBe("ok");
+      expect(lines(join(dir, "out.jsonl"))).toHaveLength(3);
+      expect(summary.totals.retries).toBe(6);
+      expect(summary.totals.liveCalls).toBe(63);
+      expect(summary.totals.requests).toBe(69);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("a service whose calls always fail is reported (exit 1); every other service is written", async () => {
+    const server = startTestServer({ fault: (_n, body) => (body.messages[1]!.content.includes("SVC002") ? { type: "500" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url, env: { SA_RETRY: '{"attempts":3,"baseMs":1,"capMs":5}' } });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/service SVC002 failed at descriptions: .*HTTP 500/);
+      expect(lines(join(dir, "out.jsonl")).map((l) => l.service.service_id)).toEqual(["SVC001", "SVC003", "SVC004"]);
+      const summary = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+      expect(summary.failures).toEqual([{ serviceId: "SVC002", stage: "descriptions", reason: expect.stringContaining("HTTP 500") }]);
+      expect(server.requests.filter((r) => r.body.messages[1]!.content.includes("SVC002"))).toHaveLength(3);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("fallback: after the primary model fails, the next configured model answers and is recorded", async () => {
+    const server = startTestServer({ fault: (_n, body) => (body.model === "broken-model" ? { type: "503" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { model: "openai:broken-model", models: { fallback: ["openai:gpt-4o-mini"] }, retry: { attempts: 2, baseMs: 1, capMs: 2 } } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(1)), output: join(dir, "out.jsonl") });
+      expect(summary.status).toBe("ok");
+      const [evolution] = lines(join(dir, "out.jsonl"));
+      expect(evolution.meta.models).toEqual({ descriptions: "openai:gpt-4o-mini", features: "openai:gpt-4o-mini", mapping: "openai:gpt-4o-mini" });
+      expect(Object.keys(rt.recorder.byModel()).sort()).toEqual(["openai:broken-model", "openai:gpt-4o-mini"]);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+});
+
+describe("rate limits", () => {
+  test("--rpm R against a server limit of R: under 10% rejected, at least 85% of R", async () => {
+    const rpm = 1200;
+    const server = startTestServer({ rpm, windowMs: 3000, latencyMs: 20 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off", rpm, concurrency: 16, retry: { attempts: 6, baseMs: 50, capMs: 500 } } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(4)), output: join(dir, "out.jsonl") });
+      expect(summary.status).toBe("ok");
+      const total = server.requests.length;
+      const wallMin = (server.requests.at(-1)!.at - server.requests[0]!.at) / 60_000;
+      const throughput = server.answered / wallMin;
+      console.log(`rpm: ${server.answered} answered, ${server.rejected429}/${total} rejected, ${throughput.toFixed(0)} per minute of ${rpm}`);
+      expect(server.answered).toBeGreaterThanOrEqual(60);
+      expect(server.rejected429 / total).toBeLessThan(0.1);
+      expect(throughput).toBeGreaterThanOrEqual(0.85 * rpm);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("--tpm T against a server limit of T: under 10% rejected, at least 85% of T", async () => {
+    // The server reports usage from the text it saw, as a provider would.
+    const tpm = 1_500_000;
+    const server = startTestServer({ tpm, windowMs: 3000, latencyMs: 20 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off", tpm, concurrency: 16, retry: { attempts: 6, baseMs: 50, capMs: 500 }, estimate: { descriptions: 300, features: 500, mapping: 400 } } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(4)), output: join(dir, "out.jsonl") });
+      expect(summary.status).toBe("ok");
+      const total = server.requests.length;
+      const wallMin = (server.requests.at(-1)!.at - server.requests[0]!.at) / 60_000;
+      const throughput = server.requests.reduce((sum, r) => sum + r.tokens, 0) / wallMin;
+      console.log(`tpm: ${server.answered} answered, ${server.rejected429}/${total} rejected, ${throughput.toFixed(0)} tokens per minute of ${tpm}`);
+      expect(server.answered).toBeGreaterThanOrEqual(60);
+      expect(server.rejected429 / total).toBeLessThan(0.1);
+      expect(throughput).toBeGreaterThanOrEqual(0.85 * tpm);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+});
+
+describe("usage limits", () => {
+  test("--max-requests 10 stops with exit 3 after exactly 10 requests, valid JSONL and a ledger entry saying why", async () => {
+    const server = startTestServer({ latencyMs: 20 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--max-requests", "10", "--json"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(3);
+      expect(server.requests).toHaveLength(10);
+      lines(join(dir, "out.jsonl"));
+      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+      expect(run.status).toBe("limit");
+      expect(run.stopReason).toContain("max-requests 10");
+      expect(run.totals.liveCalls).toBe(10);
+      expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!).status).toBe("limit");
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+});
+
+describe("interruption and resume", () => {
+  async function interrupted(how: "SIGINT" | "SIGKILL") {
+    const server = startTestServer({ latencyMs: 150 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(6));
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...process.env, CI: "true", OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url })) if (v !== undefined) env[k] = v;
+      const args = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "4"];
+      const proc = Bun.spawn(args, { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+      // Wait until some services are written and calls are in flight.
+      while (!existsSync(join(dir, "out.jsonl")) || readFileSync(join(dir, "out.jsonl"), "utf8").split("\n").length < 3) await Bun.sleep(20);
+      proc.kill(how);
+      const code = await proc.exited;
+      const answeredBefore = server.requests.length;
+      if (how === "SIGINT") expect(code).toBe(130);
+      else {
+        // Simulate the half line a crash can leave, on top of the kill.
+        const { appendFileSync } = await import("node:fs");
+        appendFileSync(join(dir, "out.jsonl"), '{"meta":{"schema_ver');
+      }
+      const second = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json", "--concurrency", "4"], { cwd: dir, baseURL: server.url });
+      expect(second.code).toBe(0);
+      const ids = lines(join(dir, "out.jsonl")).map((l) => l.service.service_id);
+      expect(ids).toEqual(["SVC001", "SVC002", "SVC003", "SVC004", "SVC005", "SVC006"]);
+      const summary = JSON.parse(second.stdout.trim().split("\n").at(-1)!);
+      expect(summary.services.skipped).toBeGreaterThanOrEqual(2);
+      // Calls completed before the interruption are not paid for again.
+      const first = new Set(server.requests.slice(0, answeredBefore).map((r) => promptOf(r.body)));
+      const repeated = server.requests.slice(answeredBefore).filter((r) => first.has(promptOf(r.body)));
+      if (how === "SIGINT") expect(repeated).toHaveLength(0);
+      else expect(repeated.length).toBeLessThanOrEqual(4); // at most the calls in flight at the kill
+      return { code, repeated: repeated.length };
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }
+
+  test("SIGINT mid-run exits 130; a rerun finishes with every service once and repeats no completed call", async () => {
+    await interrupted("SIGINT");
+  });
+
+  test("kill -9 mid-run; a rerun truncates the partial line and finishes with every service once", async () => {
+    await interrupted("SIGKILL");
+  });
+});
