@@ -1,0 +1,111 @@
+import type { Dataset } from "./data.ts";
+import { readRecords } from "./jsonl.ts";
+import type { Ledger } from "./ledger.ts";
+import type { Pricing } from "./pricing.ts";
+import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "./prompts/build.ts";
+import type { Config } from "./schema/config.ts";
+import { serviceSchema, type Service } from "./schema/service.ts";
+import type { Stage } from "./session.ts";
+import { countPromptTokens, countTokens } from "./tokens.ts";
+import { formatIssues } from "./zod-error.ts";
+
+export interface StageEstimate {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Output tokens per call: from past runs in the ledger when there are any, else the config default. */
+  outputPerCall: number;
+  outputSource: "ledger" | "config";
+}
+
+export interface RunEstimate {
+  services: number;
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD, or null when the model has no known price. */
+  costUsd: number | null;
+  model: string;
+  byStage: Record<Stage, StageEstimate>;
+}
+
+/** Average output tokens per live call of each stage over the ledger's runs. */
+export function observedOutput(ledger: Ledger | undefined): Partial<Record<Stage, number>> {
+  const sums: Record<string, { output: number; calls: number }> = {};
+  for (const run of ledger?.runs ?? []) {
+    for (const [stage, t] of Object.entries(run.byStage)) {
+      const s = (sums[stage] ??= { output: 0, calls: 0 });
+      s.output += t.outputTokens;
+      s.calls += t.liveCalls;
+    }
+  }
+  return Object.fromEntries(Object.entries(sums).filter(([, s]) => s.calls > 0).map(([k, s]) => [k, Math.round(s.output / s.calls)]));
+}
+
+const placeholderFeatures = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ feature_id: `F${String(i).padStart(5, "0")}`, name: "An estimated feature name", description: "A one-sentence description of what the feature offers this role at this plateau." }));
+
+/**
+ * Predicts what `run` would send for these services, counting the prompts with js-tiktoken
+ * (o200k_base). Prompts that depend on earlier answers use the expected answer sizes.
+ */
+export async function estimateRun(input: { services: Service[]; data: Dataset; config: Config; pricing: Pricing; ledger?: Ledger }): Promise<RunEstimate> {
+  const { data, config } = input;
+  const observed = observedOutput(input.ledger);
+  const outputPerCall = (stage: Stage) => observed[stage] ?? config.estimate[stage];
+  const domain = buildDomainText(data);
+  const featuresPerPlateau = Math.max(1, data.roles.length) * config.featuresPerRole;
+  const features = placeholderFeatures(featuresPerPlateau);
+  const descriptionText = "x ".repeat(Math.round(outputPerCall("descriptions") / Math.max(1, data.plateaus.length)));
+  const byStage: Record<Stage, StageEstimate> = {
+    descriptions: { calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall("descriptions"), outputSource: observed.descriptions ? "ledger" : "config" },
+    features: { calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall("features"), outputSource: observed.features ? "ledger" : "config" },
+    mapping: { calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall("mapping"), outputSource: observed.mapping ? "ledger" : "config" },
+  };
+  // Mapping prompts do not depend on the service beyond its name: count one per plateau and set.
+  const mappingPerService = new Map<string, number>();
+  for (const plateau of data.plateaus) {
+    for (const catalogue of data.catalogues) mappingPerService.set(`${plateau.level}:${catalogue.field}`, await countPromptTokens(mappingPrompt(domain, catalogue, "", plateau, features)));
+  }
+  const nameTokens = async (s: Service) => countTokens(s.name);
+  for (const service of input.services) {
+    byStage.descriptions.calls++;
+    byStage.descriptions.inputTokens += await countPromptTokens(descriptionsPrompt(domain, data, service));
+    for (const plateau of data.plateaus) {
+      byStage.features.calls++;
+      byStage.features.inputTokens += await countPromptTokens(featuresPrompt(domain, data, service, plateau, descriptionText, config.featuresPerRole));
+      for (const catalogue of data.catalogues) {
+        byStage.mapping.calls++;
+        byStage.mapping.inputTokens += mappingPerService.get(`${plateau.level}:${catalogue.field}`)! + (await nameTokens(service));
+      }
+    }
+  }
+  for (const s of Object.values(byStage)) s.outputTokens = s.calls * s.outputPerCall;
+  const inputTokens = Object.values(byStage).reduce((n, s) => n + s.inputTokens, 0);
+  const outputTokens = Object.values(byStage).reduce((n, s) => n + s.outputTokens, 0);
+  return {
+    services: input.services.length,
+    calls: Object.values(byStage).reduce((n, s) => n + s.calls, 0),
+    inputTokens,
+    outputTokens,
+    costUsd: input.pricing.cost(config.model, { inputTokens, cachedInputTokens: 0, outputTokens }),
+    model: config.model,
+    byStage,
+  };
+}
+
+/** Valid services from an input file, and the bad lines with their reasons. */
+export async function readServices(path: string): Promise<{ services: Service[]; bad: Array<{ line: number; reason: string }> }> {
+  const services: Service[] = [];
+  const bad: Array<{ line: number; reason: string }> = [];
+  for await (const record of readRecords(path)) {
+    if (record.error) {
+      bad.push({ line: record.line, reason: record.error });
+      continue;
+    }
+    const parsed = serviceSchema.safeParse(record.value);
+    if (parsed.success) services.push(parsed.data);
+    else bad.push({ line: record.line, reason: formatIssues(parsed.error) });
+  }
+  return { services, bad };
+}

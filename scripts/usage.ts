@@ -1,0 +1,79 @@
+#!/usr/bin/env bun
+import { parseAge } from "../lib/cache-admin.ts";
+import { SAError } from "../lib/errors.ts";
+import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
+import { sharedArgs } from "./_args.ts";
+import { defineTask, runTask } from "./_task.ts";
+
+const columns: Array<[string, (t: Totals) => string]> = [
+  ["live", (t) => String(t.liveCalls)],
+  ["cached", (t) => String(t.cachedCalls)],
+  ["input", (t) => String(t.inputTokens)],
+  ["cached in", (t) => String(t.cachedInputTokens)],
+  ["output", (t) => String(t.outputTokens)],
+  ["reasoning", (t) => String(t.reasoningTokens)],
+  ["retries", (t) => String(t.retries)],
+  ["cost $", (t) => `${t.costUsd.toFixed(4)}${t.unpricedCalls ? "*" : ""}`],
+  ["saved $", (t) => t.savedCostUsd.toFixed(4)],
+];
+
+function table(title: string, rows: Record<string, Totals>, total?: Totals): string {
+  const body = Object.entries(rows).map(([name, t]) => [name, ...columns.map(([, f]) => f(t))]);
+  if (total) body.push(["total", ...columns.map(([, f]) => f(total))]);
+  const head = [title, ...columns.map(([h]) => h)];
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), line(widths.map((w) => "─".repeat(w))), ...body.map(line)].join("\n");
+}
+
+function merge(runs: RunRecord[], pick: (r: RunRecord) => Record<string, Totals>): Record<string, Totals> {
+  const out: Record<string, Totals> = {};
+  for (const run of runs) for (const [k, t] of Object.entries(pick(run))) addTotals((out[k] ??= emptyTotals()), t);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+const task = defineTask({
+  meta: { name: "usage", description: "Report what runs cost: by stage and by model, live against cached" },
+  args: {
+    all: { type: "boolean", description: "Every run in the ledger (default: the last run)" },
+    since: { type: "string", description: "Runs started within this age, e.g. 7d, 12h" },
+    ledger: { type: "string", description: "Ledger file (default: ledger.path from the config)" },
+    config: sharedArgs.config,
+    json: sharedArgs.json,
+    verbose: sharedArgs.verbose,
+    quiet: sharedArgs.quiet,
+    "log-format": sharedArgs["log-format"],
+  },
+  async run({ args, config: load }) {
+    const path = args.ledger ?? (await load()).ledger.path;
+    const ledger = readLedger(path);
+    let runs = ledger.runs;
+    if (args.since) {
+      const age = parseAge(args.since);
+      if (age === undefined) throw new SAError("E_USAGE", `--since: expected an age such as 7d or 12h, got "${args.since}"`);
+      runs = runs.filter((r) => Date.parse(r.startedAt) >= Date.now() - age);
+    } else if (!args.all) runs = runs.slice(-1);
+    const byStage = merge(runs, (r) => r.byStage);
+    const byModel = merge(runs, (r) => r.byModel);
+    const totals = runs.reduce((t, r) => addTotals(t, r.totals), emptyTotals());
+    if (args.json) {
+      const summary = runs.map(({ runId, task, status, stopReason, startedAt, finishedAt, services }) => ({ runId, task, status, stopReason, startedAt, finishedAt, services }));
+      process.stdout.write(`${JSON.stringify({ ledger: path, priceDataVersion: ledger.priceDataVersion, runs: summary, byStage, byModel, totals })}\n`);
+      return 0;
+    }
+    if (runs.length === 0) {
+      process.stdout.write(`no runs in ${path}${args.since ? ` since ${args.since}` : ""}\n`);
+      return 0;
+    }
+    const header = runs.length === 1
+      ? `run ${runs[0]!.runId} (${runs[0]!.task}, ${runs[0]!.status}${runs[0]!.stopReason ? `: ${runs[0]!.stopReason}` : ""}), started ${runs[0]!.startedAt}`
+      : `${runs.length} runs, ${runs[0]!.startedAt} to ${runs.at(-1)!.startedAt}`;
+    const note = totals.unpricedCalls ? `\n* ${totals.unpricedCalls} live call(s) with no known price are not in the cost` : "";
+    process.stdout.write(`${header}\nprices: ${ledger.priceDataVersion}\n\n${table("stage", byStage, totals)}\n\n${table("model", byModel)}${note}\n`);
+    return 0;
+  },
+});
+
+export default task;
+
+if (import.meta.main) await runTask(task);

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readLedger, saveRun } from "../lib/ledger.ts";
+import { createPricing } from "../lib/pricing.ts";
+import { createRecorder } from "../lib/recorder.ts";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { warningLog } from "./cache/contract.ts";
+import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+const usage = { prompt_tokens: 1000, completion_tokens: 200, cached_tokens: 300, reasoning_tokens: 50 };
+// gpt-4o-mini: $0.15 input, $0.075 cached input, $0.60 output per million tokens.
+const costPerCall = (700 * 0.15 + 300 * 0.075 + 200 * 0.6) / 1e6;
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer({ usage });
+});
+afterAll(() => server.stop());
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+describe("pricing", () => {
+  test("a priced model costs what a hand computation says", () => {
+    const pricing = createPricing({});
+    expect(pricing.cost("openai:gpt-4o-mini", { inputTokens: 1000, cachedInputTokens: 300, outputTokens: 200 })).toBeCloseTo(costPerCall, 12);
+    expect(pricing.cost("openai:gpt-4o-mini", { inputTokens: 1_000_000, cachedInputTokens: 0, outputTokens: 1_000_000 })).toBeCloseTo(0.75, 12);
+  });
+  test("config overrides win, per million tokens", () => {
+    const pricing = createPricing({ "openai:my-model": { input: 1, cachedInput: 0.5, output: 2 } });
+    expect(pricing.cost("openai:my-model", { inputTokens: 1000, cachedInputTokens: 400, outputTokens: 100 })).toBeCloseTo((600 * 1 + 400 * 0.5 + 100 * 2) / 1e6, 12);
+  });
+  test("an unknown model costs null, with one warning", () => {
+    const { log, warnings } = warningLog();
+    const pricing = createPricing({}, log);
+    expect(pricing.cost("openai:no-such-model-xyz", { inputTokens: 10, cachedInputTokens: 0, outputTokens: 10 })).toBeNull();
+    expect(pricing.cost("openai:no-such-model-xyz", { inputTokens: 10, cachedInputTokens: 0, outputTokens: 10 })).toBeNull();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("openai:no-such-model-xyz");
+  });
+  test("the synthetic provider is free", () => {
+    expect(createPricing({}).cost("synthetic:demo", { inputTokens: 10, cachedInputTokens: 0, outputTokens: 10 })).toBe(0);
+  });
+});
+
+describe("ledger", () => {
+  test("ledger and --json totals equal what the server reported; a cached rerun records savings", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const args = ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json", "--ledger-calls"];
+      const before = server.answered;
+      const first = await runScript("run", args, { cwd: dir, baseURL: server.url });
+      expect(first.code).toBe(0);
+      const answered = server.answered - before;
+      expect(answered).toBe(42);
+      const expected = { liveCalls: answered, inputTokens: answered * 1000, cachedInputTokens: answered * 300, outputTokens: answered * 200, reasoningTokens: answered * 50, cachedCalls: 0, requests: answered, retries: 0 };
+      const ledger = readLedger(join(dir, ".sa/usage.json"));
+      expect(ledger.runs).toHaveLength(1);
+      expect(ledger.priceDataVersion).toMatch(/^@pydantic\/genai-prices@\d/);
+      expect(ledger.runs[0]!.totals).toMatchObject(expected);
+      expect(lastJson(first.stdout).totals).toMatchObject(expected);
+      expect(ledger.runs[0]!.totals.costUsd).toBeCloseTo(answered * costPerCall, 9);
+      expect(ledger.runs[0]!.byStage.mapping!.liveCalls).toBe(30);
+      expect(ledger.runs[0]!.byModel["openai:gpt-4o-mini"]!.liveCalls).toBe(42);
+      const calls = readFileSync(join(dir, ".sa/calls", `${ledger.runs[0]!.runId}.jsonl`), "utf8").trim().split("\n");
+      expect(calls).toHaveLength(42);
+
+      const second = await runScript("run", [...args.slice(0, 3), "again.jsonl", ...args.slice(4)], { cwd: dir, baseURL: server.url });
+      expect(second.code).toBe(0);
+      const rerun = readLedger(join(dir, ".sa/usage.json")).runs[1]!;
+      expect(rerun.totals.liveCalls).toBe(0);
+      expect(rerun.totals.cachedCalls).toBe(42);
+      expect(rerun.totals.costUsd).toBe(0);
+      expect(rerun.totals.savedCostUsd).toBeCloseTo(answered * costPerCall, 9);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("--budget below the cost of a full run stops with exit 3 before crossing it", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ estimate: { descriptions: 200, features: 200, mapping: 200 } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const budget = 20 * costPerCall; // a full run is 63 calls
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json", "--budget", String(budget)], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(3);
+      const summary = lastJson(result.stdout);
+      expect(summary.status).toBe("limit");
+      expect(summary.totals.costUsd).toBeLessThanOrEqual(budget);
+      expect(summary.totals.liveCalls).toBeGreaterThan(0);
+      expect(summary.totals.liveCalls).toBeLessThan(63);
+      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+      expect(run.status).toBe("limit");
+      expect(run.stopReason).toContain("budget");
+      for (const line of readFileSync(join(dir, "out.jsonl"), "utf8").split("\n").filter(Boolean)) JSON.parse(line);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("two runs writing the same ledger at once both land in it", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const results = await Promise.all(["a", "b"].map((o) => runScript("run", ["--input", input, "--output", `${o}.jsonl`, "--data", fixtureData, "--cache-mode", "off", "--quiet"], { cwd: dir, baseURL: server.url })));
+      expect(results.map((r) => r.code)).toEqual([0, 0]);
+      const runs = readLedger(join(dir, ".sa/usage.json")).runs;
+      expect(runs).toHaveLength(2);
+      expect(runs.every((r) => r.status === "ok" && r.totals.liveCalls === 42)).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("many concurrent saves lose nothing", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "usage.json");
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          saveRun(path, createRecorder().snapshot({ runId: `r${i}`, task: "run", startedAt: new Date().toISOString(), finishedAt: null, status: "ok", stopReason: null })),
+        ),
+      );
+      expect(readLedger(path).runs.map((r) => r.runId).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`).sort());
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("usage prints a table, and --json parses", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url });
+      const text = await runScript("usage", [], { cwd: dir });
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/^stage\s+live\s+cached/m);
+      expect(text.stdout).toMatch(/^mapping\s+15\s+0/m);
+      expect(text.stdout).toMatch(/^openai:gpt-4o-mini\s+21/m);
+      const json = JSON.parse((await runScript("usage", ["--json", "--all"], { cwd: dir })).stdout);
+      expect(json.totals.liveCalls).toBe(21);
+      expect(json.byStage.features.liveCalls).toBe(5);
+      expect((await runScript("usage", ["--since", "1d", "--json"], { cwd: dir })).code).toBe(0);
+      expect((await runScript("usage", ["--since", "yesterday"], { cwd: dir })).code).toBe(2);
+    } finally {
+      cleanup();
+    }
+  });
+});
