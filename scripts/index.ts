@@ -6,6 +6,7 @@ import { runTask } from "./_task.ts";
 /** The task catalogue: a flat record of lazy loaders. */
 export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   run: () => import("./run.ts"),
+  map: () => import("./map.ts"),
   cache: () => import("./cache.ts"),
   usage: () => import("./usage.ts"),
   bench: () => import("./bench.ts"),

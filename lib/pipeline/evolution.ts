@@ -43,7 +43,16 @@ export function catalogueHash(catalogues: Catalogue[]): string {
   return createHash("sha256").update(material).digest("hex");
 }
 
-const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** Code-point order: the same everywhere, whatever the locale. */
+export const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The one order of a plateau's features: by role, name, then id. The mapping prompt and its
+ * schema list features in this order too, so `map` on an evolution asks exactly what `run` asked
+ * (and hits its cache).
+ */
+export const compareFeatures = (a: { role: string; name: string; feature_id: string }, b: typeof a) =>
+  byId(a.role, b.role) || byId(a.name, b.name) || byId(a.feature_id, b.feature_id);
 
 /**
  * Assembles one ServiceEvolution (schema 1.0). Every list is sorted and deduplicated, so the
@@ -78,7 +87,7 @@ export function buildEvolution(input: { service: Service; meta: EvolutionMeta; p
           mappings,
         };
       });
-      features.sort((a, b) => byId(a.customer_type, b.customer_type) || byId(a.name, b.name) || byId(a.feature_id, b.feature_id));
+      features.sort((a, b) => compareFeatures({ ...a, role: a.customer_type }, { ...b, role: b.customer_type }));
       const roles = input.roles.map((r) => ({
         role_id: r.role_id,
         name: r.name,

@@ -4,6 +4,7 @@ import { labelForLevel } from "../schema/evolution.ts";
 import { featuresResponse, type FeaturesAnswer } from "../schema/responses.ts";
 import type { Service } from "../schema/service.ts";
 import type { PipelineContext } from "./context.ts";
+import { byId, compareFeatures } from "./evolution.ts";
 import { assignCode } from "./feature-id.ts";
 
 export interface GeneratedFeature {
@@ -15,7 +16,7 @@ export interface GeneratedFeature {
 }
 
 const byRoleThenName = (a: { role: string; name: string; description: string }, b: typeof a) =>
-  a.role.localeCompare(b.role) || a.name.localeCompare(b.name) || a.description.localeCompare(b.description);
+  byId(a.role, b.role) || byId(a.name, b.name) || byId(a.description, b.description);
 
 /** Stage 2: one call per plateau gives features for every role, each with a CMMI score. */
 export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: GeneratedFeature[]; model: string }> {
@@ -42,12 +43,13 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     },
   });
   const taken = new Set<string>();
-  const features = [...result.value.features].sort(byRoleThenName).map((f) => ({
+  const features = [...result.value.features].sort(byRoleThenName).map((f): GeneratedFeature => ({
     feature_id: assignCode(plateau.name, f.role, f.name, taken),
     name: f.name.trim(),
     description: f.description.trim(),
     role: f.role,
     score: { level: f.score.level, label: labelForLevel(f.score.level), justification: f.score.justification },
   }));
+  features.sort(compareFeatures);
   return { features, model: result.model };
 }

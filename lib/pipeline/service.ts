@@ -31,7 +31,7 @@ function modelSet() {
  * Like Promise.all, but waits for every branch to settle before it rejects, so a service is only
  * over when none of its calls is still running (a graceful stop then loses no finished answer).
  */
-async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
+export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
   const results = await Promise.allSettled(promises);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;

@@ -1,0 +1,199 @@
+import PQueue from "p-queue";
+import { SAError, errorMessage, isSAError } from "../errors.ts";
+import { readRecords } from "../jsonl.ts";
+import type { Totals } from "../ledger.ts";
+import { saveRun } from "../ledger.ts";
+import { createEvolutionWriter } from "../output.ts";
+import { noProgress, type Progress } from "../progress.ts";
+import type { Runtime } from "../runtime.ts";
+import type { ServiceEvolution } from "../schema/evolution.ts";
+import { onStopSignal, signalExitCode, type StopSignal } from "../signals.ts";
+
+export interface RunOptions {
+  input: string;
+  output: string;
+  /** Ignore what the output already holds. */
+  fresh?: boolean;
+  strict?: boolean;
+  /** Catch SIGINT/SIGTERM for a graceful stop. @default false (scripts turn it on) */
+  handleSignals?: boolean;
+  /** How long calls in flight may take to finish after a stop. @default 30000 */
+  graceMs?: number;
+  progress?: Progress;
+  /** Known ahead for progress percentages (a file's line count). */
+  expectedServices?: number;
+}
+
+export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  exitCode: number;
+  stopReason: string | null;
+  services: { total: number; ok: number; failed: number; skipped: number };
+  badLines: number;
+  quarantined: number;
+  failures: Array<{ serviceId: string; stage: string; reason: string }>;
+  misses: Runtime["misses"];
+  totals: Totals;
+  ledger: string;
+  output: string;
+}
+
+/** How a task reads its input lines and turns each into an evolution. */
+export interface RecordHandler<T> {
+  task: string;
+  /** Checks one input value: the item and its service id, or why the line is bad. */
+  parse(value: unknown): { ok: true; item: T; serviceId: string } | { ok: false; reason: string } | { ok: false; skip: true };
+  /** All calls go through the runtime's session; `position` orders work between services. */
+  process(item: T, position: number): Promise<ServiceEvolution>;
+  /** Skip services already complete in the output (run), or always start the output afresh (map). */
+  resume: boolean;
+}
+
+/**
+ * Streams records from the input, processes each within the global limits, and writes each
+ * evolution as soon as it is complete. One service failing never stops the others; a usage
+ * limit, a budget or a signal stops dispatch, lets calls in flight finish, and flushes.
+ */
+export async function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
+  const { log, config } = rt;
+  const progress = options.progress ?? noProgress;
+  const writer = createEvolutionWriter(options.output, {
+    fresh: !handler.resume || (options.fresh ?? false),
+    plateauCount: rt.data.plateaus.length,
+    sets: rt.data.catalogues.map((c) => c.field),
+    onTruncate: (bytes) => log.warn(`output ${options.output}: removed a partial last line (${bytes} bytes) left by an earlier crash`),
+  });
+  const counts = { ok: 0, failed: 0, skipped: 0, bad: 0 };
+  const failures: RunSummary["failures"] = [];
+  const order: string[] = [];
+  const seen = new Set<string>();
+  let stop: { status: "limit" | "interrupted" | "fatal"; reason: string; signal?: StopSignal; error?: SAError } | undefined;
+
+  const halt = (status: NonNullable<typeof stop>["status"], reason: string, extra: Partial<NonNullable<typeof stop>> = {}) => {
+    if (stop) return;
+    stop = { status, reason, ...extra };
+    rt.limiter.stop(new SAError(status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", reason));
+    log.warn(`stopping: ${reason}; letting calls in flight finish`);
+  };
+  const removeSignals = options.handleSignals ? onStopSignal((signal) => halt("interrupted", `${signal} received`, { signal })) : () => {};
+
+  const ledgerRecord = (status: "running" | RunStatus, finishedAt: string | null) =>
+    rt.recorder.snapshot({
+      runId: rt.runId,
+      task: handler.task,
+      startedAt: rt.startedAt,
+      finishedAt,
+      status,
+      stopReason: stop?.reason ?? null,
+      services: { total: order.length, ok: counts.ok, failed: counts.failed, skipped: counts.skipped },
+      input: options.input,
+      output: options.output,
+      model: config.model,
+    });
+  await saveRun(config.ledger.path, ledgerRecord("running", null)).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
+
+  const report = () => {
+    const t = rt.recorder.totals();
+    return { servicesDone: counts.ok, servicesFailed: counts.failed, servicesTotal: options.expectedServices, calls: t.liveCalls + t.cachedCalls, cached: t.cachedCalls, retries: t.retries, costUsd: t.costUsd, byStage: {} };
+  };
+
+  const bad = (line: number, reason: string, data?: unknown) => {
+    counts.bad++;
+    log.error(`input ${options.input}:${line}: ${reason}`);
+    rt.quarantine.add({ kind: "input", file: options.input, line, reason, data });
+  };
+
+  const window = Math.max(4, config.concurrency * 2);
+  const services = new PQueue({ concurrency: window });
+  let dispatched = 0;
+  try {
+    for await (const record of readRecords(options.input)) {
+      if (stop) break;
+      if (record.error) {
+        bad(record.line, record.error);
+        continue;
+      }
+      const parsed = handler.parse(record.value);
+      if (!parsed.ok) {
+        if ("reason" in parsed) bad(record.line, parsed.reason, record.value);
+        continue;
+      }
+      const serviceId = parsed.serviceId;
+      if (seen.has(serviceId)) {
+        bad(record.line, `service_id: duplicate "${serviceId}"`);
+        continue;
+      }
+      seen.add(serviceId);
+      order.push(serviceId);
+      if (writer.done.has(serviceId)) {
+        counts.skipped++;
+        continue;
+      }
+      // Read ahead only as far as the window, so a large input never sits in memory.
+      await services.onSizeLessThan(window);
+      const position = dispatched++;
+      void services.add(async () => {
+        if (stop) return;
+        try {
+          writer.write(await handler.process(parsed.item, position));
+          counts.ok++;
+        } catch (error) {
+          if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) halt("limit", error.message);
+          else if (isSAError(error, "E_INTERRUPTED") || stop) return;
+          else if (isSAError(error, "E_USAGE") || isSAError(error, "E_CONFIG")) halt("fatal", error.message, { error });
+          else if (isSAError(error, "E_DRY_RUN_MISS")) counts.failed++;
+          else {
+            counts.failed++;
+            const stage = isSAError(error) ? String(error.details.stage ?? "pipeline") : "pipeline";
+            failures.push({ serviceId, stage, reason: errorMessage(error) });
+            log.error(`service ${serviceId} failed at ${stage}: ${errorMessage(error)}`, { serviceId });
+            if (log.level >= 4 && error instanceof Error) log.debug(error);
+            rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
+          }
+        } finally {
+          progress.update(report());
+        }
+      });
+    }
+    const idle = services.onIdle();
+    if (stop) {
+      const graceMs = options.graceMs ?? 30_000;
+      const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref())]);
+      if (timedOut) log.warn(`calls still in flight after ${graceMs} ms; they are abandoned`);
+    } else await idle;
+  } finally {
+    removeSignals();
+    writer.finish(order);
+  }
+  progress.done(report());
+
+  if (stop?.status === "fatal" && stop.error) {
+    await saveRun(config.ledger.path, ledgerRecord("failed", new Date(rt.clock.now()).toISOString())).catch(() => {});
+    throw stop.error;
+  }
+  if (rt.misses.length) {
+    log.warn(`dry run: ${rt.misses.length} call(s) not in the cache:`);
+    for (const m of rt.misses) log.warn(`  miss: ${m.stage} ${m.serviceId} ${m.model}`);
+  }
+  const somethingFailed = counts.failed > 0 || counts.bad > 0 || (options.strict && rt.quarantine.count > 0);
+  const status: RunStatus = stop?.status === "interrupted" ? "interrupted" : stop?.status === "limit" ? "limit" : somethingFailed ? "failed" : "ok";
+  const exitCode = status === "interrupted" ? signalExitCode(stop?.signal ?? "SIGINT") : status === "limit" ? 3 : status === "failed" ? 1 : 0;
+  await saveRun(config.ledger.path, ledgerRecord(status, new Date(rt.clock.now()).toISOString())).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
+  return {
+    runId: rt.runId,
+    status,
+    exitCode,
+    stopReason: stop?.reason ?? null,
+    services: { total: order.length, ok: counts.ok, failed: counts.failed, skipped: counts.skipped },
+    badLines: counts.bad,
+    quarantined: rt.quarantine.count,
+    failures,
+    misses: rt.misses,
+    totals: rt.recorder.totals(),
+    ledger: config.ledger.path,
+    output: options.output,
+  };
+}

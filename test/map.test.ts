@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
+import { evolutionSchema } from "../lib/schema/evolution.ts";
+import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer();
+});
+afterAll(() => server.stop());
+
+const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((l) => evolutionSchema.parse(JSON.parse(l)));
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+describe("map", () => {
+  test("run then map on its output makes 0 provider calls and rebuilds the same mappings", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      expect((await runScript("run", ["--input", input, "--output", "run.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const before = server.requests.length;
+      const mapped = await runScript("map", ["--input", "run.jsonl", "--output", "map.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+      expect(mapped.code).toBe(0);
+      expect(server.requests.length).toBe(before);
+      const summary = lastJson(mapped.stdout);
+      expect(summary.totals).toMatchObject({ liveCalls: 0, cachedCalls: 45 });
+      const strip = (s: string) => s.replace(/"created":"[^"]*"|"run_id":"[^"]*"/g, "");
+      expect(strip(readFileSync(join(dir, "map.jsonl"), "utf8"))).toBe(strip(readFileSync(join(dir, "run.jsonl"), "utf8")));
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("--sets maps only those sets and keeps the others; --service-id picks services", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      await runScript("run", ["--input", input, "--output", "run.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url });
+      const before = server.requests.length;
+      const result = await runScript("map", ["--input", "run.jsonl", "--output", "-", "--data", fixtureData, "--sets", "applications", "--service-id", "SVC002", "--cache-mode", "refresh"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(server.requests.length - before).toBe(5);
+      const out = result.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(out.map((e) => e.service.service_id)).toEqual(["SVC002"]);
+      expect(out[0].meta.mapping_types).toEqual(["applications", "data", "technologies"]);
+      expect(out[0].plateaus[0].mappings.technologies.length).toBeGreaterThan(0);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("reads the Python tool's evolutions and feature records, and writes complete evolutions", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      for (const file of ["evolutions.jsonl", "feature-records.jsonl"]) {
+        const result = await runScript("map", ["--input", join(root, "fixtures/python", file), "--output", `${file}.out`, "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+        expect(result.code).toBe(0);
+        for (const evolution of lines(join(dir, `${file}.out`))) {
+          expect(evolution.meta.mapping_types).toEqual(["applications", "technologies", "data"]);
+          for (const plateau of evolution.plateaus) {
+            expect(plateau.roles.map((r) => r.role_id)).toEqual(["residents", "businesses", "council_staff"]);
+            for (const f of plateau.features) expect(Object.keys(f.mappings).sort()).toEqual(["applications", "data", "technologies"]);
+            expect(Object.keys(plateau.mappings).sort()).toEqual(["applications", "data", "technologies"]);
+          }
+        }
+      }
+      const records = lines(join(dir, "feature-records.jsonl.out"));
+      expect(records[0]!.plateaus.map((p) => [p.plateau, p.plateau_name])).toEqual([[1, "Foundational"], [2, "Enhanced"]]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a facet violation is quarantined; with --strict the exit code is 1; unknown ids never reach the output", async () => {
+    const answer = (b: ChatBody) => {
+      if (b.response_format?.json_schema?.name !== "applications_mapping") return undefined;
+      const ids = [...b.messages[1]!.content.matchAll(/^- ([0-9A-Z]{6}):/gm)].map((m) => m[1]);
+      return JSON.stringify({ mappings: ids.map((id) => ({ feature_id: id, items: [
+        { item: "APP001", facets: { interface: "ui", hosting: "saas", criticality: 3, notes: null } },
+        { item: "APP002", facets: { hosting: "saas", criticality: 3, notes: null } },
+        { item: "APP003", facets: { interface: "telepathy", hosting: "saas", criticality: 3, notes: null } },
+        { item: "APP999", facets: { interface: "ui", hosting: "saas", criticality: 3, notes: null } },
+      ] })) });
+    };
+    const bad = startTestServer({ answer });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(root, "fixtures/python/evolutions.jsonl");
+      for (const strict of [false, true]) {
+        const args = ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--sets", "applications", "--json", "--cache-mode", "off", ...(strict ? ["--strict"] : [])];
+        const result = await runScript("map", args, { cwd: dir, baseURL: bad.url });
+        expect(result.code).toBe(strict ? 1 : 0);
+        expect(lastJson(result.stdout).quarantined).toBeGreaterThan(0);
+        for (const e of lines(join(dir, "out.jsonl"))) for (const p of e.plateaus) for (const f of p.features) expect(f.mappings.applications!.map((m) => m.item)).toEqual(["APP001"]);
+      }
+      const [file] = require("node:fs").readdirSync(join(dir, ".sa/quarantine"));
+      const text = readFileSync(join(dir, ".sa/quarantine", file), "utf8");
+      expect(text).toContain("facets.interface");
+      expect(text).toContain("APP999");
+    } finally {
+      cleanup();
+      await bad.stop();
+    }
+  });
+});
