@@ -7,6 +7,7 @@ import { runTask } from "./_task.ts";
 export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   run: () => import("./run.ts"),
   map: () => import("./map.ts"),
+  export: () => import("./export.ts"),
   cache: () => import("./cache.ts"),
   usage: () => import("./usage.ts"),
   bench: () => import("./bench.ts"),
