@@ -29,10 +29,11 @@ export interface RunEstimate {
   byStage: Record<Stage, StageEstimate>;
 }
 
-/** Average output tokens per live call of each stage over the ledger's runs. */
-export function observedOutput(ledger: Ledger | undefined): Partial<Record<Stage, number>> {
+/** Average output tokens per live call of each stage over the ledger's runs of `model` (all runs when unset). */
+export function observedOutput(ledger: Ledger | undefined, model?: string): Partial<Record<Stage, number>> {
   const sums: Record<string, { output: number; calls: number }> = {};
   for (const run of ledger?.runs ?? []) {
+    if (model && run.model !== undefined && run.model !== model) continue;
     for (const [stage, t] of Object.entries(run.byStage)) {
       const s = (sums[stage] ??= { output: 0, calls: 0 });
       s.output += t.outputTokens;
@@ -51,7 +52,7 @@ const placeholderFeatures = (n: number) =>
  */
 export async function estimateRun(input: { services: Service[]; data: Dataset; config: Config; pricing: Pricing; ledger?: Ledger }): Promise<RunEstimate> {
   const { data, config } = input;
-  const observed = observedOutput(input.ledger);
+  const observed = observedOutput(input.ledger, config.model);
   const outputPerCall = (stage: Stage) => observed[stage] ?? config.estimate[stage];
   const domain = buildDomainText(data);
   const featuresPerPlateau = Math.max(1, data.roles.length) * config.featuresPerRole;

@@ -14,7 +14,7 @@ export interface TaskContext<T extends ArgsDef> {
   args: ParsedArgs<T>;
   log: Log;
   /** Loads file → SA_* → flags, once. */
-  config(extra?: Record<string, unknown>): Promise<Config>;
+  config(extra?: Record<string, unknown>): Promise<Config & { configFile?: string }>;
 }
 
 export interface Task<T extends ArgsDef = ArgsDef> {
@@ -64,7 +64,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
         defineCommand({
           ...command,
           run: async ({ args }) => {
-            let loaded: Config | undefined;
+            let loaded: (Config & { configFile?: string }) | undefined;
             exit = await task.run({
               args: args as ParsedArgs<T>,
               log,

@@ -5,6 +5,7 @@ import { runTask } from "./_task.ts";
 
 /** The task catalogue: a flat record of lazy loaders. */
 export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
+  preflight: () => import("./preflight.ts"),
   run: () => import("./run.ts"),
   map: () => import("./map.ts"),
   export: () => import("./export.ts"),

@@ -1,0 +1,145 @@
+#!/usr/bin/env bun
+import OpenAI from "openai";
+import { createCacheStorage } from "../lib/cache.ts";
+import { loadDataset, type Dataset } from "../lib/data.ts";
+import { SAError, errorMessage } from "../lib/errors.ts";
+import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
+import { createRetryFetch } from "../lib/http.ts";
+import { readLedger, type Ledger } from "../lib/ledger.ts";
+import { createPricing } from "../lib/pricing.ts";
+import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
+import type { Config } from "../lib/schema/config.ts";
+import type { Service } from "../lib/schema/service.ts";
+import { parseModelId } from "../providers/index.ts";
+import { defaultBaseURL } from "../providers/openai.ts";
+import { sharedArgs } from "./_args.ts";
+import { defineTask, runTask } from "./_task.ts";
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  problems?: string[];
+}
+
+const task = defineTask({
+  meta: { name: "preflight", description: "Check config, environment, data, prompts, input, cache and budget before any money is spent" },
+  args: {
+    ...sharedArgs,
+    online: { type: "boolean", description: "Also ask the provider for its models (GET /models); never calls a model" },
+  },
+  async run({ args, log, config: load }) {
+    const checks: Check[] = [];
+    const check = async (name: string, fn: () => Promise<string | { detail: string; problems: string[] }>) => {
+      try {
+        const result = await fn();
+        const c = typeof result === "string" ? { name, ok: true, detail: result } : { name, ok: result.problems.length === 0, detail: result.detail, problems: result.problems };
+        checks.push(c);
+        return c.ok;
+      } catch (error) {
+        checks.push({ name, ok: false, detail: errorMessage(error) });
+        return false;
+      }
+    };
+
+    let config: (Config & { configFile?: string }) | undefined;
+    await check("config", async () => {
+      config = await load();
+      return config.configFile ? `valid (${config.configFile})` : "valid (defaults, no config file)";
+    });
+    let data: Dataset | undefined;
+    let services: Service[] = [];
+    let estimate: RunEstimate | undefined;
+    if (config) {
+      const cfg = config;
+      await check("data", async () => {
+        data = await loadDataset(cfg);
+        return `${cfg.dataDir}: ${data.roles.length} roles, ${data.plateaus.length} plateaus, ${data.catalogues.map((c) => `${c.field} (${c.items.length} items, ${c.facets.length} facets)`).join(", ")}`;
+      });
+      if (data) {
+        const d = data;
+        await check("prompts", async () => {
+          const domain = buildDomainText(d);
+          const sample: Service = { service_id: "PREFLIGHT", name: "Preflight", description: "A sample service.", jobs_to_be_done: [], features: [] };
+          const plateau = d.plateaus[0]!;
+          descriptionsPrompt(domain, d, sample);
+          featuresPrompt(domain, d, sample, plateau, "A description.", cfg.featuresPerRole);
+          for (const c of d.catalogues) mappingPrompt(domain, c, sample.name, plateau, [{ feature_id: "F1", name: "A feature", description: "What it does." }]);
+          return "every template renders";
+        });
+      }
+      const input = args.input ?? cfg.input;
+      await check("input", async () => {
+        if (!input) throw new SAError("E_USAGE", "no --input given");
+        const result = await readServices(input);
+        services = result.services;
+        const problems = result.bad.map((b) => `${input}:${b.line}: ${b.reason}`);
+        return { detail: `${input}: ${services.length} valid services${problems.length ? `, ${problems.length} bad lines` : ""}`, problems };
+      });
+      await check("cache", async () => {
+        const storage = await createCacheStorage(cfg.cache as { driver: string });
+        try {
+          const key = `preflight:probe:${process.pid}`;
+          await storage.setItem(key, { probe: true });
+          const back = (await storage.getItem(key)) as { probe?: boolean } | null;
+          await storage.removeItem(key);
+          if (!back?.probe) throw new Error("the value written could not be read back");
+          if (await storage.hasItem(key)) throw new Error("the probe entry could not be deleted");
+          return `${cfg.cache.driver} store: write, read and delete work`;
+        } finally {
+          await storage.dispose();
+        }
+      });
+      const models = [cfg.model, ...cfg.models.fallback];
+      const openaiModels = models.filter((m) => parseModelId(m).provider === "openai");
+      await check("environment", async () => {
+        if (openaiModels.length && !process.env.OPENAI_API_KEY) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set (needed for ${openaiModels.join(", ")})`);
+        return openaiModels.length ? `OPENAI_API_KEY is set; endpoint ${process.env.OPENAI_BASE_URL || defaultBaseURL}` : `no secrets needed for ${models.join(", ")}`;
+      });
+      if (args.online && openaiModels.length) {
+        await check("provider", async () => {
+          const client = new OpenAI({
+            apiKey: process.env.OPENAI_API_KEY ?? "",
+            baseURL: process.env.OPENAI_BASE_URL || defaultBaseURL,
+            maxRetries: 0,
+            fetch: createRetryFetch({ ...cfg.retry, requestTimeout: cfg.requestTimeout }),
+          });
+          const listed = new Set<string>();
+          for await (const m of client.models.list()) listed.add(m.id);
+          const missing = openaiModels.map((m) => parseModelId(m).model).filter((m) => !listed.has(m));
+          return { detail: `${listed.size} models listed`, problems: missing.map((m) => `model ${m} is not listed by the provider`) };
+        });
+      }
+      if (data) {
+        const d = data;
+        await check("estimate", async () => {
+          let ledger: Ledger | undefined;
+          try {
+            ledger = readLedger(cfg.ledger.path);
+          } catch (error) {
+            log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);
+          }
+          estimate = await estimateRun({ services, data: d, config: cfg, pricing: createPricing(cfg.pricing, log), ledger });
+          const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}`;
+          const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${cfg.model} (before cache hits)`;
+          const budget = cfg.budget.hardUsd;
+          const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
+          return { detail: budget !== undefined ? `${detail}; budget $${budget}` : detail, problems };
+        });
+      }
+    }
+
+    const ok = checks.every((c) => c.ok);
+    if (args.json) process.stdout.write(`${JSON.stringify({ ok, checks, estimate: estimate ?? null })}\n`);
+    else {
+      const lines = checks.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${c.detail}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
+      process.stdout.write(`${lines.join("\n")}\n${ok ? "preflight passed" : `preflight failed: ${checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`}\n`);
+    }
+    if (!config) return 2;
+    return ok ? 0 : 1;
+  },
+});
+
+export default task;
+
+if (import.meta.main) await runTask(task);

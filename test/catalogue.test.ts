@@ -1,0 +1,117 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fixtureData, root, runScript, tempDir, testKey } from "./helpers.ts";
+
+const run = async (args: string[], cwd: string, env: Record<string, string | undefined> = {}) => {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) e[k] = v;
+  const proc = Bun.spawn(args, { cwd, env: e, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+};
+
+describe("task catalogue", () => {
+  test("list shows every task with a description; --json gives the same", async () => {
+    const text = await run(["bun", "scripts/index.ts", "list"], root);
+    const json = JSON.parse((await run(["bun", "scripts/index.ts", "list", "--json"], root)).stdout);
+    const names = json.tasks.map((t: { name: string }) => t.name);
+    expect(names).toEqual(["preflight", "run", "map", "export", "cache", "usage", "bench"]);
+    for (const t of json.tasks) expect(text.stdout).toContain(`${t.name}`);
+    for (const t of json.tasks) expect(t.description.length).toBeGreaterThan(10);
+  });
+
+  test("bunx service-ambitions <task> works from the checkout", async () => {
+    const result = await run(["bunx", "service-ambitions", "list", "--json"], root);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).tasks).toHaveLength(7);
+  });
+
+  test("an unknown task or flag is a usage error (exit 2) naming it", async () => {
+    const task = await run(["bun", "scripts/index.ts", "frobnicate"], root);
+    expect(task.code).toBe(2);
+    expect(task.stderr).toContain('unknown task "frobnicate"');
+    const flag = await run(["bun", "scripts/run.ts", "--inptu", "x"], root);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("unknown flag --inptu");
+    const number = await run(["bun", "scripts/run.ts", "--concurrency", "lots", "--input", "x", "--output", "y"], root);
+    expect(number.code).toBe(2);
+    expect(number.stderr).toContain("--concurrency");
+  });
+});
+
+describe("preflight", () => {
+  test("bad lines: exit 1, each line named", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await runScript("preflight", ["--input", join(root, "fixtures/services-with-bad-lines.jsonl"), "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain("✖ input");
+      expect(result.stdout).toMatch(/services-with-bad-lines\.jsonl:2: invalid JSON/);
+      expect(result.stdout).toMatch(/services-with-bad-lines\.jsonl:3: name:/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a good setup: exit 0 with an estimate, and no model call", async () => {
+    const { startTestServer } = await import("../lib/test-server.ts");
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", fixtureData, "--json", "--online"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      const report = JSON.parse(result.stdout);
+      expect(report.ok).toBe(true);
+      expect(report.checks.map((c: { name: string }) => c.name)).toEqual(["config", "data", "prompts", "input", "cache", "environment", "provider", "estimate"]);
+      expect(report.estimate.calls).toBe(168);
+      expect(report.estimate.costUsd).toBeGreaterThan(0);
+      expect(server.requests).toHaveLength(0); // GET /models is not a model call, and is not recorded
+      const text = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(text.stdout).toMatch(/✔ estimate: 168 calls/);
+      expect(text.stdout).toContain("preflight passed");
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("without OPENAI_API_KEY it names the variable; over budget it fails", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const noKey = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", fixtureData], { cwd: dir, env: { OPENAI_API_KEY: undefined } });
+      expect(noKey.code).toBe(1);
+      expect(noKey.stdout).toContain("✖ environment: OPENAI_API_KEY is not set");
+      const budget = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", fixtureData, "--budget", "0.0001"], { cwd: dir });
+      expect(budget.code).toBe(1);
+      expect(budget.stdout).toContain("over the budget");
+      writeFileSync(join(dir, "service-ambitions.config.json"), '{"concurrency": "many"}');
+      const badConfig = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl")], { cwd: dir });
+      expect(badConfig.code).toBe(2);
+      expect(badConfig.stdout).toContain("✖ config");
+      expect(badConfig.stdout).toContain("concurrency");
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("README", () => {
+  test("the Makefile example works as written and skips up-to-date steps", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const makefile = /```make\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(makefile).toBeDefined();
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "Makefile"), makefile!);
+      const env = { SA_CACHE__BASE: join(dir, "cache"), SA_LEDGER__PATH: join(dir, "usage.json"), SA_QUARANTINE_DIR: join(dir, "quarantine"), OPENAI_API_KEY: testKey };
+      const first = await run(["make", "-f", join(dir, "Makefile"), `OUT=${join(dir, "out")}`], root, env);
+      expect(first.code).toBe(0);
+      for (const f of ["preflight.json", "evolutions.jsonl", "mapped.jsonl", "report.html", "report.xlsx", "features.csv"]) expect(readFileSync(join(dir, "out", f)).length).toBeGreaterThan(0);
+      const second = await run(["make", "-f", join(dir, "Makefile"), `OUT=${join(dir, "out")}`, "-q"], root, env);
+      expect(second.code).toBe(0); // -q: everything is up to date
+    } finally {
+      cleanup();
+    }
+  });
+});
