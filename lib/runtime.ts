@@ -17,6 +17,8 @@ import type { Config } from "./schema/config.ts";
 import { createSession, type Session, type SessionOptions } from "./session.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
+import { noTracing, type Tracing } from "./tracing.ts";
+import { setLogField } from "./log.ts";
 
 export interface RuntimeOptions {
   task: string;
@@ -32,6 +34,8 @@ export interface RuntimeOptions {
   dataset?: LoadDatasetOptions;
   onRetry?: () => void;
   onCall?: SessionOptions["onCall"];
+  /** Spans for the run, its services and calls. @default noTracing */
+  tracing?: Tracing;
 }
 
 /** Everything a task needs to reach a model, built once from config. */
@@ -54,6 +58,8 @@ export interface Runtime {
   /** Calls a dry run could not serve from the cache. */
   misses: Array<{ stage: string; serviceId: string; model: string }>;
   pipeline: PipelineContext;
+  tracing: Tracing;
+  /** Flushes spans and closes the cache store. */
   close(): Promise<void>;
 }
 
@@ -62,6 +68,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
   const env = options.env ?? process.env;
   const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
+  setLogField("runId", runId);
+  const tracing = options.tracing ?? noTracing;
   const modelIds = [config.model, ...config.models.fallback.filter((m) => m !== config.model)];
   modelIds.forEach(parseModelId);
 
@@ -107,6 +115,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     expectedOutput: config.estimate,
     exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
     transcripts: config.transcripts,
+    tracing,
     dryRun: options.dryRun ?? false,
     reuseImported: options.reuseImported ?? false,
     onCall: options.onCall,
@@ -142,6 +151,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     session,
     misses,
     pipeline,
-    close: () => storage.dispose(),
+    tracing,
+    async close() {
+      await tracing.shutdown().catch((error: Error) => log.warn(`tracing: could not export spans (${error.message})`));
+      await storage.dispose();
+    },
   };
 }

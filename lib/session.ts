@@ -12,6 +12,8 @@ import type { Quarantine } from "./quarantine.ts";
 import type { Recorder } from "./recorder.ts";
 import { countPromptTokens } from "./tokens.ts";
 import type { UsageGuard } from "./usage-guard.ts";
+import { noTracing, type CallSpan, type Tracing } from "./tracing.ts";
+import { redact } from "./redact.ts";
 import { formatIssues } from "./zod-error.ts";
 
 export type Stage = "descriptions" | "features" | "mapping";
@@ -76,6 +78,8 @@ export interface SessionOptions {
   /** No network: a miss is recorded in `misses` and throws E_DRY_RUN_MISS. */
   dryRun: boolean;
   misses?: Array<{ stage: string; serviceId: string; model: string }>;
+  /** Spans for calls, when tracing is on. @default noTracing */
+  tracing?: Tracing;
   onCall?: (event: { stage: Stage; serviceId: string; cached: boolean; model: string; costUsd: number | null; retries: number }) => void;
 }
 
@@ -92,6 +96,17 @@ const modelIdOf = (p: Provider) => `${p.name}:${p.model}`;
  */
 export function createSession(options: SessionOptions): Session {
   const { log } = options;
+  const tracing = options.tracing ?? noTracing;
+  /** What one logical call has used so far (re-asks and fallbacks included), for its span. */
+  interface CallTrace {
+    span: CallSpan;
+    inputTokens: number;
+    outputTokens: number;
+    retries: number;
+    costUsd: number;
+    cacheHit: boolean;
+  }
+  const traces = new WeakMap<object, CallTrace>();
   // Converting a zod schema to JSON Schema is the costliest step of a call: do it once per schema.
   const formats = new WeakMap<z.ZodType, ReturnType<typeof zodResponseFormat>>();
   const formatOf = (schema: z.ZodType, name: string) => {
@@ -145,16 +160,35 @@ export function createSession(options: SessionOptions): Session {
         const costUsd = options.pricing.cost(modelIdOf(provider), result.usage);
         options.guard.settle(reservation, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, costUsd });
         options.limiter.settle(guess.inputTokens + guess.outputTokens, result.usage.inputTokens + result.usage.outputTokens);
-        record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model);
+        record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
         return result;
       },
       { priority: spec.priority, tokens: guess.inputTokens + guess.outputTokens },
     );
   }
 
-  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string) {
+  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string) {
     const model = modelIdOf(provider);
     const price = options.pricing.cost(model, usage);
+    const trace = traces.get(spec);
+    if (trace) {
+      trace.inputTokens += cache === "live" ? usage.inputTokens : 0;
+      trace.outputTokens += cache === "live" ? usage.outputTokens : 0;
+      trace.retries += retries;
+      trace.costUsd += cache === "live" ? (price ?? 0) : 0;
+      trace.cacheHit = cache === "hit";
+      trace.span.set({
+        "gen_ai.provider.name": provider.name,
+        "gen_ai.response.model": answeredBy,
+        "gen_ai.response.id": responseId,
+        "gen_ai.usage.input_tokens": trace.inputTokens,
+        "gen_ai.usage.output_tokens": trace.outputTokens,
+        "sa.cache_hit": trace.cacheHit,
+        "sa.retries": trace.retries,
+        "sa.cost_usd": trace.costUsd,
+        "sa.model": model,
+      });
+    }
     options.recorder.record({
       task: spec.task,
       stage: spec.stage,
@@ -270,20 +304,43 @@ export function createSession(options: SessionOptions): Session {
   return {
     options,
     async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
-      const reasons: string[] = [];
-      for (const provider of options.providers) {
-        try {
-          const result = await tryProvider(spec, provider);
-          if (!("failed" in result)) return result;
-          reasons.push(result.failed);
-        } catch (error) {
-          // Limits, budgets, dry-run misses and usage errors stop here; provider failures fall back.
-          if (!isSAError(error, "E_PROVIDER")) throw error;
-          reasons.push(error.message);
-        }
-        if (provider !== options.providers.at(-1)) log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
+      const primary = options.providers[0]!;
+      const span = tracing.call(`chat ${primary.model}`, {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": primary.name,
+        "gen_ai.request.model": primary.model,
+        "sa.stage": spec.stage,
+        "sa.service_id": spec.serviceId,
+        ...(tracing.logPrompts ? { "gen_ai.input.messages": redact(JSON.stringify(spec.messages)) } : {}),
+      });
+      traces.set(spec, { span, inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0, cacheHit: false });
+      try {
+        const result = await callModels(spec);
+        if (tracing.logPrompts) span.set({ "gen_ai.output.messages": redact(JSON.stringify(result.value)) });
+        span.end();
+        return result;
+      } catch (error) {
+        span.end(error);
+        throw error;
       }
-      throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details: { stage: spec.stage, serviceId: spec.serviceId } });
     },
   };
+
+  /** The primary model, then each fallback: provider failures and invalid answers move on. */
+  async function callModels<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
+    const reasons: string[] = [];
+    for (const provider of options.providers) {
+      try {
+        const result = await tryProvider(spec, provider);
+        if (!("failed" in result)) return result;
+        reasons.push(result.failed);
+      } catch (error) {
+        // Limits, budgets, dry-run misses and usage errors stop here; provider failures fall back.
+        if (!isSAError(error, "E_PROVIDER")) throw error;
+        reasons.push(error.message);
+      }
+      if (provider !== options.providers.at(-1)) log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
+    }
+    throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details: { stage: spec.stage, serviceId: spec.serviceId } });
+  }
 }

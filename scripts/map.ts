@@ -4,6 +4,7 @@ import { runRecords } from "../lib/pipeline/engine.ts";
 import { parseMapInput, remap } from "../lib/pipeline/remap.ts";
 import { createPlainProgress, noProgress } from "../lib/progress.ts";
 import { createRuntime } from "../lib/runtime.ts";
+import { createTracing } from "../lib/tracing.ts";
 import { sharedArgs } from "./_args.ts";
 import { printSummary } from "./_summary.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -17,6 +18,7 @@ const task = defineTask({
     sets: { type: "string", description: "Mapping sets to map, e.g. applications,technologies (default: every set in the config)" },
     "service-id": { type: "string", description: "Only these services (comma-separated ids)" },
     transcripts: { type: "boolean", description: "Store every prompt and answer in the cache store" },
+    "log-prompts": { type: "boolean", description: "Put prompts and answers on trace spans (off: they may be sensitive)" },
     "ledger-calls": { type: "boolean", description: "Also write per-call detail to .sa/calls/<runId>.jsonl" },
   },
   async run({ args, log, config: load }) {
@@ -32,6 +34,7 @@ const task = defineTask({
       log,
       dryRun: args["dry-run"],
       ledgerCalls: args["ledger-calls"],
+      tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),
       dataset: { sets: list(args.sets), requireRolesAndPlateaus: false },
     });
     try {

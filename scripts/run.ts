@@ -4,6 +4,7 @@ import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
 import { createPlainProgress, noProgress } from "../lib/progress.ts";
 import { createRuntime } from "../lib/runtime.ts";
+import { createTracing } from "../lib/tracing.ts";
 import { sharedArgs } from "./_args.ts";
 import { printSummary } from "./_summary.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -22,6 +23,7 @@ const task = defineTask({
     fresh: { type: "boolean", description: "Ignore what the output already holds and start over" },
     transcripts: { type: "boolean", description: "Store every prompt and answer in the cache store (transcripts: namespace)" },
     "reuse-imported": { type: "boolean", description: "On a cache miss, reuse an answer imported from the Python tool's cache when it validates" },
+    "log-prompts": { type: "boolean", description: "Put prompts and answers on trace spans (off: they may be sensitive)" },
     "ledger-calls": { type: "boolean", description: "Also write per-call detail to .sa/calls/<runId>.jsonl" },
   },
   async run({ args, log, config: load }) {
@@ -31,7 +33,7 @@ const task = defineTask({
     if (!input) throw new SAError("E_USAGE", "--input is required (a services JSONL file, or - for stdin)");
     if (!output) throw new SAError("E_USAGE", "--output is required (a JSONL file, or - for stdout)");
     if (args.fresh && output === "-") throw new SAError("E_USAGE", "--fresh needs an output file");
-    const runtime = await createRuntime({ task: "run", config, log, dryRun: args["dry-run"], reuseImported: args["reuse-imported"], ledgerCalls: args["ledger-calls"] });
+    const runtime = await createRuntime({ task: "run", config, log, dryRun: args["dry-run"], reuseImported: args["reuse-imported"], ledgerCalls: args["ledger-calls"], tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }) });
     try {
       log.info(`run ${runtime.runId}: ${input} → ${output} with ${config.model}${args["dry-run"] ? " (dry run)" : ""}`);
       const summary = await runServices(runtime, {

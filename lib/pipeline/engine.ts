@@ -57,7 +57,11 @@ export interface RecordHandler<T> {
  * evolution as soon as it is complete. One service failing never stops the others; a usage
  * limit, a budget or a signal stops dispatch, lets calls in flight finish, and flushes.
  */
-export async function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
+export function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
+  return rt.tracing.run(handler.task, { "sa.run_id": rt.runId, "sa.input": options.input, "sa.output": options.output, "gen_ai.request.model": rt.config.model }, () => runInSpan(rt, options, handler));
+}
+
+async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
   const { log, config } = rt;
   const progress = options.progress ?? noProgress;
   const writer = createEvolutionWriter(options.output, {
@@ -138,7 +142,7 @@ export async function runRecords<T>(rt: Runtime, options: RunOptions, handler: R
       void services.add(async () => {
         if (stop) return;
         try {
-          writer.write(await handler.process(parsed.item, position));
+          writer.write(await rt.tracing.service(serviceId, () => handler.process(parsed.item, position)));
           counts.ok++;
         } catch (error) {
           if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) halt("limit", error.message);

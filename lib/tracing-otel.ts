@@ -1,0 +1,72 @@
+import { context, trace, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
+import { redact } from "./redact.ts";
+import type { SpanAttributes, Tracing } from "./tracing.ts";
+
+const clean = (a: SpanAttributes) => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>;
+
+async function exporterFor(env: Record<string, string | undefined>): Promise<SpanExporter> {
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
+  // The exporters read OTEL_EXPORTER_OTLP_ENDPOINT themselves and add /v1/traces.
+  if (protocol === "http/json") return new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter();
+  if (protocol === "http/protobuf") return new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter();
+  throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (use http/json or http/protobuf)`);
+}
+
+/** Manual spans over OTLP/HTTP. Bun needs the AsyncLocalStorage context manager for parents to stick. */
+export async function createOtelTracing(env: Record<string, string | undefined>, logPrompts: boolean): Promise<Tracing> {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME ?? "service-ambitions" }),
+    spanProcessors: [new BatchSpanProcessor({ exporter: await exporterFor(env), maxQueueSize: 65_536, maxExportBatchSize: 1024, scheduledDelayMillis: 1000 })],
+  });
+  const tracer = provider.getTracer("service-ambitions");
+  let runContext: Context | undefined;
+
+  const finish = (span: Span, error?: unknown) => {
+    if (error) {
+      span.recordException(error instanceof Error ? error : new Error(String(error)));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: redact(error instanceof Error ? error.message : String(error)) });
+    }
+    span.end();
+  };
+
+  const active = async <T>(span: Span, fn: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await fn();
+      finish(span);
+      return result;
+    } catch (error) {
+      finish(span, error);
+      throw error;
+    }
+  };
+
+  return {
+    enabled: true,
+    logPrompts,
+    run(name, attributes, fn) {
+      return tracer.startActiveSpan(name, { attributes: clean(attributes) }, (span) => {
+        runContext = context.active();
+        return active(span, fn);
+      });
+    },
+    service(serviceId, fn) {
+      // Services start from the queue's context, not the run's: give them the run as parent.
+      return tracer.startActiveSpan(`service ${serviceId}`, { attributes: { "sa.service_id": serviceId } }, runContext ?? context.active(), (span) => active(span, fn));
+    },
+    call(name, attributes) {
+      const span = tracer.startSpan(name, { attributes: clean(attributes) }, context.active());
+      return {
+        set: (a) => span.setAttributes(clean(a)),
+        end: (error) => finish(span, error),
+      };
+    },
+    async shutdown() {
+      await provider.forceFlush();
+      await provider.shutdown();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Tracing is optional: with no OTLP endpoint in the environment, nothing from OpenTelemetry is
+ * imported and every span is a no-op.
+ */
+
+export type SpanAttributes = Record<string, string | number | boolean | undefined>;
+
+export interface CallSpan {
+  set(attributes: SpanAttributes): void;
+  end(error?: unknown): void;
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  /** Prompts and answers go on spans only when asked (--log-prompts). */
+  readonly logPrompts: boolean;
+  /** The root span of a task run. */
+  run<T>(name: string, attributes: SpanAttributes, fn: () => Promise<T>): Promise<T>;
+  /** One service, a child of the run span whatever context it is called from. */
+  service<T>(serviceId: string, fn: () => Promise<T>): Promise<T>;
+  /** One model call, a child of the active (service) span. */
+  call(name: string, attributes: SpanAttributes): CallSpan;
+  shutdown(): Promise<void>;
+}
+
+const noSpan: CallSpan = { set() {}, end() {} };
+
+export const noTracing: Tracing = {
+  enabled: false,
+  logPrompts: false,
+  run: (_n, _a, fn) => fn(),
+  service: (_id, fn) => fn(),
+  call: () => noSpan,
+  shutdown: async () => {},
+};
+
+export const tracingEnabled = (env: Record<string, string | undefined>) => Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+
+export async function createTracing(env: Record<string, string | undefined>, options: { logPrompts?: boolean } = {}): Promise<Tracing> {
+  if (!tracingEnabled(env)) return noTracing;
+  const { createOtelTracing } = await import("./tracing-otel.ts");
+  return createOtelTracing(env, options.logPrompts ?? false);
+}

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
+
+interface OtlpValue { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean }
+interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; attributes: { key: string; value: OtlpValue }[] }
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer();
+});
+afterAll(() => server.stop());
+
+/** A real OTLP/HTTP receiver (http/json) on 127.0.0.1. */
+function startReceiver() {
+  const spans: OtlpSpan[] = [];
+  const receiver = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      if (req.method === "POST" && new URL(req.url).pathname === "/v1/traces") {
+        const body = (await req.json()) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
+        for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+        return Response.json({});
+      }
+      return new Response("not found", { status: 404 });
+    },
+  });
+  return { url: `http://127.0.0.1:${receiver.port}`, spans, stop: () => receiver.stop(true) };
+}
+
+const attr = (span: OtlpSpan, key: string) => {
+  const v = span.attributes.find((a) => a.key === key)?.value;
+  return v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : undefined) ?? v?.doubleValue ?? v?.boolValue;
+};
+
+describe("tracing", () => {
+  test("run → service → call spans with GenAI attributes reach an OTLP/HTTP receiver", async () => {
+    const receiver = startReceiver();
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], {
+        cwd: dir,
+        baseURL: server.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      expect(result.code).toBe(0);
+      const byId = new Map(receiver.spans.map((s) => [s.spanId, s]));
+      const runs = receiver.spans.filter((s) => s.name === "run");
+      const services = receiver.spans.filter((s) => s.name.startsWith("service "));
+      const calls = receiver.spans.filter((s) => s.name.startsWith("chat "));
+      expect(runs).toHaveLength(1);
+      expect(services).toHaveLength(2);
+      expect(calls).toHaveLength(42);
+      for (const s of services) expect(s.parentSpanId).toBe(runs[0]!.spanId);
+      for (const c of calls) {
+        const parent = byId.get(c.parentSpanId!)!;
+        expect(parent.name).toBe(`service ${attr(c, "sa.service_id")}`);
+        expect(c.traceId).toBe(runs[0]!.traceId);
+      }
+      const call = calls.find((c) => attr(c, "sa.stage") === "features")!;
+      expect(call.name).toBe("chat gpt-4o-mini");
+      expect(attr(call, "gen_ai.operation.name")).toBe("chat");
+      expect(attr(call, "gen_ai.provider.name")).toBe("openai");
+      expect(attr(call, "gen_ai.request.model")).toBe("gpt-4o-mini");
+      expect(attr(call, "gen_ai.response.model")).toBe("gpt-4o-mini");
+      expect(String(attr(call, "gen_ai.response.id"))).toMatch(/^chatcmpl-/);
+      expect(attr(call, "gen_ai.usage.input_tokens")).toBeGreaterThan(0);
+      expect(attr(call, "gen_ai.usage.output_tokens")).toBeGreaterThan(0);
+      expect(attr(call, "sa.service_id")).toMatch(/^SVC00[12]$/);
+      expect(attr(call, "sa.cache_hit")).toBe(false);
+      expect(attr(call, "sa.retries")).toBe(0);
+      expect(attr(call, "sa.cost_usd")).toBeGreaterThan(0);
+      // Prompts stay off spans unless --log-prompts.
+      expect(calls.every((c) => attr(c, "gen_ai.input.messages") === undefined)).toBe(true);
+      expect(JSON.stringify(receiver.spans)).not.toContain(testKey);
+    } finally {
+      cleanup();
+      receiver.stop();
+    }
+  });
+
+  test("--log-prompts puts prompts and answers on call spans", async () => {
+    const receiver = startReceiver();
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet", "--log-prompts", "--model", "synthetic:demo"], {
+        cwd: dir,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      const call = receiver.spans.find((s) => s.name === "chat demo")!;
+      expect(String(attr(call, "gen_ai.input.messages"))).toContain("Situational context");
+      expect(attr(call, "gen_ai.output.messages")).toBeDefined();
+    } finally {
+      cleanup();
+      receiver.stop();
+    }
+  });
+
+  test("without OTEL_EXPORTER_OTLP_ENDPOINT no OpenTelemetry module is imported", async () => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("OTEL_")) env[k] = v;
+    const proc = Bun.spawn(["bun", join(root, "test/support/otel-free-run.ts")], { env, stdout: "pipe", stderr: "pipe" });
+    const out = JSON.parse(await new Response(proc.stdout).text());
+    expect(await proc.exited).toBe(0);
+    expect(out).toEqual({ status: "ok", tracing: false, loaded: [] });
+  });
+});
