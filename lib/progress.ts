@@ -1,6 +1,11 @@
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
 
+export interface StageProgress {
+  done: number;
+  total: number;
+}
+
 export interface ProgressCounts {
   servicesDone: number;
   servicesFailed: number;
@@ -9,40 +14,127 @@ export interface ProgressCounts {
   cached: number;
   retries: number;
   costUsd: number;
-  byStage: Record<string, number>;
+  byStage: Record<string, StageProgress>;
 }
 
+/** Reads the counts itself (from `read`) on its own schedule; `tick` says a service finished. */
 export interface Progress {
-  update(counts: ProgressCounts): void;
-  done(counts: ProgressCounts): void;
+  start(read: () => ProgressCounts): void;
+  tick(): void;
+  stop(): void;
+}
+
+export const noProgress: Progress = { start() {}, tick() {}, stop() {} };
+
+const rate = (calls: number, ms: number) => calls / Math.max(0.001, ms / 1000);
+
+function eta(c: ProgressCounts, elapsedMs: number): string {
+  const total = Object.values(c.byStage).reduce((n, s) => n + s.total, 0);
+  const done = Object.values(c.byStage).reduce((n, s) => n + Math.min(s.done, s.total), 0);
+  if (!total || !done || done >= total) return "-";
+  const seconds = Math.round(((total - done) * elapsedMs) / done / 1000);
+  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s` : `${seconds}s`;
 }
 
 /**
- * Plain progress lines for CI and other non-TTY runs: one every `everyMs`, or at every further
- * 10% of the services, whichever comes first. No ANSI escapes.
+ * Plain lines for CI and other non-TTY runs: one every `everyMs`, and one at each further 10% of
+ * the services. No ANSI escapes.
  */
 export function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress {
-  const started = clock.now();
-  let lastAt = started;
+  let read: (() => ProgressCounts) | undefined;
+  let started = 0;
   let lastDecile = 0;
-  const line = (c: ProgressCounts) => {
-    const seconds = Math.max(0.001, (clock.now() - started) / 1000);
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const line = (prefix: string) => {
+    const c = read!();
+    const elapsed = clock.now() - started;
     const of = c.servicesTotal ? `/${c.servicesTotal}` : "";
-    return `progress: ${c.servicesDone}${of} services done${c.servicesFailed ? ` (${c.servicesFailed} failed)` : ""}, ${c.calls} calls (${c.cached} cached, ${c.retries} retries), $${c.costUsd.toFixed(4)}, ${(c.calls / seconds).toFixed(1)} calls/s`;
+    const stages = Object.entries(c.byStage).map(([s, p]) => `${s} ${Math.min(p.done, p.total)}/${p.total}`).join(", ");
+    log.info(`${prefix}: ${c.servicesDone}${of} services done${c.servicesFailed ? ` (${c.servicesFailed} failed)` : ""}; calls ${stages}; ${c.cached} cached, ${c.retries} retries, $${c.costUsd.toFixed(4)}, ${rate(c.calls, elapsed).toFixed(1)} calls/s, ETA ${eta(c, elapsed)}`);
   };
   return {
-    update(c) {
+    start(r) {
+      read = r;
+      started = clock.now();
+      timer = setInterval(() => line("progress"), everyMs);
+      timer.unref?.();
+    },
+    tick() {
+      if (!read) return;
+      const c = read();
       const decile = c.servicesTotal ? Math.floor(((c.servicesDone + c.servicesFailed) / c.servicesTotal) * 10) : 0;
-      if (clock.now() - lastAt >= everyMs || decile > lastDecile) {
-        lastAt = clock.now();
+      if (decile > lastDecile) {
         lastDecile = decile;
-        log.info(line(c));
+        line("progress");
       }
     },
-    done(c) {
-      log.info(line(c).replace("progress:", "finished:"));
+    stop() {
+      if (timer) clearInterval(timer);
+      if (read) line("finished");
     },
   };
 }
 
-export const noProgress: Progress = { update() {}, done() {} };
+/** A live display on a TTY: one bar per stage, with calls/s, cache hits, retries, cost and ETA. */
+export async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = process.stderr): Promise<Progress> {
+  const { MultiBar, Presets } = await import("cli-progress");
+  const bars = new MultiBar(
+    {
+      stream,
+      format: " {stage} {bar} {value}/{total} {info}",
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      forceRedraw: true,
+      fps: 8,
+    },
+    Presets.shades_classic,
+  );
+  const stageBars = new Map<string, ReturnType<typeof bars.create>>();
+  let summary: ReturnType<typeof bars.create> | undefined;
+  let read: (() => ProgressCounts) | undefined;
+  let started = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const render = () => {
+    const c = read!();
+    const elapsed = clock.now() - started;
+    const servicesTotal = c.servicesTotal ?? c.servicesDone + c.servicesFailed;
+    // Spread over the lines so each fits an 80-column terminal.
+    const speed = `| ${rate(c.calls, elapsed).toFixed(1)} calls/s | ETA ${eta(c, elapsed)}${c.servicesFailed ? ` | ${c.servicesFailed} failed` : ""}`;
+    const info = `| cached ${c.cached} | retries ${c.retries} | $${c.costUsd.toFixed(4)}`;
+    summary ??= bars.create(Math.max(1, servicesTotal), 0, { stage: "services".padEnd(12), info: "" });
+    summary.setTotal(Math.max(1, servicesTotal));
+    summary.update(c.servicesDone + c.servicesFailed, { stage: "services".padEnd(12), info: speed });
+    for (const [stage, p] of Object.entries(c.byStage)) {
+      let bar = stageBars.get(stage);
+      if (!bar) stageBars.set(stage, (bar = bars.create(Math.max(1, p.total), 0, { stage: stage.padEnd(12), info: "" })));
+      bar.setTotal(Math.max(1, p.total));
+      bar.update(Math.min(p.done, p.total), { stage: stage.padEnd(12), info: stage === "mapping" ? info : "" });
+    }
+  };
+  return {
+    start(r) {
+      read = r;
+      started = clock.now();
+      render();
+      timer = setInterval(render, 125);
+      timer.unref?.();
+    },
+    tick() {},
+    stop() {
+      if (timer) clearInterval(timer);
+      if (read) render();
+      bars.stop();
+    },
+  };
+}
+
+/** TTY → live bars; CI or no TTY → plain lines; --quiet → nothing. */
+export async function createProgress(options: { log: Log; clock: Clock; quiet?: boolean; json?: boolean; stream?: NodeJS.WriteStream; env?: Record<string, string | undefined> }): Promise<Progress> {
+  if (options.quiet) return noProgress;
+  const stream = options.stream ?? process.stderr;
+  const ci = (options.env ?? process.env).CI;
+  const tty = Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0") && !options.json;
+  return tty ? createTtyProgress(options.clock, stream) : createPlainProgress(options.log, options.clock);
+}

@@ -2,7 +2,7 @@
 import { SAError } from "../lib/errors.ts";
 import { runRecords } from "../lib/pipeline/engine.ts";
 import { parseMapInput, remap } from "../lib/pipeline/remap.ts";
-import { createPlainProgress, noProgress } from "../lib/progress.ts";
+import { createProgress } from "../lib/progress.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { sharedArgs } from "./_args.ts";
@@ -42,10 +42,12 @@ const task = defineTask({
       log.info(`map ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${config.model}`);
       const summary = await runRecords(
         runtime,
-        { input, output, strict: config.strict, handleSignals: true, progress: args.quiet ? noProgress : createPlainProgress(log, runtime.clock) },
+        { input, output, strict: config.strict, handleSignals: true, progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }) },
         {
           task: "map",
           resume: false,
+          // Evolutions usually carry every plateau; the data folder says how many.
+          callsPerService: { mapping: Math.max(1, runtime.data.plateaus.length) * runtime.data.catalogues.length },
           parse(value) {
             const parsed = parseMapInput(value, plateauNames);
             if (parsed.ok && only.size && !only.has(parsed.serviceId)) return { ok: false, skip: true };

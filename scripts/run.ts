@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
-import { createPlainProgress, noProgress } from "../lib/progress.ts";
+import { createProgress } from "../lib/progress.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { sharedArgs } from "./_args.ts";
@@ -42,7 +42,7 @@ const task = defineTask({
         fresh: args.fresh,
         strict: config.strict,
         handleSignals: true,
-        progress: args.quiet ? noProgress : createPlainProgress(log, runtime.clock),
+        progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
         expectedServices: countLines(input),
       });
       printSummary(summary, { json: Boolean(args.json), log });

@@ -4,7 +4,7 @@ import { readRecords } from "../jsonl.ts";
 import type { Totals } from "../ledger.ts";
 import { saveRun } from "../ledger.ts";
 import { createEvolutionWriter } from "../output.ts";
-import { noProgress, type Progress } from "../progress.ts";
+import { noProgress, type Progress, type ProgressCounts } from "../progress.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { onStopSignal, signalExitCode, type StopSignal } from "../signals.ts";
@@ -50,6 +50,8 @@ export interface RecordHandler<T> {
   process(item: T, position: number): Promise<ServiceEvolution>;
   /** Skip services already complete in the output (run), or always start the output afresh (map). */
   resume: boolean;
+  /** Calls one service makes at each stage, for progress totals. */
+  callsPerService: Record<string, number>;
 }
 
 /**
@@ -99,10 +101,18 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
     });
   await saveRun(config.ledger.path, ledgerRecord("running", null)).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
 
-  const report = () => {
+  let dispatched = 0;
+  const report = (): ProgressCounts => {
     const t = rt.recorder.totals();
-    return { servicesDone: counts.ok, servicesFailed: counts.failed, servicesTotal: options.expectedServices, calls: t.liveCalls + t.cachedCalls, cached: t.cachedCalls, retries: t.retries, costUsd: t.costUsd, byStage: {} };
+    const stages = rt.recorder.byStage();
+    // Services skipped as already done make no calls; before the input is read to its end, count what was dispatched.
+    const services = Math.max(dispatched, (options.expectedServices ?? 0) - counts.skipped - counts.bad);
+    const byStage = Object.fromEntries(
+      Object.entries(handler.callsPerService).map(([stage, n]) => [stage, { done: (stages[stage]?.liveCalls ?? 0) + (stages[stage]?.cachedCalls ?? 0), total: services * n }]),
+    );
+    return { servicesDone: counts.ok, servicesFailed: counts.failed, servicesTotal: options.expectedServices, calls: t.liveCalls + t.cachedCalls, cached: t.cachedCalls, retries: t.retries, costUsd: t.costUsd, byStage };
   };
+  progress.start(report);
 
   const bad = (line: number, reason: string, data?: unknown) => {
     counts.bad++;
@@ -112,7 +122,6 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
 
   const window = Math.max(4, config.concurrency * 2);
   const services = new PQueue({ concurrency: window });
-  let dispatched = 0;
   try {
     for await (const record of readRecords(options.input)) {
       if (stop) break;
@@ -158,7 +167,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
             rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
           }
         } finally {
-          progress.update(report());
+          progress.tick();
         }
       });
     }
@@ -172,7 +181,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
     removeSignals();
     writer.finish(order);
   }
-  progress.done(report());
+  progress.stop();
 
   if (stop?.status === "fatal" && stop.error) {
     await saveRun(config.ledger.path, ledgerRecord("failed", new Date(rt.clock.now()).toISOString())).catch(() => {});

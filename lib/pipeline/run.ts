@@ -13,6 +13,11 @@ export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummar
   return runRecords(rt, options, {
     task: "run",
     resume: true,
+    callsPerService: {
+      descriptions: 1,
+      features: rt.data.plateaus.length,
+      mapping: rt.data.plateaus.length * rt.data.catalogues.length,
+    },
     parse(value) {
       const parsed = serviceSchema.safeParse(value);
       return parsed.success ? { ok: true, item: parsed.data, serviceId: parsed.data.service_id } : { ok: false, reason: formatIssues(parsed.error) };

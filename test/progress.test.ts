@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer({ latencyMs: 30, fault: (_n, body) => (body.messages[1]!.content.includes("SVC003") ? { type: "500" } : undefined) });
+});
+afterAll(() => server.stop());
+
+const ansi = /\x1b\[/;
+
+describe("progress and logs", () => {
+  test("under CI=true or with no TTY, progress is plain lines with no ANSI escapes", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(result.stderr).not.toMatch(ansi);
+      expect(result.stderr).toMatch(/progress: 1\/2 services done; calls descriptions \d+\/2, features \d+\/10, mapping \d+\/30;/);
+      expect(result.stderr).toMatch(/finished: 2\/2 services done; calls descriptions 2\/2, features 10\/10, mapping 30\/30; 0 cached, 0 retries, \$[\d.]+, [\d.]+ calls\/s/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("on a TTY a live bar per stage is drawn", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
+      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
+      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData].join(" ");
+      // `script` gives the command a pseudo-terminal.
+      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const out = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(0);
+      expect(out).toMatch(ansi);
+      for (const stage of ["services", "descriptions", "features", "mapping"]) expect(out).toContain(` ${stage}`);
+      expect(out).toContain("█");
+      expect(out).toMatch(/mapping\s+█+\s+30\/30 \| cached 0 \| retries 0 \| \$/);
+      expect(out).toMatch(/services\s+█+\s+2\/2 \| [\d.]+ calls\/s \| ETA/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("--quiet shows nothing but errors", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url, env: { SA_RETRY: '{"attempts":1}' } });
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines.every((l) => l.startsWith("✖"))).toBe(true);
+      expect(lines.some((l) => l.includes("SVC003"))).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("--log-format json gives only JSON lines on stderr, with the run id and service id", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), [...makeServices(3), "{ not json"]);
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--log-format", "json", "--verbose"], { cwd: dir, baseURL: server.url, env: { SA_RETRY: '{"attempts":2,"baseMs":1,"capMs":2}' } });
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines.length).toBeGreaterThan(5);
+      const records = lines.map((l) => JSON.parse(l));
+      for (const r of records) {
+        expect(typeof r.level).toBe("string");
+        expect(typeof r.message).toBe("string");
+        expect(r.runId).toMatch(/^\d{8}T\d{6}-/);
+      }
+      expect(records.some((r) => r.serviceId === "SVC003" && r.level === "error")).toBe(true);
+      expect(records.some((r) => r.message.includes("in.jsonl:4: invalid JSON"))).toBe(true);
+      expect(records.some((r) => r.level === "debug" && r.message.startsWith("retry 1/1"))).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+});
