@@ -14,7 +14,7 @@ import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
 import type { Config } from "./schema/config.ts";
-import { createSession, type Session, type SessionOptions } from "./session.ts";
+import { createSession, type Session } from "./session.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
@@ -32,8 +32,6 @@ export interface RuntimeOptions {
   reuseImported?: boolean;
   ledgerCalls?: boolean;
   dataset?: LoadDatasetOptions;
-  onRetry?: () => void;
-  onCall?: SessionOptions["onCall"];
   /** Spans for the run, its services and calls. @default noTracing */
   tracing?: Tracing;
 }
@@ -89,7 +87,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         http: { ...config.retry, requestTimeout: config.requestTimeout },
         onRetry: (info) => {
           log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
-          options.onRetry?.();
         },
         onResponseHeaders: (headers, status) => limiter.observe(headers, status),
       }),
@@ -118,7 +115,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tracing,
     dryRun: options.dryRun ?? false,
     reuseImported: options.reuseImported ?? false,
-    onCall: options.onCall,
   });
   const pipeline: PipelineContext = {
     task: options.task,

@@ -4,7 +4,7 @@ import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
 import { importedEntrySchema, importedPrefix } from "./cache-admin.ts";
 import type { Clock } from "./clock.ts";
-import { SAError, errorMessage, isSAError } from "./errors.ts";
+import { SAError, isSAError } from "./errors.ts";
 import type { Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import type { Pricing } from "./pricing.ts";
@@ -12,45 +12,11 @@ import type { Quarantine } from "./quarantine.ts";
 import type { Recorder } from "./recorder.ts";
 import { countPromptTokens } from "./tokens.ts";
 import type { UsageGuard } from "./usage-guard.ts";
-import { noTracing, type CallSpan, type Tracing } from "./tracing.ts";
-import { redact } from "./redact.ts";
-import { formatIssues } from "./zod-error.ts";
+import { noTracing, type Tracing } from "./tracing.ts";
+import { createCallTraces } from "./call-trace.ts";
+import { validateAnswer, type CallResult, type CallSpec, type Stage } from "./call-spec.ts";
 
-export type Stage = "descriptions" | "features" | "mapping";
-
-/** What a stage's semantic check found: a repaired value and what had to be dropped. */
-export interface CheckResult<T> {
-  value: T;
-  problems: string[];
-}
-
-export interface CallSpec<T> {
-  task: string;
-  stage: Stage;
-  serviceId: string;
-  /** Earlier services first, so they finish and free memory. */
-  priority: number;
-  messages: ChatMessage[];
-  /** The schema sent to the model (strict, with enums); it is part of the cache key. */
-  schema: z.ZodType<T>;
-  schemaName: string;
-  /**
-   * A more lenient schema to parse the answer with, when parts of an answer can be dropped
-   * (unknown ids, bad facets) instead of failing it whole. @default schema
-   */
-  parseSchema?: z.ZodType<T>;
-  /** Where a Python-tool answer imported by `cache import` would be indexed (for --reuse-imported). */
-  imported?: { plateau?: { name: string; level: number }; field?: string };
-  /** Checks beyond the schema (every plateau covered, known ids); problems cause one re-ask. */
-  check?: (value: T) => CheckResult<T>;
-}
-
-export interface CallResult<T> {
-  value: T;
-  /** `provider:model` that produced the answer (after fallback). */
-  model: string;
-  cached: boolean;
-}
+export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
 
 export interface SessionOptions {
   task: string;
@@ -80,7 +46,6 @@ export interface SessionOptions {
   misses?: Array<{ stage: string; serviceId: string; model: string }>;
   /** Spans for calls, when tracing is on. @default noTracing */
   tracing?: Tracing;
-  onCall?: (event: { stage: Stage; serviceId: string; cached: boolean; model: string; costUsd: number | null; retries: number }) => void;
 }
 
 export interface Session {
@@ -96,17 +61,7 @@ const modelIdOf = (p: Provider) => `${p.name}:${p.model}`;
  */
 export function createSession(options: SessionOptions): Session {
   const { log } = options;
-  const tracing = options.tracing ?? noTracing;
-  /** What one logical call has used so far (re-asks and fallbacks included), for its span. */
-  interface CallTrace {
-    span: CallSpan;
-    inputTokens: number;
-    outputTokens: number;
-    retries: number;
-    costUsd: number;
-    cacheHit: boolean;
-  }
-  const traces = new WeakMap<object, CallTrace>();
+  const traces = createCallTraces(options.tracing ?? noTracing);
   // Converting a zod schema to JSON Schema is the costliest step of a call: do it once per schema.
   const formats = new WeakMap<z.ZodType, ReturnType<typeof zodResponseFormat>>();
   const formatOf = (schema: z.ZodType, name: string) => {
@@ -114,21 +69,6 @@ export function createSession(options: SessionOptions): Session {
     if (!format) formats.set(schema, (format = zodResponseFormat(schema, name)));
     return format;
   };
-
-  function validate<T>(spec: CallSpec<T>, content: unknown): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
-    let data = content;
-    if (typeof content === "string") {
-      try {
-        data = JSON.parse(content);
-      } catch (error) {
-        return { ok: false, reason: `the answer is not JSON (${errorMessage(error)})` };
-      }
-    }
-    const parsed = (spec.parseSchema ?? spec.schema).safeParse(data);
-    if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
-    const checked = spec.check ? spec.check(parsed.data) : { value: parsed.data, problems: [] };
-    return { ok: true, value: checked.value, problems: checked.problems };
-  }
 
   async function estimate(stage: Stage, provider: Provider, messages: ChatMessage[]) {
     const inputTokens = options.exactTokens
@@ -170,25 +110,7 @@ export function createSession(options: SessionOptions): Session {
   function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string) {
     const model = modelIdOf(provider);
     const price = options.pricing.cost(model, usage);
-    const trace = traces.get(spec);
-    if (trace) {
-      trace.inputTokens += cache === "live" ? usage.inputTokens : 0;
-      trace.outputTokens += cache === "live" ? usage.outputTokens : 0;
-      trace.retries += retries;
-      trace.costUsd += cache === "live" ? (price ?? 0) : 0;
-      trace.cacheHit = cache === "hit";
-      trace.span.set({
-        "gen_ai.provider.name": provider.name,
-        "gen_ai.response.model": answeredBy,
-        "gen_ai.response.id": responseId,
-        "gen_ai.usage.input_tokens": trace.inputTokens,
-        "gen_ai.usage.output_tokens": trace.outputTokens,
-        "sa.cache_hit": trace.cacheHit,
-        "sa.retries": trace.retries,
-        "sa.cost_usd": trace.costUsd,
-        "sa.model": model,
-      });
-    }
+    traces.record(spec, { provider: provider.name, model, cache, usage, retries, answeredBy, responseId, costUsd: cache === "live" ? (price ?? 0) : 0 });
     options.recorder.record({
       task: spec.task,
       stage: spec.stage,
@@ -203,7 +125,6 @@ export function createSession(options: SessionOptions): Session {
       costUsd: cache === "live" ? price : 0,
       savedCostUsd: cache === "hit" ? price : null,
     });
-    options.onCall?.({ stage: spec.stage, serviceId: spec.serviceId, cached: cache === "hit", model, costUsd: cache === "live" ? price : 0, retries });
   }
 
   /** The first imported answer for this stage, service and plateau that validates here. */
@@ -215,7 +136,7 @@ export function createSession(options: SessionOptions): Session {
       for (const key of (await options.cache.storage.getKeys(prefix).catch(() => [])).sort()) {
         const entry = importedEntrySchema.safeParse(await options.cache.storage.getItem(key).catch(() => null));
         if (!entry.success) continue;
-        const checked = validate(spec, entry.data.answer);
+        const checked = validateAnswer(spec, entry.data.answer);
         if (checked.ok && checked.problems.length === 0) return checked.value;
       }
     }
@@ -239,7 +160,7 @@ export function createSession(options: SessionOptions): Session {
 
     const hit = await options.cache.lookup(key);
     if (hit) {
-      const checked = validate(spec, hit.answer);
+      const checked = validateAnswer(spec, hit.answer);
       if (checked.ok && checked.problems.length === 0) {
         record(spec, provider, "hit", hit.usage, 0, 0, hit.model);
         return { value: checked.value, model, cached: true };
@@ -263,7 +184,7 @@ export function createSession(options: SessionOptions): Session {
 
     let messages = spec.messages;
     let answer = await live(spec, provider, messages);
-    let checked = validate(spec, answer.content);
+    let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
       log.debug(`${spec.stage} answer from ${model} failed validation (${reason}); asking once more`, { serviceId: spec.serviceId });
@@ -273,7 +194,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
       answer = await live(spec, provider, messages);
-      const second = validate(spec, answer.content);
+      const second = validateAnswer(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });
         return { failed: `${model}: invalid answer after a re-ask (${second.reason})` };
@@ -304,20 +225,10 @@ export function createSession(options: SessionOptions): Session {
   return {
     options,
     async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
-      const primary = options.providers[0]!;
-      const span = tracing.call(`chat ${primary.model}`, {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": primary.name,
-        "gen_ai.request.model": primary.model,
-        "sa.stage": spec.stage,
-        "sa.service_id": spec.serviceId,
-        ...(tracing.logPrompts ? { "gen_ai.input.messages": redact(JSON.stringify(spec.messages)) } : {}),
-      });
-      traces.set(spec, { span, inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0, cacheHit: false });
+      const span = traces.start(spec, options.providers[0]!);
       try {
         const result = await callModels(spec);
-        if (tracing.logPrompts) span.set({ "gen_ai.output.messages": redact(JSON.stringify(result.value)) });
-        span.end();
+        span.end(undefined, result.value);
         return result;
       } catch (error) {
         span.end(error);

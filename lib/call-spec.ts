@@ -1,0 +1,56 @@
+import type { z } from "zod";
+import type { ChatMessage } from "../providers/types.ts";
+import { errorMessage } from "./errors.ts";
+import { formatIssues } from "./zod-error.ts";
+
+export type Stage = "descriptions" | "features" | "mapping";
+
+/** What a stage's semantic check found: a repaired value and what had to be dropped. */
+export interface CheckResult<T> {
+  value: T;
+  problems: string[];
+}
+
+export interface CallSpec<T> {
+  task: string;
+  stage: Stage;
+  serviceId: string;
+  /** Earlier services first, so they finish and free memory. */
+  priority: number;
+  messages: ChatMessage[];
+  /** The schema sent to the model (strict, with enums); it is part of the cache key. */
+  schema: z.ZodType<T>;
+  schemaName: string;
+  /**
+   * A more lenient schema to parse the answer with, when parts of an answer can be dropped
+   * (unknown ids, bad facets) instead of failing it whole. @default schema
+   */
+  parseSchema?: z.ZodType<T>;
+  /** Where a Python-tool answer imported by `cache import` would be indexed (for --reuse-imported). */
+  imported?: { plateau?: { name: string; level: number }; field?: string };
+  /** Checks beyond the schema (every plateau covered, known ids); problems cause one re-ask. */
+  check?: (value: T) => CheckResult<T>;
+}
+
+export interface CallResult<T> {
+  value: T;
+  /** `provider:model` that produced the answer (after fallback). */
+  model: string;
+  cached: boolean;
+}
+
+/** Parses an answer (JSON text or a cached value) with the call's schema, then its own checks. */
+export function validateAnswer<T>(spec: CallSpec<T>, content: unknown): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
+  let data = content;
+  if (typeof content === "string") {
+    try {
+      data = JSON.parse(content);
+    } catch (error) {
+      return { ok: false, reason: `the answer is not JSON (${errorMessage(error)})` };
+    }
+  }
+  const parsed = (spec.parseSchema ?? spec.schema).safeParse(data);
+  if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
+  const checked = spec.check ? spec.check(parsed.data) : { value: parsed.data, problems: [] };
+  return { ok: true, value: checked.value, problems: checked.problems };
+}

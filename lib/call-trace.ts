@@ -1,0 +1,61 @@
+import type { Provider, Usage } from "../providers/types.ts";
+import { redact } from "./redact.ts";
+import type { Tracing } from "./tracing.ts";
+
+interface Totals {
+  inputTokens: number;
+  outputTokens: number;
+  retries: number;
+  costUsd: number;
+}
+
+/**
+ * One span per logical call (`chat {model}`), with the GenAI semantic-convention attributes. A
+ * call may take several requests (a re-ask, a fallback): the span sums them.
+ */
+export function createCallTraces(tracing: Tracing) {
+  const open = new WeakMap<object, { set: (a: Record<string, string | number | boolean | undefined>) => void; totals: Totals }>();
+  return {
+    start(spec: { stage: string; serviceId: string; messages: unknown }, primary: Provider) {
+      const span = tracing.call(`chat ${primary.model}`, {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": primary.name,
+        "gen_ai.request.model": primary.model,
+        "sa.stage": spec.stage,
+        "sa.service_id": spec.serviceId,
+        ...(tracing.logPrompts ? { "gen_ai.input.messages": redact(JSON.stringify(spec.messages)) } : {}),
+      });
+      open.set(spec, { set: span.set, totals: { inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0 } });
+      return {
+        end(error?: unknown, answer?: unknown) {
+          if (!error && tracing.logPrompts) span.set({ "gen_ai.output.messages": redact(JSON.stringify(answer)) });
+          open.delete(spec);
+          span.end(error);
+        },
+      };
+    },
+    /** Adds one request (live or from the cache) to its call's span. */
+    record(spec: object, r: { provider: string; model: string; cache: "hit" | "live"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number }) {
+      const call = open.get(spec);
+      if (!call) return;
+      const t = call.totals;
+      if (r.cache === "live") {
+        t.inputTokens += r.usage.inputTokens;
+        t.outputTokens += r.usage.outputTokens;
+      }
+      t.retries += r.retries;
+      t.costUsd += r.costUsd;
+      call.set({
+        "gen_ai.provider.name": r.provider,
+        "gen_ai.response.model": r.answeredBy,
+        "gen_ai.response.id": r.responseId,
+        "gen_ai.usage.input_tokens": t.inputTokens,
+        "gen_ai.usage.output_tokens": t.outputTokens,
+        "sa.cache_hit": r.cache === "hit",
+        "sa.retries": t.retries,
+        "sa.cost_usd": t.costUsd,
+        "sa.model": r.model,
+      });
+    },
+  };
+}
