@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from "node:fs";
+import { SAError } from "../lib/errors.ts";
+import type { LoadDatasetOptions } from "../lib/data.ts";
+import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
+import { createProgress } from "../lib/progress.ts";
+import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import { createTracing } from "../lib/tracing.ts";
+import { sharedArgs } from "./_args.ts";
+import { printSummary } from "./_summary.ts";
+import type { TaskContext } from "./_task.ts";
+
+/** Flags of the tasks that call models (run, map), on top of the shared ones. */
+export const pipelineArgs = {
+  ...sharedArgs,
+  transcripts: { type: "boolean", description: "Store every prompt and answer in the cache store (transcripts: namespace)" },
+  "log-prompts": { type: "boolean", description: "Put prompts and answers on trace spans (off: they may be sensitive)" },
+  "ledger-calls": { type: "boolean", description: "Also write per-call detail to .sa/calls/<runId>.jsonl" },
+} as const;
+
+type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
+
+/** Non-empty lines of a file, for progress percentages (stdin cannot be counted ahead). */
+function countLines(path: string): number | undefined {
+  if (path === "-" || !existsSync(path)) return undefined;
+  const text = readFileSync(path, "utf8");
+  return text.trimStart().startsWith("[") ? undefined : text.split("\n").filter((l) => l.trim()).length;
+}
+
+/**
+ * The frame of a model-calling task: config, input and output, the runtime with tracing, the
+ * progress display, the summary, and closing everything whatever happens.
+ */
+export async function runPipelineTask(
+  context: Pick<TaskContext<typeof pipelineArgs>, "log" | "config"> & { args: PipelineArgs },
+  task: { name: "run" | "map"; inputHelp: string; dataset?: LoadDatasetOptions; reuseImported?: boolean },
+  go: (runtime: Runtime, options: RunOptions) => Promise<RunSummary>,
+): Promise<number> {
+  const { args, log } = context;
+  const config = await context.config({ transcripts: args.transcripts ? true : undefined });
+  const input = args.input ?? config.input;
+  const output = args.output ?? config.output;
+  if (!input) throw new SAError("E_USAGE", `--input is required (${task.inputHelp}, or - for stdin)`);
+  if (!output) throw new SAError("E_USAGE", "--output is required (a JSONL file, or - for stdout)");
+  const runtime = await createRuntime({
+    task: task.name,
+    config,
+    log,
+    dryRun: args["dry-run"],
+    reuseImported: task.reuseImported,
+    ledgerCalls: args["ledger-calls"],
+    dataset: task.dataset,
+    tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),
+  });
+  try {
+    log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${config.model}${args["dry-run"] ? ", dry run" : ""}`);
+    const summary = await go(runtime, {
+      input,
+      output,
+      strict: config.strict,
+      handleSignals: true,
+      progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
+      expectedServices: countLines(input),
+    });
+    printSummary(summary, { json: Boolean(args.json), log });
+    return summary.exitCode;
+  } finally {
+    await runtime.close();
+  }
+}
