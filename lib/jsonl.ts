@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync } from "node:fs";
+import { accessSync, constants, createReadStream, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { SAError } from "./errors.ts";
@@ -11,9 +11,22 @@ export interface InputRecord {
   error?: string;
 }
 
+/** Fails early, with exit code 2, for an input that cannot be read at all. */
+export function assertReadable(path: string): void {
+  if (path === "-") return;
+  if (!existsSync(path)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: file not found`);
+  try {
+    if (!statSync(path).isFile()) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: not a file`);
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    if (error instanceof SAError) throw error;
+    throw new SAError("E_INPUT_UNREADABLE", `input ${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
+  }
+}
+
 function openInput(path: string): Readable {
   if (path === "-") return process.stdin;
-  if (!existsSync(path)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: file not found`);
+  assertReadable(path);
   return createReadStream(path, { encoding: "utf8" });
 }
 

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { SAError } from "../lib/errors.ts";
+import { assertReadable } from "../lib/jsonl.ts";
 import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
@@ -41,6 +42,7 @@ export async function runPipelineTask(
   const output = args.output ?? config.output;
   if (!input) throw new SAError("E_USAGE", `--input is required (${task.inputHelp}, or - for stdin)`);
   if (!output) throw new SAError("E_USAGE", "--output is required (a JSONL file, or - for stdout)");
+  assertReadable(input);
   const runtime = await createRuntime({
     task: task.name,
     config,

@@ -1,6 +1,6 @@
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
-import { readRecords } from "../jsonl.ts";
+import { assertReadable, readRecords } from "../jsonl.ts";
 import type { Totals } from "../ledger.ts";
 import { saveRun } from "../ledger.ts";
 import { createEvolutionWriter } from "../output.ts";
@@ -65,6 +65,7 @@ export function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordH
 
 async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
   const { log, config } = rt;
+  assertReadable(options.input);
   const progress = options.progress ?? noProgress;
   const writer = createEvolutionWriter(options.output, {
     fresh: !handler.resume || (options.fresh ?? false),
@@ -122,7 +123,32 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
 
   const window = Math.max(4, config.concurrency * 2);
   const services = new PQueue({ concurrency: window });
+  // A crash between flushes loses at most this much of the ledger's detail.
+  let flushing: Promise<void> = Promise.resolve();
+  const flusher = setInterval(() => (flushing = flushing.then(() => saveRun(config.ledger.path, ledgerRecord("running", null))).catch(() => {})), 10_000);
+  flusher.unref?.();
   try {
+    try {
+      await readInput();
+    } catch (error) {
+      // The input broke off (an unreadable file, a bad JSON array): finish what started, then fail.
+      halt("fatal", errorMessage(error), { error: isSAError(error) ? error : new SAError("E_INPUT_UNREADABLE", `input ${options.input}: ${errorMessage(error)}`, { cause: error }) });
+    }
+    const idle = services.onIdle();
+    if (stop) {
+      const graceMs = options.graceMs ?? 30_000;
+      const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref())]);
+      if (timedOut) log.warn(`calls still in flight after ${graceMs} ms; they are abandoned`);
+    } else await idle;
+  } finally {
+    clearInterval(flusher);
+    await flushing; // never let a periodic "running" land after the final record
+    removeSignals();
+    writer.finish(order);
+  }
+  progress.stop();
+
+  async function readInput() {
     for await (const record of readRecords(options.input)) {
       if (stop) break;
       if (record.error) {
@@ -171,17 +197,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
         }
       });
     }
-    const idle = services.onIdle();
-    if (stop) {
-      const graceMs = options.graceMs ?? 30_000;
-      const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref())]);
-      if (timedOut) log.warn(`calls still in flight after ${graceMs} ms; they are abandoned`);
-    } else await idle;
-  } finally {
-    removeSignals();
-    writer.finish(order);
   }
-  progress.stop();
 
   if (stop?.status === "fatal" && stop.error) {
     await saveRun(config.ledger.path, ledgerRecord("failed", new Date(rt.clock.now()).toISOString())).catch(() => {});
