@@ -1,6 +1,7 @@
 import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
 import { createLog, setLogField, type Log } from "../lib/log.ts";
+import { redact } from "../lib/redact.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
@@ -87,6 +88,8 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
     log.error(message);
     if (verbose && error instanceof Error) log.debug(error);
     else if (!isSAError(error)) log.info("run again with --verbose for the stack trace");
+    // Scripts that parse --json output still get one object, even when the task could not start.
+    if (rawArgs.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
   }
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   process.exit(code);

@@ -165,7 +165,9 @@ describe("interruption and resume", () => {
       const first = new Set(server.requests.slice(0, answeredBefore).map((r) => promptOf(r.body)));
       const repeated = server.requests.slice(answeredBefore).filter((r) => first.has(promptOf(r.body)));
       if (how === "SIGINT") expect(repeated).toHaveLength(0);
-      else expect(repeated.length).toBeLessThanOrEqual(4); // at most the calls in flight at the kill
+      // At most the calls in flight at the kill (4), plus answers received but not yet written to the cache.
+      else expect(repeated.length).toBeLessThanOrEqual(8);
+      console.log(`${how}: ${repeated.length} calls repeated after the interruption`);
       return { code, repeated: repeated.length };
     } finally {
       cleanup();
