@@ -109,6 +109,49 @@ describe("cache in a run", () => {
   });
 });
 
+describe("transcripts and imported answers", () => {
+  test("--transcripts stores prompts and answers under transcripts:, and only when asked", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      await calls(dir, input);
+      await calls(dir, input, { transcripts: true, cacheMode: "refresh" });
+      const { createCacheStorage } = await import("../lib/cache.ts");
+      const storage = await createCacheStorage({ driver: "fs", base: join(dir, ".sa/cache") });
+      const keys = await storage.getKeys("transcripts");
+      expect(keys).toHaveLength(21);
+      const entry = (await storage.getItem(keys[0]!)) as { messages: { role: string }[]; answer: string };
+      expect(entry.messages[0]!.role).toBe("system");
+      expect(typeof entry.answer).toBe("string");
+      await storage.dispose();
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("run --reuse-imported answers from an imported Python cache entry that validates", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const names = ["Foundational", "Enhanced", "Autonomous", "Outcome-Driven", "Transformative"];
+      const pyCache = join(dir, "py", "uni", "SVC001");
+      require("node:fs").mkdirSync(pyCache, { recursive: true });
+      writeFileSync(join(pyCache, "abc123.json"), JSON.stringify({ descriptions: names.map((n) => ({ plateau_name: n, description: `Imported description at ${n}.` })) }));
+      expect((await runScript("cache", ["import", join(dir, "py")], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const before = server.requests.length;
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--reuse-imported", "--json"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      const sent = server.requests.slice(before);
+      expect(sent).toHaveLength(20);
+      expect(sent.some((r) => r.body.response_format?.json_schema?.name === "plateau_descriptions")).toBe(false);
+      const evolution = JSON.parse(readFileSync(join(dir, "out.jsonl"), "utf8"));
+      expect(evolution.plateaus[0].service_description).toBe("Imported description at Foundational.");
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("redis cache", () => {
   let redis: RedisServer;
   beforeAll(async () => {
