@@ -36,6 +36,10 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     // ioredis retries forever by default; a cache that cannot be reached must fail fast instead.
     const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000 } : {};
     driver = mod.default({ ...defaults, ...options, ...(ttl ? { ttl } : {}) });
+    // ioredis reports a lost connection as an 'error' event; unheard, it prints a stack per retry.
+    // The cache reports failing operations itself, once.
+    const client = (driver as { getInstance?: () => unknown }).getInstance?.();
+    if (client && typeof (client as { on?: unknown }).on === "function") (client as { on(e: string, f: () => void): void }).on("error", () => {});
   } catch (cause) {
     throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });
   }
@@ -98,16 +102,28 @@ export interface CallCache {
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
   const now = options.now ?? (() => new Date());
   const reads = options.mode === "read";
+  // A store that is down fails every operation, slowly: after a few failures in a row it is left
+  // alone for the rest of the run, which goes on without it (and says so once).
+  let failuresInARow = 0;
+  let disabled = false;
+  const failed = (what: string, error: unknown) => {
+    options.log.debug(`cache: ${what} (${(error as Error).message})`);
+    if (++failuresInARow >= 5 && !disabled) {
+      disabled = true;
+      options.log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
+    }
+  };
   return {
     mode: options.mode,
     storage,
     async lookup(key) {
-      if (!reads) return undefined;
+      if (!reads || disabled) return undefined;
       let raw: unknown;
       try {
         raw = await storage.getItem(key);
+        failuresInARow = 0;
       } catch (error) {
-        options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`);
+        failed(`entry ${key} could not be read`, error);
         return undefined;
       }
       if (raw === null || raw === undefined) return undefined;
@@ -121,13 +137,14 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       return parsed.data;
     },
     async store(key, entry) {
-      if (options.mode === "off") return;
+      if (options.mode === "off" || disabled) return;
       if (options.mode === "write" && (await storage.hasItem(key).catch(() => false))) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
       try {
         await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);
+        failuresInARow = 0;
       } catch (error) {
-        options.log.warn(`cache: could not write ${key} (${(error as Error).message})`);
+        failed(`could not write ${key}`, error);
       }
     },
   };

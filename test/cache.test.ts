@@ -228,3 +228,26 @@ describe("cache task", () => {
     }
   });
 });
+
+describe("a failing store", () => {
+  test("after a few failures in a row the run goes on without the cache, with one warning", async () => {
+    const { createStorage } = await import("unstorage");
+    const { createCallCache } = await import("../lib/cache.ts");
+    const { warningLog, sampleEntry } = await import("./cache/contract.ts");
+    let attempts = 0;
+    const down = () => {
+      attempts++;
+      throw new Error("connection refused");
+    };
+    const storage = createStorage({ driver: { name: "down", hasItem: down, getItem: down, setItem: down, removeItem: down, getKeys: () => [], clear: () => {} } });
+    const { log, warnings } = warningLog();
+    const cache = createCallCache(storage, { mode: "read", log });
+    for (let i = 0; i < 20; i++) {
+      expect(await cache.lookup(`k${i}`)).toBeUndefined();
+      await cache.store(`k${i}`, sampleEntry());
+    }
+    expect(attempts).toBe(5);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("goes on without the cache");
+  });
+});
