@@ -1,5 +1,5 @@
 import PQueue from "p-queue";
-import { RateLimiterMemory, RateLimiterQueue } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterQueue, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
 import { retryAfterMs } from "./http.ts";
 
@@ -11,6 +11,8 @@ export interface LimiterOptions {
   /** Tokens (input + output) per minute; unset means no limit. */
   tpm?: number;
   clock: Clock;
+  /** Share the buckets through Redis (an ioredis client) under this key. */
+  shared?: { client: unknown; key: string };
 }
 
 export interface Limiter {
@@ -20,6 +22,8 @@ export interface Limiter {
   settle(estimated: number, actual: number): void;
   /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider. */
   observe(headers: Headers, status: number): void;
+  /** Releases a shared store's connection. */
+  close(): Promise<void>;
   /** Nothing new starts after this: queued calls reject with `error` as their turn comes. */
   stop(error: Error): void;
   idle(): Promise<void>;
@@ -36,10 +40,16 @@ const WINDOW_SECONDS = 0.25;
  * and `execEvenly` spreads those inside the window. Providers enforce limits over short windows
  * too, so a whole minute's quota (or even a second's) must never go out in one burst.
  */
-function smoothBucket(perMinute: number, windowSeconds: number) {
-  const points = Math.max(1, Math.floor((perMinute * windowSeconds) / 60));
-  const duration = (points * 60) / perMinute;
-  const limiter = new RateLimiterMemory({ points, duration, execEvenly: true, execEvenlyMinDelayMs: 0 });
+function smoothBucket(perMinute: number, windowSeconds: number, shared?: { client: unknown; key: string }) {
+  // Redis keys expire in whole seconds: a shared bucket uses windows of at least one second.
+  const window = shared ? Math.max(1, windowSeconds) : windowSeconds;
+  const points = Math.max(1, Math.floor((perMinute * window) / 60));
+  const duration = shared ? Math.max(1, Math.round((points * 60) / perMinute)) : (points * 60) / perMinute;
+  const local = new RateLimiterMemory({ points, duration, execEvenly: true, execEvenlyMinDelayMs: 0 });
+  // If Redis goes away, each process falls back to its own bucket instead of failing calls.
+  const limiter: RateLimiterAbstract = shared
+    ? new RateLimiterRedis({ storeClient: shared.client, keyPrefix: `sa-rate:${shared.key}`, points, duration, execEvenly: true, execEvenlyMinDelayMs: 0, insuranceLimiter: local })
+    : local;
   return { points, limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
 }
 
@@ -58,8 +68,8 @@ export function parseResetMs(value: string | null): number | undefined {
 
 export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
-  const requests = options.rpm ? smoothBucket(options.rpm, WINDOW_SECONDS) : undefined;
-  const tokens = options.tpm ? smoothBucket(options.tpm, WINDOW_SECONDS) : undefined;
+  const requests = options.rpm ? smoothBucket(options.rpm, WINDOW_SECONDS, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
+  const tokens = options.tpm ? smoothBucket(options.tpm, WINDOW_SECONDS, options.shared && { ...options.shared, key: `${options.shared.key}:tpm` }) : undefined;
   let pausedUntil = 0;
   let stopped: Error | undefined;
 
@@ -101,6 +111,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     stop(error) {
       stopped ??= error;
+    },
+    async close() {
+      const client = options.shared?.client as { quit?: () => Promise<unknown> } | undefined;
+      await client?.quit?.().catch(() => {});
     },
     idle: () => queue.onIdle(),
     get pending() {

@@ -61,6 +61,14 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** An ioredis client for the shared rate-limit buckets; loaded only when configured. */
+async function redisClient(url: string) {
+  const { default: Redis } = await import("ioredis");
+  const client = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
+  client.on("error", () => {});
+  return client;
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
@@ -74,7 +82,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
-  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock });
+  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await redisClient(config.rateLimit.url), key: config.rateLimit.key } : undefined;
+  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const guard = createUsageGuard(config.limits, config.budget, log);
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined });
   const pricing = createPricing(config.pricing, log);
@@ -150,6 +159,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tracing,
     async close() {
       await tracing.shutdown().catch((error: Error) => log.warn(`tracing: could not export spans (${error.message})`));
+      await limiter.close();
       await storage.dispose();
     },
   };

@@ -53,6 +53,16 @@ export const configSchema = z.strictObject({
   concurrency: positiveInt.max(1024).default(8),
   rpm: positiveInt.optional(),
   tpm: positiveInt.optional(),
+  /**
+   * Where the RPM/TPM buckets live. `redis` shares one limit between several processes (or
+   * machines) using the same `key`. @default { store: "memory" }
+   */
+  rateLimit: z
+    .discriminatedUnion("store", [
+      z.strictObject({ store: z.literal("memory") }),
+      z.strictObject({ store: z.literal("redis"), url: z.string().min(1), key: z.string().regex(/^[\w.:-]+$/).default("default") }),
+    ])
+    .default({ store: "memory" }),
   temperature: z.number().min(0).max(2).optional(),
   seed: z.number().int().default(0),
   /** Milliseconds one HTTP attempt may take. @default 120000 */

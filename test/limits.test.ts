@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { systemClock } from "../lib/clock.ts";
+import { createLimiter, parseResetMs } from "../lib/limits.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+
+const run = (limiter: ReturnType<typeof createLimiter>, n: number) => Promise.all(Array.from({ length: n }, () => limiter.schedule(async () => Date.now(), { priority: 0, tokens: 1 })));
+
+describe("limits", () => {
+  test("parses OpenAI reset durations", () => {
+    expect(parseResetMs("1s")).toBe(1000);
+    expect(parseResetMs("6m0s")).toBe(360_000);
+    expect(parseResetMs("20ms")).toBe(20);
+    expect(parseResetMs("soon")).toBeUndefined();
+  });
+
+  test("a 429 with retry-after-ms pauses dispatch", async () => {
+    const limiter = createLimiter({ concurrency: 4, clock: systemClock });
+    const start = Date.now();
+    limiter.observe(new Headers({ "retry-after-ms": "300" }), 429);
+    const [at] = await run(limiter, 1);
+    expect(at! - start).toBeGreaterThanOrEqual(290);
+  });
+
+  test("rpm spreads requests evenly instead of bursting", async () => {
+    const limiter = createLimiter({ concurrency: 50, rpm: 1200, clock: systemClock });
+    const times = (await run(limiter, 30)).sort((a, b) => a - b);
+    const elapsed = times.at(-1)! - times[0]!;
+    // 30 requests at 20/s: about 1.5 s, never all at once.
+    expect(elapsed).toBeGreaterThan(1200);
+    const firstQuarter = times.filter((t) => t - times[0]! < 250).length;
+    expect(firstQuarter).toBeLessThanOrEqual(6);
+  });
+
+  describe("shared through Redis", () => {
+    let redis: RedisServer;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(() => redis.stop());
+
+    test("two processes' limiters share one RPM limit", async () => {
+      const make = () => createLimiter({ concurrency: 50, rpm: 600, clock: systemClock, shared: { client: new Redis(redis.url), key: "test" } });
+      const [a, b] = [make(), make()];
+      const start = Date.now();
+      await Promise.all([run(a, 15), run(b, 15)]);
+      const elapsed = Date.now() - start;
+      await Promise.all([a.close(), b.close()]);
+      // 30 requests at 10/s in all: about 3 s. Two separate limits would take about 1.5 s.
+      expect(elapsed).toBeGreaterThanOrEqual(2500);
+    });
+  });
+});
