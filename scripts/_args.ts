@@ -25,6 +25,15 @@ export const sharedArgs = {
   "log-format": { type: "string", description: "text | json (one JSON object per log line on stderr)" },
 } as const satisfies ArgsDef;
 
+/** The flags of tasks that call no model (cache, usage, export). */
+export const commonArgs = {
+  config: sharedArgs.config,
+  json: sharedArgs.json,
+  verbose: sharedArgs.verbose,
+  quiet: sharedArgs.quiet,
+  "log-format": sharedArgs["log-format"],
+} as const satisfies ArgsDef;
+
 type Raw = Record<string, unknown>;
 
 function number(args: Raw, flag: string, kind: "int" | "float" = "int"): number | undefined {

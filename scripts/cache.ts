@@ -4,7 +4,7 @@ import { cacheStats, importPythonCache, parseAge, pruneCache } from "../lib/cach
 import { createCacheStorage } from "../lib/cache.ts";
 import { SAError } from "../lib/errors.ts";
 import { readLedger } from "../lib/ledger.ts";
-import { sharedArgs } from "./_args.ts";
+import { commonArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const actions = ["stats", "prune", "clear", "import"] as const;
@@ -16,11 +16,7 @@ const task = defineTask({
     dir: { type: "positional", description: "import: the Python tool's cache folder", required: false },
     "older-than": { type: "string", description: "prune: entries older than this, e.g. 30d, 12h" },
     namespace: { type: "string", description: "prune: only this namespace, e.g. default:mapping or transcripts" },
-    config: sharedArgs.config,
-    json: sharedArgs.json,
-    verbose: sharedArgs.verbose,
-    quiet: sharedArgs.quiet,
-    "log-format": sharedArgs["log-format"],
+    ...commonArgs,
   },
   async run({ args, log, config: load }) {
     const action = args.action as (typeof actions)[number];

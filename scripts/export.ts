@@ -8,7 +8,7 @@ import { buildViews, viewNames, type ViewName } from "../lib/export/views.ts";
 import { readRecords } from "../lib/jsonl.ts";
 import { evolutionSchema, type ServiceEvolution } from "../lib/schema/evolution.ts";
 import { formatIssues } from "../lib/zod-error.ts";
-import { sharedArgs } from "./_args.ts";
+import { commonArgs, sharedArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const formats = ["csv", "xlsx", "md", "html", "json"] as const;
@@ -34,12 +34,7 @@ const task = defineTask({
     format: { type: "string", alias: "f", description: `${formats.join(" | ")} (default: from the output's extension)` },
     view: { type: "string", description: "features | mappings | services | all (default: all; features for CSV)" },
     title: { type: "string", description: "Title of the Markdown or HTML report" },
-    config: sharedArgs.config,
-    strict: sharedArgs.strict,
-    json: sharedArgs.json,
-    verbose: sharedArgs.verbose,
-    quiet: sharedArgs.quiet,
-    "log-format": sharedArgs["log-format"],
+    ...commonArgs,
   },
   async run({ args, log }) {
     const input = args.input;

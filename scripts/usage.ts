@@ -2,7 +2,7 @@
 import { parseAge } from "../lib/cache-admin.ts";
 import { SAError } from "../lib/errors.ts";
 import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
-import { sharedArgs } from "./_args.ts";
+import { commonArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const columns: Array<[string, (t: Totals) => string]> = [
@@ -38,11 +38,7 @@ const task = defineTask({
     all: { type: "boolean", description: "Every run in the ledger (default: the last run)" },
     since: { type: "string", description: "Runs started within this age, e.g. 7d, 12h" },
     ledger: { type: "string", description: "Ledger file (default: ledger.path from the config)" },
-    config: sharedArgs.config,
-    json: sharedArgs.json,
-    verbose: sharedArgs.verbose,
-    quiet: sharedArgs.quiet,
-    "log-format": sharedArgs["log-format"],
+    ...commonArgs,
   },
   async run({ args, config: load }) {
     const path = args.ledger ?? (await load()).ledger.path;

@@ -87,6 +87,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
   };
   const removeSignals = options.handleSignals ? onStopSignal((signal) => halt("interrupted", `${signal} received`, { signal })) : () => {};
 
+  const serviceCounts = () => ({ total: order.length, ok: counts.ok, failed: counts.failed, skipped: counts.skipped });
   const ledgerRecord = (status: "running" | RunStatus, finishedAt: string | null) =>
     rt.recorder.snapshot({
       runId: rt.runId,
@@ -95,7 +96,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
       finishedAt,
       status,
       stopReason: stop?.reason ?? null,
-      services: { total: order.length, ok: counts.ok, failed: counts.failed, skipped: counts.skipped },
+      services: serviceCounts(),
       input: options.input,
       output: options.output,
       model: config.model,
@@ -216,7 +217,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
     status,
     exitCode,
     stopReason: stop?.reason ?? null,
-    services: { total: order.length, ok: counts.ok, failed: counts.failed, skipped: counts.skipped },
+    services: serviceCounts(),
     badLines: counts.bad,
     quarantined: rt.quarantine.count,
     failures,
