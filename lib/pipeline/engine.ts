@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
 import { assertReadable, readRecords } from "../jsonl.ts";
@@ -66,6 +67,9 @@ export function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordH
 async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
   const { log, config } = rt;
   assertReadable(options.input);
+  if (options.output !== "-" && options.input !== "-" && resolve(options.output) === resolve(options.input)) {
+    throw new SAError("E_USAGE", `--output ${options.output} is the input file; write to another file (the input is read while the output is written)`);
+  }
   const progress = options.progress ?? noProgress;
   const writer = createEvolutionWriter(options.output, {
     fresh: !handler.resume || (options.fresh ?? false),
