@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, unlinkSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, truncatePartialLine } from "./jsonl.ts";
@@ -17,6 +17,52 @@ export interface EvolutionWriter {
   finish(inputOrder: string[]): void;
 }
 
+interface LineRef {
+  offset: number;
+  length: number;
+  complete: boolean;
+}
+
+/**
+ * Calls `onLine` for each non-empty line of a file with its byte offset and length, reading a
+ * chunk at a time, so an output of any size is never held in memory at once.
+ */
+function scanLines(path: string, onLine: (text: string, offset: number, length: number) => void): void {
+  if (!existsSync(path)) return;
+  const fd = openSync(path, "r");
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    let pending: Buffer[] = [];
+    let pendingStart = 0;
+    let position = 0;
+    for (let n = readSync(fd, chunk, 0, chunk.length, position); n > 0; n = readSync(fd, chunk, 0, chunk.length, position)) {
+      let start = 0;
+      for (let i = chunk.indexOf(0x0a, 0); i >= 0 && i < n; i = chunk.indexOf(0x0a, i + 1)) {
+        const line = Buffer.concat([...pending, chunk.subarray(start, i)]);
+        if (line.length) onLine(line.toString("utf8"), pendingStart, line.length);
+        pending = [];
+        start = i + 1;
+        pendingStart = position + start;
+      }
+      if (start < n) pending.push(Buffer.from(chunk.subarray(start, n)));
+      position += n;
+    }
+    const rest = Buffer.concat(pending);
+    if (rest.length) onLine(rest.toString("utf8"), pendingStart, rest.length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parse(line: string): ServiceEvolution | undefined {
+  try {
+    const result = evolutionSchema.safeParse(JSON.parse(line));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * JSONL output of evolutions. Lines are appended as services complete (one write per line, so
  * an interrupted run leaves whole lines), and the file is rewritten in input order at the end,
@@ -31,45 +77,46 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
   if (options.fresh && existsSync(path)) unlinkSync(path);
   const cut = truncatePartialLine(path);
   if (cut > 0) options.onTruncate?.(cut);
-  for (const line of readLines(path)) {
+  const complete = (e: ServiceEvolution) => isComplete(e, options.plateauCount, options.sets);
+  scanLines(path, (line) => {
     const parsed = parse(line);
-    if (parsed && isComplete(parsed, options.plateauCount, options.sets)) done.add(parsed.service.service_id);
-  }
+    if (parsed && complete(parsed)) done.add(parsed.service.service_id);
+  });
   return {
     done,
     write(evolution) {
       appendFileSync(path, `${canonicalJson(evolution)}\n`);
     },
     finish(inputOrder) {
-      const byId = new Map<string, string>();
-      const others: string[] = [];
-      for (const line of readLines(path)) {
+      // Where each service's line is; a complete line wins over an older incomplete one.
+      const refs = new Map<string, LineRef>();
+      scanLines(path, (line, offset, length) => {
         const parsed = parse(line);
-        if (!parsed) continue;
+        if (!parsed) return;
         const id = parsed.service.service_id;
-        // A complete line wins over an older incomplete one for the same service.
-        if (!byId.has(id) || isComplete(parsed, options.plateauCount, options.sets)) byId.set(id, line);
-      }
+        const ref = { offset, length, complete: complete(parsed) };
+        if (!refs.has(id) || ref.complete || !refs.get(id)!.complete) refs.set(id, ref);
+      });
       const order = [...new Set(inputOrder)];
-      const lines = order.filter((id) => byId.has(id)).map((id) => byId.get(id)!);
-      for (const [id, line] of byId) if (!order.includes(id)) others.push(line);
+      const inInput = new Set(order);
+      const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
       const temp = `${path}.${process.pid}.tmp`;
-      writeFileSync(temp, [...lines, ...others].map((l) => `${l}\n`).join(""));
+      if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
+      const source = openSync(path, "r");
+      const target = openSync(temp, "w");
+      try {
+        for (const id of ids) {
+          const ref = refs.get(id)!;
+          const buffer = Buffer.alloc(ref.length + 1);
+          readSync(source, buffer, 0, ref.length, ref.offset);
+          buffer[ref.length] = 0x0a;
+          writeSync(target, buffer);
+        }
+      } finally {
+        closeSync(source);
+        closeSync(target);
+      }
       renameSync(temp, path);
     },
   };
-}
-
-function readLines(path: string): string[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim());
-}
-
-function parse(line: string): ServiceEvolution | undefined {
-  try {
-    const result = evolutionSchema.safeParse(JSON.parse(line));
-    return result.success ? result.data : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,0 +1,64 @@
+import { describe, expect, test } from "bun:test";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { canonicalJson, truncatePartialLine } from "../lib/jsonl.ts";
+import { createEvolutionWriter } from "../lib/output.ts";
+import type { ServiceEvolution } from "../lib/schema/evolution.ts";
+import { tempDir } from "./helpers.ts";
+
+const evolution = (id: string, plateaus: number, note = ""): ServiceEvolution =>
+  ({
+    meta: { schema_version: "1.0", run_id: "r", created: "t", models: {}, mapping_types: ["apps"], catalogue_hash: "" },
+    service: { service_id: id, name: id, description: note, jobs_to_be_done: [], features: [] },
+    plateaus: Array.from({ length: plateaus }, (_, i) => ({ plateau: i + 1, plateau_name: `P${i + 1}`, service_description: "", features: [], roles: [], mappings: {} })),
+  }) as unknown as ServiceEvolution;
+
+describe("evolution output", () => {
+  test("resume sees complete services; finish writes input order, complete lines first choice, others after", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "out.jsonl");
+      const big = "x".repeat(1_500_000); // a line longer than one read chunk
+      writeFileSync(path, [evolution("B", 2, big), evolution("A", 1), evolution("Z", 2)].map((e) => `${canonicalJson(e)}\n`).join("") + '{"half":');
+      const writer = createEvolutionWriter(path, { fresh: false, plateauCount: 2, sets: ["apps"] });
+      expect([...writer.done].sort()).toEqual(["B", "Z"]);
+      writer.write(evolution("A", 2, "complete now"));
+      writer.write(evolution("C", 2));
+      writer.finish(["A", "B", "C"]);
+      const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.service.service_id)).toEqual(["A", "B", "C", "Z"]);
+      expect(lines[0].service.description).toBe("complete now");
+      expect(lines[1].service.description.length).toBe(1_500_000);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a partial last line is cut back to the last newline", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "x.jsonl");
+      writeFileSync(path, '{"a":1}\n{"b":2}\n');
+      appendFileSync(path, '{"c":');
+      expect(truncatePartialLine(path)).toBe(5);
+      expect(readFileSync(path, "utf8")).toBe('{"a":1}\n{"b":2}\n');
+      expect(truncatePartialLine(path)).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("--fresh starts over; nothing finished still leaves a valid (empty) file", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "out.jsonl");
+      writeFileSync(path, `${canonicalJson(evolution("A", 1))}\n`);
+      const writer = createEvolutionWriter(path, { fresh: true, plateauCount: 1, sets: ["apps"] });
+      expect(writer.done.size).toBe(0);
+      writer.finish(["A"]);
+      expect(readFileSync(path, "utf8")).toBe("");
+    } finally {
+      cleanup();
+    }
+  });
+});
