@@ -26,9 +26,6 @@ export interface Limiter {
   close(): Promise<void>;
   /** Nothing new starts after this: queued calls reject with `error` as their turn comes. */
   stop(error: Error): void;
-  idle(): Promise<void>;
-  readonly pending: number;
-  readonly active: number;
 }
 
 const KEY = "dispatch";
@@ -115,13 +112,6 @@ export function createLimiter(options: LimiterOptions): Limiter {
     async close() {
       const client = options.shared?.client as { quit?: () => Promise<unknown> } | undefined;
       await client?.quit?.().catch(() => {});
-    },
-    idle: () => queue.onIdle(),
-    get pending() {
-      return queue.size;
-    },
-    get active() {
-      return queue.pending;
     },
   };
 }

@@ -59,5 +59,3 @@ export interface ProviderContext {
 export interface ProviderModule {
   create(model: string, context: ProviderContext): Provider;
 }
-
-export const emptyUsage = (): Usage => ({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 });
