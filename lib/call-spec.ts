@@ -43,8 +43,10 @@ export interface CallResult<T> {
 export function validateAnswer<T>(spec: CallSpec<T>, content: unknown): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
   let data = content;
   if (typeof content === "string") {
+    // Some OpenAI-compatible servers wrap JSON in a Markdown fence even in JSON mode.
+    const text = content.trim().replace(/^```(?:json)?\s*\n?([\s\S]*?)\n?```$/, "$1");
     try {
-      data = JSON.parse(content);
+      data = JSON.parse(text);
     } catch (error) {
       return { ok: false, reason: `the answer is not JSON (${errorMessage(error)})` };
     }

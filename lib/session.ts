@@ -50,7 +50,6 @@ export interface SessionOptions {
 
 export interface Session {
   call<T>(spec: CallSpec<T>): Promise<CallResult<T>>;
-  readonly options: SessionOptions;
 }
 
 const modelIdOf = (p: Provider) => `${p.name}:${p.model}`;
@@ -223,7 +222,6 @@ export function createSession(options: SessionOptions): Session {
   }
 
   return {
-    options,
     async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
       const span = traces.start(spec, options.providers[0]!);
       try {

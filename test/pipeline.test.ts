@@ -133,3 +133,15 @@ describe("validation and re-ask", () => {
     }
   });
 });
+
+describe("answer validation", () => {
+  test("a JSON answer wrapped in a Markdown fence is read; anything else that is not JSON is not", async () => {
+    const { validateAnswer } = await import("../lib/call-spec.ts");
+    const { z } = await import("zod");
+    const spec = { task: "t", stage: "features" as const, serviceId: "S", priority: 0, messages: [], schema: z.object({ a: z.number() }), schemaName: "x" };
+    expect(validateAnswer(spec, '```json\n{"a": 1}\n```')).toEqual({ ok: true, value: { a: 1 }, problems: [] });
+    expect(validateAnswer(spec, '{"a": 2}')).toEqual({ ok: true, value: { a: 2 }, problems: [] });
+    expect(validateAnswer(spec, "sure! here it is").ok).toBe(false);
+    expect(validateAnswer(spec, '{"a": "x"}')).toMatchObject({ ok: false, reason: expect.stringContaining("a:") });
+  });
+});
