@@ -72,6 +72,11 @@ describe("evolution schema", () => {
       expect(parsed.plateaus[0]!.features[0]!.mappings).toEqual({});
     }
   });
+  test("a score without its label gets the label of its level", () => {
+    const e = JSON.parse(readFileSync(join(root, "fixtures/python/evolutions.jsonl"), "utf8").split("\n")[0]!);
+    delete e.plateaus[0].features[1].score.label;
+    expect(evolutionSchema.parse(e).plateaus[0]!.features[1]!.score.label).toBe("Defined");
+  });
   test("rejects a line without plateaus", () => {
     expect(ok(evolutionSchema, { meta: { schema_version: "1.0", run_id: "r", created: "x" }, service: { service_id: "s", name: "n", description: "" } })).toBe(false);
   });

@@ -5,11 +5,14 @@ import { serviceSchema } from "./service.ts";
 export const cmmiLabels = ["Initial", "Managed", "Defined", "Quantitatively Managed", "Optimizing"] as const;
 export const labelForLevel = (level: number): string => cmmiLabels[level - 1] ?? "Initial";
 
-export const scoreSchema = z.looseObject({
-  level: z.number().int().min(1).max(5),
-  label: z.string(),
-  justification: z.string().default(""),
-});
+export const scoreSchema = z
+  .looseObject({
+    level: z.number().int().min(1).max(5),
+    /** The CMMI label of the level; filled in from the level when a file leaves it out. */
+    label: z.string().default(""),
+    justification: z.string().default(""),
+  })
+  .transform((score) => ({ ...score, label: score.label || labelForLevel(score.level) }));
 
 export const featureMappingSchema = z.looseObject({
   item: z.string(),
