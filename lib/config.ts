@@ -4,7 +4,8 @@ import { resolve, extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
-import { formatIssues } from "./zod-error.ts";
+import { firstIssue, formatIssues } from "./zod-error.ts";
+import { lineOf } from "./json-position.ts";
 
 export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
@@ -89,7 +90,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const fileLayer = file ? await readConfigFile(file) : {};
   if (file) {
     const checked = configSchema.safeParse(fileLayer);
-    if (!checked.success) throw new SAError("E_CONFIG", `config ${file}: ${formatIssues(checked.error)}`);
+    if (!checked.success) {
+      const line = extname(file) === ".json" ? lineOf(await readFile(file, "utf8"), firstIssue(checked.error)?.path ?? []) : undefined;
+      throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
+    }
   }
   const { layer: envValues, sources } = envLayer(options.env ?? process.env);
   const merged = mergeLayers(fileLayer, envValues, options.overrides ?? {});

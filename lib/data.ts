@@ -14,7 +14,8 @@ import {
   type Role,
 } from "./schema/data.ts";
 import type { Config } from "./schema/config.ts";
-import { formatIssues } from "./zod-error.ts";
+import { firstIssue, formatIssues } from "./zod-error.ts";
+import { lineOf } from "./json-position.ts";
 
 export interface Dataset {
   dir: string;
@@ -49,7 +50,10 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
     throw new SAError("E_DATA", `data ${file}: invalid JSON, ${jsonError(text, cause as Error)}`, { cause });
   }
   const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new SAError("E_DATA", `data ${file}: ${formatIssues(parsed.error)}`);
+  if (!parsed.success) {
+    const line = lineOf(text, firstIssue(parsed.error)?.path ?? []);
+    throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
+  }
   return parsed.data;
 }
 

@@ -1,8 +1,27 @@
 import type { z } from "zod";
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The issue to show. A union that failed reports each branch's issues; the branch that got
+ * furthest into the value (the longest path) is the one the author most likely meant.
+ */
+export function firstIssue(error: z.ZodError): Issue | undefined {
+  const pick = (issue: Issue | undefined, prefix: PropertyKey[]): Issue | undefined => {
+    if (!issue) return undefined;
+    if (issue.code === "invalid_union" && issue.errors.length) {
+      const branches = issue.errors.map((branch) => pick(branch[0] as Issue | undefined, [...prefix, ...issue.path])).filter((b): b is Issue => !!b);
+      const deepest = branches.sort((a, b) => b.path.length - a.path.length)[0];
+      if (deepest && deepest.path.length > prefix.length + issue.path.length) return deepest;
+    }
+    return { ...issue, path: [...prefix, ...issue.path] } as Issue;
+  };
+  return pick(error.issues[0], []);
+}
+
 /** One readable line for the first zod issue: `field.path: message` (and how many more there are). */
 export function formatIssues(error: z.ZodError, prefix?: (path: PropertyKey[]) => string): string {
-  const [first] = error.issues;
+  const first = firstIssue(error);
   if (!first) return "invalid value";
   const path = first.path.map(String).join(".");
   const keys = first.code === "unrecognized_keys" ? ` ${first.keys.map((k) => `"${k}"`).join(", ")}` : "";

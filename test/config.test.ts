@@ -67,9 +67,10 @@ describe("config layering", () => {
     expect(message).not.toContain("\n");
   });
 
-  test("a bad value names the key", async () => {
-    const dir = dirWith("service-ambitions.config.json", JSON.stringify({ limits: { maxRequests: -1 } }));
-    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain("limits.maxRequests");
+  test("a bad value names the key, and the line in a JSON file", async () => {
+    const dir = dirWith("service-ambitions.config.json", JSON.stringify({ concurrency: 2, limits: { maxRequests: -1 } }, null, 2));
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toContain("service-ambitions.config.json:4: limits.maxRequests");
   });
 
   test("a bad SA_ variable names the variable", async () => {

@@ -57,6 +57,21 @@ describe("data schemas", () => {
     expect(data.context).toContain("council");
   });
 
+  test("a bad data file is one line naming the file, the line and the field", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "sa-data-"));
+    const items = [{ id: "A", name: "a" }, { id: "B", name: 7 }];
+    writeFileSync(join(dir, "cat.json"), JSON.stringify({ facets: [], items }, null, 2));
+    let message = "";
+    try {
+      await loadCatalogue(join(dir, "cat.json"), "things");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(`data ${join(dir, "cat.json")}:10: items.1.name: Invalid input: expected string, received number`);
+  });
+
   test("a list-form catalogue has no facets", async () => {
     const c = await loadCatalogue(join(root, "fixtures/python/list-catalogue.json"), "things");
     expect(c.facets).toEqual([]);
