@@ -53,7 +53,8 @@ export function create(model: string, context: ProviderContext): Provider {
           { signal: request.signal },
         ));
         const message = completion.choices[0]?.message;
-        if (message?.refusal) throw new SAError("E_VALIDATION", `model refused: ${message.refusal}`);
+        // A refusal is a failed call: the next fallback model may answer.
+        if (message?.refusal) throw new SAError("E_PROVIDER", `openai ${model}: the model refused (${redact(message.refusal)})`, { details: { retries: scope.retries } });
         const usage = completion.usage;
         return {
           content: message?.content ?? "",
