@@ -7,6 +7,7 @@ export type Fault =
   | { type: "500" }
   | { type: "503" }
   | { type: "400" }
+  | { type: "401" }
   /** Never answers (the client's timeout must fire). */
   | { type: "hang" }
   /** Closes the connection without an answer. */

@@ -74,6 +74,8 @@ export function create(model: string, context: ProviderContext): Provider {
           const requestId = error.requestID ?? undefined;
           const reason = redact(error.message.split("\n")[0] ?? "error");
           const retries = scope.retries;
+          // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each service.
+          if (error.status === 401) throw new SAError("E_USAGE", `openai ${model}: HTTP 401 ${reason}: check OPENAI_API_KEY${requestId ? ` (request id ${requestId})` : ""}`, { cause: error, details: { status: 401, requestId } });
           throw new SAError("E_PROVIDER", `openai ${model}: HTTP ${error.status ?? "?"} ${reason}${requestId ? ` (request id ${requestId})` : ""} after ${retries + 1} attempt(s)`, {
             cause: error,
             details: { status: error.status, requestId, retries },
