@@ -53,6 +53,19 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
+/** Parses OpenAI's reset durations such as `1s`, `6m0s`, `20ms`. */
+export function parseResetMs(value: string | null): number | undefined {
+  if (!value) return undefined;
+  let total = 0;
+  let matched = false;
+  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    matched = true;
+    const n = Number(m[1]);
+    total += m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
+  }
+  return matched ? total : undefined;
+}
+
 /** Full jitter: a random wait up to an exponentially growing, capped ceiling. */
 export function backoffMs(attempt: number, options: Pick<RetryOptions, "baseMs" | "capMs">, random = Math.random): number {
   return Math.round(random() * Math.min(options.capMs, options.baseMs * 2 ** (attempt - 1)));
@@ -81,7 +94,9 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
-    const asked = retryAfterMs(headers);
+    // Without retry-after, a 429 that says when its window resets is waited out until then.
+    const resetMs = context.response?.status === 429 ? Math.max(parseResetMs(headers?.get("x-ratelimit-reset-requests") ?? null) ?? 0, parseResetMs(headers?.get("x-ratelimit-reset-tokens") ?? null) ?? 0) : 0;
+    const asked = retryAfterMs(headers) ?? (resetMs > 0 ? resetMs : undefined);
     const delayMs = asked ?? backoffMs(attempt, options, random);
     const status = context.response?.status;
     options.onRetry?.({

@@ -1,7 +1,7 @@
 import PQueue from "p-queue";
 import { RateLimiterMemory, RateLimiterQueue, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
-import { retryAfterMs } from "./http.ts";
+import { parseResetMs, retryAfterMs } from "./http.ts";
 
 export interface LimiterOptions {
   /** Calls in flight at once. @default 8 */
@@ -48,19 +48,6 @@ function smoothBucket(perMinute: number, windowSeconds: number, shared?: { clien
     ? new RateLimiterRedis({ storeClient: shared.client, keyPrefix: `sa-rate:${shared.key}`, points, duration, execEvenly: true, execEvenlyMinDelayMs: 0, insuranceLimiter: local })
     : local;
   return { points, limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
-}
-
-/** Parses OpenAI's reset durations such as `1s`, `6m0s`, `20ms`. */
-export function parseResetMs(value: string | null): number | undefined {
-  if (!value) return undefined;
-  let total = 0;
-  let matched = false;
-  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    matched = true;
-    const n = Number(m[1]);
-    total += m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
-  }
-  return matched ? total : undefined;
 }
 
 export function createLimiter(options: LimiterOptions): Limiter {

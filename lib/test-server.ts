@@ -3,7 +3,7 @@ import { fakeFromSchema } from "./fake-answer.ts";
 
 /** What the server does with one request instead of answering normally. */
 export type Fault =
-  | { type: "429"; retryAfterMs?: number; retryAfter?: string }
+  | { type: "429"; retryAfterMs?: number; retryAfter?: string; headers?: Record<string, string> }
   | { type: "500" }
   | { type: "503" }
   | { type: "400" }
@@ -123,6 +123,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
           rejected429++;
           if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs);
           if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
+          Object.assign(headers, fault.headers);
         }
         return json(status, { error: { message: `injected ${fault.type}`, type: "test_fault" } }, headers);
       }

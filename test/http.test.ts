@@ -54,6 +54,16 @@ describe("retry layer under the openai SDK", () => {
     expect(retries.map((r) => [r.status, r.delayMs, r.requestId])).toEqual([[429, 300, expect.stringMatching(/^req_test_/)], [429, 150, expect.stringMatching(/^req_test_/)]]);
   });
 
+  test("429 with retry-after in seconds, or only x-ratelimit-reset-*, is waited out too", async () => {
+    faults.set("p429s", [{ type: "429", retryAfter: "1" }, { type: "429", headers: { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "350ms" } }]);
+    const retries: RetryInfo[] = [];
+    await (await provider(5, retries)).complete(contractRequest("p429s"));
+    const [a, b, c] = sent("p429s");
+    expect(b!.at - a!.at).toBeGreaterThanOrEqual(1000);
+    expect(c!.at - b!.at).toBeGreaterThanOrEqual(350);
+    expect(retries.map((r) => r.delayMs)).toEqual([1000, 350]);
+  });
+
   test("500s, a hung response and a dropped connection are retried", async () => {
     faults.set("mixed", [{ type: "500" }, { type: "hang" }, { type: "drop" }, { type: "503" }]);
     const retries: RetryInfo[] = [];

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { systemClock } from "../lib/clock.ts";
-import { createLimiter, parseResetMs } from "../lib/limits.ts";
+import { parseResetMs } from "../lib/http.ts";
+import { createLimiter } from "../lib/limits.ts";
 import { startRedis, type RedisServer } from "./redis-server.ts";
 
 const run = (limiter: ReturnType<typeof createLimiter>, n: number) => Promise.all(Array.from({ length: n }, () => limiter.schedule(async () => Date.now(), { priority: 0, tokens: 1 })));
