@@ -54,7 +54,7 @@ describe("run", () => {
   });
 
   test("one service completes within 4 latencies: its longest chain is 3 calls", async () => {
-    const latency = 400;
+    const latency = 600;
     const slow = startTestServer({ latencyMs: latency });
     const { dir, cleanup } = tempDir();
     try {
