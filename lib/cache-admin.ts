@@ -145,3 +145,23 @@ export async function importPythonCache(storage: Storage, dir: string, now = new
   }
   return report;
 }
+
+/**
+ * The first imported answer for a stage, service and plateau (by name or level) that `accept`
+ * takes, for `run --reuse-imported`.
+ */
+export async function findImportedAnswer<T>(
+  storage: Storage,
+  at: { stage: string; serviceId: string; plateau?: { name: string; level: number }; field?: string },
+  accept: (answer: unknown) => T | undefined,
+): Promise<T | undefined> {
+  const plateaus = at.plateau ? [at.plateau.name, String(at.plateau.level)] : [null];
+  for (const plateau of plateaus) {
+    for (const key of (await storage.getKeys(importedPrefix(at.stage, at.serviceId, plateau, at.field)).catch(() => [])).sort()) {
+      const entry = importedEntrySchema.safeParse(await storage.getItem(key).catch(() => null));
+      const value = entry.success ? accept(entry.data.answer) : undefined;
+      if (value !== undefined) return value;
+    }
+  }
+  return undefined;
+}

@@ -2,7 +2,7 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
-import { importedEntrySchema, importedPrefix } from "./cache-admin.ts";
+import { findImportedAnswer } from "./cache-admin.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, isSAError } from "./errors.ts";
 import type { Limiter } from "./limits.ts";
@@ -126,22 +126,6 @@ export function createSession(options: SessionOptions): Session {
     });
   }
 
-  /** The first imported answer for this stage, service and plateau that validates here. */
-  async function findImported<T>(spec: CallSpec<T>): Promise<T | undefined> {
-    const plateau = spec.imported?.plateau;
-    const plateauKeys = plateau ? [plateau.name, String(plateau.level)] : [null];
-    for (const p of plateauKeys) {
-      const prefix = importedPrefix(spec.stage, spec.serviceId, p, spec.imported?.field);
-      for (const key of (await options.cache.storage.getKeys(prefix).catch(() => [])).sort()) {
-        const entry = importedEntrySchema.safeParse(await options.cache.storage.getItem(key).catch(() => null));
-        if (!entry.success) continue;
-        const checked = validateAnswer(spec, entry.data.answer);
-        if (checked.ok && checked.problems.length === 0) return checked.value;
-      }
-    }
-    return undefined;
-  }
-
   async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
     const jsonSchema = formatOf(spec.schema, spec.schemaName).json_schema.schema;
     const hash = cacheHash({
@@ -167,7 +151,10 @@ export function createSession(options: SessionOptions): Session {
       log.warn(`cache: entry ${key} no longer validates; asking again`, { serviceId: spec.serviceId });
     }
     if (options.reuseImported) {
-      const reused = await findImported(spec);
+      const reused = await findImportedAnswer(options.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
+        const checked = validateAnswer(spec, answer);
+        return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
+      });
       if (reused !== undefined) {
         record(spec, provider, "hit", { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, 0, 0, "imported");
         await options.cache.store(key, { answer: reused as {} | null, usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, model: "imported", provider: provider.name, createdAt: new Date(options.clock.now()).toISOString(), request: { stage: spec.stage, serviceId: spec.serviceId, imported: true } });
