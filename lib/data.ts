@@ -89,7 +89,7 @@ export interface LoadDatasetOptions {
 /** Reads the Python tool's data layout unchanged. */
 export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets">, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const dir = config.dataDir;
-  if (!existsSync(dir)) throw new SAError("E_DATA", `data ${dir}: folder not found`);
+  if (!existsSync(dir)) throw new SAError("E_DATA", `data ${dir}: folder not found (give --data DIR or set dataDir in the config)`);
   const required = options.requireRolesAndPlateaus ?? true;
   const optional = async <T>(file: string, read: (f: string) => Promise<T>, fallback: T): Promise<T> =>
     required || existsSync(file) ? read(file) : fallback;
