@@ -153,7 +153,7 @@ describe("usage limits", () => {
 });
 
 describe("interruption and resume", () => {
-  async function interrupted(how: "SIGINT" | "SIGKILL") {
+  async function interrupted(how: "SIGINT" | "SIGTERM" | "SIGKILL") {
     const server = startTestServer({ latencyMs: 150 });
     const { dir, cleanup } = tempDir();
     try {
@@ -168,6 +168,7 @@ describe("interruption and resume", () => {
       const code = await proc.exited;
       const answeredBefore = server.requests.length;
       if (how === "SIGINT") expect(code).toBe(130);
+      else if (how === "SIGTERM") expect(code).toBe(143);
       else {
         // Simulate the half line a crash can leave, on top of the kill.
         const { appendFileSync } = await import("node:fs");
@@ -182,7 +183,7 @@ describe("interruption and resume", () => {
       // Calls completed before the interruption are not paid for again.
       const first = new Set(server.requests.slice(0, answeredBefore).map((r) => promptOf(r.body)));
       const repeated = server.requests.slice(answeredBefore).filter((r) => first.has(promptOf(r.body)));
-      if (how === "SIGINT") expect(repeated).toHaveLength(0);
+      if (how !== "SIGKILL") expect(repeated).toHaveLength(0);
       // At most the calls in flight at the kill (4), plus answers received but not yet written to the cache.
       else expect(repeated.length).toBeLessThanOrEqual(8);
       console.log(`${how}: ${repeated.length} calls repeated after the interruption`);
@@ -195,6 +196,10 @@ describe("interruption and resume", () => {
 
   test("SIGINT mid-run exits 130; a rerun finishes with every service once and repeats no completed call", async () => {
     await interrupted("SIGINT");
+  });
+
+  test("SIGTERM mid-run exits 143 and loses nothing either", async () => {
+    await interrupted("SIGTERM");
   });
 
   test("kill -9 mid-run; a rerun truncates the partial line and finishes with every service once", async () => {
