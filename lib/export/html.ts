@@ -1,6 +1,6 @@
-import type { ServiceEvolution } from "../schema/evolution.ts";
+import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
 import { escapeXml, groupedBars, heatmap, horizontalBars } from "./charts.ts";
-import type { Table } from "./views.ts";
+import { rolesIn, type Table } from "./views.ts";
 
 const style = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
@@ -17,7 +17,6 @@ function tableHtml(t: Table): string {
   return `<div class="wrap"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
-const roleOf = (f: { customer_type?: string | null; role?: { role_id: string } | null }) => f.customer_type ?? f.role?.role_id ?? "";
 
 /** One self-contained page: inline CSS and SVG, no scripts, no remote assets. */
 export function toHtml(evolutions: ServiceEvolution[], tables: Table[], title = "Service evolutions"): string {
@@ -30,8 +29,7 @@ export function toHtml(evolutions: ServiceEvolution[], tables: Table[], title = 
     return p.features.reduce((s, f) => s + f.score.level, 0) / p.features.length;
   };
 
-  const roles: string[] = [];
-  for (const e of evolutions) for (const p of e.plateaus) for (const f of p.features) if (!roles.includes(roleOf(f))) roles.push(roleOf(f));
+  const roles = rolesIn(evolutions);
   const count = (j: number, r: number) => evolutions.reduce((n, e) => n + (e.plateaus.find((p) => p.plateau_name === plateaus[j])?.features.filter((f) => roleOf(f) === roles[r]).length ?? 0), 0);
 
   const usage = new Map<string, { label: string; value: number; group: string }>();

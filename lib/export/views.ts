@@ -1,4 +1,4 @@
-import type { ServiceEvolution } from "../schema/evolution.ts";
+import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
 
 export type Cell = string | number;
 export interface Column {
@@ -33,7 +33,6 @@ function itemNames(e: ServiceEvolution): Map<string, string> {
   return names;
 }
 
-const roleOf = (f: { customer_type?: string | null; role?: { role_id: string } | null }) => f.customer_type ?? f.role?.role_id ?? "";
 
 export function featuresView(evolutions: ServiceEvolution[]): Table {
   const sets = setsOf(evolutions);
@@ -100,9 +99,15 @@ export function mappingsView(evolutions: ServiceEvolution[]): Table {
   return { name: "mappings", columns, rows };
 }
 
-export function servicesView(evolutions: ServiceEvolution[]): Table {
+/** Every role that has a feature, in the order first met. */
+export function rolesIn(evolutions: ServiceEvolution[]): string[] {
   const roles: string[] = [];
   for (const e of evolutions) for (const p of e.plateaus) for (const f of p.features) if (!roles.includes(roleOf(f))) roles.push(roleOf(f));
+  return roles;
+}
+
+export function servicesView(evolutions: ServiceEvolution[]): Table {
+  const roles = rolesIn(evolutions);
   const rows: Record<string, Cell>[] = [];
   for (const e of evolutions) {
     for (const p of e.plateaus) {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Catalogue, Role } from "../schema/data.ts";
-import { evolutionSchema, featureSchema, labelForLevel, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
+import { evolutionSchema, featureSchema, roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
 import { serviceSchema } from "../schema/service.ts";
 import { formatIssues } from "../zod-error.ts";
 import type { PipelineContext } from "./context.ts";
@@ -32,11 +32,10 @@ export function parseMapInput(value: unknown, plateauNames: Map<number, string>)
   return { ok: true, item: { kind: "features", record: parsed.data }, serviceId: parsed.data.service.service_id };
 }
 
-const roleOf = (f: Feature) => f.customer_type ?? f.role?.role_id ?? "";
 
 function toPlateauFeature(f: Feature): PlateauFeature {
   const { feature_id, name, description, score, customer_type: _c, role: _r, mappings: _m, plateau: _p, plateau_name: _pn, ...extra } = f as Feature & { plateau?: unknown; plateau_name?: unknown };
-  return { feature_id, name, description, role: roleOf(f), score: { ...score, label: score.label || labelForLevel(score.level) }, extra };
+  return { feature_id, name, description, role: roleOf(f), score, extra };
 }
 
 /** Plateaus as `{level, name, description, features}`, whichever input form. */

@@ -30,6 +30,9 @@ export const featureSchema = z.looseObject({
 });
 export type Feature = z.infer<typeof featureSchema>;
 
+/** A feature's role id: `customer_type`, or the role object the Python tool sometimes wrote instead. */
+export const roleOf = (f: { customer_type?: string | null; role?: { role_id: string } | null }) => f.customer_type ?? f.role?.role_id ?? "";
+
 export const itemMappingsSchema = z.looseObject({
   id: z.string(),
   name: z.string().default(""),
