@@ -53,6 +53,7 @@ export interface Session {
 }
 
 const modelIdOf = (p: Provider) => `${p.name}:${p.model}`;
+const noUsage: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 };
 
 /**
  * The one call path every task uses: prompt → cache → limits → provider → validation → ledger.
@@ -93,20 +94,20 @@ export function createSession(options: SessionOptions): Session {
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
-          record(spec, provider, "live", { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, options.clock.now() - startedAt, retries, provider.model);
+          record(spec, provider, "live", noUsage, options.clock.now() - startedAt, retries, provider.model);
           throw error;
         }
-        const costUsd = options.pricing.cost(modelIdOf(provider), result.usage);
+        const costUsd = record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
         options.guard.settle(reservation, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, costUsd });
         options.limiter.settle(guess.inputTokens + guess.outputTokens, result.usage.inputTokens + result.usage.outputTokens);
-        record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
         return result;
       },
       { priority: spec.priority, tokens: guess.inputTokens + guess.outputTokens },
     );
   }
 
-  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string) {
+  /** Records one request in the ledger and on its call's span; returns its price (null: unknown). */
+  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
     const model = modelIdOf(provider);
     const price = options.pricing.cost(model, usage);
     traces.record(spec, { provider: provider.name, model, cache, usage, retries, answeredBy, responseId, costUsd: cache === "live" ? (price ?? 0) : 0 });
@@ -124,6 +125,7 @@ export function createSession(options: SessionOptions): Session {
       costUsd: cache === "live" ? price : 0,
       savedCostUsd: cache === "hit" ? price : null,
     });
+    return price;
   }
 
   async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
@@ -156,8 +158,8 @@ export function createSession(options: SessionOptions): Session {
         return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
       });
       if (reused !== undefined) {
-        record(spec, provider, "hit", { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, 0, 0, "imported");
-        await options.cache.store(key, { answer: reused as {} | null, usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 }, model: "imported", provider: provider.name, createdAt: new Date(options.clock.now()).toISOString(), request: { stage: spec.stage, serviceId: spec.serviceId, imported: true } });
+        record(spec, provider, "hit", noUsage, 0, 0, "imported");
+        await options.cache.store(key, { answer: reused as {} | null, usage: noUsage, model: "imported", provider: provider.name, createdAt: new Date(options.clock.now()).toISOString(), request: { stage: spec.stage, serviceId: spec.serviceId, imported: true } });
         return { value: reused, model, cached: true };
       }
     }
