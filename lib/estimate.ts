@@ -4,10 +4,9 @@ import type { Ledger } from "./ledger.ts";
 import type { Pricing } from "./pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "./prompts/build.ts";
 import type { Config } from "./schema/config.ts";
-import { serviceSchema, type Service } from "./schema/service.ts";
+import { parseService, type Service } from "./schema/service.ts";
 import type { Stage } from "./session.ts";
 import { countPromptTokens, countTokens } from "./tokens.ts";
-import { formatIssues } from "./zod-error.ts";
 
 export interface StageEstimate {
   calls: number;
@@ -104,9 +103,9 @@ export async function readServices(path: string): Promise<{ services: Service[];
       bad.push({ line: record.line, reason: record.error });
       continue;
     }
-    const parsed = serviceSchema.safeParse(record.value);
-    if (parsed.success) services.push(parsed.data);
-    else bad.push({ line: record.line, reason: formatIssues(parsed.error) });
+    const parsed = parseService(record.value);
+    if (parsed.ok) services.push(parsed.service);
+    else bad.push({ line: record.line, reason: parsed.reason });
   }
   return { services, bad };
 }

@@ -1,6 +1,5 @@
 import type { Runtime } from "../runtime.ts";
-import { serviceSchema } from "../schema/service.ts";
-import { formatIssues } from "../zod-error.ts";
+import { parseService } from "../schema/service.ts";
 import { runRecords, type RunOptions, type RunSummary } from "./engine.ts";
 import { catalogueHash } from "./evolution.ts";
 import { projectService } from "./service.ts";
@@ -19,8 +18,8 @@ export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummar
       mapping: rt.data.plateaus.length * rt.data.catalogues.length,
     },
     parse(value) {
-      const parsed = serviceSchema.safeParse(value);
-      return parsed.success ? { ok: true, item: parsed.data, serviceId: parsed.data.service_id } : { ok: false, reason: formatIssues(parsed.error) };
+      const parsed = parseService(value);
+      return parsed.ok ? { ok: true, item: parsed.service, serviceId: parsed.service.service_id } : parsed;
     },
     process: (service, position) => projectService(rt.pipeline, service, position, meta),
   });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatIssues } from "../zod-error.ts";
 
 /** A job to be done: a plain string, or an object with at least `name` (extra keys are kept). */
 export const jobSchema = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
@@ -21,3 +22,9 @@ export const serviceSchema = z.looseObject({
 });
 
 export type Service = z.infer<typeof serviceSchema>;
+
+/** One input value as a service, or the one-line reason it is not one. */
+export function parseService(value: unknown): { ok: true; service: Service } | { ok: false; reason: string } {
+  const parsed = serviceSchema.safeParse(value);
+  return parsed.success ? { ok: true, service: parsed.data } : { ok: false, reason: formatIssues(parsed.error) };
+}
