@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { SAError } from "../lib/errors.ts";
-import { assertReadable } from "../lib/jsonl.ts";
 import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
@@ -22,7 +21,7 @@ type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
 
 /** Non-empty lines of a file, for progress percentages (stdin cannot be counted ahead). */
 function countLines(path: string): number | undefined {
-  if (path === "-" || !existsSync(path)) return undefined;
+  if (path === "-" || !existsSync(path) || !statSync(path).isFile()) return undefined;
   const text = readFileSync(path, "utf8");
   return text.trimStart().startsWith("[") ? undefined : text.split("\n").filter((l) => l.trim()).length;
 }
@@ -42,7 +41,6 @@ export async function runPipelineTask(
   const output = args.output ?? config.output;
   if (!input) throw new SAError("E_USAGE", `--input is required (${task.inputHelp}, or - for stdin)`);
   if (!output) throw new SAError("E_USAGE", "--output is required (a JSONL file, or - for stdout)");
-  assertReadable(input);
   const runtime = await createRuntime({
     task: task.name,
     config,
