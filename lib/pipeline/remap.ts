@@ -16,6 +16,10 @@ export const featureRecordSchema = z.looseObject({
 
 export type MapInput = { kind: "evolution"; evolution: ServiceEvolution } | { kind: "features"; record: z.infer<typeof featureRecordSchema> };
 
+/** A feature record's plateau level: its own, or the level of its known plateau name. */
+const levelOf = (f: { plateau?: number; plateau_name?: string }, plateauNames: Map<number, string>) =>
+  f.plateau ?? [...plateauNames].find(([, name]) => name === f.plateau_name)?.[0];
+
 /** An evolution (ours or the Python tool's) or a feature record; anything else is a bad line. */
 export function parseMapInput(value: unknown, plateauNames: Map<number, string>): { ok: true; item: MapInput; serviceId: string } | { ok: false; reason: string } {
   const isEvolution = !!value && typeof value === "object" && "plateaus" in value;
@@ -26,12 +30,10 @@ export function parseMapInput(value: unknown, plateauNames: Map<number, string>)
   const parsed = featureRecordSchema.safeParse(value);
   if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
   for (const [i, f] of parsed.data.features.entries()) {
-    const known = f.plateau ?? [...plateauNames].find(([, name]) => name === f.plateau_name)?.[0];
-    if (known === undefined) return { ok: false, reason: `features.${i}.plateau: a plateau level or a known plateau_name is needed` };
+    if (levelOf(f, plateauNames) === undefined) return { ok: false, reason: `features.${i}.plateau: a plateau level or a known plateau_name is needed` };
   }
   return { ok: true, item: { kind: "features", record: parsed.data }, serviceId: parsed.data.service.service_id };
 }
-
 
 function toPlateauFeature(f: Feature): PlateauFeature {
   const { feature_id, name, description, score, customer_type: _c, role: _r, mappings: _m, plateau: _p, plateau_name: _pn, ...extra } = f as Feature & { plateau?: unknown; plateau_name?: unknown };
@@ -45,7 +47,8 @@ function plateausOf(input: MapInput, plateauNames: Map<number, string>) {
   }
   const byLevel = new Map<number, Feature[]>();
   for (const f of input.record.features) {
-    const level = f.plateau ?? [...plateauNames].find(([, name]) => name === f.plateau_name)![0];
+    // parseMapInput already refused features whose level cannot be told.
+    const level = levelOf(f, plateauNames)!;
     byLevel.set(level, [...(byLevel.get(level) ?? []), f]);
   }
   return [...byLevel.entries()].sort(([a], [b]) => a - b).map(([level, features]) => ({
