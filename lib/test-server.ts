@@ -69,6 +69,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
   const windowMs = options.windowMs ?? 60_000;
   let answered = 0;
   let rejected429 = 0;
+  let billed = 0;
   let n = 0;
   let inFlight = 0;
   let maxInFlight = 0;
@@ -97,7 +98,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
       if (req.method === "GET" && url.pathname.endsWith("/models")) {
         return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
       }
-      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight });
+      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight, tokens: billed });
       if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
       const body = (await req.json()) as ChatBody;
       const number = ++n;
@@ -140,6 +141,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
       }
       window.push({ at: Date.now(), tokens });
       record.tokens = tokens;
+      billed += tokens;
       maxInFlight = Math.max(maxInFlight, ++inFlight);
       try {
         if (options.latencyMs) await Bun.sleep(options.latencyMs);

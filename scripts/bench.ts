@@ -1,12 +1,12 @@
 #!/usr/bin/env bun
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadConfig } from "../lib/config.ts";
+import { cachedRerun } from "../bench/cached.ts";
+import { measure, seconds } from "../bench/child.ts";
+import { idealBound, runSide, type Scenario, type SideResult } from "../bench/pipeline.ts";
+import { syntheticRun } from "../bench/rss.ts";
 import { SAError } from "../lib/errors.ts";
-import { runServices } from "../lib/pipeline/run.ts";
-import { createRuntime } from "../lib/runtime.ts";
-import type { TestServerOptions } from "../lib/test-server.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
@@ -16,29 +16,66 @@ const positive = (name: string, raw: string | undefined, fallback?: number): num
   return n;
 };
 
-async function spawnServer(options: TestServerOptions) {
-  const proc = Bun.spawn(["bun", join(import.meta.dir, "..", "lib", "test-server.ts"), JSON.stringify(options)], { stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new SAError("E_USAGE", "bench: the test server did not start");
-    text += new TextDecoder().decode(value);
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const col = (s: string) => s.padEnd(14);
+
+/** The pipeline scenario: ours, and with --compare the AI SDK script, each a measured child process. */
+function scenarioLines(s: Scenario, sides: SideResult[]): string[] {
+  const ours = sides[0]!;
+  const tokens = ours.server.tokens;
+  const bound = idealBound(s, ours.calls, tokens);
+  const minutes = ours.wallMs / 60_000;
+  const head = `services ${s.services}, latency ${s.latencyMs} ms, concurrency ${s.concurrency}${s.rpm ? `, rpm ${s.rpm}` : ""}${s.tpm ? `, tpm ${s.tpm}` : ""}${s.serverRpm ? `, server rpm ${s.serverRpm}` : ""}${s.serverTpm ? `, server tpm ${s.serverTpm}` : ""}`;
+  const row = (label: string, f: (r: SideResult) => string) => `${label.padEnd(17)}${sides.map((r) => col(f(r))).join("")}`.trimEnd();
+  const lines = [
+    head,
+    ...(sides.length > 1 ? [`${"".padEnd(17)}${sides.map((r) => col(r.side)).join("")}`.trimEnd()] : []),
+    row("wall time", (r) => seconds(r.wallMs)),
+    row("CPU (user+sys)", (r) => seconds(r.cpuMs)),
+    row("peak RSS", (r) => `${r.peakRssMiB} MiB`),
+    row("status", (r) => r.status),
+  ];
+  const script = sides[1];
+  if (script) lines.push(`script ÷ ours     ${(script.wallMs / ours.wallMs).toFixed(2)} (wall time), CPU ours ÷ script ${(ours.cpuMs / script.cpuMs).toFixed(2)}`);
+  lines.push(
+    `ideal bound      ${seconds(bound.ms)}  (max of ${Object.entries(bound.parts).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(", ")})`,
+    `efficiency       ${(bound.ms / ours.wallMs).toFixed(3)}`,
+    `requests         ${ours.server.requests} (${ours.server.rejected429} answered 429 = ${pct(ours.server.rejected429 / Math.max(1, ours.server.requests))}, ${ours.retries} retries)`,
+    `calls/service    ${(ours.calls / s.services).toFixed(2)} (expected 21 with the fixture data)`,
+  );
+  if (s.rpm) lines.push(`RPM quota used   ${pct(ours.server.answered / (s.rpm * minutes))} (${ours.server.answered} answered in ${seconds(ours.wallMs)} at ${s.rpm}/min)`);
+  if (s.tpm) lines.push(`TPM quota used   ${pct(tokens / (s.tpm * minutes))} (${tokens} tokens billed in ${seconds(ours.wallMs)} at ${s.tpm}/min)`);
+  return lines;
+}
+
+async function cachedLines(services: number, data: string, dir: string): Promise<string[]> {
+  const r = await cachedRerun(services, data, dir);
+  return [
+    `cached rerun of ${services} services (${r.rerun.cachedCalls} cached calls, ${r.rerun.liveCalls} live; fs cache of ${r.entries} entries)`,
+    `rerun (ours)     ${seconds(r.rerun.wallMs)}  CPU ${seconds(r.rerun.cpuMs)}  peak RSS ${r.rerun.peakRssMiB} MiB`,
+    `unstorage alone  ${seconds(r.unstorage.wallMs)}  CPU ${seconds(r.unstorage.cpuMs)}  peak RSS ${r.unstorage.peakRssMiB} MiB`,
+    `ours ÷ unstorage ${(r.rerun.wallMs / r.unstorage.wallMs).toFixed(2)}`,
+  ];
+}
+
+async function rssLines(counts: number[], data: string, dir: string): Promise<string[]> {
+  const lines = ["peak RSS with the synthetic model, cache off"];
+  for (const n of counts) {
+    const r = await syntheticRun(n, data, dir);
+    lines.push(`${String(n).padStart(6)} services  ${String(r.peakRssMiB).padStart(4)} MiB  (${seconds(r.wallMs)}, CPU ${seconds(r.cpuMs)}, ${r.ok} written)`);
   }
-  reader.releaseLock();
-  const url = text.trim();
-  return {
-    url,
-    stats: async () => (await (await fetch(`${url.replace(/\/v1$/, "")}/__stats`)).json()) as { requests: number; answered: number; rejected429: number },
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
-  };
+  return lines;
+}
+
+async function listLines(runs: number): Promise<string[]> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await measure(["bun", join(import.meta.dir, "index.ts"), "list"], { cwd: process.cwd() })).wallMs);
+  const mean = times.reduce((a, b) => a + b, 0) / runs;
+  return [`bun scripts/index.ts list: mean ${seconds(mean)}, min ${seconds(Math.min(...times))} over ${runs} runs`];
 }
 
 const task = defineTask({
-  meta: { name: "bench", description: "Benchmark the pipeline against a local test server and print its efficiency" },
+  meta: { name: "bench", description: "Benchmark the pipeline against a local test server (and the AI SDK script) and print its efficiency" },
   args: {
     services: { type: "string", description: "Generated services (default 20)" },
     latency: { type: "string", description: "Server latency per call in ms (default 200)" },
@@ -48,90 +85,43 @@ const task = defineTask({
     "server-rpm": { type: "string", description: "Server-side RPM limit, enforced over 10 s windows" },
     "server-tpm": { type: "string", description: "Server-side TPM limit, enforced over 10 s windows" },
     "fault-every": { type: "string", description: "Answer every Nth request with a 500 (and every N+1th with a 429)" },
+    compare: { type: "boolean", description: "Also run the hand-written AI SDK script (bench/ai-sdk.ts) on the same scenario" },
+    cached: { type: "string", description: "Instead: time a fully cached rerun of N services against reading its entries with unstorage alone" },
+    rss: { type: "string", description: "Instead: peak RSS of runs of N services with the synthetic model (comma-separated counts)" },
+    list: { type: "boolean", description: "Instead: time `bun scripts/index.ts list` (10 runs)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
-    json: { type: "boolean", description: "Print the figures as one JSON object" },
     verbose: { type: "boolean", alias: "v", description: "Debug logs" },
     quiet: { type: "boolean", alias: "q", description: "Errors only" },
   },
-  async run({ args, log }) {
-    const services = positive("services", args.services, 20)!;
-    const latency = positive("latency", args.latency, 200)!;
-    const concurrency = positive("concurrency", args.concurrency, 16)!;
-    const serverRpm = positive("server-rpm", args["server-rpm"]);
-    const serverTpm = positive("server-tpm", args["server-tpm"]);
-    const faultEvery = positive("fault-every", args["fault-every"]);
-    const rpm = positive("rpm", args.rpm, serverRpm);
-    const tpm = positive("tpm", args.tpm, serverTpm);
-
-    // The server runs in its own process, as a remote provider would: its work does not slow the client.
-    const server = await spawnServer({ latencyMs: latency, rpm: serverRpm, tpm: serverTpm, windowMs: 10_000, faultEvery });
+  async run({ args }) {
+    const data = resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data"));
     const dir = mkdtempSync(join(tmpdir(), "sa-bench-"));
-    let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
     try {
-      const input = join(dir, "services.jsonl");
-      writeFileSync(input, Array.from({ length: services }, (_, i) => `${JSON.stringify({ service_id: `B${i + 1}`, name: `Bench service ${i + 1}`, description: `Generated service ${i + 1}.`, jobs_to_be_done: ["Get things done"] })}\n`).join(""));
-      const config = await loadConfig({
-        env: {},
-        overrides: {
-          dataDir: resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data")),
-          model: "openai:gpt-4o-mini",
-          cacheMode: "off",
-          concurrency,
-          rpm,
-          tpm,
-          cache: { driver: "memory" },
-          quarantineDir: join(dir, "quarantine"),
-          ledger: { path: join(dir, "usage.json") },
-          retry: { attempts: 6, baseMs: 100, capMs: 2000 },
-        },
-      });
-      const runtime = await createRuntime({ task: "bench", config, log, env: { OPENAI_API_KEY: "sk-bench-local", OPENAI_BASE_URL: server.url } });
-      const callsPerService = 1 + runtime.data.plateaus.length * (1 + runtime.data.catalogues.length);
-      const started = performance.now();
-      const summary = await runServices(runtime, { input, output: join(dir, "out.jsonl") });
-      const wallMs = performance.now() - started;
-      await runtime.close();
-      const stats = await server.stats();
-      const calls = summary.totals.liveCalls;
-      const criticalPathMs = 3 * latency;
-      const bound = Math.max(criticalPathMs, (calls * latency) / concurrency, rpm ? (calls / rpm) * 60_000 : 0);
-      const figures = {
-        services,
-        latencyMs: latency,
-        concurrency,
-        rpm: rpm ?? null,
-        tpm: tpm ?? null,
-        status: summary.status,
-        wallMs: Math.round(wallMs),
-        idealBoundMs: Math.round(bound),
-        efficiency: Number((bound / wallMs).toFixed(3)),
-        requests: stats.requests,
-        rejected429: stats.rejected429,
-        calls,
-        callsPerService: calls / Math.max(1, summary.services.ok),
-        expectedCallsPerService: callsPerService,
-        retries: summary.totals.retries,
-        peakRssMiB: Math.round(peakRss / 1048576),
-      };
-      if (args.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+      let lines: string[];
+      if (args.cached !== undefined) lines = await cachedLines(positive("cached", args.cached)!, data, dir);
+      else if (args.rss !== undefined) lines = await rssLines(args.rss.split(",").map((n) => positive("rss", n)!), data, dir);
+      else if (args.list) lines = await listLines(10);
       else {
-        process.stdout.write(
-          [
-            `services ${services}, latency ${latency} ms, concurrency ${concurrency}${rpm ? `, rpm ${rpm}` : ""}${tpm ? `, tpm ${tpm}` : ""}`,
-            `wall time        ${(wallMs / 1000).toFixed(2)} s`,
-            `ideal bound      ${(bound / 1000).toFixed(2)} s  (max of critical path ${criticalPathMs} ms, calls×latency÷concurrency ${Math.round((calls * latency) / concurrency)} ms${rpm ? `, calls÷RPM ${Math.round((calls / rpm) * 60_000)} ms` : ""})`,
-            `efficiency       ${figures.efficiency}`,
-            `requests         ${figures.requests} (${figures.rejected429} answered 429, ${figures.retries} retries)`,
-            `calls/service    ${figures.callsPerService} (expected ${callsPerService})`,
-            `peak RSS         ${figures.peakRssMiB} MiB`,
-          ].join("\n") + "\n",
-        );
+        const serverRpm = positive("server-rpm", args["server-rpm"]);
+        const serverTpm = positive("server-tpm", args["server-tpm"]);
+        const scenario: Scenario = {
+          services: positive("services", args.services, 20)!,
+          latencyMs: positive("latency", args.latency, 200)!,
+          concurrency: positive("concurrency", args.concurrency, 16)!,
+          rpm: positive("rpm", args.rpm, serverRpm),
+          tpm: positive("tpm", args.tpm, serverTpm),
+          serverRpm,
+          serverTpm,
+          faultEvery: positive("fault-every", args["fault-every"]),
+          data,
+        };
+        const sides = [await runSide("ours", scenario, dir)];
+        if (args.compare) sides.push(await runSide("ai-sdk", scenario, dir));
+        lines = scenarioLines(scenario, sides);
       }
-      return summary.exitCode;
+      process.stdout.write(`${lines.join("\n")}\n`);
+      return 0;
     } finally {
-      clearInterval(sampler);
-      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   },
