@@ -1,5 +1,3 @@
-import { zodResponseFormat } from "openai/helpers/zod";
-import type { z } from "zod";
 import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
 import { findImportedAnswer } from "./cache-admin.ts";
@@ -15,6 +13,7 @@ import type { UsageGuard } from "./usage-guard.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
 import { validateAnswer, type CallResult, type CallSpec, type Stage } from "./call-spec.ts";
+import { createResponseFormats, type ResponseFormat } from "./response-format.ts";
 
 export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
 
@@ -62,13 +61,8 @@ const noUsage: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, 
 export function createSession(options: SessionOptions): Session {
   const { log } = options;
   const traces = createCallTraces(options.tracing ?? noTracing);
-  // Converting a zod schema to JSON Schema is the costliest step of a call: do it once per schema.
-  const formats = new WeakMap<z.ZodType, ReturnType<typeof zodResponseFormat>>();
-  const formatOf = (schema: z.ZodType, name: string) => {
-    let format = formats.get(schema);
-    if (!format) formats.set(schema, (format = zodResponseFormat(schema, name)));
-    return format;
-  };
+  // Converting a zod schema to JSON Schema is the costliest step of a call: done once per schema.
+  const formats = createResponseFormats();
 
   async function estimate(stage: Stage, provider: Provider, messages: ChatMessage[]) {
     const inputTokens = options.exactTokens
@@ -80,9 +74,8 @@ export function createSession(options: SessionOptions): Session {
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
-  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[]) {
-    const responseFormat = formatOf(spec.schema, spec.schemaName);
-    const jsonSchema = responseFormat.json_schema.schema as Record<string, unknown>;
+  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[], responseFormat: ResponseFormat) {
+    const jsonSchema = responseFormat.json_schema.schema;
     const guess = await estimate(spec.stage, provider, messages);
     const startedAt = options.clock.now();
     return options.limiter.schedule(
@@ -129,13 +122,13 @@ export function createSession(options: SessionOptions): Session {
   }
 
   async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
-    const jsonSchema = formatOf(spec.schema, spec.schemaName).json_schema.schema;
+    const { format, keySchema } = formats.forCall(spec.schema, spec.schemaName, spec.pins);
     const hash = cacheHash({
       provider: provider.name,
       baseURL: provider.baseURL,
       model: provider.model,
       messages: spec.messages,
-      schema: jsonSchema,
+      schema: keySchema,
       temperature: options.temperature,
       seed: options.seed,
       stage: spec.stage,
@@ -171,7 +164,7 @@ export function createSession(options: SessionOptions): Session {
     }
 
     let messages = spec.messages;
-    let answer = await live(spec, provider, messages);
+    let answer = await live(spec, provider, messages, format);
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
@@ -181,7 +174,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "assistant", content: answer.content },
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
-      answer = await live(spec, provider, messages);
+      answer = await live(spec, provider, messages, format);
       const second = validateAnswer(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { RetryInfo } from "../lib/http.ts";
+import type { ResponseFormat } from "../lib/response-format.ts";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -13,8 +14,8 @@ export interface ChatRequest {
   schemaName: string;
   /** The same schema as JSON Schema (what the cache key and the synthetic provider use). */
   jsonSchema: Record<string, unknown>;
-  /** The SDK zod helper's response_format for `schema`, built once by the session. */
-  responseFormat?: ReturnType<typeof import("openai/helpers/zod").zodResponseFormat>;
+  /** The response_format for `schema` (the SDK zod helper's, built once per run), with per-call pins. */
+  responseFormat?: ResponseFormat;
   temperature?: number;
   seed?: number;
   signal?: AbortSignal;

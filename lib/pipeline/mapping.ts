@@ -20,13 +20,35 @@ const lenientMapping = z.object({
   ),
 });
 
+/**
+ * Built once per catalogue and run: the response schema (feature ids are pinned per call, outside
+ * the schema) and the facets validator.
+ */
+const perCatalogue = new WeakMap<Catalogue, Map<number, { schema: z.ZodType<MappingAnswer>; facets: z.ZodType | null }>>();
+function schemasOf(catalogue: Catalogue, enumLimit: number) {
+  let byLimit = perCatalogue.get(catalogue);
+  if (!byLimit) perCatalogue.set(catalogue, (byLimit = new Map()));
+  let schemas = byLimit.get(enumLimit);
+  if (!schemas) {
+    schemas = { schema: mappingResponse([], catalogue, enumLimit) as unknown as z.ZodType<MappingAnswer>, facets: facetsSchema(catalogue) };
+    byLimit.set(enumLimit, schemas);
+  }
+  return schemas;
+}
+
+const itemIds = new WeakMap<Catalogue, Set<string>>();
+const itemIdsOf = (catalogue: Catalogue) => {
+  let ids = itemIds.get(catalogue);
+  if (!ids) itemIds.set(catalogue, (ids = new Set(catalogue.items.map((i) => i.id))));
+  return ids;
+};
+
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
 /** Keeps known features and items with valid facets; says what was dropped and why. */
-export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue) {
+export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, facets = facetsSchema(catalogue)) {
   const features = new Set(featureIds);
-  const items = new Set(catalogue.items.map((i) => i.id));
-  const facets = facetsSchema(catalogue);
+  const items = itemIdsOf(catalogue);
   const problems: string[] = [];
   const mappings: MappingAnswer["mappings"] = [];
   for (const entry of answer.mappings) {
@@ -64,16 +86,18 @@ export async function mapFeatures(
 ): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
   const featureIds = input.features.map((f) => f.feature_id);
   if (featureIds.length === 0) return { mappings: new Map(), model: "" };
+  const schemas = schemasOf(input.catalogue, ctx.enumLimit);
   const result = await ctx.session.call<MappingAnswer>({
     task: ctx.task,
     stage: "mapping",
     serviceId: input.serviceId,
     priority: input.priority,
     messages: mappingPrompt(ctx.domain, input.catalogue, input.serviceName, input.plateau, input.features),
-    schema: mappingResponse(featureIds, input.catalogue, ctx.enumLimit) as unknown as z.ZodType<MappingAnswer>,
+    schema: schemas.schema,
+    pins: { feature_id: featureIds },
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
-    check: (answer) => checkMapping(answer, featureIds, input.catalogue),
+    check: (answer) => checkMapping(answer, featureIds, input.catalogue, schemas.facets),
     imported: { plateau: input.plateau, field: input.catalogue.field },
   });
   const mappings = new Map<string, MappedItem[]>();
