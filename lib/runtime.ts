@@ -12,7 +12,9 @@ import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
 import { createPricing, type Pricing } from "./pricing.ts";
 import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
-import { callsPath } from "./ledger.ts";
+import { callsPath, readLedger } from "./ledger.ts";
+import { observedOutput } from "./estimate.ts";
+import { createTokenForecast } from "./token-forecast.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Session } from "./session.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
@@ -69,6 +71,16 @@ async function redisClient(url: string) {
   return client;
 }
 
+/** The ledger's history for output estimates; one that cannot be read only costs the history. */
+function readLedgerOrEmpty(path: string, log: Log) {
+  try {
+    return readLedger(path);
+  } catch (error) {
+    log.debug(`ledger: no history for estimates (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
@@ -118,8 +130,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     clock,
     temperature: config.temperature,
     seed: config.seed,
-    expectedOutput: config.estimate,
-    exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
+    forecast: createTokenForecast({ configured: config.estimate, history: (model) => observedOutput(readLedgerOrEmpty(config.ledger.path, log), model) }),
+    // A TPM limit needs no exact count: the forecast calibrates chars ÷ 4 by what the provider bills.
+    exactTokens: Boolean(config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
     transcripts: config.transcripts,
     tracing,
     dryRun: options.dryRun ?? false,

@@ -14,6 +14,7 @@ import { noTracing, type Tracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
 import { validateAnswer, type CallResult, type CallSpec, type Stage } from "./call-spec.ts";
 import { createResponseFormats, type ResponseFormat } from "./response-format.ts";
+import type { TokenForecast } from "./token-forecast.ts";
 
 export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
 
@@ -33,8 +34,8 @@ export interface SessionOptions {
   clock: Clock;
   temperature?: number;
   seed?: number;
-  /** Expected output tokens per stage, for limit and budget checks before a call. */
-  expectedOutput: Record<Stage, number>;
+  /** Expected output and billed prompt tokens, for limit and budget checks before a call; learns from answers. */
+  forecast: TokenForecast;
   /** Exact token counts (js-tiktoken) are only worth loading when a token limit or budget needs them. */
   exactTokens: boolean;
   transcripts: boolean;
@@ -64,19 +65,23 @@ export function createSession(options: SessionOptions): Session {
   // Converting a zod schema to JSON Schema is the costliest step of a call: done once per schema.
   const formats = createResponseFormats();
 
-  async function estimate(stage: Stage, provider: Provider, messages: ChatMessage[]) {
-    const inputTokens = options.exactTokens
-      ? await countPromptTokens(messages)
-      : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
-    const outputTokens = options.expectedOutput[stage];
-    const costUsd = options.pricing.cost(modelIdOf(provider), { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
-    return { inputTokens, outputTokens, costUsd };
+  const countPrompt = async (messages: ChatMessage[]) =>
+    options.exactTokens ? countPromptTokens(messages) : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
+
+  /** What a call will use, forecast when it is dispatched: answers seen while it queued count. */
+  function estimate(stage: Stage, provider: Provider, counted: number) {
+    const model = modelIdOf(provider);
+    const inputTokens = options.forecast.input(counted, model);
+    const outputTokens = options.forecast.output(stage, model);
+    const costUsd = options.pricing.cost(model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
+    return { counted, inputTokens, outputTokens, costUsd };
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
   async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[], responseFormat: ResponseFormat) {
     const jsonSchema = responseFormat.json_schema.schema;
-    const guess = await estimate(spec.stage, provider, messages);
+    const counted = await countPrompt(messages);
+    let guess = estimate(spec.stage, provider, counted);
     const startedAt = options.clock.now();
     return options.limiter.schedule(
       async () => {
@@ -91,11 +96,18 @@ export function createSession(options: SessionOptions): Session {
           throw error;
         }
         const costUsd = record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
+        options.forecast.observe({ stage: spec.stage, model: modelIdOf(provider), counted, usage: result.usage });
         options.guard.settle(reservation, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, costUsd });
         options.limiter.settle(guess.inputTokens + guess.outputTokens, result.usage.inputTokens + result.usage.outputTokens);
         return result;
       },
-      { priority: spec.priority, tokens: guess.inputTokens + guess.outputTokens },
+      {
+        priority: spec.priority,
+        tokens: () => {
+          guess = estimate(spec.stage, provider, counted);
+          return guess.inputTokens + guess.outputTokens;
+        },
+      },
     );
   }
 

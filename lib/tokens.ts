@@ -1,15 +1,15 @@
 import type { ChatMessage } from "../providers/types.ts";
 
 type Encoder = { encode(text: string): number[] };
-let encoder: Encoder | undefined;
+let encoder: Promise<Encoder> | undefined;
 
-/** o200k_base, loaded on first use: the table is large and most commands never need it. */
-async function load(): Promise<Encoder> {
-  if (!encoder) {
+/** o200k_base, loaded once on first use: the table is large and most commands never need it. */
+function load(): Promise<Encoder> {
+  encoder ??= (async () => {
     const { Tiktoken } = await import("js-tiktoken/lite");
     const ranks = (await import("js-tiktoken/ranks/o200k_base")).default;
-    encoder = new Tiktoken(ranks);
-  }
+    return new Tiktoken(ranks);
+  })();
   return encoder;
 }
 
