@@ -7,6 +7,7 @@ import { measure, seconds } from "../bench/child.ts";
 import { idealBound, runSide, type Scenario, type SideResult } from "../bench/pipeline.ts";
 import { syntheticRun } from "../bench/rss.ts";
 import { SAError } from "../lib/errors.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
@@ -75,7 +76,7 @@ async function listLines(runs: number): Promise<string[]> {
 }
 
 const task = defineTask({
-  meta: { name: "bench", description: "Benchmark the pipeline against a local test server (and the AI SDK script) and print its efficiency" },
+  meta: taskMeta.bench,
   args: {
     services: { type: "string", description: "Generated services (default 20)" },
     latency: { type: "string", description: "Server latency per call in ms (default 200)" },

@@ -5,12 +5,13 @@ import { createCacheStorage } from "../lib/cache.ts";
 import { SAError } from "../lib/errors.ts";
 import { readLedger } from "../lib/ledger.ts";
 import { commonArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const actions = ["stats", "prune", "clear", "import"] as const;
 
 const task = defineTask({
-  meta: { name: "cache", description: "Inspect and manage the cache: stats, prune, clear, import a Python tool cache" },
+  meta: taskMeta.cache,
   args: {
     action: { type: "positional", description: `${actions.join(" | ")}`, required: true },
     dir: { type: "positional", description: "import: the Python tool's cache folder", required: false },

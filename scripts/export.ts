@@ -9,6 +9,7 @@ import { readRecords } from "../lib/jsonl.ts";
 import { evolutionSchema, type ServiceEvolution } from "../lib/schema/evolution.ts";
 import { formatIssues } from "../lib/zod-error.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const formats = ["csv", "xlsx", "md", "html", "json"] as const;
@@ -27,7 +28,7 @@ function writeAtomic(path: string, data: string | Buffer): void {
 }
 
 const task = defineTask({
-  meta: { name: "export", description: "Turn evolutions into CSV, XLSX, Markdown, JSON or a self-contained HTML report" },
+  meta: taskMeta.export,
   args: {
     input: sharedArgs.input,
     output: sharedArgs.output,

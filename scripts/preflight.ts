@@ -13,6 +13,7 @@ import type { Service } from "../lib/schema/service.ts";
 import { parseModelId } from "../providers/index.ts";
 import { defaultBaseURL } from "../providers/openai.ts";
 import { sharedArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 interface Check {
@@ -23,7 +24,7 @@ interface Check {
 }
 
 const task = defineTask({
-  meta: { name: "preflight", description: "Check config, environment, data, prompts, input, cache and budget before any money is spent" },
+  meta: taskMeta.preflight,
   args: {
     ...sharedArgs,
     online: { type: "boolean", description: "Also ask the provider for its models (GET /models); never calls a model" },

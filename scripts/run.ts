@@ -2,10 +2,11 @@
 import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const task = defineTask({
-  meta: { name: "run", description: "Run the whole pipeline: services JSONL in, evolutions JSONL out" },
+  meta: taskMeta.run,
   args: {
     ...pipelineArgs,
     fresh: { type: "boolean", description: "Ignore what the output already holds and start over" },

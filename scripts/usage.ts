@@ -3,6 +3,7 @@ import { parseAge } from "../lib/cache-admin.ts";
 import { SAError } from "../lib/errors.ts";
 import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
 import { commonArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const columns: Array<[string, (t: Totals) => string]> = [
@@ -33,7 +34,7 @@ function merge(runs: RunRecord[], pick: (r: RunRecord) => Record<string, Totals>
 }
 
 const task = defineTask({
-  meta: { name: "usage", description: "Report what runs cost: by stage and by model, live against cached" },
+  meta: taskMeta.usage,
   args: {
     all: { type: "boolean", description: "Every run in the ledger (default: the last run)" },
     since: { type: "string", description: "Runs started within this age, e.g. 7d, 12h" },

@@ -1,0 +1,15 @@
+import type { TaskMeta } from "./_task.ts";
+
+/**
+ * Every task's name and description, with no imports: `list` reads this table without loading
+ * any task or its dependencies. Each task file takes its meta from here.
+ */
+export const taskMeta = {
+  preflight: { name: "preflight", description: "Check config, environment, data, prompts, input, cache and budget before any money is spent" },
+  run: { name: "run", description: "Run the whole pipeline: services JSONL in, evolutions JSONL out" },
+  map: { name: "map", description: "(Re)map the features of evolutions or feature records to the catalogues" },
+  export: { name: "export", description: "Turn evolutions into CSV, XLSX, Markdown, JSON or a self-contained HTML report" },
+  cache: { name: "cache", description: "Inspect and manage the cache: stats, prune, clear, import a Python tool cache" },
+  usage: { name: "usage", description: "Report what runs cost: by stage and by model, live against cached" },
+  bench: { name: "bench", description: "Benchmark the pipeline against a local test server (and the AI SDK script) and print its efficiency" },
+} satisfies Record<string, TaskMeta>;
