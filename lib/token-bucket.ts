@@ -24,7 +24,8 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
   const creditCap = 500 / msPerToken;
   let credit = 0;
   const waiting: Array<{ amount: number; go: () => void }> = [];
-  let timer: Promise<void> | undefined;
+  // The pending wake-up; a newer one (after tokens came back) supersedes it.
+  let timer: object | undefined;
 
   // Lets waiters go while the bucket is paid up, then sleeps until it next is.
   const pump = () => {
@@ -36,8 +37,10 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
       next.go();
     }
     if (waiting.length > 0 && !timer) {
-      timer = options.clock.sleep(Math.max(1, paidUntil - options.clock.now())).then(() => {
-        timer = undefined;
+      const mine = {};
+      timer = mine;
+      void options.clock.sleep(Math.max(1, paidUntil - options.clock.now())).then(() => {
+        if (timer === mine) timer = undefined;
         pump();
       });
     }
@@ -50,8 +53,15 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
       });
     },
     adjust(amount) {
-      if (amount >= 0) paidUntil = Math.max(paidUntil, options.clock.now()) + amount * msPerToken;
-      else credit = Math.min(creditCap, credit - amount);
+      const now = options.clock.now();
+      if (amount >= 0) paidUntil = Math.max(paidUntil, now) + amount * msPerToken;
+      else {
+        // Paid off sooner; what reaches back past now is credit.
+        const sooner = paidUntil + amount * msPerToken;
+        credit = Math.min(creditCap, credit + Math.min(-amount, Math.max(0, now - sooner) / msPerToken));
+        paidUntil = Math.max(now, sooner);
+        timer = undefined;
+      }
       pump();
     },
   };
