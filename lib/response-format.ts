@@ -63,12 +63,19 @@ export function createResponseFormats() {
     return entry;
   };
   return {
-    /** The format to send and what the cache key hashes for it (the digest and the pins). */
-    forCall(schema: z.ZodType, name: string, pins?: Pins): { format: ResponseFormat; keySchema: unknown } {
+    /**
+     * What the cache key hashes for a call (the digest, and the pins), and the format to send,
+     * built only when asked: a cached answer never needs it.
+     */
+    forCall(schema: z.ZodType, name: string, pins?: Pins): { keySchema: string; format: () => ResponseFormat } {
       const { format, digest } = prepare(schema, name);
-      if (!pins) return { format, keySchema: digest };
-      const withPins = { ...format, json_schema: { ...format.json_schema, schema: pinned(format.json_schema.schema, pins) as JsonSchema } };
-      return { format: withPins, keySchema: { digest, pins } };
+      if (!pins) return { keySchema: digest, format: () => format };
+      const keySchema = `${digest}:${JSON.stringify(Object.entries(pins).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...new Set(v)]]))}`;
+      let withPins: ResponseFormat | undefined;
+      return {
+        keySchema,
+        format: () => (withPins ??= { ...format, json_schema: { ...format.json_schema, schema: pinned(format.json_schema.schema, pins) as JsonSchema } }),
+      };
     },
   };
 }

@@ -176,7 +176,7 @@ export function createSession(options: SessionOptions): Session {
     }
 
     let messages = spec.messages;
-    let answer = await live(spec, provider, messages, format);
+    let answer = await live(spec, provider, messages, format());
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
@@ -186,7 +186,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "assistant", content: answer.content },
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
-      answer = await live(spec, provider, messages, format);
+      answer = await live(spec, provider, messages, format());
       const second = validateAnswer(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });
