@@ -8,6 +8,9 @@ export interface ServerStats {
   rejected429: number;
   /** Prompt + completion tokens billed for answered requests. */
   tokens: number;
+  /** When the first and the last request arrived (epoch ms). */
+  firstAt: number | null;
+  lastAt: number | null;
 }
 
 /** The test server in its own process, as a remote provider would be: its work does not slow the client. */

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
 import { firstIssue, formatIssues } from "./zod-error.ts";
@@ -56,7 +55,8 @@ async function readConfigFile(file: string): Promise<Plain> {
       return mod.default;
     }
     const text = await readFile(file, "utf8");
-    const data: unknown = ext === ".json" ? JSON.parse(text) : parseYaml(text);
+    // yaml loads only for a YAML file: most configs are JSON.
+    const data: unknown = ext === ".json" ? JSON.parse(text) : (await import("yaml")).parse(text);
     if (data == null) return {};
     if (!isPlain(data)) throw new Error("expected an object at the top level");
     return data;
@@ -91,7 +91,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   if (file) {
     const checked = configSchema.safeParse(fileLayer);
     if (!checked.success) {
-      const line = extname(file) === ".json" ? lineOf(await readFile(file, "utf8"), firstIssue(checked.error)?.path ?? []) : undefined;
+      const line = extname(file) === ".json" ? await lineOf(await readFile(file, "utf8"), firstIssue(checked.error)?.path ?? []) : undefined;
       throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
     }
   }

@@ -51,7 +51,7 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
   }
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
-    const line = lineOf(text, firstIssue(parsed.error)?.path ?? []);
+    const line = await lineOf(text, firstIssue(parsed.error)?.path ?? []);
     throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
   }
   return parsed.data;

@@ -1,10 +1,12 @@
-import { findNodeAtLocation, parseTree, type Node } from "jsonc-parser";
+import type { Node } from "jsonc-parser";
 
 /**
  * The 1-based line of the value at `path` in a JSON text (or of the nearest parent that exists),
  * so an error in a data file can name its line as well as its field.
  */
-export function lineOf(text: string, path: PropertyKey[]): number | undefined {
+export async function lineOf(text: string, path: PropertyKey[]): Promise<number | undefined> {
+  // Loaded only to explain a bad file.
+  const { findNodeAtLocation, parseTree } = await import("jsonc-parser");
   const tree = parseTree(text);
   if (!tree) return undefined;
   let node: Node | undefined;

@@ -1,4 +1,4 @@
-import { calcPrice } from "@pydantic/genai-prices";
+import type { calcPrice as CalcPrice } from "@pydantic/genai-prices";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Usage } from "../providers/types.ts";
@@ -32,6 +32,11 @@ export interface Pricing {
 
 const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
 
+// The price table loads on the first priced call, not at start: a run's first requests go out
+// without waiting for it, and free or overridden models never need it.
+let calcPrice: typeof CalcPrice | undefined;
+const prices = () => (calcPrice ??= (require("@pydantic/genai-prices") as { calcPrice: typeof CalcPrice }).calcPrice);
+
 export function createPricing(overrides: Config["pricing"], log?: Log): Pricing {
   const warned = new Set<string>();
   return {
@@ -47,7 +52,7 @@ export function createPricing(overrides: Config["pricing"], log?: Log): Pricing 
         return round(usd / 1e6);
       }
       // Bundled data only: updatePrices() would fetch over the network.
-      const price = calcPrice({ input_tokens: usage.inputTokens, cache_read_tokens: cached, output_tokens: usage.outputTokens }, model, { providerId: provider });
+      const price = prices()({ input_tokens: usage.inputTokens, cache_read_tokens: cached, output_tokens: usage.outputTokens }, model, { providerId: provider });
       if (price) return round(price.total_price);
       if (!warned.has(modelId)) {
         warned.add(modelId);

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { zodResponseFormat } from "openai/helpers/zod";
-import type { z } from "zod";
+import { z } from "zod";
 import { canonicalJson } from "./jsonl.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -55,8 +54,9 @@ export function createResponseFormats() {
     if (!byName) prepared.set(schema, (byName = new Map()));
     let entry = byName.get(name);
     if (!entry) {
-      const { type, json_schema } = zodResponseFormat(schema, name);
-      const format: ResponseFormat = { type, json_schema: { ...json_schema, schema: json_schema.schema as JsonSchema } };
+      // zod's own draft-7 conversion gives the same JSON Schema as the openai SDK's zod helper for
+      // strict objects (checked by a test), without loading the SDK's helper and zod 3 shims.
+      const format: ResponseFormat = { type: "json_schema", json_schema: { name, strict: true, schema: z.toJSONSchema(schema, { target: "draft-7" }) as JsonSchema } };
       entry = { format, digest: createHash("sha256").update(canonicalJson(format.json_schema.schema)).digest("hex") };
       byName.set(name, entry);
     }

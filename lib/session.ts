@@ -73,7 +73,7 @@ export function createSession(options: SessionOptions): Session {
     const model = modelIdOf(provider);
     const inputTokens = options.forecast.input(counted, model);
     const outputTokens = options.forecast.output(stage, model);
-    const costUsd = options.pricing.cost(model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
+    const costUsd = options.guard.needsCost ? (options.pricing.cost(model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0) : 0;
     return { counted, inputTokens, outputTokens, costUsd };
   }
 

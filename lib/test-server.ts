@@ -98,7 +98,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
       if (req.method === "GET" && url.pathname.endsWith("/models")) {
         return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
       }
-      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight, tokens: billed });
+      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight, tokens: billed, firstAt: requests[0]?.at ?? null, lastAt: requests.at(-1)?.at ?? null });
       if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
       const body = (await req.json()) as ChatBody;
       const number = ++n;

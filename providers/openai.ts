@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import OpenAI, { APIError, APIConnectionError } from "openai";
-import { zodResponseFormat } from "openai/helpers/zod";
 import { SAError } from "../lib/errors.ts";
 import { createRetryFetch } from "../lib/http.ts";
 import { redact } from "../lib/redact.ts";
@@ -46,7 +45,7 @@ export function create(model: string, context: ProviderContext): Provider {
           {
             model,
             messages: request.messages,
-            response_format: request.responseFormat ?? zodResponseFormat(request.schema, request.schemaName),
+            response_format: request.responseFormat ?? { type: "json_schema", json_schema: { name: request.schemaName, strict: true, schema: request.jsonSchema } },
             ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
             ...(request.seed === undefined ? {} : { seed: request.seed }),
           },

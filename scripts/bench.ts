@@ -34,6 +34,8 @@ function scenarioLines(s: Scenario, sides: SideResult[]): string[] {
     row("wall time", (r) => seconds(r.wallMs)),
     row("CPU (user+sys)", (r) => seconds(r.cpuMs)),
     row("peak RSS", (r) => `${r.peakRssMiB} MiB`),
+    row("first request", (r) => (r.server.firstAt ? `${r.server.firstAt - r.startedAt} ms` : "none")),
+    row("last request", (r) => (r.server.lastAt ? `${r.server.lastAt - r.startedAt} ms` : "none")),
     row("status", (r) => r.status),
   ];
   const script = sides[1];

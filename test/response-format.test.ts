@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
+import { zodResponseFormat } from "openai/helpers/zod";
 import { createResponseFormats } from "../lib/response-format.ts";
 
 const schema = z.strictObject({
@@ -15,6 +16,11 @@ describe("response formats", () => {
     expect(a.format().json_schema.name).toBe("m");
     expect(a.format().json_schema.strict).toBe(true);
     expect(typeof a.keySchema).toBe("string"); // a digest, not the schema text
+  });
+
+  test("the JSON Schema is the one the openai SDK's zod helper gives", () => {
+    const ours = createResponseFormats().forCall(schema, "m").format();
+    expect(ours).toEqual(JSON.parse(JSON.stringify(zodResponseFormat(schema, "m"))));
   });
 
   test("pins become enums in a copy of the JSON Schema, and part of the cache key", () => {
