@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Storage } from "unstorage";
-import { createProvider, parseModelId } from "../providers/index.ts";
+import { createProvider, parseModelId, providers as providerModules } from "../providers/index.ts";
 import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -89,7 +89,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   setLogField("runId", runId);
   const tracing = options.tracing ?? noTracing;
   const modelIds = [config.model, ...config.models.fallback.filter((m) => m !== config.model)];
-  modelIds.forEach(parseModelId);
+  // Provider modules (the openai SDK is the largest) start loading while the data files are read.
+  const warm = Promise.all(modelIds.map((id) => providerModules[parseModelId(id).provider]!()));
 
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
@@ -100,6 +101,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  await warm;
   const providers = await Promise.all(
     modelIds.map((id) =>
       createProvider(id, {
