@@ -61,7 +61,7 @@ export interface RecordHandler<T> {
  * limit, a budget or a signal stops dispatch, lets calls in flight finish, and flushes.
  */
 export function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
-  return rt.tracing.run(handler.task, { "sa.run_id": rt.runId, "sa.input": options.input, "sa.output": options.output, "gen_ai.request.model": rt.config.model }, () => runInSpan(rt, options, handler));
+  return rt.tracing.run(handler.task, { "sa.run_id": rt.runId, "sa.input": options.input, "sa.output": options.output, "sa.model": rt.config.model }, () => runInSpan(rt, options, handler));
 }
 
 async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
