@@ -10,6 +10,9 @@ import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { onStopSignal, signalExitCode, type StopSignal } from "../signals.ts";
 
+/** Bad input lines printed one by one; the rest are counted in one line (all are quarantined). */
+const MAX_BAD_LINES_LOGGED = 20;
+
 export interface RunOptions {
   input: string;
   output: string;
@@ -122,7 +125,8 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
 
   const bad = (line: number, reason: string, data?: unknown) => {
     counts.bad++;
-    log.error(`input ${options.input}:${line}: ${reason}`);
+    // A file that is not text at all has a bad line per line: print the first ones, count the rest.
+    if (counts.bad <= MAX_BAD_LINES_LOGGED) log.error(`input ${options.input}:${line}: ${reason}`);
     rt.quarantine.add({ kind: "input", file: options.input, line, reason, data });
   };
 
@@ -207,6 +211,9 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
   if (stop?.status === "fatal" && stop.error) {
     await saveRun(config.ledger.path, ledgerRecord("failed", new Date(rt.clock.now()).toISOString())).catch(() => {});
     throw stop.error;
+  }
+  if (counts.bad > MAX_BAD_LINES_LOGGED) {
+    log.error(`input ${options.input}: ${counts.bad - MAX_BAD_LINES_LOGGED} more bad line(s) not shown (${counts.bad} in all, every one in ${rt.quarantine.path})`);
   }
   if (rt.misses.length) {
     log.warn(`dry run: ${rt.misses.length} call(s) not in the cache:`);
