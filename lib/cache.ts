@@ -4,6 +4,7 @@ import { z } from "zod";
 import { SAError } from "./errors.ts";
 import { canonicalJson } from "./jsonl.ts";
 import type { Log } from "./log.ts";
+import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
 
 /** Bump when the entry shape or the key recipe changes: old entries then simply miss. */
@@ -65,7 +66,7 @@ export function cacheHash(parts: KeyParts): string {
   const material = canonicalJson({
     v: CACHE_KEY_VERSION,
     provider: parts.provider,
-    baseURL: parts.baseURL,
+    baseURL: redactUrl(parts.baseURL),
     model: parts.model,
     messages: parts.messages,
     schema: parts.schema,

@@ -6,6 +6,7 @@ import { SAError, errorMessage } from "../lib/errors.ts";
 import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
 import { createRetryFetch } from "../lib/http.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
+import { redactUrl } from "../lib/redact.ts";
 import { createPricing } from "../lib/pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
@@ -94,7 +95,7 @@ const task = defineTask({
       const openaiModels = models.filter((m) => parseModelId(m).provider === "openai");
       await check("environment", async () => {
         if (openaiModels.length && !process.env.OPENAI_API_KEY) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set (needed for ${openaiModels.join(", ")})`);
-        return openaiModels.length ? `OPENAI_API_KEY is set; endpoint ${process.env.OPENAI_BASE_URL || defaultBaseURL}` : `no secrets needed for ${models.join(", ")}`;
+        return openaiModels.length ? `OPENAI_API_KEY is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
       });
       if (args.online && openaiModels.length) {
         await check("provider", async () => {
