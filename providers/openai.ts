@@ -25,6 +25,8 @@ export function create(model: string, context: ProviderContext): Provider {
       fetch: createRetryFetch({
         ...context.http,
         fetch: context.fetch,
+        // A 200 without choices (a gateway's own JSON) would fail later as a TypeError: retry it.
+        expectBody: (data) => Array.isArray((data as { choices?: unknown } | null)?.choices),
         onRetry: (info) => {
           const scope = retryScope.getStore();
           if (scope) scope.retries++;
