@@ -1,6 +1,8 @@
 import PQueue from "p-queue";
 import { RateLimiterMemory, RateLimiterQueue, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
+import type { Log } from "./log.ts";
+import { redactUrl } from "./redact.ts";
 import { parseResetMs, retryAfterMs } from "./http.ts";
 
 export interface LimiterOptions {
@@ -45,9 +47,44 @@ function smoothBucket(perMinute: number, windowSeconds: number, shared?: { clien
   const local = new RateLimiterMemory({ points, duration, execEvenly: true, execEvenlyMinDelayMs: 0 });
   // If Redis goes away, each process falls back to its own bucket instead of failing calls.
   const limiter: RateLimiterAbstract = shared
-    ? new RateLimiterRedis({ storeClient: shared.client, keyPrefix: `sa-rate:${shared.key}`, points, duration, execEvenly: true, execEvenlyMinDelayMs: 0, insuranceLimiter: local })
+    ? new RateLimiterRedis({
+        storeClient: shared.client,
+        keyPrefix: `sa-rate:${shared.key}`,
+        points,
+        duration,
+        execEvenly: true,
+        execEvenlyMinDelayMs: 0,
+        insuranceLimiter: local,
+        // While the connection is down, go to the local bucket at once instead of waiting on Redis.
+        rejectIfRedisNotReady: true,
+      })
     : local;
   return { points, limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
+}
+
+/**
+ * An ioredis client for the shared buckets. Commands never wait for a lost connection (no
+ * offline queue): the limiter falls back to this process's own buckets at once. ioredis keeps
+ * reconnecting, and the buckets are shared again as soon as Redis is back. Says so once each way.
+ */
+export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "info">) {
+  const { default: Redis } = await import("ioredis");
+  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 5000 });
+  let state: "connecting" | "up" | "lost" = "connecting";
+  let warned = false;
+  client.on("error", () => {});
+  client.on("close", () => {
+    if (state !== "up") return;
+    state = "lost";
+    if (!warned) log.warn(`rate limit: Redis ${redactUrl(url)} is unreachable; this process uses its own RPM/TPM buckets until it is back`);
+    else log.info(`rate limit: Redis ${redactUrl(url)} is unreachable again; using this process's own buckets`);
+    warned = true;
+  });
+  client.on("ready", () => {
+    if (state === "lost") log.info(`rate limit: Redis ${redactUrl(url)} is back; the RPM/TPM buckets are shared again`);
+    state = "up";
+  });
+  return client;
 }
 
 export function createLimiter(options: LimiterOptions): Limiter {
@@ -97,8 +134,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
       stopped ??= error;
     },
     async close() {
-      const client = options.shared?.client as { quit?: () => Promise<unknown> } | undefined;
-      await client?.quit?.().catch(() => {});
+      const client = options.shared?.client as { status?: string; quit?: () => Promise<unknown>; disconnect?: () => void } | undefined;
+      // quit() on a lost connection would wait for it to come back.
+      if (client?.status === "ready") await client.quit?.().catch(() => {});
+      else client?.disconnect?.();
     },
   };
 }
