@@ -55,35 +55,41 @@ function smoothBucket(perMinute: number, windowSeconds: number, shared?: { clien
         execEvenly: true,
         execEvenlyMinDelayMs: 0,
         insuranceLimiter: local,
-        // While the connection is down, go to the local bucket at once instead of waiting on Redis.
-        rejectIfRedisNotReady: true,
       })
     : local;
   return { points, limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
 }
 
 /**
- * An ioredis client for the shared buckets. Commands never wait for a lost connection (no
- * offline queue): the limiter falls back to this process's own buckets at once. ioredis keeps
- * reconnecting, and the buckets are shared again as soon as Redis is back. Says so once each way.
+ * An ioredis client for the shared buckets, connected before the first call. Commands never wait
+ * for a lost connection (no offline queue, no retry): they fail at once and the limiter uses this
+ * process's own buckets (its insurance limiter). ioredis keeps reconnecting, and the buckets are
+ * shared again as soon as Redis is back. One warning when Redis is lost, one line when it is back.
  */
-export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "info">) {
+export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "info">, connectTimeoutMs = 5000) {
   const { default: Redis } = await import("ioredis");
-  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 5000 });
-  let state: "connecting" | "up" | "lost" = "connecting";
+  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: connectTimeoutMs });
+  const where = `rate limit: Redis ${redactUrl(url)}`;
+  let up = false;
   let warned = false;
+  const lost = () => {
+    if (!warned) log.warn(`${where} is unreachable; this process uses its own RPM/TPM buckets until it is back`);
+    warned = true;
+  };
   client.on("error", () => {});
   client.on("close", () => {
-    if (state !== "up") return;
-    state = "lost";
-    if (!warned) log.warn(`rate limit: Redis ${redactUrl(url)} is unreachable; this process uses its own RPM/TPM buckets until it is back`);
-    else log.info(`rate limit: Redis ${redactUrl(url)} is unreachable again; using this process's own buckets`);
-    warned = true;
+    if (up) lost();
+    up = false;
   });
   client.on("ready", () => {
-    if (state === "lost") log.info(`rate limit: Redis ${redactUrl(url)} is back; the RPM/TPM buckets are shared again`);
-    state = "up";
+    if (warned) log.info(`${where} is back; the RPM/TPM buckets are shared again`);
+    up = true;
   });
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, connectTimeoutMs);
+    client.once("ready", () => resolve(clearTimeout(timer)));
+  });
+  if (!up) lost();
   return client;
 }
 
