@@ -69,11 +69,16 @@ function assertUnique(file: string, ids: string[], what: string): void {
   }
 }
 
-export async function loadCatalogue(file: string, field: string, label?: string): Promise<Catalogue> {
+/** A catalogue with no items is refused (every call into it would be paid for nothing) unless `allowEmpty`. */
+export async function loadCatalogue(file: string, field: string, options: { label?: string; allowEmpty?: boolean } = {}): Promise<Catalogue> {
   const raw = await readJsonFile(file, catalogueFileSchema);
+  const { label } = options;
   const catalogue: Catalogue = Array.isArray(raw)
     ? { field, label: label ?? field, facets: [], items: raw }
     : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items };
+  if (catalogue.items.length === 0 && !options.allowEmpty) {
+    throw new SAError("E_DATA", `data ${file}: the ${field} catalogue has no items; add some, or set allowEmpty: true on its mapping set to skip it`);
+  }
   assertUnique(file, catalogue.items.map((i) => i.id), "id");
   assertUnique(file, catalogue.facets.map((f) => f.id), "facets.id");
   return catalogue;
@@ -111,7 +116,7 @@ export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"
   const unknown = wanted.filter((f) => !known.includes(f));
   if (unknown.length) throw new SAError("E_USAGE", `--sets: unknown set "${unknown[0]}" (known: ${known.join(", ")})`);
   const catalogues = await Promise.all(
-    config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadCatalogue(join(dir, s.file), s.field, s.label)),
+    config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadCatalogue(join(dir, s.file), s.field, { label: s.label, allowEmpty: s.allowEmpty })),
   );
 
   return {
