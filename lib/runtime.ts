@@ -9,7 +9,7 @@ import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
-import { createPricing, type Pricing } from "./pricing.ts";
+import { assertBudgetPriced, createPricing, type Pricing } from "./pricing.ts";
 import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
@@ -71,6 +71,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const modelIds = [config.model, ...config.models.fallback.filter((m) => m !== config.model)];
   modelIds.forEach(parseModelId);
 
+  assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });

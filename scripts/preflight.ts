@@ -7,7 +7,7 @@ import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts"
 import { createRetryFetch } from "../lib/http.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
 import { redactUrl } from "../lib/redact.ts";
-import { createPricing } from "../lib/pricing.ts";
+import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
@@ -125,6 +125,11 @@ const task = defineTask({
           const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${cfg.model} (before cache hits)`;
           const budget = cfg.budget.hardUsd;
           const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
+          try {
+            assertBudgetPriced(cfg);
+          } catch (error) {
+            problems.push(errorMessage(error));
+          }
           return { detail: budget !== undefined ? `${detail}; budget $${budget}` : detail, problems };
         });
       }
