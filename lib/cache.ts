@@ -112,6 +112,8 @@ export const cacheEntrySchema = z.object({
   createdAt: z.string(),
   expiresAt: z.string().nullable().default(null),
   request: z.looseObject({ stage: z.string(), serviceId: z.string() }),
+  /** What validation dropped from the answer before it was stored: quarantined again on every hit. */
+  dropped: z.object({ reason: z.string(), data: z.unknown() }).optional(),
 });
 export type CacheEntry = z.infer<typeof cacheEntrySchema>;
 

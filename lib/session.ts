@@ -147,6 +147,9 @@ export function createSession(options: SessionOptions): Session {
     if (hit) {
       const checked = validateAnswer(spec, hit.answer);
       if (checked.ok && checked.problems.length === 0) {
+        // A repaired answer is stored repaired: what it lost is quarantined again, so --strict
+        // gives a cached rerun the exit code of the live run.
+        if (hit.dropped) options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, ...hit.dropped });
         record(spec, provider, "hit", hit.usage, 0, 0, hit.model);
         return { value: checked.value, model, cached: true };
       }
@@ -171,6 +174,7 @@ export function createSession(options: SessionOptions): Session {
     }
 
     let messages = spec.messages;
+    let dropped: { reason: string; data: string } | undefined;
     let answer = await live(spec, provider, messages);
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
@@ -189,7 +193,8 @@ export function createSession(options: SessionOptions): Session {
       }
       if (second.problems.length > 0) {
         // The answer is kept, minus what could not be used; the dropped parts are quarantined.
-        options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.problems.join("; "), data: answer.content });
+        dropped = { reason: second.problems.join("; "), data: answer.content };
+        options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, ...dropped });
       }
       checked = second;
     }
@@ -200,6 +205,7 @@ export function createSession(options: SessionOptions): Session {
       provider: provider.name,
       createdAt: new Date(options.clock.now()).toISOString(),
       request: { stage: spec.stage, serviceId: spec.serviceId, schemaName: spec.schemaName, model, baseURL: provider.baseURL, runId: options.runId },
+      ...(dropped ? { dropped } : {}),
     });
     if (options.transcripts) {
       const transcriptKey = `transcripts:${keyPart(options.context)}:${spec.stage}:${keyPart(spec.serviceId)}:${hash}`;
