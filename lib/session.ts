@@ -14,6 +14,7 @@ import { countPromptTokens } from "./tokens.ts";
 import type { UsageGuard } from "./usage-guard.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
+import { fakeFromSchema } from "./fake-answer.ts";
 import { validateAnswer, type CallResult, type CallSpec, type Stage } from "./call-spec.ts";
 
 export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
@@ -128,6 +129,20 @@ export function createSession(options: SessionOptions): Session {
     return price;
   }
 
+  /**
+   * A dry run counts the miss, then goes on with a stand-in answer (schema-valid, as the
+   * synthetic provider makes them) so that the later stages' calls are counted too. The engine
+   * never writes a service that had a miss.
+   */
+  function dryRunMiss<T>(spec: CallSpec<T>, model: string, jsonSchema: unknown, hash: string): CallResult<T> {
+    options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
+    const standIn = validateAnswer(spec, fakeFromSchema(jsonSchema as Record<string, unknown>, hash));
+    if (standIn.ok) return { value: standIn.value, model, cached: false };
+    throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {
+      details: { stage: spec.stage, serviceId: spec.serviceId, model },
+    });
+  }
+
   async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
     const jsonSchema = formatOf(spec.schema, spec.schemaName).json_schema.schema;
     const hash = cacheHash({
@@ -166,12 +181,7 @@ export function createSession(options: SessionOptions): Session {
         return { value: reused, model, cached: true };
       }
     }
-    if (options.dryRun) {
-      options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
-      throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {
-        details: { stage: spec.stage, serviceId: spec.serviceId, model },
-      });
-    }
+    if (options.dryRun) return dryRunMiss(spec, model, jsonSchema, hash);
 
     let messages = spec.messages;
     let dropped: { reason: string; data: string } | undefined;
