@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Redis from "ioredis";
 import { startTestServer } from "../lib/test-server.ts";
 import { startRedis } from "./redis-server.ts";
 import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -15,9 +16,9 @@ const until = async (ok: () => boolean, timeoutMs = 60_000) => {
 
 /** Commands the server has run, from INFO commandstats. */
 async function commandsRun(port: number): Promise<number> {
-  const proc = Bun.spawn(["redis-cli", "-p", String(port), "INFO", "commandstats"], { stdout: "pipe" });
-  const text = await new Response(proc.stdout).text();
-  await proc.exited;
+  const client = new Redis(port, "127.0.0.1");
+  const text = await client.info("commandstats");
+  client.disconnect();
   return [...text.matchAll(/cmdstat_(?!info|ping|client|command|hello|select)\w+:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
