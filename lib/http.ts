@@ -93,13 +93,15 @@ function parseJson(text: string): unknown {
  * Reads a 2xx body whole and hands back an equal response, or throws (and so is retried) when
  * the body broke off or is not what was asked for. The error says what came back.
  */
-async function usableAnswer(response: Response, expectBody: RetryOptions["expectBody"]): Promise<Response> {
+async function usableAnswer(response: Response, expectBody: RetryOptions["expectBody"], callerSignal?: AbortSignal | null): Promise<Response> {
   if (!response.ok) return response;
   const what = `HTTP ${response.status} (${response.headers.get("content-type") || "no content type"})`;
   let text: string;
   try {
     text = await response.text();
   } catch (cause) {
+    // The caller gave up (a stop, the SDK's overall timeout): that is no reason to retry.
+    if (callerSignal?.aborted) throw cause;
     throw new SAError("E_PROVIDER", `${what}: the connection broke while the answer was read (${errorMessage(cause)})`, { cause, details: { status: response.status } });
   }
   const data = text.trim() ? parseJson(text) : undefined;
@@ -125,7 +127,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
   const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
     const timeout = AbortSignal.timeout(options.requestTimeout);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    return baseFetch(input, { ...init, signal }).then((response) => usableAnswer(response, options.expectBody));
+    return baseFetch(input, { ...init, signal }).then((response) => usableAnswer(response, options.expectBody, init?.signal));
   }) as typeof globalThis.fetch;
   const $fetch = ofetch.create({}, { fetch: attemptFetch });
 
