@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import { canonicalJson } from "../jsonl.ts";
 import type { Catalogue, Role } from "../schema/data.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { Service } from "../schema/service.ts";
@@ -37,11 +35,8 @@ export interface EvolutionMeta {
   extra?: Record<string, unknown>;
 }
 
-/** Hash of the catalogues a run mapped against, so a reader can tell which version was used. */
-export function catalogueHash(catalogues: Catalogue[]): string {
-  const material = canonicalJson(catalogues.map((c) => ({ field: c.field, facets: c.facets, items: c.items })));
-  return createHash("sha256").update(material).digest("hex");
-}
+/** Hash of the catalogues a run mapped against, the same value the Python tool writes. */
+export { catalogueHash } from "../catalogue-hash.ts";
 
 /** Code-point order: the same everywhere, whatever the locale. */
 export const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
