@@ -7,7 +7,7 @@ type CatalogueFile = z.infer<typeof catalogueFileSchema>;
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
 /** Python's default string order: by code point (JS compares UTF-16 units, which differs past U+FFFF). */
-const byCodePoint = (a: string, b: string) => {
+export const byCodePoint = (a: string, b: string) => {
   const x = [...a];
   const y = [...b];
   for (let i = 0; i < Math.min(x.length, y.length); i++) {

@@ -58,7 +58,7 @@ describe("map", () => {
         const result = await runScript("map", ["--input", join(root, "fixtures/python", file), "--output", `${file}.out`, "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
         expect(result.code).toBe(0);
         for (const evolution of lines(join(dir, `${file}.out`))) {
-          expect(evolution.meta.mapping_types).toEqual(["applications", "technologies", "data"]);
+          expect(evolution.meta.mapping_types).toEqual(["applications", "data", "technologies"]);
           for (const plateau of evolution.plateaus) {
             expect(plateau.roles.map((r) => r.role_id)).toEqual(["residents", "businesses", "council_staff"]);
             for (const f of plateau.features) expect(Object.keys(f.mappings).sort()).toEqual(["applications", "data", "technologies"]);
