@@ -73,6 +73,31 @@ describe("map", () => {
     }
   });
 
+  test("lean feature records take the service from --service-file; without it each line is refused by number", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const features = join(root, "fixtures/python/lean-features.jsonl");
+      const services = join(root, "fixtures/python/lean-services.jsonl");
+      const result = await runScript("map", ["--features-file", features, "--service-file", services, "--output", "lean.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(result.code).toBe(0);
+      const [loans, events] = lines(join(dir, "lean.jsonl"));
+      expect(loans!.service).toEqual({ service_id: "L01", name: "Library Loans", description: "Lending books and media to residents.", jobs_to_be_done: ["Borrow a book"], features: [] });
+      expect(loans!.plateaus.map((p) => [p.plateau, p.plateau_name, p.service_description])).toEqual([[2, "Enhanced", "Loans renew themselves unless someone is waiting."]]);
+      expect(loans!.plateaus[0]!.features.map((f) => f.feature_id).sort()).toEqual(["LNF001", "LNF002"]);
+      expect(loans!.plateaus[0]!.features.every((f) => Object.keys(f.mappings).length === 3)).toBe(true);
+      // No plateau given: level 1, named from the data folder; the service's own description.
+      expect(events!.plateaus.map((p) => [p.plateau, p.plateau_name, p.service_description])).toEqual([[1, "Foundational", "Talks and classes in branch libraries."]]);
+      expect("parent_id" in events!.service).toBe(false);
+
+      const without = await runScript("map", ["--input", features, "--output", "none.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(without.code).toBe(1);
+      expect(without.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
+      expect(without.stderr).toContain("lean-features.jsonl:2:");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a facet violation is quarantined; with --strict the exit code is 1; unknown ids never reach the output", async () => {
     const answer = (b: ChatBody) => {
       if (b.response_format?.json_schema?.name !== "applications_mapping") return undefined;
