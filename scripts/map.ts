@@ -16,6 +16,7 @@ const task = defineTask({
     sets: { type: "string", description: "Mapping sets to map, e.g. applications,technologies (default: every set in the config)" },
     "service-id": { type: "string", description: "Only these services (comma-separated ids)" },
     "features-file": { type: "string", description: "The features or evolutions to map (the Python tool's name for --input)" },
+    "reuse-imported": { type: "boolean", description: "On a cache miss, reuse an imported answer (cache import) when it validates" },
     "service-file": { type: "string", description: "Services JSONL giving the details of services that lean feature records name by id" },
   },
   async run({ args, log, config }) {
@@ -24,7 +25,7 @@ const task = defineTask({
     if (args["features-file"] && args.input && args["features-file"] !== args.input) throw new SAError("E_USAGE", "--features-file and --input name two different files; give one");
     // The Python tool's --features-file names the input; it is the same flag here.
     const input = args["features-file"] ?? args.input;
-    return runPipelineTask({ args: { ...args, input } as typeof args, log, config }, { name: "map", inputHelp: "evolutions or feature records JSONL", dataset }, async (runtime, options) => {
+    return runPipelineTask({ args: { ...args, input } as typeof args, log, config }, { name: "map", inputHelp: "evolutions or feature records JSONL", dataset, reuseImported: args["reuse-imported"] }, async (runtime, options) => {
       const onDropped = droppedKeyWarner((m) => log.warn(m), "service");
       const services = args["service-file"] ? await readServiceFile(args["service-file"], onDropped) : undefined;
       const context = { plateauNames: new Map(runtime.data.plateaus.map((p) => [p.level, p.name])), services, onDropped };
