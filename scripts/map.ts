@@ -3,7 +3,8 @@ import { SAError } from "../lib/errors.ts";
 import { runRecords } from "../lib/pipeline/engine.ts";
 import { droppedKeyWarner } from "../lib/schema/service.ts";
 import { readServiceFile } from "../lib/service-file.ts";
-import { parseMapInput, remap } from "../lib/pipeline/remap.ts";
+import { parseMapInput } from "../lib/pipeline/map-input.ts";
+import { remap } from "../lib/pipeline/remap.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { defineTask, runTask } from "./_task.ts";
 

@@ -93,6 +93,12 @@ describe("map", () => {
       expect(without.code).toBe(1);
       expect(without.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
       expect(without.stderr).toContain("lean-features.jsonl:2:");
+
+      // A feature with no role would fail the Python tool's model: the line is refused by number.
+      const roleless = writeJsonl(join(dir, "roleless.jsonl"), [{ service_id: "L01", features: [{ feature_id: "X1", name: "n", description: "d", score: { level: 1, label: "Initial", justification: "j" } }] }]);
+      const refused = await runScript("map", ["--input", roleless, "--service-file", services, "--output", "r.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("roleless.jsonl:1: features.0.customer_type");
     } finally {
       cleanup();
     }
