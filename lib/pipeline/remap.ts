@@ -112,8 +112,6 @@ export async function remap(ctx: PipelineContext, input: MapInput, position: num
   const catalogues = [...ctx.data.catalogues, ...[...carried.values()].sort((a, b) => byId(a.field, b.field))];
   const previous = input.kind === "evolution" ? input.evolution.meta : undefined;
   const { schema_version: _v, run_id: _id, models: oldModels, mapping_types: _t, catalogue_hash: _h, created: _c, seed, ...metaExtra } = previous ?? ({} as Record<string, unknown>);
-  // The run's input fingerprint does not describe a remapped line.
-  const { fingerprint: _fp, ...keptModels } = (oldModels ?? {}) as Record<string, string>;
   return buildEvolution({
     service,
     roles: rolesFor(input, ctx.data.roles),
@@ -124,7 +122,7 @@ export async function remap(ctx: PipelineContext, input: MapInput, position: num
       created,
       seed: typeof seed === "number" ? seed : null,
       catalogueHash: catalogueHash(ctx.data.catalogues),
-      models: { ...keptModels, ...(models.size ? { mapping: [...models].sort().join(",") } : {}) },
+      models: { ...(oldModels as Record<string, string> | undefined), ...(models.size ? { mapping: [...models].sort().join(",") } : {}) },
       extra: metaExtra,
     },
   });
