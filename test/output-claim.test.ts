@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { deadPid, fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+import { deadPid, fixtureData, makeServices, root, runScript, scriptEnv, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 
 let server: TestServer;
 beforeAll(() => {
@@ -145,18 +145,28 @@ describe("an output that cannot be written is found before the first call", () =
     }
   });
 
-  // Root passes every permission check, so a read-only folder only stops other users: tests
-  // running as root cover the same path with the parent-is-a-file case above.
-  test.skipIf(process.getuid?.() === 0)("a read-only folder: exit 2 with the reason, no call made", async () => {
+  // Root passes every permission check: as root, the run is started as `nobody` (setpriv), so the
+  // read-only folder is read-only for it too.
+  const asRoot = process.getuid?.() === 0;
+  const setpriv = Bun.which("setpriv");
+  test.skipIf(asRoot && !setpriv)("a read-only folder: exit 2 with the reason, no call made", async () => {
     const { dir, cleanup } = tempDir();
     try {
+      chmodSync(dir, 0o777);
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
       mkdirSync(join(dir, "locked"));
       chmodSync(join(dir, "locked"), 0o555);
       const before = server.requests.length;
-      const result = await runScript("run", runArgs(input, "locked/out.jsonl"), { cwd: dir, baseURL: server.url });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("--output locked/out.jsonl: cannot be written (permission denied)");
+      const asNobody = asRoot ? [setpriv!, "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+      const proc = Bun.spawn([...asNobody, "bun", join(root, "scripts/run.ts"), ...runArgs(input, "locked/out.jsonl")], {
+        cwd: dir,
+        env: { ...scriptEnv({ baseURL: server.url }), HOME: dir },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      expect(code).toBe(2);
+      expect(errors(stderr)).toEqual([expect.stringContaining("--output locked/out.jsonl: cannot be written (permission denied)")]);
       expect(server.requests.length).toBe(before);
       chmodSync(join(dir, "locked"), 0o755);
     } finally {
