@@ -103,6 +103,7 @@ describe("calls that failed before any answer", () => {
       const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, env: { OPENAI_API_KEY: undefined } });
       expect(result.code).toBe(2);
       expect(result.stderr).toContain("OPENAI_API_KEY is not set");
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false); // released on the error path too
       const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
       expect(run.status).toBe("failed");
       expect(run.totals.failedCalls).toBeGreaterThan(0);

@@ -168,6 +168,8 @@ describe("interruption and resume", () => {
       proc.kill(how);
       const code = await proc.exited;
       const answeredBefore = server.requests.length;
+      // The output's lock goes on every exit path but kill -9 (then the next run finds it stale).
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(how === "SIGKILL");
       if (how === "SIGINT") expect(code).toBe(130);
       else if (how === "SIGTERM") expect(code).toBe(143);
       else {
