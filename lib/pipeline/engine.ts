@@ -212,12 +212,12 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
       seen.add(serviceId);
       order.push(serviceId);
       const fingerprint = handler.fingerprint?.(record.value);
-      if (writer.done.has(serviceId)) {
+      const redo = writer.done.has(serviceId);
+      if (redo) {
         if (writer.done.get(serviceId) === fingerprint) {
           counts.skipped++;
           continue;
         }
-        counts.redone++;
         log.debug(`service ${serviceId}: its line in the output was made from other inputs; doing it again`, { serviceId });
       }
       // Read ahead only as far as the window, so a large input never sits in memory.
@@ -230,6 +230,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
           if (fingerprint) evolution.meta.models = { ...evolution.meta.models, fingerprint };
           await writer.write(evolution);
           counts.ok++;
+          if (redo) counts.redone++;
         } catch (error) {
           if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) halt("limit", error.message);
           else if (isSAError(error, "E_INTERRUPTED") || stop) return;
