@@ -8,7 +8,7 @@ import type { Config } from "./schema/config.ts";
  * sections are hashed (not picked fields), so a key added to `models` or a settings section
  * later counts without a change here. Keys absent from the config are skipped.
  */
-export const answerShapingKeys = ["model", "models", "temperature", "seed", "featuresPerRole", "enumLimit", "mappingSets", "modelSettings", "reasoning"] as const;
+export const answerShapingKeys = ["model", "models", "temperature", "seed", "featuresPerRole", "enumLimit", "mappingSets", "modelSettings", "reasoning", "maxOutputTokens"] as const;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 

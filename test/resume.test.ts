@@ -108,6 +108,8 @@ describe("inputFingerprint", () => {
     ["the fallback list", (b: typeof base) => b.config.models.fallback.push("openai:gpt-4.1")],
     ["the temperature", (b: typeof base) => Object.assign(b.config, { temperature: 0.7 })],
     ["the seed", (b: typeof base) => (b.config.seed = 1)],
+    ["per-model settings", (b: typeof base) => Object.assign(b.config, { modelSettings: { "openai:gpt-5": { reasoning: { effort: "low" } } } })],
+    ["the reasoning effort", (b: typeof base) => Object.assign(b.config, { reasoning: { effort: "high" } })],
   ])("changes with %s", (_name, change) => {
     expect(of(change)).not.toBe(inputFingerprint(base));
   });
