@@ -22,7 +22,7 @@ const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 const withoutRun = (line: string) => line.replace(/"created":"[^"]*"/, "").replace(/"run_id":"[^"]*"/, "");
 
 describe("--output - through a pipe", () => {
-  test("a slow reader gets every byte: the same size as the file output, the same lines", async () => {
+  test("a slow reader gets every byte: the same size as the file output, the same lines (run and map)", async () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(12));
@@ -38,6 +38,10 @@ describe("--output - through a pipe", () => {
       expect(piped.code).toBe(0);
       const sorted = (path: string) => readFileSync(join(dir, path), "utf8").trim().split("\n").map(withoutRun).sort();
       expect(sorted("piped.jsonl")).toEqual(sorted("out.jsonl"));
+      // map streams through the same writer.
+      expect((await runScript("map", ["--input", "out.jsonl", "--output", "mapped.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const mapped = await shell(`bun ${q(join(root, "scripts/map.ts"))} --input out.jsonl --data ${q(fixtureData)} --quiet --output - | (sleep 1; cat) | wc -c`, dir, server.url);
+      expect(Number(mapped.stdout.trim())).toBe(statSync(join(dir, "mapped.jsonl")).size);
     } finally {
       cleanup();
     }
