@@ -95,7 +95,8 @@ export function createSession(options: SessionOptions): Session {
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
-          record(spec, provider, "live", noUsage, options.clock.now() - startedAt, retries, provider.model);
+          // No answer came back: a failed call, never a live call with 0 tokens that estimates would learn from.
+          record(spec, provider, "failed", noUsage, options.clock.now() - startedAt, retries, provider.model);
           throw error;
         }
         const costUsd = record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
@@ -108,7 +109,7 @@ export function createSession(options: SessionOptions): Session {
   }
 
   /** Records one request in the ledger and on its call's span; returns its price (null: unknown). */
-  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
+  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live" | "failed", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
     const model = modelIdOf(provider);
     const price = options.pricing.cost(model, usage);
     traces.record(spec, { provider: provider.name, model, cache, usage, retries, answeredBy, responseId, costUsd: cache === "live" ? (price ?? 0) : 0 });

@@ -6,6 +6,7 @@ import { SAError, errorMessage } from "../lib/errors.ts";
 import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
 import { createRetryFetch } from "../lib/http.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
 import { redactUrl } from "../lib/redact.ts";
 import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
@@ -116,6 +117,7 @@ const task = defineTask({
         await check("estimate", async () => {
           let ledger: Ledger | undefined;
           try {
+            await recoverLedger(cfg.ledger.path, log);
             ledger = readLedger(cfg.ledger.path);
           } catch (error) {
             log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);
