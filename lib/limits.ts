@@ -1,6 +1,8 @@
 import PQueue from "p-queue";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
+import type { Log } from "./log.ts";
+import { redactUrl } from "./redact.ts";
 import { parseResetMs, retryAfterMs } from "./http.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
 
@@ -76,6 +78,39 @@ const HEADROOM = { requests: 0.01, tokens: 0.02 };
 const bucket = (perMinute: number, clock: Clock, shared?: { client: unknown; key: string }): TokenBucket =>
   shared ? sharedBucket(perMinute, WINDOW_SECONDS, shared) : createTokenBucket({ perMinute, clock });
 
+/**
+ * An ioredis client for the shared buckets, connected before the first call. Commands never wait
+ * for a lost connection (no offline queue, no retry): they fail at once and the limiter uses this
+ * process's own buckets (its insurance limiter). ioredis keeps reconnecting, and the buckets are
+ * shared again as soon as Redis is back. One warning when Redis is lost, one line when it is back.
+ */
+export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "info">, connectTimeoutMs = 5000) {
+  const { default: Redis } = await import("ioredis");
+  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: connectTimeoutMs });
+  const where = `rate limit: Redis ${redactUrl(url)}`;
+  let up = false;
+  let warned = false;
+  const lost = () => {
+    if (!warned) log.warn(`${where} is unreachable; this process uses its own RPM/TPM buckets until it is back`);
+    warned = true;
+  };
+  client.on("error", () => {});
+  client.on("close", () => {
+    if (up) lost();
+    up = false;
+  });
+  client.on("ready", () => {
+    if (warned) log.info(`${where} is back; the RPM/TPM buckets are shared again`);
+    up = true;
+  });
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, connectTimeoutMs);
+    client.once("ready", () => resolve(clearTimeout(timer)));
+  });
+  if (!up) lost();
+  return client;
+}
+
 export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
   const requests = options.rpm ? bucket(options.rpm * (1 - HEADROOM.requests), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
@@ -119,8 +154,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
       stopped ??= error;
     },
     async close() {
-      const client = options.shared?.client as { quit?: () => Promise<unknown> } | undefined;
-      await client?.quit?.().catch(() => {});
+      const client = options.shared?.client as { status?: string; quit?: () => Promise<unknown>; disconnect?: () => void } | undefined;
+      // quit() on a lost connection would wait for it to come back.
+      if (client?.status === "ready") await client.quit?.().catch(() => {});
+      else client?.disconnect?.();
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { Journal } from "./journal.ts";
 import { addCall, appendCall, emptyTotals, type CallRecord, type RunRecord, type Totals } from "./ledger.ts";
 
 export interface Recorder {
@@ -11,9 +12,9 @@ export interface Recorder {
 
 /**
  * Sums a run's calls by stage and by model as they come; nothing per call stays in memory
- * (per-call detail goes to the --ledger-calls file only).
+ * (per-call detail goes to the journal and the --ledger-calls file only).
  */
-export function createRecorder(options: { callsFile?: string } = {}): Recorder {
+export function createRecorder(options: { callsFile?: string; journal?: Journal } = {}): Recorder {
   const totals = emptyTotals();
   const stages: Record<string, Totals> = {};
   const models: Record<string, Totals> = {};
@@ -23,6 +24,8 @@ export function createRecorder(options: { callsFile?: string } = {}): Recorder {
       addCall(totals, call);
       addCall((stages[call.stage] ??= emptyTotals()), call);
       addCall((models[call.model] ??= emptyTotals()), call);
+      // The journal line goes first: it is what survives a kill.
+      options.journal?.append(call);
       if (options.callsFile) appendCall(options.callsFile, call);
     },
     totals: () => ({ ...totals }),

@@ -5,16 +5,17 @@ import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
-import { createLimiter, type Limiter } from "./limits.ts";
+import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
-import { createPricing, type Pricing } from "./pricing.ts";
+import { assertBudgetPriced, createPricing, type Pricing } from "./pricing.ts";
 import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
 import { callsPath, readLedger } from "./ledger.ts";
 import { observedOutput } from "./estimate.ts";
 import { createTokenForecast } from "./token-forecast.ts";
+import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Session } from "./session.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
@@ -51,6 +52,8 @@ export interface Runtime {
   limiter: Limiter;
   guard: UsageGuard;
   recorder: Recorder;
+  /** Every call as it is recorded, so the run's totals survive a kill (folded into the ledger after). */
+  journal: Journal;
   pricing: Pricing;
   quarantine: Quarantine;
   providers: Provider[];
@@ -61,14 +64,6 @@ export interface Runtime {
   tracing: Tracing;
   /** Flushes spans and closes the cache store. */
   close(): Promise<void>;
-}
-
-/** An ioredis client for the shared rate-limit buckets; loaded only when configured. */
-async function redisClient(url: string) {
-  const { default: Redis } = await import("ioredis");
-  const client = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
-  client.on("error", () => {});
-  return client;
 }
 
 /** The ledger's history for output estimates; one that cannot be read only costs the history. */
@@ -92,13 +87,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // Provider modules (the openai SDK is the largest) start loading while the data files are read.
   const warm = Promise.all(modelIds.map((id) => providerModules[parseModelId(id).provider]!()));
 
+  assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
-  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await redisClient(config.rateLimit.url), key: config.rateLimit.key } : undefined;
+  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
   const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const guard = createUsageGuard(config.limits, config.budget, log);
-  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined });
+  const startedAt = new Date(clock.now()).toISOString();
+  const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
+  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
   await warm;
@@ -155,7 +153,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   return {
     runId,
-    startedAt: new Date(clock.now()).toISOString(),
+    startedAt,
     config,
     log,
     clock,
@@ -165,6 +163,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     guard,
     recorder,
+    journal,
     pricing,
     quarantine,
     providers,

@@ -23,6 +23,11 @@ export function listTasks(json: boolean): string {
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  if (name === "--version") {
+    const { versionLine } = await import("../lib/version.ts");
+    process.stdout.write(`${versionLine()}\n`);
+    return;
+  }
   if (!name || name === "list" || name === "--help" || name === "-h") {
     process.stdout.write(listTasks(rest.includes("--json")));
     return;

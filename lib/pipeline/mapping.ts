@@ -20,35 +20,41 @@ const lenientMapping = z.object({
   ),
 });
 
-/**
- * Built once per catalogue and run: the response schema (feature ids are pinned per call, outside
- * the schema) and the facets validator.
- */
-const perCatalogue = new WeakMap<Catalogue, Map<number, { schema: z.ZodType<MappingAnswer>; facets: z.ZodType | null }>>();
-function schemasOf(catalogue: Catalogue, enumLimit: number) {
+/** One response schema per catalogue and run: the feature ids are pinned per call, outside the schema. */
+const perCatalogue = new WeakMap<Catalogue, Map<number, z.ZodType<MappingAnswer>>>();
+function schemaOf(catalogue: Catalogue, enumLimit: number) {
   let byLimit = perCatalogue.get(catalogue);
   if (!byLimit) perCatalogue.set(catalogue, (byLimit = new Map()));
-  let schemas = byLimit.get(enumLimit);
-  if (!schemas) {
-    schemas = { schema: mappingResponse([], catalogue, enumLimit) as unknown as z.ZodType<MappingAnswer>, facets: facetsSchema(catalogue) };
-    byLimit.set(enumLimit, schemas);
-  }
-  return schemas;
+  let schema = byLimit.get(enumLimit);
+  if (!schema) byLimit.set(enumLimit, (schema = mappingResponse([], catalogue, enumLimit) as unknown as z.ZodType<MappingAnswer>));
+  return schema;
 }
 
-const itemIds = new WeakMap<Catalogue, Set<string>>();
-const itemIdsOf = (catalogue: Catalogue) => {
-  let ids = itemIds.get(catalogue);
-  if (!ids) itemIds.set(catalogue, (ids = new Set(catalogue.items.map((i) => i.id))));
-  return ids;
-};
+/** What checking an answer needs of a catalogue, built once: its item ids and the facets validator. */
+const checks = new WeakMap<Catalogue, { items: Set<string>; facets: z.ZodType | null; absentOptional: Record<string, null> }>();
+function checksOf(catalogue: Catalogue) {
+  let found = checks.get(catalogue);
+  if (!found) {
+    found = {
+      items: new Set(catalogue.items.map((i) => i.id)),
+      facets: facetsSchema(catalogue),
+      absentOptional: Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null])),
+    };
+    checks.set(catalogue, found);
+  }
+  return found;
+}
 
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
-/** Keeps known features and items with valid facets; says what was dropped and why. */
-export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, facets = facetsSchema(catalogue)) {
+/**
+ * Keeps known features and items with valid facets; says what was dropped and why. An optional
+ * facet left out counts as null. With `facetsOptional` (answers imported from the Python tool,
+ * which may hold none), an item without any facets is kept as it is.
+ */
+export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { facetsOptional?: boolean } = {}) {
   const features = new Set(featureIds);
-  const items = itemIdsOf(catalogue);
+  const { items, facets, absentOptional } = checksOf(catalogue);
   const problems: string[] = [];
   const mappings: MappingAnswer["mappings"] = [];
   for (const entry of answer.mappings) {
@@ -64,8 +70,9 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
         continue;
       }
       if (seen.has(mapped.item)) continue;
-      if (facets) {
-        const parsed = facets.safeParse(mapped.facets ?? {});
+      if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item });
+      else if (facets) {
+        const parsed = facets.safeParse({ ...absentOptional, ...mapped.facets });
         if (!parsed.success) {
           problems.push(`${entry.feature_id} → ${mapped.item}: facets.${formatIssues(parsed.error)}`);
           continue;
@@ -85,19 +92,20 @@ export async function mapFeatures(
   input: { serviceId: string; serviceName: string; plateau: { level: number; name: string }; features: MappingFeature[]; catalogue: Catalogue; priority: number },
 ): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
   const featureIds = input.features.map((f) => f.feature_id);
-  if (featureIds.length === 0) return { mappings: new Map(), model: "" };
-  const schemas = schemasOf(input.catalogue, ctx.enumLimit);
+  // Nothing to map, or nothing to map to (an empty catalogue allowed by `allowEmpty`): no call.
+  if (featureIds.length === 0 || input.catalogue.items.length === 0) return { mappings: new Map(), model: "" };
   const result = await ctx.session.call<MappingAnswer>({
     task: ctx.task,
     stage: "mapping",
     serviceId: input.serviceId,
     priority: input.priority,
     messages: mappingPrompt(ctx.domain, input.catalogue, input.serviceName, input.plateau, input.features),
-    schema: schemas.schema,
+    schema: schemaOf(input.catalogue, ctx.enumLimit),
     pins: { feature_id: featureIds },
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
-    check: (answer) => checkMapping(answer, featureIds, input.catalogue, schemas.facets),
+    check: (answer) => checkMapping(answer, featureIds, input.catalogue),
+    importedCheck: (answer) => checkMapping(answer, featureIds, input.catalogue, { facetsOptional: true }),
     imported: { plateau: input.plateau, field: input.catalogue.field },
   });
   const mappings = new Map<string, MappedItem[]>();
