@@ -47,6 +47,9 @@ export const journalCallSchema = z.looseObject({
 
 export const journalEndSchema = z.object({ type: z.literal("end"), status: z.string(), reason: z.string().nullable(), at: z.string() });
 
+const HIT_BATCH = 256;
+const HIT_DELAY_MS = 200;
+
 export const journalDir = (ledgerPath: string) => join(dirname(ledgerPath), "journal");
 export const journalPath = (ledgerPath: string, runId: string) => join(journalDir(ledgerPath), `${runId}.jsonl`);
 
@@ -58,20 +61,45 @@ export const journalPath = (ledgerPath: string, runId: string) => join(journalDi
 export function createJournal(path: string, header: Omit<JournalHeader, "type" | "pid" | "host"> & Record<string, unknown>): Journal {
   let fd: number | undefined;
   let removed = false;
-  const line = (value: unknown) => {
+  // Cache hits cost nothing, and a cached rerun makes thousands a second: their lines are written
+  // in batches (at most HIT_BATCH lines or HIT_DELAY_MS late). A kill loses at most that many hit
+  // counts, never a live call: any other line first writes what waits, then itself.
+  let hits: string[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const write = (text: string) => {
     if (removed) return;
     if (fd === undefined) {
       mkdirSync(dirname(path), { recursive: true });
       fd = openSync(path, "a");
       writeSync(fd, `${JSON.stringify({ type: "run", ...header, pid: process.pid, host: hostname() })}\n`);
     }
-    writeSync(fd, `${JSON.stringify(value)}\n`);
+    writeSync(fd, text);
+  };
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (hits.length === 0) return;
+    const text = hits.join("");
+    hits = [];
+    write(text);
+  };
+  const line = (value: { type: string; cache?: string } & Record<string, unknown>) => {
+    if (value.cache !== "hit") {
+      flush();
+      write(`${JSON.stringify(value)}\n`);
+      return;
+    }
+    hits.push(`${JSON.stringify(value)}\n`);
+    if (hits.length >= HIT_BATCH) flush();
+    else timer ??= setTimeout(flush, HIT_DELAY_MS).unref();
   };
   return {
     path,
     append: (call) => line({ type: "call", ...call }),
     end: (status, reason) => line({ type: "end", status, reason, at: new Date().toISOString() }),
     remove() {
+      if (timer) clearTimeout(timer);
+      hits = [];
       removed = true;
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
