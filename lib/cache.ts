@@ -84,6 +84,14 @@ export interface KeyParts {
   stage: string;
 }
 
+// A run has one or two base URLs: each is parsed and redacted once, not once per call.
+const redactedBases = new Map<string, string>();
+const redactedBase = (url: string) => {
+  let redacted = redactedBases.get(url);
+  if (redacted === undefined) redactedBases.set(url, (redacted = redactUrl(url)));
+  return redacted;
+};
+
 /** Texts at least this long are hashed through a memo: system prompts repeat in every call of a stage. */
 const LONG_TEXT = 1024;
 const digests = new Map<string, string>();
@@ -105,7 +113,7 @@ export function cacheHash(parts: KeyParts): string {
   const header = JSON.stringify({
     v: CACHE_KEY_VERSION,
     provider: parts.provider,
-    baseURL: redactUrl(parts.baseURL),
+    baseURL: redactedBase(parts.baseURL),
     model: parts.model,
     messages: parts.messages.map((m) => [m.role, m.content.length]),
     schema: parts.schema,
@@ -118,8 +126,16 @@ export function cacheHash(parts: KeyParts): string {
   return hash.digest("hex");
 }
 
+// The context and stage parts repeat in every key of a run: encoded once each.
+const fixedParts = new Map<string, string>();
+const fixedPart = (text: string) => {
+  let part = fixedParts.get(text);
+  if (part === undefined) fixedParts.set(text, (part = keyPart(text)));
+  return part;
+};
+
 export const cacheKey = (context: string, stage: string, serviceId: string, hash: string) =>
-  [keyPart(context), keyPart(stage), keyPart(serviceId), hash].join(":");
+  [fixedPart(context), fixedPart(stage), keyPart(serviceId), hash].join(":");
 
 export const cacheEntrySchema = z.object({
   v: z.literal(CACHE_KEY_VERSION),
