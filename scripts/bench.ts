@@ -20,8 +20,20 @@ const positive = (name: string, raw: string | undefined, fallback?: number): num
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const col = (s: string) => s.padEnd(14);
 
+type Report = { lines: string[]; figures: Record<string, unknown> };
+
+const sideFigures = (r: SideResult) => ({
+  wallMs: Math.round(r.wallMs),
+  cpuMs: Math.round(r.cpuMs),
+  peakRssMiB: r.peakRssMiB,
+  status: r.status,
+  calls: r.calls,
+  retries: r.retries,
+  server: r.server,
+});
+
 /** The pipeline scenario: ours, and with --compare the AI SDK script, each a measured child process. */
-function scenarioLines(s: Scenario, sides: SideResult[]): string[] {
+function scenarioReport(s: Scenario, sides: SideResult[]): Report {
   const ours = sides[0]!;
   const tokens = ours.server.tokens;
   const bound = idealBound(s, ours.calls, tokens);
@@ -48,33 +60,46 @@ function scenarioLines(s: Scenario, sides: SideResult[]): string[] {
   );
   if (s.rpm) lines.push(`RPM quota used   ${pct(ours.server.answered / (s.rpm * minutes))} (${ours.server.answered} answered in ${seconds(ours.wallMs)} at ${s.rpm}/min)`);
   if (s.tpm) lines.push(`TPM quota used   ${pct(tokens / (s.tpm * minutes))} (${tokens} tokens billed in ${seconds(ours.wallMs)} at ${s.tpm}/min)`);
-  return lines;
+  const figures = {
+    scenario: { ...s, data: undefined },
+    idealBoundMs: Math.round(bound.ms),
+    efficiency: Number((bound.ms / ours.wallMs).toFixed(3)),
+    ours: sideFigures(ours),
+    ...(script ? { aiSdk: sideFigures(script), scriptOverOurs: Number((script.wallMs / ours.wallMs).toFixed(3)) } : {}),
+    ...(s.rpm ? { rpmQuotaUsed: Number((ours.server.answered / (s.rpm * minutes)).toFixed(4)) } : {}),
+    ...(s.tpm ? { tpmQuotaUsed: Number((tokens / (s.tpm * minutes)).toFixed(4)) } : {}),
+  };
+  return { lines, figures };
 }
 
-async function cachedLines(services: number, data: string, dir: string): Promise<string[]> {
+async function cachedReport(services: number, data: string, dir: string): Promise<Report> {
   const r = await cachedRerun(services, data, dir);
-  return [
+  const figures = { services, entries: r.entries, cachedCalls: r.rerun.cachedCalls, rerunMs: Math.round(r.rerun.wallMs), unstorageMs: Math.round(r.unstorage.wallMs), ratio: Number((r.rerun.wallMs / r.unstorage.wallMs).toFixed(3)) };
+  const lines = [
     `cached rerun of ${services} services (${r.rerun.cachedCalls} cached calls, ${r.rerun.liveCalls} live; fs cache of ${r.entries} entries)`,
     `rerun (ours)     ${seconds(r.rerun.wallMs)}  CPU ${seconds(r.rerun.cpuMs)}  peak RSS ${r.rerun.peakRssMiB} MiB`,
     `unstorage alone  ${seconds(r.unstorage.wallMs)}  CPU ${seconds(r.unstorage.cpuMs)}  peak RSS ${r.unstorage.peakRssMiB} MiB`,
     `ours ÷ unstorage ${(r.rerun.wallMs / r.unstorage.wallMs).toFixed(2)}`,
   ];
+  return { lines, figures };
 }
 
-async function rssLines(counts: number[], data: string, dir: string): Promise<string[]> {
+async function rssReport(counts: number[], data: string, dir: string): Promise<Report> {
   const lines = ["peak RSS with the synthetic model, cache off"];
+  const runs: Array<{ services: number; peakRssMiB: number; wallMs: number; ok: number }> = [];
   for (const n of counts) {
     const r = await syntheticRun(n, data, dir);
+    runs.push({ services: n, peakRssMiB: r.peakRssMiB, wallMs: Math.round(r.wallMs), ok: r.ok });
     lines.push(`${String(n).padStart(6)} services  ${String(r.peakRssMiB).padStart(4)} MiB  (${seconds(r.wallMs)}, CPU ${seconds(r.cpuMs)}, ${r.ok} written)`);
   }
-  return lines;
+  return { lines, figures: { runs } };
 }
 
-async function listLines(runs: number): Promise<string[]> {
+async function listReport(runs: number): Promise<Report> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push((await measure(["bun", join(import.meta.dir, "index.ts"), "list"], { cwd: process.cwd() })).wallMs);
   const mean = times.reduce((a, b) => a + b, 0) / runs;
-  return [`bun scripts/index.ts list: mean ${seconds(mean)}, min ${seconds(Math.min(...times))} over ${runs} runs`];
+  return { lines: [`bun scripts/index.ts list: mean ${(mean / 1000).toFixed(3)} s, min ${(Math.min(...times) / 1000).toFixed(3)} s over ${runs} runs (target < 0.12 s)`], figures: { meanMs: Math.round(mean), minMs: Math.round(Math.min(...times)), runs } };
 }
 
 const task = defineTask({
@@ -93,6 +118,7 @@ const task = defineTask({
     rss: { type: "string", description: "Instead: peak RSS of runs of N services with the synthetic model (comma-separated counts)" },
     list: { type: "boolean", description: "Instead: time `bun scripts/index.ts list` (10 runs)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
+    json: { type: "boolean", description: "Print the figures as one JSON object" },
     verbose: { type: "boolean", alias: "v", description: "Debug logs" },
     quiet: { type: "boolean", alias: "q", description: "Errors only" },
   },
@@ -100,10 +126,10 @@ const task = defineTask({
     const data = resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data"));
     const dir = mkdtempSync(join(tmpdir(), "sa-bench-"));
     try {
-      let lines: string[];
-      if (args.cached !== undefined) lines = await cachedLines(positive("cached", args.cached)!, data, dir);
-      else if (args.rss !== undefined) lines = await rssLines(args.rss.split(",").map((n) => positive("rss", n)!), data, dir);
-      else if (args.list) lines = await listLines(10);
+      let report: Report;
+      if (args.cached !== undefined) report = await cachedReport(positive("cached", args.cached)!, data, dir);
+      else if (args.rss !== undefined) report = await rssReport(args.rss.split(",").map((n) => positive("rss", n)!), data, dir);
+      else if (args.list) report = await listReport(10);
       else {
         const serverRpm = positive("server-rpm", args["server-rpm"]);
         const serverTpm = positive("server-tpm", args["server-tpm"]);
@@ -120,9 +146,9 @@ const task = defineTask({
         };
         const sides = [await runSide("ours", scenario, dir)];
         if (args.compare) sides.push(await runSide("ai-sdk", scenario, dir));
-        lines = scenarioLines(scenario, sides);
+        report = scenarioReport(scenario, sides);
       }
-      process.stdout.write(`${lines.join("\n")}\n`);
+      process.stdout.write(args.json ? `${JSON.stringify(report.figures)}\n` : `${report.lines.join("\n")}\n`);
       return 0;
     } finally {
       rmSync(dir, { recursive: true, force: true });
