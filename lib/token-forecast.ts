@@ -24,24 +24,38 @@ export interface TokenForecast {
   observe(call: { stage: Stage; model: string; counted: number; usage: Usage }): void;
 }
 
-/** Recent values and their high percentile, recomputed as values arrive. */
+/** Where `value` goes in ascending `sorted` (binary search). */
+function insertionPoint(sorted: number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid]! < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Recent values (a ring) kept sorted as they arrive, so the high percentile is one index away. */
 function recent(percentile: number) {
-  const values: number[] = [];
+  const ring: number[] = [];
+  const sorted: number[] = [];
   let next = 0;
-  let high = 0;
   return {
     add(value: number) {
-      if (values.length < WINDOW) values.push(value);
-      else values[next] = value;
+      if (ring.length < WINDOW) ring.push(value);
+      else {
+        sorted.splice(insertionPoint(sorted, ring[next]!), 1);
+        ring[next] = value;
+      }
       next = (next + 1) % WINDOW;
-      const sorted = [...values].sort((a, b) => a - b);
-      high = sorted[Math.min(sorted.length - 1, Math.floor(percentile * sorted.length))]!;
+      sorted.splice(insertionPoint(sorted, value), 0, value);
     },
     get size() {
-      return values.length;
+      return ring.length;
     },
     get high() {
-      return high;
+      return sorted[Math.min(sorted.length - 1, Math.floor(percentile * sorted.length))] ?? 0;
     },
   };
 }
