@@ -38,7 +38,7 @@ const typeText: Record<Facet["type"], string> = {
 function facetLine(f: Facet): string {
   const need = f.required ? "required" : "optional, null when not relevant or not known";
   const head = `- ${f.id}${f.label ? ` "${f.label}"` : ""} (${need}; ${typeText[f.type]})${f.description ? `: ${oneLine(f.description)}` : ""}`;
-  const options = (f.options ?? []).map((o) => `    - ${o.id}${o.label ? ` "${o.label}"` : ""}`);
+  const options = (f.options ?? []).map((o) => `    - ${o.id}${o.label && o.label !== o.id ? ` "${o.label}"` : ""}`);
   return [head, ...options].join("\n");
 }
 

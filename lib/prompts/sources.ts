@@ -45,7 +45,7 @@ async function resolveText(kind: Kind, options: PromptSourceOptions): Promise<Pr
   if (id !== undefined || options.promptDir !== undefined) {
     if (!existsSync(promptFile)) {
       const named = [id !== undefined ? `${kind.key} "${id}"` : "", options.promptDir !== undefined ? `promptDir "${options.promptDir}"` : ""].filter(Boolean).join(", ");
-      throw new SAError("E_CONFIG", `prompts ${promptFile}: ${kind.what} file not found (named by ${named})`);
+      throw new SAError("E_CONFIG", `prompt file ${promptFile}: not found (the ${kind.what} named by ${named})`);
     }
     return read(promptFile);
   }
