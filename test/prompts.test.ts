@@ -8,9 +8,11 @@ import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from 
 
 const fixturePrompts = join(root, "fixtures", "prompts");
 const read = (path: string) => readFileSync(path, "utf8").trim();
-const harbour = read(join(fixturePrompts, "situational_context", "harbour.md"));
-const university = read(join(fixturePrompts, "situational_context", "university.md"));
-const general = read(join(fixturePrompts, "inspirations", "general.md"));
+/** A prompt file's text under its own first heading (the template has that heading already). */
+const body = (path: string) => read(path).replace(/^## [^\n]*\n+/, "");
+const harbour = body(join(fixturePrompts, "situational_context", "harbour.md"));
+const university = body(join(fixturePrompts, "situational_context", "university.md"));
+const general = body(join(fixturePrompts, "inspirations", "general.md"));
 const dataContext = read(join(fixtureData, "situational_context.md"));
 
 const stageOf = (b: ChatBody) => ({ plateau_descriptions: "descriptions", plateau_features: "features" })[b.response_format?.json_schema?.name ?? ""] ?? "mapping";
@@ -49,6 +51,9 @@ describe("prompts", () => {
         expect(text).toContain(harbour);
         expect(text).toContain(general);
         expect(text).not.toContain(dataContext);
+        // The files' own headings repeat the template's: they are dropped, once.
+        expect(text.match(/Situational context\n/gi)).toHaveLength(1);
+        expect(text.match(/Inspirations\n/gi)).toHaveLength(1);
         for (const d of definitions) expect(text).toContain(d);
         for (const rule of ["Australian English", "active voice", "acronym", "brands", "No roadmaps", "Never name the service", "by its name or its number", "Do not quote", "as few assumptions"]) expect(text).toContain(rule);
         // The static domain text comes first, so every call of a run shares one cacheable prefix.

@@ -7,6 +7,9 @@ import { render } from "./render.ts";
 
 const orNone = (text: string) => text.trim() || "(none given)";
 
+/** The Python tool's files open with the heading the template already has ("## Inspirations"): drop it. */
+const withoutTitle = (text: string, title: string) => text.replace(new RegExp(`^#{1,6}[ \\t]*${title}[ \\t]*(\\r?\\n)+`, "i"), "");
+
 function plateauText(p: Plateau): string {
   if (typeof p.description === "string") return `${p.level}. ${p.name}: ${p.description}`;
   const d = p.description;
@@ -25,10 +28,10 @@ function plateauText(p: Plateau): string {
  */
 export function buildDomainText(data: Dataset): string {
   return render("domain", {
-    context: orNone(data.context),
+    context: orNone(withoutTitle(data.context, "situational context")),
     plateaus: orNone(data.plateaus.map(plateauText).join("\n")),
     definitions: orNone(data.definitions.bullets.map(definitionText).join("\n\n")),
-    inspirations: orNone(data.inspirations),
+    inspirations: orNone(withoutTitle(data.inspirations, "inspirations")),
     roles: orNone(data.roles.map((r) => `- ${r.role_id}: ${r.name}. ${r.description}`).join("\n")),
   });
 }
