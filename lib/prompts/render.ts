@@ -33,7 +33,11 @@ function valueOf(name: TemplateName, vars: TemplateVars, key: string): string | 
   return value;
 }
 
-/** `{{#flag}}…{{/flag}}` keeps its text when the value is set (true, non-empty); `{{^flag}}` when it is not. */
+/**
+ * `{{#flag}}…{{/flag}}` keeps its text when the value is set (true, non-empty); `{{^flag}}` when it
+ * is not. Hand-written on purpose: these are the only two forms the templates need, and a Mustache
+ * library would HTML-escape values by default and skip a missing one silently.
+ */
 const section = /\{\{([#^])(\w+)\}\}\n?([\s\S]*?)\{\{\/\2\}\}\n?/g;
 
 /**
