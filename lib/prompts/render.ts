@@ -34,22 +34,21 @@ function valueOf(name: TemplateName, vars: TemplateVars, key: string): string | 
 }
 
 /**
- * `{{#flag}}…{{/flag}}` keeps its text when the value is set (true, non-empty); `{{^flag}}` when it
- * is not. Hand-written on purpose: these are the only two forms the templates need, and a Mustache
- * library would HTML-escape values by default and skip a missing one silently.
+ * `{{#flag}}…{{/flag}}` keeps its text only when the value is set (true, non-empty). Hand-written on
+ * purpose: it is the one form the templates need, and a Mustache library would HTML-escape values
+ * by default and skip a missing one silently.
  */
-const section = /\{\{([#^])(\w+)\}\}\n?([\s\S]*?)\{\{\/\2\}\}\n?/g;
+const section = /\{\{#(\w+)\}\}\n?([\s\S]*?)\{\{\/\1\}\}\n?/g;
 
 /**
- * Fills `{{name}}` placeholders and `{{#name}}`/`{{^name}}` sections; a placeholder without a
+ * Fills `{{name}}` placeholders and `{{#name}}` sections; a placeholder without a
  * value is an error, never silent.
  */
 export function render(name: TemplateName, vars: TemplateVars): string {
   return template(name)
-    .replace(section, (_m, kind: string, key: string, body: string) => {
+    .replace(section, (_m, key: string, body: string) => {
       const value = valueOf(name, vars, key);
-      const on = value !== false && value !== "" && value !== 0;
-      return on === (kind === "#") ? body : "";
+      return value !== false && value !== "" && value !== 0 ? body : "";
     })
     .replace(/\{\{(\w+)\}\}/g, (_m, key: string) => String(valueOf(name, vars, key)))
     .trim();
