@@ -136,12 +136,13 @@ describe("prompts", () => {
     }
   });
 
-  test("when nothing is named: the data folder's files, else the default files under ./prompts, else none", async () => {
+  // Six processes one after another: more than bun's default 5 s on a busy machine.
+  test("a named file wins; when nothing is named: the data folder's files, else the default files under ./prompts, else none", async () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
-      const sources = async (data: string) => {
-        const result = await runScript("preflight", ["--model", "synthetic:demo", "--input", input, "--data", data, "--json"], { cwd: dir });
+      const sources = async (data: string, ...flags: string[]) => {
+        const result = await runScript("preflight", ["--model", "synthetic:demo", "--input", input, "--data", data, "--json", ...flags], { cwd: dir });
         expect(result.code).toBe(0);
         return lastJson(result.stdout).checks.find((c: { name: string }) => c.name === "prompts").detail as string;
       };
@@ -152,6 +153,10 @@ describe("prompts", () => {
       cpSync(fixturePrompts, join(dir, "prompts"), { recursive: true });
       expect(await sources(bare)).toContain(`situational context: ${join("prompts", "situational_context", "university.md")}; inspirations: ${join("prompts", "inspirations", "general.md")}`);
       expect(await sources(fixtureData)).toContain(`situational context: ${join(fixtureData, "situational_context.md")}`);
+      // A named file wins over the data folder's.
+      expect(await sources(fixtureData, "--context-id", "harbour", "--inspiration", "maritime")).toContain(
+        `situational context: ${join("prompts", "situational_context", "harbour.md")}; inspirations: ${join("prompts", "inspirations", "maritime.md")}`,
+      );
 
       // The university text reaches the system prompt, read relative to the working directory.
       const before = server.requests.length;
@@ -163,7 +168,7 @@ describe("prompts", () => {
     } finally {
       cleanup();
     }
-  });
+  }, 60_000);
 
   test("--rationale: a rationale per mapped item in the cache and transcripts, none in the output; it is part of the cache key", async () => {
     const { dir, cleanup } = tempDir();
