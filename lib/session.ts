@@ -2,7 +2,7 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
-import { findImportedAnswer } from "./cache-admin.ts";
+import { findImportedAnswer } from "./cache-import.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, isSAError } from "./errors.ts";
 import type { Limiter } from "./limits.ts";
@@ -154,7 +154,7 @@ export function createSession(options: SessionOptions): Session {
     }
     if (options.reuseImported) {
       const reused = await findImportedAnswer(options.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
-        const checked = validateAnswer(spec, answer);
+        const checked = validateAnswer(spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec, answer);
         return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
       });
       if (reused !== undefined) {

@@ -4,6 +4,7 @@ import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
+import { versionLine } from "../lib/version.ts";
 import { configOverrides } from "./_args.ts";
 
 export interface TaskMeta {
@@ -55,6 +56,9 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
       await showUsage(command);
+      code = 0;
+    } else if (rawArgs.includes("--version")) {
+      process.stdout.write(`${versionLine()}\n`);
       code = 0;
     } else {
       if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);

@@ -23,6 +23,8 @@ export interface RunOptions {
   progress?: Progress;
   /** Known ahead for progress percentages (a file's line count). */
   expectedServices?: number;
+  /** Read at most this many services from the input (the rest are left alone). */
+  maxServices?: number;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
@@ -155,7 +157,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
 
   async function readInput() {
     for await (const record of readRecords(options.input)) {
-      if (stop) break;
+      if (stop || order.length >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
       if (record.error) {
         bad(record.line, record.error);
         continue;

@@ -1,5 +1,5 @@
 import type { Runtime } from "../runtime.ts";
-import { parseService } from "../schema/service.ts";
+import { droppedKeyWarner, parseService } from "../schema/service.ts";
 import { runRecords, type RunOptions, type RunSummary } from "./engine.ts";
 import { catalogueHash } from "./evolution.ts";
 import { projectService } from "./service.ts";
@@ -8,6 +8,7 @@ export type { RunOptions, RunSummary, RunStatus } from "./engine.ts";
 
 /** `run`: services in, evolutions out; services already complete in the output are skipped. */
 export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummary> {
+  const warnDropped = droppedKeyWarner((m) => rt.log.warn(m), `input ${options.input}`);
   const meta = { runId: rt.runId, seed: rt.config.seed, created: rt.startedAt, catalogueHash: catalogueHash(rt.data.catalogues) };
   return runRecords(rt, options, {
     task: "run",
@@ -19,7 +20,9 @@ export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummar
     },
     parse(value) {
       const parsed = parseService(value);
-      return parsed.ok ? { ok: true, item: parsed.service, serviceId: parsed.service.service_id } : parsed;
+      if (!parsed.ok) return parsed;
+      warnDropped(parsed.dropped);
+      return { ok: true, item: parsed.service, serviceId: parsed.service.service_id };
     },
     process: (service, position) => projectService(rt.pipeline, service, position, meta),
   });
