@@ -90,7 +90,7 @@ describe("validation and re-ask", () => {
       const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(3)), output: join(dir, "out.jsonl") });
       expect(summary.status).toBe("failed");
       expect(summary.exitCode).toBe(1);
-      expect(summary.services).toEqual({ total: 3, ok: 2, failed: 1, skipped: 0 });
+      expect(summary.services).toEqual({ total: 3, ok: 2, failed: 1, skipped: 0, redone: 0 });
       expect(summary.failures[0]).toMatchObject({ serviceId: "SVC002", stage: "descriptions" });
       const written = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
       expect(written).toEqual(["SVC001", "SVC003"]);
