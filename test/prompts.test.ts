@@ -3,6 +3,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCacheStorage } from "../lib/cache.ts";
 import { render } from "../lib/prompts/render.ts";
+import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
@@ -201,6 +202,8 @@ describe("prompts", () => {
       const output = read(join(dir, "out.jsonl"));
       expect(output).not.toContain("rationale");
       const evolution = JSON.parse(output);
+      // Still the Python tool's strict ServiceEvolution: no extra key anywhere.
+      expect(pythonEvolutionSchema.safeParse(evolution).success).toBe(true);
       expect(evolution.plateaus.flatMap((p: { features: { mappings: Record<string, unknown[]> }[] }) => p.features.flatMap((f) => Object.values(f.mappings).flat())).length).toBeGreaterThan(0);
 
       // Without --rationale the mapping schema and prompt differ: only the 15 mapping calls miss.
