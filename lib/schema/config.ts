@@ -38,6 +38,17 @@ export const configSchema = z.strictObject({
       fallback: z.array(modelIdSchema).default([]),
     })
     .default({ fallback: [] }),
+  /**
+   * Folder of the Python tool's prompt components, relative to the working directory: it holds
+   * `situational_context/<contextId>.md` and `inspirations/<inspiration>.md`. @default "prompts"
+   */
+  promptDir: z.string().min(1).optional(),
+  /** Situational context to read from `promptDir`; a named file must exist. @default "university" */
+  contextId: z.string().min(1).optional(),
+  /** Inspirations list to read from `promptDir`; a named file must exist. @default "general" */
+  inspiration: z.string().min(1).optional(),
+  /** Ask for a short rationale per mapped item (kept in the cache and transcripts, never in the output). @default false */
+  rationale: z.boolean().default(false),
   /** Namespace for cache keys, so several projects can share a store. @default "default" */
   context: z.string().regex(/^[\w.-]+$/).default("default"),
   mappingSets: z
