@@ -16,7 +16,7 @@ const legend = (x: number, y: number, entries: Array<[string, string]>) =>
 
 /** Share of features at each level, one stacked bar per plateau: does maturity rise? */
 export function levelDistribution(plateaus: string[], counts: (plateau: string) => number[]): string {
-  const left = 56, top = 16, plotW = Math.max(240, plateaus.length * 90), plotH = 220;
+  const left = 56, top = 16, plotW = Math.max(300, plateaus.length * 120), plotH = 220;
   const width = left + plotW + 210, height = top + plotH + 64;
   const body: string[] = [];
   for (let k = 0; k <= 4; k++) {
@@ -50,7 +50,7 @@ export interface Line {
 
 /** Average level per plateau, one line per service, and the mean of every service in bold. */
 export function trajectories(plateaus: string[], lines: Line[]): string {
-  const left = 56, top = 16, plotW = Math.max(240, plateaus.length * 90), plotH = 220;
+  const left = 56, top = 16, plotW = Math.max(300, plateaus.length * 120), plotH = 220;
   const width = left + plotW + 230, height = top + plotH + 64;
   const x = (i: number) => left + (plotW * (i + 0.5)) / Math.max(1, plateaus.length);
   const y = (v: number) => top + plotH - (plotH * (v - 1)) / 4;

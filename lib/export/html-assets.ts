@@ -26,8 +26,15 @@ th[aria-sort=ascending] button::after{content:" \\2191";color:#1d1d1f}th[aria-so
 .l1{background:#dbe9f6}.l2{background:#9ecae1}.l3{background:#5a9fd0;color:#fff}.l4{background:#2b6fb0;color:#fff}.l5{background:#0b3d78;color:#fff}
 .sev-error{color:#b00020;font-weight:600}.sev-warning{color:#8a5a00}
 @media screen{.off{display:none}}
+section[id],div.plateau{scroll-margin-top:7.5rem}
 @media (max-width:640px){body{font-size:14px;padding:0 .6rem 2rem}h1{font-size:1.35rem}dl.run{grid-template-columns:1fr}dl.run dd{margin-bottom:.3rem}
- .filters{position:static}.filters label,.filters input,.filters select{width:100%}nav.toc ol{columns:1}}
+ .filters{position:static}.filters label,.filters input,.filters select{width:100%}nav.toc ol{columns:1}
+ section[id],div.plateau{scroll-margin-top:0}
+ table.cards thead{display:none}table.cards,table.cards tbody,table.cards tr,table.cards td{display:block;width:100%}
+ table.cards tr{border:1px solid #dde3ea;border-radius:6px;margin:.6rem 0;padding:.3rem .6rem}
+ table.cards td{border:0;padding:2px 0;min-width:0}table.cards td.num{text-align:left}table.cards td:empty{display:none}
+ table.cards td::before{display:block;font-size:.75rem;color:#5f6b76;font-weight:600}
+ tbody tr:nth-child(even) td{background:none}}
 @media print{body{max-width:none;font-size:10pt;padding:0}.filters,.noprint{display:none}
  .scroll{overflow:visible}table{font-size:8pt;page-break-inside:auto}thead{display:table-header-group}tr{break-inside:avoid}
  th button::after{content:""}a{color:inherit;text-decoration:none}section.service{break-before:page}h2,h3,h4{break-after:avoid}}
@@ -38,6 +45,12 @@ th[aria-sort=ascending] button::after{content:" \\2191";color:#1d1d1f}th[aria-so
  * plain document; with it, rows that do not match get the `off` class (screen only, so printing
  * still shows every row).
  */
+/** On narrow screens a table's rows become cards: each cell is labelled with its column's header. */
+export function cardLabels(selector: string, headers: string[]): string {
+  const css = (text: string) => `"${text.replace(/["\\<]/g, (c) => `\\${c.charCodeAt(0).toString(16)} `)}"`;
+  return headers.map((header, i) => `${selector} td:nth-child(${i + 1})::before{content:${css(header)}}`).join("\n");
+}
+
 export const script = `
 (function () {
   var bar = document.getElementById("filters");

@@ -59,12 +59,14 @@ function featureRows(labels: Labels, e: ServiceEvolution, p: PlateauResult): str
 }
 
 /** One service: its description, then per plateau the plateau's description and its features by role. */
+export const featureHeaders = (labels: Labels) => ["Role", "Feature", "Description", "Level", "Label", "Justification", ...[...labels.catalogues.values()].map((c) => c.label)];
+
 export function serviceSection(labels: Labels, e: ServiceEvolution): string {
-  const heads = ["Role", "Feature", "Description", "Level", "Label", "Justification", ...[...labels.catalogues.values()].map((c) => c.label)];
+  const heads = featureHeaders(labels);
   const thead = `<thead><tr>${heads.map((x) => `<th${x === "Level" ? ' class="num"' : ""}>${h(x)}</th>`).join("")}</tr></thead>`;
   const plateaus = [...e.plateaus].sort((a, b) => a.plateau - b.plateau).map((p) => `<div class="plateau" data-block>
 <h4>${p.plateau}. ${h(p.plateau_name)}</h4><p>${h(p.service_description)}</p>
-<div class="scroll"><table class="sortable">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div></div>`);
+<div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div></div>`);
   return `<section class="service" id="${anchor("svc", e.service.service_id)}" data-block>
 <h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}
 ${plateaus.join("\n")}
@@ -74,7 +76,7 @@ ${plateaus.join("\n")}
 export function tableOpen(table: TableSpec, c: CatalogueInfo): string {
   const heads = table.columns.map((col) => `<th${col.kind === "number" ? ' class="num"' : ""}>${h(col.header)}</th>`).join("");
   return `<section id="${anchor("map", c.field)}" data-block><h3>${h(c.label)}</h3>
-<div class="scroll"><table class="sortable"><thead><tr>${heads}</tr></thead><tbody>\n`;
+<div class="scroll"><table class="sortable cards"><thead><tr>${heads}</tr></thead><tbody>\n`;
 }
 
 export const tableClose = () => `</tbody></table></div></section>\n`;

@@ -1,8 +1,8 @@
 import type { Finding } from "../review/checks.ts";
 import { coverage, levelDistribution, trajectories, type Line } from "./charts.ts";
 import { escapeXml as h } from "./charts.ts";
-import { script, style } from "./html-assets.ts";
-import { checksSection, filters, header, mappingRow, serviceSection, tableClose, tableOpen, toc } from "./html-parts.ts";
+import { cardLabels, script, style } from "./html-assets.ts";
+import { anchor, checksSection, featureHeaders, filters, header, mappingRow, serviceSection, tableClose, tableOpen, toc } from "./html-parts.ts";
 import { plateauOrder } from "./labels.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
@@ -27,6 +27,15 @@ function chartsSection(s: Summary): string {
 <figure>${trajectories(plateaus, lines)}<figcaption>Average level of each service's features at each plateau; the black line is the mean over every service.${shown}</figcaption></figure>
 <figure>${coverage(cov)}<figcaption>Catalogue items used by at least one feature, and items never used${complete ? "" : " (known only for catalogues read with --data)"}. Hover a bar for the names.</figcaption></figure>
 </section>`;
+}
+
+function narrowCards(s: Summary, tables: TableSpec[]): string {
+  const rules = [cardLabels("table.features", featureHeaders(s.labels))];
+  for (const c of s.labels.catalogues.values()) {
+    const table = tables.find((t) => t.name === `mappings.${c.field}`);
+    if (table) rules.push(cardLabels(`section[id="${anchor("map", c.field)}"] table`, table.columns.map((col) => col.header)));
+  }
+  return `@media (max-width:640px){\n${rules.join("\n")}\n}\n`;
 }
 
 async function writeMappings(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink }): Promise<Record<string, number>> {
@@ -61,7 +70,7 @@ export async function writeHtml(input: { source: EvolutionSource; summary: Summa
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${h(input.title)}</title>
-<style>${style}</style>
+<style>${style}${narrowCards(summary, input.tables)}</style>
 </head>
 <body>
 ${header(summary, input.title)}
