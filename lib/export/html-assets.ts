@@ -25,9 +25,10 @@ th[aria-sort=ascending] button::after{content:" \\2191";color:#1d1d1f}th[aria-so
 .level{display:inline-block;min-width:1.6em;text-align:center;border-radius:3px;padding:0 .2em}
 .l1{background:#dbe9f6}.l2{background:#9ecae1}.l3{background:#5a9fd0;color:#fff}.l4{background:#2b6fb0;color:#fff}.l5{background:#0b3d78;color:#fff}
 .sev-error{color:#b00020;font-weight:600}.sev-warning{color:#8a5a00}
+[hidden]{display:none !important}
 @media screen{.off{display:none}}
 section[id],div.plateau{scroll-margin-top:7.5rem}
-@media (max-width:640px){body{font-size:14px;padding:0 .6rem 2rem}h1{font-size:1.35rem}dl.run{grid-template-columns:1fr}dl.run dd{margin-bottom:.3rem}
+@media (max-width:640px){body{font-size:14px;padding:0 .6rem 2rem}h1{font-size:1.35rem}
  .filters{position:static}.filters label,.filters input,.filters select{width:100%}nav.toc ol{columns:1}
  section[id],div.plateau{scroll-margin-top:0}
  table.cards thead{display:none}table.cards,table.cards tbody,table.cards tr,table.cards td{display:block;width:100%}
@@ -37,7 +38,7 @@ section[id],div.plateau{scroll-margin-top:7.5rem}
  tbody tr:nth-child(even) td{background:none}}
 @media print{body{max-width:none;font-size:10pt;padding:0}.filters,.noprint{display:none}
  .scroll{overflow:visible}table{font-size:8pt;page-break-inside:auto}thead{display:table-header-group}tr{break-inside:avoid}
- th button::after{content:""}a{color:inherit;text-decoration:none}section.service{break-before:page}h2,h3,h4{break-after:avoid}}
+ th button::after{content:""}a{color:inherit;text-decoration:none}td strong{white-space:nowrap}section.service{break-before:page}h2,h3,h4{break-after:avoid}}
 `;
 
 /**
