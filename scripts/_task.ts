@@ -1,10 +1,11 @@
-import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
+import { defineCommand, runCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
 import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
+import { renderHelp } from "./_help.ts";
 
 export interface TaskMeta {
   name: string;
@@ -54,7 +55,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
   let code: number;
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
-      await showUsage(command);
+      process.stdout.write(renderHelp(task.meta, task.args));
       code = 0;
     } else {
       if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);
