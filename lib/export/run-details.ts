@@ -1,7 +1,7 @@
+import { formatCount } from "../format.ts";
 import type { Summary } from "./summary.ts";
 
-const thousands = new Intl.NumberFormat("en-AU");
-export const formatCount = (n: number) => thousands.format(n);
+export { formatCount };
 
 /** The run details every report opens with, as label/value pairs. */
 export function runDetails(s: Summary): Array<[string, string]> {
