@@ -19,6 +19,7 @@ const examples: Record<string, string[]> = {
   check: ["check -i out/evolutions.jsonl --data data", "check -i out/evolutions.jsonl --json > checks.json"],
   cache: ["cache stats", "cache prune --older-than 30d", "cache clear --yes", "cache import ~/python-tool/.cache"],
   usage: ["usage", "usage --all --since 7d", 'usage --format md >> "$GITHUB_STEP_SUMMARY"'],
+  "bench-export": ["bench-export --services 10000 --formats xlsx,html", "bench-export --evolutions out/evolutions.jsonl --formats all"],
   bench: ["bench --services 20 --latency 200", "bench --services 100 --server-rpm 1800 --rpm 1800"],
 };
 

@@ -14,6 +14,7 @@ export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   cache: () => import("./cache.ts"),
   usage: () => import("./usage.ts"),
   bench: () => import("./bench.ts"),
+  "bench-export": () => import("./bench-export.ts"),
 };
 
 async function main(argv: string[]): Promise<void> {
