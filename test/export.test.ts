@@ -207,6 +207,14 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     expect(result.stderr).toMatch(/services\.jsonl:1: /);
   });
 
+  test("--output - writes the same bytes to stdout, XLSX included", async () => {
+    expect((await exportTo("--output", "file.xlsx")).code).toBe(0);
+    const proc = Bun.spawn(["bun", join(root, "scripts/export.ts"), "--input", evolutions, "--data", fixtureData, "--output", "-", "--format", "xlsx"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    const [bytes, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), proc.exited]);
+    expect(code).toBe(0);
+    expect(Buffer.from(bytes).equals(readFileSync(join(dir, "file.xlsx")))).toBe(true);
+  });
+
   test("reads stdin (-) in as many passes as the format needs", async () => {
     const proc = Bun.spawn(["bun", join(root, "scripts/export.ts"), "--input", "-", "--output", "stdin.md"], { cwd: dir, stdin: Bun.file(evolutions), stdout: "pipe", stderr: "pipe" });
     expect(await proc.exited).toBe(0);

@@ -1,7 +1,7 @@
 import { createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { dirname } from "node:path";
-import type { Writable } from "node:stream";
+import { PassThrough, type Writable } from "node:stream";
 
 /** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
 export interface Sink {
@@ -15,11 +15,18 @@ export interface Sink {
 
 const CHUNK = 1 << 16;
 
+function toStdoutStream(): PassThrough {
+  const pass = new PassThrough();
+  pass.pipe(process.stdout, { end: false });
+  return pass;
+}
+
 export function openSink(path: string): Sink {
   const toStdout = path === "-";
   const temp = `${path}.${process.pid}.tmp`;
   if (!toStdout) mkdirSync(dirname(path), { recursive: true });
-  const stream: Writable = toStdout ? process.stdout : createWriteStream(temp);
+  // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.
+  const stream: Writable = toStdout ? toStdoutStream() : createWriteStream(temp);
   let pending: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -39,7 +46,11 @@ export function openSink(path: string): Sink {
     },
     async commit() {
       await flush();
-      if (toStdout) return;
+      if (toStdout) {
+        if (!stream.writableEnded) stream.end();
+        if (!(stream as PassThrough).readableEnded) await once(stream, "end");
+        return;
+      }
       // A writer that pipes into the stream (the XLSX zip) ends it itself.
       if (!stream.writableEnded) stream.end();
       if (!stream.writableFinished) await once(stream, "finish");
