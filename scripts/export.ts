@@ -13,7 +13,7 @@ const task = defineTask({
     input: sharedArgs.input,
     output: sharedArgs.output,
     format: { type: "string", alias: "f", description: `${formats.join(" | ")} (default: the output's extension)` },
-    view: { type: "string", description: "features | services | mappings | narrative | all" },
+    view: { type: "string", description: "features | services | mappings | narrative | all (HTML is always all)" },
     title: { type: "string", description: "Title of the Markdown or HTML report" },
     data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items" },
     bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark (--no-bom)" },

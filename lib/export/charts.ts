@@ -10,9 +10,11 @@ const palette = ["#e15759", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948
 const short = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const svg = (title: string, width: number, height: number, body: string[]) =>
   `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${body.join("")}</svg>`;
-const text = (x: number, y: number, content: string, attrs = "") => `<text x="${x}" y="${y}" ${attrs}>${escapeXml(content)}</text>`;
+/** A label, cut to `max` characters with the full text on hover. */
+const text = (x: number, y: number, content: string, attrs = "", max = 200) =>
+  `<text x="${x}" y="${y}" ${attrs}>${escapeXml(short(content, max))}${content.length > max ? `<title>${escapeXml(content)}</title>` : ""}</text>`;
 const legend = (x: number, y: number, entries: Array<[string, string]>) =>
-  entries.map(([label, colour], i) => `<rect x="${x}" y="${y + i * 18}" width="12" height="12" fill="${colour}"/>${text(x + 18, y + i * 18 + 11, label, 'class="axis"')}`).join("");
+  entries.map(([label, colour], i) => `<rect x="${x}" y="${y + i * 18}" width="12" height="12" fill="${colour}"/>${text(x + 18, y + i * 18 + 11, label, 'class="axis"', 30)}`).join("");
 
 /** Share of features at each level, one stacked bar per plateau: does maturity rise? */
 export function levelDistribution(plateaus: string[], counts: (plateau: string) => number[]): string {
@@ -34,7 +36,7 @@ export function levelDistribution(plateaus: string[], counts: (plateau: string) 
       const tip = `${p} · level ${level + 1} (${levelNames[level]}): ${n} features, ${Math.round((100 * n) / total)}%`;
       if (n) body.push(`<rect x="${left + i * step + step * 0.2}" y="${y}" width="${step * 0.6}" height="${h}" fill="${levelColours[level]}"><title>${escapeXml(tip)}</title></rect>`);
     });
-    body.push(`${text(left + i * step + step / 2, top + plotH + 16, short(p, 14), 'text-anchor="middle" class="axis"')}<title>${escapeXml(p)}</title>`);
+    body.push(text(left + i * step + step / 2, top + plotH + 16, p, 'text-anchor="middle" class="axis"', 16));
   });
   body.push(text(left + plotW / 2, height - 14, "Plateau", 'text-anchor="middle" class="axis-title"'));
   body.push(text(14, top + plotH / 2, "Share of features", `transform="rotate(-90 14 ${top + plotH / 2})" text-anchor="middle" class="axis-title"`));
@@ -56,7 +58,7 @@ export function trajectories(plateaus: string[], lines: Line[]): string {
   const y = (v: number) => top + plotH - (plotH * (v - 1)) / 4;
   const body: string[] = [];
   for (let level = 1; level <= 5; level++) body.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(level)}" y2="${y(level)}" class="grid"/>${text(left - 6, y(level) + 4, String(level), 'text-anchor="end" class="axis"')}`);
-  plateaus.forEach((p, i) => body.push(`${text(x(i), top + plotH + 16, short(p, 14), 'text-anchor="middle" class="axis"')}`));
+  plateaus.forEach((p, i) => body.push(text(x(i), top + plotH + 16, p, 'text-anchor="middle" class="axis"', 16)));
   lines.forEach((line, n) => {
     const colour = line.mean ? "#111" : palette[n % palette.length]!;
     const points = line.values.flatMap((v, i) => (v === undefined ? [] : [[x(i), y(v), v, i] as const]));
@@ -67,7 +69,7 @@ export function trajectories(plateaus: string[], lines: Line[]): string {
   });
   body.push(text(left + plotW / 2, height - 14, "Plateau", 'text-anchor="middle" class="axis-title"'));
   body.push(text(14, top + plotH / 2, "Average level", `transform="rotate(-90 14 ${top + plotH / 2})" text-anchor="middle" class="axis-title"`));
-  body.push(legend(left + plotW + 20, top, lines.map((l, n) => [short(l.label, 30), l.mean ? "#111" : palette[n % palette.length]!] as [string, string])));
+  body.push(legend(left + plotW + 20, top, lines.map((l, n) => [l.label, l.mean ? "#111" : palette[n % palette.length]!] as [string, string])));
   return svg("Average maturity level per plateau, by service", width, height + Math.max(0, lines.length * 18 - plotH), body);
 }
 
@@ -88,7 +90,7 @@ export function coverage(catalogues: Coverage[]): string {
   catalogues.forEach((c, i) => {
     const yy = top + i * 34;
     const wUsed = (plotW * c.used) / max, wUnused = (plotW * c.unused) / max;
-    body.push(text(left - 8, yy + 17, short(c.label, 22), 'text-anchor="end" class="axis"'));
+    body.push(text(left - 8, yy + 17, c.label, 'text-anchor="end" class="axis"', 22));
     body.push(`<rect x="${left}" y="${yy}" width="${wUsed}" height="24" fill="#2b6fb0"><title>${escapeXml(`${c.label}: ${c.used} items used`)}</title></rect>`);
     const names = c.unusedNames.length ? `: ${c.unusedNames.join(", ")}` : "";
     body.push(`<rect x="${left + wUsed}" y="${yy}" width="${wUnused}" height="24" fill="#d9d9d9"><title>${escapeXml(`${c.label}: ${c.unused} items never used${names}`)}</title></rect>`);
