@@ -184,7 +184,7 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
   });
 
   test("a Python run output keeps its mappings in plateau.mappings groups: export reads them there", async () => {
-    const result = await runScript("export", ["--input", join(root, "fixtures/python/run-output.jsonl"), "--output", "py.csv", "--json"], { cwd: dir });
+    const result = await runScript("export", ["--input", join(root, "fixtures/python/run-output-grouped.jsonl"), "--output", "py.csv", "--json"], { cwd: dir });
     expect(result.code).toBe(0);
     const rows = parse(read("py.csv"), { columns: true, bom: true }) as Record<string, string>[];
     expect(rows.map((r) => [r.feature, r.applications, r.technologies])).toEqual([
