@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
+import { catalogueFileDigest } from "./catalogue-hash.ts";
 import { SAError } from "./errors.ts";
 import {
   catalogueFileSchema,
@@ -71,11 +72,22 @@ function assertUnique(file: string, ids: string[], what: string): void {
 
 export async function loadCatalogue(file: string, field: string, label?: string): Promise<Catalogue> {
   const raw = await readJsonFile(file, catalogueFileSchema);
+  const digest = catalogueFileDigest(raw);
   const catalogue: Catalogue = Array.isArray(raw)
-    ? { field, label: label ?? field, facets: [], items: raw }
-    : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items };
+    ? { field, label: label ?? field, facets: [], items: raw, digest }
+    : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items, digest };
   assertUnique(file, catalogue.items.map((i) => i.id), "id");
   assertUnique(file, catalogue.facets.map((f) => f.id), "facets.id");
+  return catalogue;
+}
+
+/** A catalogue with no items is refused (every call into it would be paid for nothing) unless its set says `allowEmpty`. */
+async function loadMappingSet(dir: string, set: Config["mappingSets"][number]): Promise<Catalogue> {
+  const file = join(dir, set.file);
+  const catalogue = await loadCatalogue(file, set.field, set.label);
+  if (catalogue.items.length === 0 && !set.allowEmpty) {
+    throw new SAError("E_DATA", `data ${file}: the ${set.field} catalogue has no items; add some, or set allowEmpty: true on its mapping set to skip it`);
+  }
   return catalogue;
 }
 
@@ -111,7 +123,7 @@ export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"
   const unknown = wanted.filter((f) => !known.includes(f));
   if (unknown.length) throw new SAError("E_USAGE", `--sets: unknown set "${unknown[0]}" (known: ${known.join(", ")})`);
   const catalogues = await Promise.all(
-    config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadCatalogue(join(dir, s.file), s.field, s.label)),
+    config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadMappingSet(dir, s)),
   );
 
   return {

@@ -39,7 +39,9 @@ export function observedOutput(ledger: Ledger | undefined, model?: string): Part
       s.calls += t.liveCalls;
     }
   }
-  return Object.fromEntries(Object.entries(sums).filter(([, s]) => s.calls > 0).map(([k, s]) => [k, Math.round(s.output / s.calls)]));
+  // Answers always have output tokens: a stage that shows none only holds calls that failed before
+  // any answer (as older ledgers recorded them), and must not teach the estimate 0.
+  return Object.fromEntries(Object.entries(sums).filter(([, s]) => s.calls > 0 && s.output > 0).map(([k, s]) => [k, Math.round(s.output / s.calls)]));
 }
 
 const placeholderFeatures = (n: number) =>
@@ -74,7 +76,7 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
     for (const plateau of data.plateaus) {
       byStage.features.calls++;
       byStage.features.inputTokens += await countPromptTokens(featuresPrompt(domain, data, service, plateau, descriptionText, config.featuresPerRole));
-      for (const catalogue of data.catalogues) {
+      for (const catalogue of data.catalogues.filter((c) => c.items.length > 0)) {
         byStage.mapping.calls++;
         byStage.mapping.inputTokens += mappingPerService.get(`${plateau.level}:${catalogue.field}`)! + (await nameTokens(service));
       }

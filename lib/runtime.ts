@@ -5,14 +5,15 @@ import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
-import { createLimiter, type Limiter } from "./limits.ts";
+import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
-import { createPricing, type Pricing } from "./pricing.ts";
+import { assertBudgetPriced, createPricing, type Pricing } from "./pricing.ts";
 import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
+import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Session } from "./session.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
@@ -49,6 +50,8 @@ export interface Runtime {
   limiter: Limiter;
   guard: UsageGuard;
   recorder: Recorder;
+  /** Every call as it is recorded, so the run's totals survive a kill (folded into the ledger after). */
+  journal: Journal;
   pricing: Pricing;
   quarantine: Quarantine;
   providers: Provider[];
@@ -61,14 +64,6 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** An ioredis client for the shared rate-limit buckets; loaded only when configured. */
-async function redisClient(url: string) {
-  const { default: Redis } = await import("ioredis");
-  const client = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
-  client.on("error", () => {});
-  return client;
-}
-
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
@@ -79,13 +74,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const modelIds = [config.model, ...config.models.fallback.filter((m) => m !== config.model)];
   modelIds.forEach(parseModelId);
 
+  assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
-  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await redisClient(config.rateLimit.url), key: config.rateLimit.key } : undefined;
+  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
   const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const guard = createUsageGuard(config.limits, config.budget, log);
-  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined });
+  const startedAt = new Date(clock.now()).toISOString();
+  const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
+  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
   const providers = await Promise.all(
@@ -140,7 +138,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   return {
     runId,
-    startedAt: new Date(clock.now()).toISOString(),
+    startedAt,
     config,
     log,
     clock,
@@ -150,6 +148,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     guard,
     recorder,
+    journal,
     pricing,
     quarantine,
     providers,

@@ -2,7 +2,7 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
-import { findImportedAnswer } from "./cache-admin.ts";
+import { findImportedAnswer } from "./cache-import.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, isSAError } from "./errors.ts";
 import type { Limiter } from "./limits.ts";
@@ -14,6 +14,7 @@ import { countPromptTokens } from "./tokens.ts";
 import type { UsageGuard } from "./usage-guard.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
+import { fakeFromSchema } from "./fake-answer.ts";
 import { validateAnswer, type CallResult, type CallSpec, type Stage } from "./call-spec.ts";
 
 export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
@@ -94,7 +95,8 @@ export function createSession(options: SessionOptions): Session {
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
-          record(spec, provider, "live", noUsage, options.clock.now() - startedAt, retries, provider.model);
+          // No answer came back: a failed call, never a live call with 0 tokens that estimates would learn from.
+          record(spec, provider, "failed", noUsage, options.clock.now() - startedAt, retries, provider.model);
           throw error;
         }
         const costUsd = record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
@@ -107,7 +109,7 @@ export function createSession(options: SessionOptions): Session {
   }
 
   /** Records one request in the ledger and on its call's span; returns its price (null: unknown). */
-  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
+  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live" | "failed", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
     const model = modelIdOf(provider);
     const price = options.pricing.cost(model, usage);
     traces.record(spec, { provider: provider.name, model, cache, usage, retries, answeredBy, responseId, costUsd: cache === "live" ? (price ?? 0) : 0 });
@@ -126,6 +128,20 @@ export function createSession(options: SessionOptions): Session {
       savedCostUsd: cache === "hit" ? price : null,
     });
     return price;
+  }
+
+  /**
+   * A dry run counts the miss, then goes on with a stand-in answer (schema-valid, as the
+   * synthetic provider makes them) so that the later stages' calls are counted too. The engine
+   * never writes a service that had a miss.
+   */
+  function dryRunMiss<T>(spec: CallSpec<T>, model: string, jsonSchema: unknown, hash: string): CallResult<T> {
+    options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
+    const standIn = validateAnswer(spec, fakeFromSchema(jsonSchema as Record<string, unknown>, hash));
+    if (standIn.ok) return { value: standIn.value, model, cached: false };
+    throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {
+      details: { stage: spec.stage, serviceId: spec.serviceId, model },
+    });
   }
 
   async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
@@ -147,6 +163,9 @@ export function createSession(options: SessionOptions): Session {
     if (hit) {
       const checked = validateAnswer(spec, hit.answer);
       if (checked.ok && checked.problems.length === 0) {
+        // A repaired answer is stored repaired: what it lost is quarantined again, so --strict
+        // gives a cached rerun the exit code of the live run.
+        if (hit.dropped) options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, ...hit.dropped });
         record(spec, provider, "hit", hit.usage, 0, 0, hit.model);
         return { value: checked.value, model, cached: true };
       }
@@ -154,7 +173,7 @@ export function createSession(options: SessionOptions): Session {
     }
     if (options.reuseImported) {
       const reused = await findImportedAnswer(options.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
-        const checked = validateAnswer(spec, answer);
+        const checked = validateAnswer(spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec, answer);
         return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
       });
       if (reused !== undefined) {
@@ -163,14 +182,10 @@ export function createSession(options: SessionOptions): Session {
         return { value: reused, model, cached: true };
       }
     }
-    if (options.dryRun) {
-      options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
-      throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {
-        details: { stage: spec.stage, serviceId: spec.serviceId, model },
-      });
-    }
+    if (options.dryRun) return dryRunMiss(spec, model, jsonSchema, hash);
 
     let messages = spec.messages;
+    let dropped: { reason: string; data: string } | undefined;
     let answer = await live(spec, provider, messages);
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
@@ -189,7 +204,8 @@ export function createSession(options: SessionOptions): Session {
       }
       if (second.problems.length > 0) {
         // The answer is kept, minus what could not be used; the dropped parts are quarantined.
-        options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.problems.join("; "), data: answer.content });
+        dropped = { reason: second.problems.join("; "), data: answer.content };
+        options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, ...dropped });
       }
       checked = second;
     }
@@ -200,6 +216,7 @@ export function createSession(options: SessionOptions): Session {
       provider: provider.name,
       createdAt: new Date(options.clock.now()).toISOString(),
       request: { stage: spec.stage, serviceId: spec.serviceId, schemaName: spec.schemaName, model, baseURL: provider.baseURL, runId: options.runId },
+      ...(dropped ? { dropped } : {}),
     });
     if (options.transcripts) {
       const transcriptKey = `transcripts:${keyPart(options.context)}:${spec.stage}:${keyPart(spec.serviceId)}:${hash}`;

@@ -65,7 +65,7 @@ export function renderHelp(meta: TaskMeta, args: ArgsDef): string {
     for (const [n, d] of positionals) out.push(`  ${n.toUpperCase().padEnd(28)}${wrap(d.description ?? "", WIDTH, 30).join(`\n${" ".repeat(30)}`)}`);
     out.push("");
   }
-  out.push("Options:", ...optionLines(args), `  ${"-h, --help".padEnd(28)}Show this help`);
+  out.push("Options:", ...optionLines(args), `  ${"-h, --help".padEnd(28)}Show this help`, `  ${"--version".padEnd(28)}Print the version`);
   const list = examples[meta.name];
   if (list?.length) out.push("", "Examples:", ...list.map((e) => `  bun scripts/${e.replace(/^(\S+)/, "$1.ts")}`));
   return `${out.join("\n")}\n`;

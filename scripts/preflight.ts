@@ -6,7 +6,9 @@ import { SAError, errorMessage } from "../lib/errors.ts";
 import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
 import { createRetryFetch } from "../lib/http.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
-import { createPricing } from "../lib/pricing.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
+import { redactUrl } from "../lib/redact.ts";
+import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
@@ -94,7 +96,7 @@ const task = defineTask({
       const openaiModels = models.filter((m) => parseModelId(m).provider === "openai");
       await check("environment", async () => {
         if (openaiModels.length && !process.env.OPENAI_API_KEY) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set (needed for ${openaiModels.join(", ")})`);
-        return openaiModels.length ? `OPENAI_API_KEY is set; endpoint ${process.env.OPENAI_BASE_URL || defaultBaseURL}` : `no secrets needed for ${models.join(", ")}`;
+        return openaiModels.length ? `OPENAI_API_KEY is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
       });
       if (args.online && openaiModels.length) {
         await check("provider", async () => {
@@ -115,6 +117,7 @@ const task = defineTask({
         await check("estimate", async () => {
           let ledger: Ledger | undefined;
           try {
+            await recoverLedger(cfg.ledger.path, log);
             ledger = readLedger(cfg.ledger.path);
           } catch (error) {
             log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);
@@ -124,6 +127,11 @@ const task = defineTask({
           const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${cfg.model} (before cache hits)`;
           const budget = cfg.budget.hardUsd;
           const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
+          try {
+            assertBudgetPriced(cfg);
+          } catch (error) {
+            problems.push(errorMessage(error));
+          }
           return { detail: budget !== undefined ? `${detail}; budget $${budget}` : detail, problems };
         });
       }

@@ -2,6 +2,7 @@
 import { parseAge } from "../lib/cache-admin.ts";
 import { SAError } from "../lib/errors.ts";
 import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
 import { markdownTable } from "markdown-table";
 import { formatCount } from "../lib/format.ts";
 import { commonArgs } from "./_args.ts";
@@ -10,6 +11,7 @@ import { defineTask, runTask } from "./_task.ts";
 const columns: Array<[string, (t: Totals) => string]> = [
   ["live", (t) => formatCount(t.liveCalls)],
   ["cached", (t) => formatCount(t.cachedCalls)],
+  ["failed", (t) => formatCount(t.failedCalls)],
   ["input", (t) => formatCount(t.inputTokens)],
   ["cached in", (t) => formatCount(t.cachedInputTokens)],
   ["output", (t) => formatCount(t.outputTokens)],
@@ -50,9 +52,11 @@ const task = defineTask({
     format: { type: "string", description: "text | md (Markdown tables, e.g. for a CI step summary)" },
     ...commonArgs,
   },
-  async run({ args, config: load }) {
+  async run({ args, log, config: load }) {
     if (args.format !== undefined && args.format !== "text" && args.format !== "md") throw new SAError("E_USAGE", `--format: expected text or md, got "${args.format}"`);
     const path = args.ledger ?? (await load()).ledger.path;
+    // Runs that crashed get their totals from their journals first.
+    await recoverLedger(path, log);
     const ledger = readLedger(path);
     let runs = ledger.runs;
     if (args.since) {

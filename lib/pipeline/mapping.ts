@@ -22,11 +22,16 @@ const lenientMapping = z.object({
 
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
-/** Keeps known features and items with valid facets; says what was dropped and why. */
-export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue) {
+/**
+ * Keeps known features and items with valid facets; says what was dropped and why. An optional
+ * facet left out counts as null. With `facetsOptional` (answers imported from the Python tool,
+ * which may hold none), an item without any facets is kept as it is.
+ */
+export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { facetsOptional?: boolean } = {}) {
   const features = new Set(featureIds);
   const items = new Set(catalogue.items.map((i) => i.id));
   const facets = facetsSchema(catalogue);
+  const absentOptional = Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null]));
   const problems: string[] = [];
   const mappings: MappingAnswer["mappings"] = [];
   for (const entry of answer.mappings) {
@@ -42,8 +47,9 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
         continue;
       }
       if (seen.has(mapped.item)) continue;
-      if (facets) {
-        const parsed = facets.safeParse(mapped.facets ?? {});
+      if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item });
+      else if (facets) {
+        const parsed = facets.safeParse({ ...absentOptional, ...mapped.facets });
         if (!parsed.success) {
           problems.push(`${entry.feature_id} → ${mapped.item}: facets.${formatIssues(parsed.error)}`);
           continue;
@@ -63,7 +69,8 @@ export async function mapFeatures(
   input: { serviceId: string; serviceName: string; plateau: { level: number; name: string }; features: MappingFeature[]; catalogue: Catalogue; priority: number },
 ): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
   const featureIds = input.features.map((f) => f.feature_id);
-  if (featureIds.length === 0) return { mappings: new Map(), model: "" };
+  // Nothing to map, or nothing to map to (an empty catalogue allowed by `allowEmpty`): no call.
+  if (featureIds.length === 0 || input.catalogue.items.length === 0) return { mappings: new Map(), model: "" };
   const result = await ctx.session.call<MappingAnswer>({
     task: ctx.task,
     stage: "mapping",
@@ -74,6 +81,7 @@ export async function mapFeatures(
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),
+    importedCheck: (answer) => checkMapping(answer, featureIds, input.catalogue, { facetsOptional: true }),
     imported: { plateau: input.plateau, field: input.catalogue.field },
   });
   const mappings = new Map<string, MappedItem[]>();
