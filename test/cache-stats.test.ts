@@ -31,7 +31,7 @@ describe("cache stats and clear; usage", () => {
 
   test("usage: thousands separators, and --format md gives Markdown tables", async () => {
     const text = (await runScript("usage", [], { cwd: dir })).stdout;
-    expect(text).toMatch(/total\s+42\s+0\s+\d{1,3}(,\d{3})+/);
+    expect(text).toMatch(/total\s+42\s+0\s+0\s+\d{1,3}(,\d{3})+/);
     const md = (await runScript("usage", ["--format", "md"], { cwd: dir })).stdout;
     expect(md).toMatch(/^### Usage: run /);
     expect(md).toContain("| stage");
