@@ -52,7 +52,9 @@ describe("HTML report in headless Chromium", () => {
     expect(await page.locator("nav.toc ol li").count()).toBe(lines.length);
     expect(await page.locator("section.service").count()).toBe(lines.length);
     expect(await page.locator("#checks").count()).toBe(1);
-    expect(await page.locator("figure svg").count()).toBe(3);
+    expect(await page.locator("figure > svg").count()).toBe(3);
+    expect(await page.locator("#chart-levels .legend li").allInnerTexts()).toEqual(["1 Initial", "2 Managed", "3 Defined", "4 Quantitatively Managed", "5 Optimizing"]);
+    expect(await page.locator("#chart-trajectories .legend li").last().innerText()).toBe(`mean of all ${lines.length} services`);
     for (const title of ["Plateau", "Share of features", "Average level", "Catalogue items"]) expect(await page.locator("svg text.axis-title", { hasText: title }).count()).toBeGreaterThan(0);
     expect(await page.locator("figure svg rect title").first().textContent()).toMatch(/level \d \(/);
     expect(await page.locator("section[id^=map-] table").count()).toBe(3);
@@ -107,7 +109,7 @@ describe("HTML report in headless Chromium", () => {
     const { page, errors, close } = await open({ width: 390 });
     const overflow = (await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")) as number;
     expect(overflow).toBeLessThanOrEqual(0);
-    for (const svg of await page.locator("figure svg").all()) expect((await svg.boundingBox())!.width).toBeLessThanOrEqual(390);
+    for (const svg of await page.locator("figure > svg").all()) expect((await svg.boundingBox())!.width).toBeLessThanOrEqual(390);
     expect(await page.locator("table.features thead").first().isVisible()).toBe(false);
     await page.screenshot({ path: "/tmp/report-390.png" });
     expect(errors).toEqual([]);

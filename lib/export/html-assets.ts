@@ -11,8 +11,10 @@ nav.toc ol{columns:18rem;padding-left:1.4rem}nav.toc li{break-inside:avoid}
 .filters label{display:flex;flex-direction:column;font-size:.8rem;color:#3c4650}
 .filters input,.filters select{font:inherit;padding:.25rem .4rem;min-width:9rem;max-width:100%}
 .filters .count{margin-left:auto;font-size:.85rem;color:#3c4650}
+#charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,32rem),1fr));gap:0 2.5rem}#charts>h2{grid-column:1/-1}
 figure{margin:1rem 0 2rem}figcaption{font-size:.9rem;color:#3c4650;margin-top:.3rem}
-figure svg{max-width:100%;height:auto}
+figure>svg{max-width:100%;height:auto}
+.legend{list-style:none;display:flex;flex-wrap:wrap;gap:.2rem 1.1rem;padding:0;margin:.2rem 0 .4rem;font-size:.85rem}.legend svg{margin-right:.35em;vertical-align:-1px}
 svg .axis{font-size:12px;fill:#3c4650}svg .axis-title{font-size:12px;font-weight:600;fill:#1d1d1f}svg .value{font-size:12px}svg .grid{stroke:#e3e7ec}
 .scroll{overflow-x:auto;margin:.3rem 0 1rem}
 table{border-collapse:collapse;width:100%;font-size:13px}

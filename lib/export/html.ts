@@ -1,5 +1,5 @@
 import type { Finding } from "../review/checks.ts";
-import { coverage, levelDistribution, trajectories, type Line } from "./charts.ts";
+import { coverage, legendHtml, levelDistribution, trajectories, type Chart, type Line } from "./charts.ts";
 import { escapeXml as h } from "./charts.ts";
 import { cardLabels, script, style } from "./html-assets.ts";
 import { anchor, checksSection, featureHeaders, filters, header, mappingRow, serviceSection, tableClose, tableOpen, toc } from "./html-parts.ts";
@@ -22,10 +22,11 @@ function chartsSection(s: Summary): string {
     return { label: c.label, used: [...used.keys()].length, unused: unused.length, unusedNames: unused };
   });
   const complete = [...s.labels.catalogues.values()].every((c) => c.complete);
+  const figure = (id: string, chart: Chart, caption: string) => `<figure id="${id}">${chart.svg}${legendHtml(chart.legend)}<figcaption>${caption}</figcaption></figure>`;
   return `<section id="charts"><h2>Charts</h2>
-<figure>${levelDistribution(plateaus, (p) => s.levelsByPlateau.get(p) ?? [0, 0, 0, 0, 0])}<figcaption>Does maturity rise? The share of features at each CMMI level, plateau by plateau.</figcaption></figure>
-<figure>${trajectories(plateaus, lines)}<figcaption>Average level of each service's features at each plateau; the black line is the mean over every service.${shown}</figcaption></figure>
-<figure>${coverage(cov)}<figcaption>Catalogue items used by at least one feature, and items never used${complete ? "" : " (known only for catalogues read with --data)"}. Hover a bar for the names.</figcaption></figure>
+${figure("chart-levels", levelDistribution(plateaus, (p) => s.levelsByPlateau.get(p) ?? [0, 0, 0, 0, 0]), "Does maturity rise? The share of features at each CMMI level, plateau by plateau.")}
+${figure("chart-trajectories", trajectories(plateaus, lines), `Average level of each service's features at each plateau; the black line is the mean over every service.${shown}`)}
+${figure("chart-coverage", coverage(cov), `Catalogue items used by at least one feature, and items never used${complete ? "" : " (known only for catalogues read with --data)"}. Hover a bar for the names.`)}
 </section>`;
 }
 
