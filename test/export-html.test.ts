@@ -60,6 +60,8 @@ describe("HTML report in headless Chromium", () => {
     expect(await page.locator("section[id^=map-] table").count()).toBe(3);
     expect(await page.locator("section[id=map-applications] th", { hasText: "Criticality" }).count()).toBe(1);
     await page.screenshot({ path: "/tmp/report-1400.png" });
+    await page.locator("#charts").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: "/tmp/report-1400-charts.png" });
     expect(statSync("/tmp/report-1400.png").size).toBeGreaterThan(10_000);
     await close();
   });
@@ -112,6 +114,10 @@ describe("HTML report in headless Chromium", () => {
     for (const svg of await page.locator("figure > svg").all()) expect((await svg.boundingBox())!.width).toBeLessThanOrEqual(390);
     expect(await page.locator("table.features thead").first().isVisible()).toBe(false);
     await page.screenshot({ path: "/tmp/report-390.png" });
+    await page.locator("#charts").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: "/tmp/report-390-charts.png" });
+    await page.locator("section.service").first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: "/tmp/report-390-cards.png" });
     expect(errors).toEqual([]);
     await close();
     const plain = await open({ width: 1000, javaScript: false });

@@ -172,7 +172,8 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     expect(Array.isArray(json.features[0].applications)).toBe(true);
     expect(json.features[0].description).toBe(lines[0]!.plateaus[0]!.features.find((f) => f.feature_id === json.features[0].feature_id)!.description);
     expect(Object.keys(json.mappings)).toEqual(["applications", "technologies", "data"]);
-    expect(json.run.Run).toBe(lines[0]!.meta.run_id);
+    expect(json.run).toMatchObject({ runIds: [lines[0]!.meta.run_id], created: lines[0]!.meta.created, totals: { services: 8, plateaus: 5, features: featureCount } });
+    expect(json.run.models.features).toEqual(["synthetic:demo"]);
   });
 
   test("the same evolutions give byte-identical files in every format", async () => {

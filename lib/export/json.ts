@@ -1,8 +1,16 @@
-import { runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
 import type { Summary } from "./summary.ts";
 import type { Row, TableSpec } from "./views.ts";
+
+/** The run details with keys for programs (the other formats use labels for people). */
+const runJson = (s: Summary) => ({
+  runIds: s.run.runIds,
+  models: Object.fromEntries([...s.run.models].map(([stage, models]) => [stage, [...models].sort()])),
+  created: s.run.created || null,
+  catalogueHashes: s.run.catalogueHashes,
+  totals: { services: s.totals.services, plateaus: s.labels.plateaus.size, features: s.totals.features, mappings: s.totals.mappings },
+});
 
 /** Keys in column order, empty cells as null, lists as lists. */
 const ordered = (table: TableSpec, row: Row) => Object.fromEntries(table.columns.map((c) => [c.key, row[c.key] ?? null]));
@@ -23,7 +31,7 @@ async function writeRows(source: EvolutionSource, table: TableSpec, sink: Sink, 
 export async function writeJson(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink }): Promise<Record<string, number>> {
   const { sink } = input;
   const counts: Record<string, number> = {};
-  await sink.write(`{\n  "run": ${JSON.stringify(Object.fromEntries(runDetails(input.summary)))}`);
+  await sink.write(`{\n  "run": ${JSON.stringify(runJson(input.summary))}`);
   const mappings = input.tables.filter((t) => t.name.startsWith("mappings."));
   for (const table of input.tables.filter((t) => !mappings.includes(t))) {
     await sink.write(`,\n  ${JSON.stringify(table.name)}: [`);
