@@ -29,6 +29,14 @@ describe("cache stats and clear; usage", () => {
     expect(text).toMatch(/hit rate of the last run/);
   });
 
+  test("the store is named without credentials; sizes and counts read as people read them", async () => {
+    const { describeStore } = await import("../lib/cache-stats.ts");
+    const { formatBytes, formatCount } = await import("../lib/format.ts");
+    expect(describeStore({ driver: "redis", url: "redis://user:s3cret@cache.internal:6379/0?password=x", base: "sa" })).toBe("redis redis://cache.internal:6379/0 (prefix sa)");
+    expect(describeStore({ driver: "memory" })).toBe("memory");
+    expect([formatBytes(512), formatBytes(1536), formatBytes(5 * 1024 ** 3), formatCount(1234567)]).toEqual(["512 B", "1.50 KiB", "5.00 GiB", "1,234,567"]);
+  });
+
   test("usage: thousands separators, and --format md gives Markdown tables", async () => {
     const text = (await runScript("usage", [], { cwd: dir })).stdout;
     expect(text).toMatch(/total\s+42\s+0\s+0\s+\d{1,3}(,\d{3})+/);

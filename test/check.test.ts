@@ -15,6 +15,17 @@ const fixture = join(root, "fixtures/review/check-two-findings.jsonl");
 const check = (args: string[], env: Record<string, string> = {}) => runScript("check", args, { cwd: dir, env });
 
 describe("check", () => {
+  test("a repeated feature: the same or near-same name at a later plateau (case, punctuation, word order, plurals)", async () => {
+    const { repeatedFeatures } = await import("../lib/review/checks.ts");
+    const line = JSON.parse(readFileSync(fixture, "utf8"));
+    line.plateaus[1].features[0].name = "fault-reporting";
+    line.plateaus[2].features[0].name = "Reports: Energy";
+    line.plateaus[2].features[1].name = "Repair queues";
+    const { evolutionSchema } = await import("../lib/schema/evolution.ts");
+    const found = repeatedFeatures(evolutionSchema.parse(line)).map((f) => `${f.plateau}: ${f.message}`);
+    expect(found).toEqual(['Enhanced: "fault-reporting" repeats a feature of Foundational', 'Advanced: "Repair queues" repeats a feature of Foundational']);
+  });
+
   test("one role missing at one plateau and one falling level: exactly those two, exit 1 (a missing role is an error)", async () => {
     const result = await check(["--input", fixture, "--json"]);
     expect(result.code).toBe(1);

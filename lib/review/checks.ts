@@ -46,8 +46,13 @@ export interface Finding {
 
 /** Lower case, words only, in order: "Self-service  Portal" and "self service portal" are the same feature. */
 export const normaliseName = (name: string) => name.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
-/** The same words in any order also count as the same name. */
-const wordSet = (name: string) => normaliseName(name).split(" ").sort().join(" ");
+/** The same words in any order, and plurals ("bookings", "booking"), count as the same name. */
+const wordSet = (name: string) =>
+  normaliseName(name)
+    .split(" ")
+    .map((w) => (w.length > 3 ? w.replace(/(?<!s)s$/, "") : w))
+    .sort()
+    .join(" ");
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 export const mentions = (text: string, word: string) => new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(word)}($|[^\\p{L}\\p{N}])`, "iu").test(text);
