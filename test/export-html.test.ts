@@ -58,6 +58,9 @@ describe("HTML report in headless Chromium", () => {
     for (const title of ["Plateau", "Share of features", "Average level", "Catalogue items"]) expect(await page.locator("svg text.axis-title", { hasText: title }).count()).toBeGreaterThan(0);
     expect(await page.locator("figure svg rect title").first().textContent()).toMatch(/level \d \(/);
     expect(await page.locator("section[id^=map-] table").count()).toBe(3);
+    // The narrative: each plateau ends with its mapped items by catalogue, with their facets.
+    expect(await page.locator("section.service").first().locator(".plateau").first().locator(".mapped h5").allInnerTexts()).toEqual(["Applications", "Technologies", "Data Assets"]);
+    expect(await page.locator(".mapped").first().innerText()).toContain("Criticality: ");
     expect(await page.locator("section[id=map-applications] th", { hasText: "Criticality" }).count()).toBe(1);
     await page.screenshot({ path: "/tmp/report-1400.png" });
     await page.locator("#charts").scrollIntoViewIfNeeded();

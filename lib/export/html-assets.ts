@@ -26,6 +26,8 @@ th button{all:unset;cursor:pointer}th button::after{content:" \\2195";color:#9aa
 th[aria-sort=ascending] button::after{content:" \\2191";color:#1d1d1f}th[aria-sort=descending] button::after{content:" \\2193";color:#1d1d1f}
 .level{display:inline-block;min-width:1.6em;text-align:center;border-radius:3px;padding:0 .2em}
 .l1{background:#dbe9f6}.l2{background:#9ecae1}.l3{background:#5a9fd0;color:#fff}.l4{background:#2b6fb0;color:#fff}.l5{background:#0b3d78;color:#fff}
+.mapped{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,22rem),1fr));gap:0 1.5rem;font-size:.85rem;margin-bottom:1.2rem}
+.mapped h5{margin:.2rem 0;font-size:.85rem;color:#2b4a6f}.mapped ul{margin:0;padding-left:1.1rem}
 .sev-error{color:#b00020;font-weight:600}.sev-warning{color:#8a5a00}
 [hidden]{display:none !important}
 @media screen{.off{display:none}}

@@ -2,7 +2,7 @@ import { roleOf, type Feature, type PlateauResult, type ServiceEvolution } from 
 import { checkTitles, type Finding } from "../review/checks.ts";
 import { escapeXml as h, levelNames } from "./charts.ts";
 import { itemName, plateauOrder, type CatalogueInfo, type Labels } from "./labels.ts";
-import { featuresByRole } from "./narrative.ts";
+import { featuresByRole, mappedItems } from "./narrative.ts";
 import { runDetails } from "./run-details.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type Row, type TableSpec } from "./views.ts";
@@ -58,6 +58,18 @@ function featureRows(labels: Labels, e: ServiceEvolution, p: PlateauResult): str
     .join("\n");
 }
 
+/** The narrative's last part: per catalogue, each item and the features mapped to it, with their facets. */
+function mappedItemsHtml(labels: Labels, p: PlateauResult): string {
+  const byCatalogue = new Map<string, string[]>();
+  for (const item of mappedItems(labels, p)) {
+    const uses = item.uses.map((u) => `${h(u.feature.name)}${u.facets ? ` <span class="muted">(${h(u.facets)})</span>` : ""}`).join("; ");
+    byCatalogue.set(item.catalogue.label, [...(byCatalogue.get(item.catalogue.label) ?? []), `<li><strong>${h(item.name)}</strong>: ${uses}</li>`]);
+  }
+  if (!byCatalogue.size) return "";
+  const lists = [...byCatalogue].map(([label, items]) => `<div><h5>${h(label)}</h5><ul>${items.join("")}</ul></div>`).join("");
+  return `<div class="mapped">${lists}</div>`;
+}
+
 /** One service: its description, then per plateau the plateau's description and its features by role. */
 export const featureHeaders = (labels: Labels) => ["Role", "Feature", "Description", "Level", "Label", "Justification", ...[...labels.catalogues.values()].map((c) => c.label)];
 
@@ -66,7 +78,7 @@ export function serviceSection(labels: Labels, e: ServiceEvolution): string {
   const thead = `<thead><tr>${heads.map((x) => `<th${x === "Level" ? ' class="num"' : ""}>${h(x)}</th>`).join("")}</tr></thead>`;
   const plateaus = [...e.plateaus].sort((a, b) => a.plateau - b.plateau).map((p) => `<div class="plateau" data-block>
 <h4>${p.plateau}. ${h(p.plateau_name)}</h4><p>${h(p.service_description)}</p>
-<div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div></div>`);
+<div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div>${mappedItemsHtml(labels, p)}</div>`);
   return `<section class="service" id="${anchor("svc", e.service.service_id)}" data-block>
 <h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}
 ${plateaus.join("\n")}
