@@ -48,7 +48,10 @@ describe("HTML report in headless Chromium", () => {
     const { page, errors, requests, close } = await open({ width: 1400 });
     expect(errors).toEqual([]);
     expect(requests).toEqual([`file://${report}`]);
-    expect(await page.locator("dl.run").innerText()).toContain(lines[0]!.meta.run_id);
+    const details = await page.locator("dl.run").innerText();
+    expect(details).toContain(lines[0]!.meta.run_id);
+    expect(details).toContain("descriptions: synthetic:demo; features: synthetic:demo; mapping: synthetic:demo");
+    expect(details).not.toContain("fingerprint");
     expect(await page.locator("nav.toc ol li").count()).toBe(lines.length);
     expect(await page.locator("section.service").count()).toBe(lines.length);
     expect(await page.locator("#checks").count()).toBe(1);

@@ -54,12 +54,15 @@ function emptySummary(data?: Dataset): Summary {
 
 const addOnce = <T>(list: T[], value: T) => !list.includes(value) && list.push(value);
 
+/** `meta.models` also carries the resume fingerprint of each service (lib/fingerprint.ts): not a model. */
+const notModels = new Set(["fingerprint"]);
+
 function addRun(run: RunInfo, meta: ServiceEvolution["meta"]): void {
   addOnce(run.runIds, meta.run_id);
   if (meta.catalogue_hash) addOnce(run.catalogueHashes, meta.catalogue_hash);
   if (!run.created || meta.created < run.created) run.created = meta.created;
   for (const [stage, model] of Object.entries(meta.models)) {
-    if (typeof model !== "string") continue;
+    if (typeof model !== "string" || notModels.has(stage)) continue;
     const set = run.models.get(stage) ?? new Set<string>();
     run.models.set(stage, set.add(model));
   }
