@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { checksConfigSchema } from "../review/checks.ts";
 
 export const cacheModes = ["off", "read", "refresh", "write"] as const;
 export const cacheModeSchema = z.enum(cacheModes);
@@ -113,6 +114,8 @@ export const configSchema = z.strictObject({
   estimate: z
     .strictObject({ descriptions: positiveInt.default(900), features: positiveInt.default(1500), mapping: positiveInt.default(1200) })
     .default({ descriptions: 900, features: 1500, mapping: 1200 }),
+  /** `check` and the HTML report's checks: brand names to flag, and each check's severity. */
+  checks: checksConfigSchema.default({ brands: [], severity: {} }),
 });
 
 export type Config = z.infer<typeof configSchema>;
