@@ -8,6 +8,8 @@ export const sharedArgs = {
   output: { type: "string", alias: "o", description: "Output file; - writes stdout" },
   data: { type: "string", description: "Data folder: roles, plateaus, definitions, catalogues (config dataDir)" },
   model: { type: "string", description: "provider:model, e.g. openai:gpt-4o-mini or synthetic:demo" },
+  "context-id": { type: "string", description: "Situational context <promptDir>/situational_context/<id>.md (config contextId; default university)" },
+  inspiration: { type: "string", description: "Inspirations <promptDir>/inspirations/<id>.md (config inspiration; default general)" },
   "cache-mode": { type: "string", description: "off | read | refresh | write (default read)" },
   concurrency: { type: "string", description: "Calls in flight at once (default 8)" },
   rpm: { type: "string", description: "Requests per minute" },
@@ -53,6 +55,8 @@ export function configOverrides(args: Raw): Record<string, unknown> {
   return {
     dataDir: args.data,
     model: args.model,
+    contextId: args["context-id"],
+    inspiration: args.inspiration,
     cacheMode: args["cache-mode"],
     concurrency: number(args, "concurrency"),
     rpm: number(args, "rpm"),

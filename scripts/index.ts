@@ -8,9 +8,12 @@ export const tasks: Record<keyof typeof taskMeta, () => Promise<{ default: Task<
   run: () => import("./run.ts"),
   map: () => import("./map.ts"),
   export: () => import("./export.ts"),
+  diff: () => import("./diff.ts"),
+  check: () => import("./check.ts"),
   cache: () => import("./cache.ts"),
   usage: () => import("./usage.ts"),
   bench: () => import("./bench.ts"),
+  "bench-export": () => import("./bench-export.ts"),
 };
 
 /** `list`: names and descriptions from the static meta table, loading no task. */
