@@ -72,7 +72,7 @@ function sharedBucket(perMinute: number, windowSeconds: number, shared: { client
  * back, and a provider counts over its own windows: pacing at exactly the limit meets it head-on
  * and draws 429s, each of which stalls dispatch for as long as the provider asks.
  */
-const HEADROOM = { requests: 0.01, tokens: 0.02 };
+const HEADROOM = { requests: 0.01, tokens: 0.05 };
 
 /** An even pace in this process, or a bucket shared with other processes through Redis. */
 const bucket = (perMinute: number, clock: Clock, shared?: { client: unknown; key: string }): TokenBucket =>

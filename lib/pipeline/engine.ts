@@ -98,7 +98,6 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
   // Before any call: the output can be written and is ours alone (exit 2 otherwise).
   const claim = claimOutput(options.output, { task: handler.task, runId: rt.runId, log: rt.log });
   try {
-    await recoverLedger(rt.config.ledger.path, rt.log).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
     return await runClaimed(rt, options, handler, claim);
   } finally {
     claim.release();
@@ -152,7 +151,15 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
       pid: process.pid,
       host: hostname(),
     });
-  await saveRun(config.ledger.path, ledgerRecord("running", null)).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
+  // The ledger's bookkeeping (folding other runs' journals, this run's "running" record) starts
+  // once the first calls are on their way: done while they are in flight, it costs no wall time.
+  // Every later ledger write waits for it. Calls are journalled from the first answer on.
+  let ledgerStart: Promise<void> | undefined;
+  const startLedger = () =>
+    (ledgerStart ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      await recoverLedger(config.ledger.path, log).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
+      await saveRun(config.ledger.path, ledgerRecord("running", null)).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
+    }));
 
   let dispatched = 0;
   const report = (): ProgressCounts => {
@@ -178,7 +185,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
   const services = new PQueue({ concurrency: window });
   // A crash between flushes loses at most this much of the ledger's detail.
   let flushing: Promise<void> = Promise.resolve();
-  const flusher = setInterval(() => (flushing = flushing.then(() => saveRun(config.ledger.path, ledgerRecord("running", null))).catch(() => {})), 10_000);
+  const flusher = setInterval(() => (flushing = flushing.then(startLedger).then(() => saveRun(config.ledger.path, ledgerRecord("running", null))).catch(() => {})), 10_000);
   flusher.unref?.();
   try {
     try {
@@ -195,6 +202,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
     } else await idle;
   } finally {
     clearInterval(flusher);
+    await startLedger();
     await flushing; // never let a periodic "running" land after the final record
     removeSignals();
     removePipe();
@@ -267,6 +275,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
           progress.tick();
         }
       });
+      void startLedger();
     }
   }
 
