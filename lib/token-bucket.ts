@@ -7,6 +7,27 @@ export interface TokenBucket {
   adjust(amount: number): void;
 }
 
+/** One pending wake-up at a time: a newer one supersedes it (the older one still calls, harmlessly). */
+function wakeUps(clock: Clock, fn: () => void) {
+  let pending: object | undefined;
+  return {
+    get pending() {
+      return pending !== undefined;
+    },
+    after(ms: number) {
+      const mine = {};
+      pending = mine;
+      void clock.sleep(Math.max(1, ms)).then(() => {
+        if (pending === mine) pending = undefined;
+        fn();
+      });
+    },
+    forget() {
+      pending = undefined;
+    },
+  };
+}
+
 /**
  * An even pace of `perMinute` (GCRA with no burst: one time stands for the bucket, when
  * everything taken so far is paid for). Takers wait in line; the first goes as soon as the
@@ -24,11 +45,10 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
   const creditCap = 500 / msPerToken;
   let credit = 0;
   const waiting: Array<{ amount: number; go: () => void }> = [];
-  // The pending wake-up; a newer one (after tokens came back) supersedes it.
-  let timer: object | undefined;
+  const wake = wakeUps(options.clock, () => pump());
 
   // Lets waiters go while the bucket is paid up, then sleeps until it next is.
-  const pump = () => {
+  function pump() {
     for (let now = options.clock.now(); waiting.length > 0 && (paidUntil <= now || credit >= waiting[0]!.amount); now = options.clock.now()) {
       const next = waiting.shift()!;
       const fromCredit = Math.min(credit, next.amount);
@@ -36,15 +56,8 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
       paidUntil = Math.max(paidUntil, now) + (next.amount - fromCredit) * msPerToken;
       next.go();
     }
-    if (waiting.length > 0 && !timer) {
-      const mine = {};
-      timer = mine;
-      void options.clock.sleep(Math.max(1, paidUntil - options.clock.now())).then(() => {
-        if (timer === mine) timer = undefined;
-        pump();
-      });
-    }
-  };
+    if (waiting.length > 0 && !wake.pending) wake.after(paidUntil - options.clock.now());
+  }
   return {
     take(amount) {
       return new Promise<void>((go) => {
@@ -60,7 +73,7 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
         const sooner = paidUntil + amount * msPerToken;
         credit = Math.min(creditCap, credit + Math.min(-amount, Math.max(0, now - sooner) / msPerToken));
         paidUntil = Math.max(now, sooner);
-        timer = undefined;
+        wake.forget();
       }
       pump();
     },
