@@ -20,7 +20,7 @@ const examples: Record<string, string[]> = {
   cache: ["cache stats", "cache prune --older-than 30d", "cache clear --yes", "cache import ~/python-tool/.cache"],
   usage: ["usage", "usage --all --since 7d", 'usage --format md >> "$GITHUB_STEP_SUMMARY"'],
   "bench-export": ["bench-export --services 10000 --formats xlsx,html", "bench-export --evolutions out/evolutions.jsonl --formats all"],
-  bench: ["bench --services 20 --latency 200", "bench --services 100 --server-rpm 1800 --rpm 1800"],
+  bench: ["bench --services 20 --latency 200 --compare", "bench --services 40 --server-tpm 1000000", "bench --cached 1000", "bench --rss 1000,10000"],
 };
 
 export function wrap(text: string, width: number, indent: number): string[] {
