@@ -1,6 +1,5 @@
 import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
-import { findImportedAnswer } from "./cache-import.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, isSAError } from "./errors.ts";
 import type { Limiter } from "./limits.ts";
@@ -177,6 +176,8 @@ export function createSession(options: SessionOptions): Session {
       log.warn(`cache: entry ${key} no longer validates; asking again`, { serviceId: spec.serviceId });
     }
     if (options.reuseImported) {
+      // Loaded only for --reuse-imported: the Python answer shapes are a large module to start with.
+      const { findImportedAnswer } = await import("./cache-import.ts");
       const reused = await findImportedAnswer(options.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
         const checked = validateAnswer(spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec, answer);
         return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
