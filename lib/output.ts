@@ -1,5 +1,6 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
@@ -109,7 +110,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
       const order = [...new Set(inputOrder)];
       const inInput = new Set(order);
       const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
-      const temp = `${path}.${process.pid}.tmp`;
+      const temp = tempPathFor(path);
       if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
       const source = openSync(path, "r");
       const target = openSync(temp, "w");
@@ -125,7 +126,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
         closeSync(source);
         closeSync(target);
       }
-      renameSync(temp, path);
+      commitTemp(temp, path);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { fakeFromSchema } from "./fake-answer.ts";
+import { guessTokens } from "./token-guess.ts";
 
 /** What the server does with one request instead of answering normally. */
 export type Fault =
@@ -82,7 +83,6 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-const approx = (text: string) => Math.ceil(text.length / 4);
 
 /** An OpenAI-compatible server on 127.0.0.1 for tests and the benchmark. Answers fit the request's JSON schema. */
 export function startTestServer(options: TestServerOptions = {}): TestServer {
@@ -153,7 +153,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
       const prompt = body.messages.map((m) => m.content).join("\n");
       const schema = body.response_format?.json_schema?.schema ?? { type: "object", properties: {} };
       const content = options.answer?.(body, number) ?? JSON.stringify(fakeFromSchema(schema, createHash("sha256").update(`${body.model}\n${prompt}`).digest("hex")));
-      const usage = options.usage ?? { prompt_tokens: approx(prompt), completion_tokens: approx(content) };
+      const usage = options.usage ?? { prompt_tokens: guessTokens(prompt), completion_tokens: guessTokens(content) };
       const tokens = usage.prompt_tokens + usage.completion_tokens;
       const wait = overLimit(Date.now(), tokens);
       if (wait !== undefined) {
