@@ -92,7 +92,7 @@ export async function importPythonCache(storage: Storage, dir: string, now = new
   return report;
 }
 
-/** The sets an evolution maps to: those its meta names, and those its plateaus and features carry. */
+/** The catalogues (by field) an evolution maps to: those its meta names, and those its plateaus and features carry. */
 function fieldsOf(evolution: ServiceEvolution): string[] {
   const fields = new Set(evolution.meta.mapping_types);
   for (const p of evolution.plateaus) {

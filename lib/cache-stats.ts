@@ -1,7 +1,7 @@
 import type { Storage } from "unstorage";
 import { formatBytes, formatCount, safeUrl } from "./format.ts";
 
-/** The namespace of a key: `<context>:<stage>`, or `transcripts:<context>` / `imported:<stage>`. */
+/** The namespace of a key: `<namespace>:<stage>` (config `context`), or `transcripts:<namespace>` / `imported:<stage>`. */
 export const namespaceOf = (key: string) => key.split(":").slice(0, 2).join(":");
 
 export interface NamespaceStats {

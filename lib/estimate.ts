@@ -65,7 +65,7 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
     mapping: { calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall("mapping"), outputSource: observed.mapping ? "ledger" : "config" },
   };
   // Mapping prompts depend on the service only through its name and its description at the plateau:
-  // count one per plateau and set with the expected description.
+  // count one per plateau and catalogue with the expected description.
   const mappingPerService = new Map<string, number>();
   for (const plateau of data.plateaus) {
     for (const catalogue of data.catalogues) {
