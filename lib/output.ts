@@ -5,10 +5,10 @@ import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
 
-/** An evolution counts as complete when it has every plateau and every mapping set asked for. */
-export function isComplete(evolution: ServiceEvolution, plateauCount: number, sets: string[]): boolean {
+/** An evolution counts as complete when it has every plateau and every catalogue (by field) asked for. */
+export function isComplete(evolution: ServiceEvolution, plateauCount: number, fields: string[]): boolean {
   if (evolution.plateaus.length !== plateauCount) return false;
-  return sets.every((s) => evolution.meta.mapping_types.includes(s));
+  return fields.every((field) => evolution.meta.mapping_types.includes(field));
 }
 
 /** Where a line records the fingerprint of the inputs it was made from (see lib/fingerprint.ts). */
@@ -77,7 +77,7 @@ function parse(line: string): ServiceEvolution | undefined {
  * an interrupted run leaves whole lines), and the file is rewritten in input order at the end,
  * so two runs give identical files. `-` streams to stdout in completion order.
  */
-export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; sets: string[]; onTruncate?: (bytes: number) => void }): EvolutionWriter {
+export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; /** The catalogues' fields. */ sets: string[]; onTruncate?: (bytes: number) => void }): EvolutionWriter {
   const done = new Map<string, string | undefined>();
   if (path === "-") {
     return { done, write: (e) => writeStdout(`${canonicalJson(e)}\n`), finish: () => {} };
