@@ -8,6 +8,9 @@ export const sharedArgs = {
   output: { type: "string", alias: "o", description: "Output file; - writes stdout" },
   data: { type: "string", description: "Data folder: roles, plateaus, definitions, catalogues (config dataDir)" },
   model: { type: "string", description: "provider:model, e.g. openai:gpt-4o-mini or synthetic:demo" },
+  "descriptions-model": { type: "string", description: "Model of the descriptions stage (config models.descriptions; default --model)" },
+  "features-model": { type: "string", description: "Model of the features stage (config models.features; default --model)" },
+  "mapping-model": { type: "string", description: "Model of the mapping stage (config models.mapping; default --model)" },
   "cache-mode": { type: "string", description: "off | read | refresh | write (default read)" },
   concurrency: { type: "string", description: "Calls in flight at once (default 8)" },
   rpm: { type: "string", description: "Requests per minute" },
@@ -50,6 +53,7 @@ export function configOverrides(args: Raw): Record<string, unknown> {
   return {
     dataDir: args.data,
     model: args.model,
+    models: { descriptions: args["descriptions-model"], features: args["features-model"], mapping: args["mapping-model"] },
     cacheMode: args["cache-mode"],
     concurrency: number(args, "concurrency"),
     rpm: number(args, "rpm"),

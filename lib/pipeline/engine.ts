@@ -9,6 +9,7 @@ import { noProgress, type Progress, type ProgressCounts } from "../progress.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { onStopSignal, signalExitCode, type StopSignal } from "../signals.ts";
+import { stageModels } from "../model-settings.ts";
 
 export interface RunOptions {
   input: string;
@@ -104,6 +105,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
       input: options.input,
       output: options.output,
       model: config.model,
+      models: stageModels(config),
     });
   await saveRun(config.ledger.path, ledgerRecord("running", null)).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
 
