@@ -116,7 +116,7 @@ describe("per-stage models and settings (issue 10, acceptance 3)", () => {
       const env = { XDG_CACHE_HOME: join(dir, "xdg") };
       const args = ["--config", "config/app.yaml", "--input", "services.jsonl"];
       expect((await runScript("run", [...args, "--output", "live.jsonl"], { cwd: dir, baseURL: server.url, env })).code).toBe(0);
-      const dry = await runScript("run", [...args, "--output", "dry.jsonl", "--dry-run"], { cwd: dir, env: { ...env, SA_MODELS__MAPPING: "openai:gpt-4.1-mini" } });
+      const dry = await runScript("run", [...args, "--output", "dry.jsonl", "--dry-run"], { cwd: dir, baseURL: server.url, env: { ...env, SA_MODELS__MAPPING: "openai:gpt-4.1-mini" } });
       const misses = dry.stderr.split("\n").filter((l) => l.includes("miss: ")).map((l) => l.slice(l.indexOf("miss: ")));
       // Descriptions and features come from the cache of gpt-5 and gpt-5-mini; only mapping, now another model, misses.
       expect(misses.length).toBeGreaterThan(0);
