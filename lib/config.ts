@@ -50,6 +50,21 @@ export function acceptsPath(schema: AnySchema, path: string[]): boolean {
   return node.def.catchall !== undefined && node.def.catchall.def.type !== "never";
 }
 
+/** The Python tool's own variables that have a counterpart here under another name. */
+const pythonEnvAliases: Record<string, { path: string[]; value: (raw: string) => unknown }> = {
+  SA_CACHE_DIR: { path: ["cache", "base"], value: (raw) => raw },
+  // The Python tool counts 1, true and yes as on; off means no cache at all, whatever SA_CACHE_MODE says.
+  SA_USE_LOCAL_CACHE: { path: ["cacheMode"], value: (raw) => (["1", "true", "yes"].includes(raw.toLowerCase()) ? undefined : "off") },
+};
+
+function envValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw; // A plain string such as a path or a model id.
+  }
+}
+
 /**
  * `SA_CACHE_MODE=off` → `{cacheMode: "off"}`; `SA_CACHE__DRIVER=redis` → `{cache: {driver: "redis"}}`.
  * A variable that names no config key (`SA_PASSWORD`) is left out and listed in `ignored`.
@@ -60,17 +75,14 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
   const ignored: string[] = [];
   for (const [name, raw] of Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (!name.startsWith("SA_") || raw === undefined || secretEnvNames.has(name)) continue;
-    const path = name.slice(3).split("__").map(camel);
+    const alias = pythonEnvAliases[name];
+    const path = alias?.path ?? name.slice(3).split("__").map(camel);
     if (!acceptsPath(configSchema as unknown as AnySchema, path)) {
       ignored.push(name);
       continue;
     }
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // A plain string such as a path or a model id.
-    }
+    const value = alias ? alias.value(raw) : envValue(raw);
+    if (value === undefined) continue;
     let node = layer;
     for (const key of path.slice(0, -1)) node = (node[key] = isPlain(node[key]) ? node[key] : {}) as Plain;
     node[path.at(-1)!] = value;

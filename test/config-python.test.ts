@@ -144,6 +144,11 @@ describe("SA_* variables", () => {
     expect(JSON.stringify(layer)).not.toContain("secret-value");
   });
 
+  test("the Python tool's SA_CACHE_DIR and SA_USE_LOCAL_CACHE keep their meaning", () => {
+    expect(envLayer({ SA_CACHE_DIR: "/c", SA_CACHE_MODE: "refresh", SA_USE_LOCAL_CACHE: "false" }).layer).toEqual({ cache: { base: "/c" }, cacheMode: "off" });
+    expect(envLayer({ SA_CACHE_MODE: "refresh", SA_USE_LOCAL_CACHE: "yes" }).layer).toEqual({ cacheMode: "refresh" });
+  });
+
   test("loadConfig warns once, naming each ignored variable, and goes on", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
