@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadDataset } from "../lib/data.ts";
-import { estimateRun, readServices } from "../lib/estimate.ts";
+import { estimateRun, observedOutput, readServices } from "../lib/estimate.ts";
+import { emptyTotals, type Ledger } from "../lib/ledger.ts";
 import { createPricing } from "../lib/pricing.ts";
 import { configSchema } from "../lib/schema/config.ts";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
@@ -141,6 +142,25 @@ describe("the estimate prices each stage with its own model", () => {
     // gpt-5 costs more per token than gpt-5-nano: pricing every stage as the primary would differ.
     const flat = pricing.cost("openai:gpt-5-mini", { inputTokens: estimate.inputTokens, cachedInputTokens: 0, outputTokens: estimate.outputTokens });
     expect(estimate.costUsd).not.toBeCloseTo(flat!, 6);
+  });
+});
+
+describe("past runs refine each stage's expected output from runs of that stage's model", () => {
+  test("a run counts for a stage only when it used the same model there", () => {
+    const stage = (liveCalls: number, outputTokens: number) => ({ ...emptyTotals(), liveCalls, outputTokens });
+    const run = (models: Record<string, string>, features: ReturnType<typeof stage>, mapping: ReturnType<typeof stage>) => ({
+      runId: "r", task: "run", startedAt: "", finishedAt: null, status: "ok" as const, stopReason: null, totals: emptyTotals(), byModel: {}, byStage: { features, mapping }, models,
+    });
+    const ledger: Ledger = {
+      version: 1,
+      priceDataVersion: "x",
+      runs: [
+        run({ features: "openai:gpt-5-mini", mapping: "openai:gpt-5-nano" }, stage(10, 4000), stage(10, 1000)),
+        run({ features: "openai:gpt-4o", mapping: "openai:gpt-5-nano" }, stage(10, 9000), stage(10, 3000)),
+      ],
+    };
+    expect(observedOutput(ledger, { features: "openai:gpt-5-mini", mapping: "openai:gpt-5-nano" })).toEqual({ features: 400, mapping: 200 });
+    expect(observedOutput(ledger)).toEqual({ features: 650, mapping: 200 });
   });
 });
 
