@@ -123,9 +123,11 @@ async function configLine(file: string, path: PropertyKey[]): Promise<number | u
 }
 
 /** Checks a file's own layer with `schema`; a bad field is one line naming the file, the line and the field. */
-async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>): Promise<T> {
+async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>, mapped = false): Promise<T> {
   const checked = schema.safeParse(raw);
   if (checked.success) return checked.data;
+  // A layer mapped from the Python tool's keys has no line of its own in the file.
+  if (mapped) throw new SAError("E_CONFIG", `config ${file}: ${formatIssues(checked.error)} (mapped from the Python tool's config)`);
   const line = await configLine(file, firstIssue(checked.error)?.path ?? []);
   throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
 }
@@ -142,7 +144,7 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
   const { layer, ignored } = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
   options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);
   if (ignored.length) options.log?.warn(`config ${file}: ignoring keys with no meaning here: ${ignored.join(", ")}`);
-  await checkFileLayer(file, layer, configSchema);
+  await checkFileLayer(file, layer, configSchema, true);
   return layer;
 }
 
