@@ -74,20 +74,21 @@ export function createSession(options: SessionOptions): Session {
     return format;
   };
 
-  async function estimate(stage: Stage, provider: Provider, messages: ChatMessage[]) {
+  async function estimate(stage: Stage, { provider, settings }: Route, messages: ChatMessage[]) {
     const inputTokens = options.exactTokens
       ? await countPromptTokens(messages)
       : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
-    const outputTokens = options.expectedOutput[stage];
+    const outputTokens = Math.min(options.expectedOutput[stage], settings.maxOutputTokens ?? Infinity);
     const costUsd = options.pricing.cost(modelIdOf(provider), { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
     return { inputTokens, outputTokens, costUsd };
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
-  async function live<T>(spec: CallSpec<T>, { provider, settings }: Route, messages: ChatMessage[]) {
+  async function live<T>(spec: CallSpec<T>, route: Route, messages: ChatMessage[]) {
+    const { provider, settings } = route;
     const responseFormat = formatOf(spec.schema, spec.schemaName);
     const jsonSchema = responseFormat.json_schema.schema as Record<string, unknown>;
-    const guess = await estimate(spec.stage, provider, messages);
+    const guess = await estimate(spec.stage, route, messages);
     const startedAt = options.clock.now();
     return options.limiter.schedule(
       async () => {
