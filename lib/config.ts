@@ -132,10 +132,17 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
   throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
 }
 
-/** The file's layer in our shape: the Python tool's config is mapped, with one warning for what has no meaning here. */
-async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record<string, string | undefined>): Promise<Plain> {
+/**
+ * The file's layer in our shape: the Python tool's config is mapped, with one warning for what has
+ * no meaning here. A `config/app.yaml` found by default that is not the Python tool's is not read.
+ */
+async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record<string, string | undefined>): Promise<Plain | undefined> {
   const raw = await readConfigFile(file);
-  const python = resolve(options.cwd ?? process.cwd(), pythonConfigFile) === file || isPythonConfig(raw);
+  const python = isPythonConfig(raw);
+  if (!options.configPath && !python && resolve(options.cwd ?? process.cwd(), pythonConfigFile) === file) {
+    options.log?.info(`config ${file}: not the Python tool's config (no snake_case keys); not read`);
+    return undefined;
+  }
   if (!python) {
     await checkFileLayer(file, raw, configSchema);
     return raw;
@@ -170,9 +177,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 
   const env = options.env ?? process.env;
   const fileLayer = file ? await fileLayerOf(file, options, env) : {};
+  if (!fileLayer) file = undefined;
   const { layer: envValues, sources, ignored } = envLayer(env);
   if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
-  const merged = mergeLayers(fileLayer, envValues, options.overrides ?? {});
+  const merged = mergeLayers(fileLayer ?? {}, envValues, options.overrides ?? {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const message = formatIssues(parsed.error, (path) => {

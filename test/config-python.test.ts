@@ -121,6 +121,16 @@ describe("the Python tool's config/app.yaml", () => {
     expect(ours.models.descriptions).toBeUndefined();
   });
 
+  test("a config/app.yaml of some other program is not read by default", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    mkdirSync(join(t.dir, "config"));
+    writeFileSync(join(t.dir, "config", "app.yaml"), "server:\n  port: 8080\n");
+    const config = await loadConfig({ cwd: t.dir, env: {} });
+    expect(config.configFile).toBeUndefined();
+    expect(config.model).toBe("openai:gpt-4o-mini");
+  });
+
   test("a bad key in it is one line naming the file, the line and the field", async () => {
     const dir = pythonProject();
     mkdirSync(join(dir, "other"));
