@@ -30,6 +30,8 @@ export interface CallSpec<T> {
   imported?: { plateau?: { name: string; level: number }; field?: string };
   /** Checks beyond the schema (every plateau covered, known ids); problems cause one re-ask. */
   check?: (value: T) => CheckResult<T>;
+  /** The check for an answer imported from elsewhere, when it differs (the Python tool wrote no facets). @default check */
+  importedCheck?: (value: T) => CheckResult<T>;
 }
 
 export interface CallResult<T> {

@@ -35,7 +35,7 @@ export function createCallTraces(tracing: Tracing) {
       };
     },
     /** Adds one request (live or from the cache) to its call's span. */
-    record(spec: object, r: { provider: string; model: string; cache: "hit" | "live"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number }) {
+    record(spec: object, r: { provider: string; model: string; cache: "hit" | "live" | "failed"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number }) {
       const call = open.get(spec);
       if (!call) return;
       const t = call.totals;

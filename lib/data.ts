@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
+import { catalogueFileDigest } from "./catalogue-hash.ts";
 import { SAError } from "./errors.ts";
 import {
   catalogueFileSchema,
@@ -71,9 +72,10 @@ function assertUnique(file: string, ids: string[], what: string): void {
 
 export async function loadCatalogue(file: string, field: string, label?: string): Promise<Catalogue> {
   const raw = await readJsonFile(file, catalogueFileSchema);
+  const digest = catalogueFileDigest(raw);
   const catalogue: Catalogue = Array.isArray(raw)
-    ? { field, label: label ?? field, facets: [], items: raw }
-    : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items };
+    ? { field, label: label ?? field, facets: [], items: raw, digest }
+    : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items, digest };
   assertUnique(file, catalogue.items.map((i) => i.id), "id");
   assertUnique(file, catalogue.facets.map((f) => f.id), "facets.id");
   return catalogue;

@@ -13,6 +13,8 @@ export const exitCodes = {
   E_LIMIT: 3,
   E_BUDGET: 3,
   E_INTERRUPTED: 130,
+  /** A bug: an error the tool does not know. */
+  E_UNEXPECTED: 1,
 } as const;
 
 export type ErrorCode = keyof typeof exitCodes;

@@ -50,7 +50,9 @@ export function observedOutput(ledger: Ledger | undefined, models?: Partial<Reco
       s.calls += t.liveCalls;
     }
   }
-  return Object.fromEntries(Object.entries(sums).filter(([, s]) => s.calls > 0).map(([k, s]) => [k, Math.round(s.output / s.calls)]));
+  // Answers always have output tokens: a stage that shows none only holds calls that failed before
+  // any answer (as older ledgers recorded them), and must not teach the estimate 0.
+  return Object.fromEntries(Object.entries(sums).filter(([, s]) => s.calls > 0 && s.output > 0).map(([k, s]) => [k, Math.round(s.output / s.calls)]));
 }
 
 const placeholderFeatures = (n: number) =>

@@ -20,10 +20,13 @@ export const totalsSchema = z.object({
   savedCostUsd: z.number(),
   /** Live calls whose model has no price: their cost is unknown, not 0. */
   unpricedCalls: z.number().int().default(0),
+  /** Calls that failed before any answer (no key, connection refused, retries exhausted): no tokens, no cost. */
+  failedCalls: z.number().int().default(0),
 });
 export type Totals = z.infer<typeof totalsSchema>;
 
-export const runStatuses = ["running", "ok", "failed", "interrupted", "limit"] as const;
+/** `crashed`: the process that ran it ended without finishing (kill -9, a crash), found when next read. */
+export const runStatuses = ["running", "ok", "failed", "interrupted", "limit", "crashed"] as const;
 export const runRecordSchema = z.looseObject({
   runId: z.string(),
   task: z.string(),
@@ -34,7 +37,10 @@ export const runRecordSchema = z.looseObject({
   totals: totalsSchema,
   byStage: z.record(z.string(), totalsSchema),
   byModel: z.record(z.string(), totalsSchema),
-  services: z.object({ total: z.number(), ok: z.number(), failed: z.number(), skipped: z.number() }).optional(),
+  services: z.object({ total: z.number(), ok: z.number(), failed: z.number(), skipped: z.number(), redone: z.number().optional() }).optional(),
+  /** The process running it, so a run left `running` by a dead process can be told apart. */
+  pid: z.number().int().optional(),
+  host: z.string().optional(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
@@ -47,7 +53,7 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 
 export const emptyTotals = (): Totals => ({
   requests: 0, liveCalls: 0, cachedCalls: 0, inputTokens: 0, cachedInputTokens: 0,
-  outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0,
+  outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0, failedCalls: 0,
 });
 
 /** One call as the ledger sees it. */
@@ -60,7 +66,8 @@ export interface CallRecord {
   model: string;
   /** The model that answered, as the provider named it. */
   answeredBy: string;
-  cache: "hit" | "live";
+  /** `failed`: no answer came back (no key, connection refused, retries exhausted). */
+  cache: "hit" | "live" | "failed";
   inputTokens: number;
   cachedInputTokens: number;
   outputTokens: number;
@@ -75,10 +82,14 @@ export interface CallRecord {
 
 export function addCall(t: Totals, c: CallRecord): void {
   const live = c.cache === "live";
-  t.requests += live ? 1 + c.retries : 0;
+  t.requests += c.cache === "hit" ? 0 : 1 + c.retries;
+  t.retries += c.retries;
+  if (c.cache === "failed") {
+    t.failedCalls++;
+    return;
+  }
   t.liveCalls += live ? 1 : 0;
   t.cachedCalls += live ? 0 : 1;
-  t.retries += c.retries;
   if (live) {
     t.inputTokens += c.inputTokens;
     t.cachedInputTokens += c.cachedInputTokens;
@@ -116,7 +127,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Holds `<path>.lock` while `fn` runs, so concurrent runs take turns. A lock older than
  * `staleMs` was left by a crashed process and is broken.
  */
-async function withLock<T>(path: string, fn: () => T, staleMs = 30_000): Promise<T> {
+export async function withLedgerLock<T>(path: string, fn: () => T, staleMs = 30_000): Promise<T> {
   const lock = `${path}.lock`;
   mkdirSync(dirname(path), { recursive: true });
   for (let attempt = 0; ; attempt++) {
@@ -145,17 +156,27 @@ async function withLock<T>(path: string, fn: () => T, staleMs = 30_000): Promise
   }
 }
 
-/** Inserts or replaces one run, under the lock, with an atomic write: concurrent runs lose nothing. */
-export async function saveRun(path: string, run: RunRecord): Promise<void> {
-  await withLock(path, () => {
+/**
+ * Reads the ledger, lets `change` edit it, and writes it back atomically, all under the lock:
+ * concurrent writers lose nothing. `change` returns false when it changed nothing (no write).
+ */
+export async function updateLedger(path: string, change: (ledger: Ledger) => boolean | void): Promise<void> {
+  await withLedgerLock(path, () => {
     const ledger = readLedger(path);
-    const index = ledger.runs.findIndex((r) => r.runId === run.runId);
-    if (index >= 0) ledger.runs[index] = run;
-    else ledger.runs.push(run);
+    if (change(ledger) === false) return;
     ledger.priceDataVersion = priceDataVersion;
     const temp = `${path}.${process.pid}.tmp`;
     writeFileSync(temp, `${JSON.stringify(ledger, null, 2)}\n`);
     renameSync(temp, path);
+  });
+}
+
+/** Inserts or replaces one run. */
+export async function saveRun(path: string, run: RunRecord): Promise<void> {
+  await updateLedger(path, (ledger) => {
+    const index = ledger.runs.findIndex((r) => r.runId === run.runId);
+    if (index >= 0) ledger.runs[index] = run;
+    else ledger.runs.push(run);
   });
 }
 

@@ -2,6 +2,7 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, r
 import { dirname } from "node:path";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, truncatePartialLine } from "./jsonl.ts";
+import { writeStdout } from "./stdout.ts";
 
 /** An evolution counts as complete when it has every plateau and every mapping set asked for. */
 export function isComplete(evolution: ServiceEvolution, plateauCount: number, sets: string[]): boolean {
@@ -9,10 +10,17 @@ export function isComplete(evolution: ServiceEvolution, plateauCount: number, se
   return sets.every((s) => evolution.meta.mapping_types.includes(s));
 }
 
+/** Where a line records the fingerprint of the inputs it was made from (see lib/fingerprint.ts). */
+export const fingerprintOf = (evolution: ServiceEvolution): string | undefined => {
+  const value = evolution.meta.models?.fingerprint;
+  return typeof value === "string" ? value : undefined;
+};
+
 export interface EvolutionWriter {
-  /** Services already complete in the output, skipped by a resumed run. */
-  readonly done: Set<string>;
-  write(evolution: ServiceEvolution): void;
+  /** Services already complete in the output, with the fingerprint of their line's inputs. */
+  readonly done: Map<string, string | undefined>;
+  /** Resolves once the line is written (for stdout: taken by the pipe, so a slow reader slows us). */
+  write(evolution: ServiceEvolution): void | Promise<void>;
   /** Rewrites the file atomically in input order; lines of services not in the input stay, after. */
   finish(inputOrder: string[]): void;
 }
@@ -69,9 +77,9 @@ function parse(line: string): ServiceEvolution | undefined {
  * so two runs give identical files. `-` streams to stdout in completion order.
  */
 export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; sets: string[]; onTruncate?: (bytes: number) => void }): EvolutionWriter {
-  const done = new Set<string>();
+  const done = new Map<string, string | undefined>();
   if (path === "-") {
-    return { done, write: (e) => process.stdout.write(`${canonicalJson(e)}\n`), finish: () => {} };
+    return { done, write: (e) => writeStdout(`${canonicalJson(e)}\n`), finish: () => {} };
   }
   mkdirSync(dirname(path), { recursive: true });
   if (options.fresh && existsSync(path)) unlinkSync(path);
@@ -80,7 +88,8 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
   const complete = (e: ServiceEvolution) => isComplete(e, options.plateauCount, options.sets);
   scanLines(path, (line) => {
     const parsed = parse(line);
-    if (parsed && complete(parsed)) done.add(parsed.service.service_id);
+    // The last complete line of a service wins, as in `finish`.
+    if (parsed && complete(parsed)) done.set(parsed.service.service_id, fingerprintOf(parsed));
   });
   return {
     done,

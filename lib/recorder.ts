@@ -1,3 +1,4 @@
+import type { Journal } from "./journal.ts";
 import { addCall, appendCall, emptyTotals, type CallRecord, type RunRecord, type Totals } from "./ledger.ts";
 
 export interface Recorder {
@@ -11,7 +12,7 @@ export interface Recorder {
 }
 
 /** Keeps every call of a run in memory and sums them by stage and by model. */
-export function createRecorder(options: { callsFile?: string } = {}): Recorder {
+export function createRecorder(options: { callsFile?: string; journal?: Journal } = {}): Recorder {
   const calls: CallRecord[] = [];
   const totals = emptyTotals();
   const stages: Record<string, Totals> = {};
@@ -23,6 +24,8 @@ export function createRecorder(options: { callsFile?: string } = {}): Recorder {
       addCall(totals, call);
       addCall((stages[call.stage] ??= emptyTotals()), call);
       addCall((models[call.model] ??= emptyTotals()), call);
+      // The journal line goes first: it is what survives a kill.
+      options.journal?.append(call);
       if (options.callsFile) appendCall(options.callsFile, call);
     },
     totals: () => ({ ...totals }),

@@ -13,6 +13,7 @@ import { createPricing, type Pricing } from "./pricing.ts";
 import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
+import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Route, type Session } from "./session.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
@@ -51,6 +52,8 @@ export interface Runtime {
   limiter: Limiter;
   guard: UsageGuard;
   recorder: Recorder;
+  /** Every call as it is recorded, so the run's totals survive a kill (folded into the ledger after). */
+  journal: Journal;
   pricing: Pricing;
   quarantine: Quarantine;
   /** One per model the run may call (every stage's model and the fallbacks). */
@@ -102,7 +105,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await redisClient(config.rateLimit.url), key: config.rateLimit.key } : undefined;
   const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const guard = createUsageGuard(config.limits, config.budget, log);
-  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined });
+  const startedAt = new Date(clock.now()).toISOString();
+  const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
+  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
   const providers = await Promise.all(
@@ -156,7 +161,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   return {
     runId,
-    startedAt: new Date(clock.now()).toISOString(),
+    startedAt,
     config,
     log,
     clock,
@@ -166,6 +171,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     guard,
     recorder,
+    journal,
     pricing,
     quarantine,
     providers,

@@ -2,7 +2,7 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import type { CallSettings, ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
-import { findImportedAnswer } from "./cache-admin.ts";
+import { findImportedAnswer } from "./cache-import.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, isSAError } from "./errors.ts";
 import type { Limiter } from "./limits.ts";
@@ -99,7 +99,8 @@ export function createSession(options: SessionOptions): Session {
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
-          record(spec, provider, "live", noUsage, options.clock.now() - startedAt, retries, provider.model);
+          // No answer came back: a failed call, never a live call with 0 tokens that estimates would learn from.
+          record(spec, provider, "failed", noUsage, options.clock.now() - startedAt, retries, provider.model);
           throw error;
         }
         const costUsd = record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
@@ -112,7 +113,7 @@ export function createSession(options: SessionOptions): Session {
   }
 
   /** Records one request in the ledger and on its call's span; returns its price (null: unknown). */
-  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
+  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live" | "failed", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
     const model = modelIdOf(provider);
     const price = options.pricing.cost(model, usage);
     traces.record(spec, { provider: provider.name, model, cache, usage, retries, answeredBy, responseId, costUsd: cache === "live" ? (price ?? 0) : 0 });
@@ -159,7 +160,7 @@ export function createSession(options: SessionOptions): Session {
     }
     if (options.reuseImported) {
       const reused = await findImportedAnswer(options.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
-        const checked = validateAnswer(spec, answer);
+        const checked = validateAnswer(spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec, answer);
         return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
       });
       if (reused !== undefined) {

@@ -1,5 +1,6 @@
-export type StopSignal = "SIGINT" | "SIGTERM";
-export const signalExitCode = (signal: StopSignal) => (signal === "SIGINT" ? 130 : 143);
+/** SIGPIPE stands for stdout's reader going away (EPIPE): the run stops as on SIGTERM, exit 141. */
+export type StopSignal = "SIGINT" | "SIGTERM" | "SIGPIPE";
+export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 })[signal];
 
 /**
  * The first Ctrl-C (or SIGTERM) asks for a graceful stop; a second one exits at once.
@@ -7,7 +8,7 @@ export const signalExitCode = (signal: StopSignal) => (signal === "SIGINT" ? 130
  */
 export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code: number) => never = process.exit): () => void {
   let received = false;
-  const listener = (signal: StopSignal) => {
+  const listener = (signal: "SIGINT" | "SIGTERM") => {
     if (received) exit(signalExitCode(signal));
     received = true;
     handler(signal);

@@ -48,6 +48,9 @@ function number(args: Raw, flag: string, kind: "int" | "float" = "int"): number 
   return value;
 }
 
+/** A flag that must be a positive whole number, or undefined when not given. */
+export const positiveInt = (args: Raw, flag: string) => number(args, flag);
+
 /** Flags in config shape; unset flags stay undefined so they never override the config. */
 export function configOverrides(args: Raw): Record<string, unknown> {
   return {

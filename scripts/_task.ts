@@ -2,8 +2,10 @@ import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef, ty
 import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
 import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
+import { flushStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
+import { versionLine } from "../lib/version.ts";
 import { configOverrides } from "./_args.ts";
 
 export interface TaskMeta {
@@ -56,6 +58,9 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
       await showUsage(command);
       code = 0;
+    } else if (rawArgs.includes("--version")) {
+      process.stdout.write(`${versionLine()}\n`);
+      code = 0;
     } else {
       if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);
       const bad = unknownFlag(rawArgs, task.args);
@@ -91,6 +96,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
     // Scripts that parse --json output still get one object, even when the task could not start.
     if (rawArgs.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
   }
-  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  // Bun drops what a slow pipe has not taken yet when the process exits: wait for it.
+  await flushStdout();
   process.exit(code);
 }

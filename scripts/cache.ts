@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { existsSync } from "node:fs";
-import { cacheStats, importPythonCache, parseAge, pruneCache } from "../lib/cache-admin.ts";
+import { cacheStats, parseAge, pruneCache } from "../lib/cache-admin.ts";
+import { importEvolutions, importPythonCache } from "../lib/cache-import.ts";
 import { createCacheStorage } from "../lib/cache.ts";
 import { SAError } from "../lib/errors.ts";
 import { readLedger } from "../lib/ledger.ts";
@@ -14,6 +15,7 @@ const task = defineTask({
   args: {
     action: { type: "positional", description: `${actions.join(" | ")}`, required: true },
     dir: { type: "positional", description: "import: the Python tool's cache folder", required: false },
+    evolutions: { type: "string", description: "import: seed the cache from this evolutions file (ours or the Python tool's) instead" },
     "older-than": { type: "string", description: "prune: entries older than this, e.g. 30d, 12h" },
     namespace: { type: "string", description: "prune: only this namespace, e.g. default:mapping or transcripts" },
     ...commonArgs,
@@ -55,9 +57,12 @@ const task = defineTask({
         out({ removed: before }, `removed ${before} entries`);
       } else {
         const dir = args.dir;
-        if (!dir) throw new SAError("E_USAGE", "cache import needs the folder: cache import DIR");
-        if (!existsSync(dir)) throw new SAError("E_INPUT_UNREADABLE", `cache import ${dir}: folder not found`);
-        const report = await importPythonCache(storage, dir);
+        const evolutions = args.evolutions;
+        if (!dir && !evolutions) throw new SAError("E_USAGE", "cache import needs a Python cache folder (cache import DIR) or an evolutions file (cache import --evolutions FILE)");
+        if (dir && evolutions) throw new SAError("E_USAGE", "cache import: give a folder or --evolutions FILE, not both");
+        const source = (dir ?? evolutions)!;
+        if (!existsSync(source)) throw new SAError("E_INPUT_UNREADABLE", `cache import ${source}: not found`);
+        const report = dir ? await importPythonCache(storage, dir) : await importEvolutions(storage, source);
         for (const problem of report.problems) log.warn(`import: ${problem}`);
         log.info(`import: ${report.migrated} migrated, ${report.skipped} skipped, ${report.invalid} invalid`);
         out(report, `migrated ${report.migrated}, skipped ${report.skipped}, invalid ${report.invalid}`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { SAError } from "../lib/errors.ts";
+import { versionLine } from "../lib/version.ts";
 import type { Task } from "./_task.ts";
 import { runTask } from "./_task.ts";
 
@@ -16,6 +17,10 @@ export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  if (name === "--version") {
+    process.stdout.write(`${versionLine()}\n`);
+    return;
+  }
   if (!name || name === "list" || name === "--help" || name === "-h") {
     const entries = await Promise.all(Object.entries(tasks).map(async ([key, load]) => ({ name: key, description: (await load()).default.meta.description })));
     if (rest.includes("--json")) process.stdout.write(`${JSON.stringify({ tasks: entries })}\n`);

@@ -1,6 +1,10 @@
 #!/usr/bin/env bun
+import { SAError } from "../lib/errors.ts";
 import { runRecords } from "../lib/pipeline/engine.ts";
-import { parseMapInput, remap } from "../lib/pipeline/remap.ts";
+import { droppedKeyWarner } from "../lib/schema/service.ts";
+import { readServiceFile } from "../lib/service-file.ts";
+import { parseMapInput } from "../lib/pipeline/map-input.ts";
+import { remap } from "../lib/pipeline/remap.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { defineTask, runTask } from "./_task.ts";
 
@@ -12,23 +16,31 @@ const task = defineTask({
     ...pipelineArgs,
     sets: { type: "string", description: "Mapping sets to map, e.g. applications,technologies (default: every set in the config)" },
     "service-id": { type: "string", description: "Only these services (comma-separated ids)" },
+    "features-file": { type: "string", description: "The features or evolutions to map (the Python tool's name for --input)" },
+    "reuse-imported": { type: "boolean", description: "On a cache miss, reuse an imported answer (cache import) when it validates" },
+    "service-file": { type: "string", description: "Services JSONL giving the details of services that lean feature records name by id" },
   },
   async run({ args, log, config }) {
     const only = new Set(list(args["service-id"]) ?? []);
     const dataset = { sets: list(args.sets), requireRolesAndPlateaus: false };
-    return runPipelineTask({ args, log, config }, { name: "map", inputHelp: "evolutions or feature records JSONL", dataset }, (runtime, options) => {
-      const plateauNames = new Map(runtime.data.plateaus.map((p) => [p.level, p.name]));
+    if (args["features-file"] && args.input && args["features-file"] !== args.input) throw new SAError("E_USAGE", "--features-file and --input name two different files; give one");
+    // The Python tool's --features-file names the input; it is the same flag here.
+    const input = args["features-file"] ?? args.input;
+    return runPipelineTask({ args: { ...args, input } as typeof args, log, config }, { name: "map", inputHelp: "evolutions or feature records JSONL", dataset, reuseImported: args["reuse-imported"] }, async (runtime, options) => {
+      const onDropped = droppedKeyWarner((m) => log.warn(m), "service");
+      const services = args["service-file"] ? await readServiceFile(args["service-file"], onDropped) : undefined;
+      const context = { plateauNames: new Map(runtime.data.plateaus.map((p) => [p.level, p.name])), services, onDropped };
       return runRecords(runtime, options, {
         task: "map",
         resume: false,
         // Evolutions usually carry every plateau; the data folder says how many.
         callsPerService: { mapping: Math.max(1, runtime.data.plateaus.length) * runtime.data.catalogues.length },
         parse(value) {
-          const parsed = parseMapInput(value, plateauNames);
+          const parsed = parseMapInput(value, context);
           if (parsed.ok && only.size && !only.has(parsed.serviceId)) return { ok: false, skip: true };
           return parsed;
         },
-        process: (item, position) => remap(runtime.pipeline, item, position, runtime.runId, runtime.startedAt, plateauNames),
+        process: (item, position) => remap(runtime.pipeline, item, position, runtime.runId, runtime.startedAt, context.plateauNames),
       });
     });
   },

@@ -6,6 +6,7 @@ import { SAError, errorMessage } from "../lib/errors.ts";
 import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
 import { createRetryFetch } from "../lib/http.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
 import { createPricing } from "../lib/pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
@@ -117,6 +118,7 @@ const task = defineTask({
         await check("estimate", async () => {
           let ledger: Ledger | undefined;
           try {
+            await recoverLedger(cfg.ledger.path, log);
             ledger = readLedger(cfg.ledger.path);
           } catch (error) {
             log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);

@@ -1,20 +1,26 @@
 #!/usr/bin/env bun
 import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
+import { positiveInt } from "./_args.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { defineTask, runTask } from "./_task.ts";
+
+/** The smaller of two counts, either of which may be unknown. */
+const atMost = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
 const task = defineTask({
   meta: { name: "run", description: "Run the whole pipeline: services JSONL in, evolutions JSONL out" },
   args: {
     ...pipelineArgs,
     fresh: { type: "boolean", description: "Ignore what the output already holds and start over" },
+    "max-services": { type: "string", description: "Process at most this many services from the input" },
     "reuse-imported": { type: "boolean", description: "On a cache miss, reuse an answer imported from the Python tool's cache when it validates" },
   },
   async run({ args, log, config }) {
+    const maxServices = positiveInt(args, "max-services");
     if (args.fresh && args.output === "-") throw new SAError("E_USAGE", "--fresh needs an output file");
     return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"] }, (runtime, options) =>
-      runServices(runtime, { ...options, fresh: args.fresh }),
+      runServices(runtime, { ...options, fresh: args.fresh, maxServices, expectedServices: atMost(options.expectedServices, maxServices) }),
     );
   },
 });

@@ -2,12 +2,14 @@
 import { parseAge } from "../lib/cache-admin.ts";
 import { SAError } from "../lib/errors.ts";
 import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
 import { commonArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const columns: Array<[string, (t: Totals) => string]> = [
   ["live", (t) => String(t.liveCalls)],
   ["cached", (t) => String(t.cachedCalls)],
+  ["failed", (t) => String(t.failedCalls)],
   ["input", (t) => String(t.inputTokens)],
   ["cached in", (t) => String(t.cachedInputTokens)],
   ["output", (t) => String(t.outputTokens)],
@@ -40,8 +42,10 @@ const task = defineTask({
     ledger: { type: "string", description: "Ledger file (default: ledger.path from the config)" },
     ...commonArgs,
   },
-  async run({ args, config: load }) {
+  async run({ args, log, config: load }) {
     const path = args.ledger ?? (await load()).ledger.path;
+    // Runs that crashed get their totals from their journals first.
+    await recoverLedger(path, log);
     const ledger = readLedger(path);
     let runs = ledger.runs;
     if (args.since) {

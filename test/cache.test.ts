@@ -192,17 +192,19 @@ describe("cache task", () => {
     const { dir, cleanup } = tempDir();
     try {
       const result = await runScript("cache", ["import", join(root, "fixtures/python-cache"), "--json"], { cwd: dir });
-      expect(result.code).toBe(1); // one invalid entry
+      expect(result.code).toBe(1); // two entries cannot be imported
       const report = JSON.parse(result.stdout);
-      expect(report).toMatchObject({ migrated: 3, skipped: 1, invalid: 1 });
-      expect(result.stderr).toContain("3 migrated, 1 skipped, 1 invalid");
+      expect(report).toMatchObject({ migrated: 42, skipped: 1, invalid: 2 });
+      expect(report.problems.join("\n")).toMatch(/CS09\/[0-9a-f]{32}\.json: invalid JSON/);
+      expect(report.problems.join("\n")).toMatch(/CS09\/1\/[0-9a-f]{32}\.json: not a features answer/);
+      expect(result.stderr).toContain("42 migrated, 1 skipped, 2 invalid");
       const again = JSON.parse((await runScript("cache", ["import", join(root, "fixtures/python-cache"), "--json"], { cwd: dir })).stdout);
-      expect(again).toMatchObject({ migrated: 0, skipped: 4, invalid: 1 });
+      expect(again).toMatchObject({ migrated: 0, skipped: 43, invalid: 2 });
       const stats = JSON.parse((await runScript("cache", ["stats", "--json"], { cwd: dir })).stdout);
       expect(stats.namespaces).toEqual([
-        { namespace: "imported:descriptions", entries: 1, bytes: expect.any(Number) },
-        { namespace: "imported:features", entries: 1, bytes: expect.any(Number) },
-        { namespace: "imported:mapping", entries: 1, bytes: expect.any(Number) },
+        { namespace: "imported:descriptions", entries: 2, bytes: expect.any(Number) },
+        { namespace: "imported:features", entries: 10, bytes: expect.any(Number) },
+        { namespace: "imported:mapping", entries: 30, bytes: expect.any(Number) },
       ]);
       const text = await runScript("cache", ["stats"], { cwd: dir });
       expect(text.stdout).toContain("imported:features");

@@ -27,6 +27,16 @@ describe("task catalogue", () => {
     expect(JSON.parse(result.stdout).tasks).toHaveLength(7);
   });
 
+  test("--version on the catalogue and on every task prints the package version", async () => {
+    const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+    const tasks = JSON.parse((await run(["bun", "scripts/index.ts", "list", "--json"], root)).stdout).tasks.map((t: { name: string }) => t.name);
+    const commands = [["bun", "scripts/index.ts", "--version"], ...tasks.map((t: string) => ["bun", `scripts/${t}.ts`, "--version"]), ["bun", "scripts/index.ts", "map", "--version"]];
+    for (const command of commands) {
+      const result = await run(command, root);
+      expect({ command, code: result.code, stdout: result.stdout }).toEqual({ command, code: 0, stdout: `service-ambitions ${version}\n` });
+    }
+  });
+
   test("an unknown task or flag is a usage error (exit 2) naming it", async () => {
     const task = await run(["bun", "scripts/index.ts", "frobnicate"], root);
     expect(task.code).toBe(2);

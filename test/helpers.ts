@@ -62,13 +62,30 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs a script as a user would, in `cwd`, with the test key and the local server's URL. */
-export async function runScript(script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined>; baseURL?: string }): Promise<CliResult> {
+/** The environment a script runs with in tests: CI mode, the test key, the local server's URL. */
+export function scriptEnv(options: { env?: Record<string, string | undefined>; baseURL?: string }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, CI: "true", OPENAI_API_KEY: testKey, OPENAI_BASE_URL: options.baseURL, ...options.env })) if (v !== undefined) env[k] = v;
-  const proc = Bun.spawn(["bun", join(root, "scripts", `${script}.ts`), ...args], { cwd: options.cwd, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  return env;
+}
+
+/** Starts a script as a user would and returns the process, to signal or kill it mid-run. */
+export function spawnScript(script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined>; baseURL?: string }) {
+  return Bun.spawn(["bun", join(root, "scripts", `${script}.ts`), ...args], { cwd: options.cwd, env: scriptEnv(options), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+}
+
+/** Runs a script as a user would, in `cwd`, with the test key and the local server's URL. */
+export async function runScript(script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined>; baseURL?: string }): Promise<CliResult> {
+  const proc = spawnScript(script, args, options);
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
+}
+
+/** The pid of a process that has already ended, so nothing runs under it. */
+export async function deadPid(): Promise<number> {
+  const proc = Bun.spawn(["true"]);
+  await proc.exited;
+  return proc.pid;
 }
 
 export { createLog };

@@ -58,7 +58,7 @@ describe("map", () => {
         const result = await runScript("map", ["--input", join(root, "fixtures/python", file), "--output", `${file}.out`, "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
         expect(result.code).toBe(0);
         for (const evolution of lines(join(dir, `${file}.out`))) {
-          expect(evolution.meta.mapping_types).toEqual(["applications", "technologies", "data"]);
+          expect(evolution.meta.mapping_types).toEqual(["applications", "data", "technologies"]);
           for (const plateau of evolution.plateaus) {
             expect(plateau.roles.map((r) => r.role_id)).toEqual(["residents", "businesses", "council_staff"]);
             for (const f of plateau.features) expect(Object.keys(f.mappings).sort()).toEqual(["applications", "data", "technologies"]);
@@ -68,6 +68,37 @@ describe("map", () => {
       }
       const records = lines(join(dir, "feature-records.jsonl.out"));
       expect(records[0]!.plateaus.map((p) => [p.plateau, p.plateau_name])).toEqual([[1, "Foundational"], [2, "Enhanced"]]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("lean feature records take the service from --service-file; without it each line is refused by number", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const features = join(root, "fixtures/python/lean-features.jsonl");
+      const services = join(root, "fixtures/python/lean-services.jsonl");
+      const result = await runScript("map", ["--features-file", features, "--service-file", services, "--output", "lean.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(result.code).toBe(0);
+      const [loans, events] = lines(join(dir, "lean.jsonl"));
+      expect(loans!.service).toEqual({ service_id: "L01", name: "Library Loans", description: "Lending books and media to residents.", jobs_to_be_done: ["Borrow a book"], features: [] });
+      expect(loans!.plateaus.map((p) => [p.plateau, p.plateau_name, p.service_description])).toEqual([[2, "Enhanced", "Loans renew themselves unless someone is waiting."]]);
+      expect(loans!.plateaus[0]!.features.map((f) => f.feature_id).sort()).toEqual(["LNF001", "LNF002"]);
+      expect(loans!.plateaus[0]!.features.every((f) => Object.keys(f.mappings).length === 3)).toBe(true);
+      // No plateau given: level 1, named from the data folder; the service's own description.
+      expect(events!.plateaus.map((p) => [p.plateau, p.plateau_name, p.service_description])).toEqual([[1, "Foundational", "Talks and classes in branch libraries."]]);
+      expect("parent_id" in events!.service).toBe(false);
+
+      const without = await runScript("map", ["--input", features, "--output", "none.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(without.code).toBe(1);
+      expect(without.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
+      expect(without.stderr).toContain("lean-features.jsonl:2:");
+
+      // A feature with no role would fail the Python tool's model: the line is refused by number.
+      const roleless = writeJsonl(join(dir, "roleless.jsonl"), [{ service_id: "L01", features: [{ feature_id: "X1", name: "n", description: "d", score: { level: 1, label: "Initial", justification: "j" } }] }]);
+      const refused = await runScript("map", ["--input", roleless, "--service-file", services, "--output", "r.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("roleless.jsonl:1: features.0.customer_type");
     } finally {
       cleanup();
     }

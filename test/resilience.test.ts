@@ -73,7 +73,8 @@ describe("faults", () => {
       const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(1)), output: join(dir, "out.jsonl") });
       expect(summary.status).toBe("ok");
       const [evolution] = lines(join(dir, "out.jsonl"));
-      expect(evolution.meta.models).toEqual({ descriptions: "openai:gpt-4o-mini", features: "openai:gpt-4o-mini", mapping: "openai:gpt-4o-mini" });
+      // Besides the models, meta.models carries the fingerprint of the line's inputs (for resume).
+      expect(evolution.meta.models).toEqual({ descriptions: "openai:gpt-4o-mini", features: "openai:gpt-4o-mini", mapping: "openai:gpt-4o-mini", fingerprint: expect.stringMatching(/^v1:/) });
       expect(Object.keys(rt.recorder.byModel()).sort()).toEqual(["openai:broken-model", "openai:gpt-4o-mini"]);
       await rt.close();
     } finally {
@@ -167,6 +168,8 @@ describe("interruption and resume", () => {
       proc.kill(how);
       const code = await proc.exited;
       const answeredBefore = server.requests.length;
+      // The output's lock goes on every exit path but kill -9 (then the next run finds it stale).
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(how === "SIGKILL");
       if (how === "SIGINT") expect(code).toBe(130);
       else if (how === "SIGTERM") expect(code).toBe(143);
       else {

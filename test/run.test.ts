@@ -18,6 +18,25 @@ beforeAll(() => {
 afterAll(() => server.stop());
 
 describe("run", () => {
+  test("--max-services N processes only the first N services of the input", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(5));
+      const before = server.requests.length;
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--max-services", "2", "--json"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(server.requests.length - before).toBe(42);
+      const ids = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
+      expect(ids).toEqual(["SVC001", "SVC002"]);
+      expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!).services).toMatchObject({ total: 2, ok: 2 });
+      const bad = await runScript("run", ["--input", input, "--output", "x.jsonl", "--max-services", "0"], { cwd: dir, baseURL: server.url });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("--max-services");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("N services make exactly 21·N calls, in dependency order", async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -29,6 +29,13 @@ function pythonProject() {
   return t;
 }
 
+/** `meta.models` by stage; it also carries the resume fingerprint. Every value is a string, as the Python tool's schema requires. */
+function stagesOf(models: Record<string, unknown>): Record<string, unknown> {
+  for (const value of Object.values(models)) expect(typeof value).toBe("string");
+  const { fingerprint: _fingerprint, ...stages } = models;
+  return stages;
+}
+
 /** Every file below `dir`, with its text. */
 function filesUnder(dir: string): Array<{ path: string; text: string }> {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
@@ -62,14 +69,14 @@ describe("per-stage models and settings (issue 10, acceptance 3)", () => {
       expect(result.stderr).toContain("ignoring keys with no meaning here: models.search, web_search, log_level");
 
       const line = JSON.parse(readFileSync(join(dir, "out.jsonl"), "utf8").trim());
-      expect(line.meta.models).toEqual({ descriptions: "openai:gpt-5", features: "openai:gpt-5-mini", mapping: "openai:gpt-5-nano" });
+      expect(stagesOf(line.meta.models)).toEqual({ descriptions: "openai:gpt-5", features: "openai:gpt-5-mini", mapping: "openai:gpt-5-nano" });
       const ledger = JSON.parse(readFileSync(join(dir, ".sa", "usage.json"), "utf8"));
       const run = ledger.runs.at(-1);
       expect(Object.keys(run.byModel).sort()).toEqual(["openai:gpt-5", "openai:gpt-5-mini", "openai:gpt-5-nano"]);
       expect(run.byModel["openai:gpt-5"].liveCalls).toBe(1);
       expect(run.byModel["openai:gpt-5-mini"].liveCalls).toBe(5);
       expect(run.byModel["openai:gpt-5-nano"].liveCalls).toBe(15);
-      expect(run.models).toEqual(line.meta.models);
+      expect(run.models).toEqual(stagesOf(line.meta.models));
       // cache_dir is the cache's home, as in the Python tool.
       expect(filesUnder(join(dir, "xdg", "service-ambitions")).length).toBeGreaterThanOrEqual(21);
 
@@ -105,7 +112,7 @@ describe("per-stage models and settings (issue 10, acceptance 3)", () => {
         expect("reasoning_effort" in body).toBe(false);
       }
       const line = JSON.parse(readFileSync(join(dir, "out.jsonl"), "utf8").trim());
-      expect(line.meta.models).toEqual({ descriptions: "openai:gpt-4o-mini", features: "synthetic:demo", mapping: "openai:gpt-4.1-mini" });
+      expect(stagesOf(line.meta.models)).toEqual({ descriptions: "openai:gpt-4o-mini", features: "synthetic:demo", mapping: "openai:gpt-4.1-mini" });
     } finally {
       cleanup();
     }

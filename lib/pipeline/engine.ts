@@ -1,10 +1,14 @@
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
 import { assertReadable, readRecords } from "../jsonl.ts";
 import type { Totals } from "../ledger.ts";
 import { saveRun } from "../ledger.ts";
+import { recoverLedger } from "../ledger-recover.ts";
+import { claimOutput, type OutputClaim } from "../output-claim.ts";
 import { createEvolutionWriter } from "../output.ts";
+import { onStdoutClosed } from "../stdout.ts";
 import { noProgress, type Progress, type ProgressCounts } from "../progress.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
@@ -24,6 +28,8 @@ export interface RunOptions {
   progress?: Progress;
   /** Known ahead for progress percentages (a file's line count). */
   expectedServices?: number;
+  /** Read at most this many services from the input (the rest are left alone). */
+  maxServices?: number;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
@@ -33,7 +39,8 @@ export interface RunSummary {
   status: RunStatus;
   exitCode: number;
   stopReason: string | null;
-  services: { total: number; ok: number; failed: number; skipped: number };
+  /** `redone`: in the output already, but made from other inputs (see `RecordHandler.fingerprint`). */
+  services: { total: number; ok: number; failed: number; skipped: number; redone: number };
   badLines: number;
   quarantined: number;
   failures: Array<{ serviceId: string; stage: string; reason: string }>;
@@ -52,6 +59,11 @@ export interface RecordHandler<T> {
   process(item: T, position: number): Promise<ServiceEvolution>;
   /** Skip services already complete in the output (run), or always start the output afresh (map). */
   resume: boolean;
+  /**
+   * The fingerprint of one input value's inputs, stamped on its line (`meta.models.fingerprint`):
+   * resume skips a service only when its line carries the same one.
+   */
+  fingerprint?(value: unknown): string;
   /** Calls one service makes at each stage, for progress totals. */
   callsPerService: Record<string, number>;
 }
@@ -66,11 +78,22 @@ export function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordH
 }
 
 async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
-  const { log, config } = rt;
   assertReadable(options.input);
   if (options.output !== "-" && options.input !== "-" && resolve(options.output) === resolve(options.input)) {
     throw new SAError("E_USAGE", `--output ${options.output} is the input file; write to another file (the input is read while the output is written)`);
   }
+  // Before any call: the output can be written and is ours alone (exit 2 otherwise).
+  const claim = claimOutput(options.output, { task: handler.task, runId: rt.runId, log: rt.log });
+  try {
+    await recoverLedger(rt.config.ledger.path, rt.log).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
+    return await runClaimed(rt, options, handler, claim);
+  } finally {
+    claim.release();
+  }
+}
+
+async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>, claim: OutputClaim): Promise<RunSummary> {
+  const { log, config } = rt;
   const progress = options.progress ?? noProgress;
   const writer = createEvolutionWriter(options.output, {
     fresh: !handler.resume || (options.fresh ?? false),
@@ -78,7 +101,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
     sets: rt.data.catalogues.map((c) => c.field),
     onTruncate: (bytes) => log.warn(`output ${options.output}: removed a partial last line (${bytes} bytes) left by an earlier crash`),
   });
-  const counts = { ok: 0, failed: 0, skipped: 0, bad: 0 };
+  const counts = { ok: 0, failed: 0, skipped: 0, redone: 0, bad: 0 };
   const failures: RunSummary["failures"] = [];
   const order: string[] = [];
   const seen = new Set<string>();
@@ -90,9 +113,17 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
     rt.limiter.stop(new SAError(status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", reason));
     log.warn(`stopping: ${reason}; letting calls in flight finish`);
   };
-  const removeSignals = options.handleSignals ? onStopSignal((signal) => halt("interrupted", `${signal} received`, { signal })) : () => {};
+  // A second signal exits at once: the journal says so, so the ledger still gets this run's totals.
+  const exitNow = (code: number): never => {
+    rt.journal.end("interrupted", `${stop?.reason ?? "signal"}; a second signal stopped the run at once`);
+    claim.release();
+    return process.exit(code);
+  };
+  const removeSignals = options.handleSignals ? onStopSignal((signal) => halt("interrupted", `${signal} received`, { signal }), exitNow) : () => {};
+  // The reader of `--output -` went away: stop as on SIGTERM, with exit 141.
+  const removePipe = options.output === "-" ? onStdoutClosed(() => halt("interrupted", "stdout closed (EPIPE)", { signal: "SIGPIPE" })) : () => {};
 
-  const serviceCounts = () => ({ total: order.length, ok: counts.ok, failed: counts.failed, skipped: counts.skipped });
+  const serviceCounts = () => ({ total: order.length, ok: counts.ok, failed: counts.failed, skipped: counts.skipped, redone: counts.redone });
   const ledgerRecord = (status: "running" | RunStatus, finishedAt: string | null) =>
     rt.recorder.snapshot({
       runId: rt.runId,
@@ -106,6 +137,8 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
       output: options.output,
       model: config.model,
       models: stageModels(config),
+      pid: process.pid,
+      host: hostname(),
     });
   await saveRun(config.ledger.path, ledgerRecord("running", null)).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
 
@@ -151,13 +184,21 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
     clearInterval(flusher);
     await flushing; // never let a periodic "running" land after the final record
     removeSignals();
+    removePipe();
     writer.finish(order);
   }
   progress.stop();
 
+  /** The journal says how the run ended first, so a failed ledger write still leaves it known. */
+  async function finalRecord(status: RunStatus) {
+    rt.journal.end(status, stop?.reason ?? null);
+    await saveRun(config.ledger.path, ledgerRecord(status, new Date(rt.clock.now()).toISOString()));
+    rt.journal.remove();
+  }
+
   async function readInput() {
     for await (const record of readRecords(options.input)) {
-      if (stop) break;
+      if (stop || order.length >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
       if (record.error) {
         bad(record.line, record.error);
         continue;
@@ -174,9 +215,14 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
       }
       seen.add(serviceId);
       order.push(serviceId);
-      if (writer.done.has(serviceId)) {
-        counts.skipped++;
-        continue;
+      const fingerprint = handler.fingerprint?.(record.value);
+      const redo = writer.done.has(serviceId);
+      if (redo) {
+        if (writer.done.get(serviceId) === fingerprint) {
+          counts.skipped++;
+          continue;
+        }
+        log.debug(`service ${serviceId}: its line in the output was made from other inputs; doing it again`, { serviceId });
       }
       // Read ahead only as far as the window, so a large input never sits in memory.
       await services.onSizeLessThan(window);
@@ -184,8 +230,11 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
       void services.add(async () => {
         if (stop) return;
         try {
-          writer.write(await rt.tracing.service(serviceId, () => handler.process(parsed.item, position)));
+          const evolution = await rt.tracing.service(serviceId, () => handler.process(parsed.item, position));
+          if (fingerprint) evolution.meta.models = { ...evolution.meta.models, fingerprint };
+          await writer.write(evolution);
           counts.ok++;
+          if (redo) counts.redone++;
         } catch (error) {
           if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) halt("limit", error.message);
           else if (isSAError(error, "E_INTERRUPTED") || stop) return;
@@ -207,7 +256,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
   }
 
   if (stop?.status === "fatal" && stop.error) {
-    await saveRun(config.ledger.path, ledgerRecord("failed", new Date(rt.clock.now()).toISOString())).catch(() => {});
+    await finalRecord("failed").catch(() => {});
     throw stop.error;
   }
   if (rt.misses.length) {
@@ -217,7 +266,7 @@ async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHan
   const somethingFailed = counts.failed > 0 || counts.bad > 0 || (options.strict && rt.quarantine.count > 0);
   const status: RunStatus = stop?.status === "interrupted" ? "interrupted" : stop?.status === "limit" ? "limit" : somethingFailed ? "failed" : "ok";
   const exitCode = status === "interrupted" ? signalExitCode(stop?.signal ?? "SIGINT") : status === "limit" ? 3 : status === "failed" ? 1 : 0;
-  await saveRun(config.ledger.path, ledgerRecord(status, new Date(rt.clock.now()).toISOString())).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
+  await finalRecord(status).catch((error) => log.warn(`ledger: ${errorMessage(error)}`));
   return {
     runId: rt.runId,
     status,

@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import { canonicalJson } from "../jsonl.ts";
 import type { Catalogue, Role } from "../schema/data.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { Service } from "../schema/service.ts";
@@ -14,8 +12,6 @@ export interface PlateauFeature {
   description: string;
   role: string;
   score: { level: number; label: string; justification: string };
-  /** Any other keys a feature record carried (kept as they were). */
-  extra?: Record<string, unknown>;
 }
 
 export interface PlateauParts {
@@ -25,7 +21,6 @@ export interface PlateauParts {
   features: PlateauFeature[];
   /** set field → feature id → mapped items */
   mappings: Record<string, Map<string, MappedItem[]>>;
-  extra?: Record<string, unknown>;
 }
 
 export interface EvolutionMeta {
@@ -34,14 +29,17 @@ export interface EvolutionMeta {
   models: Record<string, string>;
   created: string;
   catalogueHash: string;
-  extra?: Record<string, unknown>;
 }
 
-/** Hash of the catalogues a run mapped against, so a reader can tell which version was used. */
-export function catalogueHash(catalogues: Catalogue[]): string {
-  const material = canonicalJson(catalogues.map((c) => ({ field: c.field, facets: c.facets, items: c.items })));
-  return createHash("sha256").update(material).digest("hex");
-}
+/** Hash of the catalogues a run mapped against, the same value the Python tool writes. */
+export { catalogueHash } from "../catalogue-hash.ts";
+import { byCodePoint } from "../catalogue-hash.ts";
+
+/**
+ * A role as the output carries it. The Python tool's `Role` needs a non-empty description, so a
+ * role that has none is described by its name.
+ */
+const roleView = (r: Role) => ({ role_id: r.role_id, name: r.name, description: r.description || r.name });
 
 /** Code-point order: the same everywhere, whatever the locale. */
 export const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -55,7 +53,7 @@ export const compareFeatures = (a: { role: string; name: string; feature_id: str
   byId(a.role, b.role) || byId(a.name, b.name) || byId(a.feature_id, b.feature_id);
 
 /**
- * Assembles one ServiceEvolution (schema 1.0). Every list is sorted and deduplicated, so the
+ * Assembles one ServiceEvolution (schema 1.0), with only the keys the Python tool's model allows. Every list is sorted and deduplicated, so the
  * same answers always give the same bytes once written as canonical JSON.
  */
 export function buildEvolution(input: { service: Service; meta: EvolutionMeta; plateaus: PlateauParts[]; roles: Role[]; catalogues: Catalogue[] }): ServiceEvolution {
@@ -77,23 +75,17 @@ export function buildEvolution(input: { service: Service; meta: EvolutionMeta; p
         }
         const role = roleById.get(f.role);
         return {
-          ...f.extra,
           feature_id: id,
           name: f.name,
           description: f.description,
           score: f.score,
           customer_type: f.role,
-          ...(role ? { role: { role_id: role.role_id, name: role.name, description: role.description } } : {}),
+          ...(role ? { role: roleView(role) } : {}),
           mappings,
         };
       });
       features.sort((a, b) => compareFeatures({ ...a, role: a.customer_type }, { ...b, role: b.customer_type }));
-      const roles = input.roles.map((r) => ({
-        role_id: r.role_id,
-        name: r.name,
-        description: r.description,
-        features: features.filter((f) => f.customer_type === r.role_id),
-      }));
+      const roles = input.roles.map((r) => ({ ...roleView(r), features: features.filter((f) => f.customer_type === r.role_id) }));
       const mappings: Record<string, { id: string; name: string; mappings: { feature_id: string; description: string }[] }[]> = {};
       for (const catalogue of input.catalogues) {
         const users = new Map<string, { feature_id: string; description: string }[]>();
@@ -103,16 +95,15 @@ export function buildEvolution(input: { service: Service; meta: EvolutionMeta; p
           .sort(([a], [b]) => byId(a, b))
           .map(([id, list]) => ({ id, name: names.get(id) ?? id, mappings: list.sort((a, b) => byId(a.feature_id, b.feature_id)) }));
       }
-      return { ...p.extra, plateau: p.level, plateau_name: p.name, service_description: p.description, features, roles, mappings };
+      return { plateau: p.level, plateau_name: p.name, service_description: p.description, features, roles, mappings };
     });
   return {
     meta: {
-      ...input.meta.extra,
       schema_version: SCHEMA_VERSION,
       run_id: input.meta.runId,
       seed: input.meta.seed,
       models: input.meta.models,
-      mapping_types: input.catalogues.map((c) => c.field),
+      mapping_types: [...new Set(input.catalogues.map((c) => c.field))].sort(byCodePoint),
       catalogue_hash: input.meta.catalogueHash,
       created: input.meta.created,
       context_window: 0,

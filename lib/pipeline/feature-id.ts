@@ -1,21 +1,45 @@
 import { createHash } from "node:crypto";
 
-// Crockford's base32: no I, L, O or U, so codes read aloud without confusion.
-const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/** The RFC 4122 URL namespace (6ba7b811-9dad-11d1-80b4-00c04fd430c8), as bytes. */
+const urlNamespace = Buffer.from("6ba7b8119dad11d180b400c04fd430c8", "hex");
 
-const normalise = (s: string) => s.trim().toLowerCase().replace(/\s+/g, " ");
+/** RFC 4648 base32 (not Crockford's): the alphabet Python's `base64.b32encode` uses. */
+const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/** A six-character code from the plateau, role and feature name (and a salt on collision). */
-export function featureCode(plateau: string, role: string, name: string, salt = 0): string {
-  const digest = createHash("sha256").update(`${normalise(plateau)}|${normalise(role)}|${normalise(name)}${salt ? `|${salt}` : ""}`).digest();
-  let code = "";
-  for (let i = 0; i < 6; i++) code += alphabet[digest[i]! % 32];
-  return code;
+/**
+ * The 16 bytes of the UUIDv5 of `name` in the URL namespace. A UUIDv5 is one SHA-1 with the
+ * version and variant bits set, so this is written here rather than taken from a dependency.
+ */
+export function uuid5Bytes(name: string): Buffer {
+  const bytes = createHash("sha1").update(urlNamespace).update(name, "utf8").digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  return bytes;
+}
+
+/** The first `length` characters of the RFC 4648 base32 encoding of `bytes`. */
+function base32Prefix(bytes: Buffer, length: number): string {
+  let out = "";
+  for (let bit = 0; out.length < length; bit += 5) {
+    const byte = bit >> 3;
+    const window = ((bytes[byte] ?? 0) << 8) | (bytes[byte + 1] ?? 0);
+    out += base32Alphabet[(window >> (11 - (bit & 7))) & 31];
+  }
+  return out;
 }
 
 /**
- * Gives each feature a code not in `taken`. Colliding features are salted in a fixed order,
- * so the same features always get the same codes.
+ * The Python tool's feature id: the first six characters of the base32 UUIDv5 (URL namespace) of
+ * `"<name>|<role_id>|<plateau_name>"`, with all three exactly as written. A salt (only ever used
+ * after a collision) is appended as `|<salt>`.
+ */
+export function featureCode(plateau: string, role: string, name: string, salt = 0): string {
+  return base32Prefix(uuid5Bytes(`${name}|${role}|${plateau}${salt ? `|${salt}` : ""}`), 6);
+}
+
+/**
+ * Gives each feature a code not in `taken`. Only a collision changes a code: colliding features
+ * are salted in a fixed order, so the same features always get the same codes.
  */
 export function assignCode(plateau: string, role: string, name: string, taken: Set<string>): string {
   for (let salt = 0; ; salt++) {

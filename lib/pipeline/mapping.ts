@@ -22,11 +22,16 @@ const lenientMapping = z.object({
 
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
-/** Keeps known features and items with valid facets; says what was dropped and why. */
-export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue) {
+/**
+ * Keeps known features and items with valid facets; says what was dropped and why. An optional
+ * facet left out counts as null. With `facetsOptional` (answers imported from the Python tool,
+ * which may hold none), an item without any facets is kept as it is.
+ */
+export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { facetsOptional?: boolean } = {}) {
   const features = new Set(featureIds);
   const items = new Set(catalogue.items.map((i) => i.id));
   const facets = facetsSchema(catalogue);
+  const absentOptional = Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null]));
   const problems: string[] = [];
   const mappings: MappingAnswer["mappings"] = [];
   for (const entry of answer.mappings) {
@@ -42,8 +47,9 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
         continue;
       }
       if (seen.has(mapped.item)) continue;
-      if (facets) {
-        const parsed = facets.safeParse(mapped.facets ?? {});
+      if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item });
+      else if (facets) {
+        const parsed = facets.safeParse({ ...absentOptional, ...mapped.facets });
         if (!parsed.success) {
           problems.push(`${entry.feature_id} → ${mapped.item}: facets.${formatIssues(parsed.error)}`);
           continue;
@@ -74,6 +80,7 @@ export async function mapFeatures(
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),
+    importedCheck: (answer) => checkMapping(answer, featureIds, input.catalogue, { facetsOptional: true }),
     imported: { plateau: input.plateau, field: input.catalogue.field },
   });
   const mappings = new Map<string, MappedItem[]>();

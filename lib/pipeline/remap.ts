@@ -1,49 +1,26 @@
-import { z } from "zod";
 import type { Catalogue, Role } from "../schema/data.ts";
-import { evolutionSchema, featureSchema, roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
-import { serviceSchema } from "../schema/service.ts";
-import { formatIssues } from "../zod-error.ts";
+import { roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
 import { buildEvolution, byId, catalogueHash, compareFeatures, type PlateauFeature, type PlateauParts } from "./evolution.ts";
+import { isObject, levelOf, type MapInput } from "./map-input.ts";
 import { mapFeatures, type MappedItem } from "./mapping.ts";
 import { allSettled, stagePriority } from "./service.ts";
 
-/** `{service, features[]}`: features with the plateau they belong to (level and/or name). */
-export const featureRecordSchema = z.looseObject({
-  service: serviceSchema,
-  features: z.array(featureSchema.extend({ plateau: z.number().int().positive().optional(), plateau_name: z.string().optional() })),
-});
 
-export type MapInput = { kind: "evolution"; evolution: ServiceEvolution } | { kind: "features"; record: z.infer<typeof featureRecordSchema> };
-
-/** A feature record's plateau level: its own, or the level of its known plateau name. */
-const levelOf = (f: { plateau?: number; plateau_name?: string }, plateauNames: Map<number, string>) =>
-  f.plateau ?? [...plateauNames].find(([, name]) => name === f.plateau_name)?.[0];
-
-/** An evolution (ours or the Python tool's) or a feature record; anything else is a bad line. */
-export function parseMapInput(value: unknown, plateauNames: Map<number, string>): { ok: true; item: MapInput; serviceId: string } | { ok: false; reason: string } {
-  const isEvolution = !!value && typeof value === "object" && "plateaus" in value;
-  if (isEvolution) {
-    const parsed = evolutionSchema.safeParse(value);
-    return parsed.success ? { ok: true, item: { kind: "evolution", evolution: parsed.data }, serviceId: parsed.data.service.service_id } : { ok: false, reason: formatIssues(parsed.error) };
-  }
-  const parsed = featureRecordSchema.safeParse(value);
-  if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
-  for (const [i, f] of parsed.data.features.entries()) {
-    if (levelOf(f, plateauNames) === undefined) return { ok: false, reason: `features.${i}.plateau: a plateau level or a known plateau_name is needed` };
-  }
-  return { ok: true, item: { kind: "features", record: parsed.data }, serviceId: parsed.data.service.service_id };
-}
-
+/** A feature as the output carries it: keys the Python tool's model does not know are left behind. */
 function toPlateauFeature(f: Feature): PlateauFeature {
-  const { feature_id, name, description, score, customer_type: _c, role: _r, mappings: _m, plateau: _p, plateau_name: _pn, ...extra } = f as Feature & { plateau?: unknown; plateau_name?: unknown };
-  return { feature_id, name, description, role: roleOf(f), score, extra };
+  const { feature_id, name, description, score } = f;
+  return { feature_id, name, description, role: roleOf(f), score: { level: score.level, label: score.label, justification: score.justification } };
 }
+
+/** The string entries of a `models` record (the Python tool's `meta.models` is string to string). */
+const stringsOnly = (value: unknown): Record<string, string> =>
+  Object.fromEntries(Object.entries(isObject(value) ? value : {}).filter((e): e is [string, string] => typeof e[1] === "string"));
 
 /** Plateaus as `{level, name, description, features}`, whichever input form. */
 function plateausOf(input: MapInput, plateauNames: Map<number, string>) {
   if (input.kind === "evolution") {
-    return input.evolution.plateaus.map((p) => ({ level: p.plateau, name: p.plateau_name, description: p.service_description, features: p.features, extra: p, itemNames: p.mappings }));
+    return input.evolution.plateaus.map((p) => ({ level: p.plateau, name: p.plateau_name, description: p.service_description, features: p.features, itemNames: p.mappings }));
   }
   const byLevel = new Map<number, Feature[]>();
   for (const f of input.record.features) {
@@ -54,9 +31,8 @@ function plateausOf(input: MapInput, plateauNames: Map<number, string>) {
   return [...byLevel.entries()].sort(([a], [b]) => a - b).map(([level, features]) => ({
     level,
     name: String(features[0]?.plateau_name ?? plateauNames.get(level) ?? `Plateau ${level}`),
-    description: "",
+    description: input.record.descriptions?.[level] ?? "",
     features,
-    extra: {},
     itemNames: {} as Record<string, Array<{ id: string; name: string }>>,
   }));
 }
@@ -105,13 +81,12 @@ export async function remap(ctx: PipelineContext, input: MapInput, position: num
     );
     const mappings: Record<string, Map<string, MappedItem[]>> = Object.fromEntries(mapped);
     for (const field of carried.keys()) mappings[field] = new Map(p.features.map((f) => [f.feature_id, (f.mappings[field] ?? []).map((m) => ({ item: m.item, facets: m.facets ?? null }))]));
-    const { plateau: _l, plateau_name: _n, service_description: _d, features: _f, roles: _r, mappings: _m, ...extra } = p.extra as Record<string, unknown>;
-    return { level: p.level, name: p.name, description: p.description, features, mappings, extra };
+    return { level: p.level, name: p.name, description: p.description, features, mappings };
   }));
 
   const catalogues = [...ctx.data.catalogues, ...[...carried.values()].sort((a, b) => byId(a.field, b.field))];
   const previous = input.kind === "evolution" ? input.evolution.meta : undefined;
-  const { schema_version: _v, run_id: _id, models: oldModels, mapping_types: _t, catalogue_hash: _h, created: _c, seed, ...metaExtra } = previous ?? ({} as Record<string, unknown>);
+  const { models: oldModels, seed } = previous ?? ({} as Record<string, unknown>);
   return buildEvolution({
     service,
     roles: rolesFor(input, ctx.data.roles),
@@ -122,8 +97,7 @@ export async function remap(ctx: PipelineContext, input: MapInput, position: num
       created,
       seed: typeof seed === "number" ? seed : null,
       catalogueHash: catalogueHash(ctx.data.catalogues),
-      models: { ...(oldModels as Record<string, string> | undefined), ...(models.size ? { mapping: [...models].sort().join(",") } : {}) },
-      extra: metaExtra,
+      models: { ...stringsOnly(oldModels), ...(models.size ? { mapping: [...models].sort().join(",") } : {}) },
     },
   });
 }

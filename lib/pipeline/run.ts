@@ -1,6 +1,7 @@
 import type { Runtime } from "../runtime.ts";
-import { parseService } from "../schema/service.ts";
+import { droppedKeyWarner, parseService } from "../schema/service.ts";
 import { runRecords, type RunOptions, type RunSummary } from "./engine.ts";
+import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash } from "./evolution.ts";
 import { projectService } from "./service.ts";
 
@@ -8,7 +9,9 @@ export type { RunOptions, RunSummary, RunStatus } from "./engine.ts";
 
 /** `run`: services in, evolutions out; services already complete in the output are skipped. */
 export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummary> {
+  const warnDropped = droppedKeyWarner((m) => rt.log.warn(m), `input ${options.input}`);
   const meta = { runId: rt.runId, seed: rt.config.seed, created: rt.startedAt, catalogueHash: catalogueHash(rt.data.catalogues) };
+  const prompts = promptsDigest(rt.pipeline.domain);
   return runRecords(rt, options, {
     task: "run",
     resume: true,
@@ -19,8 +22,11 @@ export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummar
     },
     parse(value) {
       const parsed = parseService(value);
-      return parsed.ok ? { ok: true, item: parsed.service, serviceId: parsed.service.service_id } : parsed;
+      if (!parsed.ok) return parsed;
+      warnDropped(parsed.dropped);
+      return { ok: true, item: parsed.service, serviceId: parsed.service.service_id };
     },
+    fingerprint: (value) => inputFingerprint({ service: value, catalogueHash: meta.catalogueHash, prompts, config: rt.config }),
     process: (service, position) => projectService(rt.pipeline, service, position, meta),
   });
 }

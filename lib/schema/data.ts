@@ -63,4 +63,6 @@ export interface Catalogue {
   label: string;
   facets: Facet[];
   items: CatalogueItem[];
+  /** The file's digest as the Python tool computes it (see lib/catalogue-hash.ts); set when read from a file. */
+  digest?: string;
 }

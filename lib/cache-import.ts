@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import type { Storage } from "unstorage";
+import { z } from "zod";
+import { CACHE_KEY_VERSION, keyPart } from "./cache.ts";
+import { answersOfEvolution } from "./evolution-answers.ts";
+import { readRecords } from "./jsonl.ts";
+import { toDescriptionsAnswer, toFeaturesAnswer, toMappingAnswer } from "./python-answers.ts";
+import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
+import { formatIssues } from "./zod-error.ts";
+
+const stages = ["descriptions", "features", "mapping"] as const;
+type ImportedStage = (typeof stages)[number];
+
+export const importedEntrySchema = z.object({
+  v: z.literal(CACHE_KEY_VERSION),
+  /** The answer in our shape (converted from the Python tool's when it came from its cache). */
+  answer: z.unknown(),
+  stage: z.enum(stages),
+  serviceId: z.string(),
+  plateau: z.string().nullable(),
+  field: z.string().nullable(),
+  source: z.string(),
+  importedAt: z.string(),
+});
+export type ImportedEntry = z.infer<typeof importedEntrySchema>;
+
+/** Where an imported answer is indexed: by stage, service, plateau (name or level) and mapping field. */
+export const importedPrefix = (stage: string, serviceId: string, plateau?: string | null, field?: string | null) =>
+  ["imported", stage, keyPart(serviceId), ...(plateau ? [keyPart(plateau.toLowerCase())] : []), ...(field ? [keyPart(field)] : [])].join(":");
+
+export interface ImportReport {
+  migrated: number;
+  skipped: number;
+  invalid: number;
+  problems: string[];
+}
+
+const newReport = (): ImportReport => ({ migrated: 0, skipped: 0, invalid: 0, problems: [] });
+
+/** Stores one entry unless its key is already there (an import run twice adds nothing). */
+async function store(storage: Storage, entry: ImportedEntry, id: string, report: ImportReport): Promise<void> {
+  const key = `${importedPrefix(entry.stage, entry.serviceId, entry.plateau, entry.field)}:${keyPart(id)}`;
+  if (await storage.hasItem(key)) {
+    report.skipped++;
+    return;
+  }
+  await storage.setItem(key, entry);
+  report.migrated++;
+}
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...walk(path));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+type Place = { serviceId: string; stage: ImportedStage; plateau: string | null; field: string | null };
+
+/** Where a file sits in the Python layout: `<context>/<service>/[<plateau>/[mappings/<field>/]]<key>.json`. */
+function placeOf(parts: string[]): Place | undefined {
+  const [, serviceId, plateau, mappings, field] = parts;
+  if (!serviceId) return undefined;
+  if (parts.length === 3) return { serviceId, stage: "descriptions", plateau: null, field: null };
+  if (parts.length === 4) return { serviceId, stage: "features", plateau: plateau!, field: null };
+  if (parts.length === 6 && mappings === "mappings") return { serviceId, stage: "mapping", plateau: plateau!, field: field! };
+  return undefined;
+}
+
+/** A Python answer in our shape, or why it cannot be one. */
+function convert(place: Place, raw: unknown): unknown {
+  if (place.stage === "descriptions") return toDescriptionsAnswer(raw);
+  if (place.stage === "features") return toFeaturesAnswer(raw);
+  return toMappingAnswer(raw, place.field!);
+}
+
+/**
+ * Reads a Python tool cache folder into the store under `imported:`, each answer converted to our
+ * answer shape. Entries already imported are skipped; files that are not JSON, or not an answer
+ * of their stage, are counted as invalid and named in `problems`.
+ */
+export async function importPythonCache(storage: Storage, dir: string, now = new Date()): Promise<ImportReport> {
+  const report = newReport();
+  for (const file of walk(dir)) {
+    const rel = relative(dir, file);
+    const parts = rel.split(sep);
+    const name = parts.at(-1)!;
+    const place = name.endsWith(".json") ? placeOf(parts) : undefined;
+    if (!place) {
+      report.skipped++;
+      if (name.endsWith(".json")) report.problems.push(`${rel}: not in the <context>/<service>/[<plateau>/[mappings/<field>/]]<key>.json layout`);
+      continue;
+    }
+    let answer: unknown;
+    try {
+      answer = convert(place, JSON.parse(readFileSync(file, "utf8")));
+    } catch (error) {
+      answer = `invalid JSON (${(error as Error).message})`;
+    }
+    if (typeof answer === "string") {
+      report.invalid++;
+      report.problems.push(`${rel}: ${answer}`);
+      continue;
+    }
+    await store(storage, { v: CACHE_KEY_VERSION, answer, ...place, source: rel, importedAt: now.toISOString() }, name.slice(0, -5), report);
+  }
+  return report;
+}
+
+/** The sets an evolution maps to: those its meta names, and those its plateaus and features carry. */
+function fieldsOf(evolution: ServiceEvolution): string[] {
+  const fields = new Set(evolution.meta.mapping_types);
+  for (const p of evolution.plateaus) {
+    for (const field of Object.keys(p.mappings)) fields.add(field);
+    for (const f of p.features) for (const field of Object.keys(f.mappings)) fields.add(field);
+  }
+  return [...fields].sort();
+}
+
+const digest = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 32);
+
+/**
+ * Seeds the store from an evolutions file (ours or the Python tool's), as the Python tool's
+ * `reverse` does: every description, feature list and mapping it holds becomes an imported answer.
+ * A line that is not an evolution is counted as invalid, with its line number.
+ */
+export async function importEvolutions(storage: Storage, file: string, now = new Date()): Promise<ImportReport> {
+  const report = newReport();
+  for await (const record of readRecords(file)) {
+    const parsed = record.error ? undefined : evolutionSchema.safeParse(record.value);
+    if (!parsed?.success) {
+      report.invalid++;
+      report.problems.push(`${file}:${record.line}: ${record.error ?? formatIssues(parsed!.error!)}`);
+      continue;
+    }
+    const evolution = parsed.data;
+    for (const held of answersOfEvolution(evolution, fieldsOf(evolution))) {
+      const entry = { v: CACHE_KEY_VERSION, ...held, serviceId: evolution.service.service_id, source: `${file}:${record.line}`, importedAt: now.toISOString() } as const;
+      await store(storage, entry, `evolution-${digest(held.answer)}`, report);
+    }
+  }
+  return report;
+}
+
+/**
+ * The first imported answer for a stage, service and plateau (by name or level) that `accept`
+ * takes, for `--reuse-imported`.
+ */
+export async function findImportedAnswer<T>(
+  storage: Storage,
+  at: { stage: string; serviceId: string; plateau?: { name: string; level: number }; field?: string },
+  accept: (answer: unknown) => T | undefined,
+): Promise<T | undefined> {
+  const plateaus = at.plateau ? [at.plateau.name, String(at.plateau.level)] : [null];
+  for (const plateau of plateaus) {
+    for (const key of (await storage.getKeys(importedPrefix(at.stage, at.serviceId, plateau, at.field)).catch(() => [])).sort()) {
+      const entry = importedEntrySchema.safeParse(await storage.getItem(key).catch(() => null));
+      const value = entry.success ? accept(entry.data.answer) : undefined;
+      if (value !== undefined) return value;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,38 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "./jsonl.ts";
+import { template, templateNames } from "./prompts/render.ts";
+import type { Config } from "./schema/config.ts";
+
+/**
+ * Config keys that shape an answer besides the prompts: the models and their settings. Whole
+ * sections are hashed (not picked fields), so a key added to `models` or a settings section
+ * later counts without a change here. Keys absent from the config are skipped.
+ */
+export const answerShapingKeys = ["model", "models", "temperature", "seed", "featuresPerRole", "enumLimit", "mappingSets", "modelSettings", "reasoning", "maxOutputTokens"] as const;
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** One digest of everything the prompts are made of that is the same for every service. */
+export function promptsDigest(domainText: string): string {
+  return sha256(canonicalJson({ domain: domainText, templates: templateNames.map((name) => [name, template(name)]) }));
+}
+
+export interface FingerprintInputs {
+  /** The service record as the input gave it (key order and whitespace never matter). */
+  service: unknown;
+  catalogueHash: string;
+  /** `promptsDigest(...)` of the run. */
+  prompts: string;
+  config: Partial<Config> & Record<string, unknown>;
+}
+
+/**
+ * The fingerprint of what one service's line in the output was made from: its record, the
+ * catalogues, the prompts and the answer-shaping config. A resumed run skips a service only
+ * when its line carries the same fingerprint (`meta.models.fingerprint`).
+ */
+export function inputFingerprint(inputs: FingerprintInputs): string {
+  const config = Object.fromEntries(answerShapingKeys.filter((k) => inputs.config[k] !== undefined).map((k) => [k, inputs.config[k]]));
+  const material = canonicalJson({ v: 1, service: inputs.service, catalogueHash: inputs.catalogueHash, prompts: inputs.prompts, config });
+  return `v1:${sha256(material).slice(0, 32)}`;
+}

@@ -1,0 +1,170 @@
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { z } from "zod";
+import { SAError } from "./errors.ts";
+import type { Log } from "./log.ts";
+import { ownerGone, pidAlive } from "./process-alive.ts";
+
+/**
+ * A run owns its output: `<output>.lock` names the process that writes it. The lock is created
+ * with O_EXCL (`openSync(path, "wx")`), which only one process can win; it is stale when its
+ * process is gone from this host, and then taken over. Released on every exit path, `kill -9`
+ * aside (that is what the stale rule is for).
+ */
+export interface OutputClaim {
+  release(): void;
+}
+
+export const lockOwnerSchema = z.looseObject({
+  pid: z.number().int(),
+  host: z.string(),
+  startedAt: z.string(),
+  task: z.string().optional(),
+  runId: z.string().optional(),
+});
+export type LockOwner = z.infer<typeof lockOwnerSchema>;
+
+export const outputLockPath = (output: string) => `${output}.lock`;
+
+const why = (error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reasons: Record<string, string> = {
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+    EROFS: "read-only file system",
+    ENOTDIR: "a parent is a file, not a folder",
+    EEXIST: "a parent is a file, not a folder",
+    EISDIR: "it is a folder",
+    ENOSPC: "no space left on the device",
+  };
+  return reasons[code ?? ""] ?? `${code ?? "error"}: ${(error as Error).message}`;
+};
+
+const unwritable = (output: string, reason: string, cause?: unknown) =>
+  new SAError("E_USAGE", `--output ${output}: cannot be written (${reason})`, { cause });
+
+/**
+ * Everything that would stop the output from being written, found before the first call: a
+ * folder where the file should be, a parent that is a file, no write permission. A missing
+ * folder is created. (Root passes permission checks; the lock file is then the real probe.)
+ */
+export function checkOutputWritable(output: string): void {
+  if (existsSync(output) && statSync(output).isDirectory()) throw unwritable(output, "it is a folder");
+  const dir = dirname(output);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw unwritable(output, `cannot create folder ${dir}: ${why(error)}`, error);
+  }
+  if (!statSync(dir).isDirectory()) throw unwritable(output, `${dir} is a file, not a folder`);
+  try {
+    accessSync(dir, constants.W_OK);
+    if (existsSync(output)) accessSync(output, constants.W_OK);
+  } catch (error) {
+    throw unwritable(output, why(error), error);
+  }
+}
+
+function readOwner(lock: string): LockOwner | undefined {
+  try {
+    return lockOwnerSchema.safeParse(JSON.parse(readFileSync(lock, "utf8"))).data;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates the lock file only if none exists; returns false when another holds it. */
+function tryCreate(lock: string, owner: LockOwner, output: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(lock, "wx");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw unwritable(output, `cannot create ${lock}: ${why(error)}`, error);
+  }
+  try {
+    writeSync(fd, `${JSON.stringify(owner)}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+const heldBy = (output: string, lock: string, owner: LockOwner | undefined) => {
+  const who = owner ? `${owner.task ?? "a run"}${owner.runId ? ` ${owner.runId}` : ""} (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt})` : "another run (its lock file is unreadable)";
+  return new SAError("E_USAGE", `--output ${output} is in use by ${who}; wait for it to finish, or remove ${lock} if that process is gone`);
+};
+
+/** A lock whose content cannot be read for a while (a crash between create and write) is stale. */
+const unreadableFor = (lock: string, ms: number) => {
+  try {
+    return Date.now() - statSync(lock).mtimeMs > ms;
+  } catch {
+    return true;
+  }
+};
+
+function acquire(output: string, owner: LockOwner, log: Log): void {
+  const lock = outputLockPath(output);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (tryCreate(lock, owner, output)) return;
+    const current = readOwner(lock);
+    const stale = current ? ownerGone(current) : unreadableFor(lock, 5000);
+    if (!stale) {
+      if (!current && attempt < 2) Bun.sleepSync(50); // just created, not yet written
+      else throw heldBy(output, lock, current);
+      continue;
+    }
+    log.warn(`--output ${output}: taking over the lock of ${current ? `pid ${current.pid} on ${current.host}, which is gone` : "an unreadable lock file"}`);
+    try {
+      unlinkSync(lock);
+    } catch {
+      // Another process took it over first; the next attempt finds its lock.
+    }
+  }
+  throw heldBy(output, lock, readOwner(lock));
+}
+
+/** Temp files of the final rewrite (`<output>.<pid>.tmp`) whose process is gone. */
+function removeStaleTemps(output: string, log: Log): void {
+  const dir = dirname(output);
+  const pattern = new RegExp(`^${basename(output).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(\\d+)\\.tmp$`);
+  for (const name of readdirSync(dir)) {
+    const pid = Number(pattern.exec(name)?.[1]);
+    if (!pid || pid === process.pid || pidAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+      log.warn(`--output ${output}: removed ${name}, left by process ${pid} that is gone`);
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/**
+ * Claims a file output for this process: checks it can be written, takes its lock (exit 2 naming
+ * the owner when another live run holds it) and removes temp files that dead runs left. `-`
+ * (stdout) needs no claim.
+ */
+export function claimOutput(output: string, options: { task: string; runId: string; log: Log }): OutputClaim {
+  if (output === "-") return { release: () => {} };
+  checkOutputWritable(output);
+  const owner: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), task: options.task, runId: options.runId };
+  acquire(output, owner, options.log);
+  removeStaleTemps(output, options.log);
+  const lock = outputLockPath(output);
+  const release = () => {
+    process.off("exit", release);
+    const current = readOwner(lock);
+    if (current?.pid !== process.pid || current.runId !== options.runId) return;
+    try {
+      unlinkSync(lock);
+    } catch {
+      // Already gone.
+    }
+  };
+  // Any exit that skips the normal path (a second Ctrl-C, process.exit elsewhere) still releases.
+  process.on("exit", release);
+  return { release };
+}

@@ -1,0 +1,44 @@
+/**
+ * stdout as a pipe: a reader may be slower than we write (backpressure) or may go away (EPIPE).
+ * Bun drops what is still buffered when the process exits, so every task ends with
+ * `flushStdout()`, and results written line by line wait for each write to be taken.
+ */
+
+let closed = false;
+const closedHandlers = new Set<() => void>();
+
+// Without a listener an EPIPE would be an uncaught error: a crash, not a stop.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (closed) return;
+  closed = error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED" || closed;
+  if (closed) for (const handler of closedHandlers) handler();
+});
+
+/** Whether the reader of stdout has gone away. */
+export const stdoutClosed = () => closed;
+
+/** Calls `handler` once stdout's reader goes away; returns a function that removes it. */
+export function onStdoutClosed(handler: () => void): () => void {
+  closedHandlers.add(handler);
+  return () => closedHandlers.delete(handler);
+}
+
+/**
+ * Writes and resolves once the bytes are handed to the OS, so a slow reader slows the writer
+ * rather than the process's memory growing. After the reader has gone, writes are dropped.
+ */
+export function writeStdout(text: string | Uint8Array): Promise<void> {
+  if (closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    process.stdout.write(text, () => resolve());
+  });
+}
+
+/** Waits until everything written to stdout has left the process. Call it before exiting. */
+export function flushStdout(): Promise<void> {
+  if (closed || process.stdout.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    process.stdout.once("error", () => resolve());
+    process.stdout.end(() => resolve());
+  });
+}

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, fixtureServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer();
+});
+afterAll(() => server.stop());
+
+const pyCache = join(root, "fixtures", "python-cache", "university");
+const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+const rows = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+const services = (ids: string[]) => rows(fixtureServices).filter((s) => ids.includes(s.service_id));
+/** The one JSON file in a folder of the Python cache. */
+const onlyFile = (dir: string) => readJson(join(dir, readdirSync(dir).find((n) => n.endsWith(".json"))!));
+
+/** Runs a task against the local server and says how many requests it sent. */
+async function counted(dir: string, task: string, args: string[]) {
+  const before = server.requests.length;
+  const result = await runScript(task, [...args, "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+  return { ...result, requests: server.requests.length - before, summary: lastJson(result.stdout) };
+}
+
+describe("cache import of a Python cache folder", () => {
+  test("run --reuse-imported reuses every imported answer: 0 requests, the Python tool's descriptions, names and ids", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      expect((await runScript("cache", ["import", join(root, "fixtures/python-cache")], { cwd: dir })).code).toBe(1); // the broken CS09 entries
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01", "CS01.02"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"]);
+      expect(result.code).toBe(0);
+      expect(result.requests).toBe(0);
+      expect(result.summary.totals).toMatchObject({ liveCalls: 0, cachedCalls: 42 });
+
+      for (const evolution of rows(join(dir, "out.jsonl"))) {
+        expect(pythonEvolutionSchema.safeParse(evolution).success).toBe(true);
+        const id = evolution.service.service_id;
+        const descriptions = onlyFile(join(pyCache, id)).descriptions as { plateau_name: string; description: string }[];
+        expect(evolution.plateaus.map((p: any) => p.service_description)).toEqual(descriptions.map((d) => d.description));
+        for (const plateau of evolution.plateaus) {
+          const imported = onlyFile(join(pyCache, id, String(plateau.plateau))).features as Record<string, { name: string }[]>;
+          const names = Object.values(imported).flat().map((f) => f.name).sort();
+          expect(plateau.features.map((f: any) => f.name).sort()).toEqual(names);
+          // The mapping answers name features by the ids the Python tool computed: ours are the same.
+          const mapped = onlyFile(join(pyCache, id, String(plateau.plateau), "mappings", "data")).features as { feature_id: string; mappings: { data: { item: string }[] } }[];
+          expect(plateau.features.map((f: any) => f.feature_id).sort()).toEqual(mapped.map((m) => m.feature_id).sort());
+          for (const m of mapped) {
+            const feature = plateau.features.find((f: any) => f.feature_id === m.feature_id);
+            expect(feature.mappings.data.map((c: any) => c.item)).toEqual(m.mappings.data.map((c) => c.item));
+          }
+        }
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("without --reuse-imported the imported answers are not used", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      await runScript("cache", ["import", join(root, "fixtures/python-cache")], { cwd: dir });
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl"]);
+      expect(result.code).toBe(0);
+      expect(result.requests).toBe(21);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("cache import --evolutions", () => {
+  test("our own evolutions: run and map over them pay nothing in a fresh cache", async () => {
+    const first = tempDir();
+    const second = tempDir();
+    try {
+      const input = writeJsonl(join(first.dir, "in.jsonl"), services(["CS01.01", "CS01.02"]));
+      expect((await counted(first.dir, "run", ["--input", input, "--output", "run.jsonl"])).requests).toBe(42);
+      const seeded = await runScript("cache", ["import", "--evolutions", join(first.dir, "run.jsonl"), "--json"], { cwd: second.dir });
+      expect(seeded.code).toBe(0);
+      expect(JSON.parse(seeded.stdout)).toMatchObject({ migrated: 42, invalid: 0 });
+
+      const rerun = await counted(second.dir, "run", ["--input", input, "--output", "again.jsonl", "--reuse-imported"]);
+      expect(rerun.requests).toBe(0);
+      const strip = (s: string) => s.replace(/"created":"[^"]*"|"run_id":"[^"]*"/g, "");
+      expect(strip(readFileSync(join(second.dir, "again.jsonl"), "utf8"))).toBe(strip(readFileSync(join(first.dir, "run.jsonl"), "utf8")));
+      const mapped = await counted(second.dir, "map", ["--input", join(first.dir, "run.jsonl"), "--output", "map.jsonl", "--reuse-imported"]);
+      expect(mapped.code).toBe(0);
+      expect(mapped.requests).toBe(0);
+    } finally {
+      first.cleanup();
+      second.cleanup();
+    }
+  });
+
+  test("a Python run output (mappings only in plateau.mappings groups): run and map pay nothing", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(root, "fixtures", "python", "run-output.jsonl");
+      expect((await runScript("cache", ["import", "--evolutions", file], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.03"]));
+      const run = await counted(dir, "run", ["--input", input, "--output", "run.jsonl", "--reuse-imported"]);
+      expect(run.requests).toBe(0);
+      const [source] = rows(file);
+      const [ours] = rows(join(dir, "run.jsonl"));
+      expect(ours!.plateaus.map((p: any) => p.service_description)).toEqual(source!.plateaus.map((p: any) => p.service_description));
+      const ids = (e: any) => e.plateaus.map((p: any) => p.features.map((f: any) => f.feature_id).sort());
+      expect(ids(ours)).toEqual(ids(source));
+      expect(ours!.plateaus[0].mappings).toEqual(source!.plateaus[0].mappings);
+      const map = await counted(dir, "map", ["--input", file, "--output", "map.jsonl", "--reuse-imported"]);
+      expect(map.code).toBe(0);
+      expect(map.requests).toBe(0);
+      // A service the file does not hold is paid for as usual.
+      const other = writeJsonl(join(dir, "other.jsonl"), services(["CS01.01"]));
+      expect((await counted(dir, "run", ["--input", other, "--output", "other-out.jsonl", "--reuse-imported"])).requests).toBe(21);
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -1,0 +1,146 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { observedOutput } from "../lib/estimate.ts";
+import { readLedger } from "../lib/ledger.ts";
+import { startTestServer } from "../lib/test-server.ts";
+import { deadPid, fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+const journals = (dir: string) => (existsSync(join(dir, ".sa/journal")) ? readdirSync(join(dir, ".sa/journal")) : []);
+
+/** Starts a run against a slow server and stops it with `stop` once `answered` calls were answered. */
+async function stoppedRun(stop: (proc: ReturnType<typeof spawnScript>) => Promise<void>, answered = 30) {
+  const concurrency = 4;
+  const server = startTestServer({ latencyMs: 80 });
+  const { dir, cleanup } = tempDir();
+  const input = writeJsonl(join(dir, "in.jsonl"), makeServices(10));
+  const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", String(concurrency)], { cwd: dir, baseURL: server.url });
+  while (server.answered < answered) await Bun.sleep(5);
+  await stop(proc);
+  const code = await proc.exited;
+  await Bun.sleep(300); // answers still in flight at the kill reach the server's count, never the client
+  return { server, dir, cleanup, code, concurrency, pid: proc.pid };
+}
+
+describe("the ledger survives a crash", () => {
+  test("kill -9 mid-run: the next read marks the run crashed, with the totals of the calls the server answered", async () => {
+    const { server, dir, cleanup, code, concurrency, pid } = await stoppedRun(async (proc) => proc.kill("SIGKILL"));
+    try {
+      expect(code).not.toBe(0);
+      const answered = server.answered;
+      const before = readLedger(join(dir, ".sa/usage.json")).runs[0]!;
+      expect(before.status).toBe("running"); // what the ledger file says until it is next read
+      const usage = await runScript("usage", ["--json"], { cwd: dir });
+      expect(usage.code).toBe(0);
+      const report = JSON.parse(usage.stdout);
+      console.log(`kill -9: server answered ${answered}; ledger liveCalls ${report.totals.liveCalls}, requests ${report.totals.requests}`);
+      expect(report.runs[0]).toMatchObject({ status: "crashed", stopReason: expect.stringContaining(`process ${pid}`) });
+      expect(report.totals.liveCalls).toBeLessThanOrEqual(answered);
+      expect(report.totals.liveCalls).toBeGreaterThanOrEqual(answered - concurrency);
+      expect(report.totals.inputTokens).toBeGreaterThan(0);
+      // Folded for good: the ledger file holds it, the journal is gone, a second read agrees.
+      const after = readLedger(join(dir, ".sa/usage.json")).runs[0]!;
+      expect(after.status).toBe("crashed");
+      expect(after.totals.liveCalls).toBe(report.totals.liveCalls);
+      expect(Object.values(after.byStage).reduce((n, t) => n + t.liveCalls, 0)).toBe(after.totals.liveCalls);
+      expect(journals(dir)).toEqual([]);
+      expect(JSON.parse((await runScript("usage", ["--json"], { cwd: dir })).stdout).totals.liveCalls).toBe(report.totals.liveCalls);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("two quick Ctrl-Cs: the second exits at once, and the ledger still gets the run's totals, as interrupted", async () => {
+    const { server, dir, cleanup, code, concurrency } = await stoppedRun(async (proc) => {
+      proc.kill("SIGINT");
+      await Bun.sleep(30);
+      proc.kill("SIGINT");
+    });
+    try {
+      expect(code).toBe(130);
+      const answered = server.answered;
+      const report = JSON.parse((await runScript("usage", ["--json"], { cwd: dir })).stdout);
+      expect(report.runs[0].status).toBe("interrupted");
+      expect(report.totals.liveCalls).toBeLessThanOrEqual(answered);
+      expect(report.totals.liveCalls).toBeGreaterThanOrEqual(answered - concurrency);
+      expect(journals(dir)).toEqual([]);
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("a run that ended normally leaves no journal; a run left running by a dead pid with no journal is marked crashed", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      expect((await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      expect(journals(dir)).toEqual([]);
+      const ledger = readLedger(join(dir, ".sa/usage.json"));
+      const gone = await deadPid();
+      const ghost = { ...ledger.runs[0]!, runId: "ghost", status: "running", finishedAt: null, pid: gone, host: hostname() };
+      const elsewhere = { ...ghost, runId: "elsewhere", host: "another-machine" };
+      writeFileSync(join(dir, ".sa/usage.json"), JSON.stringify({ ...ledger, runs: [...ledger.runs, ghost, elsewhere] }));
+      const report = JSON.parse((await runScript("usage", ["--json", "--all"], { cwd: dir })).stdout);
+      expect(report.runs.map((r: { status: string }) => r.status)).toEqual(["ok", "crashed", "running"]);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+});
+
+describe("calls that failed before any answer", () => {
+  test("no API key: recorded as failed calls, and preflight still estimates output tokens from the config", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, env: { OPENAI_API_KEY: undefined } });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("OPENAI_API_KEY is not set");
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false); // released on the error path too
+      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+      expect(run.status).toBe("failed");
+      expect(run.totals.failedCalls).toBeGreaterThan(0);
+      expect(run.totals.liveCalls).toBe(0);
+      expect(run.byStage.descriptions).toMatchObject({ liveCalls: 0, outputTokens: 0 });
+      const preflight = await runScript("preflight", ["--input", input, "--data", fixtureData, "--json"], { cwd: dir, env: { OPENAI_API_KEY: undefined } });
+      const { estimate } = lastJson(preflight.stdout);
+      expect(estimate.byStage.descriptions).toMatchObject({ outputPerCall: 900, outputSource: "config" });
+      expect(estimate.outputTokens).toBeGreaterThan(0);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("connection refused: failed calls, no live calls, and the next estimate is not 0", async () => {
+    const closed = startTestServer();
+    const baseURL = closed.url;
+    await closed.stop(); // nothing listens on this port now
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL, env: { SA_RETRY: '{"attempts":2,"baseMs":1,"capMs":5}' } });
+      expect(result.code).toBe(1);
+      const summary = lastJson(result.stdout);
+      expect(summary.totals).toMatchObject({ liveCalls: 0, failedCalls: 2, outputTokens: 0, retries: 2 });
+      const preflight = lastJson((await runScript("preflight", ["--input", input, "--data", fixtureData, "--json"], { cwd: dir, baseURL })).stdout);
+      expect(preflight.estimate.byStage.descriptions.outputTokens).toBe(2 * 900);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("estimates ignore stages whose calls never answered, as older ledgers recorded them", () => {
+    const zero = { requests: 3, liveCalls: 3, cachedCalls: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0, failedCalls: 0 };
+    const real = { ...zero, outputTokens: 3000 };
+    const ledger = { version: 1 as const, priceDataVersion: "x", runs: [{ runId: "r", task: "run", startedAt: "", finishedAt: null, status: "failed" as const, stopReason: null, totals: zero, byStage: { descriptions: zero, features: real }, byModel: {} }] };
+    expect(observedOutput(ledger)).toEqual({ features: 1000 });
+  });
+});
+

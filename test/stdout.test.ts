@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { readLedger } from "../lib/ledger.ts";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, root, runScript, scriptEnv, tempDir, writeJsonl } from "./helpers.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer();
+});
+afterAll(() => server.stop());
+
+/** Runs a shell pipeline in `cwd` with the scripts' test environment; returns its stdout. */
+async function shell(command: string, cwd: string, baseURL: string): Promise<{ stdout: string; stderr: string; code: number }> {
+  const proc = Bun.spawn(["bash", "-c", command], { cwd, env: scriptEnv({ baseURL }), stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
+const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+const withoutRun = (line: string) => line.replace(/"created":"[^"]*"/, "").replace(/"run_id":"[^"]*"/, "");
+
+describe("--output - through a pipe", () => {
+  test("a slow reader gets every byte: the same size as the file output, the same lines (run and map)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(12));
+      const args = `--input ${q(input)} --data ${q(fixtureData)} --quiet`;
+      const file = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url });
+      expect(file.code).toBe(0);
+      const size = statSync(join(dir, "out.jsonl")).size;
+      expect(size).toBeGreaterThan(64 * 1024 * 2);
+      // The acceptance pipeline, as written in the issue; the answers come from the cache.
+      const counted = await shell(`bun ${q(join(root, "scripts/run.ts"))} ${args} --output - | (sleep 1; cat) | wc -c`, dir, server.url);
+      expect(Number(counted.stdout.trim())).toBe(size);
+      const piped = await shell(`set -o pipefail; bun ${q(join(root, "scripts/run.ts"))} ${args} --output - | (sleep 1; cat) > piped.jsonl`, dir, server.url);
+      expect(piped.code).toBe(0);
+      const sorted = (path: string) => readFileSync(join(dir, path), "utf8").trim().split("\n").map(withoutRun).sort();
+      expect(sorted("piped.jsonl")).toEqual(sorted("out.jsonl"));
+      // map streams through the same writer.
+      expect((await runScript("map", ["--input", "out.jsonl", "--output", "mapped.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const mapped = await shell(`bun ${q(join(root, "scripts/map.ts"))} --input out.jsonl --data ${q(fixtureData)} --quiet --output - | (sleep 1; cat) | wc -c`, dir, server.url);
+      expect(Number(mapped.stdout.trim())).toBe(statSync(join(dir, "mapped.jsonl")).size);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a reader that goes away (EPIPE) stops the run like SIGTERM: exit 141, no crash, the ledger says interrupted", async () => {
+    const slow = startTestServer({ latencyMs: 40 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(8));
+      const command = `bun ${q(join(root, "scripts/run.ts"))} --input ${q(input)} --data ${q(fixtureData)} --output - --concurrency 4 | head -c 100 > /dev/null; echo "exit=\${PIPESTATUS[0]}"`;
+      const result = await shell(command, dir, slow.url);
+      const code = Number(/exit=(\d+)/.exec(result.stdout)?.[1]);
+      expect([141, 143]).toContain(code);
+      expect(result.stderr).not.toContain("unexpected error");
+      expect(result.stderr).toContain("stdout closed (EPIPE)");
+      expect(slow.requests.length).toBeLessThan(8 * 21); // it stopped rather than running on
+      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+      expect(run.status).toBe("interrupted");
+      expect(run.stopReason).toContain("EPIPE");
+      expect(run.totals.liveCalls).toBe(slow.answered);
+      // The journal was folded: nothing left to recover.
+      const journal = join(dir, ".sa/journal");
+      expect(existsSync(journal) ? readdirSync(journal) : []).toEqual([]);
+    } finally {
+      cleanup();
+      await slow.stop();
+    }
+  });
+
+  test("export flushes stdout through a slow pipe too", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(12));
+      expect((await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      await runScript("export", ["--input", "out.jsonl", "--output", "report.html"], { cwd: dir });
+      const size = statSync(join(dir, "report.html")).size;
+      expect(size).toBeGreaterThan(64 * 1024);
+      const counted = await shell(`bun ${q(join(root, "scripts/export.ts"))} --input out.jsonl --output - --format html --quiet | (sleep 1; cat) | wc -c`, dir, server.url);
+      expect(Number(counted.stdout.trim())).toBe(size);
+    } finally {
+      cleanup();
+    }
+  });
+});
