@@ -4,6 +4,7 @@ import { z } from "zod";
 import { SAError } from "./errors.ts";
 import { canonicalJson } from "./jsonl.ts";
 import type { Log } from "./log.ts";
+import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
 
 /** Bump when the entry shape or the key recipe changes: old entries then simply miss. */
@@ -46,8 +47,31 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
   return createStorage({ driver });
 }
 
-/** Parts of `:`-separated keys must not contain the separator. */
-export const keyPart = (s: string) => s.replace(/[^\w.-]/g, "_");
+const plain = /[A-Za-z0-9_-]/;
+/** Longest encoded part: a file name must stay well under 255 bytes with the fs driver's temp suffix. */
+const MAX_PART = 120;
+
+/**
+ * One part of a `:`-separated key, valid in every driver and injective (distinct inputs never
+ * share a key). Letters, digits, `_` and `-` stay; a `.` stays between two of those (so no part
+ * is `.`, `..`, starts or ends with a dot: fs drivers refuse those); every other byte of the
+ * UTF-8 text becomes `~XX`. A longer result keeps its start and ends with `~~` and a hash of the
+ * whole input. Ordinary ids (`SVC-001`, `v1.2`) are unchanged.
+ */
+export function keyPart(text: string): string {
+  if (text === "") return "~";
+  const chars = [...text];
+  const encoded = chars
+    .map((ch, i) => {
+      if (plain.test(ch)) return ch;
+      if (ch === "." && plain.test(chars[i - 1] ?? "") && plain.test(chars[i + 1] ?? "")) return ch;
+      return [...Buffer.from(ch, "utf8")].map((b) => `~${b.toString(16).toUpperCase().padStart(2, "0")}`).join("");
+    })
+    .join("");
+  if (encoded.length <= MAX_PART) return encoded;
+  const head = encoded.slice(0, 80).replace(/~[0-9A-F]?$/, "");
+  return `${head}~~${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+}
 
 export interface KeyParts {
   provider: string;
@@ -67,7 +91,7 @@ export function cacheHash(parts: KeyParts): string {
   const material = canonicalJson({
     v: CACHE_KEY_VERSION,
     provider: parts.provider,
-    baseURL: parts.baseURL,
+    baseURL: redactUrl(parts.baseURL),
     model: parts.model,
     messages: parts.messages,
     schema: parts.schema,
@@ -93,8 +117,13 @@ export const cacheEntrySchema = z.object({
   createdAt: z.string(),
   expiresAt: z.string().nullable().default(null),
   request: z.looseObject({ stage: z.string(), serviceId: z.string() }),
+  /** What validation dropped from the answer before it was stored: quarantined again on every hit. */
+  dropped: z.object({ reason: z.string(), data: z.unknown() }).optional(),
 });
 export type CacheEntry = z.infer<typeof cacheEntrySchema>;
+
+/** A key every driver accepts, read to tell a failing store from one refused key. */
+const PROBE_KEY = "health:probe";
 
 export interface CallCache {
   mode: CacheMode;
@@ -108,15 +137,22 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
   const now = options.now ?? (() => new Date());
   const reads = options.mode === "read";
   // A store that is down fails every operation, slowly: after a few failures in a row it is left
-  // alone for the rest of the run, which goes on without it (and says so once).
+  // alone for the rest of the run, which goes on without it (and says so once). Entries the
+  // store refuses say nothing about the store: before giving up, a probe of a plain key tells.
   let failuresInARow = 0;
   let disabled = false;
-  const failed = (what: string, error: unknown) => {
+  let keyWarned = false;
+  const failed = async (what: string, error: unknown) => {
     options.log.debug(`cache: ${what} (${(error as Error).message})`);
-    if (++failuresInARow >= 5 && !disabled) {
-      disabled = true;
-      options.log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
+    if (++failuresInARow < 5 || disabled) return;
+    if (await storage.hasItem(PROBE_KEY).then(() => true, () => false)) {
+      failuresInARow = 0;
+      if (!keyWarned) options.log.warn(`cache: ${what} (${(error as Error).message}); the store itself works, so only such entries go uncached`);
+      keyWarned = true;
+      return;
     }
+    disabled = true;
+    options.log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
   };
   return {
     mode: options.mode,
@@ -128,7 +164,7 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
         raw = await storage.getItem(key);
         failuresInARow = 0;
       } catch (error) {
-        failed(`entry ${key} could not be read`, error);
+        await failed(`entry ${key} could not be read`, error);
         return undefined;
       }
       if (raw === null || raw === undefined) return undefined;
@@ -149,7 +185,7 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
         await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);
         failuresInARow = 0;
       } catch (error) {
-        failed(`could not write ${key}`, error);
+        await failed(`could not write ${key}`, error);
       }
     },
   };

@@ -81,6 +81,16 @@ export async function loadCatalogue(file: string, field: string, label?: string)
   return catalogue;
 }
 
+/** A catalogue with no items is refused (every call into it would be paid for nothing) unless its set says `allowEmpty`. */
+async function loadMappingSet(dir: string, set: Config["mappingSets"][number]): Promise<Catalogue> {
+  const file = join(dir, set.file);
+  const catalogue = await loadCatalogue(file, set.field, set.label);
+  if (catalogue.items.length === 0 && !set.allowEmpty) {
+    throw new SAError("E_DATA", `data ${file}: the ${set.field} catalogue has no items; add some, or set allowEmpty: true on its mapping set to skip it`);
+  }
+  return catalogue;
+}
+
 export interface LoadDatasetOptions {
   /** Only these mapping sets (by field). @default every set in the config */
   sets?: string[];
@@ -113,7 +123,7 @@ export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"
   const unknown = wanted.filter((f) => !known.includes(f));
   if (unknown.length) throw new SAError("E_USAGE", `--sets: unknown set "${unknown[0]}" (known: ${known.join(", ")})`);
   const catalogues = await Promise.all(
-    config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadCatalogue(join(dir, s.file), s.field, s.label)),
+    config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadMappingSet(dir, s)),
   );
 
   return {

@@ -85,7 +85,7 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
     for (const plateau of data.plateaus) {
       byStage.features.calls++;
       byStage.features.inputTokens += await countPromptTokens(featuresPrompt(domain, data, service, plateau, descriptionText, config.featuresPerRole));
-      for (const catalogue of data.catalogues) {
+      for (const catalogue of data.catalogues.filter((c) => c.items.length > 0)) {
         byStage.mapping.calls++;
         byStage.mapping.inputTokens += mappingPerService.get(`${plateau.level}:${catalogue.field}`)! + (await nameTokens(service));
       }

@@ -1,4 +1,6 @@
 import { ofetch, FetchError, type FetchContext } from "ofetch";
+import { SAError, errorMessage } from "./errors.ts";
+import { redact } from "./redact.ts";
 
 /**
  * Status codes worth another attempt. Anything else (400, 401, 403, 404, 422...) will fail
@@ -27,6 +29,12 @@ export interface RetryOptions {
   /** Milliseconds one attempt may take. @default 120000 */
   requestTimeout: number;
   fetch?: typeof globalThis.fetch;
+  /**
+   * What a successful body must hold (a chat completion has choices). A 2xx answer that is cut
+   * off, empty, not JSON or fails this is retried like a 5xx: gateways send such answers when
+   * they, not the model, fail. @default any JSON
+   */
+  expectBody?: (data: unknown) => boolean;
   random?: () => number;
   onRetry?: (info: RetryInfo) => void;
   onResponseHeaders?: (headers: Headers, status: number) => void;
@@ -73,10 +81,43 @@ export function backoffMs(attempt: number, options: Pick<RetryOptions, "baseMs" 
 
 export const requestIdOf = (headers: Headers | undefined) => headers?.get("x-request-id") ?? headers?.get("request-id") ?? undefined;
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads a 2xx body whole and hands back an equal response, or throws (and so is retried) when
+ * the body broke off or is not what was asked for. The error says what came back.
+ */
+async function usableAnswer(response: Response, expectBody: RetryOptions["expectBody"], callerSignal?: AbortSignal | null): Promise<Response> {
+  if (!response.ok) return response;
+  const what = `HTTP ${response.status} (${response.headers.get("content-type") || "no content type"})`;
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (cause) {
+    // The caller gave up (a stop, the SDK's overall timeout): that is no reason to retry.
+    if (callerSignal?.aborted) throw cause;
+    throw new SAError("E_PROVIDER", `${what}: the connection broke while the answer was read (${errorMessage(cause)})`, { cause, details: { status: response.status } });
+  }
+  const data = text.trim() ? parseJson(text) : undefined;
+  const problem = !text.trim() ? "an empty body" : data === undefined ? "a body that is not JSON" : expectBody && !expectBody(data) ? "JSON that is not the expected answer" : undefined;
+  if (problem) throw new SAError("E_PROVIDER", `${what}: ${problem}: ${redact(text.slice(0, 200).replace(/\s+/g, " "))}`, { details: { status: response.status } });
+  // The body was decoded while read: its length and encoding no longer apply.
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  headers.delete("content-encoding");
+  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+}
+
 /**
  * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
- * The body is handed back unread (`responseType: "stream"`), or the SDK fails with
- * "Body already used". After the last attempt the error response itself goes back to the SDK,
+ * The body is handed back unread by ofetch (`responseType: "stream"`), or the SDK fails with
+ * "Body already used"; a 2xx body is read once here, to retry one that is unusable. After the last attempt the error response itself goes back to the SDK,
  * so its error keeps the status, the provider's message and the request id.
  */
 export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch {
@@ -86,7 +127,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
   const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
     const timeout = AbortSignal.timeout(options.requestTimeout);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    return baseFetch(input, { ...init, signal });
+    return baseFetch(input, { ...init, signal }).then((response) => usableAnswer(response, options.expectBody, init?.signal));
   }) as typeof globalThis.fetch;
   const $fetch = ofetch.create({}, { fetch: attemptFetch });
 
@@ -103,7 +144,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
       attempt,
       delayMs,
       status,
-      reason: status ? `HTTP ${status}` : `network error: ${(context.error as Error | undefined)?.message ?? "unknown"}`,
+      reason: status ? `HTTP ${status}` : context.error instanceof SAError ? context.error.message : `network error: ${(context.error as Error | undefined)?.message ?? "unknown"}`,
       requestId: requestIdOf(headers),
     });
     return delayMs;

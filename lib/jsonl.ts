@@ -40,8 +40,10 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
   let arrayText: string[] | undefined;
   let seenContent = false;
   try {
-    for await (const raw of lines) {
+    for await (const line of lines) {
       lineNo++;
+      // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line's JSON.
+      const raw = lineNo === 1 ? line.replace(/^\uFEFF/, "") : line;
       if (arrayText) {
         arrayText.push(raw);
         continue;

@@ -1,6 +1,8 @@
 import PQueue from "p-queue";
 import { RateLimiterMemory, RateLimiterQueue, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
+import type { Log } from "./log.ts";
+import { redactUrl } from "./redact.ts";
 import { parseResetMs, retryAfterMs } from "./http.ts";
 
 export interface LimiterOptions {
@@ -45,9 +47,50 @@ function smoothBucket(perMinute: number, windowSeconds: number, shared?: { clien
   const local = new RateLimiterMemory({ points, duration, execEvenly: true, execEvenlyMinDelayMs: 0 });
   // If Redis goes away, each process falls back to its own bucket instead of failing calls.
   const limiter: RateLimiterAbstract = shared
-    ? new RateLimiterRedis({ storeClient: shared.client, keyPrefix: `sa-rate:${shared.key}`, points, duration, execEvenly: true, execEvenlyMinDelayMs: 0, insuranceLimiter: local })
+    ? new RateLimiterRedis({
+        storeClient: shared.client,
+        keyPrefix: `sa-rate:${shared.key}`,
+        points,
+        duration,
+        execEvenly: true,
+        execEvenlyMinDelayMs: 0,
+        insuranceLimiter: local,
+      })
     : local;
   return { points, limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
+}
+
+/**
+ * An ioredis client for the shared buckets, connected before the first call. Commands never wait
+ * for a lost connection (no offline queue, no retry): they fail at once and the limiter uses this
+ * process's own buckets (its insurance limiter). ioredis keeps reconnecting, and the buckets are
+ * shared again as soon as Redis is back. One warning when Redis is lost, one line when it is back.
+ */
+export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "info">, connectTimeoutMs = 5000) {
+  const { default: Redis } = await import("ioredis");
+  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: connectTimeoutMs });
+  const where = `rate limit: Redis ${redactUrl(url)}`;
+  let up = false;
+  let warned = false;
+  const lost = () => {
+    if (!warned) log.warn(`${where} is unreachable; this process uses its own RPM/TPM buckets until it is back`);
+    warned = true;
+  };
+  client.on("error", () => {});
+  client.on("close", () => {
+    if (up) lost();
+    up = false;
+  });
+  client.on("ready", () => {
+    if (warned) log.info(`${where} is back; the RPM/TPM buckets are shared again`);
+    up = true;
+  });
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, connectTimeoutMs);
+    client.once("ready", () => resolve(clearTimeout(timer)));
+  });
+  if (!up) lost();
+  return client;
 }
 
 export function createLimiter(options: LimiterOptions): Limiter {
@@ -97,8 +140,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
       stopped ??= error;
     },
     async close() {
-      const client = options.shared?.client as { quit?: () => Promise<unknown> } | undefined;
-      await client?.quit?.().catch(() => {});
+      const client = options.shared?.client as { status?: string; quit?: () => Promise<unknown>; disconnect?: () => void } | undefined;
+      // quit() on a lost connection would wait for it to come back.
+      if (client?.status === "ready") await client.quit?.().catch(() => {});
+      else client?.disconnect?.();
     },
   };
 }

@@ -2,8 +2,10 @@ import { calcPrice } from "@pydantic/genai-prices";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Usage } from "../providers/types.ts";
+import { SAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { Config } from "./schema/config.ts";
+import { allModels } from "./model-settings.ts";
 
 /** Recorded in the ledger, so a cost can be traced to the price table that produced it. */
 export const priceDataVersion = `@pydantic/genai-prices@${packageVersion("@pydantic/genai-prices")}`;
@@ -56,4 +58,22 @@ export function createPricing(overrides: Config["pricing"], log?: Log): Pricing 
       return null;
     },
   };
+}
+
+/** The models among `modelIds` with no known price (bundled table or `pricing` entry). */
+export function unpricedModels(pricing: Pricing, modelIds: string[]): string[] {
+  const probe = { inputTokens: 1_000, cachedInputTokens: 0, outputTokens: 1_000 };
+  return [...new Set(modelIds)].filter((id) => pricing.cost(id, probe) === null);
+}
+
+/**
+ * A hard budget counts only what it can price: with a model of unknown price it would let every
+ * call through. Refuse that before any call.
+ */
+export function assertBudgetPriced(config: Pick<Config, "budget" | "model" | "models" | "pricing">): void {
+  if (config.budget.hardUsd === undefined) return;
+  const unpriced = unpricedModels(createPricing(config.pricing), allModels(config));
+  if (!unpriced.length) return;
+  const example = JSON.stringify({ pricing: { [unpriced[0]!]: { input: 0.15, output: 0.6 } } });
+  throw new SAError("E_CONFIG", `budget $${config.budget.hardUsd}: no price is known for ${unpriced.join(", ")}, so the budget could not be kept; add USD per million tokens under "pricing" in the config, e.g. ${example}`);
 }

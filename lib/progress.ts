@@ -96,6 +96,9 @@ export async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream
   let read: (() => ProgressCounts) | undefined;
   let started = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
+  // The bars hide the cursor. Every way out (a second Ctrl-C exits at once, a crash) must show it
+  // again: "exit" listeners run on all of them, synchronously.
+  const showCursor = () => stream.write("\x1b[?25h");
   const render = () => {
     const c = read!();
     const elapsed = clock.now() - started;
@@ -117,6 +120,7 @@ export async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream
     start(r) {
       read = r;
       started = clock.now();
+      process.once("exit", showCursor);
       render();
       timer = setInterval(render, 125);
       timer.unref?.();
@@ -126,6 +130,7 @@ export async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream
       if (timer) clearInterval(timer);
       if (read) render();
       bars.stop();
+      process.off("exit", showCursor);
     },
   };
 }

@@ -5,8 +5,14 @@ function secretValues(): string[] {
   return secretEnvNames.map((name) => process.env[name]).filter((v): v is string => !!v && v.length >= 4);
 }
 
-// Catch keys we were not told about too: OpenAI-style keys and bearer tokens.
-const secretPatterns = [/\bsk-[A-Za-z0-9_\-]{8,}/g, /(Bearer\s+)[A-Za-z0-9._\-]{8,}/gi];
+// Catch keys we were not told about too: OpenAI-style keys, bearer tokens, and credentials in URLs
+// (`https://user:pass@host`, `?api-key=...`) quoted in error messages.
+const secretPatterns = [
+  /\bsk-[A-Za-z0-9_\-]{8,}/g,
+  /(Bearer\s+)[A-Za-z0-9._\-]{8,}/gi,
+  /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+(?=@)/gi,
+  /([?&](?:[\w-]*[-_])?(?:api[-_]?key|key|token|secret|password|passwd|pwd|auth|sig|signature)=)[^&\s#"']+/gi,
+];
 
 /** Replaces every known secret in `text` with `[redacted]`. */
 export function redact(text: string): string {
@@ -14,4 +20,29 @@ export function redact(text: string): string {
   for (const value of secretValues()) out = out.split(value).join("[redacted]");
   for (const pattern of secretPatterns) out = out.replace(pattern, (_m, prefix) => `${typeof prefix === "string" ? prefix : ""}[redacted]`);
   return out;
+}
+
+/** Query parameters that carry credentials at gateways (`?api-key=`, `?key=`, `?sig=`, tokens). */
+const secretParam = /^(?:.*[-_])?(?:api[-_]?key|key|token|secret|password|passwd|pwd|auth|authorization|sig|signature|credential|credentials|session)$/i;
+
+/**
+ * A URL without its userinfo (`user:pass@`) and without query parameters that carry secrets, for
+ * anything logged, stored or hashed. A URL with neither comes back unchanged, byte for byte, so
+ * cache keys made from clean URLs stay the same.
+ */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return redact(url);
+  }
+  const secrets = [...parsed.searchParams.keys()].filter((name) => secretParam.test(name));
+  if (!parsed.username && !parsed.password && secrets.length === 0) return url;
+  parsed.username = "";
+  parsed.password = "";
+  for (const name of secrets) parsed.searchParams.delete(name);
+  const clean = parsed.toString();
+  // URL adds a "/" to a bare origin; keep the caller's form.
+  return url.endsWith("/") || !clean.endsWith("/") || parsed.pathname !== "/" ? clean : clean.slice(0, -1);
 }

@@ -5,11 +5,11 @@ import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
-import { createLimiter, type Limiter } from "./limits.ts";
+import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
-import { createPricing, type Pricing } from "./pricing.ts";
+import { assertBudgetPriced, createPricing, type Pricing } from "./pricing.ts";
 import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder, type Recorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
@@ -69,14 +69,6 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** An ioredis client for the shared rate-limit buckets; loaded only when configured. */
-async function redisClient(url: string) {
-  const { default: Redis } = await import("ioredis");
-  const client = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
-  client.on("error", () => {});
-  return client;
-}
-
 /** Each stage's chain of models, with the settings each model is sent; says once what is left out. */
 function stageRoutes(config: Config, providers: Provider[], log: Log): Record<Stage, Route[]> {
   const byId = new Map(providers.map((p) => [`${p.name}:${p.model}`, p]));
@@ -99,10 +91,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const modelIds = allModels(config);
   modelIds.forEach(parseModelId);
 
+  assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
-  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await redisClient(config.rateLimit.url), key: config.rateLimit.key } : undefined;
+  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
   const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const guard = createUsageGuard(config.limits, config.budget, log);
   const startedAt = new Date(clock.now()).toISOString();

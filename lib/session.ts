@@ -14,6 +14,7 @@ import { countPromptTokens } from "./tokens.ts";
 import type { UsageGuard } from "./usage-guard.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
+import { fakeFromSchema } from "./fake-answer.ts";
 import { validateAnswer, type CallResult, type CallSpec, type Stage } from "./call-spec.ts";
 
 export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
@@ -134,6 +135,20 @@ export function createSession(options: SessionOptions): Session {
     return price;
   }
 
+  /**
+   * A dry run counts the miss, then goes on with a stand-in answer (schema-valid, as the
+   * synthetic provider makes them) so that the later stages' calls are counted too. The engine
+   * never writes a service that had a miss.
+   */
+  function dryRunMiss<T>(spec: CallSpec<T>, model: string, jsonSchema: unknown, hash: string): CallResult<T> {
+    options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
+    const standIn = validateAnswer(spec, fakeFromSchema(jsonSchema as Record<string, unknown>, hash));
+    if (standIn.ok) return { value: standIn.value, model, cached: false };
+    throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {
+      details: { stage: spec.stage, serviceId: spec.serviceId, model },
+    });
+  }
+
   async function tryProvider<T>(spec: CallSpec<T>, route: Route): Promise<CallResult<T> | { failed: string }> {
     const { provider } = route;
     const jsonSchema = formatOf(spec.schema, spec.schemaName).json_schema.schema;
@@ -153,6 +168,9 @@ export function createSession(options: SessionOptions): Session {
     if (hit) {
       const checked = validateAnswer(spec, hit.answer);
       if (checked.ok && checked.problems.length === 0) {
+        // A repaired answer is stored repaired: what it lost is quarantined again, so --strict
+        // gives a cached rerun the exit code of the live run.
+        if (hit.dropped) options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, ...hit.dropped });
         record(spec, provider, "hit", hit.usage, 0, 0, hit.model);
         return { value: checked.value, model, cached: true };
       }
@@ -169,14 +187,10 @@ export function createSession(options: SessionOptions): Session {
         return { value: reused, model, cached: true };
       }
     }
-    if (options.dryRun) {
-      options.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
-      throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {
-        details: { stage: spec.stage, serviceId: spec.serviceId, model },
-      });
-    }
+    if (options.dryRun) return dryRunMiss(spec, model, jsonSchema, hash);
 
     let messages = spec.messages;
+    let dropped: { reason: string; data: string } | undefined;
     let answer = await live(spec, route, messages);
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
@@ -195,7 +209,8 @@ export function createSession(options: SessionOptions): Session {
       }
       if (second.problems.length > 0) {
         // The answer is kept, minus what could not be used; the dropped parts are quarantined.
-        options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.problems.join("; "), data: answer.content });
+        dropped = { reason: second.problems.join("; "), data: answer.content };
+        options.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, ...dropped });
       }
       checked = second;
     }
@@ -206,6 +221,7 @@ export function createSession(options: SessionOptions): Session {
       provider: provider.name,
       createdAt: new Date(options.clock.now()).toISOString(),
       request: { stage: spec.stage, serviceId: spec.serviceId, schemaName: spec.schemaName, model, baseURL: provider.baseURL, runId: options.runId },
+      ...(dropped ? { dropped } : {}),
     });
     if (options.transcripts) {
       const transcriptKey = `transcripts:${keyPart(options.context)}:${spec.stage}:${keyPart(spec.serviceId)}:${hash}`;

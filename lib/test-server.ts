@@ -11,7 +11,29 @@ export type Fault =
   /** Never answers (the client's timeout must fire). */
   | { type: "hang" }
   /** Closes the connection without an answer. */
-  | { type: "drop" };
+  | { type: "drop" }
+  /** HTTP 200 and half a chat completion, then the connection is reset. */
+  | { type: "reset" }
+  /** HTTP 200 with a gateway's HTML page, an empty body, or JSON that is not a chat completion. */
+  | { type: "html" }
+  | { type: "empty" }
+  | { type: "wrong-json" };
+
+/** The 200 answers of a misbehaving gateway. */
+function brokenAnswer(type: "reset" | "html" | "empty" | "wrong-json", requestId: string): Response {
+  const headers = { "x-request-id": requestId };
+  if (type === "html") return new Response("<!DOCTYPE html><html><body><h1>Gateway error</h1><p>upstream sent nothing</p></body></html>", { status: 200, headers: { ...headers, "content-type": "text/html" } });
+  if (type === "empty") return new Response("", { status: 200, headers: { ...headers, "content-type": "application/json" } });
+  if (type === "wrong-json") return Response.json({ status: "queued", detail: "try later" }, { status: 200, headers });
+  // `error()` with no reason resets the connection in the middle of the body.
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"id":"chatcmpl-cut","object":"chat.completion","choices":[{"index":0,"mess'));
+      setTimeout(() => controller.error(), 10);
+    },
+  });
+  return new Response(body, { status: 200, headers: { ...headers, "content-type": "application/json" } });
+}
 
 export interface ChatBody {
   model: string;
@@ -121,6 +143,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
         record.status = 0;
         return new Promise<Response>((resolve) => hung.add(() => resolve(json(500, { error: { message: "server stopped" } }))));
       }
+      if (fault?.type === "reset" || fault?.type === "html" || fault?.type === "empty" || fault?.type === "wrong-json") return brokenAnswer(fault.type, requestId);
       if (fault) {
         const status = Number(fault.type);
         record.status = status;

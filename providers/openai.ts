@@ -3,7 +3,7 @@ import OpenAI, { APIError, APIConnectionError } from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { SAError } from "../lib/errors.ts";
 import { createRetryFetch } from "../lib/http.ts";
-import { redact } from "../lib/redact.ts";
+import { redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext } from "./types.ts";
 
 export const defaultBaseURL = "https://api.openai.com/v1";
@@ -28,6 +28,8 @@ export function create(model: string, context: ProviderContext): Provider {
       fetch: createRetryFetch({
         ...context.http,
         fetch: context.fetch,
+        // A 200 without choices (a gateway's own JSON) would fail later as a TypeError: retry it.
+        expectBody: (data) => Array.isArray((data as { choices?: unknown } | null)?.choices),
         onRetry: (info) => {
           const scope = retryScope.getStore();
           if (scope) scope.retries++;
@@ -39,7 +41,8 @@ export function create(model: string, context: ProviderContext): Provider {
   return {
     name: "openai",
     model,
-    baseURL,
+    // What is logged, stored and hashed: never the credentials a gateway URL may carry.
+    baseURL: redactUrl(baseURL),
     async complete(request: ChatRequest): Promise<ChatResult> {
       const apiKey = openaiApiKey(context.env);
       if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY (or SA_OPENAI_API_KEY) is not set (needed for openai: models)");

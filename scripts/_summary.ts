@@ -13,6 +13,7 @@ export function jsonSummary(summary: RunSummary) {
     quarantined: summary.quarantined,
     failures: summary.failures,
     misses: summary.misses,
+    missesByStage: summary.missesByStage,
     totals: summary.totals,
     ledger: summary.ledger,
     output: summary.output,

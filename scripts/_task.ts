@@ -45,6 +45,31 @@ function unknownFlag(rawArgs: string[], args: ArgsDef): string | undefined {
   return undefined;
 }
 
+/**
+ * The flag (as typed) that takes a value and was given none. citty parses with node's
+ * `parseArgs` in non-strict mode: a value flag at the end of the line becomes "" and
+ * `--budget --json` takes "--json" as its value, so a spending cap would silently vanish.
+ */
+export function missingValue(rawArgs: string[], args: ArgsDef): string | undefined {
+  const valued = new Set<string>();
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type !== "string" && def.type !== "enum") continue;
+    valued.add(`--${name}`);
+    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) valued.add(a.length === 1 ? `-${a}` : `--${a}`);
+  }
+  for (let i = 0; i < rawArgs.length; i++) {
+    const raw = rawArgs[i]!;
+    if (raw === "--") break;
+    const eq = raw.startsWith("--") ? raw.indexOf("=") : -1;
+    const flag = eq > 0 ? raw.slice(0, eq) : raw;
+    if (!valued.has(flag)) continue;
+    const value = eq > 0 ? raw.slice(eq + 1) : rawArgs[++i];
+    // "-" is stdin/stdout and "-5" a (bad) number for the flag's own check; "--json" is a flag.
+    if (value === undefined || value.trim() === "" || (value.startsWith("-") && value !== "-" && !/^-\d/.test(value))) return flag;
+  }
+  return undefined;
+}
+
 /** Runs a task as a program. Only this prints the final error and exits. */
 export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2)): Promise<never> {
   const command: CommandDef<T> = defineCommand({ meta: task.meta, args: task.args });
@@ -62,9 +87,11 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
       process.stdout.write(`${versionLine()}\n`);
       code = 0;
     } else {
-      if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);
       const bad = unknownFlag(rawArgs, task.args);
       if (bad) throw new SAError("E_USAGE", `unknown flag ${bad} (see --help)`);
+      const empty = missingValue(rawArgs, task.args);
+      if (empty) throw new SAError("E_USAGE", `${empty} needs a value (see --help)`);
+      if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);
       let exit = 0;
       await runCommand(
         defineCommand({

@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { SAError } from "../lib/errors.ts";
-import { runRecords } from "../lib/pipeline/engine.ts";
+import type { Log } from "../lib/log.ts";
+import { runRecords, type RunSummary } from "../lib/pipeline/engine.ts";
 import { droppedKeyWarner } from "../lib/schema/service.ts";
 import { readServiceFile } from "../lib/service-file.ts";
 import { parseMapInput } from "../lib/pipeline/map-input.ts";
@@ -9,6 +10,13 @@ import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const list = (text: string | undefined) => text?.split(",").map((s) => s.trim()).filter(Boolean);
+
+/** `--service-id` naming a service the input does not hold is a mistake, not an empty success. */
+function unmatchedIds(summary: RunSummary, missing: string[], context: { input: string; log: Log }): RunSummary {
+  if (!missing.length || summary.status === "interrupted" || summary.status === "limit") return summary;
+  context.log.error(`--service-id: no record in ${context.input} matched ${missing.map((id) => `"${id}"`).join(", ")}`);
+  return { ...summary, status: "failed", exitCode: 1 };
+}
 
 const task = defineTask({
   meta: { name: "map", description: "(Re)map the features of evolutions or feature records to the catalogues" },
@@ -23,6 +31,7 @@ const task = defineTask({
   async run({ args, log, config }) {
     const only = new Set(list(args["service-id"]) ?? []);
     const dataset = { sets: list(args.sets), requireRolesAndPlateaus: false };
+    const matched = new Set<string>();
     if (args["features-file"] && args.input && args["features-file"] !== args.input) throw new SAError("E_USAGE", "--features-file and --input name two different files; give one");
     // The Python tool's --features-file names the input; it is the same flag here.
     const input = args["features-file"] ?? args.input;
@@ -30,7 +39,7 @@ const task = defineTask({
       const onDropped = droppedKeyWarner((m) => log.warn(m), "service");
       const services = args["service-file"] ? await readServiceFile(args["service-file"], onDropped) : undefined;
       const context = { plateauNames: new Map(runtime.data.plateaus.map((p) => [p.level, p.name])), services, onDropped };
-      return runRecords(runtime, options, {
+      const summary = await runRecords(runtime, options, {
         task: "map",
         resume: false,
         // Evolutions usually carry every plateau; the data folder says how many.
@@ -38,10 +47,12 @@ const task = defineTask({
         parse(value) {
           const parsed = parseMapInput(value, context);
           if (parsed.ok && only.size && !only.has(parsed.serviceId)) return { ok: false, skip: true };
+          if (parsed.ok) matched.add(parsed.serviceId);
           return parsed;
         },
         process: (item, position) => remap(runtime.pipeline, item, position, runtime.runId, runtime.startedAt, context.plateauNames),
       });
+      return unmatchedIds(summary, [...only].filter((id) => !matched.has(id)), { input: options.input, log });
     });
   },
 });

@@ -7,7 +7,8 @@ import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts"
 import { createRetryFetch } from "../lib/http.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
 import { recoverLedger } from "../lib/ledger-recover.ts";
-import { createPricing } from "../lib/pricing.ts";
+import { redactUrl } from "../lib/redact.ts";
+import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
@@ -97,7 +98,7 @@ const task = defineTask({
       await check("environment", async () => {
         if (openaiModels.length && !openaiApiKey(process.env)) throw new SAError("E_USAGE", `OPENAI_API_KEY (or SA_OPENAI_API_KEY) is not set (needed for ${openaiModels.join(", ")})`);
         const keyName = process.env.OPENAI_API_KEY ? "OPENAI_API_KEY" : "SA_OPENAI_API_KEY";
-        return openaiModels.length ? `${keyName} is set; endpoint ${process.env.OPENAI_BASE_URL || defaultBaseURL}` : `no secrets needed for ${models.join(", ")}`;
+        return openaiModels.length ? `${keyName} is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
       });
       if (args.online && openaiModels.length) {
         await check("provider", async () => {
@@ -128,6 +129,11 @@ const task = defineTask({
           const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(cfg)} (before cache hits)`;
           const budget = cfg.budget.hardUsd;
           const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
+          try {
+            assertBudgetPriced(cfg);
+          } catch (error) {
+            problems.push(errorMessage(error));
+          }
           return { detail: budget !== undefined ? `${detail}; budget $${budget}` : detail, problems };
         });
       }

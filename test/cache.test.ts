@@ -82,9 +82,12 @@ describe("cache in a run", () => {
       const cold = await runScript("run", ["--input", input, "--output", "cold.jsonl", "--data", fixtureData, "--dry-run", "--json"], { cwd: dir, baseURL: server.url, env: { SA_CACHE__BASE: join(dir, "empty-cache") } });
       expect(cold.code).toBe(1);
       const summary = JSON.parse(cold.stdout.trim().split("\n").at(-1)!);
-      expect(summary.misses).toHaveLength(2); // each service stops at its descriptions call
+      // Every call that would be made: the later stages of a service whose first stage misses too.
+      expect(summary.misses).toHaveLength(42);
       expect(summary.misses[0]).toMatchObject({ stage: "descriptions", model: "openai:gpt-4o-mini" });
-      expect(cold.stderr).toContain("dry run: 2 call(s) not in the cache");
+      expect(summary.missesByStage).toEqual({ descriptions: 2, features: 10, mapping: 30 });
+      expect(cold.stderr).toContain("dry run: 42 call(s) not in the cache (descriptions 2, features 10, mapping 30)");
+      expect(readFileSync(join(dir, "cold.jsonl"), "utf8")).toBe("");
       expect(server.requests.length).toBe(before);
     } finally {
       cleanup();
@@ -248,7 +251,8 @@ describe("a failing store", () => {
       expect(await cache.lookup(`k${i}`)).toBeUndefined();
       await cache.store(`k${i}`, sampleEntry());
     }
-    expect(attempts).toBe(5);
+    // Five failures, then one probe of a plain key (it fails too: the store is down, not one key).
+    expect(attempts).toBe(6);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain("goes on without the cache");
   });

@@ -136,3 +136,25 @@ describe("map", () => {
     }
   });
 });
+
+describe("map --service-id", () => {
+  test("an id that matches no record says so, names the id and exits 1 with no call", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      expect((await runScript("run", ["--input", input, "--output", "run.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const before = server.requests.length;
+      const result = await runScript("map", ["--input", "run.jsonl", "--output", "map.jsonl", "--data", fixtureData, "--service-id", "NOPE", "--json"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('"NOPE"');
+      expect(lastJson(result.stdout)).toMatchObject({ status: "failed", exitCode: 1 });
+      expect(server.requests.length).toBe(before);
+      // One id that matches and one that does not: the match is mapped, the miss still fails the run.
+      const mixed = await runScript("map", ["--input", "run.jsonl", "--output", "map.jsonl", "--data", fixtureData, "--service-id", "SVC001,NOPE"], { cwd: dir, baseURL: server.url });
+      expect(mixed.code).toBe(1);
+      expect(readFileSync(join(dir, "map.jsonl"), "utf8").trim().split("\n")).toHaveLength(1);
+    } finally {
+      cleanup();
+    }
+  });
+});

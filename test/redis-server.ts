@@ -13,12 +13,13 @@ async function freePort(): Promise<number> {
 
 export interface RedisServer {
   url: string;
+  port: number;
   stop(): Promise<void>;
 }
 
-/** A real redis-server on a free 127.0.0.1 port, with no persistence. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+/** A real redis-server on a free 127.0.0.1 port (or `port`, to bring one back), with no persistence. */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  port ??= await freePort();
   const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "pipe", stderr: "pipe" });
   const reader = proc.stdout.getReader();
   let seen = "";
@@ -32,6 +33,7 @@ export async function startRedis(): Promise<RedisServer> {
   reader.releaseLock();
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     async stop() {
       proc.kill();
       await proc.exited;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { loadDataset } from "../lib/data.ts";
 import { estimateRun, observedOutput, readServices } from "../lib/estimate.ts";
 import { emptyTotals, type Ledger } from "../lib/ledger.ts";
-import { createPricing } from "../lib/pricing.ts";
+import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
 import { configSchema } from "../lib/schema/config.ts";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, fixtureServices, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -149,6 +149,14 @@ describe("the estimate prices each stage with its own model", () => {
     // gpt-5 costs more per token than gpt-5-nano: pricing every stage as the primary would differ.
     const flat = pricing.cost("openai:gpt-5-mini", { inputTokens: estimate.inputTokens, cachedInputTokens: 0, outputTokens: estimate.outputTokens });
     expect(estimate.costUsd).not.toBeCloseTo(flat!, 6);
+  });
+});
+
+describe("a hard budget needs a price for every stage's model", () => {
+  test("an unpriced mapping model is named before any call", () => {
+    const config = configSchema.parse({ model: "openai:gpt-4o-mini", models: { mapping: "openai:no-such-model-x" }, budget: { hardUsd: 1 } });
+    expect(() => assertBudgetPriced(config)).toThrow(/no price is known for openai:no-such-model-x/);
+    expect(() => assertBudgetPriced({ ...config, pricing: { "openai:no-such-model-x": { input: 1, output: 1 } } })).not.toThrow();
   });
 });
 

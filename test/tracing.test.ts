@@ -55,6 +55,11 @@ describe("tracing", () => {
       expect(services).toHaveLength(2);
       expect(calls).toHaveLength(42);
       for (const s of services) expect(s.parentSpanId).toBe(runs[0]!.spanId);
+      // Only call spans carry GenAI attributes, so GenAI tools count 42 model calls, not 43.
+      const genAi = receiver.spans.filter((s) => s.attributes.some((a) => a.key.startsWith("gen_ai.")));
+      expect(genAi).toHaveLength(42);
+      expect(genAi.every((s) => s.name.startsWith("chat "))).toBe(true);
+      expect(attr(runs[0]!, "sa.model")).toBe("openai:gpt-4o-mini");
       for (const c of calls) {
         const parent = byId.get(c.parentSpanId!)!;
         expect(parent.name).toBe(`service ${attr(c, "sa.service_id")}`);

@@ -15,6 +15,18 @@ import type { ServiceEvolution } from "../schema/evolution.ts";
 import { onStopSignal, signalExitCode, type StopSignal } from "../signals.ts";
 import { stageModels } from "../model-settings.ts";
 
+/** Dry-run misses printed one by one; the rest are in the --json summary. */
+const MAX_MISSES_LOGGED = 100;
+
+const countByStage = (misses: Array<{ stage: string }>) => {
+  const counts: Record<string, number> = {};
+  for (const m of misses) counts[m.stage] = (counts[m.stage] ?? 0) + 1;
+  return counts;
+};
+
+/** Bad input lines printed one by one; the rest are counted in one line (all are quarantined). */
+const MAX_BAD_LINES_LOGGED = 20;
+
 export interface RunOptions {
   input: string;
   output: string;
@@ -45,6 +57,8 @@ export interface RunSummary {
   quarantined: number;
   failures: Array<{ serviceId: string; stage: string; reason: string }>;
   misses: Runtime["misses"];
+  /** Dry run: the calls not in the cache, per stage. */
+  missesByStage: Record<string, number>;
   totals: Totals;
   ledger: string;
   output: string;
@@ -74,7 +88,7 @@ export interface RecordHandler<T> {
  * limit, a budget or a signal stops dispatch, lets calls in flight finish, and flushes.
  */
 export function runRecords<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
-  return rt.tracing.run(handler.task, { "sa.run_id": rt.runId, "sa.input": options.input, "sa.output": options.output, "gen_ai.request.model": rt.config.model }, () => runInSpan(rt, options, handler));
+  return rt.tracing.run(handler.task, { "sa.run_id": rt.runId, "sa.input": options.input, "sa.output": options.output, "sa.model": rt.config.model }, () => runInSpan(rt, options, handler));
 }
 
 async function runInSpan<T>(rt: Runtime, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
@@ -157,7 +171,8 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
 
   const bad = (line: number, reason: string, data?: unknown) => {
     counts.bad++;
-    log.error(`input ${options.input}:${line}: ${reason}`);
+    // A file that is not text at all has a bad line per line: print the first ones, count the rest.
+    if (counts.bad <= MAX_BAD_LINES_LOGGED) log.error(`input ${options.input}:${line}: ${reason}`);
     rt.quarantine.add({ kind: "input", file: options.input, line, reason, data });
   };
 
@@ -231,6 +246,8 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
         if (stop) return;
         try {
           const evolution = await rt.tracing.service(serviceId, () => handler.process(parsed.item, position));
+          // A dry run went on past its misses with stand-in answers: never write those.
+          if (rt.misses.some((m) => m.serviceId === serviceId)) throw new SAError("E_DRY_RUN_MISS", `dry run: ${serviceId} has calls not in the cache`);
           if (fingerprint) evolution.meta.models = { ...evolution.meta.models, fingerprint };
           await writer.write(evolution);
           counts.ok++;
@@ -259,9 +276,14 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
     await finalRecord("failed").catch(() => {});
     throw stop.error;
   }
+  if (counts.bad > MAX_BAD_LINES_LOGGED) {
+    log.error(`input ${options.input}: ${counts.bad - MAX_BAD_LINES_LOGGED} more bad line(s) not shown (${counts.bad} in all, every one in ${rt.quarantine.path})`);
+  }
+  const missesByStage = countByStage(rt.misses);
   if (rt.misses.length) {
-    log.warn(`dry run: ${rt.misses.length} call(s) not in the cache:`);
-    for (const m of rt.misses) log.warn(`  miss: ${m.stage} ${m.serviceId} ${m.model}`);
+    log.warn(`dry run: ${rt.misses.length} call(s) not in the cache (${Object.entries(missesByStage).map(([stage, n]) => `${stage} ${n}`).join(", ")}):`);
+    for (const m of rt.misses.slice(0, MAX_MISSES_LOGGED)) log.warn(`  miss: ${m.stage} ${m.serviceId} ${m.model}`);
+    if (rt.misses.length > MAX_MISSES_LOGGED) log.warn(`  ... and ${rt.misses.length - MAX_MISSES_LOGGED} more (every one in --json)`);
   }
   const somethingFailed = counts.failed > 0 || counts.bad > 0 || (options.strict && rt.quarantine.count > 0);
   const status: RunStatus = stop?.status === "interrupted" ? "interrupted" : stop?.status === "limit" ? "limit" : somethingFailed ? "failed" : "ok";
@@ -277,6 +299,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
     quarantined: rt.quarantine.count,
     failures,
     misses: rt.misses,
+    missesByStage,
     totals: rt.recorder.totals(),
     ledger: config.ledger.path,
     output: options.output,

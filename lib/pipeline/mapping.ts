@@ -69,7 +69,8 @@ export async function mapFeatures(
   input: { serviceId: string; serviceName: string; plateau: { level: number; name: string }; features: MappingFeature[]; catalogue: Catalogue; priority: number },
 ): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
   const featureIds = input.features.map((f) => f.feature_id);
-  if (featureIds.length === 0) return { mappings: new Map(), model: "" };
+  // Nothing to map, or nothing to map to (an empty catalogue allowed by `allowEmpty`): no call.
+  if (featureIds.length === 0 || input.catalogue.items.length === 0) return { mappings: new Map(), model: "" };
   const result = await ctx.session.call<MappingAnswer>({
     task: ctx.task,
     stage: "mapping",

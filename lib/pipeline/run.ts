@@ -18,7 +18,7 @@ export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummar
     callsPerService: {
       descriptions: 1,
       features: rt.data.plateaus.length,
-      mapping: rt.data.plateaus.length * rt.data.catalogues.length,
+      mapping: rt.data.plateaus.length * rt.data.catalogues.filter((c) => c.items.length > 0).length,
     },
     parse(value) {
       const parsed = parseService(value);

@@ -17,6 +17,8 @@ export const mappingSetSchema = z.strictObject({
   /** Field name in the output, e.g. `applications`. */
   field: z.string().regex(/^[A-Za-z][\w-]*$/, "a field name of letters, digits, _ or -"),
   label: z.string().optional(),
+  /** Accept a catalogue with no items; no mapping call is made for it. @default false */
+  allowEmpty: z.boolean().optional(),
 });
 
 const modelIdSchema = z.string().regex(/^[\w.-]+:.+$/, "expected provider:model, e.g. openai:gpt-4o-mini");

@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { startTestServer } from "../lib/test-server.ts";
+import { tasks } from "../scripts/index.ts";
+import { missingValue } from "../scripts/_task.ts";
+import { fixtureData, fixtureServices, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+describe("flags that take a value", () => {
+  test("every value flag of every task, given none, is found (at the end, empty, or followed by a flag)", async () => {
+    let checked = 0;
+    for (const [name, load] of Object.entries(tasks)) {
+      const { args } = (await load()).default;
+      for (const [flag, def] of Object.entries(args as Record<string, { type?: string }>)) {
+        if (def.type !== "string") continue;
+        checked++;
+        const f = `--${flag}`;
+        for (const raw of [[f], [f, ""], [f, "  "], [`${f}=`], [f, "--json"], ["--quiet", f, "-q"]]) {
+          expect({ task: name, raw, found: missingValue(raw, args) }).toEqual({ task: name, raw, found: f });
+        }
+        expect(missingValue([f, "value", "--json"], args)).toBeUndefined();
+        expect(missingValue([`${f}=value`], args)).toBeUndefined();
+        expect(missingValue([f, "-"], args)).toBeUndefined();
+      }
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+
+  const cases: Array<{ script: string; args: string[] }> = [
+    { script: "run", args: ["--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--budget"] },
+    { script: "run", args: ["--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--budget", ""] },
+    { script: "run", args: ["--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--max-requests", "--json"] },
+    { script: "map", args: ["--data", fixtureData, "-i"] },
+    { script: "preflight", args: ["--data", fixtureData, "--input", fixtureServices, "--budget", ""] },
+    { script: "export", args: ["--input", "x.jsonl", "--output"] },
+    { script: "cache", args: ["prune", "--older-than"] },
+    { script: "usage", args: ["--since="] },
+  ];
+  for (const c of cases) {
+    test(`${c.script} ${c.args.filter((a) => a !== fixtureData).map((a) => (a === "" ? '""' : a)).join(" ")} exits 2 and calls nothing`, async () => {
+      const server = startTestServer();
+      const { dir, cleanup } = tempDir();
+      try {
+        writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+        const result = await runScript(c.script, c.args, { cwd: dir, baseURL: server.url });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain("needs a value");
+        expect(server.requests).toHaveLength(0);
+      } finally {
+        cleanup();
+        await server.stop();
+      }
+    });
+  }
+});

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createCacheStorage, createCallCache, keyPart } from "../lib/cache.ts";
+import { startTestServer } from "../lib/test-server.ts";
+import { warningLog } from "./cache/contract.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+import { fixtureData, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+/** Service ids that stores refuse or that a lossy encoding would merge. */
+const awkwardIds = ["..", "abc..", "a/b", "a_b", "a:b", "x y", "café ☕", "a?b", `long-${"z".repeat(300)}`];
+
+const services = (ids: string[]) => ids.map((id, i) => ({ service_id: id, name: `Awkward ${i + 1}`, description: `Service with id ${JSON.stringify(id)}.`, jobs_to_be_done: [] }));
+
+describe("keyPart", () => {
+  test("every id becomes a part every driver accepts, and distinct ids stay distinct", () => {
+    const ids = [...awkwardIds, "", ".", ".x", "x.", "a.b", "~41", "A", "a", "_", "a~b", "a~7Eb", `long-${"z".repeat(299)}`, "日本"];
+    const parts = ids.map(keyPart);
+    expect(new Set(parts).size).toBe(ids.length);
+    for (const part of parts) {
+      expect(part).toMatch(/^[A-Za-z0-9_.~-]+$/);
+      expect(part).not.toContain("..");
+      expect(part).not.toMatch(/^\.|\.$/);
+      expect(part.length).toBeLessThanOrEqual(120);
+    }
+    // Ordinary ids keep their keys (and their cache entries).
+    for (const id of ["SVC001", "svc-1_b", "v1.2.3"]) expect(keyPart(id)).toBe(id);
+  });
+});
+
+async function twoRuns(dir: string, baseURL: string, server: { requests: unknown[] }) {
+  const input = writeJsonl(join(dir, "in.jsonl"), services(awkwardIds));
+  const first = await runScript("run", ["--input", input, "--output", "out.jsonl", "--json"], { cwd: dir, baseURL });
+  expect(first.code).toBe(0);
+  expect(server.requests).toHaveLength(21 * awkwardIds.length);
+  expect(first.stderr).not.toContain("keeps failing");
+  const second = await runScript("run", ["--input", input, "--output", "again.jsonl", "--json"], { cwd: dir, baseURL });
+  expect(second.code).toBe(0);
+  expect(server.requests).toHaveLength(21 * awkwardIds.length); // 0 calls the second time
+  const summary = JSON.parse(second.stdout.trim().split("\n").at(-1)!);
+  expect(summary.totals).toMatchObject({ liveCalls: 0, cachedCalls: 21 * awkwardIds.length });
+  const ids = (file: string) => readFileSync(join(dir, file), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
+  expect(ids("again.jsonl")).toEqual(awkwardIds);
+}
+
+describe("awkward service ids: the second run makes 0 calls", () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis.stop());
+
+  test("fs store", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData }));
+      await twoRuns(dir, server.url, server);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+
+  test("redis store", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, cache: { driver: "redis", url: redis.url, base: "keys" } }));
+      await twoRuns(dir, server.url, server);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+});
+
+describe("circuit breaker", () => {
+  test("keys the store refuses, many in a row, never turn the cache off; a failing store does", async () => {
+    const { dir, cleanup } = tempDir();
+    const { log, warnings } = warningLog();
+    try {
+      const storage = await createCacheStorage({ driver: "fs", base: join(dir, "cache") });
+      const cache = createCallCache(storage, { mode: "read", log });
+      const entry = { answer: { ok: 1 }, usage: { inputTokens: 1, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 0 }, model: "m", provider: "p", createdAt: new Date().toISOString(), request: { stage: "features", serviceId: "S" } };
+      // fs-lite refuses to read a key with a `..` segment: twenty failed reads in a row.
+      for (let i = 0; i < 20; i++) expect(await cache.lookup(`default:features:bad${i}..:h`)).toBeUndefined();
+      await cache.store("default:features:good:h", entry);
+      expect((await cache.lookup("default:features:good:h"))?.answer).toEqual({ ok: 1 });
+      expect(warnings.filter((w) => w.includes("keeps failing"))).toHaveLength(0);
+
+      // A store that is gone is another matter: five failures and the run goes on without it.
+      const redis = await startRedis();
+      const remote = await createCacheStorage({ driver: "redis", url: redis.url, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+      const down = createCallCache(remote, { mode: "read", log });
+      await redis.stop();
+      for (let i = 0; i < 6; i++) await down.lookup(`default:features:k${i}:h`);
+      expect(warnings.filter((w) => w.includes("keeps failing"))).toHaveLength(1);
+      await remote.dispose().catch(() => {});
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,47 @@
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, tempDir } from "./helpers.ts";
+
+const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+
+describe("input edges", () => {
+  test("a JSON array that starts with a UTF-8 byte-order mark is read", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.json");
+      writeFileSync(input, `\uFEFF${JSON.stringify(makeServices(2), null, 2)}\n`);
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(lines(join(dir, "out.jsonl")).map((l) => l.service.service_id)).toEqual(["SVC001", "SVC002"]);
+      expect(server.answered).toBe(42);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("a binary input prints 20 bad lines and one line counting the rest; every bad line is quarantined", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.xlsx");
+      // 300 lines of bytes that are not text (high bytes, NULs), as in an XLSX or an executable.
+      const garbage = Buffer.concat(Array.from({ length: 300 }, (_, i) => Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff, 0xfe, 0x80 + (i % 100), 0x00, 0x0a])));
+      writeFileSync(input, garbage);
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(result.code).toBe(1);
+      const perLine = result.stderr.split("\n").filter((l) => /in\.xlsx:\d+: /.test(l));
+      expect(perLine).toHaveLength(20);
+      const more = result.stderr.split("\n").filter((l) => l.includes("280 more bad line(s) not shown"));
+      expect(more).toHaveLength(1);
+      expect(result.stderr.split("\n").length).toBeLessThan(40);
+      const [file] = readdirSync(join(dir, ".sa/quarantine"));
+      const quarantined = lines(join(dir, ".sa/quarantine", file!));
+      expect(quarantined.filter((q) => q.kind === "input")).toHaveLength(300);
+    } finally {
+      cleanup();
+    }
+  });
+});

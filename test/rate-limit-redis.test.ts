@@ -1,0 +1,61 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { startTestServer } from "../lib/test-server.ts";
+import { startRedis } from "./redis-server.ts";
+import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+const until = async (ok: () => boolean, timeoutMs = 60_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await Bun.sleep(20);
+  }
+};
+
+/** Commands the server has run, from INFO commandstats. */
+async function commandsRun(port: number): Promise<number> {
+  const client = new Redis(port, "127.0.0.1");
+  const text = await client.info("commandstats");
+  client.disconnect();
+  return [...text.matchAll(/cmdstat_(?!info|ping|client|command|hello|select)\w+:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+describe("shared RPM/TPM buckets in Redis", () => {
+  test("Redis stops mid-run: the process goes on with its own buckets at once, warns once, and rejoins when Redis is back", async () => {
+    const server = startTestServer();
+    let redis = await startRedis();
+    const { dir, cleanup } = tempDir();
+    const rpm = 1200; // 20 calls/s
+    try {
+      writeFileSync(join(dir, "sa.config.json"), JSON.stringify({ rpm, tpm: 10_000_000, rateLimit: { store: "redis", url: redis.url, key: "edge" }, cacheMode: "off" }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4)); // 84 calls
+      const started = Date.now();
+      const running = runScript("run", ["--config", "sa.config.json", "--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "8"], { cwd: dir, baseURL: server.url });
+      await until(() => server.answered >= 15);
+      const sharedCommands = await commandsRun(redis.port);
+      await redis.stop();
+      await until(() => server.answered >= 40);
+      redis = await startRedis(redis.port);
+      const result = await running;
+      const elapsed = Date.now() - started;
+
+      expect(sharedCommands).toBeGreaterThan(0); // the buckets really were in Redis at first
+      expect(result.code).toBe(0);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n")).toHaveLength(4);
+      expect(server.answered).toBe(84);
+      // 84 calls at 20/s take about 4.2 s; a process stuck on a dead Redis took minutes (0.4 calls/s).
+      const ideal = (84 / rpm) * 60_000;
+      expect(elapsed).toBeLessThan(ideal * 3 + 5_000);
+      const warnings = result.stderr.split("\n").filter((l) => /rate limit/i.test(l) && /redis/i.test(l) && l.startsWith("⚠"));
+      expect(warnings).toHaveLength(1);
+      // After Redis came back, the process used it again.
+      expect(await commandsRun(redis.port)).toBeGreaterThan(0);
+    } finally {
+      cleanup();
+      await redis.stop();
+      await server.stop();
+    }
+  }, 120_000);
+});
