@@ -17,6 +17,7 @@ import {
 import type { Config } from "./schema/config.ts";
 import { firstIssue, formatIssues } from "./zod-error.ts";
 import { lineOf } from "./json-position.ts";
+import { loadPromptTexts } from "./prompts/sources.ts";
 
 export interface Dataset {
   dir: string;
@@ -27,6 +28,8 @@ export interface Dataset {
   catalogues: Catalogue[];
   context: string;
   inspirations: string;
+  /** The files the context and inspirations came from (null: none). */
+  sources: { context: string | null; inspirations: string | null };
 }
 
 /** Turns a JSON.parse position into a line number for the error message. */
@@ -56,10 +59,6 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
     throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
   }
   return parsed.data;
-}
-
-async function readText(file: string): Promise<string> {
-  return existsSync(file) ? (await readFile(file, "utf8")).trim() : "";
 }
 
 function assertUnique(file: string, ids: string[], what: string): void {
@@ -99,7 +98,7 @@ export interface LoadDatasetOptions {
 }
 
 /** Reads the Python tool's data layout unchanged. */
-export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets">, options: LoadDatasetOptions = {}): Promise<Dataset> {
+export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"> & Partial<Pick<Config, "promptDir" | "contextId" | "inspiration">>, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const dir = config.dataDir;
   if (!existsSync(dir)) throw new SAError("E_DATA", `data ${dir}: folder not found (give --data DIR or set dataDir in the config)`);
   const required = options.requireRolesAndPlateaus ?? true;
@@ -126,13 +125,15 @@ export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"
     config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadMappingSet(dir, s)),
   );
 
+  const { context, inspirations } = await loadPromptTexts({ dataDir: dir, promptDir: config.promptDir, contextId: config.contextId, inspiration: config.inspiration });
   return {
     dir,
     roles,
     plateaus,
     definitions,
     catalogues,
-    context: await readText(join(dir, "situational_context.md")),
-    inspirations: await readText(join(dir, "inspirations.md")),
+    context: context.text,
+    inspirations: inspirations.text,
+    sources: { context: context.file, inspirations: inspirations.file },
   };
 }

@@ -73,10 +73,14 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
   const descriptionText = "x ".repeat(Math.round(outputPerCall("descriptions") / Math.max(1, data.plateaus.length)));
   const stageEstimate = (stage: Stage): StageEstimate => ({ calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall(stage), outputSource: observed[stage] ? "ledger" : "config", model: models[stage], costUsd: null });
   const byStage: Record<Stage, StageEstimate> = { descriptions: stageEstimate("descriptions"), features: stageEstimate("features"), mapping: stageEstimate("mapping") };
-  // Mapping prompts do not depend on the service beyond its name: count one per plateau and set.
+  // Mapping prompts depend on the service only through its name and its description at the plateau:
+  // count one per plateau and set with the expected description.
   const mappingPerService = new Map<string, number>();
   for (const plateau of data.plateaus) {
-    for (const catalogue of data.catalogues) mappingPerService.set(`${plateau.level}:${catalogue.field}`, await countPromptTokens(mappingPrompt(domain, catalogue, "", plateau, features)));
+    for (const catalogue of data.catalogues) {
+      const messages = mappingPrompt(domain, { catalogue, serviceName: "", serviceDescription: descriptionText, plateau, features, rationale: config.rationale });
+      mappingPerService.set(`${plateau.level}:${catalogue.field}`, await countPromptTokens(messages));
+    }
   }
   const nameTokens = async (s: Service) => countTokens(s.name);
   for (const service of input.services) {

@@ -146,6 +146,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     domain: buildDomainText(data),
     featuresPerRole: config.featuresPerRole,
     enumLimit: config.enumLimit,
+    rationale: config.rationale,
     log,
     schemas: {
       descriptions: data.plateaus.length ? descriptionsResponse(data.plateaus.map((p) => p.name)) : undefined,

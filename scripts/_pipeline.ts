@@ -16,6 +16,7 @@ export const pipelineArgs = {
   transcripts: { type: "boolean", description: "Store every prompt and answer in the cache store (transcripts: namespace)" },
   "log-prompts": { type: "boolean", description: "Put prompts and answers on trace spans (off: they may be sensitive)" },
   "ledger-calls": { type: "boolean", description: "Also write per-call detail to .sa/calls/<runId>.jsonl" },
+  rationale: { type: "boolean", description: "Ask for a one-line rationale per mapped item; kept in the cache and transcripts, not in the output" },
 } as const;
 
 type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
@@ -37,7 +38,7 @@ export async function runPipelineTask(
   go: (runtime: Runtime, options: RunOptions) => Promise<RunSummary>,
 ): Promise<number> {
   const { args, log } = context;
-  const config = await context.config({ transcripts: args.transcripts ? true : undefined });
+  const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined });
   const input = args.input ?? config.input;
   const output = args.output ?? config.output;
   if (!input) throw new SAError("E_USAGE", `--input is required (${task.inputHelp}, or - for stdin)`);

@@ -1,4 +1,4 @@
-import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
+import { defineCommand, runCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
 import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
@@ -7,6 +7,7 @@ import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { versionLine } from "../lib/version.ts";
 import { configOverrides } from "./_args.ts";
+import { renderHelp } from "./_help.ts";
 
 export interface TaskMeta {
   name: string;
@@ -81,7 +82,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
   let code: number;
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
-      await showUsage(command);
+      process.stdout.write(renderHelp(task.meta, task.args));
       code = 0;
     } else if (rawArgs.includes("--version")) {
       process.stdout.write(`${versionLine()}\n`);

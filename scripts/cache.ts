@@ -1,14 +1,43 @@
 #!/usr/bin/env bun
 import { existsSync } from "node:fs";
-import { cacheStats, parseAge, pruneCache } from "../lib/cache-admin.ts";
+import { createInterface } from "node:readline/promises";
+import { parseAge, pruneCache } from "../lib/cache-admin.ts";
 import { importEvolutions, importPythonCache } from "../lib/cache-import.ts";
+import { describeStore, statsText, storeStats } from "../lib/cache-stats.ts";
+import { formatCount } from "../lib/format.ts";
 import { createCacheStorage } from "../lib/cache.ts";
 import { SAError } from "../lib/errors.ts";
+import type { Config } from "../lib/schema/config.ts";
+import type { Storage } from "unstorage";
 import { readLedger } from "../lib/ledger.ts";
 import { commonArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const actions = ["stats", "prune", "clear", "import"] as const;
+
+/** Asks on a terminal; a script must say --yes, since nobody is there to answer. */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new SAError("E_USAGE", "cache clear removes every entry: give --yes to confirm (no terminal to ask)");
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(question)).trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+/** The store, its namespaces and total, its oldest and newest entries, and the last run's hit rate. */
+async function statsReport(storage: Storage, config: Config): Promise<{ data: unknown; text: string }> {
+  const stats = await storeStats(storage, describeStore(config.cache as { driver: string }));
+  const last = readLedger(config.ledger.path).runs.at(-1);
+  const served = last ? last.totals.cachedCalls + last.totals.liveCalls : 0;
+  const hitRate = last && served ? last.totals.cachedCalls / served : null;
+  const lastRun = last ? { runId: last.runId, hitRate, cachedCalls: last.totals.cachedCalls, liveCalls: last.totals.liveCalls } : null;
+  const hits = last
+    ? `hit rate of the last run (${last.runId}): ${hitRate === null ? "n/a" : `${(hitRate * 100).toFixed(1)}%`} (${formatCount(last.totals.cachedCalls)} cached, ${formatCount(last.totals.liveCalls)} live)`
+    : "no run in the ledger yet";
+  return { data: { driver: config.cache.driver, ...stats, lastRun }, text: `${statsText(stats)}\n${hits}` };
+}
 
 const task = defineTask({
   meta: { name: "cache", description: "Inspect and manage the cache: stats, prune, clear, import a Python tool cache" },
@@ -18,6 +47,7 @@ const task = defineTask({
     evolutions: { type: "string", description: "import: seed the cache from this evolutions file (ours or the Python tool's) instead" },
     "older-than": { type: "string", description: "prune: entries older than this, e.g. 30d, 12h" },
     namespace: { type: "string", description: "prune: only this namespace, e.g. default:mapping or transcripts" },
+    yes: { type: "boolean", alias: "y", description: "clear: do not ask (needed when not on a terminal)" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
@@ -28,22 +58,8 @@ const task = defineTask({
     const out = (data: unknown, text: string) => process.stdout.write(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
     try {
       if (action === "stats") {
-        const namespaces = await cacheStats(storage);
-        const last = readLedger(config.ledger.path).runs.at(-1);
-        const served = last ? last.totals.cachedCalls + last.totals.liveCalls : 0;
-        const hitRate = last && served ? last.totals.cachedCalls / served : null;
-        const width = Math.max(9, ...namespaces.map((n) => n.namespace.length));
-        const rows = namespaces.map((n) => `${n.namespace.padEnd(width)}  ${String(n.entries).padStart(8)}  ${String(n.bytes).padStart(12)}`);
-        out(
-          { driver: config.cache.driver, namespaces, lastRun: last ? { runId: last.runId, hitRate, cachedCalls: last.totals.cachedCalls, liveCalls: last.totals.liveCalls } : null },
-          [
-            `cache (${config.cache.driver})`,
-            `${"namespace".padEnd(width)}  ${"entries".padStart(8)}  ${"bytes".padStart(12)}`,
-            ...rows,
-            rows.length ? "" : "(empty)",
-            last ? `hit rate of the last run (${last.runId}): ${hitRate === null ? "n/a" : `${(hitRate * 100).toFixed(1)}%`} (${last.totals.cachedCalls} cached, ${last.totals.liveCalls} live)` : "no run in the ledger yet",
-          ].filter((l) => l !== "").join("\n"),
-        );
+        const report = await statsReport(storage, config);
+        out(report.data, report.text);
       } else if (action === "prune") {
         const olderThan = args["older-than"];
         const olderThanMs = olderThan === undefined ? undefined : parseAge(olderThan);
@@ -52,9 +68,14 @@ const task = defineTask({
         const removed = await pruneCache(storage, { namespace: args.namespace, olderThanMs });
         out({ removed }, `removed ${removed} entries`);
       } else if (action === "clear") {
-        const before = (await storage.getKeys()).length;
+        const count = (await storage.getKeys()).length;
+        const store = describeStore(config.cache as { driver: string });
+        if (count > 0 && !args.yes && !(await confirm(`Remove all ${formatCount(count)} entries from ${store}? [y/N] `))) {
+          log.warn("cache clear: nothing removed");
+          return 1;
+        }
         await storage.clear();
-        out({ removed: before }, `removed ${before} entries`);
+        out({ removed: count }, `removed ${formatCount(count)} entries from ${store}`);
       } else {
         const dir = args.dir;
         const evolutions = args.evolutions;

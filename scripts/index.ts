@@ -10,9 +10,12 @@ export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   run: () => import("./run.ts"),
   map: () => import("./map.ts"),
   export: () => import("./export.ts"),
+  diff: () => import("./diff.ts"),
+  check: () => import("./check.ts"),
   cache: () => import("./cache.ts"),
   usage: () => import("./usage.ts"),
   bench: () => import("./bench.ts"),
+  "bench-export": () => import("./bench-export.ts"),
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -67,8 +67,10 @@ const task = defineTask({
           const plateau = d.plateaus[0]!;
           descriptionsPrompt(domain, d, sample);
           featuresPrompt(domain, d, sample, plateau, "A description.", cfg.featuresPerRole);
-          for (const c of d.catalogues) mappingPrompt(domain, c, sample.name, plateau, [{ feature_id: "F1", name: "A feature", description: "What it does." }]);
-          return "every template renders";
+          const features = [{ feature_id: "F1", name: "A feature", description: "What it does." }];
+          for (const catalogue of d.catalogues) mappingPrompt(domain, { catalogue, serviceName: sample.name, serviceDescription: "A description.", plateau, features, rationale: cfg.rationale });
+          const from = (file: string | null) => file ?? "none";
+          return `every template renders; situational context: ${from(d.sources.context)}; inspirations: ${from(d.sources.inspirations)}`;
         });
       }
       const input = args.input ?? cfg.input;

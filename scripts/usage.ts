@@ -3,26 +3,35 @@ import { parseAge } from "../lib/cache-admin.ts";
 import { SAError } from "../lib/errors.ts";
 import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
 import { recoverLedger } from "../lib/ledger-recover.ts";
+import { markdownTable } from "markdown-table";
+import { formatCount } from "../lib/format.ts";
 import { commonArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const columns: Array<[string, (t: Totals) => string]> = [
-  ["live", (t) => String(t.liveCalls)],
-  ["cached", (t) => String(t.cachedCalls)],
-  ["failed", (t) => String(t.failedCalls)],
-  ["input", (t) => String(t.inputTokens)],
-  ["cached in", (t) => String(t.cachedInputTokens)],
-  ["output", (t) => String(t.outputTokens)],
-  ["reasoning", (t) => String(t.reasoningTokens)],
-  ["retries", (t) => String(t.retries)],
+  ["live", (t) => formatCount(t.liveCalls)],
+  ["cached", (t) => formatCount(t.cachedCalls)],
+  ["failed", (t) => formatCount(t.failedCalls)],
+  ["input", (t) => formatCount(t.inputTokens)],
+  ["cached in", (t) => formatCount(t.cachedInputTokens)],
+  ["output", (t) => formatCount(t.outputTokens)],
+  ["reasoning", (t) => formatCount(t.reasoningTokens)],
+  ["retries", (t) => formatCount(t.retries)],
   ["cost $", (t) => `${t.costUsd.toFixed(4)}${t.unpricedCalls ? "*" : ""}`],
   ["saved $", (t) => t.savedCostUsd.toFixed(4)],
 ];
 
-function table(title: string, rows: Record<string, Totals>, total?: Totals): string {
+function cells(title: string, rows: Record<string, Totals>, total?: Totals): string[][] {
   const body = Object.entries(rows).map(([name, t]) => [name, ...columns.map(([, f]) => f(t))]);
   if (total) body.push(["total", ...columns.map(([, f]) => f(total))]);
-  const head = [title, ...columns.map(([h]) => h)];
+  return [[title, ...columns.map(([h]) => h)], ...body];
+}
+
+/** GitHub-flavoured Markdown, e.g. for a CI step summary. */
+const mdTable = (rows: string[][]) => markdownTable(rows, { align: ["l", ...columns.map(() => "r" as const)] });
+
+function table(title: string, rows: Record<string, Totals>, total?: Totals): string {
+  const [head, ...body] = cells(title, rows, total) as [string[], ...string[][]];
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(head), line(widths.map((w) => "─".repeat(w))), ...body.map(line)].join("\n");
@@ -40,9 +49,11 @@ const task = defineTask({
     all: { type: "boolean", description: "Every run in the ledger (default: the last run)" },
     since: { type: "string", description: "Runs started within this age, e.g. 7d, 12h" },
     ledger: { type: "string", description: "Ledger file (default: ledger.path from the config)" },
+    format: { type: "string", description: "text | md (Markdown tables, e.g. for a CI step summary)" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
+    if (args.format !== undefined && args.format !== "text" && args.format !== "md") throw new SAError("E_USAGE", `--format: expected text or md, got "${args.format}"`);
     const path = args.ledger ?? (await load()).ledger.path;
     // Runs that crashed get their totals from their journals first.
     await recoverLedger(path, log);
@@ -68,7 +79,12 @@ const task = defineTask({
     const header = runs.length === 1
       ? `run ${runs[0]!.runId} (${runs[0]!.task}, ${runs[0]!.status}${runs[0]!.stopReason ? `: ${runs[0]!.stopReason}` : ""}), started ${runs[0]!.startedAt}`
       : `${runs.length} runs, ${runs[0]!.startedAt} to ${runs.at(-1)!.startedAt}`;
-    const note = totals.unpricedCalls ? `\n* ${totals.unpricedCalls} live call(s) with no known price are not in the cost` : "";
+    const note = totals.unpricedCalls ? `\n* ${formatCount(totals.unpricedCalls)} live call(s) with no known price are not in the cost` : "";
+    if (args.format === "md") {
+      const md = `### Usage: ${header}\n\nPrices: ${ledger.priceDataVersion}\n\n${mdTable(cells("stage", byStage, totals))}\n\n${mdTable(cells("model", byModel))}\n${note.replace("\n*", "\n\\*")}\n`;
+      process.stdout.write(md);
+      return 0;
+    }
     process.stdout.write(`${header}\nprices: ${ledger.priceDataVersion}\n\n${table("stage", byStage, totals)}\n\n${table("model", byModel)}${note}\n`);
     return 0;
   },

@@ -227,7 +227,7 @@ describe("cache task", () => {
       expect(JSON.parse((await run("prune", "--older-than", "0s")).stdout)).toEqual({ removed: 6 });
       expect((await run("prune", "--older-than", "soon")).code).toBe(2);
       await calls(dir, input);
-      expect(JSON.parse((await run("clear")).stdout)).toEqual({ removed: 21 });
+      expect(JSON.parse((await run("clear", "--yes")).stdout)).toEqual({ removed: 21 });
     } finally {
       cleanup();
     }

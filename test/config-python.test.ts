@@ -109,7 +109,8 @@ describe("the Python tool's config/app.yaml", () => {
     expect(config.mappingSets.map((s) => s.field)).toEqual(["applications", "technologies", "data"]);
     const warnings = lines.filter((l) => l.level === "warn");
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]!.message).toContain("ignoring keys with no meaning here: models.search, web_search, log_level");
+    expect(warnings[0]!.message).toEndWith("ignoring keys with no meaning here: models.search, web_search, log_level");
+    expect({ promptDir: config.promptDir, contextId: config.contextId, inspiration: config.inspiration }).toEqual({ promptDir: "prompts", contextId: "council", inspiration: "general" });
   });
 
   test("config/app.yaml is found when there is no config of ours; ours wins when both exist", async () => {

@@ -29,7 +29,7 @@ describe("setup", () => {
     const ci = readFileSync(join(root, ".ci/run"), "utf8");
     expect(ci).toContain("bun run test");
     // Every program the tests start besides bun is checked by .ci/run and named in the README.
-    for (const tool of ["redis-server", "chromium", "make", "script"]) {
+    for (const tool of ["redis-server", "chromium", "pdftotext", "make", "script"]) {
       expect(ci).toContain(tool);
       expect(readme.split("### Prerequisites")[1]).toContain(`\`${tool}\``);
     }
@@ -38,7 +38,7 @@ describe("setup", () => {
   test("on a machine with only bash and Node, `.ci/run --check` names everything the tests need", async () => {
     const bare = await check(["node", "dirname", "tr", "id"]);
     expect(bare.code).toBe(1);
-    expect(bare.out.trim()).toBe("ci: missing: bun redis-server make script chromium");
+    expect(bare.out.trim()).toBe("ci: missing: bun redis-server pdftotext make script chromium");
   });
 
   test("here, where the suite runs, nothing is missing", async () => {

@@ -63,6 +63,14 @@ describe("per-stage models and settings (issue 10, acceptance 3)", () => {
         expect("temperature" in body).toBe(false);
         expect("top_p" in body).toBe(false);
       }
+      // context_id and inspiration name files under prompt_dir; their texts lead every system prompt.
+      const context = readFileSync(join(dir, "prompts", "situational_context", "council.md"), "utf8").trim();
+      const inspirations = readFileSync(join(dir, "prompts", "inspirations", "general.md"), "utf8").trim();
+      for (const body of bodies) {
+        const system = body.messages.find((m) => m.role === "system")!.content;
+        expect(system).toContain(context.split("\n")[0]!);
+        expect(system).toContain(inspirations.split("\n")[0]!);
+      }
       // The configured temperature is left out, and said so once per model.
       expect(result.stderr).toContain("not sending temperature (openai:gpt-5 is a reasoning model and rejects it)");
       expect(result.stderr.match(/not sending temperature \(openai:gpt-5-nano/g)).toHaveLength(1);

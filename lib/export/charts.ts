@@ -1,89 +1,120 @@
-/** Small inline-SVG charts: no scripts, no remote assets, readable when printed. */
+/**
+ * Inline SVG charts: no script, no remote asset; they scale to the page and print. Each returns
+ * its legend apart, so the page shows it as text that stays legible on a phone.
+ */
 
 export const escapeXml = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+export const levelNames = ["Initial", "Managed", "Defined", "Quantitatively Managed", "Optimizing"];
+/** Level 1 (pale) to 5 (deep), one blue scale, as in the workbook. */
+export const levelColours = ["#dbe9f6", "#9ecae1", "#5a9fd0", "#2b6fb0", "#0b3d78"];
+const palette = ["#e15759", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#4e79a7", "#bab0ac", "#8cd17d", "#d37295"];
 
-/** Level 1 (pale) to 5 (deep) on one blue scale. */
-function levelColour(level: number): string {
-  const t = Math.max(0, Math.min(1, (level - 1) / 4));
-  const mix = (a: number, b: number) => Math.round(a + (b - a) * t);
-  return `rgb(${mix(235, 8)},${mix(244, 69)},${mix(252, 148)})`;
+export interface LegendEntry {
+  label: string;
+  colour: string;
+}
+export interface Chart {
+  svg: string;
+  legend: LegendEntry[];
 }
 
-export function heatmap(rows: string[], columns: string[], value: (row: number, col: number) => number | undefined, title: string): string {
-  const cell = 96;
-  const left = Math.min(260, 12 + Math.max(40, ...rows.map((r) => r.length * 7)));
-  const top = 56;
-  const width = Math.max(left + columns.length * cell + 20, 12 + title.length * 8);
-  const height = top + rows.length * 28 + 50;
-  const parts: string[] = [`<text x="12" y="18" class="title">${escapeXml(title)}</text>`];
-  columns.forEach((c, j) => parts.push(`<text x="${left + j * cell + cell / 2}" y="${top - 8}" text-anchor="middle" class="axis">${escapeXml(c.length > 14 ? `${c.slice(0, 13)}…` : c)}</text>`));
-  // Legend: the colour of each level.
-  const legendY = top + rows.length * 28 + 14;
-  parts.push(`<text x="${left}" y="${legendY + 11}" text-anchor="end" class="axis">level </text>`);
-  for (let level = 1; level <= 5; level++) {
-    parts.push(`<rect x="${left + (level - 1) * 34 + 4}" y="${legendY}" width="30" height="14" fill="${levelColour(level)}"/><text x="${left + (level - 1) * 34 + 19}" y="${legendY + 11}" text-anchor="middle" class="value" fill="${level >= 3 ? "#fff" : "#222"}">${level}</text>`);
-  }
-  rows.forEach((r, i) => {
-    const y = top + i * 28;
-    parts.push(`<text x="${left - 8}" y="${y + 18}" text-anchor="end" class="axis">${escapeXml(r.length > 36 ? `${r.slice(0, 35)}…` : r)}</text>`);
-    columns.forEach((_c, j) => {
-      const v = value(i, j);
-      const fill = v === undefined ? "#f3f3f3" : levelColour(v);
-      const ink = v !== undefined && v >= 3 ? "#fff" : "#222";
-      parts.push(`<rect x="${left + j * cell}" y="${y}" width="${cell - 2}" height="26" fill="${fill}"><title>${escapeXml(`${r} · ${columns[j]}: ${v === undefined ? "no features" : v.toFixed(2)}`)}</title></rect>`);
-      if (v !== undefined) parts.push(`<text x="${left + j * cell + cell / 2 - 1}" y="${y + 17}" text-anchor="middle" class="value" fill="${ink}">${v.toFixed(1)}</text>`);
-    });
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join("")}</svg>`;
-}
+const short = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const svg = (title: string, width: number, height: number, body: string[]) =>
+  `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${body.join("")}</svg>`;
+/** A label, cut to `max` characters with the full text on hover. */
+const text = (x: number, y: number, content: string, attrs = "", max = 200) =>
+  `<text x="${x}" y="${y}" ${attrs}>${escapeXml(short(content, max))}${content.length > max ? `<title>${escapeXml(content)}</title>` : ""}</text>`;
+const axisTitles = (left: number, top: number, plotW: number, plotH: number, x: string, y: string) => [
+  text(left + plotW / 2, top + plotH + 38, x, 'text-anchor="middle" class="axis-title"'),
+  text(14, top + plotH / 2, y, `transform="rotate(-90 14 ${top + plotH / 2})" text-anchor="middle" class="axis-title"`),
+];
 
-export function groupedBars(groups: string[], series: string[], value: (group: number, serie: number) => number, title: string): string {
-  const max = Math.max(1, ...groups.flatMap((_g, i) => series.map((_s, j) => value(i, j))));
-  const barW = 18;
-  const groupW = Math.max(series.length * barW + 24, 100);
-  const left = 40;
-  const top = 30;
-  const plotH = 200;
-  const width = left + groups.length * groupW + 160;
-  const height = top + plotH + 50;
-  const parts: string[] = [`<text x="${left}" y="18" class="title">${escapeXml(title)}</text>`];
+const frame = { left: 56, top: 12, plotH: 220, step: 90 };
+
+/** Share of features at each level, one stacked bar per plateau: does maturity rise? */
+export function levelDistribution(plateaus: string[], counts: (plateau: string) => number[]): Chart {
+  const { left, top, plotH, step } = frame;
+  const plotW = Math.max(270, plateaus.length * step);
+  const body: string[] = [];
   for (let k = 0; k <= 4; k++) {
-    const v = Math.round((max * k) / 4);
-    const y = top + plotH - (plotH * v) / max;
-    parts.push(`<line x1="${left}" x2="${left + groups.length * groupW}" y1="${y}" y2="${y}" class="grid"/><text x="${left - 6}" y="${y + 4}" text-anchor="end" class="axis">${v}</text>`);
+    const y = top + plotH - (plotH * k) / 4;
+    body.push(`<line x1="${left}" x2="${left + plotW}" y1="${y}" y2="${y}" class="grid"/>${text(left - 6, y + 4, `${k * 25}%`, 'text-anchor="end" class="axis"')}`);
   }
-  groups.forEach((g, i) => {
-    const x0 = left + i * groupW + (groupW - series.length * barW) / 2;
-    series.forEach((s, j) => {
-      const v = value(i, j);
-      const h = (plotH * v) / max;
-      parts.push(`<rect x="${x0 + j * barW}" y="${top + plotH - h}" width="${barW - 3}" height="${h}" fill="${palette[j % palette.length]}"><title>${escapeXml(`${g} · ${s}: ${v}`)}</title></rect>`);
+  const slot = plotW / Math.max(1, plateaus.length);
+  plateaus.forEach((p, i) => {
+    const c = counts(p);
+    const total = c.reduce((a, b) => a + b, 0) || 1;
+    let y = top + plotH;
+    c.forEach((n, level) => {
+      const h = (plotH * n) / total;
+      y -= h;
+      const tip = `${p} · level ${level + 1} (${levelNames[level]}): ${n} features, ${Math.round((100 * n) / total)}%`;
+      if (n) body.push(`<rect x="${left + i * slot + slot * 0.18}" y="${y}" width="${slot * 0.64}" height="${h}" fill="${levelColours[level]}"><title>${escapeXml(tip)}</title></rect>`);
     });
-    parts.push(`<text x="${x0 + (series.length * barW) / 2}" y="${top + plotH + 16}" text-anchor="middle" class="axis">${escapeXml(g.length > 14 ? `${g.slice(0, 13)}…` : g)}</text>`);
+    body.push(text(left + i * slot + slot / 2, top + plotH + 16, p, 'text-anchor="middle" class="axis"', 13));
   });
-  series.forEach((s, j) => {
-    const x = left + groups.length * groupW + 16;
-    parts.push(`<rect x="${x}" y="${top + j * 18}" width="12" height="12" fill="${palette[j % palette.length]}"/><text x="${x + 18}" y="${top + j * 18 + 11}" class="axis">${escapeXml(s)}</text>`);
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join("")}</svg>`;
+  body.push(...axisTitles(left, top, plotW, plotH, "Plateau", "Share of features"));
+  const legend = levelNames.map((n, i) => ({ label: `${i + 1} ${n}`, colour: levelColours[i]! }));
+  return { svg: svg("Share of features at each maturity level, by plateau", left + plotW + 12, top + plotH + 48, body), legend };
 }
 
-export function horizontalBars(items: Array<{ label: string; value: number; group: string }>, groups: string[], title: string): string {
-  const max = Math.max(1, ...items.map((i) => i.value));
-  const left = 240;
-  const plotW = 360;
-  const width = left + plotW + 60;
-  const height = 40 + items.length * 22 + 10;
-  const parts: string[] = [`<text x="12" y="18" class="title">${escapeXml(title)}</text>`];
-  items.forEach((item, i) => {
-    const y = 32 + i * 22;
-    const w = (plotW * item.value) / max;
-    const colour = palette[Math.max(0, groups.indexOf(item.group)) % palette.length];
-    parts.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end" class="axis">${escapeXml(item.label.length > 34 ? `${item.label.slice(0, 33)}…` : item.label)}</text>`);
-    parts.push(`<rect x="${left}" y="${y}" width="${w}" height="18" fill="${colour}"><title>${escapeXml(`${item.label} (${item.group}): ${item.value} features`)}</title></rect>`);
-    parts.push(`<text x="${left + w + 6}" y="${y + 14}" class="value">${item.value}</text>`);
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join("")}</svg>`;
+export interface Line {
+  label: string;
+  values: Array<number | undefined>;
+  mean?: boolean;
 }
+
+/** Average level per plateau, one line per service, and the mean of every service in bold. */
+export function trajectories(plateaus: string[], lines: Line[]): Chart {
+  const { left, top, plotH, step } = frame;
+  const plotW = Math.max(270, plateaus.length * step);
+  const x = (i: number) => left + (plotW * (i + 0.5)) / Math.max(1, plateaus.length);
+  const y = (v: number) => top + plotH - (plotH * (v - 1)) / 4;
+  const colour = (line: Line, n: number) => (line.mean ? "#111" : palette[n % palette.length]!);
+  const body: string[] = [];
+  for (let level = 1; level <= 5; level++) body.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(level)}" y2="${y(level)}" class="grid"/>${text(left - 6, y(level) + 4, String(level), 'text-anchor="end" class="axis"')}`);
+  plateaus.forEach((p, i) => body.push(text(x(i), top + plotH + 16, p, 'text-anchor="middle" class="axis"', 13)));
+  lines.forEach((line, n) => {
+    const points = line.values.flatMap((v, i) => (v === undefined ? [] : [[x(i), y(v), v, i] as const]));
+    const path = points.map(([px, py], k) => `${k ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`).join("");
+    body.push(`<g><title>${escapeXml(line.label)}</title><path d="${path}" fill="none" stroke="${colour(line, n)}" stroke-width="${line.mean ? 3.5 : 1.5}"${line.mean ? "" : ' opacity="0.8"'}/>`);
+    for (const [px, py, v, i] of points) body.push(`<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="${line.mean ? 4 : 2.5}" fill="${colour(line, n)}"><title>${escapeXml(`${line.label} · ${plateaus[i]}: ${v.toFixed(2)}`)}</title></circle>`);
+    body.push("</g>");
+  });
+  body.push(...axisTitles(left, top, plotW, plotH, "Plateau", "Average level"));
+  const legend = lines.map((l, n) => ({ label: l.label, colour: colour(l, n) }));
+  return { svg: svg("Average maturity level per plateau, by service", left + plotW + 12, top + plotH + 48, body), legend };
+}
+
+export interface Coverage {
+  label: string;
+  used: number;
+  unused: number;
+  /** Names of the items never used, shown on hover. */
+  unusedNames: string[];
+}
+
+/** Items of each catalogue that some feature uses, and those no feature uses. */
+export function coverage(catalogues: Coverage[]): Chart {
+  const left = 120, top = 8, plotW = 300;
+  const height = top + catalogues.length * 34 + 40;
+  const max = Math.max(1, ...catalogues.map((c) => c.used + c.unused));
+  const body: string[] = [];
+  catalogues.forEach((c, i) => {
+    const yy = top + i * 34;
+    const wUsed = (plotW * c.used) / max, wUnused = (plotW * c.unused) / max;
+    body.push(text(left - 8, yy + 17, c.label, 'text-anchor="end" class="axis"', 16));
+    body.push(`<rect x="${left}" y="${yy}" width="${wUsed}" height="24" fill="#2b6fb0"><title>${escapeXml(`${c.label}: ${c.used} items used`)}</title></rect>`);
+    const names = c.unusedNames.length ? `: ${c.unusedNames.join(", ")}` : "";
+    body.push(`<rect x="${left + wUsed}" y="${yy}" width="${wUnused}" height="24" fill="#d9d9d9"><title>${escapeXml(`${c.label}: ${c.unused} items never used${names}`)}</title></rect>`);
+    body.push(text(left + wUsed + wUnused + 6, yy + 17, `${c.used} / ${c.used + c.unused}`, 'class="value"'));
+  });
+  body.push(text(left + plotW / 2, height - 8, "Catalogue items", 'text-anchor="middle" class="axis-title"'));
+  const legend = [{ label: "used", colour: "#2b6fb0" }, { label: "never used", colour: "#d9d9d9" }];
+  return { svg: svg("Catalogue coverage: items used and never used", left + plotW + 70, height, body), legend };
+}
+
+/** The legend as a list; each swatch is a tiny SVG so it prints without background colours. */
+export const legendHtml = (entries: LegendEntry[]) =>
+  `<ul class="legend">${entries.map((e) => `<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="${e.colour}"/></svg>${escapeXml(e.label)}</li>`).join("")}</ul>`;

@@ -1,77 +1,93 @@
-import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
-import { escapeXml, groupedBars, heatmap, horizontalBars } from "./charts.ts";
-import { rolesIn, type Table } from "./views.ts";
+import type { Finding } from "../review/checks.ts";
+import { coverage, legendHtml, levelDistribution, trajectories, type Chart, type Line } from "./charts.ts";
+import { escapeXml as h } from "./charts.ts";
+import { cardLabels, script, style } from "./html-assets.ts";
+import { anchor, checksSection, featureHeaders, filters, header, mappingRow, serviceSection, tableClose, tableOpen, toc } from "./html-parts.ts";
+import { plateauOrder } from "./labels.ts";
+import type { Sink } from "./sink.ts";
+import type { EvolutionSource } from "./source.ts";
+import type { Summary } from "./summary.ts";
+import { formatCount } from "./run-details.ts";
+import type { TableSpec } from "./views.ts";
 
-const style = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
-.meta{color:#666}.charts{display:flex;flex-wrap:wrap;gap:2rem}.chart{overflow-x:auto}
-svg .title{font-weight:600;font-size:14px}svg .axis{font-size:11px;fill:#444}svg .value{font-size:11px}svg .grid{stroke:#e5e5e5}
-table{border-collapse:collapse;width:100%;font-size:12px;margin:.5rem 0 1.5rem}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#f5f7fa;position:sticky;top:0}tr:nth-child(even) td{background:#fafafa}.wrap{max-height:480px;overflow:auto}
-`;
-
-function tableHtml(t: Table): string {
-  const head = t.columns.map((c) => `<th>${escapeXml(c.header)}</th>`).join("");
-  const body = t.rows.map((r) => `<tr>${t.columns.map((c) => `<td>${escapeXml(r[c.key])}</td>`).join("")}</tr>`).join("\n");
-  return `<div class="wrap"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
+function chartsSection(s: Summary): string {
+  const plateaus = plateauOrder(s.labels);
+  const lines: Line[] = s.trajectories.map((t) => ({ label: `${t.name} (${t.id})`, values: plateaus.map((p) => t.levels.get(p)) }));
+  const mean = plateaus.map((p) => s.meanTrajectory.get(p)).map((m) => (m && m[1] ? m[0] / m[1] : undefined));
+  lines.push({ label: `mean of all ${formatCount(s.totals.services)} services`, values: mean, mean: true });
+  const shown = s.trajectories.length < s.totals.services ? ` The first ${s.trajectories.length} services in the file are drawn one by one.` : "";
+  const cov = [...s.labels.catalogues.values()].map((c) => {
+    const used = s.usage.get(c.field) ?? new Map<string, number>();
+    const unused = c.complete ? [...c.items].filter(([id]) => !used.get(id)).map(([, name]) => name) : [];
+    return { label: c.label, used: [...used.keys()].length, unused: unused.length, unusedNames: unused };
+  });
+  const complete = [...s.labels.catalogues.values()].every((c) => c.complete);
+  const figure = (id: string, chart: Chart, caption: string) => `<figure id="${id}">${chart.svg}${legendHtml(chart.legend)}<figcaption>${caption}</figcaption></figure>`;
+  return `<section id="charts"><h2>Charts</h2>
+${figure("chart-levels", levelDistribution(plateaus, (p) => s.levelsByPlateau.get(p) ?? [0, 0, 0, 0, 0]), "Does maturity rise? The share of features at each CMMI level, plateau by plateau.")}
+${figure("chart-trajectories", trajectories(plateaus, lines), `Average level of each service's features at each plateau; the black line is the mean over every service.${shown}`)}
+${figure("chart-coverage", coverage(cov), `Catalogue items used by at least one feature, and items never used${complete ? "" : " (known only for catalogues read with --data)"}. Hover a bar for the names.`)}
+</section>`;
 }
 
+function narrowCards(s: Summary, tables: TableSpec[]): string {
+  const rules = [cardLabels("table.features", featureHeaders(s.labels))];
+  for (const c of s.labels.catalogues.values()) {
+    const table = tables.find((t) => t.name === `mappings.${c.field}`);
+    if (table) rules.push(cardLabels(`section[id="${anchor("map", c.field)}"] table`, table.columns.map((col) => col.header)));
+  }
+  return `@media (max-width:640px){\n${rules.join("\n")}\n}\n`;
+}
 
-/** One self-contained page: inline CSS and SVG, no scripts, no remote assets. */
-export function toHtml(evolutions: ServiceEvolution[], tables: Table[], title = "Service evolutions"): string {
-  const plateaus: string[] = [];
-  for (const e of evolutions) for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) if (!plateaus.includes(p.plateau_name)) plateaus.push(p.plateau_name);
-  const services = evolutions.map((e) => `${e.service.name} (${e.service.service_id})`);
-  const avg = (i: number, j: number) => {
-    const p = evolutions[i]!.plateaus.find((x) => x.plateau_name === plateaus[j]);
-    if (!p || p.features.length === 0) return undefined;
-    return p.features.reduce((s, f) => s + f.score.level, 0) / p.features.length;
-  };
-
-  const roles = rolesIn(evolutions);
-  const count = (j: number, r: number) => evolutions.reduce((n, e) => n + (e.plateaus.find((p) => p.plateau_name === plateaus[j])?.features.filter((f) => roleOf(f) === roles[r]).length ?? 0), 0);
-
-  const usage = new Map<string, { label: string; value: number; group: string }>();
-  const sets: string[] = [];
-  for (const e of evolutions) {
-    for (const p of e.plateaus) {
-      for (const [set, items] of Object.entries(p.mappings)) {
-        if (!sets.includes(set)) sets.push(set);
-        for (const item of items) {
-          const key = `${set}:${item.id}`;
-          const u = usage.get(key) ?? { label: item.name || item.id, value: 0, group: set };
-          u.value += item.mappings.length;
-          usage.set(key, u);
-        }
+async function writeMappings(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink }): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  await input.sink.write(`<section id="mappings"><h2>Mappings</h2>\n`);
+  for (const c of input.summary.labels.catalogues.values()) {
+    const table = input.tables.find((t) => t.name === `mappings.${c.field}`)!;
+    await input.sink.write(tableOpen(table, c));
+    let n = 0;
+    for await (const e of input.source.read()) {
+      for (const row of table.rows(e)) {
+        n++;
+        await input.sink.write(mappingRow(table, row, c.field));
       }
     }
+    counts[table.name] = n;
+    await input.sink.write(tableClose());
   }
-  const top = [...usage.values()].sort((a, b) => b.value - a.value || (a.label < b.label ? -1 : 1)).slice(0, 15);
+  await input.sink.write("</section>\n");
+  return counts;
+}
 
-  const charts = [
-    `<div class="chart" id="heatmap">${heatmap(services, plateaus, avg, "Maturity heatmap: average CMMI level by service and plateau")}</div>`,
-    `<div class="chart" id="roles">${groupedBars(plateaus, roles, count, "Features per role per plateau")}</div>`,
-    top.length ? `<div class="chart" id="items">${horizontalBars(top, sets, "Most-used catalogue items (features mapped)")}</div>` : `<p>No catalogue mappings.</p>`,
-  ];
-  const featureCount = evolutions.reduce((n, e) => n + e.plateaus.reduce((m, p) => m + p.features.length, 0), 0);
-  return `<!doctype html>
+/**
+ * One self-contained page, written as it goes: run details, contents, filters, charts, checks,
+ * a section per service (the narrative), then a mappings table per catalogue.
+ */
+export async function writeHtml(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; findings?: Finding[]; title: string; sink: Sink }): Promise<Record<string, number>> {
+  const { sink, summary } = input;
+  await sink.write(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeXml(title)}</title>
-<style>${style}</style>
+<title>${h(input.title)}</title>
+<style>${style}${narrowCards(summary, input.tables)}</style>
 </head>
 <body>
-<h1>${escapeXml(title)}</h1>
-<p class="meta">${evolutions.length} services · ${plateaus.length} plateaus · ${featureCount} features · ${sets.length} catalogues</p>
-<h2>Charts</h2>
-<div class="charts">
-${charts.join("\n")}
-</div>
-${tables.map((t) => `<h2>${escapeXml(t.name[0]!.toUpperCase() + t.name.slice(1))}</h2>\n${tableHtml(t)}`).join("\n")}
-</body>
-</html>
-`;
+${header(summary, input.title)}
+${toc(summary, input.findings !== undefined)}
+${filters(summary)}
+${chartsSection(summary)}
+${input.findings ? checksSection(input.findings) : ""}
+<section id="services"><h2>Services</h2>
+`);
+  let services = 0;
+  for await (const e of input.source.read()) {
+    services++;
+    await sink.write(serviceSection(summary.labels, e));
+  }
+  await sink.write("</section>\n");
+  const counts = await writeMappings(input);
+  await sink.write(`<script>${script}</script>\n</body>\n</html>\n`);
+  return { services, ...counts };
 }

@@ -1,128 +1,124 @@
-import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
+import { roleOf, type Feature, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
+import { facetValue, itemName, roleName, type CatalogueInfo, type Labels } from "./labels.ts";
 
-export type Cell = string | number;
+/** A list stays a list (JSON); text formats join it with "; ". null is an empty cell. */
+export type Cell = string | number | string[] | null;
+export type Row = Record<string, Cell>;
+/** How a column is shown: ids and numbers narrow, prose wrapped, levels coloured. */
+export type ColumnKind = "id" | "text" | "wrap" | "number" | "level" | "list";
+
 export interface Column {
   key: string;
   header: string;
+  kind: ColumnKind;
 }
-export interface Table {
-  name: "features" | "mappings" | "services";
+
+export interface TableSpec {
+  /** features, services, or mappings.<catalogue field> */
+  name: string;
+  title: string;
   columns: Column[];
-  rows: Record<string, Cell>[];
+  rows(e: ServiceEvolution): Iterable<Row>;
 }
-export const viewNames = ["features", "mappings", "services"] as const;
+
+export const viewNames = ["features", "services", "mappings", "narrative"] as const;
 export type ViewName = (typeof viewNames)[number];
 
-const col = (key: string, header = key) => ({ key, header });
+const col = (key: string, header: string, kind: ColumnKind = "text"): Column => ({ key, header, kind });
 
-/** The sets an evolution maps, in a stable order: the ones the meta names, then any others found. */
-function setsOf(evolutions: ServiceEvolution[]): string[] {
-  const sets: string[] = [];
-  const add = (s: string) => !sets.includes(s) && sets.push(s);
-  for (const e of evolutions) {
-    e.meta.mapping_types.forEach(add);
-    for (const p of e.plateaus) for (const f of p.features) Object.keys(f.mappings).forEach(add);
-  }
-  return sets;
-}
+export const cellText = (cell: Cell | undefined): string => (cell === null || cell === undefined ? "" : Array.isArray(cell) ? cell.join("; ") : String(cell));
 
-/** Item names per set, from the plateau-level mappings (the Python tool's files carry them there). */
-function itemNames(e: ServiceEvolution): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const p of e.plateaus) for (const [set, items] of Object.entries(p.mappings)) for (const i of items) names.set(`${set}:${i.id}`, i.name || i.id);
-  return names;
-}
+const plateauCells = (e: ServiceEvolution, p: PlateauResult): Row => ({
+  service_id: e.service.service_id,
+  service: e.service.name,
+  plateau: p.plateau,
+  plateau_name: p.plateau_name,
+});
 
+export const byRoleThenName = (labels: Labels) => {
+  const order = [...labels.roles.keys()];
+  return (a: Feature, b: Feature) => order.indexOf(roleOf(a)) - order.indexOf(roleOf(b)) || a.name.localeCompare(b.name);
+};
 
-export function featuresView(evolutions: ServiceEvolution[]): Table {
-  const sets = setsOf(evolutions);
-  const rows: Record<string, Cell>[] = [];
-  for (const e of evolutions) {
-    const names = itemNames(e);
-    for (const p of e.plateaus) {
-      for (const f of p.features) {
-        const row: Record<string, Cell> = {
-          service_id: e.service.service_id,
-          service: e.service.name,
-          plateau: p.plateau,
-          plateau_name: p.plateau_name,
-          role: roleOf(f),
-          feature_id: f.feature_id,
-          feature: f.name,
-          level: f.score.level,
-          label: f.score.label,
-        };
-        for (const set of sets) row[set] = (f.mappings[set] ?? []).map((m) => names.get(`${set}:${m.item}`) ?? m.item).join("; ");
-        rows.push(row);
+function featuresTable(labels: Labels): TableSpec {
+  const catalogues = [...labels.catalogues.values()];
+  const sort = byRoleThenName(labels);
+  return {
+    name: "features",
+    title: "Features",
+    columns: [
+      col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
+      col("role", "Role"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("description", "Description", "wrap"),
+      col("level", "Level", "level"), col("label", "Label"), col("justification", "Justification", "wrap"),
+      ...catalogues.map((c) => col(c.field, c.label, "list")),
+    ],
+    *rows(e) {
+      for (const p of e.plateaus) {
+        for (const f of [...p.features].sort(sort)) {
+          const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), feature_id: f.feature_id, feature: f.name };
+          Object.assign(row, { description: f.description || null, level: f.score.level, label: f.score.label, justification: f.score.justification || null });
+          for (const c of catalogues) row[c.field] = (f.mappings[c.field] ?? []).map((m) => itemName(c, m.item));
+          yield row;
+        }
       }
-    }
-  }
-  const columns = [col("service_id"), col("service"), col("plateau"), col("plateau_name"), col("role"), col("feature_id"), col("feature"), col("level"), col("label"), ...sets.map((s) => col(s))];
-  return { name: "features", columns, rows };
+    },
+  };
 }
 
-const facetText = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
+function servicesTable(labels: Labels): TableSpec {
+  const roles = [...labels.roles];
+  return {
+    name: "services",
+    title: "Services by plateau",
+    columns: [
+      col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
+      col("description", "Description", "wrap"), ...roles.map(([id, name]) => col(`features.${id}`, `Features: ${name}`, "number")),
+      col("features", "Features", "number"), col("average_level", "Average level", "level"),
+    ],
+    *rows(e) {
+      for (const p of e.plateaus) {
+        const row: Row = { ...plateauCells(e, p), description: p.service_description || null };
+        for (const [id] of roles) row[`features.${id}`] = p.features.filter((f) => roleOf(f) === id).length;
+        row.features = p.features.length;
+        const average = p.features.reduce((s, f) => s + f.score.level, 0) / p.features.length;
+        row.average_level = p.features.length ? Number(average.toFixed(2)) : null;
+        yield row;
+      }
+    },
+  };
+}
 
-export function mappingsView(evolutions: ServiceEvolution[]): Table {
-  const facetKeys = new Set<string>();
-  const rows: Record<string, Cell>[] = [];
-  for (const e of evolutions) {
-    const names = itemNames(e);
-    for (const p of e.plateaus) {
-      for (const f of p.features) {
-        for (const [set, items] of Object.entries(f.mappings)) {
-          for (const m of items) {
-            const row: Record<string, Cell> = {
-              service_id: e.service.service_id,
-              plateau: p.plateau,
-              plateau_name: p.plateau_name,
-              role: roleOf(f),
-              feature_id: f.feature_id,
-              feature: f.name,
-              set,
-              item_id: m.item,
-              item: names.get(`${set}:${m.item}`) ?? m.item,
-            };
-            for (const [k, v] of Object.entries(m.facets ?? {})) {
-              facetKeys.add(k);
-              row[`facet.${k}`] = facetText(v);
-            }
-            rows.push(row);
+function mappingsTable(labels: Labels, c: CatalogueInfo): TableSpec {
+  const sort = byRoleThenName(labels);
+  return {
+    name: `mappings.${c.field}`,
+    title: `Mappings: ${c.label}`,
+    columns: [
+      col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
+      col("role", "Role"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("item_id", "Item id", "id"), col("item", c.label),
+      ...c.facets.map((f) => col(`facet.${f.id}`, f.label)),
+    ],
+    *rows(e) {
+      for (const p of e.plateaus) {
+        for (const f of [...p.features].sort(sort)) {
+          for (const m of f.mappings[c.field] ?? []) {
+            const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), feature_id: f.feature_id, feature: f.name, item_id: m.item, item: itemName(c, m.item) };
+            // Not columns: what the HTML report's filters read.
+            Object.assign(row, { _role: roleOf(f), _level: f.score.level });
+            for (const facet of c.facets) row[`facet.${facet.id}`] = facetValue(facet, m.facets?.[facet.id]) || null;
+            yield row;
           }
         }
       }
-    }
-  }
-  const facets = [...facetKeys].sort();
-  for (const row of rows) for (const k of facets) row[`facet.${k}`] ??= "";
-  const columns = [col("service_id"), col("plateau"), col("plateau_name"), col("role"), col("feature_id"), col("feature"), col("set"), col("item_id"), col("item"), ...facets.map((k) => col(`facet.${k}`, k))];
-  return { name: "mappings", columns, rows };
+    },
+  };
 }
 
-/** Every role that has a feature, in the order first met. */
-export function rolesIn(evolutions: ServiceEvolution[]): string[] {
-  const roles: string[] = [];
-  for (const e of evolutions) for (const p of e.plateaus) for (const f of p.features) if (!roles.includes(roleOf(f))) roles.push(roleOf(f));
-  return roles;
-}
-
-export function servicesView(evolutions: ServiceEvolution[]): Table {
-  const roles = rolesIn(evolutions);
-  const rows: Record<string, Cell>[] = [];
-  for (const e of evolutions) {
-    for (const p of e.plateaus) {
-      const row: Record<string, Cell> = { service_id: e.service.service_id, service: e.service.name, plateau: p.plateau, plateau_name: p.plateau_name };
-      for (const r of roles) row[`features.${r}`] = p.features.filter((f) => roleOf(f) === r).length;
-      row.features = p.features.length;
-      row.average_level = p.features.length ? Number((p.features.reduce((s, f) => s + f.score.level, 0) / p.features.length).toFixed(2)) : "";
-      rows.push(row);
-    }
-  }
-  const columns = [col("service_id"), col("service"), col("plateau"), col("plateau_name"), ...roles.map((r) => col(`features.${r}`, `features: ${r}`)), col("features"), col("average_level")];
-  return { name: "services", columns, rows };
-}
-
-export function buildViews(evolutions: ServiceEvolution[], which: ViewName[]): Table[] {
-  const makers = { features: featuresView, mappings: mappingsView, services: servicesView };
-  return which.map((v) => makers[v](evolutions));
+/** The tables of the chosen views, in a fixed order; `mappings` is one table per catalogue. */
+export function tableSpecs(labels: Labels, views: readonly ViewName[]): TableSpec[] {
+  const specs: TableSpec[] = [];
+  if (views.includes("features")) specs.push(featuresTable(labels));
+  if (views.includes("services")) specs.push(servicesTable(labels));
+  if (views.includes("mappings")) for (const c of labels.catalogues.values()) specs.push(mappingsTable(labels, c));
+  return specs;
 }

@@ -12,6 +12,8 @@ export interface PipelineContext {
   domain: string;
   featuresPerRole: number;
   enumLimit: number;
+  /** Ask for a rationale per mapped item (cache and transcripts only). */
+  rationale: boolean;
   log: Log;
   /** Response schemas that are the same for every service, built once per run (when there are plateaus and roles). */
   schemas: { descriptions?: ReturnType<typeof descriptionsResponse>; features?: ReturnType<typeof featuresResponse> };

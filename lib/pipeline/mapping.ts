@@ -15,7 +15,7 @@ const lenientMapping = z.object({
   mappings: z.array(
     z.object({
       feature_id: z.string(),
-      items: z.array(z.object({ item: z.string(), facets: z.record(z.string(), z.unknown()).nullish() })),
+      items: z.array(z.object({ item: z.string(), rationale: z.string().optional(), facets: z.record(z.string(), z.unknown()).nullish() })),
     }),
   ),
 });
@@ -42,20 +42,21 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
     const kept: MappingAnswer["mappings"][number]["items"] = [];
     const seen = new Set<string>();
     for (const mapped of entry.items) {
+      const rationale = mapped.rationale !== undefined ? { rationale: mapped.rationale } : {};
       if (!items.has(mapped.item)) {
         problems.push(`${entry.feature_id}: unknown ${catalogue.field} item "${mapped.item}"`);
         continue;
       }
       if (seen.has(mapped.item)) continue;
-      if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item });
+      if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item, ...rationale });
       else if (facets) {
         const parsed = facets.safeParse({ ...absentOptional, ...mapped.facets });
         if (!parsed.success) {
           problems.push(`${entry.feature_id} → ${mapped.item}: facets.${formatIssues(parsed.error)}`);
           continue;
         }
-        kept.push({ item: mapped.item, facets: withoutNulls(parsed.data as Record<string, unknown>) });
-      } else kept.push({ item: mapped.item });
+        kept.push({ item: mapped.item, ...rationale, facets: withoutNulls(parsed.data as Record<string, unknown>) });
+      } else kept.push({ item: mapped.item, ...rationale });
       seen.add(mapped.item);
     }
     mappings.push({ feature_id: entry.feature_id, items: kept });
@@ -63,11 +64,22 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
   return { value: { mappings }, problems };
 }
 
-/** Stage 3: one call per plateau and catalogue maps that plateau's features to catalogue items. */
-export async function mapFeatures(
-  ctx: PipelineContext,
-  input: { serviceId: string; serviceName: string; plateau: { level: number; name: string }; features: MappingFeature[]; catalogue: Catalogue; priority: number },
-): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
+export interface MapFeaturesInput {
+  serviceId: string;
+  serviceName: string;
+  /** The service's description at this plateau: `run` and `map` must send the same one, so `map` hits `run`'s cache. */
+  serviceDescription: string;
+  plateau: { level: number; name: string };
+  features: MappingFeature[];
+  catalogue: Catalogue;
+  priority: number;
+}
+
+/**
+ * Stage 3: one call per plateau and catalogue maps that plateau's features to catalogue items.
+ * A rationale (`--rationale`) stays in the cached answer; the mappings returned never carry it.
+ */
+export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
   const featureIds = input.features.map((f) => f.feature_id);
   // Nothing to map, or nothing to map to (an empty catalogue allowed by `allowEmpty`): no call.
   if (featureIds.length === 0 || input.catalogue.items.length === 0) return { mappings: new Map(), model: "" };
@@ -76,8 +88,15 @@ export async function mapFeatures(
     stage: "mapping",
     serviceId: input.serviceId,
     priority: input.priority,
-    messages: mappingPrompt(ctx.domain, input.catalogue, input.serviceName, input.plateau, input.features),
-    schema: mappingResponse(featureIds, input.catalogue, ctx.enumLimit) as unknown as z.ZodType<MappingAnswer>,
+    messages: mappingPrompt(ctx.domain, {
+      catalogue: input.catalogue,
+      serviceName: input.serviceName,
+      serviceDescription: input.serviceDescription,
+      plateau: { level: input.plateau.level, name: input.plateau.name },
+      features: input.features,
+      rationale: ctx.rationale,
+    }),
+    schema: mappingResponse(featureIds, input.catalogue, ctx.enumLimit, ctx.rationale) as unknown as z.ZodType<MappingAnswer>,
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),

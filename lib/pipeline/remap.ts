@@ -74,7 +74,7 @@ export async function remap(ctx: PipelineContext, input: MapInput, position: num
     const features = p.features.map(toPlateauFeature).sort(compareFeatures);
     const mapped = await allSettled(
       ctx.data.catalogues.map(async (catalogue) => {
-        const result = await mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, plateau: p, features, catalogue, priority: stagePriority("mapping", position) });
+        const result = await mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, serviceDescription: p.description, plateau: p, features, catalogue, priority: stagePriority("mapping", position) });
         if (result.model) models.add(result.model);
         return [catalogue.field, result.mappings] as const;
       }),

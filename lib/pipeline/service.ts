@@ -57,6 +57,7 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
           const result = await mapFeatures(ctx, {
             serviceId: service.service_id,
             serviceName: service.name,
+            serviceDescription: description,
             plateau,
             features: generated.features,
             catalogue,

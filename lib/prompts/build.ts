@@ -2,9 +2,13 @@ import type { ChatMessage } from "../../providers/types.ts";
 import type { Dataset } from "../data.ts";
 import type { Catalogue, Plateau } from "../schema/data.ts";
 import type { Service } from "../schema/service.ts";
+import { definitionText, facetText, oneLine } from "./parts.ts";
 import { render } from "./render.ts";
 
 const orNone = (text: string) => text.trim() || "(none given)";
+
+/** The Python tool's files open with the heading the template already has ("## Inspirations"): drop it. */
+const withoutTitle = (text: string, title: string) => text.replace(new RegExp(`^#{1,6}[ \\t]*${title}[ \\t]*(\\r?\\n)+`, "i"), "");
 
 function plateauText(p: Plateau): string {
   if (typeof p.description === "string") return `${p.level}. ${p.name}: ${p.description}`;
@@ -12,14 +16,10 @@ function plateauText(p: Plateau): string {
   return [
     `${p.level}. ${p.name}`,
     `   Core idea: ${d.core_idea}`,
+    "   Key characteristics:",
     ...d.key_characteristics.map((c) => `   - ${c}`),
     `   What it feels like: ${d.what_it_feels_like}`,
   ].join("\n");
-}
-
-function definitionText(bullet: Record<string, unknown>): string {
-  const text = bullet.short_definition ?? bullet.definition ?? bullet.description ?? "";
-  return `- ${String(bullet.name)}: ${String(text)}`;
 }
 
 /**
@@ -28,10 +28,10 @@ function definitionText(bullet: Record<string, unknown>): string {
  */
 export function buildDomainText(data: Dataset): string {
   return render("domain", {
-    context: orNone(data.context),
+    context: orNone(withoutTitle(data.context, "situational context")),
     plateaus: orNone(data.plateaus.map(plateauText).join("\n")),
-    definitions: orNone(data.definitions.bullets.map((b) => definitionText(b)).join("\n")),
-    inspirations: orNone(data.inspirations),
+    definitions: orNone(data.definitions.bullets.map(definitionText).join("\n\n")),
+    inspirations: orNone(withoutTitle(data.inspirations, "inspirations")),
     roles: orNone(data.roles.map((r) => `- ${r.role_id}: ${r.name}. ${r.description}`).join("\n")),
   });
 }
@@ -57,7 +57,7 @@ const system = (domain: string, stage: string): ChatMessage => ({ role: "system"
 export function descriptionsPrompt(domain: string, data: Dataset, service: Service): ChatMessage[] {
   return [
     system(domain, render("descriptions.system", {})),
-    { role: "user", content: render("descriptions.user", { service: serviceText(service), plateauNames: data.plateaus.map((p) => p.name).join(", ") }) },
+    { role: "user", content: render("descriptions.user", { service: serviceText(service), plateauList: data.plateaus.map((p) => `${p.level}. ${p.name}`).join("\n") }) },
   ];
 }
 
@@ -70,20 +70,11 @@ export function featuresPrompt(domain: string, data: Dataset, service: Service, 
         service: serviceText(service),
         level: plateau.level,
         plateauName: plateau.name,
-        plateauDescription: description,
+        plateauDescription: orNone(description),
         roleIds: data.roles.map((r) => r.role_id).join(", "),
       }),
     },
   ];
-}
-
-function facetText(catalogue: Catalogue): string {
-  return catalogue.facets
-    .map((f) => {
-      const options = f.options ? ` one of ${f.options.map((o) => o.id).join(" | ")}` : "";
-      return `- ${f.id} (${f.type}${options}, ${f.required ? "required" : "optional: null when unknown"})${f.description ? `: ${f.description}` : ""}`;
-    })
-    .join("\n");
 }
 
 export interface MappingFeature {
@@ -92,23 +83,37 @@ export interface MappingFeature {
   description: string;
 }
 
-export function mappingPrompt(domain: string, catalogue: Catalogue, serviceName: string, plateau: { level: number; name: string }, features: MappingFeature[]): ChatMessage[] {
+export interface MappingPromptInput {
+  catalogue: Catalogue;
+  serviceName: string;
+  /** The service's own description at this plateau. */
+  serviceDescription: string;
+  plateau: { level: number; name: string };
+  features: MappingFeature[];
+  /** Ask for a one-line rationale per chosen item. */
+  rationale: boolean;
+}
+
+export function mappingPrompt(domain: string, input: MappingPromptInput): ChatMessage[] {
+  const { catalogue, plateau } = input;
   return [
     system(
       domain,
       render("mapping.system", {
         catalogueLabel: catalogue.label,
-        catalogueItems: catalogue.items.map((i) => `- ${i.id}: ${i.name}. ${i.description}`).join("\n"),
-        facets: orNone(facetText(catalogue)),
+        catalogueItems: catalogue.items.map((i) => `- ${oneLine(i.id)}: ${oneLine(i.name)}. ${oneLine(i.description)}`.trimEnd()).join("\n"),
+        facets: facetText(catalogue),
+        rationale: input.rationale,
       }),
     ),
     {
       role: "user",
       content: render("mapping.user", {
-        serviceName,
+        serviceName: input.serviceName,
         level: plateau.level,
         plateauName: plateau.name,
-        features: features.map((f) => `- ${f.feature_id}: ${f.name}. ${f.description}`).join("\n"),
+        plateauDescription: orNone(input.serviceDescription),
+        features: input.features.map((f) => `- ${f.feature_id}: ${oneLine(f.name)}. ${oneLine(f.description)}`).join("\n"),
       }),
     },
   ];

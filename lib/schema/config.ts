@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { checksConfigSchema } from "../review/checks.ts";
 
 export const cacheModes = ["off", "read", "refresh", "write"] as const;
 export const cacheModeSchema = z.enum(cacheModes);
@@ -64,6 +65,17 @@ export const configSchema = z.strictObject({
   maxOutputTokens: positiveInt.optional(),
   /** Settings for one model, keyed by `provider:model`; they win over the global ones. */
   modelSettings: z.record(modelIdSchema, modelSettingsSchema).default({}),
+  /**
+   * Folder of the Python tool's prompt components, relative to the working directory: it holds
+   * `situational_context/<contextId>.md` and `inspirations/<inspiration>.md`. @default "prompts"
+   */
+  promptDir: z.string().min(1).optional(),
+  /** Situational context to read from `promptDir`; a named file must exist. @default "university" */
+  contextId: z.string().min(1).optional(),
+  /** Inspirations list to read from `promptDir`; a named file must exist. @default "general" */
+  inspiration: z.string().min(1).optional(),
+  /** Ask for a short rationale per mapped item (kept in the cache and transcripts, never in the output). @default false */
+  rationale: z.boolean().default(false),
   /** Namespace for cache keys, so several projects can share a store. @default "default" */
   context: z.string().regex(/^[\w.-]+$/).default("default"),
   mappingSets: z
@@ -128,6 +140,8 @@ export const configSchema = z.strictObject({
   estimate: z
     .strictObject({ descriptions: positiveInt.default(900), features: positiveInt.default(1500), mapping: positiveInt.default(1200) })
     .default({ descriptions: 900, features: 1500, mapping: 1200 }),
+  /** `check` and the HTML report's checks: brand names to flag, and each check's severity. */
+  checks: checksConfigSchema.default({ brands: [], severity: {} }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -25,9 +25,29 @@ export const plateausFileSchema = z.array(plateauSchema).min(1);
 /** A plateau with its level: its position in the file, from 1. */
 export type Plateau = z.infer<typeof plateauSchema> & { level: number };
 
+const textList = z.array(z.string()).default([]);
+
+/** One term, as the Python tool's `DefinitionItem` has it; every field reaches the system prompt. */
+export const definitionSchema = z.looseObject({
+  id: z.string().optional(),
+  name: z.string().min(1),
+  aliases: textList,
+  short_definition: z.string().nullish(),
+  definition: z.string().nullish(),
+  /** An older spelling of `definition`. */
+  description: z.string().nullish(),
+  decision_rules: textList,
+  use_when: textList,
+  avoid_confusion_with: textList,
+  examples: textList,
+  non_examples: textList,
+  related_terms: textList,
+});
+export type Definition = z.infer<typeof definitionSchema>;
+
 export const definitionsFileSchema = z.union([
-  z.looseObject({ title: z.string().optional(), bullets: z.array(z.looseObject({ name: z.string() })).default([]) }),
-  z.array(z.looseObject({ name: z.string() })).transform((bullets) => ({ title: undefined, bullets })),
+  z.looseObject({ title: z.string().optional(), bullets: z.array(definitionSchema).default([]) }),
+  z.array(definitionSchema).transform((bullets) => ({ title: undefined, bullets })),
 ]);
 export type Definitions = z.infer<typeof definitionsFileSchema>;
 

@@ -60,14 +60,15 @@ export function facetsSchema(catalogue: Catalogue): z.ZodType | null {
 }
 
 /** Stage 3: the catalogue items for each of one plateau's features. */
-export function mappingResponse(featureIds: string[], catalogue: Catalogue, enumLimit: number) {
+export function mappingResponse(featureIds: string[], catalogue: Catalogue, enumLimit: number, rationale = false) {
   const facets = facetsSchema(catalogue);
   const item = pinned(catalogue.items.map((i) => i.id), enumLimit);
-  const entry = facets ? z.strictObject({ item, facets }) : z.strictObject({ item });
+  const entry = z.strictObject({ item, ...(rationale ? { rationale: z.string().min(1) } : {}), ...(facets ? { facets } : {}) });
   return z.strictObject({
     mappings: z.array(z.strictObject({ feature_id: pinned(featureIds, Number.POSITIVE_INFINITY), items: z.array(entry) })),
   });
 }
 export interface MappingAnswer {
-  mappings: Array<{ feature_id: string; items: Array<{ item: string; facets?: Record<string, unknown> }> }>;
+  /** `rationale` only when it was asked for (`--rationale`): kept in the cache, never in the output. */
+  mappings: Array<{ feature_id: string; items: Array<{ item: string; rationale?: string; facets?: Record<string, unknown> }> }>;
 }

@@ -1,0 +1,71 @@
+import type { Storage } from "unstorage";
+import { namespaceOf, type NamespaceStats } from "./cache-admin.ts";
+import { formatBytes, formatCount, safeUrl } from "./format.ts";
+
+export interface StoreStats {
+  /** The driver and where it keeps entries; never a password. */
+  store: string;
+  namespaces: NamespaceStats[];
+  total: { entries: number; bytes: number };
+  oldest: { key: string; at: string } | null;
+  newest: { key: string; at: string } | null;
+}
+
+/** Where the store is, as config names it: a folder for fs, a URL without its credentials. */
+export function describeStore(cache: { driver: string; base?: unknown; url?: unknown }): string {
+  const where = typeof cache.url === "string" ? safeUrl(cache.url) : typeof cache.base === "string" ? cache.base : "";
+  const base = typeof cache.url === "string" && typeof cache.base === "string" ? ` (prefix ${cache.base})` : "";
+  return `${cache.driver}${where ? ` ${where}` : ""}${base}`;
+}
+
+/** When an entry was written: its own `createdAt`/`importedAt`, else the driver's mtime. */
+async function entryInfo(storage: Storage, key: string): Promise<{ bytes: number; at?: number }> {
+  let meta: { size?: number; mtime?: Date } = {};
+  try {
+    meta = (await storage.getMeta(key)) as typeof meta;
+  } catch {
+    // A driver without metadata: the value itself says what we need.
+  }
+  const value = (await storage.getItem(key).catch(() => null)) as { createdAt?: string; importedAt?: string } | string | null;
+  const bytes = typeof meta.size === "number" ? meta.size : value === null ? 0 : Buffer.byteLength(typeof value === "string" ? value : JSON.stringify(value));
+  const stamp = value && typeof value === "object" ? Date.parse(value.createdAt ?? value.importedAt ?? "") : Number.NaN;
+  const at = Number.isFinite(stamp) ? stamp : meta.mtime instanceof Date ? meta.mtime.getTime() : undefined;
+  return { bytes, at };
+}
+
+export async function storeStats(storage: Storage, store: string): Promise<StoreStats> {
+  const byNamespace = new Map<string, NamespaceStats>();
+  const stats: StoreStats = { store, namespaces: [], total: { entries: 0, bytes: 0 }, oldest: null, newest: null };
+  let oldest = Number.POSITIVE_INFINITY;
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const key of (await storage.getKeys()).sort()) {
+    const info = await entryInfo(storage, key);
+    const ns = byNamespace.get(namespaceOf(key)) ?? { namespace: namespaceOf(key), entries: 0, bytes: 0 };
+    byNamespace.set(ns.namespace, { ...ns, entries: ns.entries + 1, bytes: ns.bytes + info.bytes });
+    stats.total.entries++;
+    stats.total.bytes += info.bytes;
+    if (info.at === undefined) continue;
+    if (info.at < oldest) {
+      oldest = info.at;
+      stats.oldest = { key, at: new Date(info.at).toISOString() };
+    }
+    if (info.at > newest) {
+      newest = info.at;
+      stats.newest = { key, at: new Date(info.at).toISOString() };
+    }
+  }
+  stats.namespaces = [...byNamespace.values()].sort((a, b) => a.namespace.localeCompare(b.namespace));
+  return stats;
+}
+
+/** The stats as a small table with thousands separators and readable sizes. */
+export function statsText(s: StoreStats): string {
+  const rows = s.namespaces.map((n) => [n.namespace, formatCount(n.entries), formatBytes(n.bytes)]);
+  rows.push(["total", formatCount(s.total.entries), formatBytes(s.total.bytes)]);
+  const head = ["namespace", "entries", "size"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const out = [`store   ${s.store}`, "", line(head), line(widths.map((w) => "─".repeat(w))), ...rows.map(line), ""];
+  out.push(s.oldest ? `oldest  ${s.oldest.at}  ${s.oldest.key}` : "oldest  (none)", s.newest ? `newest  ${s.newest.at}  ${s.newest.key}` : "newest  (none)");
+  return out.join("\n");
+}

@@ -1,0 +1,65 @@
+import { createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
+import { once } from "node:events";
+import { dirname } from "node:path";
+import { PassThrough, type Writable } from "node:stream";
+
+/** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
+export interface Sink {
+  path: string;
+  stream: Writable;
+  /** Buffers small pieces and waits when the stream asks it to (backpressure). */
+  write(text: string): Promise<void>;
+  commit(): Promise<void>;
+  abort(): void;
+}
+
+const CHUNK = 1 << 16;
+
+function toStdoutStream(): PassThrough {
+  const pass = new PassThrough();
+  pass.pipe(process.stdout, { end: false });
+  return pass;
+}
+
+export function openSink(path: string): Sink {
+  const toStdout = path === "-";
+  const temp = `${path}.${process.pid}.tmp`;
+  if (!toStdout) mkdirSync(dirname(path), { recursive: true });
+  // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.
+  const stream: Writable = toStdout ? toStdoutStream() : createWriteStream(temp);
+  let pending: string[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (!pending.length) return;
+    const text = pending.join("");
+    pending = [];
+    size = 0;
+    if (!stream.write(text)) await once(stream, "drain");
+  };
+  return {
+    path,
+    stream,
+    async write(text) {
+      pending.push(text);
+      size += text.length;
+      if (size >= CHUNK) await flush();
+    },
+    async commit() {
+      await flush();
+      if (toStdout) {
+        if (!stream.writableEnded) stream.end();
+        if (!(stream as PassThrough).readableEnded) await once(stream, "end");
+        return;
+      }
+      // A writer that pipes into the stream (the XLSX zip) ends it itself.
+      if (!stream.writableEnded) stream.end();
+      if (!stream.writableFinished) await once(stream, "finish");
+      renameSync(temp, path);
+    },
+    abort() {
+      if (toStdout) return;
+      stream.destroy();
+      rmSync(temp, { force: true });
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { assertReadable, readRecords } from "../jsonl.ts";
+import { evolutionSchema, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
+import { formatIssues } from "../zod-error.ts";
+
+/** An evolutions file that can be read more than once, one line at a time. */
+export interface EvolutionSource {
+  path: string;
+  /** Lines that were not an evolution, as `file:line: reason`; filled by the first pass. */
+  badLines: string[];
+  /** Every valid evolution, in file order. Each call reads the file again. */
+  read(): AsyncGenerator<ServiceEvolution>;
+  dispose(): void;
+}
+
+/**
+ * The Python tool's `run` output keeps mappings only in `plateau.mappings` groups
+ * (item → features); fill each feature's own `mappings` from them when it has none.
+ */
+export function withFeatureMappings(evolution: ServiceEvolution): ServiceEvolution {
+  for (const plateau of evolution.plateaus) {
+    const byFeature = new Map<string, Feature["mappings"]>();
+    for (const [set, items] of Object.entries(plateau.mappings)) {
+      for (const item of items) {
+        for (const ref of item.mappings) {
+          const sets = byFeature.get(ref.feature_id) ?? {};
+          (sets[set] ??= []).push({ item: item.id, facets: null });
+          byFeature.set(ref.feature_id, sets);
+        }
+      }
+    }
+    for (const feature of plateau.features) {
+      const own = Object.values(feature.mappings).some((list) => list.length > 0);
+      if (!own && byFeature.has(feature.feature_id)) feature.mappings = byFeature.get(feature.feature_id)!;
+    }
+  }
+  return evolution;
+}
+
+/** stdin can be read once: keep it in a temporary file so every pass reads the same lines. */
+async function spool(): Promise<{ path: string; dispose: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), "sa-export-"));
+  const path = join(dir, "stdin.jsonl");
+  await pipeline(process.stdin, createWriteStream(path));
+  return { path, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Opens an evolutions JSONL file (or `-`); lines are validated as they are read. */
+export async function openEvolutions(input: string): Promise<EvolutionSource> {
+  assertReadable(input);
+  const spooled = input === "-" ? await spool() : undefined;
+  const path = spooled?.path ?? input;
+  const badLines: string[] = [];
+  let passes = 0;
+  return {
+    path: input,
+    badLines,
+    dispose: () => spooled?.dispose(),
+    async *read() {
+      const first = passes++ === 0;
+      for await (const record of readRecords(path)) {
+        const parsed = record.error ? undefined : evolutionSchema.safeParse(record.value);
+        if (parsed?.success) yield withFeatureMappings(parsed.data);
+        else if (first) badLines.push(`${input}:${record.line}: ${record.error ?? formatIssues(parsed!.error)}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import type ExcelJS from "exceljs";
+import { runDetails } from "./run-details.ts";
+import type { Sink } from "./sink.ts";
+import type { EvolutionSource } from "./source.ts";
+import type { Summary } from "./summary.ts";
+import { cellText, type Column, type ColumnKind, type TableSpec } from "./views.ts";
+import { addTable, columnLetter, createWorkbook, type StreamWorkbook } from "./xlsx-writer.ts";
+
+const widths: Record<ColumnKind, number> = { id: 12, number: 10, level: 9, text: 24, list: 36, wrap: 60 };
+const wrapped = new Set<ColumnKind>(["wrap", "list"]);
+
+/** Excel wants a sheet name under 32 characters without []:*?/\ and unique in the book. */
+function sheetName(title: string, used: Set<string>): string {
+  const base = title.replace(/[[\]:*?/\\]/g, " ").slice(0, 31).trim();
+  let name = base;
+  for (let i = 2; used.has(name.toLowerCase()); i++) name = `${base.slice(0, 28)} ${i}`;
+  used.add(name.toLowerCase());
+  return name;
+}
+
+/** Table column names must be unique too. */
+function uniqueHeaders(columns: Column[]): string[] {
+  const seen = new Set<string>();
+  return columns.map((c) => {
+    let header = c.header;
+    for (let i = 2; seen.has(header.toLowerCase()); i++) header = `${c.header} (${i})`;
+    seen.add(header.toLowerCase());
+    return header;
+  });
+}
+
+function openSheet(book: StreamWorkbook, name: string, columns: Column[]): ExcelJS.Worksheet {
+  const sheet = book.addWorksheet(name, {
+    views: [{ state: "frozen", ySplit: 1 }],
+    pageSetup: { orientation: "landscape", fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: "1:1", paperSize: 9 },
+  });
+  sheet.columns = columns.map((c) => ({
+    key: c.key,
+    width: widths[c.kind],
+    style: { alignment: { vertical: "top", wrapText: wrapped.has(c.kind) } },
+  }));
+  return sheet;
+}
+
+function writeHeader(sheet: ExcelJS.Worksheet, headers: string[]): void {
+  const row = sheet.addRow(headers);
+  row.font = { bold: true };
+  row.commit();
+}
+
+/** Level columns shade from pale (1) to deep blue (5). */
+function levelScale(sheet: ExcelJS.Worksheet, columns: Column[], rows: number): void {
+  if (!rows) return;
+  for (const [i, c] of columns.entries()) {
+    if (c.kind !== "level") continue;
+    const letter = columnLetter(i + 1);
+    sheet.addConditionalFormatting({
+      ref: `${letter}2:${letter}${rows + 1}`,
+      rules: [{ type: "colorScale", priority: 1, cfvo: [{ type: "num", value: 1 }, { type: "num", value: 5 }], color: [{ argb: "FFEAF2FB" }, { argb: "FF4A90D9" }] }],
+    });
+  }
+}
+
+/** A row's values; empty cells stay empty (no "" written). */
+const values = (columns: Column[], row: Record<string, unknown>) =>
+  columns.map((c) => {
+    const v = row[c.key];
+    return v === null || v === undefined || v === "" ? null : typeof v === "number" ? v : cellText(v as string);
+  });
+
+async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string> }): Promise<number> {
+  const { book, table } = input;
+  const sheet = openSheet(book, sheetName(table.name.replace(/^mappings\./, "mappings "), input.used), table.columns);
+  const headers = uniqueHeaders(table.columns);
+  let count = 0;
+  addTable(book, sheet, { name: `T_${table.name.replace(/\W/g, "_")}`, headers, rows: () => count });
+  writeHeader(sheet, headers);
+  for await (const e of input.source.read()) {
+    for (const row of table.rows(e)) {
+      sheet.addRow(values(table.columns, row)).commit();
+      count++;
+    }
+  }
+  levelScale(sheet, table.columns, count);
+  sheet.commit();
+  return count;
+}
+
+function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>): void {
+  const columns: Column[] = [{ key: "detail", header: "Detail", kind: "text" }, { key: "value", header: "Value", kind: "wrap" }];
+  const sheet = openSheet(book, sheetName("run", used), columns);
+  const details = runDetails(summary);
+  addTable(book, sheet, { name: "T_run", headers: ["Detail", "Value"], rows: () => details.length });
+  writeHeader(sheet, ["Detail", "Value"]);
+  for (const [k, v] of details) sheet.addRow([k, v]).commit();
+  sheet.commit();
+}
+
+/** A `run` sheet, then one sheet per table, each written row by row in its own pass over the input. */
+export async function writeXlsx(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink }): Promise<Record<string, number>> {
+  const book = createWorkbook(input.sink.stream);
+  book.creator = "service-ambitions";
+  const created = Date.parse(input.summary.run.created);
+  book.created = book.modified = new Date(Number.isFinite(created) ? created : Date.UTC(2000, 0, 1));
+  const used = new Set<string>();
+  writeRunSheet(book, input.summary, used);
+  const counts: Record<string, number> = {};
+  for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used });
+  await book.commit();
+  return counts;
+}

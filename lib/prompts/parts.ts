@@ -1,0 +1,48 @@
+import type { Catalogue, Definition, Facet } from "../schema/data.ts";
+
+/** Newlines and tabs inside a list entry would break the list: they become spaces. */
+export const oneLine = (text: string) => text.replace(/[\n\r\t]+/g, " ").trim();
+
+/** A labelled list: one entry inline, several as an indented sub-list, none left out. */
+function listLines(label: string, values: string[]): string[] {
+  if (values.length === 0) return [];
+  if (values.length === 1) return [`  ${label}: ${oneLine(values[0]!)}`];
+  return [`  ${label}:`, ...values.map((v) => `    - ${oneLine(v)}`)];
+}
+
+/** One definition with every field the Python tool's `DefinitionItem` has for guidance. */
+export function definitionText(d: Definition): string {
+  const definition = d.definition ?? d.description;
+  return [
+    `- ${d.name}${d.aliases.length ? ` (also called ${d.aliases.join(", ")})` : ""}`,
+    ...(d.short_definition ? [`  In short: ${oneLine(d.short_definition)}`] : []),
+    ...(definition ? [`  Definition: ${oneLine(definition)}`] : []),
+    ...listLines("Decision rules", d.decision_rules),
+    ...listLines("Use when", d.use_when),
+    ...listLines("Avoid confusion with", d.avoid_confusion_with),
+    ...listLines("Examples", d.examples),
+    ...listLines("Non-examples", d.non_examples),
+    ...(d.related_terms.length ? [`  Related terms: ${d.related_terms.join(", ")}`] : []),
+  ].join("\n");
+}
+
+const typeText: Record<Facet["type"], string> = {
+  enum: "one of the options below",
+  string: "text",
+  integer: "a whole number",
+  number: "a number",
+  boolean: "true or false",
+};
+
+/** One facet: its id and label, whether it is required, its type, and each option with its label. */
+function facetLine(f: Facet): string {
+  const need = f.required ? "required" : "optional, null when not relevant or not known";
+  const head = `- ${f.id}${f.label ? ` "${f.label}"` : ""} (${need}; ${typeText[f.type]})${f.description ? `: ${oneLine(f.description)}` : ""}`;
+  const options = (f.options ?? []).map((o) => `    - ${o.id}${o.label && o.label !== o.id ? ` "${o.label}"` : ""}`);
+  return [head, ...options].join("\n");
+}
+
+/** The facet instructions of a catalogue, or "" when it declares none. */
+export function facetText(catalogue: Catalogue): string {
+  return catalogue.facets.map(facetLine).join("\n");
+}

@@ -1,0 +1,49 @@
+import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
+import type { Labels } from "../export/labels.ts";
+import { checkIds, defaultSeverity, fallingLevels, repeatedFeatures, unmappedFeatures, wordingFindings, type CheckId, type ChecksConfig, type Finding, type Severity } from "./checks.ts";
+
+export interface Checker {
+  /** Sees each evolution once, in file order. */
+  observe(e: ServiceEvolution): void;
+  /** Findings in check order, then file order. `usage` is what the summary counted per catalogue. */
+  finish(input: { labels: Labels; usage: Map<string, Map<string, number>>; dataRoles: string[] }): Finding[];
+}
+
+/**
+ * Runs every check that is not `off` over a stream of evolutions. Roles present per plateau are
+ * kept (a few ids per plateau) so that a role missing can be told once every role is known.
+ */
+export function createChecker(config: ChecksConfig): Checker {
+  const severity = (id: CheckId): Severity => config.severity[id] ?? defaultSeverity[id];
+  const found: Array<Omit<Finding, "severity">> = [];
+  const present: Array<{ serviceId: string; plateau: string; order: number; roles: Set<string> }> = [];
+  return {
+    observe(e) {
+      for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) present.push({ serviceId: e.service.service_id, plateau: p.plateau_name, order: p.plateau, roles: new Set(p.features.map(roleOf)) });
+      found.push(...repeatedFeatures(e), ...fallingLevels(e), ...unmappedFeatures(e), ...wordingFindings(e, config.brands));
+    },
+    finish({ labels, usage, dataRoles }) {
+      const roles = dataRoles.length ? dataRoles : [...labels.roles.keys()];
+      for (const at of present) {
+        for (const role of roles) if (!at.roles.has(role)) found.push({ check: "missing-role", serviceId: at.serviceId, plateau: at.plateau, message: `no features for ${labels.roles.get(role) ?? role}` });
+      }
+      for (const c of labels.catalogues.values()) {
+        if (!c.complete) continue;
+        for (const [id, name] of c.items) if (!usage.get(c.field)?.get(id)) found.push({ check: "unused-item", message: `${c.label}: ${name} (${id}) is never used` });
+      }
+      const findings: Finding[] = [];
+      for (const id of checkIds) {
+        const level = severity(id);
+        if (level !== "off") for (const f of found) if (f.check === id) findings.push({ ...f, severity: level });
+      }
+      return findings;
+    },
+  };
+}
+
+/** Findings per check, every check listed (0 when it passed or is off). */
+export function countByCheck(findings: Finding[]): Record<CheckId, number> {
+  const counts = Object.fromEntries(checkIds.map((id) => [id, 0])) as Record<CheckId, number>;
+  for (const f of findings) counts[f.check]++;
+  return counts;
+}

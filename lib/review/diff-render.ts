@@ -1,0 +1,88 @@
+import { escapeXml as h } from "../export/charts.ts";
+import type { DiffReport } from "./diff-report.ts";
+import type { FeatureChange, PlateauDiff, ServiceDiff } from "./diff.ts";
+
+const clip = (s: string | number, n = 60) => (String(s).length > n ? `${String(s).slice(0, n - 1)}…` : String(s));
+
+export function summaryLines(r: DiffReport): string[] {
+  return [
+    `services  ${r.services.added} added, ${r.services.removed} removed, ${r.services.changed} changed`,
+    `features  ${r.features.added} added, ${r.features.removed} removed, ${r.features.changed} changed`,
+    `levels    ${r.levels.up} up, ${r.levels.down} down`,
+    `mappings  ${r.mappings.added} added, ${r.mappings.removed} removed`,
+  ];
+}
+
+function changeText(c: FeatureChange): string {
+  const parts = Object.entries(c.changes).map(([field, v]) => (field === "level" ? `level ${v!.old}→${v!.new}` : field === "description" || field === "justification" ? field : `${field} "${clip(v!.old, 30)}"→"${clip(v!.new, 30)}"`));
+  if (c.mappings.added.length || c.mappings.removed.length) parts.push(`mappings +${c.mappings.added.length} -${c.mappings.removed.length}`);
+  return `"${c.name}" ${parts.join(", ")}`;
+}
+
+function plateauLines(p: PlateauDiff): string[] {
+  const out = [`  ${p.plateau}${p.status === "changed" ? "" : ` (plateau ${p.status})`}`];
+  if (p.description) out.push(`    ~ description changed`);
+  for (const f of p.features.added) out.push(`    + "${f.name}" (${f.role}, level ${f.level})`);
+  for (const f of p.features.removed) out.push(`    - "${f.name}" (${f.role}, level ${f.level})`);
+  for (const c of p.features.changed) out.push(`    ~ ${changeText(c)}`);
+  return out;
+}
+
+/** The terminal summary: counts, then each changed service. */
+export function diffText(r: DiffReport): string {
+  const lines = summaryLines(r);
+  if (!r.details.length) return `${lines.join("\n")}\nidentical\n`;
+  for (const d of r.details) {
+    lines.push("", `${d.status === "added" ? "+" : d.status === "removed" ? "-" : "~"} ${d.service_id} ${d.name}${d.status === "changed" ? "" : ` (service ${d.status})`}`);
+    for (const p of d.plateaus) lines.push(...plateauLines(p));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+const mdText = (s: string | number) => String(s).replace(/([\\`*_[\]<>|])/g, "\\$1").replace(/\s*\n\s*/g, " ");
+
+function plateauMarkdown(p: PlateauDiff): string[] {
+  const out = [`### ${mdText(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}`, ""];
+  if (p.description) out.push(`- Description was: ${mdText(p.description.old)}`, `- Description is: ${mdText(p.description.new)}`);
+  for (const f of p.features.added) out.push(`- Added **${mdText(f.name)}** (${mdText(f.role)}, level ${f.level}): ${mdText(f.description)}`);
+  for (const f of p.features.removed) out.push(`- Removed **${mdText(f.name)}** (${mdText(f.role)}, level ${f.level})`);
+  for (const c of p.features.changed) {
+    out.push(`- Changed **${mdText(c.name)}**:`);
+    for (const [field, v] of Object.entries(c.changes)) out.push(`  - ${field}: ${mdText(v!.old)} → ${mdText(v!.new)}`);
+    if (c.mappings.added.length) out.push(`  - mappings added: ${mdText(c.mappings.added.join(", "))}`);
+    if (c.mappings.removed.length) out.push(`  - mappings removed: ${mdText(c.mappings.removed.join(", "))}`);
+  }
+  return [...out, ""];
+}
+
+export function diffMarkdown(r: DiffReport, title: string): string {
+  const out = [`# ${mdText(title)}`, "", ...summaryLines(r).map((l) => `- ${l.replace(/\s+/, ": ")}`), ""];
+  for (const d of r.details) {
+    out.push(`## ${mdText(d.name)} (${mdText(d.service_id)})${d.status === "changed" ? "" : `: service ${d.status}`}`, "");
+    for (const p of d.plateaus) out.push(...plateauMarkdown(p));
+  }
+  return `${out.join("\n").trimEnd()}\n`;
+}
+
+function serviceHtml(d: ServiceDiff): string {
+  const plateaus = d.plateaus.map((p) => {
+    const items = [
+      ...(p.description ? [`<li>Description was: ${h(p.description.old)}<br>Description is: ${h(p.description.new)}</li>`] : []),
+      ...p.features.added.map((f) => `<li class="add">Added <strong>${h(f.name)}</strong> (${h(f.role)}, level ${f.level}): ${h(f.description)}</li>`),
+      ...p.features.removed.map((f) => `<li class="del">Removed <strong>${h(f.name)}</strong> (${h(f.role)}, level ${f.level})</li>`),
+      ...p.features.changed.map((c) => `<li>Changed <strong>${h(c.name)}</strong><ul>${Object.entries(c.changes).map(([k, v]) => `<li>${h(k)}: ${h(v!.old)} → ${h(v!.new)}</li>`).join("")}${c.mappings.added.length ? `<li>mappings added: ${h(c.mappings.added.join(", "))}</li>` : ""}${c.mappings.removed.length ? `<li>mappings removed: ${h(c.mappings.removed.join(", "))}</li>` : ""}</ul></li>`),
+    ];
+    return `<h3>${h(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}</h3><ul>${items.join("")}</ul>`;
+  });
+  return `<section><h2>${h(d.name)} <small>${h(d.service_id)}</small>${d.status === "changed" ? "" : ` (service ${d.status})`}</h2>${plateaus.join("")}</section>`;
+}
+
+export function diffHtml(r: DiffReport, title: string): string {
+  const css = "body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:1rem}li.add{color:#1b6e1b}li.del{color:#a11}small{color:#666}";
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${h(title)}</title><style>${css}</style></head>
+<body><h1>${h(title)}</h1><ul>${summaryLines(r).map((l) => `<li>${h(l)}</li>`).join("")}</ul>
+${r.details.length ? r.details.map(serviceHtml).join("\n") : "<p>The two files are identical.</p>"}
+</body></html>
+`;
+}

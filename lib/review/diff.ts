@@ -1,0 +1,107 @@
+import { SAError } from "../errors.ts";
+import { openEvolutions } from "../export/source.ts";
+import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
+import { normaliseName } from "./checks.ts";
+
+/** What `diff` compares of a feature; the rest (ids of runs, dates) is not a difference. */
+export interface FeatureView {
+  id: string;
+  name: string;
+  role: string;
+  level: number;
+  description: string;
+  justification: string;
+  /** `catalogue:item`, sorted. */
+  mappings: string[];
+}
+interface PlateauView {
+  name: string;
+  order: number;
+  description: string;
+  features: FeatureView[];
+}
+export interface ServiceView {
+  id: string;
+  name: string;
+  plateaus: Map<string, PlateauView>;
+}
+
+function project(e: ServiceEvolution): ServiceView {
+  const plateaus = new Map<string, PlateauView>();
+  for (const p of e.plateaus) {
+    const features = p.features.map((f) => ({
+      id: f.feature_id, name: f.name, role: roleOf(f), level: f.score.level, description: f.description, justification: f.score.justification,
+      mappings: Object.entries(f.mappings).flatMap(([set, list]) => list.map((m) => `${set}:${m.item}`)).sort(),
+    }));
+    plateaus.set(p.plateau_name, { name: p.plateau_name, order: p.plateau, description: p.service_description, features });
+  }
+  return { id: e.service.service_id, name: e.service.name, plateaus };
+}
+
+/** Reads an evolutions file for `diff`: any bad line or repeated service is bad input (exit 2). */
+export async function readServices(path: string): Promise<Map<string, ServiceView>> {
+  const source = await openEvolutions(path);
+  const services = new Map<string, ServiceView>();
+  try {
+    for await (const e of source.read()) {
+      if (services.has(e.service.service_id)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: service ${e.service.service_id} appears twice`);
+      services.set(e.service.service_id, project(e));
+    }
+  } finally {
+    source.dispose();
+  }
+  if (source.badLines.length) throw new SAError("E_INPUT_UNREADABLE", `input ${source.badLines[0]}${source.badLines.length > 1 ? ` (and ${source.badLines.length - 1} more bad lines)` : ""}`);
+  return services;
+}
+
+export interface Change<T> {
+  old: T;
+  new: T;
+}
+export interface FeatureChange {
+  feature_id: string;
+  name: string;
+  changes: Partial<Record<"feature_id" | "name" | "role" | "level" | "description" | "justification", Change<string | number>>>;
+  mappings: { added: string[]; removed: string[] };
+}
+export interface PlateauDiff {
+  plateau: string;
+  status: "added" | "removed" | "changed";
+  description?: Change<string>;
+  features: { added: FeatureView[]; removed: FeatureView[]; changed: FeatureChange[] };
+  mappings: { added: string[]; removed: string[] };
+}
+export interface ServiceDiff {
+  service_id: string;
+  name: string;
+  status: "added" | "removed" | "changed";
+  plateaus: PlateauDiff[];
+}
+
+/** Pairs features by id first, then by name (same words, any case), within one plateau. */
+export function matchFeatures(olds: FeatureView[], news: FeatureView[]): { pairs: Array<[FeatureView, FeatureView]>; added: FeatureView[]; removed: FeatureView[] } {
+  const pairs: Array<[FeatureView, FeatureView]> = [];
+  const left = [...olds];
+  const right = [...news];
+  for (const key of [(f: FeatureView) => f.id, (f: FeatureView) => normaliseName(f.name)]) {
+    for (const o of [...left]) {
+      const i = right.findIndex((n) => key(n) === key(o));
+      if (i < 0) continue;
+      pairs.push([o, right[i]!]);
+      right.splice(i, 1);
+      left.splice(left.indexOf(o), 1);
+    }
+  }
+  return { pairs, added: right, removed: left };
+}
+
+const fields = ["feature_id", "name", "role", "level", "description", "justification"] as const;
+const valueOf = (f: FeatureView, field: (typeof fields)[number]) => (field === "feature_id" ? f.id : f[field]);
+
+export function compareFeature(o: FeatureView, n: FeatureView): FeatureChange | undefined {
+  const changes: FeatureChange["changes"] = {};
+  for (const field of fields) if (valueOf(o, field) !== valueOf(n, field)) changes[field] = { old: valueOf(o, field), new: valueOf(n, field) };
+  const mappings = { added: n.mappings.filter((m) => !o.mappings.includes(m)), removed: o.mappings.filter((m) => !n.mappings.includes(m)) };
+  if (!Object.keys(changes).length && !mappings.added.length && !mappings.removed.length) return undefined;
+  return { feature_id: n.id, name: n.name, changes, mappings };
+}

@@ -1,0 +1,72 @@
+import type { ArgsDef } from "citty";
+import type { TaskMeta } from "./_task.ts";
+
+/** Help text: plain (no colour codes, so it reads the same in a pipe), wrapped at 80 columns. */
+const WIDTH = 80;
+
+/** A few command lines per task, shown under "Examples". */
+const examples: Record<string, string[]> = {
+  preflight: ["preflight --model openai:gpt-4o-mini -i services.jsonl", "preflight --online --budget 5 --json > preflight.json"],
+  run: ["run --model synthetic:demo -i services.jsonl -o out/evo.jsonl", "run -i in.jsonl -o out.jsonl --budget 5 --concurrency 16"],
+  map: ["map --input out/evolutions.jsonl --output out/mapped.jsonl", "map -i out/evo.jsonl -o out/apps.jsonl --sets applications"],
+  export: [
+    "export -i out/evolutions.jsonl -o out/report.html --data data",
+    "export -i out/evolutions.jsonl -o out/report.xlsx",
+    "export -i out/evolutions.jsonl -o out/features.csv --no-bom",
+    "export -i out/evolutions.jsonl -o out/story.md --view narrative",
+  ],
+  diff: ["diff out/before.jsonl out/after.jsonl", "diff old.jsonl new.jsonl --json | jq .features", "diff old.jsonl new.jsonl --format html -o changes.html"],
+  check: ["check -i out/evolutions.jsonl --data data", "check -i out/evolutions.jsonl --json > checks.json"],
+  cache: ["cache stats", "cache prune --older-than 30d", "cache clear --yes", "cache import ~/python-tool/.cache"],
+  usage: ["usage", "usage --all --since 7d", 'usage --format md >> "$GITHUB_STEP_SUMMARY"'],
+  "bench-export": ["bench-export --services 10000 --formats xlsx,html", "bench-export --evolutions out/evolutions.jsonl --formats all"],
+  bench: ["bench --services 20 --latency 200", "bench --services 100 --server-rpm 1800 --rpm 1800"],
+};
+
+export function wrap(text: string, width: number, indent: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width - indent) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [""];
+}
+
+function flag(name: string, def: ArgsDef[string]): string {
+  const aliases = ["alias" in def ? (def.alias ?? []) : []].flat().map((a) => `-${a}, `).join("");
+  const value = def.type === "string" ? ` ${name.replace(/-/g, "_").toUpperCase()}` : "";
+  return `${aliases}--${name}${value}`;
+}
+
+function optionLines(args: ArgsDef): string[] {
+  const out: string[] = [];
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type === "positional") continue;
+    const head = `  ${flag(name, def)}`;
+    const description = `${def.description ?? ""}${def.type === "boolean" && def.default === true ? ` (--no-${name} to turn off)` : ""}`;
+    // A long flag gets its own line, its description indented below it.
+    const [first, ...rest] = wrap(description, WIDTH, head.length <= 28 ? 30 : 8);
+    if (head.length <= 28) out.push(`${head.padEnd(30)}${first}`, ...rest.map((l) => `${" ".repeat(30)}${l}`));
+    else out.push(head, ...[first, ...rest].map((l) => `${" ".repeat(8)}${l}`));
+  }
+  return out;
+}
+
+export function renderHelp(meta: TaskMeta, args: ArgsDef): string {
+  const positionals = Object.entries(args).filter(([, d]) => d.type === "positional");
+  const usage = `Usage: bun scripts/${meta.name}.ts ${positionals.map(([n, d]) => (d.required === false ? `[${n.toUpperCase()}]` : n.toUpperCase())).join(" ")}${positionals.length ? " " : ""}[options]`;
+  const out = [...wrap(meta.description, WIDTH, 0), "", usage, `   or: service-ambitions ${meta.name} ...`, ""];
+  if (positionals.length) {
+    out.push("Arguments:");
+    for (const [n, d] of positionals) out.push(`  ${n.toUpperCase().padEnd(28)}${wrap(d.description ?? "", WIDTH, 30).join(`\n${" ".repeat(30)}`)}`);
+    out.push("");
+  }
+  out.push("Options:", ...optionLines(args), `  ${"-h, --help".padEnd(28)}Show this help`, `  ${"--version".padEnd(28)}Print the version`);
+  const list = examples[meta.name];
+  if (list?.length) out.push("", "Examples:", ...list.map((e) => `  bun scripts/${e.replace(/^(\S+)/, "$1.ts")}`));
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bun
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { SAError } from "../lib/errors.ts";
+import { formats } from "../lib/export/export.ts";
+import { formatBytes, formatCount } from "../lib/format.ts";
+import { defineTask, runTask } from "./_task.ts";
+
+const root = resolve(import.meta.dir, "..");
+const GiB = 1024 ** 3;
+
+interface Measure {
+  format: string;
+  peakRssBytes: number;
+  wallSeconds: number;
+  fileBytes: number;
+  underOneGiB: boolean;
+}
+
+async function exec(command: string[], cwd: string): Promise<{ code: number; stderr: string }> {
+  const proc = Bun.spawn(command, { cwd, stdout: "pipe", stderr: "pipe" });
+  const [, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stderr };
+}
+
+/** The generated services and their evolutions from the synthetic model, cache off. */
+async function evolutionsFor(services: number, dir: string, data: string): Promise<string> {
+  const input = join(dir, "services.jsonl");
+  const lines = Array.from({ length: services }, (_, i) => JSON.stringify({ service_id: `S${String(i + 1).padStart(6, "0")}`, name: `Service ${i + 1}`, description: `A generated service number ${i + 1}.`, jobs_to_be_done: [`Job ${i + 1}`] }));
+  writeFileSync(input, `${lines.join("\n")}\n`);
+  const output = join(dir, "evolutions.jsonl");
+  const run = await exec(["bun", join(root, "scripts/run.ts"), "--model", "synthetic:demo", "--input", input, "--output", output, "--data", data, "--cache-mode", "off", "--quiet"], dir);
+  if (run.code !== 0) throw new SAError("E_USAGE", `bench-export: the run failed (exit ${run.code}): ${run.stderr.trim().split("\n").at(-1)}`);
+  return output;
+}
+
+/** One export under `/usr/bin/time -v`: its peak resident set size and wall time. */
+async function measure(input: { format: string; evolutions: string; dir: string; data: string }): Promise<Measure> {
+  const output = join(input.dir, `export.${input.format}`);
+  // time writes its report to a file: the stderr pipe it shares with bun is non-blocking, and a
+  // report written there can be cut short (time then exits 1).
+  const report = join(input.dir, `time.${input.format}.txt`);
+  const result = await exec(["/usr/bin/time", "-o", report, "-v", "bun", join(root, "scripts/export.ts"), "--input", input.evolutions, "--output", output, "--data", input.data, "--quiet"], input.dir);
+  if (result.code !== 0) throw new SAError("E_USAGE", `bench-export: export to ${input.format} failed (exit ${result.code}): ${result.stderr.trim().split("\n")[0]}`);
+  const timed = readFileSync(report, "utf8");
+  const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timed)?.[1] ?? Number.NaN) * 1024;
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/.exec(timed)?.[1] ?? "0";
+  const wallSeconds = wall.split(":").reduce((s, part) => s * 60 + Number(part), 0);
+  return { format: input.format, peakRssBytes: rss, wallSeconds, fileBytes: statSync(output).size, underOneGiB: rss < GiB };
+}
+
+const task = defineTask({
+  meta: { name: "bench-export", description: "Measure each export's peak memory and time on N synthetic services" },
+  args: {
+    services: { type: "string", description: "Generated services (default 10000)" },
+    formats: { type: "string", description: `Comma-separated formats (default xlsx,html; all for ${formats.join(",")})` },
+    evolutions: { type: "string", description: "Export this evolutions file instead of generating one" },
+    dir: { type: "string", description: "Working folder (default: a new temporary folder)" },
+    data: { type: "string", description: "Data folder (default fixtures/data)" },
+    json: { type: "boolean", description: "Print the figures as one JSON object" },
+    verbose: { type: "boolean", alias: "v", description: "Debug logs" },
+    quiet: { type: "boolean", alias: "q", description: "Errors only" },
+  },
+  async run({ args, log }) {
+    if (!existsSync("/usr/bin/time")) throw new SAError("E_USAGE", "bench-export needs GNU time at /usr/bin/time (apt-get install time)");
+    const services = Number(args.services ?? 10_000);
+    if (!Number.isInteger(services) || services < 1) throw new SAError("E_USAGE", `--services: expected a whole number, got "${args.services}"`);
+    const chosen = (args.formats ?? "xlsx,html") === "all" ? [...formats] : (args.formats ?? "xlsx,html").split(",");
+    const unknown = chosen.filter((f) => !(formats as readonly string[]).includes(f));
+    if (unknown.length) throw new SAError("E_USAGE", `--formats: unknown "${unknown[0]}" (known: ${formats.join(", ")}, all)`);
+    const dir = resolve(args.dir ?? mkdtempSync(join(tmpdir(), "sa-bench-export-")));
+    const data = resolve(args.data ?? join(root, "fixtures/data"));
+    log.info(`bench-export: ${args.evolutions ? `exporting ${args.evolutions}` : `generating ${formatCount(services)} services`} in ${dir}`);
+    const evolutions = args.evolutions ? resolve(args.evolutions) : await evolutionsFor(services, dir, data);
+    const results: Measure[] = [];
+    for (const format of chosen) results.push(await measure({ format, evolutions, dir, data }));
+    if (args.json) process.stdout.write(`${JSON.stringify({ evolutions, evolutionsBytes: statSync(evolutions).size, results })}\n`);
+    else {
+      const lines = results.map((r) => `${r.format.padEnd(6)}${formatBytes(r.peakRssBytes).padStart(12)}${`${r.wallSeconds.toFixed(1)} s`.padStart(10)}${formatBytes(r.fileBytes).padStart(12)}  ${r.underOneGiB ? "under 1 GiB" : "OVER 1 GiB"}`);
+      process.stdout.write(`input ${evolutions} (${formatBytes(statSync(evolutions).size)})\nformat   peak RSS      wall        file\n${lines.join("\n")}\n`);
+    }
+    return results.every((r) => r.underOneGiB) ? 0 : 1;
+  },
+});
+
+export default task;
+
+if (import.meta.main) await runTask(task);

@@ -1,0 +1,55 @@
+#!/usr/bin/env bun
+import { existsSync } from "node:fs";
+import { loadDataset } from "../lib/data.ts";
+import { SAError } from "../lib/errors.ts";
+import { openEvolutions } from "../lib/export/source.ts";
+import { summarise } from "../lib/export/summary.ts";
+import { countByCheck, createChecker } from "../lib/review/checker.ts";
+import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
+import { commonArgs, sharedArgs } from "./_args.ts";
+import { defineTask, runTask } from "./_task.ts";
+
+function text(findings: Finding[]): string {
+  const lines: string[] = [];
+  for (const id of checkIds) {
+    const found = findings.filter((f) => f.check === id);
+    if (!found.length) continue;
+    lines.push(`${id}: ${checkTitles[id]} (${found.length}, ${found[0]!.severity})`);
+    for (const f of found) lines.push(`  ${[f.serviceId, f.plateau].filter(Boolean).join(" · ")}${f.serviceId ? ": " : ""}${f.message}`);
+  }
+  const errors = findings.filter((f) => f.severity === "error").length;
+  lines.push(findings.length ? `${findings.length} findings (${errors} errors, ${findings.length - errors} warnings)` : "every check passed");
+  return `${lines.join("\n")}\n`;
+}
+
+const task = defineTask({
+  meta: { name: "check", description: "Review an evolutions file: gaps, repeats, falling levels, unused items" },
+  args: {
+    input: sharedArgs.input,
+    data: { type: "string", description: "Data folder: the roles expected and the catalogues' items" },
+    ...commonArgs,
+  },
+  async run({ args, log, config: load }) {
+    if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
+    const config = await load();
+    if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
+    const data = args.data ? await loadDataset(config, { requireRolesAndPlateaus: false }) : undefined;
+    const source = await openEvolutions(args.input);
+    const checker = createChecker(config.checks);
+    try {
+      const summary = await summarise(source, { data, observers: [checker.observe] });
+      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id) });
+      for (const line of source.badLines) log.error(`input ${line}`);
+      const errors = findings.filter((f) => f.severity === "error").length;
+      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings: findings.length - errors, findings })}\n` : text(findings);
+      process.stdout.write(out);
+      return errors || source.badLines.length ? 1 : 0;
+    } finally {
+      source.dispose();
+    }
+  },
+});
+
+export default task;
+
+if (import.meta.main) await runTask(task);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bun
+import { SAError } from "../lib/errors.ts";
+import { openSink } from "../lib/export/sink.ts";
+import { diffServices, isIdentical } from "../lib/review/diff-report.ts";
+import { diffHtml, diffMarkdown, diffText } from "../lib/review/diff-render.ts";
+import { readServices } from "../lib/review/diff.ts";
+import { commonArgs, sharedArgs } from "./_args.ts";
+import { defineTask, runTask } from "./_task.ts";
+
+const task = defineTask({
+  meta: { name: "diff", description: "Compare two evolutions files service by service (exit 1 when they differ)" },
+  args: {
+    old: { type: "positional", description: "The earlier evolutions file", required: true },
+    new: { type: "positional", description: "The later evolutions file", required: true },
+    format: { type: "string", description: "text | md | html (default text)" },
+    output: { ...sharedArgs.output, description: "Where the md or html report goes (default stdout)" },
+    title: { type: "string", description: "Title of the md or html report" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const format = args.format ?? "text";
+    if (!["text", "md", "html"].includes(format)) throw new SAError("E_USAGE", `--format: expected text, md or html, got "${format}"`);
+    if (args.json && format !== "text") throw new SAError("E_USAGE", "--json and --format are exclusive");
+    const report = diffServices(await readServices(args.old), await readServices(args.new));
+    const title = args.title ?? `Changes from ${args.old} to ${args.new}`;
+    const text = args.json ? `${JSON.stringify(report)}\n` : format === "md" ? diffMarkdown(report, title) : format === "html" ? diffHtml(report, title) : diffText(report);
+    const sink = openSink(args.output ?? "-");
+    await sink.write(text);
+    await sink.commit();
+    return isIdentical(report) ? 0 : 1;
+  },
+});
+
+export default task;
+
+if (import.meta.main) await runTask(task);

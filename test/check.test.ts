@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fixtureData, root, runScript, tempDir } from "./helpers.ts";
+import { syntheticEvolutions } from "./support/evolutions.ts";
+
+let dir: string;
+let cleanup: () => void;
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir("sa-check-"));
+});
+afterAll(() => cleanup());
+
+const fixture = join(root, "fixtures/review/check-two-findings.jsonl");
+const check = (args: string[], env: Record<string, string> = {}) => runScript("check", args, { cwd: dir, env });
+
+describe("check", () => {
+  test("a repeated feature: the same or near-same name at a later plateau (case, punctuation, word order, plurals)", async () => {
+    const { repeatedFeatures } = await import("../lib/review/checks.ts");
+    const line = JSON.parse(readFileSync(fixture, "utf8"));
+    line.plateaus[1].features[0].name = "fault-reporting";
+    line.plateaus[2].features[0].name = "Reports: Energy";
+    line.plateaus[2].features[1].name = "Repair queues";
+    const { evolutionSchema } = await import("../lib/schema/evolution.ts");
+    const found = repeatedFeatures(evolutionSchema.parse(line)).map((f) => `${f.plateau}: ${f.message}`);
+    expect(found).toEqual(['Enhanced: "fault-reporting" repeats a feature of Foundational', 'Advanced: "Repair queues" repeats a feature of Foundational']);
+  });
+
+  test("one role missing at one plateau and one falling level: exactly those two, exit 1 (a missing role is an error)", async () => {
+    const result = await check(["--input", fixture, "--json"]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.findings).toEqual([
+      { check: "missing-role", severity: "error", serviceId: "D", plateau: "Enhanced", message: "no features for staff" },
+      { check: "falling-level", severity: "warning", serviceId: "D", plateau: "Advanced", message: "average level 2.00 is below 3.00 at Enhanced" },
+    ]);
+    expect(report.errors).toBe(1);
+    expect(report.counts["missing-role"]).toBe(1);
+    const text = await check(["--input", fixture]);
+    expect(text.stdout).toContain("2 findings (1 errors, 1 warnings)");
+  });
+
+  test("severity and brand names come from the config; warnings alone exit 0", async () => {
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { brands: ["Acme Sensors"], severity: { "missing-role": "warning", "brand-name": "error" } } }));
+    expect((await check(["--input", fixture])).code).toBe(0);
+    const line = JSON.parse(readFileSync(fixture, "utf8"));
+    line.plateaus[1].features[0].description = "Acme Sensors report faults.";
+    line.plateaus[0].service_description = "Foundational repairs when residents report them.";
+    const branded = join(dir, "branded.jsonl");
+    writeFileSync(branded, `${JSON.stringify(line)}\n`);
+    const result = await check(["--input", branded, "--json"]);
+    expect(result.code).toBe(1);
+    const checks = JSON.parse(result.stdout).findings.map((f: { check: string; severity: string }) => `${f.check} ${f.severity}`);
+    expect(checks).toEqual(["missing-role warning", "falling-level warning", "brand-name error", "names-plateau warning"]);
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { severity: { "missing-role": "loud" } } }));
+    expect((await check(["--input", fixture])).code).toBe(2);
+    writeFileSync(join(dir, "service-ambitions.config.json"), "{}");
+  });
+
+  test("with --data: unused catalogue items and repeated features on a synthetic run; the HTML report has the checks", async () => {
+    const run = await syntheticEvolutions(dir);
+    const result = await check(["--input", run.path, "--data", fixtureData, "--json"]);
+    const report = JSON.parse(result.stdout);
+    expect(Object.keys(report.counts)).toEqual(["missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "brand-name", "names-plateau"]);
+    expect(report.services).toBe(run.lines.length);
+    // The hand-written fixture uses none of the fixture catalogues' 3 × 16 items.
+    const unused = JSON.parse((await check(["--input", fixture, "--data", fixtureData, "--json"])).stdout);
+    expect(unused.counts["unused-item"]).toBe(48);
+    expect(unused.findings.find((f: { check: string }) => f.check === "unused-item").message).toBe("Applications: Citizen Portal (APP001) is never used");
+    expect((await runScript("export", ["--input", run.path, "--data", fixtureData, "--output", "r.html"], { cwd: dir })).code).toBe(0);
+    const html = readFileSync(join(dir, "r.html"), "utf8");
+    expect(html).toContain('<section id="checks"><h2>Checks</h2>');
+    expect(html).toContain(report.findings.length ? report.findings[0].message.replace(/"/g, "&#34;") : "Every check passed.");
+  });
+});

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { root, runScript, tempDir } from "./helpers.ts";
+import { syntheticEvolutions } from "./support/evolutions.ts";
+
+let dir: string;
+let cleanup: () => void;
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir("sa-diff-"));
+});
+afterAll(() => cleanup());
+
+const oldFile = join(root, "fixtures/review/diff-old.jsonl");
+const newFile = join(root, "fixtures/review/diff-new.jsonl");
+const diff = (...args: string[]) => runScript("diff", args, { cwd: dir });
+
+describe("diff", () => {
+  test("a file against itself: exit 0, nothing changed", async () => {
+    const result = await diff(oldFile, oldFile, "--json");
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      services: { added: 0, removed: 0, changed: 0 },
+      features: { added: 0, removed: 0, changed: 0 },
+      levels: { up: 0, down: 0 },
+      mappings: { added: 0, removed: 0 },
+      details: [],
+    });
+    expect((await diff(oldFile, oldFile)).stdout).toContain("identical");
+  });
+
+  test("two hand-written files: exit 1 and the counts of a hand count", async () => {
+    // By hand: service C added, B removed, A changed. In A at Foundational: "Payment portal" added,
+    // "Staff dashboard" removed, "Online booking" (level 2→3, +APP4) and "Status alerts" (matched by
+    // name under a new id, level 3→2, -TEC1) changed; at Enhanced only the description changed.
+    // Mappings: +APP4, +APP5 (the new feature's); -TEC1, -APP3 (the removed feature's).
+    const result = await diff(oldFile, newFile, "--json");
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect({ ...report, details: undefined }).toEqual({
+      services: { added: 1, removed: 1, changed: 1 },
+      features: { added: 1, removed: 1, changed: 2 },
+      levels: { up: 1, down: 1 },
+      mappings: { added: 2, removed: 2 },
+      details: undefined,
+    });
+    expect(report.details.map((d: { service_id: string; status: string }) => `${d.service_id} ${d.status}`)).toEqual(["A changed", "B removed", "C added"]);
+    const foundational = report.details[0].plateaus[0];
+    expect(foundational.features.changed.map((c: { name: string }) => c.name)).toEqual(["Online booking", "Status Alerts"]);
+    expect(foundational.features.changed[1].changes.feature_id).toEqual({ old: "AAAAA2", new: "BBBBB2" });
+    expect(foundational.mappings).toEqual({ added: ["AAAAA5 applications:APP5", "AAAAA1 applications:APP4"], removed: ["AAAAA3 applications:APP3", "BBBBB2 technologies:TEC1"] });
+    expect(report.details[0].plateaus[1]).toMatchObject({ plateau: "Enhanced", description: { old: "Crews follow planned routes.", new: "Crews follow routes planned each morning." } });
+  });
+
+  test("the terminal summary, and readable md and html reports", async () => {
+    const text = await diff(oldFile, newFile);
+    expect(text.stdout).toContain("services  1 added, 1 removed, 1 changed");
+    expect(text.stdout).toContain('~ "Online booking" level 2→3');
+    expect((await diff(oldFile, newFile, "--format", "md", "--output", "d.md")).code).toBe(1);
+    const md = readFileSync(join(dir, "d.md"), "utf8");
+    expect(md).toContain("## Bin collection (A)");
+    expect(md).toContain("- Added **Payment portal**");
+    expect((await diff(oldFile, newFile, "--format", "html", "--output", "d.html")).code).toBe(1);
+    expect(readFileSync(join(dir, "d.html"), "utf8")).toContain("Removed <strong>Staff dashboard</strong>");
+  });
+
+  test("bad input exits 2, naming the file and line", async () => {
+    const bad = join(dir, "bad.jsonl");
+    writeFileSync(bad, `${readFileSync(oldFile, "utf8")}{"meta": {}}\n`);
+    const result = await diff(oldFile, bad);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("bad.jsonl:3:");
+    expect((await diff(oldFile, join(dir, "missing.jsonl"))).code).toBe(2);
+    expect((await diff(oldFile)).code).toBe(2);
+  });
+
+  test("a run against a run with another model differs (exit 1)", async () => {
+    const a = await syntheticEvolutions(dir, "synthetic:demo", "a.jsonl");
+    const b = await syntheticEvolutions(dir, "synthetic:other", "b.jsonl");
+    const result = await diff(a.path, b.path, "--json");
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.services.changed).toBe(a.lines.length);
+    expect(report.features.added + report.features.changed).toBeGreaterThan(0);
+  });
+});
