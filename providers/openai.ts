@@ -45,7 +45,7 @@ export function create(model: string, context: ProviderContext): Provider {
     baseURL: redactUrl(baseURL),
     async complete(request: ChatRequest): Promise<ChatResult> {
       const apiKey = openaiApiKey(context.env);
-      if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY (or SA_OPENAI_API_KEY) is not set (needed for openai: models)");
+      if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for openai: models)");
       const scope = { retries: 0 };
       try {
         const completion = await retryScope.run(scope, () => clientFor(apiKey).chat.completions.create(

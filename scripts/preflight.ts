@@ -98,7 +98,7 @@ const task = defineTask({
       const models = allModels(cfg);
       const openaiModels = models.filter((m) => parseModelId(m).provider === "openai");
       await check("environment", async () => {
-        if (openaiModels.length && !openaiApiKey(process.env)) throw new SAError("E_USAGE", `OPENAI_API_KEY (or SA_OPENAI_API_KEY) is not set (needed for ${openaiModels.join(", ")})`);
+        if (openaiModels.length && !openaiApiKey(process.env)) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for ${openaiModels.join(", ")})`);
         const keyName = process.env.OPENAI_API_KEY ? "OPENAI_API_KEY" : "SA_OPENAI_API_KEY";
         return openaiModels.length ? `${keyName} is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
       });
