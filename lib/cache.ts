@@ -81,6 +81,8 @@ export interface KeyParts {
   schema: string;
   temperature?: number;
   seed?: number;
+  reasoningEffort?: string;
+  maxOutputTokens?: number;
   stage: string;
 }
 
@@ -119,6 +121,9 @@ export function cacheHash(parts: KeyParts): string {
     schema: parts.schema,
     temperature: parts.temperature ?? null,
     seed: parts.seed ?? null,
+    // Left out when unset, so keys made before these settings existed still match.
+    reasoningEffort: parts.reasoningEffort,
+    maxOutputTokens: parts.maxOutputTokens,
     stage: parts.stage,
   });
   const hash = createHash("sha256").update(header);
@@ -126,7 +131,7 @@ export function cacheHash(parts: KeyParts): string {
   return hash.digest("hex");
 }
 
-// The context and stage parts repeat in every key of a run: encoded once each.
+// The namespace and stage parts repeat in every key of a run: encoded once each.
 const fixedParts = new Map<string, string>();
 const fixedPart = (text: string) => {
   let part = fixedParts.get(text);
@@ -134,8 +139,8 @@ const fixedPart = (text: string) => {
   return part;
 };
 
-export const cacheKey = (context: string, stage: string, serviceId: string, hash: string) =>
-  [fixedPart(context), fixedPart(stage), keyPart(serviceId), hash].join(":");
+export const cacheKey = (namespace: string, stage: string, serviceId: string, hash: string) =>
+  [fixedPart(namespace), fixedPart(stage), keyPart(serviceId), hash].join(":");
 
 export const cacheEntrySchema = z.object({
   v: z.literal(CACHE_KEY_VERSION),

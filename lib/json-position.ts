@@ -1,12 +1,15 @@
 import type { Node } from "jsonc-parser";
 
+// Both parsers load only to explain a bad file (a sync require: callers stay synchronous).
+const jsonc = () => require("jsonc-parser") as typeof import("jsonc-parser");
+const yaml = () => require("yaml") as typeof import("yaml");
+
 /**
  * The 1-based line of the value at `path` in a JSON text (or of the nearest parent that exists),
  * so an error in a data file can name its line as well as its field.
  */
-export async function lineOf(text: string, path: PropertyKey[]): Promise<number | undefined> {
-  // Loaded only to explain a bad file.
-  const { findNodeAtLocation, parseTree } = await import("jsonc-parser");
+export function lineOf(text: string, path: PropertyKey[]): number | undefined {
+  const { findNodeAtLocation, parseTree } = jsonc();
   const tree = parseTree(text);
   if (!tree) return undefined;
   let node: Node | undefined;
@@ -14,4 +17,17 @@ export async function lineOf(text: string, path: PropertyKey[]): Promise<number 
     node = findNodeAtLocation(tree, path.slice(0, depth).map((p) => (typeof p === "number" ? p : String(p))));
   }
   return node ? text.slice(0, node.offset).split("\n").length : undefined;
+}
+
+/** The same for a YAML text: the line of the value at `path`, or of the nearest parent that exists. */
+export function yamlLineOf(text: string, path: PropertyKey[]): number | undefined {
+  const { LineCounter, parseDocument } = yaml();
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter });
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    const offset = (node as { range?: [number, number, number] } | undefined)?.range?.[0];
+    if (offset !== undefined) return counter.linePos(offset).line;
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
+import type { CallSettings, ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, isSAError } from "./errors.ts";
@@ -8,6 +8,7 @@ import type { Pricing } from "./pricing.ts";
 import type { Quarantine } from "./quarantine.ts";
 import type { Recorder } from "./recorder.ts";
 import { countPromptTokens } from "./tokens.ts";
+import { guessPromptTokens } from "./token-guess.ts";
 import type { UsageGuard } from "./usage-guard.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
@@ -22,8 +23,8 @@ export interface SessionOptions {
   task: string;
   runId: string;
   context: string;
-  /** The primary model first, then the configured fallbacks. */
-  providers: Provider[];
+  /** Per stage: its own model first, then the configured fallbacks. */
+  routes: Record<Stage, Route[]>;
   cache: CallCache;
   limiter: Limiter;
   guard: UsageGuard;
@@ -32,8 +33,6 @@ export interface SessionOptions {
   quarantine: Quarantine;
   log: Log;
   clock: Clock;
-  temperature?: number;
-  seed?: number;
   /** Expected output and billed prompt tokens, for limit and budget checks before a call; learns from answers. */
   forecast: TokenForecast;
   /** Exact token counts (js-tiktoken) are only worth loading when a token limit or budget needs them. */
@@ -46,6 +45,12 @@ export interface SessionOptions {
   misses?: Array<{ stage: string; serviceId: string; model: string }>;
   /** Spans for calls, when tracing is on. @default noTracing */
   tracing?: Tracing;
+}
+
+/** One model a stage may call, with the settings it is sent. */
+export interface Route {
+  provider: Provider;
+  settings: CallSettings;
 }
 
 export interface Session {
@@ -65,30 +70,31 @@ export function createSession(options: SessionOptions): Session {
   // Converting a zod schema to JSON Schema is the costliest step of a call: done once per schema.
   const formats = createResponseFormats();
 
-  const countPrompt = async (messages: ChatMessage[]) =>
-    options.exactTokens ? countPromptTokens(messages) : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
+  // The four-characters guess is calibrated by the forecast; exact counts only when limits need them.
+  const countPrompt = async (messages: ChatMessage[]) => (options.exactTokens ? countPromptTokens(messages) : guessPromptTokens(messages));
 
   /** What a call will use, forecast when it is dispatched: answers seen while it queued count. */
-  function estimate(stage: Stage, provider: Provider, counted: number) {
+  function estimate(stage: Stage, { provider, settings }: Route, counted: number) {
     const model = modelIdOf(provider);
     const inputTokens = options.forecast.input(counted, model);
-    const outputTokens = options.forecast.output(stage, model);
+    const outputTokens = Math.min(options.forecast.output(stage, model), settings.maxOutputTokens ?? Infinity);
     const costUsd = options.guard.needsCost ? (options.pricing.cost(model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0) : 0;
     return { counted, inputTokens, outputTokens, costUsd };
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
-  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[], responseFormat: ResponseFormat) {
+  async function live<T>(spec: CallSpec<T>, route: Route, messages: ChatMessage[], responseFormat: ResponseFormat) {
+    const { provider, settings } = route;
     const jsonSchema = responseFormat.json_schema.schema;
     const counted = await countPrompt(messages);
-    let guess = estimate(spec.stage, provider, counted);
+    let guess = estimate(spec.stage, route, counted);
     const startedAt = options.clock.now();
     return options.limiter.schedule(
       async () => {
         const reservation = options.guard.reserve(guess);
         let result;
         try {
-          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, temperature: options.temperature, seed: options.seed });
+          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, ...settings });
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -105,7 +111,7 @@ export function createSession(options: SessionOptions): Session {
       {
         priority: spec.priority,
         tokens: () => {
-          guess = estimate(spec.stage, provider, counted);
+          guess = estimate(spec.stage, route, counted);
           return guess.inputTokens + guess.outputTokens;
         },
       },
@@ -148,7 +154,8 @@ export function createSession(options: SessionOptions): Session {
     });
   }
 
-  async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
+  async function tryProvider<T>(spec: CallSpec<T>, route: Route): Promise<CallResult<T> | { failed: string }> {
+    const { provider } = route;
     const { format, keySchema } = formats.forCall(spec.schema, spec.schemaName, spec.pins);
     const hash = cacheHash({
       provider: provider.name,
@@ -156,8 +163,7 @@ export function createSession(options: SessionOptions): Session {
       model: provider.model,
       messages: spec.messages,
       schema: keySchema,
-      temperature: options.temperature,
-      seed: options.seed,
+      ...route.settings,
       stage: spec.stage,
     });
     const key = cacheKey(options.context, spec.stage, spec.serviceId, hash);
@@ -177,7 +183,7 @@ export function createSession(options: SessionOptions): Session {
     }
     if (options.reuseImported) {
       // Loaded only for --reuse-imported: the Python answer shapes are a large module to start with.
-      const { findImportedAnswer } = await import("./cache-import.ts");
+      const { findImportedAnswer } = await import("./cache-imported.ts");
       const reused = await findImportedAnswer(options.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
         const checked = validateAnswer(spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec, answer);
         return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
@@ -192,7 +198,7 @@ export function createSession(options: SessionOptions): Session {
 
     let messages = spec.messages;
     let dropped: { reason: string; data: string } | undefined;
-    let answer = await live(spec, provider, messages, format());
+    let answer = await live(spec, route, messages, format());
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
@@ -202,7 +208,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "assistant", content: answer.content },
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
-      answer = await live(spec, provider, messages, format());
+      answer = await live(spec, route, messages, format());
       const second = validateAnswer(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });
@@ -235,7 +241,7 @@ export function createSession(options: SessionOptions): Session {
 
   return {
     async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
-      const span = traces.start(spec, options.providers[0]!);
+      const span = traces.start(spec, options.routes[spec.stage][0]!.provider);
       try {
         const result = await callModels(spec);
         span.end(undefined, result.value);
@@ -250,9 +256,10 @@ export function createSession(options: SessionOptions): Session {
   /** The primary model, then each fallback: provider failures and invalid answers move on. */
   async function callModels<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
     const reasons: string[] = [];
-    for (const provider of options.providers) {
+    const routes = options.routes[spec.stage];
+    for (const route of routes) {
       try {
-        const result = await tryProvider(spec, provider);
+        const result = await tryProvider(spec, route);
         if (!("failed" in result)) return result;
         reasons.push(result.failed);
       } catch (error) {
@@ -260,7 +267,7 @@ export function createSession(options: SessionOptions): Session {
         if (!isSAError(error, "E_PROVIDER")) throw error;
         reasons.push(error.message);
       }
-      if (provider !== options.providers.at(-1)) log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
+      if (route !== routes.at(-1)) log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
     }
     throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details: { stage: spec.stage, serviceId: spec.serviceId } });
   }
