@@ -73,6 +73,12 @@ export interface RecordedRequest {
   body: ChatBody;
   status: number;
   authorization: string | null;
+  /** Every request header, as sent (tests check which key reached which server). */
+  headers: Record<string, string>;
+  /** `chat` (/chat/completions) or `responses` (/responses). */
+  api: "chat" | "responses";
+  /** The body as sent; `body` is it in chat form (a Responses body's `input` as messages). */
+  raw: unknown;
   /** Prompt + completion tokens reported, for answered requests. */
   tokens: number;
 }
@@ -89,6 +95,45 @@ export interface TestServer {
 }
 
 const approx = (text: string) => Math.ceil(text.length / 4);
+
+/** A Responses API request (`POST /responses`), as far as the server reads it. */
+interface ResponsesBody {
+  model: string;
+  input: Array<{ role: string; content: string }>;
+  text?: { format?: { name?: string; schema?: Record<string, unknown> } };
+  temperature?: number;
+  reasoning?: { effort?: string };
+  max_output_tokens?: number;
+}
+
+/** A Responses body in chat form, so faults, answers and recorded settings work the same for both APIs. */
+const asChatBody = (raw: ResponsesBody): ChatBody => ({
+  model: raw.model,
+  messages: raw.input,
+  response_format: { json_schema: { name: raw.text?.format?.name, schema: raw.text?.format?.schema } },
+  temperature: raw.temperature,
+  reasoning_effort: raw.reasoning?.effort,
+  max_completion_tokens: raw.max_output_tokens,
+});
+
+type AnswerUsage = NonNullable<TestServerOptions["usage"]>;
+
+/** A Responses API answer: one message with the JSON text, and its usage. */
+const responsesAnswer = (a: { number: number; model: string; content: string; usage: AnswerUsage }) => ({
+  id: `resp_${a.number}`,
+  object: "response",
+  created_at: Math.floor(Date.now() / 1000),
+  status: "completed",
+  model: a.model,
+  output: [{ type: "message", id: `msg_${a.number}`, status: "completed", role: "assistant", content: [{ type: "output_text", text: a.content, annotations: [] }] }],
+  usage: {
+    input_tokens: a.usage.prompt_tokens,
+    input_tokens_details: { cached_tokens: a.usage.cached_tokens ?? 0 },
+    output_tokens: a.usage.completion_tokens,
+    output_tokens_details: { reasoning_tokens: a.usage.reasoning_tokens ?? 0 },
+    total_tokens: a.usage.prompt_tokens + a.usage.completion_tokens,
+  },
+});
 
 /** An OpenAI-compatible server on 127.0.0.1 for tests and the benchmark. Answers fit the request's JSON schema. */
 export function startTestServer(options: TestServerOptions = {}): TestServer {
@@ -126,11 +171,13 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
         return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
       }
       if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight });
-      if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
-      const body = (await req.json()) as ChatBody;
+      const api = url.pathname.endsWith("/chat/completions") ? "chat" : url.pathname.endsWith("/responses") ? "responses" : undefined;
+      if (req.method !== "POST" || !api) return json(404, { error: { message: "not found" } });
+      const raw = (await req.json()) as ChatBody & ResponsesBody;
+      const body = api === "chat" ? raw : asChatBody(raw);
       const number = ++n;
       const requestId = `req_test_${number}`;
-      const record: RecordedRequest = { n: number, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), tokens: 0 };
+      const record: RecordedRequest = { n: number, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), headers: Object.fromEntries(req.headers), api, raw, tokens: 0 };
       requests.push(record);
       const every = options.faultEvery;
       const fault = options.fault?.(number, body) ?? (every ? (number % every === 0 ? { type: "500" as const } : number % (every + 1) === 0 ? { type: "429" as const, retryAfterMs: 100 } : undefined) : undefined);
@@ -176,6 +223,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
         inFlight--;
       }
       answered++;
+      if (api === "responses") return json(200, responsesAnswer({ number, model: body.model, content, usage }), { "x-request-id": requestId });
       return json(
         200,
         {
