@@ -113,4 +113,34 @@ describe("providers in config (issue 14)", () => {
       cleanup();
     }
   }, 60_000);
+
+  test("preflight names each endpoint's missing variable, and --online lists models through each endpoint", async () => {
+    const { dir, cleanup } = tempDir("sa-endpoints-preflight-");
+    try {
+      writeJsonl(join(dir, "services.jsonl"), makeServices(1));
+      const config = {
+        dataDir: fixtureData,
+        model: "backup:gpt-4o-mini",
+        models: { fallback: ["other:not-served"] },
+        providers: {
+          backup: { type: "openai", baseURL: backup.url, apiKeyEnv: "BACKUP_KEY", pricing: { "gpt-4o-mini": { input: 1, output: 2 } } },
+          other: { type: "openai", baseURL: `${backup.url.replace("/v1", "")}/v1?api-key=${primaryKey}`, headers: { "api-key": { env: "OTHER_KEY" } }, pricing: { "not-served": { input: 1, output: 2 } } },
+        },
+      };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify(config));
+      const args = ["--input", "services.jsonl", "--online"];
+      const missing = await runScript("preflight", args, { cwd: dir, env: { BACKUP_KEY: backupKey } });
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toContain("✖ environment: OTHER_KEY (header api-key) is not set (needed for other:not-served)");
+      const listed = await runScript("preflight", args, { cwd: dir, env: { BACKUP_KEY: backupKey, OTHER_KEY: "other-SECRET" } });
+      expect(listed.stdout).toContain("✔ environment: BACKUP_KEY is set; endpoint " + backup.url);
+      expect(listed.stdout).toContain("provider: backup: 2 models listed; other: 2 models listed");
+      expect(listed.stdout).toContain("model not-served is not listed by other");
+      for (const out of [missing.stdout + missing.stderr, listed.stdout + listed.stderr]) {
+        for (const secret of [primaryKey, backupKey, "other-SECRET"]) expect(out).not.toContain(secret);
+      }
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
 });

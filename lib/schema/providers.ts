@@ -1,12 +1,19 @@
 import { z } from "zod";
 
+/**
+ * Strings shaped like credentials, which must come from a variable: a `sk-` key, a bearer token,
+ * a long hex key (Azure's), or a long run of mixed-case letters and digits.
+ */
+export const looksLikeSecret = (value: string): boolean =>
+  /^(sk-|sk_|Bearer\s)/i.test(value) || /^[a-f0-9]{32,}$/i.test(value) || (value.length >= 20 && /[a-z]/.test(value) && /[A-Z]/.test(value) && /\d/.test(value) && !/\s/.test(value));
+
+const nameOnly = "the NAME of an environment variable (letters, digits, _), never the key itself";
+
 /** A variable's name, never its value. */
 const envName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "the NAME of an environment variable (letters, digits, _), never the key itself");
-
-/** Strings shaped like credentials: an API key or a bearer token must come from a variable. */
-export const looksLikeSecret = (value: string): boolean => /^(sk-|sk_|Bearer\s)/i.test(value) || /^[A-Za-z0-9_\-.]{32,}$/.test(value);
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, nameOnly)
+  .refine((v) => !looksLikeSecret(v), nameOnly);
 
 /** A header value: plain text, or `{env: "NAME"}` for a value read from a variable (a secret). */
 const headerValue = z.union([

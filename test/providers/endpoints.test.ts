@@ -89,3 +89,14 @@ describe("providers config", () => {
     expect(error.message).toContain('unknown provider "nowhere" (known: openai, synthetic, azure, resp; add it under "providers" in the config)');
   });
 });
+
+describe("what looks like a key", () => {
+  test("keys are refused as variable names; ordinary names pass", () => {
+    const parses = (apiKeyEnv: string) => endpointSchema.safeParse({ type: "openai", apiKeyEnv }).success;
+    expect(parses("AZURE_OPENAI_API_KEY_FOR_THE_PRODUCTION_TENANT")).toBe(true);
+    expect(parses("OPENROUTER_API_KEY")).toBe(true);
+    expect(parses("0123456789abcdef0123456789abcdef")).toBe(false);
+    expect(parses("AbCdEf0123456789GhIjKl")).toBe(false);
+    expect(parses("sk_live_abc")).toBe(false);
+  });
+});
