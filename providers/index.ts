@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SAError, errorMessage } from "../lib/errors.ts";
+import { redactUrl } from "../lib/redact.ts";
 import type { EndpointConfig } from "../lib/schema/providers.ts";
 import type { Provider, ProviderContext, ProviderModule } from "./types.ts";
 
@@ -74,5 +75,6 @@ export async function createProvider(id: string, context: ProviderContext, optio
   const endpoint = { name, type: config.type, options: config as Record<string, unknown>, baseDir: options.baseDir };
   const provider = await mod.create(model, { ...context, endpoint });
   // The endpoint's name is what the ledger, the cache key and `meta.models` say.
-  return { ...provider, name, model: provider.model || model, complete: provider.complete.bind(provider), listModels: provider.listModels?.bind(provider), price: provider.price?.bind(provider) };
+  // A plug-in's base URL is hashed and stored too: never with the credentials a URL may carry.
+  return { ...provider, name, model: provider.model || model, baseURL: redactUrl(provider.baseURL), complete: provider.complete.bind(provider), listModels: provider.listModels?.bind(provider), price: provider.price?.bind(provider) };
 }
