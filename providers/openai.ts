@@ -26,7 +26,8 @@ export function endpointSettings(context: Pick<ProviderContext, "env" | "endpoin
   const builtIn = name === "openai";
   const baseURL = (options.baseURL || (builtIn ? context.env.OPENAI_BASE_URL : undefined) || defaultBaseURL).replace(/\/+$/, "");
   const keyName = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY" : undefined);
-  const describeKey = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY (or SA_OPENAI_API_KEY)" : undefined);
+  const headerVariables = Object.values(options.headers ?? {}).flatMap((v) => (typeof v === "string" ? [] : [v.env]));
+  const describeKey = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY (or SA_OPENAI_API_KEY)" : headerVariables.join(", ") || undefined);
   const apiKey = () => (options.apiKeyEnv ? context.env[options.apiKeyEnv] || undefined : builtIn ? openaiApiKey(context.env) : undefined);
   const headers = () => {
     const out: Record<string, string> = {};

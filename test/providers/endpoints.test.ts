@@ -75,6 +75,24 @@ describe("openai endpoint with headers from variables and a default query", () =
   });
 });
 
+describe("a rejected key", () => {
+  test("an HTTP 401 is a usage error naming the endpoint and the variable it read, never the key", async () => {
+    const denying = startTestServer({ fault: () => ({ type: "401" }) });
+    try {
+      const config = { guarded: endpointSchema.parse({ type: "openai", baseURL: denying.url, headers: { "api-key": { env: "AZURE_KEY" } } }) };
+      const p = await createProvider("guarded:gpt-4o", { env, http }, { endpoints: config });
+      const error = await rejection(() => p.complete(contractRequest()));
+      expect(isSAError(error, "E_USAGE")).toBe(true);
+      expect(error.message).toStartWith("guarded gpt-4o: HTTP 401");
+      expect(error.message).toContain("check AZURE_KEY");
+      expect(error.message).not.toContain(env.AZURE_KEY);
+      expect(denying.requests.length).toBe(1);
+    } finally {
+      await denying.stop();
+    }
+  });
+});
+
 describe("providers config", () => {
   test("a key written where a variable name goes is refused", () => {
     expect(endpointSchema.safeParse({ type: "openai", apiKeyEnv: "sk-proj-abcdefghijklmnop" }).success).toBe(false);
