@@ -76,5 +76,6 @@ export async function createProvider(id: string, context: ProviderContext, optio
   const provider = await mod.create(model, { ...context, endpoint });
   // The endpoint's name is what the ledger, the cache key and `meta.models` say.
   // A plug-in's base URL is hashed and stored too: never with the credentials a URL may carry.
-  return { ...provider, name, model: provider.model || model, baseURL: redactUrl(provider.baseURL), complete: provider.complete.bind(provider), listModels: provider.listModels?.bind(provider), price: provider.price?.bind(provider) };
+  const capabilities = provider.capabilities ?? (mod as { capabilities?: Provider["capabilities"] }).capabilities;
+  return { ...provider, name, model: provider.model || model, baseURL: redactUrl(provider.baseURL), capabilities, complete: provider.complete.bind(provider), listModels: provider.listModels?.bind(provider), price: provider.price?.bind(provider) };
 }
