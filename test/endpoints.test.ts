@@ -143,4 +143,24 @@ describe("providers in config (issue 14)", () => {
       cleanup();
     }
   }, 60_000);
+
+  test("the cache key holds the endpoint's name: the same model and URL under another name is asked again", async () => {
+    const { dir, cleanup } = tempDir("sa-endpoints-cache-");
+    try {
+      writeJsonl(join(dir, "services.jsonl"), makeServices(1));
+      const entry = { type: "openai", baseURL: backup.url, apiKeyEnv: "BACKUP_KEY", pricing: { "gpt-4o-mini": { input: 1, output: 2 } } };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, providers: { one: entry, two: entry } }));
+      const env = { BACKUP_KEY: backupKey, XDG_CACHE_HOME: join(dir, "xdg") };
+      const run = (model: string, out: string) => runScript("run", ["--model", model, "--input", "services.jsonl", "--output", out], { cwd: dir, env });
+      const before = backup.requests.length;
+      expect((await run("one:gpt-4o-mini", "a.jsonl")).code).toBe(0);
+      expect(backup.requests.length - before).toBe(21);
+      expect((await run("one:gpt-4o-mini", "b.jsonl")).code).toBe(0);
+      expect(backup.requests.length - before).toBe(21);
+      expect((await run("two:gpt-4o-mini", "c.jsonl")).code).toBe(0);
+      expect(backup.requests.length - before).toBe(42);
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
 });
