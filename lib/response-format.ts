@@ -1,14 +1,8 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import type { z } from "zod";
+import type { JsonSchema } from "../providers/types.ts";
 import { canonicalJson } from "./jsonl.ts";
-
-type JsonSchema = Record<string, unknown>;
-
-/** The structured-output format sent to the provider: plain data, no SDK types. */
-export interface ResponseFormat {
-  type: "json_schema";
-  json_schema: { name: string; strict?: boolean | null; schema: JsonSchema; description?: string };
-}
+import { createJsonSchemas } from "./json-schema.ts";
 
 /**
  * Identifiers pinned per call (for example the feature ids a mapping call may name): each key is a
@@ -16,12 +10,6 @@ export interface ResponseFormat {
  * the same for every call, so it is converted once.
  */
 export type Pins = Record<string, string[]>;
-
-interface Prepared {
-  format: ResponseFormat;
-  /** sha256 of the JSON Schema: the cache key hashes this, not the schema text. */
-  digest: string;
-}
 
 /** Sets `enum` on every string property named in `pins`, copying only what changes. */
 function pinned(node: unknown, pins: Pins): unknown {
@@ -44,38 +32,28 @@ function pinned(node: unknown, pins: Pins): unknown {
 }
 
 /**
- * Converts each zod schema to its response format once per run (the costliest step of building
- * a call), and pins per-call identifiers into a copy of the JSON Schema.
+ * Each zod schema's JSON Schema and its digest, computed once per run (converting is the costliest
+ * step of building a call), and per-call identifiers pinned into a copy of the JSON Schema.
  */
 export function createResponseFormats() {
-  const prepared = new WeakMap<z.ZodType, Map<string, Prepared>>();
-  const prepare = (schema: z.ZodType, name: string): Prepared => {
-    let byName = prepared.get(schema);
-    if (!byName) prepared.set(schema, (byName = new Map()));
-    let entry = byName.get(name);
-    if (!entry) {
-      // zod's own draft-7 conversion gives the same JSON Schema as the openai SDK's zod helper for
-      // strict objects (checked by a test), without loading the SDK's helper and zod 3 shims.
-      const format: ResponseFormat = { type: "json_schema", json_schema: { name, strict: true, schema: z.toJSONSchema(schema, { target: "draft-7" }) as JsonSchema } };
-      entry = { format, digest: createHash("sha256").update(canonicalJson(format.json_schema.schema)).digest("hex") };
-      byName.set(name, entry);
-    }
-    return entry;
+  const jsonSchemaOf = createJsonSchemas();
+  const digests = new WeakMap<z.ZodType, string>();
+  const digestOf = (schema: z.ZodType) => {
+    let digest = digests.get(schema);
+    if (!digest) digests.set(schema, (digest = createHash("sha256").update(canonicalJson(jsonSchemaOf(schema))).digest("hex")));
+    return digest;
   };
   return {
     /**
-     * What the cache key hashes for a call (the digest, and the pins), and the format to send,
-     * built only when asked: a cached answer never needs it.
+     * What the cache key hashes for a call (the schema's digest, and the pins), and the JSON
+     * Schema to send, built only when asked: a cached answer never needs it.
      */
-    forCall(schema: z.ZodType, name: string, pins?: Pins): { keySchema: string; format: () => ResponseFormat } {
-      const { format, digest } = prepare(schema, name);
-      if (!pins) return { keySchema: digest, format: () => format };
+    forCall(schema: z.ZodType, pins?: Pins): { keySchema: string; jsonSchema: () => JsonSchema } {
+      const digest = digestOf(schema);
+      if (!pins) return { keySchema: digest, jsonSchema: () => jsonSchemaOf(schema) };
       const keySchema = `${digest}:${JSON.stringify(Object.entries(pins).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...new Set(v)]]))}`;
-      let withPins: ResponseFormat | undefined;
-      return {
-        keySchema,
-        format: () => (withPins ??= { ...format, json_schema: { ...format.json_schema, schema: pinned(format.json_schema.schema, pins) as JsonSchema } }),
-      };
+      let withPins: JsonSchema | undefined;
+      return { keySchema, jsonSchema: () => (withPins ??= pinned(jsonSchemaOf(schema), pins) as JsonSchema) };
     },
   };
 }

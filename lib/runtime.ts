@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Storage } from "unstorage";
-import { createProvider, parseModelId, providers as providerModules } from "../providers/index.ts";
+import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
 import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -105,10 +105,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   setLogField("runId", runId);
   const tracing = options.tracing ?? noTracing;
   const modelIds = allModels(config);
-  // Provider modules (the openai SDK is the largest) start loading while the data files are read.
-  const warm = Promise.all(modelIds.map((id) => providerModules[parseModelId(id).provider]!()));
+  checkModelIds(modelIds, config);
 
   assertBudgetPriced(config);
+  // Provider modules (the openai SDK is the largest) load while the data files are read; the
+  // limiter they report rate-limit headers to exists before any request.
+  const providersReady = createProviders(modelIds, config, {
+    env,
+    fetch: options.fetch,
+    http: { ...config.retry, requestTimeout: config.requestTimeout },
+    onRetry: (info) => {
+      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
+    },
+    onResponseHeaders: (headers, status) => limiter.observe(headers, status),
+  });
+  providersReady.catch(() => {}); // awaited below; a failure surfaces there, not as unhandled
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
@@ -120,20 +131,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
-  await warm;
-  const providers = await Promise.all(
-    modelIds.map((id) =>
-      createProvider(id, {
-        env,
-        fetch: options.fetch,
-        http: { ...config.retry, requestTimeout: config.requestTimeout },
-        onRetry: (info) => {
-          log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
-        },
-        onResponseHeaders: (headers, status) => limiter.observe(headers, status),
-      }),
-    ),
-  );
+  const providers = await providersReady;
   const routes = stageRoutes(config, providers, log);
   const misses: Runtime["misses"] = [];
   const session = createSession({
@@ -146,7 +144,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     guard,
     recorder,
-    pricing,
+    pricing: withProviderPrices(pricing, providers),
     quarantine,
     log,
     clock,

@@ -1,4 +1,4 @@
-import type { CallSettings, ChatMessage, Provider, Usage } from "../providers/types.ts";
+import type { CallSettings, ChatMessage, JsonSchema, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
 import type { Clock } from "./clock.ts";
 import { SAError, isSAError } from "./errors.ts";
@@ -14,7 +14,7 @@ import { noTracing, type Tracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
 import { fakeFromSchema } from "./fake-answer.ts";
 import { validateAnswer, type CallResult, type CallSpec, type Stage } from "./call-spec.ts";
-import { createResponseFormats, type ResponseFormat } from "./response-format.ts";
+import { createResponseFormats } from "./response-format.ts";
 import type { TokenForecast } from "./token-forecast.ts";
 
 export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
@@ -83,9 +83,8 @@ export function createSession(options: SessionOptions): Session {
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
-  async function live<T>(spec: CallSpec<T>, route: Route, messages: ChatMessage[], responseFormat: ResponseFormat) {
+  async function live<T>(spec: CallSpec<T>, route: Route, messages: ChatMessage[], jsonSchema: JsonSchema) {
     const { provider, settings } = route;
-    const jsonSchema = responseFormat.json_schema.schema;
     const counted = await countPrompt(messages);
     let guess = estimate(spec.stage, route, counted);
     const startedAt = options.clock.now();
@@ -94,7 +93,7 @@ export function createSession(options: SessionOptions): Session {
         const reservation = options.guard.reserve(guess);
         let result;
         try {
-          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, ...settings });
+          result = await provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...settings });
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -156,7 +155,7 @@ export function createSession(options: SessionOptions): Session {
 
   async function tryProvider<T>(spec: CallSpec<T>, route: Route): Promise<CallResult<T> | { failed: string }> {
     const { provider } = route;
-    const { format, keySchema } = formats.forCall(spec.schema, spec.schemaName, spec.pins);
+    const { jsonSchema, keySchema } = formats.forCall(spec.schema, spec.pins);
     const hash = cacheHash({
       provider: provider.name,
       baseURL: provider.baseURL,
@@ -194,11 +193,11 @@ export function createSession(options: SessionOptions): Session {
         return { value: reused, model, cached: true };
       }
     }
-    if (options.dryRun) return dryRunMiss(spec, model, format().json_schema.schema, hash);
+    if (options.dryRun) return dryRunMiss(spec, model, jsonSchema(), hash);
 
     let messages = spec.messages;
     let dropped: { reason: string; data: string } | undefined;
-    let answer = await live(spec, route, messages, format());
+    let answer = await live(spec, route, messages, jsonSchema());
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
@@ -208,7 +207,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "assistant", content: answer.content },
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
-      answer = await live(spec, route, messages, format());
+      answer = await live(spec, route, messages, jsonSchema());
       const second = validateAnswer(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { zodResponseFormat } from "openai/helpers/zod";
 import { createResponseFormats } from "../lib/response-format.ts";
 
 const schema = z.strictObject({
@@ -8,32 +7,26 @@ const schema = z.strictObject({
 });
 
 describe("response formats", () => {
-  test("a schema is converted once: calls without pins share one format", () => {
+  test("a schema is converted once: calls without pins share one JSON Schema, keyed by its digest", () => {
     const formats = createResponseFormats();
-    const a = formats.forCall(schema, "m");
-    const b = formats.forCall(schema, "m");
-    expect(b.format()).toBe(a.format());
-    expect(a.format().json_schema.name).toBe("m");
-    expect(a.format().json_schema.strict).toBe(true);
-    expect(typeof a.keySchema).toBe("string"); // a digest, not the schema text
-  });
-
-  test("the JSON Schema is the one the openai SDK's zod helper gives", () => {
-    const ours = createResponseFormats().forCall(schema, "m").format();
-    expect(ours).toEqual(JSON.parse(JSON.stringify(zodResponseFormat(schema, "m"))));
+    const a = formats.forCall(schema);
+    const b = formats.forCall(schema);
+    expect(b.jsonSchema()).toBe(a.jsonSchema());
+    expect(a.keySchema).toMatch(/^[0-9a-f]{64}$/); // a digest, not the schema text
+    expect(b.keySchema).toBe(a.keySchema);
   });
 
   test("pins become enums in a copy of the JSON Schema, and part of the cache key", () => {
     const formats = createResponseFormats();
-    const plain = formats.forCall(schema, "m");
-    const one = formats.forCall(schema, "m", { feature_id: ["F1", "F2", "F1"] });
-    const two = formats.forCall(schema, "m", { feature_id: ["F3"] });
-    const entry = (f: typeof one) => (f.format().json_schema.schema as any).properties.mappings.items.properties;
+    const plain = formats.forCall(schema);
+    const one = formats.forCall(schema, { feature_id: ["F1", "F2", "F1"] });
+    const two = formats.forCall(schema, { feature_id: ["F3"] });
+    const entry = (f: typeof one) => (f.jsonSchema() as any).properties.mappings.items.properties;
     expect(entry(one).feature_id).toEqual({ type: "string", enum: ["F1", "F2"] });
     expect(entry(two).feature_id.enum).toEqual(["F3"]);
-    expect(entry(plain).feature_id.enum).toBeUndefined(); // the shared format is untouched
+    expect(entry(plain).feature_id.enum).toBeUndefined(); // the shared schema is untouched
     expect(entry(one).items).toEqual(entry(plain).items);
     expect(one.keySchema).not.toBe(two.keySchema);
-    expect(formats.forCall(schema, "m", { feature_id: ["F1", "F2", "F1"] }).keySchema).toEqual(one.keySchema);
+    expect(formats.forCall(schema, { feature_id: ["F1", "F2", "F1"] }).keySchema).toBe(one.keySchema);
   });
 });
