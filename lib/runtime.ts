@@ -20,6 +20,7 @@ import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { setLogField } from "./log.ts";
+import { createBatchMode } from "./batch/mode.ts";
 
 export interface RuntimeOptions {
   task: string;
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
   dataset?: LoadDatasetOptions;
   /** Spans for the run, its services and calls. @default noTracing */
   tracing?: Tracing;
+  /** Names this run's batches in the store (`batchRunKey`); with `batch.enabled`, calls go through the Batch API. */
+  batchRunKey?: string;
 }
 
 /** Everything a task needs to reach a model, built once from config. */
@@ -79,14 +82,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
-  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const guard = createUsageGuard(config.limits, config.budget, log);
   const startedAt = new Date(clock.now()).toISOString();
+  const batch = config.batch.enabled && !options.dryRun && options.batchRunKey ? createBatchMode({ config, env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: options.batchRunKey }) : undefined;
+  // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
+  const limiter = batch ? createLimiter({ concurrency: 1_000_000, clock }) : createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
-  const providers = await Promise.all(
+  const providerList = await Promise.all(
     modelIds.map((id) =>
       createProvider(id, {
         env,
@@ -99,8 +104,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }),
     ),
   );
+  const providers = batch ? providerList.map(batch.wrapProvider) : providerList;
   const misses: Runtime["misses"] = [];
-  const session = createSession({
+  const liveSession = createSession({
     misses,
     task: options.task,
     runId,
@@ -122,7 +128,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tracing,
     dryRun: options.dryRun ?? false,
     reuseImported: options.reuseImported ?? false,
+    priceFactor: batch ? config.batch.priceFactor : undefined,
   });
+  const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline: PipelineContext = {
     task: options.task,
     session,

@@ -47,6 +47,8 @@ export interface SessionOptions {
   misses?: Array<{ stage: string; serviceId: string; model: string }>;
   /** Spans for calls, when tracing is on. @default noTracing */
   tracing?: Tracing;
+  /** Estimates before a call are priced at this share of the live price (batch mode). @default 1 */
+  priceFactor?: number;
 }
 
 export interface Session {
@@ -76,12 +78,12 @@ export function createSession(options: SessionOptions): Session {
       ? await countPromptTokens(messages)
       : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
     const outputTokens = options.expectedOutput[stage];
-    const costUsd = options.pricing.cost(modelIdOf(provider), { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
+    const costUsd = (options.pricing.cost(modelIdOf(provider), { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0) * (options.priceFactor ?? 1);
     return { inputTokens, outputTokens, costUsd };
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
-  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[]) {
+  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[], requestKey: string) {
     const responseFormat = formatOf(spec.schema, spec.schemaName);
     const jsonSchema = responseFormat.json_schema.schema as Record<string, unknown>;
     const guess = await estimate(spec.stage, provider, messages);
@@ -91,7 +93,7 @@ export function createSession(options: SessionOptions): Session {
         const reservation = options.guard.reserve(guess);
         let result;
         try {
-          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, temperature: options.temperature, seed: options.seed });
+          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, temperature: options.temperature, seed: options.seed, requestKey });
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -99,7 +101,7 @@ export function createSession(options: SessionOptions): Session {
           record(spec, provider, "failed", noUsage, options.clock.now() - startedAt, retries, provider.model);
           throw error;
         }
-        const costUsd = record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId);
+        const costUsd = record(spec, provider, "live", result.usage, options.clock.now() - startedAt, result.retries, result.model, result.responseId, result.batchPriceFactor);
         options.guard.settle(reservation, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, costUsd });
         options.limiter.settle(guess.inputTokens + guess.outputTokens, result.usage.inputTokens + result.usage.outputTokens);
         return result;
@@ -109,9 +111,10 @@ export function createSession(options: SessionOptions): Session {
   }
 
   /** Records one request in the ledger and on its call's span; returns its price (null: unknown). */
-  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live" | "failed", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string): number | null {
+  function record(spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">, provider: Provider, cache: "hit" | "live" | "failed", usage: Usage, latencyMs: number, retries: number, answeredBy: string, responseId?: string, batchPriceFactor?: number): number | null {
     const model = modelIdOf(provider);
-    const price = options.pricing.cost(model, usage);
+    const livePrice = options.pricing.cost(model, usage);
+    const price = livePrice === null || batchPriceFactor === undefined ? livePrice : livePrice * batchPriceFactor;
     traces.record(spec, { provider: provider.name, model, cache, usage, retries, answeredBy, responseId, costUsd: cache === "live" ? (price ?? 0) : 0 });
     options.recorder.record({
       task: spec.task,
@@ -126,6 +129,7 @@ export function createSession(options: SessionOptions): Session {
       retries,
       costUsd: cache === "live" ? price : 0,
       savedCostUsd: cache === "hit" ? price : null,
+      ...(batchPriceFactor === undefined ? {} : { mode: "batch" as const, savedByBatchUsd: livePrice === null || price === null ? null : livePrice - price }),
     });
     return price;
   }
@@ -186,7 +190,7 @@ export function createSession(options: SessionOptions): Session {
 
     let messages = spec.messages;
     let dropped: { reason: string; data: string } | undefined;
-    let answer = await live(spec, provider, messages);
+    let answer = await live(spec, provider, messages, key);
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
@@ -196,7 +200,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "assistant", content: answer.content },
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
-      answer = await live(spec, provider, messages);
+      answer = await live(spec, provider, messages, `${key}:reask`);
       const second = validateAnswer(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { fakeFromSchema } from "./fake-answer.ts";
+import { createBatchEmulator, type BatchServerOptions, type BatchServerState } from "./test-server-batch.ts";
 
 /** What the server does with one request instead of answering normally. */
 export type Fault =
@@ -59,6 +60,8 @@ export interface TestServerOptions {
   /** Replace the answer's JSON text (to test invalid answers). */
   answer?: (body: ChatBody, n: number) => string | undefined;
   models?: string[];
+  /** The emulated `/v1/files` and `/v1/batches` (see `test-server-batch.ts`). */
+  batch?: BatchServerOptions;
 }
 
 export interface RecordedRequest {
@@ -79,10 +82,24 @@ export interface TestServer {
   readonly rejected429: number;
   /** Most chat requests being answered at one time. */
   readonly maxInFlight: number;
+  /** Uploads, batch creations and the batches the emulated Batch API saw. */
+  batch: BatchServerState;
   stop(): Promise<void>;
 }
 
 const approx = (text: string) => Math.ceil(text.length / 4);
+
+/** The chat completion the server answers `body` with (request `n`), faults and limits aside. */
+function completionFor(options: TestServerOptions, body: ChatBody, n: number) {
+  const prompt = body.messages.map((m) => m.content).join("\n");
+  const schema = body.response_format?.json_schema?.schema ?? { type: "object", properties: {} };
+  const content = options.answer?.(body, n) ?? JSON.stringify(fakeFromSchema(schema, createHash("sha256").update(`${body.model}\n${prompt}`).digest("hex")));
+  const usage = options.usage ?? { prompt_tokens: approx(prompt), completion_tokens: approx(content) };
+  const tokens = usage.prompt_tokens + usage.completion_tokens;
+  const usageBody = { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: tokens, prompt_tokens_details: { cached_tokens: usage.cached_tokens ?? 0 }, completion_tokens_details: { reasoning_tokens: usage.reasoning_tokens ?? 0 } };
+  const choices = [{ index: 0, finish_reason: "stop", message: { role: "assistant", content, refusal: null } }];
+  return { id: `chatcmpl-${n}`, object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model, choices, usage: usageBody };
+}
 
 /** An OpenAI-compatible server on 127.0.0.1 for tests and the benchmark. Answers fit the request's JSON schema. */
 export function startTestServer(options: TestServerOptions = {}): TestServer {
@@ -95,6 +112,8 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
   let inFlight = 0;
   let maxInFlight = 0;
   const hung = new Set<() => void>();
+  let batchLines = 0;
+  const batches = createBatchEmulator(options.batch ?? {}, (body) => completionFor(options, body, ++batchLines));
 
   const json = (status: number, data: unknown, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify(data), { status, headers: { "content-type": "application/json", ...headers } });
@@ -119,7 +138,9 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
       if (req.method === "GET" && url.pathname.endsWith("/models")) {
         return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
       }
-      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight });
+      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight, batch: batches.state });
+      const batchAnswer = url.pathname.startsWith("/v1/files") || url.pathname.startsWith("/v1/batches") ? await batches.handle(req, url.pathname.slice(3)) : undefined;
+      if (batchAnswer) return batchAnswer;
       if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
       const body = (await req.json()) as ChatBody;
       const number = ++n;
@@ -203,6 +224,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
     get maxInFlight() {
       return maxInFlight;
     },
+    batch: batches.state,
     async stop() {
       for (const release of hung) release();
       await server.stop(true);

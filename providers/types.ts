@@ -18,6 +18,8 @@ export interface ChatRequest {
   temperature?: number;
   seed?: number;
   signal?: AbortSignal;
+  /** The call's cache key (a re-ask's carries `:reask`): a batch request's `custom_id`. */
+  requestKey?: string;
 }
 
 export interface Usage {
@@ -36,6 +38,8 @@ export interface ChatResult {
   responseId?: string;
   /** HTTP retries this call needed. */
   retries: number;
+  /** Answered through a Batch API: the share of the live price it costs. */
+  batchPriceFactor?: number;
 }
 
 export interface Provider {

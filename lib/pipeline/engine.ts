@@ -174,7 +174,8 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
     rt.quarantine.add({ kind: "input", file: options.input, line, reason, data });
   };
 
-  const window = Math.max(4, config.concurrency * 2);
+  // Batch mode admits every service at once, so each wave holds a whole stage of the run.
+  const window = config.batch.enabled ? Number.POSITIVE_INFINITY : Math.max(4, config.concurrency * 2);
   const services = new PQueue({ concurrency: window });
   // A crash between flushes loses at most this much of the ledger's detail.
   let flushing: Promise<void> = Promise.resolve();

@@ -22,6 +22,39 @@ export const mappingSetSchema = z.strictObject({
   allowEmpty: z.boolean().optional(),
 });
 
+const durationSchema = z.string().regex(/^\d+(?:\.\d+)?\s*(?:d|h|m|s)$/, "a duration such as 24h, 30s or 0.5s");
+
+export const batchDefaults = {
+  enabled: false,
+  completionWindow: "24h",
+  pollInterval: "30s",
+  maxRequestsPerBatch: 50_000,
+  maxBytesPerBatch: 200 * 1024 * 1024,
+  priceFactor: 0.5,
+  below: 0,
+  quietMs: 200,
+};
+
+export const batchConfigSchema = z.strictObject({
+  /** `run --batch`. @default false */
+  enabled: z.boolean().default(batchDefaults.enabled),
+  /** Sent as the batch's `completion_window`. @default "24h" */
+  completionWindow: z.string().regex(/^\d+h$/, "hours, such as 24h").default(batchDefaults.completionWindow),
+  /** How often a batch in flight is polled. @default "30s" */
+  pollInterval: durationSchema.default(batchDefaults.pollInterval),
+  /** The provider's limit on requests per batch file; a wave is split past it. @default 50000 */
+  maxRequestsPerBatch: z.number().int().positive().max(50_000).default(batchDefaults.maxRequestsPerBatch),
+  /** The provider's limit on the batch file's size in bytes. @default 200 MB */
+  maxBytesPerBatch: z.number().int().positive().default(batchDefaults.maxBytesPerBatch),
+  /** Batch price as a share of the live price (OpenAI: half). @default 0.5 */
+  priceFactor: z.number().min(0).max(1).default(batchDefaults.priceFactor),
+  /** A wave of fewer calls than this goes live instead (`--batch-below`). @default 0 */
+  below: z.number().int().min(0).default(batchDefaults.below),
+  /** A wave is sent once no call has been busy for this long (ms). @default 200 */
+  quietMs: z.number().int().positive().default(batchDefaults.quietMs),
+});
+export type BatchConfig = z.infer<typeof batchConfigSchema>;
+
 const modelIdSchema = z.string().regex(/^[\w.-]+:.+$/, "expected provider:model, e.g. openai:gpt-4o-mini");
 
 const positiveInt = z.number().int().positive();
@@ -114,6 +147,8 @@ export const configSchema = z.strictObject({
   estimate: z
     .strictObject({ descriptions: positiveInt.default(900), features: positiveInt.default(1500), mapping: positiveInt.default(1200) })
     .default({ descriptions: 900, features: 1500, mapping: 1200 }),
+  /** Batch mode (`run --batch`): waves of calls through the provider's Batch API at its batch price. */
+  batch: batchConfigSchema.default(batchDefaults),
   /** `check` and the HTML report's checks: brand names to flag, and each check's severity. */
   checks: checksConfigSchema.default({ brands: [], severity: {} }),
 });
