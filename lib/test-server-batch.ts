@@ -21,6 +21,8 @@ export interface BatchServerState {
 interface EmulatedBatch {
   id: string;
   n: number;
+  /** The custom_ids of its request lines. */
+  customIds: string[];
   inputFileId: string;
   createdAt: number;
   cancelledAt?: number;
@@ -108,7 +110,8 @@ export function createBatchEmulator(options: BatchServerOptions, answer: (body: 
       const parsed = createSchema.safeParse(await req.json());
       if (!parsed.success || !files.has(parsed.data.input_file_id)) return json(400, { error: { message: "bad batch request" } });
       state.creations++;
-      const batch: EmulatedBatch = { id: `batch_${state.creations}`, n: state.creations, inputFileId: parsed.data.input_file_id, createdAt: Date.now(), window: parsed.data.completion_window, metadata: parsed.data.metadata };
+      const customIds = files.get(parsed.data.input_file_id)!.content.split("\n").filter((l) => l.trim()).map((l) => lineSchema.parse(JSON.parse(l)).custom_id);
+      const batch: EmulatedBatch = { id: `batch_${state.creations}`, n: state.creations, customIds, inputFileId: parsed.data.input_file_id, createdAt: Date.now(), window: parsed.data.completion_window, metadata: parsed.data.metadata };
       state.batches.push(batch);
       return json(200, view(batch));
     }

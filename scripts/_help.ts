@@ -7,7 +7,6 @@ const WIDTH = 80;
 /** A few command lines per task, shown under "Examples". */
 const examples: Record<string, string[]> = {
   preflight: ["preflight --model openai:gpt-4o-mini -i services.jsonl", "preflight --online --budget 5 --json > preflight.json"],
-  run: ["run --model synthetic:demo -i services.jsonl -o out/evo.jsonl", "run -i in.jsonl -o out.jsonl --budget 5 --concurrency 16"],
   map: ["map --input out/evolutions.jsonl --output out/mapped.jsonl", "map -i out/evo.jsonl -o out/apps.jsonl --sets applications"],
   export: [
     "export -i out/evolutions.jsonl -o out/report.html --data data",
@@ -19,6 +18,8 @@ const examples: Record<string, string[]> = {
   check: ["check -i out/evolutions.jsonl --data data", "check -i out/evolutions.jsonl --json > checks.json"],
   cache: ["cache stats", "cache prune --older-than 30d", "cache clear --yes", "cache import ~/python-tool/.cache"],
   usage: ["usage", "usage --all --since 7d", 'usage --format md >> "$GITHUB_STEP_SUMMARY"'],
+  batch: ["batch list", "batch list --all --json", "batch status batch_abc123", "batch cancel batch_abc123"],
+  run: ["run --model synthetic:demo -i services.jsonl -o out/evo.jsonl", "run -i in.jsonl -o out.jsonl --budget 5 --concurrency 16", "run -i in.jsonl -o out.jsonl --batch --batch-below 20"],
   "bench-export": ["bench-export --services 10000 --formats xlsx,html", "bench-export --evolutions out/evolutions.jsonl --formats all"],
   bench: ["bench --services 20 --latency 200", "bench --services 100 --server-rpm 1800 --rpm 1800"],
 };

@@ -29,15 +29,28 @@ const config = (dir: string, extra: Record<string, unknown> = {}) => {
 };
 
 let server: TestServer;
+/** Acceptance 1's batch run, kept for `batch list` (acceptance 5). */
+const firstBatch = tempDir();
 beforeAll(() => {
   server = startTestServer({ batch: { completionMs: 400 } });
 });
-afterAll(() => server.stop());
+afterAll(async () => {
+  firstBatch.cleanup();
+  await server.stop();
+});
+
+const waitFor = async (what: string, ok: () => boolean, ms = 30_000) => {
+  const until = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+};
 
 describe("run --batch", () => {
   test("acceptance 1: four services in 3 batches, no chat call, the live run's output at half its cost", async () => {
     const live = tempDir();
-    const batch = tempDir();
+    const batch = firstBatch;
     try {
       const liveRun = await runScript("run", ["--config", config(live.dir), "--input", fourServices(live.dir), "--output", "out.jsonl", "--json"], { cwd: live.dir, baseURL: server.url });
       expect(liveRun.code).toBe(0);
@@ -59,7 +72,101 @@ describe("run --batch", () => {
       expect(b.savedByBatchUsd).toBeCloseTo(l.costUsd / 2, 8);
     } finally {
       live.cleanup();
-      batch.cleanup();
+    }
+  }, 60_000);
+
+  test("acceptance 5: batch list shows the last run's batches with their statuses", async () => {
+    const listed = await runScript("batch", ["list", "--config", config(firstBatch.dir)], { cwd: firstBatch.dir, baseURL: server.url });
+    console.log(`acceptance 5:\n${listed.stdout}`);
+    expect(listed.code).toBe(0);
+    const rows = listed.stdout.trim().split("\n").slice(1);
+    expect(rows).toHaveLength(3);
+    const ids = server.batch.batches.slice(-3).map((b) => b.id);
+    for (const [i, row] of rows.entries()) expect(row).toMatch(new RegExp(`^${ids[i]}\\s+\\w+\\s+${i + 1}\\s+completed\\s`));
+    const json = await runScript("batch", ["list", "--json", "--config", config(firstBatch.dir)], { cwd: firstBatch.dir, baseURL: server.url });
+    expect(JSON.parse(json.stdout).batches.map((b: { batchId: string; status: string }) => [b.batchId, b.status])).toEqual(ids.map((id) => [id, "completed"]));
+    const status = await runScript("batch", ["status", ids[0]!, "--config", config(firstBatch.dir)], { cwd: firstBatch.dir, baseURL: server.url });
+    expect(status.stdout).toContain(`batch ${ids[0]}: completed, 4/4 done, 0 failed`);
+  }, 30_000);
+
+  test("acceptance 2: a run killed during the second wave re-attaches to its batch and finishes", async () => {
+    const slow = startTestServer({ batch: { completionMs: 3000 } });
+    const { dir, cleanup } = tempDir();
+    try {
+      const args = ["run", "--config", config(dir), "--input", fourServices(dir), "--output", "out.jsonl", "--batch"];
+      const first = spawnScript("run", args.slice(1), { cwd: dir, baseURL: slow.url });
+      await waitFor("the second wave's batch", () => slow.batch.creations >= 2);
+      await Bun.sleep(300); // in progress, its id in the store
+      first.kill("SIGKILL");
+      await first.exited;
+      expect(slow.batch.batches[1]!.result).toBeUndefined();
+      const again = await runScript("run", args.slice(1), { cwd: dir, baseURL: slow.url });
+      console.log(`acceptance 2: killed in wave 2; after the restart the server saw ${slow.batch.uploads} uploads and ${slow.batch.creations} batch creations, exit ${again.code}`);
+      expect(again.stderr).toContain(`re-attaching to ${slow.batch.batches[1]!.id}`);
+      expect(again.code).toBe(0);
+      expect(slow.batch.uploads).toBe(3);
+      expect(slow.batch.creations).toBe(3);
+      expect(slow.requests.length).toBe(0);
+      expect(stable(join(dir, "out.jsonl"))).toHaveLength(4);
+    } finally {
+      cleanup();
+      await slow.stop();
+    }
+  }, 60_000);
+
+  test("acceptance 3: failed requests go into the next wave; one that always fails fails its service (exit 1)", async () => {
+    const flaky = startTestServer({
+      batch: {
+        completionMs: 200,
+        requestError: (id, attempt) =>
+          id.includes(":descriptions:CS01.03:") ? { status: 500, message: "injected: always fails" } : id.includes(":features:CS01.01:") && attempt === 1 ? { status: 500, message: "injected: fails once" } : undefined,
+      },
+    });
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await runScript("run", ["--config", config(dir), "--input", fourServices(dir), "--output", "out.jsonl", "--batch", "--json"], { cwd: dir, baseURL: flaky.url });
+      const summary = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+      // The batch numbers each request was sent in.
+      const sentIn = (part: string) => flaky.batch.batches.filter((b) => b.customIds.some((id) => id.includes(part))).map((b) => b.n);
+      console.log(`acceptance 3: exit ${result.code}, services ${JSON.stringify(summary.services)}, failures ${JSON.stringify(summary.failures)}, ${flaky.batch.creations} batches`);
+      expect(result.code).toBe(1);
+      expect(summary.services).toMatchObject({ total: 4, ok: 3, failed: 1 });
+      expect(summary.failures).toEqual([expect.objectContaining({ serviceId: "CS01.03" })]);
+      expect(summary.failures[0].reason).toContain("injected: always fails after 3 wave(s)");
+      expect(result.stderr).toContain("injected: fails once");
+      expect(stable(join(dir, "out.jsonl")).map((l) => JSON.parse(l).service.service_id)).toEqual(["CS01", "CS01.01", "CS01.02"]);
+      expect(flaky.requests.length).toBe(0);
+      expect(sentIn(":descriptions:CS01.03:")).toEqual([1, 2, 3]);
+      expect(sentIn(":features:CS01.01:")).toEqual([2, 3]);
+      expect(sentIn(":mapping:CS01.01:")).toEqual([4]);
+      expect(sentIn(":mapping:CS01:")).toEqual([3]);
+    } finally {
+      cleanup();
+      await flaky.stop();
+    }
+  }, 60_000);
+
+  test("acceptance 4: a hard budget the third wave would cross stops before submitting it (exit 3)", async () => {
+    const probe = tempDir();
+    const { dir, cleanup } = tempDir();
+    try {
+      const small = { estimate: { descriptions: 50, features: 50, mapping: 50 } };
+      const first = await runScript("run", ["--config", config(probe.dir, small), "--input", fourServices(probe.dir), "--output", "out.jsonl", "--batch"], { cwd: probe.dir, baseURL: server.url });
+      expect(first.code).toBe(0);
+      const stages = lastRun(probe.dir).byStage;
+      const budget = stages.descriptions.costUsd + stages.features.costUsd + stages.mapping.costUsd / 2;
+      const created = server.batch.creations;
+      const result = await runScript("run", ["--config", config(dir, small), "--input", fourServices(dir), "--output", "out.jsonl", "--batch", "--budget", budget.toFixed(6)], { cwd: dir, baseURL: server.url });
+      console.log(`acceptance 4: budget $${budget.toFixed(6)} (waves 1+2 cost $${(stages.descriptions.costUsd + stages.features.costUsd).toFixed(6)}, wave 3 $${stages.mapping.costUsd.toFixed(6)}); exit ${result.code}, ${server.batch.creations - created} batches created`);
+      expect(result.code).toBe(3);
+      expect(server.batch.creations - created).toBe(2);
+      expect(result.stderr).toContain(`budget $${budget.toFixed(6)} would be crossed`);
+      const run = lastRun(dir);
+      expect(run.status).toBe("limit");
+      expect(run.totals.costUsd).toBeLessThanOrEqual(budget);
+    } finally {
+      probe.cleanup();
+      cleanup();
     }
   }, 60_000);
 });

@@ -16,7 +16,7 @@ describe("task catalogue", () => {
     const text = await run(["bun", "scripts/index.ts", "list"], root);
     const json = JSON.parse((await run(["bun", "scripts/index.ts", "list", "--json"], root)).stdout);
     const names = json.tasks.map((t: { name: string }) => t.name);
-    expect(names).toEqual(["preflight", "run", "map", "export", "diff", "check", "cache", "usage", "bench", "bench-export"]);
+    expect(names).toEqual(["preflight", "run", "map", "export", "diff", "check", "cache", "usage", "batch", "bench", "bench-export"]);
     for (const t of json.tasks) expect(text.stdout).toContain(`${t.name}`);
     for (const t of json.tasks) expect(t.description.length).toBeGreaterThan(10);
   });
