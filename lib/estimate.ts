@@ -26,6 +26,8 @@ export interface RunEstimate {
   costUsd: number | null;
   model: string;
   byStage: Record<Stage, StageEstimate>;
+  /** Set when priced at the Batch API's share of the live price (`preflight --batch`). */
+  priceFactor?: number;
 }
 
 /** Average output tokens per live call of each stage over the ledger's runs of `model` (all runs when unset). */

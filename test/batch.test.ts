@@ -89,6 +89,43 @@ describe("run --batch", () => {
     expect(status.stdout).toContain(`batch ${ids[0]}: completed, 4/4 done, 0 failed`);
   }, 30_000);
 
+  test("usage shows what batch mode saved; preflight --batch estimates at the batch price", async () => {
+    const usage = await runScript("usage", ["--json", "--config", config(firstBatch.dir)], { cwd: firstBatch.dir });
+    const totals = JSON.parse(usage.stdout).totals;
+    expect(totals.batchCalls).toBe(84);
+    expect(totals.savedByBatchUsd).toBeCloseTo(totals.costUsd, 8);
+    const text = await runScript("usage", ["--config", config(firstBatch.dir)], { cwd: firstBatch.dir });
+    expect(text.stdout).toContain("saved by batch $");
+    expect(text.stdout).toContain(totals.savedByBatchUsd.toFixed(4));
+    const input = fourServices(firstBatch.dir);
+    const live = await runScript("preflight", ["--config", config(firstBatch.dir), "--input", input, "--json"], { cwd: firstBatch.dir });
+    const batch = await runScript("preflight", ["--config", config(firstBatch.dir), "--input", input, "--json", "--batch"], { cwd: firstBatch.dir });
+    const [l, b] = [JSON.parse(live.stdout.trim().split("\n").at(-1)!).estimate, JSON.parse(batch.stdout.trim().split("\n").at(-1)!).estimate];
+    expect(b.costUsd).toBeGreaterThan(0);
+    expect(b.costUsd).toBeCloseTo(l.costUsd / 2, 8);
+    expect(b.priceFactor).toBe(0.5);
+  }, 30_000);
+
+  test("--batch-below: a wave of fewer calls goes live; an expired batch's unanswered requests go into the next wave", async () => {
+    const expiring = startTestServer({ batch: { completionMs: 200, batchFate: (n) => (n === 1 ? "expired" : undefined) } });
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await runScript("run", ["--config", config(dir), "--input", fourServices(dir), "--output", "out.jsonl", "--batch", "--batch-below", "5", "--json"], { cwd: dir, baseURL: expiring.url });
+      expect(result.code).toBe(0);
+      // Wave 1 (4 descriptions) went live; wave 2 (20 features) expired half-way; its other half
+      // went with the 30 mappings ready in wave 3, the rest of the mappings in wave 4.
+      expect(expiring.requests.length).toBe(4);
+      expect(expiring.batch.batches.map((b) => [b.customIds.length, b.result?.status])).toEqual([[20, "expired"], [40, "completed"], [30, "completed"]]);
+      const run = lastRun(dir).totals;
+      expect(run.liveCalls).toBe(84);
+      expect(run.batchCalls).toBe(80);
+      expect(stable(join(dir, "out.jsonl"))).toHaveLength(4);
+    } finally {
+      cleanup();
+      await expiring.stop();
+    }
+  }, 60_000);
+
   test("acceptance 2: a run killed during the second wave re-attaches to its batch and finishes", async () => {
     const slow = startTestServer({ batch: { completionMs: 3000 } });
     const { dir, cleanup } = tempDir();
