@@ -24,7 +24,7 @@ describe("task catalogue", () => {
   test("bunx service-ambitions <task> works from the checkout", async () => {
     const result = await run(["bunx", "service-ambitions", "list", "--json"], root);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout).tasks).toHaveLength(10);
+    expect(JSON.parse(result.stdout).tasks).toHaveLength(11);
   });
 
   test("--version on the catalogue and on every task prints the package version", async () => {
