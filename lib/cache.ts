@@ -81,6 +81,8 @@ export interface KeyParts {
   schema: unknown;
   temperature?: number;
   seed?: number;
+  reasoningEffort?: string;
+  maxOutputTokens?: number;
   stage: string;
 }
 
@@ -95,13 +97,16 @@ export function cacheHash(parts: KeyParts): string {
     schema: parts.schema,
     temperature: parts.temperature ?? null,
     seed: parts.seed ?? null,
+    // Left out when unset, so keys made before these settings existed still match.
+    reasoningEffort: parts.reasoningEffort,
+    maxOutputTokens: parts.maxOutputTokens,
     stage: parts.stage,
   });
   return createHash("sha256").update(material).digest("hex");
 }
 
-export const cacheKey = (context: string, stage: string, serviceId: string, hash: string) =>
-  [keyPart(context), keyPart(stage), keyPart(serviceId), hash].join(":");
+export const cacheKey = (namespace: string, stage: string, serviceId: string, hash: string) =>
+  [keyPart(namespace), keyPart(stage), keyPart(serviceId), hash].join(":");
 
 export const cacheEntrySchema = z.object({
   v: z.literal(CACHE_KEY_VERSION),

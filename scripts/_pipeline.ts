@@ -4,6 +4,7 @@ import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
 import { batchRunKey } from "../lib/batch/mode.ts";
@@ -58,7 +59,7 @@ export async function runPipelineTask(
     batchRunKey: batchRunKey(input, output, config),
   });
   try {
-    log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${config.model}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
+    log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
     const summary = await go(runtime, {
       input,
       output,

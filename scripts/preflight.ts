@@ -13,7 +13,8 @@ import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } fr
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
 import { parseModelId } from "../providers/index.ts";
-import { defaultBaseURL } from "../providers/openai.ts";
+import { defaultBaseURL, openaiApiKey } from "../providers/openai.ts";
+import { allModels, describeModels } from "../lib/model-settings.ts";
 import { sharedArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
@@ -70,7 +71,7 @@ const task = defineTask({
           const features = [{ feature_id: "F1", name: "A feature", description: "What it does." }];
           for (const catalogue of d.catalogues) mappingPrompt(domain, { catalogue, serviceName: sample.name, serviceDescription: "A description.", plateau, features, rationale: cfg.rationale });
           const from = (file: string | null) => file ?? "none";
-          return `every template renders; situational context: ${from(d.sources.context)}; inspirations: ${from(d.sources.inspirations)}`;
+          return `every template renders; situational context: ${from(d.sources.situationalContext)}; inspirations: ${from(d.sources.inspirations)}`;
         });
       }
       const input = args.input ?? cfg.input;
@@ -95,16 +96,17 @@ const task = defineTask({
           await storage.dispose();
         }
       });
-      const models = [cfg.model, ...cfg.models.fallback];
+      const models = allModels(cfg);
       const openaiModels = models.filter((m) => parseModelId(m).provider === "openai");
       await check("environment", async () => {
-        if (openaiModels.length && !process.env.OPENAI_API_KEY) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set (needed for ${openaiModels.join(", ")})`);
-        return openaiModels.length ? `OPENAI_API_KEY is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
+        if (openaiModels.length && !openaiApiKey(process.env)) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for ${openaiModels.join(", ")})`);
+        const keyName = process.env.OPENAI_API_KEY ? "OPENAI_API_KEY" : "SA_OPENAI_API_KEY";
+        return openaiModels.length ? `${keyName} is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
       });
       if (args.online && openaiModels.length) {
         await check("provider", async () => {
           const client = new OpenAI({
-            apiKey: process.env.OPENAI_API_KEY ?? "",
+            apiKey: openaiApiKey(process.env) ?? "",
             baseURL: process.env.OPENAI_BASE_URL || defaultBaseURL,
             maxRetries: 0,
             fetch: createRetryFetch({ ...cfg.retry, requestTimeout: cfg.requestTimeout }),
@@ -129,7 +131,7 @@ const task = defineTask({
           const batch = args.batch || cfg.batch.enabled;
           if (batch) estimate = { ...estimate, costUsd: estimate.costUsd === null ? null : estimate.costUsd * cfg.batch.priceFactor, priceFactor: cfg.batch.priceFactor };
           const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}${batch ? ` at the batch price (×${cfg.batch.priceFactor})` : ""}`;
-          const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${cfg.model} (before cache hits)`;
+          const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(cfg)} (before cache hits)`;
           const budget = cfg.budget.hardUsd;
           const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
           try {

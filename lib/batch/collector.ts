@@ -34,6 +34,55 @@ export interface Collector {
   track<T>(call: () => Promise<T>): Promise<T>;
 }
 
+interface CollectorState {
+  pending: Waiting[];
+  /** Calls of the pipeline in progress, and those among them waiting for a wave. */
+  active: number;
+  unresolved: number;
+  sending: boolean;
+  wave: number;
+}
+
+/** Hands an outcome to its call, or puts a failed request back for the next wave while it has attempts left. */
+function settle(state: CollectorState, options: CollectorOptions, w: Waiting, outcome: Outcome | Error): void {
+  if (!(outcome instanceof Error) && !outcome.ok && w.attempts < options.attempts) {
+    options.log.warn(`batch: ${w.customId} failed (${outcome.reason}); sending it again in the next wave`);
+    state.pending.push(w);
+    return;
+  }
+  state.unresolved--;
+  if (outcome instanceof Error) w.reject(outcome);
+  else if (outcome.ok) w.resolve(outcome.result);
+  else w.reject(new SAError("E_PROVIDER", `batch: ${w.model}: ${outcome.reason} after ${w.attempts} wave(s)`, { details: { retries: w.attempts - 1 } }));
+}
+
+/** Sends the pending requests as one wave: refused at a stop, live when small, else as batches. */
+async function sendWave(state: CollectorState, options: CollectorOptions): Promise<void> {
+  const requests = state.pending.splice(0);
+  const wave = ++state.wave;
+  requests.forEach((w) => w.attempts++);
+  const stop = options.guard.stopReason;
+  if (stop) {
+    const error = new SAError(stop.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", `${stop}; wave ${wave} (${requests.length} request(s)) not submitted`);
+    return requests.forEach((w) => settle(state, options, w, error));
+  }
+  if (requests.length < options.below) {
+    options.log.info(`batch: wave ${wave} has ${requests.length} call(s), fewer than ${options.below}: asking live`);
+    const answers = await options.live(requests);
+    return requests.forEach((w, i) => {
+      const answer = answers[i]!;
+      settle(state, options, w, answer instanceof Error ? answer : { ok: true, result: answer });
+    });
+  }
+  options.log.info(`batch: wave ${wave}, ${requests.length} request(s)`);
+  try {
+    const outcomes = await options.send(wave, requests.map(({ customId, model, body }) => ({ customId, model, body })));
+    requests.forEach((w) => settle(state, options, w, outcomes.get(w.customId) ?? { ok: false, reason: "no result" }));
+  } catch (error) {
+    requests.forEach((w) => settle(state, options, w, error instanceof Error ? error : new Error(String(error))));
+  }
+}
+
 /**
  * Collects the calls of a run into waves. A wave is sent when every call in progress is waiting
  * here and none has moved for `quietMs`: all descriptions first, then all features, then all
@@ -41,76 +90,37 @@ export interface Collector {
  * inside a batch go into the next wave, up to `attempts` waves.
  */
 export function createCollector(options: CollectorOptions): Collector {
-  const pending: Waiting[] = [];
-  let active = 0;
-  let unresolved = 0;
-  let sending = false;
-  let wave = 0;
+  const state: CollectorState = { pending: [], active: 0, unresolved: 0, sending: false, wave: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
-
-  const idle = () => !sending && pending.length > 0 && active - unresolved <= 0;
+  const idle = () => !state.sending && state.pending.length > 0 && state.active - state.unresolved <= 0;
+  const send = () => {
+    state.sending = true;
+    void sendWave(state, options).finally(() => {
+      state.sending = false;
+      check();
+    });
+  };
   const check = () => {
     if (timer) clearTimeout(timer);
-    timer = idle() ? setTimeout(() => idle() && void send(), options.quietMs) : undefined;
+    timer = idle() ? setTimeout(() => idle() && send(), options.quietMs) : undefined;
   };
-  const settle = (w: Waiting, outcome: Outcome | Error) => {
-    if (outcome instanceof Error || outcome.ok) {
-      unresolved--;
-      if (outcome instanceof Error) w.reject(outcome);
-      else w.resolve(outcome.result);
-    } else if (w.attempts < options.attempts) {
-      options.log.warn(`batch: ${w.customId} failed (${outcome.reason}); sending it again in the next wave`);
-      pending.push(w);
-    } else {
-      unresolved--;
-      w.reject(new SAError("E_PROVIDER", `batch: ${w.model}: ${outcome.reason} after ${w.attempts} wave(s)`, { details: { retries: w.attempts - 1 } }));
-    }
-  };
-
-  async function send() {
-    sending = true;
-    const requests = pending.splice(0);
-    wave++;
-    requests.forEach((w) => w.attempts++);
-    try {
-      const stop = options.guard.stopReason;
-      if (stop) return requests.forEach((w) => settle(w, new SAError(stop.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", `${stop}; wave ${wave} (${requests.length} request(s)) not submitted`)));
-      if (requests.length < options.below) {
-        options.log.info(`batch: wave ${wave} has ${requests.length} call(s), fewer than ${options.below}: asking live`);
-        const answers = await options.live(requests);
-        return requests.forEach((w, i) => {
-          const answer = answers[i]!;
-          settle(w, answer instanceof Error ? answer : { ok: true, result: answer });
-        });
-      }
-      options.log.info(`batch: wave ${wave}, ${requests.length} request(s)`);
-      const outcomes = await options.send(wave, requests.map(({ customId, model, body }) => ({ customId, model, body })));
-      requests.forEach((w) => settle(w, outcomes.get(w.customId) ?? { ok: false, reason: "no result" }));
-    } catch (error) {
-      requests.forEach((w) => settle(w, error instanceof Error ? error : new Error(String(error))));
-    } finally {
-      sending = false;
-      check();
-    }
-  }
-
   return {
     ask(provider, request) {
       const body = chatBody(provider.model, request);
       const customId = request.requestKey ?? `sa-${Bun.hash(JSON.stringify(body)).toString(16)}`;
       return new Promise<ChatResult>((resolve, reject) => {
-        pending.push({ customId, model: provider.model, body, provider, request, attempts: 0, resolve, reject });
-        unresolved++;
+        state.pending.push({ customId, model: provider.model, body, provider, request, attempts: 0, resolve, reject });
+        state.unresolved++;
         check();
       });
     },
     async track(call) {
-      active++;
+      state.active++;
       check();
       try {
         return await call();
       } finally {
-        active--;
+        state.active--;
         check();
       }
     },

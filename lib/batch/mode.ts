@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import PQueue from "p-queue";
 import type { Storage } from "unstorage";
 import type { Provider } from "../../providers/types.ts";
-import { parseAge } from "../cache-admin.ts";
+import { parseDuration } from "../duration.ts";
 import type { Clock } from "../clock.ts";
 import { SAError } from "../errors.ts";
 import type { Log } from "../log.ts";
@@ -41,7 +41,7 @@ export function batchRunKey(input: string, output: string, config: Pick<Config, 
 export function createBatchMode(options: BatchModeOptions): BatchMode {
   const { config, log } = options;
   const api = createBatchApi({ env: options.env, fetch: options.fetch, retry: config.retry, requestTimeout: config.requestTimeout });
-  const wave = { api, storage: options.storage, log, clock: options.clock, config: config.batch, pollMs: parseAge(config.batch.pollInterval) ?? 30_000, runKey: options.runKey, runId: options.runId };
+  const wave = { api, storage: options.storage, log, clock: options.clock, config: config.batch, pollMs: parseDuration(config.batch.pollInterval) ?? 30_000, runKey: options.runKey, runId: options.runId };
   const queue = new PQueue({ concurrency: config.concurrency });
   const collector = createCollector({
     send: (n, requests) => runWave(wave, n, requests),

@@ -9,7 +9,7 @@ export interface BatchRequest {
   body: Record<string, unknown>;
 }
 
-/** The chat completion body, exactly as the openai provider sends it live. */
+/** The chat completion body, exactly as the openai provider sends it live (keep the two in step). */
 export function chatBody(model: string, request: ChatRequest): Record<string, unknown> {
   return {
     model,
@@ -17,6 +17,8 @@ export function chatBody(model: string, request: ChatRequest): Record<string, un
     response_format: request.responseFormat ?? zodResponseFormat(request.schema, request.schemaName),
     ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     ...(request.seed === undefined ? {} : { seed: request.seed }),
+    ...(request.reasoningEffort === undefined ? {} : { reasoning_effort: request.reasoningEffort }),
+    ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
   };
 }
 
