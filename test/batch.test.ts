@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { fixtureData, fixtureServices, runScript, spawnScript, tempDir } from "./helpers.ts";
+import { createBatchApi } from "../lib/batch/api.ts";
+import { fixtureData, fixtureServices, runScript, spawnScript, tempDir, testKey } from "./helpers.ts";
 
 /** The first four fixture services: 4 × (1 + 5 + 15) = 84 calls in three waves. */
 function fourServices(dir: string): string {
@@ -106,6 +107,18 @@ describe("run --batch", () => {
     expect(b.priceFactor).toBe(0.5);
   }, 30_000);
 
+  test("map --batch: the mappings of an evolutions file in one wave, none through /chat/completions", async () => {
+    const chatBefore = chatCalls(server);
+    const created = server.batch.creations;
+    const args = ["--config", config(firstBatch.dir), "--input", "out.jsonl", "--output", "mapped.jsonl", "--batch", "--cache-mode", "refresh"];
+    const mapped = await runScript("map", args, { cwd: firstBatch.dir, baseURL: server.url });
+    expect(mapped.code).toBe(0);
+    expect(chatCalls(server) - chatBefore).toBe(0);
+    expect(server.batch.batches.slice(created).map((b) => b.customIds.length)).toEqual([60]);
+    const features = (path: string) => stable(join(firstBatch.dir, path)).map((l) => JSON.parse(l).plateaus.map((p: { features: unknown }) => p.features));
+    expect(features("mapped.jsonl")).toEqual(features("out.jsonl"));
+  }, 30_000);
+
   test("--batch-below: a wave of fewer calls goes live; an expired batch's unanswered requests go into the next wave", async () => {
     const expiring = startTestServer({ batch: { completionMs: 200, batchFate: (n) => (n === 1 ? "expired" : undefined) } });
     const { dir, cleanup } = tempDir();
@@ -125,6 +138,44 @@ describe("run --batch", () => {
       await expiring.stop();
     }
   }, 60_000);
+
+  test("a wave past maxRequestsPerBatch is split; a batch that failed validation is sent again in the next wave", async () => {
+    const failing = startTestServer({ batch: { completionMs: 200, batchFate: (n) => (n === 1 ? "failed" : undefined) } });
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await runScript("run", ["--config", config(dir, { batch: { pollInterval: "0.05s", quietMs: 100, maxRequestsPerBatch: 25 } }), "--input", fourServices(dir), "--output", "out.jsonl", "--batch"], { cwd: dir, baseURL: failing.url });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain("batch failed (injected validation failure)");
+      expect(failing.batch.batches.map((b) => [b.customIds.length, b.result?.status])).toEqual([[4, "failed"], [4, "completed"], [20, "completed"], [25, "completed"], [25, "completed"], [10, "completed"]]);
+      expect(stable(join(dir, "out.jsonl"))).toHaveLength(4);
+    } finally {
+      cleanup();
+      await failing.stop();
+    }
+  }, 60_000);
+
+  test("batch status and batch cancel ask the API about one batch", async () => {
+    const slow = startTestServer({ batch: { completionMs: 20_000 } });
+    const { dir, cleanup } = tempDir();
+    try {
+      const api = createBatchApi({ env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: slow.url }, retry: { attempts: 1, baseMs: 10, capMs: 10 }, requestTimeout: 5000 });
+      const line = JSON.stringify({ custom_id: "one", method: "POST", url: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] } });
+      const batch = await api.create(await api.upload(`${line}\n`, "one.jsonl"), "24h", {});
+      await Bun.sleep(2_100); // past validating (the first 10% of its time)
+      const status = await runScript("batch", ["status", batch.id, "--config", config(dir)], { cwd: dir, baseURL: slow.url });
+      expect(status.stdout).toContain(`batch ${batch.id}: in_progress, 0/1 done, 0 failed`);
+      const cancel = await runScript("batch", ["cancel", batch.id, "--config", config(dir)], { cwd: dir, baseURL: slow.url });
+      expect(cancel.code).toBe(0);
+      expect(cancel.stdout).toMatch(new RegExp(`^batch ${batch.id}: cancell(ing|ed)`));
+      expect((await api.retrieve(batch.id)).status).toBe("cancelled");
+      const missing = await runScript("batch", ["status", "batch_nope", "--config", config(dir)], { cwd: dir, baseURL: slow.url });
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain("batch batch_nope failed");
+    } finally {
+      cleanup();
+      await slow.stop();
+    }
+  }, 30_000);
 
   test("acceptance 2: a run killed during the second wave re-attaches to its batch and finishes", async () => {
     const slow = startTestServer({ batch: { completionMs: 3000 } });
