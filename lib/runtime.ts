@@ -103,7 +103,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const batch = config.batch.enabled && !options.dryRun && options.batchRunKey ? createBatchMode({ config, env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: options.batchRunKey }) : undefined;
   // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
   const shared = !batch && config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
-  const limiter = batch ? createLimiter({ concurrency: 1_000_000, clock }) : createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
+  const limiter = batch ? batch.wrapLimiter(createLimiter({ concurrency: 1_000_000, clock })) : createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);

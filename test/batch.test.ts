@@ -202,6 +202,29 @@ describe("run --batch", () => {
     }
   }, 60_000);
 
+  test("Ctrl-C while a wave is in flight exits 130 at once; the next run re-attaches to that batch", async () => {
+    const slow = startTestServer({ batch: { completionMs: 4000 } });
+    const { dir, cleanup } = tempDir();
+    try {
+      const args = ["--config", config(dir), "--input", fourServices(dir), "--output", "out.jsonl", "--batch"];
+      const first = spawnScript("run", args, { cwd: dir, baseURL: slow.url });
+      await waitFor("the second wave's batch", () => slow.batch.creations >= 2);
+      await Bun.sleep(300);
+      const stoppedAt = Date.now();
+      first.kill("SIGINT");
+      expect(await first.exited).toBe(130);
+      expect(Date.now() - stoppedAt).toBeLessThan(3000);
+      expect(slow.batch.batches[1]!.result).toBeUndefined();
+      const again = await runScript("run", args, { cwd: dir, baseURL: slow.url });
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain(`re-attaching to ${slow.batch.batches[1]!.id}`);
+      expect([slow.batch.uploads, slow.batch.creations]).toEqual([3, 3]);
+    } finally {
+      cleanup();
+      await slow.stop();
+    }
+  }, 60_000);
+
   test("acceptance 3: failed requests go into the next wave; one that always fails fails its service (exit 1)", async () => {
     const flaky = startTestServer({
       batch: {

@@ -32,6 +32,11 @@ export interface Collector {
   ask(provider: Provider, request: ChatRequest): Promise<ChatResult>;
   /** Runs one call of the pipeline: while any call is busy elsewhere (cache, validation), no wave is sent. */
   track<T>(call: () => Promise<T>): Promise<T>;
+  /**
+   * A stop (signal, limit): every waiting call fails with `error` at once and no wave is sent.
+   * Batches already created run on at the provider; the next run re-attaches to them.
+   */
+  stop(error: Error): void;
 }
 
 interface CollectorState {
@@ -41,16 +46,21 @@ interface CollectorState {
   unresolved: number;
   sending: boolean;
   wave: number;
+  /** Every call still waiting, to fail them all at a stop. */
+  waiting: Set<Waiting>;
+  stopped?: Error;
 }
 
 /** Hands an outcome to its call, or puts a failed request back for the next wave while it has attempts left. */
 function settle(state: CollectorState, options: CollectorOptions, w: Waiting, outcome: Outcome | Error): void {
-  if (!(outcome instanceof Error) && !outcome.ok && w.attempts < options.attempts) {
+  if (!state.waiting.has(w)) return;
+  if (!state.stopped && !(outcome instanceof Error) && !outcome.ok && w.attempts < options.attempts) {
     options.log.warn(`batch: ${w.customId} failed (${outcome.reason}); sending it again in the next wave`);
     state.pending.push(w);
     return;
   }
   state.unresolved--;
+  state.waiting.delete(w);
   if (outcome instanceof Error) w.reject(outcome);
   else if (outcome.ok) w.resolve(outcome.result);
   else w.reject(new SAError("E_PROVIDER", `batch: ${w.model}: ${outcome.reason} after ${w.attempts} wave(s)`, { details: { retries: w.attempts - 1 } }));
@@ -90,9 +100,9 @@ async function sendWave(state: CollectorState, options: CollectorOptions): Promi
  * inside a batch go into the next wave, up to `attempts` waves.
  */
 export function createCollector(options: CollectorOptions): Collector {
-  const state: CollectorState = { pending: [], active: 0, unresolved: 0, sending: false, wave: 0 };
+  const state: CollectorState = { pending: [], active: 0, unresolved: 0, sending: false, wave: 0, waiting: new Set() };
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const idle = () => !state.sending && state.pending.length > 0 && state.active - state.unresolved <= 0;
+  const idle = () => !state.stopped && !state.sending && state.pending.length > 0 && state.active - state.unresolved <= 0;
   const send = () => {
     state.sending = true;
     void sendWave(state, options).finally(() => {
@@ -108,8 +118,11 @@ export function createCollector(options: CollectorOptions): Collector {
     ask(provider, request) {
       const body = chatBody(provider.model, request);
       const customId = request.requestKey ?? `sa-${Bun.hash(JSON.stringify(body)).toString(16)}`;
+      if (state.stopped) return Promise.reject(state.stopped);
       return new Promise<ChatResult>((resolve, reject) => {
-        state.pending.push({ customId, model: provider.model, body, provider, request, attempts: 0, resolve, reject });
+        const w: Waiting = { customId, model: provider.model, body, provider, request, attempts: 0, resolve, reject };
+        state.pending.push(w);
+        state.waiting.add(w);
         state.unresolved++;
         check();
       });
@@ -123,6 +136,11 @@ export function createCollector(options: CollectorOptions): Collector {
         state.active--;
         check();
       }
+    },
+    stop(error) {
+      state.stopped ??= error;
+      state.pending.length = 0;
+      for (const w of [...state.waiting]) settle(state, options, w, error);
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Provider } from "../../providers/types.ts";
 import { parseDuration } from "../duration.ts";
 import type { Clock } from "../clock.ts";
 import { SAError } from "../errors.ts";
+import type { Limiter } from "../limits.ts";
 import type { Log } from "../log.ts";
 import type { Config } from "../schema/config.ts";
 import type { Session } from "../session.ts";
@@ -30,6 +31,8 @@ export interface BatchModeOptions {
 export interface BatchMode {
   wrapProvider(provider: Provider): Provider;
   wrapSession(session: Session): Session;
+  /** A limiter whose stop also fails the calls waiting for a wave. */
+  wrapLimiter(limiter: Limiter): Limiter;
 }
 
 /** Names a run's batches in the store: the same input, output and model find them again. */
@@ -41,7 +44,8 @@ export function batchRunKey(input: string, output: string, config: Pick<Config, 
 export function createBatchMode(options: BatchModeOptions): BatchMode {
   const { config, log } = options;
   const api = createBatchApi({ env: options.env, fetch: options.fetch, retry: config.retry, requestTimeout: config.requestTimeout });
-  const wave = { api, storage: options.storage, log, clock: options.clock, config: config.batch, pollMs: parseDuration(config.batch.pollInterval) ?? 30_000, runKey: options.runKey, runId: options.runId };
+  let stopped = false;
+  const wave = { stopped: () => stopped, api, storage: options.storage, log, clock: options.clock, config: config.batch, pollMs: parseDuration(config.batch.pollInterval) ?? 30_000, runKey: options.runKey, runId: options.runId };
   const queue = new PQueue({ concurrency: config.concurrency });
   const collector = createCollector({
     send: (n, requests) => runWave(wave, n, requests),
@@ -58,5 +62,13 @@ export function createBatchMode(options: BatchModeOptions): BatchMode {
       return { ...provider, complete: (request) => collector.ask(provider, request) };
     },
     wrapSession: (session) => ({ call: (spec) => collector.track(() => session.call(spec)) }),
+    wrapLimiter: (limiter) => ({
+      ...limiter,
+      stop(error) {
+        stopped = true;
+        limiter.stop(error);
+        collector.stop(error);
+      },
+    }),
   };
 }

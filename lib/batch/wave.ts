@@ -1,5 +1,6 @@
 import type { Storage } from "unstorage";
 import type { Clock } from "../clock.ts";
+import { SAError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { BatchConfig } from "../schema/config.ts";
 import { finishedStatuses, type BatchApi, type RemoteBatch } from "./api.ts";
@@ -15,6 +16,8 @@ export interface WaveContext {
   pollMs: number;
   runKey: string;
   runId: string;
+  /** After a stop, finished batches are left unread (and open in the store) for the next run. */
+  stopped?: () => boolean;
 }
 
 const iso = (clock: Clock) => new Date(clock.now()).toISOString();
@@ -67,6 +70,7 @@ async function poll(ctx: WaveContext, record: BatchRecord): Promise<RemoteBatch>
     }
     if (finishedStatuses.has(batch.status)) return batch;
     await Bun.sleep(ctx.pollMs);
+    if (ctx.stopped?.()) throw new SAError("E_INTERRUPTED", `batch ${batch.id}: left to the next run`);
   }
 }
 
@@ -92,6 +96,7 @@ export async function runWave(ctx: WaveContext, wave: number, requests: BatchReq
   const maps = await Promise.all(
     records.map(async (record) => {
       const batch = await poll(ctx, record);
+      if (ctx.stopped?.()) throw new SAError("E_INTERRUPTED", `batch ${batch.id}: left to the next run`);
       const outcomes = await results(ctx, record, batch);
       Object.assign(record, { consumed: true, updatedAt: iso(ctx.clock) });
       await saveBatchRecord(ctx.storage, record);
