@@ -177,6 +177,17 @@ describe("run --batch", () => {
     }
   }, 30_000);
 
+  test("--batch with a model that has no Batch API is refused before any call (exit 2)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await runScript("run", ["--config", config(dir), "--model", "synthetic:demo", "--input", fourServices(dir), "--output", "out.jsonl", "--batch"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("batch mode: synthetic:demo has no Batch API");
+    } finally {
+      cleanup();
+    }
+  }, 30_000);
+
   test("acceptance 2: a run killed during the second wave re-attaches to its batch and finishes", async () => {
     const slow = startTestServer({ batch: { completionMs: 3000 } });
     const { dir, cleanup } = tempDir();

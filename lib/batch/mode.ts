@@ -8,6 +8,7 @@ import type { Clock } from "../clock.ts";
 import { SAError } from "../errors.ts";
 import type { Limiter } from "../limits.ts";
 import type { Log } from "../log.ts";
+import { allModels } from "../model-settings.ts";
 import type { Config } from "../schema/config.ts";
 import type { Session } from "../session.ts";
 import type { UsageGuard } from "../usage-guard.ts";
@@ -43,6 +44,8 @@ export function batchRunKey(input: string, output: string, config: Pick<Config, 
 
 export function createBatchMode(options: BatchModeOptions): BatchMode {
   const { config, log } = options;
+  const other = allModels(config).find((id) => !id.startsWith("openai:"));
+  if (other) throw new SAError("E_USAGE", `batch mode: ${other} has no Batch API (use openai: models, on OpenAI or an OpenAI-compatible endpoint)`);
   const api = createBatchApi({ env: options.env, fetch: options.fetch, retry: config.retry, requestTimeout: config.requestTimeout });
   let stopped = false;
   const wave = { stopped: () => stopped, api, storage: options.storage, log, clock: options.clock, config: config.batch, pollMs: parseDuration(config.batch.pollInterval) ?? 30_000, runKey: options.runKey, runId: options.runId };
@@ -57,10 +60,7 @@ export function createBatchMode(options: BatchModeOptions): BatchMode {
     log,
   });
   return {
-    wrapProvider(provider) {
-      if (provider.name !== "openai") throw new SAError("E_USAGE", `batch mode: ${provider.name}:${provider.model} has no Batch API (use an openai: model or an OpenAI-compatible endpoint)`);
-      return { ...provider, complete: (request) => collector.ask(provider, request) };
-    },
+    wrapProvider: (provider) => ({ ...provider, complete: (request) => collector.ask(provider, request) }),
     wrapSession: (session) => ({ call: (spec) => collector.track(() => session.call(spec)) }),
     wrapLimiter: (limiter) => ({
       ...limiter,
