@@ -1,4 +1,5 @@
 import { ofetch, type $Fetch } from "ofetch";
+import { openaiApiKey } from "../../providers/openai.ts";
 import { z } from "zod";
 import { SAError } from "../errors.ts";
 import { retryStatusCodes } from "../http.ts";
@@ -47,8 +48,8 @@ const parse = (what: string, data: unknown): RemoteBatch => {
  * retries, as for chat calls). Key and base URL come from the environment, as for the openai provider.
  */
 export function createBatchApi(options: BatchApiOptions): BatchApi {
-  const apiKey = options.env.OPENAI_API_KEY;
-  if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY is not set (needed for batch mode)");
+  const apiKey = openaiApiKey(options.env);
+  if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for batch mode)");
   const baseURL = (options.env.OPENAI_BASE_URL || "https://api.openai.com/v1").replace(/\/+$/, "");
   const api: $Fetch = ofetch.create({
     baseURL,

@@ -1,5 +1,5 @@
-import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
+import { chatBody as openaiChatBody } from "../../providers/openai.ts";
 import type { ChatRequest, ChatResult } from "../../providers/types.ts";
 
 /** One line of a batch input file: the body the live path would send to /v1/chat/completions. */
@@ -9,18 +9,8 @@ export interface BatchRequest {
   body: Record<string, unknown>;
 }
 
-/** The chat completion body, exactly as the openai provider sends it live (keep the two in step). */
-export function chatBody(model: string, request: ChatRequest): Record<string, unknown> {
-  return {
-    model,
-    messages: request.messages,
-    response_format: request.responseFormat ?? zodResponseFormat(request.schema, request.schemaName),
-    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-    ...(request.seed === undefined ? {} : { seed: request.seed }),
-    ...(request.reasoningEffort === undefined ? {} : { reasoning_effort: request.reasoningEffort }),
-    ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
-  };
-}
+/** The chat completion body, exactly as the openai provider sends it live. */
+export const chatBody = (model: string, request: ChatRequest): Record<string, unknown> => openaiChatBody(model, request);
 
 export const requestLine = (r: BatchRequest) => `${JSON.stringify({ custom_id: r.customId, method: "POST", url: "/v1/chat/completions", body: r.body })}\n`;
 
