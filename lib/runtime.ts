@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   dataset?: LoadDatasetOptions;
   /** Spans for the run, its services and calls. @default noTracing */
   tracing?: Tracing;
+  /** Where calls are journalled; a queue worker's goes to Redis. @default the run's file journal */
+  journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
 }
 
 /** Everything a task needs to reach a model, built once from config. */
@@ -82,7 +84,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   const guard = createUsageGuard(config.limits, config.budget, log);
   const startedAt = new Date(clock.now()).toISOString();
-  const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
+  const header = { runId, task: options.task, startedAt, model: config.model };
+  const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));

@@ -41,6 +41,8 @@ export interface RunOptions {
   expectedServices?: number;
   /** Read at most this many services from the input (the rest are left alone). */
   maxServices?: number;
+  /** Services in flight at once. @default twice the concurrency (a queue coordinator enqueues them all) */
+  window?: number;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
@@ -174,7 +176,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
     rt.quarantine.add({ kind: "input", file: options.input, line, reason, data });
   };
 
-  const window = Math.max(4, config.concurrency * 2);
+  const window = options.window ?? Math.max(4, config.concurrency * 2);
   const services = new PQueue({ concurrency: window });
   // A crash between flushes loses at most this much of the ledger's detail.
   let flushing: Promise<void> = Promise.resolve();
