@@ -7,6 +7,7 @@ import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import type { TestServerOptions } from "../lib/test-server.ts";
+import { benchWorkers, formatWorkerFigures } from "./_bench-workers.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
@@ -49,6 +50,7 @@ const task = defineTask({
     "server-tpm": { type: "string", description: "Server-side TPM limit, enforced over 10 s windows" },
     "fault-every": { type: "string", description: "Answer every Nth request with a 500 (and every N+1th with a 429)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
+    workers: { type: "string", description: "Worker process counts to compare on a BullMQ queue, e.g. 1,2,4 (needs redis-server; --concurrency is per worker)" },
     json: { type: "boolean", description: "Print the figures as one JSON object" },
     verbose: { type: "boolean", alias: "v", description: "Debug logs" },
     quiet: { type: "boolean", alias: "q", description: "Errors only" },
@@ -71,6 +73,12 @@ const task = defineTask({
     try {
       const input = join(dir, "services.jsonl");
       writeFileSync(input, Array.from({ length: services }, (_, i) => `${JSON.stringify({ service_id: `B${i + 1}`, name: `Bench service ${i + 1}`, description: `Generated service ${i + 1}.`, jobs_to_be_done: ["Get things done"] })}\n`).join(""));
+      if (args.workers) {
+        const counts = args.workers.split(",").map((n) => positive("workers", n)!);
+        const figures = await benchWorkers({ counts, dir, input, server, concurrency, rpm, dataDir: resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data")) });
+        process.stdout.write(args.json ? `${JSON.stringify({ services, latencyMs: latency, concurrencyPerWorker: concurrency, serverRpm: serverRpm ?? null, workers: figures })}\n` : `services ${services}, latency ${latency} ms, concurrency ${concurrency} per worker${serverRpm ? `, server RPM ${serverRpm}` : ""}\n${formatWorkerFigures(figures, serverRpm)}`);
+        return figures.some((f) => f.exitCode !== 0) ? 1 : 0;
+      }
       const config = await loadConfig({
         env: {},
         overrides: {
