@@ -81,6 +81,8 @@ export interface KeyParts {
   schema: unknown;
   temperature?: number;
   seed?: number;
+  reasoningEffort?: string;
+  maxOutputTokens?: number;
   stage: string;
 }
 
@@ -95,6 +97,9 @@ export function cacheHash(parts: KeyParts): string {
     schema: parts.schema,
     temperature: parts.temperature ?? null,
     seed: parts.seed ?? null,
+    // Left out when unset, so keys made before these settings existed still match.
+    reasoningEffort: parts.reasoningEffort,
+    maxOutputTokens: parts.maxOutputTokens,
     stage: parts.stage,
   });
   return createHash("sha256").update(material).digest("hex");

@@ -1,13 +1,21 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
+import type { z } from "zod";
 import { parse as parseYaml } from "yaml";
+import { fromPythonConfig, isPythonConfig, pythonConfigSchema } from "./config-python.ts";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
 import { firstIssue, formatIssues } from "./zod-error.ts";
-import { lineOf } from "./json-position.ts";
+import { lineOf, yamlLineOf } from "./json-position.ts";
 
 export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
+
+/** Where the Python tool looks for its config; read when none of ours exists. */
+export const pythonConfigFile = "config/app.yaml";
+
+/** `SA_*` variables that hold secrets: read where they are needed, never turned into config. */
+const secretEnvNames = new Set(["SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN"]);
 
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => !!v && typeof v === "object" && !Array.isArray(v);
@@ -26,25 +34,61 @@ export function mergeLayers(...layers: Plain[]): Plain {
 
 const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
-/** `SA_CACHE_MODE=off` → `{cacheMode: "off"}`; `SA_CACHE__DRIVER=redis` → `{cache: {driver: "redis"}}`. */
-export function envLayer(env: Record<string, string | undefined>): { layer: Plain; sources: Map<string, string> } {
+type AnySchema = z.core.$ZodType & { def: Record<string, any>; shape?: Record<string, AnySchema> };
+
+/** Whether the config schema has a place for `path` (a key of a strict object, or below a loose one or a record). */
+export function acceptsPath(schema: AnySchema, path: string[]): boolean {
+  let node = schema;
+  while (["default", "optional", "nullable", "prefault"].includes(node.def.type)) node = node.def.innerType;
+  if (path.length === 0) return true;
+  const [key, ...rest] = path;
+  if (node.def.type === "record") return true;
+  if (node.def.type === "union") return (node.def.options as AnySchema[]).some((option) => acceptsPath(option, path));
+  if (node.def.type !== "object") return false;
+  const child = node.shape?.[key!];
+  if (child) return acceptsPath(child, rest);
+  return node.def.catchall !== undefined && node.def.catchall.def.type !== "never";
+}
+
+/** The Python tool's own variables that have a counterpart here under another name. */
+const pythonEnvAliases: Record<string, { path: string[]; value: (raw: string) => unknown }> = {
+  SA_CACHE_DIR: { path: ["cache", "base"], value: (raw) => raw },
+  // The Python tool counts 1, true and yes as on; off means no cache at all, whatever SA_CACHE_MODE says.
+  SA_USE_LOCAL_CACHE: { path: ["cacheMode"], value: (raw) => (["1", "true", "yes"].includes(raw.toLowerCase()) ? undefined : "off") },
+};
+
+function envValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw; // A plain string such as a path or a model id.
+  }
+}
+
+/**
+ * `SA_CACHE_MODE=off` → `{cacheMode: "off"}`; `SA_CACHE__DRIVER=redis` → `{cache: {driver: "redis"}}`.
+ * A variable that names no config key (`SA_PASSWORD`) is left out and listed in `ignored`.
+ */
+export function envLayer(env: Record<string, string | undefined>): { layer: Plain; sources: Map<string, string>; ignored: string[] } {
   const layer: Plain = {};
   const sources = new Map<string, string>();
-  for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith("SA_") || raw === undefined) continue;
-    const path = name.slice(3).split("__").map(camel);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // A plain string such as a path or a model id.
+  const ignored: string[] = [];
+  for (const [name, raw] of Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (!name.startsWith("SA_") || raw === undefined || secretEnvNames.has(name)) continue;
+    const alias = pythonEnvAliases[name];
+    const path = alias?.path ?? name.slice(3).split("__").map(camel);
+    if (!acceptsPath(configSchema as unknown as AnySchema, path)) {
+      ignored.push(name);
+      continue;
     }
+    const value = alias ? alias.value(raw) : envValue(raw);
+    if (value === undefined) continue;
     let node = layer;
     for (const key of path.slice(0, -1)) node = (node[key] = isPlain(node[key]) ? node[key] : {}) as Plain;
     node[path.at(-1)!] = value;
     sources.set(path.join("."), name);
   }
-  return { layer, sources };
+  return { layer, sources, ignored };
 }
 
 async function readConfigFile(file: string): Promise<Plain> {
@@ -65,8 +109,50 @@ async function readConfigFile(file: string): Promise<Plain> {
   }
 }
 
+/** Ours first; else the Python tool's `config/app.yaml`. */
 export function findConfigFile(cwd: string): string | undefined {
-  return configFileNames.map((n) => resolve(cwd, n)).find((f) => existsSync(f));
+  return [...configFileNames, pythonConfigFile].map((n) => resolve(cwd, n)).find((f) => existsSync(f));
+}
+
+/** The 1-based line of `path` in a JSON or YAML config, for error messages. */
+async function configLine(file: string, path: PropertyKey[]): Promise<number | undefined> {
+  const ext = extname(file);
+  if (ext === ".json") return lineOf(await readFile(file, "utf8"), path);
+  if (ext === ".yaml" || ext === ".yml") return yamlLineOf(await readFile(file, "utf8"), path);
+  return undefined;
+}
+
+/** Checks a file's own layer with `schema`; a bad field is one line naming the file, the line and the field. */
+async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>, mapped = false): Promise<T> {
+  const checked = schema.safeParse(raw);
+  if (checked.success) return checked.data;
+  // A layer mapped from the Python tool's keys has no line of its own in the file.
+  if (mapped) throw new SAError("E_CONFIG", `config ${file}: ${formatIssues(checked.error)} (mapped from the Python tool's config)`);
+  const line = await configLine(file, firstIssue(checked.error)?.path ?? []);
+  throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
+}
+
+/**
+ * The file's layer in our shape: the Python tool's config is mapped, with one warning for what has
+ * no meaning here. A `config/app.yaml` found by default that is not the Python tool's is not read.
+ */
+async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record<string, string | undefined>): Promise<Plain | undefined> {
+  const raw = await readConfigFile(file);
+  const python = isPythonConfig(raw);
+  if (!options.configPath && !python && resolve(options.cwd ?? process.cwd(), pythonConfigFile) === file) {
+    options.log?.info(`config ${file}: not the Python tool's config (no snake_case keys); not read`);
+    return undefined;
+  }
+  if (!python) {
+    await checkFileLayer(file, raw, configSchema);
+    return raw;
+  }
+  const py = await checkFileLayer(file, raw, pythonConfigSchema);
+  const { layer, ignored } = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
+  options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);
+  if (ignored.length) options.log?.warn(`config ${file}: ignoring keys with no meaning here: ${ignored.join(", ")}`);
+  await checkFileLayer(file, layer, configSchema, true);
+  return layer;
 }
 
 export interface LoadConfigOptions {
@@ -76,6 +162,8 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
   /** Values from flags, already in config shape. */
   overrides?: Plain;
+  /** Where notes go: the Python config's ignored keys, `SA_*` variables that name no key. */
+  log?: { info(message: string): void; warn(message: string): void };
 }
 
 /** Loads file → `SA_*` env → flags, and validates the result. A bad key is one line naming it. */
@@ -87,16 +175,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     if (!existsSync(file)) throw new SAError("E_CONFIG", `config ${options.configPath}: file not found`);
   } else file = findConfigFile(cwd);
 
-  const fileLayer = file ? await readConfigFile(file) : {};
-  if (file) {
-    const checked = configSchema.safeParse(fileLayer);
-    if (!checked.success) {
-      const line = extname(file) === ".json" ? lineOf(await readFile(file, "utf8"), firstIssue(checked.error)?.path ?? []) : undefined;
-      throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
-    }
-  }
-  const { layer: envValues, sources } = envLayer(options.env ?? process.env);
-  const merged = mergeLayers(fileLayer, envValues, options.overrides ?? {});
+  const env = options.env ?? process.env;
+  const fileLayer = file ? await fileLayerOf(file, options, env) : {};
+  if (!fileLayer) file = undefined;
+  const { layer: envValues, sources, ignored } = envLayer(env);
+  if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
+  const merged = mergeLayers(fileLayer ?? {}, envValues, options.overrides ?? {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const message = formatIssues(parsed.error, (path) => {

@@ -7,6 +7,7 @@ import type { Config } from "./schema/config.ts";
 import { parseService, type Service } from "./schema/service.ts";
 import type { Stage } from "./session.ts";
 import { countPromptTokens, countTokens } from "./tokens.ts";
+import { stageModels } from "./model-settings.ts";
 
 export interface StageEstimate {
   calls: number;
@@ -15,6 +16,10 @@ export interface StageEstimate {
   /** Output tokens per call: from past runs in the ledger when there are any, else the config default. */
   outputPerCall: number;
   outputSource: "ledger" | "config";
+  /** The stage's own model (`models.<stage>`, else `model`), which prices it. */
+  model: string;
+  /** USD, or null when the stage's model has no known price. */
+  costUsd: number | null;
 }
 
 export interface RunEstimate {
@@ -22,18 +27,24 @@ export interface RunEstimate {
   calls: number;
   inputTokens: number;
   outputTokens: number;
-  /** USD, or null when the model has no known price. */
+  /** USD, or null when some stage's model has no known price. */
   costUsd: number | null;
+  /** The primary model (`model`); each stage's own is in `byStage`. */
   model: string;
   byStage: Record<Stage, StageEstimate>;
 }
 
-/** Average output tokens per live call of each stage over the ledger's runs of `model` (all runs when unset). */
-export function observedOutput(ledger: Ledger | undefined, model?: string): Partial<Record<Stage, number>> {
+/** The model a past run used for a stage, when its ledger record says. */
+const runModel = (run: Ledger["runs"][number], stage: string): unknown => (run.models as Record<string, unknown> | undefined)?.[stage] ?? run.model;
+
+/** Average output tokens per live call of each stage over the ledger's runs of that stage's model (all runs when unset). */
+export function observedOutput(ledger: Ledger | undefined, models?: Partial<Record<Stage, string>>): Partial<Record<Stage, number>> {
   const sums: Record<string, { output: number; calls: number }> = {};
   for (const run of ledger?.runs ?? []) {
-    if (model && run.model !== undefined && run.model !== model) continue;
     for (const [stage, t] of Object.entries(run.byStage)) {
+      const model = models?.[stage as Stage];
+      const used = runModel(run, stage);
+      if (model && used !== undefined && used !== model) continue;
       const s = (sums[stage] ??= { output: 0, calls: 0 });
       s.output += t.outputTokens;
       s.calls += t.liveCalls;
@@ -53,17 +64,15 @@ const placeholderFeatures = (n: number) =>
  */
 export async function estimateRun(input: { services: Service[]; data: Dataset; config: Config; pricing: Pricing; ledger?: Ledger }): Promise<RunEstimate> {
   const { data, config } = input;
-  const observed = observedOutput(input.ledger, config.model);
+  const models = stageModels(config);
+  const observed = observedOutput(input.ledger, models);
   const outputPerCall = (stage: Stage) => observed[stage] ?? config.estimate[stage];
   const domain = buildDomainText(data);
   const featuresPerPlateau = Math.max(1, data.roles.length) * config.featuresPerRole;
   const features = placeholderFeatures(featuresPerPlateau);
   const descriptionText = "x ".repeat(Math.round(outputPerCall("descriptions") / Math.max(1, data.plateaus.length)));
-  const byStage: Record<Stage, StageEstimate> = {
-    descriptions: { calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall("descriptions"), outputSource: observed.descriptions ? "ledger" : "config" },
-    features: { calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall("features"), outputSource: observed.features ? "ledger" : "config" },
-    mapping: { calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall("mapping"), outputSource: observed.mapping ? "ledger" : "config" },
-  };
+  const stageEstimate = (stage: Stage): StageEstimate => ({ calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall(stage), outputSource: observed[stage] ? "ledger" : "config", model: models[stage], costUsd: null });
+  const byStage: Record<Stage, StageEstimate> = { descriptions: stageEstimate("descriptions"), features: stageEstimate("features"), mapping: stageEstimate("mapping") };
   // Mapping prompts depend on the service only through its name and its description at the plateau:
   // count one per plateau and set with the expected description.
   const mappingPerService = new Map<string, number>();
@@ -86,7 +95,11 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
       }
     }
   }
-  for (const s of Object.values(byStage)) s.outputTokens = s.calls * s.outputPerCall;
+  for (const s of Object.values(byStage)) {
+    s.outputTokens = s.calls * s.outputPerCall;
+    s.costUsd = input.pricing.cost(s.model, { inputTokens: s.inputTokens, cachedInputTokens: 0, outputTokens: s.outputTokens });
+  }
+  const costs = Object.values(byStage).map((s) => s.costUsd);
   const inputTokens = Object.values(byStage).reduce((n, s) => n + s.inputTokens, 0);
   const outputTokens = Object.values(byStage).reduce((n, s) => n + s.outputTokens, 0);
   return {
@@ -94,7 +107,7 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
     calls: Object.values(byStage).reduce((n, s) => n + s.calls, 0),
     inputTokens,
     outputTokens,
-    costUsd: input.pricing.cost(config.model, { inputTokens, cachedInputTokens: 0, outputTokens }),
+    costUsd: costs.some((c) => c === null) ? null : costs.reduce<number>((n, c) => n + c!, 0),
     model: config.model,
     byStage,
   };

@@ -1,4 +1,5 @@
 import { findNodeAtLocation, parseTree, type Node } from "jsonc-parser";
+import { LineCounter, parseDocument } from "yaml";
 
 /**
  * The 1-based line of the value at `path` in a JSON text (or of the nearest parent that exists),
@@ -12,4 +13,16 @@ export function lineOf(text: string, path: PropertyKey[]): number | undefined {
     node = findNodeAtLocation(tree, path.slice(0, depth).map((p) => (typeof p === "number" ? p : String(p))));
   }
   return node ? text.slice(0, node.offset).split("\n").length : undefined;
+}
+
+/** The same for a YAML text: the line of the value at `path`, or of the nearest parent that exists. */
+export function yamlLineOf(text: string, path: PropertyKey[]): number | undefined {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter });
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    const offset = (node as { range?: [number, number, number] } | undefined)?.range?.[0];
+    if (offset !== undefined) return counter.linePos(offset).line;
+  }
+  return undefined;
 }

@@ -5,6 +5,7 @@ import type { Usage } from "../providers/types.ts";
 import { SAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { Config } from "./schema/config.ts";
+import { allModels } from "./model-settings.ts";
 
 /** Recorded in the ledger, so a cost can be traced to the price table that produced it. */
 export const priceDataVersion = `@pydantic/genai-prices@${packageVersion("@pydantic/genai-prices")}`;
@@ -71,7 +72,7 @@ export function unpricedModels(pricing: Pricing, modelIds: string[]): string[] {
  */
 export function assertBudgetPriced(config: Pick<Config, "budget" | "model" | "models" | "pricing">): void {
   if (config.budget.hardUsd === undefined) return;
-  const unpriced = unpricedModels(createPricing(config.pricing), [config.model, ...config.models.fallback]);
+  const unpriced = unpricedModels(createPricing(config.pricing), allModels(config));
   if (!unpriced.length) return;
   const example = JSON.stringify({ pricing: { [unpriced[0]!]: { input: 0.15, output: 0.6 } } });
   throw new SAError("E_CONFIG", `budget $${config.budget.hardUsd}: no price is known for ${unpriced.join(", ")}, so the budget could not be kept; add USD per million tokens under "pricing" in the config, e.g. ${example}`);

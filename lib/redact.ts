@@ -1,5 +1,5 @@
 /** Secrets that must never reach a log, cache, ledger or output file. */
-const secretEnvNames = ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENROUTER_API_KEY"];
+const secretEnvNames = ["OPENAI_API_KEY", "SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN", "AZURE_OPENAI_API_KEY", "OPENROUTER_API_KEY"];
 
 function secretValues(): string[] {
   return secretEnvNames.map((name) => process.env[name]).filter((v): v is string => !!v && v.length >= 4);

@@ -15,7 +15,9 @@ import { createRecorder, type Recorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
-import { createSession, type Session } from "./session.ts";
+import { createSession, type Route, type Session } from "./session.ts";
+import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
+import type { Stage } from "./call-spec.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
@@ -56,7 +58,10 @@ export interface Runtime {
   journal: Journal;
   pricing: Pricing;
   quarantine: Quarantine;
+  /** One per model the run may call (every stage's model and the fallbacks). */
   providers: Provider[];
+  /** Per stage, the models tried in order with the settings each is sent. */
+  routes: Record<Stage, Route[]>;
   session: Session;
   /** Calls a dry run could not serve from the cache. */
   misses: Array<{ stage: string; serviceId: string; model: string }>;
@@ -66,6 +71,18 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** Each stage's chain of models, with the settings each model is sent; says once what is left out. */
+function stageRoutes(config: Config, providers: Provider[], log: Log): Record<Stage, Route[]> {
+  const byId = new Map(providers.map((p) => [`${p.name}:${p.model}`, p]));
+  const routeOf = new Map<string, Route>();
+  for (const [id, provider] of byId) {
+    const { settings, dropped } = callSettings(config, id);
+    for (const what of dropped) log.warn(`model settings: not sending ${what}`);
+    routeOf.set(id, { provider, settings });
+  }
+  return Object.fromEntries(stages.map((stage) => [stage, stageChain(config, stage).map((id) => routeOf.get(id)!)])) as Record<Stage, Route[]>;
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
@@ -73,7 +90,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
   setLogField("runId", runId);
   const tracing = options.tracing ?? noTracing;
-  const modelIds = [config.model, ...config.models.fallback.filter((m) => m !== config.model)];
+  const modelIds = allModels(config);
   modelIds.forEach(parseModelId);
 
   assertBudgetPriced(config);
@@ -102,13 +119,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }),
     ),
   );
+  const routes = stageRoutes(config, providers, log);
   const misses: Runtime["misses"] = [];
   const session = createSession({
     misses,
     task: options.task,
     runId,
     context: config.context,
-    providers,
+    routes,
     cache,
     limiter,
     guard,
@@ -117,8 +135,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     quarantine,
     log,
     clock,
-    temperature: config.temperature,
-    seed: config.seed,
     expectedOutput: config.estimate,
     exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
     transcripts: config.transcripts,
@@ -156,6 +172,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     pricing,
     quarantine,
     providers,
+    routes,
     session,
     misses,
     pipeline,

@@ -1,6 +1,6 @@
 import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
-import type { ChatMessage, Provider, Usage } from "../providers/types.ts";
+import type { CallSettings, ChatMessage, Provider, Usage } from "../providers/types.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
 import { findImportedAnswer } from "./cache-import.ts";
 import type { Clock } from "./clock.ts";
@@ -23,8 +23,8 @@ export interface SessionOptions {
   task: string;
   runId: string;
   context: string;
-  /** The primary model first, then the configured fallbacks. */
-  providers: Provider[];
+  /** Per stage: its own model first, then the configured fallbacks. */
+  routes: Record<Stage, Route[]>;
   cache: CallCache;
   limiter: Limiter;
   guard: UsageGuard;
@@ -33,8 +33,6 @@ export interface SessionOptions {
   quarantine: Quarantine;
   log: Log;
   clock: Clock;
-  temperature?: number;
-  seed?: number;
   /** Expected output tokens per stage, for limit and budget checks before a call. */
   expectedOutput: Record<Stage, number>;
   /** Exact token counts (js-tiktoken) are only worth loading when a token limit or budget needs them. */
@@ -47,6 +45,12 @@ export interface SessionOptions {
   misses?: Array<{ stage: string; serviceId: string; model: string }>;
   /** Spans for calls, when tracing is on. @default noTracing */
   tracing?: Tracing;
+}
+
+/** One model a stage may call, with the settings it is sent. */
+export interface Route {
+  provider: Provider;
+  settings: CallSettings;
 }
 
 export interface Session {
@@ -71,27 +75,28 @@ export function createSession(options: SessionOptions): Session {
     return format;
   };
 
-  async function estimate(stage: Stage, provider: Provider, messages: ChatMessage[]) {
+  async function estimate(stage: Stage, { provider, settings }: Route, messages: ChatMessage[]) {
     const inputTokens = options.exactTokens
       ? await countPromptTokens(messages)
       : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
-    const outputTokens = options.expectedOutput[stage];
+    const outputTokens = Math.min(options.expectedOutput[stage], settings.maxOutputTokens ?? Infinity);
     const costUsd = options.pricing.cost(modelIdOf(provider), { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
     return { inputTokens, outputTokens, costUsd };
   }
 
   /** One live request through the limits; records it in the ledger whatever the answer. */
-  async function live<T>(spec: CallSpec<T>, provider: Provider, messages: ChatMessage[]) {
+  async function live<T>(spec: CallSpec<T>, route: Route, messages: ChatMessage[]) {
+    const { provider, settings } = route;
     const responseFormat = formatOf(spec.schema, spec.schemaName);
     const jsonSchema = responseFormat.json_schema.schema as Record<string, unknown>;
-    const guess = await estimate(spec.stage, provider, messages);
+    const guess = await estimate(spec.stage, route, messages);
     const startedAt = options.clock.now();
     return options.limiter.schedule(
       async () => {
         const reservation = options.guard.reserve(guess);
         let result;
         try {
-          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, temperature: options.temperature, seed: options.seed });
+          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, ...settings });
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -144,7 +149,8 @@ export function createSession(options: SessionOptions): Session {
     });
   }
 
-  async function tryProvider<T>(spec: CallSpec<T>, provider: Provider): Promise<CallResult<T> | { failed: string }> {
+  async function tryProvider<T>(spec: CallSpec<T>, route: Route): Promise<CallResult<T> | { failed: string }> {
+    const { provider } = route;
     const jsonSchema = formatOf(spec.schema, spec.schemaName).json_schema.schema;
     const hash = cacheHash({
       provider: provider.name,
@@ -152,8 +158,7 @@ export function createSession(options: SessionOptions): Session {
       model: provider.model,
       messages: spec.messages,
       schema: jsonSchema,
-      temperature: options.temperature,
-      seed: options.seed,
+      ...route.settings,
       stage: spec.stage,
     });
     const key = cacheKey(options.context, spec.stage, spec.serviceId, hash);
@@ -186,7 +191,7 @@ export function createSession(options: SessionOptions): Session {
 
     let messages = spec.messages;
     let dropped: { reason: string; data: string } | undefined;
-    let answer = await live(spec, provider, messages);
+    let answer = await live(spec, route, messages);
     let checked = validateAnswer(spec, answer.content);
     if (!checked.ok || checked.problems.length > 0) {
       const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
@@ -196,7 +201,7 @@ export function createSession(options: SessionOptions): Session {
         { role: "assistant", content: answer.content },
         { role: "user", content: `Your answer failed validation: ${reason}. Answer again with JSON that matches the schema exactly.` },
       ];
-      answer = await live(spec, provider, messages);
+      answer = await live(spec, route, messages);
       const second = validateAnswer(spec, answer.content);
       if (!second.ok) {
         options.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: second.reason, data: answer.content });
@@ -229,7 +234,7 @@ export function createSession(options: SessionOptions): Session {
 
   return {
     async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
-      const span = traces.start(spec, options.providers[0]!);
+      const span = traces.start(spec, options.routes[spec.stage][0]!.provider);
       try {
         const result = await callModels(spec);
         span.end(undefined, result.value);
@@ -244,9 +249,10 @@ export function createSession(options: SessionOptions): Session {
   /** The primary model, then each fallback: provider failures and invalid answers move on. */
   async function callModels<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
     const reasons: string[] = [];
-    for (const provider of options.providers) {
+    const routes = options.routes[spec.stage];
+    for (const route of routes) {
       try {
-        const result = await tryProvider(spec, provider);
+        const result = await tryProvider(spec, route);
         if (!("failed" in result)) return result;
         reasons.push(result.failed);
       } catch (error) {
@@ -254,7 +260,7 @@ export function createSession(options: SessionOptions): Session {
         if (!isSAError(error, "E_PROVIDER")) throw error;
         reasons.push(error.message);
       }
-      if (provider !== options.providers.at(-1)) log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
+      if (route !== routes.at(-1)) log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
     }
     throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details: { stage: spec.stage, serviceId: spec.serviceId } });
   }

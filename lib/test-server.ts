@@ -39,6 +39,12 @@ export interface ChatBody {
   model: string;
   messages: Array<{ role: string; content: string }>;
   response_format?: { json_schema?: { name?: string; schema?: Record<string, unknown> } };
+  // Settings as sent; recorded so tests can check what each model was (and was not) sent.
+  temperature?: number;
+  top_p?: number;
+  seed?: number;
+  reasoning_effort?: string;
+  max_completion_tokens?: number;
 }
 
 export interface TestServerOptions {

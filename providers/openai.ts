@@ -8,6 +8,9 @@ import type { ChatRequest, ChatResult, Provider, ProviderContext } from "./types
 
 export const defaultBaseURL = "https://api.openai.com/v1";
 
+/** The key: `OPENAI_API_KEY`, else `SA_OPENAI_API_KEY` (the name the Python tool reads). */
+export const openaiApiKey = (env: Record<string, string | undefined>): string | undefined => env.OPENAI_API_KEY || env.SA_OPENAI_API_KEY || undefined;
+
 /** Retries of the call in progress: one client serves every call, so the count travels with the call. */
 const retryScope = new AsyncLocalStorage<{ retries: number }>();
 
@@ -41,8 +44,8 @@ export function create(model: string, context: ProviderContext): Provider {
     // What is logged, stored and hashed: never the credentials a gateway URL may carry.
     baseURL: redactUrl(baseURL),
     async complete(request: ChatRequest): Promise<ChatResult> {
-      const apiKey = context.env.OPENAI_API_KEY;
-      if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY is not set (needed for openai: models)");
+      const apiKey = openaiApiKey(context.env);
+      if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for openai: models)");
       const scope = { retries: 0 };
       try {
         const completion = await retryScope.run(scope, () => clientFor(apiKey).chat.completions.create(
@@ -52,6 +55,8 @@ export function create(model: string, context: ProviderContext): Provider {
             response_format: request.responseFormat ?? zodResponseFormat(request.schema, request.schemaName),
             ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
             ...(request.seed === undefined ? {} : { seed: request.seed }),
+            ...(request.reasoningEffort === undefined ? {} : { reasoning_effort: request.reasoningEffort }),
+            ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
           },
           { signal: request.signal },
         ));

@@ -17,8 +17,15 @@ export interface ChatRequest {
   responseFormat?: ReturnType<typeof import("openai/helpers/zod").zodResponseFormat>;
   temperature?: number;
   seed?: number;
+  /** Sent to reasoning models only (the session decides, from lib/reasoning-models.ts). */
+  reasoningEffort?: "minimal" | "low" | "medium" | "high";
+  /** Output tokens this call may produce. */
+  maxOutputTokens?: number;
   signal?: AbortSignal;
 }
+
+/** The settings a call sends besides its messages and schema; all of them are in the cache key. */
+export type CallSettings = Pick<ChatRequest, "temperature" | "seed" | "reasoningEffort" | "maxOutputTokens">;
 
 export interface Usage {
   inputTokens: number;

@@ -8,6 +8,9 @@ export const sharedArgs = {
   output: { type: "string", alias: "o", description: "Output file; - writes stdout" },
   data: { type: "string", description: "Data folder: roles, plateaus, definitions, catalogues (config dataDir)" },
   model: { type: "string", description: "provider:model, e.g. openai:gpt-4o-mini or synthetic:demo" },
+  "descriptions-model": { type: "string", description: "Model of the descriptions stage (config models.descriptions; default --model)" },
+  "features-model": { type: "string", description: "Model of the features stage (config models.features; default --model)" },
+  "mapping-model": { type: "string", description: "Model of the mapping stage (config models.mapping; default --model)" },
   "context-id": { type: "string", description: "Situational context <promptDir>/situational_context/<id>.md (config contextId; default university)" },
   inspiration: { type: "string", description: "Inspirations <promptDir>/inspirations/<id>.md (config inspiration; default general)" },
   "cache-mode": { type: "string", description: "off | read | refresh | write (default read)" },
@@ -55,6 +58,7 @@ export function configOverrides(args: Raw): Record<string, unknown> {
   return {
     dataDir: args.data,
     model: args.model,
+    models: { descriptions: args["descriptions-model"], features: args["features-model"], mapping: args["mapping-model"] },
     contextId: args["context-id"],
     inspiration: args.inspiration,
     cacheMode: args["cache-mode"],

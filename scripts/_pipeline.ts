@@ -4,6 +4,7 @@ import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { sharedArgs } from "./_args.ts";
 import { printSummary } from "./_summary.ts";
@@ -53,7 +54,7 @@ export async function runPipelineTask(
     tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),
   });
   try {
-    log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${config.model}${args["dry-run"] ? ", dry run" : ""}`);
+    log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}`);
     const summary = await go(runtime, {
       input,
       output,

@@ -103,7 +103,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
               args: args as ParsedArgs<T>,
               log,
               async config(extra = {}) {
-                loaded ??= await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra } });
+                loaded ??= await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
                 setLogField("task", task.meta.name);
                 return loaded;
               },

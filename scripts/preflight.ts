@@ -13,7 +13,8 @@ import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } fr
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
 import { parseModelId } from "../providers/index.ts";
-import { defaultBaseURL } from "../providers/openai.ts";
+import { defaultBaseURL, openaiApiKey } from "../providers/openai.ts";
+import { allModels, describeModels } from "../lib/model-settings.ts";
 import { sharedArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
 
@@ -94,16 +95,17 @@ const task = defineTask({
           await storage.dispose();
         }
       });
-      const models = [cfg.model, ...cfg.models.fallback];
+      const models = allModels(cfg);
       const openaiModels = models.filter((m) => parseModelId(m).provider === "openai");
       await check("environment", async () => {
-        if (openaiModels.length && !process.env.OPENAI_API_KEY) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set (needed for ${openaiModels.join(", ")})`);
-        return openaiModels.length ? `OPENAI_API_KEY is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
+        if (openaiModels.length && !openaiApiKey(process.env)) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for ${openaiModels.join(", ")})`);
+        const keyName = process.env.OPENAI_API_KEY ? "OPENAI_API_KEY" : "SA_OPENAI_API_KEY";
+        return openaiModels.length ? `${keyName} is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
       });
       if (args.online && openaiModels.length) {
         await check("provider", async () => {
           const client = new OpenAI({
-            apiKey: process.env.OPENAI_API_KEY ?? "",
+            apiKey: openaiApiKey(process.env) ?? "",
             baseURL: process.env.OPENAI_BASE_URL || defaultBaseURL,
             maxRetries: 0,
             fetch: createRetryFetch({ ...cfg.retry, requestTimeout: cfg.requestTimeout }),
@@ -126,7 +128,7 @@ const task = defineTask({
           }
           estimate = await estimateRun({ services, data: d, config: cfg, pricing: createPricing(cfg.pricing, log), ledger });
           const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}`;
-          const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${cfg.model} (before cache hits)`;
+          const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(cfg)} (before cache hits)`;
           const budget = cfg.budget.hardUsd;
           const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
           try {

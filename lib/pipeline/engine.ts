@@ -13,6 +13,7 @@ import { noProgress, type Progress, type ProgressCounts } from "../progress.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { onStopSignal, signalExitCode, type StopSignal } from "../signals.ts";
+import { stageModels } from "../model-settings.ts";
 
 /** Dry-run misses printed one by one; the rest are in the --json summary. */
 const MAX_MISSES_LOGGED = 100;
@@ -151,6 +152,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
       input: options.input,
       output: options.output,
       model: config.model,
+      models: stageModels(config),
       pid: process.pid,
       host: hostname(),
     });

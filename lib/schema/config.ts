@@ -26,6 +26,22 @@ const modelIdSchema = z.string().regex(/^[\w.-]+:.+$/, "expected provider:model,
 
 const positiveInt = z.number().int().positive();
 
+export const reasoningEfforts = ["minimal", "low", "medium", "high"] as const;
+export const reasoningSchema = z.strictObject({ effort: z.enum(reasoningEfforts) });
+
+/** `modelSettings["openai:gpt-5"]`: what that model is sent, over the global settings. */
+export const modelSettingsSchema = z.strictObject({
+  reasoning: reasoningSchema.optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxOutputTokens: positiveInt.optional(),
+  /**
+   * Whether the model reasons: a reasoning model is sent `reasoning.effort` and never `temperature`
+   * or `top_p` (it rejects them); any other model the reverse. @default from lib/reasoning-models.ts
+   */
+  reasoningModel: z.boolean().optional(),
+});
+export type ModelSettings = z.infer<typeof modelSettingsSchema>;
+
 export const configSchema = z.strictObject({
   /** Folder with roles, plateaus, definitions, catalogues and context texts. @default "fixtures/data" */
   dataDir: z.string().default("fixtures/data"),
@@ -33,12 +49,22 @@ export const configSchema = z.strictObject({
   output: z.string().optional(),
   /** Primary model, `provider:model`. @default "openai:gpt-4o-mini" */
   model: modelIdSchema.default("openai:gpt-4o-mini"),
+  /** Per-stage models (each falls back to `model`) and the fallback chain every stage shares. */
   models: z
     .strictObject({
-      /** Tried in order after the primary model fails. */
+      descriptions: modelIdSchema.optional(),
+      features: modelIdSchema.optional(),
+      mapping: modelIdSchema.optional(),
+      /** Tried in order after a stage's model fails. */
       fallback: z.array(modelIdSchema).default([]),
     })
     .default({ fallback: [] }),
+  /** Reasoning effort for every model that reasons (see `modelSettings` and lib/reasoning-models.ts). */
+  reasoning: reasoningSchema.optional(),
+  /** Output tokens one call may produce (sent as `max_completion_tokens`). Not the run limit `limits.maxOutputTokens`. */
+  maxOutputTokens: positiveInt.optional(),
+  /** Settings for one model, keyed by `provider:model`; they win over the global ones. */
+  modelSettings: z.record(modelIdSchema, modelSettingsSchema).default({}),
   /**
    * Folder of the Python tool's prompt components, relative to the working directory: it holds
    * `situational_context/<contextId>.md` and `inspirations/<inspiration>.md`. @default "prompts"

@@ -1,0 +1,100 @@
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { cacheModeSchema, reasoningEfforts } from "./schema/config.ts";
+
+type Plain = Record<string, unknown>;
+
+const text = z.string().min(1);
+
+/** The Python tool's `AppConfig` (its `config/app.yaml`), read as that tool reads it: unknown keys are errors. */
+export const pythonConfigSchema = z.strictObject({
+  model: text.optional(),
+  models: z.strictObject({ descriptions: text.nullish(), features: text.nullish(), mapping: text.nullish(), search: text.nullish() }).nullish(),
+  // The Python tool passes unknown reasoning keys through to its provider; they are listed as ignored here.
+  reasoning: z.looseObject({ effort: z.enum(reasoningEfforts).nullish(), summary: z.enum(["detailed", "concise"]).nullish() }).nullish(),
+  web_search: z.boolean().optional(),
+  log_level: text.optional(),
+  prompt_dir: z.string().optional(),
+  context_id: text.optional(),
+  inspiration: text.optional(),
+  concurrency: z.number().int().min(1).optional(),
+  /** Seconds. */
+  request_timeout: z.number().positive().optional(),
+  use_local_cache: z.boolean().optional(),
+  cache_mode: cacheModeSchema.optional(),
+  cache_dir: z.string().optional(),
+  mapping_sets: z.array(z.strictObject({ name: text, file: text, field: text })).optional(),
+  // In the Python tool's example config (commented out); accepted so that uncommenting them does no harm.
+  llm_queue_enabled: z.boolean().optional(),
+  llm_queue_concurrency: z.number().int().min(1).optional(),
+});
+export type PythonConfig = z.infer<typeof pythonConfigSchema>;
+
+/** Keys only the Python tool's config has; one of them marks a file as the Python tool's. */
+const pythonOnlyKeys = ["web_search", "log_level", "prompt_dir", "context_id", "request_timeout", "use_local_cache", "cache_mode", "cache_dir", "mapping_sets", "llm_queue_enabled", "llm_queue_concurrency"];
+
+const isPlain = (v: unknown): v is Plain => !!v && typeof v === "object" && !Array.isArray(v);
+
+/** A config file in the Python tool's shape: snake_case keys, or `models.search` / `reasoning.summary`. */
+export function isPythonConfig(raw: Plain): boolean {
+  return pythonOnlyKeys.some((k) => k in raw) || (isPlain(raw.models) && "search" in raw.models) || (isPlain(raw.reasoning) && "summary" in raw.reasoning);
+}
+
+/** Python's `os.path.expandvars` then `expanduser`: unset variables are left as written. */
+export function expandPath(path: string, env: Record<string, string | undefined>): string {
+  const expanded = path.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced?: string, bare?: string) => env[(braced ?? bare)!] ?? whole);
+  return expanded === "~" || expanded.startsWith("~/") ? join(homedir(), expanded.slice(1)) : expanded;
+}
+
+/** Where the Python tool keeps its cache: `cache_dir` expanded, or its default when a variable in it is unset. */
+export function pythonCacheDir(cacheDir: string | undefined, env: Record<string, string | undefined>): string {
+  const fallback = join(env.XDG_CACHE_HOME || tmpdir(), "service-ambitions");
+  if (cacheDir === undefined) return fallback;
+  const expanded = expandPath(cacheDir, env);
+  return expanded.includes("$") ? fallback : expanded;
+}
+
+/** `openai:gpt-5` is already ours; a bare name is an OpenAI model, as the Python tool treats it. */
+export const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);
+
+export interface PythonMapping {
+  /** A layer in our config's shape. */
+  layer: Plain;
+  /** Keys of the file with no meaning here, as written (`web_search`, `models.search`, ...). */
+  ignored: string[];
+}
+
+/**
+ * Maps the Python tool's config to ours. `accepts(key)` says whether our config has a top-level
+ * key; a Python key whose counterpart this version lacks is listed as ignored instead of failing.
+ */
+export function fromPythonConfig(py: PythonConfig, options: { env: Record<string, string | undefined>; accepts: (key: string) => boolean }): PythonMapping {
+  // The Python tool reads its data from ./data (mapping_data_dir and roles_file defaults).
+  const layer: Plain = { dataDir: "data" };
+  const ignored: string[] = [];
+  const put = (pyKey: string, key: string, value: unknown) => {
+    if (value === undefined || value === null) return;
+    if (options.accepts(key)) layer[key] = value;
+    else ignored.push(pyKey);
+  };
+  put("model", "model", py.model && pythonModelId(py.model));
+  const models = py.models ?? {};
+  const stageModels = Object.fromEntries((["descriptions", "features", "mapping"] as const).filter((s) => models[s]).map((s) => [s, pythonModelId(models[s]!)]));
+  if (Object.keys(stageModels).length) layer.models = stageModels;
+  if (models.search) ignored.push("models.search");
+  const { effort, ...otherReasoning } = py.reasoning ?? {};
+  if (effort) layer.reasoning = { effort };
+  ignored.push(...Object.entries(otherReasoning).filter(([, v]) => v != null).map(([k]) => `reasoning.${k}`));
+  for (const key of ["web_search", "log_level", "llm_queue_enabled", "llm_queue_concurrency"] as const) if (py[key] !== undefined) ignored.push(key);
+  put("prompt_dir", "promptDir", py.prompt_dir === undefined ? undefined : expandPath(py.prompt_dir, options.env));
+  put("context_id", "contextId", py.context_id);
+  put("inspiration", "inspiration", py.inspiration);
+  put("concurrency", "concurrency", py.concurrency);
+  put("request_timeout", "requestTimeout", py.request_timeout === undefined ? undefined : Math.round(py.request_timeout * 1000));
+  // use_local_cache: false turns the cache off whatever cache_mode says, as in the Python tool.
+  put("cache_mode", "cacheMode", py.use_local_cache === false ? "off" : py.cache_mode);
+  if (py.cache_dir !== undefined) layer.cache = { driver: "fs", base: pythonCacheDir(py.cache_dir, options.env) };
+  if (py.mapping_sets?.length) layer.mappingSets = py.mapping_sets.map((s) => ({ file: s.file, field: s.field, label: s.name }));
+  return { layer, ignored };
+}
