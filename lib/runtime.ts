@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   tracing?: Tracing;
   /** Where calls are journalled; a queue worker's goes to Redis. @default the run's file journal */
   journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
+  /** Adds checks to the usage guard (a queue worker's shared budget). */
+  wrapGuard?: (guard: UsageGuard) => UsageGuard;
 }
 
 /** Everything a task needs to reach a model, built once from config. */
@@ -99,7 +101,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
   const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
-  const guard = createUsageGuard(config.limits, config.budget, log);
+  const ownGuard = createUsageGuard(config.limits, config.budget, log);
+  const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const startedAt = new Date(clock.now()).toISOString();
   const header = { runId, task: options.task, startedAt, model: config.model };
   const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);

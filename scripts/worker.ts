@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
-import { errorMessage, SAError } from "../lib/errors.ts";
+import { errorMessage } from "../lib/errors.ts";
 import { queueConnection, queueKeys, queueSettings } from "../lib/queue/connection.ts";
+import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal } from "../lib/queue/journal.ts";
 import { startQueueWorker, stopQueueWorker } from "../lib/queue/worker.ts";
 import { createRuntime } from "../lib/runtime.ts";
@@ -25,18 +26,12 @@ const task = defineTask({
     const graceMs = (positiveInt(args, "grace") ?? 30) * 1000;
     const connection = queueConnection(settings.url);
     const keys = queueKeys(settings.name);
-    let rt: Awaited<ReturnType<typeof createRuntime>> | undefined;
-    const hard = config.budget.hardUsd;
-    // A hard budget reached by any worker stops that run's jobs on every worker (they check the stop hash before each job).
-    const onSpend = (runId: string, spent: number) => {
-      if (hard === undefined || spent < hard) return;
-      const reason = `budget $${hard} reached (spent $${spent.toFixed(4)} over all workers)`;
-      void connection.hsetnx(keys.stop, runId, reason);
-      rt?.limiter.stop(new SAError("E_BUDGET", reason));
-    };
-    const journal = createRedisJournal(connection, keys, onSpend);
-    rt = await createRuntime({ task: "worker", config, log, journal: () => journal, tracing: await createTracing(process.env, {}) });
-    const worker = startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: config.concurrency, journal });
+    // A hard budget is per run and over all workers (the job's, else this config's): this process's own guard keeps the other limits.
+    const budget = createSharedBudget(connection, keys);
+    const journal = createRedisJournal(connection, keys, budget.onSpend);
+    const own = { ...config, budget: { softUsd: config.budget.softUsd } };
+    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, wrapGuard: budget.wrap, tracing: await createTracing(process.env, {}) });
+    const worker = startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });
     log.info(`worker ${process.pid}: queue ${settings.name} on ${settings.url.replace(/\/\/[^@/]*@/, "//***@")}, ${config.concurrency} at once, data ${config.dataDir}, ${config.model}`);
     // A second signal exits at once; held jobs then return through stalled-job detection.
     const signal = await new Promise<string>((resolve) => onStopSignal(resolve));
@@ -44,6 +39,7 @@ const task = defineTask({
     const outcome = await stopQueueWorker(worker, graceMs).catch((error) => (log.warn(errorMessage(error)), "released" as const));
     if (outcome === "released") log.warn(`worker ${process.pid}: grace period over; held jobs return to the queue when their locks lapse`);
     await journal.flush();
+    budget.close();
     await rt.close();
     connection.disconnect();
     return 0;

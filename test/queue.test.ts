@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { queueAdmin } from "../lib/queue/admin.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
@@ -43,9 +43,9 @@ const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").ma
 /** An evolution without what differs between two runs with the same answers. */
 const stable = (e: { meta: Record<string, unknown> }) => ({ ...e, meta: { ...e.meta, run_id: undefined, created: undefined } });
 
-async function until(check: () => boolean, timeoutMs: number) {
+async function until(check: () => boolean, timeoutMs: number, refresh?: () => Promise<void>) {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while ((await refresh?.(), !check())) {
     if (Date.now() > deadline) throw new Error("timed out");
     await Bun.sleep(50);
   }
@@ -153,6 +153,132 @@ describe("run --queue with worker processes", () => {
       const after = await queueAdmin(settings, "status");
       expect(after.counts.failed).toBe(0);
       expect((after.counts.waiting ?? 0) + (after.counts.prioritized ?? 0)).toBe(1);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+});
+
+describe("the queue's lifecycle", () => {
+  test("Ctrl-C stops the coordinator without losing queued work; rerunning re-attaches and collects completed jobs", async () => {
+    const server = startTestServer({ latencyMs: 10 });
+    const { dir, cleanup, settings } = project("reattach");
+    try {
+      const services = makeServices(4, "A");
+      const input = writeJsonl(join(dir, "in.jsonl"), services);
+      const coordinator = spawnScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl", "-q"], { cwd: dir, baseURL: server.url });
+      let queued = 0;
+      await until(() => queued === 4, 30_000, async () => {
+        const c = (await queueAdmin(settings, "status")).counts;
+        queued = (c.waiting ?? 0) + (c.prioritized ?? 0);
+      });
+      coordinator.kill("SIGINT");
+      expect(await coordinator.exited).toBe(130);
+      expect((await queueAdmin(settings, "status")).counts.waiting! + (await queueAdmin(settings, "status")).counts.prioritized!).toBe(4);
+
+      const workers = startWorkers(1, { dir, server, concurrency: 4 });
+      let completed = 0;
+      await until(() => completed === 4, 60_000, async () => void (completed = (await queueAdmin(settings, "status")).counts.completed ?? 0));
+      expect(server.answered).toBe(4 * CALLS_PER_SERVICE);
+      await stopWorkers(workers);
+      const rerun = await runScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl", "--json", "-q"], { cwd: dir, baseURL: server.url });
+      expect(rerun.code).toBe(0);
+      expect(lines(join(dir, "out.jsonl")).map((e) => e.service.service_id)).toEqual(services.map((s) => s.service_id));
+      expect(server.answered).toBe(4 * CALLS_PER_SERVICE); // collected, not redone
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+
+  test("--local-workers works the queue in the coordinator's process; its ledger counts every call", async () => {
+    const server = startTestServer({ latencyMs: 10 });
+    const { dir, cleanup } = project("local");
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3, "W"));
+      const result = await runScript("run", ["--queue", redis.url, "--local-workers", "2", "-i", input, "-o", "out.jsonl", "--json", "-q"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(lines(join(dir, "out.jsonl"))).toHaveLength(3);
+      const run = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs.at(-1);
+      expect(run.totals.liveCalls).toBe(server.answered);
+      expect(server.answered).toBe(3 * CALLS_PER_SERVICE);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 60_000);
+
+  test("a worker with other data refuses the job with the reason, and makes no call", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = project("refuse");
+    const other = tempDir("sa-other-data-");
+    try {
+      cpSync(fixtureData, join(other.dir, "data"), { recursive: true });
+      const file = join(other.dir, "data", "applications.json");
+      writeFileSync(file, readFileSync(file, "utf8").replace(/"name": "([^"]+)"/, '"name": "$1 (renamed)"'));
+      writeFileSync(join(other.dir, "service-ambitions.config.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(dir, "service-ambitions.config.json"), "utf8")), dataDir: join(other.dir, "data") }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1, "X"));
+      const workers = startWorkers(1, { dir: other.dir, server, concurrency: 2 });
+      const result = await runScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+      await stopWorkers(workers);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("service X001 failed");
+      expect(result.stderr).toContain("differs from this worker's");
+      expect(server.requests).toHaveLength(0);
+    } finally {
+      await server.stop();
+      other.cleanup();
+      cleanup();
+    }
+  }, 60_000);
+
+  test("a hard budget reached by one worker stops every worker; the coordinator exits 3", async () => {
+    const server = startTestServer({ latencyMs: 30 });
+    const { dir, cleanup } = project("budget");
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(12, "B"));
+      const workers = startWorkers(3, { dir, server, concurrency: 2 });
+      const budget = 0.02;
+      const result = await runScript("run", ["--queue", redis.url, "--budget", String(budget), "-i", input, "-o", "out.jsonl", "--json", "-q"], { cwd: dir, baseURL: server.url });
+      const answeredAtStop = server.answered;
+      await Bun.sleep(1500);
+      const answeredLater = server.answered;
+      await stopWorkers(workers);
+      const run = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs.at(-1);
+      console.log(`queue budget: $${run.totals.costUsd.toFixed(4)} spent over 3 workers against $${budget}; ${answeredAtStop} answered at the stop, ${answeredLater} 1.5 s later`);
+      expect(result.code).toBe(3);
+      expect(run.status).toBe("limit");
+      expect(answeredAtStop).toBeLessThan(12 * CALLS_PER_SERVICE);
+      // Every worker stopped: nothing new is answered once the coordinator has stopped (calls in flight aside).
+      expect(answeredLater - answeredAtStop).toBeLessThanOrEqual(3 * 2);
+      expect(run.totals.costUsd).toBeLessThanOrEqual(budget * 1.25);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+
+  test("SIGTERM: a worker finishes the jobs it holds before it exits", async () => {
+    const server = startTestServer({ latencyMs: 150 });
+    const { dir, cleanup } = project("sigterm");
+    try {
+      const services = makeServices(3, "T");
+      const input = writeJsonl(join(dir, "in.jsonl"), services);
+      const [first] = startWorkers(1, { dir, server, concurrency: 1 });
+      const coordinator = spawnScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl", "-q"], { cwd: dir, baseURL: server.url });
+      await until(() => server.answered >= 2, 30_000);
+      first!.kill("SIGTERM");
+      expect(await first!.exited).toBe(0);
+      const stderr = await new Response(first!.stderr).text();
+      expect(stderr).not.toContain("grace period over");
+      const answeredByFirst = server.answered;
+      expect(answeredByFirst).toBeGreaterThanOrEqual(CALLS_PER_SERVICE); // its job was finished, not dropped
+      const rest = startWorkers(1, { dir, server, concurrency: 2 });
+      expect(await coordinator.exited).toBe(0);
+      await stopWorkers(rest);
+      expect(lines(join(dir, "out.jsonl")).map((e) => e.service.service_id)).toEqual(services.map((s) => s.service_id));
+      expect(server.answered).toBe(3 * CALLS_PER_SERVICE); // nothing redone
     } finally {
       await server.stop();
       cleanup();

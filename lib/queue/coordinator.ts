@@ -49,7 +49,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
     return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
   } finally {
     clearInterval(ticker);
@@ -66,9 +66,9 @@ async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<vo
 }
 
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
-async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never> }): Promise<ServiceEvolution> {
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; budgetUsd?: number }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
-  const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, meta: work.meta };
+  const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, meta: work.meta };
   const job = await queue.add("service", data, {
     jobId: jobIdFor(work.fingerprint),
     attempts: settings.attempts,

@@ -8,6 +8,8 @@ export const queueJobSchema = z.object({
   fingerprint: z.string().min(1),
   position: z.number().int().min(0),
   service: z.unknown(),
+  /** The coordinator's hard budget for the run, shared by every worker (else the worker's own `budget.hardUsd`). */
+  budgetUsd: z.number().positive().optional(),
   meta: z.object({ runId: z.string(), seed: z.number().nullable(), created: z.string(), catalogueHash: z.string() }),
 });
 export type QueueJob = z.infer<typeof queueJobSchema>;

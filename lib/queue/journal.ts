@@ -6,7 +6,7 @@ import { journalCallSchema, type Journal } from "../journal.ts";
 import type { CallRecord } from "../ledger.ts";
 
 /** The job a worker is on, so each call it journals names the coordinator's run. */
-export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string }>();
+export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number }>();
 
 export interface RedisJournal extends Journal {
   /** Resolves once every call appended so far is in Redis (a job completes only after this). */

@@ -1,14 +1,15 @@
 import { UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, isSAError } from "../errors.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash } from "../pipeline/evolution.ts";
 import { projectService } from "../pipeline/service.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { parseService } from "../schema/service.ts";
-import { jobIdFor, queueKeys, type QueueSettings } from "./connection.ts";
+import { jobIdFor, type QueueSettings } from "./connection.ts";
 import { queueJobSchema, type QueueJob } from "./job.ts";
+import type { SharedBudget } from "./budget.ts";
 import { currentJob, type RedisJournal } from "./journal.ts";
 
 export interface QueueWorkerOptions {
@@ -19,6 +20,10 @@ export interface QueueWorkerOptions {
   concurrency: number;
   /** The worker's calls go here; absent for a coordinator's in-process workers, which record into its own run. */
   journal?: RedisJournal;
+  /** The runs' hard budgets over all workers; absent in a coordinator's own process (its guard holds the budget). */
+  budget?: SharedBudget;
+  /** For jobs that carry no budget of their own. */
+  budgetUsd?: number;
 }
 
 /** Why this worker must not project a job made from other data, prompts or config; undefined when it may. */
@@ -39,13 +44,20 @@ async function processJob(options: QueueWorkerOptions, job: Job): Promise<Servic
   const data = parsed.data;
   const reason = refusal(options.rt, data);
   if (reason) throw new UnrecoverableError(reason);
-  const stopped = await options.connection.hget(queueKeys(options.settings.name).stop, data.meta.runId);
-  if (stopped) throw new UnrecoverableError(`run ${data.meta.runId} stopped: ${stopped}`);
   const service = parseService(data.service);
   if (!service.ok) throw new UnrecoverableError(`job ${data.serviceId}: ${service.reason}`);
+  const runId = data.meta.runId;
+  const entry = await options.budget?.enter(runId);
   try {
-    return await currentJob.run({ runId: data.meta.runId, jobId: String(job.id) }, () => projectService(options.rt.pipeline, service.service, data.position, data.meta));
+    if (entry?.reason) throw new UnrecoverableError(`run ${runId} stopped: ${entry.reason}`);
+    const context = { runId, jobId: String(job.id), budgetUsd: data.budgetUsd ?? options.budgetUsd };
+    return await currentJob.run(context, () => projectService(options.rt.pipeline, service.service, data.position, data.meta));
+  } catch (error) {
+    // A spent budget is not worth another attempt: the job fails at once and the coordinator stops (exit 3).
+    if (isSAError(error, "E_BUDGET")) throw new UnrecoverableError(`run ${runId} stopped: ${error.message}`);
+    throw error;
   } finally {
+    entry?.leave();
     await options.journal?.flush();
   }
 }
