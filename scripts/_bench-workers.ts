@@ -29,14 +29,16 @@ const freePort = () =>
 /** A throwaway redis-server with no persistence, for the queue, the shared buckets and the journal. */
 async function startRedis() {
   const port = await freePort();
-  const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
-  const { Redis } = await import("ioredis");
-  const probe = new Redis(`redis://127.0.0.1:${port}`, { retryStrategy: (n) => (n > 50 ? null : 100), maxRetriesPerRequest: null });
-  probe.on("error", () => {});
-  await probe.ping().catch(() => {
-    throw new SAError("E_USAGE", "bench --workers: redis-server did not start (is it installed?)");
-  });
-  probe.disconnect();
+  const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "pipe", stderr: "ignore" });
+  const reader = proc.stdout.getReader();
+  let seen = "";
+  while (!seen.includes("Ready to accept connections")) {
+    const { value, done } = await reader.read();
+    if (done) throw new SAError("E_USAGE", "bench --workers: redis-server did not start (is it installed?)");
+    seen += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  void proc.stdout.pipeTo(new WritableStream()).catch(() => {});
   return { url: `redis://127.0.0.1:${port}`, stop: async () => (proc.kill(), await proc.exited) };
 }
 

@@ -3,7 +3,7 @@ import { errorMessage } from "../lib/errors.ts";
 import { queueConnection, queueKeys, queueSettings } from "../lib/queue/connection.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal } from "../lib/queue/journal.ts";
-import { startQueueWorker, stopQueueWorker } from "../lib/queue/worker.ts";
+import { startQueueWorker } from "../lib/queue/worker.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import { onStopSignal } from "../lib/signals.ts";
 import { createTracing } from "../lib/tracing.ts";
@@ -36,8 +36,8 @@ const task = defineTask({
     // A second signal exits at once; held jobs then return through stalled-job detection.
     const signal = await new Promise<string>((resolve) => onStopSignal(resolve));
     log.info(`worker ${process.pid}: ${signal}: finishing held jobs (up to ${graceMs / 1000} s)`);
-    const outcome = await stopQueueWorker(worker, graceMs).catch((error) => (log.warn(errorMessage(error)), "released" as const));
-    if (outcome === "released") log.warn(`worker ${process.pid}: grace period over; held jobs return to the queue when their locks lapse`);
+    const outcome = await worker.close(graceMs).catch((error) => (log.warn(errorMessage(error)), "released" as const));
+    if (outcome === "released") log.warn(`worker ${process.pid}: grace period over; held jobs put back on the queue`);
     await journal.flush();
     budget.close();
     await rt.close();

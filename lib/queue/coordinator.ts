@@ -1,4 +1,4 @@
-import { Queue, QueueEvents, type Worker } from "bullmq";
+import { Queue, QueueEvents } from "bullmq";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
 import type { Runtime } from "../runtime.ts";
@@ -6,7 +6,7 @@ import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
 import { jobIdFor, queueConnection, queueKeys, type QueueSettings } from "./connection.ts";
 import type { QueueJob } from "./job.ts";
 import { readRedisJournal } from "./journal.ts";
-import { startQueueWorker, stopQueueWorker } from "./worker.ts";
+import { startQueueWorker, type QueueWorker } from "./worker.ts";
 
 export interface CoordinateOptions {
   settings: QueueSettings;
@@ -37,13 +37,16 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   // The engine stops the limiter on Ctrl-C or a limit: stop waiting on jobs too (they stay queued).
   const limiterStop = rt.limiter.stop.bind(rt.limiter);
   rt.limiter.stop = (error) => (stopped(error), limiterStop(error));
-  const workers: Worker[] = [];
+  const workers: QueueWorker[] = [];
   let journalAt = await connection.llen(keys.journal);
-  const pullJournal = async () => {
-    const { calls, next } = await readRedisJournal(connection, keys.journal, journalAt);
-    journalAt = next;
-    for (const call of calls) rt.recorder.record(call);
-  };
+  // One read at a time: two reads from the same offset would count the same calls twice.
+  let pulling: Promise<void> = Promise.resolve();
+  const pullJournal = () =>
+    (pulling = pulling.catch(() => {}).then(async () => {
+      const { calls, next } = await readRedisJournal(connection, keys.journal, journalAt);
+      journalAt = next;
+      for (const call of calls) rt.recorder.record(call);
+    }));
   const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
   try {
@@ -53,7 +56,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
     return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
   } finally {
     clearInterval(ticker);
-    await Promise.all(workers.map((w) => stopQueueWorker(w, 0)));
+    await Promise.all(workers.map((w) => w.close(0)));
     await pullJournal().catch((error) => rt.log.warn(`queue journal: ${errorMessage(error)}`));
     await Promise.all([events.close(), queue.close()]);
     connection.disconnect();

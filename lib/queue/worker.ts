@@ -62,29 +62,44 @@ async function processJob(options: QueueWorkerOptions, job: Job): Promise<Servic
   }
 }
 
-/** A BullMQ worker projecting one service per job with the runtime's session, cache, limits and ledger. */
-export function startQueueWorker(options: QueueWorkerOptions): Worker {
-  const { rt, settings } = options;
-  const worker = new Worker(settings.name, (job) => processJob(options, job), {
-    connection: options.connection,
-    concurrency: options.concurrency,
-    lockDuration: settings.lockDuration,
-    stalledInterval: settings.lockDuration,
-    maxStalledCount: 2,
-    autorun: true,
-  });
-  worker.on("failed", (job, error) => job && rt.log.warn(`job ${job.data?.serviceId ?? job.id} failed (attempt ${job.attemptsMade}/${job.opts.attempts ?? 1}): ${errorMessage(error)}`));
-  worker.on("completed", (job) => rt.log.debug(`job ${job.data?.serviceId ?? job.id} completed`));
-  worker.on("error", (error) => rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
-  return worker;
+export interface QueueWorker {
+  readonly worker: Worker;
+  /** Finishes the jobs it holds; after `graceMs`, puts them back on the queue and lets go. */
+  close(graceMs: number): Promise<"finished" | "released">;
 }
 
-/** Finishes the jobs it holds; after `graceMs`, lets go of them (their locks lapse and stalled-job detection requeues them). */
-export async function stopQueueWorker(worker: Worker, graceMs: number): Promise<"finished" | "released"> {
+/** A BullMQ worker projecting one service per job with the runtime's session, cache, limits and ledger. */
+export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
+  const { rt, settings } = options;
+  const held = new Map<string, { job: Job; token: string | undefined }>();
+  const worker = new Worker(
+    settings.name,
+    async (job, token) => {
+      held.set(String(job.id), { job, token });
+      try {
+        return await processJob(options, job);
+      } finally {
+        held.delete(String(job.id));
+      }
+    },
+    { connection: options.connection, concurrency: options.concurrency, lockDuration: settings.lockDuration, stalledInterval: settings.lockDuration, maxStalledCount: 2 },
+  );
+  worker.on("failed", (job, error) => job && rt.log.warn(`job ${job.data?.serviceId ?? job.id} failed (attempt ${job.attemptsMade}/${job.opts.attempts ?? 1}): ${errorMessage(error)}`));
+  worker.on("completed", (job) => rt.log.debug(`job ${job.data?.serviceId ?? job.id} completed`));
+  let closing = false;
+  // Once closing, lock renewals of jobs put back on the queue fail by design: not worth a warning each.
+  worker.on("error", (error) => closing || rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
+  return { worker, close: (graceMs) => ((closing = true), closeWorker(worker, held, graceMs)) };
+}
+
+/** Lets held jobs finish for `graceMs`; then moves each back to waiting (else its lock lapses and the stalled check does it). */
+async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: string | undefined }>, graceMs: number): Promise<"finished" | "released"> {
   const closed = worker.close().then(() => "finished" as const);
-  const timer = new Promise<"released">((r) => setTimeout(r, graceMs, "released").unref());
-  const outcome = await Promise.race([closed, timer]);
-  if (outcome === "released") await worker.close(true).catch(() => {});
+  const outcome = await Promise.race([closed, new Promise<"released">((r) => setTimeout(r, graceMs, "released").unref())]);
+  if (outcome === "finished") return outcome;
+  await Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
+  // A forced close can still wait on the processor's promise, which may never settle: the process exits anyway.
+  await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
   return outcome;
 }
 
