@@ -44,6 +44,8 @@ export interface RunOptions {
   maxServices?: number;
   /** Services in flight at once. @default twice the concurrency (a queue coordinator enqueues them all) */
   window?: number;
+  /** Called once when dispatch stops (a signal, a limit), so work waited on elsewhere can stop being awaited. */
+  onHalt?: (error: SAError) => void;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
@@ -126,7 +128,9 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
   const halt = (status: NonNullable<typeof stop>["status"], reason: string, extra: Partial<NonNullable<typeof stop>> = {}) => {
     if (stop) return;
     stop = { status, reason, ...extra };
-    rt.limiter.stop(new SAError(status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", reason));
+    const error = new SAError(status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", reason);
+    rt.limiter.stop(error);
+    options.onHalt?.(error);
     log.warn(`stopping: ${reason}; letting calls in flight finish`);
   };
   // A second signal exits at once: the journal says so, so the ledger still gets this run's totals.

@@ -5,7 +5,7 @@ import type { Runtime } from "../runtime.ts";
 import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
 import { jobIdFor, queueConnection, queueKeys, type QueueSettings } from "./connection.ts";
 import type { QueueJob } from "./job.ts";
-import { readRedisJournal } from "./journal.ts";
+import { createJournalReader } from "./journal.ts";
 import { startQueueWorker, type QueueWorker } from "./worker.ts";
 
 export interface CoordinateOptions {
@@ -29,37 +29,30 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   const connection = queueConnection(settings.url);
   const keys = queueKeys(settings.name);
   const queue = new Queue(settings.name, { connection });
-  const events = new QueueEvents(settings.name, { connection: queueConnection(settings.url) });
+  const eventsConnection = queueConnection(settings.url);
+  const events = new QueueEvents(settings.name, { connection: eventsConnection });
   events.setMaxListeners(0);
   let stopped: (error: Error) => void = () => {};
   const stop = new Promise<never>((_, reject) => (stopped = reject));
   stop.catch(() => {});
-  // The engine stops the limiter on Ctrl-C or a limit: stop waiting on jobs too (they stay queued).
-  const limiterStop = rt.limiter.stop.bind(rt.limiter);
-  rt.limiter.stop = (error) => (stopped(error), limiterStop(error));
   const workers: QueueWorker[] = [];
-  let journalAt = await connection.llen(keys.journal);
-  // One read at a time: two reads from the same offset would count the same calls twice.
-  let pulling: Promise<void> = Promise.resolve();
-  const pullJournal = () =>
-    (pulling = pulling.catch(() => {}).then(async () => {
-      const { calls, next } = await readRedisJournal(connection, keys.journal, journalAt);
-      journalAt = next;
-      for (const call of calls) rt.recorder.record(call);
-    }));
+  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call));
+  const pullJournal = () => journal.pull();
   const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
     const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
-    return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
+    // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
+    return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: stopped }, dispatch);
   } finally {
     clearInterval(ticker);
     await Promise.all(workers.map((w) => w.close(0)));
     await pullJournal().catch((error) => rt.log.warn(`queue journal: ${errorMessage(error)}`));
     await Promise.all([events.close(), queue.close()]);
     connection.disconnect();
+    eventsConnection.disconnect();
   }
 }
 

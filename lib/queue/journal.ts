@@ -57,3 +57,22 @@ export async function readRedisJournal(client: Redis, key: string, from: number)
   }
   return { calls, next: from + raw.length };
 }
+
+/**
+ * The coordinator's side: folds the calls journalled since it started into its run's recorder.
+ * Reads run one at a time, since two reads from the same offset would count the same calls twice.
+ */
+export async function createJournalReader(client: Redis, key: string, record: (call: CallRecord) => void): Promise<{ pull(): Promise<void> }> {
+  let at = await client.llen(key);
+  let pulling: Promise<void> = Promise.resolve();
+  return {
+    pull: () =>
+      (pulling = pulling
+        .catch(() => {})
+        .then(async () => {
+          const { calls, next } = await readRedisJournal(client, key, at);
+          at = next;
+          for (const call of calls) record(call);
+        })),
+  };
+}
