@@ -134,7 +134,7 @@ describe("run --queue with worker processes", () => {
     }
   }, 180_000);
 
-  test("a job whose calls always fail ends in the failed set; run --queue exits 1 naming it; queue retry-failed re-queues it", async () => {
+  test("a job whose calls always fail ends in the failed set; run --queue exits 1 naming it; queue retry-failed re-queues it; drain and clean", async () => {
     const server = startTestServer({ fault: (_n, body) => (JSON.stringify(body.messages).includes("ALWAYS-FAILS") ? { type: "400" } : undefined) });
     const { dir, cleanup, settings } = project("dead");
     try {
@@ -155,6 +155,12 @@ describe("run --queue with worker processes", () => {
       const after = await queueAdmin(settings, "status");
       expect(after.counts.failed).toBe(0);
       expect((after.counts.waiting ?? 0) + (after.counts.prioritized ?? 0)).toBe(1);
+
+      const drained = await runScript("queue", ["drain", "--queue", redis.url, "--json"], { cwd: dir });
+      expect(JSON.parse(drained.stdout)).toMatchObject({ changed: 1, counts: { waiting: 0, prioritized: 0, completed: 2 } });
+      const cleaned = await runScript("queue", ["clean", "--queue", redis.url], { cwd: dir });
+      expect(cleaned.stdout).toContain("2 job(s) removed (completed and failed)");
+      expect((await queueAdmin(settings, "status")).counts).toMatchObject({ completed: 0, failed: 0 });
     } finally {
       await server.stop();
       cleanup();
