@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { SAError } from "../lib/errors.ts";
 
 interface BenchServer {
@@ -95,4 +95,13 @@ export function formatWorkerFigures(figures: WorkerFigures[], limit: number | un
     (f) => `workers ${String(f.workers).padStart(2)}  wall ${(f.wallMs / 1000).toFixed(2).padStart(6)} s  ${String(f.answered).padStart(5)} calls  ${String(f.callsPerMinute).padStart(5)} calls/min${limit ? ` (${((f.callsPerMinute / limit) * 100).toFixed(0)}% of ${limit})` : ""}  ${f.rejected429} answered 429${f.exitCode ? `  exit ${f.exitCode}` : ""}`,
   );
   return `${rows.join("\n")}\n`;
+}
+
+/** `bench --workers`: runs the scenarios and prints their figures (one JSON object with `--json`); exit 1 when a run failed. */
+export async function printWorkersBench(o: { counts: number[]; dir: string; input: string; server: BenchServer; concurrency: number; rpm?: number; serverRpm?: number; services: number; latency: number; json?: boolean; data?: string }): Promise<number> {
+  const dataDir = resolve(o.data ?? join(import.meta.dir, "..", "fixtures", "data"));
+  const figures = await benchWorkers({ counts: o.counts, dir: o.dir, input: o.input, server: o.server, concurrency: o.concurrency, rpm: o.rpm, dataDir });
+  const head = `services ${o.services}, latency ${o.latency} ms, concurrency ${o.concurrency} per worker${o.serverRpm ? `, server RPM ${o.serverRpm}` : ""}`;
+  process.stdout.write(o.json ? `${JSON.stringify({ services: o.services, latencyMs: o.latency, concurrencyPerWorker: o.concurrency, serverRpm: o.serverRpm ?? null, workers: figures })}\n` : `${head}\n${formatWorkerFigures(figures, o.serverRpm)}`);
+  return figures.some((f) => f.exitCode !== 0) ? 1 : 0;
 }

@@ -7,7 +7,7 @@ import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import type { TestServerOptions } from "../lib/test-server.ts";
-import { benchWorkers, formatWorkerFigures } from "./_bench-workers.ts";
+import { printWorkersBench } from "./_bench-workers.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
@@ -130,12 +130,7 @@ const task = defineTask({
     try {
       const input = join(dir, "services.jsonl");
       writeServices(input, services);
-      if (args.workers) {
-        const counts = args.workers.split(",").map((n) => positive("workers", n)!);
-        const figures = await benchWorkers({ counts, dir, input, server, concurrency, rpm, dataDir: resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data")) });
-        process.stdout.write(args.json ? `${JSON.stringify({ services, latencyMs: latency, concurrencyPerWorker: concurrency, serverRpm: serverRpm ?? null, workers: figures })}\n` : `services ${services}, latency ${latency} ms, concurrency ${concurrency} per worker${serverRpm ? `, server RPM ${serverRpm}` : ""}\n${formatWorkerFigures(figures, serverRpm)}`);
-        return figures.some((f) => f.exitCode !== 0) ? 1 : 0;
-      }
+      if (args.workers) return await printWorkersBench({ counts: args.workers.split(",").map((n) => positive("workers", n)!), dir, input, server, concurrency, rpm, serverRpm, services, latency, json: args.json, data: args.data });
       const config = await benchConfig({ dir, data: args.data, concurrency, rpm, tpm });
       const runtime = await createRuntime({ task: "bench", config, log, env: { OPENAI_API_KEY: "sk-bench-local", OPENAI_BASE_URL: server.url } });
       const callsPerService = 1 + runtime.data.plateaus.length * (1 + runtime.data.catalogues.length);
