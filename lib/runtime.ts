@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Storage } from "unstorage";
-import { createProvider, parseModelId } from "../providers/index.ts";
+import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
 import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -93,7 +93,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   setLogField("runId", runId);
   const tracing = options.tracing ?? noTracing;
   const modelIds = allModels(config);
-  modelIds.forEach(parseModelId);
+  checkModelIds(modelIds, config);
 
   assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
@@ -109,19 +109,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
-  const providers = await Promise.all(
-    modelIds.map((id) =>
-      createProvider(id, {
-        env,
-        fetch: options.fetch,
-        http: { ...config.retry, requestTimeout: config.requestTimeout },
-        onRetry: (info) => {
-          log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
-        },
-        onResponseHeaders: (headers, status) => limiter.observe(headers, status),
-      }),
-    ),
-  );
+  const providers = await createProviders(modelIds, config, {
+    env,
+    fetch: options.fetch,
+    http: { ...config.retry, requestTimeout: config.requestTimeout },
+    onRetry: (info) => {
+      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
+    },
+    onResponseHeaders: (headers, status) => limiter.observe(headers, status),
+  });
   const routes = stageRoutes(config, providers, log);
   const misses: Runtime["misses"] = [];
   const session = createSession({
@@ -134,7 +130,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     guard,
     recorder,
-    pricing,
+    pricing: withProviderPrices(pricing, providers),
     quarantine,
     log,
     clock,

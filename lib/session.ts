@@ -1,6 +1,6 @@
-import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import type { CallSettings, ChatMessage, Provider, Usage } from "../providers/types.ts";
+import { createJsonSchemas } from "./json-schema.ts";
 import { cacheHash, cacheKey, keyPart, type CallCache } from "./cache.ts";
 import { findImportedAnswer } from "./cache-import.ts";
 import type { Clock } from "./clock.ts";
@@ -67,13 +67,7 @@ const noUsage: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, 
 export function createSession(options: SessionOptions): Session {
   const { log } = options;
   const traces = createCallTraces(options.tracing ?? noTracing);
-  // Converting a zod schema to JSON Schema is the costliest step of a call: do it once per schema.
-  const formats = new WeakMap<z.ZodType, ReturnType<typeof zodResponseFormat>>();
-  const formatOf = (schema: z.ZodType, name: string) => {
-    let format = formats.get(schema);
-    if (!format) formats.set(schema, (format = zodResponseFormat(schema, name)));
-    return format;
-  };
+  const jsonSchemaOf = createJsonSchemas();
 
   async function estimate(stage: Stage, { provider, settings }: Route, messages: ChatMessage[]) {
     const inputTokens = options.exactTokens
@@ -87,8 +81,7 @@ export function createSession(options: SessionOptions): Session {
   /** One live request through the limits; records it in the ledger whatever the answer. */
   async function live<T>(spec: CallSpec<T>, route: Route, messages: ChatMessage[]) {
     const { provider, settings } = route;
-    const responseFormat = formatOf(spec.schema, spec.schemaName);
-    const jsonSchema = responseFormat.json_schema.schema as Record<string, unknown>;
+    const jsonSchema = jsonSchemaOf(spec.schema);
     const guess = await estimate(spec.stage, route, messages);
     const startedAt = options.clock.now();
     return options.limiter.schedule(
@@ -96,7 +89,7 @@ export function createSession(options: SessionOptions): Session {
         const reservation = options.guard.reserve(guess);
         let result;
         try {
-          result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, ...settings });
+          result = await provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...settings });
         } catch (error) {
           options.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
           const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -151,7 +144,7 @@ export function createSession(options: SessionOptions): Session {
 
   async function tryProvider<T>(spec: CallSpec<T>, route: Route): Promise<CallResult<T> | { failed: string }> {
     const { provider } = route;
-    const jsonSchema = formatOf(spec.schema, spec.schemaName).json_schema.schema;
+    const jsonSchema = jsonSchemaOf(spec.schema);
     const hash = cacheHash({
       provider: provider.name,
       baseURL: provider.baseURL,
