@@ -38,6 +38,10 @@ export interface RuntimeOptions {
   dataset?: LoadDatasetOptions;
   /** Spans for the run, its services and calls. @default noTracing */
   tracing?: Tracing;
+  /** Where calls are journalled; a queue worker's goes to Redis. @default the run's file journal */
+  journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
+  /** Adds checks to the usage guard (a queue worker's shared budget). */
+  wrapGuard?: (guard: UsageGuard) => UsageGuard;
   /** Names this run's batches in the store (`batchRunKey`); with `batch.enabled`, calls go through the Batch API. */
   batchRunKey?: string;
 }
@@ -98,13 +102,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const data = await loadDataset(config, options.dataset);
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
-  const guard = createUsageGuard(config.limits, config.budget, log);
+  const ownGuard = createUsageGuard(config.limits, config.budget, log);
+  const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const startedAt = new Date(clock.now()).toISOString();
   const batch = config.batch.enabled && !options.dryRun && options.batchRunKey ? createBatchMode({ config, env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: options.batchRunKey }) : undefined;
   // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
   const shared = !batch && config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
   const limiter = batch ? batch.wrapLimiter(createLimiter({ concurrency: 1_000_000, clock })) : createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
-  const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
+  const header = { runId, task: options.task, startedAt, model: config.model };
+  const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const pricing = createPricing(config.pricing, log);
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));

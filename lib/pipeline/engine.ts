@@ -42,6 +42,10 @@ export interface RunOptions {
   expectedServices?: number;
   /** Read at most this many services from the input (the rest are left alone). */
   maxServices?: number;
+  /** Services in flight at once. @default twice the concurrency (a queue coordinator enqueues them all) */
+  window?: number;
+  /** Called once when dispatch stops (a signal, a limit), so work waited on elsewhere can stop being awaited. */
+  onHalt?: (error: SAError) => void;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
@@ -124,7 +128,9 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
   const halt = (status: NonNullable<typeof stop>["status"], reason: string, extra: Partial<NonNullable<typeof stop>> = {}) => {
     if (stop) return;
     stop = { status, reason, ...extra };
-    rt.limiter.stop(new SAError(status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", reason));
+    const error = new SAError(status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", reason);
+    rt.limiter.stop(error);
+    options.onHalt?.(error);
     log.warn(`stopping: ${reason}; letting calls in flight finish`);
   };
   // A second signal exits at once: the journal says so, so the ledger still gets this run's totals.
@@ -177,7 +183,7 @@ async function runClaimed<T>(rt: Runtime, options: RunOptions, handler: RecordHa
   };
 
   // Batch mode admits every service at once, so each wave holds a whole stage of the run.
-  const window = config.batch.enabled ? Number.POSITIVE_INFINITY : Math.max(4, config.concurrency * 2);
+  const window = config.batch.enabled ? Number.POSITIVE_INFINITY : (options.window ?? Math.max(4, config.concurrency * 2));
   const services = new PQueue({ concurrency: window });
   // A crash between flushes loses at most this much of the ledger's detail.
   let flushing: Promise<void> = Promise.resolve();
