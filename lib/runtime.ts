@@ -122,7 +122,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     misses,
     task: options.task,
     runId,
-    context: config.context,
+    namespace: config.context,
     routes,
     cache,
     limiter,
