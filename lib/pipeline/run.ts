@@ -1,6 +1,5 @@
-import type { Runtime } from "../runtime.ts";
 import { droppedKeyWarner, parseService } from "../schema/service.ts";
-import { runRecords, type RunOptions, type RunSummary } from "./engine.ts";
+import { runRecords, type RunContext, type RunOptions, type RunSummary } from "./engine.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash } from "./evolution.ts";
 import { projectService } from "./service.ts";
@@ -8,7 +7,7 @@ import { projectService } from "./service.ts";
 export type { RunOptions, RunSummary, RunStatus } from "./engine.ts";
 
 /** `run`: services in, evolutions out; services already complete in the output are skipped. */
-export function runServices(rt: Runtime, options: RunOptions): Promise<RunSummary> {
+export function runServices(rt: RunContext, options: RunOptions): Promise<RunSummary> {
   const warnDropped = droppedKeyWarner((m) => rt.log.warn(m), `input ${options.input}`);
   const meta = { runId: rt.runId, seed: rt.config.seed, created: rt.startedAt, catalogueHash: catalogueHash(rt.data.catalogues) };
   const prompts = promptsDigest(rt.pipeline.domain);
