@@ -118,12 +118,31 @@ function pipelineContext(task: string, config: Config, data: Dataset, session: S
   };
 }
 
+/** A sortable run id (its start time, to the second) with a random tail; every log line carries it. */
+function newRunId(clock: Clock): string {
+  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
+  setLogField("runId", runId);
+  return runId;
+}
+
+/** The session's options that come straight from the config and the task's flags. */
+function callSettingsOf({ task, config, dryRun, reuseImported }: RuntimeOptions) {
+  return {
+    task,
+    namespace: config.context,
+    expectedOutput: config.estimate,
+    exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
+    transcripts: config.transcripts,
+    dryRun: dryRun ?? false,
+    reuseImported: reuseImported ?? false,
+  };
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
   const tracing = options.tracing ?? noTracing;
-  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
-  setLogField("runId", runId);
+  const runId = newRunId(clock);
   allModels(config).forEach(parseModelId);
   assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
@@ -132,24 +151,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const run = createBookkeeping(options, clock, runId);
   const pricing = createPricing(config.pricing, log);
   const routes = stageRoutes(config, await createProviders(options, limiter), log);
-  const session = createSession({
-    ...run,
-    task: options.task,
-    namespace: config.context,
-    routes,
-    cache,
-    limiter,
-    guard,
-    pricing,
-    log,
-    clock,
-    expectedOutput: config.estimate,
-    exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
-    transcripts: config.transcripts,
-    tracing,
-    dryRun: options.dryRun ?? false,
-    reuseImported: options.reuseImported ?? false,
-  });
+  const session = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing, log, clock, tracing });
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {
     ...run,
