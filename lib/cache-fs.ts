@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, rename, writeFile, unlink } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import fsLite from "unstorage/drivers/fs-lite";
 import { defineDriver } from "unstorage";
+import { writeFileAtomic } from "./atomic-write.ts";
 
 const isTemp = (path: string) => basename(path).endsWith(".tmp");
 
@@ -17,17 +16,7 @@ export default defineDriver((options: { base?: string; readOnly?: boolean } = {}
   const inner = fsLite({ ...options, base, ignore: isTemp });
   const path = (key: string) => join(base, key.replace(/:/g, "/"));
   const atomicWrite = async (key: string, value: string | Uint8Array) => {
-    if (options.readOnly) return;
-    const target = path(key);
-    await mkdir(dirname(target), { recursive: true });
-    const temp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    try {
-      await writeFile(temp, value);
-      await rename(temp, target);
-    } catch (error) {
-      await unlink(temp).catch(() => {});
-      throw error;
-    }
+    if (!options.readOnly) await writeFileAtomic(path(key), value);
   };
   return {
     ...inner,

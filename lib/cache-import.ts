@@ -2,33 +2,13 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import type { Storage } from "unstorage";
-import { z } from "zod";
 import { CACHE_KEY_VERSION, keyPart } from "./cache.ts";
+import { importedPrefix, type ImportedEntry, type ImportedStage } from "./cache-imported.ts";
 import { answersOfEvolution } from "./evolution-answers.ts";
 import { readRecords } from "./jsonl.ts";
 import { toDescriptionsAnswer, toFeaturesAnswer, toMappingAnswer } from "./python-answers.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { formatIssues } from "./zod-error.ts";
-
-const stages = ["descriptions", "features", "mapping"] as const;
-type ImportedStage = (typeof stages)[number];
-
-export const importedEntrySchema = z.object({
-  v: z.literal(CACHE_KEY_VERSION),
-  /** The answer in our shape (converted from the Python tool's when it came from its cache). */
-  answer: z.unknown(),
-  stage: z.enum(stages),
-  serviceId: z.string(),
-  plateau: z.string().nullable(),
-  field: z.string().nullable(),
-  source: z.string(),
-  importedAt: z.string(),
-});
-export type ImportedEntry = z.infer<typeof importedEntrySchema>;
-
-/** Where an imported answer is indexed: by stage, service, plateau (name or level) and mapping field. */
-export const importedPrefix = (stage: string, serviceId: string, plateau?: string | null, field?: string | null) =>
-  ["imported", stage, keyPart(serviceId), ...(plateau ? [keyPart(plateau.toLowerCase())] : []), ...(field ? [keyPart(field)] : [])].join(":");
 
 export interface ImportReport {
   migrated: number;
@@ -112,7 +92,7 @@ export async function importPythonCache(storage: Storage, dir: string, now = new
   return report;
 }
 
-/** The sets an evolution maps to: those its meta names, and those its plateaus and features carry. */
+/** The catalogues (by field) an evolution maps to: those its meta names, and those its plateaus and features carry. */
 function fieldsOf(evolution: ServiceEvolution): string[] {
   const fields = new Set(evolution.meta.mapping_types);
   for (const p of evolution.plateaus) {
@@ -147,22 +127,6 @@ export async function importEvolutions(storage: Storage, file: string, now = new
   return report;
 }
 
-/**
- * The first imported answer for a stage, service and plateau (by name or level) that `accept`
- * takes, for `--reuse-imported`.
- */
-export async function findImportedAnswer<T>(
-  storage: Storage,
-  at: { stage: string; serviceId: string; plateau?: { name: string; level: number }; field?: string },
-  accept: (answer: unknown) => T | undefined,
-): Promise<T | undefined> {
-  const plateaus = at.plateau ? [at.plateau.name, String(at.plateau.level)] : [null];
-  for (const plateau of plateaus) {
-    for (const key of (await storage.getKeys(importedPrefix(at.stage, at.serviceId, plateau, at.field)).catch(() => [])).sort()) {
-      const entry = importedEntrySchema.safeParse(await storage.getItem(key).catch(() => null));
-      const value = entry.success ? accept(entry.data.answer) : undefined;
-      if (value !== undefined) return value;
-    }
-  }
-  return undefined;
-}
+// lib/session.ts reads the lookup from here; it moves to "./cache-imported.ts" with the session's
+// reuseImported step (branch callpath), and this line goes.
+export { findImportedAnswer } from "./cache-imported.ts";

@@ -1,6 +1,14 @@
 import type { Storage } from "unstorage";
-import { namespaceOf, type NamespaceStats } from "./cache-admin.ts";
 import { formatBytes, formatCount, safeUrl } from "./format.ts";
+
+/** The namespace of a key: `<namespace>:<stage>` (config `context`), or `transcripts:<namespace>` / `imported:<stage>`. */
+export const namespaceOf = (key: string) => key.split(":").slice(0, 2).join(":");
+
+export interface NamespaceStats {
+  namespace: string;
+  entries: number;
+  bytes: number;
+}
 
 export interface StoreStats {
   /** The driver and where it keeps entries; never a password. */

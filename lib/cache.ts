@@ -105,8 +105,8 @@ export function cacheHash(parts: KeyParts): string {
   return createHash("sha256").update(material).digest("hex");
 }
 
-export const cacheKey = (context: string, stage: string, serviceId: string, hash: string) =>
-  [keyPart(context), keyPart(stage), keyPart(serviceId), hash].join(":");
+export const cacheKey = (namespace: string, stage: string, serviceId: string, hash: string) =>
+  [keyPart(namespace), keyPart(stage), keyPart(serviceId), hash].join(":");
 
 export const cacheEntrySchema = z.object({
   v: z.literal(CACHE_KEY_VERSION),

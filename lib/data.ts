@@ -26,10 +26,11 @@ export interface Dataset {
   definitions: Definitions;
   /** Keyed by output field, in config order. */
   catalogues: Catalogue[];
-  context: string;
+  /** The situational context: the organisation's setting, given to every system prompt. */
+  situationalContext: string;
   inspirations: string;
-  /** The files the context and inspirations came from (null: none). */
-  sources: { context: string | null; inspirations: string | null };
+  /** The files the situational context and inspirations came from (null: none). */
+  sources: { situationalContext: string | null; inspirations: string | null };
 }
 
 /** Turns a JSON.parse position into a line number for the error message. */
@@ -125,15 +126,15 @@ export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"
     config.mappingSets.filter((s) => wanted.includes(s.field)).map((s) => loadMappingSet(dir, s)),
   );
 
-  const { context, inspirations } = await loadPromptTexts({ dataDir: dir, promptDir: config.promptDir, contextId: config.contextId, inspiration: config.inspiration });
+  const { situationalContext, inspirations } = await loadPromptTexts({ dataDir: dir, promptDir: config.promptDir, contextId: config.contextId, inspiration: config.inspiration });
   return {
     dir,
     roles,
     plateaus,
     definitions,
     catalogues,
-    context: context.text,
+    situationalContext: situationalContext.text,
     inspirations: inspirations.text,
-    sources: { context: context.file, inspirations: inspirations.file },
+    sources: { situationalContext: situationalContext.file, inspirations: inspirations.file },
   };
 }

@@ -74,7 +74,7 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
   const stageEstimate = (stage: Stage): StageEstimate => ({ calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall(stage), outputSource: observed[stage] ? "ledger" : "config", model: models[stage], costUsd: null });
   const byStage: Record<Stage, StageEstimate> = { descriptions: stageEstimate("descriptions"), features: stageEstimate("features"), mapping: stageEstimate("mapping") };
   // Mapping prompts depend on the service only through its name and its description at the plateau:
-  // count one per plateau and set with the expected description.
+  // count one per plateau and catalogue with the expected description.
   const mappingPerService = new Map<string, number>();
   for (const plateau of data.plateaus) {
     for (const catalogue of data.catalogues) {

@@ -28,7 +28,7 @@ function mappingsOf(plateau: PlateauResult, field: string): Map<string, Items> {
 }
 
 /**
- * The mapping answers of one plateau and set. A feature's id in the file may not be the one `run`
+ * The mapping answers of one plateau and catalogue. A feature's id in the file may not be the one `run`
  * computes from its name (another tool, or a collision): then a second answer carries the computed
  * ids, so that `map` (which keeps the file's ids) and `run` (which recomputes them) both find theirs.
  */
@@ -42,7 +42,7 @@ function mappingAnswers(plateau: PlateauResult, field: string): MappingAnswer[] 
   return same ? [asWritten] : [asWritten, computed];
 }
 
-/** Every answer an evolution holds: its descriptions, each plateau's features, and each plateau's mappings per set. */
+/** Every answer an evolution holds: its descriptions, each plateau's features, and each plateau's mappings per catalogue. */
 export function answersOfEvolution(evolution: ServiceEvolution, fields: string[]): HeldAnswer[] {
   const held: HeldAnswer[] = [
     {

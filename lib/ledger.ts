@@ -1,7 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, closeSync, unlinkSync, statSync, appendFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
+import { withLock } from "./file-lock.ts";
 import { priceDataVersion } from "./pricing.ts";
 import { formatIssues } from "./zod-error.ts";
 
@@ -121,39 +123,14 @@ export function readLedger(path: string): Ledger {
   return parsed.data;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Holds `<path>.lock` while `fn` runs, so concurrent runs take turns. A lock older than
  * `staleMs` was left by a crashed process and is broken.
  */
-export async function withLedgerLock<T>(path: string, fn: () => T, staleMs = 30_000): Promise<T> {
+export function withLedgerLock<T>(path: string, fn: () => T, staleMs = 30_000): Promise<T> {
   const lock = `${path}.lock`;
-  mkdirSync(dirname(path), { recursive: true });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      closeSync(openSync(lock, "wx"));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > staleMs) unlinkSync(lock);
-      } catch {
-        // Someone else removed it first.
-      }
-      if (attempt > 2000) throw new SAError("E_DATA", `ledger ${path}: lock ${lock} is held; remove it if no run is active`);
-      await sleep(5 + Math.random() * 20);
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      // Already gone.
-    }
-  }
+  const held = () => new SAError("E_DATA", `ledger ${path}: lock ${lock} is held; remove it if no run is active`);
+  return withLock(lock, fn, { staleMs, attempts: 2000, held });
 }
 
 /**
@@ -165,9 +142,7 @@ export async function updateLedger(path: string, change: (ledger: Ledger) => boo
     const ledger = readLedger(path);
     if (change(ledger) === false) return;
     ledger.priceDataVersion = priceDataVersion;
-    const temp = `${path}.${process.pid}.tmp`;
-    writeFileSync(temp, `${JSON.stringify(ledger, null, 2)}\n`);
-    renameSync(temp, path);
+    writeFileAtomicSync(path, `${JSON.stringify(ledger, null, 2)}\n`);
   });
 }
 

@@ -1,14 +1,15 @@
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { z } from "zod";
+import { staleTempPid } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
+import { lockAgeMs, lockOwner, readLock, tryLock, unlock } from "./file-lock.ts";
 import type { Log } from "./log.ts";
 import { ownerGone, pidAlive } from "./process-alive.ts";
 
 /**
  * A run owns its output: `<output>.lock` names the process that writes it. The lock is created
- * with O_EXCL (`openSync(path, "wx")`), which only one process can win; it is stale when its
+ * with O_EXCL (`lib/file-lock.ts`), which only one process can win; it is stale when its
  * process is gone from this host, and then taken over. Released on every exit path, `kill -9`
  * aside (that is what the stale rule is for).
  */
@@ -68,7 +69,7 @@ export function checkOutputWritable(output: string): void {
 
 function readOwner(lock: string): LockOwner | undefined {
   try {
-    return lockOwnerSchema.safeParse(JSON.parse(readFileSync(lock, "utf8"))).data;
+    return lockOwnerSchema.safeParse(JSON.parse(readLock(lock) ?? "")).data;
   } catch {
     return undefined;
   }
@@ -76,19 +77,11 @@ function readOwner(lock: string): LockOwner | undefined {
 
 /** Creates the lock file only if none exists; returns false when another holds it. */
 function tryCreate(lock: string, owner: LockOwner, output: string): boolean {
-  let fd: number;
   try {
-    fd = openSync(lock, "wx");
+    return tryLock(lock, `${JSON.stringify(owner)}\n`);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw unwritable(output, `cannot create ${lock}: ${why(error)}`, error);
   }
-  try {
-    writeSync(fd, `${JSON.stringify(owner)}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
 }
 
 const heldBy = (output: string, lock: string, owner: LockOwner | undefined) => {
@@ -97,13 +90,7 @@ const heldBy = (output: string, lock: string, owner: LockOwner | undefined) => {
 };
 
 /** A lock whose content cannot be read for a while (a crash between create and write) is stale. */
-const unreadableFor = (lock: string, ms: number) => {
-  try {
-    return Date.now() - statSync(lock).mtimeMs > ms;
-  } catch {
-    return true;
-  }
-};
+const unreadableFor = (lock: string, ms: number) => (lockAgeMs(lock) ?? Number.POSITIVE_INFINITY) > ms;
 
 function acquire(output: string, owner: LockOwner, log: Log): void {
   const lock = outputLockPath(output);
@@ -117,11 +104,7 @@ function acquire(output: string, owner: LockOwner, log: Log): void {
       continue;
     }
     log.warn(`--output ${output}: taking over the lock of ${current ? `pid ${current.pid} on ${current.host}, which is gone` : "an unreadable lock file"}`);
-    try {
-      unlinkSync(lock);
-    } catch {
-      // Another process took it over first; the next attempt finds its lock.
-    }
+    unlock(lock); // if another process took it over first, the next attempt finds its lock
   }
   throw heldBy(output, lock, readOwner(lock));
 }
@@ -129,9 +112,8 @@ function acquire(output: string, owner: LockOwner, log: Log): void {
 /** Temp files of the final rewrite (`<output>.<pid>.tmp`) whose process is gone. */
 function removeStaleTemps(output: string, log: Log): void {
   const dir = dirname(output);
-  const pattern = new RegExp(`^${basename(output).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(\\d+)\\.tmp$`);
   for (const name of readdirSync(dir)) {
-    const pid = Number(pattern.exec(name)?.[1]);
+    const pid = staleTempPid(output, name);
     if (!pid || pid === process.pid || pidAlive(pid)) continue;
     try {
       unlinkSync(join(dir, name));
@@ -150,19 +132,14 @@ function removeStaleTemps(output: string, log: Log): void {
 export function claimOutput(output: string, options: { task: string; runId: string; log: Log }): OutputClaim {
   if (output === "-") return { release: () => {} };
   checkOutputWritable(output);
-  const owner: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), task: options.task, runId: options.runId };
+  const owner: LockOwner = lockOwner({ task: options.task, runId: options.runId });
   acquire(output, owner, options.log);
   removeStaleTemps(output, options.log);
   const lock = outputLockPath(output);
   const release = () => {
     process.off("exit", release);
     const current = readOwner(lock);
-    if (current?.pid !== process.pid || current.runId !== options.runId) return;
-    try {
-      unlinkSync(lock);
-    } catch {
-      // Already gone.
-    }
+    if (current?.pid === process.pid && current.runId === options.runId) unlock(lock);
   };
   // Any exit that skips the normal path (a second Ctrl-C, process.exit elsewhere) still releases.
   process.on("exit", release);

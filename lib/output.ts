@@ -1,13 +1,14 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
 
-/** An evolution counts as complete when it has every plateau and every mapping set asked for. */
-export function isComplete(evolution: ServiceEvolution, plateauCount: number, sets: string[]): boolean {
+/** An evolution counts as complete when it has every plateau and every catalogue (by field) asked for. */
+export function isComplete(evolution: ServiceEvolution, plateauCount: number, fields: string[]): boolean {
   if (evolution.plateaus.length !== plateauCount) return false;
-  return sets.every((s) => evolution.meta.mapping_types.includes(s));
+  return fields.every((field) => evolution.meta.mapping_types.includes(field));
 }
 
 /** Where a line records the fingerprint of the inputs it was made from (see lib/fingerprint.ts). */
@@ -76,7 +77,7 @@ function parse(line: string): ServiceEvolution | undefined {
  * an interrupted run leaves whole lines), and the file is rewritten in input order at the end,
  * so two runs give identical files. `-` streams to stdout in completion order.
  */
-export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; sets: string[]; onTruncate?: (bytes: number) => void }): EvolutionWriter {
+export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; /** The catalogues' fields. */ sets: string[]; onTruncate?: (bytes: number) => void }): EvolutionWriter {
   const done = new Map<string, string | undefined>();
   if (path === "-") {
     return { done, write: (e) => writeStdout(`${canonicalJson(e)}\n`), finish: () => {} };
@@ -109,7 +110,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
       const order = [...new Set(inputOrder)];
       const inInput = new Set(order);
       const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
-      const temp = `${path}.${process.pid}.tmp`;
+      const temp = tempPathFor(path);
       if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
       const source = openSync(path, "r");
       const target = openSync(temp, "w");
@@ -125,7 +126,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
         closeSync(source);
         closeSync(target);
       }
-      renameSync(temp, path);
+      commitTemp(temp, path);
     },
   };
 }

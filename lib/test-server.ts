@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { fakeFromSchema } from "./fake-answer.ts";
+import { guessTokens } from "./token-guess.ts";
 
 /** What the server does with one request instead of answering normally. */
 export type Fault =
@@ -88,129 +89,162 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-const approx = (text: string) => Math.ceil(text.length / 4);
+
+const json = (status: number, data: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(data), { status, headers: { "content-type": "application/json", ...headers } });
+
+/** What the server counts as it goes. */
+interface ServerState {
+  requests: RecordedRequest[];
+  answered: number;
+  rejected429: number;
+  n: number;
+  inFlight: number;
+  maxInFlight: number;
+  /** Requests left hanging, released when the server stops. */
+  hung: Set<() => void>;
+}
+
+/** The server-side RPM/TPM limit over a sliding window: how long to wait, or undefined when a request fits. */
+function rateWindow(options: TestServerOptions) {
+  const window: Array<{ at: number; tokens: number }> = [];
+  const windowMs = options.windowMs ?? 60_000;
+  const scale = windowMs / 60_000;
+  return {
+    overLimit(now: number, tokens: number): number | undefined {
+      while (window.length && window[0]!.at <= now - windowMs) window.shift();
+      const used = window.reduce((s, w) => s + w.tokens, 0);
+      const wait = Math.max(1, (window[0]?.at ?? now) + windowMs - now);
+      if (options.rpm && window.length + 1 > options.rpm * scale) return wait;
+      if (options.tpm && used + tokens > options.tpm * scale) return wait;
+      return undefined;
+    },
+    add: (at: number, tokens: number) => void window.push({ at, tokens }),
+  };
+}
+
+/** The fault for request `n`: the test's own schedule, else `faultEvery`'s 500s and 429s. */
+function faultFor(options: TestServerOptions, n: number, body: ChatBody): Fault | undefined {
+  const scheduled = options.fault?.(n, body);
+  if (scheduled) return scheduled;
+  const every = options.faultEvery;
+  if (!every) return undefined;
+  if (n % every === 0) return { type: "500" };
+  return n % (every + 1) === 0 ? { type: "429", retryAfterMs: 100 } : undefined;
+}
+
+/** The response to a faulty request: nothing, a broken 200, or an error status with its headers. */
+function faultResponse(fault: Fault, call: { state: ServerState; record: RecordedRequest; requestId: string; drop: () => void }): Response | Promise<Response> {
+  const { state, record, requestId } = call;
+  if (fault.type === "drop") {
+    record.status = 0;
+    call.drop();
+    return new Promise<Response>(() => {});
+  }
+  if (fault.type === "hang") {
+    record.status = 0;
+    return new Promise<Response>((resolve) => state.hung.add(() => resolve(json(500, { error: { message: "server stopped" } }))));
+  }
+  if (fault.type === "reset" || fault.type === "html" || fault.type === "empty" || fault.type === "wrong-json") return brokenAnswer(fault.type, requestId);
+  record.status = Number(fault.type);
+  const headers: Record<string, string> = { "x-request-id": requestId };
+  if (fault.type === "429") {
+    state.rejected429++;
+    if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs);
+    if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
+    Object.assign(headers, fault.headers);
+  }
+  return json(record.status, { error: { message: `injected ${fault.type}`, type: "test_fault" } }, headers);
+}
+
+type Usage = NonNullable<TestServerOptions["usage"]>;
+
+/** A chat completion carrying `content`, as the OpenAI API shapes it. */
+const completion = (body: ChatBody, n: number, content: string, usage: Usage) => ({
+  id: `chatcmpl-${n}`,
+  object: "chat.completion",
+  created: Math.floor(Date.now() / 1000),
+  model: body.model,
+  choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content, refusal: null } }],
+  usage: {
+    prompt_tokens: usage.prompt_tokens,
+    completion_tokens: usage.completion_tokens,
+    total_tokens: usage.prompt_tokens + usage.completion_tokens,
+    prompt_tokens_details: { cached_tokens: usage.cached_tokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: usage.reasoning_tokens ?? 0 },
+  },
+});
+
+/** The answer's text: the test's own, else a schema-valid answer that depends only on the model and prompt. */
+function answerText(options: TestServerOptions, body: ChatBody, n: number): { prompt: string; content: string } {
+  const prompt = body.messages.map((m) => m.content).join("\n");
+  const schema = body.response_format?.json_schema?.schema ?? { type: "object", properties: {} };
+  const seed = createHash("sha256").update(`${body.model}\n${prompt}`).digest("hex");
+  return { prompt, content: options.answer?.(body, n) ?? JSON.stringify(fakeFromSchema(schema, seed)) };
+}
+
+/** A well-formed request: answered after the latency, or a 429 when the server-side limit is reached. */
+async function answerChat(call: { options: TestServerOptions; state: ServerState; limit: ReturnType<typeof rateWindow>; body: ChatBody; record: RecordedRequest; requestId: string }): Promise<Response> {
+  const { options, state, body, record, requestId } = call;
+  const { prompt, content } = answerText(options, body, record.n);
+  const usage = options.usage ?? { prompt_tokens: guessTokens(prompt), completion_tokens: guessTokens(content) };
+  const tokens = usage.prompt_tokens + usage.completion_tokens;
+  const wait = call.limit.overLimit(Date.now(), tokens);
+  if (wait !== undefined) {
+    record.status = 429;
+    state.rejected429++;
+    return json(429, { error: { message: "rate limit exceeded", type: "requests" } }, { "x-request-id": requestId, "retry-after-ms": String(wait) });
+  }
+  call.limit.add(Date.now(), tokens);
+  record.tokens = tokens;
+  state.maxInFlight = Math.max(state.maxInFlight, ++state.inFlight);
+  try {
+    if (options.latencyMs) await Bun.sleep(options.latencyMs);
+  } finally {
+    state.inFlight--;
+  }
+  state.answered++;
+  return json(200, completion(body, record.n, content, usage), { "x-request-id": requestId });
+}
+
+/** Routes one request: the model list, the stats, or a chat completion (faulty or answered). */
+async function handle(req: Request, srv: Bun.Server<undefined>, ctx: { options: TestServerOptions; state: ServerState; limit: ReturnType<typeof rateWindow> }): Promise<Response> {
+  const { options, state } = ctx;
+  const url = new URL(req.url);
+  if (req.method === "GET" && url.pathname.endsWith("/models")) {
+    return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
+  }
+  if (url.pathname === "/__stats") return json(200, { requests: state.requests.length, answered: state.answered, rejected429: state.rejected429, maxInFlight: state.maxInFlight });
+  if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
+  const body = (await req.json()) as ChatBody;
+  const n = ++state.n;
+  const requestId = `req_test_${n}`;
+  const record: RecordedRequest = { n, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), tokens: 0 };
+  state.requests.push(record);
+  const fault = faultFor(options, n, body);
+  if (fault) return faultResponse(fault, { state, record, requestId, drop: () => srv.timeout(req, 1) });
+  return answerChat({ ...ctx, body, record, requestId });
+}
 
 /** An OpenAI-compatible server on 127.0.0.1 for tests and the benchmark. Answers fit the request's JSON schema. */
 export function startTestServer(options: TestServerOptions = {}): TestServer {
-  const requests: RecordedRequest[] = [];
-  const window: Array<{ at: number; tokens: number }> = [];
-  const windowMs = options.windowMs ?? 60_000;
-  let answered = 0;
-  let rejected429 = 0;
-  let n = 0;
-  let inFlight = 0;
-  let maxInFlight = 0;
-  const hung = new Set<() => void>();
-
-  const json = (status: number, data: unknown, headers: Record<string, string> = {}) =>
-    new Response(JSON.stringify(data), { status, headers: { "content-type": "application/json", ...headers } });
-
-  const overLimit = (now: number, tokens: number): number | undefined => {
-    while (window.length && window[0]!.at <= now - windowMs) window.shift();
-    const scale = windowMs / 60_000;
-    const used = window.reduce((s, w) => s + w.tokens, 0);
-    const oldest = window[0]?.at ?? now;
-    const wait = Math.max(1, oldest + windowMs - now);
-    if (options.rpm && window.length + 1 > options.rpm * scale) return wait;
-    if (options.tpm && used + tokens > options.tpm * scale) return wait;
-    return undefined;
-  };
-
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 0,
-    async fetch(req, srv) {
-      const url = new URL(req.url);
-      if (req.method === "GET" && url.pathname.endsWith("/models")) {
-        return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
-      }
-      if (url.pathname === "/__stats") return json(200, { requests: requests.length, answered, rejected429, maxInFlight });
-      if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
-      const body = (await req.json()) as ChatBody;
-      const number = ++n;
-      const requestId = `req_test_${number}`;
-      const record: RecordedRequest = { n: number, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), tokens: 0 };
-      requests.push(record);
-      const every = options.faultEvery;
-      const fault = options.fault?.(number, body) ?? (every ? (number % every === 0 ? { type: "500" as const } : number % (every + 1) === 0 ? { type: "429" as const, retryAfterMs: 100 } : undefined) : undefined);
-      if (fault?.type === "drop") {
-        record.status = 0;
-        srv.timeout(req, 1);
-        return new Promise<Response>(() => {});
-      }
-      if (fault?.type === "hang") {
-        record.status = 0;
-        return new Promise<Response>((resolve) => hung.add(() => resolve(json(500, { error: { message: "server stopped" } }))));
-      }
-      if (fault?.type === "reset" || fault?.type === "html" || fault?.type === "empty" || fault?.type === "wrong-json") return brokenAnswer(fault.type, requestId);
-      if (fault) {
-        const status = Number(fault.type);
-        record.status = status;
-        const headers: Record<string, string> = { "x-request-id": requestId };
-        if (fault.type === "429") {
-          rejected429++;
-          if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs);
-          if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
-          Object.assign(headers, fault.headers);
-        }
-        return json(status, { error: { message: `injected ${fault.type}`, type: "test_fault" } }, headers);
-      }
-      const prompt = body.messages.map((m) => m.content).join("\n");
-      const schema = body.response_format?.json_schema?.schema ?? { type: "object", properties: {} };
-      const content = options.answer?.(body, number) ?? JSON.stringify(fakeFromSchema(schema, createHash("sha256").update(`${body.model}\n${prompt}`).digest("hex")));
-      const usage = options.usage ?? { prompt_tokens: approx(prompt), completion_tokens: approx(content) };
-      const tokens = usage.prompt_tokens + usage.completion_tokens;
-      const wait = overLimit(Date.now(), tokens);
-      if (wait !== undefined) {
-        record.status = 429;
-        rejected429++;
-        return json(429, { error: { message: "rate limit exceeded", type: "requests" } }, { "x-request-id": requestId, "retry-after-ms": String(wait) });
-      }
-      window.push({ at: Date.now(), tokens });
-      record.tokens = tokens;
-      maxInFlight = Math.max(maxInFlight, ++inFlight);
-      try {
-        if (options.latencyMs) await Bun.sleep(options.latencyMs);
-      } finally {
-        inFlight--;
-      }
-      answered++;
-      return json(
-        200,
-        {
-          id: `chatcmpl-${number}`,
-          object: "chat.completion",
-          created: Math.floor(Date.now() / 1000),
-          model: body.model,
-          choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content, refusal: null } }],
-          usage: {
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            total_tokens: tokens,
-            prompt_tokens_details: { cached_tokens: usage.cached_tokens ?? 0 },
-            completion_tokens_details: { reasoning_tokens: usage.reasoning_tokens ?? 0 },
-          },
-        },
-        { "x-request-id": requestId },
-      );
-    },
-  });
-
+  const state: ServerState = { requests: [], answered: 0, rejected429: 0, n: 0, inFlight: 0, maxInFlight: 0, hung: new Set() };
+  const ctx = { options, state, limit: rateWindow(options) };
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (req, srv) => handle(req, srv, ctx) });
   return {
     url: `http://127.0.0.1:${server.port}/v1`,
-    requests,
+    requests: state.requests,
     get answered() {
-      return answered;
+      return state.answered;
     },
     get rejected429() {
-      return rejected429;
+      return state.rejected429;
     },
     get maxInFlight() {
-      return maxInFlight;
+      return state.maxInFlight;
     },
     async stop() {
-      for (const release of hung) release();
+      for (const release of state.hung) release();
       await server.stop(true);
     },
   };

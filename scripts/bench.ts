@@ -37,6 +37,63 @@ async function spawnServer(options: TestServerOptions) {
   };
 }
 
+/** `n` generated services, one JSON line each. */
+function writeServices(path: string, n: number): void {
+  const line = (i: number) => JSON.stringify({ service_id: `B${i}`, name: `Bench service ${i}`, description: `Generated service ${i}.`, jobs_to_be_done: ["Get things done"] });
+  writeFileSync(path, Array.from({ length: n }, (_, i) => `${line(i + 1)}\n`).join(""));
+}
+
+interface Figures {
+  services: number;
+  latencyMs: number;
+  concurrency: number;
+  rpm: number | null;
+  tpm: number | null;
+  wallMs: number;
+  idealBoundMs: number;
+  efficiency: number;
+  requests: number;
+  rejected429: number;
+  calls: number;
+  callsPerService: number;
+  expectedCallsPerService: number;
+  retries: number;
+  peakRssMiB: number;
+}
+
+/** The figures as the README quotes them. */
+function figuresText(f: Figures, criticalPathMs: number): string {
+  const { latencyMs: latency, concurrency, rpm, tpm, calls } = f;
+  return [
+    `services ${f.services}, latency ${latency} ms, concurrency ${concurrency}${rpm ? `, rpm ${rpm}` : ""}${tpm ? `, tpm ${tpm}` : ""}`,
+    `wall time        ${(f.wallMs / 1000).toFixed(2)} s`,
+    `ideal bound      ${(f.idealBoundMs / 1000).toFixed(2)} s  (max of critical path ${criticalPathMs} ms, calls×latency÷concurrency ${Math.round((calls * latency) / concurrency)} ms${rpm ? `, calls÷RPM ${Math.round((calls / rpm) * 60_000)} ms` : ""})`,
+    `efficiency       ${f.efficiency}`,
+    `requests         ${f.requests} (${f.rejected429} answered 429, ${f.retries} retries)`,
+    `calls/service    ${f.callsPerService} (expected ${f.expectedCallsPerService})`,
+    `peak RSS         ${f.peakRssMiB} MiB`,
+  ].join("\n") + "\n";
+}
+
+/** The client's config: the test server as OpenAI, no cache, everything else in `dir`. */
+function benchConfig(o: { dir: string; data?: string; concurrency: number; rpm?: number; tpm?: number }) {
+  return loadConfig({
+    env: {},
+    overrides: {
+      dataDir: resolve(o.data ?? join(import.meta.dir, "..", "fixtures", "data")),
+      model: "openai:gpt-4o-mini",
+      cacheMode: "off",
+      concurrency: o.concurrency,
+      rpm: o.rpm,
+      tpm: o.tpm,
+      cache: { driver: "memory" },
+      quarantineDir: join(o.dir, "quarantine"),
+      ledger: { path: join(o.dir, "usage.json") },
+      retry: { attempts: 6, baseMs: 100, capMs: 2000 },
+    },
+  });
+}
+
 const task = defineTask({
   meta: { name: "bench", description: "Benchmark the pipeline against a local test server and print its efficiency" },
   args: {
@@ -70,22 +127,8 @@ const task = defineTask({
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
     try {
       const input = join(dir, "services.jsonl");
-      writeFileSync(input, Array.from({ length: services }, (_, i) => `${JSON.stringify({ service_id: `B${i + 1}`, name: `Bench service ${i + 1}`, description: `Generated service ${i + 1}.`, jobs_to_be_done: ["Get things done"] })}\n`).join(""));
-      const config = await loadConfig({
-        env: {},
-        overrides: {
-          dataDir: resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data")),
-          model: "openai:gpt-4o-mini",
-          cacheMode: "off",
-          concurrency,
-          rpm,
-          tpm,
-          cache: { driver: "memory" },
-          quarantineDir: join(dir, "quarantine"),
-          ledger: { path: join(dir, "usage.json") },
-          retry: { attempts: 6, baseMs: 100, capMs: 2000 },
-        },
-      });
+      writeServices(input, services);
+      const config = await benchConfig({ dir, data: args.data, concurrency, rpm, tpm });
       const runtime = await createRuntime({ task: "bench", config, log, env: { OPENAI_API_KEY: "sk-bench-local", OPENAI_BASE_URL: server.url } });
       const callsPerService = 1 + runtime.data.plateaus.length * (1 + runtime.data.catalogues.length);
       const started = performance.now();
@@ -114,20 +157,7 @@ const task = defineTask({
         retries: summary.totals.retries,
         peakRssMiB: Math.round(peakRss / 1048576),
       };
-      if (args.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
-      else {
-        process.stdout.write(
-          [
-            `services ${services}, latency ${latency} ms, concurrency ${concurrency}${rpm ? `, rpm ${rpm}` : ""}${tpm ? `, tpm ${tpm}` : ""}`,
-            `wall time        ${(wallMs / 1000).toFixed(2)} s`,
-            `ideal bound      ${(bound / 1000).toFixed(2)} s  (max of critical path ${criticalPathMs} ms, calls×latency÷concurrency ${Math.round((calls * latency) / concurrency)} ms${rpm ? `, calls÷RPM ${Math.round((calls / rpm) * 60_000)} ms` : ""})`,
-            `efficiency       ${figures.efficiency}`,
-            `requests         ${figures.requests} (${figures.rejected429} answered 429, ${figures.retries} retries)`,
-            `calls/service    ${figures.callsPerService} (expected ${callsPerService})`,
-            `peak RSS         ${figures.peakRssMiB} MiB`,
-          ].join("\n") + "\n",
-        );
-      }
+      process.stdout.write(args.json ? `${JSON.stringify(figures)}\n` : figuresText(figures, criticalPathMs));
       return summary.exitCode;
     } finally {
       clearInterval(sampler);

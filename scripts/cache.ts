@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
-import { parseAge, pruneCache } from "../lib/cache-admin.ts";
+import { pruneCache } from "../lib/cache-prune.ts";
+import { parseDuration } from "../lib/duration.ts";
 import { importEvolutions, importPythonCache } from "../lib/cache-import.ts";
 import { describeStore, statsText, storeStats } from "../lib/cache-stats.ts";
 import { formatCount } from "../lib/format.ts";
@@ -62,7 +63,7 @@ const task = defineTask({
         out(report.data, report.text);
       } else if (action === "prune") {
         const olderThan = args["older-than"];
-        const olderThanMs = olderThan === undefined ? undefined : parseAge(olderThan);
+        const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan);
         if (olderThan !== undefined && olderThanMs === undefined) throw new SAError("E_USAGE", `--older-than: expected an age such as 30d, 12h, 45m, got "${olderThan}"`);
         if (olderThanMs === undefined && !args.namespace) throw new SAError("E_USAGE", "prune needs --older-than and/or --namespace (use `cache clear` to remove everything)");
         const removed = await pruneCache(storage, { namespace: args.namespace, olderThanMs });

@@ -70,7 +70,7 @@ const task = defineTask({
           const features = [{ feature_id: "F1", name: "A feature", description: "What it does." }];
           for (const catalogue of d.catalogues) mappingPrompt(domain, { catalogue, serviceName: sample.name, serviceDescription: "A description.", plateau, features, rationale: cfg.rationale });
           const from = (file: string | null) => file ?? "none";
-          return `every template renders; situational context: ${from(d.sources.context)}; inspirations: ${from(d.sources.inspirations)}`;
+          return `every template renders; situational context: ${from(d.sources.situationalContext)}; inspirations: ${from(d.sources.inspirations)}`;
         });
       }
       const input = args.input ?? cfg.input;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { parseAge } from "../lib/cache-admin.ts";
+import { parseDuration } from "../lib/duration.ts";
 import { SAError } from "../lib/errors.ts";
 import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
 import { recoverLedger } from "../lib/ledger-recover.ts";
@@ -60,7 +60,7 @@ const task = defineTask({
     const ledger = readLedger(path);
     let runs = ledger.runs;
     if (args.since) {
-      const age = parseAge(args.since);
+      const age = parseDuration(args.since);
       if (age === undefined) throw new SAError("E_USAGE", `--since: expected an age such as 7d or 12h, got "${args.since}"`);
       runs = runs.filter((r) => Date.parse(r.startedAt) >= Date.now() - age);
     } else if (!args.all) runs = runs.slice(-1);

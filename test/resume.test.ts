@@ -6,15 +6,19 @@ import { inputFingerprint } from "../lib/fingerprint.ts";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
-const isFeatures = (b: ChatBody) => b.response_format?.json_schema?.name === "plateau_features";
+const schemaNameOf = (b: ChatBody) => b.response_format?.json_schema?.name;
+const isFeatures = (b: ChatBody) => schemaNameOf(b) === "plateau_features";
+const isDescriptions = (b: ChatBody) => schemaNameOf(b) === "plateau_descriptions";
 const plateauOf = (b: ChatBody) => /Plateau (\d)/.exec(b.messages[1]!.content)?.[1];
 
 let server: TestServer;
 beforeAll(() => {
-  // Features depend only on the plateau here, so a changed description changes the descriptions
-  // and features prompts of its service but not its mapping prompts: those must come from the cache.
+  // Descriptions are the same for every service and features depend only on the plateau here, so a
+  // changed description changes the descriptions and features prompts of its service but not its
+  // mapping prompts (which carry the plateau's description and features): those must come from the cache.
+  const fixed = (body: ChatBody, seed: string) => JSON.stringify(fakeFromSchema(body.response_format!.json_schema!.schema!, seed));
   server = startTestServer({
-    answer: (body) => (isFeatures(body) ? JSON.stringify(fakeFromSchema(body.response_format!.json_schema!.schema!, `plateau ${plateauOf(body)}`)) : undefined),
+    answer: (body) => (isFeatures(body) ? fixed(body, `plateau ${plateauOf(body)}`) : isDescriptions(body) ? fixed(body, "descriptions") : undefined),
   });
 });
 afterAll(() => server.stop());

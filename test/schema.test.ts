@@ -54,7 +54,7 @@ describe("data schemas", () => {
       expect(c.items.length).toBeGreaterThanOrEqual(15);
       expect(c.facets.length).toBeGreaterThan(0);
     }
-    expect(data.context).toContain("council");
+    expect(data.situationalContext).toContain("council");
   });
 
   test("a bad data file is one line naming the file, the line and the field", async () => {

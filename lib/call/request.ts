@@ -1,6 +1,7 @@
 import type { ChatMessage, ChatResult } from "../../providers/types.ts";
 import { isSAError } from "../errors.ts";
 import { countPromptTokens } from "../tokens.ts";
+import { guessPromptTokens } from "../token-guess.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";
 
@@ -13,7 +14,7 @@ interface Guess {
 /** What a request will use, before it is sent: for the limits, the usage limits and the budget. */
 async function estimate(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<Guess> {
   const { settings } = attempt.route;
-  const inputTokens = ctx.exactTokens ? await countPromptTokens(messages) : Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
+  const inputTokens = ctx.exactTokens ? await countPromptTokens(messages) : guessPromptTokens(messages);
   const outputTokens = Math.min(ctx.expectedOutput[attempt.spec.stage], settings.maxOutputTokens ?? Infinity);
   const costUsd = ctx.pricing.cost(attempt.model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
   return { inputTokens, outputTokens, costUsd };

@@ -1,4 +1,4 @@
-import { findImportedAnswer } from "../cache-import.ts";
+import { findImportedAnswer } from "../cache-imported.ts";
 import { validateAnswer, type CallResult } from "../call-spec.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";

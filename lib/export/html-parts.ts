@@ -13,7 +13,7 @@ export const anchor = (prefix: string, id: string) => `${prefix}-${id.replace(/[
 const level = (n: number) => `<span class="level l${n}">${n}</span>`;
 const data = (e: ServiceEvolution, p: PlateauResult, f: Feature, items: string) =>
   `data-service="${h(e.service.service_id)}" data-plateau="${h(p.plateau_name)}" data-role="${h(roleOf(f))}" data-level="${f.score.level}" data-items="${h(items)}"`;
-const itemsOf = (f: Feature) => Object.entries(f.mappings).flatMap(([set, list]) => list.map((m) => `${set}:${m.item}`)).join(" ");
+const itemsOf = (f: Feature) => Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => `${catalogue}:${m.item}`)).join(" ");
 
 export function header(summary: Summary, title: string): string {
   const details = runDetails(summary).map(([k, v]) => `<dt>${h(k)}</dt><dd>${h(v)}</dd>`).join("");

@@ -45,12 +45,12 @@ function catalogue(labels: Labels, field: string): CatalogueInfo {
 
 /** Adds what one evolution names that the data folder did not. */
 export function learnLabels(labels: Labels, e: ServiceEvolution): void {
-  for (const set of e.meta.mapping_types) catalogue(labels, set);
+  for (const field of e.meta.mapping_types) catalogue(labels, field);
   for (const p of e.plateaus) {
     if (!labels.plateaus.has(p.plateau_name)) labels.plateaus.set(p.plateau_name, p.plateau);
     for (const r of p.roles) if (!labels.roles.has(r.role_id)) labels.roles.set(r.role_id, r.name);
-    for (const [set, items] of Object.entries(p.mappings)) {
-      const info = catalogue(labels, set);
+    for (const [field, items] of Object.entries(p.mappings)) {
+      const info = catalogue(labels, field);
       for (const i of items) if (!info.items.has(i.id) || info.items.get(i.id) === i.id) info.items.set(i.id, i.name || i.id);
     }
     for (const f of p.features) learnFeature(labels, f);
@@ -60,8 +60,8 @@ export function learnLabels(labels: Labels, e: ServiceEvolution): void {
 function learnFeature(labels: Labels, f: ServiceEvolution["plateaus"][number]["features"][number]): void {
   const role = roleOf(f);
   if (!labels.roles.has(role)) labels.roles.set(role, f.role?.name ?? role);
-  for (const [set, mappings] of Object.entries(f.mappings)) {
-    const info = catalogue(labels, set);
+  for (const [field, mappings] of Object.entries(f.mappings)) {
+    const info = catalogue(labels, field);
     for (const m of mappings) {
       if (!info.items.has(m.item)) info.items.set(m.item, m.item);
       for (const key of Object.keys(m.facets ?? {})) {

@@ -1,7 +1,8 @@
-import { createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { dirname } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
+import { commitTemp, tempPathFor } from "../atomic-write.ts";
 
 /** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
 export interface Sink {
@@ -23,7 +24,7 @@ function toStdoutStream(): PassThrough {
 
 export function openSink(path: string): Sink {
   const toStdout = path === "-";
-  const temp = `${path}.${process.pid}.tmp`;
+  const temp = tempPathFor(path);
   if (!toStdout) mkdirSync(dirname(path), { recursive: true });
   // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.
   const stream: Writable = toStdout ? toStdoutStream() : createWriteStream(temp);
@@ -54,7 +55,7 @@ export function openSink(path: string): Sink {
       // A writer that pipes into the stream (the XLSX zip) ends it itself.
       if (!stream.writableEnded) stream.end();
       if (!stream.writableFinished) await once(stream, "finish");
-      renameSync(temp, path);
+      commitTemp(temp, path);
     },
     abort() {
       if (toStdout) return;

@@ -23,12 +23,12 @@ export interface EvolutionSource {
 export function withFeatureMappings(evolution: ServiceEvolution): ServiceEvolution {
   for (const plateau of evolution.plateaus) {
     const byFeature = new Map<string, Feature["mappings"]>();
-    for (const [set, items] of Object.entries(plateau.mappings)) {
+    for (const [catalogue, items] of Object.entries(plateau.mappings)) {
       for (const item of items) {
         for (const ref of item.mappings) {
-          const sets = byFeature.get(ref.feature_id) ?? {};
-          (sets[set] ??= []).push({ item: item.id, facets: null });
-          byFeature.set(ref.feature_id, sets);
+          const mapped = byFeature.get(ref.feature_id) ?? {};
+          (mapped[catalogue] ??= []).push({ item: item.id, facets: null });
+          byFeature.set(ref.feature_id, mapped);
         }
       }
     }

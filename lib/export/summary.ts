@@ -79,9 +79,9 @@ function addPlateaus(s: Summary, e: ServiceEvolution): void {
       counts[f.score.level - 1]!++;
       sum += f.score.level;
       s.totals.features++;
-      for (const [set, mappings] of Object.entries(f.mappings)) {
-        const used = s.usage.get(set) ?? new Map<string, number>();
-        s.usage.set(set, used);
+      for (const [catalogue, mappings] of Object.entries(f.mappings)) {
+        const used = s.usage.get(catalogue) ?? new Map<string, number>();
+        s.usage.set(catalogue, used);
         for (const m of mappings) used.set(m.item, (used.get(m.item) ?? 0) + 1);
         s.totals.mappings += mappings.length;
       }

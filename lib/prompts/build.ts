@@ -28,7 +28,8 @@ function plateauText(p: Plateau): string {
  */
 export function buildDomainText(data: Dataset): string {
   return render("domain", {
-    context: orNone(withoutTitle(data.context, "situational context")),
+    // `{{context}}` in domain.md; the template keeps its name (renaming it would change every prompt digest).
+    context: orNone(withoutTitle(data.situationalContext, "situational context")),
     plateaus: orNone(data.plateaus.map(plateauText).join("\n")),
     definitions: orNone(data.definitions.bullets.map(definitionText).join("\n\n")),
     inspirations: orNone(withoutTitle(data.inspirations, "inspirations")),

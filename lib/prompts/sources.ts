@@ -28,7 +28,7 @@ interface Kind {
 }
 
 const kinds = {
-  context: { what: "situational context", folder: "situational_context", dataFile: "situational_context.md", key: "contextId" },
+  situationalContext: { what: "situational context", folder: "situational_context", dataFile: "situational_context.md", key: "contextId" },
   inspirations: { what: "inspirations", folder: "inspirations", dataFile: "inspirations.md", key: "inspiration" },
 } satisfies Record<string, Kind>;
 
@@ -54,6 +54,6 @@ async function resolveText(kind: Kind, options: PromptSourceOptions): Promise<Pr
 }
 
 /** The situational context and the inspirations for the system prompt. */
-export async function loadPromptTexts(options: PromptSourceOptions): Promise<{ context: PromptText; inspirations: PromptText }> {
-  return { context: await resolveText(kinds.context, options), inspirations: await resolveText(kinds.inspirations, options) };
+export async function loadPromptTexts(options: PromptSourceOptions): Promise<{ situationalContext: PromptText; inspirations: PromptText }> {
+  return { situationalContext: await resolveText(kinds.situationalContext, options), inspirations: await resolveText(kinds.inspirations, options) };
 }

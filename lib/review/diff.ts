@@ -31,7 +31,7 @@ function project(e: ServiceEvolution): ServiceView {
   for (const p of e.plateaus) {
     const features = p.features.map((f) => ({
       id: f.feature_id, name: f.name, role: roleOf(f), level: f.score.level, description: f.description, justification: f.score.justification,
-      mappings: Object.entries(f.mappings).flatMap(([set, list]) => list.map((m) => `${set}:${m.item}`)).sort(),
+      mappings: Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => `${catalogue}:${m.item}`)).sort(),
     }));
     plateaus.set(p.plateau_name, { name: p.plateau_name, order: p.plateau, description: p.service_description, features });
   }

@@ -1,0 +1,65 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+
+/**
+ * The one way a file is replaced: write a temp file next to it, then rename it over the target.
+ * A rename within one folder is atomic, so a reader (or a crash) sees the old file or the new
+ * one, never half of either. Hand-written rather than `write-file-atomic`: the output rewrite and
+ * the exports stream into the temp file, which that package's whole-buffer API cannot do, and
+ * leftover temps must carry the writer's pid so the next run can tell they are stale.
+ */
+
+/**
+ * The temp file a streaming writer fills before `commitTemp`: `<path>.<pid>.tmp`, the name
+ * `staleTempPid` recognises. One writer per path per process.
+ */
+export const tempPathFor = (path: string) => `${path}.${process.pid}.tmp`;
+
+/** A temp name of its own for each write, for paths several writers may replace at once. */
+const uniqueTempFor = (path: string) => `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+
+/** The pid in `name` when it is a temp file of `path` (as `tempPathFor` names them), else undefined. */
+export function staleTempPid(path: string, name: string): number | undefined {
+  const prefix = `${basename(path)}.`;
+  if (!name.startsWith(prefix) || !name.endsWith(".tmp")) return undefined;
+  const pid = name.slice(prefix.length, -".tmp".length);
+  return /^\d+$/.test(pid) ? Number(pid) : undefined;
+}
+
+/** Moves a finished temp file over `path`; the temp is removed if the rename fails. */
+export function commitTemp(temp: string, path: string): void {
+  try {
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Replaces `path` with `data` atomically, creating its folder. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = uniqueTempFor(path);
+  try {
+    writeFileSync(temp, data);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  commitTemp(temp, path);
+}
+
+/** `writeFileAtomicSync` without blocking: for the cache, where many writes run at once. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = uniqueTempFor(path);
+  try {
+    await writeFile(temp, data);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,82 @@
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+
+/**
+ * The one lock mechanism: a lock file created with O_EXCL (`open(…, "wx")`), which only one
+ * process can win, holding who took it. Used by the output's lock (`<output>.lock`, held for a
+ * whole run) and the ledger's (`<ledger>.lock`, held for one read-modify-write). Hand-written
+ * rather than `proper-lockfile`: that package locks with a folder and cannot say who holds it,
+ * and the output lock must name its owner's pid and host.
+ */
+
+/** Who holds a lock: `{pid, host, startedAt}` plus what the caller adds. */
+export const lockOwner = (extra: Record<string, unknown> = {}) => ({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), ...extra });
+
+/**
+ * Creates the lock file with `content` only if none exists. Returns false when another holds
+ * it; any other failure (no permission, a parent that is a file) throws.
+ */
+export function tryLock(path: string, content: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/** Removes a lock file; one already gone (released or broken by another) is fine. */
+export function unlock(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The lock file's content, or undefined when it is gone or unreadable. */
+export function readLock(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long ago the lock file was last written; undefined when it is gone. */
+export function lockAgeMs(path: string): number | undefined {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `fn` holding `path`, waiting (a few ms at a time, `attempts` times) while another holds
+ * it. A lock older than `staleMs` was left by a crashed process and is broken. `held` makes the
+ * error thrown when the lock never comes free.
+ */
+export async function withLock<T>(path: string, fn: () => T, options: { staleMs: number; attempts: number; held: () => Error }): Promise<T> {
+  mkdirSync(dirname(path), { recursive: true });
+  for (let attempt = 0; !tryLock(path, `${JSON.stringify(lockOwner())}\n`); attempt++) {
+    if ((lockAgeMs(path) ?? 0) > options.staleMs) unlock(path);
+    if (attempt > options.attempts) throw options.held();
+    await sleep(5 + Math.random() * 20);
+  }
+  try {
+    return fn();
+  } finally {
+    unlock(path);
+  }
+}
