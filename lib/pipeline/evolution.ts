@@ -19,7 +19,7 @@ export interface PlateauParts {
   name: string;
   description: string;
   features: PlateauFeature[];
-  /** set field → feature id → mapped items */
+  /** catalogue field → feature id → mapped items */
   mappings: Record<string, Map<string, MappedItem[]>>;
 }
 

@@ -60,7 +60,7 @@ export interface RemapRun {
   plateauNames: Map<number, string>;
 }
 
-/** Sets the input already maps and this run does not: carried over as they are. */
+/** Catalogues the input already maps and this run does not: carried over as they are. */
 function carriedCatalogues(plateaus: SourcePlateau[], selected: Set<string>): Map<string, Catalogue> {
   const carried = new Map<string, Catalogue>();
   for (const p of plateaus) {
@@ -73,7 +73,7 @@ function carriedCatalogues(plateaus: SourcePlateau[], selected: Set<string>): Ma
   return carried;
 }
 
-/** One plateau mapped to every chosen catalogue at once (the calls are independent); carried sets kept. */
+/** One plateau mapped to every chosen catalogue at once (the calls are independent); carried catalogues kept. */
 async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; models: Set<string> }): Promise<PlateauParts> {
   const { service } = scope;
   const features = p.features.map(toPlateauFeature).sort(compareFeatures);
@@ -91,7 +91,7 @@ async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { ser
 
 /**
  * Maps the features of one evolution (or feature record) to the chosen catalogues through the
- * session, and rebuilds a complete evolution. Sets not being mapped keep the mappings they had.
+ * session, and rebuilds a complete evolution. Catalogues not being mapped keep the mappings they had.
  */
 export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun): Promise<ServiceEvolution> {
   const service = input.kind === "evolution" ? input.evolution.service : input.record.service;
