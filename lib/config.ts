@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { fromPythonConfig, isPythonConfig, pythonConfigSchema } from "./config-python.ts";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
+import { endpointPricing } from "./endpoints.ts";
 import { firstIssue, formatIssues } from "./zod-error.ts";
 import { lineOf, yamlLineOf } from "./json-position.ts";
 
@@ -190,5 +191,5 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     });
     throw new SAError("E_CONFIG", `config: ${message}`);
   }
-  return { ...parsed.data, configFile: file };
+  return { ...parsed.data, pricing: endpointPricing(parsed.data), configFile: file };
 }

@@ -114,6 +114,32 @@ async function usableAnswer(response: Response, expectBody: RetryOptions["expect
   return new Response(text, { status: response.status, statusText: response.statusText, headers });
 }
 
+/** The header on every response of the retry fetch that says how many retries it took. */
+export const retriesHeader = "x-sa-retries";
+
+/** Retries behind an error thrown by the retry fetch (no response came back). */
+const retriesOfError = new WeakMap<object, number>();
+
+/** The same response with the retry count in `x-sa-retries`; nothing from the server is changed. */
+function withRetries(response: Response, retries: number): Response {
+  const headers = new Headers(response.headers);
+  headers.set(retriesHeader, String(retries));
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/**
+ * Retries the retry layer counted for one call: from a response's headers (or an SDK error's),
+ * or from the error it threw, or from that error's cause (the SDK wraps network errors).
+ */
+export function retriesOf(value: { headers?: Headers | unknown; cause?: unknown } | null | undefined): number {
+  if (!value || typeof value !== "object") return 0;
+  const headers = value.headers;
+  if (headers instanceof Headers && headers.has(retriesHeader)) return Number(headers.get(retriesHeader)) || 0;
+  const counted = retriesOfError.get(value);
+  if (counted !== undefined) return counted;
+  return value.cause && value.cause !== value ? retriesOf(value.cause as { headers?: unknown; cause?: unknown }) : 0;
+}
+
 /**
  * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
  * The body is handed back unread by ofetch (`responseType: "stream"`), or the SDK fails with
@@ -131,7 +157,8 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
   }) as typeof globalThis.fetch;
   const $fetch = ofetch.create({}, { fetch: attemptFetch });
 
-  const retryDelay = (context: FetchContext): number => {
+  /** The wait before the next attempt; counts the attempt in `counter`, the one call's own tally. */
+  const retryDelay = (counter: { retries: number }) => (context: FetchContext): number => {
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
@@ -140,6 +167,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     const asked = retryAfterMs(headers) ?? (resetMs > 0 ? resetMs : undefined);
     const delayMs = asked ?? backoffMs(attempt, options, random);
     const status = context.response?.status;
+    counter.retries++;
     options.onRetry?.({
       attempt,
       delayMs,
@@ -152,18 +180,22 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
 
   return (async (input: string | URL | Request, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
+    const counter = { retries: 0 };
     try {
-      return await $fetch.raw(url, {
+      const response = await $fetch.raw(url, {
         ...(init as Record<string, unknown>),
         responseType: "stream",
         retry: options.attempts - 1,
         retryStatusCodes,
-        retryDelay,
+        retryDelay: retryDelay(counter),
         onResponse: ({ response }) => options.onResponseHeaders?.(response.headers, response.status),
       });
+      return withRetries(response, counter.retries);
     } catch (error) {
-      if (error instanceof FetchError && error.response) return error.response;
-      throw error instanceof FetchError && error.cause ? error.cause : error;
+      if (error instanceof FetchError && error.response) return withRetries(error.response, counter.retries);
+      const thrown = error instanceof FetchError && error.cause ? error.cause : error;
+      if (thrown && typeof thrown === "object") retriesOfError.set(thrown, counter.retries);
+      throw thrown;
     }
   }) as typeof globalThis.fetch;
 }

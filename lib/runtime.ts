@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createProvider, parseModelId } from "../providers/index.ts";
+import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
 import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -63,21 +63,17 @@ function stageRoutes(config: Config, providers: Provider[], log: Log): Record<St
 }
 
 /** The providers of every model the run may call; their retries and rate headers reach the log and limiter. */
-function createProviders(options: RuntimeOptions, limiter: Limiter): Promise<Provider[]> {
+function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Provider[]> {
   const { config, log } = options;
-  return Promise.all(
-    allModels(config).map((id) =>
-      createProvider(id, {
-        env: options.env ?? process.env,
-        fetch: options.fetch,
-        http: { ...config.retry, requestTimeout: config.requestTimeout },
-        onRetry: (info) => {
-          log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
-        },
-        onResponseHeaders: (headers, status) => limiter.observe(headers, status),
-      }),
-    ),
-  );
+  return createProviders(allModels(config), config, {
+    env: options.env ?? process.env,
+    fetch: options.fetch,
+    http: { ...config.retry, requestTimeout: config.requestTimeout },
+    onRetry: (info) => {
+      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
+    },
+    onResponseHeaders: (headers, status) => limiter.observe(headers, status),
+  });
 }
 
 /** The cache store and the limits, shared with other runs when the config says so. */
@@ -143,15 +139,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
   const tracing = options.tracing ?? noTracing;
   const runId = newRunId(clock);
-  allModels(config).forEach(parseModelId);
+  checkModelIds(allModels(config), config);
   assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
   const { storage, cache, limiter } = await createStores(config, log, clock);
   const guard = createUsageGuard(config.limits, config.budget, log);
   const run = createBookkeeping(options, clock, runId);
   const pricing = createPricing(config.pricing, log);
-  const routes = stageRoutes(config, await createProviders(options, limiter), log);
-  const session = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing, log, clock, tracing });
+  const providers = await connectProviders(options, limiter);
+  const routes = stageRoutes(config, providers, log);
+  const session = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing });
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {
     ...run,

@@ -74,6 +74,12 @@ export interface RecordedRequest {
   body: ChatBody;
   status: number;
   authorization: string | null;
+  /** Every request header, as sent (tests check which key reached which server). */
+  headers: Record<string, string>;
+  /** `chat` (/chat/completions) or `responses` (/responses). */
+  api: "chat" | "responses";
+  /** The body as sent; `body` is it in chat form (a Responses body's `input` as messages). */
+  raw: unknown;
   /** Prompt + completion tokens reported, for answered requests. */
   tokens: number;
 }
@@ -159,6 +165,43 @@ function faultResponse(fault: Fault, call: { state: ServerState; record: Recorde
 
 type Usage = NonNullable<TestServerOptions["usage"]>;
 
+/** A Responses API request (`POST /responses`), as far as the server reads it. */
+interface ResponsesBody {
+  model: string;
+  input: Array<{ role: string; content: string }>;
+  text?: { format?: { name?: string; schema?: Record<string, unknown> } };
+  temperature?: number;
+  reasoning?: { effort?: string };
+  max_output_tokens?: number;
+}
+
+/** A Responses body in chat form, so faults, answers and recorded settings work the same for both APIs. */
+const asChatBody = (raw: ResponsesBody): ChatBody => ({
+  model: raw.model,
+  messages: raw.input,
+  response_format: { json_schema: { name: raw.text?.format?.name, schema: raw.text?.format?.schema } },
+  temperature: raw.temperature,
+  reasoning_effort: raw.reasoning?.effort,
+  max_completion_tokens: raw.max_output_tokens,
+});
+
+/** A Responses API answer: one message with the JSON text, and its usage. */
+const responsesAnswer = (body: ChatBody, n: number, content: string, usage: Usage) => ({
+  id: `resp_${n}`,
+  object: "response",
+  created_at: Math.floor(Date.now() / 1000),
+  status: "completed",
+  model: body.model,
+  output: [{ type: "message", id: `msg_${n}`, status: "completed", role: "assistant", content: [{ type: "output_text", text: content, annotations: [] }] }],
+  usage: {
+    input_tokens: usage.prompt_tokens,
+    input_tokens_details: { cached_tokens: usage.cached_tokens ?? 0 },
+    output_tokens: usage.completion_tokens,
+    output_tokens_details: { reasoning_tokens: usage.reasoning_tokens ?? 0 },
+    total_tokens: usage.prompt_tokens + usage.completion_tokens,
+  },
+});
+
 /** A chat completion carrying `content`, as the OpenAI API shapes it. */
 const completion = (body: ChatBody, n: number, content: string, usage: Usage) => ({
   id: `chatcmpl-${n}`,
@@ -204,10 +247,11 @@ async function answerChat(call: { options: TestServerOptions; state: ServerState
     state.inFlight--;
   }
   state.answered++;
-  return json(200, completion(body, record.n, content, usage), { "x-request-id": requestId });
+  const answer = record.api === "responses" ? responsesAnswer : completion;
+  return json(200, answer(body, record.n, content, usage), { "x-request-id": requestId });
 }
 
-/** Routes one request: the model list, the stats, or a chat completion (faulty or answered). */
+/** Routes one request: the model list, the stats, or a chat completion or Responses call (faulty or answered). */
 async function handle(req: Request, srv: Bun.Server<undefined>, ctx: { options: TestServerOptions; state: ServerState; limit: ReturnType<typeof rateWindow> }): Promise<Response> {
   const { options, state } = ctx;
   const url = new URL(req.url);
@@ -215,11 +259,14 @@ async function handle(req: Request, srv: Bun.Server<undefined>, ctx: { options: 
     return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
   }
   if (url.pathname === "/__stats") return json(200, { requests: state.requests.length, answered: state.answered, rejected429: state.rejected429, maxInFlight: state.maxInFlight });
-  if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return json(404, { error: { message: "not found" } });
-  const body = (await req.json()) as ChatBody;
+  const api = url.pathname.endsWith("/chat/completions") ? "chat" : url.pathname.endsWith("/responses") ? "responses" : undefined;
+  if (req.method !== "POST" || !api) return json(404, { error: { message: "not found" } });
+  const raw = (await req.json()) as ChatBody & ResponsesBody;
+  const body = api === "chat" ? raw : asChatBody(raw);
   const n = ++state.n;
   const requestId = `req_test_${n}`;
-  const record: RecordedRequest = { n, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), tokens: 0 };
+  const headers = Object.fromEntries(req.headers);
+  const record: RecordedRequest = { n, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), headers, api, raw, tokens: 0 };
   state.requests.push(record);
   const fault = faultFor(options, n, body);
   if (fault) return faultResponse(fault, { state, record, requestId, drop: () => srv.timeout(req, 1) });

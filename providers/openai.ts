@@ -1,100 +1,181 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import OpenAI, { APIError, APIConnectionError } from "openai";
-import { zodResponseFormat } from "openai/helpers/zod";
 import { SAError } from "../lib/errors.ts";
-import { createRetryFetch } from "../lib/http.ts";
+import { createRetryFetch, retriesOf } from "../lib/http.ts";
 import { redact, redactUrl } from "../lib/redact.ts";
-import type { ChatRequest, ChatResult, Provider, ProviderContext } from "./types.ts";
+import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
 
 export const defaultBaseURL = "https://api.openai.com/v1";
 
 /** The key: `OPENAI_API_KEY`, else `SA_OPENAI_API_KEY` (the name the Python tool reads). */
 export const openaiApiKey = (env: Record<string, string | undefined>): string | undefined => env.OPENAI_API_KEY || env.SA_OPENAI_API_KEY || undefined;
 
-/** Retries of the call in progress: one client serves every call, so the count travels with the call. */
-const retryScope = new AsyncLocalStorage<{ retries: number }>();
+/** An `openai` entry's options (lib/schema/providers.ts), as the registry hands them over. */
+interface EndpointOptions {
+  baseURL?: string;
+  apiKeyEnv?: string;
+  headers?: Record<string, string | { env: string }>;
+  api?: "chat" | "responses";
+  organization?: string;
+  defaultQuery?: Record<string, string>;
+}
 
-/** The official SDK; any OpenAI-compatible endpoint works through OPENAI_BASE_URL. */
-export function create(model: string, context: ProviderContext): Provider {
-  const baseURL = (context.env.OPENAI_BASE_URL || defaultBaseURL).replace(/\/+$/, "");
-  let client: OpenAI | undefined;
-  const clientFor = (apiKey: string) =>
-    (client ??= new OpenAI({
-      apiKey,
-      baseURL,
-      maxRetries: 0,
-      // The retry layer times each attempt; this only bounds the whole series.
-      timeout: context.http.attempts * (context.http.requestTimeout + context.http.capMs) + 60_000,
-      fetch: createRetryFetch({
-        ...context.http,
-        fetch: context.fetch,
-        // A 200 without choices (a gateway's own JSON) would fail later as a TypeError: retry it.
-        expectBody: (data) => Array.isArray((data as { choices?: unknown } | null)?.choices),
-        onRetry: (info) => {
-          const scope = retryScope.getStore();
-          if (scope) scope.retries++;
-          context.onRetry?.(info);
-        },
-        onResponseHeaders: context.onResponseHeaders,
-      }),
-    }));
+/** Where an endpoint is and how it is reached; the secrets are read at call time, never stored on the provider. */
+export function endpointSettings(context: Pick<ProviderContext, "env" | "endpoint">) {
+  const name = context.endpoint?.name ?? "openai";
+  const options = (context.endpoint?.options ?? {}) as EndpointOptions;
+  const builtIn = name === "openai";
+  const baseURL = (options.baseURL || (builtIn ? context.env.OPENAI_BASE_URL : undefined) || defaultBaseURL).replace(/\/+$/, "");
+  const keyName = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY" : undefined);
+  const headerVariables = Object.values(options.headers ?? {}).flatMap((v) => (typeof v === "string" ? [] : [v.env]));
+  const describeKey = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY (or SA_OPENAI_API_KEY)" : headerVariables.join(", ") || undefined);
+  const apiKey = () => (options.apiKeyEnv ? context.env[options.apiKeyEnv] || undefined : builtIn ? openaiApiKey(context.env) : undefined);
+  const headers = () => {
+    const out: Record<string, string> = {};
+    for (const [header, value] of Object.entries(options.headers ?? {})) {
+      const resolved = typeof value === "string" ? value : context.env[value.env];
+      if (!resolved) throw new SAError("E_USAGE", `providers.${name}.headers.${header}: ${(value as { env: string }).env} is not set`);
+      out[header] = resolved;
+    }
+    return out;
+  };
+  return { name, options, baseURL, keyName, describeKey, apiKey, headers, api: options.api ?? "chat" };
+}
+
+type Settings = ReturnType<typeof endpointSettings>;
+
+function createClient(settings: Settings, context: ProviderContext, expectBody?: (data: unknown) => boolean): OpenAI {
+  const apiKey = settings.apiKey();
+  if (settings.keyName && !apiKey) {
+    const also = settings.name === "openai" && !settings.options.apiKeyEnv ? ", nor SA_OPENAI_API_KEY" : "";
+    throw new SAError("E_USAGE", `${settings.keyName} is not set${also} (needed for ${settings.name}: models)`);
+  }
+  return new OpenAI({
+    // An endpoint without a key (a local server, or a key in a header) is sent no Authorization header.
+    apiKey: apiKey ?? "no-key",
+    baseURL: settings.baseURL,
+    organization: settings.options.organization ?? null,
+    defaultHeaders: { ...settings.headers(), ...(apiKey ? {} : { authorization: null as unknown as string }) },
+    defaultQuery: settings.options.defaultQuery,
+    maxRetries: 0,
+    // The retry layer times each attempt; this only bounds the whole series.
+    timeout: context.http.attempts * (context.http.requestTimeout + context.http.capMs) + 60_000,
+    fetch: createRetryFetch({ ...context.http, fetch: context.fetch, expectBody, onRetry: context.onRetry, onResponseHeaders: context.onResponseHeaders }),
+  });
+}
+
+/** The JSON Schema as a strict structured output, as the SDK's zod helper writes it. */
+const responseFormat = (request: ChatRequest) => ({ type: "json_schema" as const, json_schema: { name: request.schemaName, strict: true, schema: request.jsonSchema } });
+
+async function chat(client: OpenAI, model: string, request: ChatRequest): Promise<ChatResult> {
+  const { data, response } = await client.chat.completions
+    .create(
+      {
+        model,
+        messages: request.messages,
+        response_format: responseFormat(request),
+        ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+        ...(request.seed === undefined ? {} : { seed: request.seed }),
+        ...(request.reasoningEffort === undefined ? {} : { reasoning_effort: request.reasoningEffort }),
+        ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
+      },
+      { signal: request.signal },
+    )
+    .withResponse();
+  const message = data.choices[0]?.message;
+  const retries = retriesOf(response);
+  // A refusal is a failed call: the next fallback model may answer.
+  if (message?.refusal) throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(message.refusal)})`, { details: { retries } });
+  const usage = data.usage;
   return {
-    name: "openai",
+    content: message?.content ?? "",
+    model: data.model || model,
+    responseId: data.id,
+    retries,
+    usage: {
+      inputTokens: usage?.prompt_tokens ?? 0,
+      cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+      outputTokens: usage?.completion_tokens ?? 0,
+      reasoningTokens: usage?.completion_tokens_details?.reasoning_tokens ?? 0,
+    },
+  };
+}
+
+/** The Responses API: the schema goes in `text.format`; `seed` is not part of that API. */
+async function responses(client: OpenAI, model: string, request: ChatRequest): Promise<ChatResult> {
+  const { data, response } = await client.responses
+    .create(
+      {
+        model,
+        input: request.messages,
+        text: { format: { type: "json_schema", name: request.schemaName, strict: true, schema: request.jsonSchema } },
+        ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+        ...(request.reasoningEffort === undefined ? {} : { reasoning: { effort: request.reasoningEffort } }),
+        ...(request.maxOutputTokens === undefined ? {} : { max_output_tokens: request.maxOutputTokens }),
+      },
+      { signal: request.signal },
+    )
+    .withResponse();
+  const retries = retriesOf(response);
+  const parts = data.output.flatMap((item) => (item.type === "message" ? item.content : []));
+  const refusal = parts.find((part) => part.type === "refusal");
+  if (refusal && refusal.type === "refusal") throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(refusal.refusal)})`, { details: { retries } });
+  const text = parts.map((part) => (part.type === "output_text" ? part.text : "")).join("");
+  const usage: Usage = {
+    inputTokens: data.usage?.input_tokens ?? 0,
+    cachedInputTokens: data.usage?.input_tokens_details?.cached_tokens ?? 0,
+    outputTokens: data.usage?.output_tokens ?? 0,
+    reasoningTokens: data.usage?.output_tokens_details?.reasoning_tokens ?? 0,
+  };
+  return { content: text, model: data.model || model, responseId: data.id, retries, usage };
+}
+
+/** The SDK's errors as ours: the status, the provider's words (redacted), the request id and the retries. */
+function providerError(error: unknown, settings: Settings, model: string): SAError {
+  if (error instanceof SAError) return error;
+  const label = `${settings.name} ${model}`;
+  const retries = retriesOf(error as { headers?: unknown; cause?: unknown });
+  if (error instanceof APIError && !(error instanceof APIConnectionError)) {
+    const requestId = error.requestID ?? undefined;
+    const reason = redact(error.message.split("\n")[0] ?? "error");
+    const id = requestId ? ` (request id ${requestId})` : "";
+    // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each service.
+    if (error.status === 401) return new SAError("E_USAGE", `${label}: HTTP 401 ${reason}: check ${settings.describeKey ?? `the key of providers.${settings.name}`}${id}`, { cause: error, details: { status: 401, requestId } });
+    return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)`, { cause: error, details: { status: error.status, requestId, retries } });
+  }
+  const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;
+  return new SAError("E_PROVIDER", `${label}: ${redact((cause as Error).message ?? String(cause))} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
+}
+
+/** The official SDK, for any OpenAI-compatible endpoint named in config (or the built-in `openai`). */
+export function create(model: string, context: ProviderContext): Provider {
+  const settings = endpointSettings(context);
+  const useResponses = settings.api === "responses";
+  // A 200 without choices (or output) is a gateway's own JSON and would fail later as a TypeError: retry it.
+  const expectBody = (data: unknown) => Array.isArray((data as Record<string, unknown> | null)?.[useResponses ? "output" : "choices"]);
+  let client: OpenAI | undefined;
+  return {
+    name: settings.name,
     model,
     // What is logged, stored and hashed: never the credentials a gateway URL may carry.
-    baseURL: redactUrl(baseURL),
-    async complete(request: ChatRequest): Promise<ChatResult> {
-      const apiKey = openaiApiKey(context.env);
-      if (!apiKey) throw new SAError("E_USAGE", "OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for openai: models)");
-      const scope = { retries: 0 };
+    baseURL: redactUrl(settings.baseURL),
+    capabilities: { structuredOutputs: true, seed: !useResponses, reasoning: true },
+    async complete(request) {
       try {
-        const completion = await retryScope.run(scope, () => clientFor(apiKey).chat.completions.create(
-          {
-            model,
-            messages: request.messages,
-            response_format: request.responseFormat ?? zodResponseFormat(request.schema, request.schemaName),
-            ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-            ...(request.seed === undefined ? {} : { seed: request.seed }),
-            ...(request.reasoningEffort === undefined ? {} : { reasoning_effort: request.reasoningEffort }),
-            ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
-          },
-          { signal: request.signal },
-        ));
-        const message = completion.choices[0]?.message;
-        // A refusal is a failed call: the next fallback model may answer.
-        if (message?.refusal) throw new SAError("E_PROVIDER", `openai ${model}: the model refused (${redact(message.refusal)})`, { details: { retries: scope.retries } });
-        const usage = completion.usage;
-        return {
-          content: message?.content ?? "",
-          model: completion.model || model,
-          responseId: completion.id,
-          retries: scope.retries,
-          usage: {
-            inputTokens: usage?.prompt_tokens ?? 0,
-            cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
-            outputTokens: usage?.completion_tokens ?? 0,
-            reasoningTokens: usage?.completion_tokens_details?.reasoning_tokens ?? 0,
-          },
-        };
+        client ??= createClient(settings, context, expectBody);
+        return await (useResponses ? responses : chat)(client, model, request);
       } catch (error) {
-        if (error instanceof SAError) throw error;
-        if (error instanceof APIError && !(error instanceof APIConnectionError)) {
-          const requestId = error.requestID ?? undefined;
-          const reason = redact(error.message.split("\n")[0] ?? "error");
-          const retries = scope.retries;
-          // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each service.
-          if (error.status === 401) throw new SAError("E_USAGE", `openai ${model}: HTTP 401 ${reason}: check OPENAI_API_KEY${requestId ? ` (request id ${requestId})` : ""}`, { cause: error, details: { status: 401, requestId } });
-          throw new SAError("E_PROVIDER", `openai ${model}: HTTP ${error.status ?? "?"} ${reason}${requestId ? ` (request id ${requestId})` : ""} after ${retries + 1} attempt(s)`, {
-            cause: error,
-            details: { status: error.status, requestId, retries },
-          });
-        }
-        const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;
-        const retries = scope.retries;
-        throw new SAError("E_PROVIDER", `openai ${model}: ${redact((cause as Error).message ?? String(cause))} after ${retries + 1} attempt(s)`, {
-          cause: error,
-          details: { retries },
-        });
+        throw providerError(error, settings, model);
+      }
+    },
+    async listModels() {
+      try {
+        // A model list has no choices: this client checks only that the answer is JSON.
+        const lister = createClient(settings, context);
+        const ids: string[] = [];
+        for await (const m of lister.models.list()) ids.push(m.id);
+        return ids;
+      } catch (error) {
+        throw providerError(error, settings, "models");
       }
     },
   };

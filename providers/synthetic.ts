@@ -14,6 +14,9 @@ export function create(model: string): Provider {
     name: "synthetic",
     model,
     baseURL: "synthetic:",
+    capabilities: { structuredOutputs: true, seed: true, reasoning: false },
+    // Never bills, under whatever endpoint name config gives it.
+    price: () => 0,
     async complete(request: ChatRequest): Promise<ChatResult> {
       const prompt = request.messages.map((m) => `${m.role}\n${m.content}`).join("\n");
       const seed = createHash("sha256").update(`${model}\n${request.seed ?? ""}\n${prompt}`).digest("hex");

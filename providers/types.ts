@@ -1,4 +1,3 @@
-import type { z } from "zod";
 import type { RetryInfo } from "../lib/http.ts";
 
 export interface ChatMessage {
@@ -6,15 +5,16 @@ export interface ChatMessage {
   content: string;
 }
 
+/** A JSON Schema object, as zod's `z.toJSONSchema` (draft-7) writes it. */
+export type JsonSchema = Record<string, unknown>;
+
+/** What a call asks of a provider: plain data, no SDK types. */
 export interface ChatRequest {
   messages: ChatMessage[];
-  /** The zod schema of the answer; providers with structured outputs send it. */
-  schema: z.ZodType;
+  /** The answer's JSON Schema; each provider turns it into its own wire format. */
+  jsonSchema: JsonSchema;
+  /** The schema's name (OpenAI's `json_schema.name`). */
   schemaName: string;
-  /** The same schema as JSON Schema (what the cache key and the synthetic provider use). */
-  jsonSchema: Record<string, unknown>;
-  /** The SDK zod helper's response_format for `schema`, built once by the session. */
-  responseFormat?: ReturnType<typeof import("openai/helpers/zod").zodResponseFormat>;
   temperature?: number;
   seed?: number;
   /** Sent to reasoning models only (the session decides, from lib/reasoning-models.ts). */
@@ -41,17 +41,43 @@ export interface ChatResult {
   /** The model that answered, as the provider named it. */
   model: string;
   responseId?: string;
-  /** HTTP retries this call needed. */
+  /** HTTP retries this call needed, as the retry layer counted them. */
   retries: number;
 }
 
+/** What a provider can do; the session and preflight ask before they rely on it. */
+export interface Capabilities {
+  /** Sends the JSON Schema as a strict structured output. @default true */
+  structuredOutputs?: boolean;
+  /** Honours `seed`. @default true */
+  seed?: boolean;
+  /** Takes `reasoningEffort`. @default true */
+  reasoning?: boolean;
+}
+
 export interface Provider {
-  /** Registry name, e.g. `openai`. */
+  /** The endpoint's name, e.g. `openai` or `azure`: the part before `:` in a model id. */
   name: string;
   model: string;
-  /** Part of the cache key: the same model behind another endpoint may answer differently. */
+  /** Part of the cache key, without credentials: the same model behind another endpoint may answer differently. */
   baseURL: string;
+  capabilities?: Capabilities;
   complete(request: ChatRequest): Promise<ChatResult>;
+  /** The model ids the endpoint serves (`preflight --online`). */
+  listModels?(): Promise<string[]>;
+  /** USD for one call's usage, or null when unknown; without it the bundled price table is used. */
+  price?(usage: Pick<Usage, "inputTokens" | "cachedInputTokens" | "outputTokens">): number | null;
+}
+
+/** One named endpoint from config's `providers` (or a built-in one), with its options. */
+export interface Endpoint {
+  /** The name models use, e.g. `azure` in `azure:gpt-4o`. */
+  name: string;
+  type: string;
+  /** The endpoint's options as config gives them (see lib/schema/providers.ts). */
+  options: Record<string, unknown>;
+  /** The config file's folder: a module path is resolved from it. */
+  baseDir?: string;
 }
 
 /** What a provider may use; tests inject a local server's URL and a fetch. */
@@ -61,8 +87,10 @@ export interface ProviderContext {
   http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number };
   onRetry?: (info: RetryInfo) => void;
   onResponseHeaders?: (headers: Headers, status: number) => void;
+  /** The endpoint the model id named. @default the built-in entry of the same name */
+  endpoint?: Endpoint;
 }
 
 export interface ProviderModule {
-  create(model: string, context: ProviderContext): Provider;
+  create(model: string, context: ProviderContext): Provider | Promise<Provider>;
 }

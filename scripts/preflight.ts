@@ -1,19 +1,16 @@
 #!/usr/bin/env bun
-import OpenAI from "openai";
 import { createCacheStorage } from "../lib/cache.ts";
 import { loadDataset, type Dataset } from "../lib/data.ts";
 import { SAError, errorMessage } from "../lib/errors.ts";
 import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
-import { createRetryFetch } from "../lib/http.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
 import { recoverLedger } from "../lib/ledger-recover.ts";
-import { redactUrl } from "../lib/redact.ts";
 import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
-import { parseModelId } from "../providers/index.ts";
-import { defaultBaseURL, openaiApiKey } from "../providers/openai.ts";
+import { canListModels, checkEndpointSecrets, checkListedModels, createProviders } from "../lib/endpoints.ts";
+import type { Provider } from "../providers/types.ts";
 import { allModels, describeModels } from "../lib/model-settings.ts";
 import { sharedArgs } from "./_args.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -96,26 +93,13 @@ const task = defineTask({
         }
       });
       const models = allModels(cfg);
-      const openaiModels = models.filter((m) => parseModelId(m).provider === "openai");
+      let providers: Provider[] = [];
       await check("environment", async () => {
-        if (openaiModels.length && !openaiApiKey(process.env)) throw new SAError("E_USAGE", `OPENAI_API_KEY is not set, nor SA_OPENAI_API_KEY (needed for ${openaiModels.join(", ")})`);
-        const keyName = process.env.OPENAI_API_KEY ? "OPENAI_API_KEY" : "SA_OPENAI_API_KEY";
-        return openaiModels.length ? `${keyName} is set; endpoint ${redactUrl(process.env.OPENAI_BASE_URL || defaultBaseURL)}` : `no secrets needed for ${models.join(", ")}`;
+        // Built through the registry as a run builds them; nothing is sent until asked.
+        providers = await createProviders(models, cfg, { env: process.env, http: { ...cfg.retry, requestTimeout: cfg.requestTimeout } });
+        return checkEndpointSecrets(providers, cfg, process.env);
       });
-      if (args.online && openaiModels.length) {
-        await check("provider", async () => {
-          const client = new OpenAI({
-            apiKey: openaiApiKey(process.env) ?? "",
-            baseURL: process.env.OPENAI_BASE_URL || defaultBaseURL,
-            maxRetries: 0,
-            fetch: createRetryFetch({ ...cfg.retry, requestTimeout: cfg.requestTimeout }),
-          });
-          const listed = new Set<string>();
-          for await (const m of client.models.list()) listed.add(m.id);
-          const missing = openaiModels.map((m) => parseModelId(m).model).filter((m) => !listed.has(m));
-          return { detail: `${listed.size} models listed`, problems: missing.map((m) => `model ${m} is not listed by the provider`) };
-        });
-      }
+      if (args.online && canListModels(providers)) await check("provider", () => checkListedModels(providers));
       if (data) {
         const d = data;
         await check("estimate", async () => {

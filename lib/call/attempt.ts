@@ -1,27 +1,14 @@
-import { zodResponseFormat } from "openai/helpers/zod";
-import type { z } from "zod";
 import type { Provider } from "../../providers/types.ts";
 import { cacheHash, cacheKey } from "../cache.ts";
 import type { CallSpec } from "../call-spec.ts";
-import type { Attempt, CallContext, ResponseFormat, Route } from "./context.ts";
+import type { Attempt, CallContext, Route } from "./context.ts";
 
 export const modelIdOf = (p: Provider) => `${p.name}:${p.model}`;
 
-/** Converting a zod schema to JSON Schema is the costliest step of a call: do it once per schema. */
-export function createFormats(): (spec: CallSpec<unknown>) => ResponseFormat {
-  const formats = new WeakMap<z.ZodType, ResponseFormat>();
-  return ({ schema, schemaName }) => {
-    let format = formats.get(schema);
-    if (!format) formats.set(schema, (format = zodResponseFormat(schema, schemaName)));
-    return format;
-  };
-}
-
-/** Names one model's try at a call: its format and the cache key of everything it would send. */
+/** Names one model's try at a call: its JSON Schema and the cache key of everything it would send. */
 export function prepareAttempt<T>(ctx: CallContext, spec: CallSpec<T>, route: Route): Attempt<T> {
   const { provider } = route;
-  const responseFormat = ctx.formatOf(spec as CallSpec<unknown>);
-  const jsonSchema = responseFormat.json_schema.schema as Record<string, unknown>;
+  const jsonSchema = ctx.jsonSchemaOf(spec.schema);
   const hash = cacheHash({
     provider: provider.name,
     baseURL: provider.baseURL,
@@ -32,5 +19,5 @@ export function prepareAttempt<T>(ctx: CallContext, spec: CallSpec<T>, route: Ro
     stage: spec.stage,
   });
   const key = cacheKey(ctx.namespace, spec.stage, spec.serviceId, hash);
-  return { spec, route, model: modelIdOf(provider), responseFormat, jsonSchema, hash, key };
+  return { spec, route, model: modelIdOf(provider), jsonSchema, hash, key };
 }

@@ -1,5 +1,4 @@
-import type { zodResponseFormat } from "openai/helpers/zod";
-import type { CallSettings, Provider } from "../../providers/types.ts";
+import type { CallSettings, JsonSchema, Provider } from "../../providers/types.ts";
 import type { CallCache } from "../cache.ts";
 import type { createCallTraces } from "../call-trace.ts";
 import type { CallSpec, Stage } from "../call-spec.ts";
@@ -50,13 +49,11 @@ export interface SessionOptions {
   ask?: AskStep;
 }
 
-export type ResponseFormat = ReturnType<typeof zodResponseFormat>;
-
 /** What every step of a call reads: the session's options and what the session built once. */
 export interface CallContext extends SessionOptions {
   traces: ReturnType<typeof createCallTraces>;
-  /** The structured-output format of a schema, converted once per schema. */
-  formatOf(spec: CallSpec<unknown>): ResponseFormat;
+  /** A schema's JSON Schema, converted once per schema. */
+  jsonSchemaOf(schema: CallSpec<unknown>["schema"]): JsonSchema;
   ask: AskStep;
 }
 
@@ -66,8 +63,8 @@ export interface Attempt<T> {
   route: Route;
   /** `provider:model`, as results and the ledger name it. */
   model: string;
-  responseFormat: ResponseFormat;
-  jsonSchema: Record<string, unknown>;
+  /** The answer's JSON Schema, sent to the provider and part of the cache key. */
+  jsonSchema: JsonSchema;
   /** The hash of everything sent; the key adds the namespace, stage and service. */
   hash: string;
   key: string;

@@ -22,13 +22,13 @@ async function estimate(ctx: CallContext, attempt: Attempt<unknown>, messages: C
 
 /** Sends one request once the limiter lets it go; settles the reservation whatever the answer. */
 async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[], guess: Guess): Promise<ChatResult> {
-  const { spec, route, responseFormat, jsonSchema } = attempt;
+  const { spec, route, jsonSchema } = attempt;
   const { provider } = route;
   const startedAt = ctx.clock.now();
   const reservation = ctx.guard.reserve(guess);
   let result: ChatResult;
   try {
-    result = await provider.complete({ messages, schema: spec.schema, schemaName: spec.schemaName, jsonSchema, responseFormat, ...route.settings });
+    result = await provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings });
   } catch (error) {
     ctx.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
     const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { checksConfigSchema } from "../review/checks.ts";
+import { providersConfigSchema } from "./providers.ts";
 
 export const cacheModes = ["off", "read", "refresh", "write"] as const;
 export const cacheModeSchema = z.enum(cacheModes);
@@ -49,6 +50,8 @@ export const configSchema = z.strictObject({
   output: z.string().optional(),
   /** Primary model, `provider:model`. @default "openai:gpt-4o-mini" */
   model: modelIdSchema.default("openai:gpt-4o-mini"),
+  /** Named endpoints (`azure`, `backup`, a plug-in): `--model azure:gpt-4o` goes through `providers.azure`. */
+  providers: providersConfigSchema,
   /** Per-stage models (each falls back to `model`) and the fallback chain every stage shares. */
   models: z
     .strictObject({

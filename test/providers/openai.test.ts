@@ -6,8 +6,17 @@ import { testKey } from "../helpers.ts";
 import { contractRequest, testProvider } from "./contract.ts";
 
 let server: TestServer;
+let flaked = false;
 beforeAll(() => {
-  server = startTestServer({ usage: { prompt_tokens: 120, completion_tokens: 30, cached_tokens: 20, reasoning_tokens: 5 }, fault: (_n, body) => (body.messages[1]?.content === "bad request" ? { type: "400" } : undefined) });
+  server = startTestServer({ usage: { prompt_tokens: 120, completion_tokens: 30, cached_tokens: 20, reasoning_tokens: 5 }, fault: (_n, body) => {
+      const text = body.messages[1]?.content;
+      if (text === "bad request") return { type: "400" };
+      if (text === "always 500") return { type: "500" };
+      // The first request of this text fails, the next one answers.
+      if (text === "flaky once" && !flaked) return (flaked = true), { type: "500" };
+      return undefined;
+    },
+  });
 });
 afterAll(() => server.stop());
 
@@ -46,6 +55,16 @@ describe("openai provider (local server)", () => {
     expect(error.message).toContain("HTTP 400");
     expect(error.message).toMatch(/request id req_test_\d+/);
     expect(server.requests.length - before).toBe(1);
+  });
+
+  test("retries are counted by the retry layer and returned with the answer", async () => {
+    const p = await make();
+    const result = await p.complete(contractRequest("flaky once"));
+    expect(result.retries).toBe(1);
+    const error = await rejection(() => p.complete(contractRequest("always 500")));
+    expect(isSAError(error, "E_PROVIDER")).toBe(true);
+    expect((error as { details?: { retries?: number } }).details?.retries).toBe(1);
+    expect(error.message).toContain("after 2 attempt(s)");
   });
 
   test("without OPENAI_API_KEY the error names the variable", async () => {

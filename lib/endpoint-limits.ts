@@ -1,0 +1,41 @@
+import type { Provider } from "../providers/types.ts";
+import { systemClock, type Clock } from "./clock.ts";
+import { createLimiter, type Limiter } from "./limits.ts";
+
+/** An endpoint's own `rpm`/`tpm`, as config gives them. */
+export interface EndpointLimits {
+  rpm?: number;
+  tpm?: number;
+}
+
+/** Calls in flight on one endpoint are bounded by the global concurrency; this limiter only meters. */
+const unbounded = 1_000_000;
+
+/** One limiter per endpoint that sets `rpm` or `tpm`, shared by every model on that endpoint. */
+export function createEndpointLimiters(clock: Clock = systemClock) {
+  const limiters = new Map<string, Limiter>();
+  const limiterFor = (name: string, limits: EndpointLimits) => {
+    let limiter = limiters.get(name);
+    if (!limiter) limiters.set(name, (limiter = createLimiter({ concurrency: unbounded, rpm: limits.rpm, tpm: limits.tpm, clock })));
+    return limiter;
+  };
+  return {
+    /** The provider, its calls metered by its endpoint's buckets (inside the global limits). */
+    wrap(provider: Provider, limits: EndpointLimits): Provider {
+      if (!limits.rpm && !limits.tpm) return provider;
+      const limiter = limiterFor(provider.name, limits);
+      return {
+        ...provider,
+        async complete(request) {
+          const guess = Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4) + (request.maxOutputTokens ?? 0);
+          const result = await limiter.schedule(() => provider.complete(request), { priority: 0, tokens: guess });
+          limiter.settle(guess, result.usage.inputTokens + result.usage.outputTokens);
+          return result;
+        },
+      };
+    },
+    async close() {
+      await Promise.all([...limiters.values()].map((l) => l.close()));
+    },
+  };
+}
