@@ -12,12 +12,12 @@ import { assertBudgetPriced, createPricing } from "./pricing.ts";
 import { createQuarantine } from "./quarantine.ts";
 import { createRecorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
-import { createJournal, journalPath } from "./journal.ts";
+import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Route, type Session } from "./session.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
-import { createUsageGuard } from "./usage-guard.ts";
+import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
 import type { Misses, RunContext } from "./pipeline/engine-types.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
@@ -37,6 +37,10 @@ export interface RuntimeOptions {
   dataset?: LoadDatasetOptions;
   /** Spans for the run, its services and calls. @default noTracing */
   tracing?: Tracing;
+  /** Where calls are journalled; a queue worker's goes to Redis. @default the run's file journal */
+  journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
+  /** Adds checks to the usage guard (a queue worker's shared budget). */
+  wrapGuard?: (guard: UsageGuard) => UsageGuard;
 }
 
 /**
@@ -89,7 +93,8 @@ async function createStores(config: Config, log: Log, clock: Clock) {
 function createBookkeeping(options: RuntimeOptions, clock: Clock, runId: string) {
   const { config } = options;
   const startedAt = new Date(clock.now()).toISOString();
-  const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
+  const header = { runId, task: options.task, startedAt, model: config.model };
+  const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
   const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
   const misses: Misses = [];
@@ -143,7 +148,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
   const { storage, cache, limiter } = await createStores(config, log, clock);
-  const guard = createUsageGuard(config.limits, config.budget, log);
+  const ownGuard = createUsageGuard(config.limits, config.budget, log);
+  const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const run = createBookkeeping(options, clock, runId);
   const pricing = createPricing(config.pricing, log);
   const providers = await connectProviders(options, limiter);

@@ -7,6 +7,7 @@ import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import type { TestServerOptions } from "../lib/test-server.ts";
+import { printWorkersBench } from "./_bench-workers.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
@@ -106,6 +107,7 @@ const task = defineTask({
     "server-tpm": { type: "string", description: "Server-side TPM limit, enforced over 10 s windows" },
     "fault-every": { type: "string", description: "Answer every Nth request with a 500 (and every N+1th with a 429)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
+    workers: { type: "string", description: "Worker process counts to compare on a BullMQ queue, e.g. 1,2,4 (needs redis-server; --concurrency is per worker)" },
     json: { type: "boolean", description: "Print the figures as one JSON object" },
     verbose: { type: "boolean", alias: "v", description: "Debug logs" },
     quiet: { type: "boolean", alias: "q", description: "Errors only" },
@@ -128,6 +130,7 @@ const task = defineTask({
     try {
       const input = join(dir, "services.jsonl");
       writeServices(input, services);
+      if (args.workers) return await printWorkersBench({ counts: args.workers.split(",").map((n) => positive("workers", n)!), dir, input, server, concurrency, rpm, serverRpm, services, latency, json: args.json, data: args.data });
       const config = await benchConfig({ dir, data: args.data, concurrency, rpm, tpm });
       const runtime = await createRuntime({ task: "bench", config, log, env: { OPENAI_API_KEY: "sk-bench-local", OPENAI_BASE_URL: server.url } });
       const callsPerService = 1 + runtime.data.plateaus.length * (1 + runtime.data.catalogues.length);

@@ -8,6 +8,8 @@ import { runTask } from "./_task.ts";
 export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   preflight: () => import("./preflight.ts"),
   run: () => import("./run.ts"),
+  worker: () => import("./worker.ts"),
+  queue: () => import("./queue.ts"),
   map: () => import("./map.ts"),
   export: () => import("./export.ts"),
   diff: () => import("./diff.ts"),

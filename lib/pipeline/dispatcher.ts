@@ -21,7 +21,7 @@ export interface Dispatcher<T> {
 
 /** Processes records a window at a time, so a large input never sits in memory. */
 export function createDispatcher<T>(run: EngineRun<T>): Dispatcher<T> {
-  const window = Math.max(4, run.rt.config.concurrency * 2);
+  const window = run.options.window ?? Math.max(4, run.rt.config.concurrency * 2);
   const queue = new PQueue({ concurrency: window });
   return {
     async dispatch(accepted) {

@@ -30,6 +30,10 @@ export interface RunOptions {
   expectedServices?: number;
   /** Read at most this many services from the input (the rest are left alone). */
   maxServices?: number;
+  /** Services in flight at once. @default twice the concurrency (a queue coordinator enqueues them all) */
+  window?: number;
+  /** Called once when dispatch stops (a signal, a limit), so work waited on elsewhere can stop being awaited. */
+  onHalt?: (error: SAError) => void;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";

@@ -13,7 +13,9 @@ export const createRunState = (): RunState => ({
 export function halt(run: EngineRun<unknown>, stop: Stop): void {
   if (run.state.stop) return;
   run.state.stop = stop;
-  run.rt.limiter.stop(new SAError(stop.status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", stop.reason));
+  const error = new SAError(stop.status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", stop.reason);
+  run.rt.limiter.stop(error);
+  run.options.onHalt?.(error);
   run.rt.log.warn(`stopping: ${stop.reason}; letting calls in flight finish`);
 }
 

@@ -143,6 +143,10 @@ export const configSchema = z.strictObject({
   estimate: z
     .strictObject({ descriptions: positiveInt.default(900), features: positiveInt.default(1500), mapping: positiveInt.default(1200) })
     .default({ descriptions: 900, features: 1500, mapping: 1200 }),
+  /** Workers on a BullMQ queue (`worker`, `run --queue`, `queue`): the Redis URL, the queue's name, attempts per job, and a job's lock in ms. */
+  queue: z
+    .strictObject({ url: z.string().min(1).optional(), name: z.string().regex(/^[\w.-]+$/).default("sa"), attempts: positiveInt.max(50).default(3), lockDuration: positiveInt.default(30_000) })
+    .default({ name: "sa", attempts: 3, lockDuration: 30_000 }),
   /** `check` and the HTML report's checks: brand names to flag, and each check's severity. */
   checks: checksConfigSchema.default({ brands: [], severity: {} }),
 });
