@@ -1,28 +1,28 @@
 import { randomUUID } from "node:crypto";
-import type { Storage } from "unstorage";
 import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
 import type { Provider } from "../providers/types.ts";
-import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
+import { createCacheStorage, createCallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
 import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
-import { assertBudgetPriced, createPricing, type Pricing } from "./pricing.ts";
-import { createQuarantine, type Quarantine } from "./quarantine.ts";
-import { createRecorder, type Recorder } from "./recorder.ts";
+import { assertBudgetPriced, createPricing } from "./pricing.ts";
+import { createQuarantine } from "./quarantine.ts";
+import { createRecorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
+import { createBatchMode } from "./batch/mode.ts";
 import { createSession, type Route, type Session } from "./session.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
+import type { Misses, RunContext } from "./pipeline/engine-types.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { setLogField } from "./log.ts";
-import { createBatchMode } from "./batch/mode.ts";
 
 export interface RuntimeOptions {
   task: string;
@@ -46,32 +46,13 @@ export interface RuntimeOptions {
   batchRunKey?: string;
 }
 
-/** Everything a task needs to reach a model, built once from config. */
-export interface Runtime {
-  runId: string;
-  startedAt: string;
-  config: Config;
-  log: Log;
-  clock: Clock;
-  data: Dataset;
-  storage: Storage;
-  cache: CallCache;
+/**
+ * Everything a task needs to reach a model, built once from config. The pipeline sees only its
+ * `RunContext` part (lib/pipeline/engine-types.ts); the session holds the cache, limits and providers.
+ */
+export interface Runtime extends RunContext {
+  /** The limiter, whole: its `stop` is the run's stop signal. */
   limiter: Limiter;
-  guard: UsageGuard;
-  recorder: Recorder;
-  /** Every call as it is recorded, so the run's totals survive a kill (folded into the ledger after). */
-  journal: Journal;
-  pricing: Pricing;
-  quarantine: Quarantine;
-  /** One per model the run may call (every stage's model and the fallbacks). */
-  providers: Provider[];
-  /** Per stage, the models tried in order with the settings each is sent. */
-  routes: Record<Stage, Route[]>;
-  session: Session;
-  /** Calls a dry run could not serve from the cache. */
-  misses: Array<{ stage: string; serviceId: string; model: string }>;
-  pipeline: PipelineContext;
-  tracing: Tracing;
   /** Flushes spans and closes the cache store. */
   close(): Promise<void>;
 }
@@ -88,34 +69,11 @@ function stageRoutes(config: Config, providers: Provider[], log: Log): Record<St
   return Object.fromEntries(stages.map((stage) => [stage, stageChain(config, stage).map((id) => routeOf.get(id)!)])) as Record<Stage, Route[]>;
 }
 
-export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+/** The providers of every model the run may call; their retries and rate headers reach the log and limiter. */
+function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Provider[]> {
   const { config, log } = options;
-  const clock = options.clock ?? systemClock;
-  const env = options.env ?? process.env;
-  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
-  setLogField("runId", runId);
-  const tracing = options.tracing ?? noTracing;
-  const modelIds = allModels(config);
-  checkModelIds(modelIds, config);
-
-  assertBudgetPriced(config);
-  const data = await loadDataset(config, options.dataset);
-  const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
-  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
-  const ownGuard = createUsageGuard(config.limits, config.budget, log);
-  const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
-  const startedAt = new Date(clock.now()).toISOString();
-  const batch = config.batch.enabled && !options.dryRun && options.batchRunKey ? createBatchMode({ config, env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: options.batchRunKey }) : undefined;
-  // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
-  const shared = !batch && config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
-  const limiter = batch ? batch.wrapLimiter(createLimiter({ concurrency: 1_000_000, clock })) : createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
-  const header = { runId, task: options.task, startedAt, model: config.model };
-  const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
-  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
-  const pricing = createPricing(config.pricing, log);
-  const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
-  const providerList = await createProviders(modelIds, config, {
-    env,
+  return createProviders(allModels(config), config, {
+    env: options.env ?? process.env,
     fetch: options.fetch,
     http: { ...config.retry, requestTimeout: config.requestTimeout },
     onRetry: (info) => {
@@ -123,34 +81,35 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
     onResponseHeaders: (headers, status) => limiter.observe(headers, status),
   });
-  const providers = batch ? providerList.map(batch.wrapProvider) : providerList;
-  const routes = stageRoutes(config, providers, log);
-  const misses: Runtime["misses"] = [];
-  const liveSession = createSession({
-    misses,
-    task: options.task,
-    runId,
-    context: config.context,
-    routes,
-    cache,
-    limiter,
-    guard,
-    recorder,
-    pricing: withProviderPrices(pricing, providers),
-    quarantine,
-    log,
-    clock,
-    expectedOutput: config.estimate,
-    exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
-    transcripts: config.transcripts,
-    tracing,
-    dryRun: options.dryRun ?? false,
-    reuseImported: options.reuseImported ?? false,
-    priceFactor: batch ? config.batch.priceFactor : undefined,
-  });
-  const session = batch ? batch.wrapSession(liveSession) : liveSession;
-  const pipeline: PipelineContext = {
-    task: options.task,
+}
+
+/** The cache store and the limits, shared with other runs when the config says so. */
+async function createStores(config: Config, log: Log, clock: Clock, batch: boolean) {
+  const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
+  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
+  // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
+  if (batch) return { storage, cache, limiter: createLimiter({ concurrency: 1_000_000, clock }) };
+  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
+  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
+  return { storage, cache, limiter };
+}
+
+/** The run's bookkeeping: its id, journal, recorder (ledger), quarantine and dry-run misses. */
+function createBookkeeping(options: RuntimeOptions, clock: Clock, runId: string) {
+  const { config } = options;
+  const startedAt = new Date(clock.now()).toISOString();
+  const header = { runId, task: options.task, startedAt, model: config.model };
+  const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
+  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
+  const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  const misses: Misses = [];
+  return { runId, startedAt, journal, recorder, quarantine, misses };
+}
+
+/** What the stage steps read: the session, the dataset and the prompts' fixed parts. */
+function pipelineContext(task: string, config: Config, data: Dataset, session: Session, log: Log): PipelineContext {
+  return {
+    task,
     session,
     data,
     domain: buildDomainText(data),
@@ -163,25 +122,59 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       features: data.roles.length ? featuresResponse(data.roles.map((r) => r.role_id)) : undefined,
     },
   };
+}
+
+/** A sortable run id (its start time, to the second) with a random tail; every log line carries it. */
+function newRunId(clock: Clock): string {
+  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
+  setLogField("runId", runId);
+  return runId;
+}
+
+/** The session's options that come straight from the config and the task's flags. */
+function callSettingsOf({ task, config, dryRun, reuseImported }: RuntimeOptions) {
   return {
-    runId,
-    startedAt,
+    task,
+    namespace: config.context,
+    expectedOutput: config.estimate,
+    exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
+    transcripts: config.transcripts,
+    dryRun: dryRun ?? false,
+    reuseImported: reuseImported ?? false,
+  };
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, log } = options;
+  const clock = options.clock ?? systemClock;
+  const tracing = options.tracing ?? noTracing;
+  const runId = newRunId(clock);
+  checkModelIds(allModels(config), config);
+  assertBudgetPriced(config);
+  const data = await loadDataset(config, options.dataset);
+  const batchRunKey = config.batch.enabled && !options.dryRun ? options.batchRunKey : undefined;
+  const stores = await createStores(config, log, clock, batchRunKey !== undefined);
+  const { storage, cache } = stores;
+  const ownGuard = createUsageGuard(config.limits, config.budget, log);
+  const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
+  const run = createBookkeeping(options, clock, runId);
+  const batch = batchRunKey ? createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
+  const limiter = batch ? batch.wrapLimiter(stores.limiter) : stores.limiter;
+  const pricing = createPricing(config.pricing, log);
+  const connected = await connectProviders(options, limiter);
+  const providers = batch ? connected.map(batch.wrapProvider) : connected;
+  const routes = stageRoutes(config, providers, log);
+  const priceFactor = batch ? config.batch.priceFactor : undefined;
+  const liveSession = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
+  const session = batch ? batch.wrapSession(liveSession) : liveSession;
+  const pipeline = pipelineContext(options.task, config, data, session, log);
+  return {
+    ...run,
     config,
     log,
     clock,
     data,
-    storage,
-    cache,
     limiter,
-    guard,
-    recorder,
-    journal,
-    pricing,
-    quarantine,
-    providers,
-    routes,
-    session,
-    misses,
     pipeline,
     tracing,
     async close() {

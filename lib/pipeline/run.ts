@@ -1,7 +1,6 @@
-import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { droppedKeyWarner, parseService, type Service } from "../schema/service.ts";
-import { runRecords, type RunOptions, type RunSummary } from "./engine.ts";
+import { runRecords, type RunContext, type RunOptions, type RunSummary } from "./engine.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash, type EvolutionMeta } from "./evolution.ts";
 import { projectService } from "./service.ts";
@@ -21,7 +20,7 @@ export interface ServiceWork {
 export type ServiceDispatch = (work: ServiceWork) => Promise<ServiceEvolution>;
 
 /** `run`: services in, evolutions out; services already complete in the output are skipped. */
-export function runServices(rt: Runtime, options: RunOptions, dispatch?: ServiceDispatch): Promise<RunSummary> {
+export function runServices(rt: RunContext, options: RunOptions, dispatch?: ServiceDispatch): Promise<RunSummary> {
   const warnDropped = droppedKeyWarner((m) => rt.log.warn(m), `input ${options.input}`);
   const meta = { runId: rt.runId, seed: rt.config.seed, created: rt.startedAt, catalogueHash: catalogueHash(rt.data.catalogues) };
   const prompts = promptsDigest(rt.pipeline.domain);
