@@ -14,6 +14,7 @@ import { createRecorder } from "./recorder.ts";
 import { callsPath } from "./ledger.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
+import { createBatchMode } from "./batch/mode.ts";
 import { createSession, type Route, type Session } from "./session.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
@@ -41,6 +42,8 @@ export interface RuntimeOptions {
   journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
   /** Adds checks to the usage guard (a queue worker's shared budget). */
   wrapGuard?: (guard: UsageGuard) => UsageGuard;
+  /** Names this run's batches in the store (`batchRunKey`); with `batch.enabled`, calls go through the Batch API. */
+  batchRunKey?: string;
 }
 
 /**
@@ -81,9 +84,11 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
 }
 
 /** The cache store and the limits, shared with other runs when the config says so. */
-async function createStores(config: Config, log: Log, clock: Clock) {
+async function createStores(config: Config, log: Log, clock: Clock, batch: boolean) {
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
   const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
+  // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
+  if (batch) return { storage, cache, limiter: createLimiter({ concurrency: 1_000_000, clock }) };
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
   const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
   return { storage, cache, limiter };
@@ -147,14 +152,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   checkModelIds(allModels(config), config);
   assertBudgetPriced(config);
   const data = await loadDataset(config, options.dataset);
-  const { storage, cache, limiter } = await createStores(config, log, clock);
+  const batchRunKey = config.batch.enabled && !options.dryRun ? options.batchRunKey : undefined;
+  const stores = await createStores(config, log, clock, batchRunKey !== undefined);
+  const { storage, cache } = stores;
   const ownGuard = createUsageGuard(config.limits, config.budget, log);
   const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const run = createBookkeeping(options, clock, runId);
+  const batch = batchRunKey ? createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
+  const limiter = batch ? batch.wrapLimiter(stores.limiter) : stores.limiter;
   const pricing = createPricing(config.pricing, log);
-  const providers = await connectProviders(options, limiter);
+  const connected = await connectProviders(options, limiter);
+  const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
-  const session = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing });
+  const priceFactor = batch ? config.batch.priceFactor : undefined;
+  const liveSession = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
+  const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {
     ...run,

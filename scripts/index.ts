@@ -16,6 +16,7 @@ export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   check: () => import("./check.ts"),
   cache: () => import("./cache.ts"),
   usage: () => import("./usage.ts"),
+  batch: () => import("./batch.ts"),
   bench: () => import("./bench.ts"),
   "bench-export": () => import("./bench-export.ts"),
 };

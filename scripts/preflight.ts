@@ -27,6 +27,7 @@ const task = defineTask({
   args: {
     ...sharedArgs,
     online: { type: "boolean", description: "Also ask the provider for its models (GET /models); never calls a model" },
+    batch: { type: "boolean", description: "Estimate at the Batch API's price (run --batch; config batch.priceFactor)" },
   },
   async run({ args, log, config: load }) {
     const checks: Check[] = [];
@@ -111,7 +112,9 @@ const task = defineTask({
             log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);
           }
           estimate = await estimateRun({ services, data: d, config: cfg, pricing: createPricing(cfg.pricing, log), ledger });
-          const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}`;
+          const batch = args.batch || cfg.batch.enabled;
+          if (batch) estimate = { ...estimate, costUsd: estimate.costUsd === null ? null : estimate.costUsd * cfg.batch.priceFactor, priceFactor: cfg.batch.priceFactor };
+          const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}${batch ? ` at the batch price (×${cfg.batch.priceFactor})` : ""}`;
           const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(cfg)} (before cache hits)`;
           const budget = cfg.budget.hardUsd;
           const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];

@@ -45,6 +45,8 @@ export interface SessionOptions {
   misses?: Array<{ stage: string; serviceId: string; model: string }>;
   /** Spans for calls, when tracing is on. @default noTracing */
   tracing?: Tracing;
+  /** Estimates before a call are priced at this share of the live price (batch mode). @default 1 */
+  priceFactor?: number;
   /** How an answer that is not cached is got. @default the live call with its re-ask (lib/call/ask.ts) */
   ask?: AskStep;
 }

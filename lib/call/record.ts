@@ -19,6 +19,8 @@ export interface RequestRecord {
   /** @default 0 */
   retries?: number;
   responseId?: string;
+  /** Answered through a Batch API: priced at this share of the live price. */
+  batchPriceFactor?: number;
 }
 
 /** Records one request in the ledger and on its call's span; returns its price (null: unknown). */
@@ -26,7 +28,9 @@ export function recordRequest(ctx: Pick<CallContext, "pricing" | "traces" | "rec
   const { spec, provider, cache, usage, answeredBy, responseId } = request;
   const retries = request.retries ?? 0;
   const model = modelIdOf(provider);
-  const price = ctx.pricing.cost(model, usage);
+  const livePrice = ctx.pricing.cost(model, usage);
+  const factor = request.batchPriceFactor;
+  const price = livePrice === null || factor === undefined ? livePrice : livePrice * factor;
   ctx.traces.record(spec, { provider: provider.name, model, cache, usage, retries, answeredBy, responseId, costUsd: cache === "live" ? (price ?? 0) : 0 });
   ctx.recorder.record({
     task: spec.task,
@@ -41,6 +45,7 @@ export function recordRequest(ctx: Pick<CallContext, "pricing" | "traces" | "rec
     retries,
     costUsd: cache === "live" ? price : 0,
     savedCostUsd: cache === "hit" ? price : null,
+    ...(factor === undefined ? {} : { mode: "batch" as const, savedByBatchUsd: livePrice === null || price === null ? null : livePrice - price }),
   });
   return price;
 }

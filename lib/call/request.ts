@@ -16,7 +16,7 @@ async function estimate(ctx: CallContext, attempt: Attempt<unknown>, messages: C
   const { settings } = attempt.route;
   const inputTokens = ctx.exactTokens ? await countPromptTokens(messages) : guessPromptTokens(messages);
   const outputTokens = Math.min(ctx.expectedOutput[attempt.spec.stage], settings.maxOutputTokens ?? Infinity);
-  const costUsd = ctx.pricing.cost(attempt.model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0;
+  const costUsd = (ctx.pricing.cost(attempt.model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0) * (ctx.priceFactor ?? 1);
   return { inputTokens, outputTokens, costUsd };
 }
 
@@ -28,7 +28,9 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   const reservation = ctx.guard.reserve(guess);
   let result: ChatResult;
   try {
-    result = await provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings });
+    // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
+    const requestKey = messages === spec.messages ? attempt.key : `${attempt.key}:reask`;
+    result = await provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings, requestKey });
   } catch (error) {
     ctx.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
     const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -38,7 +40,7 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   }
   const { usage } = result;
   const latencyMs = ctx.clock.now() - startedAt;
-  const costUsd = recordRequest(ctx, { spec, provider, cache: "live", usage, latencyMs, retries: result.retries, answeredBy: result.model, responseId: result.responseId });
+  const costUsd = recordRequest(ctx, { spec, provider, cache: "live", usage, latencyMs, retries: result.retries, answeredBy: result.model, responseId: result.responseId, batchPriceFactor: result.batchPriceFactor });
   ctx.guard.settle(reservation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd });
   ctx.limiter.settle(guess.inputTokens + guess.outputTokens, usage.inputTokens + usage.outputTokens);
   return result;

@@ -21,7 +21,8 @@ export interface Dispatcher<T> {
 
 /** Processes records a window at a time, so a large input never sits in memory. */
 export function createDispatcher<T>(run: EngineRun<T>): Dispatcher<T> {
-  const window = run.options.window ?? Math.max(4, run.rt.config.concurrency * 2);
+  // Batch mode admits every service at once, so each wave holds a whole stage of the run.
+  const window = run.rt.config.batch.enabled ? Number.POSITIVE_INFINITY : (run.options.window ?? Math.max(4, run.rt.config.concurrency * 2));
   const queue = new PQueue({ concurrency: window });
   return {
     async dispatch(accepted) {
