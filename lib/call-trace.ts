@@ -9,53 +9,63 @@ interface Totals {
   costUsd: number;
 }
 
+type OpenCall = { set: (a: Record<string, string | number | boolean | undefined>) => void; totals: Totals };
+type Request = { provider: string; model: string; cache: "hit" | "live" | "failed"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number };
+
+/** Opens a call's span, named after its primary model; `end` closes it with the answer or the error. */
+function startSpan(tracing: Tracing, open: WeakMap<object, OpenCall>, spec: { stage: string; serviceId: string; messages: unknown }, primary: Provider) {
+  const span = tracing.call(`chat ${primary.model}`, {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": primary.name,
+    "gen_ai.request.model": primary.model,
+    "sa.stage": spec.stage,
+    "sa.service_id": spec.serviceId,
+    ...(tracing.logPrompts ? { "gen_ai.input.messages": redact(JSON.stringify(spec.messages)) } : {}),
+  });
+  open.set(spec, { set: span.set, totals: { inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0 } });
+  return {
+    end(error?: unknown, answer?: unknown) {
+      if (!error && tracing.logPrompts) span.set({ "gen_ai.output.messages": redact(JSON.stringify(answer)) });
+      open.delete(spec);
+      span.end(error);
+    },
+  };
+}
+
+/** Adds one request's usage to its call's totals and sets them on the span. */
+function addRequest(call: OpenCall, r: Request): void {
+  const t = call.totals;
+  if (r.cache === "live") {
+    t.inputTokens += r.usage.inputTokens;
+    t.outputTokens += r.usage.outputTokens;
+  }
+  t.retries += r.retries;
+  t.costUsd += r.costUsd;
+  call.set({
+    "gen_ai.provider.name": r.provider,
+    "gen_ai.response.model": r.answeredBy,
+    "gen_ai.response.id": r.responseId,
+    "gen_ai.usage.input_tokens": t.inputTokens,
+    "gen_ai.usage.output_tokens": t.outputTokens,
+    "sa.cache_hit": r.cache === "hit",
+    "sa.retries": t.retries,
+    "sa.cost_usd": t.costUsd,
+    "sa.model": r.model,
+  });
+}
+
 /**
  * One span per logical call (`chat {model}`), with the GenAI semantic-convention attributes. A
  * call may take several requests (a re-ask, a fallback): the span sums them.
  */
 export function createCallTraces(tracing: Tracing) {
-  const open = new WeakMap<object, { set: (a: Record<string, string | number | boolean | undefined>) => void; totals: Totals }>();
+  const open = new WeakMap<object, OpenCall>();
   return {
-    start(spec: { stage: string; serviceId: string; messages: unknown }, primary: Provider) {
-      const span = tracing.call(`chat ${primary.model}`, {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": primary.name,
-        "gen_ai.request.model": primary.model,
-        "sa.stage": spec.stage,
-        "sa.service_id": spec.serviceId,
-        ...(tracing.logPrompts ? { "gen_ai.input.messages": redact(JSON.stringify(spec.messages)) } : {}),
-      });
-      open.set(spec, { set: span.set, totals: { inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0 } });
-      return {
-        end(error?: unknown, answer?: unknown) {
-          if (!error && tracing.logPrompts) span.set({ "gen_ai.output.messages": redact(JSON.stringify(answer)) });
-          open.delete(spec);
-          span.end(error);
-        },
-      };
-    },
+    start: (spec: { stage: string; serviceId: string; messages: unknown }, primary: Provider) => startSpan(tracing, open, spec, primary),
     /** Adds one request (live or from the cache) to its call's span. */
-    record(spec: object, r: { provider: string; model: string; cache: "hit" | "live" | "failed"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number }) {
+    record(spec: object, r: Request) {
       const call = open.get(spec);
-      if (!call) return;
-      const t = call.totals;
-      if (r.cache === "live") {
-        t.inputTokens += r.usage.inputTokens;
-        t.outputTokens += r.usage.outputTokens;
-      }
-      t.retries += r.retries;
-      t.costUsd += r.costUsd;
-      call.set({
-        "gen_ai.provider.name": r.provider,
-        "gen_ai.response.model": r.answeredBy,
-        "gen_ai.response.id": r.responseId,
-        "gen_ai.usage.input_tokens": t.inputTokens,
-        "gen_ai.usage.output_tokens": t.outputTokens,
-        "sa.cache_hit": r.cache === "hit",
-        "sa.retries": t.retries,
-        "sa.cost_usd": t.costUsd,
-        "sa.model": r.model,
-      });
+      if (call) addRequest(call, r);
     },
   };
 }

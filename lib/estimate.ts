@@ -32,6 +32,8 @@ export interface RunEstimate {
   /** The primary model (`model`); each stage's own is in `byStage`. */
   model: string;
   byStage: Record<Stage, StageEstimate>;
+  /** Set when priced at the Batch API's share of the live price (`preflight --batch`). */
+  priceFactor?: number;
 }
 
 /** The model a past run used for a stage, when its ledger record says. */

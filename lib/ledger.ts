@@ -24,6 +24,9 @@ export const totalsSchema = z.object({
   unpricedCalls: z.number().int().default(0),
   /** Calls that failed before any answer (no key, connection refused, retries exhausted): no tokens, no cost. */
   failedCalls: z.number().int().default(0),
+  /** Live calls answered through a Batch API, and what they would have cost more live. */
+  batchCalls: z.number().int().default(0),
+  savedByBatchUsd: z.number().default(0),
 });
 export type Totals = z.infer<typeof totalsSchema>;
 
@@ -56,6 +59,7 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 export const emptyTotals = (): Totals => ({
   requests: 0, liveCalls: 0, cachedCalls: 0, inputTokens: 0, cachedInputTokens: 0,
   outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0, failedCalls: 0,
+  batchCalls: 0, savedByBatchUsd: 0,
 });
 
 /** One call as the ledger sees it. */
@@ -80,6 +84,10 @@ export interface CallRecord {
   costUsd: number | null;
   /** What a cache hit would have cost live. */
   savedCostUsd: number | null;
+  /** `batch`: answered through a Batch API, priced at the batch rate. @default live */
+  mode?: "batch";
+  /** What a batch call would have cost more live. */
+  savedByBatchUsd?: number | null;
 }
 
 export function addCall(t: Totals, c: CallRecord): void {
@@ -99,6 +107,10 @@ export function addCall(t: Totals, c: CallRecord): void {
     t.reasoningTokens += c.reasoningTokens;
     if (c.costUsd === null) t.unpricedCalls++;
     else t.costUsd = round(t.costUsd + c.costUsd);
+    if (c.mode === "batch") {
+      t.batchCalls++;
+      t.savedByBatchUsd = round(t.savedByBatchUsd + (c.savedByBatchUsd ?? 0));
+    }
   } else t.savedCostUsd = round(t.savedCostUsd + (c.savedCostUsd ?? 0));
 }
 

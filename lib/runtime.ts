@@ -1,27 +1,29 @@
 import { randomUUID } from "node:crypto";
-import type { Storage } from "unstorage";
 import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
+import { builtInEndpoints, providerTypes } from "../providers/index.ts";
 import type { Provider } from "../providers/types.ts";
-import { createCacheStorage, createCallCache, type CallCache } from "./cache.ts";
+import { createCacheStorage, createCallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
 import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
-import { assertBudgetPriced, createPricing, type Pricing } from "./pricing.ts";
-import { createQuarantine, type Quarantine } from "./quarantine.ts";
-import { createRecorder, type Recorder } from "./recorder.ts";
+import { assertBudgetPriced, createPricing } from "./pricing.ts";
+import { createQuarantine } from "./quarantine.ts";
+import { createRecorder } from "./recorder.ts";
 import { callsPath, readLedger } from "./ledger.ts";
 import { observedOutput } from "./estimate.ts";
 import { createTokenForecast } from "./token-forecast.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
+import { createBatchMode } from "./batch/mode.ts";
 import { createSession, type Route, type Session } from "./session.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
+import type { Misses, RunContext } from "./pipeline/engine-types.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 import { setLogField } from "./log.ts";
 
@@ -39,36 +41,90 @@ export interface RuntimeOptions {
   dataset?: LoadDatasetOptions;
   /** Spans for the run, its services and calls. @default noTracing */
   tracing?: Tracing;
+  /** Where calls are journalled; a queue worker's goes to Redis. @default the run's file journal */
+  journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
+  /** Adds checks to the usage guard (a queue worker's shared budget). */
+  wrapGuard?: (guard: UsageGuard) => UsageGuard;
+  /** Names this run's batches in the store (`batchRunKey`); with `batch.enabled`, calls go through the Batch API. */
+  batchRunKey?: string;
 }
 
-/** Everything a task needs to reach a model, built once from config. */
-export interface Runtime {
-  runId: string;
-  startedAt: string;
-  config: Config;
-  log: Log;
-  clock: Clock;
-  data: Dataset;
-  storage: Storage;
-  cache: CallCache;
+/**
+ * Everything a task needs to reach a model, built once from config. The pipeline sees only its
+ * `RunContext` part (lib/pipeline/engine-types.ts); the session holds the cache, limits and providers.
+ */
+export interface Runtime extends RunContext {
+  /** The limiter, whole: its `stop` is the run's stop signal. */
   limiter: Limiter;
-  guard: UsageGuard;
-  recorder: Recorder;
-  /** Every call as it is recorded, so the run's totals survive a kill (folded into the ledger after). */
-  journal: Journal;
-  pricing: Pricing;
-  quarantine: Quarantine;
-  /** One per model the run may call (every stage's model and the fallbacks). */
-  providers: Provider[];
-  /** Per stage, the models tried in order with the settings each is sent. */
-  routes: Record<Stage, Route[]>;
-  session: Session;
-  /** Calls a dry run could not serve from the cache. */
-  misses: Array<{ stage: string; serviceId: string; model: string }>;
-  pipeline: PipelineContext;
-  tracing: Tracing;
   /** Flushes spans and closes the cache store. */
   close(): Promise<void>;
+}
+
+/** Each stage's chain of models, with the settings each model is sent; says once what is left out. */
+function stageRoutes(config: Config, providers: Provider[], log: Log): Record<Stage, Route[]> {
+  const byId = new Map(providers.map((p) => [`${p.name}:${p.model}`, p]));
+  const routeOf = new Map<string, Route>();
+  for (const [id, provider] of byId) {
+    const { settings, dropped } = callSettings(config, id);
+    for (const what of dropped) log.warn(`model settings: not sending ${what}`);
+    routeOf.set(id, { provider, settings });
+  }
+  return Object.fromEntries(stages.map((stage) => [stage, stageChain(config, stage).map((id) => routeOf.get(id)!)])) as Record<Stage, Route[]>;
+}
+
+/** The providers of every model the run may call; their retries and rate headers reach the log and limiter. */
+function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Provider[]> {
+  const { config, log } = options;
+  return createProviders(allModels(config), config, {
+    env: options.env ?? process.env,
+    fetch: options.fetch,
+    http: { ...config.retry, requestTimeout: config.requestTimeout },
+    onRetry: (info) => {
+      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
+    },
+    onResponseHeaders: (headers, status) => limiter.observe(headers, status),
+  });
+}
+
+/** The cache store and the limits, shared with other runs when the config says so. */
+async function createStores(config: Config, log: Log, clock: Clock, batch: boolean) {
+  const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
+  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
+  // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
+  if (batch) return { storage, cache, limiter: createLimiter({ concurrency: 1_000_000, clock }) };
+  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
+  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
+  return { storage, cache, limiter };
+}
+
+/** The run's bookkeeping: its id, journal, recorder (ledger), quarantine and dry-run misses. */
+function createBookkeeping(options: RuntimeOptions, clock: Clock, runId: string) {
+  const { config } = options;
+  const startedAt = new Date(clock.now()).toISOString();
+  const header = { runId, task: options.task, startedAt, model: config.model };
+  const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
+  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
+  const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  const misses: Misses = [];
+  return { runId, startedAt, journal, recorder, quarantine, misses };
+}
+
+/** What the stage steps read: the session, the dataset and the prompts' fixed parts. */
+function pipelineContext(task: string, config: Config, data: Dataset, session: Session, log: Log): PipelineContext {
+  return {
+    task,
+    session,
+    data,
+    domain: buildDomainText(data),
+    featuresPerRole: config.featuresPerRole,
+    enumLimit: config.enumLimit,
+    rationale: config.rationale,
+    log,
+    schemas: {
+      descriptions: data.plateaus.length ? descriptionsResponse(data.plateaus.map((p) => p.name)) : undefined,
+      features: data.roles.length ? featuresResponse(data.roles.map((r) => r.role_id)) : undefined,
+    },
+  };
 }
 
 /** The ledger's history for output estimates; one that cannot be read only costs the history. */
@@ -85,110 +141,67 @@ function readLedgerOrEmpty(path: string, log: Log) {
 const ledgerHistory = (path: string, log: Log) => (model: string) =>
   observedOutput(readLedgerOrEmpty(path, log), { descriptions: model, features: model, mapping: model });
 
-/** Each stage's chain of models, with the settings each model is sent; says once what is left out. */
-function stageRoutes(config: Config, providers: Provider[], log: Log): Record<Stage, Route[]> {
-  const byId = new Map(providers.map((p) => [`${p.name}:${p.model}`, p]));
-  const routeOf = new Map<string, Route>();
-  for (const [id, provider] of byId) {
-    const { settings, dropped } = callSettings(config, id);
-    for (const what of dropped) log.warn(`model settings: not sending ${what}`);
-    routeOf.set(id, { provider, settings });
-  }
-  return Object.fromEntries(stages.map((stage) => [stage, stageChain(config, stage).map((id) => routeOf.get(id)!)])) as Record<Stage, Route[]>;
+/** Starts loading the built-in provider modules a run's models use; errors surface when they are created. */
+function preloadProviders(config: Config): Promise<unknown> {
+  const endpoints: Record<string, { type: string }> = { ...builtInEndpoints, ...config.providers };
+  const types = new Set(allModels(config).map((id) => endpoints[id.slice(0, id.indexOf(":"))]?.type));
+  return Promise.all([...types].map((type) => (type && providerTypes[type] ? providerTypes[type]() : undefined))).catch(() => {});
+}
+
+/** A sortable run id (its start time, to the second) with a random tail; every log line carries it. */
+function newRunId(clock: Clock): string {
+  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
+  setLogField("runId", runId);
+  return runId;
+}
+
+/** The session's options that come straight from the config and the task's flags. */
+function callSettingsOf({ task, config, dryRun, reuseImported, log }: RuntimeOptions) {
+  return {
+    task,
+    namespace: config.context,
+    forecast: createTokenForecast({ configured: config.estimate, history: ledgerHistory(config.ledger.path, log) }),
+    // A TPM limit needs no exact count: the forecast calibrates chars ÷ 4 by what the provider bills.
+    exactTokens: Boolean(config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
+    transcripts: config.transcripts,
+    dryRun: dryRun ?? false,
+    reuseImported: reuseImported ?? false,
+  };
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
-  const env = options.env ?? process.env;
-  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
-  setLogField("runId", runId);
   const tracing = options.tracing ?? noTracing;
-  const modelIds = allModels(config);
-  checkModelIds(modelIds, config);
-
+  const runId = newRunId(clock);
+  checkModelIds(allModels(config), config);
   assertBudgetPriced(config);
-  // Provider modules (the openai SDK is the largest) load while the data files are read; the
-  // limiter they report rate-limit headers to exists before any request.
-  const providersReady = createProviders(modelIds, config, {
-    env,
-    fetch: options.fetch,
-    http: { ...config.retry, requestTimeout: config.requestTimeout },
-    onRetry: (info) => {
-      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
-    },
-    onResponseHeaders: (headers, status) => limiter.observe(headers, status),
-  });
-  providersReady.catch(() => {}); // awaited below; a failure surfaces there, not as unhandled
+  // Provider modules (the openai SDK is the largest) start loading while the data files are read.
+  void preloadProviders(config);
   const data = await loadDataset(config, options.dataset);
-  const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
-  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
-  const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
-  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
-  const guard = createUsageGuard(config.limits, config.budget, log);
-  const startedAt = new Date(clock.now()).toISOString();
-  const journal = createJournal(journalPath(config.ledger.path, runId), { runId, task: options.task, startedAt, model: config.model });
-  const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
+  const batchRunKey = config.batch.enabled && !options.dryRun ? options.batchRunKey : undefined;
+  const stores = await createStores(config, log, clock, batchRunKey !== undefined);
+  const { storage, cache } = stores;
+  const ownGuard = createUsageGuard(config.limits, config.budget, log);
+  const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
+  const run = createBookkeeping(options, clock, runId);
+  const batch = batchRunKey ? createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
+  const limiter = batch ? batch.wrapLimiter(stores.limiter) : stores.limiter;
   const pricing = createPricing(config.pricing, log);
-  const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
-  const providers = await providersReady;
+  const connected = await connectProviders(options, limiter);
+  const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
-  const misses: Runtime["misses"] = [];
-  const session = createSession({
-    misses,
-    task: options.task,
-    runId,
-    context: config.context,
-    routes,
-    cache,
-    limiter,
-    guard,
-    recorder,
-    pricing: withProviderPrices(pricing, providers),
-    quarantine,
-    log,
-    clock,
-    forecast: createTokenForecast({ configured: config.estimate, history: ledgerHistory(config.ledger.path, log) }),
-    // A TPM limit needs no exact count: the forecast calibrates chars ÷ 4 by what the provider bills.
-    exactTokens: Boolean(config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
-    transcripts: config.transcripts,
-    tracing,
-    dryRun: options.dryRun ?? false,
-    reuseImported: options.reuseImported ?? false,
-  });
-  const pipeline: PipelineContext = {
-    task: options.task,
-    session,
-    data,
-    domain: buildDomainText(data),
-    featuresPerRole: config.featuresPerRole,
-    enumLimit: config.enumLimit,
-    rationale: config.rationale,
-    log,
-    schemas: {
-      descriptions: data.plateaus.length ? descriptionsResponse(data.plateaus.map((p) => p.name)) : undefined,
-      features: data.roles.length ? featuresResponse(data.roles.map((r) => r.role_id)) : undefined,
-    },
-  };
+  const priceFactor = batch ? config.batch.priceFactor : undefined;
+  const liveSession = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
+  const session = batch ? batch.wrapSession(liveSession) : liveSession;
+  const pipeline = pipelineContext(options.task, config, data, session, log);
   return {
-    runId,
-    startedAt,
+    ...run,
     config,
     log,
     clock,
     data,
-    storage,
-    cache,
     limiter,
-    guard,
-    recorder,
-    journal,
-    pricing,
-    quarantine,
-    providers,
-    routes,
-    session,
-    misses,
     pipeline,
     tracing,
     async close() {

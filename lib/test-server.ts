@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { fakeFromSchema } from "./fake-answer.ts";
 import { guessTokens } from "./token-guess.ts";
+import { createBatchEmulator, type BatchServerOptions, type BatchServerState } from "./test-server-batch.ts";
 
 /** What the server does with one request instead of answering normally. */
 export type Fault =
@@ -66,6 +67,8 @@ export interface TestServerOptions {
   /** Replace the answer's JSON text (to test invalid answers). */
   answer?: (body: ChatBody, n: number) => string | undefined;
   models?: string[];
+  /** The emulated `/v1/files` and `/v1/batches` (see `test-server-batch.ts`). */
+  batch?: BatchServerOptions;
 }
 
 export interface RecordedRequest {
@@ -92,6 +95,8 @@ export interface TestServer {
   readonly rejected429: number;
   /** Most chat requests being answered at one time. */
   readonly maxInFlight: number;
+  /** Uploads, batch creations and the batches the emulated Batch API saw. */
+  batch: BatchServerState;
   stop(): Promise<void>;
 }
 
@@ -258,14 +263,27 @@ function statsOf(state: ServerState) {
   return { requests: requests.length, answered: state.answered, rejected429: state.rejected429, maxInFlight: state.maxInFlight, tokens, firstAt: requests[0]?.at ?? null, lastAt: requests.at(-1)?.at ?? null };
 }
 
-/** Routes one request: the model list, the stats, or a chat completion or Responses call (faulty or answered). */
-async function handle(req: Request, srv: Bun.Server<undefined>, ctx: { options: TestServerOptions; state: ServerState; limit: ReturnType<typeof rateWindow> }): Promise<Response> {
+/** A batch request line answered as the chat endpoint would answer it (faults and limits aside). */
+function batchLineAnswer(options: TestServerOptions) {
+  let n = 0;
+  return (body: ChatBody) => {
+    const { prompt, content } = answerText(options, body, ++n);
+    return completion(body, n, content, options.usage ?? { prompt_tokens: guessTokens(prompt), completion_tokens: guessTokens(content) });
+  };
+}
+
+type HandlerContext = { options: TestServerOptions; state: ServerState; limit: ReturnType<typeof rateWindow>; batches: ReturnType<typeof createBatchEmulator> };
+
+/** Routes one request: the model list, the stats, the Batch API, or a chat completion or Responses call (faulty or answered). */
+async function handle(req: Request, srv: Bun.Server<undefined>, ctx: HandlerContext): Promise<Response> {
   const { options, state } = ctx;
   const url = new URL(req.url);
   if (req.method === "GET" && url.pathname.endsWith("/models")) {
     return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
   }
-  if (url.pathname === "/__stats") return json(200, statsOf(state));
+  if (url.pathname === "/__stats") return json(200, { ...statsOf(state), batch: ctx.batches.state });
+  const batchAnswer = /^\/v1\/(files|batches)/.test(url.pathname) ? await ctx.batches.handle(req, url.pathname.slice(3)) : undefined;
+  if (batchAnswer) return batchAnswer;
   const api = url.pathname.endsWith("/chat/completions") ? "chat" : url.pathname.endsWith("/responses") ? "responses" : undefined;
   if (req.method !== "POST" || !api) return json(404, { error: { message: "not found" } });
   const raw = (await req.json()) as ChatBody & ResponsesBody;
@@ -283,7 +301,7 @@ async function handle(req: Request, srv: Bun.Server<undefined>, ctx: { options: 
 /** An OpenAI-compatible server on 127.0.0.1 for tests and the benchmark. Answers fit the request's JSON schema. */
 export function startTestServer(options: TestServerOptions = {}): TestServer {
   const state: ServerState = { requests: [], answered: 0, rejected429: 0, n: 0, inFlight: 0, maxInFlight: 0, hung: new Set() };
-  const ctx = { options, state, limit: rateWindow(options) };
+  const ctx: HandlerContext = { options, state, limit: rateWindow(options), batches: createBatchEmulator(options.batch ?? {}, batchLineAnswer(options)) };
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (req, srv) => handle(req, srv, ctx) });
   return {
     url: `http://127.0.0.1:${server.port}/v1`,
@@ -297,6 +315,7 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
     get maxInFlight() {
       return state.maxInFlight;
     },
+    batch: ctx.batches.state,
     async stop() {
       for (const release of state.hung) release();
       await server.stop(true);

@@ -66,21 +66,19 @@ function createClient(settings: Settings, context: ProviderContext, expectBody?:
 /** The JSON Schema as a strict structured output, as the SDK's zod helper writes it. */
 const responseFormat = (request: ChatRequest) => ({ type: "json_schema" as const, json_schema: { name: request.schemaName, strict: true, schema: request.jsonSchema } });
 
+/** The body of a chat completion request; a Batch API line (lib/batch/) carries the same. */
+export const chatBody = (model: string, request: ChatRequest) => ({
+  model,
+  messages: request.messages,
+  response_format: responseFormat(request),
+  ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+  ...(request.seed === undefined ? {} : { seed: request.seed }),
+  ...(request.reasoningEffort === undefined ? {} : { reasoning_effort: request.reasoningEffort }),
+  ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
+});
+
 async function chat(client: OpenAI, model: string, request: ChatRequest): Promise<ChatResult> {
-  const { data, response } = await client.chat.completions
-    .create(
-      {
-        model,
-        messages: request.messages,
-        response_format: responseFormat(request),
-        ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-        ...(request.seed === undefined ? {} : { seed: request.seed }),
-        ...(request.reasoningEffort === undefined ? {} : { reasoning_effort: request.reasoningEffort }),
-        ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
-      },
-      { signal: request.signal },
-    )
-    .withResponse();
+  const { data, response } = await client.chat.completions.create(chatBody(model, request), { signal: request.signal }).withResponse();
   const message = data.choices[0]?.message;
   const retries = retriesOf(response);
   // A refusal is a failed call: the next fallback model may answer.

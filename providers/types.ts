@@ -22,6 +22,8 @@ export interface ChatRequest {
   /** Output tokens this call may produce. */
   maxOutputTokens?: number;
   signal?: AbortSignal;
+  /** The call's cache key (a re-ask's carries `:reask`): a batch request's `custom_id`. */
+  requestKey?: string;
 }
 
 /** The settings a call sends besides its messages and schema; all of them are in the cache key. */
@@ -43,6 +45,8 @@ export interface ChatResult {
   responseId?: string;
   /** HTTP retries this call needed, as the retry layer counted them. */
   retries: number;
+  /** Answered through a Batch API: the share of the live price it costs. */
+  batchPriceFactor?: number;
 }
 
 /** What a provider can do; the session and preflight ask before they rely on it. */

@@ -7,7 +7,9 @@ const WIDTH = 80;
 /** A few command lines per task, shown under "Examples". */
 const examples: Record<string, string[]> = {
   preflight: ["preflight --model openai:gpt-4o-mini -i services.jsonl", "preflight --online --budget 5 --json > preflight.json"],
-  run: ["run --model synthetic:demo -i services.jsonl -o out/evo.jsonl", "run -i in.jsonl -o out.jsonl --budget 5 --concurrency 16"],
+  run: ["run --model synthetic:demo -i services.jsonl -o out/evo.jsonl", "run -i in.jsonl -o out.jsonl --budget 5 --concurrency 16", "run --queue redis://127.0.0.1:6379/0 -i in.jsonl -o out.jsonl", "run -i in.jsonl -o out.jsonl --batch --batch-below 20"],
+  worker: ["worker --queue redis://127.0.0.1:6379/0 --concurrency 8", "worker --queue redis://redis.internal:6379/2 --grace 60"],
+  queue: ["queue status --queue redis://127.0.0.1:6379/0", "queue retry-failed", "queue clean --json"],
   map: ["map --input out/evolutions.jsonl --output out/mapped.jsonl", "map -i out/evo.jsonl -o out/apps.jsonl --sets applications"],
   export: [
     "export -i out/evolutions.jsonl -o out/report.html --data data",
@@ -19,8 +21,9 @@ const examples: Record<string, string[]> = {
   check: ["check -i out/evolutions.jsonl --data data", "check -i out/evolutions.jsonl --json > checks.json"],
   cache: ["cache stats", "cache prune --older-than 30d", "cache clear --yes", "cache import ~/python-tool/.cache"],
   usage: ["usage", "usage --all --since 7d", 'usage --format md >> "$GITHUB_STEP_SUMMARY"'],
+  batch: ["batch list", "batch list --all --json", "batch status batch_abc123", "batch cancel batch_abc123"],
   "bench-export": ["bench-export --services 10000 --formats xlsx,html", "bench-export --evolutions out/evolutions.jsonl --formats all"],
-  bench: ["bench --services 20 --latency 200 --compare", "bench --services 40 --server-tpm 1000000", "bench --cached 1000", "bench --rss 1000,10000"],
+  bench: ["bench --services 20 --latency 200 --compare", "bench --services 40 --server-tpm 1000000", "bench --cached 1000", "bench --workers 1,2,4 --server-rpm 1200 --concurrency 2"],
 };
 
 export function wrap(text: string, width: number, indent: number): string[] {

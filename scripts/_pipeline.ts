@@ -6,7 +6,8 @@ import { createProgress } from "../lib/progress.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
 import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
-import { sharedArgs } from "./_args.ts";
+import { positiveInt, sharedArgs } from "./_args.ts";
+import { batchRunKey } from "../lib/batch/mode.ts";
 import { printSummary } from "./_summary.ts";
 import type { TaskContext } from "./_task.ts";
 
@@ -17,6 +18,8 @@ export const pipelineArgs = {
   "log-prompts": { type: "boolean", description: "Put prompts and answers on trace spans (off: they may be sensitive)" },
   "ledger-calls": { type: "boolean", description: "Also write per-call detail to .sa/calls/<runId>.jsonl" },
   rationale: { type: "boolean", description: "Ask for a one-line rationale per mapped item; kept in the cache and transcripts, not in the output" },
+  batch: { type: "boolean", description: "Send the calls in waves through the provider's Batch API, at its batch price; resumable" },
+  "batch-below": { type: "string", description: "With --batch: a wave of fewer calls than this goes live" },
 } as const;
 
 type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
@@ -38,7 +41,8 @@ export async function runPipelineTask(
   go: (runtime: Runtime, options: RunOptions) => Promise<RunSummary>,
 ): Promise<number> {
   const { args, log } = context;
-  const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined });
+  const below = positiveInt(args, "batch-below");
+  const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined, batch: { enabled: args.batch ? true : undefined, below } });
   const input = args.input ?? config.input;
   const output = args.output ?? config.output;
   if (!input) throw new SAError("E_USAGE", `--input is required (${task.inputHelp}, or - for stdin)`);
@@ -52,9 +56,10 @@ export async function runPipelineTask(
     ledgerCalls: args["ledger-calls"],
     dataset: task.dataset,
     tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),
+    batchRunKey: batchRunKey(input, output, config),
   });
   try {
-    log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}`);
+    log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
     const summary = await go(runtime, {
       input,
       output,

@@ -6,6 +6,9 @@ import { cachedRerun } from "../bench/cached.ts";
 import { measure, seconds } from "../bench/child.ts";
 import { idealBound, runSide, type Scenario, type SideResult } from "../bench/pipeline.ts";
 import { syntheticRun } from "../bench/rss.ts";
+import { spawnServer } from "../bench/server.ts";
+import { writeServices } from "../bench/pipeline.ts";
+import { printWorkersBench } from "./_bench-workers.ts";
 import { SAError } from "../lib/errors.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -95,6 +98,22 @@ async function rssReport(counts: number[], data: string, dir: string): Promise<R
   return { lines, figures: { runs } };
 }
 
+/** `--workers 1,2,4`: the same services through a BullMQ queue worked by that many processes. */
+async function workersMode(args: { workers: string; services?: string; latency?: string; concurrency?: string; rpm?: string; "server-rpm"?: string; json?: boolean; data?: string }, dir: string): Promise<number> {
+  const services = positive("services", args.services, 20)!;
+  const latency = positive("latency", args.latency, 200)!;
+  const concurrency = positive("concurrency", args.concurrency, 16)!;
+  const serverRpm = positive("server-rpm", args["server-rpm"]);
+  const server = await spawnServer({ latencyMs: latency, rpm: serverRpm, windowMs: 10_000 });
+  try {
+    const input = writeServices(join(dir, "services.jsonl"), services);
+    const counts = args.workers.split(",").map((n) => positive("workers", n)!);
+    return await printWorkersBench({ counts, dir, input, server, concurrency, rpm: positive("rpm", args.rpm, serverRpm), serverRpm, services, latency, json: args.json, data: args.data });
+  } finally {
+    await server.stop();
+  }
+}
+
 async function listReport(runs: number): Promise<Report> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push((await measure(["bun", join(import.meta.dir, "index.ts"), "list"], { cwd: process.cwd() })).wallMs);
@@ -118,6 +137,7 @@ const task = defineTask({
     rss: { type: "string", description: "Instead: peak RSS of runs of N services with the synthetic model (comma-separated counts)" },
     list: { type: "boolean", description: "Instead: time `bun scripts/index.ts list` (10 runs)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
+    workers: { type: "string", description: "Worker process counts to compare on a BullMQ queue, e.g. 1,2,4 (needs redis-server; --concurrency is per worker)" },
     json: { type: "boolean", description: "Print the figures as one JSON object" },
     verbose: { type: "boolean", alias: "v", description: "Debug logs" },
     quiet: { type: "boolean", alias: "q", description: "Errors only" },
@@ -126,6 +146,7 @@ const task = defineTask({
     const data = resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data"));
     const dir = mkdtempSync(join(tmpdir(), "sa-bench-"));
     try {
+      if (args.workers !== undefined) return await workersMode({ ...args, workers: args.workers }, dir);
       let report: Report;
       if (args.cached !== undefined) report = await cachedReport(positive("cached", args.cached)!, data, dir);
       else if (args.rss !== undefined) report = await rssReport(args.rss.split(",").map((n) => positive("rss", n)!), data, dir);

@@ -6,12 +6,15 @@ import { taskMeta } from "./_meta.ts";
 export const tasks: Record<keyof typeof taskMeta, () => Promise<{ default: Task<any> }>> = {
   preflight: () => import("./preflight.ts"),
   run: () => import("./run.ts"),
+  worker: () => import("./worker.ts"),
+  queue: () => import("./queue.ts"),
   map: () => import("./map.ts"),
   export: () => import("./export.ts"),
   diff: () => import("./diff.ts"),
   check: () => import("./check.ts"),
   cache: () => import("./cache.ts"),
   usage: () => import("./usage.ts"),
+  batch: () => import("./batch.ts"),
   bench: () => import("./bench.ts"),
   "bench-export": () => import("./bench-export.ts"),
 };

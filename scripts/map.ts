@@ -51,7 +51,7 @@ const task = defineTask({
           if (parsed.ok) matched.add(parsed.serviceId);
           return parsed;
         },
-        process: (item, position) => remap(runtime.pipeline, item, position, runtime.runId, runtime.startedAt, context.plateauNames),
+        process: (item, position) => remap(runtime.pipeline, item, { position, runId: runtime.runId, created: runtime.startedAt, plateauNames: context.plateauNames }),
       });
       return unmatchedIds(summary, [...only].filter((id) => !matched.has(id)), { input: options.input, log });
     });

@@ -1,6 +1,8 @@
 #!/usr/bin/env bun
 import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
+import { queueSettings } from "../lib/queue/connection.ts";
+import { coordinateRun } from "../lib/queue/coordinator.ts";
 import { positiveInt } from "./_args.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { taskMeta } from "./_meta.ts";
@@ -16,13 +18,20 @@ const task = defineTask({
     fresh: { type: "boolean", description: "Ignore what the output already holds and start over" },
     "max-services": { type: "string", description: "Process at most this many services from the input" },
     "reuse-imported": { type: "boolean", description: "On a cache miss, reuse an answer imported from the Python tool's cache when it validates" },
+    queue: { type: "string", description: "Coordinate: one job per service on this BullMQ queue (redis://HOST:PORT[/DB]); workers project them" },
+    "local-workers": { type: "string", description: "With --queue: also work the queue with this many workers in this process" },
   },
   async run({ args, log, config }) {
     const maxServices = positiveInt(args, "max-services");
+    const localWorkers = positiveInt(args, "local-workers");
     if (args.fresh && args.output === "-") throw new SAError("E_USAGE", "--fresh needs an output file");
-    return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"] }, (runtime, options) =>
-      runServices(runtime, { ...options, fresh: args.fresh, maxServices, expectedServices: atMost(options.expectedServices, maxServices) }),
-    );
+    if (localWorkers && !args.queue) throw new SAError("E_USAGE", "--local-workers needs --queue");
+    if (args.queue && args.batch) throw new SAError("E_USAGE", "--batch and --queue do not go together: a batch run waits in one process, workers call live");
+    return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"] }, (runtime, options) => {
+      const runOptions = { ...options, fresh: args.fresh, maxServices, expectedServices: atMost(options.expectedServices, maxServices) };
+      if (!args.queue) return runServices(runtime, runOptions);
+      return coordinateRun(runtime, runOptions, { settings: queueSettings(runtime.config, args.queue), localWorkers });
+    });
   },
 });
 

@@ -20,6 +20,8 @@ const columns: Array<[string, (t: Totals) => string]> = [
   ["retries", (t) => formatCount(t.retries)],
   ["cost $", (t) => `${t.costUsd.toFixed(4)}${t.unpricedCalls ? "*" : ""}`],
   ["saved $", (t) => t.savedCostUsd.toFixed(4)],
+  ["batch", (t) => formatCount(t.batchCalls ?? 0)],
+  ["saved by batch $", (t) => (t.savedByBatchUsd ?? 0).toFixed(4)],
 ];
 
 function cells(title: string, rows: Record<string, Totals>, total?: Totals): string[][] {

@@ -13,6 +13,7 @@ const folderRules: Array<{ from: string; forbid: string[]; why: string }> = [
   { from: "lib/", forbid: ["scripts/", "test/", "bench/"], why: "the library never reaches back into tasks or tests" },
   { from: "providers/", forbid: ["scripts/", "test/", "lib/pipeline/"], why: "providers know requests, not the pipeline" },
   { from: "lib/pipeline/", forbid: ["providers/", "scripts/"], why: "the pipeline reaches models only through the session" },
+  { from: "lib/pipeline/", forbid: ["lib/runtime.ts"], why: "the pipeline gets its narrow RunContext, never the whole runtime" },
   { from: "scripts/", forbid: ["test/"], why: "tasks never load test code" },
 ];
 
@@ -53,6 +54,11 @@ describe("architecture", () => {
   test.each(folderRules)("$from imports none of $forbid ($why)", ({ from, forbid }) => {
     const bad = all.filter((i) => i.file.startsWith(from) && forbid.some((f) => i.target.startsWith(f)));
     expect(bad).toEqual([]);
+  });
+
+  test("the pipeline names no Runtime at all, not even as a type", () => {
+    const named = [...new Glob("lib/pipeline/**/*.ts").scanSync({ cwd: root })].filter((path) => /\bRuntime\b/.test(readFileSync(join(root, path), "utf8")));
+    expect(named).toEqual([]);
   });
 
   test.each(packageRules)("$pkg is loaded only where allowed ($why)", ({ pkg, only }) => {

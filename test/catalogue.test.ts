@@ -18,7 +18,7 @@ describe("task catalogue", () => {
     const text = await run(["bun", "scripts/index.ts", "list"], root);
     const json = JSON.parse((await run(["bun", "scripts/index.ts", "list", "--json"], root)).stdout);
     const names = json.tasks.map((t: { name: string }) => t.name);
-    expect(names).toEqual(["preflight", "run", "map", "export", "diff", "check", "cache", "usage", "bench", "bench-export"]);
+    expect(names).toEqual(["preflight", "run", "worker", "queue", "map", "export", "diff", "check", "cache", "usage", "batch", "bench", "bench-export"]);
     for (const t of json.tasks) expect(text.stdout).toContain(`${t.name}`);
     for (const t of json.tasks) expect(t.description.length).toBeGreaterThan(10);
   });
@@ -48,7 +48,7 @@ describe("task catalogue", () => {
   test("bunx service-ambitions <task> works from the checkout", async () => {
     const result = await run(["bunx", "service-ambitions", "list", "--json"], root);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout).tasks).toHaveLength(10);
+    expect(JSON.parse(result.stdout).tasks).toHaveLength(13);
   });
 
   test("--version on the catalogue and on every task prints the package version", async () => {

@@ -5,18 +5,6 @@ import { root } from "./helpers.ts";
 
 const MAX_LINES = 60;
 
-/**
- * Files whose long functions are being split on other branches (issue 14). Each entry is to be
- * removed by the branch that splits it; the test then holds that file to the limit too. Keep
- * this list shrinking: nothing new goes in.
- */
-const allowedForNow = new Set([
-  "lib/session.ts", // callpath: createSession and tryProvider become named steps
-  "lib/pipeline/engine.ts", // callpath: runClaimed becomes reader, dispatcher, shutdown, heartbeat
-  "lib/runtime.ts", // callpath: createRuntime, with the narrow pipeline context
-  "providers/openai.ts", // endpoints: the provider-neutral request
-  "scripts/preflight.ts", // endpoints: preflight's model listing goes through the registry
-]);
 
 test(`no function in lib/, providers/ or scripts/ is over ${MAX_LINES} lines`, async () => {
   const files = [...new Glob("{lib,providers,scripts}/**/*.ts").scanSync({ cwd: root })].sort();
@@ -25,7 +13,7 @@ test(`no function in lib/, providers/ or scripts/ is over ${MAX_LINES} lines`, a
   expect(spans.length).toBeGreaterThan(200);
   expect(spans).toContainEqual(expect.objectContaining({ file: "lib/ledger.ts", name: "readLedger" }));
   const long = spans
-    .filter((s) => s.lines > MAX_LINES && !allowedForNow.has(s.file))
+    .filter((s) => s.lines > MAX_LINES)
     .map((s) => `${s.file}:${s.line} ${s.name} (${s.lines} lines)`);
   expect(long).toEqual([]);
 }, 30_000);

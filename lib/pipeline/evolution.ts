@@ -19,7 +19,7 @@ export interface PlateauParts {
   name: string;
   description: string;
   features: PlateauFeature[];
-  /** set field → feature id → mapped items */
+  /** catalogue field → feature id → mapped items */
   mappings: Record<string, Map<string, MappedItem[]>>;
 }
 
@@ -52,51 +52,57 @@ export const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export const compareFeatures = (a: { role: string; name: string; feature_id: string }, b: typeof a) =>
   byId(a.role, b.role) || byId(a.name, b.name) || byId(a.feature_id, b.feature_id);
 
+type EvolutionInput = { service: Service; meta: EvolutionMeta; plateaus: PlateauParts[]; roles: Role[]; catalogues: Catalogue[] };
+/** What assembling one evolution shares across its plateaus: the input, roles by id, the codes taken. */
+type Assembly = { input: EvolutionInput; roleById: Map<string, Role>; taken: Set<string> };
+type ItemUsers = { id: string; name: string; mappings: { feature_id: string; description: string }[] };
+
+/** One feature of a plateau as the output writes it; a code that clashes with an earlier plateau's is salted. */
+function featureView({ input, roleById, taken }: Assembly, p: PlateauParts, f: PlateauParts["features"][number]) {
+  let id = f.feature_id;
+  if (taken.has(id)) id = assignCode(p.name, f.role, f.name, taken);
+  else taken.add(id);
+  const mappings: Record<string, MappedItem[]> = {};
+  for (const catalogue of input.catalogues) {
+    const items = p.mappings[catalogue.field]?.get(f.feature_id) ?? [];
+    const unique = new Map(items.map((m) => [m.item, m]));
+    mappings[catalogue.field] = [...unique.values()].sort((a, b) => byId(a.item, b.item)).map((m) => ({ item: m.item, facets: m.facets }));
+  }
+  const role = roleById.get(f.role);
+  return { feature_id: id, name: f.name, description: f.description, score: f.score, customer_type: f.role, ...(role ? { role: roleView(role) } : {}), mappings };
+}
+
+/** Per catalogue, each item and the features of the plateau that use it. */
+function itemUsers(catalogues: Catalogue[], features: ReturnType<typeof featureView>[]): Record<string, ItemUsers[]> {
+  const mappings: Record<string, ItemUsers[]> = {};
+  for (const catalogue of catalogues) {
+    const users = new Map<string, { feature_id: string; description: string }[]>();
+    for (const f of features) for (const m of f.mappings[catalogue.field] ?? []) users.set(m.item, [...(users.get(m.item) ?? []), { feature_id: f.feature_id, description: f.description }]);
+    const names = new Map(catalogue.items.map((i) => [i.id, i.name]));
+    mappings[catalogue.field] = [...users.entries()]
+      .sort(([a], [b]) => byId(a, b))
+      .map(([id, list]) => ({ id, name: names.get(id) ?? id, mappings: list.sort((a, b) => byId(a.feature_id, b.feature_id)) }));
+  }
+  return mappings;
+}
+
+/** One plateau of the output: its features (sorted), the same by role, and the catalogue items' users. */
+function plateauView(assembly: Assembly, p: PlateauParts) {
+  const { input } = assembly;
+  const features = p.features.map((f) => featureView(assembly, p, f));
+  features.sort((a, b) => compareFeatures({ ...a, role: a.customer_type }, { ...b, role: b.customer_type }));
+  const roles = input.roles.map((r) => ({ ...roleView(r), features: features.filter((f) => f.customer_type === r.role_id) }));
+  return { plateau: p.level, plateau_name: p.name, service_description: p.description, features, roles, mappings: itemUsers(input.catalogues, features) };
+}
+
 /**
  * Assembles one ServiceEvolution (schema 1.0), with only the keys the Python tool's model allows. Every list is sorted and deduplicated, so the
  * same answers always give the same bytes once written as canonical JSON.
  */
-export function buildEvolution(input: { service: Service; meta: EvolutionMeta; plateaus: PlateauParts[]; roles: Role[]; catalogues: Catalogue[] }): ServiceEvolution {
-  const roleById = new Map(input.roles.map((r) => [r.role_id, r]));
-  const taken = new Set<string>();
-  const plateaus = [...input.plateaus]
-    .sort((a, b) => a.level - b.level)
-    .map((p) => {
-      // Codes are unique within a plateau; a clash with an earlier plateau is salted here.
-      const features = p.features.map((f) => {
-        let id = f.feature_id;
-        if (taken.has(id)) id = assignCode(p.name, f.role, f.name, taken);
-        else taken.add(id);
-        const mappings: Record<string, MappedItem[]> = {};
-        for (const catalogue of input.catalogues) {
-          const items = p.mappings[catalogue.field]?.get(f.feature_id) ?? [];
-          const unique = new Map(items.map((m) => [m.item, m]));
-          mappings[catalogue.field] = [...unique.values()].sort((a, b) => byId(a.item, b.item)).map((m) => ({ item: m.item, facets: m.facets }));
-        }
-        const role = roleById.get(f.role);
-        return {
-          feature_id: id,
-          name: f.name,
-          description: f.description,
-          score: f.score,
-          customer_type: f.role,
-          ...(role ? { role: roleView(role) } : {}),
-          mappings,
-        };
-      });
-      features.sort((a, b) => compareFeatures({ ...a, role: a.customer_type }, { ...b, role: b.customer_type }));
-      const roles = input.roles.map((r) => ({ ...roleView(r), features: features.filter((f) => f.customer_type === r.role_id) }));
-      const mappings: Record<string, { id: string; name: string; mappings: { feature_id: string; description: string }[] }[]> = {};
-      for (const catalogue of input.catalogues) {
-        const users = new Map<string, { feature_id: string; description: string }[]>();
-        for (const f of features) for (const m of f.mappings[catalogue.field] ?? []) users.set(m.item, [...(users.get(m.item) ?? []), { feature_id: f.feature_id, description: f.description }]);
-        const names = new Map(catalogue.items.map((i) => [i.id, i.name]));
-        mappings[catalogue.field] = [...users.entries()]
-          .sort(([a], [b]) => byId(a, b))
-          .map(([id, list]) => ({ id, name: names.get(id) ?? id, mappings: list.sort((a, b) => byId(a.feature_id, b.feature_id)) }));
-      }
-      return { plateau: p.level, plateau_name: p.name, service_description: p.description, features, roles, mappings };
-    });
+export function buildEvolution(input: EvolutionInput): ServiceEvolution {
+  // Codes are unique within a plateau; a clash with an earlier plateau is salted, plateaus in level order.
+  const assembly: Assembly = { input, roleById: new Map(input.roles.map((r) => [r.role_id, r])), taken: new Set() };
+  const plateaus = [...input.plateaus].sort((a, b) => a.level - b.level).map((p) => plateauView(assembly, p));
   return {
     meta: {
       schema_version: SCHEMA_VERSION,

@@ -1,4 +1,5 @@
 import type { Catalogue, Role } from "../schema/data.ts";
+import type { Service } from "../schema/service.ts";
 import { roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
 import { buildEvolution, byId, catalogueHash, compareFeatures, type PlateauFeature, type PlateauParts } from "./evolution.ts";
@@ -49,17 +50,18 @@ function rolesFor(input: MapInput, dataRoles: Role[]): Role[] {
   return [...found.values()].sort((a, b) => byId(a.role_id, b.role_id));
 }
 
-/**
- * Maps the features of one evolution (or feature record) to the chosen catalogues through the
- * session, and rebuilds a complete evolution. Sets not being mapped keep the mappings they had.
- */
-export async function remap(ctx: PipelineContext, input: MapInput, position: number, runId: string, created: string, plateauNames: Map<number, string>): Promise<ServiceEvolution> {
-  const service = input.kind === "evolution" ? input.evolution.service : input.record.service;
-  const selected = new Set(ctx.data.catalogues.map((c) => c.field));
-  const plateaus = plateausOf(input, plateauNames);
-  const models = new Set<string>();
+type SourcePlateau = ReturnType<typeof plateausOf>[number];
 
-  // Sets the input already maps and this run does not: carried over as they are.
+/** Where one record sits in the run: its position (priority), the run's id and start, plateau names by level. */
+export interface RemapRun {
+  position: number;
+  runId: string;
+  created: string;
+  plateauNames: Map<number, string>;
+}
+
+/** Catalogues the input already maps and this run does not: carried over as they are. */
+function carriedCatalogues(plateaus: SourcePlateau[], selected: Set<string>): Map<string, Catalogue> {
   const carried = new Map<string, Catalogue>();
   for (const p of plateaus) {
     for (const f of p.features) for (const field of Object.keys(f.mappings)) if (!selected.has(field) && !carried.has(field)) carried.set(field, { field, label: field, facets: [], items: [] });
@@ -68,22 +70,35 @@ export async function remap(ctx: PipelineContext, input: MapInput, position: num
       if (c) for (const i of items) if (!c.items.some((x) => x.id === i.id)) c.items.push({ id: i.id, name: i.name, description: "" });
     }
   }
+  return carried;
+}
 
-  // Every plateau and set at once: the calls are independent.
-  const parts = await allSettled(plateaus.map(async (p): Promise<PlateauParts> => {
-    const features = p.features.map(toPlateauFeature).sort(compareFeatures);
-    const mapped = await allSettled(
-      ctx.data.catalogues.map(async (catalogue) => {
-        const result = await mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, serviceDescription: p.description, plateau: p, features, catalogue, priority: stagePriority("mapping", position) });
-        if (result.model) models.add(result.model);
-        return [catalogue.field, result.mappings] as const;
-      }),
-    );
-    const mappings: Record<string, Map<string, MappedItem[]>> = Object.fromEntries(mapped);
-    for (const field of carried.keys()) mappings[field] = new Map(p.features.map((f) => [f.feature_id, (f.mappings[field] ?? []).map((m) => ({ item: m.item, facets: m.facets ?? null }))]));
-    return { level: p.level, name: p.name, description: p.description, features, mappings };
-  }));
+/** One plateau mapped to every chosen catalogue at once (the calls are independent); carried catalogues kept. */
+async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; models: Set<string> }): Promise<PlateauParts> {
+  const { service } = scope;
+  const features = p.features.map(toPlateauFeature).sort(compareFeatures);
+  const mapped = await allSettled(
+    ctx.data.catalogues.map(async (catalogue) => {
+      const result = await mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, serviceDescription: p.description, plateau: p, features, catalogue, priority: stagePriority("mapping", scope.position) });
+      if (result.model) scope.models.add(result.model);
+      return [catalogue.field, result.mappings] as const;
+    }),
+  );
+  const mappings: Record<string, Map<string, MappedItem[]>> = Object.fromEntries(mapped);
+  for (const field of scope.carried.keys()) mappings[field] = new Map(p.features.map((f) => [f.feature_id, (f.mappings[field] ?? []).map((m) => ({ item: m.item, facets: m.facets ?? null }))]));
+  return { level: p.level, name: p.name, description: p.description, features, mappings };
+}
 
+/**
+ * Maps the features of one evolution (or feature record) to the chosen catalogues through the
+ * session, and rebuilds a complete evolution. Catalogues not being mapped keep the mappings they had.
+ */
+export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun): Promise<ServiceEvolution> {
+  const service = input.kind === "evolution" ? input.evolution.service : input.record.service;
+  const plateaus = plateausOf(input, run.plateauNames);
+  const models = new Set<string>();
+  const carried = carriedCatalogues(plateaus, new Set(ctx.data.catalogues.map((c) => c.field)));
+  const parts = await allSettled(plateaus.map((p) => remapPlateau(ctx, p, { service, carried, position: run.position, models })));
   const catalogues = [...ctx.data.catalogues, ...[...carried.values()].sort((a, b) => byId(a.field, b.field))];
   const previous = input.kind === "evolution" ? input.evolution.meta : undefined;
   const { models: oldModels, seed } = previous ?? ({} as Record<string, unknown>);
@@ -93,8 +108,8 @@ export async function remap(ctx: PipelineContext, input: MapInput, position: num
     catalogues,
     plateaus: parts,
     meta: {
-      runId,
-      created,
+      runId: run.runId,
+      created: run.created,
       seed: typeof seed === "number" ? seed : null,
       catalogueHash: catalogueHash(ctx.data.catalogues),
       models: { ...stringsOnly(oldModels), ...(models.size ? { mapping: [...models].sort().join(",") } : {}) },

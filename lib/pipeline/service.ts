@@ -40,7 +40,7 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
 
 /**
  * The pipeline for one service: descriptions → features per plateau → mapping per plateau and
- * set. Each call starts as soon as its own inputs exist: a plateau's mapping waits only for
+ * catalogue. Each call starts as soon as its own inputs exist: a plateau's mapping waits only for
  * that plateau's features, never for the other plateaus.
  */
 export async function projectService(ctx: PipelineContext, service: Service, order: number, meta: Omit<EvolutionMeta, "models">): Promise<ServiceEvolution> {

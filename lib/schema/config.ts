@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseDuration } from "../duration.ts";
 import { checksConfigSchema } from "../review/checks.ts";
 import { providersConfigSchema } from "./providers.ts";
 
@@ -22,6 +23,39 @@ export const mappingSetSchema = z.strictObject({
   /** Accept a catalogue with no items; no mapping call is made for it. @default false */
   allowEmpty: z.boolean().optional(),
 });
+
+const durationSchema = z.string().refine((text) => parseDuration(text) !== undefined, "a duration such as 24h, 30s or 0.5s");
+
+export const batchDefaults = {
+  enabled: false,
+  completionWindow: "24h",
+  pollInterval: "30s",
+  maxRequestsPerBatch: 50_000,
+  maxBytesPerBatch: 200 * 1024 * 1024,
+  priceFactor: 0.5,
+  below: 0,
+  quietMs: 200,
+};
+
+export const batchConfigSchema = z.strictObject({
+  /** `run --batch`. @default false */
+  enabled: z.boolean().default(batchDefaults.enabled),
+  /** Sent as the batch's `completion_window`. @default "24h" */
+  completionWindow: z.string().regex(/^\d+h$/, "hours, such as 24h").default(batchDefaults.completionWindow),
+  /** How often a batch in flight is polled. @default "30s" */
+  pollInterval: durationSchema.default(batchDefaults.pollInterval),
+  /** The provider's limit on requests per batch file; a wave is split past it. @default 50000 */
+  maxRequestsPerBatch: z.number().int().positive().max(50_000).default(batchDefaults.maxRequestsPerBatch),
+  /** The provider's limit on the batch file's size in bytes. @default 200 MB */
+  maxBytesPerBatch: z.number().int().positive().default(batchDefaults.maxBytesPerBatch),
+  /** Batch price as a share of the live price (OpenAI: half). @default 0.5 */
+  priceFactor: z.number().min(0).max(1).default(batchDefaults.priceFactor),
+  /** A wave of fewer calls than this goes live instead (`--batch-below`). @default 0 */
+  below: z.number().int().min(0).default(batchDefaults.below),
+  /** A wave is sent once no call has been busy for this long (ms). @default 200 */
+  quietMs: z.number().int().positive().default(batchDefaults.quietMs),
+});
+export type BatchConfig = z.infer<typeof batchConfigSchema>;
 
 const modelIdSchema = z.string().regex(/^[\w.-]+:.+$/, "expected provider:model, e.g. openai:gpt-4o-mini");
 
@@ -143,6 +177,12 @@ export const configSchema = z.strictObject({
   estimate: z
     .strictObject({ descriptions: positiveInt.default(900), features: positiveInt.default(1500), mapping: positiveInt.default(1200) })
     .default({ descriptions: 900, features: 1500, mapping: 1200 }),
+  /** Batch mode (`run --batch`): waves of calls through the provider's Batch API at its batch price. */
+  batch: batchConfigSchema.default(batchDefaults),
+  /** Workers on a BullMQ queue (`worker`, `run --queue`, `queue`): the Redis URL, the queue's name, attempts per job, and a job's lock in ms. */
+  queue: z
+    .strictObject({ url: z.string().min(1).optional(), name: z.string().regex(/^[\w.-]+$/).default("sa"), attempts: positiveInt.max(50).default(3), lockDuration: positiveInt.default(30_000) })
+    .default({ name: "sa", attempts: 3, lockDuration: 30_000 }),
   /** `check` and the HTML report's checks: brand names to flag, and each check's severity. */
   checks: checksConfigSchema.default({ brands: [], severity: {} }),
 });

@@ -1,0 +1,28 @@
+import { keyPart } from "../cache.ts";
+import type { CallResult } from "../call-spec.ts";
+import type { Asked } from "./ask.ts";
+import type { Attempt, CallContext } from "./context.ts";
+
+/** Step 4: the asked answer stored under the attempt's key, and its transcript when asked for. */
+export async function persist<T>(ctx: CallContext, attempt: Attempt<T>, asked: Asked<T>): Promise<CallResult<T>> {
+  const { spec, route, model } = attempt;
+  await ctx.cache.store(attempt.key, {
+    answer: asked.value as {} | null,
+    usage: asked.answer.usage,
+    model: asked.answer.model,
+    provider: route.provider.name,
+    createdAt: new Date(ctx.clock.now()).toISOString(),
+    request: { stage: spec.stage, serviceId: spec.serviceId, schemaName: spec.schemaName, model, baseURL: route.provider.baseURL, runId: ctx.runId },
+    ...(asked.dropped ? { dropped: asked.dropped } : {}),
+  });
+  if (ctx.transcripts) await storeTranscript(ctx, attempt, asked);
+  return { value: asked.value, model, cached: false };
+}
+
+/** The prompt and the answer in the `transcripts:` namespace; a failed write only warns. */
+async function storeTranscript<T>(ctx: CallContext, attempt: Attempt<T>, asked: Asked<T>): Promise<void> {
+  const { spec } = attempt;
+  const transcriptKey = `transcripts:${keyPart(ctx.namespace)}:${spec.stage}:${keyPart(spec.serviceId)}:${attempt.hash}`;
+  const transcript = { runId: ctx.runId, model: attempt.model, messages: asked.messages, answer: asked.answer.content, createdAt: new Date(ctx.clock.now()).toISOString() };
+  await ctx.cache.storage.setItem(transcriptKey, transcript).catch((error: Error) => ctx.log.warn(`transcripts: could not write ${transcriptKey} (${error.message})`));
+}

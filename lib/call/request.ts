@@ -1,0 +1,64 @@
+import type { ChatMessage, ChatResult } from "../../providers/types.ts";
+import { isSAError } from "../errors.ts";
+import { countPromptTokens } from "../tokens.ts";
+import { guessPromptTokens } from "../token-guess.ts";
+import type { Attempt, CallContext } from "./context.ts";
+import { noUsage, recordRequest } from "./record.ts";
+
+interface Guess {
+  /** Our own count of the prompt (the forecast scales it by what the provider bills). */
+  counted: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+// The four-characters guess is calibrated by the forecast; exact counts only when limits need them.
+const countPrompt = async (ctx: CallContext, messages: ChatMessage[]) => (ctx.exactTokens ? countPromptTokens(messages) : guessPromptTokens(messages));
+
+/** What a request will use, forecast when it is dispatched (answers seen while it queued count): for the limits, the usage limits and the budget. */
+function estimate(ctx: CallContext, attempt: Attempt<unknown>, counted: number): Guess {
+  const { settings } = attempt.route;
+  const inputTokens = ctx.forecast.input(counted, attempt.model);
+  const outputTokens = Math.min(ctx.forecast.output(attempt.spec.stage, attempt.model), settings.maxOutputTokens ?? Infinity);
+  const costUsd = ctx.guard.needsCost ? (ctx.pricing.cost(attempt.model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0) * (ctx.priceFactor ?? 1) : 0;
+  return { counted, inputTokens, outputTokens, costUsd };
+}
+
+/** Sends one request once the limiter lets it go; settles the reservation whatever the answer. */
+async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[], guess: Guess): Promise<ChatResult> {
+  const { spec, route, jsonSchema } = attempt;
+  const { provider } = route;
+  const startedAt = ctx.clock.now();
+  const reservation = ctx.guard.reserve(guess);
+  let result: ChatResult;
+  try {
+    // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
+    const requestKey = messages === spec.messages ? attempt.key : `${attempt.key}:reask`;
+    result = await provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings, requestKey });
+  } catch (error) {
+    ctx.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
+    const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
+    // No answer came back: a failed call, never a live call with 0 tokens that estimates would learn from.
+    recordRequest(ctx, { spec, provider, cache: "failed", usage: noUsage, latencyMs: ctx.clock.now() - startedAt, retries, answeredBy: provider.model });
+    throw error;
+  }
+  const { usage } = result;
+  const latencyMs = ctx.clock.now() - startedAt;
+  const costUsd = recordRequest(ctx, { spec, provider, cache: "live", usage, latencyMs, retries: result.retries, answeredBy: result.model, responseId: result.responseId, batchPriceFactor: result.batchPriceFactor });
+  ctx.forecast.observe({ stage: spec.stage, model: attempt.model, counted: guess.counted, usage });
+  ctx.guard.settle(reservation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd });
+  ctx.limiter.settle(guess.inputTokens + guess.outputTokens, usage.inputTokens + usage.outputTokens);
+  return result;
+}
+
+/** One live request through the limits; recorded in the ledger whatever the answer. */
+export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<ChatResult> {
+  const counted = await countPrompt(ctx, messages);
+  let guess = estimate(ctx, attempt, counted);
+  const tokens = () => {
+    guess = estimate(ctx, attempt, counted);
+    return guess.inputTokens + guess.outputTokens;
+  };
+  return ctx.limiter.schedule(() => send(ctx, attempt, messages, guess), { priority: attempt.spec.priority, tokens });
+}

@@ -1,0 +1,29 @@
+import { findImportedAnswer } from "../cache-imported.ts";
+import { validateAnswer, type CallResult } from "../call-spec.ts";
+import type { Attempt, CallContext } from "./context.ts";
+import { noUsage, recordRequest } from "./record.ts";
+
+/**
+ * Step 2 (with --reuse-imported): an answer imported from the Python tool's cache that validates,
+ * stored under the attempt's key so the next run finds it in step 1.
+ */
+export async function reuseImported<T>(ctx: CallContext, attempt: Attempt<T>): Promise<CallResult<T> | undefined> {
+  if (!ctx.reuseImported) return undefined;
+  const { spec, route, model } = attempt;
+  const check = spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec;
+  const reused = await findImportedAnswer(ctx.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
+    const checked = validateAnswer(check, answer);
+    return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
+  });
+  if (reused === undefined) return undefined;
+  recordRequest(ctx, { spec, provider: route.provider, cache: "hit", usage: noUsage, answeredBy: "imported" });
+  await ctx.cache.store(attempt.key, {
+    answer: reused as {} | null,
+    usage: noUsage,
+    model: "imported",
+    provider: route.provider.name,
+    createdAt: new Date(ctx.clock.now()).toISOString(),
+    request: { stage: spec.stage, serviceId: spec.serviceId, imported: true },
+  });
+  return { value: reused, model, cached: true };
+}

@@ -1,0 +1,69 @@
+import PQueue from "p-queue";
+import { SAError, errorMessage, isSAError } from "../errors.ts";
+import type { EngineRun } from "./engine-types.ts";
+import { halt } from "./run-state.ts";
+
+/** One accepted input record, ready to be processed. */
+export interface Accepted<T> {
+  item: T;
+  serviceId: string;
+  fingerprint?: string;
+  /** In the output already, made from other inputs. */
+  redo: boolean;
+}
+
+export interface Dispatcher<T> {
+  /** Waits for room in the window, then starts processing the record. */
+  dispatch(accepted: Accepted<T>): Promise<void>;
+  /** Resolves once every dispatched record is done. */
+  idle(): Promise<void>;
+}
+
+/** Processes records a window at a time, so a large input never sits in memory. */
+export function createDispatcher<T>(run: EngineRun<T>): Dispatcher<T> {
+  // Batch mode admits every service at once, so each wave holds a whole stage of the run.
+  const window = run.rt.config.batch.enabled ? Number.POSITIVE_INFINITY : (run.options.window ?? Math.max(4, run.rt.config.concurrency * 2));
+  const queue = new PQueue({ concurrency: window });
+  return {
+    async dispatch(accepted) {
+      await queue.onSizeLessThan(window);
+      const position = run.state.dispatched++;
+      void queue.add(() => processRecord(run, accepted, position));
+    },
+    idle: () => queue.onIdle(),
+  };
+}
+
+/** Processes one record and writes its evolution; a failure is counted, or stops the run. */
+async function processRecord<T>(run: EngineRun<T>, { item, serviceId, fingerprint, redo }: Accepted<T>, position: number): Promise<void> {
+  const { rt, state } = run;
+  if (state.stop) return;
+  try {
+    const evolution = await rt.tracing.service(serviceId, () => run.handler.process(item, position));
+    // A dry run went on past its misses with stand-in answers: never write those.
+    if (rt.misses.some((m) => m.serviceId === serviceId)) throw new SAError("E_DRY_RUN_MISS", `dry run: ${serviceId} has calls not in the cache`);
+    if (fingerprint) evolution.meta.models = { ...evolution.meta.models, fingerprint };
+    await run.writer.write(evolution);
+    state.counts.ok++;
+    if (redo) state.counts.redone++;
+  } catch (error) {
+    onFailure(run as EngineRun<unknown>, serviceId, error);
+  } finally {
+    run.progress.tick();
+  }
+}
+
+/** Limits and usage errors stop the run; a dry-run miss or a failed service is counted. */
+function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): void {
+  const { rt, state } = run;
+  if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) return halt(run, { status: "limit", reason: error.message });
+  if (isSAError(error, "E_INTERRUPTED") || state.stop) return;
+  if (isSAError(error, "E_USAGE") || isSAError(error, "E_CONFIG")) return halt(run, { status: "fatal", reason: error.message, error });
+  state.counts.failed++;
+  if (isSAError(error, "E_DRY_RUN_MISS")) return;
+  const stage = isSAError(error) ? String(error.details.stage ?? "pipeline") : "pipeline";
+  state.failures.push({ serviceId, stage, reason: errorMessage(error) });
+  rt.log.error(`service ${serviceId} failed at ${stage}: ${errorMessage(error)}`, { serviceId });
+  if (rt.log.level >= 4 && error instanceof Error) rt.log.debug(error);
+  rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
+}

@@ -1,0 +1,54 @@
+import { SAError, errorMessage, isSAError } from "../errors.ts";
+import { readRecords } from "../jsonl.ts";
+import type { Accepted, Dispatcher } from "./dispatcher.ts";
+import type { EngineRun } from "./engine-types.ts";
+import { halt } from "./run-state.ts";
+
+/** Bad input lines printed one by one; the rest are counted in one line (all are quarantined). */
+export const MAX_BAD_LINES_LOGGED = 20;
+
+/**
+ * Reads the input to its end (or a stop, or --max-services) and dispatches each good record.
+ * An input that breaks off (an unreadable file, a bad JSON array) stops the run as fatal.
+ */
+export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>): Promise<void> {
+  const { options, state } = run;
+  try {
+    for await (const record of readRecords(options.input)) {
+      if (state.stop || state.order.length >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
+      const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record.line, record.value);
+      if (accepted) await dispatcher.dispatch(accepted);
+    }
+  } catch (error) {
+    const fatal = isSAError(error) ? error : new SAError("E_INPUT_UNREADABLE", `input ${options.input}: ${errorMessage(error)}`, { cause: error });
+    halt(run, { status: "fatal", reason: errorMessage(error), error: fatal });
+  }
+}
+
+/** A record to process, or nothing: a bad line, a duplicate, a skip, or a service already done. */
+function accept<T>(run: EngineRun<T>, line: number, value: unknown): Accepted<T> | undefined {
+  const { handler, state, writer } = run;
+  const parsed = handler.parse(value);
+  if (!parsed.ok) return "reason" in parsed ? badLine(run, line, parsed.reason, value) : undefined;
+  const { serviceId } = parsed;
+  if (state.seen.has(serviceId)) return badLine(run, line, `service_id: duplicate "${serviceId}"`);
+  state.seen.add(serviceId);
+  state.order.push(serviceId);
+  const fingerprint = handler.fingerprint?.(value);
+  const redo = writer.done.has(serviceId);
+  if (redo && writer.done.get(serviceId) === fingerprint) {
+    state.counts.skipped++;
+    return undefined;
+  }
+  if (redo) run.rt.log.debug(`service ${serviceId}: its line in the output was made from other inputs; doing it again`, { serviceId });
+  return { item: parsed.item, serviceId, fingerprint, redo };
+}
+
+/** Counts and quarantines a bad line; prints the first ones (a file that is not text has one per line). */
+function badLine(run: EngineRun<unknown>, line: number, reason: string, data?: unknown): undefined {
+  const { options, state } = run;
+  state.counts.bad++;
+  if (state.counts.bad <= MAX_BAD_LINES_LOGGED) run.rt.log.error(`input ${options.input}:${line}: ${reason}`);
+  run.rt.quarantine.add({ kind: "input", file: options.input, line, reason, data });
+  return undefined;
+}

@@ -1,0 +1,24 @@
+import type { ProgressCounts } from "../progress.ts";
+import type { EngineRun } from "./engine-types.ts";
+
+/** The counts the progress display shows, from the recorder's totals and the run's state. */
+export function progressCounts(run: EngineRun<unknown>): ProgressCounts {
+  const { rt, options, handler, state } = run;
+  const t = rt.recorder.totals();
+  const stages = rt.recorder.byStage();
+  // Services skipped as already done make no calls; before the input is read to its end, count what was dispatched.
+  const services = Math.max(state.dispatched, (options.expectedServices ?? 0) - state.counts.skipped - state.counts.bad);
+  const byStage = Object.fromEntries(
+    Object.entries(handler.callsPerService).map(([stage, n]) => [stage, { done: (stages[stage]?.liveCalls ?? 0) + (stages[stage]?.cachedCalls ?? 0), total: services * n }]),
+  );
+  return {
+    servicesDone: state.counts.ok,
+    servicesFailed: state.counts.failed,
+    servicesTotal: options.expectedServices,
+    calls: t.liveCalls + t.cachedCalls,
+    cached: t.cachedCalls,
+    retries: t.retries,
+    costUsd: t.costUsd,
+    byStage,
+  };
+}

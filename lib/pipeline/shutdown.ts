@@ -1,0 +1,42 @@
+import type { OutputClaim } from "../output-claim.ts";
+import { onStopSignal, signalExitCode } from "../signals.ts";
+import { onStdoutClosed } from "../stdout.ts";
+import type { EngineRun, RunState, RunStatus } from "./engine-types.ts";
+import { halt } from "./run-state.ts";
+
+/**
+ * Turns SIGINT/SIGTERM (when asked) and a closed stdout into a graceful stop; returns the
+ * function that removes the handlers.
+ */
+export function watchStops(run: EngineRun<unknown>, claim: OutputClaim): () => void {
+  const { options, state, rt } = run;
+  // A second signal exits at once: the journal says so, so the ledger still gets this run's totals.
+  const exitNow = (code: number): never => {
+    rt.journal.end("interrupted", `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`);
+    claim.release();
+    return process.exit(code);
+  };
+  const removeSignals = options.handleSignals ? onStopSignal((signal) => halt(run, { status: "interrupted", reason: `${signal} received`, signal }), exitNow) : () => {};
+  // The reader of `--output -` went away: stop as on SIGTERM, with exit 141.
+  const removePipe = options.output === "-" ? onStdoutClosed(() => halt(run, { status: "interrupted", reason: "stdout closed (EPIPE)", signal: "SIGPIPE" })) : () => {};
+  return () => {
+    removeSignals();
+    removePipe();
+  };
+}
+
+/** Waits for the calls in flight; after a stop, only for the grace period. */
+export async function waitForCalls(run: EngineRun<unknown>, idle: Promise<void>): Promise<void> {
+  if (!run.state.stop) return idle;
+  const graceMs = run.options.graceMs ?? 30_000;
+  const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref())]);
+  if (timedOut) run.rt.log.warn(`calls still in flight after ${graceMs} ms; they are abandoned`);
+}
+
+/** How the run ended, and its exit code: 0 ok, 1 failed, 3 a limit, 128+n a signal. */
+export function outcome(state: RunState, failed: boolean): { status: RunStatus; exitCode: number } {
+  const { stop } = state;
+  const status: RunStatus = stop?.status === "interrupted" ? "interrupted" : stop?.status === "limit" ? "limit" : failed ? "failed" : "ok";
+  const exitCode = status === "interrupted" ? signalExitCode(stop?.signal ?? "SIGINT") : status === "limit" ? 3 : status === "failed" ? 1 : 0;
+  return { status, exitCode };
+}

@@ -1,0 +1,37 @@
+import { Redis } from "ioredis";
+import { SAError } from "../errors.ts";
+import type { Config } from "../schema/config.ts";
+
+/** Where a queue lives and how its jobs are run: the URL comes from `--queue` or `queue.url`. */
+export interface QueueSettings {
+  url: string;
+  name: string;
+  attempts: number;
+  lockDuration: number;
+}
+
+/** `--queue` wins over `queue.url`; one of them must name a Redis server. */
+export function queueSettings(config: Config, url: string | undefined): QueueSettings {
+  const chosen = url ?? config.queue.url;
+  if (!chosen) throw new SAError("E_USAGE", "--queue is required (redis://HOST:PORT[/DB], or config queue.url)");
+  if (!/^rediss?:\/\//.test(chosen)) throw new SAError("E_USAGE", `--queue: expected redis://HOST:PORT[/DB], got "${chosen.replace(/\/\/[^@/]*@/, "//***@")}"`);
+  return { url: chosen, name: config.queue.name, attempts: config.queue.attempts, lockDuration: config.queue.lockDuration };
+}
+
+/** A connection BullMQ can block on (`maxRetriesPerRequest: null`, as its workers require). */
+export function queueConnection(url: string): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 5000, lazyConnect: false });
+  // An unheard 'error' event prints a stack per reconnect attempt; BullMQ reports failures itself.
+  client.on("error", () => {});
+  return client;
+}
+
+/** The Redis keys this project keeps next to a queue's own (BullMQ's live under `bull:<name>:`). */
+export const queueKeys = (name: string) => ({
+  journal: `sa:queue:${name}:journal`,
+  spend: (runId: string) => `sa:queue:${name}:spend:${runId}`,
+  stop: `sa:queue:${name}:stop`,
+});
+
+/** BullMQ refuses `:` in custom job ids; a service's fingerprint (`v1:<hex>`) is its job id with `-`. */
+export const jobIdFor = (fingerprint: string) => fingerprint.replaceAll(":", "-");

@@ -1,0 +1,87 @@
+import { Queue, QueueEvents } from "bullmq";
+import { SAError, errorMessage } from "../errors.ts";
+import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
+import type { Runtime } from "../runtime.ts";
+import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
+import { jobIdFor, queueConnection, queueKeys, type QueueSettings } from "./connection.ts";
+import type { QueueJob } from "./job.ts";
+import { createJournalReader } from "./journal.ts";
+import { startQueueWorker, type QueueWorker } from "./worker.ts";
+
+export interface CoordinateOptions {
+  settings: QueueSettings;
+  /** Workers in this process too (0: only other processes work the queue). */
+  localWorkers?: number;
+  /** How often the queue's counts are shown. @default 5000 */
+  progressMs?: number;
+}
+
+/** Redis failed reasons that mean the run's shared budget is spent (see the worker's stop check). */
+const stoppedRun = /^run \S+ stopped: /;
+
+/**
+ * `run --queue`: the run engine reads, resumes and writes as usual, but each service becomes a
+ * job (id = its fingerprint, so enqueuing twice is idempotent) that a worker projects. Jobs
+ * outlive the coordinator: a rerun re-attaches, collecting completed jobs and waiting on the rest.
+ */
+export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate: CoordinateOptions): Promise<RunSummary> {
+  const { settings } = coordinate;
+  const connection = queueConnection(settings.url);
+  const keys = queueKeys(settings.name);
+  const queue = new Queue(settings.name, { connection });
+  const eventsConnection = queueConnection(settings.url);
+  const events = new QueueEvents(settings.name, { connection: eventsConnection });
+  events.setMaxListeners(0);
+  let stopped: (error: Error) => void = () => {};
+  const stop = new Promise<never>((_, reject) => (stopped = reject));
+  stop.catch(() => {});
+  const workers: QueueWorker[] = [];
+  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call));
+  const pullJournal = () => journal.pull();
+  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).catch(() => {}), coordinate.progressMs ?? 5000);
+  ticker.unref?.();
+  try {
+    await events.waitUntilReady();
+    for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
+    // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
+    return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: stopped }, dispatch);
+  } finally {
+    clearInterval(ticker);
+    await Promise.all(workers.map((w) => w.close(0)));
+    await pullJournal().catch((error) => rt.log.warn(`queue journal: ${errorMessage(error)}`));
+    await Promise.all([events.close(), queue.close()]);
+    connection.disconnect();
+    eventsConnection.disconnect();
+  }
+}
+
+async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<void> {
+  const c = await queue.getJobCounts("waiting", "prioritized", "active", "delayed", "completed", "failed");
+  rt.log.info(`queue ${name}: ${(c.waiting ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active} active, ${c.delayed} delayed, ${c.completed} completed, ${c.failed} failed`);
+}
+
+/** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; budgetUsd?: number }): Promise<ServiceEvolution> {
+  const { queue, events, settings, work } = options;
+  const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, meta: work.meta };
+  const job = await queue.add("service", data, {
+    jobId: jobIdFor(work.fingerprint),
+    attempts: settings.attempts,
+    backoff: { type: "exponential", delay: 1000 },
+    removeOnComplete: false,
+    removeOnFail: false,
+  });
+  let result: unknown;
+  try {
+    result = await Promise.race([job.waitUntilFinished(events), options.stop]);
+  } catch (error) {
+    if (error instanceof SAError) throw error;
+    const reason = errorMessage(error);
+    if (stoppedRun.test(reason)) throw new SAError("E_BUDGET", reason);
+    throw new SAError("E_CALL_FAILED", `job ${job.id} failed after its attempts (left in the failed set; bun scripts/queue.ts retry-failed re-queues it): ${reason}`, { details: { stage: "queue" } });
+  }
+  const evolution = evolutionSchema.safeParse(result);
+  if (!evolution.success) throw new SAError("E_VALIDATION", `job ${job.id}: its result is not an evolution (${evolution.error.issues[0]?.message})`, { details: { stage: "queue" } });
+  return evolution.data;
+}

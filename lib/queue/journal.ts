@@ -1,0 +1,78 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { journalCallSchema, type Journal } from "../journal.ts";
+import type { CallRecord } from "../ledger.ts";
+
+/** The job a worker is on, so each call it journals names the coordinator's run. */
+export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number }>();
+
+export interface RedisJournal extends Journal {
+  /** Resolves once every call appended so far is in Redis (a job completes only after this). */
+  flush(): Promise<void>;
+}
+
+/**
+ * A worker's journal: each call is one entry on a Redis list shared by every worker of the
+ * queue, so the coordinator's run record counts them all; each call's cost is added to its run's
+ * shared spend counter, which every worker's hard budget is checked against.
+ */
+export function createRedisJournal(client: Redis, keys: { journal: string; spend: (runId: string) => string }, onSpend?: (runId: string, spent: number) => void): RedisJournal {
+  let pending: Promise<unknown> = Promise.resolve();
+  const worker = `${hostname()}:${process.pid}`;
+  return {
+    path: `redis:${keys.journal}`,
+    append(call: CallRecord) {
+      const job = currentJob.getStore();
+      const entry = JSON.stringify({ type: "call", ...call, runId: job?.runId ?? null, jobId: job?.jobId ?? null, worker });
+      const pushed = client.rpush(keys.journal, entry);
+      const cost = call.cache === "live" ? (call.costUsd ?? 0) : 0;
+      const spent = job && cost > 0 ? client.incrbyfloat(keys.spend(job.runId), cost).then((total) => onSpend?.(job.runId, Number(total))) : undefined;
+      pending = Promise.all([pending, pushed, spent]).catch(() => {});
+    },
+    end: () => {},
+    remove: () => {},
+    flush: async () => {
+      await pending;
+    },
+  };
+}
+
+const entrySchema = journalCallSchema.extend({ serviceId: z.string(), runId: z.string().nullable().optional() });
+
+/** Entries from `from` on; a foreign or torn entry is skipped. */
+export async function readRedisJournal(client: Redis, key: string, from: number): Promise<{ calls: CallRecord[]; next: number }> {
+  const raw = await client.lrange(key, from, -1);
+  const calls: CallRecord[] = [];
+  for (const text of raw) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    const parsed = entrySchema.safeParse(value);
+    if (parsed.success) calls.push(parsed.data as unknown as CallRecord);
+  }
+  return { calls, next: from + raw.length };
+}
+
+/**
+ * The coordinator's side: folds the calls journalled since it started into its run's recorder.
+ * Reads run one at a time, since two reads from the same offset would count the same calls twice.
+ */
+export async function createJournalReader(client: Redis, key: string, record: (call: CallRecord) => void): Promise<{ pull(): Promise<void> }> {
+  let at = await client.llen(key);
+  let pulling: Promise<void> = Promise.resolve();
+  return {
+    pull: () =>
+      (pulling = pulling
+        .catch(() => {})
+        .then(async () => {
+          const { calls, next } = await readRedisJournal(client, key, at);
+          at = next;
+          for (const call of calls) record(call);
+        })),
+  };
+}

@@ -1,0 +1,106 @@
+import { UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import { errorMessage, isSAError } from "../errors.ts";
+import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
+import { catalogueHash } from "../pipeline/evolution.ts";
+import { projectService } from "../pipeline/service.ts";
+import type { Runtime } from "../runtime.ts";
+import type { ServiceEvolution } from "../schema/evolution.ts";
+import { parseService } from "../schema/service.ts";
+import { jobIdFor, type QueueSettings } from "./connection.ts";
+import { queueJobSchema, type QueueJob } from "./job.ts";
+import type { SharedBudget } from "./budget.ts";
+import { currentJob, type RedisJournal } from "./journal.ts";
+
+export interface QueueWorkerOptions {
+  rt: Runtime;
+  settings: QueueSettings;
+  connection: Redis;
+  /** Jobs held at once. */
+  concurrency: number;
+  /** The worker's calls go here; absent for a coordinator's in-process workers, which record into its own run. */
+  journal?: RedisJournal;
+  /** The runs' hard budgets over all workers; absent in a coordinator's own process (its guard holds the budget). */
+  budget?: SharedBudget;
+  /** For jobs that carry no budget of their own. */
+  budgetUsd?: number;
+}
+
+/** Why this worker must not project a job made from other data, prompts or config; undefined when it may. */
+export function refusal(rt: Runtime, job: QueueJob): string | undefined {
+  const hash = catalogueHash(rt.data.catalogues);
+  if (job.meta.catalogueHash !== hash) {
+    return `job ${job.serviceId}: catalogue hash ${job.meta.catalogueHash.slice(0, 12)} differs from this worker's ${hash.slice(0, 12)} (data folder ${rt.config.dataDir}); start the worker with the coordinator's data folder`;
+  }
+  const mine = inputFingerprint({ service: job.service, catalogueHash: hash, prompts: promptsDigest(rt.pipeline.domain), config: rt.config });
+  if (mine !== job.fingerprint) return `job ${job.serviceId}: fingerprint ${job.fingerprint} differs from this worker's ${mine} (prompts or answer-shaping config differ: model, models, temperature, seed, ...); start the worker with the coordinator's config`;
+  return undefined;
+}
+
+/** One job: check it was made from this worker's data, project the service, and journal its calls before completing. */
+async function processJob(options: QueueWorkerOptions, job: Job): Promise<ServiceEvolution> {
+  const parsed = queueJobSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`job ${job.id}: not a service job (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message})`);
+  const data = parsed.data;
+  const reason = refusal(options.rt, data);
+  if (reason) throw new UnrecoverableError(reason);
+  const service = parseService(data.service);
+  if (!service.ok) throw new UnrecoverableError(`job ${data.serviceId}: ${service.reason}`);
+  const runId = data.meta.runId;
+  const entry = await options.budget?.enter(runId);
+  try {
+    if (entry?.reason) throw new UnrecoverableError(`run ${runId} stopped: ${entry.reason}`);
+    const context = { runId, jobId: String(job.id), budgetUsd: data.budgetUsd ?? options.budgetUsd };
+    return await currentJob.run(context, () => projectService(options.rt.pipeline, service.service, data.position, data.meta));
+  } catch (error) {
+    // A spent budget is not worth another attempt: the job fails at once and the coordinator stops (exit 3).
+    if (isSAError(error, "E_BUDGET")) throw new UnrecoverableError(`run ${runId} stopped: ${error.message}`);
+    throw error;
+  } finally {
+    entry?.leave();
+    await options.journal?.flush();
+  }
+}
+
+export interface QueueWorker {
+  readonly worker: Worker;
+  /** Finishes the jobs it holds; after `graceMs`, puts them back on the queue and lets go. */
+  close(graceMs: number): Promise<"finished" | "released">;
+}
+
+/** A BullMQ worker projecting one service per job with the runtime's session, cache, limits and ledger. */
+export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
+  const { rt, settings } = options;
+  const held = new Map<string, { job: Job; token: string | undefined }>();
+  const worker = new Worker(
+    settings.name,
+    async (job, token) => {
+      held.set(String(job.id), { job, token });
+      try {
+        return await processJob(options, job);
+      } finally {
+        held.delete(String(job.id));
+      }
+    },
+    { connection: options.connection, concurrency: options.concurrency, lockDuration: settings.lockDuration, stalledInterval: settings.lockDuration, maxStalledCount: 2 },
+  );
+  worker.on("failed", (job, error) => job && rt.log.warn(`job ${job.data?.serviceId ?? job.id} failed (attempt ${job.attemptsMade}/${job.opts.attempts ?? 1}): ${errorMessage(error)}`));
+  worker.on("completed", (job) => rt.log.debug(`job ${job.data?.serviceId ?? job.id} completed`));
+  let closing = false;
+  // Once closing, lock renewals of jobs put back on the queue fail by design: not worth a warning each.
+  worker.on("error", (error) => closing || rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
+  return { worker, close: (graceMs) => ((closing = true), closeWorker(worker, held, graceMs)) };
+}
+
+/** Lets held jobs finish for `graceMs`; then moves each back to waiting (else its lock lapses and the stalled check does it). */
+async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: string | undefined }>, graceMs: number): Promise<"finished" | "released"> {
+  const closed = worker.close().then(() => "finished" as const);
+  const outcome = await Promise.race([closed, new Promise<"released">((r) => setTimeout(r, graceMs, "released").unref())]);
+  if (outcome === "finished") return outcome;
+  await Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
+  // A forced close can still wait on the processor's promise, which may never settle: the process exits anyway.
+  await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+  return outcome;
+}
+
+export { jobIdFor };

@@ -1,0 +1,127 @@
+import { createCacheStorage } from "../lib/cache.ts";
+import type { Dataset } from "../lib/data.ts";
+import { SAError, errorMessage } from "../lib/errors.ts";
+import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
+import { readLedger, type Ledger } from "../lib/ledger.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
+import type { Log } from "../lib/log.ts";
+import { describeModels } from "../lib/model-settings.ts";
+import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
+import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
+import type { Config } from "../lib/schema/config.ts";
+import type { Service } from "../lib/schema/service.ts";
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  problems?: string[];
+}
+
+/** What a check returns: a detail line, or a detail with the problems it found. */
+type Outcome = string | { detail: string; problems: string[] };
+
+/** The list of checks of one preflight: each runs whatever failed before it, and never throws. */
+export function createChecks() {
+  const list: Check[] = [];
+  return {
+    list,
+    async run(name: string, fn: () => Promise<Outcome>): Promise<boolean> {
+      let check: Check;
+      try {
+        const result = await fn();
+        check = typeof result === "string" ? { name, ok: true, detail: result } : { name, ok: result.problems.length === 0, detail: result.detail, problems: result.problems };
+      } catch (error) {
+        check = { name, ok: false, detail: errorMessage(error) };
+      }
+      list.push(check);
+      return check.ok;
+    },
+    ok: () => list.every((c) => c.ok),
+    text(): string {
+      const lines = list.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${c.detail}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
+      const failed = list.filter((c) => !c.ok).map((c) => c.name);
+      return `${lines.join("\n")}\n${failed.length ? `preflight failed: ${failed.join(", ")}` : "preflight passed"}\n`;
+    },
+  };
+}
+export type Checks = ReturnType<typeof createChecks>;
+
+export interface PreflightInput {
+  config: Config;
+  args: { input?: string; batch?: boolean; online?: boolean };
+  log: Log;
+  data: Dataset;
+  services: Service[];
+}
+
+export const dataSummary = (config: Config, data: Dataset) =>
+  `${config.dataDir}: ${data.roles.length} roles, ${data.plateaus.length} plateaus, ${data.catalogues.map((c) => `${c.field} (${c.items.length} items, ${c.facets.length} facets)`).join(", ")}`;
+
+/** Renders every template with a sample service, so a broken template fails here, not mid-run. */
+export async function checkPrompts(config: Config, data: Dataset): Promise<string> {
+  const domain = buildDomainText(data);
+  const sample: Service = { service_id: "PREFLIGHT", name: "Preflight", description: "A sample service.", jobs_to_be_done: [], features: [] };
+  const plateau = data.plateaus[0]!;
+  descriptionsPrompt(domain, data, sample);
+  featuresPrompt(domain, data, sample, plateau, "A description.", config.featuresPerRole);
+  const features = [{ feature_id: "F1", name: "A feature", description: "What it does." }];
+  for (const catalogue of data.catalogues) {
+    mappingPrompt(domain, { catalogue, serviceName: sample.name, serviceDescription: "A description.", plateau, features, rationale: config.rationale });
+  }
+  const from = (file: string | null) => file ?? "none";
+  return `every template renders; situational context: ${from(data.sources.situationalContext)}; inspirations: ${from(data.sources.inspirations)}`;
+}
+
+/** Every line of the input, bad ones by number. */
+export async function checkInput(input: string | undefined): Promise<{ detail: string; problems: string[]; services: Service[] }> {
+  if (!input) throw new SAError("E_USAGE", "no --input given");
+  const { services, bad } = await readServices(input);
+  const problems = bad.map((b) => `${input}:${b.line}: ${b.reason}`);
+  return { detail: `${input}: ${services.length} valid services${problems.length ? `, ${problems.length} bad lines` : ""}`, problems, services };
+}
+
+/** A write, read and delete probe against the configured cache store. */
+export async function checkCacheStore(config: Config): Promise<string> {
+  const storage = await createCacheStorage(config.cache as { driver: string });
+  try {
+    const key = `preflight:probe:${process.pid}`;
+    await storage.setItem(key, { probe: true });
+    const back = (await storage.getItem(key)) as { probe?: boolean } | null;
+    await storage.removeItem(key);
+    if (!back?.probe) throw new Error("the value written could not be read back");
+    if (await storage.hasItem(key)) throw new Error("the probe entry could not be deleted");
+    return `${config.cache.driver} store: write, read and delete work`;
+  } finally {
+    await storage.dispose();
+  }
+}
+
+async function pastRuns(config: Config, log: Log): Promise<Ledger | undefined> {
+  try {
+    await recoverLedger(config.ledger.path, log);
+    return readLedger(config.ledger.path);
+  } catch (error) {
+    log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);
+    return undefined;
+  }
+}
+
+/** Calls, tokens and cost of the run (at the batch price with --batch), against the budget. */
+export async function checkEstimate(input: PreflightInput): Promise<{ detail: string; problems: string[]; estimate: RunEstimate }> {
+  const { config, log } = input;
+  let estimate = await estimateRun({ services: input.services, data: input.data, config, pricing: createPricing(config.pricing, log), ledger: await pastRuns(config, log) });
+  const batch = input.args.batch || config.batch.enabled;
+  const factor = config.batch.priceFactor;
+  if (batch) estimate = { ...estimate, costUsd: estimate.costUsd === null ? null : estimate.costUsd * factor, priceFactor: factor };
+  const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}${batch ? ` at the batch price (×${factor})` : ""}`;
+  const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(config)} (before cache hits)`;
+  const budget = config.budget.hardUsd;
+  const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
+  try {
+    assertBudgetPriced(config);
+  } catch (error) {
+    problems.push(errorMessage(error));
+  }
+  return { detail: budget !== undefined ? `${detail}; budget $${budget}` : detail, problems, estimate };
+}
