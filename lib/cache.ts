@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { builtinDrivers, createStorage, type Driver, type Storage } from "unstorage";
 import { z } from "zod";
 import { SAError } from "./errors.ts";
-import { canonicalJson } from "./jsonl.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
@@ -77,8 +76,9 @@ export interface KeyParts {
   provider: string;
   baseURL: string;
   model: string;
-  messages: unknown[];
-  schema: unknown;
+  messages: Array<{ role: string; content: string }>;
+  /** The response schema's digest (and any per-call pins), computed once per schema. */
+  schema: string;
   temperature?: number;
   seed?: number;
   reasoningEffort?: string;
@@ -86,14 +86,38 @@ export interface KeyParts {
   stage: string;
 }
 
-/** sha256 of canonical JSON of everything that changes the answer. Never includes secrets. */
+// A run has one or two base URLs: each is parsed and redacted once, not once per call.
+const redactedBases = new Map<string, string>();
+const redactedBase = (url: string) => {
+  let redacted = redactedBases.get(url);
+  if (redacted === undefined) redactedBases.set(url, (redacted = redactUrl(url)));
+  return redacted;
+};
+
+/** Texts at least this long are hashed through a memo: system prompts repeat in every call of a stage. */
+const LONG_TEXT = 1024;
+const digests = new Map<string, string>();
+function textDigest(text: string): string {
+  let digest = digests.get(text);
+  if (digest === undefined) {
+    if (digests.size >= 1000) digests.clear();
+    digests.set(text, (digest = createHash("sha256").update(text).digest("hex")));
+  }
+  return digest;
+}
+
+/**
+ * sha256 of everything that changes the answer. Never includes secrets. A header of the small
+ * parts, with each message's length, comes first; then each message text, or the sha256 of a
+ * long one (its length says which), without building one large JSON string per call.
+ */
 export function cacheHash(parts: KeyParts): string {
-  const material = canonicalJson({
+  const header = JSON.stringify({
     v: CACHE_KEY_VERSION,
     provider: parts.provider,
-    baseURL: redactUrl(parts.baseURL),
+    baseURL: redactedBase(parts.baseURL),
     model: parts.model,
-    messages: parts.messages,
+    messages: parts.messages.map((m) => [m.role, m.content.length]),
     schema: parts.schema,
     temperature: parts.temperature ?? null,
     seed: parts.seed ?? null,
@@ -102,11 +126,21 @@ export function cacheHash(parts: KeyParts): string {
     maxOutputTokens: parts.maxOutputTokens,
     stage: parts.stage,
   });
-  return createHash("sha256").update(material).digest("hex");
+  const hash = createHash("sha256").update(header);
+  for (const m of parts.messages) hash.update(m.content.length >= LONG_TEXT ? textDigest(m.content) : m.content);
+  return hash.digest("hex");
 }
 
+// The namespace and stage parts repeat in every key of a run: encoded once each.
+const fixedParts = new Map<string, string>();
+const fixedPart = (text: string) => {
+  let part = fixedParts.get(text);
+  if (part === undefined) fixedParts.set(text, (part = keyPart(text)));
+  return part;
+};
+
 export const cacheKey = (namespace: string, stage: string, serviceId: string, hash: string) =>
-  [keyPart(namespace), keyPart(stage), keyPart(serviceId), hash].join(":");
+  [fixedPart(namespace), fixedPart(stage), keyPart(serviceId), hash].join(":");
 
 export const cacheEntrySchema = z.object({
   v: z.literal(CACHE_KEY_VERSION),

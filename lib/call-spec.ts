@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { ChatMessage } from "../providers/types.ts";
 import { errorMessage } from "./errors.ts";
+import type { Pins } from "./response-format.ts";
 import { formatIssues } from "./zod-error.ts";
 
 export type Stage = "descriptions" | "features" | "mapping";
@@ -21,6 +22,8 @@ export interface CallSpec<T> {
   /** The schema sent to the model (strict, with enums); it is part of the cache key. */
   schema: z.ZodType<T>;
   schemaName: string;
+  /** Identifiers that vary per call, pinned as enums into the JSON Schema sent (not into `schema`). */
+  pins?: Pins;
   /**
    * A more lenient schema to parse the answer with, when parts of an answer can be dropped
    * (unknown ids, bad facets) instead of failing it whole. @default schema

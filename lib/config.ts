@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
 import type { z } from "zod";
-import { parse as parseYaml } from "yaml";
 import { fromPythonConfig, isPythonConfig, pythonConfigSchema } from "./config-python.ts";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
@@ -101,7 +100,8 @@ async function readConfigFile(file: string): Promise<Plain> {
       return mod.default;
     }
     const text = await readFile(file, "utf8");
-    const data: unknown = ext === ".json" ? JSON.parse(text) : parseYaml(text);
+    // yaml loads only for a YAML file: most configs are JSON.
+    const data: unknown = ext === ".json" ? JSON.parse(text) : (await import("yaml")).parse(text);
     if (data == null) return {};
     if (!isPlain(data)) throw new Error("expected an object at the top level");
     return data;

@@ -47,31 +47,71 @@ export const journalCallSchema = z.looseObject({
 
 export const journalEndSchema = z.object({ type: z.literal("end"), status: z.string(), reason: z.string().nullable(), at: z.string() });
 
+const HIT_BATCH = 256;
+const HIT_DELAY_MS = 200;
+
 export const journalDir = (ledgerPath: string) => join(dirname(ledgerPath), "journal");
 export const journalPath = (ledgerPath: string, runId: string) => join(journalDir(ledgerPath), `${runId}.jsonl`);
 
 /**
+ * Cache hits cost nothing, and a cached rerun makes thousands a second: their lines are written
+ * in batches (at most HIT_BATCH lines, or HIT_DELAY_MS late). A kill loses at most that many hit
+ * counts, never a live call: any other line first writes what waits, then itself.
+ */
+function hitBatches(write: (text: string) => void) {
+  let lines: string[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (lines.length === 0) return;
+    const text = lines.join("");
+    lines = [];
+    write(text);
+  };
+  return {
+    add(text: string) {
+      lines.push(text);
+      if (lines.length >= HIT_BATCH) flush();
+      else timer ??= setTimeout(flush, HIT_DELAY_MS).unref();
+    },
+    flush,
+    drop() {
+      if (timer) clearTimeout(timer);
+      lines = [];
+    },
+  };
+}
+
+/**
  * Opens the file on the first line, so a run that never makes a call leaves no journal. Each
- * line is one `write` on a file opened for appending: a kill leaves whole lines, and at most a
+ * line (or batch of hit lines) is one `write` on a file opened for appending: a kill leaves whole lines, and at most a
  * torn last one, which the reader skips.
  */
 export function createJournal(path: string, header: Omit<JournalHeader, "type" | "pid" | "host"> & Record<string, unknown>): Journal {
   let fd: number | undefined;
   let removed = false;
-  const line = (value: unknown) => {
+  const write = (text: string) => {
     if (removed) return;
     if (fd === undefined) {
       mkdirSync(dirname(path), { recursive: true });
       fd = openSync(path, "a");
       writeSync(fd, `${JSON.stringify({ type: "run", ...header, pid: process.pid, host: hostname() })}\n`);
     }
-    writeSync(fd, `${JSON.stringify(value)}\n`);
+    writeSync(fd, text);
+  };
+  const hits = hitBatches(write);
+  const line = (value: { type: string; cache?: string } & Record<string, unknown>) => {
+    if (value.cache === "hit") return hits.add(`${JSON.stringify(value)}\n`);
+    hits.flush();
+    write(`${JSON.stringify(value)}\n`);
   };
   return {
     path,
     append: (call) => line({ type: "call", ...call }),
     end: (status, reason) => line({ type: "end", status, reason, at: new Date().toISOString() }),
     remove() {
+      hits.drop();
       removed = true;
       if (fd !== undefined) closeSync(fd);
       fd = undefined;

@@ -1,11 +1,15 @@
-import { findNodeAtLocation, parseTree, type Node } from "jsonc-parser";
-import { LineCounter, parseDocument } from "yaml";
+import type { Node } from "jsonc-parser";
+
+// Both parsers load only to explain a bad file (a sync require: callers stay synchronous).
+const jsonc = () => require("jsonc-parser") as typeof import("jsonc-parser");
+const yaml = () => require("yaml") as typeof import("yaml");
 
 /**
  * The 1-based line of the value at `path` in a JSON text (or of the nearest parent that exists),
  * so an error in a data file can name its line as well as its field.
  */
 export function lineOf(text: string, path: PropertyKey[]): number | undefined {
+  const { findNodeAtLocation, parseTree } = jsonc();
   const tree = parseTree(text);
   if (!tree) return undefined;
   let node: Node | undefined;
@@ -17,6 +21,7 @@ export function lineOf(text: string, path: PropertyKey[]): number | undefined {
 
 /** The same for a YAML text: the line of the value at `path`, or of the nearest parent that exists. */
 export function yamlLineOf(text: string, path: PropertyKey[]): number | undefined {
+  const { LineCounter, parseDocument } = yaml();
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter });
   for (let depth = path.length; depth >= 0; depth--) {

@@ -81,17 +81,44 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
 
+const isPlain = (value: object) => {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * The value with every object's keys in sorted order. What is already in order is returned as it
+ * is, not copied (JSON.stringify drops undefined values either way); an array or object is copied
+ * only when something in it had to change.
+ */
 function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const sorted = sortKeys(value[i]);
+      if (!out && sorted !== value[i]) out = value.slice(0, i);
+      out?.push(sorted);
     }
-    return out;
+    return out ?? value;
   }
-  return value;
+  if (!value || typeof value !== "object") return value;
+  const keys = Object.keys(value);
+  let inOrder = isPlain(value);
+  for (let i = 1; inOrder && i < keys.length; i++) if (keys[i - 1]! > keys[i]!) inOrder = false;
+  const source = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined = inOrder ? undefined : {};
+  if (!inOrder) keys.sort();
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const v = source[key];
+    const sorted = sortKeys(v);
+    if (!out && sorted !== v) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]!] = source[keys[j]!];
+    }
+    if (out && sorted !== undefined) out[key] = sorted;
+  }
+  return out ?? value;
 }
 
 /**

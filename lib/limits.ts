@@ -1,9 +1,10 @@
 import PQueue from "p-queue";
-import { RateLimiterMemory, RateLimiterQueue, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import { parseResetMs, retryAfterMs } from "./http.ts";
+import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
 
 export interface LimiterOptions {
   /** Calls in flight at once. @default 8 */
@@ -18,8 +19,11 @@ export interface LimiterOptions {
 }
 
 export interface Limiter {
-  /** Runs `fn` once a concurrency slot, a request and `tokens` are free. Higher priority goes first. */
-  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number }): Promise<T>;
+  /**
+   * Runs `fn` once a concurrency slot, a request and `tokens` are free. Higher priority goes first.
+   * `tokens` may be a function, asked when the call is dispatched (an estimate made then is fresher).
+   */
+  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number | (() => number) }): Promise<T>;
   /** After the call: correct the token bucket from the estimate to the reported usage. */
   settle(estimated: number, actual: number): void;
   /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider. */
@@ -31,34 +35,48 @@ export interface Limiter {
 }
 
 const KEY = "dispatch";
-/** The smoothing window: a quarter of a second's share of the quota at most goes out at once. */
+/** The smoothing window of a shared bucket: a second's share of the quota at most goes out at once. */
 const WINDOW_SECONDS = 0.25;
 
 /**
- * A bucket that refills smoothly: a short window holds that window's share of the minute quota,
- * and `execEvenly` spreads those inside the window. Providers enforce limits over short windows
- * too, so a whole minute's quota (or even a second's) must never go out in one burst.
+ * A bucket shared through Redis that refills smoothly: a short window holds that window's share
+ * of the minute quota, and `execEvenly` spreads those inside the window. Providers enforce limits
+ * over short windows too, so a whole minute's quota (or even a second's) must never go out in one burst.
  */
-function smoothBucket(perMinute: number, windowSeconds: number, shared?: { client: unknown; key: string }) {
+function sharedBucket(perMinute: number, windowSeconds: number, shared: { client: unknown; key: string }): TokenBucket {
   // Redis keys expire in whole seconds: a shared bucket uses windows of at least one second.
-  const window = shared ? Math.max(1, windowSeconds) : windowSeconds;
+  const window = Math.max(1, windowSeconds);
   const points = Math.max(1, Math.floor((perMinute * window) / 60));
-  const duration = shared ? Math.max(1, Math.round((points * 60) / perMinute)) : (points * 60) / perMinute;
-  const local = new RateLimiterMemory({ points, duration, execEvenly: true, execEvenlyMinDelayMs: 0 });
-  // If Redis goes away, each process falls back to its own bucket instead of failing calls.
-  const limiter: RateLimiterAbstract = shared
-    ? new RateLimiterRedis({
-        storeClient: shared.client,
-        keyPrefix: `sa-rate:${shared.key}`,
-        points,
-        duration,
-        execEvenly: true,
-        execEvenlyMinDelayMs: 0,
-        insuranceLimiter: local,
-      })
-    : local;
-  return { points, limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
+  const duration = Math.max(1, Math.round((points * 60) / perMinute));
+  // Loaded only when a bucket is shared: most runs never need it.
+  const ready = import("rate-limiter-flexible").then(({ RateLimiterMemory, RateLimiterQueue, RateLimiterRedis }) => {
+    const local = new RateLimiterMemory({ points, duration, execEvenly: true, execEvenlyMinDelayMs: 0 });
+    // If Redis goes away, each process falls back to its own bucket instead of failing calls.
+    const limiter: RateLimiterAbstract = new RateLimiterRedis({ storeClient: shared.client, keyPrefix: `sa-rate:${shared.key}`, points, duration, execEvenly: true, execEvenlyMinDelayMs: 0, insuranceLimiter: local });
+    return { limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
+  });
+  return {
+    async take(amount) {
+      const { queue } = await ready;
+      // A call larger than one window waits for as many windows as it needs.
+      for (let left = Math.max(1, amount); left > 0; left -= points) await queue.removeTokens(Math.min(points, left), KEY);
+    },
+    adjust(amount) {
+      void ready.then(({ limiter }) => (amount > 0 ? limiter.penalty(KEY, amount) : amount < 0 ? limiter.reward(KEY, -amount) : undefined)).catch(() => {});
+    },
+  };
 }
+
+/**
+ * What an even pace leaves unused of a limit. Token counts are estimates until the answer comes
+ * back, and a provider counts over its own windows: pacing at exactly the limit meets it head-on
+ * and draws 429s, each of which stalls dispatch for as long as the provider asks.
+ */
+const HEADROOM = { requests: 0.01, tokens: 0.05 };
+
+/** An even pace in this process, or a bucket shared with other processes through Redis. */
+const bucket = (perMinute: number, clock: Clock, shared?: { client: unknown; key: string }): TokenBucket =>
+  shared ? sharedBucket(perMinute, WINDOW_SECONDS, shared) : createTokenBucket({ perMinute, clock });
 
 /**
  * An ioredis client for the shared buckets, connected before the first call. Commands never wait
@@ -95,8 +113,8 @@ export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "
 
 export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
-  const requests = options.rpm ? smoothBucket(options.rpm, WINDOW_SECONDS, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
-  const tokens = options.tpm ? smoothBucket(options.tpm, WINDOW_SECONDS, options.shared && { ...options.shared, key: `${options.shared.key}:tpm` }) : undefined;
+  const requests = options.rpm ? bucket(options.rpm * (1 - HEADROOM.requests), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
+  const tokens = options.tpm ? bucket(options.tpm * (1 - HEADROOM.tokens), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:tpm` }) : undefined;
   let pausedUntil = 0;
   let stopped: Error | undefined;
 
@@ -112,9 +130,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
         async () => {
           if (stopped) throw stopped;
           await waitForPause();
-          await requests?.queue.removeTokens(1, KEY);
-          // A call larger than one window waits for as many windows as it needs.
-          for (let left = Math.max(1, estimate); tokens && left > 0; left -= tokens.points) await tokens.queue.removeTokens(Math.min(tokens.points, left), KEY);
+          await requests?.take(1);
+          await tokens?.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate));
           if (stopped) throw stopped;
           return fn();
         },
@@ -122,10 +139,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       ) as Promise<Awaited<ReturnType<typeof fn>>>;
     },
     settle(estimated, actual) {
-      if (!tokens) return;
-      const diff = actual - Math.max(1, estimated);
-      if (diff > 0) void tokens.limiter.penalty(KEY, diff).catch(() => {});
-      else if (diff < 0) void tokens.limiter.reward(KEY, -diff).catch(() => {});
+      tokens?.adjust(actual - Math.max(1, estimated));
     },
     observe(headers, status) {
       let pauseMs = 0;

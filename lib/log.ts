@@ -1,5 +1,5 @@
-import { createConsola, type ConsolaInstance, type LogObject } from "consola";
-import { formatWithOptions } from "node:util";
+// The core alone: the reporters are ours, and consola's own (with their dependencies) never load.
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { redact } from "./redact.ts";
 
 export type LogFormat = "text" | "json";
@@ -25,7 +25,9 @@ function splitArgs(args: unknown[]): { message: string; extra: Record<string, un
     if (arg && typeof arg === "object" && !(arg instanceof Error) && !Array.isArray(arg)) Object.assign(extra, arg);
     else parts.push(arg instanceof Error ? arg.message : arg);
   }
-  return { message: redact(formatWithOptions({ colors: false }, ...parts)), extra };
+  // Plain strings need no formatter; node:util's inspect is slow to load, so only other values load it.
+  const message = parts.every((p) => typeof p === "string") ? parts.join(" ") : require("node:util").formatWithOptions({ colors: false }, ...parts);
+  return { message: redact(message), extra };
 }
 
 const textReporter = (stream: NodeJS.WriteStream) => ({

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
@@ -87,26 +87,31 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
   const cut = truncatePartialLine(path);
   if (cut > 0) options.onTruncate?.(cut);
   const complete = (e: ServiceEvolution) => isComplete(e, options.plateauCount, options.sets);
-  scanLines(path, (line) => {
+  // Where each service's line is, so the final rewrite needs no parsing: a complete line wins
+  // over an older incomplete one. Lines already in the file are parsed once, here, for resume.
+  const refs = new Map<string, LineRef>();
+  const note = (id: string, ref: LineRef) => {
+    if (!refs.has(id) || ref.complete || !refs.get(id)!.complete) refs.set(id, ref);
+  };
+  scanLines(path, (line, offset, length) => {
     const parsed = parse(line);
+    if (!parsed) return;
+    const ref = { offset, length, complete: complete(parsed) };
     // The last complete line of a service wins, as in `finish`.
-    if (parsed && complete(parsed)) done.set(parsed.service.service_id, fingerprintOf(parsed));
+    if (ref.complete) done.set(parsed.service.service_id, fingerprintOf(parsed));
+    note(parsed.service.service_id, ref);
   });
+  let size = existsSync(path) ? statSync(path).size : 0;
   return {
     done,
     write(evolution) {
-      appendFileSync(path, `${canonicalJson(evolution)}\n`);
+      const line = `${canonicalJson(evolution)}\n`;
+      appendFileSync(path, line);
+      const length = Buffer.byteLength(line) - 1;
+      note(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
+      size += length + 1;
     },
     finish(inputOrder) {
-      // Where each service's line is; a complete line wins over an older incomplete one.
-      const refs = new Map<string, LineRef>();
-      scanLines(path, (line, offset, length) => {
-        const parsed = parse(line);
-        if (!parsed) return;
-        const id = parsed.service.service_id;
-        const ref = { offset, length, complete: complete(parsed) };
-        if (!refs.has(id) || ref.complete || !refs.get(id)!.complete) refs.set(id, ref);
-      });
       const order = [...new Set(inputOrder)];
       const inInput = new Set(order);
       const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];

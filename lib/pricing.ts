@@ -1,4 +1,4 @@
-import { calcPrice } from "@pydantic/genai-prices";
+import type { calcPrice as CalcPrice } from "@pydantic/genai-prices";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Usage } from "../providers/types.ts";
@@ -34,8 +34,33 @@ export interface Pricing {
 
 const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
 
+// The price table loads on the first priced call, not at start: a run's first requests go out
+// without waiting for it, and free or overridden models never need it.
+let calcPrice: typeof CalcPrice | undefined;
+const prices = () => (calcPrice ??= (require("@pydantic/genai-prices") as { calcPrice: typeof CalcPrice }).calcPrice);
+
+type Rates = { input: number; cachedInput?: number; output: number };
+const linearCost = (rates: Rates, inputTokens: number, cached: number, outputTokens: number) =>
+  round(((inputTokens - cached) * rates.input + cached * (rates.cachedInput ?? rates.input) + outputTokens * rates.output) / 1e6);
+
+/**
+ * A model's USD per million tokens, read from the price table once (a lookup there matches the
+ * model against every pattern, which costs more than the rest of a cached call). Null when its
+ * prices are not linear (tiers by prompt size): those are priced call by call.
+ */
+function tableRates(provider: string, model: string): Rates | null | undefined {
+  const price = (input: number, cached: number, output: number) =>
+    prices()({ input_tokens: input, cache_read_tokens: cached, output_tokens: output }, model, { providerId: provider })?.total_price;
+  const [input, cachedInput, output] = [price(1e6, 0, 0), price(1e6, 1e6, 0), price(0, 0, 1e6)];
+  if (input === undefined || cachedInput === undefined || output === undefined) return undefined;
+  const rates = { input, cachedInput, output };
+  const probe = price(1000, 300, 500);
+  return probe !== undefined && Math.abs(probe - linearCost(rates, 1000, 300, 500)) < 1e-9 ? rates : null;
+}
+
 export function createPricing(overrides: Config["pricing"], log?: Log): Pricing {
   const warned = new Set<string>();
+  const rates = new Map<string, Rates | null | undefined>();
   return {
     cost(modelId, usage) {
       const at = modelId.indexOf(":");
@@ -44,12 +69,12 @@ export function createPricing(overrides: Config["pricing"], log?: Log): Pricing 
       if (freeProviders.has(provider)) return 0;
       const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
       const override = overrides[modelId];
-      if (override) {
-        const usd = (usage.inputTokens - cached) * override.input + cached * (override.cachedInput ?? override.input) + usage.outputTokens * override.output;
-        return round(usd / 1e6);
-      }
+      if (override) return linearCost(override, usage.inputTokens, cached, usage.outputTokens);
       // Bundled data only: updatePrices() would fetch over the network.
-      const price = calcPrice({ input_tokens: usage.inputTokens, cache_read_tokens: cached, output_tokens: usage.outputTokens }, model, { providerId: provider });
+      if (!rates.has(modelId)) rates.set(modelId, tableRates(provider, model));
+      const known = rates.get(modelId);
+      if (known) return linearCost(known, usage.inputTokens, cached, usage.outputTokens);
+      const price = known === null ? prices()({ input_tokens: usage.inputTokens, cache_read_tokens: cached, output_tokens: usage.outputTokens }, model, { providerId: provider }) : null;
       if (price) return round(price.total_price);
       if (!warned.has(modelId)) {
         warned.add(modelId);

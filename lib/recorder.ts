@@ -6,21 +6,21 @@ export interface Recorder {
   totals(): Totals;
   byStage(): Record<string, Totals>;
   byModel(): Record<string, Totals>;
-  readonly calls: readonly CallRecord[];
   /** A run record for the ledger, from what was recorded so far. */
   snapshot(base: Pick<RunRecord, "runId" | "task" | "startedAt" | "finishedAt" | "status" | "stopReason"> & Partial<RunRecord>): RunRecord;
 }
 
-/** Keeps every call of a run in memory and sums them by stage and by model. */
+/**
+ * Sums a run's calls by stage and by model as they come; nothing per call stays in memory
+ * (per-call detail goes to the journal and the --ledger-calls file only).
+ */
 export function createRecorder(options: { callsFile?: string; journal?: Journal } = {}): Recorder {
-  const calls: CallRecord[] = [];
   const totals = emptyTotals();
   const stages: Record<string, Totals> = {};
   const models: Record<string, Totals> = {};
   const sorted = (r: Record<string, Totals>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
   return {
     record(call) {
-      calls.push(call);
       addCall(totals, call);
       addCall((stages[call.stage] ??= emptyTotals()), call);
       addCall((models[call.model] ??= emptyTotals()), call);
@@ -31,7 +31,6 @@ export function createRecorder(options: { callsFile?: string; journal?: Journal 
     totals: () => ({ ...totals }),
     byStage: () => sorted(stages),
     byModel: () => sorted(models),
-    calls,
     snapshot(base) {
       return { ...base, totals: { ...totals }, byStage: sorted(stages), byModel: sorted(models) };
     },

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
+import { builtInEndpoints, providerTypes } from "../providers/index.ts";
 import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache } from "./cache.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -11,7 +12,9 @@ import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
 import { assertBudgetPriced, createPricing } from "./pricing.ts";
 import { createQuarantine } from "./quarantine.ts";
 import { createRecorder } from "./recorder.ts";
-import { callsPath } from "./ledger.ts";
+import { callsPath, readLedger } from "./ledger.ts";
+import { observedOutput } from "./estimate.ts";
+import { createTokenForecast } from "./token-forecast.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createBatchMode } from "./batch/mode.ts";
@@ -124,6 +127,27 @@ function pipelineContext(task: string, config: Config, data: Dataset, session: S
   };
 }
 
+/** The ledger's history for output estimates; one that cannot be read only costs the history. */
+function readLedgerOrEmpty(path: string, log: Log) {
+  try {
+    return readLedger(path);
+  } catch (error) {
+    log.debug(`ledger: no history for estimates (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
+/** A model's average answer size per stage in past runs: the forecast's second source, after this run's. */
+const ledgerHistory = (path: string, log: Log) => (model: string) =>
+  observedOutput(readLedgerOrEmpty(path, log), { descriptions: model, features: model, mapping: model });
+
+/** Starts loading the built-in provider modules a run's models use; errors surface when they are created. */
+function preloadProviders(config: Config): Promise<unknown> {
+  const endpoints: Record<string, { type: string }> = { ...builtInEndpoints, ...config.providers };
+  const types = new Set(allModels(config).map((id) => endpoints[id.slice(0, id.indexOf(":"))]?.type));
+  return Promise.all([...types].map((type) => (type && providerTypes[type] ? providerTypes[type]() : undefined))).catch(() => {});
+}
+
 /** A sortable run id (its start time, to the second) with a random tail; every log line carries it. */
 function newRunId(clock: Clock): string {
   const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
@@ -132,12 +156,13 @@ function newRunId(clock: Clock): string {
 }
 
 /** The session's options that come straight from the config and the task's flags. */
-function callSettingsOf({ task, config, dryRun, reuseImported }: RuntimeOptions) {
+function callSettingsOf({ task, config, dryRun, reuseImported, log }: RuntimeOptions) {
   return {
     task,
     namespace: config.context,
-    expectedOutput: config.estimate,
-    exactTokens: Boolean(config.tpm || config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
+    forecast: createTokenForecast({ configured: config.estimate, history: ledgerHistory(config.ledger.path, log) }),
+    // A TPM limit needs no exact count: the forecast calibrates chars ÷ 4 by what the provider bills.
+    exactTokens: Boolean(config.limits.maxTokens || config.limits.maxInputTokens || config.budget.hardUsd),
     transcripts: config.transcripts,
     dryRun: dryRun ?? false,
     reuseImported: reuseImported ?? false,
@@ -151,6 +176,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const runId = newRunId(clock);
   checkModelIds(allModels(config), config);
   assertBudgetPriced(config);
+  // Provider modules (the openai SDK is the largest) start loading while the data files are read.
+  void preloadProviders(config);
   const data = await loadDataset(config, options.dataset);
   const batchRunKey = config.batch.enabled && !options.dryRun ? options.batchRunKey : undefined;
   const stores = await createStores(config, log, clock, batchRunKey !== undefined);

@@ -4,7 +4,7 @@ import { createCallTraces } from "./call-trace.ts";
 import type { CallResult, CallSpec } from "./call-spec.ts";
 import { ask } from "./call/ask.ts";
 import { prepareAttempt } from "./call/attempt.ts";
-import { createJsonSchemas } from "./json-schema.ts";
+import { createResponseFormats } from "./response-format.ts";
 import type { CallContext, Route, SessionOptions } from "./call/context.ts";
 import { dryRunMiss } from "./call/dry-run.ts";
 import { lookup } from "./call/lookup.ts";
@@ -23,7 +23,7 @@ export interface Session {
  * same steps (lib/call/): lookup → reuseImported → ask (live, with one re-ask) → persist.
  */
 export function createSession(options: SessionOptions): Session {
-  const ctx: CallContext = { ...options, traces: createCallTraces(options.tracing ?? noTracing), jsonSchemaOf: createJsonSchemas(), ask: options.ask ?? ask };
+  const ctx: CallContext = { ...options, traces: createCallTraces(options.tracing ?? noTracing), formats: createResponseFormats(), ask: options.ask ?? ask };
   return {
     async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
       const span = ctx.traces.start(spec, ctx.routes[spec.stage][0]!.provider);

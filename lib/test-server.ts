@@ -256,6 +256,13 @@ async function answerChat(call: { options: TestServerOptions; state: ServerState
   return json(200, answer(body, record.n, content, usage), { "x-request-id": requestId });
 }
 
+/** What the benchmark reads: counts, tokens billed, and when the first and last requests arrived. */
+function statsOf(state: ServerState) {
+  const { requests } = state;
+  const tokens = requests.reduce((sum, r) => sum + r.tokens, 0);
+  return { requests: requests.length, answered: state.answered, rejected429: state.rejected429, maxInFlight: state.maxInFlight, tokens, firstAt: requests[0]?.at ?? null, lastAt: requests.at(-1)?.at ?? null };
+}
+
 /** A batch request line answered as the chat endpoint would answer it (faults and limits aside). */
 function batchLineAnswer(options: TestServerOptions) {
   let n = 0;
@@ -274,7 +281,7 @@ async function handle(req: Request, srv: Bun.Server<undefined>, ctx: HandlerCont
   if (req.method === "GET" && url.pathname.endsWith("/models")) {
     return json(200, { object: "list", data: (options.models ?? ["gpt-4o-mini", "test-model"]).map((id) => ({ id, object: "model", owned_by: "test" })) });
   }
-  if (url.pathname === "/__stats") return json(200, { requests: state.requests.length, answered: state.answered, rejected429: state.rejected429, maxInFlight: state.maxInFlight, batch: ctx.batches.state });
+  if (url.pathname === "/__stats") return json(200, { ...statsOf(state), batch: ctx.batches.state });
   const batchAnswer = /^\/v1\/(files|batches)/.test(url.pathname) ? await ctx.batches.handle(req, url.pathname.slice(3)) : undefined;
   if (batchAnswer) return batchAnswer;
   const api = url.pathname.endsWith("/chat/completions") ? "chat" : url.pathname.endsWith("/responses") ? "responses" : undefined;

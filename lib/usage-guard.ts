@@ -15,6 +15,8 @@ export interface UsageGuard {
   settle(reservation: Reservation, actual: { inputTokens: number; outputTokens: number; costUsd: number | null }): void;
   /** Release a reservation whose call never happened. */
   release(reservation: Reservation): void;
+  /** Whether a call's estimated cost matters (a hard budget); otherwise it need not be priced. */
+  readonly needsCost: boolean;
   /** Why dispatch stopped, once a limit was reached. */
   readonly stopReason: string | undefined;
   readonly requests: number;
@@ -68,6 +70,7 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
       pending.outputTokens -= reservation.outputTokens;
       pending.costUsd -= reservation.costUsd;
     },
+    needsCost: budget.hardUsd !== undefined,
     get stopReason() {
       return stopReason;
     },

@@ -23,7 +23,7 @@ const examples: Record<string, string[]> = {
   usage: ["usage", "usage --all --since 7d", 'usage --format md >> "$GITHUB_STEP_SUMMARY"'],
   batch: ["batch list", "batch list --all --json", "batch status batch_abc123", "batch cancel batch_abc123"],
   "bench-export": ["bench-export --services 10000 --formats xlsx,html", "bench-export --evolutions out/evolutions.jsonl --formats all"],
-  bench: ["bench --services 20 --latency 200", "bench --services 100 --server-rpm 1800 --rpm 1800", "bench --workers 1,2,4 --server-rpm 1200 --concurrency 2"],
+  bench: ["bench --services 20 --latency 200 --compare", "bench --services 40 --server-tpm 1000000", "bench --cached 1000", "bench --workers 1,2,4 --server-rpm 1200 --concurrency 2"],
 };
 
 export function wrap(text: string, width: number, indent: number): string[] {

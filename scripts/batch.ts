@@ -6,6 +6,7 @@ import { createCacheStorage } from "../lib/cache.ts";
 import { SAError } from "../lib/errors.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { commonArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const actions = ["list", "status", "cancel"] as const;
@@ -16,7 +17,7 @@ const apiOf = (config: Config, required: boolean): BatchApi | undefined => {
 };
 
 const task = defineTask({
-  meta: { name: "batch", description: "Show and manage the Batch API batches of run --batch: list, status ID, cancel ID" },
+  meta: taskMeta.batch,
   args: {
     action: { type: "positional", description: actions.join(" | "), required: true },
     id: { type: "positional", description: "status, cancel: the batch id", required: false },

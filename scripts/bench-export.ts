@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { SAError } from "../lib/errors.ts";
 import { formats } from "../lib/export/export.ts";
 import { formatBytes, formatCount } from "../lib/format.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -51,7 +52,7 @@ async function measure(input: { format: string; evolutions: string; dir: string;
 }
 
 const task = defineTask({
-  meta: { name: "bench-export", description: "Measure each export's peak memory and time on N synthetic services" },
+  meta: taskMeta["bench-export"],
   args: {
     services: { type: "string", description: "Generated services (default 10000)" },
     formats: { type: "string", description: `Comma-separated formats (default xlsx,html; all for ${formats.join(",")})` },

@@ -1,13 +1,16 @@
 #!/usr/bin/env bun
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { SAError } from "../lib/errors.ts";
-import { runServices } from "../lib/pipeline/run.ts";
-import { createRuntime } from "../lib/runtime.ts";
-import type { TestServerOptions } from "../lib/test-server.ts";
+import { cachedRerun } from "../bench/cached.ts";
+import { measure, seconds } from "../bench/child.ts";
+import { idealBound, runSide, type Scenario, type SideResult } from "../bench/pipeline.ts";
+import { syntheticRun } from "../bench/rss.ts";
+import { spawnServer } from "../bench/server.ts";
+import { writeServices } from "../bench/pipeline.ts";
 import { printWorkersBench } from "./_bench-workers.ts";
+import { SAError } from "../lib/errors.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
@@ -17,86 +20,109 @@ const positive = (name: string, raw: string | undefined, fallback?: number): num
   return n;
 };
 
-async function spawnServer(options: TestServerOptions) {
-  const proc = Bun.spawn(["bun", join(import.meta.dir, "..", "lib", "test-server.ts"), JSON.stringify(options)], { stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new SAError("E_USAGE", "bench: the test server did not start");
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const url = text.trim();
-  return {
-    url,
-    stats: async () => (await (await fetch(`${url.replace(/\/v1$/, "")}/__stats`)).json()) as { requests: number; answered: number; rejected429: number },
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const col = (s: string) => s.padEnd(14);
+
+type Report = { lines: string[]; figures: Record<string, unknown> };
+
+const sideFigures = (r: SideResult) => ({
+  wallMs: Math.round(r.wallMs),
+  cpuMs: Math.round(r.cpuMs),
+  peakRssMiB: r.peakRssMiB,
+  status: r.status,
+  calls: r.calls,
+  retries: r.retries,
+  server: r.server,
+});
+
+/** The pipeline scenario: ours, and with --compare the AI SDK script, each a measured child process. */
+function scenarioReport(s: Scenario, sides: SideResult[]): Report {
+  const ours = sides[0]!;
+  const tokens = ours.server.tokens;
+  const bound = idealBound(s, ours.calls, tokens);
+  const minutes = ours.wallMs / 60_000;
+  const head = `services ${s.services}, latency ${s.latencyMs} ms, concurrency ${s.concurrency}${s.rpm ? `, rpm ${s.rpm}` : ""}${s.tpm ? `, tpm ${s.tpm}` : ""}${s.serverRpm ? `, server rpm ${s.serverRpm}` : ""}${s.serverTpm ? `, server tpm ${s.serverTpm}` : ""}`;
+  const row = (label: string, f: (r: SideResult) => string) => `${label.padEnd(17)}${sides.map((r) => col(f(r))).join("")}`.trimEnd();
+  const lines = [
+    head,
+    ...(sides.length > 1 ? [`${"".padEnd(17)}${sides.map((r) => col(r.side)).join("")}`.trimEnd()] : []),
+    row("wall time", (r) => seconds(r.wallMs)),
+    row("CPU (user+sys)", (r) => seconds(r.cpuMs)),
+    row("peak RSS", (r) => `${r.peakRssMiB} MiB`),
+    row("first request", (r) => (r.server.firstAt ? `${r.server.firstAt - r.startedAt} ms` : "none")),
+    row("last request", (r) => (r.server.lastAt ? `${r.server.lastAt - r.startedAt} ms` : "none")),
+    row("status", (r) => r.status),
+  ];
+  const script = sides[1];
+  if (script) lines.push(`script ÷ ours     ${(script.wallMs / ours.wallMs).toFixed(2)} (wall time), CPU ours ÷ script ${(ours.cpuMs / script.cpuMs).toFixed(2)}`);
+  lines.push(
+    `ideal bound      ${seconds(bound.ms)}  (max of ${Object.entries(bound.parts).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(", ")})`,
+    `efficiency       ${(bound.ms / ours.wallMs).toFixed(3)}`,
+    `requests         ${ours.server.requests} (${ours.server.rejected429} answered 429 = ${pct(ours.server.rejected429 / Math.max(1, ours.server.requests))}, ${ours.retries} retries)`,
+    `calls/service    ${(ours.calls / s.services).toFixed(2)} (expected 21 with the fixture data)`,
+  );
+  if (s.rpm) lines.push(`RPM quota used   ${pct(ours.server.answered / (s.rpm * minutes))} (${ours.server.answered} answered in ${seconds(ours.wallMs)} at ${s.rpm}/min)`);
+  if (s.tpm) lines.push(`TPM quota used   ${pct(tokens / (s.tpm * minutes))} (${tokens} tokens billed in ${seconds(ours.wallMs)} at ${s.tpm}/min)`);
+  const figures = {
+    scenario: { ...s, data: undefined },
+    idealBoundMs: Math.round(bound.ms),
+    efficiency: Number((bound.ms / ours.wallMs).toFixed(3)),
+    ours: sideFigures(ours),
+    ...(script ? { aiSdk: sideFigures(script), scriptOverOurs: Number((script.wallMs / ours.wallMs).toFixed(3)) } : {}),
+    ...(s.rpm ? { rpmQuotaUsed: Number((ours.server.answered / (s.rpm * minutes)).toFixed(4)) } : {}),
+    ...(s.tpm ? { tpmQuotaUsed: Number((tokens / (s.tpm * minutes)).toFixed(4)) } : {}),
   };
+  return { lines, figures };
 }
 
-/** `n` generated services, one JSON line each. */
-function writeServices(path: string, n: number): void {
-  const line = (i: number) => JSON.stringify({ service_id: `B${i}`, name: `Bench service ${i}`, description: `Generated service ${i}.`, jobs_to_be_done: ["Get things done"] });
-  writeFileSync(path, Array.from({ length: n }, (_, i) => `${line(i + 1)}\n`).join(""));
+async function cachedReport(services: number, data: string, dir: string): Promise<Report> {
+  const r = await cachedRerun(services, data, dir);
+  const figures = { services, entries: r.entries, cachedCalls: r.rerun.cachedCalls, rerunMs: Math.round(r.rerun.wallMs), unstorageMs: Math.round(r.unstorage.wallMs), ratio: Number((r.rerun.wallMs / r.unstorage.wallMs).toFixed(3)) };
+  const lines = [
+    `cached rerun of ${services} services (${r.rerun.cachedCalls} cached calls, ${r.rerun.liveCalls} live; fs cache of ${r.entries} entries)`,
+    `rerun (ours)     ${seconds(r.rerun.wallMs)}  CPU ${seconds(r.rerun.cpuMs)}  peak RSS ${r.rerun.peakRssMiB} MiB`,
+    `unstorage alone  ${seconds(r.unstorage.wallMs)}  CPU ${seconds(r.unstorage.cpuMs)}  peak RSS ${r.unstorage.peakRssMiB} MiB`,
+    `ours ÷ unstorage ${(r.rerun.wallMs / r.unstorage.wallMs).toFixed(2)}`,
+  ];
+  return { lines, figures };
 }
 
-interface Figures {
-  services: number;
-  latencyMs: number;
-  concurrency: number;
-  rpm: number | null;
-  tpm: number | null;
-  wallMs: number;
-  idealBoundMs: number;
-  efficiency: number;
-  requests: number;
-  rejected429: number;
-  calls: number;
-  callsPerService: number;
-  expectedCallsPerService: number;
-  retries: number;
-  peakRssMiB: number;
+async function rssReport(counts: number[], data: string, dir: string): Promise<Report> {
+  const lines = ["peak RSS with the synthetic model, cache off"];
+  const runs: Array<{ services: number; peakRssMiB: number; wallMs: number; ok: number }> = [];
+  for (const n of counts) {
+    const r = await syntheticRun(n, data, dir);
+    runs.push({ services: n, peakRssMiB: r.peakRssMiB, wallMs: Math.round(r.wallMs), ok: r.ok });
+    lines.push(`${String(n).padStart(6)} services  ${String(r.peakRssMiB).padStart(4)} MiB  (${seconds(r.wallMs)}, CPU ${seconds(r.cpuMs)}, ${r.ok} written)`);
+  }
+  return { lines, figures: { runs } };
 }
 
-/** The figures as the README quotes them. */
-function figuresText(f: Figures, criticalPathMs: number): string {
-  const { latencyMs: latency, concurrency, rpm, tpm, calls } = f;
-  return [
-    `services ${f.services}, latency ${latency} ms, concurrency ${concurrency}${rpm ? `, rpm ${rpm}` : ""}${tpm ? `, tpm ${tpm}` : ""}`,
-    `wall time        ${(f.wallMs / 1000).toFixed(2)} s`,
-    `ideal bound      ${(f.idealBoundMs / 1000).toFixed(2)} s  (max of critical path ${criticalPathMs} ms, calls×latency÷concurrency ${Math.round((calls * latency) / concurrency)} ms${rpm ? `, calls÷RPM ${Math.round((calls / rpm) * 60_000)} ms` : ""})`,
-    `efficiency       ${f.efficiency}`,
-    `requests         ${f.requests} (${f.rejected429} answered 429, ${f.retries} retries)`,
-    `calls/service    ${f.callsPerService} (expected ${f.expectedCallsPerService})`,
-    `peak RSS         ${f.peakRssMiB} MiB`,
-  ].join("\n") + "\n";
+/** `--workers 1,2,4`: the same services through a BullMQ queue worked by that many processes. */
+async function workersMode(args: { workers: string; services?: string; latency?: string; concurrency?: string; rpm?: string; "server-rpm"?: string; json?: boolean; data?: string }, dir: string): Promise<number> {
+  const services = positive("services", args.services, 20)!;
+  const latency = positive("latency", args.latency, 200)!;
+  const concurrency = positive("concurrency", args.concurrency, 16)!;
+  const serverRpm = positive("server-rpm", args["server-rpm"]);
+  const server = await spawnServer({ latencyMs: latency, rpm: serverRpm, windowMs: 10_000 });
+  try {
+    const input = writeServices(join(dir, "services.jsonl"), services);
+    const counts = args.workers.split(",").map((n) => positive("workers", n)!);
+    return await printWorkersBench({ counts, dir, input, server, concurrency, rpm: positive("rpm", args.rpm, serverRpm), serverRpm, services, latency, json: args.json, data: args.data });
+  } finally {
+    await server.stop();
+  }
 }
 
-/** The client's config: the test server as OpenAI, no cache, everything else in `dir`. */
-function benchConfig(o: { dir: string; data?: string; concurrency: number; rpm?: number; tpm?: number }) {
-  return loadConfig({
-    env: {},
-    overrides: {
-      dataDir: resolve(o.data ?? join(import.meta.dir, "..", "fixtures", "data")),
-      model: "openai:gpt-4o-mini",
-      cacheMode: "off",
-      concurrency: o.concurrency,
-      rpm: o.rpm,
-      tpm: o.tpm,
-      cache: { driver: "memory" },
-      quarantineDir: join(o.dir, "quarantine"),
-      ledger: { path: join(o.dir, "usage.json") },
-      retry: { attempts: 6, baseMs: 100, capMs: 2000 },
-    },
-  });
+async function listReport(runs: number): Promise<Report> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await measure(["bun", join(import.meta.dir, "index.ts"), "list"], { cwd: process.cwd() })).wallMs);
+  const mean = times.reduce((a, b) => a + b, 0) / runs;
+  return { lines: [`bun scripts/index.ts list: mean ${(mean / 1000).toFixed(3)} s, min ${(Math.min(...times) / 1000).toFixed(3)} s over ${runs} runs (target < 0.12 s)`], figures: { meanMs: Math.round(mean), minMs: Math.round(Math.min(...times)), runs } };
 }
 
 const task = defineTask({
-  meta: { name: "bench", description: "Benchmark the pipeline against a local test server and print its efficiency" },
+  meta: taskMeta.bench,
   args: {
     services: { type: "string", description: "Generated services (default 20)" },
     latency: { type: "string", description: "Server latency per call in ms (default 200)" },
@@ -106,65 +132,46 @@ const task = defineTask({
     "server-rpm": { type: "string", description: "Server-side RPM limit, enforced over 10 s windows" },
     "server-tpm": { type: "string", description: "Server-side TPM limit, enforced over 10 s windows" },
     "fault-every": { type: "string", description: "Answer every Nth request with a 500 (and every N+1th with a 429)" },
+    compare: { type: "boolean", description: "Also run the hand-written AI SDK script (bench/ai-sdk.ts) on the same scenario" },
+    cached: { type: "string", description: "Instead: time a fully cached rerun of N services against reading its entries with unstorage alone" },
+    rss: { type: "string", description: "Instead: peak RSS of runs of N services with the synthetic model (comma-separated counts)" },
+    list: { type: "boolean", description: "Instead: time `bun scripts/index.ts list` (10 runs)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
     workers: { type: "string", description: "Worker process counts to compare on a BullMQ queue, e.g. 1,2,4 (needs redis-server; --concurrency is per worker)" },
     json: { type: "boolean", description: "Print the figures as one JSON object" },
     verbose: { type: "boolean", alias: "v", description: "Debug logs" },
     quiet: { type: "boolean", alias: "q", description: "Errors only" },
   },
-  async run({ args, log }) {
-    const services = positive("services", args.services, 20)!;
-    const latency = positive("latency", args.latency, 200)!;
-    const concurrency = positive("concurrency", args.concurrency, 16)!;
-    const serverRpm = positive("server-rpm", args["server-rpm"]);
-    const serverTpm = positive("server-tpm", args["server-tpm"]);
-    const faultEvery = positive("fault-every", args["fault-every"]);
-    const rpm = positive("rpm", args.rpm, serverRpm);
-    const tpm = positive("tpm", args.tpm, serverTpm);
-
-    // The server runs in its own process, as a remote provider would: its work does not slow the client.
-    const server = await spawnServer({ latencyMs: latency, rpm: serverRpm, tpm: serverTpm, windowMs: 10_000, faultEvery });
+  async run({ args }) {
+    const data = resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data"));
     const dir = mkdtempSync(join(tmpdir(), "sa-bench-"));
-    let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
     try {
-      const input = join(dir, "services.jsonl");
-      writeServices(input, services);
-      if (args.workers) return await printWorkersBench({ counts: args.workers.split(",").map((n) => positive("workers", n)!), dir, input, server, concurrency, rpm, serverRpm, services, latency, json: args.json, data: args.data });
-      const config = await benchConfig({ dir, data: args.data, concurrency, rpm, tpm });
-      const runtime = await createRuntime({ task: "bench", config, log, env: { OPENAI_API_KEY: "sk-bench-local", OPENAI_BASE_URL: server.url } });
-      const callsPerService = 1 + runtime.data.plateaus.length * (1 + runtime.data.catalogues.length);
-      const started = performance.now();
-      const summary = await runServices(runtime, { input, output: join(dir, "out.jsonl") });
-      const wallMs = performance.now() - started;
-      await runtime.close();
-      const stats = await server.stats();
-      const calls = summary.totals.liveCalls;
-      const criticalPathMs = 3 * latency;
-      const bound = Math.max(criticalPathMs, (calls * latency) / concurrency, rpm ? (calls / rpm) * 60_000 : 0);
-      const figures = {
-        services,
-        latencyMs: latency,
-        concurrency,
-        rpm: rpm ?? null,
-        tpm: tpm ?? null,
-        status: summary.status,
-        wallMs: Math.round(wallMs),
-        idealBoundMs: Math.round(bound),
-        efficiency: Number((bound / wallMs).toFixed(3)),
-        requests: stats.requests,
-        rejected429: stats.rejected429,
-        calls,
-        callsPerService: calls / Math.max(1, summary.services.ok),
-        expectedCallsPerService: callsPerService,
-        retries: summary.totals.retries,
-        peakRssMiB: Math.round(peakRss / 1048576),
-      };
-      process.stdout.write(args.json ? `${JSON.stringify(figures)}\n` : figuresText(figures, criticalPathMs));
-      return summary.exitCode;
+      if (args.workers !== undefined) return await workersMode({ ...args, workers: args.workers }, dir);
+      let report: Report;
+      if (args.cached !== undefined) report = await cachedReport(positive("cached", args.cached)!, data, dir);
+      else if (args.rss !== undefined) report = await rssReport(args.rss.split(",").map((n) => positive("rss", n)!), data, dir);
+      else if (args.list) report = await listReport(10);
+      else {
+        const serverRpm = positive("server-rpm", args["server-rpm"]);
+        const serverTpm = positive("server-tpm", args["server-tpm"]);
+        const scenario: Scenario = {
+          services: positive("services", args.services, 20)!,
+          latencyMs: positive("latency", args.latency, 200)!,
+          concurrency: positive("concurrency", args.concurrency, 16)!,
+          rpm: positive("rpm", args.rpm, serverRpm),
+          tpm: positive("tpm", args.tpm, serverTpm),
+          serverRpm,
+          serverTpm,
+          faultEvery: positive("fault-every", args["fault-every"]),
+          data,
+        };
+        const sides = [await runSide("ours", scenario, dir)];
+        if (args.compare) sides.push(await runSide("ai-sdk", scenario, dir));
+        report = scenarioReport(scenario, sides);
+      }
+      process.stdout.write(args.json ? `${JSON.stringify(report.figures)}\n` : `${report.lines.join("\n")}\n`);
+      return 0;
     } finally {
-      clearInterval(sampler);
-      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   },

@@ -12,6 +12,7 @@ import type { Config } from "../lib/schema/config.ts";
 import type { Storage } from "unstorage";
 import { readLedger } from "../lib/ledger.ts";
 import { commonArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const actions = ["stats", "prune", "clear", "import"] as const;
@@ -41,7 +42,7 @@ async function statsReport(storage: Storage, config: Config): Promise<{ data: un
 }
 
 const task = defineTask({
-  meta: { name: "cache", description: "Inspect and manage the cache: stats, prune, clear, import a Python tool cache" },
+  meta: taskMeta.cache,
   args: {
     action: { type: "positional", description: `${actions.join(" | ")}`, required: true },
     dir: { type: "positional", description: "import: the Python tool's cache folder", required: false },

@@ -7,6 +7,7 @@ import { summarise } from "../lib/export/summary.ts";
 import { countByCheck, createChecker } from "../lib/review/checker.ts";
 import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 function text(findings: Finding[]): string {
@@ -23,7 +24,7 @@ function text(findings: Finding[]): string {
 }
 
 const task = defineTask({
-  meta: { name: "check", description: "Review an evolutions file: gaps, repeats, falling levels, unused items" },
+  meta: taskMeta.check,
   args: {
     input: sharedArgs.input,
     data: { type: "string", description: "Data folder: the roles expected and the catalogues' items" },

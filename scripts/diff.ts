@@ -5,10 +5,11 @@ import { diffServices, isIdentical } from "../lib/review/diff-report.ts";
 import { diffHtml, diffMarkdown, diffText } from "../lib/review/diff-render.ts";
 import { readServices } from "../lib/review/diff.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const task = defineTask({
-  meta: { name: "diff", description: "Compare two evolutions files service by service (exit 1 when they differ)" },
+  meta: taskMeta.diff,
   args: {
     old: { type: "positional", description: "The earlier evolutions file", required: true },
     new: { type: "positional", description: "The later evolutions file", required: true },

@@ -5,10 +5,11 @@ import { SAError } from "../lib/errors.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
 import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const task = defineTask({
-  meta: { name: "export", description: "Turn evolutions into CSV, XLSX, Markdown, JSON or an HTML report" },
+  meta: taskMeta.export,
   args: {
     input: sharedArgs.input,
     output: sharedArgs.output,

@@ -1,11 +1,9 @@
 #!/usr/bin/env bun
-import { SAError } from "../lib/errors.ts";
-import { versionLine } from "../lib/version.ts";
 import type { Task } from "./_task.ts";
-import { runTask } from "./_task.ts";
+import { taskMeta } from "./_meta.ts";
 
-/** The task catalogue: a flat record of lazy loaders. */
-export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
+/** The task catalogue: a flat record of lazy loaders. A task's module loads only when it runs. */
+export const tasks: Record<keyof typeof taskMeta, () => Promise<{ default: Task<any> }>> = {
   preflight: () => import("./preflight.ts"),
   run: () => import("./run.ts"),
   worker: () => import("./worker.ts"),
@@ -21,27 +19,33 @@ export const tasks: Record<string, () => Promise<{ default: Task<any> }>> = {
   "bench-export": () => import("./bench-export.ts"),
 };
 
+/** `list`: names and descriptions from the static meta table, loading no task. */
+export function listTasks(json: boolean): string {
+  const entries = Object.values(taskMeta).map(({ name, description }) => ({ name, description }));
+  if (json) return `${JSON.stringify({ tasks: entries })}\n`;
+  const width = Math.max(...entries.map((e) => e.name.length));
+  return `service-ambitions tasks (bun scripts/index.ts <task> --help):\n${entries.map((e) => `  ${e.name.padEnd(width)}  ${e.description}`).join("\n")}\n`;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === "--version") {
+    const { versionLine } = await import("../lib/version.ts");
     process.stdout.write(`${versionLine()}\n`);
     return;
   }
   if (!name || name === "list" || name === "--help" || name === "-h") {
-    const entries = await Promise.all(Object.entries(tasks).map(async ([key, load]) => ({ name: key, description: (await load()).default.meta.description })));
-    if (rest.includes("--json")) process.stdout.write(`${JSON.stringify({ tasks: entries })}\n`);
-    else {
-      const width = Math.max(...entries.map((e) => e.name.length));
-      process.stdout.write(`service-ambitions tasks (bun scripts/index.ts <task> --help):\n${entries.map((e) => `  ${e.name.padEnd(width)}  ${e.description}`).join("\n")}\n`);
-    }
+    process.stdout.write(listTasks(rest.includes("--json")));
     return;
   }
-  const load = tasks[name];
+  const load = tasks[name as keyof typeof tasks];
   if (!load) {
+    const { SAError } = await import("../lib/errors.ts");
     process.stderr.write(`✖ ${new SAError("E_USAGE", `unknown task "${name}" (known: ${Object.keys(tasks).join(", ")})`).message}\n`);
     process.exit(2);
   }
-  await runTask((await load()).default, rest);
+  const [{ runTask }, task] = await Promise.all([import("./_task.ts"), load()]);
+  await runTask(task.default, rest);
 }
 
 if (import.meta.main) await main(process.argv.slice(2));

@@ -7,6 +7,7 @@ import { readServiceFile } from "../lib/service-file.ts";
 import { parseMapInput } from "../lib/pipeline/map-input.ts";
 import { remap } from "../lib/pipeline/remap.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const list = (text: string | undefined) => text?.split(",").map((s) => s.trim()).filter(Boolean);
@@ -19,7 +20,7 @@ function unmatchedIds(summary: RunSummary, missing: string[], context: { input: 
 }
 
 const task = defineTask({
-  meta: { name: "map", description: "(Re)map the features of evolutions or feature records to the catalogues" },
+  meta: taskMeta.map,
   args: {
     ...pipelineArgs,
     sets: { type: "string", description: "Mapping sets to map, e.g. applications,technologies (default: every set in the config)" },

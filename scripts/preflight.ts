@@ -18,10 +18,11 @@ import {
   type Checks,
   type PreflightInput,
 } from "./_preflight-checks.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const task = defineTask({
-  meta: { name: "preflight", description: "Check config, environment, data, prompts, input, cache and budget before any money is spent" },
+  meta: taskMeta.preflight,
   args: {
     ...sharedArgs,
     online: { type: "boolean", description: "Also ask the provider for its models (GET /models); never calls a model" },

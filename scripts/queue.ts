@@ -3,13 +3,14 @@ import { SAError } from "../lib/errors.ts";
 import { queueAdmin, type QueueAction } from "../lib/queue/admin.ts";
 import { queueSettings } from "../lib/queue/connection.ts";
 import { commonArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const actions: QueueAction[] = ["status", "retry-failed", "drain", "clean"];
 const done: Record<QueueAction, string> = { status: "", "retry-failed": "re-queued", drain: "removed (waiting and delayed)", clean: "removed (completed and failed)" };
 
 const task = defineTask({
-  meta: { name: "queue", description: "Operate a worker queue: status | retry-failed | drain | clean" },
+  meta: taskMeta.queue,
   args: {
     action: { type: "positional", required: false, description: "status (default), retry-failed, drain or clean" },
     queue: { type: "string", description: "The queue's Redis, redis://HOST:PORT[/DB] (config queue.url)" },

@@ -5,13 +5,14 @@ import { queueSettings } from "../lib/queue/connection.ts";
 import { coordinateRun } from "../lib/queue/coordinator.ts";
 import { positiveInt } from "./_args.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 /** The smaller of two counts, either of which may be unknown. */
 const atMost = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
 const task = defineTask({
-  meta: { name: "run", description: "Run the whole pipeline: services JSONL in, evolutions JSONL out" },
+  meta: taskMeta.run,
   args: {
     ...pipelineArgs,
     fresh: { type: "boolean", description: "Ignore what the output already holds and start over" },

@@ -6,6 +6,7 @@ import { recoverLedger } from "../lib/ledger-recover.ts";
 import { markdownTable } from "markdown-table";
 import { formatCount } from "../lib/format.ts";
 import { commonArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const columns: Array<[string, (t: Totals) => string]> = [
@@ -46,7 +47,7 @@ function merge(runs: RunRecord[], pick: (r: RunRecord) => Record<string, Totals>
 }
 
 const task = defineTask({
-  meta: { name: "usage", description: "Report what runs cost: by stage and by model, live against cached" },
+  meta: taskMeta.usage,
   args: {
     all: { type: "boolean", description: "Every run in the ledger (default: the last run)" },
     since: { type: "string", description: "Runs started within this age, e.g. 7d, 12h" },

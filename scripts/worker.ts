@@ -8,12 +8,13 @@ import { createRuntime } from "../lib/runtime.ts";
 import { onStopSignal } from "../lib/signals.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
+import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const { input: _input, output: _output, "dry-run": _dryRun, strict: _strict, json: _json, ...workerArgs } = sharedArgs;
 
 const task = defineTask({
-  meta: { name: "worker", description: "Work a BullMQ queue in Redis: project one service per job for run --queue coordinators" },
+  meta: taskMeta.worker,
   args: {
     ...workerArgs,
     queue: { type: "string", description: "The queue's Redis, redis://HOST:PORT[/DB] (config queue.url)" },

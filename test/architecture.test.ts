@@ -22,6 +22,7 @@ const packageRules: Array<{ pkg: RegExp; only: RegExp; why: string }> = [
   { pkg: /^@opentelemetry\//, only: /^lib\/tracing-otel\.ts$/, why: "tracing loads only when an endpoint is set" },
   { pkg: /^exceljs$/, only: /^lib\/export\//, why: "only the XLSX export needs it" },
   { pkg: /^ioredis$/, only: /^lib\//, why: "Redis clients are built in the library" },
+  { pkg: /^(ai|@ai-sdk\/.*|p-limit)$/, only: /^bench\//, why: "the AI SDK baseline belongs to the benchmark, never to the product" },
 ];
 
 const specifier = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { taskMeta } from "../scripts/_meta.ts";
+import { tasks } from "../scripts/index.ts";
 import { fixtureData, root, runScript, tempDir, testKey } from "./helpers.ts";
 
 const run = async (args: string[], cwd: string, env: Record<string, string | undefined> = {}) => {
@@ -19,6 +21,28 @@ describe("task catalogue", () => {
     expect(names).toEqual(["preflight", "run", "worker", "queue", "map", "export", "diff", "check", "cache", "usage", "batch", "bench", "bench-export"]);
     for (const t of json.tasks) expect(text.stdout).toContain(`${t.name}`);
     for (const t of json.tasks) expect(t.description.length).toBeGreaterThan(10);
+  });
+
+  test("list loads no task module and none of their dependencies; running a task loads it", async () => {
+    const loaded = async (args: string[]) => {
+      const result = await run(["bun", "--preload", "./test/support/report-modules.ts", "scripts/index.ts", ...args], root);
+      const paths: string[] = JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!);
+      return paths.map((p) => relative(root, p)).filter((p) => p !== "test/support/report-modules.ts").sort();
+    };
+    expect(await loaded(["list"])).toEqual(["scripts/_meta.ts", "scripts/index.ts"]);
+    expect(await loaded(["list", "--json"])).toEqual(["scripts/_meta.ts", "scripts/index.ts"]);
+    // The control: the same probe sees a task and its dependencies when one runs.
+    const usage = await loaded(["usage", "--help"]);
+    expect(usage).toContain("scripts/usage.ts");
+    expect(usage.some((p) => p.startsWith("node_modules/citty/"))).toBe(true);
+  });
+
+  test("each task takes its meta from the static table list reads", async () => {
+    for (const [name, load] of Object.entries(tasks)) {
+      const meta = (await load()).default.meta;
+      expect(meta).toBe(taskMeta[name as keyof typeof taskMeta]);
+      expect(meta.name).toBe(name);
+    }
   });
 
   test("bunx service-ambitions <task> works from the checkout", async () => {

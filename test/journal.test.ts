@@ -3,6 +3,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { observedOutput } from "../lib/estimate.ts";
+import { createJournal, readJournal } from "../lib/journal.ts";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
 import { deadPid, fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -144,3 +145,35 @@ describe("calls that failed before any answer", () => {
   });
 });
 
+
+describe("journal lines", () => {
+  const call = (cache: "hit" | "live", serviceId: string) => ({
+    task: "run", stage: "mapping", serviceId, provider: "openai", model: "openai:m", answeredBy: "m", cache,
+    inputTokens: cache === "live" ? 100 : 0, cachedInputTokens: 0, outputTokens: cache === "live" ? 10 : 0, reasoningTokens: 0,
+    latencyMs: 1, retries: 0, costUsd: cache === "live" ? 0.001 : 0, savedCostUsd: cache === "hit" ? 0.001 : null,
+  });
+
+  test("hits are written in batches; a live call first writes the hits before it, in order", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "journal", "r1.jsonl");
+      const journal = createJournal(path, { runId: "r1", task: "run", startedAt: new Date(0).toISOString() });
+      journal.append(call("hit", "A"));
+      journal.append(call("hit", "B"));
+      expect(existsSync(path)).toBe(false); // nothing yet: two hits wait
+      journal.append(call("live", "C"));
+      expect(readJournal(path).calls.map((c) => c.serviceId)).toEqual(["A", "B", "C"]);
+      journal.append(call("hit", "D"));
+      expect(readJournal(path).calls).toHaveLength(3);
+      await Bun.sleep(300); // a waiting hit is written within 200 ms
+      expect(readJournal(path).calls.map((c) => c.serviceId)).toEqual(["A", "B", "C", "D"]);
+      journal.append(call("hit", "E"));
+      journal.end("ok", null);
+      const read = readJournal(path);
+      expect(read.calls.map((c) => c.serviceId)).toEqual(["A", "B", "C", "D", "E"]);
+      expect(read.end?.status).toBe("ok");
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -33,6 +33,22 @@ describe("limits", () => {
     expect(firstQuarter).toBeLessThanOrEqual(6);
   });
 
+  test("a call's token estimate is asked for when it is dispatched, after the calls before it", async () => {
+    const limiter = createLimiter({ concurrency: 1, tpm: 6_000_000, clock: systemClock });
+    const events: string[] = [];
+    const call = (name: string) =>
+      limiter.schedule(
+        async () => {
+          events.push(`run ${name}`);
+          await Bun.sleep(20);
+          events.push(`done ${name}`);
+        },
+        { priority: 0, tokens: () => (events.push(`estimate ${name}`), 10) },
+      );
+    await Promise.all([call("a"), call("b")]);
+    expect(events).toEqual(["estimate a", "run a", "done a", "estimate b", "run b", "done b"]);
+  });
+
   describe("shared through Redis", () => {
     let redis: RedisServer;
     beforeAll(async () => {

@@ -13,6 +13,17 @@ const evolution = (id: string, plateaus: number, note = ""): ServiceEvolution =>
     plateaus: Array.from({ length: plateaus }, (_, i) => ({ plateau: i + 1, plateau_name: `P${i + 1}`, service_description: "", features: [], roles: [], mappings: {} })),
   }) as unknown as ServiceEvolution;
 
+describe("canonical JSON", () => {
+  test.each([
+    [{ b: 1, a: { d: undefined, c: [{ y: 1, x: 2 }, 3, undefined] }, e: [], f: null }, '{"a":{"c":[{"x":2,"y":1},3,null]},"b":1,"e":[],"f":null}'],
+    [{ a: 1, b: { c: 2, d: { f: 1, e: 2 } } }, '{"a":1,"b":{"c":2,"d":{"e":2,"f":1}}}'],
+    [[{ b: 1, a: 2 }, "x"], '[{"a":2,"b":1},"x"]'],
+    [{ z: { a: 1 }, y: [{ k: 1 }] }, '{"y":[{"k":1}],"z":{"a":1}}'],
+  ])("sorts keys at every depth: %j", (value, expected) => {
+    expect(canonicalJson(value)).toBe(expected);
+  });
+});
+
 describe("evolution output", () => {
   test("resume sees complete services; finish writes input order, complete lines first choice, others after", () => {
     const { dir, cleanup } = tempDir();

@@ -11,6 +11,8 @@ import type { Recorder } from "../recorder.ts";
 import type { Tracing } from "../tracing.ts";
 import type { UsageGuard } from "../usage-guard.ts";
 import type { AskStep } from "./ask.ts";
+import type { TokenForecast } from "../token-forecast.ts";
+import type { createResponseFormats } from "../response-format.ts";
 
 /** One model a stage may call, with the settings it is sent. */
 export interface Route {
@@ -33,8 +35,8 @@ export interface SessionOptions {
   quarantine: Quarantine;
   log: Log;
   clock: Clock;
-  /** Expected output tokens per stage, for limit and budget checks before a call. */
-  expectedOutput: Record<Stage, number>;
+  /** Expected output and billed prompt tokens, for limit and budget checks before a call; learns from answers. */
+  forecast: TokenForecast;
   /** Exact token counts (js-tiktoken) are only worth loading when a token limit or budget needs them. */
   exactTokens: boolean;
   transcripts: boolean;
@@ -54,8 +56,8 @@ export interface SessionOptions {
 /** What every step of a call reads: the session's options and what the session built once. */
 export interface CallContext extends SessionOptions {
   traces: ReturnType<typeof createCallTraces>;
-  /** A schema's JSON Schema, converted once per schema. */
-  jsonSchemaOf(schema: CallSpec<unknown>["schema"]): JsonSchema;
+  /** A schema's JSON Schema and digest, once per schema; per-call pins on a copy. */
+  formats: ReturnType<typeof createResponseFormats>;
   ask: AskStep;
 }
 
@@ -65,8 +67,8 @@ export interface Attempt<T> {
   route: Route;
   /** `provider:model`, as results and the ledger name it. */
   model: string;
-  /** The answer's JSON Schema, sent to the provider and part of the cache key. */
-  jsonSchema: JsonSchema;
+  /** The answer's JSON Schema (with this call's pins), sent to the provider; built on first use. */
+  readonly jsonSchema: JsonSchema;
   /** The hash of everything sent; the key adds the namespace, stage and service. */
   hash: string;
   key: string;

@@ -6,18 +6,23 @@ import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";
 
 interface Guess {
+  /** Our own count of the prompt (the forecast scales it by what the provider bills). */
+  counted: number;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
 }
 
-/** What a request will use, before it is sent: for the limits, the usage limits and the budget. */
-async function estimate(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<Guess> {
+// The four-characters guess is calibrated by the forecast; exact counts only when limits need them.
+const countPrompt = async (ctx: CallContext, messages: ChatMessage[]) => (ctx.exactTokens ? countPromptTokens(messages) : guessPromptTokens(messages));
+
+/** What a request will use, forecast when it is dispatched (answers seen while it queued count): for the limits, the usage limits and the budget. */
+function estimate(ctx: CallContext, attempt: Attempt<unknown>, counted: number): Guess {
   const { settings } = attempt.route;
-  const inputTokens = ctx.exactTokens ? await countPromptTokens(messages) : guessPromptTokens(messages);
-  const outputTokens = Math.min(ctx.expectedOutput[attempt.spec.stage], settings.maxOutputTokens ?? Infinity);
-  const costUsd = (ctx.pricing.cost(attempt.model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0) * (ctx.priceFactor ?? 1);
-  return { inputTokens, outputTokens, costUsd };
+  const inputTokens = ctx.forecast.input(counted, attempt.model);
+  const outputTokens = Math.min(ctx.forecast.output(attempt.spec.stage, attempt.model), settings.maxOutputTokens ?? Infinity);
+  const costUsd = ctx.guard.needsCost ? (ctx.pricing.cost(attempt.model, { inputTokens, cachedInputTokens: 0, outputTokens }) ?? 0) * (ctx.priceFactor ?? 1) : 0;
+  return { counted, inputTokens, outputTokens, costUsd };
 }
 
 /** Sends one request once the limiter lets it go; settles the reservation whatever the answer. */
@@ -41,6 +46,7 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   const { usage } = result;
   const latencyMs = ctx.clock.now() - startedAt;
   const costUsd = recordRequest(ctx, { spec, provider, cache: "live", usage, latencyMs, retries: result.retries, answeredBy: result.model, responseId: result.responseId, batchPriceFactor: result.batchPriceFactor });
+  ctx.forecast.observe({ stage: spec.stage, model: attempt.model, counted: guess.counted, usage });
   ctx.guard.settle(reservation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd });
   ctx.limiter.settle(guess.inputTokens + guess.outputTokens, usage.inputTokens + usage.outputTokens);
   return result;
@@ -48,6 +54,11 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
 
 /** One live request through the limits; recorded in the ledger whatever the answer. */
 export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<ChatResult> {
-  const guess = await estimate(ctx, attempt, messages);
-  return ctx.limiter.schedule(() => send(ctx, attempt, messages, guess), { priority: attempt.spec.priority, tokens: guess.inputTokens + guess.outputTokens });
+  const counted = await countPrompt(ctx, messages);
+  let guess = estimate(ctx, attempt, counted);
+  const tokens = () => {
+    guess = estimate(ctx, attempt, counted);
+    return guess.inputTokens + guess.outputTokens;
+  };
+  return ctx.limiter.schedule(() => send(ctx, attempt, messages, guess), { priority: attempt.spec.priority, tokens });
 }

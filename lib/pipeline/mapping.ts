@@ -20,6 +20,32 @@ const lenientMapping = z.object({
   ),
 });
 
+/** One response schema per catalogue and run: the feature ids are pinned per call, outside the schema. */
+const perCatalogue = new WeakMap<Catalogue, Map<string, z.ZodType<MappingAnswer>>>();
+function schemaOf(catalogue: Catalogue, enumLimit: number, rationale: boolean) {
+  let bySettings = perCatalogue.get(catalogue);
+  if (!bySettings) perCatalogue.set(catalogue, (bySettings = new Map()));
+  const settings = `${enumLimit}:${rationale}`;
+  let schema = bySettings.get(settings);
+  if (!schema) bySettings.set(settings, (schema = mappingResponse([], catalogue, enumLimit, rationale) as unknown as z.ZodType<MappingAnswer>));
+  return schema;
+}
+
+/** What checking an answer needs of a catalogue, built once: its item ids and the facets validator. */
+const checks = new WeakMap<Catalogue, { items: Set<string>; facets: z.ZodType | null; absentOptional: Record<string, null> }>();
+function checksOf(catalogue: Catalogue) {
+  let found = checks.get(catalogue);
+  if (!found) {
+    found = {
+      items: new Set(catalogue.items.map((i) => i.id)),
+      facets: facetsSchema(catalogue),
+      absentOptional: Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null])),
+    };
+    checks.set(catalogue, found);
+  }
+  return found;
+}
+
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
 /**
@@ -29,9 +55,7 @@ const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Obj
  */
 export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { facetsOptional?: boolean } = {}) {
   const features = new Set(featureIds);
-  const items = new Set(catalogue.items.map((i) => i.id));
-  const facets = facetsSchema(catalogue);
-  const absentOptional = Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null]));
+  const { items, facets, absentOptional } = checksOf(catalogue);
   const problems: string[] = [];
   const mappings: MappingAnswer["mappings"] = [];
   for (const entry of answer.mappings) {
@@ -96,7 +120,8 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
       features: input.features,
       rationale: ctx.rationale,
     }),
-    schema: mappingResponse(featureIds, input.catalogue, ctx.enumLimit, ctx.rationale) as unknown as z.ZodType<MappingAnswer>,
+    schema: schemaOf(input.catalogue, ctx.enumLimit, ctx.rationale),
+    pins: { feature_id: featureIds },
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),

@@ -53,18 +53,41 @@ export function serviceText(service: Service): string {
   );
 }
 
-const system = (domain: string, stage: string): ChatMessage => ({ role: "system", content: `${domain}\n\n${stage}` });
+const system = (domain: string, stage: string): ChatMessage => Object.freeze({ role: "system", content: `${domain}\n\n${stage}` });
+
+/**
+ * A stage's system message is the same for every call of a run: it is built once per domain text
+ * and stage settings, and the same message (one string) goes into every call's cache key.
+ */
+const systems = new Map<string, Map<string, ChatMessage>>();
+const catalogueIds = new WeakMap<Catalogue, number>();
+function systemOnce(domain: string, key: string, stage: () => string): ChatMessage {
+  let byKey = systems.get(domain);
+  if (!byKey) {
+    if (systems.size >= 8) systems.clear();
+    systems.set(domain, (byKey = new Map()));
+  }
+  let message = byKey.get(key);
+  if (!message) byKey.set(key, (message = system(domain, stage())));
+  return message;
+}
+let nextCatalogueId = 0;
+const catalogueKey = (catalogue: Catalogue) => {
+  let id = catalogueIds.get(catalogue);
+  if (id === undefined) catalogueIds.set(catalogue, (id = nextCatalogueId++));
+  return id;
+};
 
 export function descriptionsPrompt(domain: string, data: Dataset, service: Service): ChatMessage[] {
   return [
-    system(domain, render("descriptions.system", {})),
+    systemOnce(domain, "descriptions", () => render("descriptions.system", {})),
     { role: "user", content: render("descriptions.user", { service: serviceText(service), plateauList: data.plateaus.map((p) => `${p.level}. ${p.name}`).join("\n") }) },
   ];
 }
 
 export function featuresPrompt(domain: string, data: Dataset, service: Service, plateau: Plateau, description: string, featuresPerRole: number): ChatMessage[] {
   return [
-    system(domain, render("features.system", { featuresPerRole })),
+    systemOnce(domain, `features:${featuresPerRole}`, () => render("features.system", { featuresPerRole })),
     {
       role: "user",
       content: render("features.user", {
@@ -98,8 +121,7 @@ export interface MappingPromptInput {
 export function mappingPrompt(domain: string, input: MappingPromptInput): ChatMessage[] {
   const { catalogue, plateau } = input;
   return [
-    system(
-      domain,
+    systemOnce(domain, `mapping:${catalogueKey(catalogue)}:${input.rationale}`, () =>
       render("mapping.system", {
         catalogueLabel: catalogue.label,
         catalogueItems: catalogue.items.map((i) => `- ${oneLine(i.id)}: ${oneLine(i.name)}. ${oneLine(i.description)}`.trimEnd()).join("\n"),

@@ -54,6 +54,8 @@ export function createSharedBudget(client: Redis, keys: { spend: (runId: string)
       reserve: (estimate) => (check(estimate.costUsd), guard.reserve(estimate)),
       settle: (reservation, actual) => guard.settle(reservation, actual),
       release: (reservation) => guard.release(reservation),
+      // A job's budget is checked against every estimate here: calls are always priced.
+      needsCost: true,
       get stopReason() {
         return guard.stopReason;
       },
