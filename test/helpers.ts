@@ -88,4 +88,14 @@ export async function deadPid(): Promise<number> {
   return proc.pid;
 }
 
+/** The error a promise rejects with (bun's `expect(promise).rejects` can misreport). */
+export async function rejection(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
 export { createLog };

@@ -1,3 +1,4 @@
+import { rejection } from "../helpers.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createProvider } from "../../providers/index.ts";
 import { isSAError } from "../../lib/errors.ts";
@@ -17,15 +18,6 @@ const endpoints = () => ({
   azure: endpointSchema.parse({ type: "openai", baseURL: server.url, headers: { "api-key": { env: "AZURE_KEY" }, "x-team": "ambitions" }, defaultQuery: { "api-version": "2024-10-21" } }),
   resp: endpointSchema.parse({ type: "openai", baseURL: server.url, apiKeyEnv: "RESP_KEY", api: "responses" }),
 });
-
-async function rejection(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("openai endpoint with api: responses", () => {
   testProvider("resp", () => createProvider("resp:gpt-4o-mini", { env, http }, { endpoints: endpoints() }));

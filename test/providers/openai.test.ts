@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createProvider } from "../../providers/index.ts";
 import { isSAError } from "../../lib/errors.ts";
 import { startTestServer, type TestServer } from "../../lib/test-server.ts";
-import { testKey } from "../helpers.ts";
+import { testKey, rejection } from "../helpers.ts";
 import { contractRequest, testProvider } from "./contract.ts";
 
 let server: TestServer;
@@ -22,15 +22,6 @@ afterAll(() => server.stop());
 
 const make = (env: Record<string, string | undefined> = {}) =>
   createProvider("openai:gpt-4o-mini", { env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, ...env }, http: { attempts: 2, baseMs: 1, capMs: 5, requestTimeout: 5000 } });
-
-async function rejection(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("openai provider (local server)", () => {
   testProvider("openai", () => make());
