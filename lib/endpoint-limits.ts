@@ -1,6 +1,7 @@
 import type { Provider } from "../providers/types.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { createLimiter, type Limiter } from "./limits.ts";
+import { guessPromptTokens } from "./token-guess.ts";
 
 /** An endpoint's own `rpm`/`tpm`, as config gives them. */
 export interface EndpointLimits {
@@ -27,7 +28,7 @@ export function createEndpointLimiters(clock: Clock = systemClock) {
       return {
         ...provider,
         async complete(request) {
-          const guess = Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4) + (request.maxOutputTokens ?? 0);
+          const guess = guessPromptTokens(request.messages) + (request.maxOutputTokens ?? 0);
           const result = await limiter.schedule(() => provider.complete(request), { priority: 0, tokens: guess });
           limiter.settle(guess, result.usage.inputTokens + result.usage.outputTokens);
           return result;

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import { fakeFromSchema } from "../lib/fake-answer.ts";
+import { guessTokens } from "../lib/token-guess.ts";
 import type { ChatRequest, ChatResult, Provider } from "./types.ts";
-
-const approxTokens = (text: string) => Math.ceil(text.length / 4);
 
 /**
  * Offline and deterministic: the answer is built from the request's JSON schema and seeded by
@@ -26,7 +25,7 @@ export function create(model: string): Provider {
         model,
         responseId: `synthetic-${seed.slice(0, 12)}`,
         retries: 0,
-        usage: { inputTokens: approxTokens(prompt), cachedInputTokens: 0, outputTokens: approxTokens(content), reasoningTokens: 0 },
+        usage: { inputTokens: guessTokens(prompt), cachedInputTokens: 0, outputTokens: guessTokens(content), reasoningTokens: 0 },
       };
     },
   };
