@@ -26,23 +26,31 @@ export interface QueueWorkerOptions {
   budgetUsd?: number;
 }
 
+/** What this worker's answers are made from: its catalogues and prompts, the same for every job. */
+interface WorkerInputs {
+  catalogueHash: string;
+  prompts: string;
+}
+
+const inputsOf = (rt: Runtime): WorkerInputs => ({ catalogueHash: catalogueHash(rt.data.catalogues), prompts: promptsDigest(rt.pipeline.domain) });
+
 /** Why this worker must not project a job made from other data, prompts or config; undefined when it may. */
-export function refusal(rt: Runtime, job: QueueJob): string | undefined {
-  const hash = catalogueHash(rt.data.catalogues);
+function refusal(rt: Runtime, job: QueueJob, own: WorkerInputs): string | undefined {
+  const hash = own.catalogueHash;
   if (job.meta.catalogueHash !== hash) {
     return `job ${job.serviceId}: catalogue hash ${job.meta.catalogueHash.slice(0, 12)} differs from this worker's ${hash.slice(0, 12)} (data folder ${rt.config.dataDir}); start the worker with the coordinator's data folder`;
   }
-  const mine = inputFingerprint({ service: job.service, catalogueHash: hash, prompts: promptsDigest(rt.pipeline.domain), config: rt.config });
+  const mine = inputFingerprint({ service: job.service, catalogueHash: hash, prompts: own.prompts, config: rt.config });
   if (mine !== job.fingerprint) return `job ${job.serviceId}: fingerprint ${job.fingerprint} differs from this worker's ${mine} (prompts or answer-shaping config differ: model, models, temperature, seed, ...); start the worker with the coordinator's config`;
   return undefined;
 }
 
 /** One job: check it was made from this worker's data, project the service, and journal its calls before completing. */
-async function processJob(options: QueueWorkerOptions, job: Job): Promise<ServiceEvolution> {
+async function processJob(options: QueueWorkerOptions, own: WorkerInputs, job: Job): Promise<ServiceEvolution> {
   const parsed = queueJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`job ${job.id}: not a service job (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message})`);
   const data = parsed.data;
-  const reason = refusal(options.rt, data);
+  const reason = refusal(options.rt, data, own);
   if (reason) throw new UnrecoverableError(reason);
   const service = parseService(data.service);
   if (!service.ok) throw new UnrecoverableError(`job ${data.serviceId}: ${service.reason}`);
@@ -72,12 +80,13 @@ export interface QueueWorker {
 export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const { rt, settings } = options;
   const held = new Map<string, { job: Job; token: string | undefined }>();
+  const own = inputsOf(rt); // hashed once, not per job
   const worker = new Worker(
     settings.name,
     async (job, token) => {
       held.set(String(job.id), { job, token });
       try {
-        return await processJob(options, job);
+        return await processJob(options, own, job);
       } finally {
         held.delete(String(job.id));
       }
