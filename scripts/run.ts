@@ -1,8 +1,6 @@
 #!/usr/bin/env bun
 import { SAError } from "../lib/errors.ts";
 import { runServices } from "../lib/pipeline/run.ts";
-import { queueSettings } from "../lib/queue/connection.ts";
-import { coordinateRun } from "../lib/queue/coordinator.ts";
 import { positiveInt } from "./_args.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { taskMeta } from "./_meta.ts";
@@ -27,9 +25,11 @@ const task = defineTask({
     if (args.fresh && args.output === "-") throw new SAError("E_USAGE", "--fresh needs an output file");
     if (localWorkers && !args.queue) throw new SAError("E_USAGE", "--local-workers needs --queue");
     if (args.queue && args.batch) throw new SAError("E_USAGE", "--batch and --queue do not go together: a batch run waits in one process, workers call live");
-    return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"] }, (runtime, options) => {
+    return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"] }, async (runtime, options) => {
       const runOptions = { ...options, fresh: args.fresh, maxServices, expectedServices: atMost(options.expectedServices, maxServices) };
       if (!args.queue) return runServices(runtime, runOptions);
+      // BullMQ and its Redis client load only for a coordinated run: every other run starts faster.
+      const [{ queueSettings }, { coordinateRun }] = await Promise.all([import("../lib/queue/connection.ts"), import("../lib/queue/coordinator.ts")]);
       return coordinateRun(runtime, runOptions, { settings: queueSettings(runtime.config, args.queue), localWorkers });
     });
   },

@@ -37,6 +37,27 @@ describe("task catalogue", () => {
     expect(usage.some((p) => p.startsWith("node_modules/citty/"))).toBe(true);
   });
 
+  test("a run without --queue loads neither BullMQ nor the queue code", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
+      const loaded = async (extra: string[]) => {
+        const args = ["bun", "--preload", join(root, "test/support/report-modules.ts"), join(root, "scripts/run.ts"), "--model", "synthetic:demo", "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--quiet", ...extra];
+        const result = await run(args, dir, { CI: "true" });
+        return (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
+      };
+      const plain = await loaded([]);
+      expect(plain).toContain("lib/pipeline/run.ts");
+      expect(plain.filter((p) => p.includes("node_modules/bullmq/") || p.startsWith("lib/queue/"))).toEqual([]);
+      // The control: the same probe sees the queue code when a run asks for it (a URL that is not
+      // Redis's is refused once the code is loaded, so no server is needed).
+      const queued = await loaded(["--queue", "http://127.0.0.1:1", "--fresh"]);
+      expect(queued.some((p) => p.startsWith("lib/queue/"))).toBe(true);
+    } finally {
+      cleanup();
+    }
+  }, 30_000);
+
   test("each task takes its meta from the static table list reads", async () => {
     for (const [name, load] of Object.entries(tasks)) {
       const meta = (await load()).default.meta;
