@@ -23,7 +23,7 @@ export interface EvolutionWriter {
   /** Resolves once the line is written (for stdout: taken by the pipe, so a slow reader slows us). */
   write(evolution: ServiceEvolution): void | Promise<void>;
   /** Rewrites the file atomically in input order; lines of services not in the input stay, after. */
-  finish(inputOrder: string[]): void;
+  finish(inputOrder: Iterable<string>): void;
 }
 
 interface LineRef {
@@ -77,7 +77,7 @@ function parse(line: string): ServiceEvolution | undefined {
  * buffer serves every line, grown to the longest: a buffer per line is garbage the size of the
  * whole output, made faster than the collector runs (it was the peak of a 10,000-service run).
  */
-function rewriteLines(path: string, lines: LineRef[]): void {
+function rewriteLines(path: string, lines: Iterable<LineRef>): void {
   const temp = tempPathFor(path);
   const source = openSync(path, "r");
   const target = openSync(temp, "w");
@@ -136,11 +136,14 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
       size += length + 1;
     },
     finish(inputOrder) {
-      const order = [...new Set(inputOrder)];
-      const inInput = new Set(order);
-      const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
+      // The engine's Set is used as it is: a copy of one with tens of thousands of ids is megabytes.
+      const inInput = inputOrder instanceof Set ? (inputOrder as ReadonlySet<string>) : new Set(inputOrder);
+      function* inOrder() {
+        for (const id of inInput) if (refs.has(id)) yield refs.get(id)!;
+        for (const [id, ref] of refs) if (!inInput.has(id)) yield ref;
+      }
       if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
-      rewriteLines(path, ids.map((id) => refs.get(id)!));
+      rewriteLines(path, inOrder());
     },
   };
 }
