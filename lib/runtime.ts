@@ -17,7 +17,6 @@ import { observedOutput } from "./estimate.ts";
 import { createTokenForecast } from "./token-forecast.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
-import { createBatchMode } from "./batch/mode.ts";
 import { createSession, type Route, type Session } from "./session.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
@@ -185,7 +184,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const ownGuard = createUsageGuard(config.limits, config.budget, log);
   const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const run = createBookkeeping(options, clock, runId);
-  const batch = batchRunKey ? createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
+  // The Batch API code (and its client) loads only for a batch run.
+  const batch = batchRunKey ? (await import("./batch/mode.ts")).createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
   const limiter = batch ? batch.wrapLimiter(stores.limiter) : stores.limiter;
   const pricing = createPricing(config.pricing, log);
   const connected = await connectProviders(options, limiter);
