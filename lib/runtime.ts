@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
 import { builtInEndpoints, providerTypes } from "../providers/index.ts";
 import type { Provider } from "../providers/types.ts";
@@ -149,7 +148,7 @@ function preloadProviders(config: Config): Promise<unknown> {
 
 /** A sortable run id (its start time, to the second) with a random tail; every log line carries it. */
 function newRunId(clock: Clock): string {
-  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
+  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${crypto.randomUUID().slice(0, 8)}`;
   setLogField("runId", runId);
   return runId;
 }

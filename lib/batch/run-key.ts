@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../hash.ts";
 import { resolve } from "node:path";
 import type { Config } from "../schema/config.ts";
 
@@ -8,5 +8,5 @@ import type { Config } from "../schema/config.ts";
  */
 export function batchRunKey(input: string, output: string, config: Pick<Config, "model" | "context">): string {
   const text = JSON.stringify({ input: input === "-" ? "-" : resolve(input), output: output === "-" ? "-" : resolve(output), model: config.model, context: config.context });
-  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+  return sha256Hex(text).slice(0, 16);
 }
