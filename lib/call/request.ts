@@ -25,6 +25,13 @@ function estimate(ctx: CallContext, attempt: Attempt<unknown>, counted: number):
   return { counted, inputTokens, outputTokens, costUsd };
 }
 
+/**
+ * A request that no usage limit or budget weighs: nothing to forecast before it is sent, so the
+ * first request does not wait for the ledger's history to be read. A TPM limit forecasts anyway,
+ * when the limiter asks (`tokens` below).
+ */
+const unweighed = (counted: number): Guess => ({ counted, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+
 /** Pricings whose price table is loaded or loading. */
 const warmed = new WeakSet<object>();
 
@@ -70,7 +77,7 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
 /** One live request through the limits; recorded in the ledger whatever the answer. */
 export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<ChatResult> {
   const counted = await countPrompt(ctx, messages);
-  let guess = estimate(ctx, attempt, counted);
+  let guess = ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted);
   const tokens = () => {
     guess = estimate(ctx, attempt, counted);
     return guess.inputTokens + guess.outputTokens;
