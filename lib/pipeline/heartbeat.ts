@@ -48,6 +48,7 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
   const { rt } = run;
   const path = rt.config.ledger.path;
   const warn = (error: unknown) => rt.log.warn(`ledger: ${errorMessage(error)}`);
+  let begun = false;
   let opened: Promise<void> | undefined;
   const open = () => (opened ??= recoverLedger(path, rt.log).catch(warn).then(() => saveRun(path, ledgerRecord(run, "running", null)).catch(warn)));
   let flushing: Promise<void> = Promise.resolve();
@@ -55,7 +56,8 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
   flusher.unref?.();
   return {
     begin() {
-      if (!opened) setImmediate(open);
+      if (!begun) setImmediate(open);
+      begun = true;
     },
     async stop() {
       clearInterval(flusher);
