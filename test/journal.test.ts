@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { observedOutput } from "../lib/estimate.ts";
 import { createJournal, readJournal } from "../lib/journal.ts";
 import { readLedger } from "../lib/ledger.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
 import { startTestServer } from "../lib/test-server.ts";
 import { deadPid, fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 
@@ -172,6 +173,24 @@ describe("journal lines", () => {
       const read = readJournal(path);
       expect(read.calls.map((c) => c.serviceId)).toEqual(["A", "B", "C", "D", "E"]);
       expect(read.end?.status).toBe("ok");
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("bringing the ledger up to date, a run never reads its own journal; another live run's is folded and kept", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const ledger = join(dir, "usage.json");
+      for (const runId of ["own", "other"]) {
+        const journal = createJournal(join(dir, "journal", `${runId}.jsonl`), { runId, task: "run", startedAt: new Date(0).toISOString() });
+        journal.append(call("live", "A"));
+      }
+      await recoverLedger(ledger, undefined, "own");
+      const runs = readLedger(ledger).runs;
+      expect(runs.map((r) => r.runId)).toEqual(["other"]);
+      expect(runs[0]!.totals.liveCalls).toBe(1);
+      expect(readdirSync(join(dir, "journal")).sort()).toEqual(["other.jsonl", "own.jsonl"]);
     } finally {
       cleanup();
     }
