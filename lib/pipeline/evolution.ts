@@ -38,8 +38,11 @@ import { byCodePoint } from "../catalogue-hash.ts";
 /**
  * A role as the output carries it. The Python tool's `Role` needs a non-empty description, so a
  * role that has none is described by its name.
+ *
+ * Every object of an evolution is built with its keys in sorted order, the order canonical JSON
+ * writes them in: the writer's walk then copies nothing (lib/jsonl.ts `canonicalJson`).
  */
-const roleView = (r: Role) => ({ role_id: r.role_id, name: r.name, description: r.description || r.name });
+const roleView = (r: Role) => ({ description: r.description || r.name, name: r.name, role_id: r.role_id });
 
 /** Code-point order: the same everywhere, whatever the locale. */
 export const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -66,10 +69,10 @@ function featureView({ input, roleById, taken }: Assembly, p: PlateauParts, f: P
   for (const catalogue of input.catalogues) {
     const items = p.mappings[catalogue.field]?.get(f.feature_id) ?? [];
     const unique = new Map(items.map((m) => [m.item, m]));
-    mappings[catalogue.field] = [...unique.values()].sort((a, b) => byId(a.item, b.item)).map((m) => ({ item: m.item, facets: m.facets }));
+    mappings[catalogue.field] = [...unique.values()].sort((a, b) => byId(a.item, b.item)).map((m) => ({ facets: m.facets, item: m.item }));
   }
   const role = roleById.get(f.role);
-  return { feature_id: id, name: f.name, description: f.description, score: f.score, customer_type: f.role, ...(role ? { role: roleView(role) } : {}), mappings };
+  return { customer_type: f.role, description: f.description, feature_id: id, mappings, name: f.name, ...(role ? { role: roleView(role) } : {}), score: f.score };
 }
 
 /** Per catalogue, each item and the features of the plateau that use it. */
@@ -77,11 +80,11 @@ function itemUsers(catalogues: Catalogue[], features: ReturnType<typeof featureV
   const mappings: Record<string, ItemUsers[]> = {};
   for (const catalogue of catalogues) {
     const users = new Map<string, { feature_id: string; description: string }[]>();
-    for (const f of features) for (const m of f.mappings[catalogue.field] ?? []) users.set(m.item, [...(users.get(m.item) ?? []), { feature_id: f.feature_id, description: f.description }]);
+    for (const f of features) for (const m of f.mappings[catalogue.field] ?? []) users.set(m.item, [...(users.get(m.item) ?? []), { description: f.description, feature_id: f.feature_id }]);
     const names = new Map(catalogue.items.map((i) => [i.id, i.name]));
     mappings[catalogue.field] = [...users.entries()]
       .sort(([a], [b]) => byId(a, b))
-      .map(([id, list]) => ({ id, name: names.get(id) ?? id, mappings: list.sort((a, b) => byId(a.feature_id, b.feature_id)) }));
+      .map(([id, list]) => ({ id, mappings: list.sort((a, b) => byId(a.feature_id, b.feature_id)), name: names.get(id) ?? id }));
   }
   return mappings;
 }
@@ -91,8 +94,11 @@ function plateauView(assembly: Assembly, p: PlateauParts) {
   const { input } = assembly;
   const features = p.features.map((f) => featureView(assembly, p, f));
   features.sort((a, b) => compareFeatures({ ...a, role: a.customer_type }, { ...b, role: b.customer_type }));
-  const roles = input.roles.map((r) => ({ ...roleView(r), features: features.filter((f) => f.customer_type === r.role_id) }));
-  return { plateau: p.level, plateau_name: p.name, service_description: p.description, features, roles, mappings: itemUsers(input.catalogues, features) };
+  const roles = input.roles.map((r) => {
+    const { description, name, role_id } = roleView(r);
+    return { description, features: features.filter((f) => f.customer_type === r.role_id), name, role_id };
+  });
+  return { features, mappings: itemUsers(input.catalogues, features), plateau: p.level, plateau_name: p.name, roles, service_description: p.description };
 }
 
 /**
@@ -105,18 +111,18 @@ export function buildEvolution(input: EvolutionInput): ServiceEvolution {
   const plateaus = [...input.plateaus].sort((a, b) => a.level - b.level).map((p) => plateauView(assembly, p));
   return {
     meta: {
-      schema_version: SCHEMA_VERSION,
-      run_id: input.meta.runId,
-      seed: input.meta.seed,
-      models: input.meta.models,
-      mapping_types: [...new Set(input.catalogues.map((c) => c.field))].sort(byCodePoint),
       catalogue_hash: input.meta.catalogueHash,
-      created: input.meta.created,
       context_window: 0,
+      created: input.meta.created,
       diagnostics: false,
+      mapping_types: [...new Set(input.catalogues.map((c) => c.field))].sort(byCodePoint),
+      models: input.meta.models,
+      run_id: input.meta.runId,
+      schema_version: SCHEMA_VERSION,
+      seed: input.meta.seed,
       web_search: false,
     },
-    service: input.service,
     plateaus,
+    service: input.service,
   } as unknown as ServiceEvolution;
 }

@@ -52,7 +52,7 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     name: f.name.trim(),
     description: f.description.trim(),
     role: f.role,
-    score: { level: f.score.level, label: labelForLevel(f.score.level), justification: f.score.justification.trim() },
+    score: { justification: f.score.justification.trim(), label: labelForLevel(f.score.level), level: f.score.level },
   }));
   features.sort(compareFeatures);
   return { features, model: result.model };
