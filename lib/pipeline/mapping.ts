@@ -3,6 +3,7 @@ import { mappingPrompt, type MappingFeature } from "../prompts/build.ts";
 import type { Catalogue } from "../schema/data.ts";
 import { facetsSchema, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
 import { formatIssues } from "../zod-error.ts";
+import { fastCheckOf, type FastCheck } from "../zod-fast-check.ts";
 import type { PipelineContext } from "./context.ts";
 
 export interface MappedItem {
@@ -32,13 +33,24 @@ function schemaOf(catalogue: Catalogue, enumLimit: number, rationale: boolean) {
 }
 
 /** What checking an answer needs of a catalogue, built once: its item ids and the facets validator. */
-const checks = new WeakMap<Catalogue, { items: Set<string>; facets: z.ZodType | null; absentOptional: Record<string, null> }>();
-function checksOf(catalogue: Catalogue) {
+interface CatalogueChecks {
+  items: Set<string>;
+  facets: z.ZodType | null;
+  /** The facets validator compiled (lib/zod-fast-check.ts), and its keys in the order zod writes them. */
+  fastFacets?: FastCheck;
+  facetKeys: string[];
+  absentOptional: Record<string, null>;
+}
+const checks = new WeakMap<Catalogue, CatalogueChecks>();
+function checksOf(catalogue: Catalogue): CatalogueChecks {
   let found = checks.get(catalogue);
   if (!found) {
+    const facets = facetsSchema(catalogue);
     found = {
       items: new Set(catalogue.items.map((i) => i.id)),
-      facets: facetsSchema(catalogue),
+      facets,
+      fastFacets: facets ? fastCheckOf(facets) : undefined,
+      facetKeys: facets ? Object.keys((facets as z.ZodObject).shape) : [],
       absentOptional: Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null])),
     };
     checks.set(catalogue, found);
@@ -58,13 +70,29 @@ function inKeyOrder(facets: Record<string, unknown>): Record<string, unknown> {
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
 /**
+ * An item's facets as kept (the null ones left out, in the order zod writes them), or why they are
+ * invalid. Facets the compiled check passes are kept without a zod parse, with the same result.
+ */
+function keptFacets(check: CatalogueChecks, facets: Record<string, unknown> | null | undefined): { ok: true; facets: Record<string, unknown> } | { ok: false; reason: string } {
+  const merged: Record<string, unknown> = { ...check.absentOptional, ...facets };
+  if (check.fastFacets?.(merged)) {
+    const kept: Record<string, unknown> = {};
+    for (const key of check.facetKeys) if (merged[key] !== null && merged[key] !== undefined) kept[key] = merged[key];
+    return { ok: true, facets: kept };
+  }
+  const parsed = check.facets!.safeParse(merged);
+  return parsed.success ? { ok: true, facets: withoutNulls(parsed.data as Record<string, unknown>) } : { ok: false, reason: formatIssues(parsed.error) };
+}
+
+/**
  * Keeps known features and items with valid facets; says what was dropped and why. An optional
  * facet left out counts as null. With `facetsOptional` (answers imported from the Python tool,
  * which may hold none), an item without any facets is kept as it is.
  */
 export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { facetsOptional?: boolean } = {}) {
   const features = new Set(featureIds);
-  const { items, facets, absentOptional } = checksOf(catalogue);
+  const check = checksOf(catalogue);
+  const { items, facets } = check;
   const problems: string[] = [];
   const mappings: MappingAnswer["mappings"] = [];
   for (const entry of answer.mappings) {
@@ -83,12 +111,12 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
       if (seen.has(mapped.item)) continue;
       if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item, ...rationale });
       else if (facets) {
-        const parsed = facets.safeParse({ ...absentOptional, ...mapped.facets });
-        if (!parsed.success) {
-          problems.push(`${entry.feature_id} → ${mapped.item}: facets.${formatIssues(parsed.error)}`);
+        const parsed = keptFacets(check, mapped.facets);
+        if (!parsed.ok) {
+          problems.push(`${entry.feature_id} → ${mapped.item}: facets.${parsed.reason}`);
           continue;
         }
-        kept.push({ item: mapped.item, ...rationale, facets: withoutNulls(parsed.data as Record<string, unknown>) });
+        kept.push({ item: mapped.item, ...rationale, facets: parsed.facets });
       } else kept.push({ item: mapped.item, ...rationale });
       seen.add(mapped.item);
     }
