@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import fsLite from "unstorage/drivers/fs-lite";
 import { defineDriver } from "unstorage";
@@ -9,6 +10,10 @@ const isTemp = (path: string) => basename(path).endsWith(".tmp");
  * unstorage's fs-lite driver with atomic writes: each entry is written to a temporary file and
  * renamed into place, so a crash or two runs writing the same key never leave half an entry.
  * (unstorage's own fs drivers write in place.)
+ *
+ * Entries are read synchronously. An entry is a small file, and Bun's asynchronous readFile costs
+ * the main thread more than a synchronous read does, without overlapping it with other work
+ * (measured on a cached rerun of 21,000 entries): a cached rerun is faster this way.
  */
 export default defineDriver((options: { base?: string; readOnly?: boolean } = {}) => {
   if (!options.base) throw new Error("[unstorage] [fs] Missing required option `base`.");
@@ -18,10 +23,24 @@ export default defineDriver((options: { base?: string; readOnly?: boolean } = {}
   const atomicWrite = async (key: string, value: string | Uint8Array) => {
     if (!options.readOnly) await writeFileAtomic(path(key), value);
   };
+  // fs-lite's own key check: no `..` segment.
+  const traverses = /\.\.:|\.\.$/;
+  const getItem = (key: string) => {
+    if (traverses.test(key)) return inner.getItem(key, {});
+    try {
+      return readFileSync(path(key), "utf8");
+    } catch (error) {
+      // A missing entry (or a folder's key) is no entry, as fs-lite has it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "EISDIR") return null;
+      throw error;
+    }
+  };
   return {
     ...inner,
     name: "fs",
     options: { ...options, base },
+    getItem,
     setItem: (key: string, value: string) => atomicWrite(key, value),
     setItemRaw: (key: string, value: Uint8Array) => atomicWrite(key, value),
   };
