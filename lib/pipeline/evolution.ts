@@ -68,11 +68,20 @@ function featureView({ input, roleById, taken }: Assembly, p: PlateauParts, f: P
   const mappings: Record<string, MappedItem[]> = {};
   for (const catalogue of input.catalogues) {
     const items = p.mappings[catalogue.field]?.get(f.feature_id) ?? [];
-    const unique = new Map(items.map((m) => [m.item, m]));
-    mappings[catalogue.field] = [...unique.values()].sort((a, b) => byId(a.item, b.item)).map((m) => ({ facets: m.facets, item: m.item }));
+    // One entry per item (the last one given), sorted by item.
+    const unique = items.length > 1 ? [...new Map(items.map((m) => [m.item, m])).values()].sort((a, b) => byId(a.item, b.item)) : items;
+    mappings[catalogue.field] = unique.map((m) => ({ facets: m.facets, item: m.item }));
   }
   const role = roleById.get(f.role);
   return { customer_type: f.role, description: f.description, feature_id: id, mappings, name: f.name, ...(role ? { role: roleView(role) } : {}), score: f.score };
+}
+
+/** Each catalogue's item names by id, once per catalogue. */
+const itemNames = new WeakMap<Catalogue, Map<string, string>>();
+function namesOf(catalogue: Catalogue): Map<string, string> {
+  let names = itemNames.get(catalogue);
+  if (!names) itemNames.set(catalogue, (names = new Map(catalogue.items.map((i) => [i.id, i.name]))));
+  return names;
 }
 
 /** Per catalogue, each item and the features of the plateau that use it. */
@@ -80,8 +89,14 @@ function itemUsers(catalogues: Catalogue[], features: ReturnType<typeof featureV
   const mappings: Record<string, ItemUsers[]> = {};
   for (const catalogue of catalogues) {
     const users = new Map<string, { feature_id: string; description: string }[]>();
-    for (const f of features) for (const m of f.mappings[catalogue.field] ?? []) users.set(m.item, [...(users.get(m.item) ?? []), { description: f.description, feature_id: f.feature_id }]);
-    const names = new Map(catalogue.items.map((i) => [i.id, i.name]));
+    for (const f of features) {
+      for (const m of f.mappings[catalogue.field] ?? []) {
+        let list = users.get(m.item);
+        if (!list) users.set(m.item, (list = []));
+        list.push({ description: f.description, feature_id: f.feature_id });
+      }
+    }
+    const names = namesOf(catalogue);
     mappings[catalogue.field] = [...users.entries()]
       .sort(([a], [b]) => byId(a, b))
       .map(([id, list]) => ({ id, mappings: list.sort((a, b) => byId(a.feature_id, b.feature_id)), name: names.get(id) ?? id }));
@@ -93,7 +108,8 @@ function itemUsers(catalogues: Catalogue[], features: ReturnType<typeof featureV
 function plateauView(assembly: Assembly, p: PlateauParts) {
   const { input } = assembly;
   const features = p.features.map((f) => featureView(assembly, p, f));
-  features.sort((a, b) => compareFeatures({ ...a, role: a.customer_type }, { ...b, role: b.customer_type }));
+  // compareFeatures' order, with the role under its output name.
+  features.sort((a, b) => byId(a.customer_type, b.customer_type) || byId(a.name, b.name) || byId(a.feature_id, b.feature_id));
   const roles = input.roles.map((r) => {
     const { description, name, role_id } = roleView(r);
     return { description, features: features.filter((f) => f.customer_type === r.role_id), name, role_id };
