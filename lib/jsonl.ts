@@ -78,8 +78,25 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
 
 /** Canonical JSON: keys sorted at every depth, so equal data gives equal bytes. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return JSON.stringify(typeof value === "object" && value !== null && builtInOrder.has(value) ? value : sortKeys(value));
 }
+
+/** Values their builder made in canonical order (see `markCanonical`): written without a walk. */
+const builtInOrder = new WeakSet<object>();
+
+/**
+ * Marks a value whose builder made every object in it with sorted keys, at every depth, so that
+ * `canonicalJson` writes it as it is: on a large line the walk that checks the order costs as much
+ * as writing it. The builder keeps that promise, and so does anything that changes the value
+ * later (with `canonical`); a test walks what the builder makes.
+ */
+export function markCanonical<T extends object>(value: T): T {
+  builtInOrder.add(value);
+  return value;
+}
+
+/** The value with its keys sorted at every depth: itself when it already is, else a copy. */
+export const canonical = <T>(value: T): T => sortKeys(value) as T;
 
 const isPlain = (value: object) => {
   const proto = Object.getPrototypeOf(value);

@@ -3,6 +3,7 @@ import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { Service } from "../schema/service.ts";
 import { assignCode } from "./feature-id.ts";
 import type { MappedItem } from "./mapping.ts";
+import { canonical, markCanonical } from "../jsonl.ts";
 
 export const SCHEMA_VERSION = "1.0";
 
@@ -56,24 +57,29 @@ export const compareFeatures = (a: { role: string; name: string; feature_id: str
   byId(a.role, b.role) || byId(a.name, b.name) || byId(a.feature_id, b.feature_id);
 
 type EvolutionInput = { service: Service; meta: EvolutionMeta; plateaus: PlateauParts[]; roles: Role[]; catalogues: Catalogue[] };
-/** What assembling one evolution shares across its plateaus: the input, roles by id, the codes taken. */
-type Assembly = { input: EvolutionInput; roleById: Map<string, Role>; taken: Set<string> };
+/**
+ * What assembling one evolution shares across its plateaus: the input, roles by id, the codes
+ * taken, and the catalogues in the order of their fields (records keyed by field are made in key order).
+ */
+type Assembly = { input: EvolutionInput; roleById: Map<string, Role>; taken: Set<string>; catalogues: Catalogue[] };
 type ItemUsers = { id: string; name: string; mappings: { feature_id: string; description: string }[] };
 
 /** One feature of a plateau as the output writes it; a code that clashes with an earlier plateau's is salted. */
-function featureView({ input, roleById, taken }: Assembly, p: PlateauParts, f: PlateauParts["features"][number]) {
+function featureView({ catalogues, roleById, taken }: Assembly, p: PlateauParts, f: PlateauParts["features"][number]) {
   let id = f.feature_id;
   if (taken.has(id)) id = assignCode(p.name, f.role, f.name, taken);
   else taken.add(id);
   const mappings: Record<string, MappedItem[]> = {};
-  for (const catalogue of input.catalogues) {
+  for (const catalogue of catalogues) {
     const items = p.mappings[catalogue.field]?.get(f.feature_id) ?? [];
     // One entry per item (the last one given), sorted by item.
     const unique = items.length > 1 ? [...new Map(items.map((m) => [m.item, m])).values()].sort((a, b) => byId(a.item, b.item)) : items;
-    mappings[catalogue.field] = unique.map((m) => ({ facets: m.facets, item: m.item }));
+    // Facets come from answers or from an earlier file: put in canonical order (as they are, when they are).
+    mappings[catalogue.field] = unique.map((m) => ({ facets: canonical(m.facets), item: m.item }));
   }
   const role = roleById.get(f.role);
-  return { customer_type: f.role, description: f.description, feature_id: id, mappings, name: f.name, ...(role ? { role: roleView(role) } : {}), score: f.score };
+  const score = { justification: f.score.justification, label: f.score.label, level: f.score.level };
+  return { customer_type: f.role, description: f.description, feature_id: id, mappings, name: f.name, ...(role ? { role: roleView(role) } : {}), score };
 }
 
 /** Each catalogue's item names by id, once per catalogue. */
@@ -114,31 +120,39 @@ function plateauView(assembly: Assembly, p: PlateauParts) {
     const { description, name, role_id } = roleView(r);
     return { description, features: features.filter((f) => f.customer_type === r.role_id), name, role_id };
   });
-  return { features, mappings: itemUsers(input.catalogues, features), plateau: p.level, plateau_name: p.name, roles, service_description: p.description };
+  return { features, mappings: itemUsers(assembly.catalogues, features), plateau: p.level, plateau_name: p.name, roles, service_description: p.description };
 }
 
 /**
  * Assembles one ServiceEvolution (schema 1.0), with only the keys the Python tool's model allows. Every list is sorted and deduplicated, so the
- * same answers always give the same bytes once written as canonical JSON.
+ * same answers always give the same bytes once written as canonical JSON. Every object is made in
+ * canonical key order (what comes from outside, the service, models and facets, put in it), and
+ * the evolution is marked so, so it is written without a walk: change it only with `withFingerprint`.
  */
 export function buildEvolution(input: EvolutionInput): ServiceEvolution {
   // Codes are unique within a plateau; a clash with an earlier plateau is salted, plateaus in level order.
-  const assembly: Assembly = { input, roleById: new Map(input.roles.map((r) => [r.role_id, r])), taken: new Set() };
+  const catalogues = [...input.catalogues].sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+  const assembly: Assembly = { input, roleById: new Map(input.roles.map((r) => [r.role_id, r])), taken: new Set(), catalogues };
   const plateaus = [...input.plateaus].sort((a, b) => a.level - b.level).map((p) => plateauView(assembly, p));
-  return {
+  return markCanonical({
     meta: {
       catalogue_hash: input.meta.catalogueHash,
       context_window: 0,
       created: input.meta.created,
       diagnostics: false,
       mapping_types: [...new Set(input.catalogues.map((c) => c.field))].sort(byCodePoint),
-      models: input.meta.models,
+      models: canonical(input.meta.models),
       run_id: input.meta.runId,
       schema_version: SCHEMA_VERSION,
       seed: input.meta.seed,
       web_search: false,
     },
     plateaus,
-    service: input.service,
-  } as unknown as ServiceEvolution;
+    service: canonical(input.service),
+  } as unknown as ServiceEvolution);
+}
+
+/** The evolution's models with the fingerprint of its inputs added, still in canonical order. */
+export function withFingerprint(evolution: ServiceEvolution, fingerprint: string): void {
+  evolution.meta.models = canonical({ ...evolution.meta.models, fingerprint });
 }

@@ -58,15 +58,6 @@ function checksOf(catalogue: Catalogue): CatalogueChecks {
   return found;
 }
 
-/** The facets with their keys in sorted order, as the output writes them (a copy only when they are not). */
-function inKeyOrder(facets: Record<string, unknown>): Record<string, unknown> {
-  const keys = Object.keys(facets);
-  if (keys.every((k, i) => i === 0 || keys[i - 1]! < k)) return facets;
-  const sorted: Record<string, unknown> = {};
-  for (const key of keys.sort()) sorted[key] = facets[key];
-  return sorted;
-}
-
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
 /**
@@ -168,7 +159,7 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
   const mappings = new Map<string, MappedItem[]>();
   for (const entry of result.value.mappings) {
     const list = mappings.get(entry.feature_id) ?? [];
-    for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ facets: m.facets ? inKeyOrder(m.facets) : null, item: m.item });
+    for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ item: m.item, facets: m.facets ?? null });
     mappings.set(entry.feature_id, list);
   }
   return { mappings, model: result.model };
