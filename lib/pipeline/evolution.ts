@@ -64,6 +64,19 @@ type EvolutionInput = { service: Service; meta: EvolutionMeta; plateaus: Plateau
 type Assembly = { input: EvolutionInput; roleById: Map<string, Role>; taken: Set<string>; catalogues: Catalogue[] };
 type ItemUsers = { id: string; name: string; mappings: { feature_id: string; description: string }[] };
 
+/** One entry per item (the last one given), sorted by item. */
+function uniqueByItem(items: MappedItem[]): MappedItem[] {
+  if (items.length < 2) return items;
+  // A stable sort keeps equal items in the order given: the last of each run wins.
+  const sorted = [...items].sort((a, b) => byId(a.item, b.item));
+  const unique: MappedItem[] = [];
+  for (const m of sorted) {
+    if (unique.length > 0 && unique[unique.length - 1]!.item === m.item) unique[unique.length - 1] = m;
+    else unique.push(m);
+  }
+  return unique;
+}
+
 /** One feature of a plateau as the output writes it; a code that clashes with an earlier plateau's is salted. */
 function featureView({ catalogues, roleById, taken }: Assembly, p: PlateauParts, f: PlateauParts["features"][number]) {
   let id = f.feature_id;
@@ -71,11 +84,8 @@ function featureView({ catalogues, roleById, taken }: Assembly, p: PlateauParts,
   else taken.add(id);
   const mappings: Record<string, MappedItem[]> = {};
   for (const catalogue of catalogues) {
-    const items = p.mappings[catalogue.field]?.get(f.feature_id) ?? [];
-    // One entry per item (the last one given), sorted by item.
-    const unique = items.length > 1 ? [...new Map(items.map((m) => [m.item, m])).values()].sort((a, b) => byId(a.item, b.item)) : items;
-    // Facets come from answers or from an earlier file: put in canonical order (as they are, when they are).
-    mappings[catalogue.field] = unique.map((m) => ({ facets: canonical(m.facets), item: m.item }));
+    // Items come from answers or from an earlier file: each in canonical order (as it is, when it is).
+    mappings[catalogue.field] = uniqueByItem(p.mappings[catalogue.field]?.get(f.feature_id) ?? []).map((m) => canonical(m));
   }
   const role = roleById.get(f.role);
   const score = { justification: f.score.justification, label: f.score.label, level: f.score.level };
@@ -93,15 +103,17 @@ function namesOf(catalogue: Catalogue): Map<string, string> {
 /** Per catalogue, each item and the features of the plateau that use it. */
 function itemUsers(catalogues: Catalogue[], features: ReturnType<typeof featureView>[]): Record<string, ItemUsers[]> {
   const mappings: Record<string, ItemUsers[]> = {};
+  // A feature appears the same way under every item it uses: one object each, shared.
+  const asUser = features.map((f) => ({ description: f.description, feature_id: f.feature_id }));
   for (const catalogue of catalogues) {
     const users = new Map<string, { feature_id: string; description: string }[]>();
-    for (const f of features) {
+    features.forEach((f, i) => {
       for (const m of f.mappings[catalogue.field] ?? []) {
-        let list = users.get(m.item);
-        if (!list) users.set(m.item, (list = []));
-        list.push({ description: f.description, feature_id: f.feature_id });
+        const list = users.get(m.item);
+        if (list) list.push(asUser[i]!);
+        else users.set(m.item, [asUser[i]!]);
       }
-    }
+    });
     const names = namesOf(catalogue);
     mappings[catalogue.field] = [...users.entries()]
       .sort(([a], [b]) => byId(a, b))

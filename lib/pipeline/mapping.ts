@@ -39,6 +39,8 @@ interface CatalogueChecks {
   /** The facets validator compiled (lib/zod-fast-check.ts), and its keys in the order zod writes them. */
   fastFacets?: FastCheck;
   facetKeys: string[];
+  /** The same keys sorted, the order the output writes them in. */
+  sortedFacetKeys: string[];
   absentOptional: Record<string, null>;
 }
 const checks = new WeakMap<Catalogue, CatalogueChecks>();
@@ -46,16 +48,31 @@ function checksOf(catalogue: Catalogue): CatalogueChecks {
   let found = checks.get(catalogue);
   if (!found) {
     const facets = facetsSchema(catalogue);
+    const facetKeys = facets ? Object.keys((facets as z.ZodObject).shape) : [];
     found = {
       items: new Set(catalogue.items.map((i) => i.id)),
       facets,
       fastFacets: facets ? fastCheckOf(facets) : undefined,
-      facetKeys: facets ? Object.keys((facets as z.ZodObject).shape) : [],
+      facetKeys,
+      sortedFacetKeys: [...facetKeys].sort(),
       absentOptional: Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null])),
     };
     checks.set(catalogue, found);
   }
   return found;
+}
+
+/** Kept facets in sorted key order, as the output writes them (as they are, when a key is not the catalogue's). */
+function inOutputOrder(check: CatalogueChecks, facets: Record<string, unknown>): Record<string, unknown> {
+  const sorted: Record<string, unknown> = {};
+  let count = 0;
+  for (const key of check.sortedFacetKeys) {
+    if (!(key in facets)) continue;
+    sorted[key] = facets[key];
+    count++;
+  }
+  for (const _ in facets) count--;
+  return count === 0 ? sorted : facets;
 }
 
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
@@ -156,10 +173,11 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
     importedCheck: (answer) => checkMapping(answer, featureIds, input.catalogue, { facetsOptional: true }),
     imported: { plateau: input.plateau, field: input.catalogue.field },
   });
+  const check = checksOf(input.catalogue);
   const mappings = new Map<string, MappedItem[]>();
   for (const entry of result.value.mappings) {
     const list = mappings.get(entry.feature_id) ?? [];
-    for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ item: m.item, facets: m.facets ?? null });
+    for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ facets: m.facets ? inOutputOrder(check, m.facets) : null, item: m.item });
     mappings.set(entry.feature_id, list);
   }
   return { mappings, model: result.model };
