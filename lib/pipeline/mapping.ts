@@ -36,9 +36,8 @@ function schemaOf(catalogue: Catalogue, enumLimit: number, rationale: boolean) {
 interface CatalogueChecks {
   items: Set<string>;
   facets: z.ZodType | null;
-  /** The facets validator compiled (lib/zod-fast-check.ts), and its keys in the order zod writes them. */
-  fastFacets?: FastCheck;
-  facetKeys: string[];
+  /** Each facet's validator compiled (lib/zod-fast-check.ts), in the order zod writes them; none when one is not compiled. */
+  fastFields?: Array<{ key: string; check: FastCheck; optional: boolean }>;
   /** The same keys sorted, the order the output writes them in. */
   sortedFacetKeys: string[];
   absentOptional: Record<string, null>;
@@ -48,13 +47,14 @@ function checksOf(catalogue: Catalogue): CatalogueChecks {
   let found = checks.get(catalogue);
   if (!found) {
     const facets = facetsSchema(catalogue);
-    const facetKeys = facets ? Object.keys((facets as z.ZodObject).shape) : [];
+    const shape = facets ? ((facets as z.ZodObject).shape as Record<string, z.ZodType>) : {};
+    const optional = new Set(catalogue.facets.filter((f) => !f.required).map((f) => f.id));
+    const fields = Object.keys(shape).map((key) => ({ key, check: fastCheckOf(shape[key]!)!, optional: optional.has(key) }));
     found = {
       items: new Set(catalogue.items.map((i) => i.id)),
       facets,
-      fastFacets: facets ? fastCheckOf(facets) : undefined,
-      facetKeys,
-      sortedFacetKeys: [...facetKeys].sort(),
+      fastFields: fields.every((f) => f.check) ? fields : undefined,
+      sortedFacetKeys: Object.keys(shape).sort(),
       absentOptional: Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null])),
     };
     checks.set(catalogue, found);
@@ -78,16 +78,34 @@ function inOutputOrder(check: CatalogueChecks, facets: Record<string, unknown>):
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
 
 /**
+ * The facets zod would keep (an optional one left out counts as null, nulls are left out), when
+ * every value passes its compiled check and no key is unknown; undefined for anything else.
+ */
+function fastKept(fields: NonNullable<CatalogueChecks["fastFields"]>, facets: Record<string, unknown>): Record<string, unknown> | undefined {
+  const kept: Record<string, unknown> = {};
+  let unmatched = 0;
+  for (const _ in facets) unmatched++;
+  for (const { key, check, optional } of fields) {
+    if (!(key in facets)) {
+      if (optional) continue;
+      return undefined;
+    }
+    unmatched--;
+    const value = facets[key];
+    if (!check(value)) return undefined;
+    if (value !== null) kept[key] = value;
+  }
+  return unmatched === 0 ? kept : undefined;
+}
+
+/**
  * An item's facets as kept (the null ones left out, in the order zod writes them), or why they are
- * invalid. Facets the compiled check passes are kept without a zod parse, with the same result.
+ * invalid. Facets the compiled checks pass are kept without a zod parse, with the same result.
  */
 function keptFacets(check: CatalogueChecks, facets: Record<string, unknown> | null | undefined): { ok: true; facets: Record<string, unknown> } | { ok: false; reason: string } {
+  const fast = check.fastFields && fastKept(check.fastFields, facets ?? {});
+  if (fast) return { ok: true, facets: fast };
   const merged: Record<string, unknown> = { ...check.absentOptional, ...facets };
-  if (check.fastFacets?.(merged)) {
-    const kept: Record<string, unknown> = {};
-    for (const key of check.facetKeys) if (merged[key] !== null && merged[key] !== undefined) kept[key] = merged[key];
-    return { ok: true, facets: kept };
-  }
   const parsed = check.facets!.safeParse(merged);
   return parsed.success ? { ok: true, facets: withoutNulls(parsed.data as Record<string, unknown>) } : { ok: false, reason: formatIssues(parsed.error) };
 }
@@ -111,21 +129,22 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
     const kept: MappingAnswer["mappings"][number]["items"] = [];
     const seen = new Set<string>();
     for (const mapped of entry.items) {
-      const rationale = mapped.rationale !== undefined ? { rationale: mapped.rationale } : {};
       if (!items.has(mapped.item)) {
         problems.push(`${entry.feature_id}: unknown ${catalogue.field} item "${mapped.item}"`);
         continue;
       }
       if (seen.has(mapped.item)) continue;
-      if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item, ...rationale });
-      else if (facets) {
+      const item: MappingAnswer["mappings"][number]["items"][number] = { item: mapped.item };
+      if (mapped.rationale !== undefined) item.rationale = mapped.rationale;
+      if (facets && (mapped.facets || !options.facetsOptional)) {
         const parsed = keptFacets(check, mapped.facets);
         if (!parsed.ok) {
           problems.push(`${entry.feature_id} → ${mapped.item}: facets.${parsed.reason}`);
           continue;
         }
-        kept.push({ item: mapped.item, ...rationale, facets: parsed.facets });
-      } else kept.push({ item: mapped.item, ...rationale });
+        item.facets = parsed.facets;
+      }
+      kept.push(item);
       seen.add(mapped.item);
     }
     mappings.push({ feature_id: entry.feature_id, items: kept });
