@@ -60,6 +60,22 @@ describe("mapping check", () => {
     expect(result.problems.join("\n")).toMatch(/F1 → A2: facets\.kind/);
     expect(result.problems.join("\n")).toMatch(/F2 → A2: facets\.kind/);
   });
+
+  test("keeps facets in the catalogue's order without nulls, and a rationale; an unknown or undefined facet is a problem", () => {
+    const result = checkMapping(
+      { mappings: [
+        { feature_id: "F1", items: [{ item: "A1", rationale: "why", facets: { count: 2, kind: "api" } }, { item: "A2", facets: { kind: "ui", extra: 1 } }] },
+        { feature_id: "F2", items: [{ item: "A1", facets: { kind: "ui", count: undefined } }, { item: "A2", facets: { kind: "ui", count: 1.5 } }] },
+      ] } as never,
+      ["F1", "F2"],
+      catalogue,
+    );
+    expect(JSON.stringify(result.value.mappings)).toBe('[{"feature_id":"F1","items":[{"item":"A1","rationale":"why","facets":{"kind":"api","count":2}}]},{"feature_id":"F2","items":[]}]');
+    expect(result.problems).toHaveLength(3);
+    expect(result.problems.join("\n")).toContain("F1 → A2: facets.");
+    expect(result.problems.join("\n")).toMatch(/F2 → A1: facets\.count/);
+    expect(result.problems.join("\n")).toMatch(/F2 → A2: facets\.count/);
+  });
 });
 
 describe("validation and re-ask", () => {
