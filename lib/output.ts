@@ -63,6 +63,14 @@ function scanLines(path: string, onLine: (text: string, offset: number, length: 
   }
 }
 
+/** Appends a line with one write, as appendFileSync would; what a short write left out follows. */
+function appendLine(fd: number, line: string): void {
+  const written = writeSync(fd, line);
+  if (written === Buffer.byteLength(line)) return;
+  const rest = Buffer.from(line).subarray(written);
+  for (let done = 0; done < rest.length; ) done += writeSync(fd, rest, done);
+}
+
 /** The byte ranges to copy, each line with its newline; lines next to each other in the file make one range. */
 function copyRanges(lines: LineRef[]): Array<{ offset: number; length: number }> {
   const ranges: Array<{ offset: number; length: number }> = [];
@@ -129,16 +137,21 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
     note(parsed.service.service_id, ref);
   });
   let size = existsSync(path) ? statSync(path).size : 0;
+  // One descriptor for the run's appends (opening the file for each line costs more than the write).
+  let fd: number | undefined;
   return {
     done,
     write(evolution) {
       const line = `${canonicalJson(evolution)}\n`;
-      appendFileSync(path, line);
+      fd ??= openSync(path, "a");
+      appendLine(fd, line);
       const length = Buffer.byteLength(line) - 1;
       note(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
       size += length + 1;
     },
     finish(inputOrder) {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
       const order = [...new Set(inputOrder)];
       const inInput = new Set(order);
       const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
