@@ -100,14 +100,16 @@ function compileString(def: Def): FastCheck | undefined {
 function compileNumber(def: Def): FastCheck | undefined {
   if (def.coerce || (def.format !== undefined && def.format !== "safeint")) return undefined;
   const int = def.format === "safeint";
-  const bounds: FastCheck[] = [];
+  let [min, minInclusive, max, maxInclusive] = [-Infinity, true, Infinity, true];
   for (const { check, value, inclusive } of checksOf(def)) {
     if (typeof value !== "number") return undefined;
-    if (check === "greater_than") bounds.push(inclusive ? (v) => (v as number) >= value : (v) => (v as number) > value);
-    else if (check === "less_than") bounds.push(inclusive ? (v) => (v as number) <= value : (v) => (v as number) < value);
-    else return undefined;
+    // Several bounds of one side: the tightest holds all of them.
+    if (check === "greater_than" && (value > min || (value === min && !inclusive))) [min, minInclusive] = [value, inclusive === true];
+    else if (check === "less_than" && (value < max || (value === max && !inclusive))) [max, maxInclusive] = [value, inclusive === true];
+    else if (check !== "greater_than" && check !== "less_than") return undefined;
   }
-  return (v) => typeof v === "number" && Number.isFinite(v) && (!int || Number.isSafeInteger(v)) && bounds.every((b) => b(v));
+  return (v) =>
+    typeof v === "number" && Number.isFinite(v) && (!int || Number.isSafeInteger(v)) && (minInclusive ? v >= min : v > min) && (maxInclusive ? v <= max : v < max);
 }
 
 function compileEnum(def: Def): FastCheck | undefined {
@@ -124,7 +126,12 @@ function compileUnknown(def: Def): FastCheck | undefined {
     if (check.check !== "custom" || typeof check.fn !== "function" || check.when !== undefined) return undefined;
     refinements.push(check.fn);
   }
-  return (v) => v !== undefined && refinements.every((fn) => fn(v) === true);
+  if (refinements.length === 0) return (v) => v !== undefined;
+  return (v) => {
+    if (v === undefined) return false;
+    for (const fn of refinements) if (fn(v) !== true) return false;
+    return true;
+  };
 }
 
 function compileArray(def: Def): FastCheck | undefined {
@@ -132,7 +139,7 @@ function compileArray(def: Def): FastCheck | undefined {
   if (!element) return undefined;
   return (v) => {
     if (!Array.isArray(v)) return false;
-    for (const item of v) if (!element(item)) return false;
+    for (let i = 0; i < v.length; i++) if (!element(v[i])) return false;
     return true;
   };
 }

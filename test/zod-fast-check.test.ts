@@ -111,6 +111,23 @@ const cases: Array<[string, z.ZodType, Array<[unknown, boolean]>]> = [
       [{ interface: "api" }, false],
     ],
   ],
+  [
+    "number bounds",
+    z.object({ open: z.number().gt(0).lt(10), closed: z.number().min(1).max(5), twice: z.int().min(0).min(2).max(9).max(4) }),
+    [
+      [{ open: 0.5, closed: 1, twice: 2 }, true],
+      [{ open: 9.99, closed: 5, twice: 4 }, true],
+      [{ open: 0, closed: 3, twice: 3 }, false],
+      [{ open: 10, closed: 3, twice: 3 }, false],
+      [{ open: 1, closed: 0.99, twice: 3 }, false],
+      [{ open: 1, closed: 5.01, twice: 3 }, false],
+      [{ open: 1, closed: 3, twice: 1 }, false],
+      [{ open: 1, closed: 3, twice: 5 }, false],
+      [{ open: 1, closed: 3, twice: 2.5 }, false],
+      [{ open: Number.POSITIVE_INFINITY, closed: 3, twice: 3 }, false],
+      [{ open: Number.NaN, closed: 3, twice: 3 }, false],
+    ],
+  ],
 ];
 
 describe("compiled checks agree with zod", () => {
