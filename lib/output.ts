@@ -152,24 +152,29 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
     finish(inputOrder) {
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
-      const order = [...new Set(inputOrder)];
-      const inInput = new Set(order);
-      const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
-      if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
-      const ranges = copyRanges(ids.map((id) => refs.get(id)!));
-      // Already in input order, with nothing superseded: the rewrite would copy the file as it is.
-      const fileSize = statSync(path).size;
-      if (ranges.length === 0 ? fileSize === 0 : ranges.length === 1 && ranges[0]!.offset === 0 && ranges[0]!.length === fileSize) return;
-      const temp = tempPathFor(path);
-      const source = openSync(path, "r");
-      const target = openSync(temp, "w");
-      try {
-        copyInto(source, target, ranges);
-      } finally {
-        closeSync(source);
-        closeSync(target);
-      }
-      commitTemp(temp, path);
+      rewriteInOrder(path, refs, inputOrder);
     },
   };
+}
+
+/** Rewrites the file atomically with its lines in input order; lines of services not in the input stay, after. */
+function rewriteInOrder(path: string, refs: Map<string, LineRef>, inputOrder: string[]): void {
+  const order = [...new Set(inputOrder)];
+  const inInput = new Set(order);
+  const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
+  if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
+  const ranges = copyRanges(ids.map((id) => refs.get(id)!));
+  // Already in input order, with nothing superseded: the rewrite would copy the file as it is.
+  const fileSize = statSync(path).size;
+  if (ranges.length === 0 ? fileSize === 0 : ranges.length === 1 && ranges[0]!.offset === 0 && ranges[0]!.length === fileSize) return;
+  const temp = tempPathFor(path);
+  const source = openSync(path, "r");
+  const target = openSync(temp, "w");
+  try {
+    copyInto(source, target, ranges);
+  } finally {
+    closeSync(source);
+    closeSync(target);
+  }
+  commitTemp(temp, path);
 }
