@@ -63,12 +63,14 @@ function scanLines(path: string, onLine: (text: string, offset: number, length: 
   }
 }
 
-/** Appends a line with one write, as appendFileSync would; what a short write left out follows. */
-function appendLine(fd: number, line: string): void {
+/** Appends a line with one write, as appendFileSync would; what a short write left out follows. Returns its bytes. */
+function appendLine(fd: number, line: string): number {
+  const bytes = Buffer.byteLength(line);
   const written = writeSync(fd, line);
-  if (written === Buffer.byteLength(line)) return;
+  if (written === bytes) return bytes;
   const rest = Buffer.from(line).subarray(written);
   for (let done = 0; done < rest.length; ) done += writeSync(fd, rest, done);
+  return bytes;
 }
 
 /** The byte ranges to copy, each line with its newline; lines next to each other in the file make one range. */
@@ -144,8 +146,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
     write(evolution) {
       const line = `${canonicalJson(evolution)}\n`;
       fd ??= openSync(path, "a");
-      appendLine(fd, line);
-      const length = Buffer.byteLength(line) - 1;
+      const length = appendLine(fd, line) - 1;
       note(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
       size += length + 1;
     },
