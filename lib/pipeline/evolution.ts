@@ -61,7 +61,7 @@ type EvolutionInput = { service: Service; meta: EvolutionMeta; plateaus: Plateau
  * What assembling one evolution shares across its plateaus: the input, roles by id, the codes
  * taken, and the catalogues in the order of their fields (records keyed by field are made in key order).
  */
-type Assembly = { input: EvolutionInput; roleById: Map<string, Role>; taken: Set<string>; catalogues: Catalogue[] };
+type Assembly = { input: EvolutionInput; roleViews: Map<string, ReturnType<typeof roleView>>; taken: Set<string>; catalogues: Catalogue[] };
 type ItemUsers = { id: string; name: string; mappings: { feature_id: string; description: string }[] };
 
 /** One entry per item (the last one given), sorted by item. */
@@ -78,7 +78,7 @@ function uniqueByItem(items: MappedItem[]): MappedItem[] {
 }
 
 /** One feature of a plateau as the output writes it; a code that clashes with an earlier plateau's is salted. */
-function featureView({ catalogues, roleById, taken }: Assembly, p: PlateauParts, f: PlateauParts["features"][number]) {
+function featureView({ catalogues, roleViews, taken }: Assembly, p: PlateauParts, f: PlateauParts["features"][number]) {
   let id = f.feature_id;
   if (taken.has(id)) id = assignCode(p.name, f.role, f.name, taken);
   else taken.add(id);
@@ -87,9 +87,10 @@ function featureView({ catalogues, roleById, taken }: Assembly, p: PlateauParts,
     // Items come from answers or from an earlier file: each in canonical order (as it is, when it is).
     mappings[catalogue.field] = uniqueByItem(p.mappings[catalogue.field]?.get(f.feature_id) ?? []).map((m) => canonical(m));
   }
-  const role = roleById.get(f.role);
+  // One view per role, shared by its features (the same bytes once written).
+  const role = roleViews.get(f.role);
   const score = { justification: f.score.justification, label: f.score.label, level: f.score.level };
-  return { customer_type: f.role, description: f.description, feature_id: id, mappings, name: f.name, ...(role ? { role: roleView(role) } : {}), score };
+  return { customer_type: f.role, description: f.description, feature_id: id, mappings, name: f.name, ...(role ? { role } : {}), score };
 }
 
 /** Each catalogue's item names by id, once per catalogue. */
@@ -144,7 +145,7 @@ function plateauView(assembly: Assembly, p: PlateauParts) {
 export function buildEvolution(input: EvolutionInput): ServiceEvolution {
   // Codes are unique within a plateau; a clash with an earlier plateau is salted, plateaus in level order.
   const catalogues = [...input.catalogues].sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
-  const assembly: Assembly = { input, roleById: new Map(input.roles.map((r) => [r.role_id, r])), taken: new Set(), catalogues };
+  const assembly: Assembly = { input, roleViews: new Map(input.roles.map((r) => [r.role_id, roleView(r)])), taken: new Set(), catalogues };
   const plateaus = [...input.plateaus].sort((a, b) => a.level - b.level).map((p) => plateauView(assembly, p));
   return markCanonical({
     meta: {
