@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomHex } from "./hash.ts";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
@@ -18,7 +18,7 @@ import { basename, dirname } from "node:path";
 export const tempPathFor = (path: string) => `${path}.${process.pid}.tmp`;
 
 /** A temp name of its own for each write, for paths several writers may replace at once. */
-const uniqueTempFor = (path: string) => `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+const uniqueTempFor = (path: string) => `${path}.${process.pid}.${randomHex(4)}.tmp`;
 
 /** The pid in `name` when it is a temp file of `path` (as `tempPathFor` names them), else undefined. */
 export function staleTempPid(path: string, name: string): number | undefined {

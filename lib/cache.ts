@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hasher, sha256Hex } from "./hash.ts";
 import { builtinDrivers, createStorage, type Driver, type Storage } from "unstorage";
 import { z } from "zod";
 import { SAError } from "./errors.ts";
@@ -73,7 +73,7 @@ export function keyPart(text: string): string {
     .join("");
   if (encoded.length <= MAX_PART) return encoded;
   const head = encoded.slice(0, 80).replace(/~[0-9A-F]?$/, "");
-  return `${head}~~${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+  return `${head}~~${sha256Hex(text).slice(0, 32)}`;
 }
 
 export interface KeyParts {
@@ -105,7 +105,7 @@ function textDigest(text: string): string {
   let digest = digests.get(text);
   if (digest === undefined) {
     if (digests.size >= 1000) digests.clear();
-    digests.set(text, (digest = new Bun.CryptoHasher("sha256").update(text).digest("hex")));
+    digests.set(text, (digest = sha256Hex(text)));
   }
   return digest;
 }
@@ -130,8 +130,7 @@ export function cacheHash(parts: KeyParts): string {
     maxOutputTokens: parts.maxOutputTokens,
     stage: parts.stage,
   });
-  // Bun's own hasher: the same sha256, with less overhead per call than node:crypto's.
-  const hash = new Bun.CryptoHasher("sha256").update(header);
+  const hash = hasher("sha256").update(header);
   for (const m of parts.messages) hash.update(m.content.length >= LONG_TEXT ? textDigest(m.content) : m.content);
   return hash.digest("hex");
 }

@@ -1,10 +1,8 @@
-import { createHash } from "node:crypto";
+import { sha256Hex as sha256 } from "./hash.ts";
 import type { z } from "zod";
 import type { Catalogue, catalogueFileSchema } from "./schema/data.ts";
 
 type CatalogueFile = z.infer<typeof catalogueFileSchema>;
-
-const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
 /** Python's default string order: by code point (JS compares UTF-16 units, which differs past U+FFFF). */
 export const byCodePoint = (a: string, b: string) => {

@@ -123,9 +123,15 @@ async function configLine(file: string, path: PropertyKey[]): Promise<number | u
   return undefined;
 }
 
+/**
+ * The config is parsed once or twice a run: zod's compiled fast path for an object schema costs
+ * more to build than it saves then (it pays off only for schemas parsed many times).
+ */
+const once = { jitless: true } as const;
+
 /** Checks a file's own layer with `schema`; a bad field is one line naming the file, the line and the field. */
 async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>, mapped = false): Promise<T> {
-  const checked = schema.safeParse(raw);
+  const checked = schema.safeParse(raw, once);
   if (checked.success) return checked.data;
   // A layer mapped from the Python tool's keys has no line of its own in the file.
   if (mapped) throw new SAError("E_CONFIG", `config ${file}: ${formatIssues(checked.error)} (mapped from the Python tool's config)`);
@@ -182,7 +188,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const { layer: envValues, sources, ignored } = envLayer(env);
   if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
   const merged = mergeLayers(fileLayer ?? {}, envValues, options.overrides ?? {});
-  const parsed = configSchema.safeParse(merged);
+  const parsed = configSchema.safeParse(merged, once);
   if (!parsed.success) {
     const message = formatIssues(parsed.error, (path) => {
       const key = path.map(String).join(".");

@@ -54,7 +54,8 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
   } catch (cause) {
     throw new SAError("E_DATA", `data ${file}: invalid JSON, ${jsonError(text, cause as Error)}`, { cause });
   }
-  const parsed = schema.safeParse(data);
+  // Each data file is parsed once: zod's compiled fast path would cost more to build than it saves.
+  const parsed = schema.safeParse(data, { jitless: true });
   if (!parsed.success) {
     const line = lineOf(text, firstIssue(parsed.error)?.path ?? []);
     throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);

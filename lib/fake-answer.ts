@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hasher } from "./hash.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -11,7 +11,7 @@ const outcomes = ["clearer outcomes", "faster decisions", "measurable improvemen
 function stream(seed: string) {
   let counter = 0;
   return (n: number): number => {
-    const digest = createHash("sha256").update(`${seed}:${counter++}`).digest();
+    const digest = hasher("sha256").update(`${seed}:${counter++}`).digest();
     return digest.readUInt32BE(0) % Math.max(1, n);
   };
 }

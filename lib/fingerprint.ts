@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex as sha256 } from "./hash.ts";
 import { canonicalJson } from "./jsonl.ts";
 import { template, templateNames } from "./prompts/render.ts";
 import type { Config } from "./schema/config.ts";
@@ -9,8 +9,6 @@ import type { Config } from "./schema/config.ts";
  * later counts without a change here. Keys absent from the config are skipped.
  */
 export const answerShapingKeys = ["model", "models", "temperature", "seed", "featuresPerRole", "enumLimit", "mappingSets", "modelSettings", "reasoning", "maxOutputTokens"] as const;
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** One digest of everything the prompts are made of that is the same for every service. */
 export function promptsDigest(domainText: string): string {

@@ -89,6 +89,9 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** Responses built here from a body already read: their headers may still be set. */
+const rebuilt = new WeakSet<Response>();
+
 /**
  * Reads a 2xx body whole and hands back an equal response, or throws (and so is retried) when
  * the body broke off or is not what was asked for. The error says what came back.
@@ -111,7 +114,9 @@ async function usableAnswer(response: Response, expectBody: RetryOptions["expect
   const headers = new Headers(response.headers);
   headers.delete("content-length");
   headers.delete("content-encoding");
-  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+  const answer = new Response(text, { status: response.status, statusText: response.statusText, headers });
+  rebuilt.add(answer);
+  return answer;
 }
 
 /** The header on every response of the retry fetch that says how many retries it took. */
@@ -122,6 +127,8 @@ const retriesOfError = new WeakMap<object, number>();
 
 /** The same response with the retry count in `x-sa-retries`; nothing from the server is changed. */
 function withRetries(response: Response, retries: number): Response {
+  // A 2xx answer was rebuilt from its text already: no second copy. A server's own response has immutable headers.
+  if (rebuilt.has(response)) return response.headers.set(retriesHeader, String(retries)), response;
   const headers = new Headers(response.headers);
   headers.set(retriesHeader, String(retries));
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });

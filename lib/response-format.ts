@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./hash.ts";
 import type { z } from "zod";
 import type { JsonSchema } from "../providers/types.ts";
 import { canonicalJson } from "./jsonl.ts";
@@ -40,7 +40,7 @@ export function createResponseFormats() {
   const digests = new WeakMap<z.ZodType, string>();
   const digestOf = (schema: z.ZodType) => {
     let digest = digests.get(schema);
-    if (!digest) digests.set(schema, (digest = createHash("sha256").update(canonicalJson(jsonSchemaOf(schema))).digest("hex")));
+    if (!digest) digests.set(schema, (digest = sha256Hex(canonicalJson(jsonSchemaOf(schema)))));
     return digest;
   };
   return {

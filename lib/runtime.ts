@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
 import { builtInEndpoints, providerTypes } from "../providers/index.ts";
 import type { Provider } from "../providers/types.ts";
@@ -17,7 +16,6 @@ import { observedOutput } from "./estimate.ts";
 import { createTokenForecast } from "./token-forecast.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
-import { createBatchMode } from "./batch/mode.ts";
 import { createSession, type Route, type Session } from "./session.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
@@ -150,7 +148,7 @@ function preloadProviders(config: Config): Promise<unknown> {
 
 /** A sortable run id (its start time, to the second) with a random tail; every log line carries it. */
 function newRunId(clock: Clock): string {
-  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
+  const runId = `${new Date(clock.now()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${crypto.randomUUID().slice(0, 8)}`;
   setLogField("runId", runId);
   return runId;
 }
@@ -185,7 +183,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const ownGuard = createUsageGuard(config.limits, config.budget, log);
   const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const run = createBookkeeping(options, clock, runId);
-  const batch = batchRunKey ? createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
+  // The Batch API code (and its client) loads only for a batch run.
+  const batch = batchRunKey ? (await import("./batch/mode.ts")).createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
   const limiter = batch ? batch.wrapLimiter(stores.limiter) : stores.limiter;
   const pricing = createPricing(config.pricing, log);
   const connected = await connectProviders(options, limiter);

@@ -17,6 +17,8 @@ export interface UsageGuard {
   release(reservation: Reservation): void;
   /** Whether a call's estimated cost matters (a hard budget); otherwise it need not be priced. */
   readonly needsCost: boolean;
+  /** Whether a call's estimate matters at all (a token limit or a hard budget); otherwise it need not be forecast. */
+  readonly needsEstimate: boolean;
   /** Why dispatch stopped, once a limit was reached. */
   readonly stopReason: string | undefined;
   readonly requests: number;
@@ -71,6 +73,7 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
       pending.costUsd -= reservation.costUsd;
     },
     needsCost: budget.hardUsd !== undefined,
+    needsEstimate: [limits.maxInputTokens, limits.maxOutputTokens, limits.maxTokens, budget.hardUsd].some((limit) => limit !== undefined),
     get stopReason() {
       return stopReason;
     },

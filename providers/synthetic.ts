@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../lib/hash.ts";
 import { fakeFromSchema } from "../lib/fake-answer.ts";
 import { guessTokens } from "../lib/token-guess.ts";
 import type { ChatRequest, ChatResult, Provider } from "./types.ts";
@@ -18,7 +18,7 @@ export function create(model: string): Provider {
     price: () => 0,
     async complete(request: ChatRequest): Promise<ChatResult> {
       const prompt = request.messages.map((m) => `${m.role}\n${m.content}`).join("\n");
-      const seed = createHash("sha256").update(`${model}\n${request.seed ?? ""}\n${prompt}`).digest("hex");
+      const seed = sha256Hex(`${model}\n${request.seed ?? ""}\n${prompt}`);
       const content = JSON.stringify(fakeFromSchema(request.jsonSchema, seed));
       return {
         content,

@@ -7,7 +7,7 @@ import { createRuntime, type Runtime } from "../lib/runtime.ts";
 import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
-import { batchRunKey } from "../lib/batch/mode.ts";
+import { batchRunKey } from "../lib/batch/run-key.ts";
 import { printSummary } from "./_summary.ts";
 import type { TaskContext } from "./_task.ts";
 

@@ -58,6 +58,32 @@ describe("task catalogue", () => {
     }
   }, 30_000);
 
+  test("a run loads at start only what its calls need: no Batch API code, tokenizer, price table for a free model, SDK it does not use, OpenTelemetry or exceljs", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ retry: { attempts: 1 } }));
+      const loaded = async (extra: string[], env: Record<string, string> = {}) => {
+        const args = ["bun", "--preload", join(root, "test/support/report-modules.ts"), join(root, "scripts/run.ts"), "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--quiet", "--fresh", ...extra];
+        const result = await run(args, dir, { CI: "true", ...env });
+        return (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
+      };
+      const plain = await loaded(["--model", "synthetic:demo"]);
+      expect(plain).toContain("lib/pipeline/run.ts");
+      expect(plain.filter((p) => p.startsWith("lib/batch/") && p !== "lib/batch/run-key.ts")).toEqual([]);
+      for (const pkg of ["openai", "js-tiktoken", "@pydantic/genai-prices", "@opentelemetry", "exceljs", "bullmq"]) {
+        expect(plain.filter((p) => p.startsWith(`node_modules/${pkg}/`))).toEqual([]);
+      }
+      // The control: the same probe sees the SDK and the Batch API code when a batch run on an
+      // openai model asks for them (the upload to a closed port fails once they are loaded).
+      const batch = await loaded(["--model", "openai:gpt-4o-mini", "--batch"], { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: "http://127.0.0.1:1/v1" });
+      expect(batch).toContain("lib/batch/mode.ts");
+      expect(batch.some((p) => p.startsWith("node_modules/openai/"))).toBe(true);
+    } finally {
+      cleanup();
+    }
+  }, 30_000);
+
   test("each task takes its meta from the static table list reads", async () => {
     for (const [name, load] of Object.entries(tasks)) {
       const meta = (await load()).default.meta;

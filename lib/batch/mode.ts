@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import { resolve } from "node:path";
 import PQueue from "p-queue";
 import type { Storage } from "unstorage";
 import type { Provider } from "../../providers/types.ts";
@@ -34,12 +32,6 @@ export interface BatchMode {
   wrapSession(session: Session): Session;
   /** A limiter whose stop also fails the calls waiting for a wave. */
   wrapLimiter(limiter: Limiter): Limiter;
-}
-
-/** Names a run's batches in the store: the same input, output and model find them again. */
-export function batchRunKey(input: string, output: string, config: Pick<Config, "model" | "context">): string {
-  const text = JSON.stringify({ input: input === "-" ? "-" : resolve(input), output: output === "-" ? "-" : resolve(output), model: config.model, context: config.context });
-  return createHash("sha256").update(text).digest("hex").slice(0, 16);
 }
 
 export function createBatchMode(options: BatchModeOptions): BatchMode {

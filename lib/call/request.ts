@@ -25,6 +25,26 @@ function estimate(ctx: CallContext, attempt: Attempt<unknown>, counted: number):
   return { counted, inputTokens, outputTokens, costUsd };
 }
 
+/**
+ * A request that no usage limit or budget weighs: nothing to forecast before it is sent, so the
+ * first request does not wait for the ledger's history to be read. A TPM limit forecasts anyway,
+ * when the limiter asks (`tokens` below).
+ */
+const unweighed = (counted: number): Guess => ({ counted, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+
+/** Pricings whose price table is loaded or loading. */
+const warmed = new WeakSet<object>();
+
+/**
+ * Loads the price table (tens of milliseconds) while the first answers are awaited: left to the
+ * first answer, it would hold up every answer that arrives with it.
+ */
+function warmPricing(ctx: CallContext, modelId: string): void {
+  if (warmed.has(ctx.pricing)) return;
+  warmed.add(ctx.pricing);
+  setImmediate(() => ctx.pricing.cost(modelId, noUsage));
+}
+
 /** Sends one request once the limiter lets it go; settles the reservation whatever the answer. */
 async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[], guess: Guess): Promise<ChatResult> {
   const { spec, route, jsonSchema } = attempt;
@@ -35,7 +55,9 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   try {
     // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
     const requestKey = messages === spec.messages ? attempt.key : `${attempt.key}:reask`;
-    result = await provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings, requestKey });
+    const answer = provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings, requestKey });
+    warmPricing(ctx, attempt.model);
+    result = await answer;
   } catch (error) {
     ctx.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
     const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
@@ -55,7 +77,7 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
 /** One live request through the limits; recorded in the ledger whatever the answer. */
 export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<ChatResult> {
   const counted = await countPrompt(ctx, messages);
-  let guess = estimate(ctx, attempt, counted);
+  let guess = ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted);
   const tokens = () => {
     guess = estimate(ctx, attempt, counted);
     return guess.inputTokens + guess.outputTokens;

@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
 import { SAError, errorMessage } from "../errors.ts";
 import { assertReadable } from "../jsonl.ts";
-import { recoverLedger } from "../ledger-recover.ts";
 import { claimOutput, type OutputClaim } from "../output-claim.ts";
 import { createEvolutionWriter } from "../output.ts";
 import { noProgress } from "../progress.ts";
@@ -36,7 +35,6 @@ async function runClaimed<T>(rt: RunContext, options: RunOptions, handler: Recor
   }
   const claim = claimOutput(options.output, { task: handler.task, runId: rt.runId, log: rt.log });
   try {
-    await recoverLedger(rt.config.ledger.path, rt.log).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
     return await runEngine(openRun(rt, options, handler), claim);
   } finally {
     claim.release();
@@ -53,14 +51,18 @@ function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<
   return { rt, options, handler, writer, progress: options.progress ?? noProgress, state: createRunState() };
 }
 
-/** Reads and dispatches the input, waits for the calls, then ends the run in the ledger. */
+/**
+ * Reads and dispatches the input, waits for the calls, then ends the run in the ledger. The
+ * ledger's bookkeeping starts once the first service is dispatched, so the first requests go out
+ * without waiting for it.
+ */
 async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunSummary> {
   const removeStops = watchStops(run as EngineRun<unknown>, claim);
-  const heartbeat = await startHeartbeat(run as EngineRun<unknown>);
+  const heartbeat = startHeartbeat(run as EngineRun<unknown>);
   run.progress.start(() => progressCounts(run as EngineRun<unknown>));
   const dispatcher = createDispatcher(run);
   try {
-    await readInput(run, dispatcher);
+    await readInput(run, { ...dispatcher, dispatch: (accepted) => (heartbeat.begin(), dispatcher.dispatch(accepted)) });
     await waitForCalls(run as EngineRun<unknown>, dispatcher.idle());
   } finally {
     await heartbeat.stop();

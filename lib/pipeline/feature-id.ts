@@ -1,3 +1,4 @@
+import { hasher } from "../hash.ts";
 
 /** The RFC 4122 URL namespace (6ba7b811-9dad-11d1-80b4-00c04fd430c8), as bytes. */
 const urlNamespace = Buffer.from("6ba7b8119dad11d180b400c04fd430c8", "hex");
@@ -10,8 +11,7 @@ const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
  * version and variant bits set, so this is written here rather than taken from a dependency.
  */
 export function uuid5Bytes(name: string): Buffer {
-  // Bun's own hasher: the same SHA-1, with less overhead per call than node:crypto's.
-  const bytes = new Bun.CryptoHasher("sha1").update(urlNamespace).update(name, "utf8").digest().subarray(0, 16);
+  const bytes = hasher("sha1").update(urlNamespace).update(name).digest().subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   return bytes;

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { errorMessage } from "../errors.ts";
+import { recoverLedger } from "../ledger-recover.ts";
 import { saveRun, type RunRecord } from "../ledger.ts";
 import { stageModels } from "../model-settings.ts";
 import type { EngineRun, RunStatus } from "./engine-types.ts";
@@ -29,26 +30,42 @@ function ledgerRecord(run: EngineRun<unknown>, status: "running" | RunStatus, fi
 }
 
 export interface Heartbeat {
+  /** The first calls are on their way: the ledger's bookkeeping starts at the next turn of the event loop. */
+  begin(): void;
   /** Stops the periodic record and waits for one in progress. */
   stop(): Promise<void>;
   /** The journal says how the run ended first, so a failed ledger write still leaves it known. */
   final(status: RunStatus): Promise<void>;
 }
 
-/** Saves the run as "running" now and every few seconds, until `stop`; then `final` ends it. */
-export async function startHeartbeat(run: EngineRun<unknown>): Promise<Heartbeat> {
+/**
+ * Brings the ledger up to date (other runs' journals folded in) and saves this run as "running",
+ * then again every few seconds until `stop`; `final` ends it. The first two wait for `begin` (or
+ * `stop`): they are not needed to send the first requests, and a crash before them loses nothing,
+ * since every answered call is in the journal, which the next read of the ledger folds in.
+ */
+export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
   const { rt } = run;
   const path = rt.config.ledger.path;
-  await saveRun(path, ledgerRecord(run, "running", null)).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
+  const warn = (error: unknown) => rt.log.warn(`ledger: ${errorMessage(error)}`);
+  let begun = false;
+  let opened: Promise<void> | undefined;
+  const open = () => (opened ??= recoverLedger(path, rt.log).catch(warn).then(() => saveRun(path, ledgerRecord(run, "running", null)).catch(warn)));
   let flushing: Promise<void> = Promise.resolve();
-  const flusher = setInterval(() => (flushing = flushing.then(() => saveRun(path, ledgerRecord(run, "running", null))).catch(() => {})), FLUSH_EVERY_MS);
+  const flusher = setInterval(() => (flushing = flushing.then(open).then(() => saveRun(path, ledgerRecord(run, "running", null))).catch(() => {})), FLUSH_EVERY_MS);
   flusher.unref?.();
   return {
+    begin() {
+      if (!begun) setImmediate(open);
+      begun = true;
+    },
     async stop() {
       clearInterval(flusher);
+      await open();
       await flushing; // never let a periodic "running" land after the final record
     },
     async final(status) {
+      await open();
       rt.journal.end(status, run.state.stop?.reason ?? null);
       await saveRun(path, ledgerRecord(run, status, new Date(rt.clock.now()).toISOString()));
       rt.journal.remove();

@@ -56,6 +56,7 @@ export function createSharedBudget(client: Redis, keys: { spend: (runId: string)
       release: (reservation) => guard.release(reservation),
       // A job's budget is checked against every estimate here: calls are always priced.
       needsCost: true,
+      needsEstimate: true,
       get stopReason() {
         return guard.stopReason;
       },
