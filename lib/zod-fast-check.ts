@@ -41,8 +41,9 @@ const compiled = new WeakMap<object, FastCheck | null>();
 
 /** The schema's compiled check, built on first use; undefined when the schema uses what is not compiled. */
 export function fastCheckOf(schema: z.ZodType): FastCheck | undefined {
-  if (!compiled.has(schema)) compiled.set(schema, compile(schema) ?? null);
-  return compiled.get(schema) ?? undefined;
+  let check = compiled.get(schema);
+  if (check === undefined) compiled.set(schema, (check = compile(schema) ?? null));
+  return check ?? undefined;
 }
 
 function compile(schema: unknown): FastCheck | undefined {
