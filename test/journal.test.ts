@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { observedOutput } from "../lib/estimate.ts";
 import { createJournal, readJournal } from "../lib/journal.ts";
 import { readLedger } from "../lib/ledger.ts";
+import { recoverLedger } from "../lib/ledger-recover.ts";
 import { startTestServer } from "../lib/test-server.ts";
 import { deadPid, fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 
@@ -145,6 +146,29 @@ describe("calls that failed before any answer", () => {
   });
 });
 
+
+describe("bringing the ledger up to date", () => {
+  test("a run's own journal is left unread; another live run's journal is folded in", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const ledgerPath = join(dir, ".sa/usage.json");
+      const line = (runId: string, serviceId: string) => [
+        JSON.stringify({ type: "run", runId, task: "run", startedAt: new Date(0).toISOString(), pid: process.pid, host: hostname() }),
+        JSON.stringify({ type: "call", task: "run", stage: "mapping", serviceId, provider: "openai", model: "openai:m", answeredBy: "m", cache: "hit", inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, latencyMs: 0, retries: 0, costUsd: 0, savedCostUsd: 0.5 }),
+      ].join("\n") + "\n";
+      mkdirSync(join(dir, ".sa/journal"), { recursive: true });
+      writeFileSync(join(dir, ".sa/journal/self.jsonl"), line("self", "A"));
+      writeFileSync(join(dir, ".sa/journal/other.jsonl"), line("other", "B"));
+      await recoverLedger(ledgerPath, undefined, "self");
+      const runs = readLedger(ledgerPath).runs;
+      expect(runs.map((r) => [r.runId, r.status, r.totals.cachedCalls])).toEqual([["other", "running", 1]]);
+      // Both runs still live: both journals stay.
+      expect(readdirSync(join(dir, ".sa/journal")).sort()).toEqual(["other.jsonl", "self.jsonl"]);
+    } finally {
+      cleanup();
+    }
+  });
+});
 
 describe("journal lines", () => {
   const call = (cache: "hit" | "live", serviceId: string) => ({

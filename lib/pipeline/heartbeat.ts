@@ -50,7 +50,7 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
   const warn = (error: unknown) => rt.log.warn(`ledger: ${errorMessage(error)}`);
   let begun = false;
   let opened: Promise<void> | undefined;
-  const open = () => (opened ??= recoverLedger(path, rt.log).catch(warn).then(() => saveRun(path, ledgerRecord(run, "running", null)).catch(warn)));
+  const open = () => (opened ??= recoverLedger(path, rt.log, rt.runId).catch(warn).then(() => saveRun(path, ledgerRecord(run, "running", null)).catch(warn)));
   let flushing: Promise<void> = Promise.resolve();
   const flusher = setInterval(() => (flushing = flushing.then(open).then(() => saveRun(path, ledgerRecord(run, "running", null))).catch(() => {})), FLUSH_EVERY_MS);
   flusher.unref?.();
