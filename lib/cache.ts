@@ -5,6 +5,7 @@ import { SAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
+import { fastCheckOf } from "./zod-fast-check.ts";
 
 /** Bump when the entry shape or the key recipe changes: old entries then simply miss. */
 export const CACHE_KEY_VERSION = 1;
@@ -47,6 +48,8 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
 }
 
 const plain = /[A-Za-z0-9_-]/;
+/** A part that `keyPart` leaves as it is: plain characters, dots only between two of them. */
+const plainPart = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 /** Longest encoded part: a file name must stay well under 255 bytes with the fs driver's temp suffix. */
 const MAX_PART = 120;
 
@@ -59,6 +62,7 @@ const MAX_PART = 120;
  */
 export function keyPart(text: string): string {
   if (text === "") return "~";
+  if (text.length <= MAX_PART && plainPart.test(text)) return text;
   const chars = [...text];
   const encoded = chars
     .map((ch, i) => {
@@ -202,14 +206,13 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
         return undefined;
       }
       if (raw === null || raw === undefined) return undefined;
-      // Drivers hand back parsed JSON; a truncated file comes back as a plain string.
-      const parsed = cacheEntrySchema.safeParse(typeof raw === "string" ? safeJson(raw) : raw);
-      if (!parsed.success) {
+      const entry = parseEntry(raw);
+      if (!entry) {
         options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
         return undefined;
       }
-      if (parsed.data.expiresAt && Date.parse(parsed.data.expiresAt) <= now().getTime()) return undefined;
-      return parsed.data;
+      if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
+      return entry;
     },
     async store(key, entry) {
       if (options.mode === "off" || disabled) return;
@@ -223,6 +226,17 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       }
     },
   };
+}
+
+/**
+ * A stored entry, or undefined when it is corrupt. Drivers hand back parsed JSON (a truncated
+ * file comes back as a plain string); an entry as we write it passes the compiled check and is
+ * taken as it is, anything else goes through zod.
+ */
+function parseEntry(raw: unknown): CacheEntry | undefined {
+  if (fastCheckOf(cacheEntrySchema)?.(raw)) return raw as CacheEntry;
+  const parsed = cacheEntrySchema.safeParse(typeof raw === "string" ? safeJson(raw) : raw);
+  return parsed.success ? parsed.data : undefined;
 }
 
 function safeJson(text: string): unknown {

@@ -3,6 +3,7 @@ import type { ChatMessage } from "../providers/types.ts";
 import { errorMessage } from "./errors.ts";
 import type { Pins } from "./response-format.ts";
 import { formatIssues } from "./zod-error.ts";
+import { fastCheckOf } from "./zod-fast-check.ts";
 
 export type Stage = "descriptions" | "features" | "mapping";
 
@@ -44,8 +45,12 @@ export interface CallResult<T> {
   cached: boolean;
 }
 
-/** Parses an answer (JSON text or a cached value) with the call's schema, then its own checks. */
-export function validateAnswer<T>(spec: CallSpec<T>, content: unknown): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
+/**
+ * Parses an answer (JSON text or a cached value) with the call's schema, then its own checks.
+ * With `cached`, a value that the schema's compiled check passes is taken as it is, without a zod
+ * parse (lib/zod-fast-check.ts); anything else is parsed as any answer is, so the outcome is the same.
+ */
+export function validateAnswer<T>(spec: CallSpec<T>, content: unknown, options: { cached?: boolean } = {}): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
   let data = content;
   if (typeof content === "string") {
     // Some OpenAI-compatible servers wrap JSON in a Markdown fence even in JSON mode.
@@ -56,8 +61,14 @@ export function validateAnswer<T>(spec: CallSpec<T>, content: unknown): { ok: tr
       return { ok: false, reason: `the answer is not JSON (${errorMessage(error)})` };
     }
   }
-  const parsed = (spec.parseSchema ?? spec.schema).safeParse(data);
-  if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
-  const checked = spec.check ? spec.check(parsed.data) : { value: parsed.data, problems: [] };
+  const schema = spec.parseSchema ?? spec.schema;
+  let value: T;
+  if (options.cached && typeof data === "object" && fastCheckOf(schema)?.(data)) value = data as T;
+  else {
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
+    value = parsed.data;
+  }
+  const checked = spec.check ? spec.check(value) : { value, problems: [] };
   return { ok: true, value: checked.value, problems: checked.problems };
 }

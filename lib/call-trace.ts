@@ -32,6 +32,8 @@ function startSpan(tracing: Tracing, open: WeakMap<object, OpenCall>, spec: { st
   };
 }
 
+const noCallSpan = { end: (_error?: unknown, _answer?: unknown) => {} };
+
 /** Adds one request's usage to its call's totals and sets them on the span. */
 function addRequest(call: OpenCall, r: Request): void {
   const t = call.totals;
@@ -59,6 +61,8 @@ function addRequest(call: OpenCall, r: Request): void {
  * call may take several requests (a re-ask, a fallback): the span sums them.
  */
 export function createCallTraces(tracing: Tracing) {
+  // Without tracing, a call has no span to fill: nothing is built per call (a cached rerun makes thousands a second).
+  if (!tracing.enabled) return { start: (_spec: object, _primary: Provider) => noCallSpan, record: (_spec: object, _r: Request) => {} };
   const open = new WeakMap<object, OpenCall>();
   return {
     start: (spec: { stage: string; serviceId: string; messages: unknown }, primary: Provider) => startSpan(tracing, open, spec, primary),

@@ -78,8 +78,25 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
 
 /** Canonical JSON: keys sorted at every depth, so equal data gives equal bytes. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return JSON.stringify(typeof value === "object" && value !== null && builtInOrder.has(value) ? value : sortKeys(value));
 }
+
+/** Values their builder made in canonical order (see `markCanonical`): written without a walk. */
+const builtInOrder = new WeakSet<object>();
+
+/**
+ * Marks a value whose builder made every object in it with sorted keys, at every depth, so that
+ * `canonicalJson` writes it as it is: on a large line the walk that checks the order costs as much
+ * as writing it. The builder keeps that promise, and so does anything that changes the value
+ * later (with `canonical`); a test walks what the builder makes.
+ */
+export function markCanonical<T extends object>(value: T): T {
+  builtInOrder.add(value);
+  return value;
+}
+
+/** The value with its keys sorted at every depth: itself when it already is, else a copy. */
+export const canonical = <T>(value: T): T => sortKeys(value) as T;
 
 const isPlain = (value: object) => {
   const proto = Object.getPrototypeOf(value);
@@ -89,9 +106,11 @@ const isPlain = (value: object) => {
 /**
  * The value with every object's keys in sorted order. What is already in order is returned as it
  * is, not copied (JSON.stringify drops undefined values either way); an array or object is copied
- * only when something in it had to change.
+ * only when something in it had to change. An evolution is built in key order, so the common case
+ * is a walk that checks each object's keys as it goes (`for...in`, no key array) and copies nothing.
  */
 function sortKeys(value: unknown): unknown {
+  if (!value || typeof value !== "object") return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
@@ -101,24 +120,27 @@ function sortKeys(value: unknown): unknown {
     }
     return out ?? value;
   }
-  if (!value || typeof value !== "object") return value;
-  const keys = Object.keys(value);
-  let inOrder = isPlain(value);
-  for (let i = 1; inOrder && i < keys.length; i++) if (keys[i - 1]! > keys[i]!) inOrder = false;
   const source = value as Record<string, unknown>;
-  let out: Record<string, unknown> | undefined = inOrder ? undefined : {};
-  if (!inOrder) keys.sort();
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
+  if (!isPlain(source)) return sortedCopy(source);
+  let previous: string | undefined;
+  for (const key in source) {
+    if (previous !== undefined && previous > key) return sortedCopy(source);
     const v = source[key];
     const sorted = sortKeys(v);
-    if (!out && sorted !== v) {
-      out = {};
-      for (let j = 0; j < i; j++) out[keys[j]!] = source[keys[j]!];
-    }
-    if (out && sorted !== undefined) out[key] = sorted;
+    if (sorted !== v) return sortedCopy(source, key, sorted);
+    previous = key;
   }
-  return out ?? value;
+  return source;
+}
+
+/** A copy of an object with its keys sorted, each value sorted too (`known`: one already done). */
+function sortedCopy(source: Record<string, unknown>, knownKey?: string, known?: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(source).sort()) {
+    const sorted = key === knownKey ? known : sortKeys(source[key]);
+    if (sorted !== undefined) out[key] = sorted;
+  }
+  return out;
 }
 
 /**

@@ -57,11 +57,12 @@ const journalsOf = (ledgerPath: string) => {
  * Brings the ledger up to date before it is read: folds every run's journal into its totals,
  * and marks `crashed` a run left `running` by a process that is gone. Journals of runs that
  * ended are removed; those of live runs stay. Returns how many runs were marked as ended.
- * `ownRunId` names the calling run: its own journal is never read (its totals are in memory, and
- * a long run's journal is a line per call).
+ * A run bringing the ledger up to date for itself names its own run (`self`): its journal is
+ * not read, since the run saves its own record right after (on a cached rerun that journal
+ * already holds thousands of lines by then).
  */
-export async function recoverLedger(ledgerPath: string, log?: Log, ownRunId?: string): Promise<number> {
-  const journals = journalsOf(ledgerPath).filter((j) => j.runId !== ownRunId);
+export async function recoverLedger(ledgerPath: string, log?: Log, self?: string): Promise<number> {
+  const journals = journalsOf(ledgerPath).filter((j) => j.runId !== self);
   const stale = (ledger: Ledger) => ledger.runs.filter((r) => r.status === "running" && ownerGone(r));
   if (journals.length === 0 && (!existsSync(ledgerPath) || stale(readLedger(ledgerPath)).length === 0)) return 0;
   let ended = 0;

@@ -63,6 +63,43 @@ function scanLines(path: string, onLine: (text: string, offset: number, length: 
   }
 }
 
+/** Appends a line with one write, as appendFileSync would; what a short write left out follows. Returns its bytes. */
+function appendLine(fd: number, line: string): number {
+  const bytes = Buffer.byteLength(line);
+  const written = writeSync(fd, line);
+  if (written === bytes) return bytes;
+  const rest = Buffer.from(line).subarray(written);
+  for (let done = 0; done < rest.length; ) done += writeSync(fd, rest, done);
+  return bytes;
+}
+
+/** The byte ranges to copy, each line with its newline; lines next to each other in the file make one range. */
+function copyRanges(lines: LineRef[]): Array<{ offset: number; length: number }> {
+  const ranges: Array<{ offset: number; length: number }> = [];
+  for (const line of lines) {
+    const last = ranges.at(-1);
+    if (last && last.offset + last.length === line.offset) last.length += line.length + 1;
+    else ranges.push({ offset: line.offset, length: line.length + 1 });
+  }
+  return ranges;
+}
+
+/** Copies byte ranges of `source` to the end of `target` through one buffer; a last line without its newline gets one. */
+function copyInto(source: number, target: number, ranges: Array<{ offset: number; length: number }>): void {
+  const buffer = Buffer.alloc(1 << 20);
+  for (const { offset, length } of ranges) {
+    for (let done = 0; done < length; ) {
+      const n = readSync(source, buffer, 0, Math.min(buffer.length, length - done), offset + done);
+      if (n === 0) {
+        writeSync(target, "\n");
+        break;
+      }
+      writeSync(target, buffer, 0, n);
+      done += n;
+    }
+  }
+}
+
 function parse(line: string): ServiceEvolution | undefined {
   try {
     const result = evolutionSchema.safeParse(JSON.parse(line));
@@ -70,30 +107,6 @@ function parse(line: string): ServiceEvolution | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Rewrites a file atomically with the given lines, in the given order, copying their bytes. One
- * buffer serves every line, grown to the longest: a buffer per line is garbage the size of the
- * whole output, made faster than the collector runs (it was the peak of a 10,000-service run).
- */
-function rewriteLines(path: string, lines: Iterable<LineRef>): void {
-  const temp = tempPathFor(path);
-  const source = openSync(path, "r");
-  const target = openSync(temp, "w");
-  let buffer = Buffer.allocUnsafe(0);
-  try {
-    for (const ref of lines) {
-      if (buffer.length < ref.length + 1) buffer = Buffer.allocUnsafe(Math.max(ref.length + 1, buffer.length * 2));
-      readSync(source, buffer, 0, ref.length, ref.offset);
-      buffer[ref.length] = 0x0a;
-      writeSync(target, buffer, 0, ref.length + 1);
-    }
-  } finally {
-    closeSync(source);
-    closeSync(target);
-  }
-  commitTemp(temp, path);
 }
 
 /**
@@ -126,24 +139,45 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
     note(parsed.service.service_id, ref);
   });
   let size = existsSync(path) ? statSync(path).size : 0;
+  // One descriptor for the run's appends (opening the file for each line costs more than the write).
+  let fd: number | undefined;
   return {
     done,
     write(evolution) {
       const line = `${canonicalJson(evolution)}\n`;
-      appendFileSync(path, line);
-      const length = Buffer.byteLength(line) - 1;
+      fd ??= openSync(path, "a");
+      const length = appendLine(fd, line) - 1;
       note(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
       size += length + 1;
     },
     finish(inputOrder) {
-      // The engine's Set is used as it is: a copy of one with tens of thousands of ids is megabytes.
-      const inInput = inputOrder instanceof Set ? (inputOrder as ReadonlySet<string>) : new Set(inputOrder);
-      function* inOrder() {
-        for (const id of inInput) if (refs.has(id)) yield refs.get(id)!;
-        for (const [id, ref] of refs) if (!inInput.has(id)) yield ref;
-      }
-      if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
-      rewriteLines(path, inOrder());
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+      rewriteInOrder(path, refs, inputOrder);
     },
   };
+}
+
+/** Rewrites the file atomically with its lines in input order; lines of services not in the input stay, after. */
+function rewriteInOrder(path: string, refs: Map<string, LineRef>, inputOrder: Iterable<string>): void {
+  // The engine's Set is used as it is: a copy of one with tens of thousands of ids is megabytes.
+  const inInput = inputOrder instanceof Set ? (inputOrder as ReadonlySet<string>) : new Set(inputOrder);
+  const lines: LineRef[] = [];
+  for (const id of inInput) if (refs.has(id)) lines.push(refs.get(id)!);
+  for (const [id, ref] of refs) if (!inInput.has(id)) lines.push(ref);
+  if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
+  const ranges = copyRanges(lines);
+  // Already in input order, with nothing superseded: the rewrite would copy the file as it is.
+  const fileSize = statSync(path).size;
+  if (ranges.length === 0 ? fileSize === 0 : ranges.length === 1 && ranges[0]!.offset === 0 && ranges[0]!.length === fileSize) return;
+  const temp = tempPathFor(path);
+  const source = openSync(path, "r");
+  const target = openSync(temp, "w");
+  try {
+    copyInto(source, target, ranges);
+  } finally {
+    closeSync(source);
+    closeSync(target);
+  }
+  commitTemp(temp, path);
 }

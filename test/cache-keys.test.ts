@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createCacheStorage, createCallCache, keyPart } from "../lib/cache.ts";
+import { cacheHash, cacheKey, createCacheStorage, createCallCache, keyPart } from "../lib/cache.ts";
+import { featureCode } from "../lib/pipeline/feature-id.ts";
 import { startTestServer } from "../lib/test-server.ts";
 import { warningLog } from "./cache/contract.ts";
 import { startRedis, type RedisServer } from "./redis-server.ts";
@@ -11,6 +12,21 @@ import { fixtureData, runScript, tempDir, writeJsonl } from "./helpers.ts";
 const awkwardIds = ["..", "abc..", "a/b", "a_b", "a:b", "x y", "café ☕", "a?b", `long-${"z".repeat(300)}`];
 
 const services = (ids: string[]) => ids.map((id, i) => ({ service_id: id, name: `Awkward ${i + 1}`, description: `Service with id ${JSON.stringify(id)}.`, jobs_to_be_done: [] }));
+
+describe("the key recipe", () => {
+  // Pinned values: a change to how keys, hashes or feature codes are computed would orphan every
+  // cache (and every code) made before it. Computed before the hashing moved to Bun.CryptoHasher.
+  test("hashes, keys and feature codes are the same as ever", () => {
+    const long = "Long system text. ".repeat(80);
+    const hashes = [
+      { provider: "openai", baseURL: "https://user:secret@api.example.com/v1", model: "gpt-4o-mini", messages: [{ role: "system", content: long }, { role: "user", content: "Map these features: é, 日本" }], schema: 'abc:[["feature_id",["F1","F2"]]]', temperature: 0.2, stage: "mapping" },
+      { provider: "synthetic", baseURL: "synthetic:", model: "bench", messages: [{ role: "user", content: "short" }], schema: "d1", seed: 7, reasoningEffort: "low", maxOutputTokens: 900, stage: "features" },
+    ].map((parts) => cacheHash(parts));
+    expect(hashes).toEqual(["ae48d261f0f9a7abbee9acc4a259414cdb8b7731f5362ad5785fc01089fad6f2", "55d5b1240b6edbab0a0b9e8700c15ff628d5632b3b83e16f52c8fa00f686f91a"]);
+    expect(cacheKey("default", "mapping", "SVC 1/é", "h")).toBe("default:mapping:SVC~201~2F~C3~A9:h");
+    expect(featureCode("Plateau 1", "role_a", "Feature name")).toBe("ZN5NNU");
+  });
+});
 
 describe("keyPart", () => {
   test("every id becomes a part every driver accepts, and distinct ids stay distinct", () => {

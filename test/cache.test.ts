@@ -6,6 +6,16 @@ import { runServices } from "../lib/pipeline/run.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, testRuntime, writeJsonl } from "./helpers.ts";
 import { startRedis, type RedisServer } from "./redis-server.ts";
+import { warningLog } from "./cache/contract.ts";
+import type { Log } from "../lib/log.ts";
+
+/** The fs cache's entry files of one stage, with their parsed JSON. */
+function entriesOf(dir: string, stage: string): Array<{ file: string; entry: Record<string, any> }> {
+  const files: string[] = [];
+  const walk = (d: string) => readdirSync(d).forEach((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : files.push(join(d, n))));
+  walk(join(dir, ".sa/cache/default", stage));
+  return files.sort().map((file) => ({ file, entry: JSON.parse(readFileSync(file, "utf8")) }));
+}
 
 let server: TestServer;
 beforeAll(() => {
@@ -14,9 +24,9 @@ beforeAll(() => {
 afterAll(() => server.stop());
 
 /** Runs the pipeline in-process against the local server; returns how many requests it sent. */
-async function calls(dir: string, input: string, config: Record<string, unknown> = {}, output = "out.jsonl") {
+async function calls(dir: string, input: string, config: Record<string, unknown> = {}, output = "out.jsonl", log?: Log) {
   const before = server.requests.length;
-  const rt = await testRuntime(dir, { baseURL: server.url, config });
+  const rt = await testRuntime(dir, { baseURL: server.url, config, log });
   const summary = await runServices(rt, { input, output: join(dir, output), fresh: true });
   await rt.close();
   expect(summary.status).toBe("ok");
@@ -89,6 +99,34 @@ describe("cache in a run", () => {
       expect(cold.stderr).toContain("dry run: 42 call(s) not in the cache (descriptions 2, features 10, mapping 30)");
       expect(readFileSync(join(dir, "cold.jsonl"), "utf8")).toBe("");
       expect(server.requests.length).toBe(before);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a cached answer that no longer validates is asked again; one zod still accepts is a hit", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      expect(await calls(dir, input, {}, "first.jsonl")).toBe(21);
+      const edit = (target: { file: string; entry: Record<string, any> }, change: (e: Record<string, any>) => void) => {
+        change(target.entry);
+        writeFileSync(target.file, JSON.stringify(target.entry));
+      };
+      const mappings = entriesOf(dir, "mapping");
+      const apps = mappings.filter((m) => m.entry.request.schemaName === "applications_mapping");
+      // Invalid: a facet of the wrong type, a score out of range, a usage that is not a number.
+      edit(apps[0]!, (e) => (e.answer.mappings[0].items[0].facets.criticality = "high"));
+      edit(entriesOf(dir, "features")[0]!, (e) => (e.answer.features[0].score.level = 9));
+      edit(apps[1]!, (e) => (e.usage.inputTokens = "many"));
+      // Still valid for zod (it strips unknown keys of the entry and of a lenient mapping item).
+      edit(apps[2]!, (e) => (e.answer.mappings[0].items[0].note = "kept out"));
+      edit(mappings.find((m) => m.entry.request.schemaName === "technologies_mapping")!, (e) => (e.note = "kept out"));
+      const { log, warnings } = warningLog();
+      expect(await calls(dir, input, {}, "second.jsonl", log)).toBe(3);
+      expect(warnings.filter((w) => w.includes("no longer validates"))).toHaveLength(2);
+      expect(warnings.filter((w) => w.includes("is corrupt or of another shape"))).toHaveLength(1);
+      expect(readFileSync(join(dir, "second.jsonl"), "utf8").replace(/"(created|run_id)":"[^"]*"/g, "")).toBe(readFileSync(join(dir, "first.jsonl"), "utf8").replace(/"(created|run_id)":"[^"]*"/g, ""));
     } finally {
       cleanup();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { observedOutput } from "../lib/estimate.ts";
@@ -147,6 +147,29 @@ describe("calls that failed before any answer", () => {
 });
 
 
+describe("bringing the ledger up to date", () => {
+  test("a run's own journal is left unread; another live run's journal is folded in", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const ledgerPath = join(dir, ".sa/usage.json");
+      const line = (runId: string, serviceId: string) => [
+        JSON.stringify({ type: "run", runId, task: "run", startedAt: new Date(0).toISOString(), pid: process.pid, host: hostname() }),
+        JSON.stringify({ type: "call", task: "run", stage: "mapping", serviceId, provider: "openai", model: "openai:m", answeredBy: "m", cache: "hit", inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, latencyMs: 0, retries: 0, costUsd: 0, savedCostUsd: 0.5 }),
+      ].join("\n") + "\n";
+      mkdirSync(join(dir, ".sa/journal"), { recursive: true });
+      writeFileSync(join(dir, ".sa/journal/self.jsonl"), line("self", "A"));
+      writeFileSync(join(dir, ".sa/journal/other.jsonl"), line("other", "B"));
+      await recoverLedger(ledgerPath, undefined, "self");
+      const runs = readLedger(ledgerPath).runs;
+      expect(runs.map((r) => [r.runId, r.status, r.totals.cachedCalls])).toEqual([["other", "running", 1]]);
+      // Both runs still live: both journals stay.
+      expect(readdirSync(join(dir, ".sa/journal")).sort()).toEqual(["other.jsonl", "self.jsonl"]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("journal lines", () => {
   const call = (cache: "hit" | "live", serviceId: string) => ({
     task: "run", stage: "mapping", serviceId, provider: "openai", model: "openai:m", answeredBy: "m", cache,
@@ -173,24 +196,6 @@ describe("journal lines", () => {
       const read = readJournal(path);
       expect(read.calls.map((c) => c.serviceId)).toEqual(["A", "B", "C", "D", "E"]);
       expect(read.end?.status).toBe("ok");
-    } finally {
-      cleanup();
-    }
-  });
-
-  test("bringing the ledger up to date, a run never reads its own journal; another live run's is folded and kept", async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const ledger = join(dir, "usage.json");
-      for (const runId of ["own", "other"]) {
-        const journal = createJournal(join(dir, "journal", `${runId}.jsonl`), { runId, task: "run", startedAt: new Date(0).toISOString() });
-        journal.append(call("live", "A"));
-      }
-      await recoverLedger(ledger, undefined, "own");
-      const runs = readLedger(ledger).runs;
-      expect(runs.map((r) => r.runId)).toEqual(["other"]);
-      expect(runs[0]!.totals.liveCalls).toBe(1);
-      expect(readdirSync(join(dir, "journal")).sort()).toEqual(["other.jsonl", "own.jsonl"]);
     } finally {
       cleanup();
     }

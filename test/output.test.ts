@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { canonicalJson, truncatePartialLine } from "../lib/jsonl.ts";
 import { createEvolutionWriter } from "../lib/output.ts";
@@ -43,6 +43,37 @@ describe("evolution output", () => {
       expect(lines.map((l) => l.service.service_id)).toEqual(["A", "B", "C", "Z"]);
       expect(lines[0].service.description).toBe("complete now");
       expect(lines[1].service.description.length).toBe(1_500_000);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("finish leaves a file already in input order as it is, and rewrites one that is not", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "out.jsonl");
+      const line = (id: string) => `${canonicalJson(evolution(id, 1))}\n`;
+      const writer = createEvolutionWriter(path, { fresh: true, plateauCount: 1, sets: ["apps"] });
+      for (const id of ["A", "B", "C"]) writer.write(evolution(id, 1));
+      const inode = statSync(path).ino;
+      writer.finish(["A", "B", "C"]);
+      // Not rewritten: the same file, with the same bytes.
+      expect(statSync(path).ino).toBe(inode);
+      expect(readFileSync(path, "utf8")).toBe(["A", "B", "C"].map(line).join(""));
+
+      // Out of order, a blank line, a line superseded by a later one: rewritten in input order.
+      writeFileSync(path, [line("C"), "\n", line("A"), line("B")].join(""));
+      const resumed = createEvolutionWriter(path, { fresh: false, plateauCount: 1, sets: ["apps"] });
+      resumed.write(evolution("D", 1));
+      resumed.write(evolution("A", 1));
+      resumed.finish(["A", "B", "C", "D"]);
+      expect(statSync(path).ino).not.toBe(inode);
+      expect(readFileSync(path, "utf8")).toBe(["A", "B", "C", "D"].map(line).join(""));
+
+      // Nothing in order but a blank line: rewritten without it.
+      writeFileSync(path, [line("A"), "\n"].join(""));
+      createEvolutionWriter(path, { fresh: false, plateauCount: 1, sets: ["apps"] }).finish(["A"]);
+      expect(readFileSync(path, "utf8")).toBe(line("A"));
     } finally {
       cleanup();
     }

@@ -60,9 +60,56 @@ describe("mapping check", () => {
     expect(result.problems.join("\n")).toMatch(/F1 → A2: facets\.kind/);
     expect(result.problems.join("\n")).toMatch(/F2 → A2: facets\.kind/);
   });
+
+  test("keeps facets in the catalogue's order without nulls, and a rationale; an unknown or undefined facet is a problem", () => {
+    const result = checkMapping(
+      { mappings: [
+        { feature_id: "F1", items: [{ item: "A1", rationale: "why", facets: { count: 2, kind: "api" } }, { item: "A2", facets: { kind: "ui", extra: 1 } }] },
+        { feature_id: "F2", items: [{ item: "A1", facets: { kind: "ui", count: undefined } }, { item: "A2", facets: { kind: "ui", count: 1.5 } }] },
+      ] } as never,
+      ["F1", "F2"],
+      catalogue,
+    );
+    expect(JSON.stringify(result.value.mappings)).toBe('[{"feature_id":"F1","items":[{"item":"A1","rationale":"why","facets":{"kind":"api","count":2}}]},{"feature_id":"F2","items":[]}]');
+    expect(result.problems).toHaveLength(3);
+    expect(result.problems.join("\n")).toContain("F1 → A2: facets.");
+    expect(result.problems.join("\n")).toMatch(/F2 → A1: facets\.count/);
+    expect(result.problems.join("\n")).toMatch(/F2 → A2: facets\.count/);
+  });
 });
 
 describe("validation and re-ask", () => {
+  test("features: a blank one is dropped after the re-ask, a repeated name is kept once, a role left out is a problem", async () => {
+    const feature = (role: string, name: string) => ({ role, name, description: `About ${name}.`, score: { level: 2, justification: "Seen." } });
+    const features = [feature("residents", "Alpha"), feature("residents", " alpha "), feature("businesses", "Beta"), feature("council_staff", "  "), feature("council_staff", "Gamma")];
+    let first = true;
+    const server = startTestServer({
+      answer: (b) => {
+        if (!isStage(b, "plateau_features")) return undefined;
+        // The very first answer also leaves a role out.
+        const answer = first ? features.filter((f) => f.role !== "businesses") : features;
+        first = false;
+        return JSON.stringify({ features: answer });
+      },
+    });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off" } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(1)), output: join(dir, "out.jsonl") });
+      expect(summary.status).toBe("ok");
+      const reasks = server.requests.filter((r) => r.body.messages.length === 4).map((r) => r.body.messages[3]!.content);
+      expect(reasks).toHaveLength(5);
+      expect(reasks.every((r) => r.includes('feature "" (council_staff) has a blank name, description or justification'))).toBe(true);
+      expect(reasks.filter((r) => r.includes('justification; no features for role "businesses"'))).toHaveLength(1);
+      const line = JSON.parse(readFileSync(join(dir, "out.jsonl"), "utf8"));
+      expect(line.plateaus[0].features.map((f: { name: string }) => f.name)).toEqual(["Beta", "Gamma", "Alpha"]);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
   test("an invalid answer is asked for again once, with the reason", async () => {
     let broken = 0;
     const server = startTestServer({ answer: (b) => (isStage(b, "plateau_features") && broken++ === 0 ? '{"features": "nope"}' : undefined) });

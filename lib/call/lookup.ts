@@ -7,7 +7,7 @@ export async function lookup<T>(ctx: CallContext, attempt: Attempt<T>): Promise<
   const { spec, model, key } = attempt;
   const hit = await ctx.cache.lookup(key);
   if (!hit) return undefined;
-  const checked = validateAnswer(spec, hit.answer);
+  const checked = validateAnswer(spec, hit.answer, { cached: true });
   if (!checked.ok || checked.problems.length > 0) {
     ctx.log.warn(`cache: entry ${key} no longer validates; asking again`, { serviceId: spec.serviceId });
     return undefined;

@@ -18,7 +18,7 @@ export interface GeneratedFeature {
 const byRoleThenName = (a: { role: string; name: string; description: string }, b: typeof a) =>
   byId(a.role, b.role) || byId(a.name, b.name) || byId(a.description, b.description);
 
-const isFilled = (f: FeaturesAnswer["features"][number]) => [f.name, f.description, f.score.justification].every((t) => t.trim().length > 0);
+const isFilled = (f: FeaturesAnswer["features"][number]) => f.name.trim().length > 0 && f.description.trim().length > 0 && f.score.justification.trim().length > 0;
 
 /** Stage 2: one call per plateau gives features for every role, each with a CMMI score. */
 export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: GeneratedFeature[]; model: string }> {
@@ -33,14 +33,20 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     schemaName: "plateau_features",
     imported: { plateau },
     check(answer) {
-      // A blank name, description or justification fails the Python tool's schema: such a feature is dropped.
-      const problems = answer.features.filter((f) => !isFilled(f)).map((f) => `feature "${f.name.trim()}" (${f.role}) has a blank name, description or justification`);
-      // A model may name the same feature twice: keep one.
+      const problems: string[] = [];
       const seen = new Set<string>();
-      const features = answer.features.filter(isFilled).filter((f) => {
+      const features: FeaturesAnswer["features"] = [];
+      for (const f of answer.features) {
+        // A blank name, description or justification fails the Python tool's schema: such a feature is dropped.
+        if (!isFilled(f)) {
+          problems.push(`feature "${f.name.trim()}" (${f.role}) has a blank name, description or justification`);
+          continue;
+        }
+        // A model may name the same feature twice: keep one.
         const key = `${f.role}|${f.name.trim().toLowerCase()}`;
-        return !seen.has(key) && seen.add(key);
-      });
+        if (!seen.has(key)) features.push(f);
+        seen.add(key);
+      }
       const covered = new Set(features.map((f) => f.role));
       problems.push(...roleIds.filter((r) => !covered.has(r)).map((r) => `no features for role "${r}"`));
       return { value: { features }, problems };
@@ -52,7 +58,7 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     name: f.name.trim(),
     description: f.description.trim(),
     role: f.role,
-    score: { level: f.score.level, label: labelForLevel(f.score.level), justification: f.score.justification.trim() },
+    score: { justification: f.score.justification.trim(), label: labelForLevel(f.score.level), level: f.score.level },
   }));
   features.sort(compareFeatures);
   return { features, model: result.model };

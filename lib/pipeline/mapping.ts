@@ -3,6 +3,7 @@ import { mappingPrompt, type MappingFeature } from "../prompts/build.ts";
 import type { Catalogue } from "../schema/data.ts";
 import { facetsSchema, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
 import { formatIssues } from "../zod-error.ts";
+import { fastCheckOf, type FastCheck } from "../zod-fast-check.ts";
 import type { PipelineContext } from "./context.ts";
 
 export interface MappedItem {
@@ -32,13 +33,28 @@ function schemaOf(catalogue: Catalogue, enumLimit: number, rationale: boolean) {
 }
 
 /** What checking an answer needs of a catalogue, built once: its item ids and the facets validator. */
-const checks = new WeakMap<Catalogue, { items: Set<string>; facets: z.ZodType | null; absentOptional: Record<string, null> }>();
-function checksOf(catalogue: Catalogue) {
+interface CatalogueChecks {
+  items: Set<string>;
+  facets: z.ZodType | null;
+  /** Each facet's validator compiled (lib/zod-fast-check.ts), in the order zod writes them; none when one is not compiled. */
+  fastFields?: Array<{ key: string; check: FastCheck; optional: boolean }>;
+  /** The same keys sorted, the order the output writes them in. */
+  sortedFacetKeys: string[];
+  absentOptional: Record<string, null>;
+}
+const checks = new WeakMap<Catalogue, CatalogueChecks>();
+function checksOf(catalogue: Catalogue): CatalogueChecks {
   let found = checks.get(catalogue);
   if (!found) {
+    const facets = facetsSchema(catalogue);
+    const shape = facets ? ((facets as z.ZodObject).shape as Record<string, z.ZodType>) : {};
+    const optional = new Set(catalogue.facets.filter((f) => !f.required).map((f) => f.id));
+    const fields = Object.keys(shape).map((key) => ({ key, check: fastCheckOf(shape[key]!)!, optional: optional.has(key) }));
     found = {
       items: new Set(catalogue.items.map((i) => i.id)),
-      facets: facetsSchema(catalogue),
+      facets,
+      fastFields: fields.every((f) => f.check) ? fields : undefined,
+      sortedFacetKeys: Object.keys(shape).sort(),
       absentOptional: Object.fromEntries(catalogue.facets.filter((f) => !f.required).map((f) => [f.id, null])),
     };
     checks.set(catalogue, found);
@@ -46,7 +62,53 @@ function checksOf(catalogue: Catalogue) {
   return found;
 }
 
+/** Kept facets in sorted key order, as the output writes them (as they are, when a key is not the catalogue's). */
+function inOutputOrder(check: CatalogueChecks, facets: Record<string, unknown>): Record<string, unknown> {
+  const sorted: Record<string, unknown> = {};
+  let count = 0;
+  for (const key of check.sortedFacetKeys) {
+    if (!(key in facets)) continue;
+    sorted[key] = facets[key];
+    count++;
+  }
+  for (const _ in facets) count--;
+  return count === 0 ? sorted : facets;
+}
+
 const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Object.entries(facets).filter(([, v]) => v !== null && v !== undefined));
+
+/**
+ * The facets zod would keep (an optional one left out counts as null, nulls are left out), when
+ * every value passes its compiled check and no key is unknown; undefined for anything else.
+ */
+function fastKept(fields: NonNullable<CatalogueChecks["fastFields"]>, facets: Record<string, unknown>): Record<string, unknown> | undefined {
+  const kept: Record<string, unknown> = {};
+  let unmatched = 0;
+  for (const _ in facets) unmatched++;
+  for (const { key, check, optional } of fields) {
+    if (!(key in facets)) {
+      if (optional) continue;
+      return undefined;
+    }
+    unmatched--;
+    const value = facets[key];
+    if (!check(value)) return undefined;
+    if (value !== null) kept[key] = value;
+  }
+  return unmatched === 0 ? kept : undefined;
+}
+
+/**
+ * An item's facets as kept (the null ones left out, in the order zod writes them), or why they are
+ * invalid. Facets the compiled checks pass are kept without a zod parse, with the same result.
+ */
+function keptFacets(check: CatalogueChecks, facets: Record<string, unknown> | null | undefined): { ok: true; facets: Record<string, unknown> } | { ok: false; reason: string } {
+  const fast = check.fastFields && fastKept(check.fastFields, facets ?? {});
+  if (fast) return { ok: true, facets: fast };
+  const merged: Record<string, unknown> = { ...check.absentOptional, ...facets };
+  const parsed = check.facets!.safeParse(merged);
+  return parsed.success ? { ok: true, facets: withoutNulls(parsed.data as Record<string, unknown>) } : { ok: false, reason: formatIssues(parsed.error) };
+}
 
 /**
  * Keeps known features and items with valid facets; says what was dropped and why. An optional
@@ -55,7 +117,8 @@ const withoutNulls = (facets: Record<string, unknown>) => Object.fromEntries(Obj
  */
 export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { facetsOptional?: boolean } = {}) {
   const features = new Set(featureIds);
-  const { items, facets, absentOptional } = checksOf(catalogue);
+  const check = checksOf(catalogue);
+  const { items, facets } = check;
   const problems: string[] = [];
   const mappings: MappingAnswer["mappings"] = [];
   for (const entry of answer.mappings) {
@@ -66,21 +129,22 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
     const kept: MappingAnswer["mappings"][number]["items"] = [];
     const seen = new Set<string>();
     for (const mapped of entry.items) {
-      const rationale = mapped.rationale !== undefined ? { rationale: mapped.rationale } : {};
       if (!items.has(mapped.item)) {
         problems.push(`${entry.feature_id}: unknown ${catalogue.field} item "${mapped.item}"`);
         continue;
       }
       if (seen.has(mapped.item)) continue;
-      if (facets && !mapped.facets && options.facetsOptional) kept.push({ item: mapped.item, ...rationale });
-      else if (facets) {
-        const parsed = facets.safeParse({ ...absentOptional, ...mapped.facets });
-        if (!parsed.success) {
-          problems.push(`${entry.feature_id} → ${mapped.item}: facets.${formatIssues(parsed.error)}`);
+      const item: MappingAnswer["mappings"][number]["items"][number] = { item: mapped.item };
+      if (mapped.rationale !== undefined) item.rationale = mapped.rationale;
+      if (facets && (mapped.facets || !options.facetsOptional)) {
+        const parsed = keptFacets(check, mapped.facets);
+        if (!parsed.ok) {
+          problems.push(`${entry.feature_id} → ${mapped.item}: facets.${parsed.reason}`);
           continue;
         }
-        kept.push({ item: mapped.item, ...rationale, facets: withoutNulls(parsed.data as Record<string, unknown>) });
-      } else kept.push({ item: mapped.item, ...rationale });
+        item.facets = parsed.facets;
+      }
+      kept.push(item);
       seen.add(mapped.item);
     }
     mappings.push({ feature_id: entry.feature_id, items: kept });
@@ -128,10 +192,11 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
     importedCheck: (answer) => checkMapping(answer, featureIds, input.catalogue, { facetsOptional: true }),
     imported: { plateau: input.plateau, field: input.catalogue.field },
   });
+  const check = checksOf(input.catalogue);
   const mappings = new Map<string, MappedItem[]>();
   for (const entry of result.value.mappings) {
     const list = mappings.get(entry.feature_id) ?? [];
-    for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ item: m.item, facets: m.facets ?? null });
+    for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ facets: m.facets ? inOutputOrder(check, m.facets) : null, item: m.item });
     mappings.set(entry.feature_id, list);
   }
   return { mappings, model: result.model };

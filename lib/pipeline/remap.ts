@@ -11,7 +11,7 @@ import { allSettled, stagePriority } from "./service.ts";
 /** A feature as the output carries it: keys the Python tool's model does not know are left behind. */
 function toPlateauFeature(f: Feature): PlateauFeature {
   const { feature_id, name, description, score } = f;
-  return { feature_id, name, description, role: roleOf(f), score: { level: score.level, label: score.label, justification: score.justification } };
+  return { feature_id, name, description, role: roleOf(f), score: { justification: score.justification, label: score.label, level: score.level } };
 }
 
 /** The string entries of a `models` record (the Python tool's `meta.models` is string to string). */

@@ -40,11 +40,34 @@ function valueOf(name: TemplateName, vars: TemplateVars, key: string): string | 
  */
 const section = /\{\{#(\w+)\}\}\n?([\s\S]*?)\{\{\/\1\}\}\n?/g;
 
+const placeholder = /\{\{(\w+)\}\}/;
+
+/**
+ * A template without sections split once at its placeholders: text, name, text, name, … text.
+ * Filling it joins the parts, what the placeholder pass below does, without a regex per call
+ * (the user prompts are filled for every call of a run).
+ */
+const splitTemplates = new Map<TemplateName, string[] | null>();
+function partsOf(name: TemplateName): string[] | null {
+  let parts = splitTemplates.get(name);
+  if (parts === undefined) {
+    const text = template(name);
+    splitTemplates.set(name, (parts = text.includes("{{#") ? null : text.split(placeholder)));
+  }
+  return parts;
+}
+
 /**
  * Fills `{{name}}` placeholders and `{{#name}}` sections; a placeholder without a
  * value is an error, never silent.
  */
 export function render(name: TemplateName, vars: TemplateVars): string {
+  const parts = partsOf(name);
+  if (parts) {
+    let text = parts[0]!;
+    for (let i = 1; i < parts.length; i += 2) text += String(valueOf(name, vars, parts[i]!)) + parts[i + 1]!;
+    return text.trim();
+  }
   return template(name)
     .replace(section, (_m, key: string, body: string) => {
       const value = valueOf(name, vars, key);

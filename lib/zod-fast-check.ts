@@ -1,0 +1,182 @@
+import type { z } from "zod";
+
+/**
+ * A validator compiled once from a zod schema, for values read back from our own cache. It says
+ * yes only when zod would accept the value as it is: the same checks, no default to fill in, no
+ * unknown key to strip (zod's output would equal the value, up to key order). It says no to
+ * anything else, and the caller then parses with zod as before, so what passes and what fails,
+ * and every error message, stay zod's. Only a subset of zod is compiled (the types our answer
+ * and cache-entry schemas use); a schema with anything else gets no fast check at all.
+ *
+ * Hand-written because zod has no compiled "is this already valid" check, and a parse builds a
+ * copy of every object with its issues list (measured: most of a cached rerun's validation time).
+ */
+export type FastCheck = (value: unknown) => boolean;
+
+interface Def {
+  type: string;
+  checks?: Array<{ _zod: { def: CheckDef } }>;
+  [key: string]: unknown;
+}
+interface CheckDef {
+  check: string;
+  value?: number;
+  inclusive?: boolean;
+  minimum?: number;
+  fn?: (value: unknown) => unknown;
+  when?: unknown;
+  abort?: boolean;
+}
+
+const defOf = (schema: unknown) => (schema as { _zod: { def: Def } })._zod.def;
+const checksOf = (def: Def) => (def.checks ?? []).map((c) => c._zod.def);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isPlain = (v: unknown): v is Record<string, unknown> => {
+  if (!isObject(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
+const compiled = new WeakMap<object, FastCheck | null>();
+
+/** The schema's compiled check, built on first use; undefined when the schema uses what is not compiled. */
+export function fastCheckOf(schema: z.ZodType): FastCheck | undefined {
+  let check = compiled.get(schema);
+  if (check === undefined) compiled.set(schema, (check = compile(schema) ?? null));
+  return check ?? undefined;
+}
+
+function compile(schema: unknown): FastCheck | undefined {
+  const def = defOf(schema);
+  switch (def.type) {
+    case "string":
+      return compileString(def);
+    case "number":
+      return compileNumber(def);
+    case "boolean":
+      return plain(def, (v) => typeof v === "boolean");
+    case "enum":
+      return compileEnum(def);
+    case "literal":
+      return plain(def, (v) => (def.values as unknown[]).includes(v));
+    case "unknown":
+    case "any":
+      return compileUnknown(def);
+    case "nullable":
+      return wrap(def, (inner) => (v) => v === null || inner(v));
+    case "optional":
+      return wrap(def, (inner) => (v) => v === undefined || inner(v));
+    // A value that is there goes to the inner schema; a missing one would be filled in: no.
+    case "default":
+      return wrap(def, (inner) => (v) => v !== undefined && inner(v));
+    case "array":
+      return compileArray(def);
+    case "record":
+      return compileRecord(def);
+    case "object":
+      return compileObject(def);
+    default:
+      return undefined;
+  }
+}
+
+/** A type with no checks of its own. */
+const plain = (def: Def, check: FastCheck): FastCheck | undefined => (checksOf(def).length === 0 ? check : undefined);
+
+function wrap(def: Def, make: (inner: FastCheck) => FastCheck): FastCheck | undefined {
+  const inner = checksOf(def).length === 0 ? compile(def.innerType) : undefined;
+  return inner && make(inner);
+}
+
+function compileString(def: Def): FastCheck | undefined {
+  if (def.coerce) return undefined;
+  let min = 0;
+  for (const check of checksOf(def)) {
+    if (check.check !== "min_length" || typeof check.minimum !== "number") return undefined;
+    min = Math.max(min, check.minimum);
+  }
+  return (v) => typeof v === "string" && v.length >= min;
+}
+
+function compileNumber(def: Def): FastCheck | undefined {
+  if (def.coerce || (def.format !== undefined && def.format !== "safeint")) return undefined;
+  const int = def.format === "safeint";
+  let [min, minInclusive, max, maxInclusive] = [-Infinity, true, Infinity, true];
+  for (const { check, value, inclusive } of checksOf(def)) {
+    if (typeof value !== "number") return undefined;
+    // Several bounds of one side: the tightest holds all of them.
+    if (check === "greater_than" && (value > min || (value === min && !inclusive))) [min, minInclusive] = [value, inclusive === true];
+    else if (check === "less_than" && (value < max || (value === max && !inclusive))) [max, maxInclusive] = [value, inclusive === true];
+    else if (check !== "greater_than" && check !== "less_than") return undefined;
+  }
+  return (v) =>
+    typeof v === "number" && Number.isFinite(v) && (!int || Number.isSafeInteger(v)) && (minInclusive ? v >= min : v > min) && (maxInclusive ? v <= max : v < max);
+}
+
+function compileEnum(def: Def): FastCheck | undefined {
+  const values = Object.values(def.entries as Record<string, unknown>);
+  if (!values.every((v) => typeof v === "string")) return undefined;
+  const known = new Set(values);
+  return plain(def, (v) => known.has(v as string));
+}
+
+/** Anything there; refinements (plain `refine(fn)`) must hold. A missing value is left to zod. */
+function compileUnknown(def: Def): FastCheck | undefined {
+  const refinements: Array<(value: unknown) => unknown> = [];
+  for (const check of checksOf(def)) {
+    if (check.check !== "custom" || typeof check.fn !== "function" || check.when !== undefined) return undefined;
+    refinements.push(check.fn);
+  }
+  if (refinements.length === 0) return (v) => v !== undefined;
+  return (v) => {
+    if (v === undefined) return false;
+    for (const fn of refinements) if (fn(v) !== true) return false;
+    return true;
+  };
+}
+
+function compileArray(def: Def): FastCheck | undefined {
+  const element = checksOf(def).length === 0 ? compile(def.element) : undefined;
+  if (!element) return undefined;
+  return (v) => {
+    if (!Array.isArray(v)) return false;
+    for (let i = 0; i < v.length; i++) if (!element(v[i])) return false;
+    return true;
+  };
+}
+
+/** A record with plain string keys. */
+function compileRecord(def: Def): FastCheck | undefined {
+  const key = defOf(def.keyType);
+  if (key.type !== "string" || checksOf(key).length > 0 || checksOf(def).length > 0) return undefined;
+  const value = compile(def.valueType);
+  if (!value) return undefined;
+  return (v) => {
+    if (!isPlain(v)) return false;
+    for (const k in v) if (!value(v[k])) return false;
+    return true;
+  };
+}
+
+/** Every shape key checked; an unknown key is kept only by a loose object (else zod strips or refuses it). */
+function compileObject(def: Def): FastCheck | undefined {
+  if (checksOf(def).length > 0) return undefined;
+  const shape = def.shape as Record<string, unknown>;
+  const keys = Object.keys(shape);
+  const fields: FastCheck[] = [];
+  for (const key of keys) {
+    const field = compile(shape[key]);
+    if (!field) return undefined;
+    fields.push(field);
+  }
+  const catchall = def.catchall === undefined ? undefined : defOf(def.catchall);
+  const loose = catchall?.type === "unknown" && checksOf(catchall).length === 0;
+  if (catchall && !loose && catchall.type !== "never") return undefined;
+  const known = new Set(keys);
+  return (v) => {
+    if (!isObject(v)) return false;
+    for (let i = 0; i < keys.length; i++) if (!fields[i]!(v[keys[i]!])) return false;
+    if (!loose) for (const k in v) if (!known.has(k)) return false;
+    return true;
+  };
+}
