@@ -23,7 +23,7 @@ export interface EvolutionWriter {
   /** Resolves once the line is written (for stdout: taken by the pipe, so a slow reader slows us). */
   write(evolution: ServiceEvolution): void | Promise<void>;
   /** Rewrites the file atomically in input order; lines of services not in the input stay, after. */
-  finish(inputOrder: string[]): void;
+  finish(inputOrder: Iterable<string>): void;
 }
 
 interface LineRef {
@@ -159,12 +159,14 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
 }
 
 /** Rewrites the file atomically with its lines in input order; lines of services not in the input stay, after. */
-function rewriteInOrder(path: string, refs: Map<string, LineRef>, inputOrder: string[]): void {
-  const order = [...new Set(inputOrder)];
-  const inInput = new Set(order);
-  const ids = [...order.filter((id) => refs.has(id)), ...[...refs.keys()].filter((id) => !inInput.has(id))];
+function rewriteInOrder(path: string, refs: Map<string, LineRef>, inputOrder: Iterable<string>): void {
+  // The engine's Set is used as it is: a copy of one with tens of thousands of ids is megabytes.
+  const inInput = inputOrder instanceof Set ? (inputOrder as ReadonlySet<string>) : new Set(inputOrder);
+  const lines: LineRef[] = [];
+  for (const id of inInput) if (refs.has(id)) lines.push(refs.get(id)!);
+  for (const [id, ref] of refs) if (!inInput.has(id)) lines.push(ref);
   if (!existsSync(path)) appendFileSync(path, ""); // nothing finished: the output is an empty, valid file
-  const ranges = copyRanges(ids.map((id) => refs.get(id)!));
+  const ranges = copyRanges(lines);
   // Already in input order, with nothing superseded: the rewrite would copy the file as it is.
   const fileSize = statSync(path).size;
   if (ranges.length === 0 ? fileSize === 0 : ranges.length === 1 && ranges[0]!.offset === 0 && ranges[0]!.length === fileSize) return;

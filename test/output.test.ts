@@ -36,6 +36,9 @@ describe("evolution output", () => {
       writer.write(evolution("A", 2, "complete now"));
       writer.write(evolution("C", 2));
       writer.finish(["A", "B", "C"]);
+      // Byte for byte: a short line copied after the long one carries none of its bytes.
+      const expected = [evolution("A", 2, "complete now"), evolution("B", 2, big), evolution("C", 2), evolution("Z", 2)];
+      expect(readFileSync(path, "utf8")).toBe(expected.map((e) => `${canonicalJson(e)}\n`).join(""));
       const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
       expect(lines.map((l) => l.service.service_id)).toEqual(["A", "B", "C", "Z"]);
       expect(lines[0].service.description).toBe("complete now");

@@ -112,9 +112,8 @@ export interface Stop {
 export interface RunState {
   counts: { ok: number; failed: number; skipped: number; redone: number; bad: number };
   failures: RunSummary["failures"];
-  /** Service ids in input order (the output's order). */
-  order: string[];
-  seen: Set<string>;
+  /** Service ids in input order (the output's order); a Set keeps insertion order and finds duplicates. */
+  order: Set<string>;
   /** Services handed to the dispatcher so far (their positions). */
   dispatched: number;
   stop?: Stop;

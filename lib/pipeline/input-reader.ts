@@ -15,7 +15,7 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
   const { options, state } = run;
   try {
     for await (const record of readRecords(options.input)) {
-      if (state.stop || state.order.length >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
+      if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
       const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record.line, record.value);
       if (accepted) await dispatcher.dispatch(accepted);
     }
@@ -31,9 +31,8 @@ function accept<T>(run: EngineRun<T>, line: number, value: unknown): Accepted<T>
   const parsed = handler.parse(value);
   if (!parsed.ok) return "reason" in parsed ? badLine(run, line, parsed.reason, value) : undefined;
   const { serviceId } = parsed;
-  if (state.seen.has(serviceId)) return badLine(run, line, `service_id: duplicate "${serviceId}"`);
-  state.seen.add(serviceId);
-  state.order.push(serviceId);
+  if (state.order.has(serviceId)) return badLine(run, line, `service_id: duplicate "${serviceId}"`);
+  state.order.add(serviceId);
   const fingerprint = handler.fingerprint?.(value);
   const redo = writer.done.has(serviceId);
   if (redo && writer.done.get(serviceId) === fingerprint) {

@@ -4,8 +4,7 @@ import type { EngineRun, RunState, Stop } from "./engine-types.ts";
 export const createRunState = (): RunState => ({
   counts: { ok: 0, failed: 0, skipped: 0, redone: 0, bad: 0 },
   failures: [],
-  order: [],
-  seen: new Set(),
+  order: new Set(),
   dispatched: 0,
 });
 
@@ -20,7 +19,7 @@ export function halt(run: EngineRun<unknown>, stop: Stop): void {
 }
 
 export const serviceCounts = ({ order, counts }: RunState) => ({
-  total: order.length,
+  total: order.size,
   ok: counts.ok,
   failed: counts.failed,
   skipped: counts.skipped,
