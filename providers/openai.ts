@@ -1,8 +1,12 @@
-import OpenAI, { APIError, APIConnectionError } from "openai";
+import type { OpenAI as OpenAIClient } from "openai";
+import { loadOpenAISdk } from "../lib/openai-sdk.ts";
 import { SAError } from "../lib/errors.ts";
 import { createRetryFetch, retriesOf } from "../lib/http.ts";
 import { redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
+
+// The SDK, from its precompiled copy when `bun install` made one (lib/openai-sdk.ts).
+const { OpenAI, APIError, APIConnectionError } = await loadOpenAISdk();
 
 export const defaultBaseURL = "https://api.openai.com/v1";
 
@@ -43,7 +47,7 @@ export function endpointSettings(context: Pick<ProviderContext, "env" | "endpoin
 
 type Settings = ReturnType<typeof endpointSettings>;
 
-function createClient(settings: Settings, context: ProviderContext, expectBody?: (data: unknown) => boolean): OpenAI {
+function createClient(settings: Settings, context: ProviderContext, expectBody?: (data: unknown) => boolean): OpenAIClient {
   const apiKey = settings.apiKey();
   if (settings.keyName && !apiKey) {
     const also = settings.name === "openai" && !settings.options.apiKeyEnv ? ", nor SA_OPENAI_API_KEY" : "";
@@ -77,7 +81,7 @@ export const chatBody = (model: string, request: ChatRequest) => ({
   ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
 });
 
-async function chat(client: OpenAI, model: string, request: ChatRequest): Promise<ChatResult> {
+async function chat(client: OpenAIClient, model: string, request: ChatRequest): Promise<ChatResult> {
   const { data, response } = await client.chat.completions.create(chatBody(model, request), { signal: request.signal }).withResponse();
   const message = data.choices[0]?.message;
   const retries = retriesOf(response);
@@ -99,7 +103,7 @@ async function chat(client: OpenAI, model: string, request: ChatRequest): Promis
 }
 
 /** The Responses API: the schema goes in `text.format`; `seed` is not part of that API. */
-async function responses(client: OpenAI, model: string, request: ChatRequest): Promise<ChatResult> {
+async function responses(client: OpenAIClient, model: string, request: ChatRequest): Promise<ChatResult> {
   const { data, response } = await client.responses
     .create(
       {
@@ -150,7 +154,7 @@ export function create(model: string, context: ProviderContext): Provider {
   const useResponses = settings.api === "responses";
   // A 200 without choices (or output) is a gateway's own JSON and would fail later as a TypeError: retry it.
   const expectBody = (data: unknown) => Array.isArray((data as Record<string, unknown> | null)?.[useResponses ? "output" : "choices"]);
-  let client: OpenAI | undefined;
+  let client: OpenAIClient | undefined;
   return {
     name: settings.name,
     model,
