@@ -30,6 +30,9 @@ export function createDispatcher<T>(run: EngineRun<T>): Dispatcher<T> {
       await queue.onSizeLessThan(window);
       const position = run.state.dispatched++;
       void queue.add(() => processRecord(run, accepted, position));
+      // The first service's request goes out before the next service is read: its steps to the
+      // socket are promise callbacks, which would take turns with every other service's preparation.
+      if (position === 0) await new Promise((resolve) => setImmediate(resolve));
     },
     idle: () => queue.onIdle(),
   };
