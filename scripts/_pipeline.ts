@@ -8,7 +8,6 @@ import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
 import { batchRunKey } from "../lib/batch/run-key.ts";
-import { printSummary } from "./_summary.ts";
 import type { TaskContext } from "./_task.ts";
 
 /** Flags of the tasks that call models (run, map), on top of the shared ones. */
@@ -58,6 +57,7 @@ export async function runPipelineTask(
     tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),
     batchRunKey: batchRunKey(input, output, config),
   });
+(globalThis as any).__mark?.("runtime");
   try {
     log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
     const summary = await go(runtime, {
@@ -68,6 +68,8 @@ export async function runPipelineTask(
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
       expectedServices: countLines(input),
     });
+    // Loaded when the run is over: the first requests do not wait for it.
+    const { printSummary } = await import("./_summary.ts");
     printSummary(summary, { json: Boolean(args.json), log });
     return summary.exitCode;
   } finally {
