@@ -94,15 +94,24 @@ describe("task catalogue", () => {
     const imported = (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
     expect(imported).toContain("lib/pipeline/service.ts");
     expect(imported.filter((p) => later.includes(p))).toEqual([]);
+    // Nor the Python tool's config schema, nor the imported-answers namespace: a run on our own
+    // config without --reuse-imported never loads them.
+    const never = ["lib/config-python.ts", "lib/cache-imported.ts"];
+    expect(imported.filter((p) => never.includes(p))).toEqual([]);
     // The control: a run loads each of them (the steps after the first answer, the ledger, the summary).
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
       const args = ["bun", "--preload", join(root, "test/support/report-modules.ts"), join(root, "scripts/run.ts"), "--model", "synthetic:demo", "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--quiet"];
-      const ran = await run(args, dir, { CI: "true" });
+      // The control: --reuse-imported loads the imported namespace's lookup (on a cache miss).
+      const reused = await run([...args, "--reuse-imported"], dir, { CI: "true" });
+      expect(reused.code).toBe(0);
+      expect(reused.stderr).toContain("lib/cache-imported.ts");
+      const ran = await run([...args, "--fresh"], dir, { CI: "true" });
       expect(ran.code).toBe(0);
       const loaded = (JSON.parse(/LOADED (.*)/.exec(ran.stderr)![1]!) as string[]).map((p) => relative(root, p));
       expect(later.filter((p) => !loaded.includes(p))).toEqual([]);
+      expect(loaded.filter((p) => never.includes(p))).toEqual([]);
     } finally {
       cleanup();
     }
