@@ -158,7 +158,6 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
   const random = options.random ?? Math.random;
   // Each attempt gets its own timeout; the caller's signal still cancels everything.
   const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
-    (globalThis as any).__mark?.("attempt");
     const timeout = AbortSignal.timeout(options.requestTimeout);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     return baseFetch(input, { ...init, signal }).then((response) => usableAnswer(response, options.expectBody, init?.signal));
@@ -187,7 +186,6 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
   };
 
   return (async (input: string | URL | Request, init?: RequestInit) => {
-    (globalThis as any).__mark?.("retryfetch");
     const url = input instanceof Request ? input.url : String(input);
     const counter = { retries: 0 };
     try {

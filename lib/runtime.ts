@@ -177,13 +177,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // Provider modules (the openai SDK is the largest) start loading while the data files are read.
   void preloadProviders(config);
   const data = await loadDataset(config, options.dataset);
-(globalThis as any).__mark?.("data");
-
   const batchRunKey = config.batch.enabled && !options.dryRun ? options.batchRunKey : undefined;
   const stores = await createStores(config, log, clock, batchRunKey !== undefined);
   const { storage, cache } = stores;
-(globalThis as any).__mark?.("stores");
-
   const ownGuard = createUsageGuard(config.limits, config.budget, log);
   const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const run = createBookkeeping(options, clock, runId);
@@ -192,16 +188,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const limiter = batch ? batch.wrapLimiter(stores.limiter) : stores.limiter;
   const pricing = createPricing(config.pricing, log);
   const connected = await connectProviders(options, limiter);
-(globalThis as any).__mark?.("providers");
-
   const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
   const priceFactor = batch ? config.batch.priceFactor : undefined;
   const liveSession = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
   const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline = pipelineContext(options.task, config, data, session, log);
-(globalThis as any).__mark?.("pipectx");
-
   return {
     ...run,
     config,

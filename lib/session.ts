@@ -42,13 +42,9 @@ export function createSession(options: SessionOptions): Session {
 /** One model's try: its answer, or why it failed (an invalid answer after the re-ask). */
 async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route): Promise<CallResult<T> | { failed: string }> {
   const attempt = prepareAttempt(ctx, spec, route);
-(globalThis as any).__mark?.("prepared");
-
   const found = (await lookup(ctx, attempt)) ?? (await reuseImported(ctx, attempt));
   if (found) return found;
   if (ctx.dryRun) return dryRunMiss(ctx, attempt);
-(globalThis as any).__mark?.("looked");
-
   const asked = await ctx.ask(ctx, attempt);
   return "failed" in asked ? asked : persist(ctx, attempt, asked);
 }

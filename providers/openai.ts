@@ -7,8 +7,6 @@ import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "
 
 // The SDK, from its precompiled copy when `bun install` made one (lib/openai-sdk.ts).
 const { OpenAI, APIError, APIConnectionError } = await loadOpenAISdk();
-(globalThis as any).__mark?.("sdk");
-
 
 export const defaultBaseURL = "https://api.openai.com/v1";
 
@@ -166,8 +164,6 @@ export function create(model: string, context: ProviderContext): Provider {
     async complete(request) {
       try {
         client ??= createClient(settings, context, expectBody);
-(globalThis as any).__mark?.("client");
-
         return await (useResponses ? responses : chat)(client, model, request);
       } catch (error) {
         throw providerError(error, settings, model);

@@ -57,7 +57,6 @@ export async function runPipelineTask(
     tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),
     batchRunKey: batchRunKey(input, output, config),
   });
-(globalThis as any).__mark?.("runtime");
   try {
     log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
     const summary = await go(runtime, {

@@ -105,8 +105,6 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
               async config(extra = {}) {
                 loaded ??= await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
                 setLogField("task", task.meta.name);
-(globalThis as any).__mark?.("config");
-
                 return loaded;
               },
             });

@@ -5,8 +5,6 @@ import { positiveInt } from "./_args.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
-(globalThis as any).__mark?.("modules");
-
 
 /** The smaller of two counts, either of which may be unknown. */
 const atMost = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));

@@ -51,14 +51,11 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   const { provider } = route;
   const startedAt = ctx.clock.now();
   const reservation = ctx.guard.reserve(guess);
-(globalThis as any).__mark?.("send");
-
   let result: ChatResult;
   try {
     // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
     const requestKey = messages === spec.messages ? attempt.key : `${attempt.key}:reask`;
-    (globalThis as any).__mark?.("complete");
-const answer = provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings, requestKey });
+    const answer = provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings, requestKey });
     warmPricing(ctx, attempt.model);
     result = await answer;
   } catch (error) {
@@ -80,8 +77,6 @@ const answer = provider.complete({ messages, schemaName: spec.schemaName, jsonSc
 /** One live request through the limits; recorded in the ledger whatever the answer. */
 export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<ChatResult> {
   const counted = await countPrompt(ctx, messages);
-(globalThis as any).__mark?.("counted");
-
   let guess = ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted);
   const tokens = () => {
     guess = estimate(ctx, attempt, counted);

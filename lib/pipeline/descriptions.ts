@@ -6,8 +6,6 @@ import type { PipelineContext } from "./context.ts";
 /** Stage 1: one call gives the service's description at every plateau. */
 export async function describeService(ctx: PipelineContext, service: Service, priority: number): Promise<{ descriptions: Map<string, string>; model: string }> {
   const names = ctx.data.plateaus.map((p) => p.name);
-(globalThis as any).__mark?.("describe");
-
   const result = await ctx.session.call<DescriptionsAnswer>({
     task: ctx.task,
     stage: "descriptions",

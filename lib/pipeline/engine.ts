@@ -34,8 +34,6 @@ async function runClaimed<T>(rt: RunContext, options: RunOptions, handler: Recor
     throw new SAError("E_USAGE", `--output ${options.output} is the input file; write to another file (the input is read while the output is written)`);
   }
   const claim = claimOutput(options.output, { task: handler.task, runId: rt.runId, log: rt.log });
-(globalThis as any).__mark?.("claim");
-
   try {
     return await runEngine(openRun(rt, options, handler), claim);
   } finally {
@@ -63,8 +61,6 @@ async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunS
   const heartbeat = startHeartbeat(run as EngineRun<unknown>);
   run.progress.start(() => progressCounts(run as EngineRun<unknown>));
   const dispatcher = createDispatcher(run);
-(globalThis as any).__mark?.("dispatcher");
-
   try {
     await readInput(run, { ...dispatcher, dispatch: (accepted) => dispatcher.dispatch(accepted).then(heartbeat.begin) });
     await waitForCalls(run as EngineRun<unknown>, dispatcher.idle());

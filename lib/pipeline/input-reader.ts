@@ -15,8 +15,6 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
   const { options, state } = run;
   try {
     for await (const record of readRecords(options.input)) {
-(globalThis as any).__mark?.("record");
-
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
       const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record.line, record.value);
       if (accepted) await dispatcher.dispatch(accepted);
@@ -31,15 +29,11 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
 function accept<T>(run: EngineRun<T>, line: number, value: unknown): Accepted<T> | undefined {
   const { handler, state, writer } = run;
   const parsed = handler.parse(value);
-(globalThis as any).__mark?.("parsed");
-
   if (!parsed.ok) return "reason" in parsed ? badLine(run, line, parsed.reason, value) : undefined;
   const { serviceId } = parsed;
   if (state.order.has(serviceId)) return badLine(run, line, `service_id: duplicate "${serviceId}"`);
   state.order.add(serviceId);
   const fingerprint = handler.fingerprint?.(value);
-(globalThis as any).__mark?.("fingerprinted");
-
   const redo = writer.done.has(serviceId);
   if (redo && writer.done.get(serviceId) === fingerprint) {
     state.counts.skipped++;
