@@ -8,6 +8,7 @@ import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
 import { batchRunKey } from "../lib/batch/run-key.ts";
+import { printSummary } from "./_summary.ts";
 import type { TaskContext } from "./_task.ts";
 
 /** Flags of the tasks that call models (run, map), on top of the shared ones. */
@@ -67,8 +68,6 @@ export async function runPipelineTask(
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
       expectedServices: countLines(input),
     });
-    // Loaded when the run is over: the first requests do not wait for it.
-    const { printSummary } = await import("./_summary.ts");
     printSummary(summary, { json: Boolean(args.json), log });
     return summary.exitCode;
   } finally {

@@ -88,7 +88,7 @@ describe("task catalogue", () => {
   }, 30_000);
 
   test("run's static imports leave out what the first request does not need; a run loads it", async () => {
-    const later = ["lib/pipeline/features.ts", "lib/pipeline/mapping.ts", "lib/pipeline/evolution.ts", "lib/ledger-recover.ts", "scripts/_summary.ts"];
+    const later = ["lib/pipeline/features.ts", "lib/pipeline/mapping.ts", "lib/pipeline/evolution.ts", "lib/ledger-recover.ts"];
     const script = `await import(${JSON.stringify(join(root, "scripts/run.ts"))}); process.stderr.write("LOADED " + JSON.stringify(Object.keys(require.cache)) + "\\n");`;
     const result = await run(["bun", "-e", script], root);
     const imported = (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
@@ -98,7 +98,7 @@ describe("task catalogue", () => {
     // namespace (--reuse-imported), dry-run stand-ins, the review checks, --help and --version.
     const never = ["lib/config-python.ts", "lib/cache-imported.ts", "lib/call/dry-run.ts", "lib/review/checks.ts", "scripts/_help.ts", "lib/version.ts"];
     expect(imported.filter((p) => never.includes(p))).toEqual([]);
-    // The control: a run loads each of them (the steps after the first answer, the ledger, the summary).
+    // The control: a run loads each of them (the steps after the first answer, the ledger's recovery).
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
