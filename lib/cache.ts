@@ -166,8 +166,11 @@ const PROBE_KEY = "health:probe";
 export interface CallCache {
   mode: CacheMode;
   storage: Storage;
-  /** A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. */
-  lookup(key: string): Promise<CacheEntry | undefined>;
+  /**
+   * A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. Synchronous
+   * when the store can read synchronously (the fs driver), a promise otherwise.
+   */
+  lookup(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
 }
 
@@ -192,27 +195,45 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     disabled = true;
     options.log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
   };
+  // What was read, as an entry: a corrupt or expired one is a miss (the first with a warning).
+  const settle = (key: string, raw: unknown): CacheEntry | undefined => {
+    if (raw === null || raw === undefined) return undefined;
+    const entry = parseEntry(raw);
+    if (!entry) {
+      options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+      return undefined;
+    }
+    if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
+    return entry;
+  };
+  const readLater = async (key: string) => {
+    let raw: unknown;
+    try {
+      raw = await storage.getItem(key);
+      failuresInARow = 0;
+    } catch (error) {
+      await failed(`entry ${key} could not be read`, error);
+      return undefined;
+    }
+    return settle(key, raw);
+  };
+  const readNow = syncReader(storage);
   return {
     mode: options.mode,
     storage,
-    async lookup(key) {
+    lookup(key) {
       if (!reads || disabled) return undefined;
+      if (!readNow || !normalKey.test(key)) return readLater(key);
       let raw: unknown;
       try {
-        raw = await storage.getItem(key);
-        failuresInARow = 0;
-      } catch (error) {
-        await failed(`entry ${key} could not be read`, error);
-        return undefined;
+        raw = readNow(key);
+      } catch {
+        return readLater(key); // the same read through unstorage, which reports the failure
       }
-      if (raw === null || raw === undefined) return undefined;
-      const entry = parseEntry(raw);
-      if (!entry) {
-        options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
-        return undefined;
-      }
-      if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
-      return entry;
+      // Text that is not a plain JSON object goes through unstorage's own parsing, as before.
+      if (typeof raw === "string") return readLater(key);
+      failuresInARow = 0;
+      return settle(key, raw);
     },
     async store(key, entry) {
       if (options.mode === "off" || disabled) return;
@@ -226,6 +247,21 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       }
     },
   };
+}
+
+/** Keys as `cacheKey` makes them: already in unstorage's normal form, with no `.` or `..` part. */
+const normalKey = /^[\w~-]+(?:\.[\w~-]+)*(?::[\w~-]+(?:\.[\w~-]+)*)*$/;
+
+/**
+ * The fs driver's synchronous read (lib/cache-fs.ts), when that driver is the whole store: a hit
+ * then skips unstorage's key normalisation and its promises (a measurable share of a cached rerun).
+ * Every other driver, and any other shape of store, reads through unstorage.
+ */
+function syncReader(storage: Storage): ((key: string) => unknown) | undefined {
+  const mounts = storage.getMounts();
+  if (mounts.length !== 1) return undefined;
+  const driver = mounts[0]!.driver as Driver & { getItemSync?: (key: string) => unknown };
+  return driver.getItemSync;
 }
 
 /**
