@@ -109,31 +109,45 @@ function textDigest(text: string): string {
   }
   return digest;
 }
+// A message object that repeats (a stage's system message is one object per run) keeps its digest.
+const messageDigests = new WeakMap<object, string>();
+function messageDigest(message: { content: string }): string {
+  let digest = messageDigests.get(message);
+  if (digest === undefined) messageDigests.set(message, (digest = textDigest(message.content)));
+  return digest;
+}
+
+/** The parts of a key that stay the same for every call of one model and stage. */
+export type FixedKeyParts = Omit<KeyParts, "messages" | "schema">;
 
 /**
  * sha256 of everything that changes the answer. Never includes secrets. A header of the small
  * parts, with each message's length, comes first; then each message text, or the sha256 of a
  * long one (its length says which), without building one large JSON string per call.
+ * The header is JSON of { v, provider, baseURL, model, messages, schema, temperature, seed,
+ * reasoningEffort, maxOutputTokens, stage }: the parts around `messages` and `schema` are written
+ * once here, and each call writes only its own.
  */
-export function cacheHash(parts: KeyParts): string {
-  const header = JSON.stringify({
-    v: CACHE_KEY_VERSION,
-    provider: parts.provider,
-    baseURL: redactedBase(parts.baseURL),
-    model: parts.model,
-    messages: parts.messages.map((m) => [m.role, m.content.length]),
-    schema: parts.schema,
-    temperature: parts.temperature ?? null,
-    seed: parts.seed ?? null,
+export function cacheHasher(fixed: FixedKeyParts): (messages: KeyParts["messages"], schema: string) => string {
+  const head = `${JSON.stringify({ v: CACHE_KEY_VERSION, provider: fixed.provider, baseURL: redactedBase(fixed.baseURL), model: fixed.model }).slice(0, -1)},"messages":`;
+  const tail = `,${JSON.stringify({
+    temperature: fixed.temperature ?? null,
+    seed: fixed.seed ?? null,
     // Left out when unset, so keys made before these settings existed still match.
-    reasoningEffort: parts.reasoningEffort,
-    maxOutputTokens: parts.maxOutputTokens,
-    stage: parts.stage,
-  });
-  const hash = hasher("sha256").update(header);
-  for (const m of parts.messages) hash.update(m.content.length >= LONG_TEXT ? textDigest(m.content) : m.content);
-  return hash.digest("hex");
+    reasoningEffort: fixed.reasoningEffort,
+    maxOutputTokens: fixed.maxOutputTokens,
+    stage: fixed.stage,
+  }).slice(1)}`;
+  return (messages, schema) => {
+    let lengths = "";
+    for (const m of messages) lengths += `${lengths ? "," : ""}[${JSON.stringify(m.role)},${m.content.length}]`;
+    const hash = hasher("sha256").update(`${head}[${lengths}],"schema":${JSON.stringify(schema)}${tail}`);
+    for (const m of messages) hash.update(m.content.length >= LONG_TEXT ? messageDigest(m) : m.content);
+    return hash.digest("hex");
+  };
 }
+
+export const cacheHash = (parts: KeyParts): string => cacheHasher(parts)(parts.messages, parts.schema);
 
 // The namespace and stage parts repeat in every key of a run: encoded once each.
 const fixedParts = new Map<string, string>();
