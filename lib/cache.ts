@@ -157,8 +157,19 @@ const fixedPart = (text: string) => {
   return part;
 };
 
+// A service's id is encoded once for its calls (21 of them in a run), not once per call.
+const idParts = new Map<string, string>();
+const idPart = (serviceId: string) => {
+  let part = idParts.get(serviceId);
+  if (part === undefined) {
+    if (idParts.size >= 4096) idParts.clear();
+    idParts.set(serviceId, (part = keyPart(serviceId)));
+  }
+  return part;
+};
+
 export const cacheKey = (namespace: string, stage: string, serviceId: string, hash: string) =>
-  [fixedPart(namespace), fixedPart(stage), keyPart(serviceId), hash].join(":");
+  `${fixedPart(namespace)}:${fixedPart(stage)}:${idPart(serviceId)}:${hash}`;
 
 export const cacheEntrySchema = z.object({
   v: z.literal(CACHE_KEY_VERSION),
