@@ -37,8 +37,18 @@ export function buildDomainText(data: Dataset): string {
   });
 }
 
-/** The parts of a service that shape the answer; whitespace in the input file never matters. */
+/**
+ * The parts of a service that shape the answer; whitespace in the input file never matters.
+ * Written once per service (its descriptions and features prompts all carry it).
+ */
+const serviceTexts = new WeakMap<Service, string>();
 export function serviceText(service: Service): string {
+  let text = serviceTexts.get(service);
+  if (text === undefined) serviceTexts.set(service, (text = serviceJson(service)));
+  return text;
+}
+
+function serviceJson(service: Service): string {
   return JSON.stringify(
     {
       service_id: service.service_id,
