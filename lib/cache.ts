@@ -199,27 +199,41 @@ export interface CallCache {
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
 }
 
-export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
-  const now = options.now ?? (() => new Date());
-  const reads = options.mode === "read";
-  // A store that is down fails every operation, slowly: after a few failures in a row it is left
-  // alone for the rest of the run, which goes on without it (and says so once). Entries the
-  // store refuses say nothing about the store: before giving up, a probe of a plain key tells.
+/**
+ * A store that is down fails every operation, slowly: after a few failures in a row it is left
+ * alone for the rest of the run, which goes on without it (and says so once). Entries the
+ * store refuses say nothing about the store: before giving up, a probe of a plain key tells.
+ */
+function storeHealth(storage: Storage, log: Log) {
   let failuresInARow = 0;
   let disabled = false;
   let keyWarned = false;
-  const failed = async (what: string, error: unknown) => {
-    options.log.debug(`cache: ${what} (${(error as Error).message})`);
-    if (++failuresInARow < 5 || disabled) return;
-    if (await storage.hasItem(PROBE_KEY).then(() => true, () => false)) {
+  return {
+    get disabled() {
+      return disabled;
+    },
+    ok() {
       failuresInARow = 0;
-      if (!keyWarned) options.log.warn(`cache: ${what} (${(error as Error).message}); the store itself works, so only such entries go uncached`);
-      keyWarned = true;
-      return;
-    }
-    disabled = true;
-    options.log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
+    },
+    async failed(what: string, error: unknown) {
+      log.debug(`cache: ${what} (${(error as Error).message})`);
+      if (++failuresInARow < 5 || disabled) return;
+      if (await storage.hasItem(PROBE_KEY).then(() => true, () => false)) {
+        failuresInARow = 0;
+        if (!keyWarned) log.warn(`cache: ${what} (${(error as Error).message}); the store itself works, so only such entries go uncached`);
+        keyWarned = true;
+        return;
+      }
+      disabled = true;
+      log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
+    },
   };
+}
+
+export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
+  const now = options.now ?? (() => new Date());
+  const reads = options.mode === "read";
+  const health = storeHealth(storage, options.log);
   // What was read, as an entry: a corrupt or expired one is a miss (the first with a warning).
   const settle = (key: string, raw: unknown): CacheEntry | undefined => {
     if (raw === null || raw === undefined) return undefined;
@@ -235,9 +249,9 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     let raw: unknown;
     try {
       raw = await storage.getItem(key);
-      failuresInARow = 0;
+      health.ok();
     } catch (error) {
-      await failed(`entry ${key} could not be read`, error);
+      await health.failed(`entry ${key} could not be read`, error);
       return undefined;
     }
     return settle(key, raw);
@@ -247,7 +261,7 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     mode: options.mode,
     storage,
     lookup(key) {
-      if (!reads || disabled) return undefined;
+      if (!reads || health.disabled) return undefined;
       if (!readNow || !normalKey.test(key)) return readLater(key);
       let raw: unknown;
       try {
@@ -257,18 +271,18 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       }
       // Text that is not a plain JSON object goes through unstorage's own parsing, as before.
       if (typeof raw === "string") return readLater(key);
-      failuresInARow = 0;
+      health.ok();
       return settle(key, raw);
     },
     async store(key, entry) {
-      if (options.mode === "off" || disabled) return;
+      if (options.mode === "off" || health.disabled) return;
       if (options.mode === "write" && (await storage.hasItem(key).catch(() => false))) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
       try {
         await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);
-        failuresInARow = 0;
+        health.ok();
       } catch (error) {
-        await failed(`could not write ${key}`, error);
+        await health.failed(`could not write ${key}`, error);
       }
     },
   };
