@@ -269,8 +269,9 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       } catch {
         return readLater(key); // the same read through unstorage, which reports the failure
       }
-      // Text that is not a plain JSON object goes through unstorage's own parsing, as before.
-      if (typeof raw === "string") return readLater(key);
+      // Text that is not a plain JSON object goes through unstorage's own parsing, as before (and
+      // a read the driver could not do at once, which a key of this form never needs).
+      if (typeof raw === "string" || raw instanceof Promise) return readLater(key);
       health.ok();
       return settle(key, raw);
     },
