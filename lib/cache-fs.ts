@@ -56,6 +56,8 @@ export default defineDriver((options: { base?: string; readOnly?: boolean } = {}
     name: "fs",
     options: { ...options, base },
     getItem,
+    /** The same read, named so the call cache can skip unstorage for it (lib/cache.ts). */
+    getItemSync: getItem,
     setItem: (key: string, value: string) => atomicWrite(key, value),
     setItemRaw: (key: string, value: Uint8Array) => atomicWrite(key, value),
   };

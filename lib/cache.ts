@@ -109,31 +109,45 @@ function textDigest(text: string): string {
   }
   return digest;
 }
+// A message object that repeats (a stage's system message is one object per run) keeps its digest.
+const messageDigests = new WeakMap<object, string>();
+function messageDigest(message: { content: string }): string {
+  let digest = messageDigests.get(message);
+  if (digest === undefined) messageDigests.set(message, (digest = textDigest(message.content)));
+  return digest;
+}
+
+/** The parts of a key that stay the same for every call of one model and stage. */
+export type FixedKeyParts = Omit<KeyParts, "messages" | "schema">;
 
 /**
  * sha256 of everything that changes the answer. Never includes secrets. A header of the small
  * parts, with each message's length, comes first; then each message text, or the sha256 of a
  * long one (its length says which), without building one large JSON string per call.
+ * The header is JSON of { v, provider, baseURL, model, messages, schema, temperature, seed,
+ * reasoningEffort, maxOutputTokens, stage }: the parts around `messages` and `schema` are written
+ * once here, and each call writes only its own.
  */
-export function cacheHash(parts: KeyParts): string {
-  const header = JSON.stringify({
-    v: CACHE_KEY_VERSION,
-    provider: parts.provider,
-    baseURL: redactedBase(parts.baseURL),
-    model: parts.model,
-    messages: parts.messages.map((m) => [m.role, m.content.length]),
-    schema: parts.schema,
-    temperature: parts.temperature ?? null,
-    seed: parts.seed ?? null,
+export function cacheHasher(fixed: FixedKeyParts): (messages: KeyParts["messages"], schema: string) => string {
+  const head = `${JSON.stringify({ v: CACHE_KEY_VERSION, provider: fixed.provider, baseURL: redactedBase(fixed.baseURL), model: fixed.model }).slice(0, -1)},"messages":`;
+  const tail = `,${JSON.stringify({
+    temperature: fixed.temperature ?? null,
+    seed: fixed.seed ?? null,
     // Left out when unset, so keys made before these settings existed still match.
-    reasoningEffort: parts.reasoningEffort,
-    maxOutputTokens: parts.maxOutputTokens,
-    stage: parts.stage,
-  });
-  const hash = hasher("sha256").update(header);
-  for (const m of parts.messages) hash.update(m.content.length >= LONG_TEXT ? textDigest(m.content) : m.content);
-  return hash.digest("hex");
+    reasoningEffort: fixed.reasoningEffort,
+    maxOutputTokens: fixed.maxOutputTokens,
+    stage: fixed.stage,
+  }).slice(1)}`;
+  return (messages, schema) => {
+    let lengths = "";
+    for (const m of messages) lengths += `${lengths ? "," : ""}[${JSON.stringify(m.role)},${m.content.length}]`;
+    const hash = hasher("sha256").update(`${head}[${lengths}],"schema":${JSON.stringify(schema)}${tail}`);
+    for (const m of messages) hash.update(m.content.length >= LONG_TEXT ? messageDigest(m) : m.content);
+    return hash.digest("hex");
+  };
 }
+
+export const cacheHash = (parts: KeyParts): string => cacheHasher(parts)(parts.messages, parts.schema);
 
 // The namespace and stage parts repeat in every key of a run: encoded once each.
 const fixedParts = new Map<string, string>();
@@ -143,8 +157,19 @@ const fixedPart = (text: string) => {
   return part;
 };
 
+// A service's id is encoded once for its calls (21 of them in a run), not once per call.
+const idParts = new Map<string, string>();
+const idPart = (serviceId: string) => {
+  let part = idParts.get(serviceId);
+  if (part === undefined) {
+    if (idParts.size >= 4096) idParts.clear();
+    idParts.set(serviceId, (part = keyPart(serviceId)));
+  }
+  return part;
+};
+
 export const cacheKey = (namespace: string, stage: string, serviceId: string, hash: string) =>
-  [fixedPart(namespace), fixedPart(stage), keyPart(serviceId), hash].join(":");
+  `${fixedPart(namespace)}:${fixedPart(stage)}:${idPart(serviceId)}:${hash}`;
 
 export const cacheEntrySchema = z.object({
   v: z.literal(CACHE_KEY_VERSION),
@@ -166,66 +191,117 @@ const PROBE_KEY = "health:probe";
 export interface CallCache {
   mode: CacheMode;
   storage: Storage;
-  /** A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. */
-  lookup(key: string): Promise<CacheEntry | undefined>;
+  /**
+   * A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. Synchronous
+   * when the store can read synchronously (the fs driver), a promise otherwise.
+   */
+  lookup(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
+}
+
+/**
+ * A store that is down fails every operation, slowly: after a few failures in a row it is left
+ * alone for the rest of the run, which goes on without it (and says so once). Entries the
+ * store refuses say nothing about the store: before giving up, a probe of a plain key tells.
+ */
+function storeHealth(storage: Storage, log: Log) {
+  let failuresInARow = 0;
+  let disabled = false;
+  let keyWarned = false;
+  return {
+    get disabled() {
+      return disabled;
+    },
+    ok() {
+      failuresInARow = 0;
+    },
+    async failed(what: string, error: unknown) {
+      log.debug(`cache: ${what} (${(error as Error).message})`);
+      if (++failuresInARow < 5 || disabled) return;
+      if (await storage.hasItem(PROBE_KEY).then(() => true, () => false)) {
+        failuresInARow = 0;
+        if (!keyWarned) log.warn(`cache: ${what} (${(error as Error).message}); the store itself works, so only such entries go uncached`);
+        keyWarned = true;
+        return;
+      }
+      disabled = true;
+      log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
+    },
+  };
 }
 
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
   const now = options.now ?? (() => new Date());
   const reads = options.mode === "read";
-  // A store that is down fails every operation, slowly: after a few failures in a row it is left
-  // alone for the rest of the run, which goes on without it (and says so once). Entries the
-  // store refuses say nothing about the store: before giving up, a probe of a plain key tells.
-  let failuresInARow = 0;
-  let disabled = false;
-  let keyWarned = false;
-  const failed = async (what: string, error: unknown) => {
-    options.log.debug(`cache: ${what} (${(error as Error).message})`);
-    if (++failuresInARow < 5 || disabled) return;
-    if (await storage.hasItem(PROBE_KEY).then(() => true, () => false)) {
-      failuresInARow = 0;
-      if (!keyWarned) options.log.warn(`cache: ${what} (${(error as Error).message}); the store itself works, so only such entries go uncached`);
-      keyWarned = true;
-      return;
+  const health = storeHealth(storage, options.log);
+  // What was read, as an entry: a corrupt or expired one is a miss (the first with a warning).
+  const settle = (key: string, raw: unknown): CacheEntry | undefined => {
+    if (raw === null || raw === undefined) return undefined;
+    const entry = parseEntry(raw);
+    if (!entry) {
+      options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+      return undefined;
     }
-    disabled = true;
-    options.log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
+    if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
+    return entry;
   };
+  const readLater = async (key: string) => {
+    let raw: unknown;
+    try {
+      raw = await storage.getItem(key);
+      health.ok();
+    } catch (error) {
+      await health.failed(`entry ${key} could not be read`, error);
+      return undefined;
+    }
+    return settle(key, raw);
+  };
+  const readNow = syncReader(storage);
   return {
     mode: options.mode,
     storage,
-    async lookup(key) {
-      if (!reads || disabled) return undefined;
+    lookup(key) {
+      if (!reads || health.disabled) return undefined;
+      if (!readNow || !normalKey.test(key)) return readLater(key);
       let raw: unknown;
       try {
-        raw = await storage.getItem(key);
-        failuresInARow = 0;
-      } catch (error) {
-        await failed(`entry ${key} could not be read`, error);
-        return undefined;
+        raw = readNow(key);
+      } catch {
+        return readLater(key); // the same read through unstorage, which reports the failure
       }
-      if (raw === null || raw === undefined) return undefined;
-      const entry = parseEntry(raw);
-      if (!entry) {
-        options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
-        return undefined;
-      }
-      if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
-      return entry;
+      // Text that is not a plain JSON object goes through unstorage's own parsing, as before (and
+      // a read the driver could not do at once, which a key of this form never needs).
+      if (typeof raw === "string" || raw instanceof Promise) return readLater(key);
+      health.ok();
+      return settle(key, raw);
     },
     async store(key, entry) {
-      if (options.mode === "off" || disabled) return;
+      if (options.mode === "off" || health.disabled) return;
       if (options.mode === "write" && (await storage.hasItem(key).catch(() => false))) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
       try {
         await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);
-        failuresInARow = 0;
+        health.ok();
       } catch (error) {
-        await failed(`could not write ${key}`, error);
+        await health.failed(`could not write ${key}`, error);
       }
     },
   };
+}
+
+/** Keys as `cacheKey` makes them: already in unstorage's normal form, with no `.` or `..` part. */
+const normalKey = /^[\w~-]+(?:\.[\w~-]+)*(?::[\w~-]+(?:\.[\w~-]+)*)*$/;
+
+/**
+ * The fs driver's synchronous read (lib/cache-fs.ts), when that driver is the whole store: a hit
+ * then skips unstorage's key normalisation and its promises (a measurable share of a cached rerun).
+ * Every other driver, and any other shape of store, reads through unstorage.
+ */
+function syncReader(storage: Storage): ((key: string) => unknown) | undefined {
+  const mounts = storage.getMounts();
+  if (mounts.length !== 1) return undefined;
+  const driver = mounts[0]!.driver as Driver & { getItemSync?: (key: string) => unknown };
+  return driver.getItemSync;
 }
 
 /**

@@ -30,7 +30,19 @@ export interface FingerprintInputs {
  * when its line carries the same fingerprint (`meta.models.fingerprint`).
  */
 export function inputFingerprint(inputs: FingerprintInputs): string {
-  const config = Object.fromEntries(answerShapingKeys.filter((k) => inputs.config[k] !== undefined).map((k) => [k, inputs.config[k]]));
-  const material = canonicalJson({ v: 1, service: inputs.service, catalogueHash: inputs.catalogueHash, prompts: inputs.prompts, config });
+  // canonicalJson({ v: 1, service, catalogueHash, prompts, config }), keys in sorted order, with the
+  // config's part (the same for every service of a run) written once per config object.
+  const material = `{"catalogueHash":${JSON.stringify(inputs.catalogueHash)},"config":${configJson(inputs.config)},"prompts":${JSON.stringify(inputs.prompts)},"service":${canonicalJson(inputs.service)},"v":1}`;
   return `v1:${sha256(material).slice(0, 32)}`;
+}
+
+/** A run's config is not changed once loaded: its answer-shaping part is written once per object. */
+const configJsons = new WeakMap<object, string>();
+function configJson(config: FingerprintInputs["config"]): string {
+  let json = configJsons.get(config);
+  if (json === undefined) {
+    json = canonicalJson(Object.fromEntries(answerShapingKeys.filter((k) => config[k] !== undefined).map((k) => [k, config[k]])));
+    configJsons.set(config, json);
+  }
+  return json;
 }

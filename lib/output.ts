@@ -63,13 +63,21 @@ function scanLines(path: string, onLine: (text: string, offset: number, length: 
   }
 }
 
+// A line is encoded into one reused buffer (UTF-8 is at most 3 bytes per UTF-16 unit): one pass
+// gives its bytes and its length, where measuring it and then writing the text took two.
+const encoder = new TextEncoder();
+const KEEP_SCRATCH = 4 * 1024 * 1024;
+let scratch = new Uint8Array(256 * 1024);
+
 /** Appends a line with one write, as appendFileSync would; what a short write left out follows. Returns its bytes. */
 function appendLine(fd: number, line: string): number {
-  const bytes = Buffer.byteLength(line);
-  const written = writeSync(fd, line);
-  if (written === bytes) return bytes;
-  const rest = Buffer.from(line).subarray(written);
-  for (let done = 0; done < rest.length; ) done += writeSync(fd, rest, done);
+  let target = scratch;
+  if (target.length < line.length * 3) {
+    target = new Uint8Array(line.length * 3);
+    if (target.length <= KEEP_SCRATCH) scratch = target;
+  }
+  const bytes = encoder.encodeInto(line, target).written;
+  for (let done = 0; done < bytes; ) done += writeSync(fd, target, done, bytes - done);
   return bytes;
 }
 

@@ -5,7 +5,7 @@ import type { CallResult, CallSpec } from "./call-spec.ts";
 import { ask } from "./call/ask.ts";
 import { prepareAttempt } from "./call/attempt.ts";
 import { createResponseFormats } from "./response-format.ts";
-import type { CallContext, Route, SessionOptions } from "./call/context.ts";
+import type { Attempt, CallContext, Route, SessionOptions } from "./call/context.ts";
 import { lookup } from "./call/lookup.ts";
 import { persist } from "./call/persist.ts";
 import { reuseImported } from "./call/reuse-imported.ts";
@@ -24,24 +24,46 @@ export interface Session {
 export function createSession(options: SessionOptions): Session {
   const ctx: CallContext = { ...options, traces: createCallTraces(options.tracing ?? noTracing), formats: createResponseFormats(), ask: options.ask ?? ask };
   return {
-    async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
+    call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
       const span = ctx.traces.start(spec, ctx.routes[spec.stage][0]!.provider);
-      try {
-        const result = await callModels(ctx, spec);
-        span.end(undefined, result.value);
-        return result;
-      } catch (error) {
-        span.end(error);
-        throw error;
+      // A hit the cache gave without waiting (the fs driver) is the answer at once: no promise
+      // per layer below. Anything else goes the whole way, with that first step already taken.
+      const first = firstStep(ctx, spec);
+      if ("found" in first && first.found && !(first.found instanceof Promise)) {
+        span.end(undefined, first.found.value);
+        return Promise.resolve(first.found);
       }
+      return callModels(ctx, spec, first).then(
+        (result) => {
+          span.end(undefined, result.value);
+          return result;
+        },
+        (error) => {
+          span.end(error);
+          throw error;
+        },
+      );
     },
   };
 }
 
+/** The first model's attempt and its cache lookup (a value, or a promise), or what they threw. */
+type FirstStep<T> = { attempt: Attempt<T>; found: ReturnType<typeof lookup<T>> } | { error: unknown };
+
+function firstStep<T>(ctx: CallContext, spec: CallSpec<T>): FirstStep<T> {
+  try {
+    const attempt = prepareAttempt(ctx, spec, ctx.routes[spec.stage][0]!);
+    return { attempt, found: lookup(ctx, attempt) };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /** One model's try: its answer, or why it failed (an invalid answer after the re-ask). */
-async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route): Promise<CallResult<T> | { failed: string }> {
-  const attempt = prepareAttempt(ctx, spec, route);
-  const found = (await lookup(ctx, attempt)) ?? (await reuseImported(ctx, attempt));
+async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, first?: FirstStep<T>): Promise<CallResult<T> | { failed: string }> {
+  if (first && "error" in first) throw first.error;
+  const attempt = first?.attempt ?? prepareAttempt(ctx, spec, route);
+  const found = (await (first ? first.found : lookup(ctx, attempt))) ?? (await reuseImported(ctx, attempt));
   if (found) return found;
   // The stand-in answers load only for a dry run.
   if (ctx.dryRun) return (await import("./call/dry-run.ts")).dryRunMiss(ctx, attempt);
@@ -49,13 +71,13 @@ async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route): 
   return "failed" in asked ? asked : persist(ctx, attempt, asked);
 }
 
-/** The primary model, then each fallback: provider failures and invalid answers move on. */
-async function callModels<T>(ctx: CallContext, spec: CallSpec<T>): Promise<CallResult<T>> {
+/** The primary model (its first step already taken), then each fallback: provider failures and invalid answers move on. */
+async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstStep<T>): Promise<CallResult<T>> {
   const reasons: string[] = [];
   const routes = ctx.routes[spec.stage];
-  for (const route of routes) {
+  for (const [i, route] of routes.entries()) {
     try {
-      const result = await callModel(ctx, spec, route);
+      const result = await callModel(ctx, spec, route, i === 0 ? first : undefined);
       if (!("failed" in result)) return result;
       reasons.push(result.failed);
     } catch (error) {

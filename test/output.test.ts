@@ -79,6 +79,23 @@ describe("evolution output", () => {
     }
   });
 
+  // Lines are encoded into a reused buffer: multi-byte text, and a line too long to keep the
+  // buffer for, must still be written whole, with offsets a reorder can copy by.
+  test("multi-byte and very long lines are written whole; a reorder copies them byte for byte", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "out.jsonl");
+      const notes = { B: "café ☕ 日本 😀".repeat(20_000), A: "x".repeat(2_000_000) + "é", C: "ü" };
+      const writer = createEvolutionWriter(path, { fresh: true, plateauCount: 1, sets: ["apps"] });
+      for (const id of ["B", "A", "C"] as const) writer.write(evolution(id, 1, notes[id]));
+      writer.finish(["A", "B", "C"]);
+      const expected = (["A", "B", "C"] as const).map((id) => `${canonicalJson(evolution(id, 1, notes[id]))}\n`).join("");
+      expect(readFileSync(path).equals(Buffer.from(expected))).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a partial last line is cut back to the last newline", () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -18,6 +18,12 @@ describe("feature ids", () => {
   test.each(table.map((row) => [JSON.stringify([row.name, row.role, row.plateau]), row] as const))("%s", (_label, row) => {
     expect(featureCode(row.plateau, row.role, row.name)).toBe(row.feature_id);
   });
+  // Codes are hashed in a reused buffer; a name too long for it is hashed the plain way. Both pinned
+  // to values computed before the buffer existed.
+  test("long and multi-byte names: the same codes as before the reused buffer", () => {
+    expect(featureCode("P", "r", "x".repeat(5000))).toBe("4GWVU6");
+    expect(featureCode("P", "r", "é€😀".repeat(300))).toBe("JHKB6S");
+  });
   test("collisions are resolved the same way every time, and only a collision changes an id", () => {
     const first = featureCode("P", "r", "n");
     expect(assignCode("P", "r", "n", new Set())).toBe(first);

@@ -1,11 +1,19 @@
 import { validateAnswer, type CallResult } from "../call-spec.ts";
+import type { CacheEntry } from "../cache.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { recordRequest } from "./record.ts";
 
-/** Step 1: the answer cached under the attempt's key, when it still validates. */
-export async function lookup<T>(ctx: CallContext, attempt: Attempt<T>): Promise<CallResult<T> | undefined> {
+/**
+ * Step 1: the answer cached under the attempt's key, when it still validates. Synchronous when
+ * the cache read is (the fs driver): a cached rerun then spends no promise on the lookup.
+ */
+export function lookup<T>(ctx: CallContext, attempt: Attempt<T>): CallResult<T> | undefined | Promise<CallResult<T> | undefined> {
+  const hit = ctx.cache.lookup(attempt.key);
+  return hit instanceof Promise ? hit.then((entry) => accept(ctx, attempt, entry)) : accept(ctx, attempt, hit);
+}
+
+function accept<T>(ctx: CallContext, attempt: Attempt<T>, hit: CacheEntry | undefined): CallResult<T> | undefined {
   const { spec, model, key } = attempt;
-  const hit = await ctx.cache.lookup(key);
   if (!hit) return undefined;
   const checked = validateAnswer(spec, hit.answer, { cached: true });
   if (!checked.ok || checked.problems.length > 0) {

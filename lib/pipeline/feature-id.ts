@@ -6,16 +6,29 @@ const urlNamespace = Buffer.from("6ba7b8119dad11d180b400c04fd430c8", "hex");
 /** RFC 4648 base32 (not Crockford's): the alphabet Python's `base64.b32encode` uses. */
 const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+/** The namespace, then the name: one buffer for every feature code, so a code allocates nothing. */
+const scratch = Buffer.alloc(4096);
+urlNamespace.copy(scratch);
+const digest = Buffer.alloc(20);
+
 /**
  * The 16 bytes of the UUIDv5 of `name` in the URL namespace. A UUIDv5 is one SHA-1 with the
  * version and variant bits set, so this is written here rather than taken from a dependency.
+ * The bytes are in a buffer the next call reuses (a run makes one per feature: tens of thousands).
  */
-export function uuid5Bytes(name: string): Buffer {
-  const bytes = hasher("sha1").update(urlNamespace).update(name).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  return bytes;
+function uuid5Scratch(name: string): Buffer {
+  if (16 + name.length * 3 <= scratch.length) {
+    Bun.SHA1.hash(scratch.subarray(0, 16 + scratch.write(name, 16)), digest);
+  } else {
+    hasher("sha1").update(urlNamespace).update(name).digest().copy(digest);
+  }
+  digest[6] = (digest[6]! & 0x0f) | 0x50;
+  digest[8] = (digest[8]! & 0x3f) | 0x80;
+  return digest;
 }
+
+/** The 16 bytes of the UUIDv5 of `name` in the URL namespace, in a buffer of their own. */
+export const uuid5Bytes = (name: string): Buffer => Buffer.from(uuid5Scratch(name).subarray(0, 16));
 
 /** The first `length` characters of the RFC 4648 base32 encoding of `bytes`. */
 function base32Prefix(bytes: Buffer, length: number): string {
@@ -34,7 +47,7 @@ function base32Prefix(bytes: Buffer, length: number): string {
  * after a collision) is appended as `|<salt>`.
  */
 export function featureCode(plateau: string, role: string, name: string, salt = 0): string {
-  return base32Prefix(uuid5Bytes(`${name}|${role}|${plateau}${salt ? `|${salt}` : ""}`), 6);
+  return base32Prefix(uuid5Scratch(`${name}|${role}|${plateau}${salt ? `|${salt}` : ""}`), 6);
 }
 
 /**

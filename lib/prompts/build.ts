@@ -37,8 +37,18 @@ export function buildDomainText(data: Dataset): string {
   });
 }
 
-/** The parts of a service that shape the answer; whitespace in the input file never matters. */
+/**
+ * The parts of a service that shape the answer; whitespace in the input file never matters.
+ * Written once per service (its descriptions and features prompts all carry it).
+ */
+const serviceTexts = new WeakMap<Service, string>();
 export function serviceText(service: Service): string {
+  let text = serviceTexts.get(service);
+  if (text === undefined) serviceTexts.set(service, (text = serviceJson(service)));
+  return text;
+}
+
+function serviceJson(service: Service): string {
   return JSON.stringify(
     {
       service_id: service.service_id,
@@ -129,15 +139,30 @@ export function mappingPrompt(domain: string, input: MappingPromptInput): ChatMe
         rationale: input.rationale,
       }),
     ),
-    {
-      role: "user",
-      content: render("mapping.user", {
-        serviceName: input.serviceName,
-        level: plateau.level,
-        plateauName: plateau.name,
-        plateauDescription: orNone(input.serviceDescription),
-        features: input.features.map((f) => `- ${f.feature_id}: ${oneLine(f.name)}. ${oneLine(f.description)}`).join("\n"),
-      }),
-    },
+    mappingUser(input),
   ];
+}
+
+/**
+ * The user message of a plateau's mapping calls: the same for each catalogue (it names the
+ * features, not the catalogue), so it is made once per features list and shared, one object
+ * (its cache-key digest is then computed once too). A features list is not changed once mapped.
+ */
+const mappingUsers = new WeakMap<MappingFeature[], { input: MappingPromptInput; message: ChatMessage }>();
+function mappingUser(input: MappingPromptInput): ChatMessage {
+  const made = mappingUsers.get(input.features);
+  const same = (a: MappingPromptInput) =>
+    a.features.length === input.features.length &&
+    a.serviceName === input.serviceName && a.serviceDescription === input.serviceDescription && a.plateau.level === input.plateau.level && a.plateau.name === input.plateau.name;
+  if (made && same(made.input)) return made.message;
+  const content = render("mapping.user", {
+    serviceName: input.serviceName,
+    level: input.plateau.level,
+    plateauName: input.plateau.name,
+    plateauDescription: orNone(input.serviceDescription),
+    features: input.features.map((f) => `- ${f.feature_id}: ${oneLine(f.name)}. ${oneLine(f.description)}`).join("\n"),
+  });
+  const message: ChatMessage = Object.freeze({ role: "user", content });
+  mappingUsers.set(input.features, { input: { ...input, features: [...input.features], plateau: { ...input.plateau } }, message });
+  return message;
 }

@@ -33,3 +33,29 @@ test.each([
   expect(await ours.getItem("missing")).toBeNull();
   expect(await ours.getItem("folder")).toBeNull();
 });
+
+// The call cache reads the fs driver directly (no unstorage on a hit): what a lookup gives, and
+// what it warns, must be what the same lookup through unstorage's fs-lite driver gives.
+const entry = { v: 1, answer: { a: 1 }, usage: { inputTokens: 1, cachedInputTokens: 0, outputTokens: 2, reasoningTokens: 0 }, model: "m", provider: "p", createdAt: "2026-01-01T00:00:00.000Z", expiresAt: null, request: { stage: "features", serviceId: "S1" } };
+test.each([
+  ["an entry", JSON.stringify(entry)],
+  ["an expired entry", JSON.stringify({ ...entry, expiresAt: "2020-01-01T00:00:00.000Z" })],
+  ["an entry with a __proto__ key", JSON.stringify({ ...entry, request: { ...entry.request, note: "__proto__" } })],
+  ["an entry of another shape", JSON.stringify({ ...entry, usage: {} })],
+  ["a truncated entry", JSON.stringify(entry).slice(0, 40)],
+  ["plain text", "hello"],
+])("call cache lookup of %s: the same as through unstorage", async (_name, raw) => {
+  const { createCallCache } = await import("../../lib/cache.ts");
+  mkdirSync(join(dir.dir, "ns", "features"), { recursive: true });
+  writeFileSync(join(dir.dir, "ns", "features", "S1"), raw);
+  const lookups = [await createCacheStorage({ driver: "fs", base: dir.dir }), createStorage({ driver: fsLite({ base: dir.dir }) })].map(async (storage) => {
+    const warnings: string[] = [];
+    const log = { warn: (m: string) => warnings.push(m), debug: () => {}, info: () => {}, error: () => {} } as never;
+    const cache = createCallCache(storage, { mode: "read", log });
+    return { hit: await cache.lookup("ns:features:S1"), missing: await cache.lookup("ns:features:S2"), folder: await cache.lookup("ns:features"), warnings };
+  });
+  const [ours, theirs] = await Promise.all(lookups);
+  expect(ours).toEqual(theirs!);
+  expect(ours!.hit !== undefined).toBe(_name === "an entry" || _name === "an entry with a __proto__ key");
+  expect(ours!.warnings.length).toBe(_name === "an entry of another shape" || _name === "a truncated entry" || _name === "plain text" ? 1 : 0);
+});
