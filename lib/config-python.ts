@@ -31,15 +31,7 @@ export const pythonConfigSchema = z.strictObject({
 });
 export type PythonConfig = z.infer<typeof pythonConfigSchema>;
 
-/** Keys only the Python tool's config has; one of them marks a file as the Python tool's. */
-const pythonOnlyKeys = ["web_search", "log_level", "prompt_dir", "context_id", "request_timeout", "use_local_cache", "cache_mode", "cache_dir", "mapping_sets", "llm_queue_enabled", "llm_queue_concurrency"];
-
-const isPlain = (v: unknown): v is Plain => !!v && typeof v === "object" && !Array.isArray(v);
-
-/** A config file in the Python tool's shape: snake_case keys, or `models.search` / `reasoning.summary`. */
-export function isPythonConfig(raw: Plain): boolean {
-  return pythonOnlyKeys.some((k) => k in raw) || (isPlain(raw.models) && "search" in raw.models) || (isPlain(raw.reasoning) && "summary" in raw.reasoning);
-}
+export { isPythonConfig } from "./config-python-shape.ts";
 
 /** Python's `os.path.expandvars` then `expanduser`: unset variables are left as written. */
 export function expandPath(path: string, env: Record<string, string | undefined>): string {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
 import type { z } from "zod";
-import { fromPythonConfig, isPythonConfig, pythonConfigSchema } from "./config-python.ts";
+import { isPythonConfig } from "./config-python-shape.ts";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
@@ -154,6 +154,8 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
     await checkFileLayer(file, raw, configSchema);
     return raw;
   }
+  // The Python tool's schema loads only for its config.
+  const { fromPythonConfig, pythonConfigSchema } = await import("./config-python.ts");
   const py = await checkFileLayer(file, raw, pythonConfigSchema);
   const { layer, ignored } = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
   options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);

@@ -6,6 +6,10 @@ import { SAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { Config } from "./schema/config.ts";
 import { allModels } from "./model-settings.ts";
+import { precompiledFile } from "./precompiled.ts";
+
+/** The price table (lib/precompiled.ts builds its fast-loading copy). */
+export const priceTablePackage = "@pydantic/genai-prices";
 
 /** Recorded in the ledger, so a cost can be traced to the price table that produced it. */
 export const priceDataVersion = `@pydantic/genai-prices@${packageVersion("@pydantic/genai-prices")}`;
@@ -37,7 +41,23 @@ const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
 // The price table loads on the first priced call, not at start: a run's first requests go out
 // without waiting for it, and free or overridden models never need it.
 let calcPrice: typeof CalcPrice | undefined;
-const prices = () => (calcPrice ??= (require("@pydantic/genai-prices") as { calcPrice: typeof CalcPrice }).calcPrice);
+const prices = () => (calcPrice ??= loadPriceTable().calcPrice);
+
+type PriceTable = { calcPrice: typeof CalcPrice };
+
+/** The table's precompiled copy when `bun install` made one (half the CPU time), else the package. */
+function loadPriceTable(): PriceTable {
+  const file = precompiledFile(priceTablePackage);
+  if (file) {
+    try {
+      const table = require(file) as PriceTable;
+      if (typeof table.calcPrice === "function") return table;
+    } catch {
+      // A copy that does not load is no copy: the package below is the same table.
+    }
+  }
+  return require(priceTablePackage) as PriceTable;
+}
 
 type Rates = { input: number; cachedInput?: number; output: number };
 const linearCost = (rates: Rates, inputTokens: number, cached: number, outputTokens: number) =>

@@ -6,7 +6,6 @@ import { ask } from "./call/ask.ts";
 import { prepareAttempt } from "./call/attempt.ts";
 import { createResponseFormats } from "./response-format.ts";
 import type { Attempt, CallContext, Route, SessionOptions } from "./call/context.ts";
-import { dryRunMiss } from "./call/dry-run.ts";
 import { lookup } from "./call/lookup.ts";
 import { persist } from "./call/persist.ts";
 import { reuseImported } from "./call/reuse-imported.ts";
@@ -66,7 +65,8 @@ async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, f
   const attempt = first?.attempt ?? prepareAttempt(ctx, spec, route);
   const found = (await (first ? first.found : lookup(ctx, attempt))) ?? (await reuseImported(ctx, attempt));
   if (found) return found;
-  if (ctx.dryRun) return dryRunMiss(ctx, attempt);
+  // The stand-in answers load only for a dry run.
+  if (ctx.dryRun) return (await import("./call/dry-run.ts")).dryRunMiss(ctx, attempt);
   const asked = await ctx.ask(ctx, attempt);
   return "failed" in asked ? asked : persist(ctx, attempt, asked);
 }

@@ -5,9 +5,7 @@ import { redact } from "../lib/redact.ts";
 import { flushStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
-import { versionLine } from "../lib/version.ts";
 import { configOverrides } from "./_args.ts";
-import { renderHelp } from "./_help.ts";
 
 export interface TaskMeta {
   name: string;
@@ -82,10 +80,11 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
   let code: number;
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
-      process.stdout.write(renderHelp(task.meta, task.args));
+      // Help and the version line load only when asked for.
+      process.stdout.write((await import("./_help.ts")).renderHelp(task.meta, task.args));
       code = 0;
     } else if (rawArgs.includes("--version")) {
-      process.stdout.write(`${versionLine()}\n`);
+      process.stdout.write(`${(await import("../lib/version.ts")).versionLine()}\n`);
       code = 0;
     } else {
       const bad = unknownFlag(rawArgs, task.args);

@@ -87,6 +87,36 @@ describe("task catalogue", () => {
     }
   }, 30_000);
 
+  test("run's static imports leave out what the first request does not need; a run loads it", async () => {
+    const later = ["lib/pipeline/features.ts", "lib/pipeline/mapping.ts", "lib/pipeline/evolution.ts", "lib/ledger-recover.ts"];
+    const script = `await import(${JSON.stringify(join(root, "scripts/run.ts"))}); process.stderr.write("LOADED " + JSON.stringify(Object.keys(require.cache)) + "\\n");`;
+    const result = await run(["bun", "-e", script], root);
+    const imported = (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
+    expect(imported).toContain("lib/pipeline/service.ts");
+    expect(imported.filter((p) => later.includes(p))).toEqual([]);
+    // Nor what only other flags or tasks use: the Python tool's config schema, the imported-answers
+    // namespace (--reuse-imported), dry-run stand-ins, the review checks, --help and --version.
+    const never = ["lib/config-python.ts", "lib/cache-imported.ts", "lib/call/dry-run.ts", "lib/review/checks.ts", "scripts/_help.ts", "lib/version.ts"];
+    expect(imported.filter((p) => never.includes(p))).toEqual([]);
+    // The control: a run loads each of them (the steps after the first answer, the ledger's recovery).
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
+      const args = ["bun", "--preload", join(root, "test/support/report-modules.ts"), join(root, "scripts/run.ts"), "--model", "synthetic:demo", "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--quiet"];
+      // The control: --reuse-imported loads the imported namespace's lookup (on a cache miss).
+      const reused = await run([...args, "--reuse-imported"], dir, { CI: "true" });
+      expect(reused.code).toBe(0);
+      expect(reused.stderr).toContain("lib/cache-imported.ts");
+      const ran = await run([...args, "--fresh"], dir, { CI: "true" });
+      expect(ran.code).toBe(0);
+      const loaded = (JSON.parse(/LOADED (.*)/.exec(ran.stderr)![1]!) as string[]).map((p) => relative(root, p));
+      expect(later.filter((p) => !loaded.includes(p))).toEqual([]);
+      expect(loaded.filter((p) => never.includes(p))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  }, 30_000);
+
   test("each task takes its meta from the static table list reads", async () => {
     for (const [name, load] of Object.entries(tasks)) {
       const meta = (await load()).default.meta;

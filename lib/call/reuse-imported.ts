@@ -1,4 +1,3 @@
-import { findImportedAnswer } from "../cache-imported.ts";
 import { validateAnswer, type CallResult } from "../call-spec.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";
@@ -9,6 +8,8 @@ import { noUsage, recordRequest } from "./record.ts";
  */
 export async function reuseImported<T>(ctx: CallContext, attempt: Attempt<T>): Promise<CallResult<T> | undefined> {
   if (!ctx.reuseImported) return undefined;
+  // The imported namespace's code loads only for a run that asks for it.
+  const { findImportedAnswer } = await import("../cache-imported.ts");
   const { spec, route, model } = attempt;
   const check = spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec;
   const reused = await findImportedAnswer(ctx.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {

@@ -1,7 +1,6 @@
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
 import type { EngineRun } from "./engine-types.ts";
-import { withFingerprint } from "./evolution.ts";
 import { halt } from "./run-state.ts";
 
 /** One accepted input record, ready to be processed. */
@@ -30,6 +29,9 @@ export function createDispatcher<T>(run: EngineRun<T>): Dispatcher<T> {
       await queue.onSizeLessThan(window);
       const position = run.state.dispatched++;
       void queue.add(() => processRecord(run, accepted, position));
+      // The first service's request goes out before the next service is read: its steps to the
+      // socket are promise callbacks, which would take turns with every other service's preparation.
+      if (position === 0) await new Promise((resolve) => setImmediate(resolve));
     },
     idle: () => queue.onIdle(),
   };
@@ -43,7 +45,8 @@ async function processRecord<T>(run: EngineRun<T>, { item, serviceId, fingerprin
     const evolution = await rt.tracing.service(serviceId, () => run.handler.process(item, position));
     // A dry run went on past its misses with stand-in answers: never write those.
     if (rt.misses.some((m) => m.serviceId === serviceId)) throw new SAError("E_DRY_RUN_MISS", `dry run: ${serviceId} has calls not in the cache`);
-    if (fingerprint) withFingerprint(evolution, fingerprint);
+    // Loaded by then (the stages build evolutions with it); not needed to send the first requests.
+    if (fingerprint) (await import("./evolution.ts")).withFingerprint(evolution, fingerprint);
     await run.writer.write(evolution);
     state.counts.ok++;
     if (redo) state.counts.redone++;

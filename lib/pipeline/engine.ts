@@ -62,7 +62,7 @@ async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunS
   run.progress.start(() => progressCounts(run as EngineRun<unknown>));
   const dispatcher = createDispatcher(run);
   try {
-    await readInput(run, { ...dispatcher, dispatch: (accepted) => (heartbeat.begin(), dispatcher.dispatch(accepted)) });
+    await readInput(run, { ...dispatcher, dispatch: (accepted) => dispatcher.dispatch(accepted).then(heartbeat.begin) });
     await waitForCalls(run as EngineRun<unknown>, dispatcher.idle());
   } finally {
     await heartbeat.stop();

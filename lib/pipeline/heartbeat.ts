@@ -1,6 +1,5 @@
 import { hostname } from "node:os";
 import { errorMessage } from "../errors.ts";
-import { recoverLedger } from "../ledger-recover.ts";
 import { saveRun, type RunRecord } from "../ledger.ts";
 import { stageModels } from "../model-settings.ts";
 import type { EngineRun, RunStatus } from "./engine-types.ts";
@@ -50,7 +49,8 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
   const warn = (error: unknown) => rt.log.warn(`ledger: ${errorMessage(error)}`);
   let begun = false;
   let opened: Promise<void> | undefined;
-  const open = () => (opened ??= recoverLedger(path, rt.log, rt.runId).catch(warn).then(() => saveRun(path, ledgerRecord(run, "running", null)).catch(warn)));
+  // Its module loads with it, after the first requests.
+  const open = () => (opened ??= import("../ledger-recover.ts").then(({ recoverLedger }) => recoverLedger(path, rt.log, rt.runId)).catch(warn).then(() => saveRun(path, ledgerRecord(run, "running", null)).catch(warn)));
   let flushing: Promise<void> = Promise.resolve();
   const flusher = setInterval(() => (flushing = flushing.then(open).then(() => saveRun(path, ledgerRecord(run, "running", null))).catch(() => {})), FLUSH_EVERY_MS);
   flusher.unref?.();

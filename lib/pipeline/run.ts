@@ -2,7 +2,8 @@ import type { ServiceEvolution } from "../schema/evolution.ts";
 import { droppedKeyWarner, parseService, type Service } from "../schema/service.ts";
 import { runRecords, type RunContext, type RunOptions, type RunSummary } from "./engine.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
-import { catalogueHash, type EvolutionMeta } from "./evolution.ts";
+import { catalogueHash } from "../catalogue-hash.ts";
+import type { EvolutionMeta } from "./evolution.ts";
 import { projectService } from "./service.ts";
 
 export type { RunOptions, RunSummary, RunStatus } from "./engine.ts";

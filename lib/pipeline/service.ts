@@ -2,9 +2,16 @@ import type { Service } from "../schema/service.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
 import { describeService } from "./descriptions.ts";
-import { buildEvolution, type EvolutionMeta, type PlateauParts } from "./evolution.ts";
-import { generateFeatures } from "./features.ts";
-import { mapFeatures } from "./mapping.ts";
+import type { EvolutionMeta, PlateauParts } from "./evolution.ts";
+
+/**
+ * The steps after the descriptions call (features, mapping, the evolution's assembly) load once
+ * the first request is on its way, while its answer is awaited: the first request never waits
+ * for their modules.
+ */
+let laterSteps: Promise<[typeof import("./features.ts"), typeof import("./mapping.ts"), typeof import("./evolution.ts")]> | undefined;
+const loadLaterSteps = () =>
+  (laterSteps ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => Promise.all([import("./features.ts"), import("./mapping.ts"), import("./evolution.ts")])));
 
 /**
  * Calls that unlock the most work go first: a descriptions call unlocks 20 more, a features call
@@ -45,7 +52,9 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
  */
 export async function projectService(ctx: PipelineContext, service: Service, order: number, meta: Omit<EvolutionMeta, "models">): Promise<ServiceEvolution> {
   const models = modelSet();
+  const later = loadLaterSteps();
   const { descriptions, model } = await describeService(ctx, service, stagePriority("descriptions", order));
+  const [{ generateFeatures }, { mapFeatures }, { buildEvolution }] = await later;
   models.add("descriptions", model);
   const plateaus = await allSettled(
     ctx.data.plateaus.map(async (plateau): Promise<PlateauParts> => {

@@ -1,20 +1,7 @@
-import { z } from "zod";
 import { roleOf, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
+import type { CheckId, ChecksConfig, Severity } from "./checks-config.ts";
 
-/** The checks a reviewer would otherwise do by hand, in report order. */
-export const checkIds = ["missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "brand-name", "names-plateau"] as const;
-export type CheckId = (typeof checkIds)[number];
-
-export const severitySchema = z.enum(["error", "warning", "off"]);
-export type Severity = z.infer<typeof severitySchema>;
-
-export const checksConfigSchema = z.strictObject({
-  /** Brand or company names no description should contain. @default [] */
-  brands: z.array(z.string().min(1)).default([]),
-  /** Per check: `error` fails `check` (exit 1), `warning` reports, `off` skips. */
-  severity: z.partialRecord(z.enum(checkIds), severitySchema).default({}),
-});
-export type ChecksConfig = z.infer<typeof checksConfigSchema>;
+export { checkIds, checksConfigSchema, severitySchema, type CheckId, type ChecksConfig, type Severity } from "./checks-config.ts";
 
 export const defaultSeverity: Record<CheckId, Severity> = {
   "missing-role": "error",

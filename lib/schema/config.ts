@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "../duration.ts";
-import { checksConfigSchema } from "../review/checks.ts";
+import { checksConfigSchema } from "../review/checks-config.ts";
 import { providersConfigSchema } from "./providers.ts";
 
 export const cacheModes = ["off", "read", "refresh", "write"] as const;

@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { randomHex } from "./hash.ts";
+
+/**
+ * Precompiled copies of large packages: the package bundled into one file with its
+ * JavaScriptCore bytecode (`bun build --bytecode`), which loads in a fraction of the time it takes
+ * to read and compile the package itself (the openai SDK, the price table). `bun install` builds
+ * them (package.json's `postinstall`, scripts/_prepare-sdk.ts) under
+ * `node_modules/.cache/service-ambitions/`, in a folder named by the package's and Bun's versions:
+ * an upgrade of either misses it, and the package is then loaded from node_modules as usual. It
+ * is the same code either way; only how it is loaded differs.
+ */
+
+const entryPath = (name: string) => Bun.resolveSync(name, import.meta.dir);
+
+/** An installed package's version, read from its package.json (next to, or above, its entry file). */
+export function installedVersion(name: string): string {
+  for (let dir = dirname(entryPath(name)); dir !== dirname(dir); dir = dirname(dir)) {
+    const path = join(dir, "package.json");
+    if (!existsSync(path)) continue;
+    const pkg = JSON.parse(readFileSync(path, "utf8")) as { name?: string; version?: string };
+    if (pkg.name === name && pkg.version) return pkg.version;
+  }
+  throw new Error(`${name}: package.json not found`);
+}
+
+/** Where the precompiled copy of this version of a package for this Bun lives. */
+export function precompiledDir(name: string, cacheRoot = defaultCacheRoot(name)): string {
+  return join(cacheRoot, `${name.replace(/^@/, "").replace(/\//g, "-")}-${installedVersion(name)}-bun-${Bun.version}`);
+}
+
+function defaultCacheRoot(name: string): string {
+  const entry = entryPath(name);
+  const modules = entry.slice(0, entry.lastIndexOf("node_modules") + "node_modules".length);
+  return join(modules, ".cache", "service-ambitions");
+}
+
+/** The copy's file, when there is one. */
+export function precompiledFile(name: string, cacheRoot?: string): string | undefined {
+  const file = join(precompiledDir(name, cacheRoot), "index.js");
+  return existsSync(file) ? file : undefined;
+}
+
+/**
+ * Builds the precompiled copy of an installed package for this Bun: bundled into a temporary
+ * folder, then renamed into place, so a reader never sees half of it. Returns its folder.
+ */
+export async function buildPrecompiled(name: string, cacheRoot?: string): Promise<string> {
+  const target = precompiledDir(name, cacheRoot);
+  if (existsSync(join(target, "index.js"))) return target;
+  const temp = `${target}.${randomHex(4)}.tmp`;
+  mkdirSync(dirname(target), { recursive: true });
+  try {
+    const result = await Bun.build({ entrypoints: [entryPath(name)], outdir: temp, target: "bun", format: "cjs", bytecode: true, naming: "index.js" });
+    if (!result.success) throw new Error(result.logs.map((entry) => entry.message).join("; ") || "bun build failed");
+    // Another install may have won the race: its copy is the same.
+    if (!existsSync(target)) renameSync(temp, target);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+  return target;
+}
