@@ -43,6 +43,23 @@ export function precompiledFile(name: string, cacheRoot?: string): string | unde
 }
 
 /**
+ * The package: its precompiled copy when there is one, it loads and `fits` (has what the caller
+ * uses), else the package from node_modules. A copy that does not load is no copy: it is the same code.
+ */
+export function loadPrecompiled<T>(name: string, fits: (module: T) => boolean, cacheRoot?: string): { module: T; from: "copy" | "package" } {
+  const file = precompiledFile(name, cacheRoot);
+  if (file) {
+    try {
+      const module = require(file) as T;
+      if (fits(module)) return { module, from: "copy" };
+    } catch {
+      // Fall back to the package below.
+    }
+  }
+  return { module: require(name) as T, from: "package" };
+}
+
+/**
  * Builds the precompiled copy of an installed package for this Bun: bundled into a temporary
  * folder, then renamed into place, so a reader never sees half of it. Returns its folder.
  */

@@ -1,12 +1,10 @@
 import type { calcPrice as CalcPrice } from "@pydantic/genai-prices";
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import type { Usage } from "../providers/types.ts";
 import { SAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { Config } from "./schema/config.ts";
 import { allModels } from "./model-settings.ts";
-import { precompiledFile } from "./precompiled.ts";
+import { installedVersion, loadPrecompiled } from "./precompiled.ts";
 
 /** The price table (lib/precompiled.ts builds its fast-loading copy). */
 export const priceTablePackage = "@pydantic/genai-prices";
@@ -14,18 +12,13 @@ export const priceTablePackage = "@pydantic/genai-prices";
 /** Recorded in the ledger, so a cost can be traced to the price table that produced it. */
 export const priceDataVersion = `@pydantic/genai-prices@${packageVersion("@pydantic/genai-prices")}`;
 
-/** The package does not export its package.json, so read it beside its entry point. */
+/** The installed table's version ("unknown" if its package.json cannot be found). */
 function packageVersion(name: string): string {
-  let dir = dirname(require.resolve(name));
-  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === name) return pkg.version ?? "unknown";
-    } catch {
-      // Not here; look one folder up.
-    }
+  try {
+    return installedVersion(name);
+  } catch {
+    return "unknown";
   }
-  return "unknown";
 }
 
 /** Providers that never bill. */
@@ -46,18 +39,7 @@ const prices = () => (calcPrice ??= loadPriceTable().calcPrice);
 type PriceTable = { calcPrice: typeof CalcPrice };
 
 /** The table's precompiled copy when `bun install` made one (half the CPU time), else the package. */
-function loadPriceTable(): PriceTable {
-  const file = precompiledFile(priceTablePackage);
-  if (file) {
-    try {
-      const table = require(file) as PriceTable;
-      if (typeof table.calcPrice === "function") return table;
-    } catch {
-      // A copy that does not load is no copy: the package below is the same table.
-    }
-  }
-  return require(priceTablePackage) as PriceTable;
-}
+const loadPriceTable = (): PriceTable => loadPrecompiled<PriceTable>(priceTablePackage, (table) => typeof table.calcPrice === "function").module;
 
 type Rates = { input: number; cachedInput?: number; output: number };
 const linearCost = (rates: Rates, inputTokens: number, cached: number, outputTokens: number) =>

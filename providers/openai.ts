@@ -6,7 +6,7 @@ import { redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
 
 // The SDK, from its precompiled copy when `bun install` made one (lib/openai-sdk.ts).
-const { OpenAI, APIError, APIConnectionError } = await loadOpenAISdk();
+const { OpenAI, APIError, APIConnectionError } = loadOpenAISdk();
 
 export const defaultBaseURL = "https://api.openai.com/v1";
 

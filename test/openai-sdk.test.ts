@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildSdkBundle, bundleDir, loadOpenAISdk, sdkVersion } from "../lib/openai-sdk.ts";
+import { loadOpenAISdk } from "../lib/openai-sdk.ts";
+import { buildPrecompiled, installedVersion, precompiledDir } from "../lib/precompiled.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { tempDir, testKey } from "./helpers.ts";
 import * as sdkModule from "../lib/openai-sdk.ts";
@@ -19,9 +20,9 @@ describe("the openai SDK's precompiled copy (lib/openai-sdk.ts)", () => {
 
   test("is built per SDK and Bun version, loads, and answers a chat call like the package", async () => {
     const root = join(temp.dir, "built");
-    const dir = await buildSdkBundle(root);
-    expect(dir).toBe(bundleDir(root));
-    expect(dir).toEndWith(`openai-${sdkVersion()}-bun-${Bun.version}`);
+    const dir = await buildPrecompiled("openai", root);
+    expect(dir).toBe(precompiledDir("openai", root));
+    expect(dir).toEndWith(`openai-${installedVersion("openai")}-bun-${Bun.version}`);
     expect(existsSync(join(dir, "index.js"))).toBe(true);
     expect(existsSync(join(dir, "index.js.jsc"))).toBe(true);
     const sdk = await loadOpenAISdk(root);
@@ -48,9 +49,9 @@ describe("the openai SDK's precompiled copy (lib/openai-sdk.ts)", () => {
 
   test("a second build keeps the copy that is there", async () => {
     const root = join(temp.dir, "built");
-    const before = Bun.file(join(bundleDir(root), "index.js")).lastModified;
-    await buildSdkBundle(root);
-    expect(Bun.file(join(bundleDir(root), "index.js")).lastModified).toBe(before);
+    const before = Bun.file(join(precompiledDir("openai", root), "index.js")).lastModified;
+    await buildPrecompiled("openai", root);
+    expect(Bun.file(join(precompiledDir("openai", root), "index.js")).lastModified).toBe(before);
   });
 
   test("without a copy, or with one that does not load, the package is imported", async () => {
@@ -58,8 +59,8 @@ describe("the openai SDK's precompiled copy (lib/openai-sdk.ts)", () => {
     expect(sdkModule.sdkSource).toBe("package");
     expect(typeof sdk.OpenAI).toBe("function");
     const broken = join(temp.dir, "broken");
-    mkdirSync(bundleDir(broken), { recursive: true });
-    writeFileSync(join(bundleDir(broken), "index.js"), "throw new Error('half a file');\n");
+    mkdirSync(precompiledDir("openai", broken), { recursive: true });
+    writeFileSync(join(precompiledDir("openai", broken), "index.js"), "throw new Error('half a file');\n");
     const fallback = await loadOpenAISdk(broken);
     expect(sdkModule.sdkSource).toBe("package");
     expect(typeof fallback.APIError).toBe("function");
