@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import type { Storage } from "unstorage";
@@ -9,6 +8,7 @@ import { readRecords } from "./jsonl.ts";
 import { toDescriptionsAnswer, toFeaturesAnswer, toMappingAnswer } from "./python-answers.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { formatIssues } from "./zod-error.ts";
+import { sha256Hex } from "./hash.ts";
 
 export interface ImportReport {
   migrated: number;
@@ -102,7 +102,7 @@ function fieldsOf(evolution: ServiceEvolution): string[] {
   return [...fields].sort();
 }
 
-const digest = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 32);
+const digest = (value: unknown) => sha256Hex(JSON.stringify(value)).slice(0, 32);
 
 /**
  * Seeds the store from an evolutions file (ours or the Python tool's), as the Python tool's
