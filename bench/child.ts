@@ -1,3 +1,5 @@
+import { SAError } from "../lib/errors.ts";
+
 /** What one measured child process cost: wall time, CPU time (user + sys) and peak RSS. */
 export interface Measured {
   code: number;
@@ -30,3 +32,20 @@ export async function measure(cmd: string[], options: { cwd: string; env?: Recor
 }
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/**
+ * Reads a child's stdout until `marker` has appeared (a server's "ready" line), then lets go of
+ * the stream. Returns the text read; throws `E_USAGE` with `failure` when the output ends first.
+ */
+export async function readUntil(stdout: ReadableStream<Uint8Array>, marker: string, failure: string): Promise<string> {
+  const reader = stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (!text.includes(marker)) {
+    const { value, done } = await reader.read();
+    if (done) throw new SAError("E_USAGE", failure);
+    text += decoder.decode(value, { stream: true });
+  }
+  reader.releaseLock();
+  return text;
+}

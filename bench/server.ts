@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { SAError } from "../lib/errors.ts";
+import { readUntil } from "./child.ts";
 import type { TestServerOptions } from "../lib/test-server.ts";
 
 export interface ServerStats {
@@ -16,15 +16,7 @@ export interface ServerStats {
 /** The test server in its own process, as a remote provider would be: its work does not slow the client. */
 export async function spawnServer(options: TestServerOptions) {
   const proc = Bun.spawn(["bun", join(import.meta.dir, "..", "lib", "test-server.ts"), JSON.stringify(options)], { stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new SAError("E_USAGE", "bench: the test server did not start");
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const url = text.trim();
+  const url = (await readUntil(proc.stdout, "\n", "bench: the test server did not start")).trim();
   return {
     url,
     stats: async () => (await (await fetch(`${url.replace(/\/v1$/, "")}/__stats`)).json()) as ServerStats,

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { SAError } from "../lib/errors.ts";
+import { readUntil } from "../bench/child.ts";
 
 interface BenchServer {
   url: string;
@@ -30,14 +30,7 @@ const freePort = () =>
 async function startRedis() {
   const port = await freePort();
   const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "pipe", stderr: "ignore" });
-  const reader = proc.stdout.getReader();
-  let seen = "";
-  while (!seen.includes("Ready to accept connections")) {
-    const { value, done } = await reader.read();
-    if (done) throw new SAError("E_USAGE", "bench --workers: redis-server did not start (is it installed?)");
-    seen += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
+  await readUntil(proc.stdout, "Ready to accept connections", "bench --workers: redis-server did not start (is it installed?)");
   void proc.stdout.pipeTo(new WritableStream()).catch(() => {});
   return { url: `redis://127.0.0.1:${port}`, stop: async () => (proc.kill(), await proc.exited) };
 }

@@ -7,6 +7,7 @@ import { formats } from "../lib/export/export.ts";
 import { formatBytes, formatCount } from "../lib/format.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { sharedArgs } from "./_args.ts";
 
 const root = resolve(import.meta.dir, "..");
 const GiB = 1024 ** 3;
@@ -60,8 +61,8 @@ const task = defineTask({
     dir: { type: "string", description: "Working folder (default: a new temporary folder)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
     json: { type: "boolean", description: "Print the figures as one JSON object" },
-    verbose: { type: "boolean", alias: "v", description: "Debug logs" },
-    quiet: { type: "boolean", alias: "q", description: "Errors only" },
+    verbose: sharedArgs.verbose,
+    quiet: sharedArgs.quiet,
   },
   async run({ args, log }) {
     if (!existsSync("/usr/bin/time")) throw new SAError("E_USAGE", "bench-export needs GNU time at /usr/bin/time (apt-get install time)");

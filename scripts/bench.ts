@@ -12,6 +12,7 @@ import { printWorkersBench } from "./_bench-workers.ts";
 import { SAError } from "../lib/errors.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { sharedArgs } from "./_args.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
   if (raw === undefined) return fallback;
@@ -139,8 +140,8 @@ const task = defineTask({
     data: { type: "string", description: "Data folder (default fixtures/data)" },
     workers: { type: "string", description: "Worker process counts to compare on a BullMQ queue, e.g. 1,2,4 (needs redis-server; --concurrency is per worker)" },
     json: { type: "boolean", description: "Print the figures as one JSON object" },
-    verbose: { type: "boolean", alias: "v", description: "Debug logs" },
-    quiet: { type: "boolean", alias: "q", description: "Errors only" },
+    verbose: sharedArgs.verbose,
+    quiet: sharedArgs.quiet,
   },
   async run({ args }) {
     const data = resolve(args.data ?? join(import.meta.dir, "..", "fixtures", "data"));
