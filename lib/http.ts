@@ -156,16 +156,32 @@ export function retriesOf(value: { headers?: Headers | unknown; cause?: unknown 
 export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch {
   const baseFetch = options.fetch ?? globalThis.fetch;
   const random = options.random ?? Math.random;
-  // Each attempt gets its own timeout; the caller's signal still cancels everything.
   const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
-    const timeout = AbortSignal.timeout(options.requestTimeout);
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    return baseFetch(input, { ...init, signal }).then((response) => usableAnswer(response, options.expectBody, init?.signal));
+    // Each attempt gets its own timeout; the caller's signal still cancels everything. The timer
+    // is cleared once a 2xx body is read: a spent attempt holds nothing until the timeout would fire.
+    const attempt = new AbortController();
+    const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout);
+    const signal = init?.signal ? AbortSignal.any([init.signal, attempt.signal]) : attempt.signal;
+    return baseFetch(input, { ...init, signal }).then(
+      (response) => {
+        if (!response.ok) return response;
+        return usableAnswer(response, options.expectBody, init?.signal).then(
+          (answer) => (clearTimeout(timer), answer),
+          (error) => {
+            clearTimeout(timer);
+            throw error;
+          },
+        );
+      },
+      (error) => {
+        clearTimeout(timer);
+        throw error;
+      },
+    );
   }) as typeof globalThis.fetch;
-  const $fetch = ofetch.create({}, { fetch: attemptFetch });
 
-  /** The wait before the next attempt; counts the attempt in `counter`, the one call's own tally. */
-  const retryDelay = (counter: { retries: number }) => (context: FetchContext): number => {
+  /** The wait before the next attempt; counts the attempt in the call's own tally (`counter`, passed with its options). */
+  const retryDelay = (context: FetchContext): number => {
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
@@ -174,7 +190,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     const asked = retryAfterMs(headers) ?? (resetMs > 0 ? resetMs : undefined);
     const delayMs = asked ?? backoffMs(attempt, options, random);
     const status = context.response?.status;
-    counter.retries++;
+    (context.options as { counter?: { retries: number } }).counter!.retries++;
     options.onRetry?.({
       attempt,
       delayMs,
@@ -184,19 +200,24 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     });
     return delayMs;
   };
+  const onResponseHeaders = options.onResponseHeaders;
+  // Everything but the call's own tally is the same for every call: set once, not per request.
+  const $fetch = ofetch.create(
+    {
+      responseType: "stream",
+      retry: options.attempts - 1,
+      retryStatusCodes,
+      retryDelay,
+      ...(onResponseHeaders ? { onResponse: ({ response }: FetchContext) => onResponseHeaders(response!.headers, response!.status) } : {}),
+    },
+    { fetch: attemptFetch },
+  );
 
   return (async (input: string | URL | Request, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
     const counter = { retries: 0 };
     try {
-      const response = await $fetch.raw(url, {
-        ...(init as Record<string, unknown>),
-        responseType: "stream",
-        retry: options.attempts - 1,
-        retryStatusCodes,
-        retryDelay: retryDelay(counter),
-        onResponse: ({ response }) => options.onResponseHeaders?.(response.headers, response.status),
-      });
+      const response = await $fetch.raw(url, { ...(init as Record<string, unknown>), counter } as Parameters<typeof $fetch.raw>[1]);
       return withRetries(response, counter.retries);
     } catch (error) {
       if (error instanceof FetchError && error.response) return withRetries(error.response, counter.retries);
