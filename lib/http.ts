@@ -158,9 +158,11 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
   const random = options.random ?? Math.random;
   const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
     // Each attempt gets its own timeout; the caller's signal still cancels everything. The timer
-    // is cleared once a 2xx body is read: a spent attempt holds nothing until the timeout would fire.
+    // is cleared once a 2xx body is read: a spent attempt holds nothing until the timeout would
+    // fire. Like AbortSignal.timeout, it never keeps the process alive (an error response's body
+    // is read by the SDK after this, still under the timer).
     const attempt = new AbortController();
-    const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout);
+    const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout).unref();
     const signal = init?.signal ? AbortSignal.any([init.signal, attempt.signal]) : attempt.signal;
     return baseFetch(input, { ...init, signal }).then(
       (response) => {
