@@ -15,7 +15,7 @@ export function lookup<T>(ctx: CallContext, attempt: Attempt<T>): CallResult<T> 
 function accept<T>(ctx: CallContext, attempt: Attempt<T>, hit: CacheEntry | undefined): CallResult<T> | undefined {
   const { spec, model, key } = attempt;
   if (!hit) return undefined;
-  const checked = validateAnswer(spec, hit.answer, { cached: true });
+  const checked = validateAnswer(spec, hit.answer);
   if (!checked.ok || checked.problems.length > 0) {
     ctx.log.warn(`cache: entry ${key} no longer validates; asking again`, { serviceId: spec.serviceId });
     return undefined;
