@@ -191,6 +191,10 @@ const PROBE_KEY = "health:probe";
 export interface CallCache {
   mode: CacheMode;
   storage: Storage;
+  /** Whether `lookup` may find anything now (mode `read`, the store not given up on). */
+  readonly reads: boolean;
+  /** Whether `store` may write anything now (any mode but `off`, the store not given up on). */
+  readonly writes: boolean;
   /**
    * A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. Synchronous
    * when the store can read synchronously (the fs driver), a promise otherwise.
@@ -260,6 +264,12 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
   return {
     mode: options.mode,
     storage,
+    get reads() {
+      return reads && !health.disabled;
+    },
+    get writes() {
+      return options.mode !== "off" && !health.disabled;
+    },
     lookup(key) {
       if (!reads || health.disabled) return undefined;
       if (!readNow || !normalKey.test(key)) return readLater(key);
