@@ -98,18 +98,20 @@ const rebuilt = new WeakSet<Response>();
  */
 async function usableAnswer(response: Response, expectBody: RetryOptions["expectBody"], callerSignal?: AbortSignal | null): Promise<Response> {
   if (!response.ok) return response;
-  const what = `HTTP ${response.status} (${response.headers.get("content-type") || "no content type"})`;
+  // What came back, for an error only.
+  const what = () => `HTTP ${response.status} (${response.headers.get("content-type") || "no content type"})`;
   let text: string;
   try {
     text = await response.text();
   } catch (cause) {
     // The caller gave up (a stop, the SDK's overall timeout): that is no reason to retry.
     if (callerSignal?.aborted) throw cause;
-    throw new SAError("E_PROVIDER", `${what}: the connection broke while the answer was read (${errorMessage(cause)})`, { cause, details: { status: response.status } });
+    throw new SAError("E_PROVIDER", `${what()}: the connection broke while the answer was read (${errorMessage(cause)})`, { cause, details: { status: response.status } });
   }
-  const data = text.trim() ? parseJson(text) : undefined;
-  const problem = !text.trim() ? "an empty body" : data === undefined ? "a body that is not JSON" : expectBody && !expectBody(data) ? "JSON that is not the expected answer" : undefined;
-  if (problem) throw new SAError("E_PROVIDER", `${what}: ${problem}: ${redact(text.slice(0, 200).replace(/\s+/g, " "))}`, { details: { status: response.status } });
+  const blank = !text.trim();
+  const data = blank ? undefined : parseJson(text);
+  const problem = blank ? "an empty body" : data === undefined ? "a body that is not JSON" : expectBody && !expectBody(data) ? "JSON that is not the expected answer" : undefined;
+  if (problem) throw new SAError("E_PROVIDER", `${what()}: ${problem}: ${redact(text.slice(0, 200).replace(/\s+/g, " "))}`, { details: { status: response.status } });
   // The body was decoded while read: its length and encoding no longer apply.
   const headers = new Headers(response.headers);
   headers.delete("content-length");
