@@ -69,14 +69,18 @@ export function missingValue(rawArgs: string[], args: ArgsDef): string | undefin
   return undefined;
 }
 
-/** Runs a task as a program. Only this prints the final error and exits. */
-export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2)): Promise<never> {
+/**
+ * Runs a task as a program. Only this prints the final error and exits. `note` is a debug line
+ * from the start-up (scripts/_start.ts: whether the task's code came from its bundle).
+ */
+export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2), options: { note?: string } = {}): Promise<never> {
   const command: CommandDef<T> = defineCommand({ meta: task.meta, args: task.args });
   const verbose = rawArgs.includes("--verbose") || rawArgs.includes("-v");
   const quiet = rawArgs.includes("--quiet") || rawArgs.includes("-q");
   const formatAt = rawArgs.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
   const format = formatAt < 0 ? "text" : rawArgs[formatAt]!.includes("=") ? rawArgs[formatAt]!.split("=")[1] : rawArgs[formatAt + 1];
   const log = createLog({ verbose, quiet, format: format === "json" ? "json" : "text" });
+  if (options.note) log.debug(options.note);
   let code: number;
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
