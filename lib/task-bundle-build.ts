@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { randomHex } from "./hash.ts";
 import { bundleFiles, projectRoot, taskBundleDir, type BundleInput, type BundleManifest } from "./task-bundle.ts";
 
@@ -55,16 +55,24 @@ const stamp = (path: string): BundleInput => {
   return [path, stat.size, stat.mtimeMs];
 };
 
-/** Bundles into `temp`; returns the absolute paths of every file that went in. */
-async function bundle(task: string, root: string, temp: string): Promise<string[]> {
-  const entry = join(temp, "entry.ts");
+/**
+ * Bundles into the folder `out` (a sibling of the bundle's own, so the source map's relative paths
+ * still hold once it is renamed into place); returns the absolute paths of every file that went in.
+ */
+async function bundle(task: string, root: string, out: string): Promise<string[]> {
+  const entry = `${out}.entry.ts`;
   writeFileSync(entry, entrySource(root, task));
-  const result = await Bun.build({ entrypoints: [entry], outdir: join(temp, "out"), target: "bun", format: "cjs", bytecode: true, naming: "index.js", external: lazyPackages, metafile: true });
-  if (!result.success) throw new Error(result.logs.map((log) => log.message).join("; ") || "bun build failed");
-  // The metafile names inputs relative to the working directory.
-  const inputs = Object.keys(result.metafile?.inputs ?? {}).map((path) => resolve(path));
-  if (!inputs.includes(join(root, "scripts", "_task.ts"))) throw new Error("the build's metafile does not list the task's files");
-  return inputs.filter((path) => path !== entry);
+  try {
+    // A linked source map: a --verbose stack trace names the source files, as a run from source does.
+    const result = await Bun.build({ entrypoints: [entry], outdir: out, target: "bun", format: "cjs", bytecode: true, sourcemap: "linked", naming: "index.js", external: lazyPackages, metafile: true });
+    if (!result.success) throw new Error(result.logs.map((log) => log.message).join("; ") || "bun build failed");
+    // The metafile names inputs relative to the working directory.
+    const inputs = Object.keys(result.metafile?.inputs ?? {}).map((path) => resolve(path));
+    if (!inputs.includes(join(root, "scripts", "_task.ts"))) throw new Error("the build's metafile does not list the task's files");
+    return inputs.filter((path) => path !== entry);
+  } finally {
+    rmSync(entry, { force: true });
+  }
 }
 
 /**
@@ -75,19 +83,17 @@ async function bundle(task: string, root: string, temp: string): Promise<string[
 export async function buildTaskBundle(task: string, root = projectRoot): Promise<{ dir: string; inputs: number }> {
   const target = taskBundleDir(task, root);
   const temp = `${target}.${randomHex(4)}.tmp`;
-  mkdirSync(temp, { recursive: true });
+  mkdirSync(dirname(target), { recursive: true });
   try {
     const inputs = manifestInputs(await bundle(task, root, temp), root);
     const manifest: BundleManifest = { bun: Bun.version, root, inputs: inputs.map(stamp) };
-    const out = join(temp, "out");
-    writeFileSync(bundleFiles(out).manifest, `${JSON.stringify(manifest)}\n`);
+    writeFileSync(bundleFiles(temp).manifest, `${JSON.stringify(manifest)}\n`);
     const old = `${target}.${randomHex(4)}.old`;
     if (existsSync(target)) renameSync(target, old);
-    renameSync(out, target);
+    renameSync(temp, target);
     rmSync(old, { recursive: true, force: true });
     return { dir: target, inputs: inputs.length };
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }
 }
-

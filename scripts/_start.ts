@@ -1,5 +1,12 @@
-import { bundledTasks, loadTaskBundle } from "../lib/task-bundle.ts";
+import { bundledTasks, loadTaskBundle, type TaskBundle } from "../lib/task-bundle.ts";
 import type { Task } from "./_task.ts";
+
+type Runner = TaskBundle<Task<any>>;
+
+async function fromSource(source: () => Promise<{ default: Task<any> }>): Promise<Runner> {
+  const [{ runTask }, task] = await Promise.all([import("./_task.ts"), source()]);
+  return { runTask, task: task.default };
+}
 
 /**
  * Starts a task as a program: from its precompiled bundle when `bun install` built one and it is
@@ -9,7 +16,7 @@ import type { Task } from "./_task.ts";
  */
 export async function startTask(name: string, source: () => Promise<{ default: Task<any> }>, rawArgs = process.argv.slice(2)): Promise<never> {
   const choice = (bundledTasks as readonly string[]).includes(name) ? loadTaskBundle<Task<any>>(name) : undefined;
-  if (choice?.bundle) return choice.bundle.runTask(choice.bundle.task, rawArgs, { note: choice.note });
-  const [{ runTask }, task] = await Promise.all([import("./_task.ts"), source()]);
-  return runTask(task.default, rawArgs, { note: choice?.note });
+  // Both ways await here, so even a --verbose stack trace reads the same.
+  const { runTask, task } = await (choice?.bundle ?? fromSource(source));
+  return runTask(task, rawArgs, { note: choice?.note });
 }

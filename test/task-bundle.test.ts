@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { buildTaskBundle } from "../lib/task-bundle-build.ts";
+import { bundleFiles, taskBundleDir } from "../lib/task-bundle.ts";
+import { fixtureData, root, tempDir } from "./helpers.ts";
+
+/**
+ * The run task's precompiled bundle (lib/task-bundle.ts), on a copy of the project with a
+ * node_modules of its own (links to the real packages), so building, editing and breaking it
+ * touches neither this checkout nor its bundle.
+ */
+const temp = tempDir("sa-task-bundle-");
+const copy = join(temp.dir, "project");
+const work = join(temp.dir, "work");
+
+function copyProject(to: string): void {
+  for (const part of ["lib", "scripts", "providers", "package.json", "tsconfig.json"]) cpSync(join(root, part), join(to, part), { recursive: true });
+  mkdirSync(join(to, "node_modules"));
+  for (const entry of readdirSync(join(root, "node_modules"))) if (entry !== ".cache") symlinkSync(join(root, "node_modules", entry), join(to, "node_modules", entry));
+}
+
+const run = async (args: string[], env: Record<string, string | undefined> = {}, options: { project?: string; preload?: string; cwd?: string } = {}) => {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, CI: "true", SA_NO_PRECOMPILED: undefined, ...env })) if (v !== undefined) e[k] = v;
+  const preload = options.preload ? ["--preload", join(root, "test/support", options.preload)] : [];
+  const proc = Bun.spawn(["bun", ...preload, join(options.project ?? copy, "scripts/run.ts"), ...args], { cwd: options.cwd ?? work, env: e, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+};
+const synthetic = (output: string) => ["--model", "synthetic:demo", "--data", fixtureData, "--input", "in.jsonl", "--output", output, "--fresh"];
+const note = (stderr: string) => /task code: ([^"\n]*)/.exec(stderr)?.[1] ?? "";
+
+beforeAll(async () => {
+  copyProject(copy);
+  mkdirSync(work);
+  writeFileSync(join(work, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
+  await buildTaskBundle("run", copy);
+}, 60_000);
+afterAll(() => temp.cleanup());
+
+describe("the run task's precompiled bundle (lib/task-bundle.ts)", () => {
+  test("bun install's build records every project file that went in; a fresh bundle is what a run loads", async () => {
+    const manifest = JSON.parse(readFileSync(bundleFiles(taskBundleDir("run", copy)).manifest, "utf8"));
+    const files = manifest.inputs.map(([path]: [string]) => relative(copy, path));
+    expect(files).toContain("scripts/_task-run.ts");
+    expect(files).toContain("lib/pipeline/run.ts");
+    // A package is stamped by its package.json (here the real one the copy's node_modules links to).
+    expect(files.some((f: string) => f.endsWith("node_modules/zod/package.json"))).toBe(true);
+    // The lazily loaded packages stay out of it, in node_modules.
+    for (const pkg of ["exceljs", "bullmq", "ioredis", "@opentelemetry", "js-tiktoken", "openai", "@pydantic"]) expect(files.filter((f: string) => f.includes(`node_modules/${pkg}`))).toEqual([]);
+    const ran = await run([...synthetic("out.jsonl"), "--verbose"], {}, { preload: "report-modules.ts" });
+    expect(ran.code).toBe(0);
+    expect(note(ran.stderr)).toStartWith(`precompiled bundle ${taskBundleDir("run", copy)} (fresh, checked in`);
+    const loaded = (JSON.parse(/LOADED (.*)/.exec(ran.stderr)![1]!) as string[]).map((p) => relative(copy, p));
+    expect(loaded).toContain(relative(copy, bundleFiles(taskBundleDir("run", copy)).code));
+    expect(loaded.filter((p) => p.startsWith("lib/"))).toEqual(["lib/task-bundle.ts"]);
+  }, 30_000);
+
+  test("a bundled run loads no package its calls do not need, as a run from source does not", async () => {
+    const loaded = async (extra: string[], env: Record<string, string> = {}) => {
+      const result = await run([...synthetic("out.jsonl"), "--quiet", ...extra], env, { preload: "report-modules.ts" });
+      return { note: note(result.stderr), paths: (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => p.slice(p.lastIndexOf("node_modules/"))) };
+    };
+    const heavy = (paths: string[]) => paths.filter((p) => /^node_modules\/(openai|js-tiktoken|@pydantic|@opentelemetry|exceljs|bullmq|ioredis|csv-stringify)\//.test(p) || p.startsWith("node_modules/.cache/service-ambitions/openai"));
+    expect(heavy((await loaded([])).paths)).toEqual([]);
+    // The control: the same probe sees BullMQ when a run asks for a queue (a URL that is not Redis's is refused once it is loaded).
+    const queued = await loaded(["--queue", "http://127.0.0.1:1"]);
+    expect(heavy(queued.paths).some((p) => p.startsWith("node_modules/bullmq/"))).toBe(true);
+  }, 30_000);
+
+  test("output, stdout, stderr and exit codes are the same byte for byte from the bundle and from source", async () => {
+    // Each way in a folder of its own, with the same relative paths, the clock and random ids pinned.
+    const both = async (args: string[]) => {
+      const ways = { bundle: {}, source: { SA_NO_PRECOMPILED: "1" } };
+      const results = [];
+      for (const [way, env] of Object.entries(ways)) {
+        const cwd = join(work, way);
+        mkdirSync(cwd, { recursive: true });
+        cpSync(join(work, "in.jsonl"), join(cwd, "in.jsonl"));
+        const result = await run([...args, "--verbose"], env, { preload: "fixed-clock.ts", cwd });
+        results.push({ ...result, note: note(result.stderr), stderr: result.stderr.replace(/.*task code: .*\n/, ""), output: readFileSync(join(cwd, "out.jsonl"), "utf8") });
+      }
+      const [bundled, source] = results as [(typeof results)[0], (typeof results)[0]];
+      expect(bundled.note).toStartWith("precompiled bundle");
+      expect(source.note).toBe("source (SA_NO_PRECOMPILED=1)");
+      return { bundled: { ...bundled, note: "" }, source: { ...source, note: "" } };
+    };
+    const ok = await both([...synthetic("out.jsonl"), "--json", "--log-format", "json"]);
+    expect(ok.bundled.code).toBe(0);
+    expect(JSON.parse(ok.bundled.stdout).status).toBe("ok");
+    expect(ok.bundled.output).toContain(`"service_id":"S1"`);
+    expect(ok.bundled.stderr).toContain("ok: 1 written");
+    expect(ok.bundled).toEqual(ok.source);
+    // A usage error: the same message, the same --json object, the same exit code (out.jsonl stays as it was).
+    const bad = await both(["--inptu", "x", "--json"]);
+    expect(bad.bundled.code).toBe(2);
+    expect(bad.bundled.stdout).toContain("unknown flag --inptu");
+    expect(bad.bundled).toEqual(bad.source);
+  }, 60_000);
+});
