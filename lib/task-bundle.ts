@@ -39,22 +39,28 @@ export interface BundleManifest {
   inputs: BundleInput[];
 }
 
-function readManifest(path: string): BundleManifest | undefined {
-  let data: unknown;
+function readManifest(path: string): BundleManifest | string {
+  let text: string;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch {
-    return undefined;
+    return "no bundle (bun install builds it)";
   }
-  const m = data as Partial<BundleManifest> | null;
+  let m: Partial<BundleManifest> | null;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    m = null;
+  }
   const inputOk = (i: unknown) => Array.isArray(i) && typeof i[0] === "string" && typeof i[1] === "number" && typeof i[2] === "number";
-  return m && typeof m.bun === "string" && typeof m.root === "string" && Array.isArray(m.inputs) && m.inputs.every(inputOk) ? (m as BundleManifest) : undefined;
+  const ok = m && typeof m.bun === "string" && typeof m.root === "string" && Array.isArray(m.inputs) && m.inputs.every(inputOk);
+  return ok ? (m as BundleManifest) : `${path} does not read as a bundle's inputs`;
 }
 
 /** Why the bundle in `dir` is not fresh for `root`, or undefined when it is. */
 export function staleReason(dir: string, root = projectRoot): string | undefined {
   const manifest = readManifest(bundleFiles(dir).manifest);
-  if (!manifest) return "no bundle (bun install builds it)";
+  if (typeof manifest === "string") return manifest;
   if (manifest.bun !== Bun.version) return `built by Bun ${manifest.bun}`;
   if (manifest.root !== root) return `built for ${manifest.root}`;
   for (const [path, size, mtimeMs] of manifest.inputs) {

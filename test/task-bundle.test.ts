@@ -3,7 +3,7 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSyn
 import { join, relative } from "node:path";
 import { buildTaskBundle } from "../lib/task-bundle-build.ts";
 import { bundleFiles, taskBundleDir } from "../lib/task-bundle.ts";
-import { fixtureData, root, tempDir } from "./helpers.ts";
+import { fixtureData, root, tempDir, testKey } from "./helpers.ts";
 
 /**
  * The run task's precompiled bundle (lib/task-bundle.ts), on a copy of the project with a
@@ -18,6 +18,14 @@ function copyProject(to: string): void {
   for (const part of ["lib", "scripts", "providers", "package.json", "tsconfig.json"]) cpSync(join(root, part), join(to, part), { recursive: true });
   mkdirSync(join(to, "node_modules"));
   for (const entry of readdirSync(join(root, "node_modules"))) if (entry !== ".cache") symlinkSync(join(root, "node_modules", entry), join(to, "node_modules", entry));
+}
+
+/** A copy of its own with a freshly built bundle, for a test that edits, moves or breaks it. */
+async function builtCopy(name: string): Promise<string> {
+  const project = join(temp.dir, name);
+  copyProject(project);
+  await buildTaskBundle("run", project);
+  return project;
 }
 
 const run = async (args: string[], env: Record<string, string | undefined> = {}, options: { project?: string; preload?: string; cwd?: string } = {}) => {
@@ -59,14 +67,20 @@ describe("the run task's precompiled bundle (lib/task-bundle.ts)", () => {
 
   test("a bundled run loads no package its calls do not need, as a run from source does not", async () => {
     const loaded = async (extra: string[], env: Record<string, string> = {}) => {
-      const result = await run([...synthetic("out.jsonl"), "--quiet", ...extra], env, { preload: "report-modules.ts" });
+      const args = [...synthetic("out.jsonl"), "--verbose", ...extra];
+      // A later --model wins over synthetic()'s.
+      const result = await run(args, env, { preload: "report-modules.ts" });
       return { note: note(result.stderr), paths: (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => p.slice(p.lastIndexOf("node_modules/"))) };
     };
     const heavy = (paths: string[]) => paths.filter((p) => /^node_modules\/(openai|js-tiktoken|@pydantic|@opentelemetry|exceljs|bullmq|ioredis|csv-stringify)\//.test(p) || p.startsWith("node_modules/.cache/service-ambitions/openai"));
     expect(heavy((await loaded([])).paths)).toEqual([]);
     // The control: the same probe sees BullMQ when a run asks for a queue (a URL that is not Redis's is refused once it is loaded).
     const queued = await loaded(["--queue", "http://127.0.0.1:1"]);
+    expect(queued.note).toStartWith("precompiled bundle");
     expect(heavy(queued.paths).some((p) => p.startsWith("node_modules/bullmq/"))).toBe(true);
+    // And the SDK (or its precompiled copy) when a batch run on an openai model asks for it (the upload to a closed port fails once it is loaded).
+    const batch = await loaded(["--model", "openai:gpt-4o-mini", "--batch"], { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: "http://127.0.0.1:1/v1" });
+    expect(heavy(batch.paths).some((p) => p.startsWith("node_modules/openai/") || p.startsWith("node_modules/.cache/service-ambitions/openai-"))).toBe(true);
   }, 30_000);
 
   test("output, stdout, stderr and exit codes are the same byte for byte from the bundle and from source", async () => {
@@ -97,5 +111,67 @@ describe("the run task's precompiled bundle (lib/task-bundle.ts)", () => {
     expect(bad.bundled.code).toBe(2);
     expect(bad.bundled.stdout).toContain("unknown flag --inptu");
     expect(bad.bundled).toEqual(bad.source);
+  }, 60_000);
+
+  test("the catalogue (scripts/index.ts run) starts from the same bundle", async () => {
+    const proc = Bun.spawn(["bun", join(copy, "scripts/index.ts"), "run", ...synthetic("out.jsonl"), "--verbose"], { cwd: work, env: { ...process.env, CI: "true", SA_NO_PRECOMPILED: "" }, stdout: "pipe", stderr: "pipe" });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(note(stderr)).toStartWith(`precompiled bundle ${taskBundleDir("run", copy)} (fresh`);
+  }, 30_000);
+
+  test("a checkout that moved, or an edited source file: the run loads source, and says why under --verbose only", async () => {
+    const built = await builtCopy("moved-from");
+    const moved = join(temp.dir, "moved-to");
+    renameSync(built, moved);
+    const fromMoved = await run([...synthetic("out.jsonl"), "--verbose"], {}, { project: moved });
+    expect(fromMoved.code).toBe(0);
+    expect(note(fromMoved.stderr)).toStartWith(`source (precompiled bundle not used: built for ${built};`);
+    // Back in place it is fresh again; then one edited library file makes it stale.
+    renameSync(moved, built);
+    expect(note((await run([...synthetic("out.jsonl"), "--verbose"], {}, { project: built })).stderr)).toStartWith("precompiled bundle");
+    appendFileSync(join(built, "lib/errors.ts"), "\n// edited\n");
+    const bundleDir = taskBundleDir("run", built);
+    const before = readdirSync(join(bundleDir, "..")).map((name) => [name, Bun.file(join(bundleDir, "..", name, "index.js")).lastModified]);
+    const edited = await run([...synthetic("out.jsonl"), "--verbose"], {}, { project: built });
+    expect(edited.code).toBe(0);
+    expect(note(edited.stderr)).toStartWith("source (precompiled bundle not used: lib/errors.ts changed since it was built;");
+    // A run never rebuilds: only bun install does.
+    expect(readdirSync(join(bundleDir, "..")).map((name) => [name, Bun.file(join(bundleDir, "..", name, "index.js")).lastModified])).toEqual(before);
+    // Without --verbose nothing is said about it.
+    const quiet = await run(synthetic("out.jsonl"), {}, { project: built });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain("precompiled");
+    expect(quiet.stderr).toContain("ok: 1 written");
+  }, 60_000);
+
+  test("a corrupt, missing or half-recorded bundle falls back to source, and the run succeeds", async () => {
+    const project = await builtCopy("broken");
+    const dir = taskBundleDir("run", project);
+    const attempt = async () => {
+      const result = await run([...synthetic("out.jsonl"), "--verbose"], {}, { project });
+      expect({ code: result.code, written: result.stderr.includes("ok: 1 written") }).toEqual({ code: 0, written: true });
+      return note(result.stderr);
+    };
+    writeFileSync(bundleFiles(dir).code, "this is not { JavaScript\n");
+    expect(await attempt()).toStartWith("source (precompiled bundle not used: it does not load:");
+    rmSync(bundleFiles(dir).code);
+    expect(await attempt()).toStartWith("source (precompiled bundle not used: it does not load:");
+    writeFileSync(bundleFiles(dir).manifest, "{\"bun\":");
+    expect(await attempt()).toStartWith(`source (precompiled bundle not used: ${bundleFiles(dir).manifest} does not read as a bundle's inputs;`);
+    rmSync(dir, { recursive: true });
+    expect(await attempt()).toStartWith("source (precompiled bundle not used: no bundle (bun install builds it);");
+  }, 60_000);
+
+  test("a bundle that does not build is a warning: the install step still succeeds, and runs use source", async () => {
+    const project = join(temp.dir, "unbuildable");
+    copyProject(project);
+    appendFileSync(join(project, "scripts/_task-run.ts"), "\nexport const broken = ;\n");
+    const proc = Bun.spawn(["bun", join(project, "scripts/_precompile.ts")], { cwd: project, env: { ...process.env }, stdout: "pipe", stderr: "pipe" });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(stderr).toContain("⚠ task run not precompiled (runs load it from source as usual):");
+    const left = existsSync(join(project, "node_modules/.cache/service-ambitions")) ? readdirSync(join(project, "node_modules/.cache/service-ambitions")) : [];
+    expect(left.filter((name) => name.startsWith("task-"))).toEqual([]);
   }, 60_000);
 });
