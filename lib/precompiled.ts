@@ -6,7 +6,7 @@ import { randomHex } from "./hash.ts";
  * Precompiled copies of large packages: the package bundled into one file with its
  * JavaScriptCore bytecode (`bun build --bytecode`), which loads in a fraction of the time it takes
  * to read and compile the package itself (the openai SDK, the price table). `bun install` builds
- * them (package.json's `postinstall`, scripts/_prepare-sdk.ts) under
+ * them (package.json's `postinstall`, scripts/_precompile.ts) under
  * `node_modules/.cache/service-ambitions/`, in a folder named by the package's and Bun's versions:
  * an upgrade of either misses it, and the package is then loaded from node_modules as usual. It
  * is the same code either way; only how it is loaded differs.
