@@ -71,7 +71,8 @@ export function missingValue(rawArgs: string[], args: ArgsDef): string | undefin
 
 /**
  * Runs a task as a program. Only this prints the final error and exits. `note` is a debug line
- * from the start-up (scripts/_start.ts: whether the task's code came from its bundle).
+ * from the start-up (scripts/_start.ts: whether the task's code came from its bundle), logged
+ * at the end.
  */
 export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2), options: { note?: string } = {}): Promise<never> {
   const command: CommandDef<T> = defineCommand({ meta: task.meta, args: task.args });
@@ -80,7 +81,6 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
   const formatAt = rawArgs.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
   const format = formatAt < 0 ? "text" : rawArgs[formatAt]!.includes("=") ? rawArgs[formatAt]!.split("=")[1] : rawArgs[formatAt + 1];
   const log = createLog({ verbose, quiet, format: format === "json" ? "json" : "text" });
-  if (options.note) log.debug(options.note);
   let code: number;
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
@@ -127,6 +127,8 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
     // Scripts that parse --json output still get one object, even when the task could not start.
     if (rawArgs.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
   }
+  // Said last, so the line carries the run's fields (task, run id) like every other.
+  if (options.note) log.debug(options.note);
   // Bun drops what a slow pipe has not taken yet when the process exits: wait for it.
   await flushStdout();
   process.exit(code);
