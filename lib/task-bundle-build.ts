@@ -14,6 +14,7 @@ import { bundleFiles, projectRoot, taskBundleDir, type BundleInput, type BundleM
  * small (inlined, they would raise every run's memory for code most runs never call).
  */
 export const lazyPackages = [
+  // Exports, the queue, traces, token counts, the SDK and the price table.
   "exceljs",
   "bullmq",
   "ioredis",
@@ -25,6 +26,11 @@ export const lazyPackages = [
   "openai",
   "openai/*",
   "@pydantic/genai-prices",
+  // YAML configs and error positions, Redis-shared rate limits, progress bars on a terminal.
+  "yaml",
+  "jsonc-parser",
+  "rate-limiter-flexible",
+  "cli-progress",
 ];
 
 /** The entry: the task and the runner, so both come from one module graph (one SAError, one log). */

@@ -39,6 +39,27 @@ const run = async (args: string[], env: Record<string, string | undefined> = {},
 const synthetic = (output: string) => ["--model", "synthetic:demo", "--data", fixtureData, "--input", "in.jsonl", "--output", output, "--fresh"];
 const note = (stderr: string) => /task code: ([^"\n]*)/.exec(stderr)?.[1] ?? "";
 
+/**
+ * The same run from the bundle and from source, each in a folder of its own with the same relative
+ * paths (in.jsonl and `files`), the clock and random ids pinned; both results without the start-up note.
+ */
+async function both(args: string[], files: Record<string, string> = {}) {
+  const results = [];
+  for (const [way, env] of Object.entries({ bundle: {}, source: { SA_NO_PRECOMPILED: "1" } })) {
+    const cwd = join(work, `both-${way}`);
+    rmSync(cwd, { recursive: true, force: true });
+    mkdirSync(cwd, { recursive: true });
+    for (const [name, text] of Object.entries({ "in.jsonl": readFileSync(join(work, "in.jsonl"), "utf8"), ...files })) writeFileSync(join(cwd, name), text);
+    const result = await run([...args, "--verbose"], env, { preload: "fixed-clock.ts", cwd });
+    const output = existsSync(join(cwd, "out.jsonl")) ? readFileSync(join(cwd, "out.jsonl"), "utf8") : undefined;
+    results.push({ ...result, note: note(result.stderr), stderr: result.stderr.replace(/.*task code: .*\n/, ""), output });
+  }
+  const [bundled, source] = results as [(typeof results)[0], (typeof results)[0]];
+  expect(bundled.note).toStartWith("precompiled bundle");
+  expect(source.note).toBe("source (SA_NO_PRECOMPILED=1)");
+  return { bundled: { ...bundled, note: "" }, source: { ...source, note: "" } };
+}
+
 beforeAll(async () => {
   copyProject(copy);
   mkdirSync(work);
@@ -84,22 +105,6 @@ describe("the run task's precompiled bundle (lib/task-bundle.ts)", () => {
   }, 30_000);
 
   test("output, stdout, stderr and exit codes are the same byte for byte from the bundle and from source", async () => {
-    // Each way in a folder of its own, with the same relative paths, the clock and random ids pinned.
-    const both = async (args: string[]) => {
-      const ways = { bundle: {}, source: { SA_NO_PRECOMPILED: "1" } };
-      const results = [];
-      for (const [way, env] of Object.entries(ways)) {
-        const cwd = join(work, way);
-        mkdirSync(cwd, { recursive: true });
-        cpSync(join(work, "in.jsonl"), join(cwd, "in.jsonl"));
-        const result = await run([...args, "--verbose"], env, { preload: "fixed-clock.ts", cwd });
-        results.push({ ...result, note: note(result.stderr), stderr: result.stderr.replace(/.*task code: .*\n/, ""), output: readFileSync(join(cwd, "out.jsonl"), "utf8") });
-      }
-      const [bundled, source] = results as [(typeof results)[0], (typeof results)[0]];
-      expect(bundled.note).toStartWith("precompiled bundle");
-      expect(source.note).toBe("source (SA_NO_PRECOMPILED=1)");
-      return { bundled: { ...bundled, note: "" }, source: { ...source, note: "" } };
-    };
     const ok = await both([...synthetic("out.jsonl"), "--json", "--log-format", "json"]);
     expect(ok.bundled.code).toBe(0);
     expect(JSON.parse(ok.bundled.stdout).status).toBe("ok");
@@ -111,6 +116,25 @@ describe("the run task's precompiled bundle (lib/task-bundle.ts)", () => {
     expect(bad.bundled.code).toBe(2);
     expect(bad.bundled.stdout).toContain("unknown flag --inptu");
     expect(bad.bundled).toEqual(bad.source);
+  }, 60_000);
+
+  test("an SAError thrown by a plug-in that imports lib/errors.ts from source is an SAError to a bundled run too", async () => {
+    const plugin = `import { SAError } from ${JSON.stringify(join(copy, "lib/errors.ts"))};
+import { defineProvider } from ${JSON.stringify(join(copy, "providers/define.ts"))};
+export default defineProvider({ create: (model) => ({ name: "refuser", model, baseURL: "refuser:", complete: async () => { throw new SAError("E_USAGE", "refuser: this account is closed"); } }) });
+`;
+    const config = JSON.stringify({ providers: { refuser: { type: "module", module: "./refuser.ts" } }, retry: { attempts: 1 } });
+    const args = ["--model", "refuser:any", "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--json"];
+    const refused = await both(args, { "refuser.ts": plugin, "service-ambitions.config.json": config });
+    expect(refused.bundled.stderr).toContain("refuser: this account is closed");
+    expect(refused.bundled.stderr).not.toContain("unexpected error");
+    // E_USAGE's exit code: only an SAError carries it (anything else exits 1 as unexpected).
+    expect(refused.bundled.code).toBe(2);
+    // The stack trace --verbose prints names the same source files, but bundled code may show a
+    // frame more or less (and the plug-in sits in each way's own folder): frames aside, the same.
+    const frameless = (r: typeof refused.bundled) => ({ ...r, stderr: r.stderr.replace(/^ {4}at .*\n/gm, "") });
+    expect(refused.bundled.stderr).toContain("lib/call/request.ts:");
+    expect(frameless(refused.bundled)).toEqual(frameless(refused.source));
   }, 60_000);
 
   test("the catalogue (scripts/index.ts run) starts from the same bundle", async () => {
