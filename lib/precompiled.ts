@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomHex } from "./hash.ts";
+import { precompiledOff } from "./task-bundle.ts";
 
 /**
  * Precompiled copies of large packages: the package bundled into one file with its
@@ -45,9 +46,10 @@ export function precompiledFile(name: string, cacheRoot?: string): string | unde
 /**
  * The package: its precompiled copy when there is one, it loads and `fits` (has what the caller
  * uses), else the package from node_modules. A copy that does not load is no copy: it is the same code.
+ * `SA_NO_PRECOMPILED=1` leaves every copy aside.
  */
 export function loadPrecompiled<T>(name: string, fits: (module: T) => boolean, cacheRoot?: string): { module: T; from: "copy" | "package" } {
-  const file = precompiledFile(name, cacheRoot);
+  const file = precompiledOff() ? undefined : precompiledFile(name, cacheRoot);
   if (file) {
     try {
       const module = require(file) as T;

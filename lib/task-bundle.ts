@@ -15,6 +15,9 @@ import { join } from "node:path";
  * expected only means "not fresh").
  */
 
+/** `SA_NO_PRECOMPILED=1`: every precompiled copy and bundle is left aside, and code loads from source. */
+export const precompiledOff = (env: Record<string, string | undefined> = process.env): boolean => Boolean(env.SA_NO_PRECOMPILED) && env.SA_NO_PRECOMPILED !== "0";
+
 /** The tasks `bun install` bundles. */
 export const bundledTasks = ["run"] as const;
 export type BundledTask = (typeof bundledTasks)[number];
@@ -83,7 +86,7 @@ export type BundleChoice<Task> = { bundle: TaskBundle<Task>; note: string } | { 
  * throws: a bundle that does not load is no bundle.
  */
 export function loadTaskBundle<Task>(task: string, env: Record<string, string | undefined> = process.env, root = projectRoot): BundleChoice<Task> {
-  if (env.SA_NO_PRECOMPILED && env.SA_NO_PRECOMPILED !== "0") return { note: `task code: source (SA_NO_PRECOMPILED=${env.SA_NO_PRECOMPILED})` };
+  if (precompiledOff(env)) return { note: `task code: source (SA_NO_PRECOMPILED=${env.SA_NO_PRECOMPILED})` };
   const started = performance.now();
   const dir = taskBundleDir(task, root);
   const reason = staleReason(dir, root);
