@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import fsLite from "unstorage/drivers/fs-lite";
 import { defineDriver, type StorageValue } from "unstorage";
 import { writeFileAtomic } from "./atomic-write.ts";
@@ -34,7 +34,9 @@ export default defineDriver((options: { base?: string; readOnly?: boolean } = {}
   if (!options.base) throw new Error("[unstorage] [fs] Missing required option `base`.");
   const base = resolve(options.base);
   const inner = fsLite({ ...options, base, ignore: isTemp });
-  const path = (key: string) => join(base, key.replace(/:/g, "/"));
+  const root = base.endsWith(sep) ? base : base + sep;
+  // A key without dots has no `.` or `..` part to resolve: its path is the base and its parts.
+  const path = (key: string) => (key.includes(".") ? join(base, key.replace(/:/g, "/")) : root + key.replaceAll(":", sep));
   const atomicWrite = async (key: string, value: string | Uint8Array) => {
     if (!options.readOnly) await writeFileAtomic(path(key), value);
   };
