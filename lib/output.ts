@@ -4,6 +4,7 @@ import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
+import { fastCheckOf } from "./zod-fast-check.ts";
 
 /** An evolution counts as complete when it has every plateau and every catalogue (by field) asked for. */
 export function isComplete(evolution: ServiceEvolution, plateauCount: number, fields: string[]): boolean {
@@ -108,9 +109,14 @@ function copyInto(source: number, target: number, ranges: Array<{ offset: number
   }
 }
 
+// Lines we wrote pass the compiled check as they are; anything else is parsed by zod as before.
+const isEvolution = fastCheckOf(evolutionSchema);
+
 function parse(line: string): ServiceEvolution | undefined {
   try {
-    const result = evolutionSchema.safeParse(JSON.parse(line));
+    const value: unknown = JSON.parse(line);
+    if (isEvolution?.(value)) return value as ServiceEvolution;
+    const result = evolutionSchema.safeParse(value);
     return result.success ? result.data : undefined;
   } catch {
     return undefined;
