@@ -31,6 +31,17 @@ function pinned(node: unknown, pins: Pins): unknown {
   return out;
 }
 
+// A pins object shared by several calls (a plateau's feature ids, for each of its catalogues) is written once.
+const pinsTexts = new WeakMap<Pins, string>();
+function pinsText(pins: Pins): string {
+  let text = pinsTexts.get(pins);
+  if (text === undefined) {
+    text = JSON.stringify(Object.entries(pins).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...new Set(v)]]));
+    pinsTexts.set(pins, text);
+  }
+  return text;
+}
+
 /**
  * Each zod schema's JSON Schema and its digest, computed once per run (converting is the costliest
  * step of building a call), and per-call identifiers pinned into a copy of the JSON Schema.
@@ -51,7 +62,7 @@ export function createResponseFormats() {
     forCall(schema: z.ZodType, pins?: Pins): { keySchema: string; jsonSchema: () => JsonSchema } {
       const digest = digestOf(schema);
       if (!pins) return { keySchema: digest, jsonSchema: () => jsonSchemaOf(schema) };
-      const keySchema = `${digest}:${JSON.stringify(Object.entries(pins).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...new Set(v)]]))}`;
+      const keySchema = `${digest}:${pinsText(pins)}`;
       let withPins: JsonSchema | undefined;
       return { keySchema, jsonSchema: () => (withPins ??= pinned(jsonSchemaOf(schema), pins) as JsonSchema) };
     },
