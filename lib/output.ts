@@ -115,12 +115,11 @@ function copyInto(source: number, target: number, ranges: Array<{ offset: number
 }
 
 // Lines we wrote pass the compiled check as they are; anything else is parsed by zod as before.
-const isEvolution = fastCheckOf(evolutionSchema);
-
+// (Compiled on first use: a run with no output yet never needs it.)
 function parse(line: string): ServiceEvolution | undefined {
   try {
     const value: unknown = JSON.parse(line);
-    if (isEvolution?.(value)) return value as ServiceEvolution;
+    if (fastCheckOf(evolutionSchema)?.(value)) return value as ServiceEvolution;
     const result = evolutionSchema.safeParse(value);
     return result.success ? result.data : undefined;
   } catch {
