@@ -117,6 +117,12 @@ function messageDigest(message: { content: string }): string {
   return digest;
 }
 
+/**
+ * The one hasher keys are hashed with, reused (`digest` leaves it empty): a key is hashed in one
+ * synchronous go, and the message digests taken meanwhile use a hasher of their own (sha256Hex).
+ */
+const keyHasher = hasher("sha256");
+
 /** The parts of a key that stay the same for every call of one model and stage. */
 export type FixedKeyParts = Omit<KeyParts, "messages" | "schema">;
 
@@ -141,7 +147,7 @@ export function cacheHasher(fixed: FixedKeyParts): (messages: KeyParts["messages
   return (messages, schema) => {
     let lengths = "";
     for (const m of messages) lengths += `${lengths ? "," : ""}[${JSON.stringify(m.role)},${m.content.length}]`;
-    const hash = hasher("sha256").update(`${head}[${lengths}],"schema":${JSON.stringify(schema)}${tail}`);
+    const hash = keyHasher.update(`${head}[${lengths}],"schema":${JSON.stringify(schema)}${tail}`);
     for (const m of messages) hash.update(m.content.length >= LONG_TEXT ? messageDigest(m) : m.content);
     return hash.digest("hex");
   };

@@ -16,6 +16,8 @@ export const pythonConfigFile = "config/app.yaml";
 
 /** `SA_*` variables that hold secrets: read where they are needed, never turned into config. */
 const secretEnvNames = new Set(["SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN"]);
+/** `SA_*` variables read before any config, at start-up (lib/task-bundle.ts): not config either. */
+const startupEnvNames = new Set(["SA_NO_PRECOMPILED"]);
 
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => !!v && typeof v === "object" && !Array.isArray(v);
@@ -74,7 +76,7 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
   const sources = new Map<string, string>();
   const ignored: string[] = [];
   for (const [name, raw] of Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (!name.startsWith("SA_") || raw === undefined || secretEnvNames.has(name)) continue;
+    if (!name.startsWith("SA_") || raw === undefined || secretEnvNames.has(name) || startupEnvNames.has(name)) continue;
     const alias = pythonEnvAliases[name];
     const path = alias?.path ?? name.slice(3).split("__").map(camel);
     if (!acceptsPath(configSchema as unknown as AnySchema, path)) {

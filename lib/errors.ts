@@ -19,8 +19,19 @@ export const exitCodes = {
 
 export type ErrorCode = keyof typeof exitCodes;
 
+/** Marks every SAError, whichever copy of this module made it (see `Symbol.hasInstance` below). */
+const brand = Symbol.for("service-ambitions.SAError");
+
 /** The one error type: a code for programs, a one-line message for people, and the cause for --verbose. */
 export class SAError extends Error {
+  /**
+   * A run started from its precompiled bundle holds its own copy of this module, and a provider
+   * plug-in that imports lib/errors.ts gets the source's: either copy's SAError is an SAError.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && brand in value;
+  }
+  declare readonly [brand]: true;
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
@@ -33,6 +44,7 @@ export class SAError extends Error {
     return exitCodes[this.code];
   }
 }
+Object.defineProperty(SAError.prototype, brand, { value: true });
 
 export const isSAError = (error: unknown, code?: ErrorCode): error is SAError =>
   error instanceof SAError && (code === undefined || error.code === code);

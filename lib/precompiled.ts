@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomHex } from "./hash.ts";
+import { precompiledOff } from "./task-bundle.ts";
 
 /**
  * Precompiled copies of large packages: the package bundled into one file with its
  * JavaScriptCore bytecode (`bun build --bytecode`), which loads in a fraction of the time it takes
  * to read and compile the package itself (the openai SDK, the price table). `bun install` builds
- * them (package.json's `postinstall`, scripts/_prepare-sdk.ts) under
+ * them (package.json's `postinstall`, scripts/_precompile.ts) under
  * `node_modules/.cache/service-ambitions/`, in a folder named by the package's and Bun's versions:
  * an upgrade of either misses it, and the package is then loaded from node_modules as usual. It
  * is the same code either way; only how it is loaded differs.
@@ -45,9 +46,10 @@ export function precompiledFile(name: string, cacheRoot?: string): string | unde
 /**
  * The package: its precompiled copy when there is one, it loads and `fits` (has what the caller
  * uses), else the package from node_modules. A copy that does not load is no copy: it is the same code.
+ * `SA_NO_PRECOMPILED=1` leaves every copy aside.
  */
 export function loadPrecompiled<T>(name: string, fits: (module: T) => boolean, cacheRoot?: string): { module: T; from: "copy" | "package" } {
-  const file = precompiledFile(name, cacheRoot);
+  const file = precompiledOff() ? undefined : precompiledFile(name, cacheRoot);
   if (file) {
     try {
       const module = require(file) as T;

@@ -31,6 +31,17 @@ function pinned(node: unknown, pins: Pins): unknown {
   return out;
 }
 
+// A pins object shared by several calls (a plateau's feature ids, for each of its catalogues) is written once.
+const pinsTexts = new WeakMap<Pins, string>();
+function pinsText(pins: Pins): string {
+  let text = pinsTexts.get(pins);
+  if (text === undefined) {
+    text = JSON.stringify(Object.entries(pins).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...new Set(v)]]));
+    pinsTexts.set(pins, text);
+  }
+  return text;
+}
+
 /**
  * Each zod schema's JSON Schema and its digest, computed once per run (converting is the costliest
  * step of building a call), and per-call identifiers pinned into a copy of the JSON Schema.
@@ -56,7 +67,7 @@ export function createResponseFormats() {
       let withPins: JsonSchema | undefined;
       return {
         get keySchema() {
-          return (keySchema ??= `${digest}:${JSON.stringify(Object.entries(pins).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...new Set(v)]]))}`);
+          return (keySchema ??= `${digest}:${pinsText(pins)}`);
         },
         jsonSchema: () => (withPins ??= pinned(jsonSchemaOf(schema), pins) as JsonSchema),
       };

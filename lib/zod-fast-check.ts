@@ -26,6 +26,7 @@ interface CheckDef {
   fn?: (value: unknown) => unknown;
   when?: unknown;
   abort?: boolean;
+  format?: string;
 }
 
 const defOf = (schema: unknown) => (schema as { _zod: { def: Def } })._zod.def;
@@ -75,6 +76,10 @@ function compile(schema: unknown): FastCheck | undefined {
       return compileRecord(def);
     case "object":
       return compileObject(def);
+    case "union":
+      return compileUnion(def);
+    case "pipe":
+      return compilePipe(def);
     default:
       return undefined;
   }
@@ -91,18 +96,28 @@ function wrap(def: Def, make: (inner: FastCheck) => FastCheck): FastCheck | unde
 function compileString(def: Def): FastCheck | undefined {
   if (def.coerce) return undefined;
   let min = 0;
+  const refinements: Array<(value: unknown) => unknown> = [];
   for (const check of checksOf(def)) {
-    if (check.check !== "min_length" || typeof check.minimum !== "number") return undefined;
-    min = Math.max(min, check.minimum);
+    if (isRefinement(check)) refinements.push(check.fn!);
+    else if (check.check === "min_length" && typeof check.minimum === "number") min = Math.max(min, check.minimum);
+    else return undefined;
   }
-  return (v) => typeof v === "string" && v.length >= min;
+  return (v) => typeof v === "string" && v.length >= min && refinements.every((fn) => fn(v) === true);
 }
+
+/** A plain `refine(fn)`: no condition on when it runs. */
+const isRefinement = (check: CheckDef) => check.check === "custom" && typeof check.fn === "function" && check.when === undefined;
 
 function compileNumber(def: Def): FastCheck | undefined {
   if (def.coerce || (def.format !== undefined && def.format !== "safeint")) return undefined;
-  const int = def.format === "safeint";
+  let int = def.format === "safeint";
   let [min, minInclusive, max, maxInclusive] = [-Infinity, true, Infinity, true];
-  for (const { check, value, inclusive } of checksOf(def)) {
+  for (const { check, value, inclusive, format } of checksOf(def)) {
+    // `z.number().int()` says safeint as a check, where `z.int()` says it in the type.
+    if (check === "number_format" && format === "safeint") {
+      int = true;
+      continue;
+    }
     if (typeof value !== "number") return undefined;
     // Several bounds of one side: the tightest holds all of them.
     if (check === "greater_than" && (value > min || (value === min && !inclusive))) [min, minInclusive] = [value, inclusive === true];
@@ -124,8 +139,8 @@ function compileEnum(def: Def): FastCheck | undefined {
 function compileUnknown(def: Def): FastCheck | undefined {
   const refinements: Array<(value: unknown) => unknown> = [];
   for (const check of checksOf(def)) {
-    if (check.check !== "custom" || typeof check.fn !== "function" || check.when !== undefined) return undefined;
-    refinements.push(check.fn);
+    if (!isRefinement(check)) return undefined;
+    refinements.push(check.fn!);
   }
   if (refinements.length === 0) return (v) => v !== undefined;
   return (v) => {
@@ -179,4 +194,80 @@ function compileObject(def: Def): FastCheck | undefined {
     if (!loose) for (const k in v) if (!known.has(k)) return false;
     return true;
   };
+}
+
+/**
+ * What surely fails an option of a union, whatever its checks: a value of another JavaScript type
+ * than the option's string, number, boolean or object. Undefined when the option could take it.
+ */
+function surelyRejects(option: unknown): FastCheck | undefined {
+  switch (defOf(option).type) {
+    case "string":
+      return (v) => typeof v !== "string";
+    case "number":
+      return (v) => typeof v !== "number";
+    case "boolean":
+      return (v) => typeof v !== "boolean";
+    case "object":
+      return (v) => !isObject(v);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * zod takes the first option that accepts a value, so an option's check may pass the value only
+ * when every option before it surely refuses it (else an earlier option could change it).
+ */
+function compileUnion(def: Def): FastCheck | undefined {
+  if (checksOf(def).length > 0 || def.inclusive === false || def.discriminator !== undefined) return undefined;
+  const options = def.options as unknown[];
+  const checks: FastCheck[] = [];
+  const refusals: Array<FastCheck | undefined> = [];
+  for (const option of options) {
+    const check = compile(option);
+    if (!check) return undefined;
+    checks.push(check);
+    refusals.push(surelyRejects(option));
+  }
+  return (v) => {
+    for (let i = 0; i < checks.length; i++) {
+      if (checks[i]!(v)) return true;
+      if (!refusals[i]?.(v)) return false;
+    }
+    return false;
+  };
+}
+
+/**
+ * A schema piped into a transform (`.transform(fn)`): the value passes when it passes the schema
+ * and the transform gives it back unchanged (the same object, or one with the same keys and
+ * values), so zod's output would equal it. The transform is run on the value: it must be pure,
+ * as every transform in our schemas is. One that reports an issue is not passed.
+ */
+function compilePipe(def: Def): FastCheck | undefined {
+  const input = checksOf(def).length === 0 ? compile(def.in) : undefined;
+  const out = defOf(def.out);
+  if (!input || out.type !== "transform" || checksOf(out).length > 0 || typeof out.transform !== "function") return undefined;
+  const transform = out.transform as (value: unknown, payload: { value: unknown; issues: unknown[]; addIssue(issue: unknown): void }) => unknown;
+  return (v) => {
+    if (!input(v)) return false;
+    // What zod hands a transform: the payload, with `addIssue` (as `ctx`).
+    const payload = { value: v, issues: [] as unknown[], addIssue: (issue: unknown) => void payload.issues.push(issue) };
+    try {
+      return sameValue(v, transform(v, payload)) && payload.issues.length === 0;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** The same value, or a plain object with exactly the same keys holding identical values. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!isPlain(a) || !isPlain(b)) return false;
+  const keys = Object.keys(b);
+  if (keys.length !== Object.keys(a).length) return false;
+  for (const key of keys) if (!Object.hasOwn(a, key) || a[key] !== b[key]) return false;
+  return true;
 }

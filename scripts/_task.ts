@@ -69,8 +69,12 @@ export function missingValue(rawArgs: string[], args: ArgsDef): string | undefin
   return undefined;
 }
 
-/** Runs a task as a program. Only this prints the final error and exits. */
-export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2)): Promise<never> {
+/**
+ * Runs a task as a program. Only this prints the final error and exits. `note` is a debug line
+ * from the start-up (scripts/_start.ts: whether the task's code came from its bundle), logged
+ * at the end.
+ */
+export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2), options: { note?: string } = {}): Promise<never> {
   const command: CommandDef<T> = defineCommand({ meta: task.meta, args: task.args });
   const verbose = rawArgs.includes("--verbose") || rawArgs.includes("-v");
   const quiet = rawArgs.includes("--quiet") || rawArgs.includes("-q");
@@ -123,6 +127,8 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
     // Scripts that parse --json output still get one object, even when the task could not start.
     if (rawArgs.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
   }
+  // Said last, so the line carries the run's fields (task, run id) like every other.
+  if (options.note) log.debug(options.note);
   // Bun drops what a slow pipe has not taken yet when the process exits: wait for it.
   await flushStdout();
   process.exit(code);

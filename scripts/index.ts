@@ -5,7 +5,7 @@ import { taskMeta } from "./_meta.ts";
 /** The task catalogue: a flat record of lazy loaders. A task's module loads only when it runs. */
 export const tasks: Record<keyof typeof taskMeta, () => Promise<{ default: Task<any> }>> = {
   preflight: () => import("./preflight.ts"),
-  run: () => import("./run.ts"),
+  run: () => import("./_task-run.ts"),
   worker: () => import("./worker.ts"),
   queue: () => import("./queue.ts"),
   map: () => import("./map.ts"),
@@ -44,8 +44,9 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`✖ ${new SAError("E_USAGE", `unknown task "${name}" (known: ${Object.keys(tasks).join(", ")})`).message}\n`);
     process.exit(2);
   }
-  const [{ runTask }, task] = await Promise.all([import("./_task.ts"), load()]);
-  await runTask(task.default, rest);
+  // A task with a precompiled bundle starts from it when it is fresh, as `bun scripts/<task>.ts` does.
+  const { startTask } = await import("./_start.ts");
+  await startTask(name, load, rest);
 }
 
 if (import.meta.main) await main(process.argv.slice(2));

@@ -48,7 +48,7 @@ describe("architecture", () => {
 
   test("the import scan sees the project's imports", () => {
     expect(all.length).toBeGreaterThan(100);
-    expect(all).toContainEqual({ file: "scripts/run.ts", target: "lib/pipeline/run.ts" });
+    expect(all).toContainEqual({ file: "scripts/_task-run.ts", target: "lib/pipeline/run.ts" });
   });
 
   test.each(folderRules)("$from imports none of $forbid ($why)", ({ from, forbid }) => {

@@ -28,6 +28,36 @@ describe("the key recipe", () => {
   });
 });
 
+describe("the key hasher", () => {
+  // The key recipe written out with node:crypto, from the cacheHasher docs: a JSON header of the
+  // small parts (each message as [role, length]), then each message text, or the hex sha256 of one
+  // of 1024 characters or more.
+  const recipe = (parts: Parameters<typeof cacheHash>[0]) => {
+    const { createHash } = require("node:crypto") as typeof import("node:crypto");
+    const head = { v: 1, provider: parts.provider, baseURL: parts.baseURL, model: parts.model, messages: parts.messages.map((m) => [m.role, m.content.length]), schema: parts.schema, temperature: parts.temperature ?? null, seed: parts.seed ?? null, reasoningEffort: parts.reasoningEffort, maxOutputTokens: parts.maxOutputTokens, stage: parts.stage };
+    const hash = createHash("sha256").update(JSON.stringify(head));
+    for (const m of parts.messages) hash.update(m.content.length >= 1024 ? createHash("sha256").update(m.content).digest("hex") : m.content);
+    return hash.digest("hex");
+  };
+
+  // Keys are hashed with one reused hasher, and a long message's digest is taken (with a hasher of
+  // its own) while a key is being hashed: neither may leave anything in the other.
+  test("keys hashed one after another, with long messages digested on the way, are each the recipe's", () => {
+    const parts = (i: number) => ({
+      provider: "synthetic",
+      baseURL: "synthetic:",
+      model: "bench",
+      // A long text never seen before: its digest is computed in the middle of hashing the key.
+      messages: [{ role: "system", content: `System ${i}. `.repeat(200) }, { role: "user", content: `short ${i}` }, { role: "user", content: `Another long ${i}. `.repeat(100) }],
+      schema: `d${i}`,
+      stage: "mapping",
+    });
+    const keys = [0, 1, 2, 0].map((i) => cacheHash(parts(i)));
+    expect(keys).toEqual([0, 1, 2, 0].map((i) => recipe(parts(i))));
+    expect(new Set(keys).size).toBe(3);
+  });
+});
+
 describe("keyPart", () => {
   test("every id becomes a part every driver accepts, and distinct ids stay distinct", () => {
     const ids = [...awkwardIds, "", ".", ".x", "x.", "a.b", "~41", "A", "a", "_", "a~b", "a~7Eb", `long-${"z".repeat(299)}`, "日本"];

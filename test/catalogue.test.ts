@@ -37,13 +37,16 @@ describe("task catalogue", () => {
     expect(usage.some((p) => p.startsWith("node_modules/citty/"))).toBe(true);
   });
 
+  // These probes name the project's own modules, so they run the task from source
+  // (SA_NO_PRECOMPILED=1): from its precompiled bundle they are all one file. The packages a bundled
+  // run loads are pinned the same way in test/task-bundle.test.ts.
   test("a run without --queue loads neither BullMQ nor the queue code", async () => {
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
       const loaded = async (extra: string[]) => {
         const args = ["bun", "--preload", join(root, "test/support/report-modules.ts"), join(root, "scripts/run.ts"), "--model", "synthetic:demo", "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--quiet", ...extra];
-        const result = await run(args, dir, { CI: "true" });
+        const result = await run(args, dir, { CI: "true", SA_NO_PRECOMPILED: "1" });
         return (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
       };
       const plain = await loaded([]);
@@ -65,7 +68,7 @@ describe("task catalogue", () => {
       writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ retry: { attempts: 1 } }));
       const loaded = async (extra: string[], env: Record<string, string> = {}) => {
         const args = ["bun", "--preload", join(root, "test/support/report-modules.ts"), join(root, "scripts/run.ts"), "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--quiet", "--fresh", ...extra];
-        const result = await run(args, dir, { CI: "true", ...env });
+        const result = await run(args, dir, { CI: "true", SA_NO_PRECOMPILED: "1", ...env });
         return (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
       };
       const plain = await loaded(["--model", "synthetic:demo"]);
@@ -89,7 +92,7 @@ describe("task catalogue", () => {
 
   test("run's static imports leave out what the first request does not need; a run loads it", async () => {
     const later = ["lib/pipeline/features.ts", "lib/pipeline/mapping.ts", "lib/pipeline/evolution.ts", "lib/ledger-recover.ts"];
-    const script = `await import(${JSON.stringify(join(root, "scripts/run.ts"))}); process.stderr.write("LOADED " + JSON.stringify(Object.keys(require.cache)) + "\\n");`;
+    const script = `await import(${JSON.stringify(join(root, "scripts/_task-run.ts"))}); process.stderr.write("LOADED " + JSON.stringify(Object.keys(require.cache)) + "\\n");`;
     const result = await run(["bun", "-e", script], root);
     const imported = (JSON.parse(/LOADED (.*)/.exec(result.stderr)![1]!) as string[]).map((p) => relative(root, p));
     expect(imported).toContain("lib/pipeline/service.ts");
@@ -104,10 +107,10 @@ describe("task catalogue", () => {
       writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify({ service_id: "S1", name: "One", description: "A service." })}\n`);
       const args = ["bun", "--preload", join(root, "test/support/report-modules.ts"), join(root, "scripts/run.ts"), "--model", "synthetic:demo", "--data", fixtureData, "--input", "in.jsonl", "--output", "out.jsonl", "--quiet"];
       // The control: --reuse-imported loads the imported namespace's lookup (on a cache miss).
-      const reused = await run([...args, "--reuse-imported"], dir, { CI: "true" });
+      const reused = await run([...args, "--reuse-imported"], dir, { CI: "true", SA_NO_PRECOMPILED: "1" });
       expect(reused.code).toBe(0);
       expect(reused.stderr).toContain("lib/cache-imported.ts");
-      const ran = await run([...args, "--fresh"], dir, { CI: "true" });
+      const ran = await run([...args, "--fresh"], dir, { CI: "true", SA_NO_PRECOMPILED: "1" });
       expect(ran.code).toBe(0);
       const loaded = (JSON.parse(/LOADED (.*)/.exec(ran.stderr)![1]!) as string[]).map((p) => relative(root, p));
       expect(later.filter((p) => !loaded.includes(p))).toEqual([]);

@@ -54,6 +54,20 @@ describe("the openai SDK's precompiled copy (lib/openai-sdk.ts)", () => {
     expect(Bun.file(join(precompiledDir("openai", root), "index.js")).lastModified).toBe(before);
   });
 
+  test("SA_NO_PRECOMPILED=1 leaves the copy aside", () => {
+    const root = join(temp.dir, "built");
+    process.env.SA_NO_PRECOMPILED = "1";
+    try {
+      loadOpenAISdk(root);
+      expect(sdkModule.sdkSource).toBe("package");
+    } finally {
+      delete process.env.SA_NO_PRECOMPILED;
+    }
+    // The control: the same copy is used without it.
+    loadOpenAISdk(root);
+    expect(sdkModule.sdkSource).toBe("bundle");
+  });
+
   test("without a copy, or with one that does not load, the package is imported", async () => {
     const sdk = await loadOpenAISdk(join(temp.dir, "empty"));
     expect(sdkModule.sdkSource).toBe("package");

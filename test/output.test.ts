@@ -48,6 +48,31 @@ describe("evolution output", () => {
     }
   });
 
+  test("resume takes lines as zod would: a line only zod can complete counts, a line it refuses does not", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "out.jsonl");
+      const withFeature = (id: string, score: Record<string, unknown>, jobs: unknown[] = []) => {
+        const e = evolution(id, 1) as unknown as { meta: { models: Record<string, unknown> }; service: { jobs_to_be_done: unknown[] }; plateaus: Array<{ features: unknown[] }> };
+        e.meta.models = { fingerprint: `fp-${id}` };
+        e.service.jobs_to_be_done = jobs;
+        e.plateaus[0]!.features = [{ feature_id: `${id}-1`, name: "N", description: "D", score, customer_type: "r", mappings: {} }];
+        return e;
+      };
+      const lines = [
+        withFeature("ours", { level: 2, label: "Managed", justification: "J" }, ["a job", { name: "another", owner: "x" }]),
+        withFeature("python", { level: 3 }), // no label: zod fills it in from the level
+        withFeature("blank-job", { level: 2, label: "Managed", justification: "J" }, ["  "]),
+        withFeature("bad-level", { level: 9, label: "?", justification: "J" }),
+      ];
+      writeFileSync(path, lines.map((e) => `${JSON.stringify(e)}\n`).join(""));
+      const writer = createEvolutionWriter(path, { fresh: false, plateauCount: 1, sets: ["apps"] });
+      expect(Object.fromEntries(writer.done)).toEqual({ ours: "fp-ours", python: "fp-python" });
+    } finally {
+      cleanup();
+    }
+  });
+
   test("finish leaves a file already in input order as it is, and rewrites one that is not", () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -29,4 +29,19 @@ describe("response formats", () => {
     expect(one.keySchema).not.toBe(two.keySchema);
     expect(formats.forCall(schema, { feature_id: ["F1", "F2", "F1"] }).keySchema).toBe(one.keySchema);
   });
+
+  // A plateau's catalogues share one pins object (lib/pipeline/mapping.ts): its text is written
+  // once, and each call's key still carries its own schema's digest.
+  test("one pins object shared by calls of different schemas: each key is its schema's digest and the pins", () => {
+    const other = z.strictObject({ mappings: z.array(z.strictObject({ feature_id: z.string(), items: z.array(z.strictObject({ item: z.enum(["C"]) })) })) });
+    const formats = createResponseFormats();
+    const pins = { feature_id: ["F2", "F1", "F2"] };
+    const [a, b, again] = [schema, other, schema].map((s) => formats.forCall(s, pins).keySchema);
+    const fresh = (s: z.ZodType) => createResponseFormats().forCall(s, { feature_id: ["F2", "F1"] }).keySchema;
+    expect(a).toBe(fresh(schema));
+    expect(b).toBe(fresh(other));
+    expect(again).toBe(a);
+    expect(a).not.toBe(b);
+    expect(a!.endsWith(':[["feature_id",["F2","F1"]]]')).toBe(true);
+  });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { cacheEntrySchema } from "../lib/cache.ts";
+import { evolutionSchema } from "../lib/schema/evolution.ts";
 import { descriptionsResponse, facetsSchema, featuresResponse } from "../lib/schema/responses.ts";
 import { fastCheckOf } from "../lib/zod-fast-check.ts";
 import { validateAnswer, type CallSpec } from "../lib/call-spec.ts";
@@ -132,6 +133,84 @@ const cases: Array<[string, z.ZodType, Array<[unknown, boolean]>]> = [
   ],
 ];
 
+const evolution = (over: { service?: Record<string, unknown>; score?: Record<string, unknown>; top?: Record<string, unknown> } = {}) => ({
+  meta: { schema_version: "1.0", run_id: "r", seed: null, models: { fingerprint: "f" }, mapping_types: ["applications"], catalogue_hash: "h", created: "2026-01-01T00:00:00Z" },
+  service: { service_id: "S1", name: "S", description: "d", jobs_to_be_done: ["a", { name: "b", note: 1 }], features: [], ...over.service },
+  plateaus: [
+    {
+      plateau: 1,
+      plateau_name: "Foundational",
+      service_description: "sd",
+      features: [{ feature_id: "F1", name: "N", description: "D", score: { level: 2, label: "Managed", justification: "J", ...over.score }, customer_type: "r1", mappings: { applications: [{ item: "APP1", facets: null }] } }],
+      roles: [],
+      mappings: { applications: [{ id: "APP1", name: "One", mappings: [{ feature_id: "F1", description: "D" }] }] },
+    },
+  ],
+  ...over.top,
+});
+const tail = z.object({ a: z.string().default("x") });
+const stripping = z.union([tail, z.object({ b: z.string() })]);
+
+cases.push(
+  [
+    "an evolution line (unions, refinements, a transform)",
+    evolutionSchema,
+    [
+      [evolution(), true],
+      [evolution({ top: { extra: { kept: true } } }), true], // loose objects keep unknown keys
+      [evolution({ score: { label: "" } }), false], // the transform fills the label in
+      [evolution({ score: { label: undefined } }), false], // so does the default
+      [evolution({ score: { level: 6 } }), false],
+      [evolution({ service: { jobs_to_be_done: ["  "] } }), false], // the refinement refuses a blank job
+      [evolution({ service: { jobs_to_be_done: [{ name: " " }] } }), false],
+      [evolution({ service: { jobs_to_be_done: [3] } }), false],
+      [evolution({ service: { service_id: "" } }), false],
+    ],
+  ],
+  [
+    "a union whose earlier option could change the value",
+    stripping,
+    [
+      [{ a: "y" }, true],
+      [{ b: "q" }, false], // zod's first option takes it, filling in `a` and stripping `b`
+    ],
+  ],
+  [
+    "a union whose earlier options surely refuse",
+    z.union([z.string(), z.number(), z.boolean(), tail]),
+    [
+      ["s", true],
+      [1, true],
+      [false, true],
+      [{ a: "y" }, true],
+      [{}, false],
+      [null, false],
+    ],
+  ],
+  [
+    "transforms",
+    z.object({ keep: z.object({ a: z.number() }).transform((o) => o), copy: z.object({ a: z.number() }).transform((o) => ({ ...o })) }),
+    [
+      [{ keep: { a: 1 }, copy: { a: 2 } }, true],
+      [{ keep: { a: "1" }, copy: { a: 2 } }, false],
+    ],
+  ],
+  ["a transform that changes the value", z.string().transform((s) => s.length), [["abc", false]]],
+  ["a transform that adds a key", z.object({ a: z.number() }).transform((o) => ({ ...o, b: 1 })), [[{ a: 1 }, false]]],
+  [
+    "a transform that reports an issue",
+    z.string().transform((s, ctx) => {
+      if (s === "bad") ctx.addIssue({ code: "custom", message: "bad" });
+      return s;
+    }),
+    [
+      ["good", true],
+      ["bad", false],
+    ],
+  ],
+  ["int as a check", z.object({ n: z.number().int().min(1) }), [[{ n: 2 }, true], [{ n: 2.5 }, false], [{ n: 0 }, false]]],
+);
+
 describe("compiled checks agree with zod", () => {
   for (const [name, schema, values] of cases) {
     test(name, () => {
@@ -149,11 +228,12 @@ describe("compiled checks agree with zod", () => {
 
 describe("what is not compiled is left to zod", () => {
   test.each([
-    ["a transform", z.string().transform((s) => s.length)],
+    ["a transform after a schema that is not compiled", z.string().regex(/a/).transform((s) => s)],
     ["a string pattern", z.string().regex(/a/)],
     ["an array length", z.array(z.string()).min(1)],
     ["a refined object", z.object({ a: z.string() }).refine(() => true)],
-    ["a union", z.union([z.string(), z.number()])],
+    ["a union with an option that is not compiled", z.union([z.string(), z.date()])],
+    ["a discriminated union", z.discriminatedUnion("k", [z.object({ k: z.literal("a") }), z.object({ k: z.literal("b") })])],
     ["a nested unsupported type", z.object({ a: z.object({ b: z.date() }) })],
   ])("%s", (_name, schema) => {
     expect(fastCheckOf(schema as z.ZodType)).toBeUndefined();

@@ -152,6 +152,21 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
   return { value: { mappings }, problems };
 }
 
+/**
+ * A plateau's feature ids and the pins made of them, once per features list: its catalogues'
+ * calls share them (the pins' text in the cache key is then written once, lib/response-format.ts).
+ * The ids are read when first asked for: a list is not changed after it is mapped.
+ */
+const pinsByFeatures = new WeakMap<MappingFeature[], { featureIds: string[]; pins: { feature_id: string[] } }>();
+function pinsOf(features: MappingFeature[]) {
+  let found = pinsByFeatures.get(features);
+  if (!found) {
+    const featureIds = features.map((f) => f.feature_id);
+    pinsByFeatures.set(features, (found = { featureIds, pins: { feature_id: featureIds } }));
+  }
+  return found;
+}
+
 export interface MapFeaturesInput {
   serviceId: string;
   serviceName: string;
@@ -168,7 +183,7 @@ export interface MapFeaturesInput {
  * A rationale (`--rationale`) stays in the cached answer; the mappings returned never carry it.
  */
 export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
-  const featureIds = input.features.map((f) => f.feature_id);
+  const { featureIds, pins } = pinsOf(input.features);
   // Nothing to map, or nothing to map to (an empty catalogue allowed by `allowEmpty`): no call.
   if (featureIds.length === 0 || input.catalogue.items.length === 0) return { mappings: new Map(), model: "" };
   const result = await ctx.session.call<MappingAnswer>({
@@ -185,7 +200,7 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
       rationale: ctx.rationale,
     }),
     schema: schemaOf(input.catalogue, ctx.enumLimit, ctx.rationale),
-    pins: { feature_id: featureIds },
+    pins,
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),

@@ -59,3 +59,27 @@ test.each([
   expect(ours!.hit !== undefined).toBe(_name === "an entry" || _name === "an entry with a __proto__ key");
   expect(ours!.warnings.length).toBe(_name === "an entry of another shape" || _name === "a truncated entry" || _name === "plain text" ? 1 : 0);
 });
+
+// An entry's path is the base and the key's parts; a key with dots goes through path.join (its
+// parts are checked for `.` and `..` by the call cache), one without is joined by hand: both must
+// find the file fs-lite finds, and no other.
+test.each([
+  ["np:features:S1:h1", ["np", "features", "S1", "h1"]],
+  ["np:features:v1.2:h1", ["np", "features", "v1.2", "h1"]],
+  ["np:features:a.b.c:h.2", ["np", "features", "a.b.c", "h.2"]],
+])("the fs driver reads %s from the file fs-lite reads", async (key, parts) => {
+  const { createCallCache } = await import("../../lib/cache.ts");
+  mkdirSync(join(dir.dir, ...parts.slice(0, -1)), { recursive: true });
+  writeFileSync(join(dir.dir, ...parts), JSON.stringify({ ...entry, answer: { key } }));
+  const log = { warn: () => {}, debug: () => {}, info: () => {}, error: () => {} } as never;
+  const ours = createCallCache(await createCacheStorage({ driver: "fs", base: dir.dir }), { mode: "read", log });
+  const theirs = createCallCache(createStorage({ driver: fsLite({ base: dir.dir }) }), { mode: "read", log });
+  const hit = ours.lookup(key);
+  expect(hit instanceof Promise).toBe(false); // the driver's own read, not unstorage's
+  expect((hit as { answer: unknown } | undefined)?.answer).toEqual({ key });
+  expect(hit).toEqual(await theirs.lookup(key));
+  // A sibling's key, and the base with a trailing separator, find only their own files.
+  expect(ours.lookup(`${key}x`)).toBeUndefined();
+  const slashed = createCallCache(await createCacheStorage({ driver: "fs", base: `${dir.dir}/` }), { mode: "read", log });
+  expect(slashed.lookup(key)).toEqual(hit);
+});
