@@ -240,21 +240,23 @@ function storeHealth(storage: Storage, log: Log) {
   };
 }
 
+/** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
+function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): CacheEntry | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  const entry = parseEntry(raw);
+  if (!entry) {
+    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+    return undefined;
+  }
+  if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
+  return entry;
+}
+
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
   const now = options.now ?? (() => new Date());
   const reads = options.mode === "read";
   const health = storeHealth(storage, options.log);
-  // What was read, as an entry: a corrupt or expired one is a miss (the first with a warning).
-  const settle = (key: string, raw: unknown): CacheEntry | undefined => {
-    if (raw === null || raw === undefined) return undefined;
-    const entry = parseEntry(raw);
-    if (!entry) {
-      options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
-      return undefined;
-    }
-    if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
-    return entry;
-  };
+  const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
   const readLater = async (key: string) => {
     let raw: unknown;
     try {

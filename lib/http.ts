@@ -150,42 +150,30 @@ export function retriesOf(value: { headers?: Headers | unknown; cause?: unknown 
 }
 
 /**
- * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
- * The body is handed back unread by ofetch (`responseType: "stream"`), or the SDK fails with
- * "Body already used"; a 2xx body is read once here, to retry one that is unusable. After the last attempt the error response itself goes back to the SDK,
- * so its error keeps the status, the provider's message and the request id.
+ * One attempt: its own timeout, the caller's signal still cancelling everything, and a 2xx body
+ * read whole (`usableAnswer`). The timer is cleared once that body is read: a spent attempt holds
+ * nothing until the timeout would fire. Like AbortSignal.timeout, it never keeps the process
+ * alive (an error response's body is read by the SDK after this, still under the timer).
  */
-export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch {
+function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
   const baseFetch = options.fetch ?? globalThis.fetch;
-  const random = options.random ?? Math.random;
-  const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
-    // Each attempt gets its own timeout; the caller's signal still cancels everything. The timer
-    // is cleared once a 2xx body is read: a spent attempt holds nothing until the timeout would
-    // fire. Like AbortSignal.timeout, it never keeps the process alive (an error response's body
-    // is read by the SDK after this, still under the timer).
+  return ((input: string | URL | Request, init?: RequestInit) => {
     const attempt = new AbortController();
     const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout).unref();
     const signal = init?.signal ? AbortSignal.any([init.signal, attempt.signal]) : attempt.signal;
-    return baseFetch(input, { ...init, signal }).then(
-      (response) => {
-        if (!response.ok) return response;
-        return usableAnswer(response, options.expectBody, init?.signal).then(
-          (answer) => (clearTimeout(timer), answer),
-          (error) => {
-            clearTimeout(timer);
-            throw error;
-          },
-        );
-      },
-      (error) => {
-        clearTimeout(timer);
-        throw error;
-      },
-    );
+    const done = () => clearTimeout(timer);
+    const failed = (error: unknown) => {
+      clearTimeout(timer);
+      throw error;
+    };
+    return baseFetch(input, { ...init, signal }).then((response) => (response.ok ? usableAnswer(response, options.expectBody, init?.signal).then((answer) => (done(), answer), failed) : response), failed);
   }) as typeof globalThis.fetch;
+}
 
-  /** The wait before the next attempt; counts the attempt in the call's own tally (`counter`, passed with its options). */
-  const retryDelay = (context: FetchContext): number => {
+/** The wait before the next attempt; counts the attempt in the call's own tally (`counter`, passed with its options). */
+function retryDelayOf(options: RetryOptions): (context: FetchContext) => number {
+  const random = options.random ?? Math.random;
+  return (context) => {
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
@@ -204,6 +192,15 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     });
     return delayMs;
   };
+}
+
+/**
+ * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
+ * The body is handed back unread by ofetch (`responseType: "stream"`), or the SDK fails with
+ * "Body already used"; a 2xx body is read once here, to retry one that is unusable. After the last attempt the error response itself goes back to the SDK,
+ * so its error keeps the status, the provider's message and the request id.
+ */
+export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch {
   const onResponseHeaders = options.onResponseHeaders;
   // Everything but the call's own tally is the same for every call: set once, not per request.
   const $fetch = ofetch.create(
@@ -211,10 +208,10 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
       responseType: "stream",
       retry: options.attempts - 1,
       retryStatusCodes,
-      retryDelay,
+      retryDelay: retryDelayOf(options),
       ...(onResponseHeaders ? { onResponse: ({ response }: FetchContext) => onResponseHeaders(response!.headers, response!.status) } : {}),
     },
-    { fetch: attemptFetch },
+    { fetch: timedAttempt(options) },
   );
 
   return (async (input: string | URL | Request, init?: RequestInit) => {
