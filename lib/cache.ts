@@ -197,6 +197,10 @@ const PROBE_KEY = "health:probe";
 export interface CallCache {
   mode: CacheMode;
   storage: Storage;
+  /** Whether `lookup` may find anything now (mode `read`, the store not given up on). */
+  readonly reads: boolean;
+  /** Whether `store` may write anything now (any mode but `off`, the store not given up on). */
+  readonly writes: boolean;
   /**
    * A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. Synchronous
    * when the store can read synchronously (the fs driver), a promise otherwise.
@@ -236,21 +240,23 @@ function storeHealth(storage: Storage, log: Log) {
   };
 }
 
+/** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
+function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): CacheEntry | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  const entry = parseEntry(raw);
+  if (!entry) {
+    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+    return undefined;
+  }
+  if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
+  return entry;
+}
+
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
   const now = options.now ?? (() => new Date());
   const reads = options.mode === "read";
   const health = storeHealth(storage, options.log);
-  // What was read, as an entry: a corrupt or expired one is a miss (the first with a warning).
-  const settle = (key: string, raw: unknown): CacheEntry | undefined => {
-    if (raw === null || raw === undefined) return undefined;
-    const entry = parseEntry(raw);
-    if (!entry) {
-      options.log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
-      return undefined;
-    }
-    if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
-    return entry;
-  };
+  const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
   const readLater = async (key: string) => {
     let raw: unknown;
     try {
@@ -266,6 +272,12 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
   return {
     mode: options.mode,
     storage,
+    get reads() {
+      return reads && !health.disabled;
+    },
+    get writes() {
+      return options.mode !== "off" && !health.disabled;
+    },
     lookup(key) {
       if (!reads || health.disabled) return undefined;
       if (!readNow || !normalKey.test(key)) return readLater(key);

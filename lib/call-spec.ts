@@ -47,10 +47,12 @@ export interface CallResult<T> {
 
 /**
  * Parses an answer (JSON text or a cached value) with the call's schema, then its own checks.
- * With `cached`, a value that the schema's compiled check passes is taken as it is, without a zod
- * parse (lib/zod-fast-check.ts); anything else is parsed as any answer is, so the outcome is the same.
+ * A value that the schema's compiled check passes is taken as it is, without a zod parse
+ * (lib/zod-fast-check.ts): zod would return an equal value (keys in the schema's order; the
+ * output is written as canonical JSON either way). Anything else is parsed by zod, so what passes,
+ * what fails and every reason stay zod's.
  */
-export function validateAnswer<T>(spec: CallSpec<T>, content: unknown, options: { cached?: boolean } = {}): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
+export function validateAnswer<T>(spec: CallSpec<T>, content: unknown): { ok: true; value: T; problems: string[] } | { ok: false; reason: string } {
   let data = content;
   if (typeof content === "string") {
     // Some OpenAI-compatible servers wrap JSON in a Markdown fence even in JSON mode.
@@ -63,7 +65,7 @@ export function validateAnswer<T>(spec: CallSpec<T>, content: unknown, options: 
   }
   const schema = spec.parseSchema ?? spec.schema;
   let value: T;
-  if (options.cached && typeof data === "object" && fastCheckOf(schema)?.(data)) value = data as T;
+  if (typeof data === "object" && fastCheckOf(schema)?.(data)) value = data as T;
   else {
     const parsed = schema.safeParse(data);
     if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };

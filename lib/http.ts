@@ -98,18 +98,20 @@ const rebuilt = new WeakSet<Response>();
  */
 async function usableAnswer(response: Response, expectBody: RetryOptions["expectBody"], callerSignal?: AbortSignal | null): Promise<Response> {
   if (!response.ok) return response;
-  const what = `HTTP ${response.status} (${response.headers.get("content-type") || "no content type"})`;
+  // What came back, for an error only.
+  const what = () => `HTTP ${response.status} (${response.headers.get("content-type") || "no content type"})`;
   let text: string;
   try {
     text = await response.text();
   } catch (cause) {
     // The caller gave up (a stop, the SDK's overall timeout): that is no reason to retry.
     if (callerSignal?.aborted) throw cause;
-    throw new SAError("E_PROVIDER", `${what}: the connection broke while the answer was read (${errorMessage(cause)})`, { cause, details: { status: response.status } });
+    throw new SAError("E_PROVIDER", `${what()}: the connection broke while the answer was read (${errorMessage(cause)})`, { cause, details: { status: response.status } });
   }
-  const data = text.trim() ? parseJson(text) : undefined;
-  const problem = !text.trim() ? "an empty body" : data === undefined ? "a body that is not JSON" : expectBody && !expectBody(data) ? "JSON that is not the expected answer" : undefined;
-  if (problem) throw new SAError("E_PROVIDER", `${what}: ${problem}: ${redact(text.slice(0, 200).replace(/\s+/g, " "))}`, { details: { status: response.status } });
+  const blank = !text.trim();
+  const data = blank ? undefined : parseJson(text);
+  const problem = blank ? "an empty body" : data === undefined ? "a body that is not JSON" : expectBody && !expectBody(data) ? "JSON that is not the expected answer" : undefined;
+  if (problem) throw new SAError("E_PROVIDER", `${what()}: ${problem}: ${redact(text.slice(0, 200).replace(/\s+/g, " "))}`, { details: { status: response.status } });
   // The body was decoded while read: its length and encoding no longer apply.
   const headers = new Headers(response.headers);
   headers.delete("content-length");
@@ -148,24 +150,30 @@ export function retriesOf(value: { headers?: Headers | unknown; cause?: unknown 
 }
 
 /**
- * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
- * The body is handed back unread by ofetch (`responseType: "stream"`), or the SDK fails with
- * "Body already used"; a 2xx body is read once here, to retry one that is unusable. After the last attempt the error response itself goes back to the SDK,
- * so its error keeps the status, the provider's message and the request id.
+ * One attempt: its own timeout, the caller's signal still cancelling everything, and a 2xx body
+ * read whole (`usableAnswer`). The timer is cleared once that body is read: a spent attempt holds
+ * nothing until the timeout would fire. Like AbortSignal.timeout, it never keeps the process
+ * alive (an error response's body is read by the SDK after this, still under the timer).
  */
-export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch {
+function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
   const baseFetch = options.fetch ?? globalThis.fetch;
-  const random = options.random ?? Math.random;
-  // Each attempt gets its own timeout; the caller's signal still cancels everything.
-  const attemptFetch = ((input: string | URL | Request, init?: RequestInit) => {
-    const timeout = AbortSignal.timeout(options.requestTimeout);
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    return baseFetch(input, { ...init, signal }).then((response) => usableAnswer(response, options.expectBody, init?.signal));
+  return ((input: string | URL | Request, init?: RequestInit) => {
+    const attempt = new AbortController();
+    const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout).unref();
+    const signal = init?.signal ? AbortSignal.any([init.signal, attempt.signal]) : attempt.signal;
+    const done = () => clearTimeout(timer);
+    const failed = (error: unknown) => {
+      clearTimeout(timer);
+      throw error;
+    };
+    return baseFetch(input, { ...init, signal }).then((response) => (response.ok ? usableAnswer(response, options.expectBody, init?.signal).then((answer) => (done(), answer), failed) : response), failed);
   }) as typeof globalThis.fetch;
-  const $fetch = ofetch.create({}, { fetch: attemptFetch });
+}
 
-  /** The wait before the next attempt; counts the attempt in `counter`, the one call's own tally. */
-  const retryDelay = (counter: { retries: number }) => (context: FetchContext): number => {
+/** The wait before the next attempt; counts the attempt in the call's own tally (`counter`, passed with its options). */
+function retryDelayOf(options: RetryOptions): (context: FetchContext) => number {
+  const random = options.random ?? Math.random;
+  return (context) => {
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
@@ -174,7 +182,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     const asked = retryAfterMs(headers) ?? (resetMs > 0 ? resetMs : undefined);
     const delayMs = asked ?? backoffMs(attempt, options, random);
     const status = context.response?.status;
-    counter.retries++;
+    (context.options as { counter?: { retries: number } }).counter!.retries++;
     options.onRetry?.({
       attempt,
       delayMs,
@@ -184,19 +192,33 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     });
     return delayMs;
   };
+}
+
+/**
+ * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
+ * The body is handed back unread by ofetch (`responseType: "stream"`), or the SDK fails with
+ * "Body already used"; a 2xx body is read once here, to retry one that is unusable. After the last attempt the error response itself goes back to the SDK,
+ * so its error keeps the status, the provider's message and the request id.
+ */
+export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch {
+  const onResponseHeaders = options.onResponseHeaders;
+  // Everything but the call's own tally is the same for every call: set once, not per request.
+  const $fetch = ofetch.create(
+    {
+      responseType: "stream",
+      retry: options.attempts - 1,
+      retryStatusCodes,
+      retryDelay: retryDelayOf(options),
+      ...(onResponseHeaders ? { onResponse: ({ response }: FetchContext) => onResponseHeaders(response!.headers, response!.status) } : {}),
+    },
+    { fetch: timedAttempt(options) },
+  );
 
   return (async (input: string | URL | Request, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
     const counter = { retries: 0 };
     try {
-      const response = await $fetch.raw(url, {
-        ...(init as Record<string, unknown>),
-        responseType: "stream",
-        retry: options.attempts - 1,
-        retryStatusCodes,
-        retryDelay: retryDelay(counter),
-        onResponse: ({ response }) => options.onResponseHeaders?.(response.headers, response.status),
-      });
+      const response = await $fetch.raw(url, { ...(init as Record<string, unknown>), counter } as Parameters<typeof $fetch.raw>[1]);
       return withRetries(response, counter.retries);
     } catch (error) {
       if (error instanceof FetchError && error.response) return withRetries(error.response, counter.retries);

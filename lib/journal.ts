@@ -108,8 +108,13 @@ export function createJournal(path: string, header: Omit<JournalHeader, "type" |
   };
   return {
     path,
-    // `{ type: "call", ...call }` as text, without copying the record first.
-    append: (call) => (call.cache === "hit" ? hits.add(`{"type":"call",${JSON.stringify(call).slice(1)}\n`) : line({ type: "call", ...call })),
+    append(call) {
+      // `{ type: "call", ...call }` as text, without copying the record first.
+      const text = `{"type":"call",${JSON.stringify(call).slice(1)}\n`;
+      if (call.cache === "hit") return hits.add(text);
+      hits.flush();
+      write(text);
+    },
     end: (status, reason) => line({ type: "end", status, reason, at: new Date().toISOString() }),
     remove() {
       hits.drop();

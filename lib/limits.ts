@@ -129,9 +129,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return queue.add(
         async () => {
           if (stopped) throw stopped;
-          await waitForPause();
-          await requests?.take(1);
-          await tokens?.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate));
+          // Only what there is to wait for is awaited: without a pause or limits, the call goes at once.
+          if (pausedUntil > options.clock.now()) await waitForPause();
+          if (requests) await requests.take(1);
+          if (tokens) await tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate));
           if (stopped) throw stopped;
           return fn();
         },

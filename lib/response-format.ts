@@ -59,12 +59,18 @@ export function createResponseFormats() {
      * What the cache key hashes for a call (the schema's digest, and the pins), and the JSON
      * Schema to send, built only when asked: a cached answer never needs it.
      */
-    forCall(schema: z.ZodType, pins?: Pins): { keySchema: string; jsonSchema: () => JsonSchema } {
+    forCall(schema: z.ZodType, pins?: Pins): { readonly keySchema: string; jsonSchema: () => JsonSchema } {
       const digest = digestOf(schema);
       if (!pins) return { keySchema: digest, jsonSchema: () => jsonSchemaOf(schema) };
-      const keySchema = `${digest}:${pinsText(pins)}`;
+      // The pins' part of the key is written only when a key is made (never with the cache off).
+      let keySchema: string | undefined;
       let withPins: JsonSchema | undefined;
-      return { keySchema, jsonSchema: () => (withPins ??= pinned(jsonSchemaOf(schema), pins) as JsonSchema) };
+      return {
+        get keySchema() {
+          return (keySchema ??= `${digest}:${pinsText(pins)}`);
+        },
+        jsonSchema: () => (withPins ??= pinned(jsonSchemaOf(schema), pins) as JsonSchema),
+      };
     },
   };
 }

@@ -5,6 +5,9 @@
  */
 export const guessTokens = (text: string): number => Math.ceil(text.length / 4);
 
-/** The guess for a whole prompt: every message's text. */
-export const guessPromptTokens = (messages: ReadonlyArray<{ content: string }>): number =>
-  guessTokens(messages.map((m) => m.content).join(""));
+/** The guess for a whole prompt: every message's text (counted, not joined into one string). */
+export function guessPromptTokens(messages: ReadonlyArray<{ content: string }>): number {
+  let characters = 0;
+  for (const m of messages) characters += m.content.length;
+  return Math.ceil(characters / 4);
+}

@@ -1,10 +1,10 @@
 import type { z } from "zod";
 
 /**
- * A validator compiled once from a zod schema, for values read back from our own cache. It says
- * yes only when zod would accept the value as it is: the same checks, no default to fill in, no
- * unknown key to strip (zod's output would equal the value, up to key order). It says no to
- * anything else, and the caller then parses with zod as before, so what passes and what fails,
+ * A validator compiled once from a zod schema, for answers and values read back from our own
+ * cache. It says yes only when zod would accept the value as it is: the same checks, no default to
+ * fill in, no unknown key to strip (zod's output would equal the value, up to key order). It says
+ * no to anything else, and the caller then parses with zod as before, so what passes and what fails,
  * and every error message, stay zod's. Only a subset of zod is compiled (the types our answer
  * and cache-entry schemas use); a schema with anything else gets no fast check at all.
  *

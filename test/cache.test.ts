@@ -47,6 +47,24 @@ describe("cache in a run", () => {
     }
   });
 
+  test("--cache-mode off reads and writes nothing; write fills only what is missing", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      expect(await calls(dir, input, { cacheMode: "off" })).toBe(21);
+      expect(existsSync(join(dir, ".sa/cache/default"))).toBe(false);
+      expect(await calls(dir, input, { cacheMode: "write" })).toBe(21);
+      const written = entriesOf(dir, "mapping").map((e) => [e.file, e.entry.createdAt]);
+      expect(written).toHaveLength(15);
+      expect(await calls(dir, input, { cacheMode: "off" })).toBe(21);
+      expect(await calls(dir, input, { cacheMode: "write" })).toBe(21);
+      expect(entriesOf(dir, "mapping").map((e) => [e.file, e.entry.createdAt])).toEqual(written);
+      expect(await calls(dir, input)).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("the key covers the system prompt, the model and the schema, but not input whitespace", async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -104,6 +104,26 @@ describe("retry layer under the openai SDK", () => {
     expect(retries).toHaveLength(0);
   });
 
+  test("an attempt's timeout never keeps the process alive: a child exits as soon as its calls are answered", async () => {
+    // A 429 then an answer, and a 400: each attempt's timer (60 s) is left behind or cleared, and must not hold the exit.
+    faults.set("child-429", [{ type: "429", retryAfterMs: 10 }]);
+    faults.set("child-400", [{ type: "400" }]);
+    const script = `
+      import { createProvider } from ${JSON.stringify(`${import.meta.dir}/../providers/index.ts`)};
+      const p = await createProvider("openai:gpt-4o-mini", { env: { OPENAI_API_KEY: "sk-x", OPENAI_BASE_URL: ${JSON.stringify(server.url)} }, http: { attempts: 3, baseMs: 5, capMs: 20, requestTimeout: 60000 } });
+      const request = (prompt) => ({ messages: [{ role: "system", content: "s" }, { role: "user", content: prompt }], schemaName: "x", jsonSchema: { type: "object", properties: { items: { type: "array", items: { type: "string" } } }, required: ["items"], additionalProperties: false } });
+      await p.complete(request("child-429"));
+      await p.complete(request("child-400")).catch(() => {});
+      console.log("answered");`;
+    const started = Date.now();
+    const proc = Bun.spawn(["bun", "-e", script], { stdout: "pipe", stderr: "pipe" });
+    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(30_000).then(() => false)]);
+    if (!exited) proc.kill();
+    expect(await new Response(proc.stdout).text()).toContain("answered");
+    expect(exited).toBe(true);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 40_000);
+
   test("the body reaches the SDK unread (no 'Body already used')", async () => {
     const fetch = createRetryFetch({ attempts: 2, baseMs: 1, capMs: 1, requestTimeout: 2000 });
     const response = await fetch(`${server.url}/models`);

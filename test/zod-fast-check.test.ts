@@ -4,6 +4,8 @@ import { cacheEntrySchema } from "../lib/cache.ts";
 import { evolutionSchema } from "../lib/schema/evolution.ts";
 import { descriptionsResponse, facetsSchema, featuresResponse } from "../lib/schema/responses.ts";
 import { fastCheckOf } from "../lib/zod-fast-check.ts";
+import { validateAnswer, type CallSpec } from "../lib/call-spec.ts";
+import { canonicalJson } from "../lib/jsonl.ts";
 import type { Catalogue } from "../lib/schema/data.ts";
 
 const lenientMapping = z.object({
@@ -235,5 +237,31 @@ describe("what is not compiled is left to zod", () => {
     ["a nested unsupported type", z.object({ a: z.object({ b: z.date() }) })],
   ])("%s", (_name, schema) => {
     expect(fastCheckOf(schema as z.ZodType)).toBeUndefined();
+  });
+});
+
+describe("answers through validateAnswer", () => {
+  const spec = (schema: z.ZodType): CallSpec<unknown> => ({ task: "t", stage: "features", serviceId: "S", priority: 0, messages: [], schema, schemaName: "x" });
+  const answers: Array<[string, z.ZodType, unknown]> = [
+    ["features", featuresResponse(["r1", "r2"]), { features: [feature(), feature({ role: "r2" })] }],
+    ["features, keys in another order", featuresResponse(["r1", "r2"]), { features: [{ score: { justification: "J", level: 3 }, description: "D", name: "N", role: "r1" }] }],
+    ["lenient mapping", lenientMapping, { mappings: [{ items: [{ facets: { b: 2, a: 1 }, item: "APP1" }, { item: "X", facets: null }], feature_id: "F" }] }],
+    ["descriptions", descriptionsResponse(["P1", "P2"]), { descriptions: [{ description: "d", plateau_name: "P1" }] }],
+  ];
+  test.each(answers)("%s: the value the compiled check takes equals zod's, and is written the same", (_name, schema, answer) => {
+    const checked = validateAnswer(spec(schema), JSON.stringify(answer));
+    const parsed = schema.safeParse(answer);
+    expect(checked.ok && parsed.success).toBe(true);
+    if (!checked.ok || !parsed.success) return;
+    expect(checked.value).toEqual(parsed.data);
+    expect(canonicalJson(checked.value)).toBe(canonicalJson(parsed.data));
+  });
+
+  test("an answer the compiled check refuses gets zod's reason, as before", () => {
+    const checked = validateAnswer(spec(featuresResponse(["r1"])), JSON.stringify({ features: [feature({ score: { level: 9, justification: "J" } })] }));
+    const parsed = featuresResponse(["r1"]).safeParse({ features: [feature({ score: { level: 9, justification: "J" } })] });
+    expect(checked.ok).toBe(false);
+    expect(parsed.success).toBe(false);
+    expect(checked).toMatchObject({ ok: false, reason: expect.stringContaining("features.0.score.level") });
   });
 });

@@ -18,22 +18,29 @@ function hasherFor(route: Route, stage: string) {
   return hash;
 }
 
-/** Names one model's try at a call: its JSON Schema and the cache key of everything it would send. */
+/**
+ * Names one model's try at a call: its JSON Schema and the cache key of everything it would send.
+ * Each is made on first use: the JSON Schema only when the call is sent (a cached answer never
+ * needs it), the hash and key only when the cache is read or written, or a request is named by it
+ * (a live call with the cache off needs neither).
+ */
 export function prepareAttempt<T>(ctx: CallContext, spec: CallSpec<T>, route: Route): Attempt<T> {
-  const { provider } = route;
-  // The cache key hashes the schema's digest and pins; the JSON Schema itself is built only when
-  // the call is sent (a cached answer never needs it).
-  const { keySchema, jsonSchema } = ctx.formats.forCall(spec.schema, spec.pins);
-  const hash = hasherFor(route, spec.stage)(spec.messages, keySchema);
-  const key = cacheKey(ctx.namespace, spec.stage, spec.serviceId, hash);
+  const format = ctx.formats.forCall(spec.schema, spec.pins);
+  let hash: string | undefined;
+  let key: string | undefined;
   return {
     spec,
     route,
-    model: modelIdOf(provider),
+    model: modelIdOf(route.provider),
     get jsonSchema() {
-      return jsonSchema();
+      return format.jsonSchema();
     },
-    hash,
-    key,
+    // The cache key hashes the schema's digest and pins, never the schema's text.
+    get hash() {
+      return (hash ??= hasherFor(route, spec.stage)(spec.messages, format.keySchema));
+    },
+    get key() {
+      return (key ??= cacheKey(ctx.namespace, spec.stage, spec.serviceId, this.hash));
+    },
   };
 }

@@ -69,7 +69,7 @@ export interface Attempt<T> {
   model: string;
   /** The answer's JSON Schema (with this call's pins), sent to the provider; built on first use. */
   readonly jsonSchema: JsonSchema;
-  /** The hash of everything sent; the key adds the namespace, stage and service. */
-  hash: string;
-  key: string;
+  /** The hash of everything sent; the key adds the namespace, stage and service. Made on first use. */
+  readonly hash: string;
+  readonly key: string;
 }

@@ -8,6 +8,8 @@ import { recordRequest } from "./record.ts";
  * the cache read is (the fs driver): a cached rerun then spends no promise on the lookup.
  */
 export function lookup<T>(ctx: CallContext, attempt: Attempt<T>): CallResult<T> | undefined | Promise<CallResult<T> | undefined> {
+  // With the cache off (or not read), the key is never made: it is only needed to read or write.
+  if (!ctx.cache.reads) return undefined;
   const hit = ctx.cache.lookup(attempt.key);
   return hit instanceof Promise ? hit.then((entry) => accept(ctx, attempt, entry)) : accept(ctx, attempt, hit);
 }
@@ -15,7 +17,7 @@ export function lookup<T>(ctx: CallContext, attempt: Attempt<T>): CallResult<T> 
 function accept<T>(ctx: CallContext, attempt: Attempt<T>, hit: CacheEntry | undefined): CallResult<T> | undefined {
   const { spec, model, key } = attempt;
   if (!hit) return undefined;
-  const checked = validateAnswer(spec, hit.answer, { cached: true });
+  const checked = validateAnswer(spec, hit.answer);
   if (!checked.ok || checked.problems.length > 0) {
     ctx.log.warn(`cache: entry ${key} no longer validates; asking again`, { serviceId: spec.serviceId });
     return undefined;

@@ -6,7 +6,7 @@ import type { Attempt, CallContext } from "./context.ts";
 /** Step 4: the asked answer stored under the attempt's key, and its transcript when asked for. */
 export async function persist<T>(ctx: CallContext, attempt: Attempt<T>, asked: Asked<T>): Promise<CallResult<T>> {
   const { spec, route, model } = attempt;
-  await ctx.cache.store(attempt.key, {
+  if (ctx.cache.writes) await ctx.cache.store(attempt.key, {
     answer: asked.value as {} | null,
     usage: asked.answer.usage,
     model: asked.answer.model,

@@ -13,8 +13,6 @@ interface Guess {
   costUsd: number;
 }
 
-// The four-characters guess is calibrated by the forecast; exact counts only when limits need them.
-const countPrompt = async (ctx: CallContext, messages: ChatMessage[]) => (ctx.exactTokens ? countPromptTokens(messages) : guessPromptTokens(messages));
 
 /** What a request will use, forecast when it is dispatched (answers seen while it queued count): for the limits, the usage limits and the budget. */
 function estimate(ctx: CallContext, attempt: Attempt<unknown>, counted: number): Guess {
@@ -53,9 +51,17 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   const reservation = ctx.guard.reserve(guess);
   let result: ChatResult;
   try {
-    // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
-    const requestKey = messages === spec.messages ? attempt.key : `${attempt.key}:reask`;
-    const answer = provider.complete({ messages, schemaName: spec.schemaName, jsonSchema, ...route.settings, requestKey });
+    const answer = provider.complete({
+      messages,
+      schemaName: spec.schemaName,
+      jsonSchema,
+      ...route.settings,
+      // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
+      // Made only when a provider reads it: a live call with the cache off never makes the key.
+      get requestKey() {
+        return messages === spec.messages ? attempt.key : `${attempt.key}:reask`;
+      },
+    });
     warmPricing(ctx, attempt.model);
     result = await answer;
   } catch (error) {
@@ -76,7 +82,8 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
 
 /** One live request through the limits; recorded in the ledger whatever the answer. */
 export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<ChatResult> {
-  const counted = await countPrompt(ctx, messages);
+  // The four-characters guess is calibrated by the forecast; exact counts only when limits need them.
+  const counted = ctx.exactTokens ? await countPromptTokens(messages) : guessPromptTokens(messages);
   let guess = ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted);
   const tokens = () => {
     guess = estimate(ctx, attempt, counted);
