@@ -55,7 +55,8 @@ function scenarioReport(s: Scenario, sides: SideResult[]): Report {
     row("status", (r) => r.status),
   ];
   const script = sides[1];
-  if (script) lines.push(`script ÷ ours     ${(script.wallMs / ours.wallMs).toFixed(2)} (wall time), CPU ours ÷ script ${(ours.cpuMs / script.cpuMs).toFixed(2)}`);
+  // Three decimals: near 1.0, two would round a loss (0.996) into a tie.
+  if (script) lines.push(`script ÷ ours     ${(script.wallMs / ours.wallMs).toFixed(3)} (wall time, ${Math.round(script.wallMs)} ÷ ${Math.round(ours.wallMs)} ms), CPU ours ÷ script ${(ours.cpuMs / script.cpuMs).toFixed(3)}`);
   lines.push(
     `ideal bound      ${seconds(bound.ms)}  (max of ${Object.entries(bound.parts).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(", ")})`,
     `efficiency       ${(bound.ms / ours.wallMs).toFixed(3)}`,
