@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomHex } from "./hash.ts";
 import { precompiledOff } from "./task-bundle.ts";
@@ -79,4 +79,24 @@ export async function buildPrecompiled(name: string, cacheRoot?: string): Promis
     rmSync(temp, { recursive: true, force: true });
   }
   return target;
+}
+
+/**
+ * Removes what an earlier install left in the cache folders of `keep` that no run will use again:
+ * copies and bundles for other package or Bun versions. A folder being built (`*.tmp`) is left to
+ * its builder. Returns the names removed.
+ */
+export function pruneStale(keep: string[]): string[] {
+  const kept = new Set(keep);
+  const removed: string[] = [];
+  for (const root of new Set(keep.map((dir) => dirname(dir)))) {
+    if (!existsSync(root)) continue;
+    for (const name of readdirSync(root)) {
+      const path = join(root, name);
+      if (kept.has(path) || name.endsWith(".tmp")) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed.sort();
 }

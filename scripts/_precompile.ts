@@ -5,9 +5,9 @@
  * start faster. It never fails an install: without a copy or a bundle, runs load the source and
  * packages as usual. `bun scripts/_precompile.ts` builds them again by hand.
  */
-import { buildPrecompiled } from "../lib/precompiled.ts";
+import { buildPrecompiled, precompiledDir, pruneStale } from "../lib/precompiled.ts";
 import { buildTaskBundle } from "../lib/task-bundle-build.ts";
-import { bundledTasks } from "../lib/task-bundle.ts";
+import { bundledTasks, taskBundleDir } from "../lib/task-bundle.ts";
 
 async function step(what: string, build: () => Promise<string>): Promise<void> {
   const started = performance.now();
@@ -20,11 +20,19 @@ async function step(what: string, build: () => Promise<string>): Promise<void> {
 }
 
 // The SDK (lib/openai-sdk.ts) and the price table (lib/pricing.ts).
-for (const name of ["openai", "@pydantic/genai-prices"]) await step(name, () => buildPrecompiled(name));
+const packages = ["openai", "@pydantic/genai-prices"];
+for (const name of packages) await step(name, () => buildPrecompiled(name));
 // Always rebuilt: an install may have changed the packages a bundle holds.
 for (const task of bundledTasks) {
   await step(`task ${task}`, async () => {
     const { dir, inputs } = await buildTaskBundle(task);
     return `${dir} (${inputs} files checked for freshness)`;
   });
+}
+// Copies and bundles for other versions of a package or of Bun are never used again.
+try {
+  const removed = pruneStale([...packages.map((name) => precompiledDir(name)), ...bundledTasks.map((task) => taskBundleDir(task))]);
+  if (removed.length) process.stderr.write(`removed ${removed.length} precompiled cop${removed.length === 1 ? "y" : "ies"} no run will use again: ${removed.join(", ")}\n`);
+} catch (error) {
+  process.stderr.write(`⚠ old precompiled copies not removed: ${(error as Error).message.split("\n")[0]}\n`);
 }

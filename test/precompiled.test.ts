@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildPrecompiled, installedVersion, precompiledDir, precompiledFile } from "../lib/precompiled.ts";
+import { buildPrecompiled, installedVersion, precompiledDir, precompiledFile, pruneStale } from "../lib/precompiled.ts";
 import { createPricing, priceTablePackage } from "../lib/pricing.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -29,5 +29,20 @@ describe("precompiled packages (lib/precompiled.ts)", () => {
     const cost = createPricing({}).cost("openai:gpt-4o-mini", { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 500 });
     const expected = original.calcPrice({ input_tokens: 1000, output_tokens: 500 }, "gpt-4o-mini", { providerId: "openai" })?.total_price;
     expect(cost).toBeCloseTo(expected!, 9);
+  });
+
+  test("an install removes the copies of other versions and leaves the current ones and builds in progress", () => {
+    const root = join(temp.dir, "prune");
+    const current = [precompiledDir("openai", root), join(root, `task-run-bun-${Bun.version}`)];
+    const stale = ["openai-0.0.1-bun-1.0.0", "task-run-bun-1.0.0", "pydantic-genai-prices-0.0.1-bun-1.0.0"];
+    for (const dir of [...current, ...stale.map((name) => join(root, name)), join(root, "openai-9-bun-9.abcd.tmp")]) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "index.js"), "");
+    }
+    expect(pruneStale(current)).toEqual([...stale].sort());
+    for (const dir of current) expect(existsSync(join(dir, "index.js"))).toBe(true);
+    for (const name of stale) expect(existsSync(join(root, name))).toBe(false);
+    expect(existsSync(join(root, "openai-9-bun-9.abcd.tmp"))).toBe(true);
+    expect(pruneStale(current)).toEqual([]);
   });
 });
