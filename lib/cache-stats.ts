@@ -1,5 +1,6 @@
 import type { Storage } from "unstorage";
-import { formatBytes, formatCount, safeUrl } from "./format.ts";
+import { formatBytes, formatCount } from "./format.ts";
+import { redactUrl } from "./redact.ts";
 
 /** The namespace of a key: `<namespace>:<stage>` (config `context`), or `transcripts:<namespace>` / `imported:<stage>`. */
 export const namespaceOf = (key: string) => key.split(":").slice(0, 2).join(":");
@@ -21,7 +22,7 @@ export interface StoreStats {
 
 /** Where the store is, as config names it: a folder for fs, a URL without its credentials. */
 export function describeStore(cache: { driver: string; base?: unknown; url?: unknown }): string {
-  const where = typeof cache.url === "string" ? safeUrl(cache.url) : typeof cache.base === "string" ? cache.base : "";
+  const where = typeof cache.url === "string" ? redactUrl(cache.url) : typeof cache.base === "string" ? cache.base : "";
   const base = typeof cache.url === "string" && typeof cache.base === "string" ? ` (prefix ${cache.base})` : "";
   return `${cache.driver}${where ? ` ${where}` : ""}${base}`;
 }

@@ -13,16 +13,3 @@ export function formatBytes(n: number): string {
   }
   return unit === 0 ? `${formatCount(n)} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
-
-/** A URL without its user, password or query, which may hold secrets. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    u.search = "";
-    return u.toString().replace(/\/$/, "");
-  } catch {
-    return "(unparsable URL)";
-  }
-}
