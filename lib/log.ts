@@ -30,7 +30,7 @@ function splitArgs(args: unknown[]): { message: string; extra: Record<string, un
   return { message: redact(message), extra };
 }
 
-const textReporter = (stream: NodeJS.WriteStream) => ({
+const textReporter = (out: () => NodeJS.WriteStream) => ({
   log(obj: LogObject) {
     const { message, extra } = splitArgs(obj.args);
     const scope = typeof extra.serviceId === "string" ? `[${extra.serviceId}] ` : "";
@@ -39,22 +39,24 @@ const textReporter = (stream: NodeJS.WriteStream) => ({
     // A stack trace only when asked for with --verbose (level 4+).
     const error = obj.args.find((a): a is Error => a instanceof Error);
     if (error?.stack && obj.level >= 4) line += `\n${redact(error.stack)}`;
-    stream.write(`${line}\n`);
+    out().write(`${line}\n`);
   },
 });
 
-const jsonReporter = (stream: NodeJS.WriteStream) => ({
+const jsonReporter = (out: () => NodeJS.WriteStream) => ({
   log(obj: LogObject) {
     const { message, extra } = splitArgs(obj.args);
     const record = { time: obj.date.toISOString(), level: obj.type, message, ...fields, ...extra };
-    stream.write(`${redact(JSON.stringify(record))}\n`);
+    out().write(`${redact(JSON.stringify(record))}\n`);
   },
 });
 
 /** Builds the logger: everything on stderr, so stdout stays for results. */
-export function createLog(options: LogOptions = {}, stream: NodeJS.WriteStream = process.stderr): ConsolaInstance {
+export function createLog(options: LogOptions = {}, stream?: NodeJS.WriteStream): ConsolaInstance {
   const level = options.quiet ? 0 : options.verbose ? 4 : 3;
-  const reporter = options.format === "json" ? jsonReporter(stream) : textReporter(stream);
+  // stderr is made on the first line written: making it loads node's streams (milliseconds), which a quiet run may never need.
+  const out = () => stream ?? process.stderr;
+  const reporter = options.format === "json" ? jsonReporter(out) : textReporter(out);
   return createConsola({ level, reporters: [reporter] });
 }
 

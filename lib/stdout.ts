@@ -7,18 +7,36 @@
 let closed = false;
 const closedHandlers = new Set<() => void>();
 
-// Without a listener an EPIPE would be an uncaught error: a crash, not a stop.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (closed) return;
-  closed = error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED" || closed;
-  if (closed) for (const handler of closedHandlers) handler();
-});
+let watching = false;
+
+/**
+ * Listens for the reader going away. Without a listener an EPIPE would be an uncaught error: a
+ * crash, not a stop. Called by everything here before stdout is first touched, not when this
+ * module loads: making process.stdout loads node's streams, milliseconds a run's first request
+ * need not wait for. Write to stdout only through this module.
+ */
+export function watchStdout(): void {
+  if (watching) return;
+  watching = true;
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (closed) return;
+    closed = error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED" || closed;
+    if (closed) for (const handler of closedHandlers) handler();
+  });
+}
+
+/** process.stdout, watched: for what pipes into it (an export to `-`). */
+export function stdoutStream(): NodeJS.WriteStream {
+  watchStdout();
+  return process.stdout;
+}
 
 /** Whether the reader of stdout has gone away. */
 export const stdoutClosed = () => closed;
 
 /** Calls `handler` once stdout's reader goes away; returns a function that removes it. */
 export function onStdoutClosed(handler: () => void): () => void {
+  watchStdout();
   closedHandlers.add(handler);
   return () => closedHandlers.delete(handler);
 }
@@ -28,6 +46,7 @@ export function onStdoutClosed(handler: () => void): () => void {
  * rather than the process's memory growing. After the reader has gone, writes are dropped.
  */
 export function writeStdout(text: string | Uint8Array): Promise<void> {
+  watchStdout();
   if (closed) return Promise.resolve();
   return new Promise((resolve) => {
     process.stdout.write(text, () => resolve());
@@ -36,6 +55,7 @@ export function writeStdout(text: string | Uint8Array): Promise<void> {
 
 /** Waits until everything written to stdout has left the process. Call it before exiting. */
 export function flushStdout(): Promise<void> {
+  watchStdout();
   if (closed || process.stdout.writableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     process.stdout.once("error", () => resolve());

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { readUntil } from "../bench/child.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 interface BenchServer {
   url: string;
@@ -95,6 +96,6 @@ export async function printWorkersBench(o: { counts: number[]; dir: string; inpu
   const dataDir = resolve(o.data ?? join(import.meta.dir, "..", "fixtures", "data"));
   const figures = await benchWorkers({ counts: o.counts, dir: o.dir, input: o.input, server: o.server, concurrency: o.concurrency, rpm: o.rpm, dataDir });
   const head = `services ${o.services}, latency ${o.latency} ms, concurrency ${o.concurrency} per worker${o.serverRpm ? `, server RPM ${o.serverRpm}` : ""}`;
-  process.stdout.write(o.json ? `${JSON.stringify({ services: o.services, latencyMs: o.latency, concurrencyPerWorker: o.concurrency, serverRpm: o.serverRpm ?? null, workers: figures })}\n` : `${head}\n${formatWorkerFigures(figures, o.serverRpm)}`);
+  void writeStdout(o.json ? `${JSON.stringify({ services: o.services, latencyMs: o.latency, concurrencyPerWorker: o.concurrency, serverRpm: o.serverRpm ?? null, workers: figures })}\n` : `${head}\n${formatWorkerFigures(figures, o.serverRpm)}`);
   return figures.some((f) => f.exitCode !== 0) ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 import type { Log } from "../lib/log.ts";
 import type { RunSummary } from "../lib/pipeline/run.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 /** The `--json` object: one line, last on stdout. */
 export function jsonSummary(summary: RunSummary) {
@@ -27,5 +28,5 @@ export function printSummary(summary: RunSummary, options: { json: boolean; log:
   if (summary.status === "ok") options.log.success(line);
   else options.log.warn(line + (summary.stopReason ? ` (${summary.stopReason})` : ""));
   if (summary.quarantined) options.log.info(`quarantined: ${summary.quarantined} item(s), see ${summary.runId}.jsonl in the quarantine folder`);
-  if (options.json) process.stdout.write(`${JSON.stringify(jsonSummary(summary))}\n`);
+  if (options.json) void writeStdout(`${JSON.stringify(jsonSummary(summary))}\n`);
 }

@@ -2,7 +2,7 @@ import { defineCommand, runCommand, type ArgsDef, type CommandDef, type ParsedAr
 import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
 import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
-import { flushStdout } from "../lib/stdout.ts";
+import { flushStdout, writeStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
@@ -85,10 +85,10 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
       // Help and the version line load only when asked for.
-      process.stdout.write((await import("./_help.ts")).renderHelp(task.meta, task.args));
+      void writeStdout((await import("./_help.ts")).renderHelp(task.meta, task.args));
       code = 0;
     } else if (rawArgs.includes("--version")) {
-      process.stdout.write(`${(await import("../lib/version.ts")).versionLine()}\n`);
+      void writeStdout(`${(await import("../lib/version.ts")).versionLine()}\n`);
       code = 0;
     } else {
       const bad = unknownFlag(rawArgs, task.args);
@@ -125,7 +125,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
     if (verbose && error instanceof Error) log.debug(error);
     else if (!isSAError(error)) log.info("run again with --verbose for the stack trace");
     // Scripts that parse --json output still get one object, even when the task could not start.
-    if (rawArgs.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
+    if (rawArgs.includes("--json")) void writeStdout(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
   }
   // Said last, so the line carries the run's fields (task, run id) like every other.
   if (options.note) log.debug(options.note);

@@ -8,6 +8,7 @@ import type { Config } from "../lib/schema/config.ts";
 import { commonArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 const actions = ["list", "status", "cancel"] as const;
 
@@ -29,7 +30,7 @@ const task = defineTask({
     if (!actions.includes(action)) throw new SAError("E_USAGE", `batch: unknown action "${args.action}" (known: ${actions.join(", ")})`);
     if (action !== "list" && !args.id) throw new SAError("E_USAGE", `batch ${action}: give the batch id (see \`batch list\`)`);
     const config = await load();
-    const out = (data: unknown, text: string) => process.stdout.write(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
+    const out = (data: unknown, text: string) => void writeStdout(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
     if (action === "list") {
       const storage = await createCacheStorage(config.cache as { driver: string });
       try {

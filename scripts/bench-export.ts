@@ -8,6 +8,7 @@ import { formatBytes, formatCount } from "../lib/format.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { sharedArgs } from "./_args.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 const root = resolve(import.meta.dir, "..");
 const GiB = 1024 ** 3;
@@ -77,10 +78,10 @@ const task = defineTask({
     const evolutions = args.evolutions ? resolve(args.evolutions) : await evolutionsFor(services, dir, data);
     const results: Measure[] = [];
     for (const format of chosen) results.push(await measure({ format, evolutions, dir, data }));
-    if (args.json) process.stdout.write(`${JSON.stringify({ evolutions, evolutionsBytes: statSync(evolutions).size, results })}\n`);
+    if (args.json) void writeStdout(`${JSON.stringify({ evolutions, evolutionsBytes: statSync(evolutions).size, results })}\n`);
     else {
       const lines = results.map((r) => `${r.format.padEnd(6)}${formatBytes(r.peakRssBytes).padStart(12)}${`${r.wallSeconds.toFixed(1)} s`.padStart(10)}${formatBytes(r.fileBytes).padStart(12)}  ${r.underOneGiB ? "under 1 GiB" : "OVER 1 GiB"}`);
-      process.stdout.write(`input ${evolutions} (${formatBytes(statSync(evolutions).size)})\nformat   peak RSS      wall        file\n${lines.join("\n")}\n`);
+      void writeStdout(`input ${evolutions} (${formatBytes(statSync(evolutions).size)})\nformat   peak RSS      wall        file\n${lines.join("\n")}\n`);
     }
     return results.every((r) => r.underOneGiB) ? 0 : 1;
   },

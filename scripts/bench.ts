@@ -13,6 +13,7 @@ import { SAError } from "../lib/errors.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { sharedArgs } from "./_args.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 const positive = (name: string, raw: string | undefined, fallback?: number): number | undefined => {
   if (raw === undefined) return fallback;
@@ -171,7 +172,7 @@ const task = defineTask({
         if (args.compare) sides.push(await runSide("ai-sdk", scenario, dir));
         report = scenarioReport(scenario, sides);
       }
-      process.stdout.write(args.json ? `${JSON.stringify(report.figures)}\n` : `${report.lines.join("\n")}\n`);
+      void writeStdout(args.json ? `${JSON.stringify(report.figures)}\n` : `${report.lines.join("\n")}\n`);
       return 0;
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import { readLedger } from "../lib/ledger.ts";
 import { commonArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 const actions = ["stats", "prune", "clear", "import"] as const;
 
@@ -57,7 +58,7 @@ const task = defineTask({
     if (!actions.includes(action)) throw new SAError("E_USAGE", `cache: unknown action "${args.action}" (known: ${actions.join(", ")})`);
     const config = await load();
     const storage = await createCacheStorage(config.cache as { driver: string });
-    const out = (data: unknown, text: string) => process.stdout.write(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
+    const out = (data: unknown, text: string) => void writeStdout(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
     try {
       if (action === "stats") {
         const report = await statsReport(storage, config);

@@ -9,6 +9,7 @@ import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 function text(findings: Finding[]): string {
   const lines: string[] = [];
@@ -43,7 +44,7 @@ const task = defineTask({
       for (const line of source.badLines) log.error(`input ${line}`);
       const errors = findings.filter((f) => f.severity === "error").length;
       const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings: findings.length - errors, findings })}\n` : text(findings);
-      process.stdout.write(out);
+      void writeStdout(out);
       return errors || source.badLines.length ? 1 : 0;
     } finally {
       source.dispose();

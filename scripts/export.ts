@@ -7,6 +7,7 @@ import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 const task = defineTask({
   meta: taskMeta.export,
@@ -34,7 +35,7 @@ const task = defineTask({
     const rows = Object.entries(result.rows).map(([k, v]) => `${formatCount(v)} ${k}`).join(", ");
     const bad = result.badLines.length ? `; ${result.badLines.length} bad lines skipped` : "";
     log.success(`exported ${formatCount(result.services)} services (${rows}) as ${format} to ${result.files.join(", ")}${bad}`);
-    if (args.json) process.stdout.write(`${JSON.stringify({ format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length })}\n`);
+    if (args.json) void writeStdout(`${JSON.stringify({ format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length })}\n`);
     return result.badLines.length ? 1 : 0;
   },
 });

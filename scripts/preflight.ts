@@ -20,6 +20,7 @@ import {
 } from "./_preflight-checks.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 const task = defineTask({
   meta: taskMeta.preflight,
@@ -37,8 +38,8 @@ const task = defineTask({
     });
     const state = config ? await checkWithConfig(checks, { config, args, log }) : {};
     const ok = checks.ok();
-    if (args.json) process.stdout.write(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
-    else process.stdout.write(checks.text());
+    if (args.json) void writeStdout(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
+    else void writeStdout(checks.text());
     if (!config) return 2;
     return ok ? 0 : 1;
   },

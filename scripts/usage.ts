@@ -8,6 +8,7 @@ import { formatCount } from "../lib/format.ts";
 import { commonArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
+import { writeStdout } from "../lib/stdout.ts";
 
 const columns: Array<[string, (t: Totals) => string]> = [
   ["live", (t) => formatCount(t.liveCalls)],
@@ -72,11 +73,11 @@ const task = defineTask({
     const totals = runs.reduce((t, r) => addTotals(t, r.totals), emptyTotals());
     if (args.json) {
       const summary = runs.map(({ runId, task, status, stopReason, startedAt, finishedAt, services }) => ({ runId, task, status, stopReason, startedAt, finishedAt, services }));
-      process.stdout.write(`${JSON.stringify({ ledger: path, priceDataVersion: ledger.priceDataVersion, runs: summary, byStage, byModel, totals })}\n`);
+      void writeStdout(`${JSON.stringify({ ledger: path, priceDataVersion: ledger.priceDataVersion, runs: summary, byStage, byModel, totals })}\n`);
       return 0;
     }
     if (runs.length === 0) {
-      process.stdout.write(`no runs in ${path}${args.since ? ` since ${args.since}` : ""}\n`);
+      void writeStdout(`no runs in ${path}${args.since ? ` since ${args.since}` : ""}\n`);
       return 0;
     }
     const header = runs.length === 1
@@ -85,10 +86,10 @@ const task = defineTask({
     const note = totals.unpricedCalls ? `\n* ${formatCount(totals.unpricedCalls)} live call(s) with no known price are not in the cost` : "";
     if (args.format === "md") {
       const md = `### Usage: ${header}\n\nPrices: ${ledger.priceDataVersion}\n\n${mdTable(cells("stage", byStage, totals))}\n\n${mdTable(cells("model", byModel))}\n${note.replace("\n*", "\n\\*")}\n`;
-      process.stdout.write(md);
+      void writeStdout(md);
       return 0;
     }
-    process.stdout.write(`${header}\nprices: ${ledger.priceDataVersion}\n\n${table("stage", byStage, totals)}\n\n${table("model", byModel)}${note}\n`);
+    void writeStdout(`${header}\nprices: ${ledger.priceDataVersion}\n\n${table("stage", byStage, totals)}\n\n${table("model", byModel)}${note}\n`);
     return 0;
   },
 });

@@ -65,4 +65,12 @@ describe("architecture", () => {
     const bad = all.filter((i) => pkg.test(i.target) && !only.test(i.file));
     expect(bad).toEqual([]);
   });
+
+  test("stdout is written only through lib/stdout.ts, which listens for a reader that goes away", () => {
+    // scripts/index.ts prints the list and the version without loading it; the test server is a program of its own.
+    const allowed = new Set(["lib/stdout.ts", "scripts/index.ts", "lib/test-server.ts"]);
+    const writers = ["lib", "providers", "scripts"].flatMap((folder) => [...new Glob(`${folder}/**/*.ts`).scanSync({ cwd: root })]);
+    const bad = writers.filter((path) => !allowed.has(path) && /process\.stdout\.(write|end|pipe|on)\b|\.pipe\(process\.stdout/.test(readFileSync(join(root, path), "utf8")));
+    expect(bad).toEqual([]);
+  });
 });

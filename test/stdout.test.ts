@@ -72,6 +72,24 @@ describe("--output - through a pipe", () => {
     }
   });
 
+  test("a --json summary or report to a reader already gone is no crash (every task writes stdout through lib/stdout.ts)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      // `true` has exited long before the run writes its summary: the write meets EPIPE.
+      const run = await shell(`bun ${q(join(root, "scripts/run.ts"))} --input ${q(input)} --data ${q(fixtureData)} --output out.jsonl --json --quiet | true; echo "exit=\${PIPESTATUS[0]}"`, dir, server.url);
+      expect(run.stdout.trim()).toBe("exit=0");
+      expect(run.stderr).not.toContain("EPIPE");
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+      // A report task: its exit code is its own (check says 1 when it finds something), never a crash.
+      const check = await shell(`bun ${q(join(root, "scripts/check.ts"))} --input out.jsonl --data ${q(fixtureData)} | true; echo "exit=\${PIPESTATUS[0]}"`, dir, server.url);
+      expect(check.stderr).not.toContain("EPIPE");
+      expect(check.stdout.trim()).toMatch(/^exit=[01]$/);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("export flushes stdout through a slow pipe too", async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { dirname } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
 import { commitTemp, tempPathFor } from "../atomic-write.ts";
+import { stdoutStream } from "../stdout.ts";
 
 /** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
 export interface Sink {
@@ -18,7 +19,7 @@ const CHUNK = 1 << 16;
 
 function toStdoutStream(): PassThrough {
   const pass = new PassThrough();
-  pass.pipe(process.stdout, { end: false });
+  pass.pipe(stdoutStream(), { end: false });
   return pass;
 }
 
