@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { randomHex } from "./hash.ts";
 import { precompiledOff } from "./task-bundle.ts";
 
@@ -28,8 +28,10 @@ export function installedVersion(name: string): string {
 
 /** Where the precompiled copy of this version of a package for this Bun lives. */
 export function precompiledDir(name: string, cacheRoot = defaultCacheRoot(name)): string {
-  return join(cacheRoot, `${name.replace(/^@/, "").replace(/\//g, "-")}-${installedVersion(name)}-bun-${Bun.version}`);
+  return join(cacheRoot, `${safeName(name)}-${installedVersion(name)}-bun-${Bun.version}`);
 }
+
+const safeName = (name: string) => name.replace(/^@/, "").replace(/\//g, "-");
 
 function defaultCacheRoot(name: string): string {
   const entry = entryPath(name);
@@ -81,20 +83,29 @@ export async function buildPrecompiled(name: string, cacheRoot?: string): Promis
   return target;
 }
 
+/** A folder an install keeps, and the start of the names of its other versions' folders. */
+export interface KeptCopy {
+  dir: string;
+  family: string;
+}
+
+/** The copy of this version of a package kept by an install, and its family (`openai-<version>-bun-<bun>`). */
+export const keptPackageCopy = (name: string, cacheRoot?: string): KeptCopy => ({ dir: precompiledDir(name, cacheRoot), family: `${safeName(name)}-` });
+
 /**
- * Removes what an earlier install left in the cache folders of `keep` that no run will use again:
- * copies and bundles for other package or Bun versions. A folder being built (`*.tmp`) is left to
- * its builder. Returns the names removed.
+ * Removes what earlier installs left beside each kept folder for other versions of the same
+ * package or task (its family), which no run will use again. Other folders there are left alone,
+ * and so is a folder being built (`*.tmp`). Returns the names removed.
  */
-export function pruneStale(keep: string[]): string[] {
-  const kept = new Set(keep);
+export function pruneStale(kept: KeptCopy[]): string[] {
   const removed: string[] = [];
-  for (const root of new Set(keep.map((dir) => dirname(dir)))) {
+  for (const { dir, family } of kept) {
+    const root = dirname(dir);
     if (!existsSync(root)) continue;
     for (const name of readdirSync(root)) {
-      const path = join(root, name);
-      if (kept.has(path) || name.endsWith(".tmp")) continue;
-      rmSync(path, { recursive: true, force: true });
+      // A family's other members: its prefix, then a version (a digit), never a longer family's name.
+      if (name === basename(dir) || !name.startsWith(family) || !/^\d/.test(name.slice(family.length)) || name.endsWith(".tmp")) continue;
+      rmSync(join(root, name), { recursive: true, force: true });
       removed.push(name);
     }
   }

@@ -5,7 +5,7 @@
  * start faster. It never fails an install: without a copy or a bundle, runs load the source and
  * packages as usual. `bun scripts/_precompile.ts` builds them again by hand.
  */
-import { buildPrecompiled, precompiledDir, pruneStale } from "../lib/precompiled.ts";
+import { buildPrecompiled, keptPackageCopy, pruneStale } from "../lib/precompiled.ts";
 import { buildTaskBundle } from "../lib/task-bundle-build.ts";
 import { bundledTasks, taskBundleDir } from "../lib/task-bundle.ts";
 
@@ -31,7 +31,8 @@ for (const task of bundledTasks) {
 }
 // Copies and bundles for other versions of a package or of Bun are never used again.
 try {
-  const removed = pruneStale([...packages.map((name) => precompiledDir(name)), ...bundledTasks.map((task) => taskBundleDir(task))]);
+  // A task's bundle folder is `task-<task>-bun-<bun>` (lib/task-bundle.ts).
+  const removed = pruneStale([...packages.map((name) => keptPackageCopy(name)), ...bundledTasks.map((task) => ({ dir: taskBundleDir(task), family: `task-${task}-bun-` }))]);
   if (removed.length) process.stderr.write(`removed ${removed.length} precompiled cop${removed.length === 1 ? "y" : "ies"} no run will use again: ${removed.join(", ")}\n`);
 } catch (error) {
   process.stderr.write(`⚠ old precompiled copies not removed: ${(error as Error).message.split("\n")[0]}\n`);

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { buildPrecompiled, installedVersion, precompiledDir, precompiledFile, pruneStale } from "../lib/precompiled.ts";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { buildPrecompiled, installedVersion, keptPackageCopy, precompiledDir, precompiledFile, pruneStale } from "../lib/precompiled.ts";
 import { createPricing, priceTablePackage } from "../lib/pricing.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -31,18 +31,30 @@ describe("precompiled packages (lib/precompiled.ts)", () => {
     expect(cost).toBeCloseTo(expected!, 9);
   });
 
-  test("an install removes the copies of other versions and leaves the current ones and builds in progress", () => {
+  test("an install removes the copies of other versions of what it keeps, and nothing else", () => {
     const root = join(temp.dir, "prune");
-    const current = [precompiledDir("openai", root), join(root, `task-run-bun-${Bun.version}`)];
-    const stale = ["openai-0.0.1-bun-1.0.0", "task-run-bun-1.0.0", "pydantic-genai-prices-0.0.1-bun-1.0.0"];
-    for (const dir of [...current, ...stale.map((name) => join(root, name)), join(root, "openai-9-bun-9.abcd.tmp")]) {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "index.js"), "");
+    const openai = keptPackageCopy("openai", root);
+    const task = { dir: join(root, `task-run-bun-${Bun.version}`), family: "task-run-bun-" };
+    const stale = ["openai-0.0.1-bun-1.0.0", "task-run-bun-1.0.0"];
+    // Not of a kept family (another package, a longer family name), or a build in progress: left alone.
+    const others = ["pydantic-genai-prices-0.0.1-bun-1.0.0", "openai-agents-1.0.0-bun-1.0.0", "task-runner-bun-1.0.0", "openai-9-bun-9.abcd.tmp"];
+    for (const name of [basename(openai.dir), basename(task.dir), ...stale, ...others]) {
+      mkdirSync(join(root, name), { recursive: true });
+      writeFileSync(join(root, name, "index.js"), "");
     }
-    expect(pruneStale(current)).toEqual([...stale].sort());
-    for (const dir of current) expect(existsSync(join(dir, "index.js"))).toBe(true);
-    for (const name of stale) expect(existsSync(join(root, name))).toBe(false);
-    expect(existsSync(join(root, "openai-9-bun-9.abcd.tmp"))).toBe(true);
-    expect(pruneStale(current)).toEqual([]);
+    expect(pruneStale([openai, task])).toEqual([...stale].sort());
+    expect(readdirSync(root).sort()).toEqual([basename(openai.dir), basename(task.dir), ...others].sort());
+    expect(pruneStale([openai, task])).toEqual([]);
+  });
+
+  test("a kept folder seen through another checkout's linked node_modules is not another version", () => {
+    // A project copy whose node_modules links to this one keeps this checkout's package copies by
+    // their real path: its own task bundle family lives in its own folder, so this one's stays.
+    const real = join(temp.dir, "real");
+    const mine = { dir: join(real, `task-run-bun-${Bun.version}`), family: "task-run-bun-" };
+    mkdirSync(mine.dir, { recursive: true });
+    const copy = { dir: join(temp.dir, "copy", `task-run-bun-${Bun.version}`), family: "task-run-bun-" };
+    expect(pruneStale([keptPackageCopy("openai", real), copy])).toEqual([]);
+    expect(existsSync(mine.dir)).toBe(true);
   });
 });
