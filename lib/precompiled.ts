@@ -64,6 +64,17 @@ export function loadPrecompiled<T>(name: string, fits: (module: T) => boolean, c
 }
 
 /**
+ * `bun build --target=bun --format=cjs --bytecode` into `outdir` (as index.js, with its bytecode
+ * beside it): the one build both the package copies and the task bundles (lib/task-bundle-build.ts)
+ * are made with. A failed build throws with the build's own messages.
+ */
+export async function buildBytecode(options: { entrypoints: string[]; outdir: string } & Partial<Bun.BuildConfig>): Promise<Bun.BuildOutput> {
+  const result = await Bun.build({ target: "bun", format: "cjs", bytecode: true, naming: "index.js", ...options });
+  if (!result.success) throw new Error(result.logs.map((entry) => entry.message).join("; ") || "bun build failed");
+  return result;
+}
+
+/**
  * Builds the precompiled copy of an installed package for this Bun: bundled into a temporary
  * folder, then renamed into place, so a reader never sees half of it. Returns its folder.
  */
@@ -73,8 +84,7 @@ export async function buildPrecompiled(name: string, cacheRoot?: string): Promis
   const temp = `${target}.${randomHex(4)}.tmp`;
   mkdirSync(dirname(target), { recursive: true });
   try {
-    const result = await Bun.build({ entrypoints: [entryPath(name)], outdir: temp, target: "bun", format: "cjs", bytecode: true, naming: "index.js" });
-    if (!result.success) throw new Error(result.logs.map((entry) => entry.message).join("; ") || "bun build failed");
+    await buildBytecode({ entrypoints: [entryPath(name)], outdir: temp });
     // Another install may have won the race: its copy is the same.
     if (!existsSync(target)) renameSync(temp, target);
   } finally {

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { randomHex } from "./hash.ts";
+import { buildBytecode } from "./precompiled.ts";
 import { bundleFiles, projectRoot, taskBundleDir, type BundleInput, type BundleManifest } from "./task-bundle.ts";
 
 /**
@@ -70,8 +71,7 @@ async function bundle(task: string, root: string, out: string): Promise<string[]
   writeFileSync(entry, entrySource(root, task));
   try {
     // A linked source map: a --verbose stack trace names the source files, as a run from source does.
-    const result = await Bun.build({ entrypoints: [entry], outdir: out, target: "bun", format: "cjs", bytecode: true, sourcemap: "linked", naming: "index.js", external: lazyPackages, metafile: true });
-    if (!result.success) throw new Error(result.logs.map((log) => log.message).join("; ") || "bun build failed");
+    const result = await buildBytecode({ entrypoints: [entry], outdir: out, sourcemap: "linked", external: lazyPackages, metafile: true });
     // The metafile names inputs relative to the working directory.
     const inputs = Object.keys(result.metafile?.inputs ?? {}).map((path) => resolve(path));
     if (!inputs.includes(join(root, "scripts", "_task.ts"))) throw new Error("the build's metafile does not list the task's files");

@@ -102,11 +102,17 @@ function compileString(def: Def): FastCheck | undefined {
     else if (check.check === "min_length" && typeof check.minimum === "number") min = Math.max(min, check.minimum);
     else return undefined;
   }
-  return (v) => typeof v === "string" && v.length >= min && refinements.every((fn) => fn(v) === true);
+  return (v) => typeof v === "string" && v.length >= min && passesAll(refinements, v);
 }
 
 /** A plain `refine(fn)`: no condition on when it runs. */
 const isRefinement = (check: CheckDef) => check.check === "custom" && typeof check.fn === "function" && check.when === undefined;
+
+/** Whether every refinement says a plain `true` (anything else is left to zod). */
+function passesAll(refinements: Array<(value: unknown) => unknown>, value: unknown): boolean {
+  for (const fn of refinements) if (fn(value) !== true) return false;
+  return true;
+}
 
 function compileNumber(def: Def): FastCheck | undefined {
   if (def.coerce || (def.format !== undefined && def.format !== "safeint")) return undefined;
@@ -142,12 +148,7 @@ function compileUnknown(def: Def): FastCheck | undefined {
     if (!isRefinement(check)) return undefined;
     refinements.push(check.fn!);
   }
-  if (refinements.length === 0) return (v) => v !== undefined;
-  return (v) => {
-    if (v === undefined) return false;
-    for (const fn of refinements) if (fn(v) !== true) return false;
-    return true;
-  };
+  return (v) => v !== undefined && passesAll(refinements, v);
 }
 
 function compileArray(def: Def): FastCheck | undefined {
