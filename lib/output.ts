@@ -2,7 +2,7 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, s
 import { dirname } from "node:path";
 import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
-import { canonicalJson, truncatePartialLine } from "./jsonl.ts";
+import { canonicalJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
@@ -33,35 +33,10 @@ interface LineRef {
   complete: boolean;
 }
 
-/**
- * Calls `onLine` for each non-empty line of a file with its byte offset and length, reading a
- * chunk at a time, so an output of any size is never held in memory at once.
- */
+/** Calls `onLine` for each non-empty line of a file, with its byte offset and length (lib/jsonl.ts `lineBytes`). */
 function scanLines(path: string, onLine: (text: string, offset: number, length: number) => void): void {
   if (!existsSync(path)) return;
-  const fd = openSync(path, "r");
-  try {
-    const chunk = Buffer.alloc(1 << 20);
-    let pending: Buffer[] = [];
-    let pendingStart = 0;
-    let position = 0;
-    for (let n = readSync(fd, chunk, 0, chunk.length, position); n > 0; n = readSync(fd, chunk, 0, chunk.length, position)) {
-      let start = 0;
-      for (let i = chunk.indexOf(0x0a, 0); i >= 0 && i < n; i = chunk.indexOf(0x0a, i + 1)) {
-        const line = Buffer.concat([...pending, chunk.subarray(start, i)]);
-        if (line.length) onLine(line.toString("utf8"), pendingStart, line.length);
-        pending = [];
-        start = i + 1;
-        pendingStart = position + start;
-      }
-      if (start < n) pending.push(Buffer.from(chunk.subarray(start, n)));
-      position += n;
-    }
-    const rest = Buffer.concat(pending);
-    if (rest.length) onLine(rest.toString("utf8"), pendingStart, rest.length);
-  } finally {
-    closeSync(fd);
-  }
+  for (const { bytes, offset } of lineBytes(path)) if (bytes.length) onLine(bytes.toString("utf8"), offset, bytes.length);
 }
 
 // A line is encoded into one reused buffer (UTF-8 is at most 3 bytes per UTF-16 unit): one pass
