@@ -25,9 +25,12 @@ export type BundledTask = (typeof bundledTasks)[number];
 /** The project's root folder (this file is in lib/). */
 export const projectRoot = join(import.meta.dir, "..");
 
+/** The start of the names of a task's bundle folders, one per Bun version. */
+export const taskBundleFamily = (task: string): string => `task-${task}-bun-`;
+
 /** Where a task's bundle for this Bun lives, under `root`'s node_modules. */
 export const taskBundleDir = (task: string, root = projectRoot): string =>
-  join(root, "node_modules", ".cache", "service-ambitions", `task-${task}-bun-${Bun.version}`);
+  join(root, "node_modules", ".cache", "service-ambitions", `${taskBundleFamily(task)}${Bun.version}`);
 
 /** The bundle's code, and its record of what went into it. */
 export const bundleFiles = (dir: string) => ({ code: join(dir, "index.js"), manifest: join(dir, "inputs.json") });

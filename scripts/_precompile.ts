@@ -7,7 +7,7 @@
  */
 import { buildPrecompiled, keptPackageCopy, pruneStale } from "../lib/precompiled.ts";
 import { buildTaskBundle } from "../lib/task-bundle-build.ts";
-import { bundledTasks, taskBundleDir } from "../lib/task-bundle.ts";
+import { bundledTasks, taskBundleDir, taskBundleFamily } from "../lib/task-bundle.ts";
 
 async function step(what: string, build: () => Promise<string>): Promise<void> {
   const started = performance.now();
@@ -31,8 +31,7 @@ for (const task of bundledTasks) {
 }
 // Copies and bundles for other versions of a package or of Bun are never used again.
 try {
-  // A task's bundle folder is `task-<task>-bun-<bun>` (lib/task-bundle.ts).
-  const removed = pruneStale([...packages.map((name) => keptPackageCopy(name)), ...bundledTasks.map((task) => ({ dir: taskBundleDir(task), family: `task-${task}-bun-` }))]);
+  const removed = pruneStale([...packages.map((name) => keptPackageCopy(name)), ...bundledTasks.map((task) => ({ dir: taskBundleDir(task), family: taskBundleFamily(task) }))]);
   if (removed.length) process.stderr.write(`removed ${removed.length} precompiled cop${removed.length === 1 ? "y" : "ies"} no run will use again: ${removed.join(", ")}\n`);
 } catch (error) {
   process.stderr.write(`⚠ old precompiled copies not removed: ${(error as Error).message.split("\n")[0]}\n`);
