@@ -254,8 +254,10 @@ function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): Cac
 
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
   const now = options.now ?? (() => new Date());
-  const reads = options.mode === "read";
   const health = storeHealth(storage, options.log);
+  // What the mode allows, while the store has not been given up on.
+  const reads = () => options.mode === "read" && !health.disabled;
+  const writes = () => options.mode !== "off" && !health.disabled;
   const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
   const readLater = async (key: string) => {
     let raw: unknown;
@@ -273,13 +275,13 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     mode: options.mode,
     storage,
     get reads() {
-      return reads && !health.disabled;
+      return reads();
     },
     get writes() {
-      return options.mode !== "off" && !health.disabled;
+      return writes();
     },
     lookup(key) {
-      if (!reads || health.disabled) return undefined;
+      if (!reads()) return undefined;
       if (!readNow || !normalKey.test(key)) return readLater(key);
       let raw: unknown;
       try {
@@ -294,7 +296,7 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       return settle(key, raw);
     },
     async store(key, entry) {
-      if (options.mode === "off" || health.disabled) return;
+      if (!writes()) return;
       if (options.mode === "write" && (await storage.hasItem(key).catch(() => false))) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
       try {
