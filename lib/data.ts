@@ -16,7 +16,7 @@ import {
 } from "./schema/data.ts";
 import type { Config } from "./schema/config.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
-import { lineOf } from "./json-position.ts";
+import { lineOf, syntaxErrorLine } from "./json-position.ts";
 import { loadPromptTexts } from "./prompts/sources.ts";
 
 export interface Dataset {
@@ -33,13 +33,6 @@ export interface Dataset {
   sources: { situationalContext: string | null; inspirations: string | null };
 }
 
-/** Turns a JSON.parse position into a line number for the error message. */
-function jsonError(text: string, error: Error): string {
-  const position = /position (\d+)/.exec(error.message)?.[1];
-  if (!position) return error.message;
-  const line = text.slice(0, Number(position)).split("\n").length;
-  return `line ${line}: ${error.message}`;
-}
 
 export async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
   let text: string;
@@ -52,7 +45,8 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
   try {
     data = JSON.parse(text);
   } catch (cause) {
-    throw new SAError("E_DATA", `data ${file}: invalid JSON, ${jsonError(text, cause as Error)}`, { cause });
+    const line = syntaxErrorLine(text);
+    throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
   }
   // Each data file is parsed once: zod's compiled fast path would cost more to build than it saves.
   const parsed = schema.safeParse(data, { jitless: true });

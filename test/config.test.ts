@@ -100,6 +100,14 @@ describe("config layering", () => {
     expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain("service-ambitions.config.json");
   });
 
+  test.each([
+    ["service-ambitions.config.json", '{\n  "model": "synthetic:a",\n  "concurrency": 2,\n}\n', 4],
+    ["service-ambitions.config.yaml", "model: synthetic:a\nconcurrency: [2\n", 3],
+  ])("a syntax error in %s names its line", async (name, text, line) => {
+    const dir = dirWith(name, text);
+    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain(`${name}:${line}: `);
+  });
+
   test("merge replaces arrays and ignores undefined", () => {
     expect(mergeLayers({ a: [1, 2], b: { c: 1 } }, { a: [3], b: { d: undefined } })).toEqual({ a: [3], b: { c: 1 } });
     expect(envLayer({ SA_LIMITS__MAX_REQUESTS: "10", OTHER: "x" }).layer).toEqual({ limits: { maxRequests: 10 } });
