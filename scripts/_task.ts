@@ -117,9 +117,10 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
       );
       code = exit;
     }
-  } catch (error) {
-    // citty's own argument errors are usage errors too.
-    code = isSAError(error) ? error.exitCode : (error as Error)?.name === "CLIError" ? 2 : 1;
+  } catch (caught) {
+    // citty's own argument errors (a missing positional) are usage errors too.
+    const error = (caught as Error)?.name === "CLIError" ? new SAError("E_USAGE", `${(caught as Error).message} (see --help)`, { cause: caught }) : caught;
+    code = isSAError(error) ? error.exitCode : 1;
     const message = isSAError(error) ? error.message : `unexpected error: ${errorMessage(error)}`;
     log.error(message);
     if (verbose && error instanceof Error) log.debug(error);
