@@ -18,7 +18,7 @@ const task = defineTask({
     view: { type: "string", description: "features | services | mappings | narrative | all (HTML is always all)" },
     title: { type: "string", description: "Title of the Markdown or HTML report" },
     data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items" },
-    bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark (--no-bom)" },
+    bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
