@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { taskMeta } from "../scripts/_meta.ts";
 import { tasks } from "../scripts/index.ts";
@@ -190,6 +190,27 @@ describe("preflight", () => {
     } finally {
       cleanup();
       await server.stop();
+    }
+  });
+
+  test("an input or data it cannot read at all is exit 2, as run exits; bad lines stay exit 1", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const common = ["--model", "synthetic:demo"];
+      const missingInput = await runScript("preflight", ["--input", "nope.jsonl", "--data", fixtureData, ...common], { cwd: dir });
+      expect(missingInput.code).toBe(2);
+      expect(missingInput.stdout).toContain("✖ input: input nope.jsonl: file not found");
+      cpSync(fixtureData, join(dir, "data"), { recursive: true });
+      rmSync(join(dir, "data", "technologies.json"));
+      const missingData = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", "data", ...common], { cwd: dir });
+      expect(missingData.code).toBe(2);
+      expect(missingData.stdout).toContain("technologies.json: cannot read");
+      const run = await runScript("run", ["--input", join(root, "fixtures/services.jsonl"), "--output", "out.jsonl", "--data", "data", ...common], { cwd: dir });
+      expect(run.code).toBe(2);
+      const badLines = await runScript("preflight", ["--input", join(root, "fixtures/services-with-bad-lines.jsonl"), "--data", fixtureData, ...common], { cwd: dir });
+      expect(badLines.code).toBe(1);
+    } finally {
+      cleanup();
     }
   });
 

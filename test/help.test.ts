@@ -13,7 +13,7 @@ describe("--help", () => {
       expect(result.stdout).toContain(`Usage: bun scripts/${name}.ts`);
       expect(result.stdout).toContain("Examples:\n  bun scripts/");
       // A flag on by default says once how to turn it off.
-      const offForms = result.stdout.split("Examples:")[0]!.match(/--no-[a-z-]+/g) ?? [];
+      const offForms: string[] = result.stdout.split("Examples:")[0]!.match(/--no-[a-z-]+/g) ?? [];
       expect({ name, offForms }).toEqual({ name, offForms: [...new Set(offForms)] });
     }
   });
