@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
-import { catalogueFileDigest } from "./catalogue-hash.ts";
+import { catalogueFileDigest, catalogueHash } from "./catalogue-hash.ts";
 import { SAError } from "./errors.ts";
 import {
   catalogueFileSchema,
@@ -84,6 +84,15 @@ async function loadMappingSet(dir: string, set: Config["mappingSets"][number]): 
     throw new SAError("E_DATA", `data ${file}: the ${set.field} catalogue has no items; add some, or set allowEmpty: true on its mapping set to skip it`);
   }
   return catalogue;
+}
+
+/**
+ * `meta.catalogue_hash` as the Python tool computes it: over every mapping set of the config, so
+ * `map --sets` (which keeps the other sets' mappings) writes the hash a whole run writes.
+ */
+export async function configCatalogueHash(config: Pick<Config, "dataDir" | "mappingSets">, loaded: Catalogue[]): Promise<string> {
+  const catalogues = await Promise.all(config.mappingSets.map((set) => loaded.find((c) => c.field === set.field) ?? loadMappingSet(config.dataDir, set)));
+  return catalogueHash(catalogues);
 }
 
 export interface LoadDatasetOptions {
