@@ -7,7 +7,8 @@ import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
-import { writeStdout } from "../lib/stdout.ts";
+import { signalExitCode } from "../lib/signals.ts";
+import { stdoutClosed, writeStdout } from "../lib/stdout.ts";
 
 const task = defineTask({
   meta: taskMeta.export,
@@ -29,7 +30,15 @@ const task = defineTask({
     const config = await load();
     if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
     const data = args.data ? await loadDataset(config, { requireRolesAndPlateaus: false }) : undefined;
-    const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks });
+    const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks }).catch((error: unknown) => {
+      if (args.output === "-" && stdoutClosed()) return undefined;
+      throw error;
+    });
+    // The reader of `--output -` went away (`| head`): stop as run does, exit 141.
+    if (!result) {
+      log.warn("stopped: the reader of --output - went away (EPIPE)");
+      return signalExitCode("SIGPIPE");
+    }
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     const rows = Object.entries(result.rows).map(([k, v]) => `${formatCount(v)} ${k}`).join(", ");
