@@ -23,6 +23,14 @@ describe("task catalogue", () => {
     for (const t of json.tasks) expect(t.description.length).toBeGreaterThan(10);
   });
 
+  test("list with an unknown flag, or an unknown task, is a usage error (exit 2) and lists nothing", async () => {
+    for (const args of [["list", "--jsn"], ["list", "--json", "--bogus"], ["bogus"]]) {
+      const result = await run(["bun", "scripts/index.ts", ...args], root);
+      expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(result.stderr).toMatch(/^✖ .*(--jsn|--bogus|"bogus")/);
+    }
+  });
+
   test("list loads no task module and none of their dependencies; running a task loads it", async () => {
     const loaded = async (args: string[]) => {
       const result = await run(["bun", "--preload", "./test/support/report-modules.ts", "scripts/index.ts", ...args], root);
