@@ -4,6 +4,7 @@ import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
 import { flushStdout, writeStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
+import { unusedModelFlag } from "../lib/model-settings.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
 
@@ -106,7 +107,11 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
               args: args as ParsedArgs<T>,
               log,
               async config(extra = {}) {
-                loaded ??= await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
+                if (!loaded) {
+                  loaded = await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
+                  const unused = typeof args.model === "string" ? unusedModelFlag(loaded, args.model) : undefined;
+                  if (unused) log.warn(unused);
+                }
                 setLogField("task", task.meta.name);
                 return loaded;
               },
