@@ -70,6 +70,20 @@ export function missingValue(rawArgs: string[], args: ArgsDef): string | undefin
   return undefined;
 }
 
+/** A task's `config()`: file → SA_* → flags, loaded once; a `--model` that no stage uses is said once. */
+function configLoader(args: Record<string, unknown>, log: Log, taskName: string): TaskContext<ArgsDef>["config"] {
+  let loaded: (Config & { configFile?: string }) | undefined;
+  return async (extra = {}) => {
+    if (!loaded) {
+      loaded = await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
+      const unused = typeof args.model === "string" ? unusedModelFlag(loaded, args.model) : undefined;
+      if (unused) log.warn(unused);
+    }
+    setLogField("task", taskName);
+    return loaded;
+  };
+}
+
 /**
  * Runs a task as a program. Only this prints the final error and exits. `note` is a debug line
  * from the start-up (scripts/_start.ts: whether the task's code came from its bundle), logged
@@ -102,20 +116,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
         defineCommand({
           ...command,
           run: async ({ args }) => {
-            let loaded: (Config & { configFile?: string }) | undefined;
-            exit = await task.run({
-              args: args as ParsedArgs<T>,
-              log,
-              async config(extra = {}) {
-                if (!loaded) {
-                  loaded = await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
-                  const unused = typeof args.model === "string" ? unusedModelFlag(loaded, args.model) : undefined;
-                  if (unused) log.warn(unused);
-                }
-                setLogField("task", task.meta.name);
-                return loaded;
-              },
-            });
+            exit = await task.run({ args: args as ParsedArgs<T>, log, config: configLoader(args, log, task.meta.name) });
           },
         }),
         { rawArgs },
