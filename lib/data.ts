@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
@@ -57,10 +57,14 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
   return parsed.data;
 }
 
-function assertUnique(file: string, ids: string[], what: string): void {
+/** Refuses a repeated id, naming the line and the field of the second one (`at`: its path in the file). */
+function assertUnique(file: string, ids: string[], at: (index: number) => PropertyKey[]): void {
   const seen = new Set<string>();
   for (const [index, id] of ids.entries()) {
-    if (seen.has(id)) throw new SAError("E_DATA", `data ${file}: ${index}.${what}: duplicate "${id}"`);
+    if (seen.has(id)) {
+      const line = lineOf(readFileSync(file, "utf8"), at(index));
+      throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${at(index).join(".")}: duplicate "${id}"`);
+    }
     seen.add(id);
   }
 }
@@ -71,8 +75,8 @@ export async function loadCatalogue(file: string, field: string, label?: string)
   const catalogue: Catalogue = Array.isArray(raw)
     ? { field, label: label ?? field, facets: [], items: raw, digest }
     : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items, digest };
-  assertUnique(file, catalogue.items.map((i) => i.id), "id");
-  assertUnique(file, catalogue.facets.map((f) => f.id), "facets.id");
+  assertUnique(file, catalogue.items.map((i) => i.id), (i) => (Array.isArray(raw) ? [i, "id"] : ["items", i, "id"]));
+  assertUnique(file, catalogue.facets.map((f) => f.id), (i) => ["facets", i, "id"]);
   return catalogue;
 }
 
@@ -112,11 +116,11 @@ export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"
 
   const rolesFile = join(dir, "roles.json");
   const roles = await optional(rolesFile, (f) => readJsonFile(f, rolesFileSchema), []);
-  assertUnique(rolesFile, roles.map((r) => r.role_id), "role_id");
+  assertUnique(rolesFile, roles.map((r) => r.role_id), (i) => [i, "role_id"]);
 
   const plateausFile = join(dir, "service_feature_plateaus.json");
   const plateauList = await optional(plateausFile, (f) => readJsonFile(f, plateausFileSchema), []);
-  assertUnique(plateausFile, plateauList.map((p) => p.name), "name");
+  assertUnique(plateausFile, plateauList.map((p) => p.name), (i) => [i, "name"]);
   const plateaus = plateauList.map((p, i) => ({ ...p, level: i + 1 }));
 
   const definitionsFile = join(dir, "definitions.json");
