@@ -120,7 +120,11 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
   if (arrayText) yield* arrayRecords(path, arrayText.join("\n"), arrayStart);
 }
 
-/** The items of a JSON array input, each named by the line where it starts (`firstLine`: the line of its `[`). */
+/**
+ * The items of a JSON array input, each named by the line where it starts (`firstLine`: the line
+ * of its `[`). The lines are found only when one is asked for (a bad item): a second pass over a
+ * large array costs half as much again as parsing it.
+ */
 function* arrayRecords(path: string, text: string, firstLine: number): Generator<InputRecord> {
   let items: unknown;
   try {
@@ -130,8 +134,16 @@ function* arrayRecords(path: string, text: string, firstLine: number): Generator
     throw new SAError("E_INPUT_UNREADABLE", `input ${path}${line ? `:${line + firstLine - 1}` : ""}: invalid JSON array (${(cause as Error).message})`, { cause });
   }
   if (!Array.isArray(items)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: expected a JSON array`);
-  const lines = arrayItemLines(text);
-  for (const [index, value] of items.entries()) yield { line: (lines[index] ?? index + 1) + firstLine - 1, value };
+  let lines: number[] | undefined;
+  const lineOf = (index: number) => ((lines ??= arrayItemLines(text))[index] ?? index + 1) + firstLine - 1;
+  for (const [index, value] of items.entries()) {
+    yield {
+      get line() {
+        return lineOf(index);
+      },
+      value,
+    };
+  }
 }
 
 /** Canonical JSON: keys sorted at every depth, so equal data gives equal bytes. */
