@@ -22,6 +22,8 @@ const task = defineTask({
     const format = args.format ?? "text";
     if (!["text", "md", "html"].includes(format)) throw new SAError("E_USAGE", `--format: expected text, md or html, got "${format}"`);
     if (args.json && format !== "text") throw new SAError("E_USAGE", "--json and --format are exclusive");
+    // stdin can be read once: the second side would read nothing and look like every service removed.
+    if (args.old === "-" && args.new === "-") throw new SAError("E_USAGE", "OLD and NEW cannot both be - (stdin): give one of them as a file");
     const report = diffServices(await readServices(args.old), await readServices(args.new));
     const title = args.title ?? `Changes from ${args.old} to ${args.new}`;
     const text = args.json ? `${JSON.stringify(report)}\n` : format === "md" ? diffMarkdown(report, title) : format === "html" ? diffHtml(report, title) : diffText(report);
