@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { loadDataset } from "../lib/data.ts";
 import { SAError } from "../lib/errors.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
@@ -25,6 +26,9 @@ const task = defineTask({
   async run({ args, log, config: load }) {
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     if (!args.output) throw new SAError("E_USAGE", "--output is required (a file, or - for stdout)");
+    if (args.output !== "-" && args.input !== "-" && resolve(args.output) === resolve(args.input)) {
+      throw new SAError("E_USAGE", `--output ${args.output} is the input file; write to another file (the export would replace the evolutions)`);
+    }
     const format = formatOf(args.output, args.format);
     const views = viewsOf(format, args.view);
     const config = await load();

@@ -88,6 +88,15 @@ describe("diff", () => {
     expect(JSON.parse(bothOut)).toMatchObject({ status: "error", code: "E_USAGE" });
   });
 
+  test("a report written over one of the files compared is refused, and the file kept", async () => {
+    const copy = join(dir, "old-copy.jsonl");
+    writeFileSync(copy, readFileSync(oldFile));
+    const result = await diff(copy, newFile, "--format", "md", "--output", copy);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("is one of the files compared");
+    expect(readFileSync(copy, "utf8")).toBe(readFileSync(oldFile, "utf8"));
+  });
+
   test("a run against a run with another model differs (exit 1)", async () => {
     const a = await syntheticEvolutions(dir, "synthetic:demo", "a.jsonl");
     const b = await syntheticEvolutions(dir, "synthetic:other", "b.jsonl");
