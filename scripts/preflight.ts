@@ -15,6 +15,7 @@ import {
   checkPrompts,
   createChecks,
   dataSummary,
+  type Check,
   type Checks,
   type PreflightInput,
 } from "./_preflight-checks.ts";
@@ -40,10 +41,16 @@ const task = defineTask({
     const ok = checks.ok();
     if (args.json) void writeStdout(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
     else void writeStdout(checks.text());
-    if (!config) return 2;
+    if (!config || unreadable(checks.list)) return 2;
     return ok ? 0 : 1;
   },
 });
+
+/**
+ * What a run would refuse before any work (exit 2): data it cannot load, or an input it cannot
+ * read at all (a check that threw; bad lines are problems of a readable input).
+ */
+const unreadable = (list: Check[]) => list.some((c) => !c.ok && (c.name === "data" || (c.name === "input" && !c.problems)));
 
 /** Every check that needs a valid config, in the order a run meets them. */
 async function checkWithConfig(checks: Checks, input: Omit<PreflightInput, "data" | "services">): Promise<{ estimate?: RunEstimate }> {
