@@ -6,7 +6,7 @@ import { isPythonConfig } from "./config-python-shape.ts";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
-import { firstIssue, formatIssues } from "./zod-error.ts";
+import { firstIssue, formatIssues, issuePath } from "./zod-error.ts";
 import { lineOf, yamlLineOf } from "./json-position.ts";
 
 export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
@@ -137,7 +137,7 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
   if (checked.success) return checked.data;
   // A layer mapped from the Python tool's keys has no line of its own in the file.
   if (mapped) throw new SAError("E_CONFIG", `config ${file}: ${formatIssues(checked.error)} (mapped from the Python tool's config)`);
-  const line = await configLine(file, firstIssue(checked.error)?.path ?? []);
+  const line = await configLine(file, issuePath(firstIssue(checked.error)));
   throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
 }
 

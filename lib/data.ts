@@ -15,7 +15,7 @@ import {
   type Role,
 } from "./schema/data.ts";
 import type { Config } from "./schema/config.ts";
-import { firstIssue, formatIssues } from "./zod-error.ts";
+import { firstIssue, formatIssues, issuePath } from "./zod-error.ts";
 import { lineOf } from "./json-position.ts";
 import { loadPromptTexts } from "./prompts/sources.ts";
 
@@ -57,7 +57,7 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
   // Each data file is parsed once: zod's compiled fast path would cost more to build than it saves.
   const parsed = schema.safeParse(data, { jitless: true });
   if (!parsed.success) {
-    const line = lineOf(text, firstIssue(parsed.error)?.path ?? []);
+    const line = lineOf(text, issuePath(firstIssue(parsed.error)));
     throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
   }
   return parsed.data;

@@ -19,13 +19,19 @@ export function firstIssue(error: z.ZodError): Issue | undefined {
   return pick(error.issues[0], []);
 }
 
+/** Where an issue is in the value: an unknown key's own place, not its object's (for the line of a file). */
+export function issuePath(issue: Issue | undefined): PropertyKey[] {
+  if (!issue) return [];
+  return issue.code === "unrecognized_keys" && issue.keys.length ? [...issue.path, issue.keys[0]!] : issue.path;
+}
+
 /** One readable line for the first zod issue: `field.path: message` (and how many more there are). */
 export function formatIssues(error: z.ZodError, prefix?: (path: PropertyKey[]) => string): string {
   const first = firstIssue(error);
   if (!first) return "invalid value";
   const path = first.path.map(String).join(".");
-  const keys = first.code === "unrecognized_keys" ? ` ${first.keys.map((k) => `"${k}"`).join(", ")}` : "";
   const where = prefix ? prefix(first.path) : path ? `${path}: ` : "";
   const more = error.issues.length > 1 ? ` (+${error.issues.length - 1} more)` : "";
-  return `${where}${first.message}${keys}${more}`;
+  // zod's message for unknown keys names them already.
+  return `${where}${first.message}${more}`;
 }
