@@ -129,6 +129,28 @@ describe("rate limits", () => {
       await server.stop();
     }
   });
+
+  test("--tpm T against a server counting T over a window only a few calls wide: the run completes with few 429s", async () => {
+    // Each call is a fifth of the server's window: an even pace at the limit still meets it head-on.
+    const tpm = 1_500_000;
+    const server = startTestServer({ tpm, windowMs: 600, latencyMs: 20 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off", tpm, concurrency: 16, retry: { attempts: 6, baseMs: 50, capMs: 500 }, estimate: { descriptions: 300, features: 500, mapping: 400 } } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(4)), output: join(dir, "out.jsonl") });
+      const total = server.requests.length;
+      const wallMin = (server.requests.at(-1)!.at - server.requests[0]!.at) / 60_000;
+      const throughput = server.requests.reduce((sum, r) => sum + r.tokens, 0) / wallMin;
+      const largest = Math.max(...server.requests.map((r) => r.tokens));
+      console.log(`tpm, short window: ${server.answered} answered, ${server.rejected429}/${total} rejected, ${throughput.toFixed(0)} tokens per minute of ${tpm}, largest call ${largest} of ${tpm / 100} per window`);
+      expect(summary.status).toBe("ok");
+      expect(server.rejected429 / total).toBeLessThan(0.1);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
 });
 
 describe("usage limits", () => {
