@@ -32,6 +32,8 @@ export interface Limiter {
   close(): Promise<void>;
   /** Nothing new starts after this: queued calls reject with `error` as their turn comes. */
   stop(error: Error): void;
+  /** Aborted (with the stop's error) when `stop` is called: calls waiting to retry end then. */
+  readonly stopped: AbortSignal;
 }
 
 const KEY = "dispatch";
@@ -148,10 +150,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const slowDown = pushback([requests, tokens].filter((b): b is TokenBucket => !!b), options.clock);
   let pausedUntil = 0;
   let stopped: Error | undefined;
+  const stopSignal = new AbortController();
 
+  // In slices of at most a second, so that a stop is not held up by a long retry-after.
   const waitForPause = async () => {
-    for (let wait = pausedUntil - options.clock.now(); wait > 0; wait = pausedUntil - options.clock.now()) {
-      await options.clock.sleep(wait);
+    for (let wait = pausedUntil - options.clock.now(); wait > 0 && !stopped; wait = pausedUntil - options.clock.now()) {
+      await options.clock.sleep(Math.min(wait, 1000));
     }
   };
 
@@ -185,7 +189,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     stop(error) {
       stopped ??= error;
+      stopSignal.abort(stopped);
     },
+    stopped: stopSignal.signal,
     async close() {
       const client = options.shared?.client as { status?: string; quit?: () => Promise<unknown>; disconnect?: () => void } | undefined;
       // quit() on a lost connection would wait for it to come back.

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { runServices } from "../lib/pipeline/run.ts";
 import { startTestServer, type ChatBody, type Fault } from "../lib/test-server.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, testKey, testRuntime, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, root, runScript, spawnScript, tempDir, testKey, testRuntime, writeJsonl } from "./helpers.ts";
 
 const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 const promptOf = (b: ChatBody) => JSON.stringify(b.messages);
@@ -225,6 +225,34 @@ describe("interruption and resume", () => {
 
   test("SIGTERM mid-run exits 143 and loses nothing either", async () => {
     await interrupted("SIGTERM");
+  });
+
+  test("SIGINT while a call waits out a long retry-after exits 130 at once; a rerun asks only what was not answered", async () => {
+    // SVC002's descriptions call is told to come back in 30 s, every time, until the rerun.
+    let faulty = true;
+    const server = startTestServer({ fault: (_n, body) => (faulty && promptOf(body).includes("SVC002") && body.response_format?.json_schema?.name === "plateau_descriptions" ? { type: "429", retryAfter: "30" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      while (!server.requests.some((r) => r.status === 429)) await Bun.sleep(20);
+      await Bun.sleep(300);
+      const signalled = Date.now();
+      proc.kill("SIGINT");
+      expect(await proc.exited).toBe(130);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(server.requests.filter((r) => r.status === 429)).toHaveLength(1);
+      const first = server.requests.length;
+      faulty = false;
+      const second = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+      expect(second.code).toBe(0);
+      expect(lines(join(dir, "out.jsonl")).map((l) => l.service.service_id)).toEqual(["SVC001", "SVC002", "SVC003"]);
+      const answered = new Set(server.requests.slice(0, first).filter((r) => r.status === 200).map((r) => promptOf(r.body)));
+      expect(server.requests.slice(first).filter((r) => answered.has(promptOf(r.body)))).toHaveLength(0);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
   });
 
   test("kill -9 mid-run; a rerun truncates the partial line and finishes with every service once", async () => {
