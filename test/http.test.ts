@@ -84,7 +84,7 @@ describe("retry layer under the openai SDK", () => {
     }
     expect(sent("always")).toHaveLength(3);
     expect(isSAError(error, "E_PROVIDER")).toBe(true);
-    expect((error as Error).message).toContain("HTTP 500");
+    expect((error as Error).message).toContain("HTTP 500 injected 500"); // the status once, then the provider's words
     expect((error as Error).message).toMatch(/request id req_test_\d+/);
     expect((error as Error).message).toContain("after 3 attempt(s)");
     expect((error as Error & { cause: unknown }).cause).toBeDefined();
