@@ -161,7 +161,11 @@ function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
   const baseFetch = options.fetch ?? globalThis.fetch;
   return ((input: string | URL | Request, init?: RequestInit) => {
     const { counter } = init as { counter?: Counter };
-    if (counter?.waitMs) return waitToRetry(counter, options.stopped).then(() => timedAttempt(options)(input, init));
+    if (counter?.waitMs) {
+      // The wait ends early on the run's stop, or when the caller gives up (the SDK's overall timeout).
+      const ends = [options.stopped, init?.signal ?? undefined].filter((s): s is AbortSignal => !!s);
+      return waitToRetry(counter, ends.length ? AbortSignal.any(ends) : undefined).then(() => timedAttempt(options)(input, init));
+    }
     const attempt = new AbortController();
     const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout).unref();
     const signal = init?.signal ? AbortSignal.any([init.signal, attempt.signal]) : attempt.signal;
@@ -180,7 +184,7 @@ interface Counter {
   waitMs: number;
 }
 
-/** Waits before a retry; a stop during (or before) the wait ends the call with the stop's reason. */
+/** Waits before a retry; an abort during (or before) the wait ends the call with the abort's reason. */
 function waitToRetry(counter: Counter, stopped: AbortSignal | undefined): Promise<void> {
   const ms = counter.waitMs;
   counter.waitMs = 0;

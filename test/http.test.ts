@@ -108,6 +108,23 @@ describe("retry layer under the openai SDK", () => {
     expect((error as Error).message).toContain("after 2 attempt(s)"); // the one sent, and the retry the stop ended
   });
 
+  test("a caller that gives up (its signal) ends a call waiting to retry at once", async () => {
+    faults.set("given-up", [{ type: "429", retryAfter: "30" }, { type: "429", retryAfter: "30" }]);
+    const caller = new AbortController();
+    const call = (await provider(5, [])).complete({ ...contractRequest("given-up"), signal: caller.signal });
+    const started = Date.now();
+    setTimeout(() => caller.abort(), 200);
+    let failed = false;
+    try {
+      await call;
+    } catch {
+      failed = true;
+    }
+    expect(failed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(sent("given-up")).toHaveLength(1);
+  });
+
   test("a 400 is returned at once", async () => {
     faults.set("client", [{ type: "400" }, { type: "400" }]);
     const retries: RetryInfo[] = [];
