@@ -164,7 +164,8 @@ function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
     if (counter?.waitMs) {
       // The wait ends early on the run's stop, or when the caller gives up (the SDK's overall timeout).
       const ends = [options.stopped, init?.signal ?? undefined].filter((s): s is AbortSignal => !!s);
-      return waitToRetry(counter, ends.length ? AbortSignal.any(ends) : undefined).then(() => timedAttempt(options)(input, init));
+      // A retry counts once it goes out: one a stop cut short was never sent.
+      return waitToRetry(counter, ends.length ? AbortSignal.any(ends) : undefined).then(() => (counter.retries++, timedAttempt(options)(input, init)));
     }
     const attempt = new AbortController();
     const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout).unref();
@@ -204,7 +205,7 @@ function waitToRetry(counter: Counter, stopped: AbortSignal | undefined): Promis
 
 /**
  * The wait before the next attempt, kept on the call's tally (`counter`) and waited in
- * `timedAttempt`, where a stop can cut it short (ofetch's own wait cannot be); counts the attempt.
+ * `timedAttempt`, where a stop can cut it short (ofetch's own wait cannot be), which counts it.
  */
 function retryDelayOf(options: RetryOptions): (context: FetchContext) => number {
   const random = options.random ?? Math.random;
@@ -220,7 +221,6 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
     const asked = retryAfterMs(headers) ?? (resetMs > 0 ? resetMs : undefined);
     const delayMs = asked ?? backoffMs(attempt, options, random);
     const status = context.response?.status;
-    counter.retries++;
     counter.waitMs = Math.max(1, delayMs);
     options.onRetry?.({
       attempt,
