@@ -31,3 +31,17 @@ export function yamlLineOf(text: string, path: PropertyKey[]): number | undefine
   }
   return undefined;
 }
+
+/** The 1-based line each item of a top-level JSON array starts on, counted from the text's first line. */
+export function arrayItemLines(text: string): number[] {
+  const tree = jsonc().parseTree(text);
+  const lines: number[] = [];
+  let line = 1;
+  let from = 0;
+  for (const item of tree?.type === "array" ? (tree.children ?? []) : []) {
+    for (let i = text.indexOf("\n", from); i !== -1 && i < item.offset; i = text.indexOf("\n", i + 1)) line++;
+    from = item.offset;
+    lines.push(line);
+  }
+  return lines;
+}

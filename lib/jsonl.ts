@@ -1,8 +1,9 @@
 import { accessSync, constants, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync } from "node:fs";
 import { SAError } from "./errors.ts";
+import { arrayItemLines } from "./json-position.ts";
 
 export interface InputRecord {
-  /** 1-based line number in the file (item number for a JSON array file). */
+  /** 1-based line number in the file (for a JSON array file, the line its item starts on). */
   line: number;
   value?: unknown;
   /** Why the line is not JSON. */
@@ -88,6 +89,7 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
   const lines = inputLines(path);
   let lineNo = 0;
   let arrayText: string[] | undefined;
+  let arrayStart = 0;
   let seenContent = false;
   try {
     for await (const line of lines) {
@@ -102,6 +104,7 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
       if (!text) continue;
       if (!seenContent && text.startsWith("[")) {
         arrayText = [raw];
+        arrayStart = lineNo;
         continue;
       }
       seenContent = true;
@@ -116,13 +119,16 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
   }
   if (arrayText) {
     let items: unknown;
+    const whole = arrayText.join("\n");
     try {
-      items = JSON.parse(arrayText.join("\n"));
+      items = JSON.parse(whole);
     } catch (cause) {
       throw new SAError("E_INPUT_UNREADABLE", `input ${path}: invalid JSON array (${(cause as Error).message})`, { cause });
     }
     if (!Array.isArray(items)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: expected a JSON array`);
-    for (const [index, value] of items.entries()) yield { line: index + 1, value };
+    // Bad items are named by the line they start on in the file.
+    const starts = arrayItemLines(whole);
+    for (const [index, value] of items.entries()) yield { line: arrayStart - 1 + (starts[index] ?? index + 1), value };
   }
 }
 
