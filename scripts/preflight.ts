@@ -15,13 +15,16 @@ import {
   checkPrompts,
   createChecks,
   dataSummary,
-  type Check,
   type Checks,
   type PreflightInput,
 } from "./_preflight-checks.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
+import type { ErrorCode } from "../lib/errors.ts";
+
+/** What a run would refuse before any work (exit 2): config or data it cannot load, an input it cannot read at all. */
+const unreadable = new Set<ErrorCode>(["E_CONFIG", "E_DATA", "E_INPUT_UNREADABLE"]);
 
 const task = defineTask({
   meta: taskMeta.preflight,
@@ -41,16 +44,11 @@ const task = defineTask({
     const ok = checks.ok();
     if (args.json) void writeStdout(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
     else void writeStdout(checks.text());
-    if (!config || unreadable(checks.list)) return 2;
+    // Bad config, or a data or input file that cannot be read, is exit 2 as in run; any other problem is exit 1.
+    if (!config || checks.list.some((c) => c.code && unreadable.has(c.code))) return 2;
     return ok ? 0 : 1;
   },
 });
-
-/**
- * What a run would refuse before any work (exit 2): data it cannot load, or an input it cannot
- * read at all (a check that threw; bad lines are problems of a readable input).
- */
-const unreadable = (list: Check[]) => list.some((c) => !c.ok && (c.name === "data" || (c.name === "input" && !c.problems)));
 
 /** Every check that needs a valid config, in the order a run meets them. */
 async function checkWithConfig(checks: Checks, input: Omit<PreflightInput, "data" | "services">): Promise<{ estimate?: RunEstimate }> {

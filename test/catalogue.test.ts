@@ -179,6 +179,22 @@ describe("preflight", () => {
     }
   });
 
+  test("a data file or an input file that cannot be read: exit 2, as run exits, naming it", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const noData = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", join(dir, "nowhere"), "--model", "synthetic:demo"], { cwd: dir });
+      expect(noData.code).toBe(2);
+      expect(noData.stdout).toMatch(/✖ data: .*nowhere/);
+      const noInput = await runScript("preflight", ["--input", join(dir, "missing.jsonl"), "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(noInput.code).toBe(2);
+      expect(noInput.stdout).toMatch(/✖ input: .*missing\.jsonl/);
+      const run = await runScript("run", ["--input", join(dir, "missing.jsonl"), "--output", "out.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(run.code).toBe(2);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a good setup: exit 0 with an estimate, and no model call", async () => {
     const { startTestServer } = await import("../lib/test-server.ts");
     const server = startTestServer();

@@ -77,6 +77,15 @@ describe("config layering", () => {
     expect(message.match(/concurency"|maxRequest"/g)).toHaveLength(1);
   });
 
+  test("an unknown key names the line it is on (YAML and JSON, top level and nested), once", async () => {
+    const yaml = dirWith("service-ambitions.config.yaml", "# settings\nmodel: synthetic:a\nconcurrency: 3\nconcurency: 4\n");
+    const yamlMessage = await configError(() => loadConfig({ cwd: yaml, env: {} }));
+    expect(yamlMessage).toContain("service-ambitions.config.yaml:4: ");
+    expect(yamlMessage.split("concurency").length - 1).toBe(1);
+    const json = dirWith("service-ambitions.config.json", JSON.stringify({ model: "synthetic:a", limits: { maxRequests: 3, maxRequets: 4 } }, null, 2));
+    expect(await configError(() => loadConfig({ cwd: json, env: {} }))).toContain("service-ambitions.config.json:5: limits: ");
+  });
+
   test("a bad value names the key, and the line in a JSON file", async () => {
     const dir = dirWith("service-ambitions.config.json", JSON.stringify({ concurrency: 2, limits: { maxRequests: -1 } }, null, 2));
     const message = await configError(() => loadConfig({ cwd: dir, env: {} }));

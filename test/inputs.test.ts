@@ -23,6 +23,25 @@ describe("input edges", () => {
     }
   });
 
+  test("a bad item of a JSON array is named by the line it starts on, in run and preflight", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const services = makeServices(3);
+      delete services[1]!.name;
+      const input = join(dir, "in.json");
+      const text = `\n${JSON.stringify(services, null, 2)}\n`;
+      writeFileSync(input, text);
+      const itemLine = text.split("\n").findIndex((l) => l.includes('"SVC002"')); // 1-based: the line above it, where the item's brace is
+      const run = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`in.json:${itemLine}: name:`);
+      const preflight = await runScript("preflight", ["--input", input, "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(preflight.stdout).toContain(`in.json:${itemLine}: name:`);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a binary input prints 20 bad lines and one line counting the rest; every bad line is quarantined", async () => {
     const { dir, cleanup } = tempDir();
     try {
