@@ -1,9 +1,10 @@
 import { Queue, QueueEvents } from "bullmq";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
+import type { Log } from "../log.ts";
 import type { Runtime } from "../runtime.ts";
 import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
-import { jobIdFor, queueConnection, queueKeys, type QueueSettings } from "./connection.ts";
+import { jobIdFor, openQueueConnection, queueConnection, queueKeys, watchConnection, type QueueSettings } from "./connection.ts";
 import type { QueueJob } from "./job.ts";
 import { createJournalReader } from "./journal.ts";
 import { startQueueWorker, type QueueWorker } from "./worker.ts";
@@ -26,12 +27,18 @@ const stoppedRun = /^run \S+ stopped: /;
  */
 export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate: CoordinateOptions): Promise<RunSummary> {
   const { settings } = coordinate;
-  const connection = queueConnection(settings.url);
+  const connection = await openQueueConnection(settings.url);
+  // Each awaited job's enqueue, done again for those a restarted Redis lost.
+  const pending = new Map<string, () => Promise<unknown>>();
+  watchConnection(connection, settings.url, rt.log, "waiting for it to come back (jobs stay queued)", () => void requeueLost(queue, pending, rt.log));
   const keys = queueKeys(settings.name);
   const queue = new Queue(settings.name, { connection });
   const eventsConnection = queueConnection(settings.url);
   const events = new QueueEvents(settings.name, { connection: eventsConnection });
   events.setMaxListeners(0);
+  // A lost connection is reported once by its watcher; BullMQ's own error events would print a stack per retry.
+  queue.on("error", () => {});
+  events.on("error", () => {});
   let stopped: (error: Error) => void = () => {};
   const stop = new Promise<never>((_, reject) => (stopped = reject));
   stop.catch(() => {});
@@ -43,7 +50,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, pending, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
     return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: stopped }, dispatch);
   } finally {
@@ -61,17 +68,31 @@ async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<vo
   rt.log.info(`queue ${name}: ${(c.waiting ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active} active, ${c.delayed} delayed, ${c.completed} completed, ${c.failed} failed`);
 }
 
+/** Once Redis is back, enqueues again each awaited job it no longer holds (it restarted without its data). */
+async function requeueLost(queue: Queue, pending: Map<string, () => Promise<unknown>>, log: Log): Promise<void> {
+  let lost = 0;
+  for (const [id, add] of pending) {
+    if ((await queue.getJobState(id).catch(() => "")) !== "unknown") continue;
+    await add().catch(() => {});
+    lost++;
+  }
+  if (lost) log.warn(`queue: ${lost} awaited job(s) were no longer in Redis (restarted without its data?); enqueued again`);
+}
+
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
-async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; budgetUsd?: number }): Promise<ServiceEvolution> {
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; pending: Map<string, () => Promise<unknown>>; budgetUsd?: number }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
   const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, meta: work.meta };
-  const job = await queue.add("service", data, {
-    jobId: jobIdFor(work.fingerprint),
-    attempts: settings.attempts,
-    backoff: { type: "exponential", delay: 1000 },
-    removeOnComplete: false,
-    removeOnFail: false,
-  });
+  const add = () =>
+    queue.add("service", data, {
+      jobId: jobIdFor(work.fingerprint),
+      attempts: settings.attempts,
+      backoff: { type: "exponential", delay: 1000 },
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
+  const job = await add();
+  options.pending.set(String(job.id), add);
   let result: unknown;
   try {
     result = await Promise.race([job.waitUntilFinished(events), options.stop]);
@@ -80,6 +101,8 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
     const reason = errorMessage(error);
     if (stoppedRun.test(reason)) throw new SAError("E_BUDGET", reason);
     throw new SAError("E_CALL_FAILED", `job ${job.id} failed after its attempts (left in the failed set; bun scripts/queue.ts retry-failed re-queues it): ${reason}`, { details: { stage: "queue" } });
+  } finally {
+    options.pending.delete(String(job.id));
   }
   const evolution = evolutionSchema.safeParse(result);
   if (!evolution.success) throw new SAError("E_VALIDATION", `job ${job.id}: its result is not an evolution (${evolution.error.issues[0]?.message})`, { details: { stage: "queue" } });
