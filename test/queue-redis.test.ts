@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+
+const password = "queue-SECRET-pw-4711";
+let closedPort: number;
+let secured: RedisServer;
+beforeAll(async () => {
+  const gone = await startRedis();
+  closedPort = gone.port;
+  await gone.stop();
+  secured = await startRedis();
+  await Bun.$`redis-cli -p ${secured.port} config set requirepass ${password}`.quiet();
+});
+afterAll(() => secured.stop());
+
+function project() {
+  const { dir, cleanup } = tempDir("sa-queue-redis-");
+  writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" } }));
+  writeJsonl(join(dir, "in.jsonl"), makeServices(2, "U"));
+  return { dir, cleanup };
+}
+
+describe("a queue whose Redis cannot be used", () => {
+  const cases = [
+    { name: "nothing listens", url: () => `redis://127.0.0.1:${closedPort}`, says: /ECONNREFUSED/ },
+    { name: "the password is wrong", url: () => `redis://:wrong-${password}@127.0.0.1:${secured.port}`, says: /WRONGPASS/ },
+    { name: "no password is given", url: () => `redis://127.0.0.1:${secured.port}`, says: /NOAUTH/ },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: queue status, worker and run --queue exit 2 at once with one line naming it, never the password`, async () => {
+      const { dir, cleanup } = project();
+      try {
+        for (const args of [["status"], [], ["-i", "in.jsonl", "-o", "out.jsonl"]]) {
+          const script = args[0] === "status" ? "queue" : args.length ? "run" : "worker";
+          const started = Date.now();
+          const result = await runScript(script, [...args, "--queue", c.url()], { cwd: dir });
+          expect(result.code).toBe(2);
+          expect(Date.now() - started).toBeLessThan(15_000);
+          const errors = result.stderr.split("\n").filter((l) => l.startsWith("✖"));
+          expect(errors).toHaveLength(1);
+          expect(errors[0]).toContain(`queue: Redis redis://127.0.0.1:${c.url().split(":").at(-1)} cannot be reached`);
+          expect(errors[0]).toMatch(c.says);
+          expect(result.stderr).not.toContain("at ");
+          expect(result.stderr + result.stdout).not.toContain(password);
+        }
+      } finally {
+        cleanup();
+      }
+    }, 60_000);
+  }
+});
+
+describe("a queue whose Redis restarts without its data mid-run", () => {
+  test("the coordinator says so once, enqueues the jobs Redis lost again, and finishes every service", async () => {
+    const server = startTestServer({ latencyMs: 40 });
+    let redis = await startRedis();
+    const { dir, cleanup } = project();
+    const services = makeServices(4, "R");
+    writeJsonl(join(dir, "in.jsonl"), services);
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "restart", attempts: 2, lockDuration: 2000 } }));
+    const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "2", "--grace", "2"], { cwd: dir, baseURL: server.url });
+    try {
+      const coordinator = spawnScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+      while (server.answered < 8) await Bun.sleep(20);
+      await redis.stop();
+      await Bun.sleep(1000);
+      redis = await startRedis(redis.port);
+      const timeout = setTimeout(() => coordinator.kill(9), 60_000);
+      const [code, stderr] = await Promise.all([coordinator.exited, new Response(coordinator.stderr).text()]);
+      clearTimeout(timeout);
+      expect(code).toBe(0);
+      const out = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(out.map((e) => e.service.service_id)).toEqual(services.map((s) => s.service_id));
+      expect(stderr.match(/is unreachable/g)).toHaveLength(1);
+      expect(stderr).toMatch(/job\(s\) were no longer in Redis .*; enqueued again/);
+      expect(stderr).not.toContain("    at ");
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+      await redis.stop();
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+});
