@@ -87,3 +87,30 @@ describe("a queue whose Redis restarts without its data mid-run", () => {
     }
   }, 120_000);
 });
+
+describe("a queue run stopped by its budget", () => {
+  test("queue retry-failed, then the same run with a higher budget: the stopped run's jobs are taken over and every service is written", async () => {
+    const server = startTestServer({ latencyMs: 20 });
+    const redis = await startRedis();
+    const { dir, cleanup } = project();
+    const services = makeServices(4, "B");
+    writeJsonl(join(dir, "in.jsonl"), services);
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "budget", attempts: 2, lockDuration: 2000 } }));
+    const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "2", "--grace", "2"], { cwd: dir, baseURL: server.url });
+    try {
+      const stopped = await runScript("run", ["--queue", redis.url, "--budget", "0.005", "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+      expect(stopped.code).toBe(3);
+      expect((await runScript("queue", ["retry-failed", "--queue", redis.url], { cwd: dir })).code).toBe(0);
+      const rerun = await runScript("run", ["--queue", redis.url, "--budget", "100", "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+      expect(rerun.code).toBe(0);
+      const out = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(out.map((e) => e.service.service_id)).toEqual(services.map((s) => s.service_id));
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+      await redis.stop();
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+});

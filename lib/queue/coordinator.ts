@@ -1,4 +1,4 @@
-import { Queue, QueueEvents } from "bullmq";
+import { Job, Queue, QueueEvents } from "bullmq";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
 import type { Log } from "../log.ts";
@@ -79,6 +79,21 @@ async function requeueLost(queue: Queue, pending: Map<string, () => Promise<unkn
   if (lost) log.warn(`queue: ${lost} awaited job(s) were no longer in Redis (restarted without its data?); enqueued again`);
 }
 
+/**
+ * A job another run enqueued and did not see through is taken over by this one: one failed on
+ * that run's spent budget (or still waiting under it) gets this run's id and budget, and is tried
+ * again, so rerunning with a higher budget finishes what the stop left.
+ */
+async function adopt(queue: Queue, id: string, data: QueueJob): Promise<void> {
+  const job = await Job.fromId<QueueJob>(queue, id);
+  if (!job || job.data?.meta?.runId === data.meta.runId) return;
+  const state = await job.getState();
+  const stopped = state === "failed" && stoppedRun.test(job.failedReason ?? "");
+  if (!stopped && !["waiting", "prioritized", "delayed"].includes(state)) return;
+  await job.updateData(data);
+  if (stopped) await job.retry("failed", { resetAttemptsMade: true });
+}
+
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
 async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; pending: Map<string, () => Promise<unknown>>; budgetUsd?: number }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
@@ -92,6 +107,7 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
       removeOnFail: false,
     });
   const job = await add();
+  await adopt(queue, String(job.id), data);
   options.pending.set(String(job.id), add);
   let result: unknown;
   try {
