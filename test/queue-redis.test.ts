@@ -114,3 +114,32 @@ describe("a queue run stopped by its budget", () => {
     }
   }, 120_000);
 });
+
+describe("a queue run interrupted and run again", () => {
+  test("the calls workers made while no coordinator was attached are in the rerun's ledger: the runs' live calls add up to the server's answers", async () => {
+    const server = startTestServer({ latencyMs: 10 });
+    const redis = await startRedis();
+    const { dir, cleanup } = project();
+    writeJsonl(join(dir, "in.jsonl"), makeServices(3, "J"));
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "gap", attempts: 2, lockDuration: 2000 } }));
+    const redisCli = (...args: string[]) => Bun.$`redis-cli -p ${redis.port} ${args}`.text();
+    try {
+      const coordinator = spawnScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+      while (Number(await redisCli("llen", "bull:gap:wait")) < 3) await Bun.sleep(50);
+      coordinator.kill("SIGINT");
+      expect(await coordinator.exited).toBe(130);
+      const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "4"], { cwd: dir, baseURL: server.url });
+      while (Number(await redisCli("zcard", "bull:gap:completed")) < 3) await Bun.sleep(50);
+      worker.kill("SIGTERM");
+      await worker.exited;
+      expect((await runScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const runs = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs as Array<{ totals: { liveCalls: number } }>;
+      expect(runs).toHaveLength(2);
+      expect(runs.reduce((sum, run) => sum + run.totals.liveCalls, 0)).toBe(server.answered);
+    } finally {
+      await redis.stop();
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+});

@@ -26,7 +26,7 @@ export async function queueAdmin(settings: QueueSettings, action: QueueAction): 
     } else if (action === "clean") {
       changed = (await queue.clean(0, 0, "completed")).length + (await queue.clean(0, 0, "failed")).length;
       const keys = queueKeys(settings.name);
-      await connection.del(keys.journal, keys.stop);
+      await connection.del(keys.journal, `${keys.journal}:read`, keys.stop);
     }
     return { ...(await queueStatus(queue)), changed };
   } finally {

@@ -59,11 +59,13 @@ export async function readRedisJournal(client: Redis, key: string, from: number)
 }
 
 /**
- * The coordinator's side: folds the calls journalled since it started into its run's recorder.
+ * The coordinator's side: folds the calls journalled since the last coordinator stopped reading
+ * (`<key>:read`; calls workers made while none was attached included) into its run's recorder.
  * Reads run one at a time, since two reads from the same offset would count the same calls twice.
  */
 export async function createJournalReader(client: Redis, key: string, record: (call: CallRecord) => void): Promise<{ pull(): Promise<void> }> {
-  let at = await client.llen(key);
+  const [length, read] = await Promise.all([client.llen(key), client.get(`${key}:read`)]);
+  let at = read === null ? length : Math.min(Number(read) || 0, length);
   let pulling: Promise<void> = Promise.resolve();
   return {
     pull: () =>
@@ -73,6 +75,7 @@ export async function createJournalReader(client: Redis, key: string, record: (c
           const { calls, next } = await readRedisJournal(client, key, at);
           at = next;
           for (const call of calls) record(call);
+          await client.set(`${key}:read`, at);
         })),
   };
 }
