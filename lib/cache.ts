@@ -298,6 +298,8 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       raw = await storage.getItem(key);
       health.ok();
     } catch (error) {
+      // The store answered and refused this one entry (a Redis key of another type): a corrupt entry, said as one.
+      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`);
       await health.failed(`entry ${key} could not be read`, error);
       return undefined;
     }

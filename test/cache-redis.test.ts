@@ -122,3 +122,30 @@ describe("cache stats, prune and clear on a redis store", () => {
     }, 60_000);
   }
 });
+
+describe("corrupt entries in a redis cache", () => {
+  test("a truncated entry, text that is not JSON and a key of another type are each a miss with a warning naming it, never a crash", async () => {
+    const { dir, cleanup } = project({ url: `${authed()}/4`, base: "sa" }, 1);
+    const db = new Redis(`${authed()}/4`);
+    try {
+      await db.flushdb();
+      expect((await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const keys = (await db.keys("sa:default:mapping:*")).sort().slice(0, 3);
+      const whole = (await db.get(keys[0]!))!;
+      await db.set(keys[0]!, whole.slice(0, whole.length / 2));
+      await db.set(keys[1]!, "not json at all");
+      await db.del(keys[2]!);
+      await db.rpush(keys[2]!, "a", "b");
+      const answered = server.answered;
+      const rerun = await runScript("run", ["-i", "in.jsonl", "-o", "out2.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+      expect(rerun.code).toBe(0);
+      expect(server.answered - answered).toBe(3);
+      for (const key of keys) expect(rerun.stderr).toContain(`⚠ cache: entry ${key.slice("sa:".length)} `);
+      expect(rerun.stderr).toContain("WRONGTYPE");
+      expect(await db.type(keys[2]!)).toBe("string"); // the answer paid for again is stored over it
+    } finally {
+      db.disconnect();
+      cleanup();
+    }
+  }, 60_000);
+});
