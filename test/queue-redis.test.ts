@@ -143,3 +143,25 @@ describe("a queue run interrupted and run again", () => {
     }
   }, 120_000);
 });
+
+describe("queue drain under a waiting coordinator", () => {
+  test("the coordinator fails the drained jobs' services, naming them, and exits 1 instead of waiting for ever", async () => {
+    const redis = await startRedis();
+    const { dir, cleanup } = project();
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "drained" } }));
+    try {
+      const coordinator = spawnScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir });
+      while (Number(await Bun.$`redis-cli -p ${redis.port} llen bull:drained:wait`.text()) < 2) await Bun.sleep(50);
+      expect((await runScript("queue", ["drain", "--queue", redis.url], { cwd: dir })).stdout).toStartWith("2 job(s) removed");
+      const timeout = setTimeout(() => coordinator.kill(9), 40_000);
+      const [code, stderr] = await Promise.all([coordinator.exited, new Response(coordinator.stderr).text()]);
+      clearTimeout(timeout);
+      expect(code).toBe(1);
+      expect(stderr.match(/was removed from the queue before it ran \(queue drain\?\)/g)).toHaveLength(2);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8")).toBe("");
+    } finally {
+      await redis.stop();
+      cleanup();
+    }
+  }, 60_000);
+});

@@ -1,11 +1,11 @@
 import { Job, Queue, QueueEvents } from "bullmq";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
-import type { Log } from "../log.ts";
 import type { Runtime } from "../runtime.ts";
 import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
 import { jobIdFor, openQueueConnection, queueConnection, queueKeys, watchConnection, type QueueSettings } from "./connection.ts";
 import type { QueueJob } from "./job.ts";
+import { createAwaitedJobs, type AwaitedJobs } from "./awaited.ts";
 import { createJournalReader } from "./journal.ts";
 import { startQueueWorker, type QueueWorker } from "./worker.ts";
 
@@ -28,11 +28,10 @@ const stoppedRun = /^run \S+ stopped: /;
 export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate: CoordinateOptions): Promise<RunSummary> {
   const { settings } = coordinate;
   const connection = await openQueueConnection(settings.url);
-  // Each awaited job's enqueue, done again for those a restarted Redis lost.
-  const pending = new Map<string, () => Promise<unknown>>();
-  watchConnection(connection, settings.url, rt.log, "waiting for it to come back (jobs stay queued)", () => void requeueLost(queue, pending, rt.log));
   const keys = queueKeys(settings.name);
   const queue = new Queue(settings.name, { connection });
+  const awaited = createAwaitedJobs(queue, rt.log);
+  watchConnection(connection, settings.url, rt.log, "waiting for it to come back (jobs stay queued)", () => void awaited.requeueLost());
   const eventsConnection = queueConnection(settings.url);
   const events = new QueueEvents(settings.name, { connection: eventsConnection });
   events.setMaxListeners(0);
@@ -45,12 +44,12 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   const workers: QueueWorker[] = [];
   const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call));
   const pullJournal = () => journal.pull();
-  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).catch(() => {}), coordinate.progressMs ?? 5000);
+  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, pending, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, awaited, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
     return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: stopped }, dispatch);
   } finally {
@@ -66,17 +65,6 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
 async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<void> {
   const c = await queue.getJobCounts("waiting", "prioritized", "active", "delayed", "completed", "failed");
   rt.log.info(`queue ${name}: ${(c.waiting ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active} active, ${c.delayed} delayed, ${c.completed} completed, ${c.failed} failed`);
-}
-
-/** Once Redis is back, enqueues again each awaited job it no longer holds (it restarted without its data). */
-async function requeueLost(queue: Queue, pending: Map<string, () => Promise<unknown>>, log: Log): Promise<void> {
-  let lost = 0;
-  for (const [id, add] of pending) {
-    if ((await queue.getJobState(id).catch(() => "")) !== "unknown") continue;
-    await add().catch(() => {});
-    lost++;
-  }
-  if (lost) log.warn(`queue: ${lost} awaited job(s) were no longer in Redis (restarted without its data?); enqueued again`);
 }
 
 /**
@@ -95,7 +83,7 @@ async function adopt(queue: Queue, id: string, data: QueueJob): Promise<void> {
 }
 
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
-async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; pending: Map<string, () => Promise<unknown>>; budgetUsd?: number }): Promise<ServiceEvolution> {
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; awaited: AwaitedJobs; budgetUsd?: number }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
   const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, meta: work.meta };
   const add = () =>
@@ -108,17 +96,17 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
     });
   const job = await add();
   await adopt(queue, String(job.id), data);
-  options.pending.set(String(job.id), add);
+  const tracked = options.awaited.track(String(job.id), add);
   let result: unknown;
   try {
-    result = await Promise.race([job.waitUntilFinished(events), options.stop]);
+    result = await Promise.race([job.waitUntilFinished(events), options.stop, tracked.gone]);
   } catch (error) {
     if (error instanceof SAError) throw error;
     const reason = errorMessage(error);
     if (stoppedRun.test(reason)) throw new SAError("E_BUDGET", reason);
     throw new SAError("E_CALL_FAILED", `job ${job.id} failed after its attempts (left in the failed set; bun scripts/queue.ts retry-failed re-queues it): ${reason}`, { details: { stage: "queue" } });
   } finally {
-    options.pending.delete(String(job.id));
+    tracked.done();
   }
   const evolution = evolutionSchema.safeParse(result);
   if (!evolution.success) throw new SAError("E_VALIDATION", `job ${job.id}: its result is not an evolution (${evolution.error.issues[0]?.message})`, { details: { stage: "queue" } });
