@@ -54,6 +54,20 @@ describe("a queue whose Redis cannot be used", () => {
   }
 });
 
+test("run --queue --dry-run: exit 2 at once naming both flags, nothing enqueued (it waited for ever on jobs no worker was meant to run)", async () => {
+  const redis = await startRedis();
+  const { dir, cleanup } = project();
+  try {
+    const result = await runScript("run", ["--queue", redis.url, "--dry-run", "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--dry-run and --queue do not go together");
+    expect((await Bun.$`redis-cli -p ${redis.port} dbsize`.text()).trim()).toBe("0");
+  } finally {
+    await redis.stop();
+    cleanup();
+  }
+}, 30_000);
+
 describe("a queue whose Redis restarts without its data mid-run", () => {
   test("the coordinator says so once, enqueues the jobs Redis lost again, and finishes every service", async () => {
     const server = startTestServer({ latencyMs: 40 });
