@@ -6,7 +6,7 @@ import { parseDuration } from "../lib/duration.ts";
 import { importEvolutions, importPythonCache } from "../lib/cache-import.ts";
 import { describeStore, entryFilter, statsText, storeStats } from "../lib/cache-stats.ts";
 import { formatCount } from "../lib/format.ts";
-import { createCacheStorage } from "../lib/cache.ts";
+import { createCacheStorage, storeFailure } from "../lib/cache.ts";
 import { SAError } from "../lib/errors.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Storage } from "unstorage";
@@ -96,6 +96,9 @@ const task = defineTask({
         return report.invalid > 0 ? 1 : 0;
       }
       return 0;
+    } catch (error) {
+      if (error instanceof SAError) throw error;
+      throw new SAError("E_CACHE", `cache ${action}: ${describeStore(config.cache as { driver: string })} failed (${storeFailure(storage, error)})`, { cause: error });
     } finally {
       await storage.dispose();
     }

@@ -73,6 +73,19 @@ describe("a redis cache that cannot be used", () => {
   }
 });
 
+test("cache stats, prune and clear on a Redis that is down: exit 1 with one line naming the store and the connection's error", async () => {
+  const { dir, cleanup } = project({ url: `redis://:${password}@127.0.0.1:${closedPort}` });
+  try {
+    for (const args of [["stats"], ["prune", "--older-than", "1d"], ["clear", "--yes"]]) {
+      const result = await runScript("cache", args, { cwd: dir });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(`✖ cache ${args[0]}: redis redis://127.0.0.1:${closedPort} failed (connect ECONNREFUSED 127.0.0.1:${closedPort})`);
+    }
+  } finally {
+    cleanup();
+  }
+}, 30_000);
+
 describe("cache stats, prune and clear on a redis store", () => {
   test("under a base that is a path (the Python tool's cache_dir), they see the entries the run wrote", async () => {
     const { dir, cleanup } = project({ url: `${authed()}/2`, base: "/tmp/py-cache/service-ambitions" });
