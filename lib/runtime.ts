@@ -10,7 +10,7 @@ import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
 import { assertBudgetPriced, createPricing } from "./pricing.ts";
-import { createQuarantine } from "./quarantine.ts";
+import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder } from "./recorder.ts";
 import { callsPath, readLedger } from "./ledger.ts";
 import { observedOutput } from "./estimate.ts";
@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
   /** Adds checks to the usage guard (a queue worker's shared budget). */
   wrapGuard?: (guard: UsageGuard) => UsageGuard;
+  /** Also sends what is quarantined elsewhere (a queue worker's to its coordinator). */
+  wrapQuarantine?: (quarantine: Quarantine) => Quarantine;
   /** Names this run's batches in the store (`batchRunKey`); with `batch.enabled`, calls go through the Batch API. */
   batchRunKey?: string;
 }
@@ -103,7 +105,8 @@ function createBookkeeping(options: RuntimeOptions, clock: Clock, runId: string)
   const header = { runId, task: options.task, startedAt, model: config.model };
   const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
-  const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  const own = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  const quarantine = options.wrapQuarantine?.(own) ?? own;
   const misses: Misses = [];
   return { runId, startedAt, journal, recorder, quarantine, misses };
 }

@@ -31,7 +31,7 @@ const task = defineTask({
     const budget = createSharedBudget(connection, keys);
     const journal = createRedisJournal(connection, keys, budget.onSpend);
     const own = { ...config, budget: { softUsd: config.budget.softUsd } };
-    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, wrapGuard: budget.wrap, tracing: await createTracing(process.env, {}) });
+    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);
     watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
     const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });

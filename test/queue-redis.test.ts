@@ -179,3 +179,40 @@ describe("queue drain under a waiting coordinator", () => {
     }
   }, 60_000);
 });
+
+describe("run --queue --strict", () => {
+  test("what workers quarantine is the coordinator's too: it is counted, written to its quarantine file, and fails the run under --strict as a plain run does", async () => {
+    const roles = ["residents", "businesses", "council_staff"];
+    const feature = (role: string, name: string) => ({ role, name, description: `About ${name}.`, score: { level: 2, justification: "Seen." } });
+    // Every features answer of service Q002 carries one blank feature: dropped and quarantined, the service still done.
+    const server = startTestServer({
+      answer: (b) =>
+        b.response_format?.json_schema?.name === "plateau_features" && JSON.stringify(b.messages).includes("Service 2")
+          ? JSON.stringify({ features: [...roles.flatMap((r) => [1, 2, 3].map((n) => feature(r, `F${n} ${r}`))), feature("residents", "  ")] })
+          : undefined,
+    });
+    const redis = await startRedis();
+    const { dir, cleanup } = project();
+    writeJsonl(join(dir, "in.jsonl"), makeServices(2, "Q"));
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "strict" } }));
+    const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "4"], { cwd: dir, baseURL: server.url });
+    try {
+      const plain = await runScript("run", ["--strict", "-i", "in.jsonl", "-o", "plain.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+      const queued = await runScript("run", ["--queue", redis.url, "--strict", "-i", "in.jsonl", "-o", "queued.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+      expect(plain.code).toBe(1);
+      const expected = JSON.parse(plain.stdout.trim().split("\n").at(-1)!).quarantined;
+      expect(expected).toBeGreaterThan(0);
+      expect(queued.code).toBe(1);
+      const summary = JSON.parse(queued.stdout.trim().split("\n").at(-1)!);
+      expect(summary.quarantined).toBe(expected);
+      const file = join(dir, ".sa/quarantine", `${summary.runId}.jsonl`);
+      expect(readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l).serviceId)).toEqual(Array(expected).fill("Q002"));
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+      await redis.stop();
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+});

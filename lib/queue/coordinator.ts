@@ -42,7 +42,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   const stop = new Promise<never>((_, reject) => (stopped = reject));
   stop.catch(() => {});
   const workers: QueueWorker[] = [];
-  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call));
+  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call), (entry) => rt.quarantine.add(entry));
   const pullJournal = () => journal.pull();
   const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
