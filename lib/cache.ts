@@ -35,8 +35,9 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
   let connection: StoreConnection | undefined;
   try {
     const mod = (await loader()) as { default: (opts: unknown) => Driver };
-    // ioredis retries forever by default; a cache that cannot be reached must fail fast instead.
-    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000 } : {};
+    // ioredis retries forever by default, and waits for ever on a server that stops answering; a
+    // cache that cannot be reached must fail fast instead.
+    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000, commandTimeout: 5000 } : {};
     driver = mod.default({ ...defaults, ...options, ...(name === "redis" ? redisBase(options.base) : {}), ...(ttl ? { ttl } : {}) });
     // ioredis reports a lost connection as an 'error' event; unheard, it prints a stack per retry.
     // The cache reports failing operations itself, once, with the last of these as the reason.

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 import { startRedis, type RedisServer } from "./redis-server.ts";
 
 const password = "cache-SECRET-pw-0815";
@@ -85,6 +85,29 @@ test("cache stats, prune and clear on a Redis that is down: exit 1 with one line
     cleanup();
   }
 }, 30_000);
+
+test("run: a Redis that stops answering mid-run (SIGSTOP) is given up on with one warning; every service is written", async () => {
+  const hung = await startRedis();
+  const pid = Number(/process_id:(\d+)/.exec(await Bun.$`redis-cli -p ${hung.port} info server`.text())![1]);
+  const slow = startTestServer({ latencyMs: 50 });
+  const { dir, cleanup } = project({ url: hung.url }, 2);
+  try {
+    const run = spawnScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: slow.url });
+    while (slow.answered < 5) await Bun.sleep(20);
+    process.kill(pid, "SIGSTOP");
+    const timeout = setTimeout(() => run.kill(9), 60_000);
+    const [code, stderr] = await Promise.all([run.exited, new Response(run.stderr).text()]);
+    clearTimeout(timeout);
+    expect(code).toBe(0);
+    expect(readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+    expect(stderr.match(/keeps failing \(Command timed out\); this run goes on without the cache/g)).toHaveLength(1);
+  } finally {
+    process.kill(pid, "SIGCONT");
+    await hung.stop();
+    await slow.stop();
+    cleanup();
+  }
+}, 90_000);
 
 describe("cache stats, prune and clear on a redis store", () => {
   test("under a base that is a path (the Python tool's cache_dir), they see the entries the run wrote", async () => {
