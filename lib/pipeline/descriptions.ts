@@ -5,7 +5,7 @@ import type { Service } from "../schema/service.ts";
 import type { PipelineContext } from "./context.ts";
 
 /** Stage 1: one call gives the service's description at every plateau. */
-export async function describeService(ctx: PipelineContext, service: Service, priority: number): Promise<{ descriptions: Map<string, string>; model: string; source: AnswerSource }> {
+export async function describeService(ctx: PipelineContext, service: Service, priority: number): Promise<{ descriptions: Map<string, string>; model: string; source?: AnswerSource }> {
   const names = ctx.data.plateaus.map((p) => p.name);
   const result = await ctx.session.call<DescriptionsAnswer>({
     task: ctx.task,

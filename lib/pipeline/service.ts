@@ -4,6 +4,7 @@ import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
 import { describeService } from "./descriptions.ts";
 import type { EvolutionMeta, PlateauParts } from "./evolution.ts";
+import { createGaps } from "./gaps.ts";
 import { provenance } from "./provenance.ts";
 
 /**
@@ -53,22 +54,25 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
 /**
  * The pipeline for one service: descriptions → features per plateau → mapping per plateau and
  * catalogue. Each call starts as soon as its own inputs exist: a plateau's mapping waits only for
- * that plateau's features, never for the other plateaus.
+ * that plateau's features, never for the other plateaus. A call whose answer stays invalid leaves
+ * its part empty and named in the line (lib/pipeline/gaps.ts); any other failure fails the service.
  */
 export async function projectService(ctx: PipelineContext, service: Service, order: number, meta: Omit<EvolutionMeta, "models">): Promise<ServiceEvolution> {
   const answers = answerSet();
+  const gaps = createGaps(ctx.log, service.service_id);
   const later = loadLaterSteps();
-  const described = await describeService(ctx, service, stagePriority("descriptions", order));
+  const described = await gaps.fill("descriptions", describeService(ctx, service, stagePriority("descriptions", order)), () => ({ descriptions: new Map<string, string>(), model: "" }));
   const [{ generateFeatures }, { mapFeatures }, { buildEvolution }] = await later;
   answers.add("descriptions", described);
   const plateaus = await allSettled(
     ctx.data.plateaus.map(async (plateau): Promise<PlateauParts> => {
       const description = described.descriptions.get(plateau.name) ?? "";
-      const generated = await generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
+      const features = generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
+      const generated = await gaps.fill(`features ${plateau.name}`, features, () => ({ features: [], model: "" }));
       answers.add("features", generated);
       const mapped = await allSettled(
         ctx.data.catalogues.map(async (catalogue) => {
-          const result = await mapFeatures(ctx, {
+          const mapping = mapFeatures(ctx, {
             serviceId: service.service_id,
             serviceName: service.name,
             serviceDescription: description,
@@ -77,6 +81,7 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
             catalogue,
             priority: stagePriority("mapping", order),
           });
+          const result = await gaps.fill(`mapping ${plateau.name} ${catalogue.field}`, mapping, () => ({ mappings: new Map(), model: "" }));
           answers.add("mapping", result);
           return [catalogue.field, result.mappings] as const;
         }),
@@ -84,6 +89,6 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
       return { level: plateau.level, name: plateau.name, description, features: generated.features, mappings: Object.fromEntries(mapped) };
     }),
   );
-  const lineMeta = { ...meta, ...provenance(meta, answers.sources), models: answers.toJSON() };
+  const lineMeta = { ...meta, ...provenance(meta, answers.sources), models: { ...answers.toJSON(), ...gaps.meta() } };
   return buildEvolution({ service, meta: lineMeta, plateaus, roles: ctx.data.roles, catalogues: ctx.data.catalogues });
 }
