@@ -2,6 +2,7 @@ import { hasher, sha256Hex } from "./hash.ts";
 import { builtinDrivers, createStorage, type Driver, type Storage } from "unstorage";
 import { z } from "zod";
 import { SAError } from "./errors.ts";
+import type { AnswerSource } from "./call-spec.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
@@ -218,6 +219,16 @@ export const cacheEntrySchema = z.object({
   dropped: z.object({ reason: z.string(), data: z.unknown() }).optional(),
 });
 export type CacheEntry = z.infer<typeof cacheEntrySchema>;
+
+/**
+ * The run that made an entry's answer and when. Every entry written from a live answer names its
+ * run (`request.runId`); one without (an answer taken from the Python tool's cache by
+ * --reuse-imported) is named `imported`, as the ledger names who answered it: the same on every run.
+ */
+export const entrySource = (entry: Pick<CacheEntry, "createdAt" | "request">): AnswerSource => ({
+  runId: typeof entry.request.runId === "string" ? entry.request.runId : "imported",
+  at: entry.createdAt,
+});
 
 /** A key every driver accepts, read to tell a failing store from one refused key. */
 const PROBE_KEY = "health:probe";

@@ -38,11 +38,22 @@ export interface CallSpec<T> {
   importedCheck?: (value: T) => CheckResult<T>;
 }
 
+/**
+ * Where an answer came from: the run that made it and when, as its cache entry records them
+ * (`request.runId`, `createdAt`), so a rerun from the cache names the same source.
+ */
+export interface AnswerSource {
+  runId: string;
+  /** ISO time the answer was made: its cache entry's `createdAt`. */
+  at: string;
+}
+
 export interface CallResult<T> {
   value: T;
   /** `provider:model` that produced the answer (after fallback). */
   model: string;
   cached: boolean;
+  source: AnswerSource;
 }
 
 /**

@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   tracing?: Tracing;
   /** Where calls are journalled; a queue worker's goes to Redis. @default the run's file journal */
   journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
+  /** The run a live answer is made for (a queue worker's job's run). @default this run */
+  answerRunId?: () => string | undefined;
   /** Adds checks to the usage guard (a queue worker's shared budget). */
   wrapGuard?: (guard: UsageGuard) => UsageGuard;
   /** Also sends what is quarantined elsewhere (a queue worker's to its coordinator). */
@@ -195,7 +197,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
   const priceFactor = batch ? config.batch.priceFactor : undefined;
-  const liveSession = createSession({ ...run, ...callSettingsOf(options), routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
+  const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
   const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {

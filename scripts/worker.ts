@@ -2,7 +2,7 @@
 import { errorMessage } from "../lib/errors.ts";
 import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection } from "../lib/queue/connection.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
-import { createRedisJournal } from "../lib/queue/journal.ts";
+import { createRedisJournal, currentJob } from "../lib/queue/journal.ts";
 import { startQueueWorker } from "../lib/queue/worker.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import { onStopSignal } from "../lib/signals.ts";
@@ -31,7 +31,7 @@ const task = defineTask({
     const budget = createSharedBudget(connection, keys);
     const journal = createRedisJournal(connection, keys, budget.onSpend);
     const own = { ...config, budget: { softUsd: config.budget.softUsd } };
-    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
+    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);
     watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
     const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });

@@ -103,6 +103,9 @@ describe("run --queue with worker processes", () => {
       expect(run.totals.liveCalls).toBe(server.answered);
       expect(run.totals.requests).toBe(server.requests.length);
       expect(server.answered).toBe(6 * CALLS_PER_SERVICE);
+      // The workers answered for the coordinator's run: its lines name it, as a single-process run's do.
+      const { runId } = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+      expect(lines(join(dir, "out.jsonl")).map((e) => e.meta.run_id)).toEqual(Array(6).fill(runId));
     } finally {
       await server.stop();
       cleanup();

@@ -23,6 +23,11 @@ export interface Route {
 export interface SessionOptions {
   task: string;
   runId: string;
+  /**
+   * The run a live answer is made for, stored in its cache entry and named by the lines built
+   * from it: a queue worker answers for its job's run. @default runId
+   */
+  answerRunId?: () => string | undefined;
   /** The cache namespace: the first part of every cache key (config key `context`). */
   namespace: string;
   /** Per stage: its own model first, then the configured fallbacks. */

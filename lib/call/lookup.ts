@@ -1,5 +1,5 @@
 import { validateAnswer, type CallResult } from "../call-spec.ts";
-import type { CacheEntry } from "../cache.ts";
+import { entrySource, type CacheEntry } from "../cache.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { recordRequest } from "./record.ts";
 
@@ -26,5 +26,5 @@ function accept<T>(ctx: CallContext, attempt: Attempt<T>, hit: CacheEntry | unde
   // gives a cached rerun the exit code of the live run.
   if (hit.dropped) ctx.quarantine.add({ kind: "mapping", serviceId: spec.serviceId, stage: spec.stage, model, ...hit.dropped });
   recordRequest(ctx, { spec, provider: attempt.route.provider, cache: "hit", usage: hit.usage, answeredBy: hit.model });
-  return { value: checked.value, model, cached: true };
+  return { value: checked.value, model, cached: true, source: entrySource(hit) };
 }

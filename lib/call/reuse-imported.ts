@@ -1,3 +1,4 @@
+import { entrySource, type CacheEntry } from "../cache.ts";
 import { validateAnswer, type CallResult } from "../call-spec.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";
@@ -18,13 +19,14 @@ export async function reuseImported<T>(ctx: CallContext, attempt: Attempt<T>): P
   });
   if (reused === undefined) return undefined;
   recordRequest(ctx, { spec, provider: route.provider, cache: "hit", usage: noUsage, answeredBy: "imported" });
-  await ctx.cache.store(attempt.key, {
+  const entry: Omit<CacheEntry, "v" | "expiresAt"> = {
     answer: reused as {} | null,
     usage: noUsage,
     model: "imported",
     provider: route.provider.name,
     createdAt: new Date(ctx.clock.now()).toISOString(),
     request: { stage: spec.stage, serviceId: spec.serviceId, imported: true },
-  });
-  return { value: reused, model, cached: true };
+  };
+  await ctx.cache.store(attempt.key, entry);
+  return { value: reused, model, cached: true, source: entrySource(entry) };
 }

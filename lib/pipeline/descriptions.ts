@@ -1,10 +1,11 @@
+import type { AnswerSource } from "../call-spec.ts";
 import { descriptionsPrompt } from "../prompts/build.ts";
 import { descriptionsResponse, type DescriptionsAnswer } from "../schema/responses.ts";
 import type { Service } from "../schema/service.ts";
 import type { PipelineContext } from "./context.ts";
 
 /** Stage 1: one call gives the service's description at every plateau. */
-export async function describeService(ctx: PipelineContext, service: Service, priority: number): Promise<{ descriptions: Map<string, string>; model: string }> {
+export async function describeService(ctx: PipelineContext, service: Service, priority: number): Promise<{ descriptions: Map<string, string>; model: string; source?: AnswerSource }> {
   const names = ctx.data.plateaus.map((p) => p.name);
   const result = await ctx.session.call<DescriptionsAnswer>({
     task: ctx.task,
@@ -21,5 +22,5 @@ export async function describeService(ctx: PipelineContext, service: Service, pr
       return { value: { descriptions }, problems };
     },
   });
-  return { descriptions: new Map(result.value.descriptions.map((d) => [d.plateau_name, d.description])), model: result.model };
+  return { descriptions: new Map(result.value.descriptions.map((d) => [d.plateau_name, d.description])), model: result.model, source: result.source };
 }

@@ -1,3 +1,4 @@
+import type { AnswerSource } from "../call-spec.ts";
 import { featuresPrompt } from "../prompts/build.ts";
 import type { Plateau } from "../schema/data.ts";
 import { labelForLevel } from "../schema/evolution.ts";
@@ -21,7 +22,7 @@ const byRoleThenName = (a: { role: string; name: string; description: string }, 
 const isFilled = (f: FeaturesAnswer["features"][number]) => f.name.trim().length > 0 && f.description.trim().length > 0 && f.score.justification.trim().length > 0;
 
 /** Stage 2: one call per plateau gives features for every role, each with a CMMI score. */
-export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: GeneratedFeature[]; model: string }> {
+export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: GeneratedFeature[]; model: string; source?: AnswerSource }> {
   const roleIds = ctx.data.roles.map((r) => r.role_id);
   const result = await ctx.session.call<FeaturesAnswer>({
     task: ctx.task,
@@ -61,5 +62,5 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     score: { justification: f.score.justification.trim(), label: labelForLevel(f.score.level), level: f.score.level },
   }));
   features.sort(compareFeatures);
-  return { features, model: result.model };
+  return { features, model: result.model, source: result.source };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AnswerSource } from "../call-spec.ts";
 import { mappingPrompt, type MappingFeature } from "../prompts/build.ts";
 import type { Catalogue } from "../schema/data.ts";
 import { facetsSchema, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
@@ -182,7 +183,7 @@ export interface MapFeaturesInput {
  * Stage 3: one call per plateau and catalogue maps that plateau's features to catalogue items.
  * A rationale (`--rationale`) stays in the cached answer; the mappings returned never carry it.
  */
-export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput): Promise<{ mappings: Map<string, MappedItem[]>; model: string }> {
+export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput): Promise<{ mappings: Map<string, MappedItem[]>; model: string; source?: AnswerSource }> {
   const { featureIds, pins } = pinsOf(input.features);
   // Nothing to map, or nothing to map to (an empty catalogue allowed by `allowEmpty`): no call.
   if (featureIds.length === 0 || input.catalogue.items.length === 0) return { mappings: new Map(), model: "" };
@@ -214,5 +215,5 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
     for (const m of entry.items) if (!list.some((x) => x.item === m.item)) list.push({ facets: m.facets ? inOutputOrder(check, m.facets) : null, item: m.item });
     mappings.set(entry.feature_id, list);
   }
-  return { mappings, model: result.model };
+  return { mappings, model: result.model, source: result.source };
 }

@@ -1,3 +1,4 @@
+import type { AnswerSource } from "../call-spec.ts";
 import type { Catalogue, Role } from "../schema/data.ts";
 import type { Service } from "../schema/service.ts";
 import { roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
@@ -5,6 +6,7 @@ import type { PipelineContext } from "./context.ts";
 import { buildEvolution, byId, compareFeatures, type PlateauFeature, type PlateauParts } from "./evolution.ts";
 import { isObject, levelOf, type MapInput } from "./map-input.ts";
 import { mapFeatures, type MappedItem } from "./mapping.ts";
+import { provenance } from "./provenance.ts";
 import { allSettled, stagePriority } from "./service.ts";
 import { createGaps, GAPS_KEY, type Gaps } from "./gaps.ts";
 
@@ -56,7 +58,10 @@ function rolesFor(input: MapInput, dataRoles: Role[]): Role[] {
 
 type SourcePlateau = ReturnType<typeof plateausOf>[number];
 
-/** Where one record sits in the run: its position (priority), the run's id, start and catalogue hash, plateau names by level. */
+/**
+ * Where one record sits in the run: its position (priority), the run's id and start (for a record
+ * that made no call), catalogue hash, plateau names by level.
+ */
 export interface RemapRun {
   position: number;
   runId: string;
@@ -80,14 +85,15 @@ function carriedCatalogues(plateaus: SourcePlateau[], selected: Set<string>): Ma
 }
 
 /** One plateau mapped to every chosen catalogue at once (the calls are independent); carried catalogues kept. */
-async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; models: Set<string>; gaps: Gaps }): Promise<PlateauParts> {
+async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; models: Set<string>; sources: AnswerSource[]; gaps: Gaps }): Promise<PlateauParts> {
   const { service } = scope;
   const features = p.features.map(toPlateauFeature).sort(compareFeatures);
   const mapped = await allSettled(
     ctx.data.catalogues.map(async (catalogue) => {
       const mapping = mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, serviceDescription: p.description, plateau: p, features, catalogue, priority: stagePriority("mapping", scope.position) });
-      const result = await scope.gaps.fill(`mapping ${p.name} ${catalogue.field}`, mapping, () => ({ mappings: new Map(), model: "" }));
+      const result = await scope.gaps.fill<Awaited<typeof mapping>>(`mapping ${p.name} ${catalogue.field}`, mapping, () => ({ mappings: new Map(), model: "" }));
       if (result.model) scope.models.add(result.model);
+      if (result.source) scope.sources.push(result.source);
       return [catalogue.field, result.mappings] as const;
     }),
   );
@@ -104,9 +110,10 @@ export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun
   const service = input.kind === "evolution" ? input.evolution.service : input.record.service;
   const plateaus = plateausOf(input, run.plateauNames);
   const models = new Set<string>();
+  const sources: AnswerSource[] = [];
   const gaps = createGaps(ctx.log, service.service_id);
   const carried = carriedCatalogues(plateaus, new Set(ctx.data.catalogues.map((c) => c.field)));
-  const parts = await allSettled(plateaus.map((p) => remapPlateau(ctx, p, { service, carried, position: run.position, models, gaps })));
+  const parts = await allSettled(plateaus.map((p) => remapPlateau(ctx, p, { service, carried, position: run.position, models, sources, gaps })));
   const catalogues = [...ctx.data.catalogues, ...[...carried.values()].sort((a, b) => byId(a.field, b.field))];
   const previous = input.kind === "evolution" ? input.evolution.meta : undefined;
   const { models: oldModels, seed } = previous ?? ({} as Record<string, unknown>);
@@ -117,8 +124,7 @@ export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun
     catalogues,
     plateaus: parts,
     meta: {
-      runId: run.runId,
-      created: run.created,
+      ...provenance(run, sources),
       seed: typeof seed === "number" ? seed : null,
       catalogueHash: run.catalogueHash,
       models: { ...kept, ...(models.size ? { mapping: [...models].sort().join(",") } : {}), ...gaps.meta(gapsNotMapped(oldGaps, ctx.data.catalogues)) },

@@ -1,9 +1,11 @@
+import type { AnswerSource } from "../call-spec.ts";
 import type { Service } from "../schema/service.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
 import { describeService } from "./descriptions.ts";
 import type { EvolutionMeta, PlateauParts } from "./evolution.ts";
 import { createGaps } from "./gaps.ts";
+import { provenance } from "./provenance.ts";
 
 /**
  * The steps after the descriptions call (features, mapping, the evolution's assembly) load once
@@ -24,13 +26,16 @@ export function stagePriority(stage: "descriptions" | "features" | "mapping", or
   return weight * 1e9 - order;
 }
 
-/** Records which model answered each stage (more than one after a fallback). */
-function modelSet() {
+/** Records which model answered each stage (more than one after a fallback), and where each answer came from. */
+function answerSet() {
   const models: Record<string, Set<string>> = {};
+  const sources: AnswerSource[] = [];
   return {
-    add(stage: string, model: string) {
-      if (model) (models[stage] ??= new Set()).add(model);
+    add(stage: string, answer: { model: string; source?: AnswerSource }) {
+      if (answer.model) (models[stage] ??= new Set()).add(answer.model);
+      if (answer.source) sources.push(answer.source);
     },
+    sources,
     toJSON: () => Object.fromEntries(Object.entries(models).map(([k, v]) => [k, [...v].sort().join(",")])),
   };
 }
@@ -53,18 +58,18 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
  * its part empty and named in the line (lib/pipeline/gaps.ts); any other failure fails the service.
  */
 export async function projectService(ctx: PipelineContext, service: Service, order: number, meta: Omit<EvolutionMeta, "models">): Promise<ServiceEvolution> {
-  const models = modelSet();
+  const answers = answerSet();
   const gaps = createGaps(ctx.log, service.service_id);
   const later = loadLaterSteps();
-  const { descriptions, model } = await gaps.fill("descriptions", describeService(ctx, service, stagePriority("descriptions", order)), () => ({ descriptions: new Map<string, string>(), model: "" }));
+  const described = await gaps.fill("descriptions", describeService(ctx, service, stagePriority("descriptions", order)), () => ({ descriptions: new Map<string, string>(), model: "" }));
   const [{ generateFeatures }, { mapFeatures }, { buildEvolution }] = await later;
-  models.add("descriptions", model);
+  answers.add("descriptions", described);
   const plateaus = await allSettled(
     ctx.data.plateaus.map(async (plateau): Promise<PlateauParts> => {
-      const description = descriptions.get(plateau.name) ?? "";
+      const description = described.descriptions.get(plateau.name) ?? "";
       const features = generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
       const generated = await gaps.fill(`features ${plateau.name}`, features, () => ({ features: [], model: "" }));
-      models.add("features", generated.model);
+      answers.add("features", generated);
       const mapped = await allSettled(
         ctx.data.catalogues.map(async (catalogue) => {
           const mapping = mapFeatures(ctx, {
@@ -77,12 +82,13 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
             priority: stagePriority("mapping", order),
           });
           const result = await gaps.fill(`mapping ${plateau.name} ${catalogue.field}`, mapping, () => ({ mappings: new Map(), model: "" }));
-          models.add("mapping", result.model);
+          answers.add("mapping", result);
           return [catalogue.field, result.mappings] as const;
         }),
       );
       return { level: plateau.level, name: plateau.name, description, features: generated.features, mappings: Object.fromEntries(mapped) };
     }),
   );
-  return buildEvolution({ service, meta: { ...meta, models: { ...models.toJSON(), ...gaps.meta() } }, plateaus, roles: ctx.data.roles, catalogues: ctx.data.catalogues });
+  const lineMeta = { ...meta, ...provenance(meta, answers.sources), models: { ...answers.toJSON(), ...gaps.meta() } };
+  return buildEvolution({ service, meta: lineMeta, plateaus, roles: ctx.data.roles, catalogues: ctx.data.catalogues });
 }
