@@ -20,3 +20,18 @@ export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code:
     process.off("SIGTERM", listener);
   };
 }
+
+/**
+ * While nothing else handles SIGINT or SIGTERM (start-up, an export, the last steps of a run), one
+ * exits at once with 130 or 143, the exit codes the README promises, rather than killing the
+ * process, so 'exit' hooks still run (the output's lock, an export's temp file). A handler of
+ * `onStopSignal` takes precedence while it is installed.
+ */
+export function exitOnSignal(exit: (code: number) => never = process.exit): void {
+  const listener = (signal: "SIGINT" | "SIGTERM") => {
+    if (process.listenerCount(signal) > 1) return;
+    exit(signalExitCode(signal));
+  };
+  process.on("SIGINT", listener);
+  process.on("SIGTERM", listener);
+}
