@@ -66,4 +66,34 @@ describe("a signal at the edges of a run", () => {
     });
   }
 
+  test("a signal once every service is written (the final rewrite and ledger record) exits 130 with the lock released and the ledger's record complete", async () => {
+    const server = startTestServer({ latencyMs: 50 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const ledger = join(dir, ".sa/usage.json");
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      // After the run's first ledger record, hold the ledger's lock: its final record then waits for it.
+      await until(() => existsSync(ledger), "the first ledger record");
+      await takeLock(`${ledger}.lock`);
+      await until(() => lines(join(dir, "out.jsonl")).length === 2, "both services");
+      await Bun.sleep(300);
+      proc.kill("SIGINT");
+      await Bun.sleep(300);
+      unlinkSync(`${ledger}.lock`);
+      await proc.exited;
+      expect(proc.signalCode).toBeNull();
+      expect(proc.exitCode).toBe(130);
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false);
+      const run = readLedger(ledger).runs[0]!;
+      // The work was done when the signal came: the record says so, with every call.
+      expect(run.status).toBe("ok");
+      expect(run.totals.liveCalls).toBe(server.answered);
+      expect(lines(join(dir, "out.jsonl")).map((l) => JSON.parse(l).service.service_id)).toEqual(["SVC001", "SVC002"]);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
 });
