@@ -96,4 +96,33 @@ describe("a signal at the edges of a run", () => {
     }
   });
 
+  test("two quick Ctrl-Cs before any service is done: an empty output, and the ledger file itself says interrupted with the answered calls", async () => {
+    const server = startTestServer({ latencyMs: 300 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const ledger = join(dir, ".sa/usage.json");
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "4"], { cwd: dir, baseURL: server.url });
+      // The descriptions are answered; the features are in flight; no service can be complete yet.
+      await until(() => server.answered >= 2 && existsSync(ledger), "the descriptions");
+      await Bun.sleep(50);
+      proc.kill("SIGINT");
+      await Bun.sleep(50);
+      proc.kill("SIGINT");
+      await proc.exited;
+      expect(proc.exitCode).toBe(130);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8")).toBe("");
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false);
+      // Read as it is on disk, before anything folds the journal into it.
+      const run = readLedger(ledger).runs[0]!;
+      expect(run.status).toBe("interrupted");
+      expect(run.stopReason).toContain("a second signal stopped the run at once");
+      expect(run.totals.liveCalls).toBeGreaterThanOrEqual(2);
+      expect(run.totals.liveCalls).toBeLessThanOrEqual(server.answered);
+      expect(journals(dir)).toEqual([]);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
 });

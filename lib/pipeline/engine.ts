@@ -61,7 +61,7 @@ async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunS
   const heartbeat = startHeartbeat(run as EngineRun<unknown>);
   // Signals are handled until the final ledger record is written: one during the final rewrite
   // or that write lets them finish, where the default action would kill the process midway.
-  const removeStops = watchStops(run as EngineRun<unknown>, claim);
+  const removeStops = watchStops(run as EngineRun<unknown>, claim, heartbeat);
   run.progress.start(() => progressCounts(run as EngineRun<unknown>));
   const dispatcher = createDispatcher(run);
   try {

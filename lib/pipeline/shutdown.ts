@@ -2,17 +2,18 @@ import type { OutputClaim } from "../output-claim.ts";
 import { onStopSignal, signalExitCode } from "../signals.ts";
 import { onStdoutClosed } from "../stdout.ts";
 import type { EngineRun, RunState, RunStatus } from "./engine-types.ts";
+import type { Heartbeat } from "./heartbeat.ts";
 import { halt } from "./run-state.ts";
 
 /**
  * Turns SIGINT/SIGTERM (when asked) and a closed stdout into a graceful stop; returns the
  * function that removes the handlers.
  */
-export function watchStops(run: EngineRun<unknown>, claim: OutputClaim): () => void {
-  const { options, state, rt } = run;
-  // A second signal exits at once: the journal says so, so the ledger still gets this run's totals.
+export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbeat: Pick<Heartbeat, "finalNow">): () => void {
+  const { options, state } = run;
+  // A second signal exits at once: the ledger gets this run's totals now, or from the journal on its next read.
   const exitNow = (code: number): never => {
-    rt.journal.end("interrupted", `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`);
+    heartbeat.finalNow("interrupted", `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`);
     claim.release();
     return process.exit(code);
   };
