@@ -126,3 +126,32 @@ describe("a signal at the edges of a run", () => {
     }
   });
 });
+
+describe("export interrupted", () => {
+  test("Ctrl-C while an export writes: exit 130, the earlier file untouched, no temp file left", async () => {
+    const { dir, cleanup } = tempDir("sa-export-signal-");
+    try {
+      const { lines: evolutions } = await syntheticEvolutions(dir);
+      // Enough services that the XLSX takes seconds to write.
+      const many = Array.from({ length: 300 }, (_, i) => {
+        const e = structuredClone(evolutions[i % evolutions.length]!);
+        e.service.service_id = `X${String(i).padStart(4, "0")}`;
+        return e;
+      });
+      const input = writeJsonl(join(dir, "many.jsonl"), many);
+      writeFileSync(join(dir, "report.xlsx"), "the earlier report");
+      const proc = spawnScript("export", ["--input", input, "--output", "report.xlsx"], { cwd: dir });
+      const temps = () => readdirSync(dir).filter((n) => n.endsWith(".tmp"));
+      await until(() => temps().length > 0 || proc.exitCode !== null, "the export's temp file");
+      expect(proc.exitCode).toBeNull(); // still writing
+      proc.kill("SIGINT");
+      await proc.exited;
+      expect(proc.signalCode).toBeNull();
+      expect(proc.exitCode).toBe(130);
+      expect(readFileSync(join(dir, "report.xlsx"), "utf8")).toBe("the earlier report");
+      expect(temps()).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
+});

@@ -29,6 +29,9 @@ export function openSink(path: string): Sink {
   if (!toStdout) mkdirSync(dirname(path), { recursive: true });
   // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.
   const stream: Writable = toStdout ? toStdoutStream() : createWriteStream(temp);
+  // An export stopped by Ctrl-C or SIGTERM (exit 130/143) leaves no temp file behind.
+  const removeTemp = () => rmSync(temp, { force: true });
+  if (!toStdout) process.on("exit", removeTemp);
   let pending: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -56,12 +59,14 @@ export function openSink(path: string): Sink {
       // A writer that pipes into the stream (the XLSX zip) ends it itself.
       if (!stream.writableEnded) stream.end();
       if (!stream.writableFinished) await once(stream, "finish");
+      process.off("exit", removeTemp);
       commitTemp(temp, path);
     },
     abort() {
       if (toStdout) return;
+      process.off("exit", removeTemp);
       stream.destroy();
-      rmSync(temp, { force: true });
+      removeTemp();
     },
   };
 }
