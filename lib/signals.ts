@@ -21,17 +21,21 @@ export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code:
   };
 }
 
+// Marks the listener of `exitOnSignal`: the same for every copy of this module (a task's bundle has its own).
+const fallback = Symbol.for("service-ambitions.exitOnSignal");
+
 /**
  * While nothing else handles SIGINT or SIGTERM (start-up, an export, the last steps of a run), one
  * exits at once with 130 or 143, the exit codes the README promises, rather than killing the
  * process, so 'exit' hooks still run (the output's lock, an export's temp file). A handler of
- * `onStopSignal` takes precedence while it is installed.
+ * `onStopSignal` takes precedence while it is installed. Installed once, however often called.
  */
 export function exitOnSignal(exit: (code: number) => never = process.exit): void {
-  const listener = (signal: "SIGINT" | "SIGTERM") => {
-    if (process.listenerCount(signal) > 1) return;
+  if (process.listeners("SIGINT").some((l) => fallback in l)) return;
+  const listener = Object.assign((signal: "SIGINT" | "SIGTERM") => {
+    if (process.listeners(signal).some((l) => !(fallback in l))) return;
     exit(signalExitCode(signal));
-  };
+  }, { [fallback]: true });
   process.on("SIGINT", listener);
   process.on("SIGTERM", listener);
 }
