@@ -3,13 +3,13 @@ export type StopSignal = "SIGINT" | "SIGTERM" | "SIGPIPE";
 export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 })[signal];
 
 /**
- * The first Ctrl-C (or SIGTERM) asks for a graceful stop; a second one exits at once.
- * Returns a function that removes the handlers.
+ * The first Ctrl-C (or SIGTERM) asks for a graceful stop; a second one calls `exit` (at once,
+ * unless it first finishes a line being written). Returns a function that removes the handlers.
  */
-export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code: number) => never = process.exit): () => void {
+export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code: number) => void = process.exit): () => void {
   let received = false;
   const listener = (signal: "SIGINT" | "SIGTERM") => {
-    if (received) exit(signalExitCode(signal));
+    if (received) return exit(signalExitCode(signal));
     received = true;
     handler(signal);
   };

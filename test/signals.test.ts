@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, root, scriptEnv, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 import { syntheticEvolutions } from "./support/evolutions.ts";
 
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean) : []);
@@ -29,6 +29,26 @@ async function openWhenRead(fifo: string): Promise<number> {
     }
   }, "the config to be opened");
   return fd!;
+}
+
+/** Reads a non-blocking descriptor until its writers are gone. */
+async function readToEnd(fd: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.alloc(1 << 16);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buffer);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      await Bun.sleep(10);
+      continue;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buffer.subarray(0, n)));
+  }
+  closeSync(fd);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** Takes a lock file as lib/file-lock.ts does (O_EXCL), waiting while its owner holds it. */
@@ -120,6 +140,37 @@ describe("a signal at the edges of a run", () => {
       expect(run.totals.liveCalls).toBeGreaterThanOrEqual(2);
       expect(run.totals.liveCalls).toBeLessThanOrEqual(server.answered);
       expect(journals(dir)).toEqual([]);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+});
+
+describe("--output - interrupted", () => {
+  test("two quick Ctrl-Cs while stdout's reader is taking a line: it still gets whole lines only", async () => {
+    const server = startTestServer({ latencyMs: 20 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(30));
+      const fifo = join(dir, "stdout.fifo");
+      Bun.spawnSync(["mkfifo", fifo]);
+      // A reader that takes nothing until the signals: the pipe fills and the run waits in the middle of a line.
+      const idle = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writeEnd = openSync(fifo, constants.O_WRONLY);
+      const proc = Bun.spawn(["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "-", "--data", fixtureData, "--concurrency", "8"], { cwd: dir, env: scriptEnv({ baseURL: server.url }), stdout: writeEnd, stderr: "pipe" });
+      closeSync(writeEnd);
+      await until(() => server.answered >= 200, "the pipe to fill");
+      proc.kill("SIGINT");
+      await Bun.sleep(50);
+      proc.kill("SIGINT");
+      await Bun.sleep(200);
+      const text = await readToEnd(idle);
+      await proc.exited;
+      expect(proc.exitCode).toBe(130);
+      for (const line of text.trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
+      expect(text.endsWith("\n")).toBe(true);
+      expect(Buffer.byteLength(text)).toBeGreaterThanOrEqual(64 * 1024); // the pipe was full at the signals
     } finally {
       cleanup();
       await server.stop();

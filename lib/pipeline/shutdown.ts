@@ -1,6 +1,6 @@
 import type { OutputClaim } from "../output-claim.ts";
 import { onStopSignal, signalExitCode } from "../signals.ts";
-import { onStdoutClosed } from "../stdout.ts";
+import { flushStdout, onStdoutClosed } from "../stdout.ts";
 import type { EngineRun, RunState, RunStatus } from "./engine-types.ts";
 import type { Heartbeat } from "./heartbeat.ts";
 import { halt } from "./run-state.ts";
@@ -12,10 +12,15 @@ import { halt } from "./run-state.ts";
 export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbeat: Pick<Heartbeat, "finalNow">): () => void {
   const { options, state } = run;
   // A second signal exits at once: the ledger gets this run's totals now, or from the journal on its next read.
-  const exitNow = (code: number): never => {
+  let exiting = false;
+  const exitNow = (code: number): void => {
+    if (exiting) return process.exit(code); // a third one does not wait for stdout's reader
+    exiting = true;
     heartbeat.finalNow("interrupted", `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`);
     claim.release();
-    return process.exit(code);
+    // `--output -`: the line its reader is taking is finished first, so what it got is whole lines.
+    if (options.output === "-") void flushStdout().then(() => process.exit(code));
+    else process.exit(code);
   };
   const removeSignals = options.handleSignals ? onStopSignal((signal) => halt(run, { status: "interrupted", reason: `${signal} received`, signal }), exitNow) : () => {};
   // The reader of `--output -` went away: stop as on SIGTERM, with exit 141.
