@@ -116,6 +116,39 @@ describe("a signal at the edges of a run", () => {
     }
   });
 
+  test("a signal during the final in-order rewrite: the rewrite completes, then exit 130 with the run recorded as interrupted", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { lines: evolutions } = await syntheticEvolutions(dir);
+      // Services not in the input, before it: the rewrite copies some 60 MB, so it can be caught in the act.
+      const padding = "x".repeat(120_000);
+      const others = Array.from({ length: 500 }, (_, i) => {
+        const e = structuredClone(evolutions[i % evolutions.length]!);
+        e.service.service_id = `Z${String(i).padStart(4, "0")}`;
+        e.service.name = `${e.service.name} ${padding}`;
+        return e;
+      });
+      writeJsonl(join(dir, "out.jsonl"), others);
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const proc = spawnScript("run", ["--model", "synthetic:demo", "--input", input, "--output", "out.jsonl", "--data", fixtureData, "--cache-mode", "off"], { cwd: dir });
+      const temp = join(dir, `out.jsonl.${proc.pid}.tmp`);
+      await until(() => existsSync(temp) || proc.exitCode !== null, "the rewrite's temp file", 60_000);
+      proc.kill("SIGINT");
+      await proc.exited;
+      expect(proc.exitCode).toBe(130);
+      const ids = lines(join(dir, "out.jsonl")).map((l) => JSON.parse(l).service.service_id);
+      expect(ids).toHaveLength(501);
+      expect(ids[0]).toBe("SVC001");
+      expect(existsSync(temp)).toBe(false);
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false);
+      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+      expect(run.status).toBe("interrupted");
+      expect(run.services).toMatchObject({ ok: 1 });
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
+
   test("two quick Ctrl-Cs before any service is done: an empty output, and the ledger file itself says interrupted with the answered calls", async () => {
     const server = startTestServer({ latencyMs: 300 });
     const { dir, cleanup } = tempDir();

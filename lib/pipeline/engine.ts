@@ -72,6 +72,8 @@ async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunS
       await heartbeat.stop();
       run.writer.finish(run.state.order);
     }
+    // A signal that came during the rewrite (synchronous) is handled now, before the outcome is decided.
+    await new Promise((resolve) => setImmediate(resolve));
     run.progress.stop();
     return await finishRun(run as EngineRun<unknown>, heartbeat);
   } finally {
