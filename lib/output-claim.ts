@@ -117,15 +117,15 @@ function acquire(output: string, owner: LockOwner, log: Log): void {
   throw heldBy(output, lock, readOwner(lock));
 }
 
-/** Temp files of the final rewrite (`<output>.<pid>.tmp`) whose process is gone. */
-function removeStaleTemps(output: string, log: Log): void {
+/** Temp files of the final rewrite or of an export (`<output>.<pid>.tmp`) whose process is gone. */
+export function removeStaleTemps(output: string, log?: Log): void {
   const dir = dirname(output);
   for (const name of readdirSync(dir)) {
     const pid = staleTempPid(output, name);
     if (!pid || pid === process.pid || pidAlive(pid)) continue;
     try {
       unlinkSync(join(dir, name));
-      log.warn(`--output ${output}: removed ${name}, left by process ${pid} that is gone`);
+      log?.warn(`--output ${output}: removed ${name}, left by process ${pid} that is gone`);
     } catch {
       // Gone already.
     }

@@ -25,10 +25,12 @@ export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code:
 const fallback = Symbol.for("service-ambitions.exitOnSignal");
 
 /**
- * While nothing else handles SIGINT or SIGTERM (start-up, an export, the last steps of a run), one
- * exits at once with 130 or 143, the exit codes the README promises, rather than killing the
- * process, so 'exit' hooks still run (the output's lock, an export's temp file). A handler of
- * `onStopSignal` takes precedence while it is installed. Installed once, however often called.
+ * For run and map: while nothing else handles SIGINT or SIGTERM (start-up, the last steps), one
+ * exits with 130 or 143, the exit codes the README promises, rather than killing the process, so
+ * 'exit' hooks still run (the output's lock). A handler of `onStopSignal` takes precedence while
+ * it is installed. Installed once, however often called. Not for tasks that compute for long
+ * without yielding (an XLSX export): a listener only runs when the event loop turns, so there
+ * Ctrl-C would wait for the end, where the default action stops the process at once.
  */
 export function exitOnSignal(exit: (code: number) => never = process.exit): void {
   if (process.listeners("SIGINT").some((l) => fallback in l)) return;

@@ -2,7 +2,6 @@ import { defineCommand, runCommand, type ArgsDef, type CommandDef, type ParsedAr
 import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
 import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
-import { exitOnSignal } from "../lib/signals.ts";
 import { flushStdout, writeStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Config } from "../lib/schema/config.ts";
@@ -73,10 +72,9 @@ export function missingValue(rawArgs: string[], args: ArgsDef): string | undefin
 /**
  * Runs a task as a program. Only this prints the final error and exits. `note` is a debug line
  * from the start-up (scripts/_start.ts: whether the task's code came from its bundle), logged
- * at the end. Ctrl-C or SIGTERM while the task does not handle them itself exits 130 or 143.
+ * at the end.
  */
 export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2), options: { note?: string } = {}): Promise<never> {
-  exitOnSignal();
   const command: CommandDef<T> = defineCommand({ meta: task.meta, args: task.args });
   const verbose = rawArgs.includes("--verbose") || rawArgs.includes("-v");
   const quiet = rawArgs.includes("--quiet") || rawArgs.includes("-q");

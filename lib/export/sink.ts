@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { dirname } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
 import { commitTemp, tempPathFor } from "../atomic-write.ts";
+import { removeStaleTemps } from "../output-claim.ts";
 import { stdoutStream } from "../stdout.ts";
 
 /** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
@@ -27,11 +28,10 @@ export function openSink(path: string): Sink {
   const toStdout = path === "-";
   const temp = tempPathFor(path);
   if (!toStdout) mkdirSync(dirname(path), { recursive: true });
+  // An export stopped by Ctrl-C, SIGTERM or a crash left its temp file: it goes now.
+  if (!toStdout) removeStaleTemps(path);
   // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.
   const stream: Writable = toStdout ? toStdoutStream() : createWriteStream(temp);
-  // An export stopped by Ctrl-C or SIGTERM (exit 130/143) leaves no temp file behind.
-  const removeTemp = () => rmSync(temp, { force: true });
-  if (!toStdout) process.on("exit", removeTemp);
   let pending: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -59,14 +59,12 @@ export function openSink(path: string): Sink {
       // A writer that pipes into the stream (the XLSX zip) ends it itself.
       if (!stream.writableEnded) stream.end();
       if (!stream.writableFinished) await once(stream, "finish");
-      process.off("exit", removeTemp);
       commitTemp(temp, path);
     },
     abort() {
       if (toStdout) return;
-      process.off("exit", removeTemp);
       stream.destroy();
-      removeTemp();
+      rmSync(temp, { force: true });
     },
   };
 }
