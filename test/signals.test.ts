@@ -149,6 +149,28 @@ describe("a signal at the edges of a run", () => {
     }
   }, 60_000);
 
+  test("Ctrl-C while the input is stdin still open (a terminal, a producer not done): the run stops waiting for it, finishes and exits 130", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      const [service] = makeServices(1);
+      const proc = Bun.spawn(["bun", join(root, "scripts/run.ts"), "--input", "-", "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, env: scriptEnv({ baseURL: server.url }), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      proc.stdin.write(`${JSON.stringify(service)}\n`);
+      proc.stdin.flush();
+      await until(() => lines(join(dir, "out.jsonl")).length === 1, "the first service");
+      proc.kill("SIGINT");
+      const ended = await Promise.race([proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
+      if (!ended) proc.kill("SIGKILL");
+      expect(ended).toBe(true);
+      expect(proc.exitCode).toBe(130);
+      expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false);
+      expect(readLedger(join(dir, ".sa/usage.json")).runs[0]).toMatchObject({ status: "interrupted", services: { ok: 1 } });
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 30_000);
+
   test("two quick Ctrl-Cs before any service is done: an empty output, and the ledger file itself says interrupted with the answered calls", async () => {
     const server = startTestServer({ latencyMs: 300 });
     const { dir, cleanup } = tempDir();
