@@ -6,8 +6,8 @@ import { isPythonConfig } from "./config-python-shape.ts";
 import { SAError } from "./errors.ts";
 import { configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
-import { firstIssue, formatIssues } from "./zod-error.ts";
-import { lineOf, yamlLineOf } from "./json-position.ts";
+import { formatIssues, issueLocation } from "./zod-error.ts";
+import { lineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 
 export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
@@ -95,20 +95,23 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
 
 async function readConfigFile(file: string): Promise<Plain> {
   const ext = extname(file);
+  let text: string | undefined;
   try {
     if (ext === ".ts" || ext === ".js" || ext === ".mjs") {
       const mod = (await import(resolve(file))) as { default?: unknown };
       if (!isPlain(mod.default)) throw new Error("the file must `export default` an object");
       return mod.default;
     }
-    const text = await readFile(file, "utf8");
+    text = await readFile(file, "utf8");
     // yaml loads only for a YAML file: most configs are JSON.
     const data: unknown = ext === ".json" ? JSON.parse(text) : (await import("yaml")).parse(text);
     if (data == null) return {};
     if (!isPlain(data)) throw new Error("expected an object at the top level");
     return data;
   } catch (cause) {
-    throw new SAError("E_CONFIG", `config ${file}: ${(cause as Error).message.split("\n")[0]}`, { cause });
+    // A YAML error knows its line; a JSON one is found again (Bun's message has no position).
+    const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
+    throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${(cause as Error).message.split("\n")[0]}`, { cause });
   }
 }
 
@@ -137,7 +140,7 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
   if (checked.success) return checked.data;
   // A layer mapped from the Python tool's keys has no line of its own in the file.
   if (mapped) throw new SAError("E_CONFIG", `config ${file}: ${formatIssues(checked.error)} (mapped from the Python tool's config)`);
-  const line = await configLine(file, firstIssue(checked.error)?.path ?? []);
+  const line = await configLine(file, issueLocation(checked.error));
   throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
 }
 

@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
-import { catalogueFileDigest } from "./catalogue-hash.ts";
+import { catalogueFileDigest, catalogueHash } from "./catalogue-hash.ts";
 import { SAError } from "./errors.ts";
 import {
   catalogueFileSchema,
@@ -15,8 +15,8 @@ import {
   type Role,
 } from "./schema/data.ts";
 import type { Config } from "./schema/config.ts";
-import { firstIssue, formatIssues } from "./zod-error.ts";
-import { lineOf } from "./json-position.ts";
+import { formatIssues, issueLocation } from "./zod-error.ts";
+import { lineOf, syntaxErrorLine } from "./json-position.ts";
 import { loadPromptTexts } from "./prompts/sources.ts";
 
 export interface Dataset {
@@ -33,13 +33,6 @@ export interface Dataset {
   sources: { situationalContext: string | null; inspirations: string | null };
 }
 
-/** Turns a JSON.parse position into a line number for the error message. */
-function jsonError(text: string, error: Error): string {
-  const position = /position (\d+)/.exec(error.message)?.[1];
-  if (!position) return error.message;
-  const line = text.slice(0, Number(position)).split("\n").length;
-  return `line ${line}: ${error.message}`;
-}
 
 export async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
   let text: string;
@@ -52,21 +45,26 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
   try {
     data = JSON.parse(text);
   } catch (cause) {
-    throw new SAError("E_DATA", `data ${file}: invalid JSON, ${jsonError(text, cause as Error)}`, { cause });
+    const line = syntaxErrorLine(text);
+    throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
   }
   // Each data file is parsed once: zod's compiled fast path would cost more to build than it saves.
   const parsed = schema.safeParse(data, { jitless: true });
   if (!parsed.success) {
-    const line = lineOf(text, firstIssue(parsed.error)?.path ?? []);
+    const line = lineOf(text, issueLocation(parsed.error));
     throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
   }
   return parsed.data;
 }
 
-function assertUnique(file: string, ids: string[], what: string): void {
+/** Refuses a repeated id, naming the line and the field of the second one (`at`: its path in the file). */
+function assertUnique(file: string, ids: string[], at: (index: number) => PropertyKey[]): void {
   const seen = new Set<string>();
   for (const [index, id] of ids.entries()) {
-    if (seen.has(id)) throw new SAError("E_DATA", `data ${file}: ${index}.${what}: duplicate "${id}"`);
+    if (seen.has(id)) {
+      const line = lineOf(readFileSync(file, "utf8"), at(index));
+      throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${at(index).join(".")}: duplicate "${id}"`);
+    }
     seen.add(id);
   }
 }
@@ -77,8 +75,8 @@ export async function loadCatalogue(file: string, field: string, label?: string)
   const catalogue: Catalogue = Array.isArray(raw)
     ? { field, label: label ?? field, facets: [], items: raw, digest }
     : { field, label: label ?? raw.label ?? field, facets: raw.facets, items: raw.items, digest };
-  assertUnique(file, catalogue.items.map((i) => i.id), "id");
-  assertUnique(file, catalogue.facets.map((f) => f.id), "facets.id");
+  assertUnique(file, catalogue.items.map((i) => i.id), (i) => (Array.isArray(raw) ? [i, "id"] : ["items", i, "id"]));
+  assertUnique(file, catalogue.facets.map((f) => f.id), (i) => ["facets", i, "id"]);
   return catalogue;
 }
 
@@ -90,6 +88,15 @@ async function loadMappingSet(dir: string, set: Config["mappingSets"][number]): 
     throw new SAError("E_DATA", `data ${file}: the ${set.field} catalogue has no items; add some, or set allowEmpty: true on its mapping set to skip it`);
   }
   return catalogue;
+}
+
+/**
+ * `meta.catalogue_hash` as the Python tool computes it: over every mapping set of the config, so
+ * `map --sets` (which keeps the other sets' mappings) writes the hash a whole run writes.
+ */
+export async function configCatalogueHash(config: Pick<Config, "dataDir" | "mappingSets">, loaded: Catalogue[]): Promise<string> {
+  const catalogues = await Promise.all(config.mappingSets.map((set) => loaded.find((c) => c.field === set.field) ?? loadMappingSet(config.dataDir, set)));
+  return catalogueHash(catalogues);
 }
 
 export interface LoadDatasetOptions {
@@ -109,11 +116,11 @@ export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"
 
   const rolesFile = join(dir, "roles.json");
   const roles = await optional(rolesFile, (f) => readJsonFile(f, rolesFileSchema), []);
-  assertUnique(rolesFile, roles.map((r) => r.role_id), "role_id");
+  assertUnique(rolesFile, roles.map((r) => r.role_id), (i) => [i, "role_id"]);
 
   const plateausFile = join(dir, "service_feature_plateaus.json");
   const plateauList = await optional(plateausFile, (f) => readJsonFile(f, plateausFileSchema), []);
-  assertUnique(plateausFile, plateauList.map((p) => p.name), "name");
+  assertUnique(plateausFile, plateauList.map((p) => p.name), (i) => [i, "name"]);
   const plateaus = plateauList.map((p, i) => ({ ...p, level: i + 1 }));
 
   const definitionsFile = join(dir, "definitions.json");

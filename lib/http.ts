@@ -35,6 +35,8 @@ export interface RetryOptions {
    * they, not the model, fail. @default any JSON
    */
   expectBody?: (data: unknown) => boolean;
+  /** The run's stop: a call waiting to retry makes no further attempt and fails with its reason. */
+  stopped?: AbortSignal;
   random?: () => number;
   onRetry?: (info: RetryInfo) => void;
   onResponseHeaders?: (headers: Headers, status: number) => void;
@@ -158,6 +160,13 @@ export function retriesOf(value: { headers?: Headers | unknown; cause?: unknown 
 function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
   const baseFetch = options.fetch ?? globalThis.fetch;
   return ((input: string | URL | Request, init?: RequestInit) => {
+    const { counter } = init as { counter?: Counter };
+    if (counter?.waitMs) {
+      // The wait ends early on the run's stop, or when the caller gives up (the SDK's overall timeout).
+      const ends = [options.stopped, init?.signal ?? undefined].filter((s): s is AbortSignal => !!s);
+      // A retry counts once it goes out: one a stop cut short was never sent.
+      return waitToRetry(counter, ends.length ? AbortSignal.any(ends) : undefined).then(() => (counter.retries++, timedAttempt(options)(input, init)));
+    }
     const attempt = new AbortController();
     const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout).unref();
     const signal = init?.signal ? AbortSignal.any([init.signal, attempt.signal]) : attempt.signal;
@@ -170,10 +179,40 @@ function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
   }) as typeof globalThis.fetch;
 }
 
-/** The wait before the next attempt; counts the attempt in the call's own tally (`counter`, passed with its options). */
+/** A call's own tally, passed with its options: retries so far, and the wait before the next attempt. */
+interface Counter {
+  retries: number;
+  waitMs: number;
+}
+
+/** Waits before a retry; an abort during (or before) the wait ends the call with the abort's reason. */
+function waitToRetry(counter: Counter, stopped: AbortSignal | undefined): Promise<void> {
+  const ms = counter.waitMs;
+  counter.waitMs = 0;
+  if (stopped?.aborted) return Promise.reject(stopped.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onStop = () => {
+      clearTimeout(timer);
+      reject(stopped!.reason);
+    };
+    const timer = setTimeout(() => {
+      stopped?.removeEventListener("abort", onStop);
+      resolve();
+    }, ms);
+    stopped?.addEventListener("abort", onStop, { once: true });
+  });
+}
+
+/**
+ * The wait before the next attempt, kept on the call's tally (`counter`) and waited in
+ * `timedAttempt`, where a stop can cut it short (ofetch's own wait cannot be), which counts it.
+ */
 function retryDelayOf(options: RetryOptions): (context: FetchContext) => number {
   const random = options.random ?? Math.random;
   return (context) => {
+    const counter = (context.options as { counter?: Counter }).counter!;
+    // Stopped: the next attempt fails at once with the stop's reason, and so each left (no retry).
+    if (options.stopped?.aborted) return (counter.waitMs = 1), 0;
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
@@ -182,7 +221,7 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
     const asked = retryAfterMs(headers) ?? (resetMs > 0 ? resetMs : undefined);
     const delayMs = asked ?? backoffMs(attempt, options, random);
     const status = context.response?.status;
-    (context.options as { counter?: { retries: number } }).counter!.retries++;
+    counter.waitMs = Math.max(1, delayMs);
     options.onRetry?.({
       attempt,
       delayMs,
@@ -190,7 +229,7 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
       reason: status ? `HTTP ${status}` : context.error instanceof SAError ? context.error.message : `network error: ${(context.error as Error | undefined)?.message ?? "unknown"}`,
       requestId: requestIdOf(headers),
     });
-    return delayMs;
+    return 0;
   };
 }
 
@@ -216,7 +255,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
 
   return (async (input: string | URL | Request, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
-    const counter = { retries: 0 };
+    const counter: Counter = { retries: 0, waitMs: 0 };
     try {
       const response = await $fetch.raw(url, { ...(init as Record<string, unknown>), counter } as Parameters<typeof $fetch.raw>[1]);
       return withRetries(response, counter.retries);

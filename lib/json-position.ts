@@ -31,3 +31,32 @@ export function yamlLineOf(text: string, path: PropertyKey[]): number | undefine
   }
   return undefined;
 }
+
+/**
+ * The 1-based line of the first syntax error in a JSON text that `JSON.parse` refused: Bun's
+ * message gives no position, so jsonc-parser (comments and trailing commas refused) finds it.
+ */
+export function syntaxErrorLine(text: string): number | undefined {
+  const errors: import("jsonc-parser").ParseError[] = [];
+  jsonc().parse(text, errors, { disallowComments: true, allowTrailingComma: false });
+  const offset = errors[0]?.offset;
+  return offset === undefined ? undefined : text.slice(0, offset).split("\n").length;
+}
+
+/** The 1-based line where each item of a top-level JSON array starts (a JSON array input names its items by line). */
+export function arrayItemLines(text: string): number[] {
+  const lines: number[] = [];
+  let depth = 0;
+  const item = (startLine: number) => {
+    if (depth === 1) lines.push(startLine + 1);
+  };
+  const open = (_offset: number, _length: number, startLine: number) => {
+    item(startLine);
+    depth++;
+  };
+  const close = () => {
+    depth--;
+  };
+  jsonc().visit(text, { onObjectBegin: open, onArrayBegin: open, onObjectEnd: close, onArrayEnd: close, onLiteralValue: (_value, _offset, _length, startLine) => item(startLine) });
+  return lines;
+}

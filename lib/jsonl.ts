@@ -1,8 +1,9 @@
 import { accessSync, constants, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync } from "node:fs";
 import { SAError } from "./errors.ts";
+import { arrayItemLines, syntaxErrorLine } from "./json-position.ts";
 
 export interface InputRecord {
-  /** 1-based line number in the file (item number for a JSON array file). */
+  /** 1-based line number in the file (where the item starts, in a JSON array file). */
   line: number;
   value?: unknown;
   /** Why the line is not JSON. */
@@ -88,6 +89,7 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
   const lines = inputLines(path);
   let lineNo = 0;
   let arrayText: string[] | undefined;
+  let arrayStart = 0;
   let seenContent = false;
   try {
     for await (const line of lines) {
@@ -102,6 +104,7 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
       if (!text) continue;
       if (!seenContent && text.startsWith("[")) {
         arrayText = [raw];
+        arrayStart = lineNo;
         continue;
       }
       seenContent = true;
@@ -114,15 +117,32 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
   } catch (cause) {
     throw new SAError("E_INPUT_UNREADABLE", `input ${path}: ${(cause as Error).message}`, { cause });
   }
-  if (arrayText) {
-    let items: unknown;
-    try {
-      items = JSON.parse(arrayText.join("\n"));
-    } catch (cause) {
-      throw new SAError("E_INPUT_UNREADABLE", `input ${path}: invalid JSON array (${(cause as Error).message})`, { cause });
-    }
-    if (!Array.isArray(items)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: expected a JSON array`);
-    for (const [index, value] of items.entries()) yield { line: index + 1, value };
+  if (arrayText) yield* arrayRecords(path, arrayText.join("\n"), arrayStart);
+}
+
+/**
+ * The items of a JSON array input, each named by the line where it starts (`firstLine`: the line
+ * of its `[`). The lines are found only when one is asked for (a bad item): a second pass over a
+ * large array costs half as much again as parsing it.
+ */
+function* arrayRecords(path: string, text: string, firstLine: number): Generator<InputRecord> {
+  let items: unknown;
+  try {
+    items = JSON.parse(text);
+  } catch (cause) {
+    const line = syntaxErrorLine(text);
+    throw new SAError("E_INPUT_UNREADABLE", `input ${path}${line ? `:${line + firstLine - 1}` : ""}: invalid JSON array (${(cause as Error).message})`, { cause });
+  }
+  if (!Array.isArray(items)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: expected a JSON array`);
+  let lines: number[] | undefined;
+  const lineOf = (index: number) => ((lines ??= arrayItemLines(text))[index] ?? index + 1) + firstLine - 1;
+  for (const [index, value] of items.entries()) {
+    yield {
+      get line() {
+        return lineOf(index);
+      },
+      value,
+    };
   }
 }
 

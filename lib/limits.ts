@@ -32,6 +32,8 @@ export interface Limiter {
   close(): Promise<void>;
   /** Nothing new starts after this: queued calls reject with `error` as their turn comes. */
   stop(error: Error): void;
+  /** Aborted (with the stop's error) when `stop` is called: calls waiting to retry end then. */
+  readonly stopped: AbortSignal;
 }
 
 const KEY = "dispatch";
@@ -74,6 +76,36 @@ function sharedBucket(perMinute: number, windowSeconds: number, shared: { client
  */
 const HEADROOM = { requests: 0.01, tokens: 0.05 };
 
+/**
+ * A 429 under an even pace means the provider counts over a window the pace cannot see: a call
+ * that is a large part of a short window meets the limit at any pace near it, and each retry then
+ * meets it again. So a request answered 429 is paid for again (its retry takes the next call's
+ * place), the pace drops by a tenth (once a second at most: calls sent together come back
+ * together), and each answer brings back a four-hundredth of it.
+ */
+const PUSHBACK = { drop: 0.9, floor: 0.5, recover: 0.0025, everyMs: 1000 };
+
+/** Slows the buckets on 429s and lets them recover with answers; nothing to do without buckets. */
+function pushback(buckets: TokenBucket[], clock: Clock): (status: number) => void {
+  let share = 1;
+  let slowedAt = -Infinity;
+  const pace = (next: number) => {
+    share = next;
+    for (const b of buckets) b.pace?.(share);
+  };
+  return (status) => {
+    if (!buckets.length) return;
+    if (status !== 429) {
+      if (status < 400 && share < 1) pace(Math.min(1, share + PUSHBACK.recover));
+      return;
+    }
+    for (const b of buckets) b.resend?.();
+    if (clock.now() - slowedAt < PUSHBACK.everyMs) return;
+    slowedAt = clock.now();
+    pace(Math.max(PUSHBACK.floor, share * PUSHBACK.drop));
+  };
+}
+
 /** An even pace in this process, or a bucket shared with other processes through Redis. */
 const bucket = (perMinute: number, clock: Clock, shared?: { client: unknown; key: string }): TokenBucket =>
   shared ? sharedBucket(perMinute, WINDOW_SECONDS, shared) : createTokenBucket({ perMinute, clock });
@@ -115,12 +147,15 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
   const requests = options.rpm ? bucket(options.rpm * (1 - HEADROOM.requests), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
   const tokens = options.tpm ? bucket(options.tpm * (1 - HEADROOM.tokens), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:tpm` }) : undefined;
+  const slowDown = pushback([requests, tokens].filter((b): b is TokenBucket => !!b), options.clock);
   let pausedUntil = 0;
   let stopped: Error | undefined;
+  const stopSignal = new AbortController();
 
+  // In slices of at most a second, so that a stop is not held up by a long retry-after.
   const waitForPause = async () => {
-    for (let wait = pausedUntil - options.clock.now(); wait > 0; wait = pausedUntil - options.clock.now()) {
-      await options.clock.sleep(wait);
+    for (let wait = pausedUntil - options.clock.now(); wait > 0 && !stopped; wait = pausedUntil - options.clock.now()) {
+      await options.clock.sleep(Math.min(wait, 1000));
     }
   };
 
@@ -143,6 +178,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       tokens?.adjust(actual - Math.max(1, estimated));
     },
     observe(headers, status) {
+      slowDown(status);
       let pauseMs = 0;
       if (status === 429) pauseMs = retryAfterMs(headers) ?? 1000;
       const remainingRequests = headers.get("x-ratelimit-remaining-requests");
@@ -153,7 +189,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     stop(error) {
       stopped ??= error;
+      stopSignal.abort(stopped);
     },
+    stopped: stopSignal.signal,
     async close() {
       const client = options.shared?.client as { status?: string; quit?: () => Promise<unknown>; disconnect?: () => void } | undefined;
       // quit() on a lost connection would wait for it to come back.

@@ -23,6 +23,16 @@ export function allModels(config: ModelsConfig): string[] {
   return [...new Set(stages.flatMap((stage) => stageChain(config, stage)))];
 }
 
+/**
+ * A warning when `--model` reaches no stage: the config names every stage's model (the Python
+ * tool's app.yaml does), and those win over `model`, as in the Python tool.
+ */
+export function unusedModelFlag(config: ModelsConfig & { configFile?: string }, flag: string): string | undefined {
+  if (Object.values(stageModels(config)).includes(flag)) return undefined;
+  const where = config.configFile ? ` (${config.configFile})` : "";
+  return `--model ${flag} is used by no stage: models.descriptions, models.features and models.mapping are all set${where} and win over it; give --descriptions-model, --features-model and --mapping-model to change them`;
+}
+
 /** One line naming the stages' models, e.g. for a run's first log line. */
 export function describeModels(config: ModelsConfig): string {
   const models = stageModels(config);

@@ -76,7 +76,7 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
   return createProviders(allModels(config), config, {
     env: options.env ?? process.env,
     fetch: options.fetch,
-    http: { ...config.retry, requestTimeout: config.requestTimeout },
+    http: { ...config.retry, requestTimeout: config.requestTimeout, stopped: limiter.stopped },
     onRetry: (info) => {
       log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
     },

@@ -5,6 +5,10 @@ export interface TokenBucket {
   take(amount: number): Promise<void>;
   /** After the fact: the call used `amount` more (or, negative, fewer) than it took. */
   adjust(amount: number): void;
+  /** The pace from now on, as a share (0 < share ≤ 1) of `perMinute`. @default 1 */
+  pace?(share: number): void;
+  /** A request let go is sent again (after a 429): it is paid for again, as large as the last one let go. */
+  resend?(): void;
 }
 
 /** One pending wake-up at a time: a newer one supersedes it (the older one still calls, harmlessly). */
@@ -38,12 +42,13 @@ function wakeUps(clock: Clock, fn: () => void) {
  * process: sharing through Redis keeps rate-limiter-flexible.
  */
 export function createTokenBucket(options: { perMinute: number; clock: Clock }): TokenBucket {
-  const msPerToken = 60_000 / options.perMinute;
+  let msPerToken = 60_000 / options.perMinute;
   let paidUntil = 0;
   // Tokens reserved but not used come back as credit (up to half a second of the pace): calls
   // are often answered after their reservation has been paid off, so it cannot simply be undone.
-  const creditCap = 500 / msPerToken;
+  let creditCap = 500 / msPerToken;
   let credit = 0;
+  let lastAmount = 0;
   const waiting: Array<{ amount: number; go: () => void }> = [];
   const wake = wakeUps(options.clock, () => pump());
 
@@ -51,6 +56,7 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
   function pump() {
     for (let now = options.clock.now(); waiting.length > 0 && (paidUntil <= now || credit >= waiting[0]!.amount); now = options.clock.now()) {
       const next = waiting.shift()!;
+      lastAmount = next.amount;
       const fromCredit = Math.min(credit, next.amount);
       credit -= fromCredit;
       paidUntil = Math.max(paidUntil, now) + (next.amount - fromCredit) * msPerToken;
@@ -76,6 +82,14 @@ export function createTokenBucket(options: { perMinute: number; clock: Clock }):
         wake.forget();
       }
       pump();
+    },
+    resend() {
+      paidUntil = Math.max(paidUntil, options.clock.now()) + lastAmount * msPerToken;
+    },
+    pace(share) {
+      msPerToken = 60_000 / (options.perMinute * share);
+      creditCap = 500 / msPerToken;
+      credit = Math.min(credit, creditCap);
     },
   };
 }

@@ -19,12 +19,23 @@ export function firstIssue(error: z.ZodError): Issue | undefined {
   return pick(error.issues[0], []);
 }
 
+/**
+ * Where the first issue sits in the file, for its line number: an unknown key is found at the key
+ * itself, not at the object that holds it (which may start many lines above).
+ */
+export function issueLocation(error: z.ZodError): PropertyKey[] {
+  const first = firstIssue(error);
+  if (!first) return [];
+  return first.code === "unrecognized_keys" && first.keys[0] !== undefined ? [...first.path, first.keys[0]] : first.path;
+}
+
 /** One readable line for the first zod issue: `field.path: message` (and how many more there are). */
 export function formatIssues(error: z.ZodError, prefix?: (path: PropertyKey[]) => string): string {
   const first = firstIssue(error);
   if (!first) return "invalid value";
   const path = first.path.map(String).join(".");
-  const keys = first.code === "unrecognized_keys" ? ` ${first.keys.map((k) => `"${k}"`).join(", ")}` : "";
+  // zod's own message names unknown keys; a custom message may not.
+  const keys = first.code === "unrecognized_keys" && !first.keys.every((k) => first.message.includes(k)) ? ` ${first.keys.map((k) => `"${k}"`).join(", ")}` : "";
   const where = prefix ? prefix(first.path) : path ? `${path}: ` : "";
   const more = error.issues.length > 1 ? ` (+${error.issues.length - 1} more)` : "";
   return `${where}${first.message}${keys}${more}`;

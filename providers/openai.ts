@@ -138,7 +138,8 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
   const retries = retriesOf(error as { headers?: unknown; cause?: unknown });
   if (error instanceof APIError && !(error instanceof APIConnectionError)) {
     const requestId = error.requestID ?? undefined;
-    const reason = redact(error.message.split("\n")[0] ?? "error");
+    // The SDK's message starts with the status, which the message below gives once already.
+    const reason = redact((error.message.split("\n")[0] ?? "error").replace(/^\d{3} /, ""));
     const id = requestId ? ` (request id ${requestId})` : "";
     // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each service.
     if (error.status === 401) return new SAError("E_USAGE", `${label}: HTTP 401 ${reason}: check ${settings.describeKey ?? `the key of providers.${settings.name}`}${id}`, { cause: error, details: { status: 401, requestId } });

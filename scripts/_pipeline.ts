@@ -71,7 +71,7 @@ export async function runPipelineTask(
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
       expectedServices: countLines(input),
     });
-    printSummary(summary, { json: Boolean(args.json), log });
+    printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path });
     return summary.exitCode;
   } finally {
     await runtime.close();

@@ -1,6 +1,6 @@
 import { createCacheStorage } from "../lib/cache.ts";
 import type { Dataset } from "../lib/data.ts";
-import { SAError, errorMessage } from "../lib/errors.ts";
+import { SAError, errorMessage, type ErrorCode } from "../lib/errors.ts";
 import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
 import { readLedger, type Ledger } from "../lib/ledger.ts";
 import { recoverLedger } from "../lib/ledger-recover.ts";
@@ -16,6 +16,8 @@ export interface Check {
   ok: boolean;
   detail: string;
   problems?: string[];
+  /** A check that threw: its error's code (`E_DATA` for a data file that cannot be read, ...). */
+  code?: ErrorCode;
 }
 
 /** What a check returns: a detail line, or a detail with the problems it found. */
@@ -32,7 +34,7 @@ export function createChecks() {
         const result = await fn();
         check = typeof result === "string" ? { name, ok: true, detail: result } : { name, ok: result.problems.length === 0, detail: result.detail, problems: result.problems };
       } catch (error) {
-        check = { name, ok: false, detail: errorMessage(error) };
+        check = { name, ok: false, detail: errorMessage(error), code: error instanceof SAError ? error.code : "E_UNEXPECTED" };
       }
       list.push(check);
       return check.ok;

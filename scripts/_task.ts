@@ -4,6 +4,7 @@ import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
 import { flushStdout, writeStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
+import { unusedModelFlag } from "../lib/model-settings.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
 
@@ -69,6 +70,20 @@ export function missingValue(rawArgs: string[], args: ArgsDef): string | undefin
   return undefined;
 }
 
+/** A task's `config()`: file → SA_* → flags, loaded once; a `--model` that no stage uses is said once. */
+function configLoader(args: Record<string, unknown>, log: Log, taskName: string): TaskContext<ArgsDef>["config"] {
+  let loaded: (Config & { configFile?: string }) | undefined;
+  return async (extra = {}) => {
+    if (!loaded) {
+      loaded = await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
+      const unused = typeof args.model === "string" ? unusedModelFlag(loaded, args.model) : undefined;
+      if (unused) log.warn(unused);
+    }
+    setLogField("task", taskName);
+    return loaded;
+  };
+}
+
 /**
  * Runs a task as a program. Only this prints the final error and exits. `note` is a debug line
  * from the start-up (scripts/_start.ts: whether the task's code came from its bundle), logged
@@ -101,25 +116,17 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
         defineCommand({
           ...command,
           run: async ({ args }) => {
-            let loaded: (Config & { configFile?: string }) | undefined;
-            exit = await task.run({
-              args: args as ParsedArgs<T>,
-              log,
-              async config(extra = {}) {
-                loaded ??= await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });
-                setLogField("task", task.meta.name);
-                return loaded;
-              },
-            });
+            exit = await task.run({ args: args as ParsedArgs<T>, log, config: configLoader(args, log, task.meta.name) });
           },
         }),
         { rawArgs },
       );
       code = exit;
     }
-  } catch (error) {
-    // citty's own argument errors are usage errors too.
-    code = isSAError(error) ? error.exitCode : (error as Error)?.name === "CLIError" ? 2 : 1;
+  } catch (caught) {
+    // citty's own argument errors (a missing positional) are usage errors too.
+    const error = (caught as Error)?.name === "CLIError" ? new SAError("E_USAGE", `${(caught as Error).message} (see --help)`, { cause: caught }) : caught;
+    code = isSAError(error) ? error.exitCode : 1;
     const message = isSAError(error) ? error.message : `unexpected error: ${errorMessage(error)}`;
     log.error(message);
     if (verbose && error instanceof Error) log.debug(error);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { resolve } from "node:path";
 import { SAError } from "../lib/errors.ts";
 import { openSink } from "../lib/export/sink.ts";
 import { diffServices, isIdentical } from "../lib/review/diff-report.ts";
@@ -22,6 +23,10 @@ const task = defineTask({
     const format = args.format ?? "text";
     if (!["text", "md", "html"].includes(format)) throw new SAError("E_USAGE", `--format: expected text, md or html, got "${format}"`);
     if (args.json && format !== "text") throw new SAError("E_USAGE", "--json and --format are exclusive");
+    // stdin can be read once: the second side would read nothing and look like every service removed.
+    if (args.old === "-" && args.new === "-") throw new SAError("E_USAGE", "OLD and NEW cannot both be - (stdin): give one of them as a file");
+    const clobbered = [args.old, args.new].find((file) => args.output && args.output !== "-" && file !== "-" && resolve(file) === resolve(args.output));
+    if (clobbered) throw new SAError("E_USAGE", `--output ${args.output} is one of the files compared; write the report to another file`);
     const report = diffServices(await readServices(args.old), await readServices(args.new));
     const title = args.title ?? `Changes from ${args.old} to ${args.new}`;
     const text = args.json ? `${JSON.stringify(report)}\n` : format === "md" ? diffMarkdown(report, title) : format === "html" ? diffHtml(report, title) : diffText(report);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { loadDataset } from "../lib/data.ts";
 import { SAError } from "../lib/errors.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
@@ -7,7 +8,8 @@ import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
-import { writeStdout } from "../lib/stdout.ts";
+import { signalExitCode } from "../lib/signals.ts";
+import { stdoutClosed, writeStdout } from "../lib/stdout.ts";
 
 const task = defineTask({
   meta: taskMeta.export,
@@ -18,18 +20,29 @@ const task = defineTask({
     view: { type: "string", description: "features | services | mappings | narrative | all (HTML is always all)" },
     title: { type: "string", description: "Title of the Markdown or HTML report" },
     data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items" },
-    bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark (--no-bom)" },
+    bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     if (!args.output) throw new SAError("E_USAGE", "--output is required (a file, or - for stdout)");
+    if (args.output !== "-" && args.input !== "-" && resolve(args.output) === resolve(args.input)) {
+      throw new SAError("E_USAGE", `--output ${args.output} is the input file; write to another file (the export would replace the evolutions)`);
+    }
     const format = formatOf(args.output, args.format);
     const views = viewsOf(format, args.view);
     const config = await load();
     if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
     const data = args.data ? await loadDataset(config, { requireRolesAndPlateaus: false }) : undefined;
-    const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks });
+    const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks }).catch((error: unknown) => {
+      if (args.output === "-" && stdoutClosed()) return undefined;
+      throw error;
+    });
+    // The reader of `--output -` went away (`| head`): stop as run does, exit 141.
+    if (!result) {
+      log.warn("stopped: the reader of --output - went away (EPIPE)");
+      return signalExitCode("SIGPIPE");
+    }
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     const rows = Object.entries(result.rows).map(([k, v]) => `${formatCount(v)} ${k}`).join(", ");

@@ -27,6 +27,13 @@ export function listTasks(json: boolean): string {
   return `service-ambitions tasks (bun scripts/index.ts <task> --help):\n${entries.map((e) => `  ${e.name.padEnd(width)}  ${e.description}`).join("\n")}\n`;
 }
 
+/** A usage error of the catalogue itself: one line, exit 2. */
+async function usageError(message: string): Promise<never> {
+  const { SAError } = await import("../lib/errors.ts");
+  process.stderr.write(`✖ ${new SAError("E_USAGE", message).message}\n`);
+  process.exit(2);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === "--version") {
@@ -35,15 +42,13 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (!name || name === "list" || name === "--help" || name === "-h") {
+    const unknown = rest.find((arg) => arg !== "--json");
+    if (unknown) return usageError(`list: unknown flag ${unknown} (it takes --json)`);
     process.stdout.write(listTasks(rest.includes("--json")));
     return;
   }
   const load = tasks[name as keyof typeof tasks];
-  if (!load) {
-    const { SAError } = await import("../lib/errors.ts");
-    process.stderr.write(`✖ ${new SAError("E_USAGE", `unknown task "${name}" (known: ${Object.keys(tasks).join(", ")})`).message}\n`);
-    process.exit(2);
-  }
+  if (!load) return usageError(`unknown task "${name}" (known: ${Object.keys(tasks).join(", ")})`);
   // A task with a precompiled bundle starts from it when it is fresh, as `bun scripts/<task>.ts` does.
   const { startTask } = await import("./_start.ts");
   await startTask(name, load, rest);

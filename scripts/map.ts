@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { configCatalogueHash } from "../lib/data.ts";
 import { SAError } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
 import { runRecords, type RunSummary } from "../lib/pipeline/engine.ts";
@@ -40,6 +41,7 @@ const task = defineTask({
       const onDropped = droppedKeyWarner((m) => log.warn(m), "service");
       const services = args["service-file"] ? await readServiceFile(args["service-file"], onDropped) : undefined;
       const context = { plateauNames: new Map(runtime.data.plateaus.map((p) => [p.level, p.name])), services, onDropped };
+      const catalogueHash = await configCatalogueHash(runtime.config, runtime.data.catalogues);
       const summary = await runRecords(runtime, options, {
         task: "map",
         resume: false,
@@ -51,7 +53,7 @@ const task = defineTask({
           if (parsed.ok) matched.add(parsed.serviceId);
           return parsed;
         },
-        process: (item, position) => remap(runtime.pipeline, item, { position, runId: runtime.runId, created: runtime.startedAt, plateauNames: context.plateauNames }),
+        process: (item, position) => remap(runtime.pipeline, item, { position, runId: runtime.runId, created: runtime.startedAt, catalogueHash, plateauNames: context.plateauNames }),
       });
       return unmatchedIds(summary, [...only].filter((id) => !matched.has(id)), { input: options.input, log });
     });

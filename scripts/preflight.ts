@@ -21,6 +21,10 @@ import {
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
+import type { ErrorCode } from "../lib/errors.ts";
+
+/** What a run would refuse before any work (exit 2): config or data it cannot load, an input it cannot read at all. */
+const unreadable = new Set<ErrorCode>(["E_CONFIG", "E_DATA", "E_INPUT_UNREADABLE"]);
 
 const task = defineTask({
   meta: taskMeta.preflight,
@@ -40,7 +44,8 @@ const task = defineTask({
     const ok = checks.ok();
     if (args.json) void writeStdout(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
     else void writeStdout(checks.text());
-    if (!config) return 2;
+    // Bad config, or a data or input file that cannot be read, is exit 2 as in run; any other problem is exit 1.
+    if (!config || checks.list.some((c) => c.code && unreadable.has(c.code))) return 2;
     return ok ? 0 : 1;
   },
 });

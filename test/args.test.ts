@@ -52,3 +52,21 @@ describe("flags that take a value", () => {
     });
   }
 });
+
+describe("a missing positional argument", () => {
+  for (const c of [{ script: "diff", args: ["old.jsonl", "--json"], missing: "NEW" }, { script: "cache", args: ["--json"], missing: "ACTION" }]) {
+    test(`${c.script} ${c.args.join(" ")} is a usage error naming ${c.missing}, not an unexpected one`, async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const result = await runScript(c.script, c.args, { cwd: dir });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain(c.missing);
+        expect(result.stderr).not.toContain("unexpected error");
+        expect(result.stderr).not.toContain("--verbose for the stack trace");
+        expect(JSON.parse(result.stdout)).toMatchObject({ status: "error", exitCode: 2, code: "E_USAGE" });
+      } finally {
+        cleanup();
+      }
+    });
+  }
+});

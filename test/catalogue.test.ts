@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { taskMeta } from "../scripts/_meta.ts";
 import { tasks } from "../scripts/index.ts";
@@ -21,6 +21,14 @@ describe("task catalogue", () => {
     expect(names).toEqual(["preflight", "run", "worker", "queue", "map", "export", "diff", "check", "cache", "usage", "batch", "bench", "bench-export"]);
     for (const t of json.tasks) expect(text.stdout).toContain(`${t.name}`);
     for (const t of json.tasks) expect(t.description.length).toBeGreaterThan(10);
+  });
+
+  test("list with an unknown flag, or an unknown task, is a usage error (exit 2) and lists nothing", async () => {
+    for (const args of [["list", "--jsn"], ["list", "--json", "--bogus"], ["bogus"]]) {
+      const result = await run(["bun", "scripts/index.ts", ...args], root);
+      expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(result.stderr).toMatch(/^✖ .*(--jsn|--bogus|"bogus")/);
+    }
   });
 
   test("list loads no task module and none of their dependencies; running a task loads it", async () => {
@@ -171,6 +179,22 @@ describe("preflight", () => {
     }
   });
 
+  test("a data file or an input file that cannot be read: exit 2, as run exits, naming it", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const noData = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", join(dir, "nowhere"), "--model", "synthetic:demo"], { cwd: dir });
+      expect(noData.code).toBe(2);
+      expect(noData.stdout).toMatch(/✖ data: .*nowhere/);
+      const noInput = await runScript("preflight", ["--input", join(dir, "missing.jsonl"), "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(noInput.code).toBe(2);
+      expect(noInput.stdout).toMatch(/✖ input: .*missing\.jsonl/);
+      const run = await runScript("run", ["--input", join(dir, "missing.jsonl"), "--output", "out.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(run.code).toBe(2);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a good setup: exit 0 with an estimate, and no model call", async () => {
     const { startTestServer } = await import("../lib/test-server.ts");
     const server = startTestServer();
@@ -190,6 +214,27 @@ describe("preflight", () => {
     } finally {
       cleanup();
       await server.stop();
+    }
+  });
+
+  test("an input or data it cannot read at all is exit 2, as run exits; bad lines stay exit 1", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const common = ["--model", "synthetic:demo"];
+      const missingInput = await runScript("preflight", ["--input", "nope.jsonl", "--data", fixtureData, ...common], { cwd: dir });
+      expect(missingInput.code).toBe(2);
+      expect(missingInput.stdout).toContain("✖ input: input nope.jsonl: file not found");
+      cpSync(fixtureData, join(dir, "data"), { recursive: true });
+      rmSync(join(dir, "data", "technologies.json"));
+      const missingData = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", "data", ...common], { cwd: dir });
+      expect(missingData.code).toBe(2);
+      expect(missingData.stdout).toContain("technologies.json: cannot read");
+      const run = await runScript("run", ["--input", join(root, "fixtures/services.jsonl"), "--output", "out.jsonl", "--data", "data", ...common], { cwd: dir });
+      expect(run.code).toBe(2);
+      const badLines = await runScript("preflight", ["--input", join(root, "fixtures/services-with-bad-lines.jsonl"), "--data", fixtureData, ...common], { cwd: dir });
+      expect(badLines.code).toBe(1);
+    } finally {
+      cleanup();
     }
   });
 

@@ -67,6 +67,25 @@ describe("config layering", () => {
     expect(message).not.toContain("\n");
   });
 
+  test.each([
+    ["service-ambitions.config.json", '{\n  "model": "synthetic:a",\n  "concurrency": 2,\n  "concurency": 3\n}\n', 4],
+    ["service-ambitions.config.yaml", "model: synthetic:a\nconcurrency: 2\nlimits:\n  maxRequests: 4\n  maxRequest: 5\n", 5],
+  ])("an unknown key in %s is named once, at its own line", async (name, text, line) => {
+    const dir = dirWith(name, text);
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toContain(`${name}:${line}: `);
+    expect(message.match(/concurency"|maxRequest"/g)).toHaveLength(1);
+  });
+
+  test("an unknown key names the line it is on (YAML and JSON, top level and nested), once", async () => {
+    const yaml = dirWith("service-ambitions.config.yaml", "# settings\nmodel: synthetic:a\nconcurrency: 3\nconcurency: 4\n");
+    const yamlMessage = await configError(() => loadConfig({ cwd: yaml, env: {} }));
+    expect(yamlMessage).toContain("service-ambitions.config.yaml:4: ");
+    expect(yamlMessage.split("concurency").length - 1).toBe(1);
+    const json = dirWith("service-ambitions.config.json", JSON.stringify({ model: "synthetic:a", limits: { maxRequests: 3, maxRequets: 4 } }, null, 2));
+    expect(await configError(() => loadConfig({ cwd: json, env: {} }))).toContain("service-ambitions.config.json:5: limits: ");
+  });
+
   test("a bad value names the key, and the line in a JSON file", async () => {
     const dir = dirWith("service-ambitions.config.json", JSON.stringify({ concurrency: 2, limits: { maxRequests: -1 } }, null, 2));
     const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
@@ -88,6 +107,14 @@ describe("config layering", () => {
   test("invalid JSON in the file is a config error", async () => {
     const dir = dirWith("service-ambitions.config.json", "{ nope");
     expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain("service-ambitions.config.json");
+  });
+
+  test.each([
+    ["service-ambitions.config.json", '{\n  "model": "synthetic:a",\n  "concurrency": 2,\n}\n', 4],
+    ["service-ambitions.config.yaml", "model: synthetic:a\nconcurrency: [2\n", 3],
+  ])("a syntax error in %s names its line", async (name, text, line) => {
+    const dir = dirWith(name, text);
+    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain(`${name}:${line}: `);
   });
 
   test("merge replaces arrays and ignores undefined", () => {

@@ -74,6 +74,29 @@ describe("diff", () => {
     expect((await diff(oldFile)).code).toBe(2);
   });
 
+  test("stdin on one side works; on both sides is a usage error, not every service removed", async () => {
+    const piped = (args: string[]) => {
+      const proc = Bun.spawn(["bun", join(root, "scripts/diff.ts"), ...args, "--json"], { cwd: dir, stdin: Bun.file(oldFile), stdout: "pipe", stderr: "pipe" });
+      return Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    };
+    const [oneOut, , oneCode] = await piped(["-", oldFile]);
+    expect(oneCode).toBe(0);
+    expect(JSON.parse(oneOut).services).toEqual({ added: 0, removed: 0, changed: 0 });
+    const [bothOut, bothErr, bothCode] = await piped(["-", "-"]);
+    expect(bothCode).toBe(2);
+    expect(bothErr).toContain("cannot both be -");
+    expect(JSON.parse(bothOut)).toMatchObject({ status: "error", code: "E_USAGE" });
+  });
+
+  test("a report written over one of the files compared is refused, and the file kept", async () => {
+    const copy = join(dir, "old-copy.jsonl");
+    writeFileSync(copy, readFileSync(oldFile));
+    const result = await diff(copy, newFile, "--format", "md", "--output", copy);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("is one of the files compared");
+    expect(readFileSync(copy, "utf8")).toBe(readFileSync(oldFile, "utf8"));
+  });
+
   test("a run against a run with another model differs (exit 1)", async () => {
     const a = await syntheticEvolutions(dir, "synthetic:demo", "a.jsonl");
     const b = await syntheticEvolutions(dir, "synthetic:other", "b.jsonl");

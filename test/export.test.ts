@@ -208,6 +208,15 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     expect(result.stderr).toMatch(/services\.jsonl:1: /);
   });
 
+  test("an export written over its own input is refused, and the evolutions kept", async () => {
+    const copy = join(dir, "own-input.jsonl");
+    writeFileSync(copy, readFileSync(evolutions));
+    const result = await runScript("export", ["--input", copy, "--output", copy, "--format", "json"], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("is the input file");
+    expect(readFileSync(copy, "utf8")).toBe(readFileSync(evolutions, "utf8"));
+  });
+
   test("--output - writes the same bytes to stdout, XLSX included", async () => {
     expect((await exportTo("--output", "file.xlsx")).code).toBe(0);
     const proc = Bun.spawn(["bun", join(root, "scripts/export.ts"), "--input", evolutions, "--data", fixtureData, "--output", "-", "--format", "xlsx"], { cwd: dir, stdout: "pipe", stderr: "pipe" });

@@ -12,6 +12,9 @@ describe("--help", () => {
       expect({ name, escapes: result.stdout.includes("\u001b[") }).toEqual({ name, escapes: false });
       expect(result.stdout).toContain(`Usage: bun scripts/${name}.ts`);
       expect(result.stdout).toContain("Examples:\n  bun scripts/");
+      // A flag on by default says once how to turn it off.
+      const offForms: string[] = result.stdout.split("Examples:")[0]!.match(/--no-[a-z-]+/g) ?? [];
+      expect({ name, offForms }).toEqual({ name, offForms: [...new Set(offForms)] });
     }
   });
 });

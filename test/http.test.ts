@@ -4,7 +4,7 @@ import { startTestServer, type Fault, type TestServer } from "../lib/test-server
 import { createProvider } from "../providers/index.ts";
 import { contractRequest } from "./providers/contract.ts";
 import { testKey } from "./helpers.ts";
-import { isSAError } from "../lib/errors.ts";
+import { isSAError, SAError } from "../lib/errors.ts";
 
 describe("retry-after", () => {
   test.each([
@@ -34,10 +34,10 @@ describe("retry layer under the openai SDK", () => {
   });
   afterAll(() => server.stop());
 
-  const provider = (attempts: number, retries: RetryInfo[], requestTimeout = 5000) =>
+  const provider = (attempts: number, retries: RetryInfo[], requestTimeout = 5000, stopped?: AbortSignal) =>
     createProvider("openai:gpt-4o-mini", {
       env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url },
-      http: { attempts, baseMs: 5, capMs: 20, requestTimeout },
+      http: { attempts, baseMs: 5, capMs: 20, requestTimeout, stopped },
       onRetry: (info) => retries.push(info),
     });
 
@@ -84,10 +84,45 @@ describe("retry layer under the openai SDK", () => {
     }
     expect(sent("always")).toHaveLength(3);
     expect(isSAError(error, "E_PROVIDER")).toBe(true);
-    expect((error as Error).message).toContain("HTTP 500");
+    expect((error as Error).message).toContain("HTTP 500 injected 500"); // the status once, then the provider's words
     expect((error as Error).message).toMatch(/request id req_test_\d+/);
     expect((error as Error).message).toContain("after 3 attempt(s)");
     expect((error as Error & { cause: unknown }).cause).toBeDefined();
+  });
+
+  test("a stop ends a call waiting to retry at once: no further attempt, the stop as the reason", async () => {
+    faults.set("stopped", [{ type: "429", retryAfter: "30" }, { type: "429", retryAfter: "30" }]);
+    const stop = new AbortController();
+    const call = (await provider(5, [], 5000, stop.signal)).complete(contractRequest("stopped"));
+    const started = Date.now();
+    setTimeout(() => stop.abort(new SAError("E_INTERRUPTED", "SIGINT received")), 200);
+    let error: unknown;
+    try {
+      await call;
+    } catch (e) {
+      error = e;
+    }
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(sent("stopped")).toHaveLength(1);
+    expect((error as Error).message).toContain("SIGINT received");
+    expect((error as Error).message).toContain("after 1 attempt(s)"); // the retry the stop ended was never sent
+  });
+
+  test("a caller that gives up (its signal) ends a call waiting to retry at once", async () => {
+    faults.set("given-up", [{ type: "429", retryAfter: "30" }, { type: "429", retryAfter: "30" }]);
+    const caller = new AbortController();
+    const call = (await provider(5, [])).complete({ ...contractRequest("given-up"), signal: caller.signal });
+    const started = Date.now();
+    setTimeout(() => caller.abort(), 200);
+    let failed = false;
+    try {
+      await call;
+    } catch {
+      failed = true;
+    }
+    expect(failed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(sent("given-up")).toHaveLength(1);
   });
 
   test("a 400 is returned at once", async () => {

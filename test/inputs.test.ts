@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, tempDir } from "./helpers.ts";
@@ -23,6 +23,25 @@ describe("input edges", () => {
     }
   });
 
+  test("a bad item of a JSON array is named by the line it starts on, in run and preflight", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const services = makeServices(3);
+      delete services[1]!.name;
+      const input = join(dir, "in.json");
+      const text = `\n${JSON.stringify(services, null, 2)}\n`;
+      writeFileSync(input, text);
+      const itemLine = text.split("\n").findIndex((l) => l.includes('"SVC002"')); // 1-based: the line above it, where the item's brace is
+      const run = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`in.json:${itemLine}: name:`);
+      const preflight = await runScript("preflight", ["--input", input, "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(preflight.stdout).toContain(`in.json:${itemLine}: name:`);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a binary input prints 20 bad lines and one line counting the rest; every bad line is quarantined", async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -40,6 +59,33 @@ describe("input edges", () => {
       const [file] = readdirSync(join(dir, ".sa/quarantine"));
       const quarantined = lines(join(dir, ".sa/quarantine", file!));
       expect(quarantined.filter((q) => q.kind === "input")).toHaveLength(300);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("JSON syntax errors and bad items of a JSON array are named by their line in the file", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const services = makeServices(3);
+      services[1]!.name = 5;
+      const pretty = JSON.stringify(services, null, 2);
+      // Two blank lines before the array: lines count from the top of the file.
+      writeFileSync(join(dir, "bad-item.json"), `\n\n${pretty}\n`);
+      const prettyLines = pretty.split("\n");
+      const itemLine = 2 + prettyLines.indexOf("  {", prettyLines.indexOf("  {") + 1) + 1;
+      const badItem = await runScript("preflight", ["--input", "bad-item.json", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(badItem.stdout).toContain(`bad-item.json:${itemLine}: name:`);
+      writeFileSync(join(dir, "broken.json"), pretty.replace('"SVC002",', '"SVC002"'));
+      const brokenLine = prettyLines.findIndex((l) => l.includes('"SVC002"')) + 2;
+      const broken = await runScript("preflight", ["--input", "broken.json", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(broken.stdout).toContain(`broken.json:${brokenLine}: invalid JSON array`);
+      cpSync(fixtureData, join(dir, "data"), { recursive: true });
+      const roles = readFileSync(join(dir, "data", "roles.json"), "utf8").split("\n");
+      const comma = roles.findIndex((l) => l.trim() === "},");
+      writeFileSync(join(dir, "data", "roles.json"), roles.map((l, i) => (i === comma ? "}" : l)).join("\n"));
+      const badData = await runScript("preflight", ["--input", "bad-item.json", "--data", "data", "--model", "synthetic:demo"], { cwd: dir });
+      expect(badData.stdout).toContain(`roles.json:${comma + 2}: invalid JSON`);
     } finally {
       cleanup();
     }

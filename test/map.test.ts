@@ -46,6 +46,9 @@ describe("map", () => {
       expect(out.map((e) => e.service.service_id)).toEqual(["SVC002"]);
       expect(out[0].meta.mapping_types).toEqual(["applications", "data", "technologies"]);
       expect(out[0].plateaus[0].mappings.technologies.length).toBeGreaterThan(0);
+      // The hash covers every set of the config, as the run's does (and the Python tool's).
+      const run = readFileSync(join(dir, "run.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(out[0].meta.catalogue_hash).toBe(run[0].meta.catalogue_hash);
     } finally {
       cleanup();
     }

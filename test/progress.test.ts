@@ -26,6 +26,18 @@ describe("progress and logs", () => {
     }
   });
 
+  test("bad lines are not counted among the services to do", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), [...makeServices(2), "{ not json", { service_id: "X" }]);
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/finished: 2\/2 services done; calls descriptions 2\/2, features 10\/10, mapping 30\/30;/);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("on a TTY a live bar per stage is drawn", async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { runServices } from "../lib/pipeline/run.ts";
 import { startTestServer, type ChatBody, type Fault } from "../lib/test-server.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, testKey, testRuntime, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, root, runScript, spawnScript, tempDir, testKey, testRuntime, writeJsonl } from "./helpers.ts";
 
 const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 const promptOf = (b: ChatBody) => JSON.stringify(b.messages);
@@ -129,6 +129,28 @@ describe("rate limits", () => {
       await server.stop();
     }
   });
+
+  test("--tpm T against a server counting T over a window only a few calls wide: the run completes with few 429s", async () => {
+    // Each call is a fifth of the server's window: an even pace at the limit still meets it head-on.
+    const tpm = 1_500_000;
+    const server = startTestServer({ tpm, windowMs: 600, latencyMs: 20 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off", tpm, concurrency: 16, retry: { attempts: 6, baseMs: 50, capMs: 500 }, estimate: { descriptions: 300, features: 500, mapping: 400 } } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(4)), output: join(dir, "out.jsonl") });
+      const total = server.requests.length;
+      const wallMin = (server.requests.at(-1)!.at - server.requests[0]!.at) / 60_000;
+      const throughput = server.requests.reduce((sum, r) => sum + r.tokens, 0) / wallMin;
+      const largest = Math.max(...server.requests.map((r) => r.tokens));
+      console.log(`tpm, short window: ${server.answered} answered, ${server.rejected429}/${total} rejected, ${throughput.toFixed(0)} tokens per minute of ${tpm}, largest call ${largest} of ${tpm / 100} per window`);
+      expect(summary.status).toBe("ok");
+      expect(server.rejected429 / total).toBeLessThan(0.1);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
 });
 
 describe("usage limits", () => {
@@ -203,6 +225,34 @@ describe("interruption and resume", () => {
 
   test("SIGTERM mid-run exits 143 and loses nothing either", async () => {
     await interrupted("SIGTERM");
+  });
+
+  test("SIGINT while a call waits out a long retry-after exits 130 at once; a rerun asks only what was not answered", async () => {
+    // SVC002's descriptions call is told to come back in 30 s, every time, until the rerun.
+    let faulty = true;
+    const server = startTestServer({ fault: (_n, body) => (faulty && promptOf(body).includes("SVC002") && body.response_format?.json_schema?.name === "plateau_descriptions" ? { type: "429", retryAfter: "30" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      while (!server.requests.some((r) => r.status === 429)) await Bun.sleep(20);
+      await Bun.sleep(300);
+      const signalled = Date.now();
+      proc.kill("SIGINT");
+      expect(await proc.exited).toBe(130);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(server.requests.filter((r) => r.status === 429)).toHaveLength(1);
+      const first = server.requests.length;
+      faulty = false;
+      const second = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+      expect(second.code).toBe(0);
+      expect(lines(join(dir, "out.jsonl")).map((l) => l.service.service_id)).toEqual(["SVC001", "SVC002", "SVC003"]);
+      const answered = new Set(server.requests.slice(0, first).filter((r) => r.status === 200).map((r) => promptOf(r.body)));
+      expect(server.requests.slice(first).filter((r) => answered.has(promptOf(r.body)))).toHaveLength(0);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
   });
 
   test("kill -9 mid-run; a rerun truncates the partial line and finishes with every service once", async () => {

@@ -135,6 +135,9 @@ describe("run", () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/services-with-bad-lines\.jsonl:2: invalid JSON/);
       expect(result.stderr).toMatch(/services-with-bad-lines\.jsonl:3: name: /);
+      // The summary names the quarantine file itself.
+      const runId = JSON.parse(result.stdout.trim().split("\n").at(-1)!).runId;
+      expect(result.stderr).toContain(`see ${join(".sa", "quarantine", `${runId}.jsonl`)}`);
       const written = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
       expect(written).toEqual(["B1", "B4"]);
       const summary = JSON.parse(result.stdout.trim().split("\n").at(-1)!);

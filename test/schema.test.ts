@@ -72,6 +72,24 @@ describe("data schemas", () => {
     expect(message).toBe(`data ${join(dir, "cat.json")}:10: items.1.name: Invalid input: expected string, received number`);
   });
 
+  test.each([
+    ["an object-form item id", { facets: [], items: [{ id: "A", name: "a" }, { id: "A", name: "b" }] }, 9, 'items.1.id: duplicate "A"'],
+    ["a list-form item id", [{ id: "A", name: "a" }, { id: "B", name: "b" }, { id: "A", name: "c" }], 11, '2.id: duplicate "A"'],
+    ["a facet id", { facets: [{ id: "f", type: "string" }, { id: "f", type: "string" }], items: [{ id: "A", name: "a" }] }, 8, 'facets.1.id: duplicate "f"'],
+  ])("a repeated id (%s) names the line and the field of the repeat", async (_name, file, line, field) => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = join(mkdtempSync(join(tmpdir(), "sa-data-")), "cat.json");
+    writeFileSync(path, JSON.stringify(file, null, 2));
+    let message = "";
+    try {
+      await loadCatalogue(path, "things");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(`data ${path}:${line}: ${field}`);
+  });
+
   test("a list-form catalogue has no facets", async () => {
     const c = await loadCatalogue(join(root, "fixtures/python/list-catalogue.json"), "things");
     expect(c.facets).toEqual([]);

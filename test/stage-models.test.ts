@@ -103,6 +103,21 @@ describe("per-stage models and settings (issue 10, acceptance 3)", () => {
     }
   });
 
+  test("a --model that no stage uses (app.yaml names every stage's model) is one warning naming the stage flags", async () => {
+    const { dir, cleanup } = pythonProject();
+    try {
+      const env = { XDG_CACHE_HOME: join(dir, "xdg") };
+      const common = ["--config", "config/app.yaml", "--input", "services.jsonl", "--model", "synthetic:demo"];
+      const unused = await runScript("preflight", common, { cwd: dir, baseURL: server.url, env });
+      expect(unused.stderr.split("\n").filter((l) => l.includes("--model synthetic:demo is used by no stage"))).toHaveLength(1);
+      expect(unused.stderr).toContain("--descriptions-model, --features-model and --mapping-model");
+      const used = await runScript("preflight", [...common, "--features-model", "synthetic:demo"], { cwd: dir, baseURL: server.url, env });
+      expect(used.stderr).not.toContain("is used by no stage");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("flags choose a stage's model and maxOutputTokens is sent as max_completion_tokens", async () => {
     const { dir, cleanup } = tempDir("sa-stage-flags-");
     try {

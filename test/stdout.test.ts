@@ -104,4 +104,22 @@ describe("--output - through a pipe", () => {
       cleanup();
     }
   });
+
+  test("export to a reader that goes away (EPIPE) stops at once with exit 141, in every format", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(12));
+      expect((await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      for (const format of ["md", "json", "html", "xlsx"]) {
+        // Each report is larger than a pipe holds, so writes are still waiting when `head` leaves.
+        const command = `timeout 20 bun ${q(join(root, "scripts/export.ts"))} --input out.jsonl --output - --format ${format} | head -c 10 > /dev/null; echo "exit=\${PIPESTATUS[0]}"`;
+        const result = await shell(command, dir, server.url);
+        expect({ format, stdout: result.stdout.trim() }).toEqual({ format, stdout: "exit=141" });
+        expect(result.stderr).toContain("went away (EPIPE)");
+        expect(result.stderr).not.toContain("unexpected error");
+      }
+    } finally {
+      cleanup();
+    }
+  }, 90_000);
 });

@@ -65,4 +65,21 @@ describe("token bucket", () => {
     await advance(1000);
     expect(at[1]).toBe(340);
   });
+
+  test("a request sent again (after a 429) is paid for again; a slower pace spaces takes further apart", async () => {
+    const { clock, advance } = fakeClock();
+    const bucket = createTokenBucket({ perMinute: 60_000, clock });
+    const at: number[] = [];
+    await bucket.take(100);
+    bucket.resend!(); // the 100 went out again
+    void bucket.take(100).then(() => at.push(clock.now()));
+    await advance(300);
+    expect(at).toEqual([200]);
+    bucket.pace!(0.5); // half a token per ms from now on: 100 taken at 300 are paid at 500
+    void bucket.take(100).then(() => at.push(clock.now()));
+    await advance(0);
+    void bucket.take(1).then(() => at.push(clock.now()));
+    await advance(1000);
+    expect(at).toEqual([200, 300, 500]);
+  });
 });

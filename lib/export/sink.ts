@@ -3,8 +3,9 @@ import { once } from "node:events";
 import { dirname } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
 import { commitTemp, tempPathFor } from "../atomic-write.ts";
+import { SAError } from "../errors.ts";
 import { removeStaleTemps } from "../output-claim.ts";
-import { stdoutStream } from "../stdout.ts";
+import { onStdoutClosed, stdoutStream } from "../stdout.ts";
 
 /** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
 export interface Sink {
@@ -18,9 +19,12 @@ export interface Sink {
 
 const CHUNK = 1 << 16;
 
+/** stdout behind a pass-through; when the reader goes away (EPIPE) the pass-through fails, so no write waits for ever. */
 function toStdoutStream(): PassThrough {
   const pass = new PassThrough();
   pass.pipe(stdoutStream(), { end: false });
+  const removeWatch = onStdoutClosed(() => pass.destroy(new SAError("E_INTERRUPTED", "the reader of --output - went away (EPIPE)")));
+  pass.once("close", removeWatch);
   return pass;
 }
 

@@ -1,5 +1,5 @@
 import { SAError, errorMessage, isSAError } from "../errors.ts";
-import { readRecords } from "../jsonl.ts";
+import { readRecords, type InputRecord } from "../jsonl.ts";
 import type { Accepted, Dispatcher } from "./dispatcher.ts";
 import type { EngineRun } from "./engine-types.ts";
 import { halt } from "./run-state.ts";
@@ -16,7 +16,7 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
   try {
     for await (const record of untilStopped(readRecords(options.input), state.stopped.promise)) {
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
-      const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record.line, record.value);
+      const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
     }
   } catch (error) {
@@ -47,12 +47,14 @@ async function* untilStopped<R>(records: AsyncGenerator<R>, stopped: Promise<voi
 }
 
 /** A record to process, or nothing: a bad line, a duplicate, a skip, or a service already done. */
-function accept<T>(run: EngineRun<T>, line: number, value: unknown): Accepted<T> | undefined {
+function accept<T>(run: EngineRun<T>, record: InputRecord): Accepted<T> | undefined {
   const { handler, state, writer } = run;
+  const { value } = record;
   const parsed = handler.parse(value);
-  if (!parsed.ok) return "reason" in parsed ? badLine(run, line, parsed.reason, value) : undefined;
+  // `record.line` is read only for a bad line (a JSON array input finds its lines on demand).
+  if (!parsed.ok) return "reason" in parsed ? badLine(run, record.line, parsed.reason, value) : undefined;
   const { serviceId } = parsed;
-  if (state.order.has(serviceId)) return badLine(run, line, `service_id: duplicate "${serviceId}"`);
+  if (state.order.has(serviceId)) return badLine(run, record.line, `service_id: duplicate "${serviceId}"`);
   state.order.add(serviceId);
   const fingerprint = handler.fingerprint?.(value);
   const redo = writer.done.has(serviceId);

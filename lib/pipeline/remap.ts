@@ -2,7 +2,7 @@ import type { Catalogue, Role } from "../schema/data.ts";
 import type { Service } from "../schema/service.ts";
 import { roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
-import { buildEvolution, byId, catalogueHash, compareFeatures, type PlateauFeature, type PlateauParts } from "./evolution.ts";
+import { buildEvolution, byId, compareFeatures, type PlateauFeature, type PlateauParts } from "./evolution.ts";
 import { isObject, levelOf, type MapInput } from "./map-input.ts";
 import { mapFeatures, type MappedItem } from "./mapping.ts";
 import { allSettled, stagePriority } from "./service.ts";
@@ -52,11 +52,13 @@ function rolesFor(input: MapInput, dataRoles: Role[]): Role[] {
 
 type SourcePlateau = ReturnType<typeof plateausOf>[number];
 
-/** Where one record sits in the run: its position (priority), the run's id and start, plateau names by level. */
+/** Where one record sits in the run: its position (priority), the run's id, start and catalogue hash, plateau names by level. */
 export interface RemapRun {
   position: number;
   runId: string;
   created: string;
+  /** Over every set of the config, not only those mapped (`configCatalogueHash`). */
+  catalogueHash: string;
   plateauNames: Map<number, string>;
 }
 
@@ -111,7 +113,7 @@ export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun
       runId: run.runId,
       created: run.created,
       seed: typeof seed === "number" ? seed : null,
-      catalogueHash: catalogueHash(ctx.data.catalogues),
+      catalogueHash: run.catalogueHash,
       models: { ...stringsOnly(oldModels), ...(models.size ? { mapping: [...models].sort().join(",") } : {}) },
     },
   });

@@ -14,7 +14,8 @@ export function progressCounts(run: EngineRun<unknown>): ProgressCounts {
   return {
     servicesDone: state.counts.ok,
     servicesFailed: state.counts.failed,
-    servicesTotal: options.expectedServices,
+    // Bad lines and services already done are not services this run will do.
+    servicesTotal: options.expectedServices === undefined ? undefined : services,
     calls: t.liveCalls + t.cachedCalls,
     cached: t.cachedCalls,
     retries: t.retries,
