@@ -68,6 +68,7 @@ export async function runPipelineTask(
       output,
       strict: config.strict,
       handleSignals: true,
+      onExitNow: (summary) => printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path }),
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
       expectedServices: countLines(input),
     });

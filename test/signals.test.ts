@@ -171,21 +171,24 @@ describe("a signal at the edges of a run", () => {
     }
   }, 30_000);
 
-  test("two quick Ctrl-Cs before any service is done: an empty output, and the ledger file itself says interrupted with the answered calls", async () => {
+  test("two quick Ctrl-Cs before any service is done: an empty output, the --json summary, and the ledger file itself says interrupted with the answered calls", async () => {
     const server = startTestServer({ latencyMs: 300 });
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
       const ledger = join(dir, ".sa/usage.json");
-      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "4"], { cwd: dir, baseURL: server.url });
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "4", "--json"], { cwd: dir, baseURL: server.url });
       // The descriptions are answered; the features are in flight; no service can be complete yet.
       await until(() => server.answered >= 2 && existsSync(ledger), "the descriptions");
       await Bun.sleep(50);
       proc.kill("SIGINT");
       await Bun.sleep(50);
       proc.kill("SIGINT");
+      const stdout = await new Response(proc.stdout).text();
       await proc.exited;
       expect(proc.exitCode).toBe(130);
+      // --json still ends with its one summary object.
+      expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toMatchObject({ status: "interrupted", exitCode: 130, stopReason: expect.stringContaining("a second signal") });
       expect(readFileSync(join(dir, "out.jsonl"), "utf8")).toBe("");
       expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false);
       // Read as it is on disk, before anything folds the journal into it.

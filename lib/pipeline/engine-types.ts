@@ -34,6 +34,8 @@ export interface RunOptions {
   window?: number;
   /** Called once when dispatch stops (a signal, a limit), so work waited on elsewhere can stop being awaited. */
   onHalt?: (error: SAError) => void;
+  /** Called with the summary as it stands when a second signal ends the run at once (for `--json`). */
+  onExitNow?: (summary: RunSummary) => void;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";

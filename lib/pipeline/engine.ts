@@ -9,7 +9,7 @@ import type { EngineRun, Misses, RecordHandler, RunContext, RunOptions, RunSumma
 import { startHeartbeat, type Heartbeat } from "./heartbeat.ts";
 import { MAX_BAD_LINES_LOGGED, readInput } from "./input-reader.ts";
 import { progressCounts } from "./run-progress.ts";
-import { createRunState, serviceCounts } from "./run-state.ts";
+import { createRunState, runSummary } from "./run-state.ts";
 import { signalExitCode } from "../signals.ts";
 import { outcome, waitForCalls, watchStops } from "./shutdown.ts";
 
@@ -95,22 +95,9 @@ async function finishRun(run: EngineRun<unknown>, heartbeat: Heartbeat): Promise
   const failed = state.counts.failed > 0 || state.counts.bad > 0 || Boolean(options.strict && rt.quarantine.count > 0);
   const { status, exitCode } = outcome(state, failed);
   await heartbeat.final(status).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
-  return {
-    runId: rt.runId,
-    status,
-    // A signal that came while the final record was written found the work done; it still sets the exit code.
-    exitCode: status !== "interrupted" && state.stop?.signal ? signalExitCode(state.stop.signal) : exitCode,
-    stopReason: state.stop?.reason ?? null,
-    services: serviceCounts(state),
-    badLines: state.counts.bad,
-    quarantined: rt.quarantine.count,
-    failures: state.failures,
-    misses: rt.misses,
-    missesByStage,
-    totals: rt.recorder.totals(),
-    ledger: rt.config.ledger.path,
-    output: options.output,
-  };
+  // A signal that came while the final record was written found the work done; it still sets the exit code.
+  const code = status !== "interrupted" && state.stop?.signal ? signalExitCode(state.stop.signal) : exitCode;
+  return runSummary(run, { status, exitCode: code, missesByStage });
 }
 
 /** A dry run's misses, counted per stage and printed (the first ones). */

@@ -1,5 +1,5 @@
 import { SAError } from "../errors.ts";
-import type { EngineRun, RunState, Stop } from "./engine-types.ts";
+import type { EngineRun, RunState, RunStatus, RunSummary, Stop } from "./engine-types.ts";
 
 export const createRunState = (): RunState => ({
   counts: { ok: 0, failed: 0, skipped: 0, redone: 0, bad: 0 },
@@ -27,3 +27,23 @@ export const serviceCounts = ({ order, counts }: RunState) => ({
   skipped: counts.skipped,
   redone: counts.redone,
 });
+
+/** The run's summary as it stands (the last line of `--json`). */
+export function runSummary(run: EngineRun<unknown>, end: { status: RunStatus; exitCode: number; missesByStage: Record<string, number>; stopReason?: string }): RunSummary {
+  const { rt, options, state } = run;
+  return {
+    runId: rt.runId,
+    status: end.status,
+    exitCode: end.exitCode,
+    stopReason: end.stopReason ?? state.stop?.reason ?? null,
+    services: serviceCounts(state),
+    badLines: state.counts.bad,
+    quarantined: rt.quarantine.count,
+    failures: state.failures,
+    misses: rt.misses,
+    missesByStage: end.missesByStage,
+    totals: rt.recorder.totals(),
+    ledger: rt.config.ledger.path,
+    output: options.output,
+  };
+}

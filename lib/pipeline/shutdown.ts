@@ -3,7 +3,7 @@ import { onStopSignal, signalExitCode } from "../signals.ts";
 import { flushStdout, onStdoutClosed } from "../stdout.ts";
 import type { EngineRun, RunState, RunStatus } from "./engine-types.ts";
 import type { Heartbeat } from "./heartbeat.ts";
-import { halt } from "./run-state.ts";
+import { halt, runSummary } from "./run-state.ts";
 
 /**
  * Turns SIGINT/SIGTERM (when asked) and a closed stdout into a graceful stop; returns the
@@ -16,11 +16,14 @@ export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbea
   const exitNow = (code: number): void => {
     if (exiting) return process.exit(code); // a third one does not wait for stdout's reader
     exiting = true;
-    heartbeat.finalNow("interrupted", `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`);
-    claim.release();
-    // `--output -`: the line its reader is taking is finished first, so what it got is whole lines.
-    if (options.output === "-") void flushStdout().then(() => process.exit(code));
-    else process.exit(code);
+    const reason = `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`;
+    heartbeat.finalNow("interrupted", reason);
+    options.onExitNow?.(runSummary(run, { status: "interrupted", exitCode: code, missesByStage: {}, stopReason: reason }));
+    // What is on its way to stdout (the summary; with `--output -`, the line its reader is taking) goes out whole first.
+    void flushStdout().then(() => {
+      claim.release();
+      process.exit(code);
+    });
   };
   const removeSignals = options.handleSignals ? onStopSignal((signal) => halt(run, { status: "interrupted", reason: `${signal} received`, signal }), exitNow) : () => {};
   // The reader of `--output -` went away: stop as on SIGTERM, with exit 141.
