@@ -15,10 +15,11 @@ async function createdAt(storage: Storage, key: string): Promise<number> {
 }
 
 /** `cache prune`: removes entries under `namespace`, and/or older than `olderThanMs`. */
-export async function pruneCache(storage: Storage, options: { namespace?: string; olderThanMs?: number; now?: number }): Promise<number> {
+export async function pruneCache(storage: Storage, options: { namespace?: string; olderThanMs?: number; now?: number; isEntry?: (key: string) => boolean }): Promise<number> {
   const now = options.now ?? Date.now();
   let removed = 0;
   for (const key of await storage.getKeys(options.namespace)) {
+    if (options.isEntry && !options.isEntry(key)) continue;
     if (options.olderThanMs !== undefined) {
       const created = await createdAt(storage, key);
       // An entry whose age cannot be told is kept.

@@ -1,6 +1,21 @@
 import type { Storage } from "unstorage";
 import { formatBytes, formatCount } from "./format.ts";
+import { redisBase } from "./cache.ts";
 import { redactUrl } from "./redact.ts";
+
+/** Where other uses of a shared Redis keep their keys: BullMQ (`bull:`), the queue's journal and budget (`sa:queue:`), the shared RPM/TPM buckets (`sa-rate:`). */
+const otherUses = /^(?:bull|sa:queue|sa-rate):/;
+
+/**
+ * Whether a listed key is a cache entry. A Redis shared with the queue or the rate limits holds
+ * their keys too (under the cache's prefix when that is `sa`, or anywhere without one): no cache
+ * task counts or removes them.
+ */
+export function entryFilter(cache: { driver: string; base?: unknown }): (key: string) => boolean {
+  if (cache.driver !== "redis") return () => true;
+  const prefix = redisBase(cache.base).base;
+  return (key) => !otherUses.test(prefix ? `${prefix}:${key}` : key);
+}
 
 /** The namespace of a key: `<namespace>:<stage>` (config `context`), or `transcripts:<namespace>` / `imported:<stage>`. */
 export const namespaceOf = (key: string) => key.split(":").slice(0, 2).join(":");
@@ -23,7 +38,7 @@ export interface StoreStats {
 /** Where the store is, as config names it: a folder for fs, a URL without its credentials. */
 export function describeStore(cache: { driver: string; base?: unknown; url?: unknown }): string {
   const where = typeof cache.url === "string" ? redactUrl(cache.url) : typeof cache.base === "string" ? cache.base : "";
-  const base = typeof cache.url === "string" && typeof cache.base === "string" ? ` (prefix ${cache.base})` : "";
+  const base = typeof cache.url === "string" && typeof cache.base === "string" && cache.base ? ` (prefix ${cache.base})` : "";
   return `${cache.driver}${where ? ` ${where}` : ""}${base}`;
 }
 
@@ -42,12 +57,12 @@ async function entryInfo(storage: Storage, key: string): Promise<{ bytes: number
   return { bytes, at };
 }
 
-export async function storeStats(storage: Storage, store: string): Promise<StoreStats> {
+export async function storeStats(storage: Storage, store: string, isEntry: (key: string) => boolean = () => true): Promise<StoreStats> {
   const byNamespace = new Map<string, NamespaceStats>();
   const stats: StoreStats = { store, namespaces: [], total: { entries: 0, bytes: 0 }, oldest: null, newest: null };
   let oldest = Number.POSITIVE_INFINITY;
   let newest = Number.NEGATIVE_INFINITY;
-  for (const key of (await storage.getKeys()).sort()) {
+  for (const key of (await storage.getKeys()).filter(isEntry).sort()) {
     const info = await entryInfo(storage, key);
     const ns = byNamespace.get(namespaceOf(key)) ?? { namespace: namespaceOf(key), entries: 0, bytes: 0 };
     byNamespace.set(ns.namespace, { ...ns, entries: ns.entries + 1, bytes: ns.bytes + info.bytes });

@@ -32,19 +32,47 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     (name in builtinDrivers ? () => import((builtinDrivers as Record<string, string>)[name]!) : undefined);
   if (!loader) throw new SAError("E_CONFIG", `cache.driver: unknown driver "${name}" (known: ${driverNames().join(", ")})`);
   let driver: Driver;
+  let connection: StoreConnection | undefined;
   try {
     const mod = (await loader()) as { default: (opts: unknown) => Driver };
-    // ioredis retries forever by default; a cache that cannot be reached must fail fast instead.
-    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000 } : {};
-    driver = mod.default({ ...defaults, ...options, ...(ttl ? { ttl } : {}) });
+    // ioredis retries forever by default, and waits for ever on a server that stops answering; a
+    // cache that cannot be reached must fail fast instead.
+    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000, commandTimeout: 5000 } : {};
+    driver = mod.default({ ...defaults, ...options, ...(name === "redis" ? redisBase(options.base) : {}), ...(ttl ? { ttl } : {}) });
     // ioredis reports a lost connection as an 'error' event; unheard, it prints a stack per retry.
-    // The cache reports failing operations itself, once.
-    const client = (driver as { getInstance?: () => unknown }).getInstance?.();
-    if (client && typeof (client as { on?: unknown }).on === "function") (client as { on(e: string, f: () => void): void }).on("error", () => {});
+    // The cache reports failing operations itself, once, with the last of these as the reason.
+    const client = (driver as { getInstance?: () => unknown }).getInstance?.() as (StoreConnection["client"] & { on?(e: string, f: (error: Error) => void): void }) | undefined;
+    if (client && typeof client.on === "function") {
+      const watched: StoreConnection = (connection = { client });
+      client.on("error", (error) => (watched.lastError = error));
+    }
   } catch (cause) {
     throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });
   }
-  return createStorage({ driver });
+  const storage = createStorage({ driver });
+  if (connection) connections.set(storage, connection);
+  return storage;
+}
+
+/**
+ * The redis driver joins its `base` to keys in unstorage's normal form (`/` and backslashes become `:`) but
+ * strips it from listed keys as given: a base such as the Python tool's `cache_dir` path is passed
+ * in normal form, so `cache stats`, `prune` and `clear` see the keys the run wrote.
+ */
+export const redisBase = (base: unknown): { base?: string } => (typeof base === "string" ? { base: base.replace(/[:/\\]/g, ":").replace(/^:|:$/g, "") } : {});
+
+/** A store's connection, where the driver keeps one (redis), and its last error: why operations fail while it is down. */
+interface StoreConnection {
+  client: { status?: string };
+  lastError?: Error;
+}
+const connections = new WeakMap<Storage, StoreConnection>();
+
+/** Why an operation on the store failed: the connection's own error while it is down (ioredis only says it gave up). */
+export function storeFailure(storage: Storage, error: unknown): string {
+  const connection = connections.get(storage);
+  const cause = connection && connection.client.status !== "ready" ? connection.lastError : undefined;
+  return (cause ?? (error as Error)).message;
 }
 
 const plain = /[A-Za-z0-9_-]/;
@@ -214,10 +242,12 @@ export interface CallCache {
  * alone for the rest of the run, which goes on without it (and says so once). Entries the
  * store refuses say nothing about the store: before giving up, a probe of a plain key tells.
  */
-function storeHealth(storage: Storage, log: Log) {
+function storeHealth(storage: Storage, log: Log, store: string) {
   let failuresInARow = 0;
   let disabled = false;
   let keyWarned = false;
+  // Calls fail together when the store goes away: one probe, and one warning, for all of them.
+  let probing = false;
   return {
     get disabled() {
       return disabled;
@@ -226,16 +256,20 @@ function storeHealth(storage: Storage, log: Log) {
       failuresInARow = 0;
     },
     async failed(what: string, error: unknown) {
-      log.debug(`cache: ${what} (${(error as Error).message})`);
-      if (++failuresInARow < 5 || disabled) return;
-      if (await storage.hasItem(PROBE_KEY).then(() => true, () => false)) {
+      const reason = storeFailure(storage, error);
+      log.debug(`cache: ${what} (${reason})`);
+      if (++failuresInARow < 5 || disabled || probing) return;
+      probing = true;
+      const works = await storage.hasItem(PROBE_KEY).then(() => true, () => false);
+      probing = false;
+      if (works) {
         failuresInARow = 0;
-        if (!keyWarned) log.warn(`cache: ${what} (${(error as Error).message}); the store itself works, so only such entries go uncached`);
+        if (!keyWarned) log.warn(`cache: ${what} (${reason}); the store itself works, so only such entries go uncached`);
         keyWarned = true;
         return;
       }
       disabled = true;
-      log.warn(`cache: the store keeps failing (${(error as Error).message}); this run goes on without the cache`);
+      log.warn(`cache: the store${store ? ` (${store})` : ""} keeps failing (${reason}); this run goes on without the cache`);
     },
   };
 }
@@ -252,9 +286,9 @@ function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): Cac
   return entry;
 }
 
-export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date }): CallCache {
+export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
   const now = options.now ?? (() => new Date());
-  const health = storeHealth(storage, options.log);
+  const health = storeHealth(storage, options.log, options.store ?? "");
   // What the mode allows, while the store has not been given up on.
   const reads = () => options.mode === "read" && !health.disabled;
   const writes = () => options.mode !== "off" && !health.disabled;
@@ -265,6 +299,8 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       raw = await storage.getItem(key);
       health.ok();
     } catch (error) {
+      // The store answered and refused this one entry (a Redis key of another type): a corrupt entry, said as one.
+      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`);
       await health.failed(`entry ${key} could not be read`, error);
       return undefined;
     }

@@ -42,7 +42,7 @@ export const runRecordSchema = z.looseObject({
   totals: totalsSchema,
   byStage: z.record(z.string(), totalsSchema),
   byModel: z.record(z.string(), totalsSchema),
-  services: z.object({ total: z.number(), ok: z.number(), failed: z.number(), skipped: z.number(), redone: z.number().optional() }).optional(),
+  services: z.object({ total: z.number(), ok: z.number(), failed: z.number(), skipped: z.number(), redone: z.number().optional(), incomplete: z.number().optional() }).optional(),
   /** The process running it, so a run left `running` by a dead process can be told apart. */
   pid: z.number().int().optional(),
   host: z.string().optional(),

@@ -118,7 +118,8 @@ const bucket = (perMinute: number, clock: Clock, shared?: { client: unknown; key
  */
 export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "info">, connectTimeoutMs = 5000) {
   const { default: Redis } = await import("ioredis");
-  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: connectTimeoutMs });
+  // A Redis that stops answering (the connection left open) fails each command after a second, as a lost one does at once.
+  const client = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: connectTimeoutMs, commandTimeout: 1000 });
   const where = `rate limit: Redis ${redactUrl(url)}`;
   let up = false;
   let warned = false;

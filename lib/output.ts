@@ -5,10 +5,14 @@ import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
+import { gapsOf } from "./pipeline/gaps.ts";
 
-/** An evolution counts as complete when it has every plateau and every catalogue (by field) asked for. */
+/**
+ * An evolution counts as complete when it has every plateau and every catalogue (by field) asked
+ * for, and names no gap (a part left empty by an answer that stayed invalid, lib/pipeline/gaps.ts).
+ */
 export function isComplete(evolution: ServiceEvolution, plateauCount: number, fields: string[]): boolean {
-  if (evolution.plateaus.length !== plateauCount) return false;
+  if (evolution.plateaus.length !== plateauCount || gapsOf(evolution.meta.models)) return false;
   return fields.every((field) => evolution.meta.mapping_types.includes(field));
 }
 

@@ -2,6 +2,7 @@ import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.
 import { builtInEndpoints, providerTypes } from "../providers/index.ts";
 import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache } from "./cache.ts";
+import { describeStore } from "./cache-stats.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
 import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
@@ -9,7 +10,7 @@ import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
 import { assertBudgetPriced, createPricing } from "./pricing.ts";
-import { createQuarantine } from "./quarantine.ts";
+import { createQuarantine, type Quarantine } from "./quarantine.ts";
 import { createRecorder } from "./recorder.ts";
 import { callsPath, readLedger } from "./ledger.ts";
 import { observedOutput } from "./estimate.ts";
@@ -43,6 +44,8 @@ export interface RuntimeOptions {
   journal?: (header: { runId: string; task: string; startedAt: string; model: string }) => Journal;
   /** Adds checks to the usage guard (a queue worker's shared budget). */
   wrapGuard?: (guard: UsageGuard) => UsageGuard;
+  /** Also sends what is quarantined elsewhere (a queue worker's to its coordinator). */
+  wrapQuarantine?: (quarantine: Quarantine) => Quarantine;
   /** Names this run's batches in the store (`batchRunKey`); with `batch.enabled`, calls go through the Batch API. */
   batchRunKey?: string;
 }
@@ -87,7 +90,7 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
 /** The cache store and the limits, shared with other runs when the config says so. */
 async function createStores(config: Config, log: Log, clock: Clock, batch: boolean) {
   const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
-  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()) });
+  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()), store: describeStore(config.cache as { driver: string }) });
   // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
   if (batch) return { storage, cache, limiter: createLimiter({ concurrency: 1_000_000, clock }) };
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
@@ -102,7 +105,8 @@ function createBookkeeping(options: RuntimeOptions, clock: Clock, runId: string)
   const header = { runId, task: options.task, startedAt, model: config.model };
   const journal = options.journal?.(header) ?? createJournal(journalPath(config.ledger.path, runId), header);
   const recorder = createRecorder({ callsFile: options.ledgerCalls ? callsPath(config.ledger.path, runId) : undefined, journal });
-  const quarantine = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  const own = createQuarantine(config.quarantineDir, runId, () => new Date(clock.now()));
+  const quarantine = options.wrapQuarantine?.(own) ?? own;
   const misses: Misses = [];
   return { runId, startedAt, journal, recorder, quarantine, misses };
 }

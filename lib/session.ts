@@ -74,6 +74,7 @@ async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, f
 /** The primary model (its first step already taken), then each fallback: provider failures and invalid answers move on. */
 async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstStep<T>): Promise<CallResult<T>> {
   const reasons: string[] = [];
+  let providerFailed = false;
   const routes = ctx.routes[spec.stage];
   for (const [i, route] of routes.entries()) {
     try {
@@ -83,9 +84,13 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
     } catch (error) {
       // Limits, budgets, dry-run misses and usage errors stop here; provider failures fall back.
       if (!isSAError(error, "E_PROVIDER")) throw error;
+      providerFailed = true;
       reasons.push(error.message);
     }
     if (route !== routes.at(-1)) ctx.log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
   }
-  throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details: { stage: spec.stage, serviceId: spec.serviceId } });
+  const details = { stage: spec.stage, serviceId: spec.serviceId };
+  // Every model answered, and every answer stayed invalid (each is quarantined): the pipeline goes on without it (lib/pipeline/gaps.ts).
+  if (!providerFailed) throw new SAError("E_VALIDATION", `${spec.stage} answer still invalid after a re-ask: ${reasons.join(" | ")}`, { details });
+  throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details });
 }

@@ -1,4 +1,5 @@
-import { createCacheStorage } from "../lib/cache.ts";
+import { createCacheStorage, storeFailure } from "../lib/cache.ts";
+import { describeStore } from "../lib/cache-stats.ts";
 import type { Dataset } from "../lib/data.ts";
 import { SAError, errorMessage, type ErrorCode } from "../lib/errors.ts";
 import { estimateRun, readServices, type RunEstimate } from "../lib/estimate.ts";
@@ -86,14 +87,17 @@ export async function checkInput(input: string | undefined): Promise<{ detail: s
 /** A write, read and delete probe against the configured cache store. */
 export async function checkCacheStore(config: Config): Promise<string> {
   const storage = await createCacheStorage(config.cache as { driver: string });
+  const store = describeStore(config.cache as { driver: string });
   try {
     const key = `preflight:probe:${process.pid}`;
-    await storage.setItem(key, { probe: true });
+    await storage.setItem(key, { probe: true }).catch((error) => {
+      throw new Error(`${store} cannot be written to (${storeFailure(storage, error)})`);
+    });
     const back = (await storage.getItem(key)) as { probe?: boolean } | null;
     await storage.removeItem(key);
-    if (!back?.probe) throw new Error("the value written could not be read back");
-    if (await storage.hasItem(key)) throw new Error("the probe entry could not be deleted");
-    return `${config.cache.driver} store: write, read and delete work`;
+    if (!back?.probe) throw new Error(`${store}: the value written could not be read back`);
+    if (await storage.hasItem(key)) throw new Error(`${store}: the probe entry could not be deleted`);
+    return `${store}: write, read and delete work`;
   } finally {
     await storage.dispose();
   }

@@ -28,6 +28,7 @@ const task = defineTask({
     if (args.fresh && args.output === "-") throw new SAError("E_USAGE", "--fresh needs an output file");
     if (localWorkers && !args.queue) throw new SAError("E_USAGE", "--local-workers needs --queue");
     if (args.queue && args.batch) throw new SAError("E_USAGE", "--batch and --queue do not go together: a batch run waits in one process, workers call live");
+    if (args.queue && args["dry-run"]) throw new SAError("E_USAGE", "--dry-run and --queue do not go together: a dry run enqueues nothing (run it without --queue: workers share its cache)");
     return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"] }, async (runtime, options) => {
       const runOptions = { ...options, fresh: args.fresh, maxServices, expectedServices: atMost(options.expectedServices, maxServices) };
       if (!args.queue) return runServices(runtime, runOptions);

@@ -4,9 +4,9 @@ import { createInterface } from "node:readline/promises";
 import { pruneCache } from "../lib/cache-prune.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { importEvolutions, importPythonCache } from "../lib/cache-import.ts";
-import { describeStore, statsText, storeStats } from "../lib/cache-stats.ts";
+import { describeStore, entryFilter, statsText, storeStats } from "../lib/cache-stats.ts";
 import { formatCount } from "../lib/format.ts";
-import { createCacheStorage } from "../lib/cache.ts";
+import { createCacheStorage, storeFailure } from "../lib/cache.ts";
 import { SAError } from "../lib/errors.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Storage } from "unstorage";
@@ -31,7 +31,7 @@ async function confirm(question: string): Promise<boolean> {
 
 /** The store, its namespaces and total, its oldest and newest entries, and the last run's hit rate. */
 async function statsReport(storage: Storage, config: Config): Promise<{ data: unknown; text: string }> {
-  const stats = await storeStats(storage, describeStore(config.cache as { driver: string }));
+  const stats = await storeStats(storage, describeStore(config.cache as { driver: string }), entryFilter(config.cache as { driver: string }));
   const last = readLedger(config.ledger.path).runs.at(-1);
   const served = last ? last.totals.cachedCalls + last.totals.liveCalls : 0;
   const hitRate = last && served ? last.totals.cachedCalls / served : null;
@@ -68,17 +68,20 @@ const task = defineTask({
         const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan);
         if (olderThan !== undefined && olderThanMs === undefined) throw new SAError("E_USAGE", `--older-than: expected an age such as 30d, 12h, 45m, got "${olderThan}"`);
         if (olderThanMs === undefined && !args.namespace) throw new SAError("E_USAGE", "prune needs --older-than and/or --namespace (use `cache clear` to remove everything)");
-        const removed = await pruneCache(storage, { namespace: args.namespace, olderThanMs });
+        const removed = await pruneCache(storage, { namespace: args.namespace, olderThanMs, isEntry: entryFilter(config.cache as { driver: string }) });
         out({ removed }, `removed ${removed} entries`);
       } else if (action === "clear") {
-        const count = (await storage.getKeys()).length;
         const store = describeStore(config.cache as { driver: string });
-        if (count > 0 && !args.yes && !(await confirm(`Remove all ${formatCount(count)} entries from ${store}? [y/N] `))) {
+        const all = await storage.getKeys();
+        const entries = all.filter(entryFilter(config.cache as { driver: string }));
+        if (entries.length > 0 && !args.yes && !(await confirm(`Remove all ${formatCount(entries.length)} entries from ${store}? [y/N] `))) {
           log.warn("cache clear: nothing removed");
           return 1;
         }
-        await storage.clear();
-        out({ removed: count }, `removed ${formatCount(count)} entries from ${store}`);
+        // The queue's and the rate limits' keys in the same Redis stay.
+        if (entries.length === all.length) await storage.clear();
+        else for (const key of entries) await storage.removeItem(key);
+        out({ removed: entries.length }, `removed ${formatCount(entries.length)} entries from ${store}`);
       } else {
         const dir = args.dir;
         const evolutions = args.evolutions;
@@ -93,6 +96,9 @@ const task = defineTask({
         return report.invalid > 0 ? 1 : 0;
       }
       return 0;
+    } catch (error) {
+      if (error instanceof SAError) throw error;
+      throw new SAError("E_CACHE", `cache ${action}: ${describeStore(config.cache as { driver: string })} failed (${storeFailure(storage, error)})`, { cause: error });
     } finally {
       await storage.dispose();
     }

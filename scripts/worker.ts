@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import { errorMessage } from "../lib/errors.ts";
-import { queueConnection, queueKeys, queueSettings } from "../lib/queue/connection.ts";
+import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection } from "../lib/queue/connection.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal } from "../lib/queue/journal.ts";
 import { startQueueWorker } from "../lib/queue/worker.ts";
@@ -25,14 +25,16 @@ const task = defineTask({
     const config = await load();
     const settings = queueSettings(config, args.queue);
     const graceMs = (positiveInt(args, "grace") ?? 30) * 1000;
-    const connection = queueConnection(settings.url);
+    const connection = await openQueueConnection(settings.url);
     const keys = queueKeys(settings.name);
     // A hard budget is per run and over all workers (the job's, else this config's): this process's own guard keeps the other limits.
     const budget = createSharedBudget(connection, keys);
     const journal = createRedisJournal(connection, keys, budget.onSpend);
     const own = { ...config, budget: { softUsd: config.budget.softUsd } };
-    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, wrapGuard: budget.wrap, tracing: await createTracing(process.env, {}) });
-    const worker = startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });
+    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
+    const jobsConnection = queueConnection(settings.url);
+    watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
+    const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });
     log.info(`worker ${process.pid}: queue ${settings.name} on ${settings.url.replace(/\/\/[^@/]*@/, "//***@")}, ${config.concurrency} at once, data ${config.dataDir}, ${config.model}`);
     // A second signal exits at once; held jobs then return through stalled-job detection.
     const signal = await new Promise<string>((resolve) => onStopSignal(resolve));

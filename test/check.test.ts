@@ -40,6 +40,17 @@ describe("check", () => {
     expect(text.stdout).toContain("2 findings (1 errors, 1 warnings)");
   });
 
+  test("a line that names gaps (answers that stayed invalid) is an error naming them", async () => {
+    const line = JSON.parse(readFileSync(fixture, "utf8"));
+    line.meta.models = { ...line.meta.models, incomplete: "mapping Enhanced applications" };
+    const gappy = join(dir, "gappy.jsonl");
+    writeFileSync(gappy, `${JSON.stringify(line)}\n`);
+    const result = await check(["--input", gappy, "--json"]);
+    expect(result.code).toBe(1);
+    const found = JSON.parse(result.stdout).findings.filter((f: { check: string }) => f.check === "incomplete");
+    expect(found).toEqual([{ check: "incomplete", severity: "error", serviceId: "D", message: "left empty (answers stayed invalid; run again to ask again): mapping Enhanced applications" }]);
+  });
+
   test("severity and brand names come from the config; warnings alone exit 0", async () => {
     writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { brands: ["Acme Sensors"], severity: { "missing-role": "warning", "brand-name": "error" } } }));
     expect((await check(["--input", fixture])).code).toBe(0);
@@ -61,7 +72,7 @@ describe("check", () => {
     const run = await syntheticEvolutions(dir);
     const result = await check(["--input", run.path, "--data", fixtureData, "--json"]);
     const report = JSON.parse(result.stdout);
-    expect(Object.keys(report.counts)).toEqual(["missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "brand-name", "names-plateau"]);
+    expect(Object.keys(report.counts)).toEqual(["incomplete", "missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "brand-name", "names-plateau"]);
     expect(report.services).toBe(run.lines.length);
     // The hand-written fixture uses none of the fixture catalogues' 3 × 16 items.
     const unused = JSON.parse((await check(["--input", fixture, "--data", fixtureData, "--json"])).stdout);

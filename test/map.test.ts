@@ -138,6 +138,29 @@ describe("map", () => {
       await bad.stop();
     }
   });
+
+  test("a mapping answer invalid twice leaves that catalogue empty and names the gap; the other sets are mapped; --strict exits 1", async () => {
+    const bad = startTestServer({ answer: (b) => (b.response_format?.json_schema?.name === "applications_mapping" ? "not json" : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(root, "fixtures/python/evolutions.jsonl");
+      for (const strict of [false, true]) {
+        const args = ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json", "--cache-mode", "off", ...(strict ? ["--strict"] : [])];
+        const result = await runScript("map", args, { cwd: dir, baseURL: bad.url });
+        expect(result.code).toBe(strict ? 1 : 0);
+        const summary = lastJson(result.stdout);
+        expect(summary.services.incomplete).toBe(summary.services.ok);
+        for (const e of lines(join(dir, "out.jsonl"))) {
+          expect((e.meta.models as Record<string, string>).incomplete).toBe(e.plateaus.map((p) => `mapping ${p.plateau_name} applications`).sort().join(", "));
+          for (const p of e.plateaus) for (const f of p.features) expect(f.mappings.applications).toEqual([]);
+          expect(e.plateaus.some((p) => p.features.some((f) => (f.mappings.technologies ?? []).length > 0))).toBe(true);
+        }
+      }
+    } finally {
+      cleanup();
+      await bad.stop();
+    }
+  });
 });
 
 describe("map --service-id", () => {

@@ -135,21 +135,86 @@ describe("validation and re-ask", () => {
     }
   });
 
-  test("an answer invalid twice is quarantined; the service fails, the others are written", async () => {
+  const quarantined = (dir: string) =>
+    readdirSync(join(dir, ".sa/quarantine")).flatMap((file) => readFileSync(join(dir, ".sa/quarantine", file), "utf8").trim().split("\n").map((l) => JSON.parse(l)));
+  const lines = (dir: string) => readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+
+  test("an answer invalid twice is quarantined and its part left empty: the service is written naming the gap, the run goes on", async () => {
     const server = startTestServer({ answer: (b) => (isStage(b, "plateau_descriptions") && b.messages[1]!.content.includes("SVC002") ? "not json" : undefined) });
     const { dir, cleanup } = tempDir();
     try {
       const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off" } });
       const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(3)), output: join(dir, "out.jsonl") });
-      expect(summary.status).toBe("failed");
+      expect(summary.status).toBe("ok");
+      expect(summary.exitCode).toBe(0);
+      expect(summary.services).toEqual({ total: 3, ok: 3, failed: 0, skipped: 0, redone: 0, incomplete: 1 });
+      const written = lines(dir);
+      expect(written.map((l) => l.service.service_id)).toEqual(["SVC001", "SVC002", "SVC003"]);
+      const gap = written[1];
+      expect(gap.meta.models.incomplete).toBe("descriptions");
+      expect(gap.meta.models.descriptions).toBeUndefined();
+      expect(gap.plateaus.every((p: { service_description: string }) => p.service_description === "")).toBe(true);
+      expect(written[0].meta.models.incomplete).toBeUndefined();
+      // Asked, then asked again once with the reason; the second answer is quarantined.
+      const asked = server.requests.filter((r) => isStage(r.body, "plateau_descriptions") && r.body.messages[1]!.content.includes("SVC002"));
+      expect(asked).toHaveLength(2);
+      expect(quarantined(dir).some((e) => e.kind === "answer" && e.serviceId === "SVC002" && e.reason.includes("not JSON"))).toBe(true);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("a mapping left empty fails the run under --strict, and a rerun asks only that call again and completes the line", async () => {
+    let broken = true;
+    const server = startTestServer({ answer: (b) => (broken && isStage(b, "applications_mapping") && b.messages.some((m) => m.content.includes("Service: Service 1\n")) ? '{"mappings": "none"}' : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const output = join(dir, "out.jsonl");
+      const first = await testRuntime(dir, { baseURL: server.url });
+      const summary = await runServices(first, { input, output, strict: true });
+      await first.close();
       expect(summary.exitCode).toBe(1);
-      expect(summary.services).toEqual({ total: 3, ok: 2, failed: 1, skipped: 0, redone: 0 });
+      expect(summary.services.incomplete).toBe(1);
+      const gap = lines(dir)[0];
+      const plateaus: { plateau_name: string; features: { mappings: Record<string, unknown[]> }[] }[] = gap.plateaus;
+      expect(gap.meta.models.incomplete).toBe(plateaus.map((p) => `mapping ${p.plateau_name} applications`).sort().join(", "));
+      expect(plateaus.every((p) => p.features.every((f) => (f.mappings.applications ?? []).length === 0))).toBe(true);
+      expect(plateaus.some((p) => p.features.some((f) => (f.mappings.technologies ?? []).length > 0))).toBe(true);
+
+      broken = false;
+      const before = server.requests.length;
+      const again = await testRuntime(dir, { baseURL: server.url });
+      const rerun = await runServices(again, { input, output, strict: true });
+      await again.close();
+      expect(rerun.exitCode).toBe(0);
+      expect(rerun.services).toMatchObject({ ok: 1, skipped: 1, incomplete: 0 });
+      // Only the calls left empty are asked again: one applications mapping per plateau.
+      const asked = server.requests.slice(before);
+      expect(asked.length).toBe(plateaus.length);
+      expect(asked.every((r) => isStage(r.body, "applications_mapping"))).toBe(true);
+      const done = lines(dir);
+      expect(done).toHaveLength(2);
+      expect(done[0].meta.models.incomplete).toBeUndefined();
+      expect(done[0].plateaus.some((p: (typeof plateaus)[number]) => p.features.some((f) => (f.mappings.applications ?? []).length > 0))).toBe(true);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("a provider failure still fails its service (exit 1), unlike an invalid answer", async () => {
+    const server = startTestServer({ fault: (_n, b) => (isStage(b, "plateau_descriptions") && b.messages[1]!.content.includes("SVC002") ? { type: "500" as const } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off" } });
+      const summary = await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(3)), output: join(dir, "out.jsonl") });
+      expect(summary.exitCode).toBe(1);
+      expect(summary.services).toMatchObject({ ok: 2, failed: 1, incomplete: 0 });
       expect(summary.failures[0]).toMatchObject({ serviceId: "SVC002", stage: "descriptions" });
-      const written = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
-      expect(written).toEqual(["SVC001", "SVC003"]);
-      const [file] = readdirSync(join(dir, ".sa/quarantine"));
-      const entries = readFileSync(join(dir, ".sa/quarantine", file!), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-      expect(entries.some((e) => e.kind === "answer" && e.serviceId === "SVC002" && e.reason.includes("not JSON"))).toBe(true);
+      expect(lines(dir).map((l) => l.service.service_id)).toEqual(["SVC001", "SVC003"]);
       await rt.close();
     } finally {
       cleanup();

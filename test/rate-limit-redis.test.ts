@@ -58,4 +58,27 @@ describe("shared RPM/TPM buckets in Redis", () => {
       await server.stop();
     }
   }, 120_000);
+
+  test("Redis stops answering mid-run (SIGSTOP, the connection left open): calls go on with the process's own buckets, never wait for ever", async () => {
+    const server = startTestServer();
+    const redis = await startRedis();
+    const pid = Number(/process_id:(\d+)/.exec(await Bun.$`redis-cli -p ${redis.port} info server`.text())![1]);
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "sa.config.json"), JSON.stringify({ rpm: 1200, rateLimit: { store: "redis", url: redis.url, key: "hung" }, cacheMode: "off" }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2)); // 42 calls
+      const running = runScript("run", ["--config", "sa.config.json", "--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "8"], { cwd: dir, baseURL: server.url });
+      await until(() => server.answered >= 10);
+      process.kill(pid, "SIGSTOP");
+      const result = await Promise.race([running, Bun.sleep(60_000).then(() => ({ code: -1, stderr: "timed out" }))]);
+      expect(result.code).toBe(0);
+      expect(server.answered).toBe(42);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+    } finally {
+      process.kill(pid, "SIGCONT");
+      cleanup();
+      await redis.stop();
+      await server.stop();
+    }
+  }, 120_000);
 });

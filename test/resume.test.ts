@@ -49,7 +49,7 @@ describe("resume redoes a service whose inputs changed", () => {
       const before = server.requests.length;
       const changed = await run("description");
       expect(changed.code).toBe(0);
-      expect(changed.summary.services).toEqual({ total: 3, ok: 1, failed: 0, skipped: 2, redone: 1 });
+      expect(changed.summary.services).toEqual({ total: 3, ok: 1, failed: 0, skipped: 2, redone: 1, incomplete: 0 });
       const fresh = server.requests.slice(before);
       expect(fresh).toHaveLength(6);
       expect(fresh.every(mentions("SVC002"))).toBe(true);
@@ -73,7 +73,7 @@ describe("resume redoes a service whose inputs changed", () => {
       // 3. The same records with keys in another order: nothing to do.
       writeJsonl(input, services.map((s) => Object.fromEntries(Object.entries(s).reverse())));
       const same = await run("reordered");
-      expect(same.summary.services).toEqual({ total: 3, ok: 0, failed: 0, skipped: 3, redone: 0 });
+      expect(same.summary.services).toEqual({ total: 3, ok: 0, failed: 0, skipped: 3, redone: 0, incomplete: 0 });
 
       // 4. A line with no fingerprint (an older output) cannot be trusted: redone, from the cache.
       const lines = outputLines(join(dir, "out.jsonl")).map((l) => JSON.parse(l));

@@ -1,6 +1,7 @@
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
 import type { EngineRun } from "./engine-types.ts";
+import { gapsOf } from "./gaps.ts";
 import { halt } from "./run-state.ts";
 
 /** One accepted input record, ready to be processed. */
@@ -49,6 +50,7 @@ async function processRecord<T>(run: EngineRun<T>, { item, serviceId, fingerprin
     if (fingerprint) (await import("./evolution.ts")).withFingerprint(evolution, fingerprint);
     await run.writer.write(evolution);
     state.counts.ok++;
+    if (gapsOf(evolution.meta.models)) state.counts.incomplete++;
     if (redo) state.counts.redone++;
   } catch (error) {
     onFailure(run as EngineRun<unknown>, serviceId, error);

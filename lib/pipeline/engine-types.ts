@@ -47,8 +47,11 @@ export interface RunSummary {
   status: RunStatus;
   exitCode: number;
   stopReason: string | null;
-  /** `redone`: in the output already, but made from other inputs (see `RecordHandler.fingerprint`). */
-  services: { total: number; ok: number; failed: number; skipped: number; redone: number };
+  /**
+   * `redone`: in the output already, but made from other inputs (see `RecordHandler.fingerprint`).
+   * `incomplete`: written (and counted in `ok`) with parts left empty by answers that stayed invalid (lib/pipeline/gaps.ts).
+   */
+  services: { total: number; ok: number; failed: number; skipped: number; redone: number; incomplete: number };
   badLines: number;
   quarantined: number;
   failures: Array<{ serviceId: string; stage: string; reason: string }>;
@@ -112,7 +115,7 @@ export interface Stop {
 
 /** What a run has done so far; the one mutable state of the engine, held by `EngineRun`. */
 export interface RunState {
-  counts: { ok: number; failed: number; skipped: number; redone: number; bad: number };
+  counts: { ok: number; failed: number; skipped: number; redone: number; incomplete: number; bad: number };
   failures: RunSummary["failures"];
   /** Service ids in input order (the output's order); a Set keeps insertion order and finds duplicates. */
   order: Set<string>;

@@ -92,7 +92,8 @@ async function finishRun(run: EngineRun<unknown>, heartbeat: Heartbeat): Promise
     rt.log.error(`input ${options.input}: ${state.counts.bad - MAX_BAD_LINES_LOGGED} more bad line(s) not shown (${state.counts.bad} in all, every one in ${rt.quarantine.path})`);
   }
   const missesByStage = logMisses(run, rt.misses);
-  const failed = state.counts.failed > 0 || state.counts.bad > 0 || Boolean(options.strict && rt.quarantine.count > 0);
+  // Under --strict a quarantined answer fails the run, and so does a line with gaps (a queue worker's quarantine is its own).
+  const failed = state.counts.failed > 0 || state.counts.bad > 0 || Boolean(options.strict && (rt.quarantine.count > 0 || state.counts.incomplete > 0));
   const { status, exitCode } = outcome(state, failed);
   await heartbeat.final(status).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
   // A signal that came while the final record was written found the work done; it still sets the exit code.

@@ -6,7 +6,7 @@ import { buildEvolution, byId, compareFeatures, type PlateauFeature, type Platea
 import { isObject, levelOf, type MapInput } from "./map-input.ts";
 import { mapFeatures, type MappedItem } from "./mapping.ts";
 import { allSettled, stagePriority } from "./service.ts";
-
+import { createGaps, GAPS_KEY, type Gaps } from "./gaps.ts";
 
 /** A feature as the output carries it: keys the Python tool's model does not know are left behind. */
 function toPlateauFeature(f: Feature): PlateauFeature {
@@ -17,6 +17,10 @@ function toPlateauFeature(f: Feature): PlateauFeature {
 /** The string entries of a `models` record (the Python tool's `meta.models` is string to string). */
 const stringsOnly = (value: unknown): Record<string, string> =>
   Object.fromEntries(Object.entries(isObject(value) ? value : {}).filter((e): e is [string, string] => typeof e[1] === "string"));
+
+/** The input line's gaps that this map does not fill: all but the mappings of the catalogues it maps. */
+const gapsNotMapped = (gaps: string | undefined, mapped: Catalogue[]): string[] =>
+  (gaps ?? "").split(", ").filter((label) => label && !mapped.some((c) => label.startsWith("mapping ") && label.endsWith(` ${c.field}`)));
 
 /** Plateaus as `{level, name, description, features}`, whichever input form. */
 function plateausOf(input: MapInput, plateauNames: Map<number, string>) {
@@ -76,12 +80,13 @@ function carriedCatalogues(plateaus: SourcePlateau[], selected: Set<string>): Ma
 }
 
 /** One plateau mapped to every chosen catalogue at once (the calls are independent); carried catalogues kept. */
-async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; models: Set<string> }): Promise<PlateauParts> {
+async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; models: Set<string>; gaps: Gaps }): Promise<PlateauParts> {
   const { service } = scope;
   const features = p.features.map(toPlateauFeature).sort(compareFeatures);
   const mapped = await allSettled(
     ctx.data.catalogues.map(async (catalogue) => {
-      const result = await mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, serviceDescription: p.description, plateau: p, features, catalogue, priority: stagePriority("mapping", scope.position) });
+      const mapping = mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, serviceDescription: p.description, plateau: p, features, catalogue, priority: stagePriority("mapping", scope.position) });
+      const result = await scope.gaps.fill(`mapping ${p.name} ${catalogue.field}`, mapping, () => ({ mappings: new Map(), model: "" }));
       if (result.model) scope.models.add(result.model);
       return [catalogue.field, result.mappings] as const;
     }),
@@ -99,11 +104,13 @@ export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun
   const service = input.kind === "evolution" ? input.evolution.service : input.record.service;
   const plateaus = plateausOf(input, run.plateauNames);
   const models = new Set<string>();
+  const gaps = createGaps(ctx.log, service.service_id);
   const carried = carriedCatalogues(plateaus, new Set(ctx.data.catalogues.map((c) => c.field)));
-  const parts = await allSettled(plateaus.map((p) => remapPlateau(ctx, p, { service, carried, position: run.position, models })));
+  const parts = await allSettled(plateaus.map((p) => remapPlateau(ctx, p, { service, carried, position: run.position, models, gaps })));
   const catalogues = [...ctx.data.catalogues, ...[...carried.values()].sort((a, b) => byId(a.field, b.field))];
   const previous = input.kind === "evolution" ? input.evolution.meta : undefined;
   const { models: oldModels, seed } = previous ?? ({} as Record<string, unknown>);
+  const { [GAPS_KEY]: oldGaps, ...kept } = stringsOnly(oldModels);
   return buildEvolution({
     service,
     roles: rolesFor(input, ctx.data.roles),
@@ -114,7 +121,7 @@ export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun
       created: run.created,
       seed: typeof seed === "number" ? seed : null,
       catalogueHash: run.catalogueHash,
-      models: { ...stringsOnly(oldModels), ...(models.size ? { mapping: [...models].sort().join(",") } : {}) },
+      models: { ...kept, ...(models.size ? { mapping: [...models].sort().join(",") } : {}), ...gaps.meta(gapsNotMapped(oldGaps, ctx.data.catalogues)) },
     },
   });
 }

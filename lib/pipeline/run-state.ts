@@ -2,7 +2,7 @@ import { SAError } from "../errors.ts";
 import type { EngineRun, RunState, RunStatus, RunSummary, Stop } from "./engine-types.ts";
 
 export const createRunState = (): RunState => ({
-  counts: { ok: 0, failed: 0, skipped: 0, redone: 0, bad: 0 },
+  counts: { ok: 0, failed: 0, skipped: 0, redone: 0, incomplete: 0, bad: 0 },
   failures: [],
   order: new Set(),
   dispatched: 0,
@@ -26,6 +26,7 @@ export const serviceCounts = ({ order, counts }: RunState) => ({
   failed: counts.failed,
   skipped: counts.skipped,
   redone: counts.redone,
+  incomplete: counts.incomplete,
 });
 
 /** The run's summary as it stands (the last line of `--json`). */

@@ -3,6 +3,7 @@ import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
 import { describeService } from "./descriptions.ts";
 import type { EvolutionMeta, PlateauParts } from "./evolution.ts";
+import { createGaps } from "./gaps.ts";
 
 /**
  * The steps after the descriptions call (features, mapping, the evolution's assembly) load once
@@ -48,22 +49,25 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
 /**
  * The pipeline for one service: descriptions → features per plateau → mapping per plateau and
  * catalogue. Each call starts as soon as its own inputs exist: a plateau's mapping waits only for
- * that plateau's features, never for the other plateaus.
+ * that plateau's features, never for the other plateaus. A call whose answer stays invalid leaves
+ * its part empty and named in the line (lib/pipeline/gaps.ts); any other failure fails the service.
  */
 export async function projectService(ctx: PipelineContext, service: Service, order: number, meta: Omit<EvolutionMeta, "models">): Promise<ServiceEvolution> {
   const models = modelSet();
+  const gaps = createGaps(ctx.log, service.service_id);
   const later = loadLaterSteps();
-  const { descriptions, model } = await describeService(ctx, service, stagePriority("descriptions", order));
+  const { descriptions, model } = await gaps.fill("descriptions", describeService(ctx, service, stagePriority("descriptions", order)), () => ({ descriptions: new Map<string, string>(), model: "" }));
   const [{ generateFeatures }, { mapFeatures }, { buildEvolution }] = await later;
   models.add("descriptions", model);
   const plateaus = await allSettled(
     ctx.data.plateaus.map(async (plateau): Promise<PlateauParts> => {
       const description = descriptions.get(plateau.name) ?? "";
-      const generated = await generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
+      const features = generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
+      const generated = await gaps.fill(`features ${plateau.name}`, features, () => ({ features: [], model: "" }));
       models.add("features", generated.model);
       const mapped = await allSettled(
         ctx.data.catalogues.map(async (catalogue) => {
-          const result = await mapFeatures(ctx, {
+          const mapping = mapFeatures(ctx, {
             serviceId: service.service_id,
             serviceName: service.name,
             serviceDescription: description,
@@ -72,6 +76,7 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
             catalogue,
             priority: stagePriority("mapping", order),
           });
+          const result = await gaps.fill(`mapping ${plateau.name} ${catalogue.field}`, mapping, () => ({ mappings: new Map(), model: "" }));
           models.add("mapping", result.model);
           return [catalogue.field, result.mappings] as const;
         }),
@@ -79,5 +84,5 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
       return { level: plateau.level, name: plateau.name, description, features: generated.features, mappings: Object.fromEntries(mapped) };
     }),
   );
-  return buildEvolution({ service, meta: { ...meta, models: models.toJSON() }, plateaus, roles: ctx.data.roles, catalogues: ctx.data.catalogues });
+  return buildEvolution({ service, meta: { ...meta, models: { ...models.toJSON(), ...gaps.meta() } }, plateaus, roles: ctx.data.roles, catalogues: ctx.data.catalogues });
 }

@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import { queueConnection, queueKeys, type QueueSettings } from "./connection.ts";
+import { openQueueConnection, queueKeys, type QueueSettings } from "./connection.ts";
 
 export interface QueueStatus {
   queue: string;
@@ -12,8 +12,9 @@ export type QueueAction = "status" | "retry-failed" | "drain" | "clean";
 
 /** Opens the queue, does one operator action, and closes it. */
 export async function queueAdmin(settings: QueueSettings, action: QueueAction): Promise<QueueStatus & { changed: number }> {
-  const connection = queueConnection(settings.url);
+  const connection = await openQueueConnection(settings.url);
   const queue = new Queue(settings.name, { connection });
+  queue.on("error", () => {}); // the connection was checked above; a later loss fails the action itself
   try {
     let changed = 0;
     if (action === "retry-failed") {
@@ -25,7 +26,7 @@ export async function queueAdmin(settings: QueueSettings, action: QueueAction): 
     } else if (action === "clean") {
       changed = (await queue.clean(0, 0, "completed")).length + (await queue.clean(0, 0, "failed")).length;
       const keys = queueKeys(settings.name);
-      await connection.del(keys.journal, keys.stop);
+      await connection.del(keys.journal, `${keys.journal}:read`, keys.stop);
     }
     return { ...(await queueStatus(queue)), changed };
   } finally {

@@ -1,5 +1,7 @@
 import { Redis } from "ioredis";
-import { SAError } from "../errors.ts";
+import { SAError, errorMessage } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { redactUrl } from "../redact.ts";
 import type { Config } from "../schema/config.ts";
 
 /** Where a queue lives and how its jobs are run: the URL comes from `--queue` or `queue.url`. */
@@ -24,6 +26,39 @@ export function queueConnection(url: string): Redis {
   // An unheard 'error' event prints a stack per reconnect attempt; BullMQ reports failures itself.
   client.on("error", () => {});
   return client;
+}
+
+/**
+ * A queue connection that is known to work: a Redis that cannot be reached, or refuses the
+ * credentials, is one line naming it (without its password) and exit 2, never a wait without end.
+ */
+export async function openQueueConnection(url: string): Promise<Redis> {
+  const client = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 5000, lazyConnect: true });
+  let lastError: unknown;
+  client.on("error", (error) => (lastError = error));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    throw new SAError("E_CONFIG", `queue: Redis ${redactUrl(url)} cannot be reached (${errorMessage(lastError ?? error)}); check --queue or queue.url`);
+  }
+  return client;
+}
+
+/** One warning when the queue's Redis is lost, one line when it is back (ioredis keeps reconnecting meanwhile). */
+export function watchConnection(client: Redis, url: string, log: Pick<Log, "warn" | "info">, whileLost: string, onBack?: () => void): void {
+  let lost = false;
+  client.on("error", (error) => {
+    if (lost || client.status === "ready") return;
+    lost = true;
+    log.warn(`queue: Redis ${redactUrl(url)} is unreachable (${errorMessage(error)}); ${whileLost}`);
+  });
+  client.on("ready", () => {
+    if (lost) log.info(`queue: Redis ${redactUrl(url)} is back`);
+    if (lost) onBack?.();
+    lost = false;
+  });
 }
 
 /** The Redis keys this project keeps next to a queue's own (BullMQ's live under `bull:<name>:`). */

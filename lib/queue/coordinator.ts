@@ -1,10 +1,11 @@
-import { Queue, QueueEvents } from "bullmq";
+import { Job, Queue, QueueEvents } from "bullmq";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
 import type { Runtime } from "../runtime.ts";
 import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
-import { jobIdFor, queueConnection, queueKeys, type QueueSettings } from "./connection.ts";
+import { jobIdFor, openQueueConnection, queueConnection, queueKeys, watchConnection, type QueueSettings } from "./connection.ts";
 import type { QueueJob } from "./job.ts";
+import { createAwaitedJobs, type AwaitedJobs } from "./awaited.ts";
 import { createJournalReader } from "./journal.ts";
 import { startQueueWorker, type QueueWorker } from "./worker.ts";
 
@@ -26,24 +27,29 @@ const stoppedRun = /^run \S+ stopped: /;
  */
 export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate: CoordinateOptions): Promise<RunSummary> {
   const { settings } = coordinate;
-  const connection = queueConnection(settings.url);
+  const connection = await openQueueConnection(settings.url);
   const keys = queueKeys(settings.name);
   const queue = new Queue(settings.name, { connection });
+  const awaited = createAwaitedJobs(queue, rt.log);
+  watchConnection(connection, settings.url, rt.log, "waiting for it to come back (jobs stay queued)", () => void awaited.requeueLost());
   const eventsConnection = queueConnection(settings.url);
   const events = new QueueEvents(settings.name, { connection: eventsConnection });
   events.setMaxListeners(0);
+  // A lost connection is reported once by its watcher; BullMQ's own error events would print a stack per retry.
+  queue.on("error", () => {});
+  events.on("error", () => {});
   let stopped: (error: Error) => void = () => {};
   const stop = new Promise<never>((_, reject) => (stopped = reject));
   stop.catch(() => {});
   const workers: QueueWorker[] = [];
-  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call));
+  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call), (entry) => rt.quarantine.add(entry));
   const pullJournal = () => journal.pull();
-  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).catch(() => {}), coordinate.progressMs ?? 5000);
+  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, awaited, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
     return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: stopped }, dispatch);
   } finally {
@@ -61,25 +67,46 @@ async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<vo
   rt.log.info(`queue ${name}: ${(c.waiting ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active} active, ${c.delayed} delayed, ${c.completed} completed, ${c.failed} failed`);
 }
 
+/**
+ * A job another run enqueued and did not see through is taken over by this one: one failed on
+ * that run's spent budget (or still waiting under it) gets this run's id and budget, and is tried
+ * again, so rerunning with a higher budget finishes what the stop left.
+ */
+async function adopt(queue: Queue, id: string, data: QueueJob): Promise<void> {
+  const job = await Job.fromId<QueueJob>(queue, id);
+  if (!job || job.data?.meta?.runId === data.meta.runId) return;
+  const state = await job.getState();
+  const stopped = state === "failed" && stoppedRun.test(job.failedReason ?? "");
+  if (!stopped && !["waiting", "prioritized", "delayed"].includes(state)) return;
+  await job.updateData(data);
+  if (stopped) await job.retry("failed", { resetAttemptsMade: true });
+}
+
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
-async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; budgetUsd?: number }): Promise<ServiceEvolution> {
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; awaited: AwaitedJobs; budgetUsd?: number }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
   const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, meta: work.meta };
-  const job = await queue.add("service", data, {
-    jobId: jobIdFor(work.fingerprint),
-    attempts: settings.attempts,
-    backoff: { type: "exponential", delay: 1000 },
-    removeOnComplete: false,
-    removeOnFail: false,
-  });
+  const add = () =>
+    queue.add("service", data, {
+      jobId: jobIdFor(work.fingerprint),
+      attempts: settings.attempts,
+      backoff: { type: "exponential", delay: 1000 },
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
+  const job = await add();
+  await adopt(queue, String(job.id), data);
+  const tracked = options.awaited.track(String(job.id), add);
   let result: unknown;
   try {
-    result = await Promise.race([job.waitUntilFinished(events), options.stop]);
+    result = await Promise.race([job.waitUntilFinished(events), options.stop, tracked.gone]);
   } catch (error) {
     if (error instanceof SAError) throw error;
     const reason = errorMessage(error);
     if (stoppedRun.test(reason)) throw new SAError("E_BUDGET", reason);
     throw new SAError("E_CALL_FAILED", `job ${job.id} failed after its attempts (left in the failed set; bun scripts/queue.ts retry-failed re-queues it): ${reason}`, { details: { stage: "queue" } });
+  } finally {
+    tracked.done();
   }
   const evolution = evolutionSchema.safeParse(result);
   if (!evolution.success) throw new SAError("E_VALIDATION", `job ${job.id}: its result is not an evolution (${evolution.error.issues[0]?.message})`, { details: { stage: "queue" } });

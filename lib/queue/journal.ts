@@ -4,6 +4,8 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { journalCallSchema, type Journal } from "../journal.ts";
 import type { CallRecord } from "../ledger.ts";
+import type { Quarantine, QuarantineEntry } from "../quarantine.ts";
+import { redact } from "../redact.ts";
 
 /** The job a worker is on, so each call it journals names the coordinator's run. */
 export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number }>();
@@ -11,6 +13,8 @@ export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; 
 export interface RedisJournal extends Journal {
   /** Resolves once every call appended so far is in Redis (a job completes only after this). */
   flush(): Promise<void>;
+  /** The worker's quarantine, each entry also journalled for the coordinator (its count, and `--strict`). */
+  quarantine(own: Quarantine): Quarantine;
 }
 
 /**
@@ -36,15 +40,29 @@ export function createRedisJournal(client: Redis, keys: { journal: string; spend
     flush: async () => {
       await pending;
     },
+    quarantine: (own) => ({
+      add(entry) {
+        own.add(entry);
+        const job = currentJob.getStore();
+        const pushed = client.rpush(keys.journal, redact(JSON.stringify({ type: "quarantine", entry, runId: job?.runId ?? null, jobId: job?.jobId ?? null, worker })));
+        pending = Promise.all([pending, pushed]).catch(() => {});
+      },
+      get count() {
+        return own.count;
+      },
+      path: own.path,
+    }),
   };
 }
 
 const entrySchema = journalCallSchema.extend({ serviceId: z.string(), runId: z.string().nullable().optional() });
+const quarantinedSchema = z.object({ type: z.literal("quarantine"), entry: z.looseObject({ kind: z.enum(["input", "answer", "mapping", "service"]), reason: z.string() }) });
 
-/** Entries from `from` on; a foreign or torn entry is skipped. */
-export async function readRedisJournal(client: Redis, key: string, from: number): Promise<{ calls: CallRecord[]; next: number }> {
+/** Entries from `from` on: calls, and what workers quarantined; a foreign or torn entry is skipped. */
+export async function readRedisJournal(client: Redis, key: string, from: number): Promise<{ calls: CallRecord[]; quarantined: QuarantineEntry[]; next: number }> {
   const raw = await client.lrange(key, from, -1);
   const calls: CallRecord[] = [];
+  const quarantined: QuarantineEntry[] = [];
   for (const text of raw) {
     let value: unknown;
     try {
@@ -54,25 +72,31 @@ export async function readRedisJournal(client: Redis, key: string, from: number)
     }
     const parsed = entrySchema.safeParse(value);
     if (parsed.success) calls.push(parsed.data as unknown as CallRecord);
+    const held = parsed.success ? undefined : quarantinedSchema.safeParse(value);
+    if (held?.success) quarantined.push(held.data.entry as QuarantineEntry);
   }
-  return { calls, next: from + raw.length };
+  return { calls, quarantined, next: from + raw.length };
 }
 
 /**
- * The coordinator's side: folds the calls journalled since it started into its run's recorder.
+ * The coordinator's side: folds the calls journalled since the last coordinator stopped reading
+ * (`<key>:read`; calls workers made while none was attached included) into its run's recorder.
  * Reads run one at a time, since two reads from the same offset would count the same calls twice.
  */
-export async function createJournalReader(client: Redis, key: string, record: (call: CallRecord) => void): Promise<{ pull(): Promise<void> }> {
-  let at = await client.llen(key);
+export async function createJournalReader(client: Redis, key: string, record: (call: CallRecord) => void, quarantine: (entry: QuarantineEntry) => void = () => {}): Promise<{ pull(): Promise<void> }> {
+  const [length, read] = await Promise.all([client.llen(key), client.get(`${key}:read`)]);
+  let at = read === null ? length : Math.min(Number(read) || 0, length);
   let pulling: Promise<void> = Promise.resolve();
   return {
     pull: () =>
       (pulling = pulling
         .catch(() => {})
         .then(async () => {
-          const { calls, next } = await readRedisJournal(client, key, at);
+          const { calls, quarantined, next } = await readRedisJournal(client, key, at);
           at = next;
           for (const call of calls) record(call);
+          for (const entry of quarantined) quarantine(entry);
+          await client.set(`${key}:read`, at);
         })),
   };
 }

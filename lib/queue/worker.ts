@@ -97,7 +97,8 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
   worker.on("completed", (job) => rt.log.debug(`job ${job.data?.serviceId ?? job.id} completed`));
   let closing = false;
   // Once closing, lock renewals of jobs put back on the queue fail by design: not worth a warning each.
-  worker.on("error", (error) => closing || rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
+  // While the connection is down, its own watcher says so once (see watchConnection), not each retry.
+  worker.on("error", (error) => closing || options.connection.status !== "ready" || rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
   return { worker, close: (graceMs) => ((closing = true), closeWorker(worker, held, graceMs)) };
 }
 

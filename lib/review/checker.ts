@@ -1,6 +1,6 @@
 import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
 import type { Labels } from "../export/labels.ts";
-import { checkIds, defaultSeverity, fallingLevels, repeatedFeatures, unmappedFeatures, wordingFindings, type CheckId, type ChecksConfig, type Finding, type Severity } from "./checks.ts";
+import { checkIds, defaultSeverity, fallingLevels, incompleteParts, repeatedFeatures, unmappedFeatures, wordingFindings, type CheckId, type ChecksConfig, type Finding, type Severity } from "./checks.ts";
 
 export interface Checker {
   /** Sees each evolution once, in file order. */
@@ -20,7 +20,7 @@ export function createChecker(config: ChecksConfig): Checker {
   return {
     observe(e) {
       for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) present.push({ serviceId: e.service.service_id, plateau: p.plateau_name, order: p.plateau, roles: new Set(p.features.map(roleOf)) });
-      found.push(...repeatedFeatures(e), ...fallingLevels(e), ...unmappedFeatures(e), ...wordingFindings(e, config.brands));
+      found.push(...incompleteParts(e), ...repeatedFeatures(e), ...fallingLevels(e), ...unmappedFeatures(e), ...wordingFindings(e, config.brands));
     },
     finish({ labels, usage, dataRoles }) {
       const roles = dataRoles.length ? dataRoles : [...labels.roles.keys()];

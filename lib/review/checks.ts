@@ -1,9 +1,11 @@
 import { roleOf, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
 import type { CheckId, ChecksConfig, Severity } from "./checks-config.ts";
+import { gapsOf } from "../pipeline/gaps.ts";
 
 export { checkIds, checksConfigSchema, severitySchema, type CheckId, type ChecksConfig, type Severity } from "./checks-config.ts";
 
 export const defaultSeverity: Record<CheckId, Severity> = {
+  incomplete: "error",
   "missing-role": "error",
   "repeated-feature": "warning",
   "falling-level": "warning",
@@ -14,6 +16,7 @@ export const defaultSeverity: Record<CheckId, Severity> = {
 };
 
 export const checkTitles: Record<CheckId, string> = {
+  incomplete: "A service with parts left empty (answers that stayed invalid)",
   "missing-role": "A role without features at a plateau",
   "repeated-feature": "A feature repeated across plateaus",
   "falling-level": "A plateau whose average level is below the one before",
@@ -85,6 +88,12 @@ export function wordingFindings(e: ServiceEvolution, brands: string[]): Array<Om
     }
   }
   return out;
+}
+
+/** A line that names gaps (lib/pipeline/gaps.ts): parts left empty because every answer for them stayed invalid. */
+export function incompleteParts(e: ServiceEvolution): Array<Omit<Finding, "severity">> {
+  const gaps = gapsOf(e.meta.models);
+  return gaps ? [{ check: "incomplete", serviceId: e.service.service_id, message: `left empty (answers stayed invalid; run again to ask again): ${gaps}` }] : [];
 }
 
 export function unmappedFeatures(e: ServiceEvolution): Array<Omit<Finding, "severity">> {
