@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
+import { ownerGone } from "./process-alive.ts";
 
 /**
  * The one lock mechanism: a lock file created with O_EXCL (`open(…, "wx")`), which only one
@@ -62,15 +63,25 @@ export function lockAgeMs(path: string): number | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A lock older than `staleMs`, or whose owner is gone from this host (`kill -9` while holding it), was left behind. */
+function isStale(path: string, staleMs: number): boolean {
+  if ((lockAgeMs(path) ?? 0) > staleMs) return true;
+  try {
+    return ownerGone(JSON.parse(readLock(path) ?? ""));
+  } catch {
+    return false; // just created, not yet written
+  }
+}
+
 /**
  * Runs `fn` holding `path`, waiting (a few ms at a time, `attempts` times) while another holds
- * it. A lock older than `staleMs` was left by a crashed process and is broken. `held` makes the
- * error thrown when the lock never comes free.
+ * it. A lock older than `staleMs`, or whose process is gone from this host, was left by a crashed
+ * process and is broken. `held` makes the error thrown when the lock never comes free.
  */
 export async function withLock<T>(path: string, fn: () => T, options: { staleMs: number; attempts: number; held: () => Error }): Promise<T> {
   mkdirSync(dirname(path), { recursive: true });
   for (let attempt = 0; !tryLock(path, `${JSON.stringify(lockOwner())}\n`); attempt++) {
-    if ((lockAgeMs(path) ?? 0) > options.staleMs) unlock(path);
+    if (isStale(path, options.staleMs)) unlock(path);
     if (attempt > options.attempts) throw options.held();
     await sleep(5 + Math.random() * 20);
   }

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
-import { withLock } from "./file-lock.ts";
+import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
 import { priceDataVersion } from "./pricing.ts";
 import { formatIssues } from "./zod-error.ts";
 
@@ -159,12 +159,34 @@ export async function updateLedger(path: string, change: (ledger: Ledger) => boo
 }
 
 /** Inserts or replaces one run. */
+function putRun(ledger: Ledger, run: RunRecord): void {
+  const index = ledger.runs.findIndex((r) => r.runId === run.runId);
+  if (index >= 0) ledger.runs[index] = run;
+  else ledger.runs.push(run);
+}
+
+/** Saves a run's record, under the ledger's lock. */
 export async function saveRun(path: string, run: RunRecord): Promise<void> {
-  await updateLedger(path, (ledger) => {
-    const index = ledger.runs.findIndex((r) => r.runId === run.runId);
-    if (index >= 0) ledger.runs[index] = run;
-    else ledger.runs.push(run);
-  });
+  await updateLedger(path, (ledger) => putRun(ledger, run));
+}
+
+/**
+ * `saveRun` for a process that must exit now (a second Ctrl-C): one try at the lock, no waiting.
+ * Returns false when another process holds it; the run's journal then completes the ledger later.
+ */
+export function saveRunNow(path: string, run: RunRecord): boolean {
+  const lock = `${path}.lock`;
+  mkdirSync(dirname(path), { recursive: true });
+  if (!tryLock(lock, `${JSON.stringify(lockOwner())}\n`)) return false;
+  try {
+    const ledger = readLedger(path);
+    putRun(ledger, run);
+    ledger.priceDataVersion = priceDataVersion;
+    writeFileAtomicSync(path, `${JSON.stringify(ledger, null, 2)}\n`);
+    return true;
+  } finally {
+    unlock(lock);
+  }
 }
 
 /** Per-call detail, only with --ledger-calls: `<dir of ledger>/calls/<runId>.jsonl`. */

@@ -1,4 +1,5 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { staleTempPid } from "./atomic-write.ts";
@@ -89,6 +90,13 @@ const heldBy = (output: string, lock: string, owner: LockOwner | undefined) => {
   return new SAError("E_USAGE", `--output ${output} is in use by ${who}; wait for it to finish, or remove ${lock} if that process is gone`);
 };
 
+/**
+ * A lock naming this process's own pid on this host, taken before this process started, was left
+ * by an earlier process that had the same pid: killed, then its container restarted, where pids
+ * start again from the same low numbers. `ownerGone` cannot see that (the pid is alive: it is us).
+ */
+const ownPidReused = (owner: LockOwner) => owner.pid === process.pid && owner.host === hostname() && Date.parse(owner.startedAt) < performance.timeOrigin;
+
 /** A lock whose content cannot be read for a while (a crash between create and write) is stale. */
 const unreadableFor = (lock: string, ms: number) => (lockAgeMs(lock) ?? Number.POSITIVE_INFINITY) > ms;
 
@@ -97,7 +105,7 @@ function acquire(output: string, owner: LockOwner, log: Log): void {
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryCreate(lock, owner, output)) return;
     const current = readOwner(lock);
-    const stale = current ? ownerGone(current) : unreadableFor(lock, 5000);
+    const stale = current ? ownerGone(current) || ownPidReused(current) : unreadableFor(lock, 5000);
     if (!stale) {
       if (!current && attempt < 2) Bun.sleepSync(50); // just created, not yet written
       else throw heldBy(output, lock, current);
@@ -109,15 +117,15 @@ function acquire(output: string, owner: LockOwner, log: Log): void {
   throw heldBy(output, lock, readOwner(lock));
 }
 
-/** Temp files of the final rewrite (`<output>.<pid>.tmp`) whose process is gone. */
-function removeStaleTemps(output: string, log: Log): void {
+/** Temp files of the final rewrite or of an export (`<output>.<pid>.tmp`) whose process is gone. */
+export function removeStaleTemps(output: string, log?: Log): void {
   const dir = dirname(output);
   for (const name of readdirSync(dir)) {
     const pid = staleTempPid(output, name);
     if (!pid || pid === process.pid || pidAlive(pid)) continue;
     try {
       unlinkSync(join(dir, name));
-      log.warn(`--output ${output}: removed ${name}, left by process ${pid} that is gone`);
+      log?.warn(`--output ${output}: removed ${name}, left by process ${pid} that is gone`);
     } catch {
       // Gone already.
     }

@@ -120,6 +120,8 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
   if (options.fresh && existsSync(path)) unlinkSync(path);
   const cut = truncatePartialLine(path);
   if (cut > 0) options.onTruncate?.(cut);
+  // The output exists from the start, so a run that exits before its end (a second Ctrl-C) still leaves a valid, empty file.
+  if (!existsSync(path)) appendFileSync(path, "");
   const complete = (e: ServiceEvolution) => isComplete(e, options.plateauCount, options.sets);
   // Where each service's line is, so the final rewrite needs no parsing: a complete line wins
   // over an older incomplete one. Lines already in the file are parsed once, here, for resume.

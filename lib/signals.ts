@@ -3,13 +3,13 @@ export type StopSignal = "SIGINT" | "SIGTERM" | "SIGPIPE";
 export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 })[signal];
 
 /**
- * The first Ctrl-C (or SIGTERM) asks for a graceful stop; a second one exits at once.
- * Returns a function that removes the handlers.
+ * The first Ctrl-C (or SIGTERM) asks for a graceful stop; a second one calls `exit` (at once,
+ * unless it first finishes a line being written). Returns a function that removes the handlers.
  */
-export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code: number) => never = process.exit): () => void {
+export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code: number) => void = process.exit): () => void {
   let received = false;
   const listener = (signal: "SIGINT" | "SIGTERM") => {
-    if (received) exit(signalExitCode(signal));
+    if (received) return exit(signalExitCode(signal));
     received = true;
     handler(signal);
   };
@@ -19,4 +19,25 @@ export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code:
     process.off("SIGINT", listener);
     process.off("SIGTERM", listener);
   };
+}
+
+// Marks the listener of `exitOnSignal`: the same for every copy of this module (a task's bundle has its own).
+const fallback = Symbol.for("service-ambitions.exitOnSignal");
+
+/**
+ * For run and map: while nothing else handles SIGINT or SIGTERM (start-up, the last steps), one
+ * exits with 130 or 143, the exit codes the README promises, rather than killing the process, so
+ * 'exit' hooks still run (the output's lock). A handler of `onStopSignal` takes precedence while
+ * it is installed. Installed once, however often called. Not for tasks that compute for long
+ * without yielding (an XLSX export): a listener only runs when the event loop turns, so there
+ * Ctrl-C would wait for the end, where the default action stops the process at once.
+ */
+export function exitOnSignal(exit: (code: number) => never = process.exit): void {
+  if (process.listeners("SIGINT").some((l) => fallback in l)) return;
+  const listener = Object.assign((signal: "SIGINT" | "SIGTERM") => {
+    if (process.listeners(signal).some((l) => !(fallback in l))) return;
+    exit(signalExitCode(signal));
+  }, { [fallback]: true });
+  process.on("SIGINT", listener);
+  process.on("SIGTERM", listener);
 }

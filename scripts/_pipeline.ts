@@ -4,6 +4,7 @@ import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import { exitOnSignal } from "../lib/signals.ts";
 import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
@@ -41,6 +42,8 @@ export async function runPipelineTask(
   go: (runtime: Runtime, options: RunOptions) => Promise<RunSummary>,
 ): Promise<number> {
   const { args, log } = context;
+  // Until the run handles signals itself (and after), Ctrl-C or SIGTERM exits 130 or 143.
+  exitOnSignal();
   const below = positiveInt(args, "batch-below");
   const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined, batch: { enabled: args.batch ? true : undefined, below } });
   const input = args.input ?? config.input;
@@ -65,6 +68,7 @@ export async function runPipelineTask(
       output,
       strict: config.strict,
       handleSignals: true,
+      onExitNow: (summary) => printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path }),
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
       expectedServices: countLines(input),
     });

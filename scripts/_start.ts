@@ -1,3 +1,4 @@
+import { exitOnSignal } from "../lib/signals.ts";
 import { bundledTasks, loadTaskBundle, type TaskBundle } from "../lib/task-bundle.ts";
 import type { Task } from "./_task.ts";
 
@@ -12,9 +13,11 @@ async function fromSource(source: () => Promise<{ default: Task<any> }>): Promis
  * Starts a task as a program: from its precompiled bundle when `bun install` built one and it is
  * fresh (lib/task-bundle.ts), else from source. Either way it is the same code, so flags, output,
  * exit codes and signals are the same; `--verbose` says which was used. This module and the check
- * load nothing else: the task's code loads only once the choice is made.
+ * load nothing else (but lib/signals.ts, a few lines): the task's code loads only once the choice is made.
  */
 export async function startTask(name: string, source: () => Promise<{ default: Task<any> }>, rawArgs = process.argv.slice(2)): Promise<never> {
+  // A Ctrl-C while the task's code loads exits 130 too (run and map install the same as they start, once).
+  exitOnSignal();
   const choice = (bundledTasks as readonly string[]).includes(name) ? loadTaskBundle<Task<any>>(name) : undefined;
   // Both ways await here, so even a --verbose stack trace reads the same.
   const { runTask, task } = await (choice?.bundle ?? fromSource(source));

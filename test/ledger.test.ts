@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { readLedger, saveRun } from "../lib/ledger.ts";
 import { createPricing } from "../lib/pricing.ts";
 import { createRecorder } from "../lib/recorder.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { warningLog } from "./cache/contract.ts";
-import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+import { deadPid, fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
 const usage = { prompt_tokens: 1000, completion_tokens: 200, cached_tokens: 300, reasoning_tokens: 50 };
 // gpt-4o-mini: $0.15 input, $0.075 cached input, $0.60 output per million tokens.
@@ -124,6 +125,21 @@ describe("ledger", () => {
         ),
       );
       expect(readLedger(path).runs.map((r) => r.runId).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`).sort());
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a ledger lock left by a killed process (its pid gone) is broken at once, not after 30 s", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "usage.json");
+      writeFileSync(`${path}.lock`, JSON.stringify({ pid: await deadPid(), host: hostname(), startedAt: new Date().toISOString() }));
+      const started = Date.now();
+      await saveRun(path, createRecorder().snapshot({ runId: "after-the-kill", task: "run", startedAt: new Date().toISOString(), finishedAt: null, status: "ok", stopReason: null }));
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(readLedger(path).runs.map((r) => r.runId)).toEqual(["after-the-kill"]);
+      expect(existsSync(`${path}.lock`)).toBe(false);
     } finally {
       cleanup();
     }

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { createConsola } from "consola";
 import { readLedger } from "../lib/ledger.ts";
+import { claimOutput } from "../lib/output-claim.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { deadPid, fixtureData, makeServices, root, runScript, scriptEnv, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 
@@ -85,6 +87,25 @@ describe("a run owns its output", () => {
       const runs = readLedger(join(dir, ".sa/usage.json")).runs;
       expect(runs.map((r) => r.status)).toEqual(["ok", "ok"]);
       expect(runs.reduce((n, r) => n + r.totals.liveCalls + r.totals.cachedCalls, 0)).toBe(84);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a lock naming this process's own pid, taken before it started (a killed run, then a restarted container reusing pids), is taken over; a live run's with our pid is not", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const output = join(dir, "out.jsonl");
+      const warnings: string[] = [];
+      const log = createConsola({ reporters: [{ log: (entry) => void warnings.push(entry.args.join(" ")) }] });
+      writeFileSync(`${output}.lock`, lockOf({ pid: process.pid, startedAt: "2020-01-01T00:00:00.000Z", runId: "before-the-restart" }));
+      const claim = claimOutput(output, { task: "run", runId: "after-the-restart", log });
+      expect(JSON.parse(readFileSync(`${output}.lock`, "utf8"))).toMatchObject({ pid: process.pid, runId: "after-the-restart" });
+      expect(warnings.join("\n")).toContain(`taking over the lock of pid ${process.pid}`);
+      // Taken since this process started: another run in this very process holds it.
+      expect(() => claimOutput(output, { task: "run", runId: "a-second-run", log })).toThrow("in use by run after-the-restart");
+      claim.release();
+      expect(existsSync(`${output}.lock`)).toBe(false);
     } finally {
       cleanup();
     }

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
 import { commitTemp, tempPathFor } from "../atomic-write.ts";
 import { SAError } from "../errors.ts";
+import { removeStaleTemps } from "../output-claim.ts";
 import { onStdoutClosed, stdoutStream } from "../stdout.ts";
 
 /** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
@@ -31,6 +32,8 @@ export function openSink(path: string): Sink {
   const toStdout = path === "-";
   const temp = tempPathFor(path);
   if (!toStdout) mkdirSync(dirname(path), { recursive: true });
+  // An export stopped by Ctrl-C, SIGTERM or a crash left its temp file: it goes now.
+  if (!toStdout) removeStaleTemps(path);
   // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.
   const stream: Writable = toStdout ? toStdoutStream() : createWriteStream(temp);
   let pending: string[] = [];

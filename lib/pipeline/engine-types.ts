@@ -34,6 +34,8 @@ export interface RunOptions {
   window?: number;
   /** Called once when dispatch stops (a signal, a limit), so work waited on elsewhere can stop being awaited. */
   onHalt?: (error: SAError) => void;
+  /** Called with the summary as it stands when a second signal ends the run at once (for `--json`). */
+  onExitNow?: (summary: RunSummary) => void;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
@@ -120,6 +122,8 @@ export interface RunState {
   /** Services handed to the dispatcher so far (their positions). */
   dispatched: number;
   stop?: Stop;
+  /** Resolved when dispatch stops, so an input still open (stdin) is no longer waited for. */
+  stopped: PromiseWithResolvers<void>;
 }
 
 /** One run of the engine: what it was given and its state, passed to each part explicitly. */

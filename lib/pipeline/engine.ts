@@ -9,7 +9,8 @@ import type { EngineRun, Misses, RecordHandler, RunContext, RunOptions, RunSumma
 import { startHeartbeat, type Heartbeat } from "./heartbeat.ts";
 import { MAX_BAD_LINES_LOGGED, readInput } from "./input-reader.ts";
 import { progressCounts } from "./run-progress.ts";
-import { createRunState, serviceCounts } from "./run-state.ts";
+import { createRunState, runSummary } from "./run-state.ts";
+import { signalExitCode } from "../signals.ts";
 import { outcome, waitForCalls, watchStops } from "./shutdown.ts";
 
 export type { RecordHandler, RunContext, RunOptions, RunStatus, RunSummary } from "./engine-types.ts";
@@ -57,20 +58,27 @@ function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<
  * without waiting for it.
  */
 async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunSummary> {
-  const removeStops = watchStops(run as EngineRun<unknown>, claim);
   const heartbeat = startHeartbeat(run as EngineRun<unknown>);
+  // Signals are handled until the final ledger record is written: one during the final rewrite
+  // or that write lets them finish, where the default action would kill the process midway.
+  const removeStops = watchStops(run as EngineRun<unknown>, claim, heartbeat);
   run.progress.start(() => progressCounts(run as EngineRun<unknown>));
   const dispatcher = createDispatcher(run);
   try {
-    await readInput(run, { ...dispatcher, dispatch: (accepted) => dispatcher.dispatch(accepted).then(heartbeat.begin) });
-    await waitForCalls(run as EngineRun<unknown>, dispatcher.idle());
+    try {
+      await readInput(run, { ...dispatcher, dispatch: (accepted) => dispatcher.dispatch(accepted).then(heartbeat.begin) });
+      await waitForCalls(run as EngineRun<unknown>, dispatcher.idle());
+    } finally {
+      await heartbeat.stop();
+      run.writer.finish(run.state.order);
+    }
+    // A signal that came during the rewrite (synchronous) is handled now, before the outcome is decided.
+    await new Promise((resolve) => setImmediate(resolve));
+    run.progress.stop();
+    return await finishRun(run as EngineRun<unknown>, heartbeat);
   } finally {
-    await heartbeat.stop();
     removeStops();
-    run.writer.finish(run.state.order);
   }
-  run.progress.stop();
-  return finishRun(run as EngineRun<unknown>, heartbeat);
 }
 
 /** The final ledger record and the summary; a fatal stop throws its error after the record. */
@@ -88,21 +96,9 @@ async function finishRun(run: EngineRun<unknown>, heartbeat: Heartbeat): Promise
   const failed = state.counts.failed > 0 || state.counts.bad > 0 || Boolean(options.strict && (rt.quarantine.count > 0 || state.counts.incomplete > 0));
   const { status, exitCode } = outcome(state, failed);
   await heartbeat.final(status).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
-  return {
-    runId: rt.runId,
-    status,
-    exitCode,
-    stopReason: state.stop?.reason ?? null,
-    services: serviceCounts(state),
-    badLines: state.counts.bad,
-    quarantined: rt.quarantine.count,
-    failures: state.failures,
-    misses: rt.misses,
-    missesByStage,
-    totals: rt.recorder.totals(),
-    ledger: rt.config.ledger.path,
-    output: options.output,
-  };
+  // A signal that came while the final record was written found the work done; it still sets the exit code.
+  const code = status !== "interrupted" && state.stop?.signal ? signalExitCode(state.stop.signal) : exitCode;
+  return runSummary(run, { status, exitCode: code, missesByStage });
 }
 
 /** A dry run's misses, counted per stage and printed (the first ones). */

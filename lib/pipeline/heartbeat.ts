@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { errorMessage } from "../errors.ts";
-import { saveRun, type RunRecord } from "../ledger.ts";
+import { saveRun, saveRunNow, type RunRecord } from "../ledger.ts";
 import { stageModels } from "../model-settings.ts";
 import type { EngineRun, RunStatus } from "./engine-types.ts";
 import { serviceCounts } from "./run-state.ts";
@@ -35,6 +35,11 @@ export interface Heartbeat {
   stop(): Promise<void>;
   /** The journal says how the run ended first, so a failed ledger write still leaves it known. */
   final(status: RunStatus): Promise<void>;
+  /**
+   * `final` for a process that exits at once (a second signal): the record is written only if the
+   * ledger is free this instant; else the journal, which keeps the end, completes it on the next read.
+   */
+  finalNow(status: RunStatus, reason: string): void;
 }
 
 /**
@@ -69,6 +74,15 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
       rt.journal.end(status, run.state.stop?.reason ?? null);
       await saveRun(path, ledgerRecord(run, status, new Date(rt.clock.now()).toISOString()));
       rt.journal.remove();
+    },
+    finalNow(status, reason) {
+      rt.journal.end(status, reason);
+      try {
+        const record = { ...ledgerRecord(run, status, new Date(rt.clock.now()).toISOString()), stopReason: reason };
+        if (saveRunNow(path, record)) rt.journal.remove();
+      } catch (error) {
+        warn(error);
+      }
     },
   };
 }

@@ -14,7 +14,7 @@ export const MAX_BAD_LINES_LOGGED = 20;
 export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>): Promise<void> {
   const { options, state } = run;
   try {
-    for await (const record of readRecords(options.input)) {
+    for await (const record of untilStopped(readRecords(options.input), state.stopped.promise)) {
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
       const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
@@ -22,6 +22,27 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
   } catch (error) {
     const fatal = isSAError(error) ? error : new SAError("E_INPUT_UNREADABLE", `input ${options.input}: ${errorMessage(error)}`, { cause: error });
     halt(run, { status: "fatal", reason: errorMessage(error), error: fatal });
+  }
+}
+
+/**
+ * The records until a stop: one that comes while the next line is awaited (stdin still open, a
+ * terminal or a producer that has not finished) ends the reading at once.
+ */
+async function* untilStopped<R>(records: AsyncGenerator<R>, stopped: Promise<void>): AsyncGenerator<R> {
+  const stop = stopped.then(() => ({ done: true, value: undefined }) as const);
+  let waiting = false;
+  try {
+    for (;;) {
+      waiting = true;
+      const next = await Promise.race([records.next(), stop]);
+      if (next.done) return;
+      waiting = false;
+      yield next.value;
+    }
+  } finally {
+    // Closed as a `for await` would close it, unless a read still waits (it would wait behind it).
+    if (!waiting) await records.return(undefined);
   }
 }
 

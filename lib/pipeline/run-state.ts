@@ -1,17 +1,19 @@
 import { SAError } from "../errors.ts";
-import type { EngineRun, RunState, Stop } from "./engine-types.ts";
+import type { EngineRun, RunState, RunStatus, RunSummary, Stop } from "./engine-types.ts";
 
 export const createRunState = (): RunState => ({
   counts: { ok: 0, failed: 0, skipped: 0, redone: 0, incomplete: 0, bad: 0 },
   failures: [],
   order: new Set(),
   dispatched: 0,
+  stopped: Promise.withResolvers<void>(),
 });
 
 /** Stops dispatch once (the first reason wins); calls in flight may finish. */
 export function halt(run: EngineRun<unknown>, stop: Stop): void {
   if (run.state.stop) return;
   run.state.stop = stop;
+  run.state.stopped.resolve();
   const error = new SAError(stop.status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", stop.reason);
   run.rt.limiter.stop(error);
   run.options.onHalt?.(error);
@@ -26,3 +28,23 @@ export const serviceCounts = ({ order, counts }: RunState) => ({
   redone: counts.redone,
   incomplete: counts.incomplete,
 });
+
+/** The run's summary as it stands (the last line of `--json`). */
+export function runSummary(run: EngineRun<unknown>, end: { status: RunStatus; exitCode: number; missesByStage: Record<string, number>; stopReason?: string }): RunSummary {
+  const { rt, options, state } = run;
+  return {
+    runId: rt.runId,
+    status: end.status,
+    exitCode: end.exitCode,
+    stopReason: end.stopReason ?? state.stop?.reason ?? null,
+    services: serviceCounts(state),
+    badLines: state.counts.bad,
+    quarantined: rt.quarantine.count,
+    failures: state.failures,
+    misses: rt.misses,
+    missesByStage: end.missesByStage,
+    totals: rt.recorder.totals(),
+    ledger: rt.config.ledger.path,
+    output: options.output,
+  };
+}

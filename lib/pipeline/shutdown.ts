@@ -1,20 +1,29 @@
 import type { OutputClaim } from "../output-claim.ts";
 import { onStopSignal, signalExitCode } from "../signals.ts";
-import { onStdoutClosed } from "../stdout.ts";
+import { flushStdout, onStdoutClosed } from "../stdout.ts";
 import type { EngineRun, RunState, RunStatus } from "./engine-types.ts";
-import { halt } from "./run-state.ts";
+import type { Heartbeat } from "./heartbeat.ts";
+import { halt, runSummary } from "./run-state.ts";
 
 /**
  * Turns SIGINT/SIGTERM (when asked) and a closed stdout into a graceful stop; returns the
  * function that removes the handlers.
  */
-export function watchStops(run: EngineRun<unknown>, claim: OutputClaim): () => void {
-  const { options, state, rt } = run;
-  // A second signal exits at once: the journal says so, so the ledger still gets this run's totals.
-  const exitNow = (code: number): never => {
-    rt.journal.end("interrupted", `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`);
-    claim.release();
-    return process.exit(code);
+export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbeat: Pick<Heartbeat, "finalNow">): () => void {
+  const { options, state } = run;
+  // A second signal exits at once: the ledger gets this run's totals now, or from the journal on its next read.
+  let exiting = false;
+  const exitNow = (code: number): void => {
+    if (exiting) return process.exit(code); // a third one does not wait for stdout's reader
+    exiting = true;
+    const reason = `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`;
+    heartbeat.finalNow("interrupted", reason);
+    options.onExitNow?.(runSummary(run, { status: "interrupted", exitCode: code, missesByStage: {}, stopReason: reason }));
+    // What is on its way to stdout (the summary; with `--output -`, the line its reader is taking) goes out whole first.
+    void flushStdout().then(() => {
+      claim.release();
+      process.exit(code);
+    });
   };
   const removeSignals = options.handleSignals ? onStopSignal((signal) => halt(run, { status: "interrupted", reason: `${signal} received`, signal }), exitNow) : () => {};
   // The reader of `--output -` went away: stop as on SIGTERM, with exit 141.
