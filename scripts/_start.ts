@@ -16,8 +16,9 @@ async function fromSource(source: () => Promise<{ default: Task<any> }>): Promis
  * load nothing else (but lib/signals.ts, a few lines): the task's code loads only once the choice is made.
  */
 export async function startTask(name: string, source: () => Promise<{ default: Task<any> }>, rawArgs = process.argv.slice(2)): Promise<never> {
-  // A Ctrl-C while the task's code loads exits 130 too (run and map install the same as they start, once).
-  exitOnSignal();
+  // A Ctrl-C while run's or map's code loads exits 130 too (they install the same as they start, once).
+  // Other tasks (an XLSX export computes without yielding) keep the default action: Ctrl-C stops them at once.
+  if (name === "run" || name === "map") exitOnSignal();
   const choice = (bundledTasks as readonly string[]).includes(name) ? loadTaskBundle<Task<any>>(name) : undefined;
   // Both ways await here, so even a --verbose stack trace reads the same.
   const { runTask, task } = await (choice?.bundle ?? fromSource(source));
