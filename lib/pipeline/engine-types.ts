@@ -122,8 +122,8 @@ export interface RunState {
   /** Services handed to the dispatcher so far (their positions). */
   dispatched: number;
   stop?: Stop;
-  /** Resolved when dispatch stops, so an input still open (stdin) is no longer waited for. */
-  stopped: PromiseWithResolvers<void>;
+  /** Aborted when dispatch stops, so an input still open (stdin) is no longer waited for. */
+  stopped: AbortController;
 }
 
 /** One run of the engine: what it was given and its state, passed to each part explicitly. */

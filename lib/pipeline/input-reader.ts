@@ -1,5 +1,6 @@
 import { SAError, errorMessage, isSAError } from "../errors.ts";
 import { readRecords, type InputRecord } from "../jsonl.ts";
+import { unlessAborted } from "../unless-aborted.ts";
 import type { Accepted, Dispatcher } from "./dispatcher.ts";
 import type { EngineRun } from "./engine-types.ts";
 import { halt } from "./run-state.ts";
@@ -14,7 +15,7 @@ export const MAX_BAD_LINES_LOGGED = 20;
 export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>): Promise<void> {
   const { options, state } = run;
   try {
-    for await (const record of untilStopped(readRecords(options.input), state.stopped.promise)) {
+    for await (const record of untilStopped(readRecords(options.input), state.stopped.signal)) {
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
       const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
@@ -29,14 +30,13 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
  * The records until a stop: one that comes while the next line is awaited (stdin still open, a
  * terminal or a producer that has not finished) ends the reading at once.
  */
-async function* untilStopped<R>(records: AsyncGenerator<R>, stopped: Promise<void>): AsyncGenerator<R> {
-  const stop = stopped.then(() => ({ done: true, value: undefined }) as const);
+async function* untilStopped<R>(records: AsyncGenerator<R>, stopped: AbortSignal): AsyncGenerator<R> {
   let waiting = false;
   try {
     for (;;) {
       waiting = true;
-      const next = await Promise.race([records.next(), stop]);
-      if (next.done) return;
+      const next = await unlessAborted(records.next(), stopped);
+      if (!next || next.done) return;
       waiting = false;
       yield next.value;
     }

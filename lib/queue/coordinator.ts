@@ -1,4 +1,5 @@
 import { Job, Queue, QueueEvents } from "bullmq";
+import { unlessAborted } from "../unless-aborted.ts";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
 import type { Runtime } from "../runtime.ts";
@@ -38,9 +39,8 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   // A lost connection is reported once by its watcher; BullMQ's own error events would print a stack per retry.
   queue.on("error", () => {});
   events.on("error", () => {});
-  let stopped: (error: Error) => void = () => {};
-  const stop = new Promise<never>((_, reject) => (stopped = reject));
-  stop.catch(() => {});
+  // Aborted on Ctrl-C or a limit (its reason is the run's stop error).
+  const stop = new AbortController();
   const workers: QueueWorker[] = [];
   const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call), (entry) => rt.quarantine.add(entry));
   const pullJournal = () => journal.pull();
@@ -49,9 +49,9 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop, awaited, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop: stop.signal, awaited, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
-    return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: stopped }, dispatch);
+    return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: (error) => stop.abort(error) }, dispatch);
   } finally {
     clearInterval(ticker);
     await Promise.all(workers.map((w) => w.close(0)));
@@ -83,7 +83,7 @@ async function adopt(queue: Queue, id: string, data: QueueJob): Promise<void> {
 }
 
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
-async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: Promise<never>; awaited: AwaitedJobs; budgetUsd?: number }): Promise<ServiceEvolution> {
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: AbortSignal; awaited: AwaitedJobs; budgetUsd?: number }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
   const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, meta: work.meta };
   const add = () =>
@@ -99,7 +99,9 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
   const tracked = options.awaited.track(String(job.id), add);
   let result: unknown;
   try {
-    result = await Promise.race([job.waitUntilFinished(events), options.stop, tracked.gone]);
+    // The run's stop is raced without a reaction left on it per job (lib/unless-aborted.ts).
+    result = await unlessAborted(Promise.race([job.waitUntilFinished(events), tracked.gone]), options.stop);
+    if (options.stop.aborted) throw options.stop.reason;
   } catch (error) {
     if (error instanceof SAError) throw error;
     const reason = errorMessage(error);
