@@ -17,10 +17,12 @@ beforeAll(async () => {
 });
 afterAll(() => secured.stop());
 
-function project() {
+/** A project folder: a config with the memory cache (and these queue settings), and the services as in.jsonl. */
+function project(options: { queue?: Record<string, unknown>; services?: Record<string, unknown>[] } = {}) {
   const { dir, cleanup } = tempDir("sa-queue-redis-");
-  writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" } }));
-  writeJsonl(join(dir, "in.jsonl"), makeServices(2, "U"));
+  const config = { dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, ...(options.queue ? { queue: options.queue } : {}) };
+  writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify(config));
+  writeJsonl(join(dir, "in.jsonl"), options.services ?? makeServices(2, "U"));
   return { dir, cleanup };
 }
 
@@ -72,10 +74,8 @@ describe("a queue whose Redis restarts without its data mid-run", () => {
   test("the coordinator says so once, enqueues the jobs Redis lost again, and finishes every service", async () => {
     const server = startTestServer({ latencyMs: 40 });
     let redis = await startRedis();
-    const { dir, cleanup } = project();
     const services = makeServices(4, "R");
-    writeJsonl(join(dir, "in.jsonl"), services);
-    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "restart", attempts: 2, lockDuration: 2000 } }));
+    const { dir, cleanup } = project({ queue: { name: "restart", attempts: 2, lockDuration: 2000 }, services });
     const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "2", "--grace", "2"], { cwd: dir, baseURL: server.url });
     try {
       const coordinator = spawnScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
@@ -106,10 +106,8 @@ describe("a queue run stopped by its budget", () => {
   test("queue retry-failed, then the same run with a higher budget: the stopped run's jobs are taken over and every service is written", async () => {
     const server = startTestServer({ latencyMs: 20 });
     const redis = await startRedis();
-    const { dir, cleanup } = project();
     const services = makeServices(4, "B");
-    writeJsonl(join(dir, "in.jsonl"), services);
-    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "budget", attempts: 2, lockDuration: 2000 } }));
+    const { dir, cleanup } = project({ queue: { name: "budget", attempts: 2, lockDuration: 2000 }, services });
     const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "2", "--grace", "2"], { cwd: dir, baseURL: server.url });
     try {
       const stopped = await runScript("run", ["--queue", redis.url, "--budget", "0.005", "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
@@ -133,9 +131,7 @@ describe("a queue run interrupted and run again", () => {
   test("the calls workers made while no coordinator was attached are in the rerun's ledger: the runs' live calls add up to the server's answers", async () => {
     const server = startTestServer({ latencyMs: 10 });
     const redis = await startRedis();
-    const { dir, cleanup } = project();
-    writeJsonl(join(dir, "in.jsonl"), makeServices(3, "J"));
-    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "gap", attempts: 2, lockDuration: 2000 } }));
+    const { dir, cleanup } = project({ queue: { name: "gap", attempts: 2, lockDuration: 2000 }, services: makeServices(3, "J") });
     const redisCli = (...args: string[]) => Bun.$`redis-cli -p ${redis.port} ${args}`.text();
     try {
       const coordinator = spawnScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
@@ -161,8 +157,7 @@ describe("a queue run interrupted and run again", () => {
 describe("queue drain under a waiting coordinator", () => {
   test("the coordinator fails the drained jobs' services, naming them, and exits 1 instead of waiting for ever", async () => {
     const redis = await startRedis();
-    const { dir, cleanup } = project();
-    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "drained" } }));
+    const { dir, cleanup } = project({ queue: { name: "drained" } });
     try {
       const coordinator = spawnScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir });
       while (Number(await Bun.$`redis-cli -p ${redis.port} llen bull:drained:wait`.text()) < 2) await Bun.sleep(50);
@@ -192,9 +187,7 @@ describe("run --queue --strict", () => {
           : undefined,
     });
     const redis = await startRedis();
-    const { dir, cleanup } = project();
-    writeJsonl(join(dir, "in.jsonl"), makeServices(2, "Q"));
-    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "memory" }, queue: { name: "strict" } }));
+    const { dir, cleanup } = project({ queue: { name: "strict" }, services: makeServices(2, "Q") });
     const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "4"], { cwd: dir, baseURL: server.url });
     try {
       const plain = await runScript("run", ["--strict", "-i", "in.jsonl", "-o", "plain.jsonl", "--json"], { cwd: dir, baseURL: server.url });
