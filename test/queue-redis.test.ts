@@ -17,6 +17,9 @@ beforeAll(async () => {
 });
 afterAll(() => secured.stop());
 
+/** The service ids of the output's lines, in order. */
+const writtenIds = (dir: string) => readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
+
 /** A project folder: a config with the memory cache (and these queue settings), and the services as in.jsonl. */
 function project(options: { queue?: Record<string, unknown>; services?: Record<string, unknown>[] } = {}) {
   const { dir, cleanup } = tempDir("sa-queue-redis-");
@@ -87,8 +90,7 @@ describe("a queue whose Redis restarts without its data mid-run", () => {
       const [code, stderr] = await Promise.all([coordinator.exited, new Response(coordinator.stderr).text()]);
       clearTimeout(timeout);
       expect(code).toBe(0);
-      const out = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-      expect(out.map((e) => e.service.service_id)).toEqual(services.map((s) => s.service_id));
+      expect(writtenIds(dir)).toEqual(services.map((s) => s.service_id));
       expect(stderr.match(/is unreachable/g)).toHaveLength(1);
       expect(stderr).toMatch(/job\(s\) were no longer in Redis .*; enqueued again/);
       expect(stderr).not.toContain("    at ");
@@ -115,8 +117,7 @@ describe("a queue run stopped by its budget", () => {
       expect((await runScript("queue", ["retry-failed", "--queue", redis.url], { cwd: dir })).code).toBe(0);
       const rerun = await runScript("run", ["--queue", redis.url, "--budget", "100", "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
       expect(rerun.code).toBe(0);
-      const out = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-      expect(out.map((e) => e.service.service_id)).toEqual(services.map((s) => s.service_id));
+      expect(writtenIds(dir)).toEqual(services.map((s) => s.service_id));
     } finally {
       worker.kill("SIGTERM");
       await worker.exited;
