@@ -150,12 +150,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const tokens = options.tpm ? bucket(options.tpm * (1 - HEADROOM.tokens), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:tpm` }) : undefined;
   const slowDown = pushback([requests, tokens].filter((b): b is TokenBucket => !!b), options.clock);
   let pausedUntil = 0;
-  let stopped: Error | undefined;
-  const stopSignal = new AbortController();
+  // The first stop's error is the reason every later call fails with (aborting again keeps it).
+  const halted = new AbortController();
+  const { signal } = halted;
 
   // In slices of at most a second, so that a stop is not held up by a long retry-after.
   const waitForPause = async () => {
-    for (let wait = pausedUntil - options.clock.now(); wait > 0 && !stopped; wait = pausedUntil - options.clock.now()) {
+    for (let wait = pausedUntil - options.clock.now(); wait > 0 && !signal.aborted; wait = pausedUntil - options.clock.now()) {
       await options.clock.sleep(Math.min(wait, 1000));
     }
   };
@@ -164,12 +165,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
     schedule(fn, { priority, tokens: estimate }) {
       return queue.add(
         async () => {
-          if (stopped) throw stopped;
+          signal.throwIfAborted();
           // Only what there is to wait for is awaited: without a pause or limits, the call goes at once.
           if (pausedUntil > options.clock.now()) await waitForPause();
           if (requests) await requests.take(1);
           if (tokens) await tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate));
-          if (stopped) throw stopped;
+          signal.throwIfAborted();
           return fn();
         },
         { priority },
@@ -189,10 +190,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
       if (pauseMs > 0) pausedUntil = Math.max(pausedUntil, options.clock.now() + pauseMs);
     },
     stop(error) {
-      stopped ??= error;
-      stopSignal.abort(stopped);
+      halted.abort(error);
     },
-    stopped: stopSignal.signal,
+    stopped: signal,
     async close() {
       const client = options.shared?.client as { status?: string; quit?: () => Promise<unknown>; disconnect?: () => void } | undefined;
       // quit() on a lost connection would wait for it to come back.

@@ -32,8 +32,6 @@ export interface RunOptions {
   maxServices?: number;
   /** Services in flight at once. @default twice the concurrency (a queue coordinator enqueues them all) */
   window?: number;
-  /** Called once when dispatch stops (a signal, a limit), so work waited on elsewhere can stop being awaited. */
-  onHalt?: (error: SAError) => void;
   /** Called with the summary as it stands when a second signal ends the run at once (for `--json`). */
   onExitNow?: (summary: RunSummary) => void;
 }
@@ -95,8 +93,11 @@ export interface RunContext {
   clock: Clock;
   tracing: Tracing;
   data: Dataset;
-  /** The stop signal: dispatch stops, calls waiting for the limits fail with the reason. */
-  limiter: Pick<Limiter, "stop">;
+  /**
+   * The stop: dispatch stops, calls waiting for the limits fail with the reason, and `stopped`
+   * (aborted with it) ends whatever else waits (an input still open, a queue's jobs).
+   */
+  limiter: Pick<Limiter, "stop" | "stopped">;
   recorder: Recorder;
   journal: Journal;
   quarantine: Quarantine;
@@ -122,8 +123,6 @@ export interface RunState {
   /** Services handed to the dispatcher so far (their positions). */
   dispatched: number;
   stop?: Stop;
-  /** Aborted when dispatch stops, so an input still open (stdin) is no longer waited for. */
-  stopped: AbortController;
 }
 
 /** One run of the engine: what it was given and its state, passed to each part explicitly. */

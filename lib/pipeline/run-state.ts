@@ -6,17 +6,14 @@ export const createRunState = (): RunState => ({
   failures: [],
   order: new Set(),
   dispatched: 0,
-  stopped: new AbortController(),
 });
 
 /** Stops dispatch once (the first reason wins); calls in flight may finish. */
 export function halt(run: EngineRun<unknown>, stop: Stop): void {
   if (run.state.stop) return;
   run.state.stop = stop;
-  run.state.stopped.abort();
   const error = new SAError(stop.status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", stop.reason);
   run.rt.limiter.stop(error);
-  run.options.onHalt?.(error);
   run.rt.log.warn(`stopping: ${stop.reason}; letting calls in flight finish`);
 }
 

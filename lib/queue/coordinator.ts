@@ -39,8 +39,6 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   // A lost connection is reported once by its watcher; BullMQ's own error events would print a stack per retry.
   queue.on("error", () => {});
   events.on("error", () => {});
-  // Aborted on Ctrl-C or a limit (its reason is the run's stop error).
-  const stop = new AbortController();
   const workers: QueueWorker[] = [];
   const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call), (entry) => rt.quarantine.add(entry));
   const pullJournal = () => journal.pull();
@@ -49,9 +47,9 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop: stop.signal, awaited, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop: rt.limiter.stopped, awaited, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
-    return await runServices(rt, { ...options, window: options.window ?? 100_000, onHalt: (error) => stop.abort(error) }, dispatch);
+    return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
   } finally {
     clearInterval(ticker);
     await Promise.all(workers.map((w) => w.close(0)));
