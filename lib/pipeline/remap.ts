@@ -1,4 +1,3 @@
-import type { AnswerSource } from "../call-spec.ts";
 import type { Catalogue, Role } from "../schema/data.ts";
 import type { Service } from "../schema/service.ts";
 import { roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
@@ -7,7 +6,7 @@ import { buildEvolution, byId, compareFeatures, type PlateauFeature, type Platea
 import { isObject, levelOf, type MapInput } from "./map-input.ts";
 import { mapFeatures, type MappedItem } from "./mapping.ts";
 import { provenance } from "./provenance.ts";
-import { allSettled, stagePriority } from "./service.ts";
+import { allSettled, answerSet, stagePriority, type AnswerSet } from "./service.ts";
 import { createGaps, GAPS_KEY, type Gaps } from "./gaps.ts";
 
 /** A feature as the output carries it: keys the Python tool's model does not know are left behind. */
@@ -85,15 +84,14 @@ function carriedCatalogues(plateaus: SourcePlateau[], selected: Set<string>): Ma
 }
 
 /** One plateau mapped to every chosen catalogue at once (the calls are independent); carried catalogues kept. */
-async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; models: Set<string>; sources: AnswerSource[]; gaps: Gaps }): Promise<PlateauParts> {
+async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { service: Service; carried: Map<string, Catalogue>; position: number; answers: AnswerSet; gaps: Gaps }): Promise<PlateauParts> {
   const { service } = scope;
   const features = p.features.map(toPlateauFeature).sort(compareFeatures);
   const mapped = await allSettled(
     ctx.data.catalogues.map(async (catalogue) => {
       const mapping = mapFeatures(ctx, { serviceId: service.service_id, serviceName: service.name, serviceDescription: p.description, plateau: p, features, catalogue, priority: stagePriority("mapping", scope.position) });
       const result = await scope.gaps.fill<Awaited<typeof mapping>>(`mapping ${p.name} ${catalogue.field}`, mapping, () => ({ mappings: new Map(), model: "" }));
-      if (result.model) scope.models.add(result.model);
-      if (result.source) scope.sources.push(result.source);
+      scope.answers.add("mapping", result);
       return [catalogue.field, result.mappings] as const;
     }),
   );
@@ -109,11 +107,10 @@ async function remapPlateau(ctx: PipelineContext, p: SourcePlateau, scope: { ser
 export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun): Promise<ServiceEvolution> {
   const service = input.kind === "evolution" ? input.evolution.service : input.record.service;
   const plateaus = plateausOf(input, run.plateauNames);
-  const models = new Set<string>();
-  const sources: AnswerSource[] = [];
+  const answers = answerSet();
   const gaps = createGaps(ctx.log, service.service_id);
   const carried = carriedCatalogues(plateaus, new Set(ctx.data.catalogues.map((c) => c.field)));
-  const parts = await allSettled(plateaus.map((p) => remapPlateau(ctx, p, { service, carried, position: run.position, models, sources, gaps })));
+  const parts = await allSettled(plateaus.map((p) => remapPlateau(ctx, p, { service, carried, position: run.position, answers, gaps })));
   const catalogues = [...ctx.data.catalogues, ...[...carried.values()].sort((a, b) => byId(a.field, b.field))];
   const previous = input.kind === "evolution" ? input.evolution.meta : undefined;
   const { models: oldModels, seed } = previous ?? ({} as Record<string, unknown>);
@@ -124,10 +121,10 @@ export async function remap(ctx: PipelineContext, input: MapInput, run: RemapRun
     catalogues,
     plateaus: parts,
     meta: {
-      ...provenance(run, sources),
+      ...provenance(run, answers.sources),
       seed: typeof seed === "number" ? seed : null,
       catalogueHash: run.catalogueHash,
-      models: { ...kept, ...(models.size ? { mapping: [...models].sort().join(",") } : {}), ...gaps.meta(gapsNotMapped(oldGaps, ctx.data.catalogues)) },
+      models: { ...kept, ...answers.toJSON(), ...gaps.meta(gapsNotMapped(oldGaps, ctx.data.catalogues)) },
     },
   });
 }

@@ -27,7 +27,7 @@ export function stagePriority(stage: "descriptions" | "features" | "mapping", or
 }
 
 /** Records which model answered each stage (more than one after a fallback), and where each answer came from. */
-function answerSet() {
+export function answerSet() {
   const models: Record<string, Set<string>> = {};
   const sources: AnswerSource[] = [];
   return {
@@ -36,9 +36,12 @@ function answerSet() {
       if (answer.source) sources.push(answer.source);
     },
     sources,
-    toJSON: () => Object.fromEntries(Object.entries(models).map(([k, v]) => [k, [...v].sort().join(",")])),
+    /** `meta.models`' stage entries: each stage's models, sorted and comma-joined. */
+    toJSON: (): Record<string, string> => Object.fromEntries(Object.entries(models).map(([k, v]) => [k, [...v].sort().join(",")])),
   };
 }
+
+export type AnswerSet = ReturnType<typeof answerSet>;
 
 /**
  * Like Promise.all, but waits for every branch to settle before it rejects, so a service is only
