@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readLedger } from "../lib/ledger.ts";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+// The provider bills far more prompt tokens than our own count of the prompt (another tokenizer,
+// framing): only what the run learns from its answers keeps a limit from being crossed.
+const billedPrompt = 20_000;
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer({ usage: { prompt_tokens: billedPrompt, completion_tokens: 100 } });
+});
+afterAll(() => server.stop());
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+async function limitedRun(dir: string, args: string[]) {
+  const result = await runScript("run", ["--output", "out.jsonl", "--data", fixtureData, "--json", ...args], { cwd: dir, baseURL: server.url });
+  const summary = lastJson(result.stdout);
+  for (const line of readFileSync(join(dir, "out.jsonl"), "utf8").split("\n").filter(Boolean)) JSON.parse(line);
+  return { result, summary };
+}
+
+describe("usage limits learn from the answers that came back while a call queued", () => {
+  test("--concurrency 1: calls queued before the first answer are weighed when they go, so the limit is never crossed", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ estimate: { descriptions: 100, features: 100, mapping: 100 } }));
+      // Four descriptions calls queue at once; with nothing else in flight, each must be weighed as billed.
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
+      const limit = 2.5 * billedPrompt;
+      const { result, summary } = await limitedRun(dir, ["--input", input, "--concurrency", "1", "--max-input-tokens", String(limit)]);
+      expect(result.code).toBe(3);
+      expect(summary.stopReason).toContain("max-input-tokens");
+      expect(summary.totals.inputTokens).toBeLessThanOrEqual(limit);
+      expect(summary.totals.liveCalls).toBe(2);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a stage's first call on a model of its own is weighed by what the provider billed the run's other models", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const models = { descriptions: "openai:gpt-4o-mini", features: "openai:gpt-4.1-mini", mapping: "openai:gpt-4.1-nano" };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ models, estimate: { descriptions: 100, features: 100, mapping: 100 } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const limit = 1.5 * billedPrompt;
+      const { result, summary } = await limitedRun(dir, ["--input", input, "--concurrency", "1", "--max-input-tokens", String(limit)]);
+      expect(result.code).toBe(3);
+      expect(summary.totals.inputTokens).toBeLessThanOrEqual(limit);
+      expect(summary.totals.liveCalls).toBe(1);
+      expect(readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!.status).toBe("limit");
+    } finally {
+      cleanup();
+    }
+  });
+});
