@@ -24,6 +24,12 @@ export interface UsageGuard {
   readonly requests: number;
 }
 
+/** Used so far, expected by the calls in flight, and the next call's estimate. */
+type Parts = [used: number, inFlight: number, next: number];
+const sum = (parts: Parts) => parts[0] + parts[1] + parts[2];
+const soFar = ([used, inFlight, next]: Parts, verb: string, show: (n: number) => string) =>
+  `${verb} ${show(used)}${inFlight > 0 ? `, ${show(inFlight)} more in flight` : ""}, next call about ${show(next)}`;
+
 /**
  * Per-run usage limits and the hard budget. Calls in flight are counted by their estimates, so
  * concurrent calls cannot jointly overshoot a limit that each would respect on its own.
@@ -42,15 +48,17 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
   return {
     reserve(estimate) {
       if (stopReason) throw new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason);
-      const input = used.inputTokens + pending.inputTokens + estimate.inputTokens;
-      const output = used.outputTokens + pending.outputTokens + estimate.outputTokens;
       if (limits.maxRequests !== undefined && used.requests + 1 > limits.maxRequests) refuse("E_LIMIT", `max-requests ${limits.maxRequests} reached`);
-      if (limits.maxInputTokens !== undefined && input > limits.maxInputTokens) refuse("E_LIMIT", `max-input-tokens ${limits.maxInputTokens} would be exceeded`);
-      if (limits.maxOutputTokens !== undefined && output > limits.maxOutputTokens) refuse("E_LIMIT", `max-output-tokens ${limits.maxOutputTokens} would be exceeded`);
-      if (limits.maxTokens !== undefined && input + output > limits.maxTokens) refuse("E_LIMIT", `max-tokens ${limits.maxTokens} would be exceeded`);
-      if (budget.hardUsd !== undefined && used.costUsd + pending.costUsd + estimate.costUsd > budget.hardUsd) {
-        refuse("E_BUDGET", `budget $${budget.hardUsd} would be crossed (spent $${used.costUsd.toFixed(4)})`);
+      // What was used, what the calls in flight are expected to use, and this call: the reason names all three.
+      const input: Parts = [used.inputTokens, pending.inputTokens, estimate.inputTokens];
+      const output: Parts = [used.outputTokens, pending.outputTokens, estimate.outputTokens];
+      const total: Parts = [input[0] + output[0], input[1] + output[1], input[2] + output[2]];
+      const tokenLimits = [["max-input-tokens", limits.maxInputTokens, input], ["max-output-tokens", limits.maxOutputTokens, output], ["max-tokens", limits.maxTokens, total]] as const;
+      for (const [name, limit, parts] of tokenLimits) {
+        if (limit !== undefined && sum(parts) > limit) refuse("E_LIMIT", `${name} ${limit} would be exceeded (${soFar(parts, "used", String)})`);
       }
+      const cost: Parts = [used.costUsd, pending.costUsd, estimate.costUsd];
+      if (budget.hardUsd !== undefined && sum(cost) > budget.hardUsd) refuse("E_BUDGET", `budget $${budget.hardUsd} would be crossed (${soFar(cost, "spent", (usd) => `$${usd.toFixed(4)}`)})`);
       used.requests++;
       pending.inputTokens += estimate.inputTokens;
       pending.outputTokens += estimate.outputTokens;
