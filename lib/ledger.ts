@@ -43,6 +43,9 @@ export const runRecordSchema = z.looseObject({
   byStage: z.record(z.string(), totalsSchema),
   byModel: z.record(z.string(), totalsSchema),
   services: z.object({ total: z.number(), ok: z.number(), failed: z.number(), skipped: z.number(), redone: z.number().optional(), incomplete: z.number().optional() }).optional(),
+  /** The price table its costs came from, and the config's prices (USD per million tokens) for its models that have one. */
+  priceDataVersion: z.string().optional(),
+  priceOverrides: z.record(z.string(), z.looseObject({ input: z.number(), output: z.number() })).optional(),
   /** The process running it, so a run left `running` by a dead process can be told apart. */
   pid: z.number().int().optional(),
   host: z.string().optional(),

@@ -101,6 +101,23 @@ describe("ledger", () => {
     }
   });
 
+  test("each run records the price data it was priced with, and the config's prices for its models", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const own = { input: 0.3, cachedInput: 0.15, output: 1.2 };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ models: { mapping: "openai:my-finetune" }, pricing: { "openai:my-finetune": own, "openai:unused": { input: 9, output: 9 } } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      const run = readLedger(join(dir, ".sa/usage.json")).runs[0]!;
+      expect(run.priceDataVersion).toMatch(/^@pydantic\/genai-prices@\d/);
+      expect(run.priceOverrides).toEqual({ "openai:my-finetune": own });
+      expect(run.byModel["openai:my-finetune"]!.costUsd).toBeCloseTo(15 * (700 * 0.3 + 300 * 0.15 + 200 * 1.2) / 1e6, 9);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("two runs writing the same ledger at once both land in it", async () => {
     const { dir, cleanup } = tempDir();
     try {

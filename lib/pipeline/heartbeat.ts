@@ -1,7 +1,9 @@
 import { hostname } from "node:os";
 import { errorMessage } from "../errors.ts";
 import { saveRun, saveRunNow, type RunRecord } from "../ledger.ts";
-import { stageModels } from "../model-settings.ts";
+import { allModels, stageModels } from "../model-settings.ts";
+import { priceDataVersion } from "../pricing.ts";
+import type { Config } from "../schema/config.ts";
 import type { EngineRun, RunStatus } from "./engine-types.ts";
 import { serviceCounts } from "./run-state.ts";
 
@@ -23,9 +25,19 @@ function ledgerRecord(run: EngineRun<unknown>, status: "running" | RunStatus, fi
     output: options.output,
     model: rt.config.model,
     models: stageModels(rt.config),
+    ...runPrices(rt.config),
     pid: process.pid,
     host: hostname(),
   });
+}
+
+/**
+ * Where the run's costs came from: the price table's version, and the config's prices for the
+ * run's models that have one (`pricing`, `providers.<name>.pricing`), so a cost can be traced.
+ */
+function runPrices(config: Config): Pick<RunRecord, "priceDataVersion" | "priceOverrides"> {
+  const overridden = [...new Set(allModels(config))].filter((model) => config.pricing[model]).sort();
+  return { priceDataVersion, ...(overridden.length ? { priceOverrides: Object.fromEntries(overridden.map((model) => [model, config.pricing[model]!])) } : {}) };
 }
 
 export interface Heartbeat {
