@@ -5,7 +5,8 @@ import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
 import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
 import { priceDataVersion } from "./pricing.ts";
-import { formatIssues } from "./zod-error.ts";
+import { lineOf, syntaxErrorLine } from "./json-position.ts";
+import { formatIssues, issueLocation } from "./zod-error.ts";
 
 export const LEDGER_VERSION = 1;
 
@@ -127,14 +128,19 @@ export function addTotals(into: Totals, t: Totals): Totals {
 /** Reads and checks a ledger; a missing file is an empty ledger. */
 export function readLedger(path: string): Ledger {
   if (!existsSync(path)) return { version: LEDGER_VERSION, priceDataVersion, runs: [] };
+  const text = readFileSync(path, "utf8");
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    data = JSON.parse(text);
   } catch (cause) {
-    throw new SAError("E_DATA", `ledger ${path}: invalid JSON (${(cause as Error).message})`, { cause });
+    const line = syntaxErrorLine(text);
+    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
   }
   const parsed = ledgerSchema.safeParse(data);
-  if (!parsed.success) throw new SAError("E_DATA", `ledger ${path}: ${formatIssues(parsed.error)}`);
+  if (!parsed.success) {
+    const line = lineOf(text, issueLocation(parsed.error));
+    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
+  }
   return parsed.data;
 }
 

@@ -108,7 +108,7 @@ async function pastRuns(config: Config, log: Log): Promise<Ledger | undefined> {
     await recoverLedger(config.ledger.path, log);
     return readLedger(config.ledger.path);
   } catch (error) {
-    log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);
+    log.warn(`${errorMessage(error)}; estimating from config defaults`);
     return undefined;
   }
 }

@@ -118,6 +118,50 @@ describe("ledger", () => {
     }
   });
 
+  test("a corrupt ledger: one line naming the file, the line and what is wrong, and where the run's usage waits; nothing is lost", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const ledgerPath = join(dir, ".sa/usage.json");
+      const args = ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--cache-mode", "off"];
+      expect((await runScript("run", args, { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const good = readFileSync(ledgerPath, "utf8");
+      const torn = good.slice(0, good.indexOf('"totals"') + 20); // cut off mid-write
+      writeFileSync(ledgerPath, torn);
+      const tornLine = torn.split("\n").length;
+
+      const run = await runScript("run", [...args, "--fresh"], { cwd: dir, baseURL: server.url });
+      expect(run.code).toBe(0);
+      const complaints = run.stderr.split("\n").filter((l) => l.includes("usage.json"));
+      expect(complaints).toHaveLength(1);
+      expect(complaints[0]).toContain(`.sa/usage.json:${tornLine}: invalid JSON`);
+      const journal = complaints[0]!.match(/kept in (\S+\.jsonl)/)?.[1];
+      expect(journal).toBeDefined();
+      expect(readFileSync(ledgerPath, "utf8")).toBe(torn); // left as it was, for whoever repairs it
+      expect(existsSync(join(dir, journal!))).toBe(true);
+
+      const usage = await runScript("usage", [], { cwd: dir });
+      expect(usage.code).toBe(2);
+      expect(usage.stderr.trim().split("\n").filter((l) => l.includes("usage.json"))).toEqual([expect.stringContaining(`.sa/usage.json:${tornLine}: invalid JSON`)]);
+
+      // Repaired (here: the good copy back), the next reader folds the waiting run in: both runs are there.
+      writeFileSync(ledgerPath, good);
+      expect((await runScript("usage", ["--all", "--json"], { cwd: dir })).code).toBe(0);
+      const runs = readLedger(ledgerPath).runs;
+      expect(runs).toHaveLength(2);
+      expect(runs[1]!.status).toBe("ok");
+      expect(runs[1]!.totals.liveCalls).toBe(21);
+
+      // A ledger of the wrong shape names the line of the field.
+      writeFileSync(ledgerPath, good.replace('"task": "run"', '"task": 7'));
+      const shape = await runScript("usage", [], { cwd: dir });
+      expect(shape.code).toBe(2);
+      expect(shape.stderr).toMatch(/\.sa\/usage\.json:\d+: runs\.0\.task: /);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("two runs writing the same ledger at once both land in it", async () => {
     const { dir, cleanup } = tempDir();
     try {

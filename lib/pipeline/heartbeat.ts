@@ -63,7 +63,14 @@ export interface Heartbeat {
 export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
   const { rt } = run;
   const path = rt.config.ledger.path;
-  const warn = (error: unknown) => rt.log.warn(`ledger: ${errorMessage(error)}`);
+  // Said once (the same error comes back at every write), with where the run's usage waits meanwhile.
+  const warned = new Set<string>();
+  const warn = (error: unknown) => {
+    const message = errorMessage(error);
+    if (warned.has(message)) return;
+    warned.add(message);
+    rt.log.warn(`${message.startsWith("ledger ") ? "" : "ledger: "}${message}; this run's usage is kept in ${rt.journal.path} and goes into the ledger once it can be written`);
+  };
   let begun = false;
   let opened: Promise<void> | undefined;
   // Its module loads with it, after the first requests.
@@ -84,8 +91,8 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
     async final(status) {
       await open();
       rt.journal.end(status, run.state.stop?.reason ?? null);
-      await saveRun(path, ledgerRecord(run, status, new Date(rt.clock.now()).toISOString()));
-      rt.journal.remove();
+      // Not saved, the journal stays: the next run, usage or preflight folds it in.
+      await saveRun(path, ledgerRecord(run, status, new Date(rt.clock.now()).toISOString())).then(() => rt.journal.remove(), warn);
     },
     finalNow(status, reason) {
       rt.journal.end(status, reason);
