@@ -113,7 +113,19 @@ async function pastRuns(config: Config, log: Log): Promise<Ledger | undefined> {
   }
 }
 
-/** Calls, tokens and cost of the run (at the batch price with --batch), against the budget. */
+/** The usage limits a run of this estimate would reach before it is done (it would stop with exit 3). */
+function overLimits(estimate: RunEstimate, limits: Config["limits"]): string[] {
+  const { calls, inputTokens, outputTokens } = estimate;
+  const checks = [
+    ["max-requests", limits.maxRequests, calls, "calls"],
+    ["max-input-tokens", limits.maxInputTokens, inputTokens, "input tokens"],
+    ["max-output-tokens", limits.maxOutputTokens, outputTokens, "output tokens"],
+    ["max-tokens", limits.maxTokens, inputTokens + outputTokens, "tokens"],
+  ] as const;
+  return checks.filter(([, limit, estimated]) => limit !== undefined && estimated > limit).map(([name, limit, estimated, what]) => `the estimate of ${estimated} ${what} is over ${name} ${limit} (the run would stop there, exit 3)`);
+}
+
+/** Calls, tokens and cost of the run (at the batch price with --batch), against the budget and the usage limits. */
 export async function checkEstimate(input: PreflightInput): Promise<{ detail: string; problems: string[]; estimate: RunEstimate }> {
   const { config, log } = input;
   let estimate = await estimateRun({ services: input.services, data: input.data, config, pricing: createPricing(config.pricing, log), ledger: await pastRuns(config, log) });
@@ -124,6 +136,7 @@ export async function checkEstimate(input: PreflightInput): Promise<{ detail: st
   const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(config)} (before cache hits)`;
   const budget = config.budget.hardUsd;
   const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
+  problems.push(...overLimits(estimate, config.limits));
   try {
     assertBudgetPriced(config);
   } catch (error) {

@@ -59,3 +59,24 @@ describe("usage limits learn from the answers that came back while a call queued
     }
   });
 });
+
+describe("preflight weighs the estimate against the usage limits, as against the budget", () => {
+  test("an estimate over --max-requests or a token limit fails preflight, naming the limit; one within them passes", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2)); // 42 calls
+      const preflight = (args: string[]) => runScript("preflight", ["--input", input, "--data", fixtureData, ...args], { cwd: dir, baseURL: server.url });
+      const over = await preflight(["--max-requests", "10"]);
+      expect(over.code).toBe(1);
+      expect(over.stdout).toContain("the estimate of 42 calls is over max-requests 10");
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ limits: { maxTokens: 1000 } }));
+      const tokens = await preflight(["--json"]);
+      expect(tokens.code).toBe(1);
+      expect(JSON.parse(tokens.stdout.trim().split("\n").at(-1)!).checks.find((c: { name: string }) => c.name === "estimate").problems).toEqual([expect.stringMatching(/^the estimate of \d+ tokens is over max-tokens 1000/)]);
+      const within = await preflight(["--max-requests", "42", "--max-tokens", "10000000"]);
+      expect(within.code).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+});
