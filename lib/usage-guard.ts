@@ -90,3 +90,25 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
     },
   };
 }
+
+/** What a whole run is expected to use (preflight's estimate, a dry run's misses). */
+export interface UsageEstimate {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number | null;
+}
+
+/** The usage limits and the hard budget an estimate is over: a run would stop on each (exit 3). */
+export function overLimits(estimate: UsageEstimate, limits: Config["limits"], budget: Config["budget"]): string[] {
+  const { calls, inputTokens, outputTokens, costUsd } = estimate;
+  const checks = [
+    ["max-requests", limits.maxRequests, calls, "calls"],
+    ["max-input-tokens", limits.maxInputTokens, inputTokens, "input tokens"],
+    ["max-output-tokens", limits.maxOutputTokens, outputTokens, "output tokens"],
+    ["max-tokens", limits.maxTokens, inputTokens + outputTokens, "tokens"],
+  ] as const;
+  const over = checks.filter(([, limit, n]) => limit !== undefined && n > limit).map(([name, limit, n, what]) => `the estimate of ${n} ${what} is over ${name} ${limit} (the run would stop there, exit 3)`);
+  if (budget.hardUsd !== undefined && costUsd !== null && costUsd > budget.hardUsd) over.unshift(`the estimate $${costUsd.toFixed(4)} is over the budget $${budget.hardUsd}`);
+  return over;
+}

@@ -8,6 +8,7 @@ import { recoverLedger } from "../lib/ledger-recover.ts";
 import type { Log } from "../lib/log.ts";
 import { describeModels } from "../lib/model-settings.ts";
 import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
+import { overLimits } from "../lib/usage-guard.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
@@ -113,18 +114,6 @@ async function pastRuns(config: Config, log: Log): Promise<Ledger | undefined> {
   }
 }
 
-/** The usage limits a run of this estimate would reach before it is done (it would stop with exit 3). */
-function overLimits(estimate: RunEstimate, limits: Config["limits"]): string[] {
-  const { calls, inputTokens, outputTokens } = estimate;
-  const checks = [
-    ["max-requests", limits.maxRequests, calls, "calls"],
-    ["max-input-tokens", limits.maxInputTokens, inputTokens, "input tokens"],
-    ["max-output-tokens", limits.maxOutputTokens, outputTokens, "output tokens"],
-    ["max-tokens", limits.maxTokens, inputTokens + outputTokens, "tokens"],
-  ] as const;
-  return checks.filter(([, limit, estimated]) => limit !== undefined && estimated > limit).map(([name, limit, estimated, what]) => `the estimate of ${estimated} ${what} is over ${name} ${limit} (the run would stop there, exit 3)`);
-}
-
 /** Calls, tokens and cost of the run (at the batch price with --batch), against the budget and the usage limits. */
 export async function checkEstimate(input: PreflightInput): Promise<{ detail: string; problems: string[]; estimate: RunEstimate }> {
   const { config, log } = input;
@@ -135,8 +124,7 @@ export async function checkEstimate(input: PreflightInput): Promise<{ detail: st
   const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}${batch ? ` at the batch price (×${factor})` : ""}`;
   const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(config)} (before cache hits)`;
   const budget = config.budget.hardUsd;
-  const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
-  problems.push(...overLimits(estimate, config.limits));
+  const problems = overLimits(estimate, config.limits, config.budget);
   try {
     assertBudgetPriced(config);
   } catch (error) {
