@@ -80,3 +80,34 @@ describe("preflight weighs the estimate against the usage limits, as against the
     }
   });
 });
+
+describe("preflight's estimate against what a run then does (the tolerance the README states)", () => {
+  test("calls exact; input tokens within 10%; once the ledger has a run of the same models, output tokens and cost within 10%", async () => {
+    const plain = startTestServer(); // usage as the text lengths give it: four characters a token
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const preflight = async () => {
+        const result = await runScript("preflight", ["--input", input, "--data", fixtureData, "--json"], { cwd: dir, baseURL: plain.url });
+        expect(result.code).toBe(0);
+        return lastJson(result.stdout).estimate;
+      };
+      const near = (estimated: number, actual: number) => expect(Math.abs(estimated - actual) / actual).toBeLessThan(0.1);
+      const before = await preflight();
+      const run = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: plain.url });
+      expect(run.code).toBe(0);
+      const totals = lastJson(run.stdout).totals;
+      expect(totals.liveCalls).toBe(before.calls);
+      near(before.inputTokens, totals.inputTokens);
+      const after = await preflight();
+      expect(after.byStage.features.outputSource).toBe("ledger");
+      expect(after.calls).toBe(totals.liveCalls);
+      near(after.inputTokens, totals.inputTokens);
+      near(after.outputTokens, totals.outputTokens);
+      near(after.costUsd, totals.costUsd);
+    } finally {
+      cleanup();
+      await plain.stop();
+    }
+  });
+});
