@@ -270,6 +270,45 @@ describe("the queue's lifecycle", () => {
     }
   }, 120_000);
 
+  test("--max-requests and token limits of run --queue hold over every worker, as the budget does; the coordinator exits 3", async () => {
+    const server = startTestServer({ latencyMs: 30 });
+    const { dir, cleanup } = project("limits");
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(12, "L"));
+      const workers = startWorkers(3, { dir, server, concurrency: 2 });
+      const result = await runScript("run", ["--queue", redis.url, "--max-requests", "20", "-i", input, "-o", "out.jsonl", "--json", "-q"], { cwd: dir, baseURL: server.url });
+      await Bun.sleep(1500);
+      const answered = server.answered;
+      await stopWorkers(workers);
+      const run = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs.at(-1);
+      expect(result.code).toBe(3);
+      expect(run.status).toBe("limit");
+      expect(run.stopReason).toContain("max-requests 20");
+      // Past the limit go only the calls each worker had in flight when it was reached (3 workers × 2),
+      // and those a worker sent before it heard of the others' last answers (as many again at most).
+      expect(answered).toBeLessThanOrEqual(20 + 2 * 3 * 2);
+      expect(answered).toBeGreaterThanOrEqual(20);
+
+      // A token limit the same way, on a fresh queue run of other services.
+      const tokens = writeJsonl(join(dir, "tokens.jsonl"), makeServices(12, "M"));
+      const more = startWorkers(3, { dir, server, concurrency: 2 });
+      const before = server.requests.length;
+      const limited = await runScript("run", ["--queue", redis.url, "--max-input-tokens", "60000", "-i", tokens, "-o", "tokens-out.jsonl", "--json", "-q"], { cwd: dir, baseURL: server.url });
+      await Bun.sleep(1500);
+      await stopWorkers(more);
+      expect(limited.code).toBe(3);
+      const ledger = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs.at(-1);
+      expect(ledger.stopReason).toContain("max-input-tokens 60000");
+      expect(server.requests.length - before).toBeLessThan(12 * CALLS_PER_SERVICE);
+      // The same bound as for requests, in the largest prompt's tokens (the server bills four characters a token).
+      const largest = Math.max(...server.requests.slice(before).map((r) => Math.ceil(r.body.messages.map((m) => m.content).join("\n").length / 4)));
+      expect(ledger.totals.inputTokens).toBeLessThanOrEqual(60000 + 2 * 3 * 2 * largest);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+
   test("SIGTERM: a worker finishes the jobs it holds before it exits", async () => {
     const server = startTestServer({ latencyMs: 150 });
     const { dir, cleanup } = project("sigterm");
