@@ -1,5 +1,6 @@
 import { SAError } from "./errors.ts";
 import type { Log } from "./log.ts";
+import { unlessAborted } from "./unless-aborted.ts";
 import type { Config } from "./schema/config.ts";
 
 export interface Reservation {
@@ -11,6 +12,12 @@ export interface Reservation {
 export interface UsageGuard {
   /** Before a call: refuse it (E_LIMIT or E_BUDGET) when it would cross a limit. */
   reserve(estimate: Reservation): Reservation;
+  /**
+   * `reserve`, but while only the estimates of calls in flight stand in the way, wait for them to
+   * settle (their answers usually cost less) and look again; refuse once the call would cross a
+   * limit with nothing in flight, or on what is used alone. A stop of `signal` ends the wait with its reason.
+   */
+  admit(estimate: Reservation, signal: AbortSignal): Promise<Reservation>;
   /** After a call: swap the estimate for what the provider reported. */
   settle(reservation: Reservation, actual: { inputTokens: number; outputTokens: number; costUsd: number | null }): void;
   /** Release a reservation whose call never happened. */
@@ -34,36 +41,80 @@ const soFar = ([used, inFlight, next]: Parts, verb: string, show: (n: number) =>
  * Per-run usage limits and the hard budget. Calls in flight are counted by their estimates, so
  * concurrent calls cannot jointly overshoot a limit that each would respect on its own.
  */
-export function createUsageGuard(limits: Config["limits"], budget: Config["budget"], log: Log): UsageGuard {
-  const used = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
-  const pending = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+/** Why a call may not go, as an error code and a reason; `inFlight` are the estimates of calls in flight (zero: as if none were). */
+function blocked(limits: Config["limits"], budget: Config["budget"], usage: { used: Usage; inFlight: Usage; next: Reservation }): [code: "E_LIMIT" | "E_BUDGET", reason: string] | undefined {
+  const { used, inFlight, next } = usage;
+  if (limits.maxRequests !== undefined && used.requests + 1 > limits.maxRequests) return ["E_LIMIT", `max-requests ${limits.maxRequests} reached`];
+  // What was used, what the calls in flight are expected to use, and this call: the reason names all three.
+  const input: Parts = [used.inputTokens, inFlight.inputTokens, next.inputTokens];
+  const output: Parts = [used.outputTokens, inFlight.outputTokens, next.outputTokens];
+  const total: Parts = [input[0] + output[0], input[1] + output[1], input[2] + output[2]];
+  const tokenLimits = [["max-input-tokens", limits.maxInputTokens, input], ["max-output-tokens", limits.maxOutputTokens, output], ["max-tokens", limits.maxTokens, total]] as const;
+  for (const [name, limit, parts] of tokenLimits) {
+    if (limit !== undefined && sum(parts) > limit) return ["E_LIMIT", `${name} ${limit} would be exceeded (${soFar(parts, "used", String)})`];
+  }
+  const cost: Parts = [used.costUsd, inFlight.costUsd, next.costUsd];
+  if (budget.hardUsd !== undefined && sum(cost) > budget.hardUsd) return ["E_BUDGET", `budget $${budget.hardUsd} would be crossed (${soFar(cost, "spent", (usd) => `$${usd.toFixed(4)}`)})`];
+  return undefined;
+}
+
+interface Usage {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface UsageGuardOptions {
+  /**
+   * Whether `admit` waits for calls in flight. Batch mode says no: its calls in flight settle only
+   * once the wave they wait for is sent, which waits for them. @default true
+   */
+  waitForCallsInFlight?: boolean;
+}
+
+export function createUsageGuard(limits: Config["limits"], budget: Config["budget"], log: Log, options: UsageGuardOptions = {}): UsageGuard {
+  const used: Usage = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  // `requests` here: how many calls are in flight.
+  const pending: Usage = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  const none: Usage = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
   let stopReason: string | undefined;
   let softWarned = false;
+  // Resolved (and replaced) each time a call in flight settles: what waiting calls wait for.
+  let settled = Promise.withResolvers<void>();
 
-  const refuse = (code: "E_LIMIT" | "E_BUDGET", reason: string): never => {
+  const refuse = ([code, reason]: [code: "E_LIMIT" | "E_BUDGET", reason: string]): never => {
     stopReason ??= reason;
     throw new SAError(code, stopReason);
+  };
+  const stopped = () => stopReason && new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason);
+  const commit = (estimate: Reservation) => {
+    used.requests++;
+    pending.requests++;
+    pending.inputTokens += estimate.inputTokens;
+    pending.outputTokens += estimate.outputTokens;
+    pending.costUsd += estimate.costUsd;
+    return estimate;
   };
 
   return {
     reserve(estimate) {
-      if (stopReason) throw new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason);
-      if (limits.maxRequests !== undefined && used.requests + 1 > limits.maxRequests) refuse("E_LIMIT", `max-requests ${limits.maxRequests} reached`);
-      // What was used, what the calls in flight are expected to use, and this call: the reason names all three.
-      const input: Parts = [used.inputTokens, pending.inputTokens, estimate.inputTokens];
-      const output: Parts = [used.outputTokens, pending.outputTokens, estimate.outputTokens];
-      const total: Parts = [input[0] + output[0], input[1] + output[1], input[2] + output[2]];
-      const tokenLimits = [["max-input-tokens", limits.maxInputTokens, input], ["max-output-tokens", limits.maxOutputTokens, output], ["max-tokens", limits.maxTokens, total]] as const;
-      for (const [name, limit, parts] of tokenLimits) {
-        if (limit !== undefined && sum(parts) > limit) refuse("E_LIMIT", `${name} ${limit} would be exceeded (${soFar(parts, "used", String)})`);
+      const stop = stopped();
+      if (stop) throw stop;
+      const why = blocked(limits, budget, { used, inFlight: pending, next: estimate });
+      return why ? refuse(why) : commit(estimate);
+    },
+    async admit(estimate, signal) {
+      for (;;) {
+        const stop = stopped();
+        if (stop) throw stop;
+        signal.throwIfAborted();
+        const why = blocked(limits, budget, { used, inFlight: pending, next: estimate });
+        if (!why) return commit(estimate);
+        const waitable = options.waitForCallsInFlight !== false && pending.requests > 0 && !blocked(limits, budget, { used, inFlight: none, next: estimate });
+        if (!waitable) return refuse(why);
+        await unlessAborted(settled.promise, signal);
       }
-      const cost: Parts = [used.costUsd, pending.costUsd, estimate.costUsd];
-      if (budget.hardUsd !== undefined && sum(cost) > budget.hardUsd) refuse("E_BUDGET", `budget $${budget.hardUsd} would be crossed (${soFar(cost, "spent", (usd) => `$${usd.toFixed(4)}`)})`);
-      used.requests++;
-      pending.inputTokens += estimate.inputTokens;
-      pending.outputTokens += estimate.outputTokens;
-      pending.costUsd += estimate.costUsd;
-      return estimate;
     },
     settle(reservation, actual) {
       this.release(reservation);
@@ -76,9 +127,12 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
       }
     },
     release(reservation) {
+      pending.requests--;
       pending.inputTokens -= reservation.inputTokens;
       pending.outputTokens -= reservation.outputTokens;
       pending.costUsd -= reservation.costUsd;
+      settled.resolve();
+      settled = Promise.withResolvers<void>();
     },
     needsCost: budget.hardUsd !== undefined,
     needsEstimate: [limits.maxInputTokens, limits.maxOutputTokens, limits.maxTokens, budget.hardUsd].some((limit) => limit !== undefined),

@@ -111,3 +111,25 @@ describe("preflight's estimate against what a run then does (the tolerance the R
     }
   });
 });
+
+describe("a limit stops the run only when the call would cross it, not while calls in flight hold estimates", () => {
+  test("pessimistic estimates at --concurrency 8: the run waits for the answers in flight instead of stopping at a fraction of the budget", async () => {
+    const cheap = startTestServer({ usage: { prompt_tokens: 1000, completion_tokens: 100 } });
+    const { dir, cleanup } = tempDir();
+    try {
+      // Each call is expected to answer 20,000 tokens ($0.0122 with gpt-4o-mini) and answers 100 ($0.00021).
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ estimate: { descriptions: 20000, features: 20000, mapping: 20000 } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const budget = 0.03;
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json", "--concurrency", "8", "--budget", String(budget)], { cwd: dir, baseURL: cheap.url });
+      const summary = lastJson(result.stdout);
+      expect(summary.stopReason).toBeNull();
+      expect(result.code).toBe(0);
+      expect(summary.totals.liveCalls).toBe(63);
+      expect(summary.totals.costUsd).toBeLessThanOrEqual(budget);
+    } finally {
+      cleanup();
+      await cheap.stop();
+    }
+  });
+});

@@ -47,8 +47,8 @@ function warmPricing(ctx: CallContext, modelId: string): void {
 async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[], guess: Guess): Promise<ChatResult> {
   const { spec, route, jsonSchema } = attempt;
   const { provider } = route;
+  const reservation = await ctx.guard.admit(guess, ctx.limiter.stopped);
   const startedAt = ctx.clock.now();
-  const reservation = ctx.guard.reserve(guess);
   let result: ChatResult;
   try {
     const answer = provider.complete({

@@ -89,6 +89,18 @@ export function createSharedBudget(client: Redis, keys: Pick<QueueKeys, "spend" 
         addUncounted(tokensOf(estimate, 1));
         return reserved;
       },
+      async admit(estimate, signal) {
+        check(estimate);
+        const reserved = await guard.admit(estimate, signal);
+        try {
+          check(estimate); // another worker may have reached a limit while this call waited
+        } catch (error) {
+          guard.release(reserved);
+          throw error;
+        }
+        addUncounted(tokensOf(estimate, 1));
+        return reserved;
+      },
       settle(reservation, actual) {
         addUncounted(tokensOf(reservation), -1);
         addUncounted(tokensOf(actual));
