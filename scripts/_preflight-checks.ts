@@ -122,7 +122,7 @@ export async function checkEstimate(input: PreflightInput): Promise<{ detail: st
   const factor = config.batch.priceFactor;
   if (batch) estimate = { ...estimate, costUsd: estimate.costUsd === null ? null : estimate.costUsd * factor, priceFactor: factor };
   const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}${batch ? ` at the batch price (×${factor})` : ""}`;
-  const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(config)} (before cache hits)`;
+  const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(config)} (before cache hits and services already in the output; run --dry-run counts only what is not cached)`;
   const budget = config.budget.hardUsd;
   const problems = overLimits(estimate, config.limits, config.budget);
   try {
