@@ -113,6 +113,8 @@ describe("ledger", () => {
       expect(run.priceDataVersion).toMatch(/^@pydantic\/genai-prices@\d/);
       expect(run.priceOverrides).toEqual({ "openai:my-finetune": own });
       expect(run.byModel["openai:my-finetune"]!.costUsd).toBeCloseTo(15 * (700 * 0.3 + 300 * 0.15 + 200 * 1.2) / 1e6, 9);
+      const shown = await runScript("usage", [], { cwd: dir });
+      expect(shown.stdout).toMatch(/^prices: @pydantic\/genai-prices@\S+ \(config prices for openai:my-finetune\)$/m);
     } finally {
       cleanup();
     }
