@@ -128,7 +128,13 @@ export function addTotals(into: Totals, t: Totals): Totals {
 /** Reads and checks a ledger; a missing file is an empty ledger. */
 export function readLedger(path: string): Ledger {
   if (!existsSync(path)) return { version: LEDGER_VERSION, priceDataVersion, runs: [] };
-  const text = readFileSync(path, "utf8");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    // A folder, no permission: the system's message names no file.
+    throw new SAError("E_DATA", `ledger ${path}: cannot be read (${(cause as Error).message})`, { cause });
+  }
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { readLedger, saveRun } from "../lib/ledger.ts";
@@ -159,6 +159,12 @@ describe("ledger", () => {
       const shape = await runScript("usage", [], { cwd: dir });
       expect(shape.code).toBe(2);
       expect(shape.stderr).toMatch(/\.sa\/usage\.json:\d+: runs\.0\.task: /);
+
+      // A ledger path that is a folder is named too (the system's own message names no file).
+      mkdirSync(join(dir, "folder"));
+      const folder = await runScript("run", [...args, "--fresh"], { cwd: dir, baseURL: server.url, env: { SA_LEDGER__PATH: "folder" } });
+      expect(folder.code).toBe(0);
+      expect(folder.stderr).toContain("⚠ ledger folder: cannot be read (EISDIR");
     } finally {
       cleanup();
     }
