@@ -37,10 +37,6 @@ const sum = (parts: Parts) => parts[0] + parts[1] + parts[2];
 const soFar = ([used, inFlight, next]: Parts, verb: string, show: (n: number) => string) =>
   `${verb} ${show(used)}${inFlight > 0 ? `, ${show(inFlight)} more in flight` : ""}, next call about ${show(next)}`;
 
-/**
- * Per-run usage limits and the hard budget. Calls in flight are counted by their estimates, so
- * concurrent calls cannot jointly overshoot a limit that each would respect on its own.
- */
 /** Why a call may not go, as an error code and a reason; `inFlight` are the estimates of calls in flight (zero: as if none were). */
 function blocked(limits: Config["limits"], budget: Config["budget"], usage: { used: Usage; inFlight: Usage; next: Reservation }): [code: "E_LIMIT" | "E_BUDGET", reason: string] | undefined {
   const { used, inFlight, next } = usage;
@@ -73,6 +69,11 @@ export interface UsageGuardOptions {
   waitForCallsInFlight?: boolean;
 }
 
+/**
+ * Per-run usage limits and the hard budget. Calls in flight are counted by their estimates, so
+ * concurrent calls cannot jointly overshoot a limit that each would respect on its own; a call
+ * kept out only by those estimates waits for them (`admit`) rather than stopping the run.
+ */
 export function createUsageGuard(limits: Config["limits"], budget: Config["budget"], log: Log, options: UsageGuardOptions = {}): UsageGuard {
   const used: Usage = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
   // `requests` here: how many calls are in flight.
