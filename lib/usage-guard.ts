@@ -69,65 +69,29 @@ export interface UsageGuardOptions {
   waitForCallsInFlight?: boolean;
 }
 
+const noUsage = (): Usage => ({ requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+
 /**
- * Per-run usage limits and the hard budget. Calls in flight are counted by their estimates, so
- * concurrent calls cannot jointly overshoot a limit that each would respect on its own; a call
- * kept out only by those estimates waits for them (`admit`) rather than stopping the run.
+ * What a run used and what its calls in flight are expected to use (`pending.requests`: how many
+ * are in flight), and a promise that a call in flight settles, which waiting calls wait for.
  */
-export function createUsageGuard(limits: Config["limits"], budget: Config["budget"], log: Log, options: UsageGuardOptions = {}): UsageGuard {
-  const used: Usage = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
-  // `requests` here: how many calls are in flight.
-  const pending: Usage = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
-  const none: Usage = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
-  let stopReason: string | undefined;
-  let softWarned = false;
-  // Resolved (and replaced) each time a call in flight settles: what waiting calls wait for.
+function createTally() {
+  const used = noUsage();
+  const pending = noUsage();
   let settled = Promise.withResolvers<void>();
-
-  const refuse = ([code, reason]: [code: "E_LIMIT" | "E_BUDGET", reason: string]): never => {
-    stopReason ??= reason;
-    throw new SAError(code, stopReason);
-  };
-  const stopped = () => stopReason && new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason);
-  const commit = (estimate: Reservation) => {
-    used.requests++;
-    pending.requests++;
-    pending.inputTokens += estimate.inputTokens;
-    pending.outputTokens += estimate.outputTokens;
-    pending.costUsd += estimate.costUsd;
-    return estimate;
-  };
-
   return {
-    reserve(estimate) {
-      const stop = stopped();
-      if (stop) throw stop;
-      const why = blocked(limits, budget, { used, inFlight: pending, next: estimate });
-      return why ? refuse(why) : commit(estimate);
+    used,
+    pending,
+    settled: () => settled.promise,
+    commit(estimate: Reservation): Reservation {
+      used.requests++;
+      pending.requests++;
+      pending.inputTokens += estimate.inputTokens;
+      pending.outputTokens += estimate.outputTokens;
+      pending.costUsd += estimate.costUsd;
+      return estimate;
     },
-    async admit(estimate, signal) {
-      for (;;) {
-        const stop = stopped();
-        if (stop) throw stop;
-        signal.throwIfAborted();
-        const why = blocked(limits, budget, { used, inFlight: pending, next: estimate });
-        if (!why) return commit(estimate);
-        const waitable = options.waitForCallsInFlight !== false && pending.requests > 0 && !blocked(limits, budget, { used, inFlight: none, next: estimate });
-        if (!waitable) return refuse(why);
-        await unlessAborted(settled.promise, signal);
-      }
-    },
-    settle(reservation, actual) {
-      this.release(reservation);
-      used.inputTokens += actual.inputTokens;
-      used.outputTokens += actual.outputTokens;
-      used.costUsd += actual.costUsd ?? 0;
-      if (budget.softUsd !== undefined && !softWarned && used.costUsd > budget.softUsd) {
-        softWarned = true;
-        log.warn(`budget: soft limit $${budget.softUsd} crossed (spent $${used.costUsd.toFixed(4)})`);
-      }
-    },
-    release(reservation) {
+    release(reservation: Reservation) {
       pending.requests--;
       pending.inputTokens -= reservation.inputTokens;
       pending.outputTokens -= reservation.outputTokens;
@@ -135,6 +99,57 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
       settled.resolve();
       settled = Promise.withResolvers<void>();
     },
+    add(actual: { inputTokens: number; outputTokens: number; costUsd: number | null }) {
+      used.inputTokens += actual.inputTokens;
+      used.outputTokens += actual.outputTokens;
+      used.costUsd += actual.costUsd ?? 0;
+    },
+  };
+}
+
+/**
+ * Per-run usage limits and the hard budget. Calls in flight are counted by their estimates, so
+ * concurrent calls cannot jointly overshoot a limit that each would respect on its own; a call
+ * kept out only by those estimates waits for them (`admit`) rather than stopping the run.
+ */
+export function createUsageGuard(limits: Config["limits"], budget: Config["budget"], log: Log, options: UsageGuardOptions = {}): UsageGuard {
+  const tally = createTally();
+  const { used, pending } = tally;
+  let stopReason: string | undefined;
+  let softWarned = false;
+  const refuse = ([code, reason]: [code: "E_LIMIT" | "E_BUDGET", reason: string]): never => {
+    stopReason ??= reason;
+    throw new SAError(code, stopReason);
+  };
+  const throwIfStopped = () => {
+    if (stopReason) throw new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason);
+  };
+  const why = (next: Reservation, inFlight = pending) => blocked(limits, budget, { used, inFlight, next });
+  return {
+    reserve(estimate) {
+      throwIfStopped();
+      const reason = why(estimate);
+      return reason ? refuse(reason) : tally.commit(estimate);
+    },
+    async admit(estimate, signal) {
+      for (;;) {
+        throwIfStopped();
+        signal.throwIfAborted();
+        const reason = why(estimate);
+        if (!reason) return tally.commit(estimate);
+        const waitable = options.waitForCallsInFlight !== false && pending.requests > 0 && !why(estimate, noUsage());
+        if (!waitable) return refuse(reason);
+        await unlessAborted(tally.settled(), signal);
+      }
+    },
+    settle(reservation, actual) {
+      tally.release(reservation);
+      tally.add(actual);
+      if (budget.softUsd === undefined || softWarned || used.costUsd <= budget.softUsd) return;
+      softWarned = true;
+      log.warn(`budget: soft limit $${budget.softUsd} crossed (spent $${used.costUsd.toFixed(4)})`);
+    },
+    release: (reservation) => tally.release(reservation),
     needsCost: budget.hardUsd !== undefined,
     needsEstimate: [limits.maxInputTokens, limits.maxOutputTokens, limits.maxTokens, budget.hardUsd].some((limit) => limit !== undefined),
     get stopReason() {

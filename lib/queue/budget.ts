@@ -38,29 +38,12 @@ function overShared(job: Job, used: { spent: number; usage: SharedUsage }, estim
   return over && `${over[0]} ${over[1]} would be exceeded (used ${over[3]} over all workers)`;
 }
 
-/**
- * A run's hard budget and usage limits shared by every worker: the counters in Redis
- * (`sa:queue:<name>:spend:<runId>`, and the `usage:<runId>` hash of requests and tokens) are
- * checked before each call, and the first worker to reach one marks the run stopped
- * (`sa:queue:<name>:stop`), which every worker then honours.
- */
-export function createSharedBudget(client: Redis, keys: Pick<QueueKeys, "spend" | "usage" | "stop">): SharedBudget {
+/** What this worker knows of each run's shared counters, kept fresh by polling while it holds the run's jobs. */
+function createRunCounters(client: Redis, keys: Pick<QueueKeys, "spend" | "usage" | "stop">) {
   const spent = new Map<string, number>();
   const usage = new Map<string, SharedUsage>();
-  // This worker's calls the shared counters do not hold yet: in flight (by their estimates), or
-  // answered and on their way to Redis. Counted too, so its own calls never overshoot together.
-  const uncounted = new Map<string, SharedUsage>();
-  const addUncounted = (change: SharedUsage, sign = 1) => {
-    const job = currentJob.getStore();
-    if (job) uncounted.set(job.runId, plus(uncounted.get(job.runId) ?? none, change, sign));
-  };
-  const tokensOf = (r: { inputTokens: number; outputTokens: number }, requests = 0): SharedUsage => ({ requests, inputTokens: r.inputTokens, outputTokens: r.outputTokens });
   const stops = new Map<string, string>();
   const held = new Map<string, number>();
-  const stop = (runId: string, reason: string) => {
-    stops.set(runId, reason);
-    void client.hsetnx(keys.stop, runId, reason).catch(() => {});
-  };
   const poll = setInterval(async () => {
     for (const runId of held.keys()) {
       const [total, counters, reason] = await Promise.all([client.get(keys.spend(runId)), client.hgetall(keys.usage(runId)), client.hget(keys.stop, runId)]).catch(() => [null, null, null] as const);
@@ -70,74 +53,128 @@ export function createSharedBudget(client: Redis, keys: Pick<QueueKeys, "spend" 
     }
   }, POLL_MS);
   poll.unref?.();
+  return {
+    spent,
+    usage,
+    stops,
+    held,
+    stop(runId: string, reason: string) {
+      stops.set(runId, reason);
+      void client.hsetnx(keys.stop, runId, reason).catch(() => {});
+    },
+    async stoppedBecause(runId: string): Promise<string | undefined> {
+      const reason = stops.get(runId) ?? (await client.hget(keys.stop, runId).catch(() => null)) ?? undefined;
+      if (reason) stops.set(runId, reason);
+      return reason;
+    },
+    close: () => clearInterval(poll),
+  };
+}
+
+/**
+ * This worker's calls the shared counters do not hold yet: in flight (by their estimates), or
+ * answered and on their way to Redis. Counted too, so its own calls never overshoot together.
+ */
+function createUncounted() {
+  const uncounted = new Map<string, SharedUsage>();
+  const tokensOf = (r: { inputTokens: number; outputTokens: number }, requests = 0): SharedUsage => ({ requests, inputTokens: r.inputTokens, outputTokens: r.outputTokens });
+  const add = (runId: string, change: SharedUsage, sign = 1) => uncounted.set(runId, plus(uncounted.get(runId) ?? none, change, sign));
+  const ofJob = (change: SharedUsage, sign = 1) => {
+    const job = currentJob.getStore();
+    if (job) add(job.runId, change, sign);
+  };
+  return {
+    of: (runId: string) => uncounted.get(runId) ?? none,
+    reserved: (estimate: Reservation) => ofJob(tokensOf(estimate, 1)),
+    settled(reservation: Reservation, actual: { inputTokens: number; outputTokens: number }) {
+      ofJob(tokensOf(reservation), -1);
+      ofJob(tokensOf(actual));
+    },
+    released: (reservation: Reservation) => ofJob(tokensOf(reservation, 1), -1),
+    counted: (runId: string, call: SharedUsage) => add(runId, call, -1),
+  };
+}
+
+/** The guard, with each call also checked (`check`) against its run's shared counters, before and after it waits. */
+function wrapGuard(guard: UsageGuard, check: (estimate: Reservation) => void, uncounted: ReturnType<typeof createUncounted>): UsageGuard {
+  return {
+    reserve(estimate) {
+      check(estimate);
+      const reserved = guard.reserve(estimate);
+      uncounted.reserved(estimate);
+      return reserved;
+    },
+    async admit(estimate, signal) {
+      check(estimate);
+      const reserved = await guard.admit(estimate, signal);
+      try {
+        check(estimate); // another worker may have reached a limit while this call waited
+      } catch (error) {
+        guard.release(reserved);
+        throw error;
+      }
+      uncounted.reserved(estimate);
+      return reserved;
+    },
+    settle(reservation, actual) {
+      uncounted.settled(reservation, actual);
+      guard.settle(reservation, actual);
+    },
+    release(reservation) {
+      uncounted.released(reservation);
+      guard.release(reservation);
+    },
+    // A job's budget and limits are checked against every estimate here: calls are always priced.
+    needsCost: true,
+    needsEstimate: true,
+    get stopReason() {
+      return guard.stopReason;
+    },
+    get requests() {
+      return guard.requests;
+    },
+  };
+}
+
+/**
+ * A run's hard budget and usage limits shared by every worker: the counters in Redis
+ * (`sa:queue:<name>:spend:<runId>`, and the `usage:<runId>` hash of requests and tokens) are
+ * checked before each call, and the first worker to reach one marks the run stopped
+ * (`sa:queue:<name>:stop`), which every worker then honours.
+ */
+export function createSharedBudget(client: Redis, keys: Pick<QueueKeys, "spend" | "usage" | "stop">): SharedBudget {
+  const runs = createRunCounters(client, keys);
+  const uncounted = createUncounted();
   const check = (estimate: Reservation) => {
     const job = currentJob.getStore();
     if (!job) return;
-    const reason = stops.get(job.runId);
+    const reason = runs.stops.get(job.runId);
     if (reason) throw stopError(reason);
-    const used = plus(usage.get(job.runId) ?? none, uncounted.get(job.runId) ?? none);
-    const why = overShared(job, { spent: spent.get(job.runId) ?? 0, usage: used }, estimate);
+    const used = plus(runs.usage.get(job.runId) ?? none, uncounted.of(job.runId));
+    const why = overShared(job, { spent: runs.spent.get(job.runId) ?? 0, usage: used }, estimate);
     if (!why) return;
-    stop(job.runId, why);
+    runs.stop(job.runId, why);
     throw stopError(why);
   };
   return {
-    wrap: (guard) => ({
-      reserve(estimate) {
-        check(estimate);
-        const reserved = guard.reserve(estimate);
-        addUncounted(tokensOf(estimate, 1));
-        return reserved;
-      },
-      async admit(estimate, signal) {
-        check(estimate);
-        const reserved = await guard.admit(estimate, signal);
-        try {
-          check(estimate); // another worker may have reached a limit while this call waited
-        } catch (error) {
-          guard.release(reserved);
-          throw error;
-        }
-        addUncounted(tokensOf(estimate, 1));
-        return reserved;
-      },
-      settle(reservation, actual) {
-        addUncounted(tokensOf(reservation), -1);
-        addUncounted(tokensOf(actual));
-        guard.settle(reservation, actual);
-      },
-      release(reservation) {
-        addUncounted(tokensOf(reservation, 1), -1);
-        guard.release(reservation);
-      },
-      // A job's budget and limits are checked against every estimate here: calls are always priced.
-      needsCost: true,
-      needsEstimate: true,
-      get stopReason() {
-        return guard.stopReason;
-      },
-      get requests() {
-        return guard.requests;
-      },
-    }),
+    wrap: (guard) => wrapGuard(guard, check, uncounted),
     onSpend(runId, total) {
-      spent.set(runId, Math.max(spent.get(runId) ?? 0, total));
+      runs.spent.set(runId, Math.max(runs.spent.get(runId) ?? 0, total));
     },
     onUsage(runId, counted, call) {
-      usage.set(runId, most(usage.get(runId) ?? none, counted));
-      uncounted.set(runId, plus(uncounted.get(runId) ?? none, call, -1));
+      runs.usage.set(runId, most(runs.usage.get(runId) ?? none, counted));
+      uncounted.counted(runId, call);
     },
     async enter(runId) {
+      const { held } = runs;
       held.set(runId, (held.get(runId) ?? 0) + 1);
       const leave = () => {
         const n = (held.get(runId) ?? 1) - 1;
         if (n <= 0) held.delete(runId);
         else held.set(runId, n);
       };
-      const reason = stops.get(runId) ?? (await client.hget(keys.stop, runId).catch(() => null)) ?? undefined;
-      if (reason) stops.set(runId, reason);
-      return { reason, leave };
+      return { reason: await runs.stoppedBecause(runId), leave };
     },
-    close: () => clearInterval(poll),
+    close: () => runs.close(),
   };
 }
