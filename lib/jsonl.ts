@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync, writeSync } from "node:fs";
 import { SAError } from "./errors.ts";
 import { arrayItemLines, syntaxErrorLine } from "./json-position.ts";
 
@@ -215,30 +215,51 @@ function sortedCopy(source: Record<string, unknown>, knownKey?: string, known?: 
 
 /**
  * A `kill -9` can leave half a line at the end of a JSONL file. Cut the file back to its
- * last newline so appending starts clean. Returns the bytes removed.
+ * last newline so appending starts clean. Returns the bytes removed. A last line that is whole
+ * JSON and lacks only its newline (an editor saved it so) is kept: it gets its newline instead.
  */
 export function truncatePartialLine(path: string): number {
   if (!existsSync(path)) return 0;
   const fd = openSync(path, "r+");
   try {
     const size = fstatSync(fd).size;
-    if (size === 0) return 0;
-    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - chunk.length);
-      const n = readSync(fd, chunk, 0, end - start, start);
-      const idx = chunk.subarray(0, n).lastIndexOf(0x0a);
-      if (idx >= 0) {
-        const keep = start + idx + 1;
-        if (keep !== size) ftruncateSync(fd, keep);
-        return size - keep;
-      }
-      end = start;
+    const keep = afterLastNewline(fd, size);
+    if (keep === size) return 0;
+    if (isJson(readRange(fd, keep, size))) {
+      writeSync(fd, "\n", size);
+      return 0;
     }
-    ftruncateSync(fd, 0);
-    return size;
+    ftruncateSync(fd, keep);
+    return size - keep;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The offset just after the last newline of a file (0 when it has none), read backwards a chunk at a time. */
+function afterLastNewline(fd: number, size: number): number {
+  const chunk = Buffer.alloc(Math.min(size, 1 << 20));
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const n = readSync(fd, chunk, 0, end - start, start);
+    const idx = chunk.subarray(0, n).lastIndexOf(0x0a);
+    if (idx >= 0) return start + idx + 1;
+    end = start;
+  }
+  return 0;
+}
+
+function readRange(fd: number, start: number, end: number): string {
+  const bytes = Buffer.alloc(end - start);
+  for (let done = 0; done < bytes.length; ) done += readSync(fd, bytes, done, bytes.length - done, start + done);
+  return bytes.toString("utf8");
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
