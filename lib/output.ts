@@ -6,6 +6,7 @@ import { canonicalJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 import { gapsOf } from "./pipeline/gaps.ts";
+import { formatIssues } from "./zod-error.ts";
 
 /**
  * An evolution counts as complete when it has every plateau and every catalogue (by field) asked
@@ -37,10 +38,14 @@ interface LineRef {
   complete: boolean;
 }
 
-/** Calls `onLine` for each non-empty line of a file, with its byte offset and length (lib/jsonl.ts `lineBytes`). */
-function scanLines(path: string, onLine: (text: string, offset: number, length: number) => void): void {
+/** Calls `onLine` for each non-empty line of a file, with its 1-based number, byte offset and length (lib/jsonl.ts `lineBytes`). */
+function scanLines(path: string, onLine: (text: string, at: { line: number; offset: number; length: number }) => void): void {
   if (!existsSync(path)) return;
-  for (const { bytes, offset } of lineBytes(path)) if (bytes.length) onLine(bytes.toString("utf8"), offset, bytes.length);
+  let line = 0;
+  for (const { bytes, offset } of lineBytes(path)) {
+    line++;
+    if (bytes.length) onLine(bytes.toString("utf8"), { line, offset, length: bytes.length });
+  }
 }
 
 // A line is encoded into one reused buffer (UTF-8 is at most 3 bytes per UTF-16 unit): one pass
@@ -95,15 +100,23 @@ function copyInto(source: number, target: number, ranges: Array<{ offset: number
 
 // Lines we wrote pass the compiled check as they are; anything else is parsed by zod as before.
 // (Compiled on first use: a run with no output yet never needs it.)
-function parse(line: string): ServiceEvolution | undefined {
+function parse(line: string): { evolution: ServiceEvolution } | { reason: string } {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(line);
-    if (fastCheckOf(evolutionSchema)?.(value)) return value as ServiceEvolution;
-    const result = evolutionSchema.safeParse(value);
-    return result.success ? result.data : undefined;
-  } catch {
-    return undefined;
+    value = JSON.parse(line);
+  } catch (error) {
+    return { reason: `invalid JSON (${(error as Error).message})` };
   }
+  if (fastCheckOf(evolutionSchema)?.(value)) return { evolution: value as ServiceEvolution };
+  const result = evolutionSchema.safeParse(value);
+  return result.success ? { evolution: result.data } : { reason: formatIssues(result.error) };
+}
+
+/** A line of an existing output that is not an evolution: the rewrite leaves it out, so it is handed over first. */
+export interface ForeignLine {
+  line: number;
+  text: string;
+  reason: string;
 }
 
 /**
@@ -111,7 +124,7 @@ function parse(line: string): ServiceEvolution | undefined {
  * an interrupted run leaves whole lines), and the file is rewritten in input order at the end,
  * so two runs give identical files. `-` streams to stdout in completion order.
  */
-export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; /** The catalogues' fields. */ sets: string[]; onTruncate?: (bytes: number) => void }): EvolutionWriter {
+export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; /** The catalogues' fields. */ sets: string[]; onTruncate?: (bytes: number) => void; onForeign?: (foreign: ForeignLine) => void }): EvolutionWriter {
   const done = new Map<string, string | undefined>();
   if (path === "-") {
     return { done, write: (e) => writeStdout(`${canonicalJson(e)}\n`), finish: () => {} };
@@ -129,9 +142,10 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
   const note = (id: string, ref: LineRef) => {
     if (!refs.has(id) || ref.complete || !refs.get(id)!.complete) refs.set(id, ref);
   };
-  scanLines(path, (line, offset, length) => {
-    const parsed = parse(line);
-    if (!parsed) return;
+  scanLines(path, (text, { line, offset, length }) => {
+    const result = parse(text);
+    if ("reason" in result) return options.onForeign?.({ line, text, reason: result.reason });
+    const parsed = result.evolution;
     const ref = { offset, length, complete: complete(parsed) };
     // The last complete line of a service wins, as in `finish`.
     if (ref.complete) done.set(parsed.service.service_id, fingerprintOf(parsed));

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { SAError, errorMessage } from "../errors.ts";
 import { assertReadable } from "../jsonl.ts";
 import { claimOutput, type OutputClaim } from "../output-claim.ts";
-import { createEvolutionWriter } from "../output.ts";
+import { createEvolutionWriter, type ForeignLine } from "../output.ts";
 import { noProgress } from "../progress.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import type { EngineRun, Misses, RecordHandler, RunContext, RunOptions, RunSummary } from "./engine-types.ts";
@@ -48,8 +48,22 @@ function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<
     plateauCount: rt.data.plateaus.length,
     sets: rt.data.catalogues.map((c) => c.field),
     onTruncate: (bytes) => rt.log.warn(`output ${options.output}: removed a partial last line (${bytes} bytes) left by an earlier crash`),
+    onForeign: foreignLineReporter(rt, options.output),
   });
   return { rt, options, handler, writer, progress: options.progress ?? noProgress, state: createRunState() };
+}
+
+/**
+ * A line of the output that is not an evolution (garbage, another tool's record) goes to the
+ * quarantine whole, named by its line: the final rewrite leaves it out, so the output stays valid.
+ */
+function foreignLineReporter(rt: RunContext, output: string): (foreign: ForeignLine) => void {
+  let count = 0;
+  return ({ line, text, reason }) => {
+    rt.quarantine.add({ kind: "output", file: output, line, reason, data: text });
+    if (++count <= MAX_BAD_LINES_LOGGED) rt.log.warn(`output ${output}:${line}: not an evolution (${reason}); left out of the output, kept in ${rt.quarantine.path}`);
+    else if (count === MAX_BAD_LINES_LOGGED + 1) rt.log.warn(`output ${output}: more lines that are not evolutions are not shown (every one is in ${rt.quarantine.path})`);
+  };
 }
 
 /**

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer();
+});
+afterAll(() => server.stop());
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+const idsIn = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id);
+
+/** A project with `n` services run once to completion; `run(args)` runs again with the cache off (a redone service is paid again). */
+async function completedRun(n: number) {
+  const { dir, cleanup } = tempDir();
+  const input = writeJsonl(join(dir, "in.jsonl"), makeServices(n));
+  const output = join(dir, "out.jsonl");
+  const run = (extra: string[] = []) => runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json", ...extra], { cwd: dir, baseURL: server.url });
+  const first = await run();
+  expect(first.code).toBe(0);
+  return { dir, cleanup, output, run: () => run(["--cache-mode", "off"]) };
+}
+
+describe("resume on an output someone else touched", () => {
+  test("a whole last line that lost only its newline is kept and skipped, not cut and paid again", async () => {
+    const { cleanup, output, run } = await completedRun(2);
+    try {
+      const written = readFileSync(output);
+      writeFileSync(output, written.subarray(0, written.length - 1)); // an editor saved it without the final newline
+      const before = server.requests.length;
+      const result = await run();
+      expect(result.stderr).not.toContain("removed a partial last line");
+      expect(result.code).toBe(0);
+      expect(lastJson(result.stdout).services).toMatchObject({ ok: 0, skipped: 2 });
+      expect(server.requests.length).toBe(before);
+      expect(readFileSync(output).equals(written)).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("lines that are not evolutions are named by line, kept in the quarantine, and the good lines around them stay", async () => {
+    const { dir, cleanup, output, run } = await completedRun(2);
+    try {
+      const [a, b] = readFileSync(output, "utf8").trim().split("\n");
+      writeFileSync(output, `${a}\nnot json at all\n{"foreign":"record"}\n${b}\n`);
+      const before = server.requests.length;
+      const result = await run();
+      expect(result.code).toBe(0);
+      expect(server.requests.length).toBe(before);
+      expect(idsIn(output)).toEqual(["SVC001", "SVC002"]);
+      expect(result.stderr).toMatch(/output out\.jsonl:2: not an evolution \(invalid JSON/);
+      expect(result.stderr).toMatch(/output out\.jsonl:3: not an evolution \(\w+/);
+      const quarantine = readdirSync(join(dir, ".sa/quarantine")).map((f) => readFileSync(join(dir, ".sa/quarantine", f), "utf8")).join("");
+      const entries = quarantine.trim().split("\n").map((l) => JSON.parse(l));
+      expect(entries.map((e) => [e.kind, e.line, e.data])).toEqual([
+        ["output", 2, "not json at all"],
+        ["output", 3, '{"foreign":"record"}'],
+      ]);
+    } finally {
+      cleanup();
+    }
+  });
+});
