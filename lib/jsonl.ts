@@ -97,17 +97,21 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
       // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line's JSON.
       const raw = lineNo === 1 ? line.replace(/^\uFEFF/, "") : line;
       if (arrayText) {
-        arrayText.push(raw);
+        arrayText.push(assertArrayText(path, lineNo, raw));
         continue;
       }
       const text = raw.trim();
       if (!text) continue;
       if (!seenContent && text.startsWith("[")) {
-        arrayText = [raw];
+        arrayText = [assertArrayText(path, lineNo, raw)];
         arrayStart = lineNo;
         continue;
       }
       seenContent = true;
+      if (text.includes(REPLACEMENT)) {
+        yield { line: lineNo, error: notUtf8(raw) };
+        continue;
+      }
       try {
         yield { line: lineNo, value: JSON.parse(text) };
       } catch (error) {
@@ -115,9 +119,23 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
       }
     }
   } catch (cause) {
+    if (cause instanceof SAError) throw cause;
     throw new SAError("E_INPUT_UNREADABLE", `input ${path}: ${(cause as Error).message}`, { cause });
   }
   if (arrayText) yield* arrayRecords(path, arrayText.join("\n"), arrayStart);
+}
+
+/**
+ * U+FFFD is what a decoder puts for bytes that are not UTF-8 (a Latin-1 or UTF-16 export): such a
+ * line is refused, not sent to the model with its letters replaced. (JSON text is UTF-8, RFC 8259.)
+ */
+const REPLACEMENT = "\uFFFD";
+const notUtf8 = (line: string) => `not UTF-8 text (column ${line.indexOf(REPLACEMENT) + 1}); save the file as UTF-8`;
+
+/** A line of a JSON array input, as it is; one that is not UTF-8 makes the whole array unreadable, as a syntax error does. */
+function assertArrayText(path: string, lineNo: number, line: string): string {
+  if (line.includes(REPLACEMENT)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}:${lineNo}: ${notUtf8(line)}`);
+  return line;
 }
 
 /**

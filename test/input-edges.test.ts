@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, root, scriptEnv, tempDir } from "./helpers.ts";
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer();
+});
+afterAll(() => server.stop());
+
+const jsonLines = (text: string) => text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const quarantined = (dir: string) => readdirSync(join(dir, ".sa/quarantine")).flatMap((f) => jsonLines(readFileSync(join(dir, ".sa/quarantine", f), "utf8")));
+
+/** `run` as a user starts it, with `stdin` piped in when given (`--input -`). */
+async function run(dir: string, args: string[], stdin?: Uint8Array) {
+  const proc = Bun.spawn(["bun", join(root, "scripts/run.ts"), "--data", fixtureData, "--model", "openai:gpt-4o-mini", ...args], {
+    cwd: dir,
+    env: scriptEnv({ baseURL: server.url }),
+    stdin: stdin ?? "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+const service = (id: string, extra: Record<string, unknown> = {}) => ({ service_id: id, name: `Service ${id}`, description: `The ${id} service.`, jobs_to_be_done: ["Do a thing"], ...extra });
+
+describe("run on messy input", () => {
+  test("BOM, CRLF, blank and padded lines, a last line without newline, non-ASCII, job objects with extra keys: the same services from a file and from stdin", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const a = service("A", { name: "Café ünïcode — 東京 🎓", parent_id: "P", customer_type: "learners", jobs_to_be_done: ["Plain", { name: "Rich", job_to_be_done_id: "J1", explanation: "why" }] });
+      const seeds = [{ feature_id: "SEED1", name: "Seed", description: "A seed feature." }];
+      const b = service("B", { features: seeds });
+      const text = `\uFEFF${JSON.stringify(a)}  \r\n\r\n   \r\n${JSON.stringify(b)}\t\r\n{"service_id":"C","name":""}\r\n${JSON.stringify(service("D"))}`;
+      writeFileSync(join(dir, "in.jsonl"), text);
+      const fromFile = await run(dir, ["--input", "in.jsonl", "--output", "file.jsonl"]);
+      const fromStdin = await run(dir, ["--input", "-", "--output", "-"], new TextEncoder().encode(text));
+      for (const result of [fromFile, fromStdin]) {
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/input (in\.jsonl|-):5: name: /);
+        expect(result.stderr.split("\n").filter((l) => l.startsWith("✖ input"))).toHaveLength(1);
+      }
+      const written = jsonLines(readFileSync(join(dir, "file.jsonl"), "utf8"));
+      expect(written.map((e) => e.service.service_id)).toEqual(["A", "B", "D"]);
+      expect(written[0].service).toEqual({ ...a, features: [] });
+      expect(written[1].service.features).toEqual(seeds);
+      expect(jsonLines(fromStdin.stdout).map((e) => e.service.service_id).sort()).toEqual(["A", "B", "D"]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a line that is not UTF-8 (a Latin-1 export) is a bad line, not text with replacement marks sent to the model", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const latin1 = Buffer.from(`${JSON.stringify(service("L", { name: "Café" }))}\n`, "latin1");
+      const bytes = Buffer.concat([Buffer.from(`${JSON.stringify(service("A"))}\n`), latin1, Buffer.from(`${JSON.stringify(service("B"))}\n`)]);
+      writeFileSync(join(dir, "in.jsonl"), bytes);
+      for (const [args, stdin] of [[["--input", "in.jsonl"]], [["--input", "-"], bytes]] as const) {
+        const before = server.requests.length;
+        const result = await run(dir, [...args, "--output", "out.jsonl", "--fresh", "--cache-mode", "off"], stdin);
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/input (in\.jsonl|-):2: not UTF-8 text/);
+        expect(jsonLines(readFileSync(join(dir, "out.jsonl"), "utf8")).map((e) => e.service.service_id)).toEqual(["A", "B"]);
+        expect(server.requests.slice(before).some((r) => JSON.stringify(r.body).includes("\uFFFD"))).toBe(false);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a duplicate service_id: the first line is run, the later one is a bad line, quarantined with its record", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const second = service("A", { name: "Second A" });
+      writeFileSync(join(dir, "in.jsonl"), [service("A"), service("B"), second].map((s) => JSON.stringify(s)).join("\n"));
+      const result = await run(dir, ["--input", "in.jsonl", "--output", "out.jsonl"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('input in.jsonl:3: service_id: duplicate "A"');
+      const written = jsonLines(readFileSync(join(dir, "out.jsonl"), "utf8"));
+      expect(written.map((e) => [e.service.service_id, e.service.name])).toEqual([["A", "Service A"], ["B", "Service B"]]);
+      expect(quarantined(dir)).toEqual([expect.objectContaining({ kind: "input", line: 3, data: second })]);
+    } finally {
+      cleanup();
+    }
+  });
+});
