@@ -54,7 +54,8 @@ function accept<T>(run: EngineRun<T>, record: InputRecord): Accepted<T> | undefi
   // `record.line` is read only for a bad line (a JSON array input finds its lines on demand).
   if (!parsed.ok) return "reason" in parsed ? badLine(run, record.line, parsed.reason, value) : undefined;
   const { serviceId } = parsed;
-  if (state.order.has(serviceId)) return badLine(run, record.line, `service_id: duplicate "${serviceId}"`);
+  // The first line with an id is run; a later one is a bad line (kept whole in the quarantine), as a user fixing the file expects.
+  if (state.order.has(serviceId)) return badLine(run, record.line, `service_id: duplicate "${serviceId}"`, value);
   state.order.add(serviceId);
   const fingerprint = handler.fingerprint?.(value);
   const redo = writer.done.has(serviceId);
