@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 
 let server: TestServer;
 beforeAll(() => {
@@ -60,6 +60,37 @@ describe("resume on an output someone else touched", () => {
         ["output", 2, "not json at all"],
         ["output", 3, '{"foreign":"record"}'],
       ]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("an output that is a symlink: the final rewrite writes the file it points to and the link stays; a run through another link to it is refused", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const services = makeServices(3);
+      writeJsonl(join(dir, "in.jsonl"), services);
+      writeJsonl(join(dir, "reversed.jsonl"), [...services].reverse());
+      mkdirSync(join(dir, "shared"));
+      symlinkSync("shared/out.jsonl", join(dir, "link.jsonl"));
+      symlinkSync("shared/out.jsonl", join(dir, "other-link.jsonl"));
+      const run = (input: string, output: string) => runScript("run", ["--input", input, "--output", output, "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect((await run("in.jsonl", "link.jsonl")).code).toBe(0);
+      // In the reversed order, the final rewrite replaces the file: it must replace the link's target.
+      expect((await run("reversed.jsonl", "link.jsonl")).code).toBe(0);
+      expect(lstatSync(join(dir, "link.jsonl")).isSymbolicLink()).toBe(true);
+      expect(idsIn(join(dir, "shared/out.jsonl"))).toEqual(["SVC003", "SVC002", "SVC001"]);
+      const slow = startTestServer({ latencyMs: 300 });
+      try {
+        const first = spawnScript("run", ["--input", "in.jsonl", "--output", "link.jsonl", "--data", fixtureData, "--fresh"], { cwd: dir, baseURL: slow.url });
+        while (slow.requests.length === 0) await Bun.sleep(10);
+        const second = await runScript("run", ["--input", "in.jsonl", "--output", "other-link.jsonl", "--data", fixtureData], { cwd: dir, baseURL: slow.url });
+        expect(second.code).toBe(2);
+        expect(second.stderr).toContain("is in use by run");
+        expect(await first.exited).toBe(0);
+      } finally {
+        await slow.stop();
+      }
     } finally {
       cleanup();
     }

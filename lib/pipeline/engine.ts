@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { SAError, errorMessage } from "../errors.ts";
 import { assertReadable } from "../jsonl.ts";
-import { claimOutput, type OutputClaim } from "../output-claim.ts";
+import { claimOutput, outputFile, type OutputClaim } from "../output-claim.ts";
 import { createEvolutionWriter, type ForeignLine } from "../output.ts";
 import { noProgress } from "../progress.ts";
 import { createDispatcher } from "./dispatcher.ts";
@@ -31,19 +31,21 @@ export function runRecords<T>(rt: RunContext, options: RunOptions, handler: Reco
 /** Checks the input and claims the output before any call (exit 2 when it is not ours alone). */
 async function runClaimed<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
   assertReadable(options.input);
-  if (options.output !== "-" && options.input !== "-" && resolve(options.output) === resolve(options.input)) {
+  const file = outputFile(options.output);
+  if (file !== "-" && options.input !== "-" && resolve(file) === resolve(outputFile(options.input))) {
     throw new SAError("E_USAGE", `--output ${options.output} is the input file; write to another file (the input is read while the output is written)`);
   }
-  const claim = claimOutput(options.output, { task: handler.task, runId: rt.runId, log: rt.log });
+  const claim = claimOutput(file, { task: handler.task, runId: rt.runId, log: rt.log });
   try {
-    return await runEngine(openRun(rt, options, handler), claim);
+    return await runEngine(openRun(rt, options, handler, file), claim);
   } finally {
     claim.release();
   }
 }
 
-function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): EngineRun<T> {
-  const writer = createEvolutionWriter(options.output, {
+/** `file`: the output's own path (a symlink's target, lib/output-claim.ts `outputFile`); messages name the path as given. */
+function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>, file: string): EngineRun<T> {
+  const writer = createEvolutionWriter(file, {
     fresh: !handler.resume || (options.fresh ?? false),
     plateauCount: rt.data.plateaus.length,
     sets: rt.data.catalogues.map((c) => c.field),
