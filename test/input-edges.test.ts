@@ -88,4 +88,18 @@ describe("run on messy input", () => {
       cleanup();
     }
   });
+
+  test("a line that is JSON but no object (null, an array, a string) is named as such, not by a field it lacks", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify(service("A"))}\nnull\n[1,2]\n"text"\n`);
+      const result = await run(dir, ["--input", "in.jsonl", "--output", "out.jsonl"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("input in.jsonl:2: not a service: a line must be a JSON object with service_id, name and description, not null");
+      expect(result.stderr).toContain("input in.jsonl:3: not a service: a line must be a JSON object with service_id, name and description, not an array");
+      expect(result.stderr).toContain("input in.jsonl:4: not a service: a line must be a JSON object with service_id, name and description, not a string");
+    } finally {
+      cleanup();
+    }
+  });
 });
