@@ -1,0 +1,33 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+/** What two runs of the same answers may differ in: which run asked (meta.run_id) and when (meta.created). */
+const withoutRun = (text: string) => text.replace(/"created":"[^"]*"/g, "").replace(/"run_id":"[^"]*"/g, "");
+
+describe("the same answers give the same bytes", () => {
+  test("whatever the concurrency, the order answers come back in (random latency), and 429s and 500s retried on the way", async () => {
+    const calm = startTestServer();
+    const stormy = startTestServer({ jitterMs: 40, faultEvery: 4 });
+    const { dir, cleanup } = tempDir();
+    try {
+      writeJsonl(join(dir, "in.jsonl"), makeServices(4));
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ retry: { attempts: 8, baseMs: 5, capMs: 50 } }));
+      const run = (output: string, url: string, concurrency: string) =>
+        runScript("run", ["--input", "in.jsonl", "--output", output, "--data", fixtureData, "--cache-mode", "off", "--concurrency", concurrency, "--json"], { cwd: dir, baseURL: url });
+      const one = await run("one.jsonl", calm.url, "1");
+      const many = await run("many.jsonl", stormy.url, "32");
+      expect([one.code, many.code]).toEqual([0, 0]);
+      expect(JSON.parse(many.stdout.trim().split("\n").at(-1)!).totals.retries).toBeGreaterThan(0);
+      const [a, b] = ["one.jsonl", "many.jsonl"].map((f) => readFileSync(join(dir, f), "utf8"));
+      expect(a!.split("\n").filter(Boolean).map((l) => JSON.parse(l).service.service_id)).toEqual(["SVC001", "SVC002", "SVC003", "SVC004"]);
+      expect(withoutRun(b!)).toBe(withoutRun(a!));
+    } finally {
+      cleanup();
+      await calm.stop();
+      await stormy.stop();
+    }
+  });
+});
