@@ -136,8 +136,9 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
   // The output exists from the start, so a run that exits before its end (a second Ctrl-C) still leaves a valid, empty file.
   if (!existsSync(path)) appendFileSync(path, "");
   const complete = (e: ServiceEvolution) => isComplete(e, options.plateauCount, options.sets);
-  // Where each service's line is, so the final rewrite needs no parsing: a complete line wins
-  // over an older incomplete one. Lines already in the file are parsed once, here, for resume.
+  // Where each service's line is, so the final rewrite needs no parsing: among the lines already
+  // in the file (parsed once, here, for resume) a complete line wins over an older incomplete one;
+  // a line this run writes wins over them all.
   const refs = new Map<string, LineRef>();
   const note = (id: string, ref: LineRef) => {
     if (!refs.has(id) || ref.complete || !refs.get(id)!.complete) refs.set(id, ref);
@@ -160,7 +161,8 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
       const text = canonicalJson(evolution);
       fd ??= openSync(path, "a");
       const length = appendLine(fd, text);
-      note(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
+      // This run's line wins, even with gaps: an earlier line was made from other inputs (else the service was skipped).
+      refs.set(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
       size += length + 1;
     },
     finish(inputOrder) {

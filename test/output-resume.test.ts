@@ -95,4 +95,27 @@ describe("resume on an output someone else touched", () => {
       cleanup();
     }
   });
+
+  test("a service redone because its record changed keeps its new line even with gaps: the old complete line, made from the old record, does not come back", async () => {
+    const gappy = startTestServer({ answer: (body) => (body.response_format?.json_schema?.name === "plateau_features" && body.messages.some((m) => m.content.includes("CHANGED")) ? "not json" : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const services = makeServices(2);
+      const run = () => runScript("run", ["--input", "in.jsonl", "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: gappy.url });
+      writeJsonl(join(dir, "in.jsonl"), services);
+      expect((await run()).code).toBe(0);
+      writeJsonl(join(dir, "in.jsonl"), [{ ...services[0], description: "CHANGED description." }, services[1]]);
+      const result = await run();
+      expect(lastJson(result.stdout).services).toMatchObject({ redone: 1, incomplete: 1, skipped: 1 });
+      const lines = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(lines.map((l) => [l.service.service_id, l.service.description])).toEqual([
+        ["SVC001", "CHANGED description."],
+        ["SVC002", services[1]!.description],
+      ]);
+      expect(lines[0].meta.models.incomplete).toContain("features");
+    } finally {
+      cleanup();
+      await gappy.stop();
+    }
+  });
 });
