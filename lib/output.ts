@@ -44,7 +44,9 @@ function scanLines(path: string, onLine: (text: string, at: { line: number; offs
   let line = 0;
   for (const { bytes, offset } of lineBytes(path)) {
     line++;
-    if (bytes.length) onLine(bytes.toString("utf8"), { line, offset, length: bytes.length });
+    // A byte-order mark an editor added is no part of the first line: the rewrite leaves it out.
+    const bom = offset === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    if (bytes.length > bom) onLine(bytes.toString("utf8", bom), { line, offset: offset + bom, length: bytes.length - bom });
   }
 }
 

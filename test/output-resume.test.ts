@@ -118,4 +118,21 @@ describe("resume on an output someone else touched", () => {
       await gappy.stop();
     }
   });
+
+  test("an output an editor saved with a byte-order mark or CRLF line ends: every line is still taken as done, and the rewrite drops the mark", async () => {
+    const { cleanup, output, run } = await completedRun(2);
+    try {
+      const written = readFileSync(output, "utf8");
+      writeFileSync(output, `\uFEFF${written.replaceAll("\n", "\r\n")}`);
+      const before = server.requests.length;
+      const result = await run();
+      expect(result.code).toBe(0);
+      expect(result.stderr).not.toContain("not an evolution");
+      expect(lastJson(result.stdout).services).toMatchObject({ ok: 0, skipped: 2 });
+      expect(server.requests.length).toBe(before);
+      expect(readFileSync(output, "utf8").replaceAll("\r\n", "\n")).toBe(written);
+    } finally {
+      cleanup();
+    }
+  });
 });
