@@ -8,6 +8,8 @@ export interface InputRecord {
   value?: unknown;
   /** Why the line is not JSON. */
   error?: string;
+  /** The line as read, when it is not JSON (for the quarantine). */
+  text?: string;
 }
 
 /** Fails early, with exit code 2, for an input that cannot be read at all. */
@@ -109,13 +111,13 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
       }
       seenContent = true;
       if (text.includes(REPLACEMENT)) {
-        yield { line: lineNo, error: notUtf8(raw) };
+        yield { line: lineNo, error: notUtf8(raw), text: raw };
         continue;
       }
       try {
         yield { line: lineNo, value: JSON.parse(text) };
       } catch (error) {
-        yield { line: lineNo, error: `invalid JSON (${(error as Error).message})` };
+        yield { line: lineNo, error: `invalid JSON (${(error as Error).message})`, text: raw };
       }
     }
   } catch (cause) {

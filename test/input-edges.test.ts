@@ -102,4 +102,21 @@ describe("run on messy input", () => {
       cleanup();
     }
   });
+
+  test("a line that is not JSON (cut short by a crash, not UTF-8) is quarantined as it was read, so it can be fixed and run again", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const cut = JSON.stringify(service("CUT")).slice(0, 30);
+      writeFileSync(join(dir, "in.jsonl"), Buffer.concat([Buffer.from(`${JSON.stringify(service("A"))}\n`), Buffer.from('{"service_id":"L","name":"Caf\xe9"}\n', "latin1"), Buffer.from(cut)]));
+      const result = await run(dir, ["--input", "in.jsonl", "--output", "out.jsonl"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("input in.jsonl:3: invalid JSON");
+      expect(quarantined(dir).map((q) => [q.line, q.data])).toEqual([
+        [2, '{"service_id":"L","name":"Caf\uFFFD"}'],
+        [3, cut],
+      ]);
+    } finally {
+      cleanup();
+    }
+  });
 });

@@ -17,7 +17,7 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
   try {
     for await (const record of untilStopped(readRecords(options.input), run.rt.limiter.stopped)) {
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
-      const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record);
+      const accepted = record.error ? badLine(run, record.line, record.error, record.text) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
     }
   } catch (error) {
