@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { fixtureData, root, scriptEnv, tempDir } from "./helpers.ts";
+import { fixtureData, root, runScript, scriptEnv, tempDir } from "./helpers.ts";
 
 let server: TestServer;
 beforeAll(() => {
@@ -84,6 +84,12 @@ describe("run on messy input", () => {
       const written = jsonLines(readFileSync(join(dir, "out.jsonl"), "utf8"));
       expect(written.map((e) => [e.service.service_id, e.service.name])).toEqual([["A", "Service A"], ["B", "Service B"]]);
       expect(quarantined(dir)).toEqual([expect.objectContaining({ kind: "input", line: 3, data: second })]);
+      // preflight names the same bad line, and estimates only the services run will do.
+      const preflight = await runScript("preflight", ["--input", "in.jsonl", "--data", fixtureData, "--model", "openai:gpt-4o-mini", "--json"], { cwd: dir });
+      expect(preflight.code).toBe(1);
+      const report = JSON.parse(preflight.stdout.trim().split("\n").at(-1)!);
+      expect(JSON.stringify(report)).toContain('in.jsonl:3: service_id: duplicate \\"A\\"');
+      expect(report.estimate.services).toBe(2);
     } finally {
       cleanup();
     }

@@ -4,6 +4,7 @@ import { unlessAborted } from "../unless-aborted.ts";
 import type { Accepted, Dispatcher } from "./dispatcher.ts";
 import type { EngineRun } from "./engine-types.ts";
 import { halt } from "./run-state.ts";
+import { duplicateReason } from "../schema/service.ts";
 
 /** Bad input lines printed one by one; the rest are counted in one line (all are quarantined). */
 export const MAX_BAD_LINES_LOGGED = 20;
@@ -54,8 +55,7 @@ function accept<T>(run: EngineRun<T>, record: InputRecord): Accepted<T> | undefi
   // `record.line` is read only for a bad line (a JSON array input finds its lines on demand).
   if (!parsed.ok) return "reason" in parsed ? badLine(run, record.line, parsed.reason, value) : undefined;
   const { serviceId } = parsed;
-  // The first line with an id is run; a later one is a bad line (kept whole in the quarantine), as a user fixing the file expects.
-  if (state.order.has(serviceId)) return badLine(run, record.line, `service_id: duplicate "${serviceId}"`, value);
+  if (state.order.has(serviceId)) return badLine(run, record.line, duplicateReason(serviceId), value);
   state.order.add(serviceId);
   const fingerprint = handler.fingerprint?.(value);
   const redo = writer.done.has(serviceId);

@@ -67,6 +67,12 @@ export function parseService(value: unknown): ParsedService {
   return parsed.success ? { ok: true, service: parsed.data, dropped: normal.dropped } : { ok: false, reason: formatIssues(parsed.error) };
 }
 
+/**
+ * A later line with a `service_id` already seen: the first line is run and this one is a bad line,
+ * which is what a user fixing the file expects (in `run`, `map` and `preflight` alike).
+ */
+export const duplicateReason = (serviceId: string) => `service_id: duplicate "${serviceId}"`;
+
 const kindOf = (value: unknown) => (value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`);
 
 /** Warns once per dropped key name over a whole run. */
