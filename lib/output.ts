@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { commitTemp, tempPathFor } from "./atomic-write.ts";
+import { SAError } from "./errors.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
@@ -133,6 +134,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
   }
   mkdirSync(dirname(path), { recursive: true });
   if (options.fresh && existsSync(path)) unlinkSync(path);
+  assertOutputFile(path);
   const cut = truncatePartialLine(path);
   if (cut > 0) options.onTruncate?.(cut);
   // The output exists from the start, so a run that exits before its end (a second Ctrl-C) still leaves a valid, empty file.
@@ -173,6 +175,27 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
       rewriteInOrder(path, refs, inputOrder);
     },
   };
+}
+
+/**
+ * Refuses a file that holds lines but not one evolution: another file named by mistake, which the
+ * final rewrite would replace. The first evolution line ends the check (one line, on a resume). A
+ * last line without its newline is left out: a crash during the first write leaves only that.
+ */
+function assertOutputFile(path: string): void {
+  if (!existsSync(path)) return;
+  const size = statSync(path).size;
+  let line = 0;
+  let first: { line: number; reason: string } | undefined;
+  for (const { bytes, offset } of lineBytes(path)) {
+    line++;
+    const text = bytes.toString("utf8").replace(/^\uFEFF/, "");
+    if (!text.trim() || offset + bytes.length === size) continue;
+    const result = parse(text);
+    if (!("reason" in result)) return;
+    first ??= { line, reason: result.reason };
+  }
+  if (first) throw new SAError("E_USAGE", `--output ${path}: line ${first.line} is not an evolution (${first.reason}), and no line is: it looks like another file, so it is left as it is; name a new file, or remove this one to start over`);
 }
 
 /** Rewrites the file atomically with its lines in input order; lines of services not in the input stay, after. */

@@ -135,4 +135,21 @@ describe("resume on an output someone else touched", () => {
       cleanup();
     }
   });
+
+  test("an output that holds no evolution at all (another file named by mistake) is left untouched: exit 2 at once, naming its first line", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const notes = "Meeting notes\n\n{\"not\": \"an evolution\"}\nlast line without newline";
+      writeFileSync(join(dir, "notes.txt"), notes);
+      const before = server.requests.length;
+      const result = await runScript("run", ["--input", "in.jsonl", "--output", "notes.txt", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("--output notes.txt: line 1 is not an evolution (invalid JSON");
+      expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe(notes);
+      expect(server.requests.length).toBe(before);
+    } finally {
+      cleanup();
+    }
+  });
 });
