@@ -275,7 +275,8 @@ function readRange(fd: number, start: number, end: number): string {
   return bytes.toString("utf8");
 }
 
-function isJson(text: string): boolean {
+/** Whether `text` parses as JSON. */
+export function isJson(text: string): boolean {
   try {
     JSON.parse(text);
     return true;

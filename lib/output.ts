@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
-import { canonicalJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
+import { canonicalJson, isJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 import { gapsOf } from "./pipeline/gaps.ts";
@@ -180,7 +180,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
 /**
  * Refuses a file that holds lines but not one evolution: another file named by mistake, which the
  * final rewrite would replace. The first evolution line ends the check (one line, on a resume). A
- * last line without its newline is left out: a crash during the first write leaves only that.
+ * last line cut short (no newline, not JSON) is left out: a crash during the first write leaves only that.
  */
 function assertOutputFile(path: string): void {
   if (!existsSync(path)) return;
@@ -190,10 +190,11 @@ function assertOutputFile(path: string): void {
   for (const { bytes, offset } of lineBytes(path)) {
     line++;
     const text = bytes.toString("utf8").replace(/^\uFEFF/, "");
-    if (!text.trim() || offset + bytes.length === size) continue;
+    if (!text.trim()) continue;
     const result = parse(text);
     if (!("reason" in result)) return;
-    first ??= { line, reason: result.reason };
+    const cutShort = offset + bytes.length === size && !isJson(text);
+    if (!cutShort) first ??= { line, reason: result.reason };
   }
   if (first) throw new SAError("E_USAGE", `--output ${path}: line ${first.line} is not an evolution (${first.reason}), and no line is: it looks like another file, so it is left as it is; name a new file, or remove this one to start over`);
 }

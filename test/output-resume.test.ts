@@ -147,7 +147,18 @@ describe("resume on an output someone else touched", () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain("--output notes.txt: line 1 is not an evolution (invalid JSON");
       expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe(notes);
+      // One line of JSON that is no evolution, without its newline, is no crash's leftover either.
+      writeFileSync(join(dir, "one.json"), '{"settings":true}');
+      const one = await runScript("run", ["--input", "in.jsonl", "--output", "one.json", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(one.code).toBe(2);
+      expect(readFileSync(join(dir, "one.json"), "utf8")).toBe('{"settings":true}');
       expect(server.requests.length).toBe(before);
+      // What a crash during the first write leaves is cut off, and the run goes on.
+      writeFileSync(join(dir, "crashed.jsonl"), '{"meta":{"schema_ver');
+      const crashed = await runScript("run", ["--input", "in.jsonl", "--output", "crashed.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(crashed.code).toBe(0);
+      expect(crashed.stderr).toContain("removed a partial last line");
+      expect(idsIn(join(dir, "crashed.jsonl"))).toEqual(["SVC001"]);
     } finally {
       cleanup();
     }
