@@ -30,4 +30,30 @@ describe("the same answers give the same bytes", () => {
       await stormy.stop();
     }
   });
+
+  test("--output - writes each line as its service completes; a file output ends in input order, byte for byte the same lines", async () => {
+    // SVC001's first call is told to come back in 800 ms: SVC002 completes first.
+    let held = false;
+    const server = startTestServer({
+      fault: (_n, body) => {
+        if (held || !body.messages.some((m) => m.content.includes("Service 1\n") || m.content.includes("SVC001"))) return undefined;
+        held = true;
+        return { type: "429", retryAfterMs: 800 };
+      },
+    });
+    const { dir, cleanup } = tempDir();
+    try {
+      writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const streamed = await runScript("run", ["--input", "in.jsonl", "--output", "-", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(streamed.code).toBe(0);
+      const lines = streamed.stdout.trim().split("\n");
+      expect(lines.map((l) => JSON.parse(l).service.service_id)).toEqual(["SVC002", "SVC001"]);
+      const file = await runScript("run", ["--input", "in.jsonl", "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(file.code).toBe(0);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8")).toBe(`${lines[1]}\n${lines[0]}\n`);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
 });
