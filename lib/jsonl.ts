@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync, writeSync } from "node:fs";
+import { accessSync, constants, createReadStream, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync, writeSync, type Stats } from "node:fs";
 import { SAError } from "./errors.ts";
 import { arrayItemLines, syntaxErrorLine } from "./json-position.ts";
 
@@ -17,7 +17,8 @@ export function assertReadable(path: string): void {
   if (path === "-") return;
   if (!existsSync(path)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: file not found`);
   try {
-    if (!statSync(path).isFile()) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: not a file`);
+    const stats = statSync(path);
+    if (!stats.isFile() && !isStream(stats)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: not a file`);
     accessSync(path, constants.R_OK);
   } catch (error) {
     if (error instanceof SAError) throw error;
@@ -25,14 +26,19 @@ export function assertReadable(path: string): void {
   }
 }
 
-/** stdin's lines (node:readline); a file's are read without streams (`fileLines`). */
+/** A named pipe (a shell's `<(...)`) or a device (`/dev/stdin`): read once, front to back, as stdin is. */
+const isStream = (stats: Stats) => stats.isFIFO() || stats.isCharacterDevice() || stats.isSocket();
+
+/**
+ * stdin's lines, or a pipe's (node:readline, which waits for input without blocking the run); a
+ * file's are read without streams (`fileLines`).
+ */
 function inputLines(path: string): AsyncIterable<string> {
-  if (path !== "-") {
-    assertReadable(path);
-    return fileLines(path);
-  }
+  if (path !== "-") assertReadable(path);
+  if (path !== "-" && !isStream(statSync(path))) return fileLines(path);
   const { createInterface } = require("node:readline") as typeof import("node:readline");
-  return createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  const input = path === "-" ? process.stdin : createReadStream(path);
+  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
 }
 
 const CHUNK = 64 * 1024;

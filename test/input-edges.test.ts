@@ -125,4 +125,24 @@ describe("run on messy input", () => {
       cleanup();
     }
   });
+
+  test("--input a named pipe (a shell's <(...), /dev/stdin) is read as a stream, as `-` is; a folder is still refused", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fifo = join(dir, "services.pipe");
+      expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+      const writer = Bun.spawn(["sh", "-c", `printf '%s\\n%s\\n' '${JSON.stringify(service("A"))}' '${JSON.stringify(service("B"))}' > ${fifo}`]);
+      const result = await run(dir, ["--input", fifo, "--output", "out.jsonl"]);
+      writer.kill(); // still blocked on opening the pipe when the run never read it
+      await writer.exited;
+      expect(result.stderr).not.toContain("not a file");
+      expect(result.code).toBe(0);
+      expect(jsonLines(readFileSync(join(dir, "out.jsonl"), "utf8")).map((e) => e.service.service_id)).toEqual(["A", "B"]);
+      const folder = await run(dir, ["--input", dir, "--output", "out.jsonl"]);
+      expect(folder.code).toBe(2);
+      expect(folder.stderr).toContain(`input ${dir}: not a file`);
+    } finally {
+      cleanup();
+    }
+  });
 });
