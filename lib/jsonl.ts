@@ -29,6 +29,9 @@ export function assertReadable(path: string): void {
 /** A named pipe (a shell's `<(...)`) or a device (`/dev/stdin`): read once, front to back, as stdin is. */
 const isStream = (stats: Stats) => stats.isFIFO() || stats.isCharacterDevice() || stats.isSocket();
 
+/** Whether an input can be read only once (`-`, a pipe, a device): a reader that needs two passes keeps a copy. */
+export const readOnce = (path: string) => path === "-" || isStream(statSync(path));
+
 /**
  * stdin's lines, or a pipe's (node:readline, which waits for input without blocking the run); a
  * file's are read without streams (`fileLines`).

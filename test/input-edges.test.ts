@@ -138,6 +138,14 @@ describe("run on messy input", () => {
       expect(result.stderr).not.toContain("not a file");
       expect(result.code).toBe(0);
       expect(jsonLines(readFileSync(join(dir, "out.jsonl"), "utf8")).map((e) => e.service.service_id)).toEqual(["A", "B"]);
+      // export reads its input more than once: a pipe is kept in a temporary copy, as stdin is.
+      const again = Bun.spawn(["sh", "-c", `cat ${join(dir, "out.jsonl")} > ${fifo}`]);
+      const piped = await runScript("export", ["--input", fifo, "--output", "piped.html"], { cwd: dir });
+      again.kill();
+      await again.exited;
+      expect(piped.code).toBe(0);
+      expect((await runScript("export", ["--input", "out.jsonl", "--output", "file.html"], { cwd: dir })).code).toBe(0);
+      expect(readFileSync(join(dir, "piped.html"), "utf8")).toBe(readFileSync(join(dir, "file.html"), "utf8"));
       const folder = await run(dir, ["--input", dir, "--output", "out.jsonl"]);
       expect(folder.code).toBe(2);
       expect(folder.stderr).toContain(`input ${dir}: not a file`);
