@@ -120,7 +120,7 @@ export async function readServices(path: string): Promise<{ services: Service[];
   const services: Service[] = [];
   const bad: Array<{ line: number; reason: string }> = [];
   const seen = new Set<string>();
-  for await (const record of readRecords(path)) {
+  for await (const record of readRecords(path, { strictUtf8: true })) {
     if (record.error) {
       bad.push({ line: record.line, reason: record.error });
       continue;

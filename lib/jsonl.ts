@@ -94,9 +94,11 @@ export async function* fileLines(path: string): AsyncGenerator<string> {
 
 /**
  * Streams JSONL records one line at a time, so a large input never sits in memory.
- * A file whose first character is `[` is a JSON array and is read whole.
+ * A file whose first character is `[` is a JSON array and is read whole. With `strictUtf8` (a
+ * services file, which people export from other tools) a line holding U+FFFD is a bad line.
  */
-export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
+export async function* readRecords(path: string, options: { strictUtf8?: boolean } = {}): AsyncGenerator<InputRecord> {
+  const strict = options.strictUtf8 ?? false;
   const lines = inputLines(path);
   let lineNo = 0;
   let arrayText: string[] | undefined;
@@ -108,18 +110,18 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
       // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line's JSON.
       const raw = lineNo === 1 ? line.replace(/^\uFEFF/, "") : line;
       if (arrayText) {
-        arrayText.push(assertArrayText(path, lineNo, raw));
+        arrayText.push(strict ? assertArrayText(path, lineNo, raw) : raw);
         continue;
       }
       const text = raw.trim();
       if (!text) continue;
       if (!seenContent && text.startsWith("[")) {
-        arrayText = [assertArrayText(path, lineNo, raw)];
+        arrayText = [strict ? assertArrayText(path, lineNo, raw) : raw];
         arrayStart = lineNo;
         continue;
       }
       seenContent = true;
-      if (text.includes(REPLACEMENT)) {
+      if (strict && text.includes(REPLACEMENT)) {
         yield { line: lineNo, error: notUtf8(raw), text: raw };
         continue;
       }
@@ -138,7 +140,8 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
 
 /**
  * U+FFFD is what a decoder puts for bytes that are not UTF-8 (a Latin-1 or UTF-16 export): such a
- * line is refused, not sent to the model with its letters replaced. (JSON text is UTF-8, RFC 8259.)
+ * services line is refused, not sent to the model with its letters replaced. (JSON text is UTF-8,
+ * RFC 8259.) Evolutions are not checked: there the mark can be an answer's own text.
  */
 const REPLACEMENT = "\uFFFD";
 const notUtf8 = (line: string) => `not UTF-8 text (column ${line.indexOf(REPLACEMENT) + 1}); save the file as UTF-8`;

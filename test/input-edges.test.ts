@@ -73,6 +73,25 @@ describe("run on messy input", () => {
     }
   });
 
+  test("a U+FFFD an answer held is text like any other: map and export read the evolution it is in (only a services input refuses the mark)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify(service("A"))}\n`);
+      expect((await run(dir, ["--input", "in.jsonl", "--output", "out.jsonl"])).code).toBe(0);
+      const line = readFileSync(join(dir, "out.jsonl"), "utf8").replace(/"description":"([^"]*)"/, '"description":"$1 \uFFFD"');
+      expect(line).toContain("\uFFFD");
+      writeFileSync(join(dir, "marked.jsonl"), line);
+      const exported = await runScript("export", ["--input", "marked.jsonl", "--output", "marked.csv"], { cwd: dir });
+      expect(exported.stderr).not.toContain("not UTF-8");
+      expect(exported.code).toBe(0);
+      const mapped = await runScript("map", ["--input", "marked.jsonl", "--output", "mapped.jsonl", "--data", fixtureData, "--model", "openai:gpt-4o-mini"], { cwd: dir, baseURL: server.url });
+      expect(mapped.stderr).not.toContain("not UTF-8");
+      expect(mapped.code).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a duplicate service_id: the first line is run, the later one is a bad line, quarantined with its record", async () => {
     const { dir, cleanup } = tempDir();
     try {

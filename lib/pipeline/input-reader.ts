@@ -16,7 +16,7 @@ export const MAX_BAD_LINES_LOGGED = 20;
 export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>): Promise<void> {
   const { options, state } = run;
   try {
-    for await (const record of untilStopped(readRecords(options.input), run.rt.limiter.stopped)) {
+    for await (const record of untilStopped(readRecords(options.input, { strictUtf8: run.handler.strictUtf8 }), run.rt.limiter.stopped)) {
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
       const accepted = record.error ? badLine(run, record.line, record.error, record.text) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
