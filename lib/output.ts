@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
@@ -215,6 +215,7 @@ function rewriteInOrder(path: string, refs: Map<string, LineRef>, inputOrder: It
   const source = openSync(path, "r");
   const target = openSync(temp, "w");
   try {
+    fchmodSync(target, fstatSync(source).mode & 0o7777); // the new file keeps the old one's permissions
     copyInto(source, target, ranges);
   } finally {
     closeSync(source);
