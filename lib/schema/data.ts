@@ -42,6 +42,9 @@ export const definitionSchema = z.looseObject({
   examples: textList,
   non_examples: textList,
   related_terms: textList,
+  tags: textList,
+  owner: z.string().nullish(),
+  last_updated: z.string().nullish(),
 });
 export type Definition = z.infer<typeof definitionSchema>;
 
