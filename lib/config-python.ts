@@ -47,6 +47,14 @@ export function pythonCacheDir(cacheDir: string | undefined, env: Record<string,
   return expanded.includes("$") ? fallback : expanded;
 }
 
+/**
+ * The Python tool's defaults for keys its config leaves out, where ours differ and it matters: the
+ * model (it changes every answer) and the cache folder (its cache and ours side by side).
+ */
+export function withPythonDefaults(layer: Plain, env: Record<string, string | undefined>): Plain {
+  return { model: "openai:gpt-5", cache: { driver: "fs", base: pythonCacheDir(undefined, env) }, ...layer };
+}
+
 /** `openai:gpt-5` is already ours; a bare name is an OpenAI model, as the Python tool treats it. */
 export const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);
 

@@ -160,9 +160,11 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
     return raw;
   }
   // The Python tool's schema loads only for its config.
-  const { fromPythonConfig, pythonConfigSchema } = await import("./config-python.ts");
+  const { fromPythonConfig, pythonConfigSchema, withPythonDefaults } = await import("./config-python.ts");
   const py = await checkFileLayer(file, raw, pythonConfigSchema);
-  const { layer, ignored } = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
+  const mapped = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
+  const { ignored } = mapped;
+  const layer = withPythonDefaults(mapped.layer, env);
   options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);
   if (ignored.length) options.log?.warn(`config ${file}: ignoring keys with no meaning here: ${ignored.join(", ")}`);
   await checkFileLayer(file, layer, configSchema, true);

@@ -122,6 +122,19 @@ describe("the Python tool's config/app.yaml", () => {
     expect(ours.models.descriptions).toBeUndefined();
   });
 
+  test("a key it leaves out takes the Python tool's default: model openai:gpt-5, the cache in its folder", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    mkdirSync(join(t.dir, "config"));
+    writeFileSync(join(t.dir, "config", "app.yaml"), "request_timeout: 30\ncontext_id: university\n");
+    const config = await loadConfig({ cwd: t.dir, env: { XDG_CACHE_HOME: join(t.dir, "xdg") } });
+    expect(config.configFile).toEndWith(join("config", "app.yaml"));
+    expect(config.model).toBe("openai:gpt-5");
+    expect(config.cache).toEqual({ driver: "fs", base: join(t.dir, "xdg", "service-ambitions") });
+    // A flag or variable still wins over the default.
+    expect((await loadConfig({ cwd: t.dir, env: { SA_MODEL: "openai:gpt-5-nano" } })).model).toBe("openai:gpt-5-nano");
+  });
+
   test("a config/app.yaml of some other program is not read by default", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
