@@ -40,15 +40,15 @@ function walk(dir: string): string[] {
   return out.sort();
 }
 
-type Place = { serviceId: string; stage: ImportedStage; plateau: string | null; field: string | null };
+type Place = { context: string; serviceId: string; stage: ImportedStage; plateau: string | null; field: string | null };
 
 /** Where a file sits in the Python layout: `<context>/<service>/[<plateau>/[mappings/<field>/]]<key>.json`. */
 function placeOf(parts: string[]): Place | undefined {
-  const [, serviceId, plateau, mappings, field] = parts;
-  if (!serviceId) return undefined;
-  if (parts.length === 3) return { serviceId, stage: "descriptions", plateau: null, field: null };
-  if (parts.length === 4) return { serviceId, stage: "features", plateau: plateau!, field: null };
-  if (parts.length === 6 && mappings === "mappings") return { serviceId, stage: "mapping", plateau: plateau!, field: field! };
+  const [context, serviceId, plateau, mappings, field] = parts;
+  if (!context || !serviceId) return undefined;
+  if (parts.length === 3) return { context, serviceId, stage: "descriptions", plateau: null, field: null };
+  if (parts.length === 4) return { context, serviceId, stage: "features", plateau: plateau!, field: null };
+  if (parts.length === 6 && mappings === "mappings") return { context, serviceId, stage: "mapping", plateau: plateau!, field: field! };
   return undefined;
 }
 
@@ -87,7 +87,8 @@ export async function importPythonCache(storage: Storage, dir: string, now = new
       report.problems.push(`${rel}: ${answer}`);
       continue;
     }
-    await store(storage, { v: CACHE_KEY_VERSION, answer, ...place, source: rel, importedAt: now.toISOString() }, name.slice(0, -5), report);
+    // The same file name in two context folders is two answers.
+    await store(storage, { v: CACHE_KEY_VERSION, answer, ...place, source: rel, importedAt: now.toISOString() }, `${place.context}-${name.slice(0, -5)}`, report);
   }
   return report;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
@@ -55,6 +55,28 @@ describe("cache import of a Python cache folder", () => {
           }
         }
       }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a cache folder with several contexts: only the run's context (university by default) is reused", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const folder = join(dir, "py-cache");
+      cpSync(join(pyCache, "CS01.01"), join(folder, "university", "CS01.01"), { recursive: true });
+      // Another context_id's answers for the same service, sorted first, under the same file names.
+      cpSync(join(pyCache, "CS01.01"), join(folder, "council", "CS01.01"), { recursive: true });
+      const other = join(folder, "council", "CS01.01", readdirSync(join(pyCache, "CS01.01")).find((n) => n.endsWith(".json"))!);
+      const answer = readJson(other) as { descriptions: { description: string }[] };
+      for (const d of answer.descriptions) d.description = `Council context: ${d.description}`;
+      writeFileSync(other, JSON.stringify(answer));
+      expect((await runScript("cache", ["import", folder], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"]);
+      expect(result.requests).toBe(0);
+      const descriptions = rows(join(dir, "out.jsonl"))[0]!.plateaus.map((p: any) => p.service_description as string);
+      expect(descriptions.filter((d: string) => d.startsWith("Council context"))).toEqual([]);
     } finally {
       cleanup();
     }
