@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -54,6 +55,12 @@ export function pythonCacheDir(cacheDir: string | undefined, env: Record<string,
 export function withPythonDefaults(layer: Plain, env: Record<string, string | undefined>): Plain {
   return { model: "openai:gpt-5", cache: { driver: "fs", base: pythonCacheDir(undefined, env) }, ...layer };
 }
+
+/** The Python tool's prompt templates: its prompt folder may hold them, and they are not read here. */
+const pythonTemplates = ["description_prompt.md", "mapping_prompt.md", "mapping_prompt_diagnostics.md", "plateau_descriptions_prompt.md", "plateau_prompt.md", "service_feature_plateaus.md", "task_definition.md"];
+
+/** The Python tool's templates that are in `promptDir`, sorted. */
+export const pythonTemplatesIn = (promptDir: string): string[] => pythonTemplates.filter((name) => existsSync(join(promptDir, name)));
 
 /** `openai:gpt-5` is already ours; a bare name is an OpenAI model, as the Python tool treats it. */
 export const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);

@@ -160,13 +160,16 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
     return raw;
   }
   // The Python tool's schema loads only for its config.
-  const { fromPythonConfig, pythonConfigSchema, withPythonDefaults } = await import("./config-python.ts");
+  const { fromPythonConfig, pythonConfigSchema, pythonTemplatesIn, withPythonDefaults } = await import("./config-python.ts");
   const py = await checkFileLayer(file, raw, pythonConfigSchema);
   const mapped = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
   const { ignored } = mapped;
   const layer = withPythonDefaults(mapped.layer, env);
   options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);
   if (ignored.length) options.log?.warn(`config ${file}: ignoring keys with no meaning here: ${ignored.join(", ")}`);
+  const promptDir = String(layer.promptDir ?? "prompts");
+  const templates = pythonTemplatesIn(resolve(options.cwd ?? process.cwd(), promptDir));
+  if (templates.length) options.log?.warn(`config ${file}: the Python tool's prompt templates in ${promptDir} (${templates.join(", ")}) are not read: the prompts are built in (README, Prompts); only its situational_context/ and inspirations/ are`);
   await checkFileLayer(file, layer, configSchema, true);
   return layer;
 }

@@ -113,6 +113,18 @@ describe("the Python tool's config/app.yaml", () => {
     expect({ promptDir: config.promptDir, contextId: config.contextId, inspiration: config.inspiration }).toEqual({ promptDir: "prompts", contextId: "council", inspiration: "general" });
   });
 
+  test("the Python tool's prompt templates in prompt_dir are named once as not read", async () => {
+    const dir = pythonProject();
+    writeFileSync(join(dir, "prompts", "plateau_prompt.md"), "Custom features prompt {service_name}\n");
+    writeFileSync(join(dir, "prompts", "mapping_prompt.md"), "Custom mapping prompt\n");
+    const { lines, log } = collectingLog();
+    await loadConfig({ cwd: dir, env: {}, log });
+    const warnings = lines.filter((l) => l.level === "warn").map((l) => l.message);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toContain("mapping_prompt.md, plateau_prompt.md");
+    expect(warnings[1]).toContain("not read");
+  });
+
   test("config/app.yaml is found when there is no config of ours; ours wins when both exist", async () => {
     const dir = pythonProject();
     expect((await loadConfig({ cwd: dir, env: {} })).models.descriptions).toBe("openai:gpt-5");
