@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Storage } from "unstorage";
 import { CACHE_KEY_VERSION, keyPart } from "./cache.ts";
 import { importedPrefix, type ImportedEntry, type ImportedStage } from "./cache-imported.ts";
@@ -60,14 +60,29 @@ function convert(place: Place, raw: unknown): unknown {
 }
 
 /**
- * Reads a Python tool cache folder into the store under `imported:`, each answer converted to our
- * answer shape. Entries already imported are skipped; files that are not JSON, or not an answer
- * of their stage, are counted as invalid and named in `problems`.
+ * Whether `dir` is one context's folder (`<cache_dir>/<context_id>`) rather than the cache folder:
+ * a description answer sits right in it (`<service>/<key>.json`), or a mapping answer at
+ * `<service>/<plateau>/mappings/<field>/<key>.json`. A cache folder has neither at those depths.
+ */
+function isContextFolder(dir: string, files: string[]): boolean {
+  return files.some((file) => {
+    const parts = relative(dir, file).split(sep);
+    return parts.at(-1)!.endsWith(".json") && (parts.length === 2 || (parts.length === 5 && parts[2] === "mappings"));
+  });
+}
+
+/**
+ * Reads a Python tool cache folder (or one context's folder in it) into the store under
+ * `imported:`, each answer converted to our answer shape. Entries already imported are skipped;
+ * files that are not JSON, or not an answer of their stage, are counted as invalid and named in
+ * `problems`.
  */
 export async function importPythonCache(storage: Storage, dir: string, now = new Date()): Promise<ImportReport> {
   const report = newReport();
-  for (const file of walk(dir)) {
-    const rel = relative(dir, file);
+  const files = walk(dir);
+  const root = isContextFolder(dir, files) ? dirname(resolve(dir)) : dir;
+  for (const file of files) {
+    const rel = relative(root, file);
     const parts = rel.split(sep);
     const name = parts.at(-1)!;
     const place = name.endsWith(".json") ? placeOf(parts) : undefined;

@@ -82,6 +82,20 @@ describe("cache import of a Python cache folder", () => {
     }
   });
 
+  test("the context folder itself (<cache_dir>/university) imports as its parent would", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      cpSync(join(pyCache, "CS01.01"), join(dir, "cache", "university", "CS01.01"), { recursive: true });
+      const imported = await runScript("cache", ["import", join(dir, "cache", "university")], { cwd: dir });
+      expect(imported.code).toBe(0);
+      expect(imported.stdout).toContain("migrated 21, skipped 0, invalid 0");
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      expect((await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"])).requests).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("without --reuse-imported the imported answers are not used", async () => {
     const { dir, cleanup } = tempDir();
     try {
