@@ -54,8 +54,9 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     },
   });
   const taken = new Set<string>();
+  // The id is the Python tool's code of the name as it is written (trimmed).
   const features = [...result.value.features].sort(byRoleThenName).map((f): GeneratedFeature => ({
-    feature_id: assignCode(plateau.name, f.role, f.name, taken),
+    feature_id: assignCode(plateau.name, f.role, f.name.trim(), taken),
     name: f.name.trim(),
     description: f.description.trim(),
     role: f.role,
