@@ -123,10 +123,18 @@ const digest = (value: unknown) => sha256Hex(JSON.stringify(value)).slice(0, 32)
 /**
  * Seeds the store from an evolutions file (ours or the Python tool's), as the Python tool's
  * `reverse` does: every description, feature list and mapping it holds becomes an imported answer.
- * A line that is not an evolution is counted as invalid, with its line number.
+ * A folder is read file by file (`*.json`, `*.jsonl`): the Python tool's `--temp-output-dir` holds
+ * one `<service_id>.json` per service done. A line that is not an evolution is counted as invalid,
+ * with its line number.
  */
-export async function importEvolutions(storage: Storage, file: string, now = new Date()): Promise<ImportReport> {
+export async function importEvolutions(storage: Storage, path: string, now = new Date()): Promise<ImportReport> {
   const report = newReport();
+  const files = statSync(path).isDirectory() ? readdirSync(path).filter((n) => /\.jsonl?$/.test(n)).sort().map((n) => join(path, n)) : [path];
+  for (const file of files) await importEvolutionFile(storage, file, report, now);
+  return report;
+}
+
+async function importEvolutionFile(storage: Storage, file: string, report: ImportReport, now: Date): Promise<void> {
   for await (const record of readRecords(file)) {
     const parsed = record.error ? undefined : evolutionSchema.safeParse(record.value);
     if (!parsed?.success) {
@@ -140,7 +148,6 @@ export async function importEvolutions(storage: Storage, file: string, now = new
       await store(storage, entry, `evolution-${digest(held.answer)}`, report);
     }
   }
-  return report;
 }
 
 // lib/session.ts reads the lookup from here; it moves to "./cache-imported.ts" with the session's

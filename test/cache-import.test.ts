@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
@@ -128,6 +128,25 @@ describe("cache import --evolutions", () => {
       const mapped = await counted(second.dir, "map", ["--input", join(first.dir, "run.jsonl"), "--output", "map.jsonl", "--reuse-imported"]);
       expect(mapped.code).toBe(0);
       expect(mapped.requests).toBe(0);
+    } finally {
+      first.cleanup();
+      second.cleanup();
+    }
+  });
+
+  test("a folder of per-service files (the Python tool's --temp-output-dir, <service_id>.json): run pays nothing", async () => {
+    const first = tempDir();
+    const second = tempDir();
+    try {
+      const input = writeJsonl(join(first.dir, "in.jsonl"), services(["CS01.01", "CS01.02"]));
+      expect((await counted(first.dir, "run", ["--input", input, "--output", "run.jsonl"])).requests).toBe(42);
+      const folder = join(second.dir, "temp-output");
+      mkdirSync(folder);
+      for (const line of readFileSync(join(first.dir, "run.jsonl"), "utf8").trim().split("\n")) writeFileSync(join(folder, `${JSON.parse(line).service.service_id}.json`), line);
+      const seeded = await runScript("cache", ["import", "--evolutions", folder, "--json"], { cwd: second.dir });
+      expect(seeded.code).toBe(0);
+      expect(JSON.parse(seeded.stdout)).toMatchObject({ migrated: 42, invalid: 0 });
+      expect((await counted(second.dir, "run", ["--input", input, "--output", "again.jsonl", "--reuse-imported"])).requests).toBe(0);
     } finally {
       first.cleanup();
       second.cleanup();
