@@ -99,8 +99,12 @@ export function fromPythonConfig(py: PythonConfig, options: { env: Record<string
   put("inspiration", "inspiration", py.inspiration);
   put("concurrency", "concurrency", py.concurrency);
   put("request_timeout", "requestTimeout", py.request_timeout === undefined ? undefined : Math.round(py.request_timeout * 1000));
-  // use_local_cache: false turns the cache off whatever cache_mode says, as in the Python tool.
-  put("cache_mode", "cacheMode", py.use_local_cache === false ? "off" : py.cache_mode);
+  // As the Python tool reads them: SA_USE_LOCAL_CACHE (1, true, yes: on) over use_local_cache,
+  // SA_CACHE_MODE over cache_mode, and no local cache is no cache whatever the mode says.
+  const useLocal = options.env.SA_USE_LOCAL_CACHE;
+  const local = useLocal === undefined ? py.use_local_cache !== false : ["1", "true", "yes"].includes(useLocal.toLowerCase());
+  const envMode = cacheModeSchema.safeParse(options.env.SA_CACHE_MODE).data;
+  put("cache_mode", "cacheMode", local ? (envMode ?? py.cache_mode) : "off");
   if (py.cache_dir !== undefined) layer.cache = { driver: "fs", base: pythonCacheDir(py.cache_dir, options.env) };
   if (py.mapping_sets?.length) layer.mappingSets = py.mapping_sets.map((s) => ({ file: s.file, field: s.field, label: s.name }));
   return { layer, ignored };

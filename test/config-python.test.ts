@@ -185,6 +185,20 @@ describe("SA_* variables", () => {
     expect(envLayer({ SA_CACHE_MODE: "refresh", SA_USE_LOCAL_CACHE: "yes" }).layer).toEqual({ cacheMode: "refresh" });
   });
 
+  test("with the Python tool's config, SA_USE_LOCAL_CACHE and SA_CACHE_MODE combine with its cache keys as there", async () => {
+    const dir = pythonProject();
+    const yaml = (useLocal: boolean) => writeFileSync(join(dir, "config", "app.yaml"), `model: openai:gpt-5\nuse_local_cache: ${useLocal}\ncache_mode: read\n`);
+    const mode = async (env: Record<string, string>) => (await loadConfig({ cwd: dir, env })).cacheMode;
+    yaml(false);
+    // No local cache means no cache, whatever SA_CACHE_MODE says; SA_USE_LOCAL_CACHE=true turns it back on.
+    expect(await mode({ SA_CACHE_MODE: "read" })).toBe("off");
+    expect(await mode({ SA_USE_LOCAL_CACHE: "true" })).toBe("read");
+    expect(await mode({ SA_USE_LOCAL_CACHE: "yes", SA_CACHE_MODE: "refresh" })).toBe("refresh");
+    yaml(true);
+    expect(await mode({ SA_CACHE_MODE: "write" })).toBe("write");
+    expect(await mode({ SA_USE_LOCAL_CACHE: "0", SA_CACHE_MODE: "write" })).toBe("off");
+  });
+
   test("loadConfig warns once, naming each ignored variable, and goes on", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
