@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { featureCode } from "../lib/pipeline/feature-id.ts";
 import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, fixtureServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -91,6 +92,35 @@ describe("cache import of a Python cache folder", () => {
       expect(imported.stdout).toContain("migrated 21, skipped 0, invalid 0");
       const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
       expect((await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"])).requests).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a features answer the Python tool took without one of the roles is reused as it is: nothing paid again", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const folder = join(dir, "cache", "university", "CS01.01");
+      cpSync(join(pyCache, "CS01.01"), folder, { recursive: true });
+      const plateau = join(folder, "3");
+      const file = join(plateau, readdirSync(plateau).find((n) => n.endsWith(".json"))!);
+      const answer = readJson(file) as { features: Record<string, { name: string }[]> };
+      const left = new Set(answer.features.businesses!.map((f) => featureCode("Autonomous", "businesses", f.name)));
+      delete answer.features.businesses;
+      writeFileSync(file, JSON.stringify(answer));
+      // Its mapping answers were made for the features it had.
+      for (const field of readdirSync(join(plateau, "mappings"))) {
+        const mapped = join(plateau, "mappings", field, readdirSync(join(plateau, "mappings", field))[0]!);
+        const { features } = readJson(mapped) as { features: { feature_id: string }[] };
+        writeFileSync(mapped, JSON.stringify({ features: features.filter((f) => !left.has(f.feature_id)) }));
+      }
+      expect((await runScript("cache", ["import", join(dir, "cache")], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"]);
+      expect(result.requests).toBe(0);
+      const line = rows(join(dir, "out.jsonl"))[0]!;
+      expect(line.plateaus[2].features.map((f: any) => f.customer_type)).not.toContain("businesses");
+      expect(line.plateaus[1].features.map((f: any) => f.customer_type)).toContain("businesses");
     } finally {
       cleanup();
     }
