@@ -126,6 +126,26 @@ describe("cache import of a Python cache folder", () => {
     }
   });
 
+  test("a mapping answer naming an item not in the catalogue is reused without it, as the Python tool dropped it", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const folder = join(dir, "cache", "university", "CS01.01");
+      cpSync(join(pyCache, "CS01.01"), folder, { recursive: true });
+      const mappings = join(folder, "2", "mappings", "applications");
+      const file = join(mappings, readdirSync(mappings)[0]!);
+      const answer = readJson(file) as { features: { mappings: { applications: { item: string; facets: unknown }[] } }[] };
+      answer.features[0]!.mappings.applications.push({ item: "APP999", facets: null });
+      writeFileSync(file, JSON.stringify(answer));
+      expect((await runScript("cache", ["import", join(dir, "cache")], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"]);
+      expect(result.requests).toBe(0);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8")).not.toContain("APP999");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("without --reuse-imported the imported answers are not used", async () => {
     const { dir, cleanup } = tempDir();
     try {
