@@ -8,6 +8,7 @@ import { writeStdout } from "./stdout.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 import { gapsOf } from "./pipeline/gaps.ts";
 import { formatIssues } from "./zod-error.ts";
+import { pythonLineKey, writtenByPython } from "./python-line.ts";
 
 /**
  * An evolution counts as complete when it has every plateau and every catalogue (by field) asked
@@ -24,8 +25,15 @@ export const fingerprintOf = (evolution: ServiceEvolution): string | undefined =
   return typeof value === "string" ? value : undefined;
 };
 
+/** What resume compares a line by: its fingerprint, or for a line the Python tool wrote (none), its `python:` key. */
+function resumeKeyOf(e: ServiceEvolution): string | undefined {
+  const fingerprint = fingerprintOf(e);
+  if (fingerprint || !writtenByPython(e.meta)) return fingerprint;
+  return pythonLineKey({ service: e.service, catalogueHash: e.meta.catalogue_hash, mappingTypes: e.meta.mapping_types, models: e.meta.models });
+}
+
 export interface EvolutionWriter {
-  /** Services already complete in the output, with the fingerprint of their line's inputs. */
+  /** Services already complete in the output, with the fingerprint of their line's inputs (a `python:` key for the Python tool's lines). */
   readonly done: Map<string, string | undefined>;
   /** Resolves once the line is written (for stdout: taken by the pipe, so a slow reader slows us). */
   write(evolution: ServiceEvolution): void | Promise<void>;
@@ -153,7 +161,7 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
     const parsed = result.evolution;
     const ref = { offset, length, complete: complete(parsed) };
     // The last complete line of a service wins, as in `finish`.
-    if (ref.complete) done.set(parsed.service.service_id, fingerprintOf(parsed));
+    if (ref.complete) done.set(parsed.service.service_id, resumeKeyOf(parsed));
     note(parsed.service.service_id, ref);
   });
   let size = existsSync(path) ? statSync(path).size : 0;

@@ -77,6 +77,8 @@ export interface RecordHandler<T> {
    * resume skips a service only when its line carries the same one.
    */
   fingerprint?(value: unknown): string;
+  /** What a line the Python tool wrote (no fingerprint) must match to count as done (lib/python-line.ts). */
+  pythonKey?(value: unknown): string;
   /** Calls one service makes at each stage, for progress totals. */
   callsPerService: Record<string, number>;
 }
@@ -125,6 +127,8 @@ export interface RunState {
   /** Services handed to the dispatcher so far (their positions). */
   dispatched: number;
   stop?: Stop;
+  /** A line the Python tool wrote was kept as done (said once). */
+  keptPython?: boolean;
 }
 
 /** One run of the engine: what it was given and its state, passed to each part explicitly. */
