@@ -128,7 +128,7 @@ export async function* readRecords(path: string, options: { strictUtf8?: boolean
       try {
         yield { line: lineNo, value: JSON.parse(text) };
       } catch (error) {
-        yield { line: lineNo, error: `invalid JSON (${(error as Error).message})`, text: raw };
+        yield { line: lineNo, error: text === "{" ? SPREAD_OBJECT : `invalid JSON (${(error as Error).message})`, text: raw };
       }
     }
   } catch (cause) {
@@ -137,6 +137,9 @@ export async function* readRecords(path: string, options: { strictUtf8?: boolean
   }
   if (arrayText) yield* arrayRecords(path, arrayText.join("\n"), arrayStart);
 }
+
+/** A line holding only `{`: a pretty-printed object, where JSONL wants one object per line. */
+const SPREAD_OBJECT = "invalid JSON: a line with only \"{\", an object spread over several lines; JSONL holds one object per line (`jq -c . FILE` writes it so)";
 
 /**
  * U+FFFD is what a decoder puts for bytes that are not UTF-8 (a Latin-1 or UTF-16 export): such a

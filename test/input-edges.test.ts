@@ -114,6 +114,19 @@ describe("run on messy input", () => {
     }
   });
 
+  test("a pretty-printed object (one field per line) is named as such at its first line, with the way to one object per line", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "in.jsonl"), `${JSON.stringify(service("A"))}\n${JSON.stringify(service("B"), null, 2)}\n`);
+      const result = await run(dir, ["--input", "in.jsonl", "--output", "out.jsonl"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('input in.jsonl:2: invalid JSON: a line with only "{", an object spread over several lines; JSONL holds one object per line (`jq -c . FILE` writes it so)');
+      expect(jsonLines(readFileSync(join(dir, "out.jsonl"), "utf8")).map((e) => e.service.service_id)).toEqual(["A"]);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a line that is JSON but no object (null, an array, a string) is named as such, not by a field it lacks", async () => {
     const { dir, cleanup } = tempDir();
     try {
