@@ -204,7 +204,7 @@ function assertOutputFile(path: string): void {
     const cutShort = offset + bytes.length === size && !isJson(text);
     if (!cutShort) first ??= { line, reason: result.reason };
   }
-  if (first) throw new SAError("E_USAGE", `--output ${path}: line ${first.line} is not an evolution (${first.reason}), and no line is: it looks like another file, so it is left as it is; name a new file, or remove this one to start over`);
+  if (first) throw new SAError("E_USAGE", `--output ${path}: line ${first.line} is not an evolution (${first.reason}), and no line is: it looks like another file, so it is left as it is; name a new file, or start this one over with --fresh`);
 }
 
 /** Rewrites the file atomically with its lines in input order; lines of services not in the input stay, after. */
