@@ -70,6 +70,8 @@ export interface RecordHandler<T> {
   process(item: T, position: number): Promise<ServiceEvolution>;
   /** Skip services already complete in the output (run), or always start the output afresh (map). */
   resume: boolean;
+  /** The input is a services file: a line that is not UTF-8 text is a bad line (lib/jsonl.ts `readRecords`). */
+  strictUtf8?: boolean;
   /**
    * The fingerprint of one input value's inputs, stamped on its line (`meta.models.fingerprint`):
    * resume skips a service only when its line carries the same one.
