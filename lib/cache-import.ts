@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Storage } from "unstorage";
 import { CACHE_KEY_VERSION, keyPart } from "./cache.ts";
 import { importedPrefix, type ImportedEntry, type ImportedStage } from "./cache-imported.ts";
@@ -40,15 +40,15 @@ function walk(dir: string): string[] {
   return out.sort();
 }
 
-type Place = { serviceId: string; stage: ImportedStage; plateau: string | null; field: string | null };
+type Place = { context: string; serviceId: string; stage: ImportedStage; plateau: string | null; field: string | null };
 
 /** Where a file sits in the Python layout: `<context>/<service>/[<plateau>/[mappings/<field>/]]<key>.json`. */
 function placeOf(parts: string[]): Place | undefined {
-  const [, serviceId, plateau, mappings, field] = parts;
-  if (!serviceId) return undefined;
-  if (parts.length === 3) return { serviceId, stage: "descriptions", plateau: null, field: null };
-  if (parts.length === 4) return { serviceId, stage: "features", plateau: plateau!, field: null };
-  if (parts.length === 6 && mappings === "mappings") return { serviceId, stage: "mapping", plateau: plateau!, field: field! };
+  const [context, serviceId, plateau, mappings, field] = parts;
+  if (!context || !serviceId) return undefined;
+  if (parts.length === 3) return { context, serviceId, stage: "descriptions", plateau: null, field: null };
+  if (parts.length === 4) return { context, serviceId, stage: "features", plateau: plateau!, field: null };
+  if (parts.length === 6 && mappings === "mappings") return { context, serviceId, stage: "mapping", plateau: plateau!, field: field! };
   return undefined;
 }
 
@@ -60,14 +60,29 @@ function convert(place: Place, raw: unknown): unknown {
 }
 
 /**
- * Reads a Python tool cache folder into the store under `imported:`, each answer converted to our
- * answer shape. Entries already imported are skipped; files that are not JSON, or not an answer
- * of their stage, are counted as invalid and named in `problems`.
+ * Whether `dir` is one context's folder (`<cache_dir>/<context_id>`) rather than the cache folder:
+ * a description answer sits right in it (`<service>/<key>.json`), or a mapping answer at
+ * `<service>/<plateau>/mappings/<field>/<key>.json`. A cache folder has neither at those depths.
+ */
+function isContextFolder(dir: string, files: string[]): boolean {
+  return files.some((file) => {
+    const parts = relative(dir, file).split(sep);
+    return parts.at(-1)!.endsWith(".json") && (parts.length === 2 || (parts.length === 5 && parts[2] === "mappings"));
+  });
+}
+
+/**
+ * Reads a Python tool cache folder (or one context's folder in it) into the store under
+ * `imported:`, each answer converted to our answer shape. Entries already imported are skipped;
+ * files that are not JSON, or not an answer of their stage, are counted as invalid and named in
+ * `problems`.
  */
 export async function importPythonCache(storage: Storage, dir: string, now = new Date()): Promise<ImportReport> {
   const report = newReport();
-  for (const file of walk(dir)) {
-    const rel = relative(dir, file);
+  const files = walk(dir);
+  const root = isContextFolder(dir, files) ? dirname(resolve(dir)) : dir;
+  for (const file of files) {
+    const rel = relative(root, file);
     const parts = rel.split(sep);
     const name = parts.at(-1)!;
     const place = name.endsWith(".json") ? placeOf(parts) : undefined;
@@ -87,7 +102,8 @@ export async function importPythonCache(storage: Storage, dir: string, now = new
       report.problems.push(`${rel}: ${answer}`);
       continue;
     }
-    await store(storage, { v: CACHE_KEY_VERSION, answer, ...place, source: rel, importedAt: now.toISOString() }, name.slice(0, -5), report);
+    // The same file name in two context folders is two answers.
+    await store(storage, { v: CACHE_KEY_VERSION, answer, ...place, source: rel, importedAt: now.toISOString() }, `${place.context}-${name.slice(0, -5)}`, report);
   }
   return report;
 }
@@ -107,10 +123,18 @@ const digest = (value: unknown) => sha256Hex(JSON.stringify(value)).slice(0, 32)
 /**
  * Seeds the store from an evolutions file (ours or the Python tool's), as the Python tool's
  * `reverse` does: every description, feature list and mapping it holds becomes an imported answer.
- * A line that is not an evolution is counted as invalid, with its line number.
+ * A folder is read file by file (`*.json`, `*.jsonl`): the Python tool's `--temp-output-dir` holds
+ * one `<service_id>.json` per service done. A line that is not an evolution is counted as invalid,
+ * with its line number.
  */
-export async function importEvolutions(storage: Storage, file: string, now = new Date()): Promise<ImportReport> {
+export async function importEvolutions(storage: Storage, path: string, now = new Date()): Promise<ImportReport> {
   const report = newReport();
+  const files = statSync(path).isDirectory() ? readdirSync(path).filter((n) => /\.jsonl?$/.test(n)).sort().map((n) => join(path, n)) : [path];
+  for (const file of files) await importEvolutionFile(storage, file, report, now);
+  return report;
+}
+
+async function importEvolutionFile(storage: Storage, file: string, report: ImportReport, now: Date): Promise<void> {
   for await (const record of readRecords(file)) {
     const parsed = record.error ? undefined : evolutionSchema.safeParse(record.value);
     if (!parsed?.success) {
@@ -124,7 +148,6 @@ export async function importEvolutions(storage: Storage, file: string, now = new
       await store(storage, entry, `evolution-${digest(held.answer)}`, report);
     }
   }
-  return report;
 }
 
 // lib/session.ts reads the lookup from here; it moves to "./cache-imported.ts" with the session's

@@ -18,6 +18,8 @@ export const importedEntrySchema = z.object({
   serviceId: z.string(),
   plateau: z.string().nullable(),
   field: z.string().nullable(),
+  /** The Python tool's `context_id` folder the answer came from (none for an evolutions file). */
+  context: z.string().optional(),
   source: z.string(),
   importedAt: z.string(),
 });
@@ -29,18 +31,19 @@ export const importedPrefix = (stage: string, serviceId: string, plateau?: strin
 
 /**
  * The first imported answer for a stage, service and plateau (by name or level) that `accept`
- * takes, for `--reuse-imported`.
+ * takes, for `--reuse-imported`. An answer from another context's folder is passed over.
  */
 export async function findImportedAnswer<T>(
   storage: Storage,
-  at: { stage: string; serviceId: string; plateau?: { name: string; level: number }; field?: string },
+  at: { stage: string; serviceId: string; context?: string; plateau?: { name: string; level: number }; field?: string },
   accept: (answer: unknown) => T | undefined,
 ): Promise<T | undefined> {
   const plateaus = at.plateau ? [at.plateau.name, String(at.plateau.level)] : [null];
   for (const plateau of plateaus) {
     for (const key of (await storage.getKeys(importedPrefix(at.stage, at.serviceId, plateau, at.field)).catch(() => [])).sort()) {
       const entry = importedEntrySchema.safeParse(await storage.getItem(key).catch(() => null));
-      const value = entry.success ? accept(entry.data.answer) : undefined;
+      const elsewhere = entry.success && at.context !== undefined && entry.data.context !== undefined && entry.data.context !== at.context;
+      const value = entry.success && !elsewhere ? accept(entry.data.answer) : undefined;
       if (value !== undefined) return value;
     }
   }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -47,6 +48,20 @@ export function pythonCacheDir(cacheDir: string | undefined, env: Record<string,
   return expanded.includes("$") ? fallback : expanded;
 }
 
+/**
+ * The Python tool's defaults for keys its config leaves out, where ours differ and it matters: the
+ * model (it changes every answer) and the cache folder (its cache and ours side by side).
+ */
+export function withPythonDefaults(layer: Plain, env: Record<string, string | undefined>): Plain {
+  return { model: "openai:gpt-5", cache: { driver: "fs", base: pythonCacheDir(undefined, env) }, ...layer };
+}
+
+/** The Python tool's prompt templates: its prompt folder may hold them, and they are not read here. */
+const pythonTemplates = ["description_prompt.md", "mapping_prompt.md", "mapping_prompt_diagnostics.md", "plateau_descriptions_prompt.md", "plateau_prompt.md", "service_feature_plateaus.md", "task_definition.md"];
+
+/** The Python tool's templates that are in `promptDir`, sorted. */
+export const pythonTemplatesIn = (promptDir: string): string[] => pythonTemplates.filter((name) => existsSync(join(promptDir, name)));
+
 /** `openai:gpt-5` is already ours; a bare name is an OpenAI model, as the Python tool treats it. */
 export const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);
 
@@ -84,8 +99,12 @@ export function fromPythonConfig(py: PythonConfig, options: { env: Record<string
   put("inspiration", "inspiration", py.inspiration);
   put("concurrency", "concurrency", py.concurrency);
   put("request_timeout", "requestTimeout", py.request_timeout === undefined ? undefined : Math.round(py.request_timeout * 1000));
-  // use_local_cache: false turns the cache off whatever cache_mode says, as in the Python tool.
-  put("cache_mode", "cacheMode", py.use_local_cache === false ? "off" : py.cache_mode);
+  // As the Python tool reads them: SA_USE_LOCAL_CACHE (1, true, yes: on) over use_local_cache,
+  // SA_CACHE_MODE over cache_mode, and no local cache is no cache whatever the mode says.
+  const useLocal = options.env.SA_USE_LOCAL_CACHE;
+  const local = useLocal === undefined ? py.use_local_cache !== false : ["1", "true", "yes"].includes(useLocal.toLowerCase());
+  const envMode = cacheModeSchema.safeParse(options.env.SA_CACHE_MODE).data;
+  put("cache_mode", "cacheMode", local ? (envMode ?? py.cache_mode) : "off");
   if (py.cache_dir !== undefined) layer.cache = { driver: "fs", base: pythonCacheDir(py.cache_dir, options.env) };
   if (py.mapping_sets?.length) layer.mappingSets = py.mapping_sets.map((s) => ({ file: s.file, field: s.field, label: s.name }));
   return { layer, ignored };

@@ -4,7 +4,7 @@ import { resolve, extname } from "node:path";
 import type { z } from "zod";
 import { isPythonConfig } from "./config-python-shape.ts";
 import { SAError } from "./errors.ts";
-import { configSchema, type Config } from "./schema/config.ts";
+import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
@@ -148,7 +148,7 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
  * The file's layer in our shape: the Python tool's config is mapped, with one warning for what has
  * no meaning here. A `config/app.yaml` found by default that is not the Python tool's is not read.
  */
-async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record<string, string | undefined>): Promise<Plain | undefined> {
+async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record<string, string | undefined>): Promise<{ layer: Plain; python: boolean } | undefined> {
   const raw = await readConfigFile(file);
   const python = isPythonConfig(raw);
   if (!options.configPath && !python && resolve(options.cwd ?? process.cwd(), pythonConfigFile) === file) {
@@ -157,16 +157,21 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
   }
   if (!python) {
     await checkFileLayer(file, raw, configSchema);
-    return raw;
+    return { layer: raw, python };
   }
   // The Python tool's schema loads only for its config.
-  const { fromPythonConfig, pythonConfigSchema } = await import("./config-python.ts");
+  const { fromPythonConfig, pythonConfigSchema, pythonTemplatesIn, withPythonDefaults } = await import("./config-python.ts");
   const py = await checkFileLayer(file, raw, pythonConfigSchema);
-  const { layer, ignored } = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
+  const mapped = fromPythonConfig(py, { env, accepts: (key) => key in configSchema.shape });
+  const { ignored } = mapped;
+  const layer = withPythonDefaults(mapped.layer, env);
   options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);
   if (ignored.length) options.log?.warn(`config ${file}: ignoring keys with no meaning here: ${ignored.join(", ")}`);
+  const promptDir = String(layer.promptDir ?? "prompts");
+  const templates = pythonTemplatesIn(resolve(options.cwd ?? process.cwd(), promptDir));
+  if (templates.length) options.log?.warn(`config ${file}: the Python tool's prompt templates in ${promptDir} (${templates.join(", ")}) are not read: the prompts are built in (README, Prompts); only its situational_context/ and inspirations/ are`);
   await checkFileLayer(file, layer, configSchema, true);
-  return layer;
+  return { layer, python };
 }
 
 export interface LoadConfigOptions {
@@ -190,11 +195,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   } else file = findConfigFile(cwd);
 
   const env = options.env ?? process.env;
-  const fileLayer = file ? await fileLayerOf(file, options, env) : {};
+  const fileLayer = file ? await fileLayerOf(file, options, env) : undefined;
   if (!fileLayer) file = undefined;
   const { layer: envValues, sources, ignored } = envLayer(env);
+  // The Python tool's config has read its cache variables already (lib/config-python.ts); a bad value is the variable's.
+  if (fileLayer?.python && cacheModeSchema.safeParse(envValues.cacheMode).success) delete envValues.cacheMode;
   if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
-  const merged = mergeLayers(fileLayer ?? {}, envValues, options.overrides ?? {});
+  const merged = mergeLayers(fileLayer?.layer ?? {}, envValues, options.overrides ?? {});
   const parsed = configSchema.safeParse(merged, once);
   if (!parsed.success) {
     const message = formatIssues(parsed.error, (path) => {

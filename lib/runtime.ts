@@ -1,4 +1,5 @@
 import { checkModelIds, createProviders, withProviderPrices } from "./endpoints.ts";
+import { promptDefaults } from "./prompts/sources.ts";
 import { builtInEndpoints, providerTypes } from "../providers/index.ts";
 import type { Provider } from "../providers/types.ts";
 import { createCacheStorage, createCallCache } from "./cache.ts";
@@ -170,6 +171,7 @@ function callSettingsOf({ task, config, dryRun, reuseImported, log }: RuntimeOpt
     transcripts: config.transcripts,
     dryRun: dryRun ?? false,
     reuseImported: reuseImported ?? false,
+    importedContext: config.contextId ?? promptDefaults.contextId,
   };
 }
 

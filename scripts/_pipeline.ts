@@ -10,6 +10,7 @@ import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
 import { batchRunKey } from "../lib/batch/run-key.ts";
 import { printSummary } from "./_summary.ts";
+import { watchStdout } from "../lib/stdout.ts";
 import type { TaskContext } from "./_task.ts";
 
 /** Flags of the tasks that call models (run, map), on top of the shared ones. */
@@ -61,6 +62,9 @@ export async function runPipelineTask(
     tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),
     batchRunKey: batchRunKey(input, output, config),
   });
+  // The --json summary's first write would load node's streams (milliseconds) after the last
+  // answer. Loaded instead while the first requests are out, when the run waits anyway.
+  if (args.json && output !== "-") setTimeout(watchStdout, 20).unref();
   try {
     log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
     const summary = await go(runtime, {

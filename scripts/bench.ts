@@ -32,6 +32,8 @@ const sideFigures = (r: SideResult) => ({
   cpuMs: Math.round(r.cpuMs),
   peakRssMiB: r.peakRssMiB,
   status: r.status,
+  firstRequestMs: r.server.firstAt ? r.server.firstAt - r.startedAt : null,
+  lastRequestMs: r.server.lastAt ? r.server.lastAt - r.startedAt : null,
   calls: r.calls,
   retries: r.retries,
   server: r.server,

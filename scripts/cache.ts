@@ -47,7 +47,7 @@ const task = defineTask({
   args: {
     action: { type: "positional", description: `${actions.join(" | ")}`, required: true },
     dir: { type: "positional", description: "import: the Python tool's cache folder", required: false },
-    evolutions: { type: "string", description: "import: seed the cache from this evolutions file (ours or the Python tool's) instead" },
+    evolutions: { type: "string", description: "import: seed the cache from this evolutions file, or a folder of them (ours or the Python tool's), instead" },
     "older-than": { type: "string", description: "prune: entries older than this, e.g. 30d, 12h" },
     namespace: { type: "string", description: "prune: only this namespace, e.g. default:mapping or transcripts" },
     yes: { type: "boolean", alias: "y", description: "clear: do not ask (needed when not on a terminal)" },

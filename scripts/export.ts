@@ -45,9 +45,10 @@ const task = defineTask({
     }
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
-    const rows = Object.entries(result.rows).map(([k, v]) => `${formatCount(v)} ${k}`).join(", ");
+    // Rows per view ("services" has one per service and plateau), not counts of services.
+    const rows = Object.entries(result.rows).map(([k, v]) => `${k} ${formatCount(v)}`).join(", ");
     const bad = result.badLines.length ? `; ${result.badLines.length} bad lines skipped` : "";
-    log.success(`exported ${formatCount(result.services)} services (${rows}) as ${format} to ${result.files.join(", ")}${bad}`);
+    log.success(`exported ${formatCount(result.services)} services as ${format} to ${result.files.join(", ")}; rows: ${rows}${bad}`);
     if (args.json) void writeStdout(`${JSON.stringify({ format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length })}\n`);
     return result.badLines.length ? 1 : 0;
   },

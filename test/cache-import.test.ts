@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { featureCode } from "../lib/pipeline/feature-id.ts";
 import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, fixtureServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -60,6 +61,91 @@ describe("cache import of a Python cache folder", () => {
     }
   });
 
+  test("a cache folder with several contexts: only the run's context (university by default) is reused", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const folder = join(dir, "py-cache");
+      cpSync(join(pyCache, "CS01.01"), join(folder, "university", "CS01.01"), { recursive: true });
+      // Another context_id's answers for the same service, sorted first, under the same file names.
+      cpSync(join(pyCache, "CS01.01"), join(folder, "council", "CS01.01"), { recursive: true });
+      const other = join(folder, "council", "CS01.01", readdirSync(join(pyCache, "CS01.01")).find((n) => n.endsWith(".json"))!);
+      const answer = readJson(other) as { descriptions: { description: string }[] };
+      for (const d of answer.descriptions) d.description = `Council context: ${d.description}`;
+      writeFileSync(other, JSON.stringify(answer));
+      expect((await runScript("cache", ["import", folder], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"]);
+      expect(result.requests).toBe(0);
+      const descriptions = rows(join(dir, "out.jsonl"))[0]!.plateaus.map((p: any) => p.service_description as string);
+      expect(descriptions.filter((d: string) => d.startsWith("Council context"))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("the context folder itself (<cache_dir>/university) imports as its parent would", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      cpSync(join(pyCache, "CS01.01"), join(dir, "cache", "university", "CS01.01"), { recursive: true });
+      const imported = await runScript("cache", ["import", join(dir, "cache", "university")], { cwd: dir });
+      expect(imported.code).toBe(0);
+      expect(imported.stdout).toContain("migrated 21, skipped 0, invalid 0");
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      expect((await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"])).requests).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a features answer the Python tool took without one of the roles is reused as it is: nothing paid again", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const folder = join(dir, "cache", "university", "CS01.01");
+      cpSync(join(pyCache, "CS01.01"), folder, { recursive: true });
+      const plateau = join(folder, "3");
+      const file = join(plateau, readdirSync(plateau).find((n) => n.endsWith(".json"))!);
+      const answer = readJson(file) as { features: Record<string, { name: string }[]> };
+      const left = new Set(answer.features.businesses!.map((f) => featureCode("Autonomous", "businesses", f.name)));
+      delete answer.features.businesses;
+      writeFileSync(file, JSON.stringify(answer));
+      // Its mapping answers were made for the features it had.
+      for (const field of readdirSync(join(plateau, "mappings"))) {
+        const mapped = join(plateau, "mappings", field, readdirSync(join(plateau, "mappings", field))[0]!);
+        const { features } = readJson(mapped) as { features: { feature_id: string }[] };
+        writeFileSync(mapped, JSON.stringify({ features: features.filter((f) => !left.has(f.feature_id)) }));
+      }
+      expect((await runScript("cache", ["import", join(dir, "cache")], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"]);
+      expect(result.requests).toBe(0);
+      const line = rows(join(dir, "out.jsonl"))[0]!;
+      expect(line.plateaus[2].features.map((f: any) => f.customer_type)).not.toContain("businesses");
+      expect(line.plateaus[1].features.map((f: any) => f.customer_type)).toContain("businesses");
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a mapping answer naming an item not in the catalogue is reused without it, as the Python tool dropped it", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const folder = join(dir, "cache", "university", "CS01.01");
+      cpSync(join(pyCache, "CS01.01"), folder, { recursive: true });
+      const mappings = join(folder, "2", "mappings", "applications");
+      const file = join(mappings, readdirSync(mappings)[0]!);
+      const answer = readJson(file) as { features: { mappings: { applications: { item: string; facets: unknown }[] } }[] };
+      answer.features[0]!.mappings.applications.push({ item: "APP999", facets: null });
+      writeFileSync(file, JSON.stringify(answer));
+      expect((await runScript("cache", ["import", join(dir, "cache")], { cwd: dir })).code).toBe(0);
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      const result = await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"]);
+      expect(result.requests).toBe(0);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8")).not.toContain("APP999");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("without --reuse-imported the imported answers are not used", async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -92,6 +178,25 @@ describe("cache import --evolutions", () => {
       const mapped = await counted(second.dir, "map", ["--input", join(first.dir, "run.jsonl"), "--output", "map.jsonl", "--reuse-imported"]);
       expect(mapped.code).toBe(0);
       expect(mapped.requests).toBe(0);
+    } finally {
+      first.cleanup();
+      second.cleanup();
+    }
+  });
+
+  test("a folder of per-service files (the Python tool's --temp-output-dir, <service_id>.json): run pays nothing", async () => {
+    const first = tempDir();
+    const second = tempDir();
+    try {
+      const input = writeJsonl(join(first.dir, "in.jsonl"), services(["CS01.01", "CS01.02"]));
+      expect((await counted(first.dir, "run", ["--input", input, "--output", "run.jsonl"])).requests).toBe(42);
+      const folder = join(second.dir, "temp-output");
+      mkdirSync(folder);
+      for (const line of readFileSync(join(first.dir, "run.jsonl"), "utf8").trim().split("\n")) writeFileSync(join(folder, `${JSON.parse(line).service.service_id}.json`), line);
+      const seeded = await runScript("cache", ["import", "--evolutions", folder, "--json"], { cwd: second.dir });
+      expect(seeded.code).toBe(0);
+      expect(JSON.parse(seeded.stdout)).toMatchObject({ migrated: 42, invalid: 0 });
+      expect((await counted(second.dir, "run", ["--input", input, "--output", "again.jsonl", "--reuse-imported"])).requests).toBe(0);
     } finally {
       first.cleanup();
       second.cleanup();

@@ -192,7 +192,8 @@ describe("transcripts and imported answers", () => {
     const { dir, cleanup } = tempDir();
     try {
       const names = ["Foundational", "Enhanced", "Autonomous", "Outcome-Driven", "Transformative"];
-      const pyCache = join(dir, "py", "uni", "SVC001");
+      // The folder of the run's context_id (university by default): another context's answers are not reused.
+      const pyCache = join(dir, "py", "university", "SVC001");
       require("node:fs").mkdirSync(pyCache, { recursive: true });
       writeFileSync(join(pyCache, "abc123.json"), JSON.stringify({ descriptions: names.map((n) => ({ plateau_name: n, description: `Imported description at ${n}.` })) }));
       expect((await runScript("cache", ["import", join(dir, "py")], { cwd: dir })).code).toBe(0);

@@ -20,6 +20,11 @@ describe("catalogue hash", () => {
     expect(catalogueHash([...catalogues].reverse())).toBe(expected["catalogue-hash"]!);
     expect(catalogueHash(catalogues.map((c) => (c.field === "data" ? { ...c, field: "assets" } : c)))).not.toBe(expected["catalogue-hash"]!);
   });
+  test("the nulls the Python tool's catalogue model allows (field, label, facets, a facet's description and options) read and hash as there", async () => {
+    const catalogues = await Promise.all([loadCatalogue(join(dir, "nullable.json"), "kit", "Kit"), loadCatalogue(join(dir, "no-facets.json"), "partners")]);
+    expect(catalogues.map((c) => [c.field, c.items.length, c.facets.length])).toEqual([["kit", 2, 2], ["partners", 1, 0]]);
+    expect(catalogueHash(catalogues)).toBe(expected.nullable!);
+  });
   test("the sample data with the default mapping sets", async () => {
     const data = await loadDataset({
       dataDir: fixtureData,

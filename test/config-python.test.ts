@@ -113,6 +113,18 @@ describe("the Python tool's config/app.yaml", () => {
     expect({ promptDir: config.promptDir, contextId: config.contextId, inspiration: config.inspiration }).toEqual({ promptDir: "prompts", contextId: "council", inspiration: "general" });
   });
 
+  test("the Python tool's prompt templates in prompt_dir are named once as not read", async () => {
+    const dir = pythonProject();
+    writeFileSync(join(dir, "prompts", "plateau_prompt.md"), "Custom features prompt {service_name}\n");
+    writeFileSync(join(dir, "prompts", "mapping_prompt.md"), "Custom mapping prompt\n");
+    const { lines, log } = collectingLog();
+    await loadConfig({ cwd: dir, env: {}, log });
+    const warnings = lines.filter((l) => l.level === "warn").map((l) => l.message);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toContain("mapping_prompt.md, plateau_prompt.md");
+    expect(warnings[1]).toContain("not read");
+  });
+
   test("config/app.yaml is found when there is no config of ours; ours wins when both exist", async () => {
     const dir = pythonProject();
     expect((await loadConfig({ cwd: dir, env: {} })).models.descriptions).toBe("openai:gpt-5");
@@ -120,6 +132,19 @@ describe("the Python tool's config/app.yaml", () => {
     const ours = await loadConfig({ cwd: dir, env: {} });
     expect(ours.model).toBe("synthetic:ours");
     expect(ours.models.descriptions).toBeUndefined();
+  });
+
+  test("a key it leaves out takes the Python tool's default: model openai:gpt-5, the cache in its folder", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    mkdirSync(join(t.dir, "config"));
+    writeFileSync(join(t.dir, "config", "app.yaml"), "request_timeout: 30\ncontext_id: university\n");
+    const config = await loadConfig({ cwd: t.dir, env: { XDG_CACHE_HOME: join(t.dir, "xdg") } });
+    expect(config.configFile).toEndWith(join("config", "app.yaml"));
+    expect(config.model).toBe("openai:gpt-5");
+    expect(config.cache).toEqual({ driver: "fs", base: join(t.dir, "xdg", "service-ambitions") });
+    // A flag or variable still wins over the default.
+    expect((await loadConfig({ cwd: t.dir, env: { SA_MODEL: "openai:gpt-5-nano" } })).model).toBe("openai:gpt-5-nano");
   });
 
   test("a config/app.yaml of some other program is not read by default", async () => {
@@ -158,6 +183,20 @@ describe("SA_* variables", () => {
   test("the Python tool's SA_CACHE_DIR and SA_USE_LOCAL_CACHE keep their meaning", () => {
     expect(envLayer({ SA_CACHE_DIR: "/c", SA_CACHE_MODE: "refresh", SA_USE_LOCAL_CACHE: "false" }).layer).toEqual({ cache: { base: "/c" }, cacheMode: "off" });
     expect(envLayer({ SA_CACHE_MODE: "refresh", SA_USE_LOCAL_CACHE: "yes" }).layer).toEqual({ cacheMode: "refresh" });
+  });
+
+  test("with the Python tool's config, SA_USE_LOCAL_CACHE and SA_CACHE_MODE combine with its cache keys as there", async () => {
+    const dir = pythonProject();
+    const yaml = (useLocal: boolean) => writeFileSync(join(dir, "config", "app.yaml"), `model: openai:gpt-5\nuse_local_cache: ${useLocal}\ncache_mode: read\n`);
+    const mode = async (env: Record<string, string>) => (await loadConfig({ cwd: dir, env })).cacheMode;
+    yaml(false);
+    // No local cache means no cache, whatever SA_CACHE_MODE says; SA_USE_LOCAL_CACHE=true turns it back on.
+    expect(await mode({ SA_CACHE_MODE: "read" })).toBe("off");
+    expect(await mode({ SA_USE_LOCAL_CACHE: "true" })).toBe("read");
+    expect(await mode({ SA_USE_LOCAL_CACHE: "yes", SA_CACHE_MODE: "refresh" })).toBe("refresh");
+    yaml(true);
+    expect(await mode({ SA_CACHE_MODE: "write" })).toBe("write");
+    expect(await mode({ SA_USE_LOCAL_CACHE: "0", SA_CACHE_MODE: "write" })).toBe("off");
   });
 
   test("loadConfig warns once, naming each ignored variable, and goes on", async () => {

@@ -199,6 +199,26 @@ describe("ledger", () => {
     }
   });
 
+  test("a ledger read back: an older one gets its defaults, a wrong field is named, ours is taken as written", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "usage.json");
+      const current = createRecorder().snapshot({ runId: "new", task: "run", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null, status: "ok", stopReason: null });
+      // Written before failedCalls, unpricedCalls and the batch totals existed.
+      const { unpricedCalls, failedCalls, batchCalls, savedByBatchUsd, ...olderTotals } = current.totals;
+      const older = { ...current, runId: "old", totals: olderTotals, byStage: { features: olderTotals }, byModel: {} };
+      writeFileSync(path, JSON.stringify({ version: 1, priceDataVersion: "x", runs: [older, current] }));
+      const [old, same] = readLedger(path).runs;
+      expect(old!.totals).toEqual(current.totals);
+      expect(old!.byStage.features).toEqual(current.totals);
+      expect(same).toEqual(current);
+      writeFileSync(path, JSON.stringify({ version: 1, priceDataVersion: "x", runs: [{ ...current, totals: { ...current.totals, requests: "7" } }] }));
+      expect(() => readLedger(path)).toThrow(/ledger .*usage\.json: .*runs\.0\.totals\.requests/);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a ledger lock left by a killed process (its pid gone) is broken at once, not after 30 s", async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -36,6 +36,31 @@ describe("feature ids", () => {
   });
 });
 
+describe("feature ids of a run", () => {
+  test("a name the model pads with spaces: the id is Python's code of the name as written", async () => {
+    const server = startTestServer({
+      answer: (b) => {
+        if (!isStage(b, "plateau_features")) return undefined;
+        const feature = (role: string, name: string) => ({ role, name, description: `About ${name.trim()}.`, score: { level: 2, justification: "Seen." } });
+        return JSON.stringify({ features: [feature("residents", "  Alpha hub "), feature("businesses", "Beta\n"), feature("council_staff", "Gamma")] });
+      },
+    });
+    const { dir, cleanup } = tempDir();
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, config: { cacheMode: "off" } });
+      await runServices(rt, { input: writeJsonl(join(dir, "in.jsonl"), makeServices(1)), output: join(dir, "out.jsonl") });
+      const line = JSON.parse(readFileSync(join(dir, "out.jsonl"), "utf8"));
+      const written = line.plateaus.flatMap((p: any) => p.features.map((f: any) => ({ id: f.feature_id, code: featureCode(p.plateau_name, f.customer_type, f.name), name: f.name })));
+      expect(written.map((f: any) => f.name)).toContain("Alpha hub");
+      expect(written.filter((f: any) => f.id !== f.code)).toEqual([]);
+      await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+});
+
 describe("mapping check", () => {
   const catalogue = {
     field: "apps",

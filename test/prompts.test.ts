@@ -21,10 +21,10 @@ const system = (b: ChatBody) => b.messages[0]!.content;
 const user = (b: ChatBody) => b.messages[1]!.content;
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
 
-/** Every value of every guidance field of the fixture definitions. */
+/** Every value of every field of the fixture definitions (the Python tool's prompt carries tags, owner and date too). */
 function definitionTexts(): string[] {
   const { bullets } = JSON.parse(readFileSync(join(fixtureData, "definitions.json"), "utf8")) as { bullets: Record<string, unknown>[] };
-  const fields = ["name", "aliases", "short_definition", "definition", "decision_rules", "use_when", "avoid_confusion_with", "examples", "non_examples", "related_terms"];
+  const fields = ["name", "aliases", "short_definition", "definition", "decision_rules", "use_when", "avoid_confusion_with", "examples", "non_examples", "related_terms", "tags", "owner", "last_updated"];
   return bullets.flatMap((b) => fields.flatMap((f) => (b[f] === undefined ? [] : Array.isArray(b[f]) ? (b[f] as string[]) : [String(b[f])])));
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { formatIssues } from "../lib/zod-error.ts";
@@ -82,6 +82,32 @@ describe("run and map write lines the Python tool's ServiceEvolution accepts", (
         expect(rows(join(dir, `${name}.jsonl`)).length).toBeGreaterThan(0);
         expect(invalidLines(join(dir, `${name}.jsonl`))).toEqual([]);
       }
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("a Python line with meta.catalogue_hash null (its `map` writes one when it has no catalogue)", () => {
+  test("export, check, diff and map read it", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const line = rows(join(python, "evolutions.jsonl"))[0]!;
+      line.meta.catalogue_hash = null;
+      expect(pythonEvolutionSchema.safeParse(line).success).toBe(true);
+      const file = join(dir, "null-hash.jsonl");
+      writeFileSync(file, `${JSON.stringify(line)}\n`);
+      const results = {
+        export: await runScript("export", ["--input", file, "--output", "out.csv"], { cwd: dir }),
+        check: await runScript("check", ["--input", file], { cwd: dir }),
+        diff: await runScript("diff", [file, file], { cwd: dir }),
+        map: await run(dir, ["map", "--input", file, "--output", "mapped.jsonl"]),
+      };
+      for (const [task, result] of Object.entries(results)) expect(`${task}: ${result.stderr}`).not.toContain("catalogue_hash");
+      expect(results.export.stderr).toContain("exported 1 services");
+      expect(results.diff.code).toBe(0);
+      expect(results.map.code).toBe(0);
+      expect(invalidLines(join(dir, "mapped.jsonl"))).toEqual([]);
     } finally {
       cleanup();
     }

@@ -48,6 +48,8 @@ export interface SessionOptions {
   transcripts: boolean;
   /** Try answers imported from the Python tool's cache when the prompt-exact key misses. */
   reuseImported?: boolean;
+  /** The Python tool's `context_id` whose imported cache answers may be reused; another context's are not. */
+  importedContext?: string;
   /** No network: a miss is recorded in `misses` and throws E_DRY_RUN_MISS. */
   dryRun: boolean;
   misses?: Misses;

@@ -13,7 +13,7 @@ export async function reuseImported<T>(ctx: CallContext, attempt: Attempt<T>): P
   const { findImportedAnswer } = await import("../cache-imported.ts");
   const { spec, route, model } = attempt;
   const check = spec.importedCheck ? { ...spec, check: spec.importedCheck } : spec;
-  const reused = await findImportedAnswer(ctx.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, ...spec.imported }, (answer) => {
+  const reused = await findImportedAnswer(ctx.cache.storage, { stage: spec.stage, serviceId: spec.serviceId, context: ctx.importedContext, ...spec.imported }, (answer) => {
     const checked = validateAnswer(check, answer);
     return checked.ok && checked.problems.length === 0 ? checked.value : undefined;
   });

@@ -83,11 +83,15 @@ export interface RecordHandler<T> {
   process(item: T, position: number): Promise<ServiceEvolution>;
   /** Skip services already complete in the output (run), or always start the output afresh (map). */
   resume: boolean;
+  /** The input is a services file: a line that is not UTF-8 text is a bad line (lib/jsonl.ts `readRecords`). */
+  strictUtf8?: boolean;
   /**
    * The fingerprint of one input value's inputs, stamped on its line (`meta.models.fingerprint`):
    * resume skips a service only when its line carries the same one.
    */
   fingerprint?(value: unknown): string;
+  /** What a line the Python tool wrote (no fingerprint) must match to count as done (lib/python-line.ts). */
+  pythonKey?(value: unknown): string;
   /** Calls one service makes at each stage, for progress totals. */
   callsPerService: Record<string, number>;
 }
@@ -136,6 +140,8 @@ export interface RunState {
   /** Services handed to the dispatcher so far (their positions). */
   dispatched: number;
   stop?: Stop;
+  /** A line the Python tool wrote was kept as done (said once). */
+  keptPython?: boolean;
 }
 
 /** One run of the engine: what it was given and its state, passed to each part explicitly. */

@@ -1,8 +1,8 @@
 import { resolve } from "node:path";
 import { SAError, errorMessage } from "../errors.ts";
 import { assertReadable } from "../jsonl.ts";
-import { claimOutput, type OutputClaim } from "../output-claim.ts";
-import { createEvolutionWriter } from "../output.ts";
+import { claimOutput, outputFile, type OutputClaim } from "../output-claim.ts";
+import { createEvolutionWriter, type ForeignLine } from "../output.ts";
 import { noProgress } from "../progress.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import type { EngineRun, Misses, MissesEstimate, RecordHandler, RunContext, RunOptions, RunSummary } from "./engine-types.ts";
@@ -32,25 +32,41 @@ export function runRecords<T>(rt: RunContext, options: RunOptions, handler: Reco
 /** Checks the input and claims the output before any call (exit 2 when it is not ours alone). */
 async function runClaimed<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
   assertReadable(options.input);
-  if (options.output !== "-" && options.input !== "-" && resolve(options.output) === resolve(options.input)) {
+  const file = outputFile(options.output);
+  if (file !== "-" && options.input !== "-" && resolve(file) === resolve(outputFile(options.input))) {
     throw new SAError("E_USAGE", `--output ${options.output} is the input file; write to another file (the input is read while the output is written)`);
   }
-  const claim = claimOutput(options.output, { task: handler.task, runId: rt.runId, log: rt.log });
+  const claim = claimOutput(file, { task: handler.task, runId: rt.runId, log: rt.log });
   try {
-    return await runEngine(openRun(rt, options, handler), claim);
+    return await runEngine(openRun(rt, options, handler, file), claim);
   } finally {
     claim.release();
   }
 }
 
-function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): EngineRun<T> {
-  const writer = createEvolutionWriter(options.output, {
+/** `file`: the output's own path (a symlink's target, lib/output-claim.ts `outputFile`); messages name the path as given. */
+function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>, file: string): EngineRun<T> {
+  const writer = createEvolutionWriter(file, {
     fresh: !handler.resume || (options.fresh ?? false),
     plateauCount: rt.data.plateaus.length,
     sets: rt.data.catalogues.map((c) => c.field),
     onTruncate: (bytes) => rt.log.warn(`output ${options.output}: removed a partial last line (${bytes} bytes) left by an earlier crash`),
+    onForeign: foreignLineReporter(rt, options.output),
   });
   return { rt, options, handler, writer, progress: options.progress ?? noProgress, state: createRunState() };
+}
+
+/**
+ * A line of the output that is not an evolution (garbage, another tool's record) goes to the
+ * quarantine whole, named by its line: the final rewrite leaves it out, so the output stays valid.
+ */
+function foreignLineReporter(rt: RunContext, output: string): (foreign: ForeignLine) => void {
+  let count = 0;
+  return ({ line, text, reason }) => {
+    rt.quarantine.add({ kind: "output", file: output, line, reason, data: text });
+    if (++count <= MAX_BAD_LINES_LOGGED) rt.log.warn(`output ${output}:${line}: not an evolution (${reason}); left out of the output, kept in ${rt.quarantine.path}`);
+    else if (count === MAX_BAD_LINES_LOGGED + 1) rt.log.warn(`output ${output}: more lines that are not evolutions are not shown (every one is in ${rt.quarantine.path})`);
+  };
 }
 
 /**

@@ -21,6 +21,27 @@ const byRoleThenName = (a: { role: string; name: string; description: string }, 
 
 const isFilled = (f: FeaturesAnswer["features"][number]) => f.name.trim().length > 0 && f.description.trim().length > 0 && f.score.justification.trim().length > 0;
 
+/** The features kept (blank ones dropped, a repeated name once), and the problems: those dropped, and each of `roleIds` left without features. */
+function checkFeatures(answer: FeaturesAnswer, roleIds: string[]): { value: FeaturesAnswer; problems: string[] } {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const features: FeaturesAnswer["features"] = [];
+  for (const f of answer.features) {
+    // A blank name, description or justification fails the Python tool's schema: such a feature is dropped.
+    if (!isFilled(f)) {
+      problems.push(`feature "${f.name.trim()}" (${f.role}) has a blank name, description or justification`);
+      continue;
+    }
+    // A model may name the same feature twice: keep one.
+    const key = `${f.role}|${f.name.trim().toLowerCase()}`;
+    if (!seen.has(key)) features.push(f);
+    seen.add(key);
+  }
+  const covered = new Set(features.map((f) => f.role));
+  problems.push(...roleIds.filter((r) => !covered.has(r)).map((r) => `no features for role "${r}"`));
+  return { value: { features }, problems };
+}
+
 /** Stage 2: one call per plateau gives features for every role, each with a CMMI score. */
 export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: GeneratedFeature[]; model: string; source?: AnswerSource }> {
   const roleIds = ctx.data.roles.map((r) => r.role_id);
@@ -33,29 +54,14 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     schema: ctx.schemas.features ?? featuresResponse(roleIds),
     schemaName: "plateau_features",
     imported: { plateau },
-    check(answer) {
-      const problems: string[] = [];
-      const seen = new Set<string>();
-      const features: FeaturesAnswer["features"] = [];
-      for (const f of answer.features) {
-        // A blank name, description or justification fails the Python tool's schema: such a feature is dropped.
-        if (!isFilled(f)) {
-          problems.push(`feature "${f.name.trim()}" (${f.role}) has a blank name, description or justification`);
-          continue;
-        }
-        // A model may name the same feature twice: keep one.
-        const key = `${f.role}|${f.name.trim().toLowerCase()}`;
-        if (!seen.has(key)) features.push(f);
-        seen.add(key);
-      }
-      const covered = new Set(features.map((f) => f.role));
-      problems.push(...roleIds.filter((r) => !covered.has(r)).map((r) => `no features for role "${r}"`));
-      return { value: { features }, problems };
-    },
+    check: (answer) => checkFeatures(answer, roleIds),
+    // The Python tool took an answer that left a role out: imported, it is reused as it is.
+    importedCheck: (answer) => checkFeatures(answer, []),
   });
   const taken = new Set<string>();
+  // The id is the Python tool's code of the name as it is written (trimmed).
   const features = [...result.value.features].sort(byRoleThenName).map((f): GeneratedFeature => ({
-    feature_id: assignCode(plateau.name, f.role, f.name, taken),
+    feature_id: assignCode(plateau.name, f.role, f.name.trim(), taken),
     name: f.name.trim(),
     description: f.description.trim(),
     role: f.role,

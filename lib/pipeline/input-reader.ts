@@ -4,6 +4,8 @@ import { unlessAborted } from "../unless-aborted.ts";
 import type { Accepted, Dispatcher } from "./dispatcher.ts";
 import type { EngineRun } from "./engine-types.ts";
 import { halt } from "./run-state.ts";
+import { duplicateReason } from "../schema/service.ts";
+import { PYTHON_LINE } from "../python-line.ts";
 
 /** Bad input lines printed one by one; the rest are counted in one line (all are quarantined). */
 export const MAX_BAD_LINES_LOGGED = 20;
@@ -15,9 +17,9 @@ export const MAX_BAD_LINES_LOGGED = 20;
 export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>): Promise<void> {
   const { options, state } = run;
   try {
-    for await (const record of untilStopped(readRecords(options.input), run.rt.limiter.stopped)) {
+    for await (const record of untilStopped(readRecords(options.input, { strictUtf8: run.handler.strictUtf8 }), run.rt.limiter.stopped)) {
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
-      const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record);
+      const accepted = record.error ? badLine(run, record.line, record.error, record.text) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
     }
   } catch (error) {
@@ -54,16 +56,26 @@ function accept<T>(run: EngineRun<T>, record: InputRecord): Accepted<T> | undefi
   // `record.line` is read only for a bad line (a JSON array input finds its lines on demand).
   if (!parsed.ok) return "reason" in parsed ? badLine(run, record.line, parsed.reason, value) : undefined;
   const { serviceId } = parsed;
-  if (state.order.has(serviceId)) return badLine(run, record.line, `service_id: duplicate "${serviceId}"`);
+  if (state.order.has(serviceId)) return badLine(run, record.line, duplicateReason(serviceId), value);
   state.order.add(serviceId);
   const fingerprint = handler.fingerprint?.(value);
   const redo = writer.done.has(serviceId);
-  if (redo && writer.done.get(serviceId) === fingerprint) {
+  const held = writer.done.get(serviceId);
+  const python = held?.startsWith(PYTHON_LINE) ?? false;
+  if (redo && (python ? held === handler.pythonKey?.(value) : held === fingerprint)) {
+    if (python) keptPythonLine(run);
     state.counts.skipped++;
     return undefined;
   }
-  if (redo) run.rt.log.debug(`service ${serviceId}: its line in the output was made from other inputs; doing it again`, { serviceId });
+  if (redo) run.rt.log.debug(`service ${serviceId}: its line in the output was ${python ? "written by the Python tool from another service record, catalogues or models" : "made from other inputs"}; doing it again`, { serviceId });
   return { item: parsed.item, serviceId, fingerprint, redo };
+}
+
+/** Says once that lines the Python tool wrote are kept: they carry no fingerprint, so what they carry was compared. */
+function keptPythonLine<T>(run: EngineRun<T>): void {
+  if (run.state.keptPython) return;
+  run.state.keptPython = true;
+  run.rt.log.info(`output ${run.options.output}: keeping lines written by the Python tool whose service record, catalogues and stage models match this run (--fresh redoes them)`);
 }
 
 /** Counts and quarantines a bad line; prints the first ones (a file that is not text has one per line). */

@@ -113,10 +113,11 @@ function keptFacets(check: CatalogueChecks, facets: Record<string, unknown> | nu
 
 /**
  * Keeps known features and items with valid facets; says what was dropped and why. An optional
- * facet left out counts as null. With `facetsOptional` (answers imported from the Python tool,
- * which may hold none), an item without any facets is kept as it is.
+ * facet left out counts as null. With `imported` (answers imported from the Python tool), an item
+ * without any facets is kept as it is (it may hold none), and an item not in the catalogue is
+ * dropped without a problem (the Python tool dropped it and kept the answer).
  */
-export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { facetsOptional?: boolean } = {}) {
+export function checkMapping(answer: MappingAnswer, featureIds: string[], catalogue: Catalogue, options: { imported?: boolean } = {}) {
   const features = new Set(featureIds);
   const check = checksOf(catalogue);
   const { items, facets } = check;
@@ -131,13 +132,13 @@ export function checkMapping(answer: MappingAnswer, featureIds: string[], catalo
     const seen = new Set<string>();
     for (const mapped of entry.items) {
       if (!items.has(mapped.item)) {
-        problems.push(`${entry.feature_id}: unknown ${catalogue.field} item "${mapped.item}"`);
+        if (!options.imported) problems.push(`${entry.feature_id}: unknown ${catalogue.field} item "${mapped.item}"`);
         continue;
       }
       if (seen.has(mapped.item)) continue;
       const item: MappingAnswer["mappings"][number]["items"][number] = { item: mapped.item };
       if (mapped.rationale !== undefined) item.rationale = mapped.rationale;
-      if (facets && (mapped.facets || !options.facetsOptional)) {
+      if (facets && (mapped.facets || !options.imported)) {
         const parsed = keptFacets(check, mapped.facets);
         if (!parsed.ok) {
           problems.push(`${entry.feature_id} → ${mapped.item}: facets.${parsed.reason}`);
@@ -205,7 +206,7 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),
-    importedCheck: (answer) => checkMapping(answer, featureIds, input.catalogue, { facetsOptional: true }),
+    importedCheck: (answer) => checkMapping(answer, featureIds, input.catalogue, { imported: true }),
     imported: { plateau: input.plateau, field: input.catalogue.field },
   });
   const check = checksOf(input.catalogue);

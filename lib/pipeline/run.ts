@@ -1,10 +1,12 @@
 import type { ServiceEvolution } from "../schema/evolution.ts";
-import { droppedKeyWarner, parseService, type Service } from "../schema/service.ts";
+import { droppedKeyWarner, normaliseService, parseService, type Service } from "../schema/service.ts";
 import { runRecords, type RunContext, type RunOptions, type RunSummary } from "./engine.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash } from "../catalogue-hash.ts";
 import type { EvolutionMeta } from "./evolution.ts";
 import { projectService } from "./service.ts";
+import { stageModels } from "../model-settings.ts";
+import { pythonLineKey } from "../python-line.ts";
 
 export type { RunOptions, RunSummary, RunStatus } from "./engine.ts";
 
@@ -29,6 +31,7 @@ export function runServices(rt: RunContext, options: RunOptions, dispatch?: Serv
   return runRecords(rt, options, {
     task: "run",
     resume: true,
+    strictUtf8: true,
     callsPerService: {
       descriptions: 1,
       features: rt.data.plateaus.length,
@@ -41,6 +44,7 @@ export function runServices(rt: RunContext, options: RunOptions, dispatch?: Serv
       return { ok: true, item: { service: parsed.service, value }, serviceId: parsed.service.service_id };
     },
     fingerprint,
+    pythonKey: (value) => pythonLineKey({ service: normaliseService(value).value, catalogueHash: meta.catalogueHash, mappingTypes: rt.data.catalogues.map((c) => c.field), models: stageModels(rt.config) }),
     process: ({ service, value }, position) =>
       dispatch ? dispatch({ service, value, fingerprint: fingerprint(value), position, meta }) : projectService(rt.pipeline, service, position, meta),
   });

@@ -10,7 +10,7 @@ function listLines(label: string, values: string[]): string[] {
   return [`  ${label}:`, ...values.map((v) => `    - ${oneLine(v)}`)];
 }
 
-/** One definition with every field the Python tool's `DefinitionItem` has for guidance. */
+/** One definition with every field the Python tool's `DefinitionItem` has (its prompt carries them all). */
 export function definitionText(d: Definition): string {
   const definition = d.definition ?? d.description;
   return [
@@ -23,6 +23,9 @@ export function definitionText(d: Definition): string {
     ...listLines("Examples", d.examples),
     ...listLines("Non-examples", d.non_examples),
     ...(d.related_terms.length ? [`  Related terms: ${d.related_terms.join(", ")}`] : []),
+    ...(d.tags.length ? [`  Tags: ${d.tags.join(", ")}`] : []),
+    ...(d.owner ? [`  Owner: ${oneLine(d.owner)}`] : []),
+    ...(d.last_updated ? [`  Last updated: ${oneLine(d.last_updated)}`] : []),
   ].join("\n");
 }
 

@@ -42,6 +42,9 @@ export const definitionSchema = z.looseObject({
   examples: textList,
   non_examples: textList,
   related_terms: textList,
+  tags: textList,
+  owner: z.string().nullish(),
+  last_updated: z.string().nullish(),
 });
 export type Definition = z.infer<typeof definitionSchema>;
 
@@ -58,8 +61,9 @@ export const facetSchema = z
     label: z.string().optional(),
     type: z.enum(facetTypes),
     required: z.boolean().default(false),
-    description: z.string().optional(),
-    options: z.array(z.looseObject({ id: z.string().min(1), label: z.string().optional() })).optional(),
+    // The Python tool's facet model allows null for both.
+    description: z.string().nullish(),
+    options: z.array(z.looseObject({ id: z.string().min(1), label: z.string().optional() })).nullish(),
   })
   .refine((f) => f.type !== "enum" || (f.options?.length ?? 0) > 0, { message: "an enum facet needs options", path: ["options"] });
 export type Facet = z.infer<typeof facetSchema>;
@@ -70,10 +74,14 @@ export type CatalogueItem = z.infer<typeof catalogueItemSchema>;
 /** A catalogue file: a plain list of items, or the object form with typed facets. */
 export const catalogueFileSchema = z.union([
   z.array(catalogueItemSchema),
+  // The Python tool's `MappingDatasetFile`: null allowed for field, label and facets.
   z.looseObject({
-    field: z.string().optional(),
-    label: z.string().optional(),
-    facets: z.array(facetSchema).default([]),
+    field: z.string().nullish(),
+    label: z.string().nullish(),
+    facets: z
+      .array(facetSchema)
+      .nullish()
+      .transform((facets) => facets ?? []),
     items: z.array(catalogueItemSchema),
   }),
 ]);

@@ -55,7 +55,8 @@ export const metaSchema = z.looseObject({
   seed: z.number().nullish(),
   models: z.record(z.string(), z.unknown()).default({}),
   mapping_types: z.array(z.string()).default([]),
-  catalogue_hash: z.string().default(""),
+  /** The Python tool's `map` writes null when it had no catalogue. */
+  catalogue_hash: z.string().nullish(),
   created: z.string(),
 });
 
