@@ -213,7 +213,7 @@ describe("ledger", () => {
       expect(old!.byStage.features).toEqual(current.totals);
       expect(same).toEqual(current);
       writeFileSync(path, JSON.stringify({ version: 1, priceDataVersion: "x", runs: [{ ...current, totals: { ...current.totals, requests: "7" } }] }));
-      expect(() => readLedger(path)).toThrow(/ledger .*usage\.json: .*runs\.0\.totals\.requests/);
+      expect(() => readLedger(path)).toThrow(/ledger .*usage\.json:1: runs\.0\.totals\.requests: /);
     } finally {
       cleanup();
     }
