@@ -309,6 +309,25 @@ describe("the queue's lifecycle", () => {
     }
   }, 120_000);
 
+  test("a soft budget of run --queue warns once, from the coordinator, when the run's spend over every worker crosses it", async () => {
+    const server = startTestServer({ latencyMs: 10 });
+    const { dir, cleanup } = project("soft", { budget: { softUsd: 0.001 } });
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4, "S"));
+      const workers = startWorkers(2, { dir, server, concurrency: 2 });
+      const result = await runScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+      await stopWorkers(workers);
+      expect(result.code).toBe(0);
+      const spent = JSON.parse(result.stdout.trim().split("\n").at(-1)!).totals.costUsd;
+      expect(spent).toBeGreaterThan(0.001);
+      const warnings = result.stderr.split("\n").filter((l) => l.includes("soft limit"));
+      expect(warnings).toEqual([expect.stringContaining("budget: soft limit $0.001 crossed")]);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+
   test("SIGTERM: a worker finishes the jobs it holds before it exits", async () => {
     const server = startTestServer({ latencyMs: 150 });
     const { dir, cleanup } = project("sigterm");

@@ -2,6 +2,7 @@ import { Job, Queue, QueueEvents } from "bullmq";
 import { unlessAborted } from "../unless-aborted.ts";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
+import type { CallRecord } from "../ledger.ts";
 import type { Runtime } from "../runtime.ts";
 import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
 import { jobIdFor, openQueueConnection, queueConnection, queueKeys, watchConnection, type QueueSettings } from "./connection.ts";
@@ -40,7 +41,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   queue.on("error", () => {});
   events.on("error", () => {});
   const workers: QueueWorker[] = [];
-  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call), (entry) => rt.quarantine.add(entry));
+  const journal = await createJournalReader(connection, keys.journal, recordWarningOnce(rt), (entry) => rt.quarantine.add(entry));
   const pullJournal = () => journal.pull();
   const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
@@ -59,6 +60,23 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
     connection.disconnect();
     eventsConnection.disconnect();
   }
+}
+
+/**
+ * Records a worker's call in the run, and says once when the run's spend over every worker
+ * crosses the soft budget: each worker's own guard sees only its own calls.
+ */
+function recordWarningOnce(rt: Runtime): (call: CallRecord) => void {
+  const soft = rt.config.budget.softUsd;
+  let warned = false;
+  return (call) => {
+    rt.recorder.record(call);
+    if (soft === undefined || warned || call.cache !== "live") return;
+    const spent = rt.recorder.totals().costUsd;
+    if (spent <= soft) return;
+    warned = true;
+    rt.log.warn(`budget: soft limit $${soft} crossed (spent $${spent.toFixed(4)} over all workers)`);
+  };
 }
 
 async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<void> {
