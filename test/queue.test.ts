@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Redis from "ioredis";
 import { queueAdmin } from "../lib/queue/admin.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -161,9 +162,15 @@ describe("run --queue with worker processes", () => {
 
       const drained = await runScript("queue", ["drain", "--queue", redis.url, "--json"], { cwd: dir });
       expect(JSON.parse(drained.stdout)).toMatchObject({ changed: 1, counts: { waiting: 0, prioritized: 0, completed: 2 } });
+      // Each run's spend and usage counters, which the workers' budget and limits read, go with the jobs.
+      const client = new Redis(redis.url);
+      const counters = () => client.keys("sa:queue:dead:[su][ps]*:*");
+      expect((await counters()).length).toBeGreaterThan(0);
       const cleaned = await runScript("queue", ["clean", "--queue", redis.url], { cwd: dir });
       expect(cleaned.stdout).toContain("2 job(s) removed (completed and failed)");
       expect((await queueAdmin(settings, "status")).counts).toMatchObject({ completed: 0, failed: 0 });
+      expect(await counters()).toEqual([]);
+      client.disconnect();
     } finally {
       await server.stop();
       cleanup();
