@@ -5,7 +5,8 @@ import { claimOutput, outputFile, type OutputClaim } from "../output-claim.ts";
 import { createEvolutionWriter, type ForeignLine } from "../output.ts";
 import { noProgress } from "../progress.ts";
 import { createDispatcher } from "./dispatcher.ts";
-import type { EngineRun, Misses, RecordHandler, RunContext, RunOptions, RunSummary } from "./engine-types.ts";
+import type { EngineRun, Misses, MissesEstimate, RecordHandler, RunContext, RunOptions, RunSummary } from "./engine-types.ts";
+import { describeMissesEstimate, estimateMisses } from "./misses.ts";
 import { startHeartbeat, type Heartbeat } from "./heartbeat.ts";
 import { MAX_BAD_LINES_LOGGED, readInput } from "./input-reader.ts";
 import { progressCounts } from "./run-progress.ts";
@@ -107,24 +108,25 @@ async function finishRun(run: EngineRun<unknown>, heartbeat: Heartbeat): Promise
   if (state.counts.bad > MAX_BAD_LINES_LOGGED) {
     rt.log.error(`input ${options.input}: ${state.counts.bad - MAX_BAD_LINES_LOGGED} more bad line(s) not shown (${state.counts.bad} in all, every one in ${rt.quarantine.path})`);
   }
-  const missesByStage = logMisses(run, rt.misses);
+  const { missesByStage, missesEstimate } = logMisses(run, rt.misses);
   // Under --strict a quarantined answer fails the run, and so does a line with gaps (a queue worker's quarantine is its own).
   const failed = state.counts.failed > 0 || state.counts.bad > 0 || Boolean(options.strict && (rt.quarantine.count > 0 || state.counts.incomplete > 0));
   const { status, exitCode } = outcome(state, failed);
   await heartbeat.final(status).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
   // A signal that came while the final record was written found the work done; it still sets the exit code.
   const code = status !== "interrupted" && state.stop?.signal ? signalExitCode(state.stop.signal) : exitCode;
-  return runSummary(run, { status, exitCode: code, missesByStage });
+  return runSummary(run, { status, exitCode: code, missesByStage, missesEstimate });
 }
 
-/** A dry run's misses, counted per stage and printed (the first ones). */
-function logMisses(run: EngineRun<unknown>, misses: Misses): Record<string, number> {
+/** A dry run's misses, counted per stage, with what a run would spend on them, and printed (the first ones). */
+function logMisses(run: EngineRun<unknown>, misses: Misses): { missesByStage: Record<string, number>; missesEstimate?: MissesEstimate } {
   const byStage: Record<string, number> = {};
   for (const m of misses) byStage[m.stage] = (byStage[m.stage] ?? 0) + 1;
-  if (!misses.length) return byStage;
-  const { log } = run.rt;
-  log.warn(`dry run: ${misses.length} call(s) not in the cache (${Object.entries(byStage).map(([stage, n]) => `${stage} ${n}`).join(", ")}):`);
+  if (!misses.length) return { missesByStage: byStage };
+  const { log, config } = run.rt;
+  const estimate = estimateMisses(misses, config);
+  log.warn(`dry run: ${misses.length} call(s) not in the cache (${Object.entries(byStage).map(([stage, n]) => `${stage} ${n}`).join(", ")}), ${describeMissesEstimate(estimate)}:`);
   for (const m of misses.slice(0, MAX_MISSES_LOGGED)) log.warn(`  miss: ${m.stage} ${m.serviceId} ${m.model}`);
   if (misses.length > MAX_MISSES_LOGGED) log.warn(`  ... and ${misses.length - MAX_MISSES_LOGGED} more (every one in --json)`);
-  return byStage;
+  return { missesByStage: byStage, missesEstimate: estimate };
 }
