@@ -88,3 +88,25 @@ test("the library table names every dependency in package.json, and nothing else
   expect(deps.filter((dep) => !covers(dep))).toEqual([]);
   expect(listed.filter((name) => !deps.some((dep) => dep === name || (name.endsWith("/*") && dep.startsWith(name.slice(0, -1)))))).toEqual([]);
 });
+
+describe("README layout tree", () => {
+  const layout = readme.slice(readme.indexOf("## Layout"));
+  const filesUnder = (dir: string, deep: boolean): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) return deep ? filesUnder(path, deep) : [`${path}/`];
+      return [path];
+    });
+
+  test("names every file under lib/, scripts/, providers/ and bench/, and the top level of fixtures/ and test/", () => {
+    const files = [...["lib", "scripts", "providers", "bench"].flatMap((dir) => filesUnder(dir, true)), ...filesUnder("fixtures", false), ...filesUnder("test", false)];
+    const name = (path: string) => (path.endsWith("/") ? `${path.slice(0, -1).split("/").at(-1)}/` : path.split("/").at(-1)!);
+    expect(files.filter((path) => !layout.includes(name(path)))).toEqual([]);
+  });
+
+  test("names no .ts file that is gone", () => {
+    const all = new Set(["lib", "scripts", "providers", "bench", "fixtures", "test"].flatMap((dir) => filesUnder(dir, true)).map((path) => path.split("/").at(-1)!));
+    const named = [...layout.matchAll(/[\w.-]+\.ts\b/g)].map((m) => m[0]);
+    expect(named.filter((file) => !all.has(file))).toEqual([]);
+  });
+});
