@@ -223,7 +223,7 @@ describe("preflight", () => {
       const common = ["--model", "synthetic:demo"];
       const missingInput = await runScript("preflight", ["--input", "nope.jsonl", "--data", fixtureData, ...common], { cwd: dir });
       expect(missingInput.code).toBe(2);
-      expect(missingInput.stdout).toContain("✖ input: input nope.jsonl: file not found");
+      expect(missingInput.stdout).toContain("✖ input: nope.jsonl: file not found");
       cpSync(fixtureData, join(dir, "data"), { recursive: true });
       rmSync(join(dir, "data", "technologies.json"));
       const missingData = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", "data", ...common], { cwd: dir });
