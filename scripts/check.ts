@@ -29,6 +29,7 @@ const task = defineTask({
   args: {
     input: sharedArgs.input,
     data: { type: "string", description: "Data folder: the roles expected and the catalogues' items" },
+    strict: { ...sharedArgs.strict, description: "Warnings fail too (exit 1), as errors do" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
@@ -43,9 +44,11 @@ const task = defineTask({
       const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id) });
       for (const line of source.badLines) log.error(`input ${line}`);
       const errors = findings.filter((f) => f.severity === "error").length;
-      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings: findings.length - errors, findings })}\n` : text(findings);
+      const warnings = findings.length - errors;
+      const strict = args.strict === true;
+      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : text(findings);
       void writeStdout(out);
-      return errors || source.badLines.length ? 1 : 0;
+      return errors || (strict && warnings) || source.badLines.length ? 1 : 0;
     } finally {
       source.dispose();
     }

@@ -68,6 +68,32 @@ describe("check", () => {
     writeFileSync(join(dir, "service-ambitions.config.json"), "{}");
   });
 
+  test("--strict: warnings fail too (exit 1); without it warnings alone exit 0", async () => {
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { severity: { "missing-role": "warning" } } }));
+    try {
+      expect((await check(["--input", fixture])).code).toBe(0);
+      const strict = await check(["--input", fixture, "--strict", "--json"]);
+      expect(strict.stderr).not.toContain("unknown flag");
+      expect(strict.code).toBe(1);
+      expect(JSON.parse(strict.stdout)).toMatchObject({ errors: 0, warnings: 2, strict: true });
+    } finally {
+      writeFileSync(join(dir, "service-ambitions.config.json"), "{}");
+    }
+  });
+
+  test("--json counts the bad lines that make the exit 1, and each is named file:line: field", async () => {
+    const good = readFileSync(fixture, "utf8").trim();
+    const line = JSON.parse(good);
+    line.plateaus[0].features[0].score.level = 9;
+    const mixed = join(dir, "mixed.jsonl");
+    writeFileSync(mixed, `${good}\n${JSON.stringify(line)}\n{"meta":\n`);
+    const result = await check(["--input", mixed, "--json"]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ services: 1, badLines: 2 });
+    expect(result.stderr).toContain(`${mixed}:2: plateaus.0.features.0.score.level`);
+    expect(result.stderr).toContain(`${mixed}:3: invalid JSON`);
+  });
+
   test("with --data: unused catalogue items and repeated features on a synthetic run; the HTML report has the checks", async () => {
     const run = await syntheticEvolutions(dir);
     const result = await check(["--input", run.path, "--data", fixtureData, "--json"]);
