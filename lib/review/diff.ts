@@ -13,7 +13,10 @@ export interface FeatureView {
   justification: string;
   /** `catalogue:item`, sorted. */
   mappings: string[];
+  /** Each mapping's facets (null when it has none), by `catalogue:item`. */
+  facets: Record<string, Facets>;
 }
+type Facets = Record<string, unknown> | null;
 interface PlateauView {
   name: string;
   order: number;
@@ -26,13 +29,18 @@ export interface ServiceView {
   plateaus: Map<string, PlateauView>;
 }
 
+/** Facets with their keys sorted, so the same facets in another order are the same; `{}` is none. */
+const sortedFacets = (facets: Facets | undefined): Facets =>
+  facets && Object.keys(facets).length ? Object.fromEntries(Object.entries(facets).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : null;
+
 function project(e: ServiceEvolution): ServiceView {
   const plateaus = new Map<string, PlateauView>();
   for (const p of e.plateaus) {
-    const features = p.features.map((f) => ({
-      id: f.feature_id, name: f.name, role: roleOf(f), level: f.score.level, description: f.description, justification: f.score.justification,
-      mappings: Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => `${catalogue}:${m.item}`)).sort(),
-    }));
+    const features = p.features.map((f) => {
+      const mapped = Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => [`${catalogue}:${m.item}`, sortedFacets(m.facets)] as const));
+      const view = { id: f.feature_id, name: f.name, role: roleOf(f), level: f.score.level, description: f.description, justification: f.score.justification };
+      return { ...view, mappings: mapped.map(([key]) => key).sort(), facets: Object.fromEntries(mapped) };
+    });
     plateaus.set(p.plateau_name, { name: p.plateau_name, order: p.plateau, description: p.service_description, features });
   }
   return { id: e.service.service_id, name: e.service.name, plateaus };
@@ -62,14 +70,18 @@ export interface FeatureChange {
   feature_id: string;
   name: string;
   changes: Partial<Record<"feature_id" | "name" | "role" | "level" | "description" | "justification", Change<string | number>>>;
-  mappings: { added: string[]; removed: string[] };
+  /** `changed`: a mapping in both files whose facets differ. */
+  mappings: { added: string[]; removed: string[]; changed: FacetChange[] };
+}
+export interface FacetChange extends Change<Facets> {
+  mapping: string;
 }
 export interface PlateauDiff {
   plateau: string;
   status: "added" | "removed" | "changed";
   description?: Change<string>;
   features: { added: FeatureView[]; removed: FeatureView[]; changed: FeatureChange[] };
-  mappings: { added: string[]; removed: string[] };
+  mappings: { added: string[]; removed: string[]; changed: string[] };
 }
 export interface ServiceDiff {
   service_id: string;
@@ -101,7 +113,12 @@ const valueOf = (f: FeatureView, field: (typeof fields)[number]) => (field === "
 export function compareFeature(o: FeatureView, n: FeatureView): FeatureChange | undefined {
   const changes: FeatureChange["changes"] = {};
   for (const field of fields) if (valueOf(o, field) !== valueOf(n, field)) changes[field] = { old: valueOf(o, field), new: valueOf(n, field) };
-  const mappings = { added: n.mappings.filter((m) => !o.mappings.includes(m)), removed: o.mappings.filter((m) => !n.mappings.includes(m)) };
-  if (!Object.keys(changes).length && !mappings.added.length && !mappings.removed.length) return undefined;
+  const kept = n.mappings.filter((m) => o.mappings.includes(m) && JSON.stringify(o.facets[m]) !== JSON.stringify(n.facets[m]));
+  const mappings = {
+    added: n.mappings.filter((m) => !o.mappings.includes(m)),
+    removed: o.mappings.filter((m) => !n.mappings.includes(m)),
+    changed: kept.map((m) => ({ mapping: m, old: o.facets[m] ?? null, new: n.facets[m] ?? null })),
+  };
+  if (!Object.keys(changes).length && !mappings.added.length && !mappings.removed.length && !mappings.changed.length) return undefined;
   return { feature_id: n.id, name: n.name, changes, mappings };
 }
