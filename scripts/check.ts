@@ -36,7 +36,8 @@ const task = defineTask({
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     const config = await load();
     if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
-    const data = args.data ? await loadDataset(config, { requireRolesAndPlateaus: false }) : undefined;
+    // Names and catalogues only: the prompt files the config names are run's, not needed here.
+    const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
     const source = await openEvolutions(args.input);
     const checker = createChecker(config.checks);
     try {

@@ -225,6 +225,22 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     expect(Buffer.from(bytes).equals(readFileSync(join(dir, "file.xlsx")))).toBe(true);
   });
 
+  test("--data with a config whose prompt files are elsewhere: export and check read only the data, not the prompts", async () => {
+    const { dir: other, cleanup: done } = tempDir("sa-export-prompts-");
+    try {
+      // A Python config run from another folder: its prompt_dir and context_id do not resolve here.
+      writeFileSync(join(other, "service-ambitions.config.json"), JSON.stringify({ promptDir: "prompts", contextId: "university" }));
+      const exported = await runScript("export", ["--input", evolutions, "--data", fixtureData, "--output", "p.csv"], { cwd: other });
+      expect(exported.stderr).not.toContain("prompt file");
+      expect(exported.code).toBe(0);
+      const checked = await runScript("check", ["--input", evolutions, "--data", fixtureData], { cwd: other });
+      expect(checked.stderr).not.toContain("prompt file");
+      expect(checked.code).not.toBe(2);
+    } finally {
+      done();
+    }
+  });
+
   test("reads stdin (-) in as many passes as the format needs", async () => {
     const proc = Bun.spawn(["bun", join(root, "scripts/export.ts"), "--input", "-", "--output", "stdin.md"], { cwd: dir, stdin: Bun.file(evolutions), stdout: "pipe", stderr: "pipe" });
     expect(await proc.exited).toBe(0);
