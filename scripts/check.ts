@@ -42,7 +42,7 @@ const task = defineTask({
     const checker = createChecker(config.checks);
     try {
       const summary = await summarise(source, { data, observers: [checker.observe] });
-      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id) });
+      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id), dataPlateaus: data?.plateaus.map((pl) => pl.name) });
       for (const line of source.badLines) log.error(`input ${line}`);
       const errors = findings.filter((f) => f.severity === "error").length;
       const warnings = findings.length - errors;
