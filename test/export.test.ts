@@ -194,6 +194,25 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     ]);
   });
 
+  test("each mapping's description (plateau.mappings) is in the mappings view of every format", async () => {
+    const line = JSON.parse(readFileSync(join(root, "fixtures/python/run-output-grouped.jsonl"), "utf8").split("\n")[0]!);
+    const said = "Timetables reach the portal, with changes, every night.";
+    line.plateaus[0].mappings.applications[0].mappings[0].description = said;
+    writeFileSync(join(dir, "said.jsonl"), `${JSON.stringify(line)}\n`);
+    const exportSaid = (...args: string[]) => runScript("export", ["--input", "said.jsonl", ...args], { cwd: dir });
+    expect((await exportSaid("--output", "said.csv", "--view", "mappings")).code).toBe(0);
+    const rows = parse(read("said.mappings.applications.csv"), { columns: true, bom: true }) as Record<string, string>[];
+    expect(rows.map((r) => [r.feature, r.item_id, r.description])).toEqual([
+      ["Mobile timetable", "app1", said],
+      ["Online submission", "app1", "Learners hand in work online."],
+    ]);
+    for (const ext of ["xlsx", "md", "html", "json"]) expect((await exportSaid("--output", `said.${ext}`)).code).toBe(0);
+    expect(await xlsxText(join(dir, "said.xlsx"))).toContain(said);
+    expect(read("said.md")).toContain(said);
+    expect(unescapeHtml(read("said.html"))).toContain(said);
+    expect(JSON.parse(read("said.json")).mappings.applications[0].description).toBe(said);
+  });
+
   test("an unknown output extension, or an unknown --format, is a usage error listing the formats", async () => {
     const pdf = await exportTo("--output", "x.pdf");
     expect(pdf.code).toBe(2);
