@@ -149,6 +149,18 @@ describe("export: XLSX", () => {
     expect(sheet2).toContain('type="colorScale"');
   });
 
+  test("numbers are numbers: the run sheet's totals, levels, plateaus and counts", async () => {
+    expect((await exportTo("--output", "numbers.xlsx")).code).toBe(0);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile(join(dir, "numbers.xlsx"));
+    const run = book.getWorksheet("run")!;
+    const details = Object.fromEntries(run.getSheetValues().slice(2).map((row) => [(row as unknown[])[1], (row as unknown[])[2]]));
+    expect(details).toMatchObject({ Services: lines.length, Plateaus: 5, Features: featureCount });
+    const services = book.getWorksheet("services")!;
+    expect([3, 6, 9, 10].map((c) => typeof services.getRow(2).getCell(c).value)).toEqual(["number", "number", "number", "number"]);
+    expect([3, 9].map((c) => typeof book.getWorksheet("features")!.getRow(2).getCell(c).value)).toEqual(["number", "number"]);
+  });
+
   test("empty cells stay empty", async () => {
     const line = structuredClone(lines[0]!);
     line.plateaus[0]!.features[0]!.score.justification = "";
