@@ -1,4 +1,5 @@
 import ExcelJS from "exceljs";
+import { once } from "node:events";
 import type { Writable } from "node:stream";
 
 /**
@@ -49,6 +50,18 @@ class PinnedWorkbookWriter extends Base {
 }
 
 export type StreamWorkbook = ExcelJS.stream.xlsx.WorkbookWriter;
+
+/**
+ * Waits while the zip is behind the sheet. exceljs's sheet stream hands its rows on without
+ * backpressure (its `write` always says true), into the pass-through archiver queues for the
+ * entry, so a sheet written faster than it is deflated, or while an earlier entry still is,
+ * would sit whole in memory.
+ */
+export async function zipCaughtUp(sheet: ExcelJS.Worksheet): Promise<void> {
+  // archiver's pass-through is readable-stream 2's: no `writableNeedDrain`, its state says it.
+  const entry = (sheet as unknown as { _stream?: { pipes?: Array<Writable & { _writableState?: { needDrain?: boolean } }> } })._stream?.pipes?.[0];
+  while (entry?._writableState?.needDrain) await once(entry, "drain");
+}
 
 export function createWorkbook(stream: Writable): StreamWorkbook {
   return new PinnedWorkbookWriter({ stream, useStyles: true, useSharedStrings: false }) as unknown as StreamWorkbook;

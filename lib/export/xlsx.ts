@@ -4,7 +4,7 @@ import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type Column, type ColumnKind, type TableSpec } from "./views.ts";
-import { addTable, columnLetter, createWorkbook, type StreamWorkbook } from "./xlsx-writer.ts";
+import { addTable, columnLetter, createWorkbook, zipCaughtUp, type StreamWorkbook } from "./xlsx-writer.ts";
 
 const widths: Record<ColumnKind, number> = { id: 12, number: 10, level: 9, text: 24, list: 36, wrap: 60 };
 const wrapped = new Set<ColumnKind>(["wrap", "list"]);
@@ -80,6 +80,7 @@ async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource
       sheet.addRow(values(table.columns, row)).commit();
       count++;
     }
+    await zipCaughtUp(sheet);
   }
   levelScale(sheet, table.columns, count);
   sheet.commit();
