@@ -47,7 +47,8 @@ const task = defineTask({
       const errors = findings.filter((f) => f.severity === "error").length;
       const warnings = findings.length - errors;
       const strict = args.strict === true;
-      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : text(findings);
+      const empty = summary.totals.services === 0 && !source.badLines.length ? `nothing to check: ${args.input} has no evolutions\n` : undefined;
+      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : (empty ?? text(findings));
       void writeStdout(out);
       return errors || (strict && warnings) || source.badLines.length ? 1 : 0;
     } finally {

@@ -44,6 +44,7 @@ const task = defineTask({
       log.warn("stopped: the reader of --output - went away (EPIPE)");
       return signalExitCode("SIGPIPE");
     }
+    if (!result.services && !result.badLines.length) log.warn(`input ${args.input} has no evolutions; the export lists none`);
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     // Rows per view ("services" has one per service and plateau), not counts of services.

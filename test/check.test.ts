@@ -108,6 +108,17 @@ describe("check", () => {
     expect(JSON.parse((await check(["--input", "one.jsonl", "--json"])).stdout).counts.incomplete).toBe(0);
   });
 
+  test("an empty input is said to be empty, not 'every check passed'; export says it too", async () => {
+    writeFileSync(join(dir, "none.jsonl"), "");
+    const result = await check(["--input", "none.jsonl"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain("every check passed");
+    expect(result.stdout).toContain("nothing to check: none.jsonl has no evolutions");
+    const exported = await runScript("export", ["--input", "none.jsonl", "--output", "none.csv"], { cwd: dir });
+    expect(exported.code).toBe(0);
+    expect(exported.stderr).toContain("none.jsonl has no evolutions");
+  });
+
   test("--strict: warnings fail too (exit 1); without it warnings alone exit 0", async () => {
     writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { severity: { "missing-role": "warning" } } }));
     try {
