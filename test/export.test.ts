@@ -149,7 +149,7 @@ describe("export: XLSX", () => {
     expect(sheet2).toContain('type="colorScale"');
   });
 
-  test("numbers are numbers: the run sheet's totals, levels, plateaus and counts", async () => {
+  test("numbers are numbers: the run sheet's totals, levels, plateaus, counts and number facets", async () => {
     expect((await exportTo("--output", "numbers.xlsx")).code).toBe(0);
     const book = new ExcelJS.Workbook();
     await book.xlsx.readFile(join(dir, "numbers.xlsx"));
@@ -159,6 +159,14 @@ describe("export: XLSX", () => {
     const services = book.getWorksheet("services")!;
     expect([3, 6, 9, 10].map((c) => typeof services.getRow(2).getCell(c).value)).toEqual(["number", "number", "number", "number"]);
     expect([3, 9].map((c) => typeof book.getWorksheet("features")!.getRow(2).getCell(c).value)).toEqual(["number", "number"]);
+    // An integer facet (Criticality), in XLSX and JSON.
+    const apps = book.getWorksheet("mappings applications")!;
+    const column = (apps.getRow(1).values as unknown[]).indexOf("Criticality");
+    const criticality = apps.getColumn(column).values.slice(2) as unknown[];
+    expect(criticality.length).toBe(mappingCounts.applications!);
+    expect(criticality.every((v) => Number.isInteger(v))).toBe(true);
+    expect((await exportTo("--output", "numbers.json")).code).toBe(0);
+    expect(JSON.parse(read("numbers.json")).mappings.applications.every((r: Record<string, unknown>) => Number.isInteger(r["facet.criticality"]))).toBe(true);
   });
 
   test("empty cells stay empty", async () => {

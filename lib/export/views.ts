@@ -112,7 +112,10 @@ function mappingsTable(labels: Labels, c: CatalogueInfo): TableSpec {
             row.description = mappingDescription(p, c.field, m.item, f) || null;
             // Not columns: what the HTML report's filters read.
             Object.assign(row, { _role: roleOf(f), _level: f.score.level });
-            for (const facet of c.facets) row[`facet.${facet.id}`] = facetValue(facet, m.facets?.[facet.id]) || null;
+            for (const facet of c.facets) {
+              const value = facetValue(facet, m.facets?.[facet.id]);
+              row[`facet.${facet.id}`] = value === "" ? null : value;
+            }
             yield row;
           }
         }
