@@ -1,4 +1,5 @@
 import type ExcelJS from "exceljs";
+import type { Writable } from "node:stream";
 import { runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
@@ -68,7 +69,7 @@ const values = (columns: Column[], row: Record<string, unknown>) =>
     return v === null || v === undefined || v === "" ? null : typeof v === "number" ? v : cellText(v as string);
   });
 
-async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string> }): Promise<number> {
+async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string>; output: Writable }): Promise<number> {
   const { book, table } = input;
   const sheet = openSheet(book, sheetName(table.name.replace(/^mappings\./, "mappings "), input.used), table.columns);
   const headers = uniqueHeaders(table.columns);
@@ -80,7 +81,7 @@ async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource
       sheet.addRow(values(table.columns, row)).commit();
       count++;
     }
-    await zipCaughtUp(sheet);
+    await zipCaughtUp(sheet, input.output);
   }
   levelScale(sheet, table.columns, count);
   sheet.commit();
@@ -106,7 +107,7 @@ export async function writeXlsx(input: { source: EvolutionSource; summary: Summa
   const used = new Set<string>();
   writeRunSheet(book, input.summary, used);
   const counts: Record<string, number> = {};
-  for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used });
+  for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used, output: input.sink.stream });
   await book.commit();
   return counts;
 }
