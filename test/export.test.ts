@@ -233,6 +233,23 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     expect(JSON.parse(read("said.json")).mappings.applications[0].description).toBe(said);
   });
 
+  test("Markdown tables: the model's text cannot break a row, start markup or fetch an image", async () => {
+    const line = structuredClone(lines[0]!);
+    const feature = line.plateaus[0]!.features[0]!;
+    feature.name = "Reports to C:\\share\\";
+    feature.description = '<img src="http://tracker.example/x.png"> *urgent* [site](http://x.example)';
+    writeFileSync(join(dir, "marks.jsonl"), `${JSON.stringify(line)}\n`);
+    expect((await runScript("export", ["--input", "marks.jsonl", "--output", "marks.md", "--view", "features"], { cwd: dir })).code).toBe(0);
+    const rows = read("marks.md").split("\n").filter((l) => l.startsWith("| "));
+    const cells = (row: string) => row.split(/(?<!\\)\|/).length;
+    expect(rows.map(cells)).toEqual(rows.map(() => cells(rows[0]!)));
+    const row = rows.find((r) => r.includes("Reports to"))!;
+    expect(row).not.toMatch(/(?<!\\)<img/);
+    expect(row).not.toMatch(/(?<!\\)\*urgent/);
+    expect(row).not.toMatch(/(?<!\\)\[site\]/);
+    expect(row.replace(/\\(.)/g, "$1")).toContain(feature.description);
+  });
+
   test("an unknown output extension, or an unknown --format, is a usage error listing the formats", async () => {
     const pdf = await exportTo("--output", "x.pdf");
     expect(pdf.code).toBe(2);

@@ -1,11 +1,11 @@
-import { narrativeMarkdown } from "./narrative.ts";
+import { md, narrativeMarkdown } from "./narrative.ts";
 import { detailText, runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type TableSpec } from "./views.ts";
 
-const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+const cell = md;
 // markdown-table needs every row to align the columns; rows are written one by one here instead.
 const line = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |\n`;
 
