@@ -87,6 +87,13 @@ describe("diff", () => {
     expect((await diff("facets-old.jsonl", "facets-new.jsonl")).stdout).toContain("mappings +0 -0 ~1");
     await diff("facets-old.jsonl", "facets-new.jsonl", "--format", "md", "--output", "f.md");
     expect(readFileSync(join(dir, "f.md"), "utf8")).toContain(`facets changed: ${before.mapping} (interface: UI → API)`);
+    // Matched by name under a new id, and the old file from stdin: the old facets are still found.
+    writeFileSync(join(dir, "facets-renamed.jsonl"), after.text.replaceAll(`"${after.id}"`, '"ZZZZZ9"'));
+    const proc = Bun.spawn(["bun", join(root, "scripts/diff.ts"), "-", "facets-renamed.jsonl", "--format", "md"], { cwd: dir, stdin: Bun.file(join(dir, "facets-old.jsonl")), stdout: "pipe", stderr: "pipe" });
+    const renamed = await new Response(proc.stdout).text();
+    expect(renamed).toContain(`feature_id: ${after.id} → ZZZZZ9`);
+    expect(renamed).toContain(`facets changed: ${before.mapping} (interface: UI → API)`);
+    expect(await proc.exited).toBe(1);
   });
 
   test("bad input exits 2, naming the file and line", async () => {
