@@ -1,4 +1,4 @@
-import { flushStdout } from "./stdout.ts";
+import { flushStdout, writeStdout } from "./stdout.ts";
 /** SIGPIPE stands for stdout's reader going away (EPIPE): the run stops as on SIGTERM, exit 141. */
 export type StopSignal = "SIGINT" | "SIGTERM" | "SIGPIPE";
 export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 })[signal];
@@ -8,6 +8,7 @@ export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 1
  * unless it first finishes a line being written). Returns a function that removes the handlers.
  */
 export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code: number) => void = process.exit): () => void {
+  (globalThis as Record<symbol, unknown>)[runHandled] = true;
   let received = false;
   const listener = (signal: "SIGINT" | "SIGTERM") => {
     if (received) return exit(signalExitCode(signal));
@@ -24,6 +25,8 @@ export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code:
 
 // Marks the listener of `exitOnSignal`: the same for every copy of this module (a task's bundle has its own).
 const fallback = Symbol.for("service-ambitions.exitOnSignal");
+// Set once a run handles signals itself: from then on the run says how it ended (its summary), not `lastWords`.
+const runHandled = Symbol.for("service-ambitions.runHandledSignals");
 
 /**
  * For run and map: while nothing else handles SIGINT or SIGTERM (start-up, the last steps), one
@@ -33,7 +36,7 @@ const fallback = Symbol.for("service-ambitions.exitOnSignal");
  * without yielding (an XLSX export): a listener only runs when the event loop turns, so there
  * Ctrl-C would wait for the end, where the default action stops the process at once.
  */
-export function exitOnSignal(exit: (code: number) => never = process.exit): void {
+export function exitOnSignal(exit: (code: number) => never = process.exit, options: { /** A line for stdout when the signal comes before the run began (a `--json` object). */ lastWords?: (signal: StopSignal) => string | undefined } = {}): void {
   if (process.listeners("SIGINT").some((l) => fallback in l)) return;
   let exiting = false;
   const listener = Object.assign((signal: "SIGINT" | "SIGTERM") => {
@@ -42,6 +45,8 @@ export function exitOnSignal(exit: (code: number) => never = process.exit): void
     // first, as on a run's second signal; another signal meanwhile does not wait for the reader.
     if (exiting) return exit(signalExitCode(signal));
     exiting = true;
+    const words = (globalThis as Record<symbol, unknown>)[runHandled] ? undefined : options.lastWords?.(signal);
+    if (words) void writeStdout(words);
     void flushStdout().then(() => exit(signalExitCode(signal)));
   }, { [fallback]: true });
   process.on("SIGINT", listener);

@@ -9,7 +9,8 @@ import { parseMapInput } from "../lib/pipeline/map-input.ts";
 import { remap } from "../lib/pipeline/remap.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { taskMeta } from "./_meta.ts";
-import { defineTask, runTask } from "./_task.ts";
+import { defineTask } from "./_task.ts";
+import { startTask } from "./_start.ts";
 
 const list = (text: string | undefined) => text?.split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -62,4 +63,5 @@ const task = defineTask({
 
 export default task;
 
-if (import.meta.main) await runTask(task);
+// Through scripts/_start.ts as run is, so a signal while it starts ends it as run's does (--json says so).
+if (import.meta.main) await startTask("map", async () => ({ default: task }));
