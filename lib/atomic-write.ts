@@ -51,15 +51,39 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
   commitTemp(temp, path);
 }
 
+/** `writeFileAtomic`s under way: finished at once if the process exits first (see `finishOnExit`). */
+const pending = new Map<string, { path: string; data: string | Uint8Array }>();
+
+/**
+ * A process that exits while writes are under way (a second Ctrl-C calls `process.exit`) finishes
+ * them first, synchronously: a cache entry is an answer already paid for, which a rerun would
+ * otherwise pay for again, and its temp file would stay behind for good.
+ */
+function finishOnExit(): void {
+  for (const [temp, { path, data }] of pending) {
+    try {
+      writeFileAtomicSync(path, data);
+    } catch {
+      // Exiting: what cannot be written now is a miss for the next run.
+    }
+    rmSync(temp, { force: true });
+  }
+  pending.clear();
+}
+
 /** `writeFileAtomicSync` without blocking: for the cache, where many writes run at once. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const temp = uniqueTempFor(path);
+  if (pending.size === 0 && !process.listeners("exit").includes(finishOnExit)) process.on("exit", finishOnExit);
+  pending.set(temp, { path, data });
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(temp, data);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
+  } finally {
+    pending.delete(temp);
   }
 }
