@@ -1,7 +1,8 @@
 import { randomHex } from "./hash.ts";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { pidAlive } from "./process-alive.ts";
 
 /**
  * The one way a file is replaced: write a temp file next to it, then rename it over the target.
@@ -26,6 +27,20 @@ export function staleTempPid(path: string, name: string): number | undefined {
   if (!name.startsWith(prefix) || !name.endsWith(".tmp")) return undefined;
   const pid = name.slice(prefix.length, -".tmp".length);
   return /^\d+$/.test(pid) ? Number(pid) : undefined;
+}
+
+/**
+ * Removes the temp files of `path` (`<path>.<pid>.<hex>.tmp`) left by processes that are gone: a
+ * `kill -9` in the middle of a write. Called after writing `path` again (a cache entry the killed
+ * run never finished is a miss, answered and written anew), so no folder listing costs a hit.
+ */
+export async function removeDeadTemps(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "")?.[1];
+    if (pid && Number(pid) !== process.pid && !pidAlive(Number(pid))) await rm(join(dirname(path), name), { force: true });
+  }
 }
 
 /** Moves a finished temp file over `path`; the temp is removed if the rename fails. */
