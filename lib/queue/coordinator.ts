@@ -36,7 +36,9 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   watchConnection(connection, settings.url, rt.log, "waiting for it to come back (jobs stay queued)", () => void awaited.requeueLost());
   const eventsConnection = queueConnection(settings.url);
   const events = new QueueEvents(settings.name, { connection: eventsConnection });
+  // Each awaited job listens on both (BullMQ's waitUntilFinished): thousands of them are no leak.
   events.setMaxListeners(0);
+  queue.setMaxListeners(0);
   // A lost connection is reported once by its watcher; BullMQ's own error events would print a stack per retry.
   queue.on("error", () => {});
   events.on("error", () => {});
