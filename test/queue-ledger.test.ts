@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+
+let redis: RedisServer;
+let server: TestServer;
+beforeAll(async () => {
+  redis = await startRedis();
+  server = startTestServer({ latencyMs: 20, jitterMs: 20 });
+});
+afterAll(async () => {
+  await redis.stop();
+  await server.stop();
+});
+
+/** A project folder whose cache and queue are in the test's Redis. */
+function project(name: string) {
+  const { dir, cleanup } = tempDir("sa-queue-ledger-");
+  const config = { dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "redis", url: `${redis.url}/1`, base: `cache-${name}` }, queue: { name, attempts: 2, lockDuration: 2000 } };
+  writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify(config));
+  return { dir, cleanup };
+}
+
+const startWorker = (dir: string) => spawnScript("worker", ["--queue", redis.url, "--concurrency", "4", "--grace", "5"], { cwd: dir, baseURL: server.url });
+const runs = (dir: string) => JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs as Array<{ totals: { liveCalls: number } }>;
+
+describe("run --queue: the ledger over coordinators and workers", () => {
+  test("two coordinators on one queue at once each count their own run's calls: their live calls add up to the server's answers", async () => {
+    const { dir, cleanup } = project("two");
+    writeJsonl(join(dir, "a.jsonl"), makeServices(3, "A"));
+    writeJsonl(join(dir, "b.jsonl"), makeServices(3, "B"));
+    const workers = [startWorker(dir), startWorker(dir)];
+    const answered = server.answered;
+    try {
+      const [a, b] = await Promise.all([
+        runScript("run", ["--queue", redis.url, "-i", "a.jsonl", "-o", "a.out.jsonl"], { cwd: dir, baseURL: server.url }),
+        runScript("run", ["--queue", redis.url, "-i", "b.jsonl", "-o", "b.out.jsonl"], { cwd: dir, baseURL: server.url }),
+      ]);
+      expect([a.code, b.code]).toEqual([0, 0]);
+      const live = runs(dir).map((run) => run.totals.liveCalls);
+      expect(live).toEqual([63, 63]);
+      expect(live[0]! + live[1]!).toBe(server.answered - answered);
+    } finally {
+      for (const w of workers) w.kill("SIGTERM");
+      await Promise.all(workers.map((w) => w.exited));
+      cleanup();
+    }
+  }, 120_000);
+
+  test("a coordinator waiting on more than ten jobs prints no MaxListenersExceededWarning", async () => {
+    const { dir, cleanup } = project("many");
+    writeJsonl(join(dir, "in.jsonl"), makeServices(12, "M"));
+    const worker = startWorker(dir);
+    try {
+      const result = await runScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(result.stderr).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+      cleanup();
+    }
+  }, 120_000);
+});
