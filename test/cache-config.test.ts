@@ -1,0 +1,28 @@
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+const cases: Array<{ name: string; cache?: Record<string, unknown>; env?: Record<string, string>; says: RegExp }> = [
+  { name: "SA_CACHE__URL that is not a Redis URL", env: { SA_CACHE__DRIVER: "redis", SA_CACHE__URL: "notaurl" }, says: /^✖ config: SA_CACHE__URL \(cache\.url\): expected redis:\/\/HOST:PORT\[\/DB\] or rediss:\/\/…/ },
+  { name: "SA_CACHE__URL that is a number", env: { SA_CACHE__DRIVER: "redis", SA_CACHE__URL: "6379" }, says: /^✖ config: SA_CACHE__URL \(cache\.url\): .*expected string/ },
+  { name: "cache.url in the file that is not a Redis URL", cache: { driver: "redis", url: "127.0.0.1:6379" }, says: /^✖ config .*service-ambitions\.config\.json:\d+: cache\.url: expected redis:\/\// },
+  { name: "SA_CACHE__BASE that is not text", env: { SA_CACHE__DRIVER: "fs", SA_CACHE__BASE: "123" }, says: /^✖ config: SA_CACHE__BASE \(cache\.base\): .*expected string/ },
+];
+
+for (const c of cases) {
+  test(`run: ${c.name} is one line naming the key, exit 2, before any call`, async () => {
+    const { dir, cleanup } = tempDir("sa-cache-config-");
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", ...(c.cache ? { cache: c.cache } : {}) }, null, 2));
+      writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, env: c.env, baseURL: "http://127.0.0.1:9/v1" });
+      expect(result.code).toBe(2);
+      const lines = result.stderr.trim().split("\n").filter((l) => !l.startsWith("ℹ"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(c.says);
+    } finally {
+      cleanup();
+    }
+  }, 30_000);
+}
