@@ -65,3 +65,26 @@ describe("run --queue: the ledger over coordinators and workers", () => {
     }
   }, 120_000);
 });
+
+describe("worker --json", () => {
+  test("the worker prints one summary object when it stops: its jobs completed and failed, and the totals of its calls", async () => {
+    const { dir, cleanup } = project("json");
+    writeJsonl(join(dir, "in.jsonl"), makeServices(2, "W"));
+    const worker = spawnScript("worker", ["--queue", redis.url, "--concurrency", "4", "--json"], { cwd: dir, baseURL: server.url });
+    try {
+      const run = await runScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+      expect(run.code).toBe(0);
+      worker.kill("SIGTERM");
+      const [code, stdout] = await Promise.all([worker.exited, new Response(worker.stdout).text()]);
+      expect(code).toBe(0);
+      const lines = stdout.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      const summary = JSON.parse(lines[0]!);
+      expect(summary).toMatchObject({ status: "stopped", exitCode: 0, queue: "json", signal: "SIGTERM", jobs: { completed: 2, failed: 0 } });
+      expect(summary.totals.liveCalls).toBe(JSON.parse(run.stdout.trim().split("\n").at(-1)!).totals.liveCalls);
+    } finally {
+      if (worker.exitCode === null) worker.kill("SIGKILL");
+      cleanup();
+    }
+  }, 60_000);
+});
