@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 import { hostname } from "node:os";
 import { errorMessage } from "../lib/errors.ts";
-import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection } from "../lib/queue/connection.ts";
+import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection, type QueueSettings } from "../lib/queue/connection.ts";
+import type { Config } from "../lib/schema/config.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal, currentJob } from "../lib/queue/journal.ts";
 import { startQueueWorker, type QueueWorker } from "../lib/queue/worker.ts";
@@ -33,7 +34,7 @@ const task = defineTask({
     // usage limits a job carries (the coordinator's); this process's own guard keeps its config's limits.
     const budget = createSharedBudget(connection, keys);
     const journal = createRedisJournal(connection, keys, budget);
-    const own = { ...config, budget: { softUsd: config.budget.softUsd } };
+    const own = { ...config, budget: { softUsd: config.budget.softUsd }, rateLimit: sharedRate(config, settings) };
     const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);
     watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
@@ -53,6 +54,15 @@ const task = defineTask({
     return 0;
   },
 });
+
+/**
+ * A worker's `rpm`/`tpm` hold over every worker of the queue: without a store of its own
+ * (`rateLimit`), its buckets are shared through the queue's Redis, one per queue.
+ */
+function sharedRate(config: Config, settings: QueueSettings): Config["rateLimit"] {
+  if (config.rateLimit.store !== "memory" || (config.rpm === undefined && config.tpm === undefined)) return config.rateLimit;
+  return { store: "redis", url: settings.url, key: `queue.${settings.name}` };
+}
 
 /** The jobs this worker completed, and the attempts that failed (a job retried counts each time). */
 function countJobs(worker: QueueWorker): { completed: number; failed: number } {

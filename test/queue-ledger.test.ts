@@ -88,3 +88,25 @@ describe("worker --json", () => {
     }
   }, 60_000);
 });
+
+describe("run --queue: the rate limits over workers", () => {
+  test("workers given --rpm (no rateLimit store of their own) share one bucket in the queue's Redis: three stay within it together", async () => {
+    const limited = startTestServer({ latencyMs: 20, rpm: 330, windowMs: 10_000 });
+    const { dir, cleanup } = project("rpm");
+    writeJsonl(join(dir, "in.jsonl"), makeServices(3, "P"));
+    const workers = [1, 2, 3].map(() => spawnScript("worker", ["--queue", redis.url, "--concurrency", "1", "--rpm", "300"], { cwd: dir, baseURL: limited.url }));
+    try {
+      const result = await runScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: limited.url });
+      expect(result.code).toBe(0);
+      const at = limited.requests.map((r) => r.at);
+      const perMinute = (limited.requests.length - 1) / ((Math.max(...at) - Math.min(...at)) / 60_000);
+      expect(limited.rejected429).toBeLessThanOrEqual(2);
+      expect(perMinute).toBeLessThan(330);
+    } finally {
+      for (const w of workers) w.kill("SIGTERM");
+      await Promise.all(workers.map((w) => w.exited));
+      await limited.stop();
+      cleanup();
+    }
+  }, 120_000);
+});
