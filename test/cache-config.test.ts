@@ -26,3 +26,22 @@ for (const c of cases) {
     }
   }, 30_000);
 }
+
+test("cache stats on a redis store names the key prefix the run writes under (a base that is a path becomes tmp:py:sa), and its keys are found there", async () => {
+  const { startRedis } = await import("./redis-server.ts");
+  const redis = await startRedis();
+  const { dir, cleanup } = tempDir("sa-cache-config-");
+  try {
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, cache: { driver: "redis", url: redis.url, base: "/tmp/py/sa" } }));
+    writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+    expect((await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl", "--model", "synthetic:demo"], { cwd: dir })).code).toBe(0);
+    const keys = (await Bun.$`redis-cli -p ${redis.port} --scan`.text()).trim().split("\n");
+    expect(keys.length).toBe(21);
+    expect(keys.every((k) => k.startsWith("tmp:py:sa:"))).toBe(true);
+    const stats = await runScript("cache", ["stats"], { cwd: dir });
+    expect(stats.stdout).toContain(`store   redis ${redis.url} (prefix tmp:py:sa)`);
+  } finally {
+    await redis.stop();
+    cleanup();
+  }
+}, 60_000);
