@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Redis } from "ioredis";
+import { createJournalReader } from "../lib/queue/journal.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 import { startRedis, type RedisServer } from "./redis-server.ts";
@@ -109,4 +111,25 @@ describe("run --queue: the rate limits over workers", () => {
       cleanup();
     }
   }, 120_000);
+});
+
+describe("the coordinator's journal reader", () => {
+  test("after Redis restarts without its data, the entries workers journal again are read from the start, not skipped up to the old offset", async () => {
+    const client = new Redis(`${redis.url}/5`);
+    const key = "sa:queue:restart:journal";
+    const entry = (n: number) => JSON.stringify({ type: "call", stage: "features", model: "openai:m", cache: "live", inputTokens: n, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, serviceId: "S", runId: "R", jobId: "J", worker: "w" });
+    try {
+      await client.flushdb();
+      const recorded: number[] = [];
+      const reader = await createJournalReader(client, key, { owns: (e) => e.runId === "R", record: (call) => void recorded.push(call.inputTokens) });
+      await client.rpush(key, entry(1), entry(2), entry(3));
+      await reader.pull();
+      await client.flushdb(); // what a Redis restarted without persistence holds
+      await client.rpush(key, entry(4), entry(5));
+      await reader.pull();
+      expect(recorded).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      client.disconnect();
+    }
+  });
 });

@@ -110,6 +110,12 @@ export async function readRedisJournal(client: Redis, key: string, from: number)
   return { entries, next: from + raw.length };
 }
 
+/** A mark kept next to the journal: a new one means the list was lost and started again. */
+async function journalEpoch(client: Redis, key: string): Promise<string> {
+  await client.set(`${key}:epoch`, crypto.randomUUID(), "NX");
+  return (await client.get(`${key}:epoch`)) ?? "";
+}
+
 export interface JournalReaderOptions {
   /** Whether an entry is this run's to count: its own calls, and those made for its jobs while no coordinator was attached. */
   owns(entry: Pick<JournalEntry, "runId" | "jobId">): boolean;
@@ -128,9 +134,13 @@ export interface JournalReaderOptions {
 export async function createJournalReader(client: Redis, key: string, options: JournalReaderOptions): Promise<{ pull(): Promise<void> }> {
   const [length, read] = await Promise.all([client.llen(key), client.get(`${key}:read`)]);
   let at = read === null ? length : Math.min(Number(read) || 0, length);
+  let epoch = await journalEpoch(client, key);
   let unowned: JournalEntry[] = [];
   let pulling: Promise<void> = Promise.resolve();
   const pull = async () => {
+    const now = await journalEpoch(client, key);
+    // Redis lost its data (a restart without persistence, `queue clean`): the list starts again from 0.
+    if (now !== epoch) [epoch, at, unowned] = [now, 0, []];
     const { entries, next } = await readRedisJournal(client, key, at);
     at = next;
     const candidates = [...unowned, ...entries];
