@@ -133,3 +133,31 @@ describe("the coordinator's journal reader", () => {
     }
   });
 });
+
+describe("a worker stopped past its grace period", () => {
+  test("its jobs go back to the queue once its calls in flight are answered and cached: the worker that takes them over pays for none of them again", async () => {
+    const slow = startTestServer({ latencyMs: 400 });
+    const { dir, cleanup } = project("grace");
+    writeJsonl(join(dir, "in.jsonl"), makeServices(2, "G"));
+    const first = spawnScript("worker", ["--queue", redis.url, "--concurrency", "4", "--grace", "1"], { cwd: dir, baseURL: slow.url });
+    let second: ReturnType<typeof spawnScript> | undefined;
+    try {
+      const run = runScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: slow.url });
+      while (slow.answered < 4) await Bun.sleep(20);
+      first.kill("SIGTERM");
+      second = spawnScript("worker", ["--queue", redis.url, "--concurrency", "4"], { cwd: dir, baseURL: slow.url });
+      const [code, stderr] = await Promise.all([first.exited, new Response(first.stderr).text()]);
+      expect(code).toBe(0);
+      expect(stderr).toContain("held jobs put back on the queue");
+      expect(stderr).not.toMatch(/failed \(attempt/);
+      expect((await run).code).toBe(0);
+      expect(readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+      expect(slow.answered).toBe(42);
+    } finally {
+      second?.kill("SIGTERM");
+      await second?.exited;
+      await slow.stop();
+      cleanup();
+    }
+  }, 120_000);
+});
