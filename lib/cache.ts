@@ -17,7 +17,8 @@ const localDrivers: Record<string, () => Promise<{ default: (opts: any) => Drive
   redis: () => import("unstorage/drivers/redis"),
 };
 
-export const driverNames = () => [...new Set([...Object.keys(localDrivers), ...Object.keys(builtinDrivers)])].sort();
+// unstorage lists each driver twice (`azure-app-configuration`, `azureAppConfiguration`): named once, in kebab-case.
+export const driverNames = () => [...new Set([...Object.keys(localDrivers), ...Object.keys(builtinDrivers)])].filter((name) => !/[A-Z]/.test(name)).sort();
 
 export interface CacheConfig {
   driver: string;

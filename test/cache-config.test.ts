@@ -45,3 +45,22 @@ test("cache stats on a redis store names the key prefix the run writes under (a 
     cleanup();
   }
 }, 60_000);
+
+test("run: an unknown cache driver is one line naming it and the drivers there are (each once, as unstorage spells them in kebab-case), exit 2", async () => {
+  const { dir, cleanup } = tempDir("sa-cache-config-");
+  try {
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini" }));
+    writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+    const result = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, env: { SA_CACHE__DRIVER: "rediss" }, baseURL: "http://127.0.0.1:9/v1" });
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toStartWith('✖ cache.driver: unknown driver "rediss" (known: ');
+    expect(lines[0]).toContain(" fs, ");
+    expect(lines[0]).toContain(" redis, ");
+    expect(lines[0]).toContain(" azure-app-configuration, ");
+    expect(lines[0]).not.toContain("azureAppConfiguration");
+  } finally {
+    cleanup();
+  }
+}, 30_000);
