@@ -2,7 +2,7 @@ import type { OpenAI as OpenAIClient } from "openai";
 import { loadOpenAISdk } from "../lib/openai-sdk.ts";
 import { SAError } from "../lib/errors.ts";
 import { createRetryFetch, retriesOf } from "../lib/http.ts";
-import { redact, redactUrl } from "../lib/redact.ts";
+import { addSecret, redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
 
 // The SDK, from its precompiled copy when `bun install` made one (lib/openai-sdk.ts).
@@ -32,11 +32,17 @@ export function endpointSettings(context: Pick<ProviderContext, "env" | "endpoin
   const keyName = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY" : undefined);
   const headerVariables = Object.values(options.headers ?? {}).flatMap((v) => (typeof v === "string" ? [] : [v.env]));
   const describeKey = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY (or SA_OPENAI_API_KEY)" : headerVariables.join(", ") || undefined);
-  const apiKey = () => (options.apiKeyEnv ? context.env[options.apiKeyEnv] || undefined : builtIn ? openaiApiKey(context.env) : undefined);
+  // A key read from a variable config names is redacted from every message, as OPENAI_API_KEY is.
+  const apiKey = () => {
+    const key = options.apiKeyEnv ? context.env[options.apiKeyEnv] || undefined : builtIn ? openaiApiKey(context.env) : undefined;
+    addSecret(key);
+    return key;
+  };
   const headers = () => {
     const out: Record<string, string> = {};
     for (const [header, value] of Object.entries(options.headers ?? {})) {
       const resolved = typeof value === "string" ? value : context.env[value.env];
+      if (typeof value !== "string") addSecret(resolved);
       if (!resolved) throw new SAError("E_USAGE", `providers.${name}.headers.${header}: ${(value as { env: string }).env} is not set`);
       out[header] = resolved;
     }
