@@ -3,7 +3,7 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
-import { parseResetMs, retryAfterMs } from "./http.ts";
+import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
 
 export interface LimiterOptions {
@@ -16,6 +16,8 @@ export interface LimiterOptions {
   clock: Clock;
   /** Share the buckets through Redis (an ioredis client) under this key. */
   shared?: { client: unknown; key: string };
+  /** A pause a provider asks for past this is not taken (`retry.maxWaitMs`). @default 120000 */
+  maxPauseMs?: number;
 }
 
 export interface Limiter {
@@ -187,6 +189,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
       if (remainingRequests === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-requests")) ?? 0);
       const remainingTokens = headers.get("x-ratelimit-remaining-tokens");
       if (remainingTokens === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-tokens")) ?? 0);
+      // A wait too long to be waited (a spent daily quota) fails that call instead: the others go on.
+      if (pauseMs > (options.maxPauseMs ?? defaultMaxWaitMs)) return;
       if (pauseMs > 0) pausedUntil = Math.max(pausedUntil, options.clock.now() + pauseMs);
     },
     stop(error) {

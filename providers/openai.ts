@@ -1,7 +1,7 @@
 import type { OpenAI as OpenAIClient } from "openai";
 import { loadOpenAISdk } from "../lib/openai-sdk.ts";
 import { SAError } from "../lib/errors.ts";
-import { createRetryFetch, retriesOf } from "../lib/http.ts";
+import { createRetryFetch, defaultMaxWaitMs, refusedWaitHeader, retriesOf } from "../lib/http.ts";
 import { addSecret, redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
 
@@ -68,7 +68,7 @@ function createClient(settings: Settings, context: ProviderContext, expectBody?:
     defaultQuery: settings.options.defaultQuery,
     maxRetries: 0,
     // The retry layer times each attempt; this only bounds the whole series.
-    timeout: context.http.attempts * (context.http.requestTimeout + context.http.capMs) + 60_000,
+    timeout: context.http.attempts * (context.http.requestTimeout + Math.max(context.http.capMs, context.http.maxWaitMs ?? defaultMaxWaitMs)) + 60_000,
     fetch: createRetryFetch({ ...context.http, fetch: context.fetch, expectBody, onRetry: context.onRetry, onResponseHeaders: context.onResponseHeaders }),
   });
 }
@@ -147,9 +147,11 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
     // The SDK's message starts with the status, which the message below gives once already.
     const reason = redact((error.message.split("\n")[0] ?? "error").replace(/^\d{3} /, ""));
     const id = requestId ? ` (request id ${requestId})` : "";
+    const refused = Number(error.headers?.get(refusedWaitHeader) ?? 0);
+    const wait = refused ? `; it asked to wait ${Math.round(refused / 1000)} s, more than retry.maxWaitMs, so it was not retried` : "";
     // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each service.
     if (error.status === 401) return new SAError("E_USAGE", `${label}: HTTP 401 ${reason}: check ${settings.describeKey ?? `the key of providers.${settings.name}`}${id}`, { cause: error, details: { status: 401, requestId } });
-    return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)`, { cause: error, details: { status: error.status, requestId, retries } });
+    return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)${wait}`, { cause: error, details: { status: error.status, requestId, retries } });
   }
   const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;
   return new SAError("E_PROVIDER", `${label}: ${redact((cause as Error).message ?? String(cause))} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });

@@ -88,7 +88,7 @@ export interface Endpoint {
 export interface ProviderContext {
   env: Record<string, string | undefined>;
   fetch?: typeof globalThis.fetch;
-  http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; stopped?: AbortSignal };
+  http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; maxWaitMs?: number; stopped?: AbortSignal };
   onRetry?: (info: RetryInfo) => void;
   onResponseHeaders?: (headers: Headers, status: number) => void;
   /** The endpoint the model id named. @default the built-in entry of the same name */
