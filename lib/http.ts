@@ -208,13 +208,26 @@ interface Counter {
 export const refusedWaitHeader = "x-sa-refused-wait-ms";
 
 /** A retryable answer that asks for a wait past `maxWaitMs` is not retried: the call fails now. */
-function refuseLongWaits(options: RetryOptions): (context: FetchContext) => void {
+export function refuseLongWaits(options: Pick<RetryOptions, "maxWaitMs">): (context: FetchContext) => void {
   const maxWaitMs = options.maxWaitMs ?? defaultMaxWaitMs;
   return (context) => {
     const asked = askedWaitMs(context.response?.status, context.response?.headers);
     if (asked === undefined || asked <= maxWaitMs) return;
-    (context.options as { counter?: Counter }).counter!.refusedWaitMs = asked;
+    const counter = (context.options as { counter?: Counter }).counter;
+    if (counter) counter.refusedWaitMs = asked;
     context.options.retry = false;
+  };
+}
+
+/**
+ * ofetch's `retryDelay` for a client other than the SDK's (the Batch API): the wait the answer
+ * asks for, else full jitter backoff up to the cap, as for chat calls.
+ */
+export function plainRetryDelay(options: Pick<RetryOptions, "attempts" | "baseMs" | "capMs" | "random">): (context: FetchContext) => number {
+  const random = options.random ?? Math.random;
+  return (context) => {
+    const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
+    return Math.max(1, askedWaitMs(context.response?.status, context.response?.headers) ?? backoffMs(options.attempts - remaining, options, random));
   };
 }
 
