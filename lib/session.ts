@@ -91,6 +91,6 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
   }
   const details = { stage: spec.stage, serviceId: spec.serviceId };
   // Every model answered, and every answer stayed invalid (each is quarantined): the pipeline goes on without it (lib/pipeline/gaps.ts).
-  if (!providerFailed) throw new SAError("E_VALIDATION", `${spec.stage} answer still invalid after a re-ask: ${reasons.join(" | ")}`, { details });
+  if (!providerFailed) throw new SAError("E_VALIDATION", `${spec.stage} answer still invalid: ${reasons.join(" | ")}`, { details });
   throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details });
 }

@@ -90,6 +90,7 @@ export const chatBody = (model: string, request: ChatRequest) => ({
 async function chat(client: OpenAIClient, model: string, request: ChatRequest): Promise<ChatResult> {
   const { data, response } = await client.chat.completions.create(chatBody(model, request), { signal: request.signal }).withResponse();
   const message = data.choices[0]?.message;
+  const cutOff = data.choices[0]?.finish_reason === "length";
   const retries = retriesOf(response);
   // A refusal is a failed call: the next fallback model may answer.
   if (message?.refusal) throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(message.refusal)})`, { details: { retries } });
@@ -99,6 +100,7 @@ async function chat(client: OpenAIClient, model: string, request: ChatRequest): 
     model: data.model || model,
     responseId: data.id,
     retries,
+    ...(cutOff ? { cutOff } : {}),
     usage: {
       inputTokens: usage?.prompt_tokens ?? 0,
       cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
@@ -134,7 +136,8 @@ async function responses(client: OpenAIClient, model: string, request: ChatReque
     outputTokens: data.usage?.output_tokens ?? 0,
     reasoningTokens: data.usage?.output_tokens_details?.reasoning_tokens ?? 0,
   };
-  return { content: text, model: data.model || model, responseId: data.id, retries, usage };
+  const cutOff = data.incomplete_details?.reason === "max_output_tokens";
+  return { content: text, model: data.model || model, responseId: data.id, retries, usage, ...(cutOff ? { cutOff } : {}) };
 }
 
 /** The SDK's errors as ours: the status, the provider's words (redacted), the request id and the retries. */

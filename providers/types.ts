@@ -47,6 +47,8 @@ export interface ChatResult {
   retries: number;
   /** Answered through a Batch API: the share of the live price it costs. */
   batchPriceFactor?: number;
+  /** The answer stopped at the output cap (`maxOutputTokens`): a re-ask would be cut off again. */
+  cutOff?: boolean;
 }
 
 /** What a provider can do; the session and preflight ask before they rely on it. */
