@@ -22,6 +22,11 @@ export interface ChatRequest {
   /** Output tokens this call may produce. */
   maxOutputTokens?: number;
   signal?: AbortSignal;
+  /**
+   * Values a string property may take that the JSON Schema could not pin (too many for an enum):
+   * for providers that build answers from the schema (synthetic); a model API is never sent them.
+   */
+  choices?: Record<string, string[]>;
   /** The call's cache key (a re-ask's carries `:reask`): a batch request's `custom_id`. */
   requestKey?: string;
 }

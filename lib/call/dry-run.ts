@@ -11,7 +11,7 @@ import type { Attempt, CallContext } from "./context.ts";
 export function dryRunMiss<T>(ctx: Pick<CallContext, "misses" | "runId" | "clock">, attempt: Attempt<T>): CallResult<T> {
   const { spec, model } = attempt;
   ctx.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model });
-  const standIn = validateAnswer(spec, fakeFromSchema(attempt.jsonSchema, attempt.hash));
+  const standIn = validateAnswer(spec, fakeFromSchema(attempt.jsonSchema, attempt.hash, spec.choices));
   // A stand-in is never written, but named like a live answer of this run.
   if (standIn.ok) return { value: standIn.value, model, cached: false, source: { runId: ctx.runId, at: new Date(ctx.clock.now()).toISOString() } };
   throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {

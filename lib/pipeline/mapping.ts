@@ -33,6 +33,15 @@ function schemaOf(catalogue: Catalogue, enumLimit: number, rationale: boolean) {
   return schema;
 }
 
+/** A catalogue's item ids when they are too many to pin as an enum (`enumLimit`): an offline provider's choices. */
+const choicesOf = new WeakMap<Catalogue, { item: string[] }>();
+function unpinnedItems(catalogue: Catalogue, enumLimit: number): { item: string[] } | undefined {
+  if (new Set(catalogue.items.map((i) => i.id)).size <= enumLimit) return undefined;
+  let choices = choicesOf.get(catalogue);
+  if (!choices) choicesOf.set(catalogue, (choices = { item: catalogue.items.map((i) => i.id) }));
+  return choices;
+}
+
 /** What checking an answer needs of a catalogue, built once: its item ids and the facets validator. */
 interface CatalogueChecks {
   items: Set<string>;
@@ -203,6 +212,7 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
     }),
     schema: schemaOf(input.catalogue, ctx.enumLimit, ctx.rationale),
     pins,
+    choices: unpinnedItems(input.catalogue, ctx.enumLimit),
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),
