@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { AnswerSource } from "../call-spec.ts";
 import { mappingPrompt, type MappingFeature } from "../prompts/build.ts";
 import type { Catalogue } from "../schema/data.ts";
-import { facetsSchema, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
+import { facetsSchema, fitsEnum, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
 import { formatIssues } from "../zod-error.ts";
 import { fastCheckOf, type FastCheck } from "../zod-fast-check.ts";
 import type { PipelineContext } from "./context.ts";
@@ -36,7 +36,7 @@ function schemaOf(catalogue: Catalogue, enumLimit: number, rationale: boolean) {
 /** A catalogue's item ids when they are too many to pin as an enum (`enumLimit`): an offline provider's choices. */
 const choicesOf = new WeakMap<Catalogue, { item: string[] }>();
 function unpinnedItems(catalogue: Catalogue, enumLimit: number): { item: string[] } | undefined {
-  if (new Set(catalogue.items.map((i) => i.id)).size <= enumLimit) return undefined;
+  if (fitsEnum(catalogue.items.map((i) => i.id), enumLimit)) return undefined;
   let choices = choicesOf.get(catalogue);
   if (!choices) choicesOf.set(catalogue, (choices = { item: catalogue.items.map((i) => i.id) }));
   return choices;
