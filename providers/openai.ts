@@ -157,7 +157,9 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
     return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)${wait}`, { cause: error, details: { status: error.status, requestId, retries } });
   }
   const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;
-  return new SAError("E_PROVIDER", `${label}: ${redact((cause as Error).message ?? String(cause))} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
+  // No answer came back: where the request was going is what a reader needs to know (never its credentials).
+  const where = error instanceof APIConnectionError ? ` (${redactUrl(settings.baseURL)})` : "";
+  return new SAError("E_PROVIDER", `${label}: ${redact((cause as Error).message ?? String(cause))}${where} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
 }
 
 /** The official SDK, for any OpenAI-compatible endpoint named in config (or the built-in `openai`). */
