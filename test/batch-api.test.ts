@@ -50,3 +50,36 @@ describe("the Batch API's retries are the chat calls' (lib/http.ts)", () => {
     }
   });
 });
+
+describe("a run stopped between creating a batch and recording its id", () => {
+  test("the next run finds the batch made from its uploaded file and re-attaches: no second batch, nothing paid twice", async () => {
+    const { startTestServer } = await import("../lib/test-server.ts");
+    const { createStorage } = await import("unstorage");
+    const { runWave } = await import("../lib/batch/wave.ts");
+    const { requestLine } = await import("../lib/batch/request.ts");
+    const { saveBatchRecord } = await import("../lib/batch/store.ts");
+    const { systemClock } = await import("../lib/clock.ts");
+    const { silentLog } = await import("../lib/log.ts");
+    const { batchConfigSchema } = await import("../lib/schema/config.ts");
+    const server = startTestServer({ batch: { completionMs: 100 } });
+    try {
+      const batches = api(server.url);
+      const schema = { type: "object", properties: { ok: { type: "string" } }, required: ["ok"], additionalProperties: false };
+      const requests = ["k1", "k2"].map((customId) => ({ customId, model: "gpt-4o-mini", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: customId }], response_format: { type: "json_schema", json_schema: { name: "t", strict: true, schema } } } }));
+      // The stopped run: its file uploaded and recorded, its batch created, and then the process was gone.
+      const storage = createStorage();
+      const fileId = await batches.upload(requests.map(requestLine).join(""), "sa-run-wave1-1.jsonl");
+      const at = new Date().toISOString();
+      await saveBatchRecord(storage, { runKey: "run", runId: "r1", wave: 1, model: "gpt-4o-mini", fileId, batchId: null, status: "uploaded", customIds: ["k1", "k2"], counts: { total: 2, completed: 0, failed: 0 }, createdAt: at, updatedAt: at, consumed: false });
+      await batches.create(fileId, "24h", { runKey: "run", wave: "1" });
+      expect(server.batch.creations).toBe(1);
+
+      const ctx = { api: batches, storage, log: silentLog, clock: systemClock, config: batchConfigSchema.parse({}), pollMs: 20, runKey: "run", runId: "r2" };
+      const outcomes = await runWave(ctx, 1, requests);
+      expect(server.batch.creations).toBe(1);
+      expect([...outcomes.values()].map((o) => o.ok)).toEqual([true, true]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
