@@ -86,7 +86,7 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
     onRetry: (info) => {
       log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
     },
-    onResponseHeaders: (headers, status) => limiter.observe(headers, status),
+    onResponseHeaders: (headers, status, endpoint) => limiter.observe(headers, status, endpoint),
   });
 }
 

@@ -97,7 +97,8 @@ export interface ProviderContext {
   fetch?: typeof globalThis.fetch;
   http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; maxWaitMs?: number; stopped?: AbortSignal };
   onRetry?: (info: RetryInfo) => void;
-  onResponseHeaders?: (headers: Headers, status: number) => void;
+  /** Every response's headers; `endpoint` is the endpoint's name (a pause holds that endpoint's calls only). */
+  onResponseHeaders?: (headers: Headers, status: number, endpoint?: string) => void;
   /** The endpoint the model id named. @default the built-in entry of the same name */
   endpoint?: Endpoint;
 }

@@ -33,3 +33,28 @@ describe("a provider that asks to wait longer than retry.maxWaitMs", () => {
     }
   }, 30_000);
 });
+
+describe("a 429 from one endpoint", () => {
+  test("pauses that endpoint's calls only: the fallback on another endpoint is asked at once", async () => {
+    const limited = startTestServer({ fault: () => ({ type: "429" as const, retryAfter: "4" }) });
+    const other = startTestServer();
+    const { dir, cleanup } = tempDir("sa-pause-");
+    try {
+      writeJsonl(join(dir, "services.jsonl"), makeServices(1));
+      const providers = { limited: { type: "openai", baseURL: limited.url }, other: { type: "openai", baseURL: other.url } };
+      // One attempt: the 429 fails the call at once, and the fallback is asked.
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "limited:gpt-4o-mini", models: { fallback: ["other:gpt-4o-mini"] }, retry: { attempts: 1 }, providers }));
+      const proc = spawnScript("run", ["--input", "services.jsonl", "--output", "out.jsonl"], { cwd: dir, env: { XDG_CACHE_HOME: join(dir, "xdg") } });
+      const killer = setTimeout(() => proc.kill("SIGKILL"), 40_000);
+      expect(await proc.exited).toBe(0);
+      clearTimeout(killer);
+      // The descriptions call: its 429 from `limited`, then its answer from `other`, without the 4 s wait.
+      expect(other.requests[0]!.at - limited.requests[0]!.at).toBeLessThan(2000);
+      expect(other.requests).toHaveLength(21);
+    } finally {
+      cleanup();
+      await limited.stop();
+      await other.stop();
+    }
+  }, 60_000);
+});

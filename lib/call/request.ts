@@ -90,5 +90,5 @@ export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>,
     guess = estimate(ctx, attempt, counted);
     return guess.inputTokens + guess.outputTokens;
   };
-  return ctx.limiter.schedule(() => send(ctx, attempt, messages, guess), { priority: attempt.spec.priority, tokens });
+  return ctx.limiter.schedule(() => send(ctx, attempt, messages, guess), { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name });
 }
