@@ -146,6 +146,14 @@ export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "
   return client;
 }
 
+/** How long a response asks dispatch to wait: a 429's retry-after (1 s without one), or a spent window's reset. */
+function pauseAskedMs(headers: Headers, status: number): number {
+  let pauseMs = status === 429 ? (retryAfterMs(headers) ?? 1000) : 0;
+  if (headers.get("x-ratelimit-remaining-requests") === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-requests")) ?? 0);
+  if (headers.get("x-ratelimit-remaining-tokens") === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-tokens")) ?? 0);
+  return pauseMs;
+}
+
 export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
   const requests = options.rpm ? bucket(options.rpm * (1 - HEADROOM.requests), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
@@ -185,12 +193,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     observe(headers, status, endpoint = "") {
       slowDown(status);
-      let pauseMs = 0;
-      if (status === 429) pauseMs = retryAfterMs(headers) ?? 1000;
-      const remainingRequests = headers.get("x-ratelimit-remaining-requests");
-      if (remainingRequests === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-requests")) ?? 0);
-      const remainingTokens = headers.get("x-ratelimit-remaining-tokens");
-      if (remainingTokens === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-tokens")) ?? 0);
+      const pauseMs = pauseAskedMs(headers, status);
       // A wait too long to be waited (a spent daily quota) fails that call instead: the others go on.
       if (pauseMs > (options.maxPauseMs ?? defaultMaxWaitMs)) return;
       if (pauseMs > 0) pausedUntil.set(endpoint, Math.max(pausedFor(endpoint), options.clock.now() + pauseMs));

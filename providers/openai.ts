@@ -140,6 +140,13 @@ async function responses(client: OpenAIClient, model: string, request: ChatReque
   return { content: text, model: data.model || model, responseId: data.id, retries, usage, ...(cutOff ? { cutOff } : {}) };
 }
 
+/** A 400 refusing a setting that tells reasoning models from others: which modelSettings entry says it. */
+function refusedSettingHint(param: string | null | undefined, modelId: string): string {
+  if (param === "temperature" || param === "top_p") return `; set modelSettings["${modelId}"].reasoningModel: true (a reasoning model is sent no ${param})`;
+  if (param === "reasoning_effort" || param === "reasoning.effort") return `; set modelSettings["${modelId}"].reasoningModel: false (only reasoning models are sent an effort)`;
+  return "";
+}
+
 /** The SDK's errors as ours: the status, the provider's words (redacted), the request id and the retries. */
 function providerError(error: unknown, settings: Settings, model: string): SAError {
   if (error instanceof SAError) return error;
@@ -154,7 +161,8 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
     const wait = refused ? `; it asked to wait ${Math.round(refused / 1000)} s, more than retry.maxWaitMs, so it was not retried` : "";
     // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each service.
     if (error.status === 401) return new SAError("E_USAGE", `${label}: HTTP 401 ${reason}: check ${settings.describeKey ?? `the key of providers.${settings.name}`}${id}`, { cause: error, details: { status: 401, requestId } });
-    return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)${wait}`, { cause: error, details: { status: error.status, requestId, retries } });
+    const hint = error.status === 400 ? refusedSettingHint(error.param, `${settings.name}:${model}`) : "";
+    return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)${wait}${hint}`, { cause: error, details: { status: error.status, requestId, retries } });
   }
   const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;
   // No answer came back: where the request was going is what a reader needs to know (never its credentials).
