@@ -64,8 +64,9 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
   if (!raw) return undefined;
   const seconds = Number.parseFloat(raw);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  // A date already past says only that the clocks differ: the backoff decides instead.
   const date = Date.parse(raw);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+  return Number.isFinite(date) && date > now ? date - now : undefined;
 }
 
 /** Parses OpenAI's reset durations such as `1s`, `6m0s`, `20ms`. */
