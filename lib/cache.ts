@@ -344,7 +344,9 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     },
     async store(key, entry) {
       if (!writes()) return;
-      if (options.mode === "write" && (await storage.hasItem(key).catch(() => false))) return;
+      // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
+      // like any other: left there, the answer just paid for would be thrown away.
+      if (options.mode === "write" && (await storage.getItem(key).then((raw) => settle(key, raw), () => undefined))) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
       try {
         await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);

@@ -4,7 +4,7 @@ import type { Ledger } from "./ledger.ts";
 import type { Pricing } from "./pricing.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "./prompts/build.ts";
 import type { Config } from "./schema/config.ts";
-import { parseService, type Service } from "./schema/service.ts";
+import { duplicateReason, parseService, type Service } from "./schema/service.ts";
 import type { Stage } from "./session.ts";
 import { countPromptTokens, countTokens } from "./tokens.ts";
 import { stageModels } from "./model-settings.ts";
@@ -119,14 +119,19 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
 export async function readServices(path: string): Promise<{ services: Service[]; bad: Array<{ line: number; reason: string }> }> {
   const services: Service[] = [];
   const bad: Array<{ line: number; reason: string }> = [];
-  for await (const record of readRecords(path)) {
+  const seen = new Set<string>();
+  for await (const record of readRecords(path, { strictUtf8: true })) {
     if (record.error) {
       bad.push({ line: record.line, reason: record.error });
       continue;
     }
     const parsed = parseService(record.value);
-    if (parsed.ok) services.push(parsed.service);
-    else bad.push({ line: record.line, reason: parsed.reason });
+    if (!parsed.ok) bad.push({ line: record.line, reason: parsed.reason });
+    else if (seen.has(parsed.service.service_id)) bad.push({ line: record.line, reason: duplicateReason(parsed.service.service_id) });
+    else {
+      seen.add(parsed.service.service_id);
+      services.push(parsed.service);
+    }
   }
   return { services, bad };
 }

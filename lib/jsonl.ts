@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync } from "node:fs";
+import { accessSync, constants, createReadStream, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync, writeSync, type Stats } from "node:fs";
 import { SAError } from "./errors.ts";
 import { arrayItemLines, syntaxErrorLine } from "./json-position.ts";
 
@@ -8,6 +8,8 @@ export interface InputRecord {
   value?: unknown;
   /** Why the line is not JSON. */
   error?: string;
+  /** The line as read, when it is not JSON (for the quarantine). */
+  text?: string;
 }
 
 /** Fails early, with exit code 2, for an input that cannot be read at all. */
@@ -15,7 +17,8 @@ export function assertReadable(path: string): void {
   if (path === "-") return;
   if (!existsSync(path)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: file not found`);
   try {
-    if (!statSync(path).isFile()) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: not a file`);
+    const stats = statSync(path);
+    if (!stats.isFile() && !isStream(stats)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: not a file`);
     accessSync(path, constants.R_OK);
   } catch (error) {
     if (error instanceof SAError) throw error;
@@ -23,14 +26,22 @@ export function assertReadable(path: string): void {
   }
 }
 
-/** stdin's lines (node:readline); a file's are read without streams (`fileLines`). */
+/** A named pipe (a shell's `<(...)`) or a device (`/dev/stdin`): read once, front to back, as stdin is. */
+const isStream = (stats: Stats) => stats.isFIFO() || stats.isCharacterDevice() || stats.isSocket();
+
+/** Whether an input can be read only once (`-`, a pipe, a device): a reader that needs two passes keeps a copy. */
+export const readOnce = (path: string) => path === "-" || isStream(statSync(path));
+
+/**
+ * stdin's lines, or a pipe's (node:readline, which waits for input without blocking the run); a
+ * file's are read without streams (`fileLines`).
+ */
 function inputLines(path: string): AsyncIterable<string> {
-  if (path !== "-") {
-    assertReadable(path);
-    return fileLines(path);
-  }
+  if (path !== "-") assertReadable(path);
+  if (path !== "-" && !isStream(statSync(path))) return fileLines(path);
   const { createInterface } = require("node:readline") as typeof import("node:readline");
-  return createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  const input = path === "-" ? process.stdin : createReadStream(path);
+  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
 }
 
 const CHUNK = 64 * 1024;
@@ -83,9 +94,11 @@ export async function* fileLines(path: string): AsyncGenerator<string> {
 
 /**
  * Streams JSONL records one line at a time, so a large input never sits in memory.
- * A file whose first character is `[` is a JSON array and is read whole.
+ * A file whose first character is `[` is a JSON array and is read whole. With `strictUtf8` (a
+ * services file, which people export from other tools) a line holding U+FFFD is a bad line.
  */
-export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
+export async function* readRecords(path: string, options: { strictUtf8?: boolean } = {}): AsyncGenerator<InputRecord> {
+  const strict = options.strictUtf8 ?? false;
   const lines = inputLines(path);
   let lineNo = 0;
   let arrayText: string[] | undefined;
@@ -97,27 +110,49 @@ export async function* readRecords(path: string): AsyncGenerator<InputRecord> {
       // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line's JSON.
       const raw = lineNo === 1 ? line.replace(/^\uFEFF/, "") : line;
       if (arrayText) {
-        arrayText.push(raw);
+        arrayText.push(strict ? assertArrayText(path, lineNo, raw) : raw);
         continue;
       }
       const text = raw.trim();
       if (!text) continue;
       if (!seenContent && text.startsWith("[")) {
-        arrayText = [raw];
+        arrayText = [strict ? assertArrayText(path, lineNo, raw) : raw];
         arrayStart = lineNo;
         continue;
       }
       seenContent = true;
+      if (strict && text.includes(REPLACEMENT)) {
+        yield { line: lineNo, error: notUtf8(raw), text: raw };
+        continue;
+      }
       try {
         yield { line: lineNo, value: JSON.parse(text) };
       } catch (error) {
-        yield { line: lineNo, error: `invalid JSON (${(error as Error).message})` };
+        yield { line: lineNo, error: text === "{" ? SPREAD_OBJECT : `invalid JSON (${(error as Error).message})`, text: raw };
       }
     }
   } catch (cause) {
+    if (cause instanceof SAError) throw cause;
     throw new SAError("E_INPUT_UNREADABLE", `input ${path}: ${(cause as Error).message}`, { cause });
   }
   if (arrayText) yield* arrayRecords(path, arrayText.join("\n"), arrayStart);
+}
+
+/** A line holding only `{`: a pretty-printed object, where JSONL wants one object per line. */
+const SPREAD_OBJECT = "invalid JSON: a line with only \"{\", an object spread over several lines; JSONL holds one object per line (`jq -c . FILE` writes it so)";
+
+/**
+ * U+FFFD is what a decoder puts for bytes that are not UTF-8 (a Latin-1 or UTF-16 export): such a
+ * services line is refused, not sent to the model with its letters replaced. (JSON text is UTF-8,
+ * RFC 8259.) Evolutions are not checked: there the mark can be an answer's own text.
+ */
+const REPLACEMENT = "\uFFFD";
+const notUtf8 = (line: string) => `not UTF-8 text (column ${line.indexOf(REPLACEMENT) + 1}); save the file as UTF-8`;
+
+/** A line of a JSON array input, as it is; one that is not UTF-8 makes the whole array unreadable, as a syntax error does. */
+function assertArrayText(path: string, lineNo: number, line: string): string {
+  if (line.includes(REPLACEMENT)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}:${lineNo}: ${notUtf8(line)}`);
+  return line;
 }
 
 /**
@@ -215,30 +250,52 @@ function sortedCopy(source: Record<string, unknown>, knownKey?: string, known?: 
 
 /**
  * A `kill -9` can leave half a line at the end of a JSONL file. Cut the file back to its
- * last newline so appending starts clean. Returns the bytes removed.
+ * last newline so appending starts clean. Returns the bytes removed. A last line that is whole
+ * JSON and lacks only its newline (an editor saved it so) is kept: it gets its newline instead.
  */
 export function truncatePartialLine(path: string): number {
   if (!existsSync(path)) return 0;
   const fd = openSync(path, "r+");
   try {
     const size = fstatSync(fd).size;
-    if (size === 0) return 0;
-    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - chunk.length);
-      const n = readSync(fd, chunk, 0, end - start, start);
-      const idx = chunk.subarray(0, n).lastIndexOf(0x0a);
-      if (idx >= 0) {
-        const keep = start + idx + 1;
-        if (keep !== size) ftruncateSync(fd, keep);
-        return size - keep;
-      }
-      end = start;
+    const keep = afterLastNewline(fd, size);
+    if (keep === size) return 0;
+    if (isJson(readRange(fd, keep, size))) {
+      writeSync(fd, "\n", size);
+      return 0;
     }
-    ftruncateSync(fd, 0);
-    return size;
+    ftruncateSync(fd, keep);
+    return size - keep;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The offset just after the last newline of a file (0 when it has none), read backwards a chunk at a time. */
+function afterLastNewline(fd: number, size: number): number {
+  const chunk = Buffer.alloc(Math.min(size, 1 << 20));
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const n = readSync(fd, chunk, 0, end - start, start);
+    const idx = chunk.subarray(0, n).lastIndexOf(0x0a);
+    if (idx >= 0) return start + idx + 1;
+    end = start;
+  }
+  return 0;
+}
+
+function readRange(fd: number, start: number, end: number): string {
+  const bytes = Buffer.alloc(end - start);
+  for (let done = 0; done < bytes.length; ) done += readSync(fd, bytes, done, bytes.length - done, start + done);
+  return bytes.toString("utf8");
+}
+
+/** Whether `text` parses as JSON. */
+export function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -5,7 +5,8 @@ import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
 import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
 import { priceDataVersion } from "./pricing.ts";
-import { formatIssues } from "./zod-error.ts";
+import { lineOf, syntaxErrorLine } from "./json-position.ts";
+import { formatIssues, issueLocation } from "./zod-error.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
 export const LEDGER_VERSION = 1;
@@ -44,6 +45,9 @@ export const runRecordSchema = z.looseObject({
   byStage: z.record(z.string(), totalsSchema),
   byModel: z.record(z.string(), totalsSchema),
   services: z.object({ total: z.number(), ok: z.number(), failed: z.number(), skipped: z.number(), redone: z.number().optional(), incomplete: z.number().optional() }).optional(),
+  /** The price table its costs came from, and the config's prices (USD per million tokens) for its models that have one. */
+  priceDataVersion: z.string().optional(),
+  priceOverrides: z.record(z.string(), z.looseObject({ input: z.number(), output: z.number() })).optional(),
   /** The process running it, so a run left `running` by a dead process can be told apart. */
   pid: z.number().int().optional(),
   host: z.string().optional(),
@@ -125,17 +129,28 @@ export function addTotals(into: Totals, t: Totals): Totals {
 /** Reads and checks a ledger; a missing file is an empty ledger. */
 export function readLedger(path: string): Ledger {
   if (!existsSync(path)) return { version: LEDGER_VERSION, priceDataVersion, runs: [] };
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    // A folder, no permission: the system's message names no file.
+    throw new SAError("E_DATA", `ledger ${path}: cannot be read (${(cause as Error).message})`, { cause });
+  }
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    data = JSON.parse(text);
   } catch (cause) {
-    throw new SAError("E_DATA", `ledger ${path}: invalid JSON (${(cause as Error).message})`, { cause });
+    const line = syntaxErrorLine(text);
+    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
   }
   // A ledger as we write it is taken as it is: zod's copy of every run costs tens of milliseconds
   // per write once a ledger holds a few thousand runs (and it is written every few seconds).
   if (fastCheckOf(ledgerSchema)?.(data)) return data as Ledger;
   const parsed = ledgerSchema.safeParse(data);
-  if (!parsed.success) throw new SAError("E_DATA", `ledger ${path}: ${formatIssues(parsed.error)}`);
+  if (!parsed.success) {
+    const line = lineOf(text, issueLocation(parsed.error));
+    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
+  }
   return parsed.data;
 }
 

@@ -1,6 +1,6 @@
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, statSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { staleTempPid } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
@@ -28,6 +28,25 @@ export const lockOwnerSchema = z.looseObject({
 export type LockOwner = z.infer<typeof lockOwnerSchema>;
 
 export const outputLockPath = (output: string) => `${output}.lock`;
+
+/**
+ * The file an output path names: a symlink's target (even one not made yet), else the path as it
+ * is. The final rewrite renames a file over it, which would replace the link itself; and two runs
+ * through two links to one file must meet at one lock.
+ */
+export function outputFile(output: string): string {
+  if (output === "-") return output;
+  try {
+    if (!lstatSync(output).isSymbolicLink()) return output;
+  } catch {
+    return output; // not there yet
+  }
+  try {
+    return realpathSync(output);
+  } catch {
+    return resolve(dirname(output), readlinkSync(output));
+  }
+}
 
 const why = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;

@@ -1,11 +1,13 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { commitTemp, tempPathFor } from "./atomic-write.ts";
+import { SAError } from "./errors.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
-import { canonicalJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
+import { canonicalJson, isJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 import { gapsOf } from "./pipeline/gaps.ts";
+import { formatIssues } from "./zod-error.ts";
 import { pythonLineKey, writtenByPython } from "./python-line.ts";
 
 /**
@@ -45,10 +47,16 @@ interface LineRef {
   complete: boolean;
 }
 
-/** Calls `onLine` for each non-empty line of a file, with its byte offset and length (lib/jsonl.ts `lineBytes`). */
-function scanLines(path: string, onLine: (text: string, offset: number, length: number) => void): void {
+/** Calls `onLine` for each non-empty line of a file, with its 1-based number, byte offset and length (lib/jsonl.ts `lineBytes`). */
+function scanLines(path: string, onLine: (text: string, at: { line: number; offset: number; length: number }) => void): void {
   if (!existsSync(path)) return;
-  for (const { bytes, offset } of lineBytes(path)) if (bytes.length) onLine(bytes.toString("utf8"), offset, bytes.length);
+  let line = 0;
+  for (const { bytes, offset } of lineBytes(path)) {
+    line++;
+    // A byte-order mark an editor added is no part of the first line: the rewrite leaves it out.
+    const bom = offset === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    if (bytes.length > bom) onLine(bytes.toString("utf8", bom), { line, offset: offset + bom, length: bytes.length - bom });
+  }
 }
 
 // A line is encoded into one reused buffer (UTF-8 is at most 3 bytes per UTF-16 unit): one pass
@@ -103,15 +111,23 @@ function copyInto(source: number, target: number, ranges: Array<{ offset: number
 
 // Lines we wrote pass the compiled check as they are; anything else is parsed by zod as before.
 // (Compiled on first use: a run with no output yet never needs it.)
-function parse(line: string): ServiceEvolution | undefined {
+function parse(line: string): { evolution: ServiceEvolution } | { reason: string } {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(line);
-    if (fastCheckOf(evolutionSchema)?.(value)) return value as ServiceEvolution;
-    const result = evolutionSchema.safeParse(value);
-    return result.success ? result.data : undefined;
-  } catch {
-    return undefined;
+    value = JSON.parse(line);
+  } catch (error) {
+    return { reason: `invalid JSON (${(error as Error).message})` };
   }
+  if (fastCheckOf(evolutionSchema)?.(value)) return { evolution: value as ServiceEvolution };
+  const result = evolutionSchema.safeParse(value);
+  return result.success ? { evolution: result.data } : { reason: formatIssues(result.error) };
+}
+
+/** A line of an existing output that is not an evolution: the rewrite leaves it out, so it is handed over first. */
+export interface ForeignLine {
+  line: number;
+  text: string;
+  reason: string;
 }
 
 /**
@@ -119,27 +135,30 @@ function parse(line: string): ServiceEvolution | undefined {
  * an interrupted run leaves whole lines), and the file is rewritten in input order at the end,
  * so two runs give identical files. `-` streams to stdout in completion order.
  */
-export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; /** The catalogues' fields. */ sets: string[]; onTruncate?: (bytes: number) => void }): EvolutionWriter {
+export function createEvolutionWriter(path: string, options: { fresh: boolean; plateauCount: number; /** The catalogues' fields. */ sets: string[]; onTruncate?: (bytes: number) => void; onForeign?: (foreign: ForeignLine) => void }): EvolutionWriter {
   const done = new Map<string, string | undefined>();
   if (path === "-") {
     return { done, write: (e) => writeStdout(`${canonicalJson(e)}\n`), finish: () => {} };
   }
   mkdirSync(dirname(path), { recursive: true });
   if (options.fresh && existsSync(path)) unlinkSync(path);
+  assertOutputFile(path);
   const cut = truncatePartialLine(path);
   if (cut > 0) options.onTruncate?.(cut);
   // The output exists from the start, so a run that exits before its end (a second Ctrl-C) still leaves a valid, empty file.
   if (!existsSync(path)) appendFileSync(path, "");
   const complete = (e: ServiceEvolution) => isComplete(e, options.plateauCount, options.sets);
-  // Where each service's line is, so the final rewrite needs no parsing: a complete line wins
-  // over an older incomplete one. Lines already in the file are parsed once, here, for resume.
+  // Where each service's line is, so the final rewrite needs no parsing: among the lines already
+  // in the file (parsed once, here, for resume) a complete line wins over an older incomplete one;
+  // a line this run writes wins over them all.
   const refs = new Map<string, LineRef>();
   const note = (id: string, ref: LineRef) => {
     if (!refs.has(id) || ref.complete || !refs.get(id)!.complete) refs.set(id, ref);
   };
-  scanLines(path, (line, offset, length) => {
-    const parsed = parse(line);
-    if (!parsed) return;
+  scanLines(path, (text, { line, offset, length }) => {
+    const result = parse(text);
+    if ("reason" in result) return options.onForeign?.({ line, text, reason: result.reason });
+    const parsed = result.evolution;
     const ref = { offset, length, complete: complete(parsed) };
     // The last complete line of a service wins, as in `finish`.
     if (ref.complete) done.set(parsed.service.service_id, resumeKeyOf(parsed));
@@ -154,7 +173,8 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
       const text = canonicalJson(evolution);
       fd ??= openSync(path, "a");
       const length = appendLine(fd, text);
-      note(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
+      // This run's line wins, even with gaps: an earlier line was made from other inputs (else the service was skipped).
+      refs.set(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
       size += length + 1;
     },
     finish(inputOrder) {
@@ -163,6 +183,28 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
       rewriteInOrder(path, refs, inputOrder);
     },
   };
+}
+
+/**
+ * Refuses a file that holds lines but not one evolution: another file named by mistake, which the
+ * final rewrite would replace. The first evolution line ends the check (one line, on a resume). A
+ * last line cut short (no newline, not JSON) is left out: a crash during the first write leaves only that.
+ */
+function assertOutputFile(path: string): void {
+  if (!existsSync(path)) return;
+  const size = statSync(path).size;
+  let line = 0;
+  let first: { line: number; reason: string } | undefined;
+  for (const { bytes, offset } of lineBytes(path)) {
+    line++;
+    const text = bytes.toString("utf8").replace(/^\uFEFF/, "");
+    if (!text.trim()) continue;
+    const result = parse(text);
+    if (!("reason" in result)) return;
+    const cutShort = offset + bytes.length === size && !isJson(text);
+    if (!cutShort) first ??= { line, reason: result.reason };
+  }
+  if (first) throw new SAError("E_USAGE", `--output ${path}: line ${first.line} is not an evolution (${first.reason}), and no line is: it looks like another file, so it is left as it is; name a new file, or start this one over with --fresh`);
 }
 
 /** Rewrites the file atomically with its lines in input order; lines of services not in the input stay, after. */
@@ -181,6 +223,7 @@ function rewriteInOrder(path: string, refs: Map<string, LineRef>, inputOrder: It
   const source = openSync(path, "r");
   const target = openSync(temp, "w");
   try {
+    fchmodSync(target, fstatSync(source).mode & 0o7777); // the new file keeps the old one's permissions
     copyInto(source, target, ranges);
   } finally {
     closeSync(source);

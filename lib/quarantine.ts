@@ -4,7 +4,7 @@ import { canonicalJson } from "./jsonl.ts";
 import { redact } from "./redact.ts";
 
 export interface QuarantineEntry {
-  kind: "input" | "answer" | "mapping" | "service";
+  kind: "input" | "answer" | "mapping" | "service" | "output";
   reason: string;
   file?: string;
   line?: number;

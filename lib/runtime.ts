@@ -188,7 +188,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const batchRunKey = config.batch.enabled && !options.dryRun ? options.batchRunKey : undefined;
   const stores = await createStores(config, log, clock, batchRunKey !== undefined);
   const { storage, cache } = stores;
-  const ownGuard = createUsageGuard(config.limits, config.budget, log);
+  const ownGuard = createUsageGuard(config.limits, config.budget, log, { waitForCallsInFlight: batchRunKey === undefined });
   const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const run = createBookkeeping(options, clock, runId);
   // The Batch API code (and its client) loads only for a batch run.

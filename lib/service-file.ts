@@ -8,7 +8,7 @@ import { parseService, type Service } from "./schema/service.ts";
  */
 export async function readServiceFile(path: string, onDropped?: (dropped: string[]) => void): Promise<Map<string, Service>> {
   const services = new Map<string, Service>();
-  for await (const record of readRecords(path)) {
+  for await (const record of readRecords(path, { strictUtf8: true })) {
     if (record.error) throw new SAError("E_USAGE", `--service-file ${path}:${record.line}: ${record.error}`);
     const parsed = parseService(record.value);
     if (!parsed.ok) throw new SAError("E_USAGE", `--service-file ${path}:${record.line}: ${parsed.reason}`);

@@ -52,6 +52,8 @@ export interface ChatBody {
 export interface TestServerOptions {
   /** Milliseconds before each answer. @default 0 */
   latencyMs?: number;
+  /** Up to this many milliseconds more, at random, before each answer, so answers come back out of order. @default 0 */
+  jitterMs?: number;
   /** A fault for request number `n` (1-based, counting every request that reached the server). */
   fault?: (n: number, body: ChatBody) => Fault | undefined;
   /** Declarative faults (for a server in another process): every Nth request gets a 500, every N+1th a 429. */
@@ -247,7 +249,8 @@ async function answerChat(call: { options: TestServerOptions; state: ServerState
   record.tokens = tokens;
   state.maxInFlight = Math.max(state.maxInFlight, ++state.inFlight);
   try {
-    if (options.latencyMs) await Bun.sleep(options.latencyMs);
+    const latency = (options.latencyMs ?? 0) + Math.random() * (options.jitterMs ?? 0);
+    if (latency) await Bun.sleep(latency);
   } finally {
     state.inFlight--;
   }

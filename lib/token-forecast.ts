@@ -3,6 +3,8 @@ import type { Stage } from "./call-spec.ts";
 
 /** Answers remembered per stage and model: enough for a stable high percentile, and recent. */
 const WINDOW = 128;
+/** The billed ÷ counted ratio of every model together (no model id contains a newline). */
+const ANY_MODEL = "\n";
 /** Answers of this run needed before they outweigh the ledger's history and the config. */
 const MIN_SAMPLES = 4;
 
@@ -79,7 +81,9 @@ export function createTokenForecast(options: TokenForecastOptions): TokenForecas
       return history.get(model)?.[stage] ?? options.configured[stage];
     },
     input(counted, model) {
-      const ratio = ratios.get(model);
+      // A model not yet answered is weighed by what the run's other models were billed: closer
+      // than our own count, and a limit is checked before that model's first call.
+      const ratio = ratios.get(model) ?? ratios.get(ANY_MODEL);
       return ratio && ratio.counted > 0 ? Math.ceil(counted * (ratio.billed / ratio.counted)) : counted;
     },
     observe({ stage, model, counted, usage }) {
@@ -88,10 +92,12 @@ export function createTokenForecast(options: TokenForecastOptions): TokenForecas
       if (!outputs.has(key)) outputs.set(key, recent(percentile));
       outputs.get(key)!.add(usage.outputTokens);
       if (counted > 0 && usage.inputTokens > 0) {
-        const ratio = ratios.get(model) ?? { billed: 0, counted: 0 };
-        ratio.billed += usage.inputTokens;
-        ratio.counted += counted;
-        ratios.set(model, ratio);
+        for (const key of [model, ANY_MODEL]) {
+          const ratio = ratios.get(key) ?? { billed: 0, counted: 0 };
+          ratio.billed += usage.inputTokens;
+          ratio.counted += counted;
+          ratios.set(key, ratio);
+        }
       }
     },
   };

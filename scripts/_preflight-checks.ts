@@ -8,6 +8,7 @@ import { recoverLedger } from "../lib/ledger-recover.ts";
 import type { Log } from "../lib/log.ts";
 import { describeModels } from "../lib/model-settings.ts";
 import { assertBudgetPriced, createPricing } from "../lib/pricing.ts";
+import { overLimits } from "../lib/usage-guard.ts";
 import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "../lib/prompts/build.ts";
 import type { Config } from "../lib/schema/config.ts";
 import type { Service } from "../lib/schema/service.ts";
@@ -108,12 +109,12 @@ async function pastRuns(config: Config, log: Log): Promise<Ledger | undefined> {
     await recoverLedger(config.ledger.path, log);
     return readLedger(config.ledger.path);
   } catch (error) {
-    log.warn(`ledger: ${errorMessage(error)}; estimating from config defaults`);
+    log.warn(`${errorMessage(error)}; estimating from config defaults`);
     return undefined;
   }
 }
 
-/** Calls, tokens and cost of the run (at the batch price with --batch), against the budget. */
+/** Calls, tokens and cost of the run (at the batch price with --batch), against the budget and the usage limits. */
 export async function checkEstimate(input: PreflightInput): Promise<{ detail: string; problems: string[]; estimate: RunEstimate }> {
   const { config, log } = input;
   let estimate = await estimateRun({ services: input.services, data: input.data, config, pricing: createPricing(config.pricing, log), ledger: await pastRuns(config, log) });
@@ -121,9 +122,9 @@ export async function checkEstimate(input: PreflightInput): Promise<{ detail: st
   const factor = config.batch.priceFactor;
   if (batch) estimate = { ...estimate, costUsd: estimate.costUsd === null ? null : estimate.costUsd * factor, priceFactor: factor };
   const cost = estimate.costUsd === null ? "cost unknown (no price for the model)" : `about $${estimate.costUsd.toFixed(4)}${batch ? ` at the batch price (×${factor})` : ""}`;
-  const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(config)} (before cache hits)`;
+  const detail = `${estimate.calls} calls, about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, ${cost} with ${describeModels(config)} (before cache hits and services already in the output; run --dry-run counts only what is not cached)`;
   const budget = config.budget.hardUsd;
-  const problems = budget !== undefined && estimate.costUsd !== null && estimate.costUsd > budget ? [`the estimate $${estimate.costUsd.toFixed(4)} is over the budget $${budget}`] : [];
+  const problems = overLimits(estimate, config.limits, config.budget);
   try {
     assertBudgetPriced(config);
   } catch (error) {

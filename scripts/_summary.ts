@@ -15,6 +15,7 @@ export function jsonSummary(summary: RunSummary) {
     failures: summary.failures,
     misses: summary.misses,
     missesByStage: summary.missesByStage,
+    ...(summary.missesEstimate ? { missesEstimate: summary.missesEstimate } : {}),
     totals: summary.totals,
     ledger: summary.ledger,
     output: summary.output,

@@ -47,6 +47,13 @@ function merge(runs: RunRecord[], pick: (r: RunRecord) => Record<string, Totals>
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** The price data the runs were priced with (each run's own; older runs: the ledger's), and the models the config priced. */
+function pricesOf(runs: RunRecord[], ledgerVersion: string): string {
+  const versions = [...new Set(runs.map((r) => r.priceDataVersion ?? ledgerVersion))];
+  const overridden = [...new Set(runs.flatMap((r) => Object.keys(r.priceOverrides ?? {})))].sort();
+  return `${versions.join(", ") || ledgerVersion}${overridden.length ? ` (config prices for ${overridden.join(", ")})` : ""}`;
+}
+
 const task = defineTask({
   meta: taskMeta.usage,
   args: {
@@ -72,7 +79,7 @@ const task = defineTask({
     const byModel = merge(runs, (r) => r.byModel);
     const totals = runs.reduce((t, r) => addTotals(t, r.totals), emptyTotals());
     if (args.json) {
-      const summary = runs.map(({ runId, task, status, stopReason, startedAt, finishedAt, services }) => ({ runId, task, status, stopReason, startedAt, finishedAt, services }));
+      const summary = runs.map(({ runId, task, status, stopReason, startedAt, finishedAt, services, priceDataVersion, priceOverrides }) => ({ runId, task, status, stopReason, startedAt, finishedAt, services, priceDataVersion, priceOverrides }));
       void writeStdout(`${JSON.stringify({ ledger: path, priceDataVersion: ledger.priceDataVersion, runs: summary, byStage, byModel, totals })}\n`);
       return 0;
     }
@@ -83,13 +90,14 @@ const task = defineTask({
     const header = runs.length === 1
       ? `run ${runs[0]!.runId} (${runs[0]!.task}, ${runs[0]!.status}${runs[0]!.stopReason ? `: ${runs[0]!.stopReason}` : ""}), started ${runs[0]!.startedAt}`
       : `${runs.length} runs, ${runs[0]!.startedAt} to ${runs.at(-1)!.startedAt}`;
+    const prices = pricesOf(runs, ledger.priceDataVersion);
     const note = totals.unpricedCalls ? `\n* ${formatCount(totals.unpricedCalls)} live call(s) with no known price are not in the cost` : "";
     if (args.format === "md") {
-      const md = `### Usage: ${header}\n\nPrices: ${ledger.priceDataVersion}\n\n${mdTable(cells("stage", byStage, totals))}\n\n${mdTable(cells("model", byModel))}\n${note.replace("\n*", "\n\\*")}\n`;
+      const md = `### Usage: ${header}\n\nPrices: ${prices}\n\n${mdTable(cells("stage", byStage, totals))}\n\n${mdTable(cells("model", byModel))}\n${note.replace("\n*", "\n\\*")}\n`;
       void writeStdout(md);
       return 0;
     }
-    void writeStdout(`${header}\nprices: ${ledger.priceDataVersion}\n\n${table("stage", byStage, totals)}\n\n${table("model", byModel)}${note}\n`);
+    void writeStdout(`${header}\nprices: ${prices}\n\n${table("stage", byStage, totals)}\n\n${table("model", byModel)}${note}\n`);
     return 0;
   },
 });

@@ -27,9 +27,10 @@ const task = defineTask({
     const graceMs = (positiveInt(args, "grace") ?? 30) * 1000;
     const connection = await openQueueConnection(settings.url);
     const keys = queueKeys(settings.name);
-    // A hard budget is per run and over all workers (the job's, else this config's): this process's own guard keeps the other limits.
+    // A hard budget is per run and over all workers (the job's, else this config's), and so are the
+    // usage limits a job carries (the coordinator's); this process's own guard keeps its config's limits.
     const budget = createSharedBudget(connection, keys);
-    const journal = createRedisJournal(connection, keys, budget.onSpend);
+    const journal = createRedisJournal(connection, keys, budget);
     const own = { ...config, budget: { softUsd: config.budget.softUsd } };
     const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);

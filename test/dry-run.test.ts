@@ -36,3 +36,31 @@ describe("run --dry-run counts every call that would be made", () => {
     }
   });
 });
+
+describe("run --dry-run says what the calls it would make would use and cost", () => {
+  test("a cold cache: tokens and cost of every miss, the limits a run would stop on, and a run then uses about that", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const dry = await runScript("run", ["--input", input, "--output", "out.jsonl", "--dry-run", "--json", "--budget", "0.0001", "--max-requests", "30"], { cwd: dir, baseURL: server.url });
+      expect(server.requests).toHaveLength(0);
+      const estimate = last(dry.stdout).missesEstimate;
+      expect(estimate).toMatchObject({ calls: 42, outputTokens: 2 * (900 + 5 * 1500 + 15 * 1200) });
+      expect(estimate.costUsd).toBeGreaterThan(0.0001);
+      expect(estimate.over).toEqual([expect.stringContaining("over the budget $0.0001"), expect.stringContaining("the estimate of 42 calls is over max-requests 30")]);
+      expect(dry.stderr).toContain(`dry run: 42 call(s) not in the cache (descriptions 2, features 10, mapping 30), about ${estimate.inputTokens} input and ${estimate.outputTokens} output tokens, about $`);
+
+      // Our count of the prompts (o200k) against the test server's four characters a token: within 15%.
+      const run = await runScript("run", ["--input", input, "--output", "out.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+      expect(run.code).toBe(0);
+      const totals = last(run.stdout).totals;
+      expect(totals.liveCalls).toBe(estimate.calls);
+      expect(Math.abs(totals.inputTokens - estimate.inputTokens) / totals.inputTokens).toBeLessThan(0.15);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+});

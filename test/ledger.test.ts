@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { readLedger, saveRun } from "../lib/ledger.ts";
@@ -101,6 +101,75 @@ describe("ledger", () => {
     }
   });
 
+  test("each run records the price data it was priced with, and the config's prices for its models", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const own = { input: 0.3, cachedInput: 0.15, output: 1.2 };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ models: { mapping: "openai:my-finetune" }, pricing: { "openai:my-finetune": own, "openai:unused": { input: 9, output: 9 } } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      const run = readLedger(join(dir, ".sa/usage.json")).runs[0]!;
+      expect(run.priceDataVersion).toMatch(/^@pydantic\/genai-prices@\d/);
+      expect(run.priceOverrides).toEqual({ "openai:my-finetune": own });
+      expect(run.byModel["openai:my-finetune"]!.costUsd).toBeCloseTo(15 * (700 * 0.3 + 300 * 0.15 + 200 * 1.2) / 1e6, 9);
+      const shown = await runScript("usage", [], { cwd: dir });
+      expect(shown.stdout).toMatch(/^prices: @pydantic\/genai-prices@\S+ \(config prices for openai:my-finetune\)$/m);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a corrupt ledger: one line naming the file, the line and what is wrong, and where the run's usage waits; nothing is lost", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const ledgerPath = join(dir, ".sa/usage.json");
+      const args = ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--cache-mode", "off"];
+      expect((await runScript("run", args, { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const good = readFileSync(ledgerPath, "utf8");
+      const torn = good.slice(0, good.indexOf('"totals"') + 20); // cut off mid-write
+      writeFileSync(ledgerPath, torn);
+      const tornLine = torn.split("\n").length;
+
+      const run = await runScript("run", [...args, "--fresh"], { cwd: dir, baseURL: server.url });
+      expect(run.code).toBe(0);
+      const complaints = run.stderr.split("\n").filter((l) => l.includes("usage.json"));
+      expect(complaints).toHaveLength(1);
+      expect(complaints[0]).toContain(`.sa/usage.json:${tornLine}: invalid JSON`);
+      const journal = complaints[0]!.match(/kept in (\S+\.jsonl)/)?.[1];
+      expect(journal).toBeDefined();
+      expect(readFileSync(ledgerPath, "utf8")).toBe(torn); // left as it was, for whoever repairs it
+      expect(existsSync(join(dir, journal!))).toBe(true);
+
+      const usage = await runScript("usage", [], { cwd: dir });
+      expect(usage.code).toBe(2);
+      expect(usage.stderr.trim().split("\n").filter((l) => l.includes("usage.json"))).toEqual([expect.stringContaining(`.sa/usage.json:${tornLine}: invalid JSON`)]);
+
+      // Repaired (here: the good copy back), the next reader folds the waiting run in: both runs are there.
+      writeFileSync(ledgerPath, good);
+      expect((await runScript("usage", ["--all", "--json"], { cwd: dir })).code).toBe(0);
+      const runs = readLedger(ledgerPath).runs;
+      expect(runs).toHaveLength(2);
+      expect(runs[1]!.status).toBe("ok");
+      expect(runs[1]!.totals.liveCalls).toBe(21);
+
+      // A ledger of the wrong shape names the line of the field.
+      writeFileSync(ledgerPath, good.replace('"task": "run"', '"task": 7'));
+      const shape = await runScript("usage", [], { cwd: dir });
+      expect(shape.code).toBe(2);
+      expect(shape.stderr).toMatch(/\.sa\/usage\.json:\d+: runs\.0\.task: /);
+
+      // A ledger path that is a folder is named too (the system's own message names no file).
+      mkdirSync(join(dir, "folder"));
+      const folder = await runScript("run", [...args, "--fresh"], { cwd: dir, baseURL: server.url, env: { SA_LEDGER__PATH: "folder" } });
+      expect(folder.code).toBe(0);
+      expect(folder.stderr).toContain("⚠ ledger folder: cannot be read (EISDIR");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("two runs writing the same ledger at once both land in it", async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -144,7 +213,7 @@ describe("ledger", () => {
       expect(old!.byStage.features).toEqual(current.totals);
       expect(same).toEqual(current);
       writeFileSync(path, JSON.stringify({ version: 1, priceDataVersion: "x", runs: [{ ...current, totals: { ...current.totals, requests: "7" } }] }));
-      expect(() => readLedger(path)).toThrow(/ledger .*usage\.json: .*runs\.0\.totals\.requests/);
+      expect(() => readLedger(path)).toThrow(/ledger .*usage\.json:1: runs\.0\.totals\.requests: /);
     } finally {
       cleanup();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { canonicalJson, truncatePartialLine } from "../lib/jsonl.ts";
 import { createEvolutionWriter } from "../lib/output.ts";
@@ -99,6 +99,23 @@ describe("evolution output", () => {
       writeFileSync(path, [line("A"), "\n"].join(""));
       createEvolutionWriter(path, { fresh: false, plateauCount: 1, sets: ["apps"] }).finish(["A"]);
       expect(readFileSync(path, "utf8")).toBe(line("A"));
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("the in-order rewrite keeps the file's permissions (a file kept private, or shared with a group)", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "out.jsonl");
+      for (const mode of [0o600, 0o664]) {
+        writeFileSync(path, [evolution("B", 1), evolution("A", 1)].map((e) => `${canonicalJson(e)}\n`).join(""));
+        chmodSync(path, mode);
+        const inode = statSync(path).ino;
+        createEvolutionWriter(path, { fresh: false, plateauCount: 1, sets: ["apps"] }).finish(["A", "B"]);
+        expect(statSync(path).ino).not.toBe(inode);
+        expect(statSync(path).mode & 0o777).toBe(mode);
+      }
     } finally {
       cleanup();
     }

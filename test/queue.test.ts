@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Redis from "ioredis";
 import { queueAdmin } from "../lib/queue/admin.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -161,9 +162,15 @@ describe("run --queue with worker processes", () => {
 
       const drained = await runScript("queue", ["drain", "--queue", redis.url, "--json"], { cwd: dir });
       expect(JSON.parse(drained.stdout)).toMatchObject({ changed: 1, counts: { waiting: 0, prioritized: 0, completed: 2 } });
+      // Each run's spend and usage counters, which the workers' budget and limits read, go with the jobs.
+      const client = new Redis(redis.url);
+      const counters = () => client.keys("sa:queue:dead:[su][ps]*:*");
+      expect((await counters()).length).toBeGreaterThan(0);
       const cleaned = await runScript("queue", ["clean", "--queue", redis.url], { cwd: dir });
       expect(cleaned.stdout).toContain("2 job(s) removed (completed and failed)");
       expect((await queueAdmin(settings, "status")).counts).toMatchObject({ completed: 0, failed: 0 });
+      expect(await counters()).toEqual([]);
+      client.disconnect();
     } finally {
       await server.stop();
       cleanup();
@@ -264,6 +271,64 @@ describe("the queue's lifecycle", () => {
       // Every worker stopped: nothing new is answered once the coordinator has stopped (calls in flight aside).
       expect(answeredLater - answeredAtStop).toBeLessThanOrEqual(3 * 2);
       expect(run.totals.costUsd).toBeLessThanOrEqual(budget * 1.25);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+
+  test("--max-requests and token limits of run --queue hold over every worker, as the budget does; the coordinator exits 3", async () => {
+    const server = startTestServer({ latencyMs: 30 });
+    const { dir, cleanup } = project("limits");
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(12, "L"));
+      const workers = startWorkers(3, { dir, server, concurrency: 2 });
+      const result = await runScript("run", ["--queue", redis.url, "--max-requests", "20", "-i", input, "-o", "out.jsonl", "--json", "-q"], { cwd: dir, baseURL: server.url });
+      await Bun.sleep(1500);
+      const answered = server.answered;
+      await stopWorkers(workers);
+      const run = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs.at(-1);
+      expect(result.code).toBe(3);
+      expect(run.status).toBe("limit");
+      expect(run.stopReason).toContain("max-requests 20");
+      // Past the limit go only the calls each worker had in flight when it was reached (3 workers × 2),
+      // and those a worker sent before it heard of the others' last answers (as many again at most).
+      expect(answered).toBeLessThanOrEqual(20 + 2 * 3 * 2);
+      expect(answered).toBeGreaterThanOrEqual(20);
+
+      // A token limit the same way, on a fresh queue run of other services.
+      const tokens = writeJsonl(join(dir, "tokens.jsonl"), makeServices(12, "M"));
+      const more = startWorkers(3, { dir, server, concurrency: 2 });
+      const before = server.requests.length;
+      const limited = await runScript("run", ["--queue", redis.url, "--max-input-tokens", "60000", "-i", tokens, "-o", "tokens-out.jsonl", "--json", "-q"], { cwd: dir, baseURL: server.url });
+      await Bun.sleep(1500);
+      await stopWorkers(more);
+      expect(limited.code).toBe(3);
+      const ledger = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")).runs.at(-1);
+      expect(ledger.stopReason).toContain("max-input-tokens 60000");
+      expect(server.requests.length - before).toBeLessThan(12 * CALLS_PER_SERVICE);
+      // The same bound as for requests, in the largest prompt's tokens (the server bills four characters a token).
+      const largest = Math.max(...server.requests.slice(before).map((r) => Math.ceil(r.body.messages.map((m) => m.content).join("\n").length / 4)));
+      expect(ledger.totals.inputTokens).toBeLessThanOrEqual(60000 + 2 * 3 * 2 * largest);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+
+  test("a soft budget of run --queue warns once, from the coordinator, when the run's spend over every worker crosses it", async () => {
+    const server = startTestServer({ latencyMs: 10 });
+    const { dir, cleanup } = project("soft", { budget: { softUsd: 0.001 } });
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4, "S"));
+      const workers = startWorkers(2, { dir, server, concurrency: 2 });
+      const result = await runScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+      await stopWorkers(workers);
+      expect(result.code).toBe(0);
+      const spent = JSON.parse(result.stdout.trim().split("\n").at(-1)!).totals.costUsd;
+      expect(spent).toBeGreaterThan(0.001);
+      const warnings = result.stderr.split("\n").filter((l) => l.includes("soft limit"));
+      expect(warnings).toEqual([expect.stringContaining("budget: soft limit $0.001 crossed")]);
     } finally {
       await server.stop();
       cleanup();

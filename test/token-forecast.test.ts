@@ -28,13 +28,17 @@ describe("token forecast", () => {
     expect(forecast.output("features", "m")).toBe(300);
   });
 
-  test("input: our count scaled by billed ÷ counted so far, per model", () => {
+  test("input: our count scaled by billed ÷ counted so far, per model (all models' until a model has its own)", () => {
     const forecast = createTokenForecast({ configured });
     expect(forecast.input(1000, "m")).toBe(1000);
     forecast.observe({ stage: "descriptions", model: "m", counted: 800, usage: usage(1000, 50) });
     forecast.observe({ stage: "features", model: "m", counted: 1200, usage: usage(1500, 50) });
     expect(forecast.input(1000, "m")).toBe(1250);
-    expect(forecast.input(1000, "other")).toBe(1000);
+    // Not answered yet: weighed by what the run's other models were billed, not by our count alone.
+    expect(forecast.input(1000, "other")).toBe(1250);
+    forecast.observe({ stage: "mapping", model: "other", counted: 1000, usage: usage(3000, 50) });
+    expect(forecast.input(1000, "other")).toBe(3000);
+    expect(forecast.input(1000, "m")).toBe(1250);
     // A failed call (no usage) teaches nothing.
     forecast.observe({ stage: "features", model: "m", counted: 5000, usage: usage(0, 0) });
     expect(forecast.input(1000, "m")).toBe(1250);

@@ -11,6 +11,7 @@ import type { Recorder } from "../recorder.ts";
 import type { Tracing } from "../tracing.ts";
 import type { UsageGuard } from "../usage-guard.ts";
 import type { AskStep } from "./ask.ts";
+import type { Misses } from "../pipeline/engine-types.ts";
 import type { TokenForecast } from "../token-forecast.ts";
 import type { createResponseFormats } from "../response-format.ts";
 
@@ -51,7 +52,7 @@ export interface SessionOptions {
   importedContext?: string;
   /** No network: a miss is recorded in `misses` and throws E_DRY_RUN_MISS. */
   dryRun: boolean;
-  misses?: Array<{ stage: string; serviceId: string; model: string }>;
+  misses?: Misses;
   /** Spans for calls, when tracing is on. @default noTracing */
   tracing?: Tracing;
   /** Estimates before a call are priced at this share of the live price (batch mode). @default 1 */

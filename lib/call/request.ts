@@ -47,8 +47,8 @@ function warmPricing(ctx: CallContext, modelId: string): void {
 async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[], guess: Guess): Promise<ChatResult> {
   const { spec, route, jsonSchema } = attempt;
   const { provider } = route;
+  const reservation = await ctx.guard.admit(guess, ctx.limiter.stopped);
   const startedAt = ctx.clock.now();
-  const reservation = ctx.guard.reserve(guess);
   let result: ChatResult;
   try {
     const answer = provider.complete({
@@ -85,10 +85,13 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
 export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]): Promise<ChatResult> {
   // The four-characters guess is calibrated by the forecast; exact counts only when limits need them.
   const counted = ctx.exactTokens ? await countPromptTokens(messages) : guessPromptTokens(messages);
-  let guess = ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted);
+  // Forecast when the call goes, not when it queues: answers that came back meanwhile count.
+  // A TPM limit asks first (`tokens`), and the bucket and the guard then weigh the same guess.
+  let guess: Guess | undefined;
   const tokens = () => {
     guess = estimate(ctx, attempt, counted);
     return guess.inputTokens + guess.outputTokens;
   };
-  return ctx.limiter.schedule(() => send(ctx, attempt, messages, guess), { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name });
+  const dispatched = () => (guess ??= ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted));
+  return ctx.limiter.schedule(() => send(ctx, attempt, messages, dispatched()), { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name });
 }

@@ -1,8 +1,8 @@
-import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { assertReadable, readRecords } from "../jsonl.ts";
+import { assertReadable, readOnce, readRecords } from "../jsonl.ts";
 import { evolutionSchema, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
 import { formatIssues } from "../zod-error.ts";
 
@@ -40,18 +40,18 @@ export function withFeatureMappings(evolution: ServiceEvolution): ServiceEvoluti
   return evolution;
 }
 
-/** stdin can be read once: keep it in a temporary file so every pass reads the same lines. */
-async function spool(): Promise<{ path: string; dispose: () => void }> {
+/** stdin or a pipe can be read once: keep it in a temporary file so every pass reads the same lines. */
+async function spool(input: string): Promise<{ path: string; dispose: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), "sa-export-"));
   const path = join(dir, "stdin.jsonl");
-  await pipeline(process.stdin, createWriteStream(path));
+  await pipeline(input === "-" ? process.stdin : createReadStream(input), createWriteStream(path));
   return { path, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Opens an evolutions JSONL file (or `-`); lines are validated as they are read. */
 export async function openEvolutions(input: string): Promise<EvolutionSource> {
   assertReadable(input);
-  const spooled = input === "-" ? await spool() : undefined;
+  const spooled = readOnce(input) ? await spool(input) : undefined;
   const path = spooled?.path ?? input;
   const badLines: string[] = [];
   let passes = 0;

@@ -38,7 +38,18 @@ export interface RunOptions {
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
 
-export type Misses = Array<{ stage: string; serviceId: string; model: string }>;
+/** A dry run's calls not in the cache, each with what it would use and cost (null: no price known). */
+export type Misses = Array<{ stage: string; serviceId: string; model: string; inputTokens: number; outputTokens: number; costUsd: number | null }>;
+
+export interface MissesEstimate {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD, or null when some model has no known price. */
+  costUsd: number | null;
+  /** The usage limits and budget the estimate is over: a run would stop on them (exit 3). */
+  over: string[];
+}
 
 export interface RunSummary {
   runId: string;
@@ -56,6 +67,8 @@ export interface RunSummary {
   misses: Misses;
   /** Dry run: the calls not in the cache, per stage. */
   missesByStage: Record<string, number>;
+  /** Dry run: what the calls not in the cache would use and cost, and the limits that would stop a run. */
+  missesEstimate?: MissesEstimate;
   totals: Totals;
   ledger: string;
   output: string;
@@ -70,6 +83,8 @@ export interface RecordHandler<T> {
   process(item: T, position: number): Promise<ServiceEvolution>;
   /** Skip services already complete in the output (run), or always start the output afresh (map). */
   resume: boolean;
+  /** The input is a services file: a line that is not UTF-8 text is a bad line (lib/jsonl.ts `readRecords`). */
+  strictUtf8?: boolean;
   /**
    * The fingerprint of one input value's inputs, stamped on its line (`meta.models.fingerprint`):
    * resume skips a service only when its line carries the same one.

@@ -1,11 +1,12 @@
 import { resolve } from "node:path";
 import { SAError, errorMessage } from "../errors.ts";
 import { assertReadable } from "../jsonl.ts";
-import { claimOutput, type OutputClaim } from "../output-claim.ts";
-import { createEvolutionWriter } from "../output.ts";
+import { claimOutput, outputFile, type OutputClaim } from "../output-claim.ts";
+import { createEvolutionWriter, type ForeignLine } from "../output.ts";
 import { noProgress } from "../progress.ts";
 import { createDispatcher } from "./dispatcher.ts";
-import type { EngineRun, Misses, RecordHandler, RunContext, RunOptions, RunSummary } from "./engine-types.ts";
+import type { EngineRun, Misses, MissesEstimate, RecordHandler, RunContext, RunOptions, RunSummary } from "./engine-types.ts";
+import { describeMissesEstimate, estimateMisses } from "./misses.ts";
 import { startHeartbeat, type Heartbeat } from "./heartbeat.ts";
 import { MAX_BAD_LINES_LOGGED, readInput } from "./input-reader.ts";
 import { progressCounts } from "./run-progress.ts";
@@ -31,25 +32,41 @@ export function runRecords<T>(rt: RunContext, options: RunOptions, handler: Reco
 /** Checks the input and claims the output before any call (exit 2 when it is not ours alone). */
 async function runClaimed<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
   assertReadable(options.input);
-  if (options.output !== "-" && options.input !== "-" && resolve(options.output) === resolve(options.input)) {
+  const file = outputFile(options.output);
+  if (file !== "-" && options.input !== "-" && resolve(file) === resolve(outputFile(options.input))) {
     throw new SAError("E_USAGE", `--output ${options.output} is the input file; write to another file (the input is read while the output is written)`);
   }
-  const claim = claimOutput(options.output, { task: handler.task, runId: rt.runId, log: rt.log });
+  const claim = claimOutput(file, { task: handler.task, runId: rt.runId, log: rt.log });
   try {
-    return await runEngine(openRun(rt, options, handler), claim);
+    return await runEngine(openRun(rt, options, handler, file), claim);
   } finally {
     claim.release();
   }
 }
 
-function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): EngineRun<T> {
-  const writer = createEvolutionWriter(options.output, {
+/** `file`: the output's own path (a symlink's target, lib/output-claim.ts `outputFile`); messages name the path as given. */
+function openRun<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>, file: string): EngineRun<T> {
+  const writer = createEvolutionWriter(file, {
     fresh: !handler.resume || (options.fresh ?? false),
     plateauCount: rt.data.plateaus.length,
     sets: rt.data.catalogues.map((c) => c.field),
     onTruncate: (bytes) => rt.log.warn(`output ${options.output}: removed a partial last line (${bytes} bytes) left by an earlier crash`),
+    onForeign: foreignLineReporter(rt, options.output),
   });
   return { rt, options, handler, writer, progress: options.progress ?? noProgress, state: createRunState() };
+}
+
+/**
+ * A line of the output that is not an evolution (garbage, another tool's record) goes to the
+ * quarantine whole, named by its line: the final rewrite leaves it out, so the output stays valid.
+ */
+function foreignLineReporter(rt: RunContext, output: string): (foreign: ForeignLine) => void {
+  let count = 0;
+  return ({ line, text, reason }) => {
+    rt.quarantine.add({ kind: "output", file: output, line, reason, data: text });
+    if (++count <= MAX_BAD_LINES_LOGGED) rt.log.warn(`output ${output}:${line}: not an evolution (${reason}); left out of the output, kept in ${rt.quarantine.path}`);
+    else if (count === MAX_BAD_LINES_LOGGED + 1) rt.log.warn(`output ${output}: more lines that are not evolutions are not shown (every one is in ${rt.quarantine.path})`);
+  };
 }
 
 /**
@@ -91,24 +108,25 @@ async function finishRun(run: EngineRun<unknown>, heartbeat: Heartbeat): Promise
   if (state.counts.bad > MAX_BAD_LINES_LOGGED) {
     rt.log.error(`input ${options.input}: ${state.counts.bad - MAX_BAD_LINES_LOGGED} more bad line(s) not shown (${state.counts.bad} in all, every one in ${rt.quarantine.path})`);
   }
-  const missesByStage = logMisses(run, rt.misses);
+  const { missesByStage, missesEstimate } = logMisses(run, rt.misses);
   // Under --strict a quarantined answer fails the run, and so does a line with gaps (a queue worker's quarantine is its own).
   const failed = state.counts.failed > 0 || state.counts.bad > 0 || Boolean(options.strict && (rt.quarantine.count > 0 || state.counts.incomplete > 0));
   const { status, exitCode } = outcome(state, failed);
   await heartbeat.final(status).catch((error) => rt.log.warn(`ledger: ${errorMessage(error)}`));
   // A signal that came while the final record was written found the work done; it still sets the exit code.
   const code = status !== "interrupted" && state.stop?.signal ? signalExitCode(state.stop.signal) : exitCode;
-  return runSummary(run, { status, exitCode: code, missesByStage });
+  return runSummary(run, { status, exitCode: code, missesByStage, missesEstimate });
 }
 
-/** A dry run's misses, counted per stage and printed (the first ones). */
-function logMisses(run: EngineRun<unknown>, misses: Misses): Record<string, number> {
+/** A dry run's misses, counted per stage, with what a run would spend on them, and printed (the first ones). */
+function logMisses(run: EngineRun<unknown>, misses: Misses): { missesByStage: Record<string, number>; missesEstimate?: MissesEstimate } {
   const byStage: Record<string, number> = {};
   for (const m of misses) byStage[m.stage] = (byStage[m.stage] ?? 0) + 1;
-  if (!misses.length) return byStage;
-  const { log } = run.rt;
-  log.warn(`dry run: ${misses.length} call(s) not in the cache (${Object.entries(byStage).map(([stage, n]) => `${stage} ${n}`).join(", ")}):`);
+  if (!misses.length) return { missesByStage: byStage };
+  const { log, config } = run.rt;
+  const estimate = estimateMisses(misses, config);
+  log.warn(`dry run: ${misses.length} call(s) not in the cache (${Object.entries(byStage).map(([stage, n]) => `${stage} ${n}`).join(", ")}), ${describeMissesEstimate(estimate)}:`);
   for (const m of misses.slice(0, MAX_MISSES_LOGGED)) log.warn(`  miss: ${m.stage} ${m.serviceId} ${m.model}`);
   if (misses.length > MAX_MISSES_LOGGED) log.warn(`  ... and ${misses.length - MAX_MISSES_LOGGED} more (every one in --json)`);
-  return byStage;
+  return { missesByStage: byStage, missesEstimate: estimate };
 }

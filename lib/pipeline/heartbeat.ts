@@ -1,7 +1,9 @@
 import { hostname } from "node:os";
 import { errorMessage } from "../errors.ts";
 import { saveRun, saveRunNow, type RunRecord } from "../ledger.ts";
-import { stageModels } from "../model-settings.ts";
+import { allModels, stageModels } from "../model-settings.ts";
+import { priceDataVersion } from "../pricing.ts";
+import type { Config } from "../schema/config.ts";
 import type { EngineRun, RunStatus } from "./engine-types.ts";
 import { serviceCounts } from "./run-state.ts";
 
@@ -23,9 +25,19 @@ function ledgerRecord(run: EngineRun<unknown>, status: "running" | RunStatus, fi
     output: options.output,
     model: rt.config.model,
     models: stageModels(rt.config),
+    ...runPrices(rt.config),
     pid: process.pid,
     host: hostname(),
   });
+}
+
+/**
+ * Where the run's costs came from: the price table's version, and the config's prices for the
+ * run's models that have one (`pricing`, `providers.<name>.pricing`), so a cost can be traced.
+ */
+function runPrices(config: Config): Pick<RunRecord, "priceDataVersion" | "priceOverrides"> {
+  const overridden = [...new Set(allModels(config))].filter((model) => config.pricing[model]).sort();
+  return { priceDataVersion, ...(overridden.length ? { priceOverrides: Object.fromEntries(overridden.map((model) => [model, config.pricing[model]!])) } : {}) };
 }
 
 export interface Heartbeat {
@@ -51,7 +63,14 @@ export interface Heartbeat {
 export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
   const { rt } = run;
   const path = rt.config.ledger.path;
-  const warn = (error: unknown) => rt.log.warn(`ledger: ${errorMessage(error)}`);
+  // Said once (the same error comes back at every write), with where the run's usage waits meanwhile.
+  const warned = new Set<string>();
+  const warn = (error: unknown) => {
+    const message = errorMessage(error);
+    if (warned.has(message)) return;
+    warned.add(message);
+    rt.log.warn(`${message.startsWith("ledger ") ? "" : "ledger: "}${message}; this run's usage is kept in ${rt.journal.path} and goes into the ledger once it can be written`);
+  };
   let begun = false;
   let opened: Promise<void> | undefined;
   // Its module loads with it, after the first requests.
@@ -72,8 +91,8 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
     async final(status) {
       await open();
       rt.journal.end(status, run.state.stop?.reason ?? null);
-      await saveRun(path, ledgerRecord(run, status, new Date(rt.clock.now()).toISOString()));
-      rt.journal.remove();
+      // Not saved, the journal stays: the next run, usage or preflight folds it in.
+      await saveRun(path, ledgerRecord(run, status, new Date(rt.clock.now()).toISOString())).then(() => rt.journal.remove(), warn);
     },
     finalNow(status, reason) {
       rt.journal.end(status, reason);

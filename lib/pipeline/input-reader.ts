@@ -4,6 +4,7 @@ import { unlessAborted } from "../unless-aborted.ts";
 import type { Accepted, Dispatcher } from "./dispatcher.ts";
 import type { EngineRun } from "./engine-types.ts";
 import { halt } from "./run-state.ts";
+import { duplicateReason } from "../schema/service.ts";
 import { PYTHON_LINE } from "../python-line.ts";
 
 /** Bad input lines printed one by one; the rest are counted in one line (all are quarantined). */
@@ -16,9 +17,9 @@ export const MAX_BAD_LINES_LOGGED = 20;
 export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>): Promise<void> {
   const { options, state } = run;
   try {
-    for await (const record of untilStopped(readRecords(options.input), run.rt.limiter.stopped)) {
+    for await (const record of untilStopped(readRecords(options.input, { strictUtf8: run.handler.strictUtf8 }), run.rt.limiter.stopped)) {
       if (state.stop || state.order.size >= (options.maxServices ?? Number.POSITIVE_INFINITY)) break;
-      const accepted = record.error ? badLine(run, record.line, record.error) : accept(run, record);
+      const accepted = record.error ? badLine(run, record.line, record.error, record.text) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
     }
   } catch (error) {
@@ -55,7 +56,7 @@ function accept<T>(run: EngineRun<T>, record: InputRecord): Accepted<T> | undefi
   // `record.line` is read only for a bad line (a JSON array input finds its lines on demand).
   if (!parsed.ok) return "reason" in parsed ? badLine(run, record.line, parsed.reason, value) : undefined;
   const { serviceId } = parsed;
-  if (state.order.has(serviceId)) return badLine(run, record.line, `service_id: duplicate "${serviceId}"`);
+  if (state.order.has(serviceId)) return badLine(run, record.line, duplicateReason(serviceId), value);
   state.order.add(serviceId);
   const fingerprint = handler.fingerprint?.(value);
   const redo = writer.done.has(serviceId);

@@ -1,5 +1,5 @@
 import { SAError } from "../errors.ts";
-import type { EngineRun, RunState, RunStatus, RunSummary, Stop } from "./engine-types.ts";
+import type { EngineRun, MissesEstimate, RunState, RunStatus, RunSummary, Stop } from "./engine-types.ts";
 
 export const createRunState = (): RunState => ({
   counts: { ok: 0, failed: 0, skipped: 0, redone: 0, incomplete: 0, bad: 0 },
@@ -27,7 +27,7 @@ export const serviceCounts = ({ order, counts }: RunState) => ({
 });
 
 /** The run's summary as it stands (the last line of `--json`). */
-export function runSummary(run: EngineRun<unknown>, end: { status: RunStatus; exitCode: number; missesByStage: Record<string, number>; stopReason?: string }): RunSummary {
+export function runSummary(run: EngineRun<unknown>, end: { status: RunStatus; exitCode: number; missesByStage: Record<string, number>; missesEstimate?: MissesEstimate; stopReason?: string }): RunSummary {
   const { rt, options, state } = run;
   return {
     runId: rt.runId,
@@ -40,6 +40,7 @@ export function runSummary(run: EngineRun<unknown>, end: { status: RunStatus; ex
     failures: state.failures,
     misses: rt.misses,
     missesByStage: end.missesByStage,
+    ...(end.missesEstimate ? { missesEstimate: end.missesEstimate } : {}),
     totals: rt.recorder.totals(),
     ledger: rt.config.ledger.path,
     output: options.output,

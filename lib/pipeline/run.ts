@@ -31,6 +31,7 @@ export function runServices(rt: RunContext, options: RunOptions, dispatch?: Serv
   return runRecords(rt, options, {
     task: "run",
     resume: true,
+    strictUtf8: true,
     callsPerService: {
       descriptions: 1,
       features: rt.data.plateaus.length,

@@ -1,5 +1,6 @@
 import { Queue } from "bullmq";
-import { openQueueConnection, queueKeys, type QueueSettings } from "./connection.ts";
+import type { Redis } from "ioredis";
+import { openQueueConnection, queueKeys, type QueueKeys, type QueueSettings } from "./connection.ts";
 
 export interface QueueStatus {
   queue: string;
@@ -27,12 +28,31 @@ export async function queueAdmin(settings: QueueSettings, action: QueueAction): 
       changed = (await queue.clean(0, 0, "completed")).length + (await queue.clean(0, 0, "failed")).length;
       const keys = queueKeys(settings.name);
       await connection.del(keys.journal, `${keys.journal}:read`, keys.stop);
+      await removeIdleCounters(queue, connection, keys);
     }
     return { ...(await queueStatus(queue)), changed };
   } finally {
     await queue.close();
     connection.disconnect();
   }
+}
+
+/**
+ * Each run's spend and usage counters (what the workers' budget and limits read), except those of
+ * runs that still have jobs waiting or running: a run in progress keeps what it has spent.
+ */
+async function removeIdleCounters(queue: Queue, connection: Redis, keys: QueueKeys): Promise<void> {
+  const busy = new Set((await queue.getJobs(["waiting", "prioritized", "delayed", "active"])).map((job) => job?.data?.meta?.runId));
+  const counters = [...(await keysLike(connection, keys.spend("*"))), ...(await keysLike(connection, keys.usage("*")))];
+  const idle = counters.filter((key) => !busy.has(key.slice(key.lastIndexOf(":") + 1)));
+  if (idle.length) await connection.del(...idle);
+}
+
+/** Keys matching a pattern, by SCAN: KEYS would hold up a Redis shared with a large cache. */
+async function keysLike(connection: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const batch of connection.scanStream({ match: pattern, count: 1000 })) found.push(...(batch as string[]));
+  return found;
 }
 
 async function queueStatus(queue: Queue): Promise<QueueStatus> {

@@ -65,8 +65,12 @@ export function watchConnection(client: Redis, url: string, log: Pick<Log, "warn
 export const queueKeys = (name: string) => ({
   journal: `sa:queue:${name}:journal`,
   spend: (runId: string) => `sa:queue:${name}:spend:${runId}`,
+  /** A run's requests and tokens over every worker (a hash), which its usage limits are checked against. */
+  usage: (runId: string) => `sa:queue:${name}:usage:${runId}`,
   stop: `sa:queue:${name}:stop`,
 });
+
+export type QueueKeys = ReturnType<typeof queueKeys>;
 
 /** BullMQ refuses `:` in custom job ids; a service's fingerprint (`v1:<hex>`) is its job id with `-`. */
 export const jobIdFor = (fingerprint: string) => fingerprint.replaceAll(":", "-");

@@ -2,6 +2,7 @@ import { Job, Queue, QueueEvents } from "bullmq";
 import { unlessAborted } from "../unless-aborted.ts";
 import { SAError, errorMessage } from "../errors.ts";
 import { runServices, type RunOptions, type RunSummary, type ServiceWork } from "../pipeline/run.ts";
+import type { CallRecord } from "../ledger.ts";
 import type { Runtime } from "../runtime.ts";
 import { evolutionSchema, type ServiceEvolution } from "../schema/evolution.ts";
 import { jobIdFor, openQueueConnection, queueConnection, queueKeys, watchConnection, type QueueSettings } from "./connection.ts";
@@ -18,7 +19,7 @@ export interface CoordinateOptions {
   progressMs?: number;
 }
 
-/** Redis failed reasons that mean the run's shared budget is spent (see the worker's stop check). */
+/** Redis failed reasons that mean the run's shared budget is spent or a usage limit reached (see the worker's stop check). */
 const stoppedRun = /^run \S+ stopped: /;
 
 /**
@@ -40,14 +41,15 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   queue.on("error", () => {});
   events.on("error", () => {});
   const workers: QueueWorker[] = [];
-  const journal = await createJournalReader(connection, keys.journal, (call) => rt.recorder.record(call), (entry) => rt.quarantine.add(entry));
+  const journal = await createJournalReader(connection, keys.journal, recordWarningOnce(rt), (entry) => rt.quarantine.add(entry));
   const pullJournal = () => journal.pull();
   const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop: rt.limiter.stopped, awaited, budgetUsd: rt.config.budget.hardUsd }).finally(() => pullJournal().catch(() => {}));
+    const limits = Object.keys(rt.config.limits).length ? rt.config.limits : undefined;
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop: rt.limiter.stopped, awaited, budgetUsd: rt.config.budget.hardUsd, limits }).finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
     return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
   } finally {
@@ -58,6 +60,23 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
     connection.disconnect();
     eventsConnection.disconnect();
   }
+}
+
+/**
+ * Records a worker's call in the run, and says once when the run's spend over every worker
+ * crosses the soft budget: each worker's own guard sees only its own calls.
+ */
+function recordWarningOnce(rt: Runtime): (call: CallRecord) => void {
+  const soft = rt.config.budget.softUsd;
+  let warned = false;
+  return (call) => {
+    rt.recorder.record(call);
+    if (soft === undefined || warned || call.cache !== "live") return;
+    const spent = rt.recorder.totals().costUsd;
+    if (spent <= soft) return;
+    warned = true;
+    rt.log.warn(`budget: soft limit $${soft} crossed (spent $${spent.toFixed(4)} over all workers)`);
+  };
 }
 
 async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<void> {
@@ -81,9 +100,9 @@ async function adopt(queue: Queue, id: string, data: QueueJob): Promise<void> {
 }
 
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
-async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: AbortSignal; awaited: AwaitedJobs; budgetUsd?: number }): Promise<ServiceEvolution> {
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: AbortSignal; awaited: AwaitedJobs; budgetUsd?: number; limits?: QueueJob["limits"] }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
-  const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, meta: work.meta };
+  const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, limits: options.limits, meta: work.meta };
   const add = () =>
     queue.add("service", data, {
       jobId: jobIdFor(work.fingerprint),
@@ -103,7 +122,7 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
   } catch (error) {
     if (error instanceof SAError) throw error;
     const reason = errorMessage(error);
-    if (stoppedRun.test(reason)) throw new SAError("E_BUDGET", reason);
+    if (stoppedRun.test(reason)) throw new SAError(/^run \S+ stopped: budget/.test(reason) ? "E_BUDGET" : "E_LIMIT", reason);
     throw new SAError("E_CALL_FAILED", `job ${job.id} failed after its attempts (left in the failed set; bun scripts/queue.ts retry-failed re-queues it): ${reason}`, { details: { stage: "queue" } });
   } finally {
     tracked.done();

@@ -10,6 +10,8 @@ export const queueJobSchema = z.object({
   service: z.unknown(),
   /** The coordinator's hard budget for the run, shared by every worker (else the worker's own `budget.hardUsd`). */
   budgetUsd: z.number().positive().optional(),
+  /** The coordinator's usage limits for the run (`--max-requests`, ...), shared by every worker like the budget. */
+  limits: z.object({ maxRequests: z.number().int().positive().optional(), maxTokens: z.number().int().positive().optional(), maxInputTokens: z.number().int().positive().optional(), maxOutputTokens: z.number().int().positive().optional() }).optional(),
   meta: z.object({ runId: z.string(), seed: z.number().nullable(), created: z.string(), catalogueHash: z.string() }),
 });
 export type QueueJob = z.infer<typeof queueJobSchema>;

@@ -6,9 +6,18 @@ import { journalCallSchema, type Journal } from "../journal.ts";
 import type { CallRecord } from "../ledger.ts";
 import type { Quarantine, QuarantineEntry } from "../quarantine.ts";
 import { redact } from "../redact.ts";
+import type { QueueKeys } from "./connection.ts";
+import type { QueueJob } from "./job.ts";
 
 /** The job a worker is on, so each call it journals names the coordinator's run. */
-export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number }>();
+export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number; limits?: QueueJob["limits"] }>();
+
+/** A run's usage over every worker, as its shared counters stand. */
+export interface SharedUsage {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+}
 
 export interface RedisJournal extends Journal {
   /** Resolves once every call appended so far is in Redis (a job completes only after this). */
@@ -22,7 +31,7 @@ export interface RedisJournal extends Journal {
  * queue, so the coordinator's run record counts them all; each call's cost is added to its run's
  * shared spend counter, which every worker's hard budget is checked against.
  */
-export function createRedisJournal(client: Redis, keys: { journal: string; spend: (runId: string) => string }, onSpend?: (runId: string, spent: number) => void): RedisJournal {
+export function createRedisJournal(client: Redis, keys: Pick<QueueKeys, "journal" | "spend" | "usage">, counted?: { onSpend(runId: string, spent: number): void; onUsage(runId: string, usage: SharedUsage, call: SharedUsage): void }): RedisJournal {
   let pending: Promise<unknown> = Promise.resolve();
   const worker = `${hostname()}:${process.pid}`;
   return {
@@ -32,8 +41,9 @@ export function createRedisJournal(client: Redis, keys: { journal: string; spend
       const entry = JSON.stringify({ type: "call", ...call, runId: job?.runId ?? null, jobId: job?.jobId ?? null, worker });
       const pushed = client.rpush(keys.journal, entry);
       const cost = call.cache === "live" ? (call.costUsd ?? 0) : 0;
-      const spent = job && cost > 0 ? client.incrbyfloat(keys.spend(job.runId), cost).then((total) => onSpend?.(job.runId, Number(total))) : undefined;
-      pending = Promise.all([pending, pushed, spent]).catch(() => {});
+      const spent = job && cost > 0 ? client.incrbyfloat(keys.spend(job.runId), cost).then((total) => counted?.onSpend(job.runId, Number(total))) : undefined;
+      const used = job && call.cache !== "hit" ? countUsage(client, keys.usage(job.runId), call).then((usage) => counted?.onUsage(job.runId, usage, callUsage(call))) : undefined;
+      pending = Promise.all([pending, pushed, spent, used]).catch(() => {});
     },
     end: () => {},
     remove: () => {},
@@ -53,6 +63,17 @@ export function createRedisJournal(client: Redis, keys: { journal: string; spend
       path: own.path,
     }),
   };
+}
+
+/** What one request adds to its run's shared counters (a failed one: no tokens). */
+const callUsage = (call: CallRecord): SharedUsage => (call.cache === "live" ? { requests: 1, inputTokens: call.inputTokens, outputTokens: call.outputTokens } : { requests: 1, inputTokens: 0, outputTokens: 0 });
+
+/** Adds a request (and a live call's tokens) to the run's shared counters; their new totals. */
+async function countUsage(client: Redis, key: string, call: CallRecord): Promise<SharedUsage> {
+  const adds = callUsage(call);
+  const results = await client.multi().hincrby(key, "requests", adds.requests).hincrby(key, "inputTokens", adds.inputTokens).hincrby(key, "outputTokens", adds.outputTokens).exec();
+  const [requests, inputTokens, outputTokens] = (results ?? []).map(([, value]) => Number(value));
+  return { requests: requests ?? 0, inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 };
 }
 
 const entrySchema = journalCallSchema.extend({ serviceId: z.string(), runId: z.string().nullable().optional() });

@@ -58,11 +58,11 @@ async function processJob(options: QueueWorkerOptions, own: WorkerInputs, job: J
   const entry = await options.budget?.enter(runId);
   try {
     if (entry?.reason) throw new UnrecoverableError(`run ${runId} stopped: ${entry.reason}`);
-    const context = { runId, jobId: String(job.id), budgetUsd: data.budgetUsd ?? options.budgetUsd };
+    const context = { runId, jobId: String(job.id), budgetUsd: data.budgetUsd ?? options.budgetUsd, limits: data.limits };
     return await currentJob.run(context, () => projectService(options.rt.pipeline, service.service, data.position, data.meta));
   } catch (error) {
-    // A spent budget is not worth another attempt: the job fails at once and the coordinator stops (exit 3).
-    if (isSAError(error, "E_BUDGET")) throw new UnrecoverableError(`run ${runId} stopped: ${error.message}`);
+    // A spent budget or a reached limit is not worth another attempt: the job fails at once and the coordinator stops (exit 3).
+    if (isSAError(error, "E_BUDGET") || isSAError(error, "E_LIMIT")) throw new UnrecoverableError(`run ${runId} stopped: ${error.message}`);
     throw error;
   } finally {
     entry?.leave();

@@ -60,10 +60,20 @@ export type ParsedService = { ok: true; service: Service; dropped: string[] } | 
 
 /** One input value as a service (normalised), or the one-line reason it is not one. */
 export function parseService(value: unknown): ParsedService {
+  // A whole line that is no object has no field to name: say what a line must be.
+  if (!isRecord(value)) return { ok: false, reason: `not a service: a line must be a JSON object with service_id, name and description, not ${kindOf(value)}` };
   const normal = normaliseService(value);
   const parsed = serviceSchema.safeParse(normal.value);
   return parsed.success ? { ok: true, service: parsed.data, dropped: normal.dropped } : { ok: false, reason: formatIssues(parsed.error) };
 }
+
+/**
+ * A later line with a `service_id` already seen: the first line is run and this one is a bad line,
+ * which is what a user fixing the file expects (in `run`, `map` and `preflight` alike).
+ */
+export const duplicateReason = (serviceId: string) => `service_id: duplicate "${serviceId}"`;
+
+const kindOf = (value: unknown) => (value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`);
 
 /** Warns once per dropped key name over a whole run. */
 export function droppedKeyWarner(warn: (message: string) => void, where: string): (dropped: string[]) => void {

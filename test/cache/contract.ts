@@ -104,6 +104,22 @@ export function testCacheDriver(name: string, options: { setup: () => Promise<Ca
       expect(await cache.lookup(key("7"))).toBeUndefined();
     });
 
+    test("write mode replaces an expired or corrupt entry: an answer paid for is never thrown away", async () => {
+      let now = Date.now();
+      const clock = () => new Date(now);
+      const read = createCallCache(storage, { mode: "read", log: warningLog().log, ttl: 60, now: clock });
+      await read.store(key("9"), sampleEntry({ v: "old" }));
+      now += 61_000;
+      const write = createCallCache(storage, { mode: "write", log: warningLog().log, ttl: 60, now: clock });
+      await write.store(key("9"), sampleEntry({ v: "new" }));
+      expect((await read.lookup(key("9")))?.answer).toEqual({ v: "new" });
+
+      await write.store(key("10"), sampleEntry());
+      await options.corrupt(storage, config, key("10"), '{"v":1,"answer":{"x":');
+      await write.store(key("10"), sampleEntry({ v: "whole" }));
+      expect((await read.lookup(key("10")))?.answer).toEqual({ v: "whole" });
+    });
+
     test("concurrent writers of the same key leave a whole entry", async () => {
       const writers = Array.from({ length: 8 }, (_, i) => createCallCache(storage, { mode: "refresh", log: warningLog().log }));
       const big = (i: number) => sampleEntry({ writer: i, payload: "x".repeat(200_000) });
