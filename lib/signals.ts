@@ -1,3 +1,4 @@
+import { flushStdout } from "./stdout.ts";
 /** SIGPIPE stands for stdout's reader going away (EPIPE): the run stops as on SIGTERM, exit 141. */
 export type StopSignal = "SIGINT" | "SIGTERM" | "SIGPIPE";
 export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 })[signal];
@@ -34,9 +35,14 @@ const fallback = Symbol.for("service-ambitions.exitOnSignal");
  */
 export function exitOnSignal(exit: (code: number) => never = process.exit): void {
   if (process.listeners("SIGINT").some((l) => fallback in l)) return;
+  let exiting = false;
   const listener = Object.assign((signal: "SIGINT" | "SIGTERM") => {
     if (process.listeners(signal).some((l) => !(fallback in l))) return;
-    exit(signalExitCode(signal));
+    // The line stdout's reader is taking (the last evolution, the --json summary) goes out whole
+    // first, as on a run's second signal; another signal meanwhile does not wait for the reader.
+    if (exiting) return exit(signalExitCode(signal));
+    exiting = true;
+    void flushStdout().then(() => exit(signalExitCode(signal)));
   }, { [fallback]: true });
   process.on("SIGINT", listener);
   process.on("SIGTERM", listener);

@@ -47,18 +47,31 @@ export function onStdoutClosed(handler: () => void): () => void {
  */
 export function writeStdout(text: string | Uint8Array): Promise<void> {
   watchStdout();
-  if (closed) return Promise.resolve();
+  // Once a flush has ended stdout (the process is exiting), a late line is dropped, not an error.
+  if (closed || process.stdout.writableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     process.stdout.write(text, () => resolve());
   });
 }
 
-/** Waits until everything written to stdout has left the process. Call it before exiting. */
+/**
+ * Waits until everything written to stdout has left the process. Call it before exiting. A flush
+ * already under way (a second Ctrl-C's, the run's own end) is waited for, not taken as done:
+ * stdout is then ended but not finished, and exiting would cut the line its reader is taking.
+ */
 export function flushStdout(): Promise<void> {
   watchStdout();
-  if (closed || process.stdout.writableEnded) return Promise.resolve();
+  const out = process.stdout;
+  if (closed || out.writableFinished) return Promise.resolve();
   return new Promise((resolve) => {
-    process.stdout.once("error", () => resolve());
-    process.stdout.end(() => resolve());
+    // The reader going away ends the wait; a late write after the end (dropped) does not.
+    const failed = (error: NodeJS.ErrnoException) => {
+      if (error.code === "ERR_STREAM_WRITE_AFTER_END") return;
+      out.off("error", failed);
+      resolve();
+    };
+    out.on("error", failed);
+    if (out.writableEnded) out.once("finish", () => resolve());
+    else out.end(() => resolve());
   });
 }

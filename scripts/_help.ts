@@ -26,6 +26,13 @@ const examples: Record<string, string[]> = {
   bench: ["bench --services 20 --latency 200 --compare", "bench --services 40 --server-tpm 1000000", "bench --cached 1000", "bench --workers 1,2,4 --server-rpm 1200 --concurrency 2"],
 };
 
+/** What each exit code means, for the tasks whose codes say more than ok or failed. */
+const exitCodes: Record<string, string[]> = {
+  export: ["0  exported", "1  exported, but some input lines were bad", "2  bad usage or config, or an input that cannot be read"],
+  diff: ["0  the two files are the same", "1  they differ", "2  bad usage, or a file that cannot be read or has a bad line"],
+  check: ["0  no check set to error failed", "1  a check set to error failed, a line was bad, or (--strict) any warning", "2  bad usage or config, or an input that cannot be read"],
+};
+
 export function wrap(text: string, width: number, indent: number): string[] {
   const lines: string[] = [];
   let line = "";
@@ -69,6 +76,8 @@ export function renderHelp(meta: TaskMeta, args: ArgsDef): string {
     out.push("");
   }
   out.push("Options:", ...optionLines(args), `  ${"-h, --help".padEnd(28)}Show this help`, `  ${"--version".padEnd(28)}Print the version`);
+  const codes = exitCodes[meta.name];
+  if (codes) out.push("", "Exit codes:", ...codes.map((c) => `  ${c}`));
   const list = examples[meta.name];
   if (list?.length) out.push("", "Examples:", ...list.map((e) => `  bun scripts/${e.replace(/^(\S+)/, "$1.ts")}`));
   return `${out.join("\n")}\n`;

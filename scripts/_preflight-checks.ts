@@ -43,7 +43,9 @@ export function createChecks() {
     },
     ok: () => list.every((c) => c.ok),
     text(): string {
-      const lines = list.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${c.detail}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
+      // An error that names its subject first ("config FILE:3: ...") is not prefixed twice.
+      const detail = (c: Check) => (c.detail.startsWith(`${c.name} `) ? c.detail.slice(c.name.length + 1) : c.detail);
+      const lines = list.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${detail(c)}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
       const failed = list.filter((c) => !c.ok).map((c) => c.name);
       return `${lines.join("\n")}\n${failed.length ? `preflight failed: ${failed.join(", ")}` : "preflight passed"}\n`;
     },

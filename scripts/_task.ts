@@ -51,12 +51,7 @@ function unknownFlag(rawArgs: string[], args: ArgsDef): string | undefined {
  * `--budget --json` takes "--json" as its value, so a spending cap would silently vanish.
  */
 export function missingValue(rawArgs: string[], args: ArgsDef): string | undefined {
-  const valued = new Set<string>();
-  for (const [name, def] of Object.entries(args)) {
-    if (def.type !== "string" && def.type !== "enum") continue;
-    valued.add(`--${name}`);
-    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) valued.add(a.length === 1 ? `-${a}` : `--${a}`);
-  }
+  const valued = valuedFlags(args);
   for (let i = 0; i < rawArgs.length; i++) {
     const raw = rawArgs[i]!;
     if (raw === "--") break;
@@ -68,6 +63,37 @@ export function missingValue(rawArgs: string[], args: ArgsDef): string | undefin
     if (value === undefined || value.trim() === "" || (value.startsWith("-") && value !== "-" && !/^-\d/.test(value))) return flag;
   }
   return undefined;
+}
+
+/** The flags that take a value, as typed (`--output`, `-o`). */
+function valuedFlags(args: ArgsDef): Set<string> {
+  const valued = new Set<string>();
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type !== "string" && def.type !== "enum") continue;
+    valued.add(`--${name}`);
+    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) valued.add(a.length === 1 ? `-${a}` : `--${a}`);
+  }
+  return valued;
+}
+
+/**
+ * The first argument no positional of the task takes. citty drops it without a word, so
+ * `check -i a.jsonl b.jsonl` would check a.jsonl alone and `export ... --view all features` export all.
+ */
+export function extraArgument(rawArgs: string[], args: ArgsDef): string | undefined {
+  const valued = valuedFlags(args);
+  const room = Object.values(args).filter((def) => def.type === "positional").length;
+  const positionals: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const raw = rawArgs[i]!;
+    if (raw === "--") {
+      positionals.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    if (raw === "-" || !raw.startsWith("-")) positionals.push(raw);
+    else if (valued.has(raw)) i++;
+  }
+  return positionals[room];
 }
 
 /** A task's `config()`: file → SA_* → flags, loaded once; a `--model` that no stage uses is said once. */
@@ -110,6 +136,8 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
       if (bad) throw new SAError("E_USAGE", `unknown flag ${bad} (see --help)`);
       const empty = missingValue(rawArgs, task.args);
       if (empty) throw new SAError("E_USAGE", `${empty} needs a value (see --help)`);
+      const extra = extraArgument(rawArgs, task.args);
+      if (extra !== undefined) throw new SAError("E_USAGE", `unexpected argument "${extra}" (see --help)`);
       if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);
       let exit = 0;
       await runCommand(

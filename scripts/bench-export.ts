@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SAError } from "../lib/errors.ts";
@@ -53,13 +53,40 @@ async function measure(input: { format: string; evolutions: string; dir: string;
   return { format: input.format, peakRssBytes: rss, wallSeconds, fileBytes: statSync(output).size, underOneGiB: rss < GiB };
 }
 
+interface BenchPlan {
+  dir: string;
+  services: number;
+  chosen: string[];
+  evolutions?: string;
+  data?: string;
+  json?: boolean;
+  kept: boolean;
+  log: { info(message: string): void };
+}
+
+/** Generates (or takes) the evolutions, measures each export in `dir`, and prints the figures. */
+async function benchIn(plan: BenchPlan): Promise<number> {
+  const { dir, log } = plan;
+  const data = resolve(plan.data ?? join(root, "fixtures/data"));
+  log.info(`bench-export: ${plan.evolutions ? `exporting ${plan.evolutions}` : `generating ${formatCount(plan.services)} services`} in ${dir}${plan.kept ? "" : " (removed at the end; --dir keeps it)"}`);
+  const evolutions = plan.evolutions ? resolve(plan.evolutions) : await evolutionsFor(plan.services, dir, data);
+  const results: Measure[] = [];
+  for (const format of plan.chosen) results.push(await measure({ format, evolutions, dir, data }));
+  if (plan.json) await writeStdout(`${JSON.stringify({ evolutions, evolutionsBytes: statSync(evolutions).size, results })}\n`);
+  else {
+    const lines = results.map((r) => `${r.format.padEnd(6)}${formatBytes(r.peakRssBytes).padStart(12)}${`${r.wallSeconds.toFixed(1)} s`.padStart(10)}${formatBytes(r.fileBytes).padStart(12)}  ${r.underOneGiB ? "under 1 GiB" : "OVER 1 GiB"}`);
+    await writeStdout(`input ${evolutions} (${formatBytes(statSync(evolutions).size)})\nformat   peak RSS      wall        file\n${lines.join("\n")}\n`);
+  }
+  return results.every((r) => r.underOneGiB) ? 0 : 1;
+}
+
 const task = defineTask({
   meta: taskMeta["bench-export"],
   args: {
     services: { type: "string", description: "Generated services (default 10000)" },
     formats: { type: "string", description: `Comma-separated formats (default xlsx,html; all for ${formats.join(",")})` },
     evolutions: { type: "string", description: "Export this evolutions file instead of generating one" },
-    dir: { type: "string", description: "Working folder (default: a new temporary folder)" },
+    dir: { type: "string", description: "Working folder, kept (default: a new temporary folder, removed at the end)" },
     data: { type: "string", description: "Data folder (default fixtures/data)" },
     json: { type: "boolean", description: "Print the figures as one JSON object" },
     verbose: sharedArgs.verbose,
@@ -72,18 +99,14 @@ const task = defineTask({
     const chosen = (args.formats ?? "xlsx,html") === "all" ? [...formats] : (args.formats ?? "xlsx,html").split(",");
     const unknown = chosen.filter((f) => !(formats as readonly string[]).includes(f));
     if (unknown.length) throw new SAError("E_USAGE", `--formats: unknown "${unknown[0]}" (known: ${formats.join(", ")}, all)`);
+    // A folder of our own (10,000 services leave about 2 GB of evolutions and exports) goes at the end; --dir keeps its files.
     const dir = resolve(args.dir ?? mkdtempSync(join(tmpdir(), "sa-bench-export-")));
-    const data = resolve(args.data ?? join(root, "fixtures/data"));
-    log.info(`bench-export: ${args.evolutions ? `exporting ${args.evolutions}` : `generating ${formatCount(services)} services`} in ${dir}`);
-    const evolutions = args.evolutions ? resolve(args.evolutions) : await evolutionsFor(services, dir, data);
-    const results: Measure[] = [];
-    for (const format of chosen) results.push(await measure({ format, evolutions, dir, data }));
-    if (args.json) void writeStdout(`${JSON.stringify({ evolutions, evolutionsBytes: statSync(evolutions).size, results })}\n`);
-    else {
-      const lines = results.map((r) => `${r.format.padEnd(6)}${formatBytes(r.peakRssBytes).padStart(12)}${`${r.wallSeconds.toFixed(1)} s`.padStart(10)}${formatBytes(r.fileBytes).padStart(12)}  ${r.underOneGiB ? "under 1 GiB" : "OVER 1 GiB"}`);
-      void writeStdout(`input ${evolutions} (${formatBytes(statSync(evolutions).size)})\nformat   peak RSS      wall        file\n${lines.join("\n")}\n`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      return await benchIn({ dir, services, chosen, evolutions: args.evolutions, data: args.data, json: args.json, log, kept: args.dir !== undefined });
+    } finally {
+      if (args.dir === undefined) rmSync(dir, { recursive: true, force: true });
     }
-    return results.every((r) => r.underOneGiB) ? 0 : 1;
   },
 });
 

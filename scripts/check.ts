@@ -29,23 +29,28 @@ const task = defineTask({
   args: {
     input: sharedArgs.input,
     data: { type: "string", description: "Data folder: the roles expected and the catalogues' items" },
+    strict: { ...sharedArgs.strict, description: "Warnings fail too (exit 1), as errors do" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     const config = await load();
     if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
-    const data = args.data ? await loadDataset(config, { requireRolesAndPlateaus: false }) : undefined;
+    // Names and catalogues only: the prompt files the config names are run's, not needed here.
+    const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
     const source = await openEvolutions(args.input);
     const checker = createChecker(config.checks);
     try {
       const summary = await summarise(source, { data, observers: [checker.observe] });
-      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id) });
+      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id), dataPlateaus: data?.plateaus.map((pl) => pl.name) });
       for (const line of source.badLines) log.error(`input ${line}`);
       const errors = findings.filter((f) => f.severity === "error").length;
-      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings: findings.length - errors, findings })}\n` : text(findings);
+      const warnings = findings.length - errors;
+      const strict = args.strict === true;
+      const empty = summary.totals.services === 0 && !source.badLines.length ? `nothing to check: ${args.input} has no evolutions\n` : undefined;
+      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : (empty ?? text(findings));
       void writeStdout(out);
-      return errors || source.badLines.length ? 1 : 0;
+      return errors || (strict && warnings) || source.badLines.length ? 1 : 0;
     } finally {
       source.dispose();
     }

@@ -2,9 +2,9 @@
 import { resolve } from "node:path";
 import { SAError } from "../lib/errors.ts";
 import { openSink } from "../lib/export/sink.ts";
-import { diffServices, isIdentical } from "../lib/review/diff-report.ts";
+import { isIdentical } from "../lib/review/diff-report.ts";
+import { diffFiles } from "../lib/review/diff-files.ts";
 import { diffHtml, diffMarkdown, diffText } from "../lib/review/diff-render.ts";
-import { readServices } from "../lib/review/diff.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -27,7 +27,7 @@ const task = defineTask({
     if (args.old === "-" && args.new === "-") throw new SAError("E_USAGE", "OLD and NEW cannot both be - (stdin): give one of them as a file");
     const clobbered = [args.old, args.new].find((file) => args.output && args.output !== "-" && file !== "-" && resolve(file) === resolve(args.output));
     if (clobbered) throw new SAError("E_USAGE", `--output ${args.output} is one of the files compared; write the report to another file`);
-    const report = diffServices(await readServices(args.old), await readServices(args.new));
+    const report = await diffFiles(args.old, args.new);
     const title = args.title ?? `Changes from ${args.old} to ${args.new}`;
     const text = args.json ? `${JSON.stringify(report)}\n` : format === "md" ? diffMarkdown(report, title) : format === "html" ? diffHtml(report, title) : diffText(report);
     const sink = openSink(args.output ?? "-");

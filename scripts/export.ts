@@ -33,7 +33,8 @@ const task = defineTask({
     const views = viewsOf(format, args.view);
     const config = await load();
     if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
-    const data = args.data ? await loadDataset(config, { requireRolesAndPlateaus: false }) : undefined;
+    // Names and catalogues only: the prompt files the config names are run's, not needed here.
+    const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
     const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks }).catch((error: unknown) => {
       if (args.output === "-" && stdoutClosed()) return undefined;
       throw error;
@@ -43,6 +44,7 @@ const task = defineTask({
       log.warn("stopped: the reader of --output - went away (EPIPE)");
       return signalExitCode("SIGPIPE");
     }
+    if (!result.services && !result.badLines.length) log.warn(`input ${args.input} has no evolutions; the export lists none`);
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     // Rows per view ("services" has one per service and plateau), not counts of services.

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startTestServer } from "../lib/test-server.ts";
 import { tasks } from "../scripts/index.ts";
-import { missingValue } from "../scripts/_task.ts";
+import { extraArgument, missingValue } from "../scripts/_task.ts";
 import { fixtureData, fixtureServices, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
 describe("flags that take a value", () => {
@@ -64,6 +64,44 @@ describe("a missing positional argument", () => {
         expect(result.stderr).not.toContain("unexpected error");
         expect(result.stderr).not.toContain("--verbose for the stack trace");
         expect(JSON.parse(result.stdout)).toMatchObject({ status: "error", exitCode: 2, code: "E_USAGE" });
+      } finally {
+        cleanup();
+      }
+    });
+  }
+});
+
+describe("an argument no positional takes", () => {
+  test("is found for every task, after its own positionals, never in a flag's value", async () => {
+    for (const [name, load] of Object.entries(tasks)) {
+      const { args } = (await load()).default;
+      const room = Object.values(args as Record<string, { type?: string }>).filter((d) => d.type === "positional").length;
+      const own = Array.from({ length: room }, (_, i) => `p${i}`);
+      expect({ task: name, found: extraArgument([...own, "--json"], args) }).toEqual({ task: name, found: undefined });
+      expect({ task: name, found: extraArgument([...own, "stray", "--json"], args) }).toEqual({ task: name, found: "stray" });
+      const valued = Object.entries(args as Record<string, { type?: string }>).find(([, d]) => d.type === "string")?.[0];
+      if (!valued) continue;
+      const f = `--${valued}`;
+      expect({ task: name, found: extraArgument([f, "v.json", ...own, "--", "-"], args) }).toEqual({ task: name, found: "-" });
+      expect({ task: name, found: extraArgument([`${f}=v.json`, f, "-", ...own], args) }).toEqual({ task: name, found: undefined });
+    }
+  });
+
+  for (const c of [
+    { script: "check", args: ["--input", "a.jsonl", "b.jsonl"], extra: "b.jsonl" },
+    { script: "export", args: ["--input", "a.jsonl", "--output", "x.csv", "--view", "all", "features"], extra: "features" },
+    { script: "diff", args: ["a.jsonl", "b.jsonl", "c.jsonl"], extra: "c.jsonl" },
+  ]) {
+    test(`${c.script} ${c.args.join(" ")} exits 2 naming "${c.extra}", and does nothing`, async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const line = '{"meta":{"schema_version":"1.0","run_id":"r","created":"2026-01-01T00:00:00Z","seed":0,"models":{},"mapping_types":[],"catalogue_hash":""},"service":{"service_id":"S","name":"S","description":"d","jobs_to_be_done":[]},"plateaus":[]}\n';
+        for (const f of ["a.jsonl", "b.jsonl", "c.jsonl"]) await Bun.write(join(dir, f), line);
+        const result = await runScript(c.script, c.args, { cwd: dir });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain(`unexpected argument "${c.extra}"`);
+        expect(result.stdout).toBe("");
+        expect(await Bun.file(join(dir, "x.csv")).exists()).toBe(false);
       } finally {
         cleanup();
       }

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixtureData, root, runScript, tempDir } from "./helpers.ts";
 import { syntheticEvolutions } from "./support/evolutions.ts";
+import type { Finding } from "../lib/review/checks.ts";
 
 let dir: string;
 let cleanup: () => void;
@@ -66,6 +67,82 @@ describe("check", () => {
     writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { severity: { "missing-role": "loud" } } }));
     expect((await check(["--input", fixture])).code).toBe(2);
     writeFileSync(join(dir, "service-ambitions.config.json"), "{}");
+  });
+
+  test("a line missing plateaus the others have, a line with none, a feature twice at one plateau: each found", async () => {
+    const base = JSON.parse(readFileSync(fixture, "utf8"));
+    const as = (id: string, change: (line: typeof base) => void) => {
+      const line = structuredClone(base);
+      line.service.service_id = id;
+      change(line);
+      return JSON.stringify(line);
+    };
+    const lines = [
+      JSON.stringify(base),
+      as("E", (l) => l.plateaus.splice(1, 1)),
+      as("F", (l) => (l.plateaus = [])),
+      as("G", (l) => l.plateaus[0].features.push(structuredClone(l.plateaus[0].features[0]))),
+    ];
+    const holes = join(dir, "holes.jsonl");
+    writeFileSync(holes, `${lines.join("\n")}\n`);
+    const result = await check(["--input", holes, "--json"]);
+    expect(result.code).toBe(1);
+    const found = JSON.parse(result.stdout).findings.filter((f: Finding) => f.serviceId !== "D" && (f.check === "incomplete" || f.check === "repeated-feature"));
+    expect(found).toEqual([
+      { check: "incomplete", severity: "error", serviceId: "E", message: "no plateau Enhanced" },
+      { check: "incomplete", severity: "error", serviceId: "F", message: "no plateau Foundational, Enhanced, Advanced" },
+      { check: "repeated-feature", severity: "warning", serviceId: "G", plateau: "Foundational", message: '"Fault reporting" appears twice for residents' },
+    ]);
+    // Alone, a line with no plateaus at all is still incomplete.
+    writeFileSync(holes, `${lines[2]}\n`);
+    expect(JSON.parse((await check(["--input", holes, "--json"])).stdout).findings).toEqual([{ check: "incomplete", severity: "error", serviceId: "F", message: "no plateaus" }]);
+  });
+
+  test("with --data whose plateaus the file uses: a one-line file lacking one of them is incomplete", async () => {
+    const run = await syntheticEvolutions(dir, "synthetic:demo", "one.jsonl");
+    const line = structuredClone(run.lines[0]!);
+    const dropped = line.plateaus.splice(1, 1)[0]!.plateau_name;
+    writeFileSync(join(dir, "one.jsonl"), `${JSON.stringify(line)}\n`);
+    const report = JSON.parse((await check(["--input", "one.jsonl", "--data", fixtureData, "--json"])).stdout);
+    expect(report.findings.filter((f: Finding) => f.check === "incomplete")).toEqual([{ check: "incomplete", severity: "error", serviceId: line.service.service_id, message: `no plateau ${dropped}` }]);
+    expect(JSON.parse((await check(["--input", "one.jsonl", "--json"])).stdout).counts.incomplete).toBe(0);
+  });
+
+  test("an empty input is said to be empty, not 'every check passed'; export says it too", async () => {
+    writeFileSync(join(dir, "none.jsonl"), "");
+    const result = await check(["--input", "none.jsonl"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain("every check passed");
+    expect(result.stdout).toContain("nothing to check: none.jsonl has no evolutions");
+    const exported = await runScript("export", ["--input", "none.jsonl", "--output", "none.csv"], { cwd: dir });
+    expect(exported.code).toBe(0);
+    expect(exported.stderr).toContain("none.jsonl has no evolutions");
+  });
+
+  test("--strict: warnings fail too (exit 1); without it warnings alone exit 0", async () => {
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { severity: { "missing-role": "warning" } } }));
+    try {
+      expect((await check(["--input", fixture])).code).toBe(0);
+      const strict = await check(["--input", fixture, "--strict", "--json"]);
+      expect(strict.stderr).not.toContain("unknown flag");
+      expect(strict.code).toBe(1);
+      expect(JSON.parse(strict.stdout)).toMatchObject({ errors: 0, warnings: 2, strict: true });
+    } finally {
+      writeFileSync(join(dir, "service-ambitions.config.json"), "{}");
+    }
+  });
+
+  test("--json counts the bad lines that make the exit 1, and each is named file:line: field", async () => {
+    const good = readFileSync(fixture, "utf8").trim();
+    const line = JSON.parse(good);
+    line.plateaus[0].features[0].score.level = 9;
+    const mixed = join(dir, "mixed.jsonl");
+    writeFileSync(mixed, `${good}\n${JSON.stringify(line)}\n{"meta":\n`);
+    const result = await check(["--input", mixed, "--json"]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ services: 1, badLines: 2 });
+    expect(result.stderr).toContain(`${mixed}:2: plateaus.0.features.0.score.level`);
+    expect(result.stderr).toContain(`${mixed}:3: invalid JSON`);
   });
 
   test("with --data: unused catalogue items and repeated features on a synthetic run; the HTML report has the checks", async () => {

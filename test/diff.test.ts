@@ -23,7 +23,7 @@ describe("diff", () => {
       services: { added: 0, removed: 0, changed: 0 },
       features: { added: 0, removed: 0, changed: 0 },
       levels: { up: 0, down: 0 },
-      mappings: { added: 0, removed: 0 },
+      mappings: { added: 0, removed: 0, changed: 0 },
       details: [],
     });
     expect((await diff(oldFile, oldFile)).stdout).toContain("identical");
@@ -41,14 +41,14 @@ describe("diff", () => {
       services: { added: 1, removed: 1, changed: 1 },
       features: { added: 1, removed: 1, changed: 2 },
       levels: { up: 1, down: 1 },
-      mappings: { added: 2, removed: 2 },
+      mappings: { added: 2, removed: 2, changed: 0 },
       details: undefined,
     });
     expect(report.details.map((d: { service_id: string; status: string }) => `${d.service_id} ${d.status}`)).toEqual(["A changed", "B removed", "C added"]);
     const foundational = report.details[0].plateaus[0];
     expect(foundational.features.changed.map((c: { name: string }) => c.name)).toEqual(["Online booking", "Status Alerts"]);
     expect(foundational.features.changed[1].changes.feature_id).toEqual({ old: "AAAAA2", new: "BBBBB2" });
-    expect(foundational.mappings).toEqual({ added: ["AAAAA5 applications:APP5", "AAAAA1 applications:APP4"], removed: ["AAAAA3 applications:APP3", "BBBBB2 technologies:TEC1"] });
+    expect(foundational.mappings).toEqual({ added: ["AAAAA5 applications:APP5", "AAAAA1 applications:APP4"], removed: ["AAAAA3 applications:APP3", "BBBBB2 technologies:TEC1"], changed: [] });
     expect(report.details[0].plateaus[1]).toMatchObject({ plateau: "Enhanced", description: { old: "Crews follow planned routes.", new: "Crews follow routes planned each morning." } });
   });
 
@@ -62,6 +62,38 @@ describe("diff", () => {
     expect(md).toContain("- Added **Payment portal**");
     expect((await diff(oldFile, newFile, "--format", "html", "--output", "d.html")).code).toBe(1);
     expect(readFileSync(join(dir, "d.html"), "utf8")).toContain("Removed <strong>Staff dashboard</strong>");
+  });
+
+  test("a mapping whose facets changed is a difference (exit 1), counted and named in every format", async () => {
+    const withFacets = (value: string) => {
+      const lines = readFileSync(oldFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const feature = lines[0].plateaus[0].features[0];
+      const set = Object.keys(feature.mappings)[0]!;
+      feature.mappings[set][0].facets = { interface: value, owner: "council" };
+      return { text: lines.map((l) => JSON.stringify(l)).join("\n") + "\n", id: feature.feature_id, mapping: `${set}:${feature.mappings[set][0].item}` };
+    };
+    const before = withFacets("UI");
+    const after = withFacets("API");
+    writeFileSync(join(dir, "facets-old.jsonl"), before.text);
+    writeFileSync(join(dir, "facets-new.jsonl"), after.text);
+    expect((await diff("facets-old.jsonl", "facets-old.jsonl")).code).toBe(0);
+    const result = await diff("facets-old.jsonl", "facets-new.jsonl", "--json");
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.mappings).toEqual({ added: 0, removed: 0, changed: 1 });
+    const change = report.details[0].plateaus[0].features.changed[0];
+    expect(change.mappings.changed).toEqual([{ mapping: before.mapping, old: { interface: "UI", owner: "council" }, new: { interface: "API", owner: "council" } }]);
+    expect(report.details[0].plateaus[0].mappings.changed).toEqual([`${before.id} ${before.mapping}`]);
+    expect((await diff("facets-old.jsonl", "facets-new.jsonl")).stdout).toContain("mappings +0 -0 ~1");
+    await diff("facets-old.jsonl", "facets-new.jsonl", "--format", "md", "--output", "f.md");
+    expect(readFileSync(join(dir, "f.md"), "utf8")).toContain(`facets changed: ${before.mapping} (interface: UI → API)`);
+    // Matched by name under a new id, and the old file from stdin: the old facets are still found.
+    writeFileSync(join(dir, "facets-renamed.jsonl"), after.text.replaceAll(`"${after.id}"`, '"ZZZZZ9"'));
+    const proc = Bun.spawn(["bun", join(root, "scripts/diff.ts"), "-", "facets-renamed.jsonl", "--format", "md"], { cwd: dir, stdin: Bun.file(join(dir, "facets-old.jsonl")), stdout: "pipe", stderr: "pipe" });
+    const renamed = await new Response(proc.stdout).text();
+    expect(renamed).toContain(`feature_id: ${after.id} → ZZZZZ9`);
+    expect(renamed).toContain(`facets changed: ${before.mapping} (interface: UI → API)`);
+    expect(await proc.exited).toBe(1);
   });
 
   test("bad input exits 2, naming the file and line", async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { fixtureData, runScript, tempDir } from "./helpers.ts";
@@ -108,7 +108,10 @@ describe("HTML report in headless Chromium", () => {
     expect(box!.y).toBeLessThan(300);
     const table = page.locator("section[id=map-applications] table");
     await table.locator("th", { hasText: "Criticality" }).click();
-    const values = (await table.locator("tbody tr td:nth-child(12)").allInnerTexts()).map(Number);
+    const column = (await table.locator("thead th").allInnerTexts()).findIndex((t) => t.includes("Criticality")) + 1;
+    const values = (await table.locator(`tbody tr td:nth-child(${column})`).allInnerTexts()).map(Number);
+    expect(values.length).toBeGreaterThan(1);
+    expect(values.every(Number.isFinite)).toBe(true);
     expect(values).toEqual([...values].sort((a, b) => a - b));
     await close();
   });
@@ -146,5 +149,21 @@ describe("HTML report in headless Chromium", () => {
     expect(names.length).toBeGreaterThan(5);
     const missing = names.filter((n) => !text.includes(n));
     expect(missing).toEqual([]);
+  });
+
+  test("a description's line breaks show as line breaks, in the tables and the narrative", async () => {
+    const line = structuredClone(lines[0]!);
+    line.plateaus[0]!.features[0]!.description = "First the crews log each fault.\nThen residents see when it is fixed.";
+    line.plateaus[0]!.service_description = "Crews fix faults.\n\nResidents are told.";
+    const input = join(dir, "breaks.jsonl");
+    const output = join(dir, "breaks.html");
+    writeFileSync(input, `${JSON.stringify(line)}\n`);
+    expect((await runScript("export", ["--input", input, "--output", output], { cwd: dir })).code).toBe(0);
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`file://${output}`);
+    expect(await page.locator("td", { hasText: "First the crews" }).first().innerText()).toBe("First the crews log each fault.\nThen residents see when it is fixed.");
+    expect(await page.locator("p", { hasText: "Crews fix faults." }).first().innerText()).toBe("Crews fix faults.\n\nResidents are told.");
+    await context.close();
   });
 });

@@ -149,6 +149,26 @@ describe("export: XLSX", () => {
     expect(sheet2).toContain('type="colorScale"');
   });
 
+  test("numbers are numbers: the run sheet's totals, levels, plateaus, counts and number facets", async () => {
+    expect((await exportTo("--output", "numbers.xlsx")).code).toBe(0);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile(join(dir, "numbers.xlsx"));
+    const run = book.getWorksheet("run")!;
+    const details = Object.fromEntries(run.getSheetValues().slice(2).map((row) => [(row as unknown[])[1], (row as unknown[])[2]]));
+    expect(details).toMatchObject({ Services: lines.length, Plateaus: 5, Features: featureCount });
+    const services = book.getWorksheet("services")!;
+    expect([3, 6, 9, 10].map((c) => typeof services.getRow(2).getCell(c).value)).toEqual(["number", "number", "number", "number"]);
+    expect([3, 9].map((c) => typeof book.getWorksheet("features")!.getRow(2).getCell(c).value)).toEqual(["number", "number"]);
+    // An integer facet (Criticality), in XLSX and JSON.
+    const apps = book.getWorksheet("mappings applications")!;
+    const column = (apps.getRow(1).values as unknown[]).indexOf("Criticality");
+    const criticality = apps.getColumn(column).values.slice(2) as unknown[];
+    expect(criticality.length).toBe(mappingCounts.applications!);
+    expect(criticality.every((v) => Number.isInteger(v))).toBe(true);
+    expect((await exportTo("--output", "numbers.json")).code).toBe(0);
+    expect(JSON.parse(read("numbers.json")).mappings.applications.every((r: Record<string, unknown>) => Number.isInteger(r["facet.criticality"]))).toBe(true);
+  });
+
   test("empty cells stay empty", async () => {
     const line = structuredClone(lines[0]!);
     line.plateaus[0]!.features[0]!.score.justification = "";
@@ -194,6 +214,42 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     ]);
   });
 
+  test("each mapping's description (plateau.mappings) is in the mappings view of every format", async () => {
+    const line = JSON.parse(readFileSync(join(root, "fixtures/python/run-output-grouped.jsonl"), "utf8").split("\n")[0]!);
+    const said = "Timetables reach the portal, with changes, every night.";
+    line.plateaus[0].mappings.applications[0].mappings[0].description = said;
+    writeFileSync(join(dir, "said.jsonl"), `${JSON.stringify(line)}\n`);
+    const exportSaid = (...args: string[]) => runScript("export", ["--input", "said.jsonl", ...args], { cwd: dir });
+    expect((await exportSaid("--output", "said.csv", "--view", "mappings")).code).toBe(0);
+    const rows = parse(read("said.mappings.applications.csv"), { columns: true, bom: true }) as Record<string, string>[];
+    expect(rows.map((r) => [r.feature, r.item_id, r.description])).toEqual([
+      ["Mobile timetable", "app1", said],
+      ["Online submission", "app1", "Learners hand in work online."],
+    ]);
+    for (const ext of ["xlsx", "md", "html", "json"]) expect((await exportSaid("--output", `said.${ext}`)).code).toBe(0);
+    expect(await xlsxText(join(dir, "said.xlsx"))).toContain(said);
+    expect(read("said.md")).toContain(said);
+    expect(unescapeHtml(read("said.html"))).toContain(said);
+    expect(JSON.parse(read("said.json")).mappings.applications[0].description).toBe(said);
+  });
+
+  test("Markdown tables: the model's text cannot break a row, start markup or fetch an image", async () => {
+    const line = structuredClone(lines[0]!);
+    const feature = line.plateaus[0]!.features[0]!;
+    feature.name = "Reports to C:\\share\\";
+    feature.description = '<img src="http://tracker.example/x.png"> *urgent* [site](http://x.example)';
+    writeFileSync(join(dir, "marks.jsonl"), `${JSON.stringify(line)}\n`);
+    expect((await runScript("export", ["--input", "marks.jsonl", "--output", "marks.md", "--view", "features"], { cwd: dir })).code).toBe(0);
+    const rows = read("marks.md").split("\n").filter((l) => l.startsWith("| "));
+    const cells = (row: string) => row.split(/(?<!\\)\|/).length;
+    expect(rows.map(cells)).toEqual(rows.map(() => cells(rows[0]!)));
+    const row = rows.find((r) => r.includes("Reports to"))!;
+    expect(row).not.toMatch(/(?<!\\)<img/);
+    expect(row).not.toMatch(/(?<!\\)\*urgent/);
+    expect(row).not.toMatch(/(?<!\\)\[site\]/);
+    expect(row.replace(/\\(.)/g, "$1")).toContain(feature.description);
+  });
+
   test("an unknown output extension, or an unknown --format, is a usage error listing the formats", async () => {
     const pdf = await exportTo("--output", "x.pdf");
     expect(pdf.code).toBe(2);
@@ -223,6 +279,22 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     const [bytes, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), proc.exited]);
     expect(code).toBe(0);
     expect(Buffer.from(bytes).equals(readFileSync(join(dir, "file.xlsx")))).toBe(true);
+  });
+
+  test("--data with a config whose prompt files are elsewhere: export and check read only the data, not the prompts", async () => {
+    const { dir: other, cleanup: done } = tempDir("sa-export-prompts-");
+    try {
+      // A Python config run from another folder: its prompt_dir and context_id do not resolve here.
+      writeFileSync(join(other, "service-ambitions.config.json"), JSON.stringify({ promptDir: "prompts", contextId: "university" }));
+      const exported = await runScript("export", ["--input", evolutions, "--data", fixtureData, "--output", "p.csv"], { cwd: other });
+      expect(exported.stderr).not.toContain("prompt file");
+      expect(exported.code).toBe(0);
+      const checked = await runScript("check", ["--input", evolutions, "--data", fixtureData], { cwd: other });
+      expect(checked.stderr).not.toContain("prompt file");
+      expect(checked.code).not.toBe(2);
+    } finally {
+      done();
+    }
   });
 
   test("reads stdin (-) in as many passes as the format needs", async () => {

@@ -17,4 +17,17 @@ describe("--help", () => {
       expect({ name, offForms }).toEqual({ name, offForms: [...new Set(offForms)] });
     }
   });
+
+  test("export, diff and check say what each exit code means", async () => {
+    const want: Record<string, string[]> = {
+      export: ["0  exported", "1  exported, but some input lines were bad", "2  bad usage or config, or an input that cannot be read"],
+      diff: ["0  the two files are the same", "1  they differ", "2  bad usage, or a file that cannot be read or has a bad line"],
+      check: ["0  no check set to error failed", "1  a check set to error failed, a line was bad, or (--strict) any warning", "2  bad usage or config, or an input that cannot be read"],
+    };
+    for (const [name, lines] of Object.entries(want)) {
+      const help = (await runScript(name, ["--help"], { cwd: root })).stdout;
+      const section = help.split("Exit codes:\n")[1]?.split("\n\n")[0] ?? "";
+      expect({ name, section: section.split("\n").map((l) => l.trim()) }).toEqual({ name, section: lines });
+    }
+  });
 });

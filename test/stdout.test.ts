@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
@@ -121,4 +121,71 @@ describe("--output - through a pipe", () => {
       cleanup();
     }
   }, 90_000);
+});
+
+describe("flushStdout", () => {
+  test("a second flush, while the first still waits on a slow reader, waits too: exiting after it loses no byte", async () => {
+    // The second Ctrl-C and the run's own end both flush; the later one used to see stdout ended
+    // (not yet finished) and let the process exit with a line half written.
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = join(dir, "child.ts");
+      writeFileSync(
+        child,
+        `import { flushStdout, writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
+void writeStdout("x".repeat(200_000) + "\\n");
+void flushStdout();
+await flushStdout();
+process.exit(0);
+`,
+      );
+      const result = await shell(`bun ${q(child)} | (sleep 1; wc -c)`, dir, server.url);
+      expect(Number(result.stdout.trim())).toBe(200_001);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a line written after the flush began (a service finishing as the second Ctrl-C exits) is dropped, and the flush still waits", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = join(dir, "child.ts");
+      writeFileSync(
+        child,
+        `import { flushStdout, writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
+void writeStdout("x".repeat(200_000) + "\\n");
+const flushed = flushStdout();
+void writeStdout("a late line\\n");
+await flushed;
+process.exit(0);
+`,
+      );
+      const result = await shell(`bun ${q(child)} | (sleep 1; wc -c)`, dir, server.url);
+      expect(Number(result.stdout.trim())).toBe(200_001);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("Ctrl-C once the run's own handlers are gone (its last steps) finishes the line being taken, then exits 130", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = join(dir, "child.ts");
+      writeFileSync(
+        child,
+        `import { exitOnSignal } from ${JSON.stringify(join(root, "lib/signals.ts"))};
+import { writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
+exitOnSignal();
+void writeStdout("x".repeat(200_000) + "\\n");
+setTimeout(() => process.kill(process.pid, "SIGINT"), 50);
+setTimeout(() => {}, 10_000);
+`,
+      );
+      const result = await shell(`bun ${q(child)} | (sleep 1; wc -c); echo "exit=\${PIPESTATUS[0]}"`, dir, server.url);
+      expect(result.stdout).toContain("exit=130");
+      expect(Number(result.stdout.trim().split("\n")[0])).toBe(200_001);
+    } finally {
+      cleanup();
+    }
+  });
 });

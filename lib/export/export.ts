@@ -101,7 +101,7 @@ export async function exportEvolutions(o: ExportOptions): Promise<ExportResult> 
   try {
     const checker = o.format === "html" ? createChecker(o.checks) : undefined;
     const summary = await summarise(source, { data: o.data, observers: checker ? [checker.observe] : [] });
-    const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (o.data?.roles ?? []).map((r) => r.role_id) });
+    const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (o.data?.roles ?? []).map((r) => r.role_id), dataPlateaus: o.data?.plateaus.map((pl) => pl.name) });
     const tables = tableSpecs(summary.labels, o.views);
     const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, findings ?? []), files: [o.output] };
     return { services: summary.totals.services, ...written, badLines: source.badLines, findings };

@@ -20,7 +20,7 @@ svg .axis{font-size:12px;fill:#3c4650}svg .axis-title{font-size:12px;font-weight
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #dde3ea;padding:4px 7px;text-align:left;vertical-align:top}
 th{background:#eef3f8;font-weight:600}
-td.wrap{min-width:16rem}td.num,th.num{text-align:right}
+td.wrap{min-width:16rem}.wrap,.service p{white-space:pre-line}td.num,th.num{text-align:right}
 tbody tr:nth-child(even) td{background:#fafbfc}
 th button{all:unset;cursor:pointer}th button::after{content:" \\2195";color:#9aa5b1}
 th[aria-sort=ascending] button::after{content:" \\2191";color:#1d1d1f}th[aria-sort=descending] button::after{content:" \\2193";color:#1d1d1f}

@@ -3,7 +3,7 @@ import { checkTitles, type Finding } from "../review/checks.ts";
 import { escapeXml as h, levelNames } from "./charts.ts";
 import { itemName, plateauOrder, type CatalogueInfo, type Labels } from "./labels.ts";
 import { featuresByRole, mappedItems } from "./narrative.ts";
-import { runDetails } from "./run-details.ts";
+import { detailText, runDetails } from "./run-details.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type Row, type TableSpec } from "./views.ts";
 
@@ -16,7 +16,7 @@ const data = (e: ServiceEvolution, p: PlateauResult, f: Feature, items: string) 
 const itemsOf = (f: Feature) => Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => `${catalogue}:${m.item}`)).join(" ");
 
 export function header(summary: Summary, title: string): string {
-  const details = runDetails(summary).map(([k, v]) => `<dt>${h(k)}</dt><dd>${h(v)}</dd>`).join("");
+  const details = runDetails(summary).map(([k, v]) => `<dt>${h(k)}</dt><dd>${h(detailText(v))}</dd>`).join("");
   return `<header><h1>${h(title)}</h1><dl class="run">${details}</dl></header>`;
 }
 

@@ -78,9 +78,11 @@ export const roleName = (labels: Labels, id: string) => labels.roles.get(id) ?? 
 export const itemName = (info: CatalogueInfo | undefined, id: string) => info?.items.get(id) ?? id;
 
 /** A facet value as a person reads it: an enum's option label, booleans as yes/no. */
-export function facetValue(facet: FacetInfo | undefined, value: unknown): string {
+export function facetValue(facet: FacetInfo | undefined, value: unknown): string | number {
   if (value === null || value === undefined) return "";
   if (typeof value === "boolean") return value ? "yes" : "no";
+  // A number stays one: a spreadsheet sorts and sums it.
+  if (typeof value === "number") return value;
   if (typeof value === "object") return JSON.stringify(value);
   return facet?.options.get(String(value)) ?? String(value);
 }

@@ -1,11 +1,11 @@
-import { narrativeMarkdown } from "./narrative.ts";
-import { runDetails } from "./run-details.ts";
+import { md, narrativeMarkdown } from "./narrative.ts";
+import { detailText, runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type TableSpec } from "./views.ts";
 
-const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+const cell = md;
 // markdown-table needs every row to align the columns; rows are written one by one here instead.
 const line = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |\n`;
 
@@ -25,7 +25,7 @@ async function writeTable(source: EvolutionSource, table: TableSpec, sink: Sink)
 /** Run details, then the narrative (one section per service), then each table. */
 export async function writeMarkdown(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; narrative: boolean; title: string; sink: Sink }): Promise<Record<string, number>> {
   const { sink, summary } = input;
-  await sink.write(`# ${cell(input.title)}\n\n${runDetails(summary).map(([k, v]) => `- **${k}:** ${cell(v)}`).join("\n")}\n\n`);
+  await sink.write(`# ${cell(input.title)}\n\n${runDetails(summary).map(([k, v]) => `- **${k}:** ${cell(detailText(v))}`).join("\n")}\n\n`);
   const counts: Record<string, number> = {};
   if (input.narrative) {
     await sink.write("## Narrative\n\n");

@@ -43,7 +43,8 @@ export function mappedItems(labels: Labels, p: PlateauResult): MappedItem[] {
   return items;
 }
 
-const md = (text: string) => text.replace(/([\\`*_[\]<>|#])/g, "\\$1").replace(/\s*\n\s*/g, " ");
+/** Markdown's markup characters escaped and lines joined: the model's text is shown, never run as markup. */
+export const md = (text: string) => text.replace(/([\\`*_[\]<>|#])/g, "\\$1").replace(/\s*\n\s*/g, " ");
 
 function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
   const out = [`### ${p.plateau}. ${md(p.plateau_name)}`, "", md(p.service_description || "(no description)"), ""];

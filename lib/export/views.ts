@@ -88,6 +88,12 @@ function servicesTable(labels: Labels): TableSpec {
   };
 }
 
+/** What the line says of one mapping (its `plateau.mappings` entry), else the feature's own description. */
+function mappingDescription(p: PlateauResult, field: string, item: string, f: Feature): string {
+  const group = p.mappings[field]?.find((g) => g.id === item);
+  return group?.mappings.find((ref) => ref.feature_id === f.feature_id)?.description ?? f.description;
+}
+
 function mappingsTable(labels: Labels, c: CatalogueInfo): TableSpec {
   const sort = byRoleThenName(labels);
   return {
@@ -96,16 +102,20 @@ function mappingsTable(labels: Labels, c: CatalogueInfo): TableSpec {
     columns: [
       col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
       col("role", "Role"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("item_id", "Item id", "id"), col("item", c.label),
-      ...c.facets.map((f) => col(`facet.${f.id}`, f.label)),
+      col("description", "Description", "wrap"), ...c.facets.map((f) => col(`facet.${f.id}`, f.label)),
     ],
     *rows(e) {
       for (const p of e.plateaus) {
         for (const f of [...p.features].sort(sort)) {
           for (const m of f.mappings[c.field] ?? []) {
             const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), feature_id: f.feature_id, feature: f.name, item_id: m.item, item: itemName(c, m.item) };
+            row.description = mappingDescription(p, c.field, m.item, f) || null;
             // Not columns: what the HTML report's filters read.
             Object.assign(row, { _role: roleOf(f), _level: f.score.level });
-            for (const facet of c.facets) row[`facet.${facet.id}`] = facetValue(facet, m.facets?.[facet.id]) || null;
+            for (const facet of c.facets) {
+              const value = facetValue(facet, m.facets?.[facet.id]);
+              row[`facet.${facet.id}`] = value === "" ? null : value;
+            }
             yield row;
           }
         }

@@ -1,5 +1,7 @@
 import ExcelJS from "exceljs";
+import { once } from "node:events";
 import type { Writable } from "node:stream";
+import { SAError } from "../errors.ts";
 
 /**
  * exceljs's streaming writer, with two things it lacks, reached through its internals (pinned
@@ -49,6 +51,27 @@ class PinnedWorkbookWriter extends Base {
 }
 
 export type StreamWorkbook = ExcelJS.stream.xlsx.WorkbookWriter;
+
+/**
+ * Waits while the zip is behind the sheet. exceljs's sheet stream hands its rows on without
+ * backpressure (its `write` always says true), into the pass-through archiver queues for the
+ * entry, so a sheet written faster than it is deflated, or while an earlier entry still is,
+ * would sit whole in memory. An output that fails or closes (the reader of stdout went away)
+ * ends the wait with its error.
+ */
+export async function zipCaughtUp(sheet: ExcelJS.Worksheet, output: Writable): Promise<void> {
+  // archiver's pass-through is readable-stream 2's: no `writableNeedDrain`, its state says it.
+  const entry = (sheet as unknown as { _stream?: { pipes?: Array<Writable & { _writableState?: { needDrain?: boolean } }> } })._stream?.pipes?.[0];
+  while (entry?._writableState?.needDrain) {
+    if (output.destroyed) throw output.errored ?? new SAError("E_INTERRUPTED", "the output closed before the workbook was written");
+    const stop = new AbortController();
+    try {
+      await Promise.race([once(entry, "drain", { signal: stop.signal }), once(output, "close", { signal: stop.signal })]);
+    } finally {
+      stop.abort();
+    }
+  }
+}
 
 export function createWorkbook(stream: Writable): StreamWorkbook {
   return new PinnedWorkbookWriter({ stream, useStyles: true, useSharedStrings: false }) as unknown as StreamWorkbook;

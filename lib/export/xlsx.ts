@@ -1,10 +1,11 @@
 import type ExcelJS from "exceljs";
+import type { Writable } from "node:stream";
 import { runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type Column, type ColumnKind, type TableSpec } from "./views.ts";
-import { addTable, columnLetter, createWorkbook, type StreamWorkbook } from "./xlsx-writer.ts";
+import { addTable, columnLetter, createWorkbook, zipCaughtUp, type StreamWorkbook } from "./xlsx-writer.ts";
 
 const widths: Record<ColumnKind, number> = { id: 12, number: 10, level: 9, text: 24, list: 36, wrap: 60 };
 const wrapped = new Set<ColumnKind>(["wrap", "list"]);
@@ -68,7 +69,7 @@ const values = (columns: Column[], row: Record<string, unknown>) =>
     return v === null || v === undefined || v === "" ? null : typeof v === "number" ? v : cellText(v as string);
   });
 
-async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string> }): Promise<number> {
+async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string>; output: Writable }): Promise<number> {
   const { book, table } = input;
   const sheet = openSheet(book, sheetName(table.name.replace(/^mappings\./, "mappings "), input.used), table.columns);
   const headers = uniqueHeaders(table.columns);
@@ -80,6 +81,7 @@ async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource
       sheet.addRow(values(table.columns, row)).commit();
       count++;
     }
+    await zipCaughtUp(sheet, input.output);
   }
   levelScale(sheet, table.columns, count);
   sheet.commit();
@@ -105,7 +107,7 @@ export async function writeXlsx(input: { source: EvolutionSource; summary: Summa
   const used = new Set<string>();
   writeRunSheet(book, input.summary, used);
   const counts: Record<string, number> = {};
-  for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used });
+  for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used, output: input.sink.stream });
   await book.commit();
   return counts;
 }

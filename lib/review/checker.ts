@@ -1,12 +1,12 @@
 import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
 import type { Labels } from "../export/labels.ts";
-import { checkIds, defaultSeverity, fallingLevels, incompleteParts, repeatedFeatures, unmappedFeatures, wordingFindings, type CheckId, type ChecksConfig, type Finding, type Severity } from "./checks.ts";
+import { checkIds, defaultSeverity, fallingLevels, incompleteParts, missingPlateaus, repeatedFeatures, unmappedFeatures, wordingFindings, type CheckId, type ChecksConfig, type Finding, type Severity } from "./checks.ts";
 
 export interface Checker {
   /** Sees each evolution once, in file order. */
   observe(e: ServiceEvolution): void;
   /** Findings in check order, then file order. `usage` is what the summary counted per catalogue. */
-  finish(input: { labels: Labels; usage: Map<string, Map<string, number>>; dataRoles: string[] }): Finding[];
+  finish(input: { labels: Labels; usage: Map<string, Map<string, number>>; dataRoles: string[]; dataPlateaus?: string[] }): Finding[];
 }
 
 /**
@@ -17,12 +17,17 @@ export function createChecker(config: ChecksConfig): Checker {
   const severity = (id: CheckId): Severity => config.severity[id] ?? defaultSeverity[id];
   const found: Array<Omit<Finding, "severity">> = [];
   const present: Array<{ serviceId: string; plateau: string; order: number; roles: Set<string> }> = [];
+  const services: Array<{ serviceId: string; plateaus: Set<string> }> = [];
+  const plateaus = new Map<string, number>();
   return {
     observe(e) {
+      services.push({ serviceId: e.service.service_id, plateaus: new Set(e.plateaus.map((p) => p.plateau_name)) });
+      for (const p of e.plateaus) if (!plateaus.has(p.plateau_name)) plateaus.set(p.plateau_name, p.plateau);
       for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) present.push({ serviceId: e.service.service_id, plateau: p.plateau_name, order: p.plateau, roles: new Set(p.features.map(roleOf)) });
       found.push(...incompleteParts(e), ...repeatedFeatures(e), ...fallingLevels(e), ...unmappedFeatures(e), ...wordingFindings(e, config.brands));
     },
-    finish({ labels, usage, dataRoles }) {
+    finish({ labels, usage, dataRoles, dataPlateaus = [] }) {
+      found.push(...missingPlateaus(services, plateaus, dataPlateaus));
       const roles = dataRoles.length ? dataRoles : [...labels.roles.keys()];
       for (const at of present) {
         for (const role of roles) if (!at.roles.has(role)) found.push({ check: "missing-role", serviceId: at.serviceId, plateau: at.plateau, message: `no features for ${labels.roles.get(role) ?? role}` });

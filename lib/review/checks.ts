@@ -16,9 +16,9 @@ export const defaultSeverity: Record<CheckId, Severity> = {
 };
 
 export const checkTitles: Record<CheckId, string> = {
-  incomplete: "A service with parts left empty (answers that stayed invalid)",
+  incomplete: "A service with plateaus missing or parts left empty (answers that stayed invalid)",
   "missing-role": "A role without features at a plateau",
-  "repeated-feature": "A feature repeated across plateaus",
+  "repeated-feature": "A feature repeated across plateaus, or twice at one",
   "falling-level": "A plateau whose average level is below the one before",
   "unmapped-feature": "A feature mapped to nothing",
   "unused-item": "A catalogue item no feature uses",
@@ -54,10 +54,14 @@ export function repeatedFeatures(e: ServiceEvolution): Array<Omit<Finding, "seve
   const out: Array<Omit<Finding, "severity">> = [];
   for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) {
     const here = new Set<string>();
+    const forRole = new Set<string>();
     for (const f of p.features) {
       const key = wordSet(f.name);
       const first = seen.get(key);
       if (first && first !== p.plateau_name && !here.has(key)) out.push({ check: "repeated-feature", serviceId: e.service.service_id, plateau: p.plateau_name, message: `"${f.name}" repeats a feature of ${first}` });
+      // The same feature twice for one role at one plateau (a model named it twice; the Python tool kept both).
+      if (forRole.has(`${roleOf(f)} ${key}`)) out.push({ check: "repeated-feature", serviceId: e.service.service_id, plateau: p.plateau_name, message: `"${f.name}" appears twice for ${roleOf(f)}` });
+      forRole.add(`${roleOf(f)} ${key}`);
       here.add(key);
       if (!first) seen.set(key, p.plateau_name);
     }
@@ -94,6 +98,20 @@ export function wordingFindings(e: ServiceEvolution, brands: string[]): Array<Om
 export function incompleteParts(e: ServiceEvolution): Array<Omit<Finding, "severity">> {
   const gaps = gapsOf(e.meta.models);
   return gaps ? [{ check: "incomplete", serviceId: e.service.service_id, message: `left empty (answers stayed invalid; run again to ask again): ${gaps}` }] : [];
+}
+
+/**
+ * Plateaus a service lacks: those the file's other lines have, or every plateau of `--data` when
+ * the file's plateaus are among them. A line with no plateau at all lacks them all.
+ */
+export function missingPlateaus(services: Array<{ serviceId: string; plateaus: Set<string> }>, seen: Map<string, number>, dataPlateaus: string[]): Array<Omit<Finding, "severity">> {
+  const fromData = dataPlateaus.length > 0 && [...seen.keys()].every((name) => dataPlateaus.includes(name));
+  const expected = fromData ? dataPlateaus : [...seen].sort((a, b) => a[1] - b[1]).map(([name]) => name);
+  return services.flatMap(({ serviceId, plateaus }) => {
+    const missing = expected.filter((name) => !plateaus.has(name));
+    if (!plateaus.size && !missing.length) return [{ check: "incomplete" as const, serviceId, message: "no plateaus" }];
+    return missing.length ? [{ check: "incomplete" as const, serviceId, message: `no plateau ${missing.join(", ")}` }] : [];
+  });
 }
 
 export function unmappedFeatures(e: ServiceEvolution): Array<Omit<Finding, "severity">> {

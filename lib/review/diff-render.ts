@@ -1,6 +1,6 @@
 import { escapeXml as h } from "../export/charts.ts";
 import type { DiffReport } from "./diff-report.ts";
-import type { FeatureChange, PlateauDiff, ServiceDiff } from "./diff.ts";
+import type { FacetChange, FeatureChange, PlateauDiff, ServiceDiff } from "./diff.ts";
 
 const clip = (s: string | number, n = 60) => (String(s).length > n ? `${String(s).slice(0, n - 1)}…` : String(s));
 
@@ -9,13 +9,24 @@ export function summaryLines(r: DiffReport): string[] {
     `services  ${r.services.added} added, ${r.services.removed} removed, ${r.services.changed} changed`,
     `features  ${r.features.added} added, ${r.features.removed} removed, ${r.features.changed} changed`,
     `levels    ${r.levels.up} up, ${r.levels.down} down`,
-    `mappings  ${r.mappings.added} added, ${r.mappings.removed} removed`,
+    `mappings  ${r.mappings.added} added, ${r.mappings.removed} removed, ${r.mappings.changed} with facets changed`,
   ];
 }
 
+/** `applications:APP1 (interface: UI → API)`: the facets that differ, old → new. */
+export function facetText(c: FacetChange): string {
+  const keys = [...new Set([...Object.keys(c.old ?? {}), ...Object.keys(c.new ?? {})])].sort();
+  const shown = (v: unknown) => (v === undefined || v === null ? "none" : String(v));
+  const parts = keys.filter((k) => JSON.stringify(c.old?.[k]) !== JSON.stringify(c.new?.[k])).map((k) => `${k}: ${shown(c.old?.[k])} → ${shown(c.new?.[k])}`);
+  return `${c.mapping} (${parts.join("; ")})`;
+}
+
+const facetLine = (c: FeatureChange) => `facets changed: ${c.mappings.changed.map(facetText).join(", ")}`;
+
 function changeText(c: FeatureChange): string {
   const parts = Object.entries(c.changes).map(([field, v]) => (field === "level" ? `level ${v!.old}→${v!.new}` : field === "description" || field === "justification" ? field : `${field} "${clip(v!.old, 30)}"→"${clip(v!.new, 30)}"`));
-  if (c.mappings.added.length || c.mappings.removed.length) parts.push(`mappings +${c.mappings.added.length} -${c.mappings.removed.length}`);
+  const { added, removed, changed } = c.mappings;
+  if (added.length || removed.length || changed.length) parts.push(`mappings +${added.length} -${removed.length}${changed.length ? ` ~${changed.length}` : ""}`);
   return `"${c.name}" ${parts.join(", ")}`;
 }
 
@@ -51,6 +62,7 @@ function plateauMarkdown(p: PlateauDiff): string[] {
     for (const [field, v] of Object.entries(c.changes)) out.push(`  - ${field}: ${mdText(v!.old)} → ${mdText(v!.new)}`);
     if (c.mappings.added.length) out.push(`  - mappings added: ${mdText(c.mappings.added.join(", "))}`);
     if (c.mappings.removed.length) out.push(`  - mappings removed: ${mdText(c.mappings.removed.join(", "))}`);
+    if (c.mappings.changed.length) out.push(`  - ${mdText(facetLine(c))}`);
   }
   return [...out, ""];
 }
@@ -70,7 +82,7 @@ function serviceHtml(d: ServiceDiff): string {
       ...(p.description ? [`<li>Description was: ${h(p.description.old)}<br>Description is: ${h(p.description.new)}</li>`] : []),
       ...p.features.added.map((f) => `<li class="add">Added <strong>${h(f.name)}</strong> (${h(f.role)}, level ${f.level}): ${h(f.description)}</li>`),
       ...p.features.removed.map((f) => `<li class="del">Removed <strong>${h(f.name)}</strong> (${h(f.role)}, level ${f.level})</li>`),
-      ...p.features.changed.map((c) => `<li>Changed <strong>${h(c.name)}</strong><ul>${Object.entries(c.changes).map(([k, v]) => `<li>${h(k)}: ${h(v!.old)} → ${h(v!.new)}</li>`).join("")}${c.mappings.added.length ? `<li>mappings added: ${h(c.mappings.added.join(", "))}</li>` : ""}${c.mappings.removed.length ? `<li>mappings removed: ${h(c.mappings.removed.join(", "))}</li>` : ""}</ul></li>`),
+      ...p.features.changed.map((c) => `<li>Changed <strong>${h(c.name)}</strong><ul>${Object.entries(c.changes).map(([k, v]) => `<li>${h(k)}: ${h(v!.old)} → ${h(v!.new)}</li>`).join("")}${c.mappings.added.length ? `<li>mappings added: ${h(c.mappings.added.join(", "))}</li>` : ""}${c.mappings.removed.length ? `<li>mappings removed: ${h(c.mappings.removed.join(", "))}</li>` : ""}${c.mappings.changed.length ? `<li>${h(facetLine(c))}</li>` : ""}</ul></li>`),
     ];
     return `<h3>${h(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}</h3><ul>${items.join("")}</ul>`;
   });

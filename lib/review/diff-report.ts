@@ -4,7 +4,8 @@ export interface DiffReport {
   services: { added: number; removed: number; changed: number };
   features: { added: number; removed: number; changed: number };
   levels: { up: number; down: number };
-  mappings: { added: number; removed: number };
+  /** `changed`: mappings kept whose facets differ. */
+  mappings: { added: number; removed: number; changed: number };
   details: ServiceDiff[];
 }
 
@@ -16,6 +17,7 @@ function comparePlateau(name: string, o?: { description: string; features: Featu
   const mappings = {
     added: [...tagged(match.added), ...changed.flatMap((c) => c.mappings.added.map((m) => `${c.feature_id} ${m}`))],
     removed: [...tagged(match.removed), ...changed.flatMap((c) => c.mappings.removed.map((m) => `${c.feature_id} ${m}`))],
+    changed: changed.flatMap((c) => c.mappings.changed.map((m) => `${c.feature_id} ${m.mapping}`)),
   };
   const status = !o ? "added" : !n ? "removed" : "changed";
   const description = o && n && o.description !== n.description ? { old: o.description, new: n.description } : undefined;
@@ -35,7 +37,7 @@ function compareService(o: ServiceView, n: ServiceView): ServiceDiff | undefined
  * service added or removed, not as features; a plateau only in one file counts its features.
  */
 export function diffServices(olds: Map<string, ServiceView>, news: Map<string, ServiceView>): DiffReport {
-  const report: DiffReport = { services: { added: 0, removed: 0, changed: 0 }, features: { added: 0, removed: 0, changed: 0 }, levels: { up: 0, down: 0 }, mappings: { added: 0, removed: 0 }, details: [] };
+  const report: DiffReport = { services: { added: 0, removed: 0, changed: 0 }, features: { added: 0, removed: 0, changed: 0 }, levels: { up: 0, down: 0 }, mappings: { added: 0, removed: 0, changed: 0 }, details: [] };
   const ids = [...new Set([...olds.keys(), ...news.keys()])];
   for (const id of ids) {
     const o = olds.get(id);
@@ -49,6 +51,7 @@ export function diffServices(olds: Map<string, ServiceView>, news: Map<string, S
       report.features.changed += p.features.changed.length;
       report.mappings.added += p.mappings.added.length;
       report.mappings.removed += p.mappings.removed.length;
+      report.mappings.changed += p.mappings.changed.length;
       for (const c of p.features.changed) {
         const level = c.changes.level;
         if (level) report.levels[(level.new as number) > (level.old as number) ? "up" : "down"]++;

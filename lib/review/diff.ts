@@ -1,5 +1,6 @@
 import { SAError } from "../errors.ts";
-import { openEvolutions } from "../export/source.ts";
+import type { EvolutionSource } from "../export/source.ts";
+import { sha256Hex } from "../hash.ts";
 import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
 import { normaliseName } from "./checks.ts";
 
@@ -13,7 +14,14 @@ export interface FeatureView {
   justification: string;
   /** `catalogue:item`, sorted. */
   mappings: string[];
+  /**
+   * A short hash of each mapping's facets ("" when it has none), in `mappings`' order: facets can
+   * be most of a file, and two whole files are held here. Those that changed are read again
+   * (`fillFacetChanges`).
+   */
+  facets: string[];
 }
+export type Facets = Record<string, unknown> | null;
 interface PlateauView {
   name: string;
   order: number;
@@ -26,29 +34,35 @@ export interface ServiceView {
   plateaus: Map<string, PlateauView>;
 }
 
+/** Facets with their keys sorted, so the same facets in another order are the same; `{}` is none. */
+export const sortedFacets = (facets: Facets | undefined): Facets =>
+  facets && Object.keys(facets).length ? Object.fromEntries(Object.entries(facets).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : null;
+
+const facetsHash = (facets: Facets | undefined) => {
+  const sorted = sortedFacets(facets);
+  return sorted ? sha256Hex(JSON.stringify(sorted)).slice(0, 16) : "";
+};
+
 function project(e: ServiceEvolution): ServiceView {
   const plateaus = new Map<string, PlateauView>();
   for (const p of e.plateaus) {
-    const features = p.features.map((f) => ({
-      id: f.feature_id, name: f.name, role: roleOf(f), level: f.score.level, description: f.description, justification: f.score.justification,
-      mappings: Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => `${catalogue}:${m.item}`)).sort(),
-    }));
+    const features = p.features.map((f) => {
+      const mapped = Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => [`${catalogue}:${m.item}`, facetsHash(m.facets)] as const));
+      const view = { id: f.feature_id, name: f.name, role: roleOf(f), level: f.score.level, description: f.description, justification: f.score.justification };
+      mapped.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return { ...view, mappings: mapped.map(([key]) => key), facets: mapped.map(([, hash]) => hash) };
+    });
     plateaus.set(p.plateau_name, { name: p.plateau_name, order: p.plateau, description: p.service_description, features });
   }
   return { id: e.service.service_id, name: e.service.name, plateaus };
 }
 
-/** Reads an evolutions file for `diff`: any bad line or repeated service is bad input (exit 2). */
-export async function readServices(path: string): Promise<Map<string, ServiceView>> {
-  const source = await openEvolutions(path);
+/** Reads an evolutions file for `diff` (the caller disposes it): any bad line or repeated service is bad input (exit 2). */
+export async function readServices(source: EvolutionSource): Promise<Map<string, ServiceView>> {
   const services = new Map<string, ServiceView>();
-  try {
-    for await (const e of source.read()) {
-      if (services.has(e.service.service_id)) throw new SAError("E_INPUT_UNREADABLE", `input ${path}: service ${e.service.service_id} appears twice`);
-      services.set(e.service.service_id, project(e));
-    }
-  } finally {
-    source.dispose();
+  for await (const e of source.read()) {
+    if (services.has(e.service.service_id)) throw new SAError("E_INPUT_UNREADABLE", `input ${source.path}: service ${e.service.service_id} appears twice`);
+    services.set(e.service.service_id, project(e));
   }
   if (source.badLines.length) throw new SAError("E_INPUT_UNREADABLE", `input ${source.badLines[0]}${source.badLines.length > 1 ? ` (and ${source.badLines.length - 1} more bad lines)` : ""}`);
   return services;
@@ -62,14 +76,18 @@ export interface FeatureChange {
   feature_id: string;
   name: string;
   changes: Partial<Record<"feature_id" | "name" | "role" | "level" | "description" | "justification", Change<string | number>>>;
-  mappings: { added: string[]; removed: string[] };
+  /** `changed`: a mapping in both files whose facets differ. */
+  mappings: { added: string[]; removed: string[]; changed: FacetChange[] };
+}
+export interface FacetChange extends Change<Facets> {
+  mapping: string;
 }
 export interface PlateauDiff {
   plateau: string;
   status: "added" | "removed" | "changed";
   description?: Change<string>;
   features: { added: FeatureView[]; removed: FeatureView[]; changed: FeatureChange[] };
-  mappings: { added: string[]; removed: string[] };
+  mappings: { added: string[]; removed: string[]; changed: string[] };
 }
 export interface ServiceDiff {
   service_id: string;
@@ -101,7 +119,13 @@ const valueOf = (f: FeatureView, field: (typeof fields)[number]) => (field === "
 export function compareFeature(o: FeatureView, n: FeatureView): FeatureChange | undefined {
   const changes: FeatureChange["changes"] = {};
   for (const field of fields) if (valueOf(o, field) !== valueOf(n, field)) changes[field] = { old: valueOf(o, field), new: valueOf(n, field) };
-  const mappings = { added: n.mappings.filter((m) => !o.mappings.includes(m)), removed: o.mappings.filter((m) => !n.mappings.includes(m)) };
-  if (!Object.keys(changes).length && !mappings.added.length && !mappings.removed.length) return undefined;
+  const kept = n.mappings.filter((m, j) => o.mappings.includes(m) && o.facets[o.mappings.indexOf(m)] !== n.facets[j]);
+  const mappings = {
+    added: n.mappings.filter((m) => !o.mappings.includes(m)),
+    removed: o.mappings.filter((m) => !n.mappings.includes(m)),
+    // The facets themselves are read back by fillFacetChanges.
+    changed: kept.map((m) => ({ mapping: m, old: null, new: null })),
+  };
+  if (!Object.keys(changes).length && !mappings.added.length && !mappings.removed.length && !mappings.changed.length) return undefined;
   return { feature_id: n.id, name: n.name, changes, mappings };
 }
