@@ -1,4 +1,3 @@
-import { flushStdout } from "./stdout.ts";
 /** SIGPIPE stands for stdout's reader going away (EPIPE): the run stops as on SIGTERM, exit 141. */
 export type StopSignal = "SIGINT" | "SIGTERM" | "SIGPIPE";
 export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 })[signal];
@@ -42,7 +41,8 @@ export function exitOnSignal(exit: (code: number) => never = process.exit): void
     // first, as on a run's second signal; another signal meanwhile does not wait for the reader.
     if (exiting) return exit(signalExitCode(signal));
     exiting = true;
-    void flushStdout().then(() => exit(signalExitCode(signal)));
+    // (Loaded then: a run's start loads nothing here but this file and the bundle check.)
+    void import("./stdout.ts").then(({ flushStdout }) => flushStdout()).then(() => exit(signalExitCode(signal)));
   }, { [fallback]: true });
   process.on("SIGINT", listener);
   process.on("SIGTERM", listener);

@@ -157,8 +157,10 @@ export const configSchema = z.strictObject({
       attempts: positiveInt.max(20).default(6),
       baseMs: positiveInt.default(500),
       capMs: positiveInt.default(30_000),
+      /** The longest retry-after (or 429 reset) waited; a longer one fails the call at once, for the fallback. @default 120000 */
+      maxWaitMs: positiveInt.default(120_000),
     })
-    .default({ attempts: 6, baseMs: 500, capMs: 30_000 }),
+    .default({ attempts: 6, baseMs: 500, capMs: 30_000, maxWaitMs: 120_000 }),
   cacheMode: cacheModeSchema.default("read"),
   cache: cacheConfigSchema.default({ driver: "fs", base: ".sa/cache" }),
   transcripts: z.boolean().default(false),
