@@ -39,7 +39,8 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     const mod = (await loader()) as { default: (opts: unknown) => Driver };
     // ioredis retries forever by default, and waits for ever on a server that stops answering; a
     // cache that cannot be reached must fail fast instead.
-    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000, commandTimeout: 5000 } : {};
+    // The fs driver keeps the default folder when only the driver is named (`SA_CACHE__DRIVER=fs` over a redis config).
+    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000, commandTimeout: 5000 } : name === "fs" ? { base: ".sa/cache" } : {};
     driver = mod.default({ ...defaults, ...options, ...(name === "redis" ? redisBase(options.base) : {}), ...(ttl ? { ttl } : {}) });
     // ioredis reports a lost connection as an 'error' event; unheard, it prints a stack per retry.
     // The cache reports failing operations itself, once, with the last of these as the reason.

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
@@ -60,6 +60,23 @@ test("run: an unknown cache driver is one line naming it and the drivers there a
     expect(lines[0]).toContain(" redis, ");
     expect(lines[0]).toContain(" azure-app-configuration, ");
     expect(lines[0]).not.toContain("azureAppConfiguration");
+  } finally {
+    cleanup();
+  }
+}, 30_000);
+
+test("run: SA_CACHE__DRIVER=fs over a config whose cache is redis needs no other change: the default folder .sa/cache, and a rerun all cached", async () => {
+  const { dir, cleanup } = tempDir("sa-cache-config-");
+  try {
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "synthetic:demo", cache: { driver: "redis", url: "redis://127.0.0.1:9" } }));
+    writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+    const env = { SA_CACHE__DRIVER: "fs" };
+    const first = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, env });
+    expect(first.stderr).toBe(first.stderr.replace(/✖.*/, ""));
+    expect(first.code).toBe(0);
+    const again = await runScript("run", ["-i", "in.jsonl", "-o", "again.jsonl", "--json"], { cwd: dir, env });
+    expect(JSON.parse(again.stdout.trim().split("\n").at(-1)!).totals.cachedCalls).toBe(21);
+    expect(readdirSync(join(dir, ".sa/cache")).length).toBeGreaterThan(0);
   } finally {
     cleanup();
   }
