@@ -38,7 +38,9 @@ export interface StoreStats {
 /** Where the store is, as config names it: a folder for fs, a URL without its credentials. */
 export function describeStore(cache: { driver: string; base?: unknown; url?: unknown }): string {
   const where = typeof cache.url === "string" ? redactUrl(cache.url) : typeof cache.base === "string" ? cache.base : "";
-  const base = typeof cache.url === "string" && typeof cache.base === "string" && cache.base ? ` (prefix ${cache.base})` : "";
+  // The prefix as the keys carry it: the redis driver writes a base that is a path in normal form.
+  const prefix = cache.driver === "redis" ? redisBase(cache.base).base : cache.base;
+  const base = typeof cache.url === "string" && typeof prefix === "string" && prefix ? ` (prefix ${prefix})` : "";
   return `${cache.driver}${where ? ` ${where}` : ""}${base}`;
 }
 

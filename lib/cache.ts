@@ -17,7 +17,8 @@ const localDrivers: Record<string, () => Promise<{ default: (opts: any) => Drive
   redis: () => import("unstorage/drivers/redis"),
 };
 
-export const driverNames = () => [...new Set([...Object.keys(localDrivers), ...Object.keys(builtinDrivers)])].sort();
+// unstorage lists each driver twice (`azure-app-configuration`, `azureAppConfiguration`): named once, in kebab-case.
+export const driverNames = () => [...new Set([...Object.keys(localDrivers), ...Object.keys(builtinDrivers)])].filter((name) => !/[A-Z]/.test(name)).sort();
 
 export interface CacheConfig {
   driver: string;
@@ -38,7 +39,8 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     const mod = (await loader()) as { default: (opts: unknown) => Driver };
     // ioredis retries forever by default, and waits for ever on a server that stops answering; a
     // cache that cannot be reached must fail fast instead.
-    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000, commandTimeout: 5000 } : {};
+    // The fs driver keeps the default folder when only the driver is named (`SA_CACHE__DRIVER=fs` over a redis config).
+    const defaults = name === "redis" ? { maxRetriesPerRequest: 2, connectTimeout: 5000, commandTimeout: 5000 } : name === "fs" ? { base: ".sa/cache" } : {};
     driver = mod.default({ ...defaults, ...options, ...(name === "redis" ? redisBase(options.base) : {}), ...(ttl ? { ttl } : {}) });
     // ioredis reports a lost connection as an 'error' event; unheard, it prints a stack per retry.
     // The cache reports failing operations itself, once, with the last of these as the reason.
@@ -69,10 +71,15 @@ interface StoreConnection {
 }
 const connections = new WeakMap<Storage, StoreConnection>();
 
+/** Whether the store's connection is down (ioredis reconnecting), rather than the store refusing one operation. */
+const connectionDown = (storage: Storage): boolean => {
+  const connection = connections.get(storage);
+  return connection !== undefined && connection.client.status !== "ready";
+};
+
 /** Why an operation on the store failed: the connection's own error while it is down (ioredis only says it gave up). */
 export function storeFailure(storage: Storage, error: unknown): string {
-  const connection = connections.get(storage);
-  const cause = connection && connection.client.status !== "ready" ? connection.lastError : undefined;
+  const cause = connectionDown(storage) ? connections.get(storage)!.lastError : undefined;
   return (cause ?? (error as Error)).message;
 }
 
@@ -248,19 +255,45 @@ export interface CallCache {
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
 }
 
+/** How often a store given up on is probed again, so a Redis that restarts is used again. */
+const RECHECK_MS = 1000;
+
 /**
- * A store that is down fails every operation, slowly: after a few failures in a row it is left
- * alone for the rest of the run, which goes on without it (and says so once). Entries the
- * store refuses say nothing about the store: before giving up, a probe of a plain key tells.
+ * A store that is down fails every operation, slowly: once its connection is lost, or after a
+ * few failures in a row, it is left alone and the run goes on without it (said once), probing it
+ * every second: once it answers again it is used again (said once). Entries the store refuses say
+ * nothing about the store: before giving up, a probe of a plain key tells.
  */
-function storeHealth(storage: Storage, log: Log, store: string) {
+function storeHealth(storage: Storage, log: Log, options: { store: string; now: () => number }) {
+  const store = options.store ? ` (${options.store})` : "";
   let failuresInARow = 0;
   let disabled = false;
   let keyWarned = false;
+  let probedAt = 0;
   // Calls fail together when the store goes away: one probe, and one warning, for all of them.
   let probing = false;
+  const probe = async () => {
+    probing = true;
+    probedAt = options.now();
+    const works = await storage.hasItem(PROBE_KEY).then(() => true, () => false);
+    probing = false;
+    return works;
+  };
+  const giveUp = (reason: string) => {
+    if (disabled) return;
+    disabled = true;
+    probedAt = options.now();
+    log.warn(`cache: the store${store} keeps failing (${reason}); this run goes on without the cache`);
+  };
+  const recheck = async () => {
+    if (!(await probe()) || !disabled) return;
+    disabled = false;
+    failuresInARow = 0;
+    log.info(`cache: the store${store} answers again; caching again`);
+  };
   return {
     get disabled() {
+      if (disabled && !probing && options.now() - probedAt >= RECHECK_MS) void recheck();
       return disabled;
     },
     ok() {
@@ -269,18 +302,14 @@ function storeHealth(storage: Storage, log: Log, store: string) {
     async failed(what: string, error: unknown) {
       const reason = storeFailure(storage, error);
       log.debug(`cache: ${what} (${reason})`);
-      if (++failuresInARow < 5 || disabled || probing) return;
-      probing = true;
-      const works = await storage.hasItem(PROBE_KEY).then(() => true, () => false);
-      probing = false;
-      if (works) {
-        failuresInARow = 0;
-        if (!keyWarned) log.warn(`cache: ${what} (${reason}); the store itself works, so only such entries go uncached`);
-        keyWarned = true;
-        return;
-      }
-      disabled = true;
-      log.warn(`cache: the store${store ? ` (${store})` : ""} keeps failing (${reason}); this run goes on without the cache`);
+      if (disabled || probing) return;
+      // A lost connection (a Redis restarting): every call would wait on it and fail.
+      if (connectionDown(storage)) return giveUp(reason);
+      if (++failuresInARow < 5) return;
+      if (!(await probe())) return giveUp(reason);
+      failuresInARow = 0;
+      if (!keyWarned) log.warn(`cache: ${what} (${reason}); the store itself works, so only such entries go uncached`);
+      keyWarned = true;
     },
   };
 }
@@ -299,7 +328,7 @@ function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): Cac
 
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
   const now = options.now ?? (() => new Date());
-  const health = storeHealth(storage, options.log, options.store ?? "");
+  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime() });
   // What the mode allows, while the store has not been given up on.
   const reads = () => options.mode === "read" && !health.disabled;
   const writes = () => options.mode !== "off" && !health.disabled;

@@ -26,6 +26,11 @@ export interface CallSpec<T> {
   /** Identifiers that vary per call, pinned as enums into the JSON Schema sent (not into `schema`). */
   pins?: Pins;
   /**
+   * Values a string property may take that are too many to pin (a large catalogue's item ids):
+   * never sent, and checked after the answer; an offline provider answers with them.
+   */
+  choices?: Pins;
+  /**
    * A more lenient schema to parse the answer with, when parts of an answer can be dropped
    * (unknown ids, bad facets) instead of failing it whole. @default schema
    */

@@ -45,9 +45,10 @@ function enumeratingKey(root: JsonSchema, items: JsonSchema): [string, unknown[]
 /**
  * Builds a schema-valid value for a JSON schema, deterministically from `seed`.
  * A top-level array of objects keyed by an enum gets one entry per enum value (every plateau,
- * every role, every feature id); deeper arrays get a few distinct entries.
+ * every role, every feature id); deeper arrays get a few distinct entries. A string property
+ * named in `choices` (ids too many to pin as an enum) takes one of its values.
  */
-export function fakeFromSchema(schema: JsonSchema, seed: string): unknown {
+export function fakeFromSchema(schema: JsonSchema, seed: string, choices: Record<string, string[]> = {}): unknown {
   const pick = stream(seed);
   const visit = (node: JsonSchema, key: string, depth: number, fixed?: [string, unknown]): unknown => {
     const s = resolveRef(schema, node);
@@ -87,7 +88,7 @@ export function fakeFromSchema(schema: JsonSchema, seed: string): unknown {
       case "boolean":
         return pick(2) === 1;
       case "string":
-        return text(key, pick);
+        return choices[key]?.length ? choices[key][pick(choices[key].length)] : text(key, pick);
       default:
         return null;
     }

@@ -28,6 +28,11 @@ export interface RetryOptions {
   capMs: number;
   /** Milliseconds one attempt may take. @default 120000 */
   requestTimeout: number;
+  /**
+   * The longest wait a provider may ask for (`retry-after`, or a 429's reset): a longer one (a
+   * spent daily quota) is not waited, so the call fails at once and the next model may answer. @default 120000
+   */
+  maxWaitMs?: number;
   fetch?: typeof globalThis.fetch;
   /**
    * What a successful body must hold (a chat completion has choices). A 2xx answer that is cut
@@ -59,8 +64,9 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
   if (!raw) return undefined;
   const seconds = Number.parseFloat(raw);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  // A date already past says only that the clocks differ: the backoff decides instead.
   const date = Date.parse(raw);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+  return Number.isFinite(date) && date > now ? date - now : undefined;
 }
 
 /** Parses OpenAI's reset durations such as `1s`, `6m0s`, `20ms`. */
@@ -74,6 +80,16 @@ export function parseResetMs(value: string | null): number | undefined {
     total += m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
   }
   return matched ? total : undefined;
+}
+
+export const defaultMaxWaitMs = 120_000;
+
+/** The wait a response asks for: its retry-after, else on a 429 the later of its rate-limit resets. */
+export function askedWaitMs(status: number | undefined, headers: Headers | undefined): number | undefined {
+  const asked = retryAfterMs(headers);
+  if (asked !== undefined || status !== 429) return asked;
+  const resetMs = Math.max(parseResetMs(headers?.get("x-ratelimit-reset-requests") ?? null) ?? 0, parseResetMs(headers?.get("x-ratelimit-reset-tokens") ?? null) ?? 0);
+  return resetMs > 0 ? resetMs : undefined;
 }
 
 /** Full jitter: a random wait up to an exponentially growing, capped ceiling. */
@@ -129,12 +145,14 @@ export const retriesHeader = "x-sa-retries";
 /** Retries behind an error thrown by the retry fetch (no response came back). */
 const retriesOfError = new WeakMap<object, number>();
 
-/** The same response with the retry count in `x-sa-retries`; nothing from the server is changed. */
-function withRetries(response: Response, retries: number): Response {
+/** The same response with the retry count in `x-sa-retries` (and a refused wait); nothing from the server is changed. */
+function withRetries(response: Response, counter: Counter): Response {
+  const retries = counter.retries;
   // A 2xx answer was rebuilt from its text already: no second copy. A server's own response has immutable headers.
   if (rebuilt.has(response)) return response.headers.set(retriesHeader, String(retries)), response;
   const headers = new Headers(response.headers);
   headers.set(retriesHeader, String(retries));
+  if (counter.refusedWaitMs !== undefined) headers.set(refusedWaitHeader, String(counter.refusedWaitMs));
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
@@ -183,6 +201,35 @@ function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
 interface Counter {
   retries: number;
   waitMs: number;
+  /** A wait the provider asked for that was longer than `maxWaitMs`, and so not waited. */
+  refusedWaitMs?: number;
+}
+
+/** The header on a response whose asked wait was refused (`maxWaitMs`): the wait in ms. */
+export const refusedWaitHeader = "x-sa-refused-wait-ms";
+
+/** A retryable answer that asks for a wait past `maxWaitMs` is not retried: the call fails now. */
+export function refuseLongWaits(options: Pick<RetryOptions, "maxWaitMs">): (context: FetchContext) => void {
+  const maxWaitMs = options.maxWaitMs ?? defaultMaxWaitMs;
+  return (context) => {
+    const asked = askedWaitMs(context.response?.status, context.response?.headers);
+    if (asked === undefined || asked <= maxWaitMs) return;
+    const counter = (context.options as { counter?: Counter }).counter;
+    if (counter) counter.refusedWaitMs = asked;
+    context.options.retry = false;
+  };
+}
+
+/**
+ * ofetch's `retryDelay` for a client other than the SDK's (the Batch API): the wait the answer
+ * asks for, else full jitter backoff up to the cap, as for chat calls.
+ */
+export function plainRetryDelay(options: Pick<RetryOptions, "attempts" | "baseMs" | "capMs" | "random">): (context: FetchContext) => number {
+  const random = options.random ?? Math.random;
+  return (context) => {
+    const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
+    return Math.max(1, askedWaitMs(context.response?.status, context.response?.headers) ?? backoffMs(options.attempts - remaining, options, random));
+  };
 }
 
 /** Waits before a retry; an abort during (or before) the wait ends the call with the abort's reason. */
@@ -216,11 +263,9 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
-    // Without retry-after, a 429 that says when its window resets is waited out until then.
-    const resetMs = context.response?.status === 429 ? Math.max(parseResetMs(headers?.get("x-ratelimit-reset-requests") ?? null) ?? 0, parseResetMs(headers?.get("x-ratelimit-reset-tokens") ?? null) ?? 0) : 0;
-    const asked = retryAfterMs(headers) ?? (resetMs > 0 ? resetMs : undefined);
-    const delayMs = asked ?? backoffMs(attempt, options, random);
     const status = context.response?.status;
+    // Without retry-after, a 429 that says when its window resets is waited out until then.
+    const delayMs = askedWaitMs(status, headers) ?? backoffMs(attempt, options, random);
     counter.waitMs = Math.max(1, delayMs);
     options.onRetry?.({
       attempt,
@@ -248,6 +293,7 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
       retry: options.attempts - 1,
       retryStatusCodes,
       retryDelay: retryDelayOf(options),
+      onResponseError: refuseLongWaits(options),
       ...(onResponseHeaders ? { onResponse: ({ response }: FetchContext) => onResponseHeaders(response!.headers, response!.status) } : {}),
     },
     { fetch: timedAttempt(options) },
@@ -258,9 +304,9 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
     const counter: Counter = { retries: 0, waitMs: 0 };
     try {
       const response = await $fetch.raw(url, { ...(init as Record<string, unknown>), counter } as Parameters<typeof $fetch.raw>[1]);
-      return withRetries(response, counter.retries);
+      return withRetries(response, counter);
     } catch (error) {
-      if (error instanceof FetchError && error.response) return withRetries(error.response, counter.retries);
+      if (error instanceof FetchError && error.response) return withRetries(error.response, counter);
       const thrown = error instanceof FetchError && error.cause ? error.cause : error;
       if (thrown && typeof thrown === "object") retriesOfError.set(thrown, counter.retries);
       throw thrown;

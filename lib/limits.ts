@@ -3,7 +3,7 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
-import { parseResetMs, retryAfterMs } from "./http.ts";
+import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
 
 export interface LimiterOptions {
@@ -16,6 +16,8 @@ export interface LimiterOptions {
   clock: Clock;
   /** Share the buckets through Redis (an ioredis client) under this key. */
   shared?: { client: unknown; key: string };
+  /** A pause a provider asks for past this is not taken (`retry.maxWaitMs`). @default 120000 */
+  maxPauseMs?: number;
 }
 
 export interface Limiter {
@@ -23,11 +25,11 @@ export interface Limiter {
    * Runs `fn` once a concurrency slot, a request and `tokens` are free. Higher priority goes first.
    * `tokens` may be a function, asked when the call is dispatched (an estimate made then is fresher).
    */
-  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number | (() => number) }): Promise<T>;
+  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number | (() => number); endpoint?: string }): Promise<T>;
   /** After the call: correct the token bucket from the estimate to the reported usage. */
   settle(estimated: number, actual: number): void;
-  /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider. */
-  observe(headers: Headers, status: number): void;
+  /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider; a pause holds only `endpoint`'s calls. */
+  observe(headers: Headers, status: number, endpoint?: string): void;
   /** Releases a shared store's connection. */
   close(): Promise<void>;
   /** Nothing new starts after this: queued calls reject with `error` as their turn comes. */
@@ -144,30 +146,40 @@ export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "
   return client;
 }
 
+/** How long a response asks dispatch to wait: a 429's retry-after (1 s without one), or a spent window's reset. */
+function pauseAskedMs(headers: Headers, status: number): number {
+  let pauseMs = status === 429 ? (retryAfterMs(headers) ?? 1000) : 0;
+  if (headers.get("x-ratelimit-remaining-requests") === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-requests")) ?? 0);
+  if (headers.get("x-ratelimit-remaining-tokens") === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-tokens")) ?? 0);
+  return pauseMs;
+}
+
 export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
   const requests = options.rpm ? bucket(options.rpm * (1 - HEADROOM.requests), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
   const tokens = options.tpm ? bucket(options.tpm * (1 - HEADROOM.tokens), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:tpm` }) : undefined;
   const slowDown = pushback([requests, tokens].filter((b): b is TokenBucket => !!b), options.clock);
-  let pausedUntil = 0;
+  // Per endpoint: a 429 from one endpoint is no reason to hold back calls to another.
+  const pausedUntil = new Map<string, number>();
+  const pausedFor = (endpoint: string) => pausedUntil.get(endpoint) ?? 0;
   // The first stop's error is the reason every later call fails with (aborting again keeps it).
   const halted = new AbortController();
   const { signal } = halted;
 
   // In slices of at most a second, so that a stop is not held up by a long retry-after.
-  const waitForPause = async () => {
-    for (let wait = pausedUntil - options.clock.now(); wait > 0 && !signal.aborted; wait = pausedUntil - options.clock.now()) {
+  const waitForPause = async (endpoint: string) => {
+    for (let wait = pausedFor(endpoint) - options.clock.now(); wait > 0 && !signal.aborted; wait = pausedFor(endpoint) - options.clock.now()) {
       await options.clock.sleep(Math.min(wait, 1000));
     }
   };
 
   return {
-    schedule(fn, { priority, tokens: estimate }) {
+    schedule(fn, { priority, tokens: estimate, endpoint = "" }) {
       return queue.add(
         async () => {
           signal.throwIfAborted();
           // Only what there is to wait for is awaited: without a pause or limits, the call goes at once.
-          if (pausedUntil > options.clock.now()) await waitForPause();
+          if (pausedFor(endpoint) > options.clock.now()) await waitForPause(endpoint);
           if (requests) await requests.take(1);
           if (tokens) await tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate));
           signal.throwIfAborted();
@@ -179,15 +191,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
     settle(estimated, actual) {
       tokens?.adjust(actual - Math.max(1, estimated));
     },
-    observe(headers, status) {
+    observe(headers, status, endpoint = "") {
       slowDown(status);
-      let pauseMs = 0;
-      if (status === 429) pauseMs = retryAfterMs(headers) ?? 1000;
-      const remainingRequests = headers.get("x-ratelimit-remaining-requests");
-      if (remainingRequests === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-requests")) ?? 0);
-      const remainingTokens = headers.get("x-ratelimit-remaining-tokens");
-      if (remainingTokens === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-tokens")) ?? 0);
-      if (pauseMs > 0) pausedUntil = Math.max(pausedUntil, options.clock.now() + pauseMs);
+      const pauseMs = pauseAskedMs(headers, status);
+      // A wait too long to be waited (a spent daily quota) fails that call instead: the others go on.
+      if (pauseMs > (options.maxPauseMs ?? defaultMaxWaitMs)) return;
+      if (pauseMs > 0) pausedUntil.set(endpoint, Math.max(pausedFor(endpoint), options.clock.now() + pauseMs));
     },
     stop(error) {
       halted.abort(error);

@@ -11,8 +11,12 @@ export const reasoningModelPatterns: RegExp[] = [
   /^o[1-9](?:-|$)/,
 ];
 
-/** Whether `provider:model` (or a bare model name) is a reasoning model by the table above. */
+/**
+ * Whether `provider:model` (or a bare model name) is a reasoning model by the table above. A
+ * routed id that names its vendor first (`openrouter:openai/gpt-5`) is matched on the model.
+ */
 export function isReasoningModel(modelId: string): boolean {
-  const name = modelId.slice(modelId.indexOf(":") + 1);
+  const model = modelId.slice(modelId.indexOf(":") + 1);
+  const name = model.slice(model.lastIndexOf("/") + 1);
   return reasoningModelPatterns.some((pattern) => pattern.test(name));
 }

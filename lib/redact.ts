@@ -1,8 +1,17 @@
 /** Secrets that must never reach a log, cache, ledger or output file. */
 const secretEnvNames = ["OPENAI_API_KEY", "SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN", "AZURE_OPENAI_API_KEY", "OPENROUTER_API_KEY"];
 
+/** Values read from variables that config names (an endpoint's `apiKeyEnv`, a header's `env`). */
+const namedSecrets = new Set<string>();
+
+/** Adds a secret read from a variable named in config, so that it is redacted like the known ones. */
+export function addSecret(value: string | undefined): void {
+  if (value && value.length >= 4) namedSecrets.add(value);
+}
+
 function secretValues(): string[] {
-  return secretEnvNames.map((name) => process.env[name]).filter((v): v is string => !!v && v.length >= 4);
+  const known = secretEnvNames.map((name) => process.env[name]).filter((v): v is string => !!v && v.length >= 4);
+  return namedSecrets.size ? [...known, ...namedSecrets] : known;
 }
 
 // Catch keys we were not told about too: OpenAI-style keys, bearer tokens, and credentials in URLs

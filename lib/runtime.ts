@@ -86,7 +86,7 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
     onRetry: (info) => {
       log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
     },
-    onResponseHeaders: (headers, status) => limiter.observe(headers, status),
+    onResponseHeaders: (headers, status, endpoint) => limiter.observe(headers, status, endpoint),
   });
 }
 
@@ -97,7 +97,7 @@ async function createStores(config: Config, log: Log, clock: Clock, batch: boole
   // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
   if (batch) return { storage, cache, limiter: createLimiter({ concurrency: 1_000_000, clock }) };
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
-  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared });
+  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared, maxPauseMs: config.retry.maxWaitMs });
   return { storage, cache, limiter };
 }
 

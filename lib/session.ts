@@ -75,6 +75,7 @@ async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, f
 async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstStep<T>): Promise<CallResult<T>> {
   const reasons: string[] = [];
   let providerFailed = false;
+  let lastFailure: SAError | undefined;
   const routes = ctx.routes[spec.stage];
   for (const [i, route] of routes.entries()) {
     try {
@@ -85,12 +86,15 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
       // Limits, budgets, dry-run misses and usage errors stop here; provider failures fall back.
       if (!isSAError(error, "E_PROVIDER")) throw error;
       providerFailed = true;
+      lastFailure = error;
       reasons.push(error.message);
     }
     if (route !== routes.at(-1)) ctx.log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
   }
   const details = { stage: spec.stage, serviceId: spec.serviceId };
   // Every model answered, and every answer stayed invalid (each is quarantined): the pipeline goes on without it (lib/pipeline/gaps.ts).
-  if (!providerFailed) throw new SAError("E_VALIDATION", `${spec.stage} answer still invalid after a re-ask: ${reasons.join(" | ")}`, { details });
-  throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { details });
+  if (!providerFailed) throw new SAError("E_VALIDATION", `${spec.stage} answer still invalid: ${reasons.join(" | ")}`, { details });
+  // The last provider error is kept as the cause: its status and request id say what came back.
+  const { status, requestId } = lastFailure?.details ?? {};
+  throw new SAError("E_CALL_FAILED", `${spec.stage} failed: ${reasons.join(" | ")}`, { cause: lastFailure, details: { ...details, status, requestId } });
 }

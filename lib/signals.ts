@@ -1,4 +1,3 @@
-import { flushStdout, writeStdout } from "./stdout.ts";
 /** SIGPIPE stands for stdout's reader going away (EPIPE): the run stops as on SIGTERM, exit 141. */
 export type StopSignal = "SIGINT" | "SIGTERM" | "SIGPIPE";
 export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 })[signal];
@@ -46,8 +45,13 @@ export function exitOnSignal(exit: (code: number) => never = process.exit, optio
     if (exiting) return exit(signalExitCode(signal));
     exiting = true;
     const words = (globalThis as Record<symbol, unknown>)[runHandled] ? undefined : options.lastWords?.(signal);
-    if (words) void writeStdout(words);
-    void flushStdout().then(() => exit(signalExitCode(signal)));
+    // (Loaded then: a run's start loads nothing here but this file and the bundle check.)
+    void import("./stdout.ts")
+      .then(({ flushStdout, writeStdout }) => {
+        if (words) void writeStdout(words);
+        return flushStdout();
+      })
+      .then(() => exit(signalExitCode(signal)));
   }, { [fallback]: true });
   process.on("SIGINT", listener);
   process.on("SIGTERM", listener);

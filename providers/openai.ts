@@ -1,8 +1,8 @@
 import type { OpenAI as OpenAIClient } from "openai";
 import { loadOpenAISdk } from "../lib/openai-sdk.ts";
 import { SAError } from "../lib/errors.ts";
-import { createRetryFetch, retriesOf } from "../lib/http.ts";
-import { redact, redactUrl } from "../lib/redact.ts";
+import { createRetryFetch, defaultMaxWaitMs, refusedWaitHeader, retriesOf } from "../lib/http.ts";
+import { addSecret, redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
 
 // The SDK, from its precompiled copy when `bun install` made one (lib/openai-sdk.ts).
@@ -32,11 +32,17 @@ export function endpointSettings(context: Pick<ProviderContext, "env" | "endpoin
   const keyName = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY" : undefined);
   const headerVariables = Object.values(options.headers ?? {}).flatMap((v) => (typeof v === "string" ? [] : [v.env]));
   const describeKey = options.apiKeyEnv ?? (builtIn ? "OPENAI_API_KEY (or SA_OPENAI_API_KEY)" : headerVariables.join(", ") || undefined);
-  const apiKey = () => (options.apiKeyEnv ? context.env[options.apiKeyEnv] || undefined : builtIn ? openaiApiKey(context.env) : undefined);
+  // A key read from a variable config names is redacted from every message, as OPENAI_API_KEY is.
+  const apiKey = () => {
+    const key = options.apiKeyEnv ? context.env[options.apiKeyEnv] || undefined : builtIn ? openaiApiKey(context.env) : undefined;
+    addSecret(key);
+    return key;
+  };
   const headers = () => {
     const out: Record<string, string> = {};
     for (const [header, value] of Object.entries(options.headers ?? {})) {
       const resolved = typeof value === "string" ? value : context.env[value.env];
+      if (typeof value !== "string") addSecret(resolved);
       if (!resolved) throw new SAError("E_USAGE", `providers.${name}.headers.${header}: ${(value as { env: string }).env} is not set`);
       out[header] = resolved;
     }
@@ -62,7 +68,7 @@ function createClient(settings: Settings, context: ProviderContext, expectBody?:
     defaultQuery: settings.options.defaultQuery,
     maxRetries: 0,
     // The retry layer times each attempt; this only bounds the whole series.
-    timeout: context.http.attempts * (context.http.requestTimeout + context.http.capMs) + 60_000,
+    timeout: context.http.attempts * (context.http.requestTimeout + Math.max(context.http.capMs, context.http.maxWaitMs ?? defaultMaxWaitMs)) + 60_000,
     fetch: createRetryFetch({ ...context.http, fetch: context.fetch, expectBody, onRetry: context.onRetry, onResponseHeaders: context.onResponseHeaders }),
   });
 }
@@ -84,6 +90,7 @@ export const chatBody = (model: string, request: ChatRequest) => ({
 async function chat(client: OpenAIClient, model: string, request: ChatRequest): Promise<ChatResult> {
   const { data, response } = await client.chat.completions.create(chatBody(model, request), { signal: request.signal }).withResponse();
   const message = data.choices[0]?.message;
+  const cutOff = data.choices[0]?.finish_reason === "length";
   const retries = retriesOf(response);
   // A refusal is a failed call: the next fallback model may answer.
   if (message?.refusal) throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(message.refusal)})`, { details: { retries } });
@@ -93,6 +100,7 @@ async function chat(client: OpenAIClient, model: string, request: ChatRequest): 
     model: data.model || model,
     responseId: data.id,
     retries,
+    ...(cutOff ? { cutOff } : {}),
     usage: {
       inputTokens: usage?.prompt_tokens ?? 0,
       cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
@@ -128,7 +136,15 @@ async function responses(client: OpenAIClient, model: string, request: ChatReque
     outputTokens: data.usage?.output_tokens ?? 0,
     reasoningTokens: data.usage?.output_tokens_details?.reasoning_tokens ?? 0,
   };
-  return { content: text, model: data.model || model, responseId: data.id, retries, usage };
+  const cutOff = data.incomplete_details?.reason === "max_output_tokens";
+  return { content: text, model: data.model || model, responseId: data.id, retries, usage, ...(cutOff ? { cutOff } : {}) };
+}
+
+/** A 400 refusing a setting that tells reasoning models from others: which modelSettings entry says it. */
+function refusedSettingHint(param: string | null | undefined, modelId: string): string {
+  if (param === "temperature" || param === "top_p") return `; set modelSettings["${modelId}"].reasoningModel: true (a reasoning model is sent no ${param})`;
+  if (param === "reasoning_effort" || param === "reasoning.effort") return `; set modelSettings["${modelId}"].reasoningModel: false (only reasoning models are sent an effort)`;
+  return "";
 }
 
 /** The SDK's errors as ours: the status, the provider's words (redacted), the request id and the retries. */
@@ -141,12 +157,17 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
     // The SDK's message starts with the status, which the message below gives once already.
     const reason = redact((error.message.split("\n")[0] ?? "error").replace(/^\d{3} /, ""));
     const id = requestId ? ` (request id ${requestId})` : "";
+    const refused = Number(error.headers?.get(refusedWaitHeader) ?? 0);
+    const wait = refused ? `; it asked to wait ${Math.round(refused / 1000)} s, more than retry.maxWaitMs, so it was not retried` : "";
     // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each service.
     if (error.status === 401) return new SAError("E_USAGE", `${label}: HTTP 401 ${reason}: check ${settings.describeKey ?? `the key of providers.${settings.name}`}${id}`, { cause: error, details: { status: 401, requestId } });
-    return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)`, { cause: error, details: { status: error.status, requestId, retries } });
+    const hint = error.status === 400 ? refusedSettingHint(error.param, `${settings.name}:${model}`) : "";
+    return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)${wait}${hint}`, { cause: error, details: { status: error.status, requestId, retries } });
   }
   const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;
-  return new SAError("E_PROVIDER", `${label}: ${redact((cause as Error).message ?? String(cause))} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
+  // No answer came back: where the request was going is what a reader needs to know (never its credentials).
+  const where = error instanceof APIConnectionError ? ` (${redactUrl(settings.baseURL)})` : "";
+  return new SAError("E_PROVIDER", `${label}: ${redact((cause as Error).message ?? String(cause))}${where} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
 }
 
 /** The official SDK, for any OpenAI-compatible endpoint named in config (or the built-in `openai`). */

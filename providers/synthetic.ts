@@ -19,7 +19,7 @@ export function create(model: string): Provider {
     async complete(request: ChatRequest): Promise<ChatResult> {
       const prompt = request.messages.map((m) => `${m.role}\n${m.content}`).join("\n");
       const seed = sha256Hex(`${model}\n${request.seed ?? ""}\n${prompt}`);
-      const content = JSON.stringify(fakeFromSchema(request.jsonSchema, seed));
+      const content = JSON.stringify(fakeFromSchema(request.jsonSchema, seed, request.choices));
       return {
         content,
         model,

@@ -22,6 +22,11 @@ export interface ChatRequest {
   /** Output tokens this call may produce. */
   maxOutputTokens?: number;
   signal?: AbortSignal;
+  /**
+   * Values a string property may take that the JSON Schema could not pin (too many for an enum):
+   * for providers that build answers from the schema (synthetic); a model API is never sent them.
+   */
+  choices?: Record<string, string[]>;
   /** The call's cache key (a re-ask's carries `:reask`): a batch request's `custom_id`. */
   requestKey?: string;
 }
@@ -47,6 +52,8 @@ export interface ChatResult {
   retries: number;
   /** Answered through a Batch API: the share of the live price it costs. */
   batchPriceFactor?: number;
+  /** The answer stopped at the output cap (`maxOutputTokens`): a re-ask would be cut off again. */
+  cutOff?: boolean;
 }
 
 /** What a provider can do; the session and preflight ask before they rely on it. */
@@ -88,9 +95,10 @@ export interface Endpoint {
 export interface ProviderContext {
   env: Record<string, string | undefined>;
   fetch?: typeof globalThis.fetch;
-  http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; stopped?: AbortSignal };
+  http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; maxWaitMs?: number; stopped?: AbortSignal };
   onRetry?: (info: RetryInfo) => void;
-  onResponseHeaders?: (headers: Headers, status: number) => void;
+  /** Every response's headers; `endpoint` is the endpoint's name (a pause holds that endpoint's calls only). */
+  onResponseHeaders?: (headers: Headers, status: number, endpoint?: string) => void;
   /** The endpoint the model id named. @default the built-in entry of the same name */
   endpoint?: Endpoint;
 }

@@ -1,17 +1,20 @@
 #!/usr/bin/env bun
+import { hostname } from "node:os";
 import { errorMessage } from "../lib/errors.ts";
-import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection } from "../lib/queue/connection.ts";
+import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection, type QueueSettings } from "../lib/queue/connection.ts";
+import type { Config } from "../lib/schema/config.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal, currentJob } from "../lib/queue/journal.ts";
-import { startQueueWorker } from "../lib/queue/worker.ts";
+import { startQueueWorker, type QueueWorker } from "../lib/queue/worker.ts";
 import { createRuntime } from "../lib/runtime.ts";
 import { onStopSignal } from "../lib/signals.ts";
+import { writeStdout } from "../lib/stdout.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
-const { input: _input, output: _output, "dry-run": _dryRun, strict: _strict, json: _json, ...workerArgs } = sharedArgs;
+const { input: _input, output: _output, "dry-run": _dryRun, strict: _strict, ...workerArgs } = sharedArgs;
 
 const task = defineTask({
   meta: taskMeta.worker,
@@ -31,11 +34,12 @@ const task = defineTask({
     // usage limits a job carries (the coordinator's); this process's own guard keeps its config's limits.
     const budget = createSharedBudget(connection, keys);
     const journal = createRedisJournal(connection, keys, budget);
-    const own = { ...config, budget: { softUsd: config.budget.softUsd } };
+    const own = { ...config, budget: { softUsd: config.budget.softUsd }, rateLimit: sharedRate(config, settings) };
     const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);
     watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
     const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });
+    const jobs = countJobs(worker);
     log.info(`worker ${process.pid}: queue ${settings.name} on ${settings.url.replace(/\/\/[^@/]*@/, "//***@")}, ${config.concurrency} at once, data ${config.dataDir}, ${config.model}`);
     // A second signal exits at once; held jobs then return through stalled-job detection.
     const signal = await new Promise<string>((resolve) => onStopSignal(resolve));
@@ -46,9 +50,27 @@ const task = defineTask({
     budget.close();
     await rt.close();
     connection.disconnect();
+    if (args.json) await writeStdout(`${JSON.stringify({ status: "stopped", exitCode: 0, worker: `${hostname()}:${process.pid}`, queue: settings.name, signal, outcome, jobs, totals: rt.recorder.totals() })}\n`);
     return 0;
   },
 });
+
+/**
+ * A worker's `rpm`/`tpm` hold over every worker of the queue: without a store of its own
+ * (`rateLimit`), its buckets are shared through the queue's Redis, one per queue.
+ */
+function sharedRate(config: Config, settings: QueueSettings): Config["rateLimit"] {
+  if (config.rateLimit.store !== "memory" || (config.rpm === undefined && config.tpm === undefined)) return config.rateLimit;
+  return { store: "redis", url: settings.url, key: `queue.${settings.name}` };
+}
+
+/** The jobs this worker completed, and the attempts that failed (a job retried counts each time). */
+function countJobs(worker: QueueWorker): { completed: number; failed: number } {
+  const jobs = { completed: 0, failed: 0 };
+  worker.worker.on("completed", () => jobs.completed++);
+  worker.worker.on("failed", () => jobs.failed++);
+  return jobs;
+}
 
 export default task;
 

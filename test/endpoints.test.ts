@@ -164,3 +164,42 @@ describe("providers in config (issue 14)", () => {
     }
   }, 60_000);
 });
+
+describe("keys read from variables that config names", () => {
+  test("a gateway that quotes the key (apiKeyEnv, or a header's env) in its error: the key reaches no log, --json, ledger or quarantine", async () => {
+    // A gateway that echoes the credential it was sent, as some do in a 400 or 401.
+    const echo = (status: number) =>
+      Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (req) => {
+          const sent = (req.headers.get("authorization") ?? req.headers.get("api-key") ?? "").replace(/^Bearer /, "");
+          return Response.json({ error: { message: `invalid credential ${sent} for this gateway` } }, { status, headers: { "x-request-id": "req_echo" } });
+        },
+      });
+    const bad = echo(400);
+    const denied = echo(401);
+    const { dir, cleanup } = tempDir("sa-endpoints-echo-");
+    try {
+      writeJsonl(join(dir, "services.jsonl"), makeServices(1));
+      const providers = {
+        gw: { type: "openai", baseURL: `http://127.0.0.1:${bad.port}/v1`, apiKeyEnv: "GATEWAY_TOKEN" },
+        az: { type: "openai", baseURL: `http://127.0.0.1:${denied.port}/v1`, headers: { "api-key": { env: "AZURE_OPENAI_KEY" } } },
+      };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, providers }));
+      const secrets = ["gwtok_ABCDEFGH12345678", "0123456789abcdef0123456789abcdef"];
+      const env = { GATEWAY_TOKEN: secrets[0], AZURE_OPENAI_KEY: secrets[1], XDG_CACHE_HOME: join(dir, "xdg") };
+      for (const model of ["gw:gpt-4o", "az:gpt-4o"]) {
+        const result = await runScript("run", ["--model", model, "--input", "services.jsonl", "--output", "out.jsonl", "--verbose", "--json"], { cwd: dir, env });
+        expect(result.code).not.toBe(0);
+        expect(result.stderr).toContain("invalid credential [redacted]");
+        for (const secret of secrets) expect(result.stdout + result.stderr).not.toContain(secret);
+      }
+      for (const file of filesUnder(dir)) for (const secret of secrets) expect(file.text.includes(secret) ? file.path : "").toBe("");
+    } finally {
+      cleanup();
+      bad.stop(true);
+      denied.stop(true);
+    }
+  }, 60_000);
+});

@@ -12,6 +12,8 @@ describe("retry-after", () => {
     [{ "retry-after": "2" }, 2000],
     [{ "retry-after-ms": "100", "retry-after": "9" }, 100],
     [{ "retry-after": new Date(Date.UTC(2030, 0, 1, 0, 0, 5)).toUTCString() }, 5000],
+    // A date already past (the server's clock behind ours) is no hint: backoff, not a burst of retries.
+    [{ "retry-after": new Date(Date.UTC(2029, 11, 31, 23, 59, 58)).toUTCString() }, undefined],
     [{ "retry-after": "soon" }, undefined],
     [{}, undefined],
   ])("%j → %p ms", (headers, expected) => {

@@ -31,6 +31,11 @@ describe("reasoning models", () => {
     ["openai:gpt-4.1", false],
     ["openai:omni-moderation-latest", false],
     ["synthetic:demo", false],
+    // A routed model id names its vendor first (OpenRouter, LiteLLM): the model is what follows.
+    ["openrouter:openai/gpt-5", true],
+    ["openrouter:openai/o3-mini", true],
+    ["openrouter:openai/gpt-5-chat", false],
+    ["openrouter:openai/gpt-4o-mini", false],
   ])("%s → %p", (id, expected) => {
     expect(isReasoningModel(id)).toBe(expected);
   });

@@ -142,4 +142,14 @@ describe("response schemas pin identifiers", () => {
     const big = mappingResponse(["F1"], catalogue, 0);
     expect(ok(big, { mappings: [{ feature_id: "F1", items: [{ item: "anything", facets: { kind: "ui", note: null } }] }] })).toBe(true);
   });
+
+  test("item ids past OpenAI's enum size limit (over 250 values, 7,500 characters in all) are a plain string, within enumLimit too", () => {
+    // 300 UUID-like ids: 10,800 characters, which OpenAI's strict schemas refuse as one enum (HTTP 400).
+    const items = Array.from({ length: 300 }, (_, i) => ({ id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, name: `n${i}`, description: "" }));
+    const long = mappingResponse(["F1"], { field: "apps", label: "Apps", items, facets: [] }, 500);
+    expect(ok(long, { mappings: [{ feature_id: "F1", items: [{ item: "not-an-id" }] }] })).toBe(true);
+    // 300 short ids fit: still an enum.
+    const short = mappingResponse(["F1"], { field: "apps", label: "Apps", items: items.map((it, i) => ({ ...it, id: `A${i}` })), facets: [] }, 500);
+    expect(ok(short, { mappings: [{ feature_id: "F1", items: [{ item: "not-an-id" }] }] })).toBe(false);
+  });
 });

@@ -2,7 +2,7 @@ import { ofetch, type $Fetch } from "ofetch";
 import { openaiApiKey } from "../../providers/openai.ts";
 import { z } from "zod";
 import { SAError } from "../errors.ts";
-import { retryStatusCodes } from "../http.ts";
+import { plainRetryDelay, refuseLongWaits, requestIdOf, retryStatusCodes } from "../http.ts";
 import { redact } from "../redact.ts";
 
 /** A batch as the OpenAI Batch API describes it (the fields we read). */
@@ -33,7 +33,7 @@ export interface BatchApi {
 export interface BatchApiOptions {
   env: Record<string, string | undefined>;
   fetch?: typeof globalThis.fetch;
-  retry: { attempts: number; baseMs: number; capMs: number };
+  retry: { attempts: number; baseMs: number; capMs: number; maxWaitMs?: number };
   requestTimeout: number;
 }
 
@@ -42,6 +42,15 @@ const parse = (what: string, data: unknown): RemoteBatch => {
   if (!parsed.success) throw new SAError("E_PROVIDER", `batch API: ${what} answered with something that is not a batch`);
   return parsed.data;
 };
+
+/** What an ofetch error says: the status, the provider's words and the request id; else its own message. */
+function failureOf(error: unknown): string {
+  const { status, data, response } = error as { status?: number; data?: { error?: { message?: unknown } }; response?: Response };
+  if (!status) return (error as Error).message.split("\n")[0] ?? "error";
+  const words = typeof data?.error?.message === "string" ? ` ${data.error.message}` : "";
+  const requestId = requestIdOf(response?.headers);
+  return `HTTP ${status}${words}${requestId ? ` (request id ${requestId})` : ""}`;
+}
 
 /**
  * The Files and Batches endpoints of an OpenAI-compatible API, over ofetch (which owns the
@@ -56,7 +65,9 @@ export function createBatchApi(options: BatchApiOptions): BatchApi {
     headers: { authorization: `Bearer ${apiKey}` },
     retry: options.retry.attempts - 1,
     retryStatusCodes,
-    retryDelay: options.retry.baseMs,
+    // The chat calls' waits: retry-after honoured, else backoff with jitter up to the cap.
+    retryDelay: plainRetryDelay(options.retry),
+    onResponseError: refuseLongWaits(options.retry),
     timeout: options.requestTimeout,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   } as Parameters<typeof ofetch.create>[0]);
@@ -65,7 +76,7 @@ export function createBatchApi(options: BatchApiOptions): BatchApi {
       return await run();
     } catch (error) {
       const status = (error as { status?: number }).status;
-      throw new SAError(status === 401 ? "E_USAGE" : "E_PROVIDER", `batch API: ${what} failed (${redact((error as Error).message.split("\n")[0] ?? "error")})`, { cause: error, details: { status } });
+      throw new SAError(status === 401 ? "E_USAGE" : "E_PROVIDER", `batch API: ${what} failed (${redact(failureOf(error))})`, { cause: error, details: { status } });
     }
   };
   return {

@@ -20,7 +20,7 @@ export type Outcome = { ok: true; result: ChatResult } | { ok: false; reason: st
 const completionSchema = z.looseObject({
   id: z.string().optional(),
   model: z.string().optional(),
-  choices: z.array(z.looseObject({ message: z.looseObject({ content: z.string().nullish(), refusal: z.string().nullish() }) })).min(1),
+  choices: z.array(z.looseObject({ finish_reason: z.string().nullish(), message: z.looseObject({ content: z.string().nullish(), refusal: z.string().nullish() }) })).min(1),
   usage: z
     .looseObject({
       prompt_tokens: z.number(),
@@ -46,7 +46,7 @@ export function readResultLine(line: z.infer<typeof resultLineSchema>, model: st
   }
   const parsed = completionSchema.safeParse(response.body);
   if (!parsed.success) return { ok: false, reason: "the answer is not a chat completion" };
-  const message = parsed.data.choices[0]!.message;
+  const { message, finish_reason } = parsed.data.choices[0]!;
   if (message.refusal) return { ok: false, reason: `the model refused (${message.refusal})` };
   const usage = parsed.data.usage;
   return {
@@ -57,6 +57,7 @@ export function readResultLine(line: z.infer<typeof resultLineSchema>, model: st
       responseId: parsed.data.id,
       retries: 0,
       batchPriceFactor: priceFactor,
+      ...(finish_reason === "length" ? { cutOff: true } : {}),
       usage: {
         inputTokens: usage?.prompt_tokens ?? 0,
         cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,

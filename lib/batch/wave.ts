@@ -43,8 +43,10 @@ async function submit(ctx: WaveContext, wave: number, requests: BatchRequest[]):
     await saveBatchRecord(ctx.storage, record);
     records.push(record);
   }
+  // A file uploaded by a run stopped before it recorded its batch's id may have its batch already.
+  const made = records.some((r) => r.batchId === null && r.runId !== ctx.runId) ? await ctx.api.list().catch(() => []) : [];
   for (const record of records.filter((r) => r.batchId === null)) {
-    const batch = await ctx.api.create(record.fileId, ctx.config.completionWindow, { runKey: ctx.runKey, wave: String(record.wave) });
+    const batch = made.find((b) => b.input_file_id === record.fileId) ?? (await ctx.api.create(record.fileId, ctx.config.completionWindow, { runKey: ctx.runKey, wave: String(record.wave) }));
     Object.assign(record, { batchId: batch.id, status: batch.status, updatedAt: iso(ctx.clock) });
     await saveBatchRecord(ctx.storage, record);
     ctx.log.info(`batch ${batch.id}: wave ${wave}, ${record.customIds.length} request(s) to ${record.model}`);

@@ -32,9 +32,20 @@ export const ask: AskStep = async <T>(ctx: CallContext, attempt: Attempt<T>) => 
   const checked = validateAnswer(spec, answer.content);
   if (checked.ok && checked.problems.length === 0) return { value: checked.value, answer, messages: spec.messages };
   const reason = checked.ok ? checked.problems.join("; ") : checked.reason;
+  // The same cap would cut a second answer off again: the next model is tried instead.
+  if (!checked.ok && answer.cutOff) return cutOff(ctx, attempt, answer);
   ctx.log.debug(`${spec.stage} answer from ${attempt.model} failed validation (${reason}); asking once more`, { serviceId: spec.serviceId });
   return reAsk(ctx, attempt, answer.content, reason);
 };
+
+/** An answer that stopped at the output cap is quarantined, saying so: paid for, never re-asked. */
+function cutOff<T>(ctx: CallContext, attempt: Attempt<T>, answer: ChatResult): AskFailed {
+  const { spec, model } = attempt;
+  const cap = attempt.route.settings.maxOutputTokens ?? answer.usage.outputTokens;
+  const reason = `the answer was cut off at the output cap (${cap} tokens, ${answer.usage.reasoningTokens} of them reasoning): raise maxOutputTokens, or modelSettings["${model}"].maxOutputTokens`;
+  ctx.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason, data: answer.content });
+  return { failed: `${model}: ${reason}` };
+}
 
 /** The second and last request: a still-invalid answer is quarantined; droppable parts are dropped. */
 async function reAsk<T>(ctx: CallContext, attempt: Attempt<T>, content: string, reason: string): Promise<Asked<T> | AskFailed> {
@@ -46,6 +57,7 @@ async function reAsk<T>(ctx: CallContext, attempt: Attempt<T>, content: string, 
   ];
   const answer = await requestAnswer(ctx, attempt as Attempt<unknown>, messages);
   const checked = validateAnswer(spec, answer.content);
+  if (!checked.ok && answer.cutOff) return cutOff(ctx, attempt, answer);
   if (!checked.ok) {
     ctx.quarantine.add({ kind: "answer", serviceId: spec.serviceId, stage: spec.stage, model, reason: checked.reason, data: answer.content });
     return { failed: `${model}: invalid answer after a re-ask (${checked.reason})` };

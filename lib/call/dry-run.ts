@@ -24,7 +24,7 @@ async function missEstimate(ctx: Pick<CallContext, "forecast" | "pricing" | "pri
 export async function dryRunMiss<T>(ctx: Pick<CallContext, "misses" | "runId" | "clock" | "forecast" | "pricing" | "priceFactor">, attempt: Attempt<T>): Promise<CallResult<T>> {
   const { spec, model } = attempt;
   ctx.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model, ...(await missEstimate(ctx, attempt as Attempt<unknown>)) });
-  const standIn = validateAnswer(spec, fakeFromSchema(attempt.jsonSchema, attempt.hash));
+  const standIn = validateAnswer(spec, fakeFromSchema(attempt.jsonSchema, attempt.hash, spec.choices));
   // A stand-in is never written, but named like a live answer of this run.
   if (standIn.ok) return { value: standIn.value, model, cached: false, source: { runId: ctx.runId, at: new Date(ctx.clock.now()).toISOString() } };
   throw new SAError("E_DRY_RUN_MISS", `dry run: no cached answer for ${spec.stage} of ${spec.serviceId} with ${model}`, {

@@ -55,6 +55,7 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
       messages,
       schemaName: spec.schemaName,
       jsonSchema,
+      ...(spec.choices ? { choices: spec.choices } : {}),
       ...route.settings,
       // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
       // Made only when a provider reads it: a live call with the cache off never makes the key.
@@ -92,5 +93,5 @@ export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>,
     return guess.inputTokens + guess.outputTokens;
   };
   const dispatched = () => (guess ??= ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted));
-  return ctx.limiter.schedule(() => send(ctx, attempt, messages, dispatched()), { priority: attempt.spec.priority, tokens });
+  return ctx.limiter.schedule(() => send(ctx, attempt, messages, dispatched()), { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name });
 }

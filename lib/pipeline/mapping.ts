@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { AnswerSource } from "../call-spec.ts";
 import { mappingPrompt, type MappingFeature } from "../prompts/build.ts";
 import type { Catalogue } from "../schema/data.ts";
-import { facetsSchema, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
+import { facetsSchema, fitsEnum, mappingResponse, type MappingAnswer } from "../schema/responses.ts";
 import { formatIssues } from "../zod-error.ts";
 import { fastCheckOf, type FastCheck } from "../zod-fast-check.ts";
 import type { PipelineContext } from "./context.ts";
@@ -31,6 +31,15 @@ function schemaOf(catalogue: Catalogue, enumLimit: number, rationale: boolean) {
   let schema = bySettings.get(settings);
   if (!schema) bySettings.set(settings, (schema = mappingResponse([], catalogue, enumLimit, rationale) as unknown as z.ZodType<MappingAnswer>));
   return schema;
+}
+
+/** A catalogue's item ids when they are too many to pin as an enum (`enumLimit`): an offline provider's choices. */
+const choicesOf = new WeakMap<Catalogue, { item: string[] }>();
+function unpinnedItems(catalogue: Catalogue, enumLimit: number): { item: string[] } | undefined {
+  if (fitsEnum(catalogue.items.map((i) => i.id), enumLimit)) return undefined;
+  let choices = choicesOf.get(catalogue);
+  if (!choices) choicesOf.set(catalogue, (choices = { item: catalogue.items.map((i) => i.id) }));
+  return choices;
 }
 
 /** What checking an answer needs of a catalogue, built once: its item ids and the facets validator. */
@@ -203,6 +212,7 @@ export async function mapFeatures(ctx: PipelineContext, input: MapFeaturesInput)
     }),
     schema: schemaOf(input.catalogue, ctx.enumLimit, ctx.rationale),
     pins,
+    choices: unpinnedItems(input.catalogue, ctx.enumLimit),
     parseSchema: lenientMapping as z.ZodType<MappingAnswer>,
     schemaName: `${input.catalogue.field.replace(/[^\w-]/g, "_")}_mapping`,
     check: (answer) => checkMapping(answer, featureIds, input.catalogue),

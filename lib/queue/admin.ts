@@ -27,7 +27,7 @@ export async function queueAdmin(settings: QueueSettings, action: QueueAction): 
     } else if (action === "clean") {
       changed = (await queue.clean(0, 0, "completed")).length + (await queue.clean(0, 0, "failed")).length;
       const keys = queueKeys(settings.name);
-      await connection.del(keys.journal, `${keys.journal}:read`, keys.stop);
+      await connection.del(keys.journal, `${keys.journal}:read`, `${keys.journal}:counted`, `${keys.journal}:epoch`, keys.stop);
       await removeIdleCounters(queue, connection, keys);
     }
     return { ...(await queueStatus(queue)), changed };

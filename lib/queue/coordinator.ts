@@ -36,12 +36,17 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   watchConnection(connection, settings.url, rt.log, "waiting for it to come back (jobs stay queued)", () => void awaited.requeueLost());
   const eventsConnection = queueConnection(settings.url);
   const events = new QueueEvents(settings.name, { connection: eventsConnection });
+  // Each awaited job listens on both (BullMQ's waitUntilFinished): thousands of them are no leak.
   events.setMaxListeners(0);
+  queue.setMaxListeners(0);
   // A lost connection is reported once by its watcher; BullMQ's own error events would print a stack per retry.
   queue.on("error", () => {});
   events.on("error", () => {});
   const workers: QueueWorker[] = [];
-  const journal = await createJournalReader(connection, keys.journal, recordWarningOnce(rt), (entry) => rt.quarantine.add(entry));
+  // The jobs this run enqueued or re-attached to: the journal entries it counts are theirs, and its own run's.
+  const jobIds = new Set<string>();
+  const owns = (entry: { runId: string | null; jobId: string | null }) => entry.runId === rt.runId || (entry.jobId !== null && jobIds.has(entry.jobId));
+  const journal = await createJournalReader(connection, keys.journal, { owns, record: recordWarningOnce(rt), quarantine: (entry) => rt.quarantine.add(entry) });
   const pullJournal = () => journal.pull();
   const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), coordinate.progressMs ?? 5000);
   ticker.unref?.();
@@ -49,7 +54,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
     const limits = Object.keys(rt.config.limits).length ? rt.config.limits : undefined;
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, stop: rt.limiter.stopped, awaited, budgetUsd: rt.config.budget.hardUsd, limits }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, jobIds, stop: rt.limiter.stopped, awaited, budgetUsd: rt.config.budget.hardUsd, limits }).finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
     return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
   } finally {
@@ -100,7 +105,7 @@ async function adopt(queue: Queue, id: string, data: QueueJob): Promise<void> {
 }
 
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
-async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; stop: AbortSignal; awaited: AwaitedJobs; budgetUsd?: number; limits?: QueueJob["limits"] }): Promise<ServiceEvolution> {
+async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: QueueSettings; work: ServiceWork; jobIds: Set<string>; stop: AbortSignal; awaited: AwaitedJobs; budgetUsd?: number; limits?: QueueJob["limits"] }): Promise<ServiceEvolution> {
   const { queue, events, settings, work } = options;
   const data: QueueJob = { v: 1, serviceId: work.service.service_id, fingerprint: work.fingerprint, position: work.position, service: work.value, budgetUsd: options.budgetUsd, limits: options.limits, meta: work.meta };
   const add = () =>
@@ -111,6 +116,7 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
       removeOnComplete: false,
       removeOnFail: false,
     });
+  options.jobIds.add(jobIdFor(work.fingerprint));
   const job = await add();
   await adopt(queue, String(job.id), data);
   const tracked = options.awaited.track(String(job.id), add);

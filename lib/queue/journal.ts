@@ -78,46 +78,81 @@ async function countUsage(client: Redis, key: string, call: CallRecord): Promise
 
 const entrySchema = journalCallSchema.extend({ serviceId: z.string(), runId: z.string().nullable().optional() });
 const quarantinedSchema = z.object({ type: z.literal("quarantine"), entry: z.looseObject({ kind: z.enum(["input", "answer", "mapping", "service"]), reason: z.string() }) });
+const ownerSchema = z.object({ runId: z.string().nullable().optional(), jobId: z.string().nullable().optional() });
+
+/** One journal entry: a call or what a worker quarantined, with its place in the list and the run and job it was made for. */
+export interface JournalEntry {
+  index: number;
+  runId: string | null;
+  jobId: string | null;
+  call?: CallRecord;
+  quarantined?: QuarantineEntry;
+}
 
 /** Entries from `from` on: calls, and what workers quarantined; a foreign or torn entry is skipped. */
-export async function readRedisJournal(client: Redis, key: string, from: number): Promise<{ calls: CallRecord[]; quarantined: QuarantineEntry[]; next: number }> {
+export async function readRedisJournal(client: Redis, key: string, from: number): Promise<{ entries: JournalEntry[]; next: number }> {
   const raw = await client.lrange(key, from, -1);
-  const calls: CallRecord[] = [];
-  const quarantined: QuarantineEntry[] = [];
-  for (const text of raw) {
+  const entries: JournalEntry[] = [];
+  raw.forEach((text, i) => {
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
-      continue;
+      return;
     }
+    const owner = ownerSchema.safeParse(value);
+    const at = { index: from + i, runId: owner.data?.runId ?? null, jobId: owner.data?.jobId ?? null };
     const parsed = entrySchema.safeParse(value);
-    if (parsed.success) calls.push(parsed.data as unknown as CallRecord);
-    const held = parsed.success ? undefined : quarantinedSchema.safeParse(value);
-    if (held?.success) quarantined.push(held.data.entry as QuarantineEntry);
-  }
-  return { calls, quarantined, next: from + raw.length };
+    if (parsed.success) return void entries.push({ ...at, call: parsed.data as unknown as CallRecord });
+    const held = quarantinedSchema.safeParse(value);
+    if (held.success) entries.push({ ...at, quarantined: held.data.entry as QuarantineEntry });
+  });
+  return { entries, next: from + raw.length };
+}
+
+/** A mark kept next to the journal: a new one means the list was lost and started again. */
+async function journalEpoch(client: Redis, key: string): Promise<string> {
+  await client.set(`${key}:epoch`, crypto.randomUUID(), "NX");
+  return (await client.get(`${key}:epoch`)) ?? "";
+}
+
+export interface JournalReaderOptions {
+  /** Whether an entry is this run's to count: its own calls, and those made for its jobs while no coordinator was attached. */
+  owns(entry: Pick<JournalEntry, "runId" | "jobId">): boolean;
+  record(call: CallRecord): void;
+  quarantine?(entry: QuarantineEntry): void;
 }
 
 /**
  * The coordinator's side: folds the calls journalled since the last coordinator stopped reading
  * (`<key>:read`; calls workers made while none was attached included) into its run's recorder.
+ * Several coordinators may read one queue's journal at once: each counts only the entries it
+ * owns, and claims each one first (a bit per entry in `<key>:counted`), so no entry is counted by
+ * two runs. Entries not owned yet are kept and weighed again (a job enqueued later may own them).
  * Reads run one at a time, since two reads from the same offset would count the same calls twice.
  */
-export async function createJournalReader(client: Redis, key: string, record: (call: CallRecord) => void, quarantine: (entry: QuarantineEntry) => void = () => {}): Promise<{ pull(): Promise<void> }> {
+export async function createJournalReader(client: Redis, key: string, options: JournalReaderOptions): Promise<{ pull(): Promise<void> }> {
   const [length, read] = await Promise.all([client.llen(key), client.get(`${key}:read`)]);
   let at = read === null ? length : Math.min(Number(read) || 0, length);
+  let epoch = await journalEpoch(client, key);
+  let unowned: JournalEntry[] = [];
   let pulling: Promise<void> = Promise.resolve();
-  return {
-    pull: () =>
-      (pulling = pulling
-        .catch(() => {})
-        .then(async () => {
-          const { calls, quarantined, next } = await readRedisJournal(client, key, at);
-          at = next;
-          for (const call of calls) record(call);
-          for (const entry of quarantined) quarantine(entry);
-          await client.set(`${key}:read`, at);
-        })),
+  const pull = async () => {
+    const now = await journalEpoch(client, key);
+    // Redis lost its data (a restart without persistence, `queue clean`): the list starts again from 0.
+    if (now !== epoch) [epoch, at, unowned] = [now, 0, []];
+    const { entries, next } = await readRedisJournal(client, key, at);
+    at = next;
+    const candidates = [...unowned, ...entries];
+    const owned = candidates.filter((entry) => options.owns(entry));
+    unowned = candidates.filter((entry) => !options.owns(entry));
+    const claims = owned.length ? await owned.reduce((multi, entry) => multi.setbit(`${key}:counted`, entry.index, 1), client.multi()).exec() : [];
+    owned.forEach((entry, i) => {
+      if (claims?.[i]?.[1] !== 0) return; // counted already, by this run or another
+      if (entry.call) options.record(entry.call);
+      if (entry.quarantined) options.quarantine?.(entry.quarantined);
+    });
+    await client.set(`${key}:read`, at);
   };
+  return { pull: () => (pulling = pulling.catch(() => {}).then(pull)) };
 }

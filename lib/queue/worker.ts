@@ -1,6 +1,6 @@
-import { UnrecoverableError, Worker, type Job } from "bullmq";
+import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { errorMessage, isSAError } from "../errors.ts";
+import { SAError, errorMessage, isSAError } from "../errors.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash } from "../pipeline/evolution.ts";
 import { projectService } from "../pipeline/service.ts";
@@ -81,12 +81,18 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const { rt, settings } = options;
   const held = new Map<string, { job: Job; token: string | undefined }>();
   const own = inputsOf(rt); // hashed once, not per job
+  let releasing = false;
   const worker = new Worker(
     settings.name,
     async (job, token) => {
       held.set(String(job.id), { job, token });
       try {
         return await processJob(options, own, job);
+      } catch (error) {
+        // Past the grace period: the job goes back to the queue as it is, no attempt spent.
+        if (!releasing) throw error;
+        await job.moveToWait(token);
+        throw new WaitingError();
       } finally {
         held.delete(String(job.id));
       }
@@ -99,14 +105,30 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
   // Once closing, lock renewals of jobs put back on the queue fail by design: not worth a warning each.
   // While the connection is down, its own watcher says so once (see watchConnection), not each retry.
   worker.on("error", (error) => closing || options.connection.status !== "ready" || rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
-  return { worker, close: (graceMs) => ((closing = true), closeWorker(worker, held, graceMs)) };
+  const release = () => {
+    releasing = true;
+    rt.limiter.stop(new SAError("E_INTERRUPTED", "the worker is stopping: its jobs go back to the queue"));
+  };
+  return { worker, close: (graceMs) => ((closing = true), closeWorker(worker, held, { graceMs, release })) };
 }
 
-/** Lets held jobs finish for `graceMs`; then moves each back to waiting (else its lock lapses and the stalled check does it). */
-async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: string | undefined }>, graceMs: number): Promise<"finished" | "released"> {
+/** How long released jobs' calls in flight may take to be answered (and cached) before the worker lets go anyway. */
+const RELEASE_MS = 15_000;
+
+const after = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(r, ms, value).unref());
+
+/**
+ * Lets held jobs finish for `graceMs`. Then no call starts any more: the calls in flight are
+ * answered and cached, and each job goes back to waiting (so the worker that takes it over pays
+ * for none of them again). Jobs still held after RELEASE_MS are moved back as they are (else their
+ * lock lapses and the stalled check does it).
+ */
+async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: string | undefined }>, options: { graceMs: number; release: () => void }): Promise<"finished" | "released"> {
   const closed = worker.close().then(() => "finished" as const);
-  const outcome = await Promise.race([closed, new Promise<"released">((r) => setTimeout(r, graceMs, "released").unref())]);
+  const outcome = await Promise.race([closed, after(options.graceMs, "released" as const)]);
   if (outcome === "finished") return outcome;
+  options.release();
+  if ((await Promise.race([closed, after(RELEASE_MS, "late" as const)])) === "finished") return "released";
   await Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
   // A forced close can still wait on the processor's promise, which may never settle: the process exits anyway.
   await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);

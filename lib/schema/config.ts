@@ -8,11 +8,18 @@ export const cacheModeSchema = z.enum(cacheModes);
 export type CacheMode = z.infer<typeof cacheModeSchema>;
 
 /** `{ driver: "fs", base: ".sa/cache" }`: the driver name plus that driver's own options. */
-export const cacheConfigSchema = z.looseObject({
-  driver: z.string().min(1).default("fs"),
-  /** Seconds an entry lives. Unset means forever. */
-  ttl: z.number().int().positive().optional(),
-});
+export const cacheConfigSchema = z
+  .looseObject({
+    driver: z.string().min(1).default("fs"),
+    /** Seconds an entry lives. Unset means forever. */
+    ttl: z.number().int().positive().optional(),
+    /** The store's folder (fs) or key prefix (redis). */
+    base: z.string().min(1).optional(),
+    /** The store's address (redis: `redis://HOST:PORT[/DB]`). */
+    url: z.string().min(1).optional(),
+  })
+  // ioredis takes any text as a host name: a mistyped URL would only show as a cache that never answers.
+  .refine((cache) => cache.driver !== "redis" || cache.url === undefined || /^rediss?:\/\//.test(cache.url), { path: ["url"], message: "expected redis://HOST:PORT[/DB] or rediss://… for the redis driver" });
 
 export const mappingSetSchema = z.strictObject({
   /** Catalogue file in the data folder, e.g. `applications.json`. */
@@ -150,8 +157,10 @@ export const configSchema = z.strictObject({
       attempts: positiveInt.max(20).default(6),
       baseMs: positiveInt.default(500),
       capMs: positiveInt.default(30_000),
+      /** The longest retry-after (or 429 reset) waited; a longer one fails the call at once, for the fallback. @default 120000 */
+      maxWaitMs: positiveInt.default(120_000),
     })
-    .default({ attempts: 6, baseMs: 500, capMs: 30_000 }),
+    .default({ attempts: 6, baseMs: 500, capMs: 30_000, maxWaitMs: 120_000 }),
   cacheMode: cacheModeSchema.default("read"),
   cache: cacheConfigSchema.default({ driver: "fs", base: ".sa/cache" }),
   transcripts: z.boolean().default(false),

@@ -1,10 +1,19 @@
 import { z } from "zod";
 import type { Catalogue, Facet } from "./data.ts";
 
+/**
+ * Whether values fit one enum: at most `limit` of them, and within OpenAI's size limit for strict
+ * schemas (past 250 values, their text may not exceed 7,500 characters in all; the API refuses more).
+ */
+export function fitsEnum(values: string[], limit: number): boolean {
+  const unique = [...new Set(values)];
+  if (unique.length === 0 || unique.length > limit) return false;
+  return unique.length <= 250 || unique.reduce((sum, v) => sum + v.length, 0) <= 7_500;
+}
+
 /** A non-empty enum when the values fit, otherwise a plain string checked after the answer. */
 function pinned(values: string[], limit: number): z.ZodType<string> {
-  const unique = [...new Set(values)];
-  return unique.length > 0 && unique.length <= limit ? z.enum(unique as [string, ...string[]]) : z.string();
+  return fitsEnum(values, limit) ? z.enum([...new Set(values)] as [string, ...string[]]) : z.string();
 }
 
 /** Stage 1: one description per plateau. */

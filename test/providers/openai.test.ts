@@ -58,6 +58,18 @@ describe("openai provider (local server)", () => {
     expect(error.message).toContain("after 2 attempt(s)");
   });
 
+  test("a connection that cannot be made names where it was going (without the URL's credentials)", async () => {
+    const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    const url = `http://127.0.0.1:${closed.port}/v1`;
+    closed.stop(true);
+    const p = await make({ OPENAI_BASE_URL: url.replace("http://", "http://user:pw-SECRET@") });
+    const error = await rejection(() => p.complete(contractRequest()));
+    expect(isSAError(error, "E_PROVIDER")).toBe(true);
+    expect(error.message).toContain(`(${url})`);
+    expect(error.message).not.toContain("pw-SECRET");
+    expect(error.message).toContain("after 2 attempt(s)");
+  });
+
   test("without OPENAI_API_KEY the error names the variable", async () => {
     const p = await make({ OPENAI_API_KEY: undefined });
     const error = await rejection(() => p.complete(contractRequest()));

@@ -1,0 +1,61 @@
+import { expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { startTestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+import { startRedis } from "./redis-server.ts";
+
+/** A run of 10 services whose cache Redis (no persistence) stops after 10 answers and is back `downMs` later; what the run said. */
+async function runThroughRestart(downMs: number, check: (result: { stderr: string; held: number; rerunCached: number; rerunPaid: number }) => void) {
+  let redis = await startRedis();
+  const server = startTestServer({ latencyMs: 100 });
+  const { dir, cleanup } = tempDir("sa-cache-restart-");
+  writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "redis", url: redis.url, base: "sa" } }));
+  writeJsonl(join(dir, "in.jsonl"), makeServices(10, "K"));
+  try {
+    const run = spawnScript("run", ["-i", "in.jsonl", "-o", "out.jsonl", "--concurrency", "2"], { cwd: dir, baseURL: server.url });
+    while (server.answered < 10) await Bun.sleep(20);
+    await redis.stop();
+    await Bun.sleep(downMs);
+    redis = await startRedis(redis.port);
+    const timeout = setTimeout(() => run.kill(9), 90_000);
+    const [code, stderr] = await Promise.all([run.exited, new Response(run.stderr).text()]);
+    clearTimeout(timeout);
+    expect(code).toBe(0);
+    expect(readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n")).toHaveLength(10);
+    // The restarted Redis kept nothing from before: what it holds was written after it came back.
+    const client = new Redis(redis.url);
+    const held = (await client.keys("sa:*")).length;
+    client.disconnect();
+    const answered = server.answered;
+    const rerun = await runScript("run", ["-i", "in.jsonl", "-o", "out2.jsonl", "--json"], { cwd: dir, baseURL: server.url });
+    expect(rerun.code).toBe(0);
+    check({ stderr, held, rerunCached: JSON.parse(rerun.stdout.trim().split("\n").at(-1)!).totals.cachedCalls, rerunPaid: server.answered - answered });
+  } finally {
+    await redis.stop();
+    await server.stop();
+    cleanup();
+  }
+}
+
+test("run: a cache Redis down for seconds is left alone (one warning), used again once it answers (one line), and the answers after that are cached", async () => {
+  await runThroughRestart(4000, ({ stderr, held, rerunCached, rerunPaid }) => {
+    expect(stderr.match(/keeps failing \(connect ECONNREFUSED [\d.:]+\); this run goes on without the cache/g)).toHaveLength(1);
+    expect(stderr.match(/cache: the store \(redis .*\) answers again; caching again/g)).toHaveLength(1);
+    expect(held).toBeGreaterThan(0);
+    // A rerun pays only for what was answered while the cache was away.
+    expect(rerunCached).toBe(held);
+    expect(rerunPaid).toBe(210 - held);
+  });
+}, 150_000);
+
+test("run: a cache Redis away for a moment is said once each way, never blamed on the entries; what it missed is all a rerun pays for", async () => {
+  await runThroughRestart(300, ({ stderr, held, rerunCached, rerunPaid }) => {
+    expect(stderr).not.toContain("only such entries go uncached");
+    expect(stderr.match(/keeps failing \(connect ECONNREFUSED [\d.:]+\); this run goes on without the cache/g)).toHaveLength(1);
+    expect(stderr.match(/answers again; caching again/g)).toHaveLength(1);
+    expect(rerunCached).toBe(held);
+    expect(rerunPaid).toBe(210 - held);
+  });
+}, 150_000);
