@@ -1,7 +1,8 @@
 import { randomHex } from "./hash.ts";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { pidAlive } from "./process-alive.ts";
 
 /**
  * The one way a file is replaced: write a temp file next to it, then rename it over the target.
@@ -28,6 +29,20 @@ export function staleTempPid(path: string, name: string): number | undefined {
   return /^\d+$/.test(pid) ? Number(pid) : undefined;
 }
 
+/**
+ * Removes the temp files of `path` (`<path>.<pid>.<hex>.tmp`) left by processes that are gone: a
+ * `kill -9` in the middle of a write. Called after writing `path` again (a cache entry the killed
+ * run never finished is a miss, answered and written anew), so no folder listing costs a hit.
+ */
+export async function removeDeadTemps(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "")?.[1];
+    if (pid && Number(pid) !== process.pid && !pidAlive(Number(pid))) await rm(join(dirname(path), name), { force: true });
+  }
+}
+
 /** Moves a finished temp file over `path`; the temp is removed if the rename fails. */
 export function commitTemp(temp: string, path: string): void {
   try {
@@ -51,15 +66,39 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
   commitTemp(temp, path);
 }
 
+/** `writeFileAtomic`s under way: finished at once if the process exits first (see `finishOnExit`). */
+const pending = new Map<string, { path: string; data: string | Uint8Array }>();
+
+/**
+ * A process that exits while writes are under way (a second Ctrl-C calls `process.exit`) finishes
+ * them first, synchronously: a cache entry is an answer already paid for, which a rerun would
+ * otherwise pay for again, and its temp file would stay behind for good.
+ */
+function finishOnExit(): void {
+  for (const [temp, { path, data }] of pending) {
+    try {
+      writeFileAtomicSync(path, data);
+    } catch {
+      // Exiting: what cannot be written now is a miss for the next run.
+    }
+    rmSync(temp, { force: true });
+  }
+  pending.clear();
+}
+
 /** `writeFileAtomicSync` without blocking: for the cache, where many writes run at once. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const temp = uniqueTempFor(path);
+  if (pending.size === 0 && !process.listeners("exit").includes(finishOnExit)) process.on("exit", finishOnExit);
+  pending.set(temp, { path, data });
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(temp, data);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
+  } finally {
+    pending.delete(temp);
   }
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { basename, join, resolve, sep } from "node:path";
 import fsLite from "unstorage/drivers/fs-lite";
 import { defineDriver, type StorageValue } from "unstorage";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { removeDeadTemps, writeFileAtomic } from "./atomic-write.ts";
 
 const isTemp = (path: string) => basename(path).endsWith(".tmp");
 
@@ -40,7 +40,10 @@ export default defineDriver((options: { base?: string; readOnly?: boolean } = {}
   // A key without dots has no `.` or `..` part to resolve: its path is the base and its parts.
   const path = (key: string) => (key.includes(".") ? join(base, key.replace(/:/g, "/")) : root + key.replaceAll(":", sep));
   const atomicWrite = async (key: string, value: string | Uint8Array) => {
-    if (!options.readOnly) await writeFileAtomic(path(key), value);
+    if (options.readOnly) return;
+    await writeFileAtomic(path(key), value);
+    // A run killed while writing this entry left its temp file; this write replaces what it was for.
+    await removeDeadTemps(path(key));
   };
   // fs-lite's own key check: no `..` segment.
   const traverses = /\.\.:|\.\.$/;

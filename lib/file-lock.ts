@@ -61,6 +61,38 @@ export function lockAgeMs(path: string): number | undefined {
   }
 }
 
+/**
+ * Removes the lock at `path` if it is still stale, as `stale` judges it now. Two processes that
+ * both found the same dead owner's lock must not both remove "it": the second would remove the
+ * lock the first has taken meanwhile, and both would hold it. So a removal is made holding
+ * `<path>.break` (O_EXCL), after judging the lock again: a lock taken meanwhile is alive and
+ * stays. A break file left by a process killed mid-break (gone from this host) is removed, and
+ * the caller tries again. Returns whether the lock was removed.
+ */
+export function breakStaleLock(path: string, stale: () => boolean): boolean {
+  const breaker = `${path}.break`;
+  if (!tryLock(breaker, `${JSON.stringify(lockOwner())}\n`)) {
+    if (ownerOf(breaker, ownerGone) ?? (lockAgeMs(breaker) ?? 0) > 5000) unlock(breaker);
+    return false;
+  }
+  try {
+    if (!stale()) return false;
+    unlock(path);
+    return true;
+  } finally {
+    unlock(breaker);
+  }
+}
+
+/** `judge` applied to the owner recorded in a lock file; undefined when it is gone or not yet written. */
+function ownerOf(path: string, judge: (owner: { pid?: number; host?: string }) => boolean): boolean | undefined {
+  try {
+    return judge(JSON.parse(readLock(path) ?? ""));
+  } catch {
+    return undefined;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A lock older than `staleMs`, or whose owner is gone from this host (`kill -9` while holding it), was left behind. */
@@ -81,7 +113,7 @@ function isStale(path: string, staleMs: number): boolean {
 export async function withLock<T>(path: string, fn: () => T, options: { staleMs: number; attempts: number; held: () => Error }): Promise<T> {
   mkdirSync(dirname(path), { recursive: true });
   for (let attempt = 0; !tryLock(path, `${JSON.stringify(lockOwner())}\n`); attempt++) {
-    if (isStale(path, options.staleMs)) unlock(path);
+    if (isStale(path, options.staleMs)) breakStaleLock(path, () => isStale(path, options.staleMs));
     if (attempt > options.attempts) throw options.held();
     await sleep(5 + Math.random() * 20);
   }

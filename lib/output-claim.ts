@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { staleTempPid } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
-import { lockAgeMs, lockOwner, readLock, tryLock, unlock } from "./file-lock.ts";
+import { breakStaleLock, lockAgeMs, lockOwner, readLock, tryLock, unlock } from "./file-lock.ts";
 import type { Log } from "./log.ts";
 import { ownerGone, pidAlive } from "./process-alive.ts";
 
@@ -130,8 +130,12 @@ function acquire(output: string, owner: LockOwner, log: Log): void {
       else throw heldBy(output, lock, current);
       continue;
     }
-    log.warn(`--output ${output}: taking over the lock of ${current ? `pid ${current.pid} on ${current.host}, which is gone` : "an unreadable lock file"}`);
-    unlock(lock); // if another process took it over first, the next attempt finds its lock
+    // Judged again under the break lock: a lock another process took over meanwhile is alive, and the next attempt finds it.
+    const broken = breakStaleLock(lock, () => {
+      const now = readOwner(lock);
+      return now ? ownerGone(now) || ownPidReused(now) : existsSync(lock) && unreadableFor(lock, 5000);
+    });
+    if (broken) log.warn(`--output ${output}: taking over the lock of ${current ? `pid ${current.pid} on ${current.host}, which is gone` : "an unreadable lock file"}`);
   }
   throw heldBy(output, lock, readOwner(lock));
 }

@@ -7,6 +7,7 @@ export const signalExitCode = (signal: StopSignal) => ({ SIGINT: 130, SIGTERM: 1
  * unless it first finishes a line being written). Returns a function that removes the handlers.
  */
 export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code: number) => void = process.exit): () => void {
+  (globalThis as Record<symbol, unknown>)[runHandled] = true;
   let received = false;
   const listener = (signal: "SIGINT" | "SIGTERM") => {
     if (received) return exit(signalExitCode(signal));
@@ -23,6 +24,8 @@ export function onStopSignal(handler: (signal: StopSignal) => void, exit: (code:
 
 // Marks the listener of `exitOnSignal`: the same for every copy of this module (a task's bundle has its own).
 const fallback = Symbol.for("service-ambitions.exitOnSignal");
+// Set once a run handles signals itself: from then on the run says how it ended (its summary), not `lastWords`.
+const runHandled = Symbol.for("service-ambitions.runHandledSignals");
 
 /**
  * For run and map: while nothing else handles SIGINT or SIGTERM (start-up, the last steps), one
@@ -32,7 +35,7 @@ const fallback = Symbol.for("service-ambitions.exitOnSignal");
  * without yielding (an XLSX export): a listener only runs when the event loop turns, so there
  * Ctrl-C would wait for the end, where the default action stops the process at once.
  */
-export function exitOnSignal(exit: (code: number) => never = process.exit): void {
+export function exitOnSignal(exit: (code: number) => never = process.exit, options: { /** A line for stdout when the signal comes before the run began (a `--json` object). */ lastWords?: (signal: StopSignal) => string | undefined } = {}): void {
   if (process.listeners("SIGINT").some((l) => fallback in l)) return;
   let exiting = false;
   const listener = Object.assign((signal: "SIGINT" | "SIGTERM") => {
@@ -41,8 +44,14 @@ export function exitOnSignal(exit: (code: number) => never = process.exit): void
     // first, as on a run's second signal; another signal meanwhile does not wait for the reader.
     if (exiting) return exit(signalExitCode(signal));
     exiting = true;
+    const words = (globalThis as Record<symbol, unknown>)[runHandled] ? undefined : options.lastWords?.(signal);
     // (Loaded then: a run's start loads nothing here but this file and the bundle check.)
-    void import("./stdout.ts").then(({ flushStdout }) => flushStdout()).then(() => exit(signalExitCode(signal)));
+    void import("./stdout.ts")
+      .then(({ flushStdout, writeStdout }) => {
+        if (words) void writeStdout(words);
+        return flushStdout();
+      })
+      .then(() => exit(signalExitCode(signal)));
   }, { [fallback]: true });
   process.on("SIGINT", listener);
   process.on("SIGTERM", listener);

@@ -1,4 +1,4 @@
-import { exitOnSignal } from "../lib/signals.ts";
+import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts";
 import { bundledTasks, loadTaskBundle, type TaskBundle } from "../lib/task-bundle.ts";
 import type { Task } from "./_task.ts";
 
@@ -9,6 +9,9 @@ async function fromSource(source: () => Promise<{ default: Task<any> }>): Promis
   return { runTask, task: task.default };
 }
 
+/** The --json object of a run stopped before it began: scripts that parse it still get one. */
+const interruptedAtStart = (signal: StopSignal) => `${JSON.stringify({ status: "interrupted", exitCode: signalExitCode(signal), stopReason: `${signal} received before the run began` })}\n`;
+
 /**
  * Starts a task as a program: from its precompiled bundle when `bun install` built one and it is
  * fresh (lib/task-bundle.ts), else from source. Either way it is the same code, so flags, output,
@@ -18,7 +21,7 @@ async function fromSource(source: () => Promise<{ default: Task<any> }>): Promis
 export async function startTask(name: string, source: () => Promise<{ default: Task<any> }>, rawArgs = process.argv.slice(2)): Promise<never> {
   // A Ctrl-C while run's or map's code loads exits 130 too (they install the same as they start, once).
   // Other tasks (an XLSX export computes without yielding) keep the default action: Ctrl-C stops them at once.
-  if (name === "run" || name === "map") exitOnSignal();
+  if (name === "run" || name === "map") exitOnSignal(process.exit, { lastWords: rawArgs.includes("--json") ? interruptedAtStart : undefined });
   const choice = (bundledTasks as readonly string[]).includes(name) ? loadTaskBundle<Task<any>>(name) : undefined;
   // Both ways await here, so even a --verbose stack trace reads the same.
   const { runTask, task } = await (choice?.bundle ?? fromSource(source));

@@ -86,6 +86,28 @@ describe("a signal at the edges of a run", () => {
     });
   }
 
+  for (const [task, signal, code] of [["run", "SIGINT", 130], ["map", "SIGTERM", 143]] as const) {
+    test(`${task} --json stopped by ${signal} while starting still prints its one --json object, saying interrupted`, async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1)); // never read: the signal comes first
+        const fifo = join(dir, "config.json");
+        Bun.spawnSync(["mkfifo", fifo]);
+        const proc = spawnScript(task, ["--config", fifo, "--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: "http://127.0.0.1:9/v1" });
+        const fd = await openWhenRead(fifo);
+        proc.kill(signal);
+        const eof = setTimeout(() => closeSync(fd), 3000);
+        const [stdout, exitCode] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+        clearTimeout(eof);
+        expect(exitCode).toBe(code);
+        expect(stdout.endsWith("\n")).toBe(true);
+        expect(stdout.trimEnd().split("\n").map((line) => JSON.parse(line))).toEqual([{ status: "interrupted", exitCode: code, stopReason: `${signal} received before the run began` }]);
+      } finally {
+        cleanup();
+      }
+    });
+  }
+
   test("a signal once every service is written (the final rewrite and ledger record) exits 130 with the lock released and the ledger's record complete", async () => {
     const server = startTestServer({ latencyMs: 50 });
     const { dir, cleanup } = tempDir();
