@@ -48,11 +48,13 @@ export function onStdoutClosed(handler: () => void): () => void {
 export function writeStdout(text: string | Uint8Array): Promise<void> {
   watchStdout();
   // Once a flush has ended stdout (the process is exiting), a late line is dropped, not an error.
-  if (closed || process.stdout.writableEnded) return Promise.resolve();
+  if (closed || flushing || process.stdout.writableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     process.stdout.write(text, () => resolve());
   });
 }
+
+let flushing: Promise<void> | undefined;
 
 /**
  * Waits until everything written to stdout has left the process. Call it before exiting. A flush
@@ -63,7 +65,10 @@ export function flushStdout(): Promise<void> {
   watchStdout();
   const out = process.stdout;
   if (closed || out.writableFinished) return Promise.resolve();
-  return new Promise((resolve) => {
+  // The same flush for every caller here: a stream on a file never reports itself ended, and a
+  // second end() there never calls back. (A task's bundle has its own copy of this module: the
+  // stream's flags cover a flush that copy began.)
+  return (flushing ??= new Promise((resolve) => {
     // The reader going away ends the wait; a late write after the end (dropped) does not.
     const failed = (error: NodeJS.ErrnoException) => {
       if (error.code === "ERR_STREAM_WRITE_AFTER_END") return;
@@ -73,5 +78,5 @@ export function flushStdout(): Promise<void> {
     out.on("error", failed);
     if (out.writableEnded) out.once("finish", () => resolve());
     else out.end(() => resolve());
-  });
+  }));
 }

@@ -146,6 +146,27 @@ process.exit(0);
     }
   });
 
+  test("flushing twice with stdout redirected to a file (whose stream never says it ended) returns, and the bytes are all there", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = join(dir, "child.ts");
+      writeFileSync(
+        child,
+        `import { flushStdout, writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
+void writeStdout("x".repeat(200_000) + "\\n");
+await flushStdout();
+await flushStdout();
+process.exit(0);
+`,
+      );
+      const result = await shell(`timeout 10 bun ${q(child)} > out.txt; echo "exit=$?"; wc -c < out.txt`, dir, server.url);
+      expect(result.stdout).toContain("exit=0");
+      expect(Number(result.stdout.trim().split("\n").at(-1))).toBe(200_001);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a line written after the flush began (a service finishing as the second Ctrl-C exits) is dropped, and the flush still waits", async () => {
     const { dir, cleanup } = tempDir();
     try {
