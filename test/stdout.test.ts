@@ -123,90 +123,46 @@ describe("--output - through a pipe", () => {
   }, 90_000);
 });
 
+/**
+ * Runs `body` as a script with lib/stdout.ts's and lib/signals.ts's functions imported, through the
+ * shell `command` (given the script's path); returns what the shell printed. The script first
+ * writes one line of 200,000 bytes, more than a pipe holds.
+ */
+async function stdoutChild(body: string, command: (child: string) => string): Promise<string> {
+  const { dir, cleanup } = tempDir();
+  try {
+    const child = join(dir, "child.ts");
+    const imports = `import { flushStdout, writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};\nimport { exitOnSignal } from ${JSON.stringify(join(root, "lib/signals.ts"))};\n`;
+    writeFileSync(child, `${imports}void writeStdout("x".repeat(200_000) + "\\n");\n${body}`);
+    return (await shell(command(q(child)), dir, server.url)).stdout;
+  } finally {
+    cleanup();
+  }
+}
+
 describe("flushStdout", () => {
   test("a second flush, while the first still waits on a slow reader, waits too: exiting after it loses no byte", async () => {
     // The second Ctrl-C and the run's own end both flush; the later one used to see stdout ended
     // (not yet finished) and let the process exit with a line half written.
-    const { dir, cleanup } = tempDir();
-    try {
-      const child = join(dir, "child.ts");
-      writeFileSync(
-        child,
-        `import { flushStdout, writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
-void writeStdout("x".repeat(200_000) + "\\n");
-void flushStdout();
-await flushStdout();
-process.exit(0);
-`,
-      );
-      const result = await shell(`bun ${q(child)} | (sleep 1; wc -c)`, dir, server.url);
-      expect(Number(result.stdout.trim())).toBe(200_001);
-    } finally {
-      cleanup();
-    }
+    const printed = await stdoutChild("void flushStdout();\nawait flushStdout();\nprocess.exit(0);\n", (child) => `bun ${child} | (sleep 1; wc -c)`);
+    expect(Number(printed.trim())).toBe(200_001);
   });
 
   test("flushing twice with stdout redirected to a file (whose stream never says it ended) returns, and the bytes are all there", async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const child = join(dir, "child.ts");
-      writeFileSync(
-        child,
-        `import { flushStdout, writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
-void writeStdout("x".repeat(200_000) + "\\n");
-await flushStdout();
-await flushStdout();
-process.exit(0);
-`,
-      );
-      const result = await shell(`timeout 10 bun ${q(child)} > out.txt; echo "exit=$?"; wc -c < out.txt`, dir, server.url);
-      expect(result.stdout).toContain("exit=0");
-      expect(Number(result.stdout.trim().split("\n").at(-1))).toBe(200_001);
-    } finally {
-      cleanup();
-    }
+    const printed = await stdoutChild("await flushStdout();\nawait flushStdout();\nprocess.exit(0);\n", (child) => `timeout 10 bun ${child} > out.txt; echo "exit=$?"; wc -c < out.txt`);
+    expect(printed).toContain("exit=0");
+    expect(Number(printed.trim().split("\n").at(-1))).toBe(200_001);
   });
 
   test("a line written after the flush began (a service finishing as the second Ctrl-C exits) is dropped, and the flush still waits", async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const child = join(dir, "child.ts");
-      writeFileSync(
-        child,
-        `import { flushStdout, writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
-void writeStdout("x".repeat(200_000) + "\\n");
-const flushed = flushStdout();
-void writeStdout("a late line\\n");
-await flushed;
-process.exit(0);
-`,
-      );
-      const result = await shell(`bun ${q(child)} | (sleep 1; wc -c)`, dir, server.url);
-      expect(Number(result.stdout.trim())).toBe(200_001);
-    } finally {
-      cleanup();
-    }
+    const printed = await stdoutChild('const flushed = flushStdout();\nvoid writeStdout("a late line\\n");\nawait flushed;\nprocess.exit(0);\n', (child) => `bun ${child} | (sleep 1; wc -c)`);
+    expect(Number(printed.trim())).toBe(200_001);
   });
 
   test("Ctrl-C once the run's own handlers are gone (its last steps) finishes the line being taken, then exits 130", async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const child = join(dir, "child.ts");
-      writeFileSync(
-        child,
-        `import { exitOnSignal } from ${JSON.stringify(join(root, "lib/signals.ts"))};
-import { writeStdout } from ${JSON.stringify(join(root, "lib/stdout.ts"))};
-exitOnSignal();
-void writeStdout("x".repeat(200_000) + "\\n");
-setTimeout(() => process.kill(process.pid, "SIGINT"), 50);
-setTimeout(() => {}, 10_000);
-`,
-      );
-      const result = await shell(`bun ${q(child)} | (sleep 1; wc -c); echo "exit=\${PIPESTATUS[0]}"`, dir, server.url);
-      expect(result.stdout).toContain("exit=130");
-      expect(Number(result.stdout.trim().split("\n")[0])).toBe(200_001);
-    } finally {
-      cleanup();
-    }
+    const body = 'exitOnSignal();\nsetTimeout(() => process.kill(process.pid, "SIGINT"), 50);\nsetTimeout(() => {}, 10_000);\n';
+    const printed = await stdoutChild(body, (child) => `bun ${child} | (sleep 1; wc -c); echo "exit=\${PIPESTATUS[0]}"`);
+    expect(printed).toContain("exit=130");
+    expect(Number(printed.trim().split("\n")[0])).toBe(200_001);
   });
 });
