@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { constants, mkdtempSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../lib/config.ts";
@@ -96,6 +96,29 @@ export async function rejection(fn: () => Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error("expected a rejection");
+}
+
+/** Polls `ready` every 5 ms until it holds; throws naming `what` after `ms`. */
+export async function until(ready: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+/** Opens a FIFO for writing once a reader has it open (a non-blocking open fails before that). */
+export async function openWhenRead(fifo: string): Promise<number> {
+  let fd: number | undefined;
+  await until(() => {
+    try {
+      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      return true;
+    } catch {
+      return false;
+    }
+  }, `${fifo} to be read`);
+  return fd!;
 }
 
 export { createLog };

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { closeSync, constants, existsSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { deadPid, fixtureData, makeServices, root, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+import { deadPid, fixtureData, makeServices, openWhenRead, root, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
 
 /**
  * Two processes that find the same dead owner's lock must not both take it. The race: A reads the
@@ -10,28 +10,6 @@ import { deadPid, fixtureData, makeServices, root, spawnScript, tempDir, writeJs
  * by construction here: the lock file is a FIFO, so A's read of it waits until the test has played
  * B (lock removed, a live lock of its own in its place) and only then hands A the dead owner.
  */
-
-async function until(ready: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
-/** Opens a FIFO for writing once a reader has it open (a non-blocking open fails before that). */
-async function openWhenRead(fifo: string): Promise<number> {
-  let fd: number | undefined;
-  await until(() => {
-    try {
-      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-      return true;
-    } catch {
-      return false;
-    }
-  }, `${fifo} to be read`);
-  return fd!;
-}
 
 /** Plays B while A is reading the lock: B's live lock replaces it, then A reads the dead owner. */
 async function takeOverWhileRead(lock: string, mine: Record<string, unknown>): Promise<string> {

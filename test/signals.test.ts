@@ -3,33 +3,11 @@ import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, 
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, root, runScript, scriptEnv, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, openWhenRead, root, runScript, scriptEnv, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
 import { syntheticEvolutions } from "./support/evolutions.ts";
 
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean) : []);
 const journals = (dir: string) => (existsSync(join(dir, ".sa/journal")) ? readdirSync(join(dir, ".sa/journal")) : []);
-
-async function until(ready: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
-/** Opens a FIFO for writing once a reader has it open (a non-blocking open fails before that). */
-async function openWhenRead(fifo: string): Promise<number> {
-  let fd: number | undefined;
-  await until(() => {
-    try {
-      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "the config to be opened");
-  return fd!;
-}
 
 /** Reads a non-blocking descriptor until its writers are gone. */
 async function readToEnd(fd: number): Promise<string> {
