@@ -97,12 +97,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A lock older than `staleMs`, or whose owner is gone from this host (`kill -9` while holding it), was left behind. */
 function isStale(path: string, staleMs: number): boolean {
-  if ((lockAgeMs(path) ?? 0) > staleMs) return true;
-  try {
-    return ownerGone(JSON.parse(readLock(path) ?? ""));
-  } catch {
-    return false; // just created, not yet written
-  }
+  // An owner not yet written (just created) is not gone.
+  return (lockAgeMs(path) ?? 0) > staleMs || (ownerOf(path, ownerGone) ?? false);
 }
 
 /**

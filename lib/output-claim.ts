@@ -119,22 +119,22 @@ const ownPidReused = (owner: LockOwner) => owner.pid === process.pid && owner.ho
 /** A lock whose content cannot be read for a while (a crash between create and write) is stale. */
 const unreadableFor = (lock: string, ms: number) => (lockAgeMs(lock) ?? Number.POSITIVE_INFINITY) > ms;
 
+/** Whether the output's lock, held by `owner` (undefined: its content cannot be read), was left by a process that is gone. */
+const staleClaim = (lock: string, owner: LockOwner | undefined) => (owner ? ownerGone(owner) || ownPidReused(owner) : unreadableFor(lock, 5000));
+
 function acquire(output: string, owner: LockOwner, log: Log): void {
   const lock = outputLockPath(output);
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryCreate(lock, owner, output)) return;
     const current = readOwner(lock);
-    const stale = current ? ownerGone(current) || ownPidReused(current) : unreadableFor(lock, 5000);
+    const stale = staleClaim(lock, current);
     if (!stale) {
       if (!current && attempt < 2) Bun.sleepSync(50); // just created, not yet written
       else throw heldBy(output, lock, current);
       continue;
     }
     // Judged again under the break lock: a lock another process took over meanwhile is alive, and the next attempt finds it.
-    const broken = breakStaleLock(lock, () => {
-      const now = readOwner(lock);
-      return now ? ownerGone(now) || ownPidReused(now) : existsSync(lock) && unreadableFor(lock, 5000);
-    });
+    const broken = breakStaleLock(lock, () => existsSync(lock) && staleClaim(lock, readOwner(lock)));
     if (broken) log.warn(`--output ${output}: taking over the lock of ${current ? `pid ${current.pid} on ${current.host}, which is gone` : "an unreadable lock file"}`);
   }
   throw heldBy(output, lock, readOwner(lock));
