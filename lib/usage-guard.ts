@@ -78,11 +78,12 @@ const noUsage = (): Usage => ({ requests: 0, inputTokens: 0, outputTokens: 0, co
 function createTally() {
   const used = noUsage();
   const pending = noUsage();
-  let settled = Promise.withResolvers<void>();
+  // Made only when a call waits (usually none does): no promise per settled call otherwise.
+  let settled: PromiseWithResolvers<void> | undefined;
   return {
     used,
     pending,
-    settled: () => settled.promise,
+    settled: () => (settled ??= Promise.withResolvers<void>()).promise,
     commit(estimate: Reservation): Reservation {
       used.requests++;
       pending.requests++;
@@ -96,8 +97,8 @@ function createTally() {
       pending.inputTokens -= reservation.inputTokens;
       pending.outputTokens -= reservation.outputTokens;
       pending.costUsd -= reservation.costUsd;
-      settled.resolve();
-      settled = Promise.withResolvers<void>();
+      settled?.resolve();
+      settled = undefined;
     },
     add(actual: { inputTokens: number; outputTokens: number; costUsd: number | null }) {
       used.inputTokens += actual.inputTokens;
