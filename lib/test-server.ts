@@ -12,6 +12,8 @@ export type Fault =
   | { type: "401" }
   /** Never answers (the client's timeout must fire). */
   | { type: "hang" }
+  /** Answers as usual, `ms` later than the others: one slow call, without a 429's pause of the endpoint. */
+  | { type: "slow"; ms: number }
   /** Closes the connection without an answer. */
   | { type: "drop" }
   /** HTTP 200 and half a chat completion, then the connection is reset. */
@@ -297,7 +299,8 @@ async function handle(req: Request, srv: Bun.Server<undefined>, ctx: HandlerCont
   const record: RecordedRequest = { n, at: Date.now(), body, status: 200, authorization: req.headers.get("authorization"), headers, api, raw, tokens: 0 };
   state.requests.push(record);
   const fault = faultFor(options, n, body);
-  if (fault) return faultResponse(fault, { state, record, requestId, drop: () => srv.timeout(req, 1) });
+  if (fault?.type === "slow") await Bun.sleep(fault.ms);
+  else if (fault) return faultResponse(fault, { state, record, requestId, drop: () => srv.timeout(req, 1) });
   return answerChat({ ...ctx, body, record, requestId });
 }
 

@@ -32,13 +32,14 @@ describe("the same answers give the same bytes", () => {
   });
 
   test("--output - writes each line as its service completes; a file output ends in input order, byte for byte the same lines", async () => {
-    // SVC001's first call is told to come back in 800 ms: SVC002 completes first.
+    // SVC001's first call is answered 800 ms late: SVC002 completes first. (A slow answer, not a
+    // 429: a 429's retry-after pauses the whole endpoint, and the two services then race.)
     let held = false;
     const server = startTestServer({
       fault: (_n, body) => {
         if (held || !body.messages.some((m) => m.content.includes("Service 1\n") || m.content.includes("SVC001"))) return undefined;
         held = true;
-        return { type: "429", retryAfterMs: 800 };
+        return { type: "slow", ms: 800 };
       },
     });
     const { dir, cleanup } = tempDir();
