@@ -255,6 +255,37 @@ describe("interruption and resume", () => {
     }
   });
 
+  test("SIGINT cutting short two calls waiting to retry: the ledger counts each call's own requests and retries, as the server saw them", async () => {
+    // SVC001's descriptions call is answered 429 twice at once, then told to wait 30 s; SVC002's at once.
+    const asked = new Map<string, number>();
+    const server = startTestServer({
+      fault: (_n, body) => {
+        const id = promptOf(body).includes("SVC001") ? "SVC001" : "SVC002";
+        const n = (asked.get(id) ?? 0) + 1;
+        asked.set(id, n);
+        return { type: "429", retryAfterMs: id === "SVC001" && n < 3 ? 20 : 30_000 };
+      },
+    });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+      while (asked.get("SVC001") !== 3 || asked.get("SVC002") !== 1) await Bun.sleep(10);
+      await Bun.sleep(200);
+      proc.kill("SIGINT");
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(130);
+      expect(server.requests).toHaveLength(4);
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      expect({ requests: summary.totals.requests, retries: summary.totals.retries, failedCalls: summary.totals.failedCalls }).toEqual({ requests: 4, retries: 2, failedCalls: 2 });
+      const record = readLedger(join(dir, ".sa/usage.json")).runs.find((r) => r.runId === summary.runId)!;
+      expect({ requests: record.totals.requests, retries: record.totals.retries }).toEqual({ requests: 4, retries: 2 });
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
   test("kill -9 mid-run; a rerun truncates the partial line and finishes with every service once", async () => {
     await interrupted("SIGKILL");
   });
