@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { runServices } from "../lib/pipeline/run.ts";
@@ -77,6 +77,30 @@ describe("faults", () => {
       expect(evolution.meta.models).toEqual({ descriptions: "openai:gpt-4o-mini", features: "openai:gpt-4o-mini", mapping: "openai:gpt-4o-mini", fingerprint: expect.stringMatching(/^v1:/) });
       expect(Object.keys(rt.recorder.byModel()).sort()).toEqual(["openai:broken-model", "openai:gpt-4o-mini"]);
       await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("an answer a fallback gave is found in the cache before the primary is asked again: map after run pays nothing, down or recovered", async () => {
+    // The primary fails every technologies mapping during `run`; the fallback answers them.
+    let primaryDown = true;
+    const server = startTestServer({ fault: (_n, body) => (primaryDown && body.model === "gpt-4o" && body.response_format?.json_schema?.name === "technologies_mapping" ? { type: "500" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o", models: { fallback: ["openai:gpt-4o-mini"] }, retry: { attempts: 2, baseMs: 1, capMs: 2 } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      expect((await runScript("run", ["--input", input, "--output", "run.jsonl"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      expect(server.requests.filter((r) => r.body.model === "gpt-4o-mini").length).toBeGreaterThan(0);
+      for (const down of [true, false]) {
+        primaryDown = down;
+        const before = server.requests.length;
+        const map = await runScript("map", ["--input", "run.jsonl", "--output", `map-${down}.jsonl`, "--json"], { cwd: dir, baseURL: server.url });
+        expect(map.code).toBe(0);
+        expect(server.requests.slice(before)).toHaveLength(0);
+        expect(readFileSync(join(dir, `map-${down}.jsonl`), "utf8")).toBe(readFileSync(join(dir, "run.jsonl"), "utf8"));
+      }
     } finally {
       cleanup();
       await server.stop();
