@@ -310,6 +310,29 @@ describe("interruption and resume", () => {
     }
   });
 
+  test("two quick Ctrl-Cs while requests are on the wire: the ledger still counts those requests, as failed calls", async () => {
+    const server = startTestServer({ latencyMs: 20_000 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+      while (server.requests.length < 2) await Bun.sleep(10);
+      await Bun.sleep(200);
+      proc.kill("SIGINT");
+      await Bun.sleep(300);
+      proc.kill("SIGINT");
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(130);
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      expect({ requests: summary.totals.requests, failedCalls: summary.totals.failedCalls }).toEqual({ requests: 2, failedCalls: 2 });
+      const record = readLedger(join(dir, ".sa/usage.json")).runs.find((r) => r.runId === summary.runId)!;
+      expect({ status: record.status, requests: record.totals.requests, failedCalls: record.totals.failedCalls }).toEqual({ status: "interrupted", requests: 2, failedCalls: 2 });
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
   test("kill -9 mid-run; a rerun truncates the partial line and finishes with every service once", async () => {
     await interrupted("SIGKILL");
   });
