@@ -10,7 +10,7 @@ import { lookup } from "./call/lookup.ts";
 import { persist } from "./call/persist.ts";
 import { reuseImported } from "./call/reuse-imported.ts";
 
-export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
+export type { CallResult, CallSpec, Stage } from "./call-spec.ts";
 export type { Route, SessionOptions } from "./call/context.ts";
 
 export interface Session {

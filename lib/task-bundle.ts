@@ -20,7 +20,6 @@ export const precompiledOff = (env: Record<string, string | undefined> = process
 
 /** The tasks `bun install` bundles. */
 export const bundledTasks = ["run"] as const;
-export type BundledTask = (typeof bundledTasks)[number];
 
 /** The project's root folder (this file is in lib/). */
 export const projectRoot = join(import.meta.dir, "..");

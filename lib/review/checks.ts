@@ -2,7 +2,7 @@ import { roleOf, type PlateauResult, type ServiceEvolution } from "../schema/evo
 import type { CheckId, ChecksConfig, Severity } from "./checks-config.ts";
 import { gapsOf } from "../pipeline/gaps.ts";
 
-export { checkIds, checksConfigSchema, severitySchema, type CheckId, type ChecksConfig, type Severity } from "./checks-config.ts";
+export { checkIds, type CheckId, type ChecksConfig, type Severity } from "./checks-config.ts";
 
 export const defaultSeverity: Record<CheckId, Severity> = {
   incomplete: "error",
