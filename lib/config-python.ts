@@ -63,7 +63,7 @@ const pythonTemplates = ["description_prompt.md", "mapping_prompt.md", "mapping_
 export const pythonTemplatesIn = (promptDir: string): string[] => pythonTemplates.filter((name) => existsSync(join(promptDir, name)));
 
 /** `openai:gpt-5` is already ours; a bare name is an OpenAI model, as the Python tool treats it. */
-export const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);
+const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);
 
 export interface PythonMapping {
   /** A layer in our config's shape. */

@@ -9,10 +9,10 @@ import { endpointPricing } from "./endpoints.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 
-export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
+const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
 /** Where the Python tool looks for its config; read when none of ours exists. */
-export const pythonConfigFile = "config/app.yaml";
+const pythonConfigFile = "config/app.yaml";
 
 /** `SA_*` variables that hold secrets: read where they are needed, never turned into config. */
 const secretEnvNames = new Set(["SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN"]);
@@ -116,7 +116,7 @@ async function readConfigFile(file: string): Promise<Plain> {
 }
 
 /** Ours first; else the Python tool's `config/app.yaml`. */
-export function findConfigFile(cwd: string): string | undefined {
+function findConfigFile(cwd: string): string | undefined {
   return [...configFileNames, pythonConfigFile].map((n) => resolve(cwd, n)).find((f) => existsSync(f));
 }
 

@@ -34,7 +34,7 @@ export interface Dataset {
 }
 
 
-export async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
+async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
   let text: string;
   try {
     text = await readFile(file, "utf8");

@@ -9,7 +9,7 @@ import { lineOf, syntaxErrorLine } from "./json-position.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
-export const LEDGER_VERSION = 1;
+const LEDGER_VERSION = 1;
 
 export const totalsSchema = z.object({
   requests: z.number().int(),
@@ -33,7 +33,7 @@ export const totalsSchema = z.object({
 export type Totals = z.infer<typeof totalsSchema>;
 
 /** `crashed`: the process that ran it ended without finishing (kill -9, a crash), found when next read. */
-export const runStatuses = ["running", "ok", "failed", "interrupted", "limit", "crashed"] as const;
+const runStatuses = ["running", "ok", "failed", "interrupted", "limit", "crashed"] as const;
 export const runRecordSchema = z.looseObject({
   runId: z.string(),
   task: z.string(),

@@ -88,7 +88,7 @@ export function createPricing(overrides: Config["pricing"], log?: Log): Pricing 
 }
 
 /** The models among `modelIds` with no known price (bundled table or `pricing` entry). */
-export function unpricedModels(pricing: Pricing, modelIds: string[]): string[] {
+function unpricedModels(pricing: Pricing, modelIds: string[]): string[] {
   const probe = { inputTokens: 1_000, cachedInputTokens: 0, outputTokens: 1_000 };
   return [...new Set(modelIds)].filter((id) => pricing.cost(id, probe) === null);
 }

@@ -40,7 +40,7 @@ function eta(c: ProgressCounts, elapsedMs: number): string {
  * Plain lines for CI and other non-TTY runs: one every `everyMs`, and one at each further 10% of
  * the services. No ANSI escapes.
  */
-export function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress {
+function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress {
   let read: (() => ProgressCounts) | undefined;
   let started = 0;
   let lastDecile = 0;
@@ -76,7 +76,7 @@ export function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): P
 }
 
 /** A live display on a TTY: one bar per stage, with calls/s, cache hits, retries, cost and ETA. */
-export async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = process.stderr): Promise<Progress> {
+async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = process.stderr): Promise<Progress> {
   const { MultiBar, Presets } = await import("cli-progress");
   const bars = new MultiBar(
     {
