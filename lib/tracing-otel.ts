@@ -1,4 +1,4 @@
-import { context, trace, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
+import { context, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";

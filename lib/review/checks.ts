@@ -1,5 +1,5 @@
 import { roleOf, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
-import type { CheckId, ChecksConfig, Severity } from "./checks-config.ts";
+import type { CheckId, Severity } from "./checks-config.ts";
 import { gapsOf } from "../pipeline/gaps.ts";
 
 export { checkIds, type CheckId, type ChecksConfig, type Severity } from "./checks-config.ts";
