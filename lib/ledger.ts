@@ -5,8 +5,7 @@ import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
 import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
 import { priceDataVersion } from "./pricing.ts";
-import { lineOf, syntaxErrorLine } from "./json-position.ts";
-import { formatIssues, issueLocation } from "./zod-error.ts";
+import { jsonIssueError, parseJsonText } from "./json-position.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
 const LEDGER_VERSION = 1;
@@ -136,21 +135,12 @@ export function readLedger(path: string): Ledger {
     // A folder, no permission: the system's message names no file.
     throw new SAError("E_DATA", `ledger ${path}: cannot be read (${(cause as Error).message})`, { cause });
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (cause) {
-    const line = syntaxErrorLine(text);
-    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
-  }
+  const data = parseJsonText(text, `ledger ${path}`);
   // A ledger as we write it is taken as it is: zod's copy of every run costs tens of milliseconds
   // per write once a ledger holds a few thousand runs (and it is written every few seconds).
   if (fastCheckOf(ledgerSchema)?.(data)) return data as Ledger;
   const parsed = ledgerSchema.safeParse(data);
-  if (!parsed.success) {
-    const line = lineOf(text, issueLocation(parsed.error));
-    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
-  }
+  if (!parsed.success) throw jsonIssueError(text, `ledger ${path}`, parsed.error);
   return parsed.data;
 }
 
