@@ -2,6 +2,7 @@ import { context, SpanStatusCode, type Context, type Span } from "@opentelemetry
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
+import { SAError } from "./errors.ts";
 import { redact } from "./redact.ts";
 import type { SpanAttributes, Tracing } from "./tracing.ts";
 
@@ -12,7 +13,7 @@ async function exporterFor(env: Record<string, string | undefined>): Promise<Spa
   // The exporters read OTEL_EXPORTER_OTLP_ENDPOINT themselves and add /v1/traces.
   if (protocol === "http/json") return new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter();
   if (protocol === "http/protobuf") return new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter();
-  throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (use http/json or http/protobuf)`);
+  throw new SAError("E_CONFIG", `OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (use http/json or http/protobuf)`);
 }
 
 /** Manual spans over OTLP/HTTP. Bun needs the AsyncLocalStorage context manager for parents to stick. */
