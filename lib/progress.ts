@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
+import type { MultiBar } from "cli-progress";
 
 export interface StageProgress {
   done: number;
@@ -75,6 +76,27 @@ function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress
   };
 }
 
+/** Fills the bars from the counts: a services bar, then one bar per stage, made as stages appear. */
+function barUpdater(bars: MultiBar): (c: ProgressCounts, elapsedMs: number) => void {
+  const stageBars = new Map<string, ReturnType<MultiBar["create"]>>();
+  let summary: ReturnType<MultiBar["create"]> | undefined;
+  return (c, elapsed) => {
+    const servicesTotal = c.servicesTotal ?? c.servicesDone + c.servicesFailed;
+    // Spread over the lines so each fits an 80-column terminal.
+    const speed = `| ${rate(c.calls, elapsed).toFixed(1)} calls/s | ETA ${eta(c, elapsed)}${c.servicesFailed ? ` | ${c.servicesFailed} failed` : ""}`;
+    const info = `| cached ${c.cached} | retries ${c.retries} | $${c.costUsd.toFixed(4)}`;
+    summary ??= bars.create(Math.max(1, servicesTotal), 0, { stage: "services".padEnd(12), info: "" });
+    summary.setTotal(Math.max(1, servicesTotal));
+    summary.update(c.servicesDone + c.servicesFailed, { stage: "services".padEnd(12), info: speed });
+    for (const [stage, p] of Object.entries(c.byStage)) {
+      let bar = stageBars.get(stage);
+      if (!bar) stageBars.set(stage, (bar = bars.create(Math.max(1, p.total), 0, { stage: stage.padEnd(12), info: "" })));
+      bar.setTotal(Math.max(1, p.total));
+      bar.update(Math.min(p.done, p.total), { stage: stage.padEnd(12), info: stage === "mapping" ? info : "" });
+    }
+  };
+}
+
 /** A live display on a TTY: one bar per stage, with calls/s, cache hits, retries, cost and ETA. */
 async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = process.stderr): Promise<Progress> {
   const { MultiBar, Presets } = await import("cli-progress");
@@ -91,31 +113,14 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
     },
     Presets.shades_classic,
   );
-  const stageBars = new Map<string, ReturnType<typeof bars.create>>();
-  let summary: ReturnType<typeof bars.create> | undefined;
+  const update = barUpdater(bars);
   let read: (() => ProgressCounts) | undefined;
   let started = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
   // The bars hide the cursor. Every way out (a second Ctrl-C exits at once, a crash) must show it
   // again: "exit" listeners run on all of them, synchronously.
   const showCursor = () => stream.write("\x1b[?25h");
-  const render = () => {
-    const c = read!();
-    const elapsed = clock.now() - started;
-    const servicesTotal = c.servicesTotal ?? c.servicesDone + c.servicesFailed;
-    // Spread over the lines so each fits an 80-column terminal.
-    const speed = `| ${rate(c.calls, elapsed).toFixed(1)} calls/s | ETA ${eta(c, elapsed)}${c.servicesFailed ? ` | ${c.servicesFailed} failed` : ""}`;
-    const info = `| cached ${c.cached} | retries ${c.retries} | $${c.costUsd.toFixed(4)}`;
-    summary ??= bars.create(Math.max(1, servicesTotal), 0, { stage: "services".padEnd(12), info: "" });
-    summary.setTotal(Math.max(1, servicesTotal));
-    summary.update(c.servicesDone + c.servicesFailed, { stage: "services".padEnd(12), info: speed });
-    for (const [stage, p] of Object.entries(c.byStage)) {
-      let bar = stageBars.get(stage);
-      if (!bar) stageBars.set(stage, (bar = bars.create(Math.max(1, p.total), 0, { stage: stage.padEnd(12), info: "" })));
-      bar.setTotal(Math.max(1, p.total));
-      bar.update(Math.min(p.done, p.total), { stage: stage.padEnd(12), info: stage === "mapping" ? info : "" });
-    }
-  };
+  const render = () => update(read!(), clock.now() - started);
   return {
     start(r) {
       read = r;
