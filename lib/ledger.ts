@@ -4,7 +4,7 @@ import { z } from "zod";
 import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
 import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
-import { priceDataVersion } from "./pricing.ts";
+import { priceDataVersion, roundUsd } from "./pricing.ts";
 import { jsonIssueError, parseJsonText } from "./json-position.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
@@ -110,18 +110,16 @@ export function addCall(t: Totals, c: CallRecord): void {
     t.outputTokens += c.outputTokens;
     t.reasoningTokens += c.reasoningTokens;
     if (c.costUsd === null) t.unpricedCalls++;
-    else t.costUsd = round(t.costUsd + c.costUsd);
+    else t.costUsd = roundUsd(t.costUsd + c.costUsd);
     if (c.mode === "batch") {
       t.batchCalls++;
-      t.savedByBatchUsd = round(t.savedByBatchUsd + (c.savedByBatchUsd ?? 0));
+      t.savedByBatchUsd = roundUsd(t.savedByBatchUsd + (c.savedByBatchUsd ?? 0));
     }
-  } else t.savedCostUsd = round(t.savedCostUsd + (c.savedCostUsd ?? 0));
+  } else t.savedCostUsd = roundUsd(t.savedCostUsd + (c.savedCostUsd ?? 0));
 }
 
-const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
-
 export function addTotals(into: Totals, t: Totals): Totals {
-  for (const key of Object.keys(into) as (keyof Totals)[]) into[key] = key.endsWith("Usd") ? round(into[key] + t[key]) : into[key] + t[key];
+  for (const key of Object.keys(into) as (keyof Totals)[]) into[key] = key.endsWith("Usd") ? roundUsd(into[key] + t[key]) : into[key] + t[key];
   return into;
 }
 
