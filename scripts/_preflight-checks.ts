@@ -94,12 +94,12 @@ export async function checkCacheStore(config: Config): Promise<string> {
   try {
     const key = `preflight:probe:${process.pid}`;
     await storage.setItem(key, { probe: true }).catch((error) => {
-      throw new Error(`${store} cannot be written to (${storeFailure(storage, error)})`);
+      throw new SAError("E_CACHE", `${store} cannot be written to (${storeFailure(storage, error)})`, { cause: error });
     });
     const back = (await storage.getItem(key)) as { probe?: boolean } | null;
     await storage.removeItem(key);
-    if (!back?.probe) throw new Error(`${store}: the value written could not be read back`);
-    if (await storage.hasItem(key)) throw new Error(`${store}: the probe entry could not be deleted`);
+    if (!back?.probe) throw new SAError("E_CACHE", `${store}: the value written could not be read back`);
+    if (await storage.hasItem(key)) throw new SAError("E_CACHE", `${store}: the probe entry could not be deleted`);
     return `${store}: write, read and delete work`;
   } finally {
     await storage.dispose();
