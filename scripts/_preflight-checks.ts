@@ -89,8 +89,8 @@ export async function checkInput(input: string | undefined): Promise<{ detail: s
 
 /** A write, read and delete probe against the configured cache store. */
 export async function checkCacheStore(config: Config): Promise<string> {
-  const storage = await createCacheStorage(config.cache as { driver: string });
-  const store = describeStore(config.cache as { driver: string });
+  const storage = await createCacheStorage(config.cache);
+  const store = describeStore(config.cache);
   try {
     const key = `preflight:probe:${process.pid}`;
     await storage.setItem(key, { probe: true }).catch((error) => {

@@ -17,8 +17,6 @@ import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
 import type { Log } from "../lib/log.ts";
 
-type CacheConfig = { driver: string };
-
 /** Asks on a terminal; a script must say --yes, since nobody is there to answer. */
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) throw new SAError("E_USAGE", "cache clear removes every entry: give --yes to confirm (no terminal to ask)");
@@ -32,7 +30,7 @@ async function confirm(question: string): Promise<boolean> {
 
 /** The store, its namespaces and total, its oldest and newest entries, and the last run's hit rate. */
 async function statsReport(storage: Storage, config: Config): Promise<{ data: unknown; text: string }> {
-  const stats = await storeStats(storage, describeStore(config.cache as CacheConfig), entryFilter(config.cache as CacheConfig));
+  const stats = await storeStats(storage, describeStore(config.cache), entryFilter(config.cache));
   const last = readLedger(config.ledger.path).runs.at(-1);
   const served = last ? last.totals.cachedCalls + last.totals.liveCalls : 0;
   const hitRate = last && served ? last.totals.cachedCalls / served : null;
@@ -59,16 +57,16 @@ async function prune({ args, storage, config, out }: ActionContext): Promise<num
   const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan);
   if (olderThan !== undefined && olderThanMs === undefined) throw new SAError("E_USAGE", `--older-than: expected an age such as 30d, 12h, 45m, got "${olderThan}"`);
   if (olderThanMs === undefined && !args.namespace) throw new SAError("E_USAGE", "prune needs --older-than and/or --namespace (use `cache clear` to remove everything)");
-  const removed = await pruneCache(storage, { namespace: args.namespace, olderThanMs, isEntry: entryFilter(config.cache as CacheConfig) });
+  const removed = await pruneCache(storage, { namespace: args.namespace, olderThanMs, isEntry: entryFilter(config.cache) });
   out({ removed }, `removed ${removed} entries`);
   return 0;
 }
 
 /** `cache clear`: every entry, after asking (or --yes). */
 async function clear({ args, log, storage, config, out }: ActionContext): Promise<number> {
-  const store = describeStore(config.cache as CacheConfig);
+  const store = describeStore(config.cache);
   const all = await storage.getKeys();
-  const entries = all.filter(entryFilter(config.cache as CacheConfig));
+  const entries = all.filter(entryFilter(config.cache));
   if (entries.length > 0 && !args.yes && !(await confirm(`Remove all ${formatCount(entries.length)} entries from ${store}? [y/N] `))) {
     log.warn("cache clear: nothing removed");
     return 1;
@@ -121,13 +119,13 @@ const task = defineTask({
     const action = args.action as keyof typeof actions;
     if (!actionNames.includes(action)) throw new SAError("E_USAGE", `cache: unknown action "${args.action}" (known: ${actionNames.join(", ")})`);
     const config = await load();
-    const storage = await createCacheStorage(config.cache as CacheConfig);
+    const storage = await createCacheStorage(config.cache);
     const out = (data: unknown, text: string) => void writeStdout(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
     try {
       return await actions[action]({ args, log, storage, config, out });
     } catch (error) {
       if (error instanceof SAError) throw error;
-      throw new SAError("E_CACHE", `cache ${action}: ${describeStore(config.cache as CacheConfig)} failed (${storeFailure(storage, error)})`, { cause: error });
+      throw new SAError("E_CACHE", `cache ${action}: ${describeStore(config.cache)} failed (${storeFailure(storage, error)})`, { cause: error });
     } finally {
       await storage.dispose();
     }
