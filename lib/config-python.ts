@@ -32,8 +32,6 @@ export const pythonConfigSchema = z.strictObject({
 });
 export type PythonConfig = z.infer<typeof pythonConfigSchema>;
 
-export { isPythonConfig } from "./config-python-shape.ts";
-
 /** Python's `os.path.expandvars` then `expanduser`: unset variables are left as written. */
 export function expandPath(path: string, env: Record<string, string | undefined>): string {
   const expanded = path.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced?: string, bare?: string) => env[(braced ?? bare)!] ?? whole);
