@@ -32,8 +32,9 @@ export interface RuntimeOptions {
   config: Config;
   log: Log;
   env?: Record<string, string | undefined>;
+  /** Time for the run (its id, pacing, the cache's and ledger's dates). @default systemClock */
   clock?: Clock;
-  /** Tests hand in their own fetch; production uses the global one. */
+  /** The providers' and the Batch API's fetch. @default the global fetch */
   fetch?: typeof globalThis.fetch;
   dryRun?: boolean;
   reuseImported?: boolean;
