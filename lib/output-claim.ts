@@ -27,7 +27,7 @@ export const lockOwnerSchema = z.looseObject({
 });
 export type LockOwner = z.infer<typeof lockOwnerSchema>;
 
-export const outputLockPath = (output: string) => `${output}.lock`;
+const outputLockPath = (output: string) => `${output}.lock`;
 
 /**
  * The file an output path names: a symlink's target (even one not made yet), else the path as it
@@ -70,7 +70,7 @@ const unwritable = (output: string, reason: string, cause?: unknown) =>
  * folder where the file should be, a parent that is a file, no write permission. A missing
  * folder is created. (Root passes permission checks; the lock file is then the real probe.)
  */
-export function checkOutputWritable(output: string): void {
+function checkOutputWritable(output: string): void {
   if (existsSync(output) && statSync(output).isDirectory()) throw unwritable(output, "it is a folder");
   const dir = dirname(output);
   try {

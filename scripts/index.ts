@@ -27,10 +27,9 @@ export function listTasks(json: boolean): string {
   return `service-ambitions tasks (bun scripts/index.ts <task> --help):\n${entries.map((e) => `  ${e.name.padEnd(width)}  ${e.description}`).join("\n")}\n`;
 }
 
-/** A usage error of the catalogue itself: one line, exit 2. */
-async function usageError(message: string): Promise<never> {
-  const { SAError } = await import("../lib/errors.ts");
-  process.stderr.write(`✖ ${new SAError("E_USAGE", message).message}\n`);
+/** A usage error of the catalogue itself (E_USAGE): one line, exit 2. */
+function usageError(message: string): never {
+  process.stderr.write(`✖ ${message}\n`);
   process.exit(2);
 }
 
