@@ -185,6 +185,26 @@ export interface LoadConfigOptions {
   log?: { info(message: string): void; warn(message: string): void };
 }
 
+const stageKeys = ["descriptions", "features", "mapping"] as const;
+
+/**
+ * A layer's `models.<stage>` give way to `--model` when the flags do not name that stage's model
+ * too: a flag wins over the file and the environment, and `--model` is every stage's model. Within
+ * the file, and against SA_MODEL, `models.<stage>` wins over `model`, as in the Python tool (whose
+ * users may keep SA_MODEL in their environment). Says so once per layer.
+ */
+function modelGivesWay(earlier: Plain, later: { layer: Plain; name: string }, options: { earlier: string; log?: LoadConfigOptions["log"] }): Plain {
+  const model = later.layer.model;
+  if (typeof model !== "string" || !isRecord(earlier.models)) return earlier;
+  const laterModels = isRecord(later.layer.models) ? later.layer.models : {};
+  const replaced = stageKeys.filter((stage) => earlier.models && (earlier.models as Plain)[stage] !== undefined && laterModels[stage] === undefined);
+  if (!replaced.length) return earlier;
+  const models = { ...earlier.models };
+  for (const stage of replaced) delete models[stage];
+  options.log?.info(`${later.name} ${model} replaces ${replaced.map((s) => `models.${s}`).join(", ")} of ${options.earlier} (a later setting wins; --descriptions-model, --features-model and --mapping-model set one stage)`);
+  return { ...earlier, models };
+}
+
 /** Loads file → `SA_*` env → flags, and validates the result. A bad key is one line naming it. */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config & { configFile?: string }> {
   const cwd = options.cwd ?? process.cwd();
@@ -201,7 +221,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   // The Python tool's config has read its cache variables already (lib/config-python.ts); a bad value is the variable's.
   if (fileLayer?.python && cacheModeSchema.safeParse(envValues.cacheMode).success) delete envValues.cacheMode;
   if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
-  const merged = mergeLayers(fileLayer?.layer ?? {}, envValues, options.overrides ?? {});
+  const flags = options.overrides ?? {};
+  const given = { layer: flags, name: "--model" };
+  const fromFile = modelGivesWay(fileLayer?.layer ?? {}, given, { earlier: options.configPath ?? file ?? "the config", log: options.log });
+  const fromEnv = modelGivesWay(envValues, given, { earlier: "the SA_MODELS__* variables", log: options.log });
+  const merged = mergeLayers(fromFile, fromEnv, flags);
   const parsed = configSchema.safeParse(merged, once);
   if (!parsed.success) {
     const message = formatIssues(parsed.error, (path) => {
