@@ -163,6 +163,18 @@ describe("task catalogue", () => {
     expect(number.code).toBe(2);
     expect(number.stderr).toContain("--concurrency");
   });
+
+  test("with --json, an unknown task or a bad list flag still prints its one JSON object on stdout (exit 2)", async () => {
+    for (const args of [["frobnicate", "--json"], ["list", "--json", "--bogus"]]) {
+      const result = await run(["bun", "scripts/index.ts", ...args], root);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      const lines = result.stdout.split("\n").filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ status: "error", exitCode: 2, code: "E_USAGE" });
+    }
+    // Without --json stdout stays empty: the error is on stderr only.
+    expect((await run(["bun", "scripts/index.ts", "frobnicate"], root)).stdout).toBe("");
+  });
 });
 
 describe("preflight", () => {
