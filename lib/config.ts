@@ -7,7 +7,7 @@ import { SAError } from "./errors.ts";
 import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
-import { lineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
+import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 
 export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
@@ -120,11 +120,12 @@ export function findConfigFile(cwd: string): string | undefined {
   return [...configFileNames, pythonConfigFile].map((n) => resolve(cwd, n)).find((f) => existsSync(f));
 }
 
-/** The 1-based line of `path` in a JSON or YAML config, for error messages. */
+/** The 1-based line of `path` in a JSON, YAML, TS or JS config, for error messages. */
 async function configLine(file: string, path: PropertyKey[]): Promise<number | undefined> {
   const ext = extname(file);
   if (ext === ".json") return lineOf(await readFile(file, "utf8"), path);
   if (ext === ".yaml" || ext === ".yml") return yamlLineOf(await readFile(file, "utf8"), path);
+  if (ext === ".ts" || ext === ".js" || ext === ".mjs") return sourceLineOf(await readFile(file, "utf8"), path);
   return undefined;
 }
 

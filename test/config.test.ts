@@ -92,6 +92,18 @@ describe("config layering", () => {
     expect(message).toContain("service-ambitions.config.json:4: limits.maxRequests");
   });
 
+  test.each([
+    ["service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  rpm: "fast",\n};\n', 3, "rpm: "],
+    ["service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  cache: {\n    driver: "fs",\n    ttl: -1,\n  },\n};\n', 5, "cache.ttl: "],
+    ["service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  concurency: 3,\n};\n', 3, 'Unrecognized key: "concurency"'],
+    ["service-ambitions.config.ts", 'export default {\n  "model": "synthetic:a",\n  limits: { maxRequests: 2 },\n  "budget": {\n    "hardUsd": "ten",\n  },\n};\n', 5, "budget.hardUsd: "],
+  ])("a bad key or value in a TS config (%s) names its line as in JSON and YAML", async (name, text, line, says) => {
+    const dir = dirWith(name, text);
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toContain(`${name}:${line}: ${says}`);
+    expect(message).not.toContain("\n");
+  });
+
   test("a bad SA_ variable names the variable", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
