@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { evolutionSchema } from "../lib/schema/evolution.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, fixtureServices, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
 let server: TestServer;
 beforeAll(() => {
@@ -94,8 +94,13 @@ describe("map", () => {
 
       const without = await runScript("map", ["--input", features, "--output", "none.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
       expect(without.code).toBe(1);
-      expect(without.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
+      // No --service-file at all: the line says the flag is missing, not that the id is not in it.
+      expect(without.stderr).toContain('lean-features.jsonl:1: service_id: "L01": a lean feature record takes its service\'s details from --service-file, and none was given');
+      expect(without.stderr).not.toContain("is not in --service-file");
       expect(without.stderr).toContain("lean-features.jsonl:2:");
+      const elsewhere = await runScript("map", ["--input", features, "--service-file", fixtureServices, "--output", "other.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
 
       // A feature with no role would fail the Python tool's model: the line is refused by number.
       const roleless = writeJsonl(join(dir, "roleless.jsonl"), [{ service_id: "L01", features: [{ feature_id: "X1", name: "n", description: "d", score: { level: 1, label: "Initial", justification: "j" } }] }]);

@@ -75,7 +75,8 @@ function parseLean(value: unknown, ctx: MapInputContext): Parsed {
   const { service_id, features, service_description } = parsed.data;
   const reason = missingRole(features, "features.");
   if (reason) return { ok: false, reason };
-  const service = ctx.services?.get(service_id);
+  if (!ctx.services) return { ok: false, reason: `service_id: "${service_id}": a lean feature record takes its service's details from --service-file, and none was given` };
+  const service = ctx.services.get(service_id);
   if (!service) return { ok: false, reason: `service_id: "${service_id}" is not in --service-file (a lean feature record takes the service's details from there)` };
   const level = parsed.data.plateau ?? 1;
   const plateau_name = parsed.data.plateau_name || ctx.plateauNames.get(level) || `Plateau ${level}`;
