@@ -59,7 +59,17 @@ const pythonEnvAliases: Record<string, { path: string[]; value: (raw: string) =>
   SA_USE_LOCAL_CACHE: { path: ["cacheMode"], value: (raw) => (["1", "true", "yes"].includes(raw.toLowerCase()) ? undefined : "off") },
 };
 
-function envValue(raw: string): unknown {
+/** Whether the config key at `path` takes text (so `SA_CONTEXT_ID=2024` is the id "2024", not the number). */
+function takesText(schema: AnySchema, path: string[]): boolean {
+  let node = schema;
+  while (["default", "optional", "nullable", "prefault"].includes(node.def.type)) node = node.def.innerType;
+  if (path.length === 0) return node.def.type === "string" || (node.def.type === "union" && (node.def.options as AnySchema[]).some((option) => takesText(option, [])));
+  const child = node.def.type === "object" ? node.shape?.[path[0]!] : undefined;
+  return child ? takesText(child, path.slice(1)) : false;
+}
+
+function envValue(raw: string, text: boolean): unknown {
+  if (text) return raw;
   try {
     return JSON.parse(raw);
   } catch {
@@ -83,7 +93,7 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
       ignored.push(name);
       continue;
     }
-    const value = alias ? alias.value(raw) : envValue(raw);
+    const value = alias ? alias.value(raw) : envValue(raw, takesText(configSchema as unknown as AnySchema, path));
     if (value === undefined) continue;
     let node = layer;
     for (const key of path.slice(0, -1)) node = (node[key] = isPlain(node[key]) ? node[key] : {}) as Plain;
