@@ -258,6 +258,17 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     expect((await exportTo("--output", "x.pdf", "--format", "csv")).code).toBe(0);
   });
 
+  test("--format takes the names an extension may have: any case, markdown, htm", async () => {
+    const upper = await exportTo("--output", "upper.out", "--format", "CSV");
+    expect(upper.code).toBe(0);
+    expect(read("upper.out")).toStartWith("\uFEFFservice_id,");
+    const markdown = await exportTo("--output", "words.out", "--format", "markdown");
+    expect(markdown.code).toBe(0);
+    expect(read("words.out")).toStartWith("# ");
+    expect((await exportTo("--output", "page.out", "--format", "HTM")).code).toBe(0);
+    expect(read("page.out").toLowerCase()).toStartWith("<!doctype html>");
+  });
+
   test("a bad line is named and the rest exported (exit 1)", async () => {
     const result = await runScript("export", ["--input", join(root, "fixtures/services.jsonl"), "--output", "x.csv"], { cwd: dir });
     expect(result.code).toBe(1);
