@@ -169,6 +169,22 @@ describe("map", () => {
 });
 
 describe("map --service-id", () => {
+  test("a services file (run's input, with or without seed features) given to map: each line is named as a service, not as a missing score; no call", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const seeded = makeServices(1).map((s) => ({ ...s, features: [{ feature_id: "F1", name: "Seed", description: "A seed feature." }] }));
+      const input = writeJsonl(join(dir, "services.jsonl"), [...makeServices(1), ...seeded.map((s) => ({ ...s, service_id: "SEEDED" }))]);
+      const before = server.requests.length;
+      const result = await runScript("map", ["--input", input, "--output", "map.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(1);
+      const errors = result.stderr.split("\n").filter((l) => l.startsWith("✖ input"));
+      expect(errors).toEqual([1, 2].map((n) => `✖ input ${input}:${n}: a service (run's input), not an evolution or a feature record: map reads what run wrote (run it first)`));
+      expect(server.requests.length).toBe(before);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("an id that matches no record says so, names the id and exits 1 with no call", async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -71,6 +71,8 @@ function parseEvolution(value: unknown, ctx: MapInputContext): Parsed {
 /** A lean record as a feature record: its service from `--service-file`, its one plateau. */
 function parseLean(value: unknown, ctx: MapInputContext): Parsed {
   const parsed = leanRecordSchema.safeParse(value);
+  // A services line (run's input, given to map by mistake) is said as such, not as a feature's missing score.
+  if (!parsed.success && serviceSchema.safeParse(value).success) return { ok: false, reason: "a service (run's input), not an evolution or a feature record: map reads what run wrote (run it first)" };
   if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
   const { service_id, features, service_description } = parsed.data;
   const reason = missingRole(features, "features.");
