@@ -23,6 +23,25 @@ describe("input edges", () => {
     }
   });
 
+  test("an evolutions file given to run as its input: each line is named as an evolution, not as a missing service_id (run and preflight); no call", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.jsonl");
+      writeFileSync(input, `${makeServices(2).map((s) => JSON.stringify(s)).join("\n")}\n`);
+      expect((await runScript("run", ["--input", input, "--output", "evolutions.jsonl", "--data", fixtureData, "--model", "synthetic:demo", "--quiet"], { cwd: dir })).code).toBe(0);
+      const said = "not a service: this line is an evolution (what run and map write); the input is services, one {service_id, name, description, ...} per line";
+      const again = await runScript("run", ["--input", "evolutions.jsonl", "--output", "again.jsonl", "--data", fixtureData, "--model", "synthetic:demo", "--json"], { cwd: dir });
+      expect(again.code).toBe(1);
+      expect(again.stderr.split("\n").filter((l) => l.startsWith("✖ input"))).toEqual([1, 2].map((n) => `✖ input evolutions.jsonl:${n}: ${said}`));
+      expect(JSON.parse(again.stdout.trim().split("\n").at(-1)!)).toMatchObject({ badLines: 2, totals: { requests: 0 } });
+      const preflight = await runScript("preflight", ["--input", "evolutions.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(preflight.code).toBe(1);
+      expect(preflight.stdout).toContain(`evolutions.jsonl:1: ${said}`);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a bad item of a JSON array is named by the line it starts on, in run and preflight", async () => {
     const { dir, cleanup } = tempDir();
     try {
