@@ -39,7 +39,9 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
   try {
     text = await readFile(file, "utf8");
   } catch (cause) {
-    throw new SAError("E_DATA", `data ${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? "error"})`, { cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reasons: Record<string, string> = { ENOENT: "file not found", EISDIR: "a folder, not a file", EACCES: "permission denied" };
+    throw new SAError("E_DATA", `data ${file}: ${reasons[code ?? ""] ?? `cannot read (${code ?? "error"})`}`, { cause });
   }
   let data: unknown;
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, tempDir } from "./helpers.ts";
@@ -105,6 +105,30 @@ describe("input edges", () => {
       writeFileSync(join(dir, "data", "roles.json"), roles.map((l, i) => (i === comma ? "}" : l)).join("\n"));
       const badData = await runScript("preflight", ["--input", "bad-item.json", "--data", "data", "--model", "synthetic:demo"], { cwd: dir });
       expect(badData.stdout).toContain(`roles.json:${comma + 2}: invalid JSON`);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("data files that cannot be read", () => {
+  test("a catalogue missing from the data folder, or a data file that is a folder: exit 2, one line naming the file in plain words", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.jsonl");
+      writeFileSync(input, `${JSON.stringify(makeServices(1)[0])}\n`);
+      const data = join(dir, "data");
+      cpSync(fixtureData, data, { recursive: true });
+      rmSync(join(data, "information.json"));
+      const missing = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", data, "--model", "synthetic:demo"], { cwd: dir });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr.split("\n").filter((l) => l.startsWith("✖"))).toEqual([`✖ data ${join(data, "information.json")}: file not found`]);
+      cpSync(join(fixtureData, "information.json"), join(data, "information.json"));
+      rmSync(join(data, "roles.json"));
+      mkdirSync(join(data, "roles.json"));
+      const folder = await runScript("preflight", ["--input", input, "--data", data, "--model", "synthetic:demo"], { cwd: dir });
+      expect(folder.code).toBe(2);
+      expect(folder.stdout).toContain(`✖ data: ${join(data, "roles.json")}: a folder, not a file`);
     } finally {
       cleanup();
     }
