@@ -240,7 +240,7 @@ describe("preflight", () => {
       rmSync(join(dir, "data", "technologies.json"));
       const missingData = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", "data", ...common], { cwd: dir });
       expect(missingData.code).toBe(2);
-      expect(missingData.stdout).toContain("technologies.json: cannot read");
+      expect(missingData.stdout).toContain("technologies.json: file not found");
       const run = await runScript("run", ["--input", join(root, "fixtures/services.jsonl"), "--output", "out.jsonl", "--data", "data", ...common], { cwd: dir });
       expect(run.code).toBe(2);
       const badLines = await runScript("preflight", ["--input", join(root, "fixtures/services-with-bad-lines.jsonl"), "--data", fixtureData, ...common], { cwd: dir });
