@@ -11,6 +11,8 @@ export interface CachedResult {
   fill: Measured;
   rerun: Measured & { cachedCalls: number; liveCalls: number };
   unstorage: Measured;
+  /** In one thread, start-up left out: reading and parsing every entry, and writing every output line (bench/cached-floor.ts). */
+  floor: { readParseMs: number; writeMs: number };
 }
 
 /**
@@ -28,5 +30,7 @@ export async function cachedRerun(services: number, data: string, dir: string): 
   const totals = JSON.parse(rerun.stdout.trim().split("\n").at(-1) || "{}").totals ?? { cachedCalls: 0, liveCalls: 0 };
   const unstorage = await measure(["bun", join(root, "bench", "unstorage-read.ts"), ".sa/cache"], { cwd: work });
   const entries = JSON.parse(unstorage.stdout.trim() || "{}").entries ?? 0;
-  return { services, entries, fill, rerun: { ...rerun, cachedCalls: totals.cachedCalls, liveCalls: totals.liveCalls }, unstorage };
+  const floorRun = await measure(["bun", join(root, "bench", "cached-floor.ts"), ".sa/cache", "rerun.jsonl"], { cwd: work });
+  const { readParseMs = Number.NaN, writeMs = Number.NaN } = JSON.parse(floorRun.stdout.trim() || "{}");
+  return { services, entries, fill, rerun: { ...rerun, cachedCalls: totals.cachedCalls, liveCalls: totals.liveCalls }, unstorage, floor: { readParseMs, writeMs } };
 }

@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { readUntil } from "./child.ts";
 import type { TestServerOptions } from "../lib/test-server.ts";
 
@@ -15,7 +14,7 @@ export interface ServerStats {
 
 /** The test server in its own process, as a remote provider would be: its work does not slow the client. */
 export async function spawnServer(options: TestServerOptions) {
-  const proc = Bun.spawn(["bun", join(import.meta.dir, "..", "lib", "test-server.ts"), JSON.stringify(options)], { stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn(["bun", import.meta.path, JSON.stringify(options)], { stdout: "pipe", stderr: "inherit" });
   const url = (await readUntil(proc.stdout, "\n", "bench: the test server did not start")).trim();
   return {
     url,
@@ -25,4 +24,12 @@ export async function spawnServer(options: TestServerOptions) {
       await proc.exited;
     },
   };
+}
+
+/** `bun bench/server.ts '{"latencyMs":200}'` serves until killed and prints its URL: the benchmark's remote provider. */
+if (import.meta.main) {
+  const { startTestServer } = await import("../lib/test-server.ts");
+  const server = startTestServer(JSON.parse(process.argv[2] ?? "{}") as TestServerOptions);
+  process.stdout.write(`${server.url}\n`);
+  process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));
 }

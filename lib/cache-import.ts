@@ -149,7 +149,3 @@ async function importEvolutionFile(storage: Storage, file: string, report: Impor
     }
   }
 }
-
-// lib/session.ts reads the lookup from here; it moves to "./cache-imported.ts" with the session's
-// reuseImported step (branch callpath), and this line goes.
-export { findImportedAnswer } from "./cache-imported.ts";

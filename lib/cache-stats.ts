@@ -18,7 +18,7 @@ export function entryFilter(cache: { driver: string; base?: unknown }): (key: st
 }
 
 /** The namespace of a key: `<namespace>:<stage>` (config `context`), or `transcripts:<namespace>` / `imported:<stage>`. */
-export const namespaceOf = (key: string) => key.split(":").slice(0, 2).join(":");
+const namespaceOf = (key: string) => key.split(":").slice(0, 2).join(":");
 
 export interface NamespaceStats {
   namespace: string;

@@ -32,8 +32,6 @@ export const pythonConfigSchema = z.strictObject({
 });
 export type PythonConfig = z.infer<typeof pythonConfigSchema>;
 
-export { isPythonConfig } from "./config-python-shape.ts";
-
 /** Python's `os.path.expandvars` then `expanduser`: unset variables are left as written. */
 export function expandPath(path: string, env: Record<string, string | undefined>): string {
   const expanded = path.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced?: string, bare?: string) => env[(braced ?? bare)!] ?? whole);
@@ -63,7 +61,7 @@ const pythonTemplates = ["description_prompt.md", "mapping_prompt.md", "mapping_
 export const pythonTemplatesIn = (promptDir: string): string[] => pythonTemplates.filter((name) => existsSync(join(promptDir, name)));
 
 /** `openai:gpt-5` is already ours; a bare name is an OpenAI model, as the Python tool treats it. */
-export const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);
+const pythonModelId = (id: string) => (id.includes(":") ? id : `openai:${id}`);
 
 export interface PythonMapping {
   /** A layer in our config's shape. */

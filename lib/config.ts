@@ -8,11 +8,12 @@ import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
+import { isRecord } from "./is-record.ts";
 
-export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
+const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
 /** Where the Python tool looks for its config; read when none of ours exists. */
-export const pythonConfigFile = "config/app.yaml";
+const pythonConfigFile = "config/app.yaml";
 
 /** `SA_*` variables that hold secrets: read where they are needed, never turned into config. */
 const secretEnvNames = new Set(["SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN"]);
@@ -20,7 +21,6 @@ const secretEnvNames = new Set(["SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN"]);
 const startupEnvNames = new Set(["SA_NO_PRECOMPILED"]);
 
 type Plain = Record<string, unknown>;
-const isPlain = (v: unknown): v is Plain => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** Deep merge where later layers win; arrays are replaced, `undefined` never overrides. */
 export function mergeLayers(...layers: Plain[]): Plain {
@@ -28,7 +28,7 @@ export function mergeLayers(...layers: Plain[]): Plain {
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined) continue;
-      out[key] = isPlain(value) && isPlain(out[key]) ? mergeLayers(out[key] as Plain, value) : value;
+      out[key] = isRecord(value) && isRecord(out[key]) ? mergeLayers(out[key] as Plain, value) : value;
     }
   }
   return out;
@@ -96,7 +96,7 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
     const value = alias ? alias.value(raw) : envValue(raw, takesText(configSchema as unknown as AnySchema, path));
     if (value === undefined) continue;
     let node = layer;
-    for (const key of path.slice(0, -1)) node = (node[key] = isPlain(node[key]) ? node[key] : {}) as Plain;
+    for (const key of path.slice(0, -1)) node = (node[key] = isRecord(node[key]) ? node[key] : {}) as Plain;
     node[path.at(-1)!] = value;
     sources.set(path.join("."), name);
   }
@@ -109,14 +109,14 @@ async function readConfigFile(file: string): Promise<Plain> {
   try {
     if (ext === ".ts" || ext === ".js" || ext === ".mjs") {
       const mod = (await import(resolve(file))) as { default?: unknown };
-      if (!isPlain(mod.default)) throw new Error("the file must `export default` an object");
+      if (!isRecord(mod.default)) throw new Error("the file must `export default` an object");
       return mod.default;
     }
     text = await readFile(file, "utf8");
     // yaml loads only for a YAML file: most configs are JSON.
     const data: unknown = ext === ".json" ? JSON.parse(text) : (await import("yaml")).parse(text);
     if (data == null) return {};
-    if (!isPlain(data)) throw new Error("expected an object at the top level");
+    if (!isRecord(data)) throw new Error("expected an object at the top level");
     return data;
   } catch (cause) {
     // A YAML error knows its line; a JSON one is found again (Bun's message has no position).
@@ -126,7 +126,7 @@ async function readConfigFile(file: string): Promise<Plain> {
 }
 
 /** Ours first; else the Python tool's `config/app.yaml`. */
-export function findConfigFile(cwd: string): string | undefined {
+function findConfigFile(cwd: string): string | undefined {
   return [...configFileNames, pythonConfigFile].map((n) => resolve(cwd, n)).find((f) => existsSync(f));
 }
 

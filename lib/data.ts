@@ -15,8 +15,7 @@ import {
   type Role,
 } from "./schema/data.ts";
 import type { Config } from "./schema/config.ts";
-import { formatIssues, issueLocation } from "./zod-error.ts";
-import { lineOf, syntaxErrorLine } from "./json-position.ts";
+import { jsonIssueError, lineOf, parseJsonText } from "./json-position.ts";
 import { loadPromptTexts } from "./prompts/sources.ts";
 
 export interface Dataset {
@@ -34,7 +33,7 @@ export interface Dataset {
 }
 
 
-export async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
+async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -43,19 +42,10 @@ export async function readJsonFile<S extends z.ZodType>(file: string, schema: S)
     const reasons: Record<string, string> = { ENOENT: "file not found", EISDIR: "a folder, not a file", EACCES: "permission denied" };
     throw new SAError("E_DATA", `data ${file}: ${reasons[code ?? ""] ?? `cannot read (${code ?? "error"})`}`, { cause });
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (cause) {
-    const line = syntaxErrorLine(text);
-    throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
-  }
+  const data = parseJsonText(text, `data ${file}`);
   // Each data file is parsed once: zod's compiled fast path would cost more to build than it saves.
   const parsed = schema.safeParse(data, { jitless: true });
-  if (!parsed.success) {
-    const line = lineOf(text, issueLocation(parsed.error));
-    throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
-  }
+  if (!parsed.success) throw jsonIssueError(text, `data ${file}`, parsed.error);
   return parsed.data;
 }
 

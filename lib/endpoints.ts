@@ -10,7 +10,7 @@ import type { EndpointConfig } from "./schema/providers.ts";
 type EndpointsConfig = Pick<Config, "providers"> & { configFile?: string };
 
 /** Every endpoint a model id may name: the built-in ones, then config's `providers`. */
-export const endpointsOf = (config: EndpointsConfig): Record<string, EndpointConfig> => ({ ...builtInEndpoints, ...config.providers });
+const endpointsOf = (config: EndpointsConfig): Record<string, EndpointConfig> => ({ ...builtInEndpoints, ...config.providers });
 
 /** Checks each model id names a known endpoint (one clear error naming the known ones). */
 export function checkModelIds(ids: string[], config: EndpointsConfig): void {

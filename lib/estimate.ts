@@ -2,7 +2,7 @@ import type { Dataset } from "./data.ts";
 import { readRecords } from "./jsonl.ts";
 import type { Ledger } from "./ledger.ts";
 import type { Pricing } from "./pricing.ts";
-import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt } from "./prompts/build.ts";
+import { buildDomainText, descriptionsPrompt, featuresPrompt, mappingPrompt, type MappingPromptInput } from "./prompts/build.ts";
 import type { Config } from "./schema/config.ts";
 import { duplicateReason, parseService, type Service } from "./schema/service.ts";
 import type { Stage } from "./session.ts";
@@ -75,15 +75,7 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
   const descriptionText = "x ".repeat(Math.round(outputPerCall("descriptions") / Math.max(1, data.plateaus.length)));
   const stageEstimate = (stage: Stage): StageEstimate => ({ calls: 0, inputTokens: 0, outputTokens: 0, outputPerCall: outputPerCall(stage), outputSource: observed[stage] ? "ledger" : "config", model: models[stage], costUsd: null });
   const byStage: Record<Stage, StageEstimate> = { descriptions: stageEstimate("descriptions"), features: stageEstimate("features"), mapping: stageEstimate("mapping") };
-  // Mapping prompts depend on the service only through its name and its description at the plateau:
-  // count one per plateau and catalogue with the expected description.
-  const mappingPerService = new Map<string, number>();
-  for (const plateau of data.plateaus) {
-    for (const catalogue of data.catalogues) {
-      const messages = mappingPrompt(domain, { catalogue, serviceName: "", serviceDescription: descriptionText, plateau, features, rationale: config.rationale });
-      mappingPerService.set(`${plateau.level}:${catalogue.field}`, await countPromptTokens(messages));
-    }
-  }
+  const mappingPerService = await mappingPromptTokens(domain, data, { serviceDescription: descriptionText, features, rationale: config.rationale });
   const nameTokens = async (s: Service) => countTokens(s.name);
   for (const service of input.services) {
     byStage.descriptions.calls++;
@@ -97,20 +89,39 @@ export async function estimateRun(input: { services: Service[]; data: Dataset; c
       }
     }
   }
+  return priced(byStage, { services: input.services.length, model: config.model, pricing: input.pricing });
+}
+
+/**
+ * Mapping prompts depend on the service only through its name and its description at the
+ * plateau: one count per plateau and catalogue (`<level>:<field>`), with the expected description.
+ */
+async function mappingPromptTokens(domain: string, data: Dataset, prompt: Pick<MappingPromptInput, "serviceDescription" | "features" | "rationale">): Promise<Map<string, number>> {
+  const tokens = new Map<string, number>();
+  for (const plateau of data.plateaus) {
+    for (const catalogue of data.catalogues) {
+      const messages = mappingPrompt(domain, { ...prompt, catalogue, serviceName: "", plateau });
+      tokens.set(`${plateau.level}:${catalogue.field}`, await countPromptTokens(messages));
+    }
+  }
+  return tokens;
+}
+
+/** Each stage's output tokens and cost from its calls, and the run's totals. */
+function priced(byStage: Record<Stage, StageEstimate>, run: { services: number; model: string; pricing: Pricing }): RunEstimate {
   for (const s of Object.values(byStage)) {
     s.outputTokens = s.calls * s.outputPerCall;
-    s.costUsd = input.pricing.cost(s.model, { inputTokens: s.inputTokens, cachedInputTokens: 0, outputTokens: s.outputTokens });
+    s.costUsd = run.pricing.cost(s.model, { inputTokens: s.inputTokens, cachedInputTokens: 0, outputTokens: s.outputTokens });
   }
-  const costs = Object.values(byStage).map((s) => s.costUsd);
-  const inputTokens = Object.values(byStage).reduce((n, s) => n + s.inputTokens, 0);
-  const outputTokens = Object.values(byStage).reduce((n, s) => n + s.outputTokens, 0);
+  const stages = Object.values(byStage);
+  const costs = stages.map((s) => s.costUsd);
   return {
-    services: input.services.length,
-    calls: Object.values(byStage).reduce((n, s) => n + s.calls, 0),
-    inputTokens,
-    outputTokens,
+    services: run.services,
+    calls: stages.reduce((n, s) => n + s.calls, 0),
+    inputTokens: stages.reduce((n, s) => n + s.inputTokens, 0),
+    outputTokens: stages.reduce((n, s) => n + s.outputTokens, 0),
     costUsd: costs.some((c) => c === null) ? null : costs.reduce<number>((n, c) => n + c!, 0),
-    model: config.model,
+    model: run.model,
     byStage,
   };
 }

@@ -8,7 +8,7 @@ import type { Config } from "./schema/config.ts";
  * sections are hashed (not picked fields), so a key added to `models` or a settings section
  * later counts without a change here. Keys absent from the config are skipped.
  */
-export const answerShapingKeys = ["model", "models", "temperature", "seed", "featuresPerRole", "enumLimit", "mappingSets", "modelSettings", "reasoning", "maxOutputTokens"] as const;
+const answerShapingKeys = ["model", "models", "temperature", "seed", "featuresPerRole", "enumLimit", "mappingSets", "modelSettings", "reasoning", "maxOutputTokens"] as const;
 
 /** One digest of everything the prompts are made of that is the same for every service. */
 export function promptsDigest(domainText: string): string {

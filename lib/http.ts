@@ -85,7 +85,7 @@ export function parseResetMs(value: string | null): number | undefined {
 export const defaultMaxWaitMs = 120_000;
 
 /** The wait a response asks for: its retry-after, else on a 429 the later of its rate-limit resets. */
-export function askedWaitMs(status: number | undefined, headers: Headers | undefined): number | undefined {
+function askedWaitMs(status: number | undefined, headers: Headers | undefined): number | undefined {
   const asked = retryAfterMs(headers);
   if (asked !== undefined || status !== 429) return asked;
   const resetMs = Math.max(parseResetMs(headers?.get("x-ratelimit-reset-requests") ?? null) ?? 0, parseResetMs(headers?.get("x-ratelimit-reset-tokens") ?? null) ?? 0);
@@ -140,7 +140,7 @@ async function usableAnswer(response: Response, expectBody: RetryOptions["expect
 }
 
 /** The header on every response of the retry fetch that says how many retries it took. */
-export const retriesHeader = "x-sa-retries";
+const retriesHeader = "x-sa-retries";
 
 /** Retries behind an error thrown by the retry fetch (no response came back). */
 const retriesOfError = new WeakMap<object, number>();

@@ -1,4 +1,7 @@
 import type { Node } from "jsonc-parser";
+import type { z } from "zod";
+import { SAError } from "./errors.ts";
+import { formatIssues, issueLocation } from "./zod-error.ts";
 
 // Both parsers load only to explain a bad file (a sync require: callers stay synchronous).
 const jsonc = () => require("jsonc-parser") as typeof import("jsonc-parser");
@@ -78,4 +81,23 @@ export function sourceLineOf(text: string, path: PropertyKey[]): number | undefi
     line = text.slice(0, offset).split("\n").length;
   }
   return line;
+}
+
+/**
+ * A JSON file's text parsed, or an E_DATA error naming `where` (e.g. `ledger <path>`) and the
+ * line of the syntax error.
+ */
+export function parseJsonText(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    const line = syntaxErrorLine(text);
+    throw new SAError("E_DATA", `${where}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
+  }
+}
+
+/** A zod refusal of a JSON file as one E_DATA line: `where`, the line of the field at fault, the issues. */
+export function jsonIssueError(text: string, where: string, error: z.ZodError): SAError {
+  const line = lineOf(text, issueLocation(error));
+  return new SAError("E_DATA", `${where}${line ? `:${line}` : ""}: ${formatIssues(error)}`);
 }

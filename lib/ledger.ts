@@ -4,12 +4,11 @@ import { z } from "zod";
 import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
 import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
-import { priceDataVersion } from "./pricing.ts";
-import { lineOf, syntaxErrorLine } from "./json-position.ts";
-import { formatIssues, issueLocation } from "./zod-error.ts";
+import { priceDataVersion, roundUsd } from "./pricing.ts";
+import { jsonIssueError, parseJsonText } from "./json-position.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
-export const LEDGER_VERSION = 1;
+const LEDGER_VERSION = 1;
 
 export const totalsSchema = z.object({
   requests: z.number().int(),
@@ -33,7 +32,7 @@ export const totalsSchema = z.object({
 export type Totals = z.infer<typeof totalsSchema>;
 
 /** `crashed`: the process that ran it ended without finishing (kill -9, a crash), found when next read. */
-export const runStatuses = ["running", "ok", "failed", "interrupted", "limit", "crashed"] as const;
+const runStatuses = ["running", "ok", "failed", "interrupted", "limit", "crashed"] as const;
 export const runRecordSchema = z.looseObject({
   runId: z.string(),
   task: z.string(),
@@ -111,18 +110,16 @@ export function addCall(t: Totals, c: CallRecord): void {
     t.outputTokens += c.outputTokens;
     t.reasoningTokens += c.reasoningTokens;
     if (c.costUsd === null) t.unpricedCalls++;
-    else t.costUsd = round(t.costUsd + c.costUsd);
+    else t.costUsd = roundUsd(t.costUsd + c.costUsd);
     if (c.mode === "batch") {
       t.batchCalls++;
-      t.savedByBatchUsd = round(t.savedByBatchUsd + (c.savedByBatchUsd ?? 0));
+      t.savedByBatchUsd = roundUsd(t.savedByBatchUsd + (c.savedByBatchUsd ?? 0));
     }
-  } else t.savedCostUsd = round(t.savedCostUsd + (c.savedCostUsd ?? 0));
+  } else t.savedCostUsd = roundUsd(t.savedCostUsd + (c.savedCostUsd ?? 0));
 }
 
-const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
-
 export function addTotals(into: Totals, t: Totals): Totals {
-  for (const key of Object.keys(into) as (keyof Totals)[]) into[key] = key.endsWith("Usd") ? round(into[key] + t[key]) : into[key] + t[key];
+  for (const key of Object.keys(into) as (keyof Totals)[]) into[key] = key.endsWith("Usd") ? roundUsd(into[key] + t[key]) : into[key] + t[key];
   return into;
 }
 
@@ -136,21 +133,12 @@ export function readLedger(path: string): Ledger {
     // A folder, no permission: the system's message names no file.
     throw new SAError("E_DATA", `ledger ${path}: cannot be read (${(cause as Error).message})`, { cause });
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (cause) {
-    const line = syntaxErrorLine(text);
-    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: invalid JSON (${(cause as Error).message})`, { cause });
-  }
+  const data = parseJsonText(text, `ledger ${path}`);
   // A ledger as we write it is taken as it is: zod's copy of every run costs tens of milliseconds
   // per write once a ledger holds a few thousand runs (and it is written every few seconds).
   if (fastCheckOf(ledgerSchema)?.(data)) return data as Ledger;
   const parsed = ledgerSchema.safeParse(data);
-  if (!parsed.success) {
-    const line = lineOf(text, issueLocation(parsed.error));
-    throw new SAError("E_DATA", `ledger ${path}${line ? `:${line}` : ""}: ${formatIssues(parsed.error)}`);
-  }
+  if (!parsed.success) throw jsonIssueError(text, `ledger ${path}`, parsed.error);
   return parsed.data;
 }
 

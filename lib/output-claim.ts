@@ -27,7 +27,7 @@ export const lockOwnerSchema = z.looseObject({
 });
 export type LockOwner = z.infer<typeof lockOwnerSchema>;
 
-export const outputLockPath = (output: string) => `${output}.lock`;
+const outputLockPath = (output: string) => `${output}.lock`;
 
 /**
  * The file an output path names: a symlink's target (even one not made yet), else the path as it

@@ -29,7 +29,8 @@ export interface Pricing {
   cost(modelId: string, usage: Pick<Usage, "inputTokens" | "cachedInputTokens" | "outputTokens">): number | null;
 }
 
-const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
+/** USD kept to nano-dollars: sums of many small costs neither drift nor print as 0.30000000000000004. */
+export const roundUsd = (usd: number) => Math.round(usd * 1e9) / 1e9;
 
 // The price table loads on the first priced call, not at start: a run's first requests go out
 // without waiting for it, and free or overridden models never need it.
@@ -43,7 +44,7 @@ const loadPriceTable = (): PriceTable => loadPrecompiled<PriceTable>(priceTableP
 
 type Rates = { input: number; cachedInput?: number; output: number };
 const linearCost = (rates: Rates, inputTokens: number, cached: number, outputTokens: number) =>
-  round(((inputTokens - cached) * rates.input + cached * (rates.cachedInput ?? rates.input) + outputTokens * rates.output) / 1e6);
+  roundUsd(((inputTokens - cached) * rates.input + cached * (rates.cachedInput ?? rates.input) + outputTokens * rates.output) / 1e6);
 
 /**
  * A model's USD per million tokens, read from the price table once (a lookup there matches the
@@ -77,7 +78,7 @@ export function createPricing(overrides: Config["pricing"], log?: Log): Pricing 
       const known = rates.get(modelId);
       if (known) return linearCost(known, usage.inputTokens, cached, usage.outputTokens);
       const price = known === null ? prices()({ input_tokens: usage.inputTokens, cache_read_tokens: cached, output_tokens: usage.outputTokens }, model, { providerId: provider }) : null;
-      if (price) return round(price.total_price);
+      if (price) return roundUsd(price.total_price);
       if (!warned.has(modelId)) {
         warned.add(modelId);
         log?.warn(`pricing: no price known for ${modelId}; its cost is recorded as null (add it under "pricing" in the config)`);
@@ -88,7 +89,7 @@ export function createPricing(overrides: Config["pricing"], log?: Log): Pricing 
 }
 
 /** The models among `modelIds` with no known price (bundled table or `pricing` entry). */
-export function unpricedModels(pricing: Pricing, modelIds: string[]): string[] {
+function unpricedModels(pricing: Pricing, modelIds: string[]): string[] {
   const probe = { inputTokens: 1_000, cachedInputTokens: 0, outputTokens: 1_000 };
   return [...new Set(modelIds)].filter((id) => pricing.cost(id, probe) === null);
 }

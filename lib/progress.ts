@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
+import type { MultiBar } from "cli-progress";
 
 export interface StageProgress {
   done: number;
@@ -40,7 +41,7 @@ function eta(c: ProgressCounts, elapsedMs: number): string {
  * Plain lines for CI and other non-TTY runs: one every `everyMs`, and one at each further 10% of
  * the services. No ANSI escapes.
  */
-export function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress {
+function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress {
   let read: (() => ProgressCounts) | undefined;
   let started = 0;
   let lastDecile = 0;
@@ -75,33 +76,11 @@ export function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): P
   };
 }
 
-/** A live display on a TTY: one bar per stage, with calls/s, cache hits, retries, cost and ETA. */
-export async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = process.stderr): Promise<Progress> {
-  const { MultiBar, Presets } = await import("cli-progress");
-  const bars = new MultiBar(
-    {
-      stream,
-      format: " {stage} {bar} {value}/{total} {info}",
-      barsize: 24,
-      hideCursor: true,
-      clearOnComplete: false,
-      stopOnComplete: false,
-      forceRedraw: true,
-      fps: 8,
-    },
-    Presets.shades_classic,
-  );
-  const stageBars = new Map<string, ReturnType<typeof bars.create>>();
-  let summary: ReturnType<typeof bars.create> | undefined;
-  let read: (() => ProgressCounts) | undefined;
-  let started = 0;
-  let timer: ReturnType<typeof setInterval> | undefined;
-  // The bars hide the cursor. Every way out (a second Ctrl-C exits at once, a crash) must show it
-  // again: "exit" listeners run on all of them, synchronously.
-  const showCursor = () => stream.write("\x1b[?25h");
-  const render = () => {
-    const c = read!();
-    const elapsed = clock.now() - started;
+/** Fills the bars from the counts: a services bar, then one bar per stage, made as stages appear. */
+function barUpdater(bars: MultiBar): (c: ProgressCounts, elapsedMs: number) => void {
+  const stageBars = new Map<string, ReturnType<MultiBar["create"]>>();
+  let summary: ReturnType<MultiBar["create"]> | undefined;
+  return (c, elapsed) => {
     const servicesTotal = c.servicesTotal ?? c.servicesDone + c.servicesFailed;
     // Spread over the lines so each fits an 80-column terminal.
     const speed = `| ${rate(c.calls, elapsed).toFixed(1)} calls/s | ETA ${eta(c, elapsed)}${c.servicesFailed ? ` | ${c.servicesFailed} failed` : ""}`;
@@ -116,6 +95,32 @@ export async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream
       bar.update(Math.min(p.done, p.total), { stage: stage.padEnd(12), info: stage === "mapping" ? info : "" });
     }
   };
+}
+
+/** A live display on a TTY: one bar per stage, with calls/s, cache hits, retries, cost and ETA. */
+async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = process.stderr): Promise<Progress> {
+  const { MultiBar, Presets } = await import("cli-progress");
+  const bars = new MultiBar(
+    {
+      stream,
+      format: " {stage} {bar} {value}/{total} {info}",
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      forceRedraw: true,
+      fps: 8,
+    },
+    Presets.shades_classic,
+  );
+  const update = barUpdater(bars);
+  let read: (() => ProgressCounts) | undefined;
+  let started = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  // The bars hide the cursor. Every way out (a second Ctrl-C exits at once, a crash) must show it
+  // again: "exit" listeners run on all of them, synchronously.
+  const showCursor = () => stream.write("\x1b[?25h");
+  const render = () => update(read!(), clock.now() - started);
   return {
     start(r) {
       read = r;

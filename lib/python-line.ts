@@ -1,5 +1,6 @@
 import { sha256Hex } from "./hash.ts";
 import { canonicalJson } from "./jsonl.ts";
+import { isRecord } from "./is-record.ts";
 
 /**
  * An output line the Python tool wrote carries no fingerprint of ours (lib/fingerprint.ts). What it
@@ -17,8 +18,6 @@ export interface PythonLineParts {
   /** The model of each stage (`descriptions`, `features`, `mapping`); other keys are left out. */
   models: Record<string, unknown>;
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** A job as the Python tool writes it: an object, its name stripped. */
 const jobView = (job: unknown) => (typeof job === "string" ? { name: job.trim() } : isRecord(job) && typeof job.name === "string" ? { ...job, name: job.name.trim() } : job);

@@ -4,7 +4,7 @@
  * reasoning effort. Matched against the model name without its provider. A model missing here (or
  * listed wrongly) is set per model in config: `modelSettings: {"openai:x": {reasoningModel: true}}`.
  */
-export const reasoningModelPatterns: RegExp[] = [
+const reasoningModelPatterns: RegExp[] = [
   // gpt-5, gpt-5-mini, gpt-5-nano, gpt-5.1, dated snapshots; not the non-reasoning gpt-5 chat models.
   /^gpt-5(?:$|[.-])(?!.*chat)/,
   // o1, o1-mini, o3, o3-mini, o3-pro, o4-mini, and their snapshots.

@@ -32,8 +32,9 @@ export interface RuntimeOptions {
   config: Config;
   log: Log;
   env?: Record<string, string | undefined>;
+  /** Time for the run (its id, pacing, the cache's and ledger's dates). @default systemClock */
   clock?: Clock;
-  /** Tests hand in their own fetch; production uses the global one. */
+  /** The providers' and the Batch API's fetch. @default the global fetch */
   fetch?: typeof globalThis.fetch;
   dryRun?: boolean;
   reuseImported?: boolean;
@@ -92,8 +93,8 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
 
 /** The cache store and the limits, shared with other runs when the config says so. */
 async function createStores(config: Config, log: Log, clock: Clock, batch: boolean) {
-  const storage = await createCacheStorage(config.cache as { driver: string; ttl?: number });
-  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()), store: describeStore(config.cache as { driver: string }) });
+  const storage = await createCacheStorage(config.cache);
+  const cache = createCallCache(storage, { mode: config.cacheMode, ttl: config.cache.ttl, log, now: () => new Date(clock.now()), store: describeStore(config.cache) });
   // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
   if (batch) return { storage, cache, limiter: createLimiter({ concurrency: 1_000_000, clock }) };
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;

@@ -10,8 +10,8 @@ import { lookup } from "./call/lookup.ts";
 import { persist } from "./call/persist.ts";
 import { reuseImported } from "./call/reuse-imported.ts";
 
-export type { CallResult, CallSpec, CheckResult, Stage } from "./call-spec.ts";
-export type { Route, SessionOptions } from "./call/context.ts";
+export type { Stage } from "./call-spec.ts";
+export type { Route } from "./call/context.ts";
 
 export interface Session {
   call<T>(spec: CallSpec<T>): Promise<CallResult<T>>;

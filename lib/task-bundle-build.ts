@@ -42,7 +42,7 @@ const entrySource = (root: string, task: string) =>
  * What the freshness check stats: each project file that went in, and for each package that went
  * in, its package.json (a package changes only through an install, which rebuilds the bundle).
  */
-export function manifestInputs(inputs: string[], root: string): string[] {
+function manifestInputs(inputs: string[], root: string): string[] {
   const files = new Set<string>();
   for (const path of inputs) {
     const at = path.lastIndexOf("/node_modules/");

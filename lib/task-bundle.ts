@@ -20,7 +20,6 @@ export const precompiledOff = (env: Record<string, string | undefined> = process
 
 /** The tasks `bun install` bundles. */
 export const bundledTasks = ["run"] as const;
-export type BundledTask = (typeof bundledTasks)[number];
 
 /** The project's root folder (this file is in lib/). */
 export const projectRoot = join(import.meta.dir, "..");
@@ -64,7 +63,7 @@ function readManifest(path: string): BundleManifest | string {
 }
 
 /** Why the bundle in `dir` is not fresh for `root`, or undefined when it is. */
-export function staleReason(dir: string, root = projectRoot): string | undefined {
+function staleReason(dir: string, root = projectRoot): string | undefined {
   const manifest = readManifest(bundleFiles(dir).manifest);
   if (typeof manifest === "string") return manifest;
   if (manifest.bun !== Bun.version) return `built by Bun ${manifest.bun}`;

@@ -328,10 +328,3 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
     },
   };
 }
-
-/** `bun lib/test-server.ts '{"latencyMs":200}'` serves until killed and prints its URL: the benchmark's remote provider. */
-if (import.meta.main) {
-  const server = startTestServer(JSON.parse(process.argv[2] ?? "{}") as TestServerOptions);
-  process.stdout.write(`${server.url}\n`);
-  process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));
-}

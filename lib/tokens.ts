@@ -22,7 +22,7 @@ function load(): Promise<Encoder> {
   return loading;
 }
 
-/** How many times the tokenizer table was built in this process (for tests and the benchmark). */
+/** How many times the tokenizer table was built in this process (for the tests; no task reads it). */
 export const tokenizerLoads = () => loads;
 
 /** Tokens in a chat prompt: the text plus OpenAI's few tokens of framing per message. */

@@ -1,7 +1,8 @@
-import { context, trace, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
+import { context, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
+import { SAError } from "./errors.ts";
 import { redact } from "./redact.ts";
 import type { SpanAttributes, Tracing } from "./tracing.ts";
 
@@ -12,7 +13,28 @@ async function exporterFor(env: Record<string, string | undefined>): Promise<Spa
   // The exporters read OTEL_EXPORTER_OTLP_ENDPOINT themselves and add /v1/traces.
   if (protocol === "http/json") return new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter();
   if (protocol === "http/protobuf") return new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter();
-  throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (use http/json or http/protobuf)`);
+  throw new SAError("E_CONFIG", `OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (use http/json or http/protobuf)`);
+}
+
+/** Ends a span, marked failed (the message redacted) when an error ended its work. */
+function finish(span: Span, error?: unknown): void {
+  if (error) {
+    span.recordException(error instanceof Error ? error : new Error(String(error)));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: redact(error instanceof Error ? error.message : String(error)) });
+  }
+  span.end();
+}
+
+/** Runs `fn` in a span and ends the span with its outcome. */
+async function active<T>(span: Span, fn: () => Promise<T>): Promise<T> {
+  try {
+    const result = await fn();
+    finish(span);
+    return result;
+  } catch (error) {
+    finish(span, error);
+    throw error;
+  }
 }
 
 /** Manual spans over OTLP/HTTP. Bun needs the AsyncLocalStorage context manager for parents to stick. */
@@ -24,25 +46,6 @@ export async function createOtelTracing(env: Record<string, string | undefined>,
   });
   const tracer = provider.getTracer("service-ambitions");
   let runContext: Context | undefined;
-
-  const finish = (span: Span, error?: unknown) => {
-    if (error) {
-      span.recordException(error instanceof Error ? error : new Error(String(error)));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: redact(error instanceof Error ? error.message : String(error)) });
-    }
-    span.end();
-  };
-
-  const active = async <T>(span: Span, fn: () => Promise<T>): Promise<T> => {
-    try {
-      const result = await fn();
-      finish(span);
-      return result;
-    } catch (error) {
-      finish(span, error);
-      throw error;
-    }
-  };
 
   return {
     enabled: true,

@@ -34,7 +34,7 @@ export const noTracing: Tracing = {
   shutdown: async () => {},
 };
 
-export const tracingEnabled = (env: Record<string, string | undefined>) => Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+const tracingEnabled = (env: Record<string, string | undefined>) => Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 
 export async function createTracing(env: Record<string, string | undefined>, options: { logPrompts?: boolean } = {}): Promise<Tracing> {
   if (!tracingEnabled(env)) return noTracing;

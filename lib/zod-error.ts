@@ -6,7 +6,7 @@ type Issue = z.core.$ZodIssue;
  * The issue to show. A union that failed reports each branch's issues; the branch that got
  * furthest into the value (the longest path) is the one the author most likely meant.
  */
-export function firstIssue(error: z.ZodError): Issue | undefined {
+function firstIssue(error: z.ZodError): Issue | undefined {
   const pick = (issue: Issue | undefined, prefix: PropertyKey[]): Issue | undefined => {
     if (!issue) return undefined;
     if (issue.code === "invalid_union" && issue.errors.length) {

@@ -6,8 +6,6 @@ import { redactUrl } from "../lib/redact.ts";
 import type { EndpointConfig } from "../lib/schema/providers.ts";
 import type { Provider, ProviderContext, ProviderModule } from "./types.ts";
 
-export type { Provider, ProviderContext, ChatRequest, ChatResult, ChatMessage, Usage, Endpoint, JsonSchema } from "./types.ts";
-
 /** Lazy loaders of the built-in provider types: adding one is one line and one file. */
 export const providerTypes: Record<string, () => Promise<ProviderModule>> = {
   openai: () => import("./openai.ts"),

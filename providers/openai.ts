@@ -8,6 +8,14 @@ import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "
 // The SDK, from its precompiled copy when `bun install` made one (lib/openai-sdk.ts).
 const { OpenAI, APIError, APIConnectionError } = loadOpenAISdk();
 
+/** The fields of a chat completion's `usage` that we read. */
+interface ChatCompletionUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+}
+
 export const defaultBaseURL = "https://api.openai.com/v1";
 
 /** The key: `OPENAI_API_KEY`, else `SA_OPENAI_API_KEY` (the name the Python tool reads). */
@@ -91,6 +99,16 @@ export const chatBody = (model: string, request: ChatRequest) => ({
   ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
 });
 
+/** A chat completion's `usage` (a live answer's, or a batch result line's) as ours; what is missing counts 0. */
+export function chatUsage(usage: ChatCompletionUsage | null | undefined): Usage {
+  return {
+    inputTokens: usage?.prompt_tokens ?? 0,
+    cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+    outputTokens: usage?.completion_tokens ?? 0,
+    reasoningTokens: usage?.completion_tokens_details?.reasoning_tokens ?? 0,
+  };
+}
+
 async function chat(client: OpenAIClient, model: string, request: ChatRequest): Promise<ChatResult> {
   const { data, response } = await client.chat.completions.create(chatBody(model, request), { signal: request.signal }).withResponse();
   const message = data.choices[0]?.message;
@@ -98,19 +116,13 @@ async function chat(client: OpenAIClient, model: string, request: ChatRequest): 
   const retries = retriesOf(response);
   // A refusal is a failed call: the next fallback model may answer.
   if (message?.refusal) throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(message.refusal)})`, { details: { retries } });
-  const usage = data.usage;
   return {
     content: message?.content ?? "",
     model: data.model || model,
     responseId: data.id,
     retries,
     ...(cutOff ? { cutOff } : {}),
-    usage: {
-      inputTokens: usage?.prompt_tokens ?? 0,
-      cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
-      outputTokens: usage?.completion_tokens ?? 0,
-      reasoningTokens: usage?.completion_tokens_details?.reasoning_tokens ?? 0,
-    },
+    usage: chatUsage(data.usage),
   };
 }
 

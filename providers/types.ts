@@ -91,9 +91,10 @@ export interface Endpoint {
   baseDir?: string;
 }
 
-/** What a provider may use; tests inject a local server's URL and a fetch. */
+/** What a provider may use; tests point it at a local server (the environment's or an endpoint's base URL). */
 export interface ProviderContext {
   env: Record<string, string | undefined>;
+  /** @default the global fetch */
   fetch?: typeof globalThis.fetch;
   http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; maxWaitMs?: number; stopped?: AbortSignal };
   onRetry?: (info: RetryInfo) => void;

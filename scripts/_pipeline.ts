@@ -33,6 +33,18 @@ function countLines(path: string): number | undefined {
   return text.trimStart().startsWith("[") ? undefined : text.split("\n").filter((l) => l.trim()).length;
 }
 
+/** The config with the task's flags, and the input and output it must have. */
+async function pipelineConfig(context: Pick<TaskContext<typeof pipelineArgs>, "config"> & { args: PipelineArgs }, inputHelp: string) {
+  const { args } = context;
+  const below = positiveInt(args, "batch-below");
+  const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined, batch: { enabled: args.batch ? true : undefined, below } });
+  const input = args.input ?? config.input;
+  const output = args.output ?? config.output;
+  if (!input) throw new SAError("E_USAGE", `--input is required (${inputHelp}, or - for stdin)`);
+  if (!output) throw new SAError("E_USAGE", "--output is required (a JSONL file, or - for stdout)");
+  return { config, input, output };
+}
+
 /**
  * The frame of a model-calling task: config, input and output, the runtime with tracing, the
  * progress display, the summary, and closing everything whatever happens.
@@ -45,12 +57,7 @@ export async function runPipelineTask(
   const { args, log } = context;
   // Until the run handles signals itself (and after), Ctrl-C or SIGTERM exits 130 or 143.
   exitOnSignal();
-  const below = positiveInt(args, "batch-below");
-  const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined, batch: { enabled: args.batch ? true : undefined, below } });
-  const input = args.input ?? config.input;
-  const output = args.output ?? config.output;
-  if (!input) throw new SAError("E_USAGE", `--input is required (${task.inputHelp}, or - for stdin)`);
-  if (!output) throw new SAError("E_USAGE", "--output is required (a JSONL file, or - for stdout)");
+  const { config, input, output } = await pipelineConfig(context, task.inputHelp);
   const runtime = await createRuntime({
     task: task.name,
     config,
@@ -65,6 +72,7 @@ export async function runPipelineTask(
   // The --json summary's first write would load node's streams (milliseconds) after the last
   // answer. Loaded instead while the first requests are out, when the run waits anyway.
   if (args.json && output !== "-") setTimeout(watchStdout, 20).unref();
+  const report = (summary: RunSummary) => printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path });
   try {
     log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
     const summary = await go(runtime, {
@@ -72,11 +80,11 @@ export async function runPipelineTask(
       output,
       strict: config.strict,
       handleSignals: true,
-      onExitNow: (summary) => printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path }),
+      onExitNow: report,
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
       expectedServices: countLines(input),
     });
-    printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path });
+    report(summary);
     return summary.exitCode;
   } finally {
     await runtime.close();

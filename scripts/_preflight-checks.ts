@@ -89,17 +89,17 @@ export async function checkInput(input: string | undefined): Promise<{ detail: s
 
 /** A write, read and delete probe against the configured cache store. */
 export async function checkCacheStore(config: Config): Promise<string> {
-  const storage = await createCacheStorage(config.cache as { driver: string });
-  const store = describeStore(config.cache as { driver: string });
+  const storage = await createCacheStorage(config.cache);
+  const store = describeStore(config.cache);
   try {
     const key = `preflight:probe:${process.pid}`;
     await storage.setItem(key, { probe: true }).catch((error) => {
-      throw new Error(`${store} cannot be written to (${storeFailure(storage, error)})`);
+      throw new SAError("E_CACHE", `${store} cannot be written to (${storeFailure(storage, error)})`, { cause: error });
     });
     const back = (await storage.getItem(key)) as { probe?: boolean } | null;
     await storage.removeItem(key);
-    if (!back?.probe) throw new Error(`${store}: the value written could not be read back`);
-    if (await storage.hasItem(key)) throw new Error(`${store}: the probe entry could not be deleted`);
+    if (!back?.probe) throw new SAError("E_CACHE", `${store}: the value written could not be read back`);
+    if (await storage.hasItem(key)) throw new SAError("E_CACHE", `${store}: the probe entry could not be deleted`);
     return `${store}: write, read and delete work`;
   } finally {
     await storage.dispose();

@@ -110,6 +110,32 @@ function configLoader(args: Record<string, unknown>, log: Log, taskName: string)
   };
 }
 
+/** The command line's mistakes citty lets through, as usage errors. */
+function refuseBadArgs(rawArgs: string[], args: ArgsDef, logFormat: string | undefined): void {
+  const bad = unknownFlag(rawArgs, args);
+  if (bad) throw new SAError("E_USAGE", `unknown flag ${bad} (see --help)`);
+  const empty = missingValue(rawArgs, args);
+  if (empty) throw new SAError("E_USAGE", `${empty} needs a value (see --help)`);
+  const extra = extraArgument(rawArgs, args);
+  if (extra !== undefined) throw new SAError("E_USAGE", `unexpected argument "${extra}" (see --help)`);
+  if (logFormat !== "text" && logFormat !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${logFormat}"`);
+}
+
+/** Says why a task failed: one line, the stack with --verbose, --json's object. Returns the exit code. */
+function reportFailure(caught: unknown, options: { log: Log; verbose: boolean; json: boolean }): number {
+  const { log } = options;
+  // citty's own argument errors (a missing positional) are usage errors too.
+  const error = (caught as Error)?.name === "CLIError" ? new SAError("E_USAGE", `${(caught as Error).message} (see --help)`, { cause: caught }) : caught;
+  const code = isSAError(error) ? error.exitCode : 1;
+  const message = isSAError(error) ? error.message : `unexpected error: ${errorMessage(error)}`;
+  log.error(message);
+  if (options.verbose && error instanceof Error) log.debug(error);
+  else if (!isSAError(error)) log.info("run again with --verbose for the stack trace");
+  // Scripts that parse --json output still get one object, even when the task could not start.
+  if (options.json) void writeStdout(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
+  return code;
+}
+
 /**
  * Runs a task as a program. Only this prints the final error and exits. `note` is a debug line
  * from the start-up (scripts/_start.ts: whether the task's code came from its bundle), logged
@@ -132,13 +158,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
       void writeStdout(`${(await import("../lib/version.ts")).versionLine()}\n`);
       code = 0;
     } else {
-      const bad = unknownFlag(rawArgs, task.args);
-      if (bad) throw new SAError("E_USAGE", `unknown flag ${bad} (see --help)`);
-      const empty = missingValue(rawArgs, task.args);
-      if (empty) throw new SAError("E_USAGE", `${empty} needs a value (see --help)`);
-      const extra = extraArgument(rawArgs, task.args);
-      if (extra !== undefined) throw new SAError("E_USAGE", `unexpected argument "${extra}" (see --help)`);
-      if (format !== "text" && format !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${format}"`);
+      refuseBadArgs(rawArgs, task.args, format);
       let exit = 0;
       await runCommand(
         defineCommand({
@@ -152,15 +172,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
       code = exit;
     }
   } catch (caught) {
-    // citty's own argument errors (a missing positional) are usage errors too.
-    const error = (caught as Error)?.name === "CLIError" ? new SAError("E_USAGE", `${(caught as Error).message} (see --help)`, { cause: caught }) : caught;
-    code = isSAError(error) ? error.exitCode : 1;
-    const message = isSAError(error) ? error.message : `unexpected error: ${errorMessage(error)}`;
-    log.error(message);
-    if (verbose && error instanceof Error) log.debug(error);
-    else if (!isSAError(error)) log.info("run again with --verbose for the stack trace");
-    // Scripts that parse --json output still get one object, even when the task could not start.
-    if (rawArgs.includes("--json")) void writeStdout(`${JSON.stringify({ status: "error", exitCode: code, code: isSAError(error) ? error.code : "E_UNEXPECTED", error: redact(message) })}\n`);
+    code = reportFailure(caught, { log, verbose, json: rawArgs.includes("--json") });
   }
   // Said last, so the line carries the run's fields (task, run id) like every other.
   if (options.note) log.debug(options.note);

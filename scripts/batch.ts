@@ -32,7 +32,7 @@ const task = defineTask({
     const config = await load();
     const out = (data: unknown, text: string) => void writeStdout(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
     if (action === "list") {
-      const storage = await createCacheStorage(config.cache as { driver: string });
+      const storage = await createCacheStorage(config.cache);
       try {
         const records = await refreshRecords(apiOf(config, false), lastRunRecords(await readBatchRecords(storage), Boolean(args.all)));
         out({ batches: records.map(({ customIds, ...r }) => r) }, recordsText(records));

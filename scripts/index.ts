@@ -27,12 +27,10 @@ export function listTasks(json: boolean): string {
   return `service-ambitions tasks (bun scripts/index.ts <task> --help):\n${entries.map((e) => `  ${e.name.padEnd(width)}  ${e.description}`).join("\n")}\n`;
 }
 
-/** A usage error of the catalogue itself: one line, exit 2; with --json also its one object on stdout, as every task says it. */
-async function usageError(message: string, argv: string[]): Promise<void> {
-  const { SAError } = await import("../lib/errors.ts");
-  const error = new SAError("E_USAGE", message);
-  process.stderr.write(`✖ ${error.message}\n`);
-  if (argv.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: 2, code: error.code, error: error.message })}\n`);
+/** A usage error of the catalogue itself (E_USAGE): one line, exit 2; with --json also its one object on stdout, as every task gives it. */
+function usageError(message: string, argv: string[]): void {
+  process.stderr.write(`✖ ${message}\n`);
+  if (argv.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: 2, code: "E_USAGE", error: message })}\n`);
   process.exitCode = 2;
 }
 

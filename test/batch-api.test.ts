@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createBatchApi } from "../lib/batch/api.ts";
 import { rejection, testKey } from "./helpers.ts";
 

@@ -66,6 +66,10 @@ describe("a redis cache that cannot be used", () => {
         expect(line).toStartWith(`✖ cache: redis redis://127.0.0.1:${url().split(":").at(-1)} cannot be written to (`);
         expect(line).toMatch(says);
         expect(result.stdout + result.stderr).not.toContain(password);
+        // --json names the failure as a cache error, not as a bug of the tool.
+        const json = await runScript("preflight", ["-i", "in.jsonl", "--json"], { cwd: dir });
+        const checks = (JSON.parse(json.stdout.trim().split("\n").at(-1)!) as { checks: Array<{ name: string; code?: string }> }).checks;
+        expect(checks.find((c) => c.name === "cache")?.code).toBe("E_CACHE");
       } finally {
         cleanup();
       }

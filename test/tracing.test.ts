@@ -36,6 +36,23 @@ const attr = (span: OtlpSpan, key: string) => {
 };
 
 describe("tracing", () => {
+  test("an OTLP protocol the exporters do not speak is a config error (exit 2) naming the variable", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], {
+        cwd: dir,
+        baseURL: server.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported (use http/json or http/protobuf)');
+      expect(result.stderr).not.toContain("unexpected error");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("run → service → call spans with GenAI attributes reach an OTLP/HTTP receiver", async () => {
     const receiver = startReceiver();
     const { dir, cleanup } = tempDir();

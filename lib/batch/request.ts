@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { chatBody as openaiChatBody } from "../../providers/openai.ts";
+import { chatBody as openaiChatBody, chatUsage } from "../../providers/openai.ts";
 import type { ChatRequest, ChatResult } from "../../providers/types.ts";
 
 /** One line of a batch input file: the body the live path would send to /v1/chat/completions. */
@@ -48,7 +48,6 @@ export function readResultLine(line: z.infer<typeof resultLineSchema>, model: st
   if (!parsed.success) return { ok: false, reason: "the answer is not a chat completion" };
   const { message, finish_reason } = parsed.data.choices[0]!;
   if (message.refusal) return { ok: false, reason: `the model refused (${message.refusal})` };
-  const usage = parsed.data.usage;
   return {
     ok: true,
     result: {
@@ -58,12 +57,7 @@ export function readResultLine(line: z.infer<typeof resultLineSchema>, model: st
       retries: 0,
       batchPriceFactor: priceFactor,
       ...(finish_reason === "length" ? { cutOff: true } : {}),
-      usage: {
-        inputTokens: usage?.prompt_tokens ?? 0,
-        cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
-        outputTokens: usage?.completion_tokens ?? 0,
-        reasoningTokens: usage?.completion_tokens_details?.reasoning_tokens ?? 0,
-      },
+      usage: chatUsage(parsed.data.usage),
     },
   };
 }

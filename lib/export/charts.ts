@@ -7,7 +7,7 @@ export const escapeXml = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c)
 
 export const levelNames = ["Initial", "Managed", "Defined", "Quantitatively Managed", "Optimizing"];
 /** Level 1 (pale) to 5 (deep), one blue scale, as in the workbook. */
-export const levelColours = ["#dbe9f6", "#9ecae1", "#5a9fd0", "#2b6fb0", "#0b3d78"];
+const levelColours = ["#dbe9f6", "#9ecae1", "#5a9fd0", "#2b6fb0", "#0b3d78"];
 const palette = ["#e15759", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#4e79a7", "#bab0ac", "#8cd17d", "#d37295"];
 
 export interface LegendEntry {

@@ -7,7 +7,7 @@ import { cellText, type TableSpec } from "./views.ts";
  * A cell a spreadsheet would run as a formula is prefixed with a quote and quoted, as OWASP
  * recommends for CSV injection (https://owasp.org/www-community/attacks/CSV_Injection).
  */
-export const guardFormula = (text: string) => (/^[=+\-@\t\r]/.test(text) ? `'${text}` : text);
+const guardFormula = (text: string) => (/^[=+\-@\t\r]/.test(text) ? `'${text}` : text);
 
 const options = (table: TableSpec) => ({
   columns: table.columns.map((c) => ({ key: c.key, header: c.key })),

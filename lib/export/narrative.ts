@@ -11,7 +11,7 @@ export interface MappedItem {
 }
 
 /** Facets as "Label: value" pairs, in the catalogue's order. */
-export function facetsText(c: CatalogueInfo, facets: Record<string, unknown> | null): string {
+function facetsText(c: CatalogueInfo, facets: Record<string, unknown> | null): string {
   return c.facets
     .map((f) => [f.label, facetValue(f, facets?.[f.id])] as const)
     .filter(([, v]) => v !== "")

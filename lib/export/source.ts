@@ -20,7 +20,7 @@ export interface EvolutionSource {
  * The Python tool's `run` output keeps mappings only in `plateau.mappings` groups
  * (item → features); fill each feature's own `mappings` from them when it has none.
  */
-export function withFeatureMappings(evolution: ServiceEvolution): ServiceEvolution {
+function withFeatureMappings(evolution: ServiceEvolution): ServiceEvolution {
   for (const plateau of evolution.plateaus) {
     const byFeature = new Map<string, Feature["mappings"]>();
     for (const [catalogue, items] of Object.entries(plateau.mappings)) {

@@ -4,7 +4,7 @@ import { labelsFromData, learnLabels, type Labels } from "./labels.ts";
 import type { EvolutionSource } from "./source.ts";
 
 /** How many service trajectories the chart draws one by one; the mean covers every service. */
-export const TRAJECTORY_LINES = 12;
+const TRAJECTORY_LINES = 12;
 
 export interface RunInfo {
   runIds: string[];

@@ -14,7 +14,7 @@ import { createRunState, runSummary } from "./run-state.ts";
 import { signalExitCode } from "../signals.ts";
 import { outcome, waitForCalls, watchStops } from "./shutdown.ts";
 
-export type { RecordHandler, RunContext, RunOptions, RunStatus, RunSummary } from "./engine-types.ts";
+export type { RunContext, RunOptions, RunSummary } from "./engine-types.ts";
 
 /** Dry-run misses printed one by one; the rest are in the --json summary. */
 const MAX_MISSES_LOGGED = 100;

@@ -27,9 +27,6 @@ function uuid5Scratch(name: string): Buffer {
   return digest;
 }
 
-/** The 16 bytes of the UUIDv5 of `name` in the URL namespace, in a buffer of their own. */
-export const uuid5Bytes = (name: string): Buffer => Buffer.from(uuid5Scratch(name).subarray(0, 16));
-
 /** The first `length` characters of the RFC 4648 base32 encoding of `bytes`. */
 function base32Prefix(bytes: Buffer, length: number): string {
   let out = "";

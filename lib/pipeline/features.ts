@@ -5,16 +5,9 @@ import { labelForLevel } from "../schema/evolution.ts";
 import { featuresResponse, type FeaturesAnswer } from "../schema/responses.ts";
 import type { Service } from "../schema/service.ts";
 import type { PipelineContext } from "./context.ts";
-import { byId, compareFeatures } from "./evolution.ts";
+import { byId, compareFeatures, type PlateauFeature } from "./evolution.ts";
 import { assignCode } from "./feature-id.ts";
 
-export interface GeneratedFeature {
-  feature_id: string;
-  name: string;
-  description: string;
-  role: string;
-  score: { level: number; label: string; justification: string };
-}
 
 const byRoleThenName = (a: { role: string; name: string; description: string }, b: typeof a) =>
   byId(a.role, b.role) || byId(a.name, b.name) || byId(a.description, b.description);
@@ -43,7 +36,7 @@ function checkFeatures(answer: FeaturesAnswer, roleIds: string[]): { value: Feat
 }
 
 /** Stage 2: one call per plateau gives features for every role, each with a CMMI score. */
-export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: GeneratedFeature[]; model: string; source?: AnswerSource }> {
+export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: PlateauFeature[]; model: string; source?: AnswerSource }> {
   const roleIds = ctx.data.roles.map((r) => r.role_id);
   const result = await ctx.session.call<FeaturesAnswer>({
     task: ctx.task,
@@ -60,7 +53,7 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
   });
   const taken = new Set<string>();
   // The id is the Python tool's code of the name as it is written (trimmed).
-  const features = [...result.value.features].sort(byRoleThenName).map((f): GeneratedFeature => ({
+  const features = [...result.value.features].sort(byRoleThenName).map((f): PlateauFeature => ({
     feature_id: assignCode(plateau.name, f.role, f.name.trim(), taken),
     name: f.name.trim(),
     description: f.description.trim(),

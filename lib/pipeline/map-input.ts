@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { evolutionSchema, featureSchema, roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
 import { parseService, serviceSchema, type Service } from "../schema/service.ts";
+import { isRecord } from "../is-record.ts";
 import { formatIssues } from "../zod-error.ts";
 
 const plateauFeatureSchema = featureSchema.extend({ plateau: z.number().int().positive().optional(), plateau_name: z.string().optional() });
@@ -40,7 +41,6 @@ type Parsed = { ok: true; item: MapInput; serviceId: string } | { ok: false; rea
 export const levelOf = (f: { plateau?: number; plateau_name?: string }, plateauNames: Map<number, string>) =>
   f.plateau ?? [...plateauNames].find(([, name]) => name === f.plateau_name)?.[0];
 
-export const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** The first feature with no role (the Python tool's model needs a `customer_type`), as a reason. */
 function missingRole(features: Feature[], path: string): string | undefined {
@@ -109,7 +109,7 @@ function parseFeatureRecord(value: unknown, ctx: MapInputContext): Parsed {
  * anything else is a bad line.
  */
 export function parseMapInput(value: unknown, ctx: MapInputContext): Parsed {
-  if (isObject(value) && "plateaus" in value) return parseEvolution(value, ctx);
-  if (isObject(value) && !("service" in value) && "service_id" in value) return parseLean(value, ctx);
+  if (isRecord(value) && "plateaus" in value) return parseEvolution(value, ctx);
+  if (isRecord(value) && !("service" in value) && "service_id" in value) return parseLean(value, ctx);
   return parseFeatureRecord(value, ctx);
 }

@@ -1,8 +1,8 @@
 import type { Config } from "../schema/config.ts";
+import { roundUsd } from "../pricing.ts";
 import { overLimits } from "../usage-guard.ts";
 import type { Misses, MissesEstimate } from "./engine-types.ts";
 
-const round = (usd: number) => Math.round(usd * 1e9) / 1e9;
 
 /** A dry run's misses summed: what a run would send and pay, and the limits that would stop it. */
 export function estimateMisses(misses: Misses, config: Pick<Config, "limits" | "budget">): MissesEstimate {
@@ -12,7 +12,7 @@ export function estimateMisses(misses: Misses, config: Pick<Config, "limits" | "
   for (const m of misses) {
     inputTokens += m.inputTokens;
     outputTokens += m.outputTokens;
-    costUsd = costUsd === null || m.costUsd === null ? null : round(costUsd + m.costUsd);
+    costUsd = costUsd === null || m.costUsd === null ? null : roundUsd(costUsd + m.costUsd);
   }
   const estimate = { calls: misses.length, inputTokens, outputTokens, costUsd };
   return { ...estimate, over: overLimits(estimate, config.limits, config.budget) };

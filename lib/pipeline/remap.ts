@@ -3,7 +3,8 @@ import type { Service } from "../schema/service.ts";
 import { roleOf, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
 import type { PipelineContext } from "./context.ts";
 import { buildEvolution, byId, compareFeatures, type PlateauFeature, type PlateauParts } from "./evolution.ts";
-import { isObject, levelOf, type MapInput } from "./map-input.ts";
+import { isRecord } from "../is-record.ts";
+import { levelOf, type MapInput } from "./map-input.ts";
 import { mapFeatures, type MappedItem } from "./mapping.ts";
 import { provenance } from "./provenance.ts";
 import { allSettled, answerSet, stagePriority, type AnswerSet } from "./service.ts";
@@ -17,7 +18,7 @@ function toPlateauFeature(f: Feature): PlateauFeature {
 
 /** The string entries of a `models` record (the Python tool's `meta.models` is string to string). */
 const stringsOnly = (value: unknown): Record<string, string> =>
-  Object.fromEntries(Object.entries(isObject(value) ? value : {}).filter((e): e is [string, string] => typeof e[1] === "string"));
+  Object.fromEntries(Object.entries(isRecord(value) ? value : {}).filter((e): e is [string, string] => typeof e[1] === "string"));
 
 /** The input line's gaps that this map does not fill: all but the mappings of the catalogues it maps. */
 const gapsNotMapped = (gaps: string | undefined, mapped: Catalogue[]): string[] =>

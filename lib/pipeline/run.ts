@@ -8,7 +8,7 @@ import { projectService } from "./service.ts";
 import { stageModels } from "../model-settings.ts";
 import { pythonLineKey } from "../python-line.ts";
 
-export type { RunOptions, RunSummary, RunStatus } from "./engine.ts";
+export type { RunOptions, RunSummary } from "./engine.ts";
 
 /** One service to project: its record as the input gave it, its fingerprint, its place in the run. */
 export interface ServiceWork {

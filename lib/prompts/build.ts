@@ -129,7 +129,7 @@ export interface MappingPromptInput {
 }
 
 export function mappingPrompt(domain: string, input: MappingPromptInput): ChatMessage[] {
-  const { catalogue, plateau } = input;
+  const { catalogue } = input;
   return [
     systemOnce(domain, `mapping:${catalogueKey(catalogue)}:${input.rationale}`, () =>
       render("mapping.system", {

@@ -15,9 +15,10 @@ export interface CoordinateOptions {
   settings: QueueSettings;
   /** Workers in this process too (0: only other processes work the queue). */
   localWorkers?: number;
-  /** How often the queue's counts are shown. @default 5000 */
-  progressMs?: number;
 }
+
+/** How often the queue's counts are shown (and the journal and removed jobs looked at). */
+const progressMs = 5000;
 
 /** Redis failed reasons that mean the run's shared budget is spent or a usage limit reached (see the worker's stop check). */
 const stoppedRun = /^run \S+ stopped: /;
@@ -48,7 +49,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   const owns = (entry: { runId: string | null; jobId: string | null }) => entry.runId === rt.runId || (entry.jobId !== null && jobIds.has(entry.jobId));
   const journal = await createJournalReader(connection, keys.journal, { owns, record: recordWarningOnce(rt), quarantine: (entry) => rt.quarantine.add(entry) });
   const pullJournal = () => journal.pull();
-  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), coordinate.progressMs ?? 5000);
+  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), progressMs);
   ticker.unref?.();
   try {
     await events.waitUntilReady();

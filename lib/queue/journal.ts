@@ -90,7 +90,7 @@ export interface JournalEntry {
 }
 
 /** Entries from `from` on: calls, and what workers quarantined; a foreign or torn entry is skipped. */
-export async function readRedisJournal(client: Redis, key: string, from: number): Promise<{ entries: JournalEntry[]; next: number }> {
+async function readRedisJournal(client: Redis, key: string, from: number): Promise<{ entries: JournalEntry[]; next: number }> {
   const raw = await client.lrange(key, from, -1);
   const entries: JournalEntry[] = [];
   raw.forEach((text, i) => {

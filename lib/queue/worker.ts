@@ -7,7 +7,7 @@ import { projectService } from "../pipeline/service.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { parseService } from "../schema/service.ts";
-import { jobIdFor, type QueueSettings } from "./connection.ts";
+import type { QueueSettings } from "./connection.ts";
 import { queueJobSchema, type QueueJob } from "./job.ts";
 import type { SharedBudget } from "./budget.ts";
 import { currentJob, type RedisJournal } from "./journal.ts";
@@ -134,5 +134,3 @@ async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: 
   await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
   return outcome;
 }
-
-export { jobIdFor };

@@ -1,8 +1,8 @@
 import { roleOf, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
-import type { CheckId, ChecksConfig, Severity } from "./checks-config.ts";
+import type { CheckId, Severity } from "./checks-config.ts";
 import { gapsOf } from "../pipeline/gaps.ts";
 
-export { checkIds, checksConfigSchema, severitySchema, type CheckId, type ChecksConfig, type Severity } from "./checks-config.ts";
+export { checkIds, type CheckId, type ChecksConfig, type Severity } from "./checks-config.ts";
 
 export const defaultSeverity: Record<CheckId, Severity> = {
   incomplete: "error",
@@ -45,9 +45,9 @@ const wordSet = (name: string) =>
     .join(" ");
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-export const mentions = (text: string, word: string) => new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(word)}($|[^\\p{L}\\p{N}])`, "iu").test(text);
+const mentions = (text: string, word: string) => new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(word)}($|[^\\p{L}\\p{N}])`, "iu").test(text);
 
-export const averageLevel = (p: PlateauResult) => (p.features.length ? p.features.reduce((s, f) => s + f.score.level, 0) / p.features.length : undefined);
+const averageLevel = (p: PlateauResult) => (p.features.length ? p.features.reduce((s, f) => s + f.score.level, 0) / p.features.length : undefined);
 
 export function repeatedFeatures(e: ServiceEvolution): Array<Omit<Finding, "severity">> {
   const seen = new Map<string, string>();

@@ -4,7 +4,7 @@ import type { FacetChange, FeatureChange, PlateauDiff, ServiceDiff } from "./dif
 
 const clip = (s: string | number, n = 60) => (String(s).length > n ? `${String(s).slice(0, n - 1)}…` : String(s));
 
-export function summaryLines(r: DiffReport): string[] {
+function summaryLines(r: DiffReport): string[] {
   return [
     `services  ${r.services.added} added, ${r.services.removed} removed, ${r.services.changed} changed`,
     `features  ${r.features.added} added, ${r.features.removed} removed, ${r.features.changed} changed`,
@@ -14,7 +14,7 @@ export function summaryLines(r: DiffReport): string[] {
 }
 
 /** `applications:APP1 (interface: UI → API)`: the facets that differ, old → new. */
-export function facetText(c: FacetChange): string {
+function facetText(c: FacetChange): string {
   const keys = [...new Set([...Object.keys(c.old ?? {}), ...Object.keys(c.new ?? {})])].sort();
   const shown = (v: unknown) => (v === undefined || v === null ? "none" : String(v));
   const parts = keys.filter((k) => JSON.stringify(c.old?.[k]) !== JSON.stringify(c.new?.[k])).map((k) => `${k}: ${shown(c.old?.[k])} → ${shown(c.new?.[k])}`);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { formatIssues } from "../zod-error.ts";
+import { isRecord } from "../is-record.ts";
 
 /** The Python tool strips a job's name before checking it is not empty; so do we. */
 const jobName = z.string().refine((s) => s.trim().length > 0, "a job needs a non-blank name");
@@ -29,8 +30,6 @@ export type Service = z.infer<typeof serviceSchema>;
 /** The keys the Python tool's `ServiceInput` (and its seed `ServiceFeature`) allow; it forbids any other. */
 const serviceKeys = new Set(["service_id", "name", "parent_id", "customer_type", "description", "jobs_to_be_done", "features"]);
 const seedFeatureKeys = new Set(["feature_id", "name", "description"]);
-
-const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** `value` with only the `allowed` keys; the names of the others go to `dropped`, prefixed. */
 function keepKnown(value: Record<string, unknown>, allowed: Set<string>, prefix: string, dropped: Set<string>) {

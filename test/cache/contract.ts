@@ -121,7 +121,7 @@ export function testCacheDriver(name: string, options: { setup: () => Promise<Ca
     });
 
     test("concurrent writers of the same key leave a whole entry", async () => {
-      const writers = Array.from({ length: 8 }, (_, i) => createCallCache(storage, { mode: "refresh", log: warningLog().log }));
+      const writers = Array.from({ length: 8 }, () => createCallCache(storage, { mode: "refresh", log: warningLog().log }));
       const big = (i: number) => sampleEntry({ writer: i, payload: "x".repeat(200_000) });
       await Promise.all(writers.flatMap((w, i) => [w.store(key("8"), big(i)), w.store(key("8"), big(i))]));
       const entry = await createCallCache(storage, { mode: "read", log: warningLog().log }).lookup(key("8"));
