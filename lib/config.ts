@@ -103,8 +103,20 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
   return { layer, sources, ignored };
 }
 
+/** Where a config file failed to load, and why: a YAML error and Bun's build error (a TS/JS syntax error) know their line; a JSON one is found again (Bun's message has no position). */
+function loadFailure(cause: unknown, ext: string, text: string | undefined): { line?: number; message: string } {
+  const built = (cause as { errors?: Array<{ message?: string; position?: { line?: number } | null }> }).errors?.[0];
+  if (built?.message) return { line: built.position?.line ?? undefined, message: built.message };
+  const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
+  return { line, message: (cause as Error).message.split("\n")[0]! };
+}
+
+const configExtensions = [".json", ".yaml", ".yml", ".ts", ".js", ".mjs"];
+
 async function readConfigFile(file: string): Promise<Plain> {
   const ext = extname(file);
+  // No extension (`--config <(...)`, /dev/stdin) is read as YAML, which takes JSON too.
+  if (ext && !configExtensions.includes(ext)) throw new SAError("E_CONFIG", `config ${file}: unknown kind of file "${ext}" (a config is ${configExtensions.join(", ")})`);
   let text: string | undefined;
   try {
     if (ext === ".ts" || ext === ".js" || ext === ".mjs") {
@@ -119,9 +131,8 @@ async function readConfigFile(file: string): Promise<Plain> {
     if (!isRecord(data)) throw new Error("expected an object at the top level");
     return data;
   } catch (cause) {
-    // A YAML error knows its line; a JSON one is found again (Bun's message has no position).
-    const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
-    throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${(cause as Error).message.split("\n")[0]}`, { cause });
+    const { line, message } = loadFailure(cause, ext, text);
+    throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${message}`, { cause });
   }
 }
 

@@ -104,6 +104,18 @@ describe("config layering", () => {
     expect(message).not.toContain("\n");
   });
 
+  test("a TS config with a syntax error names its line and what is wrong; a config of an unknown kind (.toml) is named as such", async () => {
+    const ts = dirWith("service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  rpm: 5,,\n};\n');
+    const message = await configError(() => loadConfig({ cwd: ts, env: {} }));
+    expect(message).toContain("service-ambitions.config.ts:3: ");
+    expect(message).not.toContain("errors building");
+    const toml = dirWith("settings.toml", 'model = "synthetic:a"\n');
+    expect(await configError(() => loadConfig({ cwd: toml, configPath: "settings.toml", env: {} }))).toContain('settings.toml: unknown kind of file ".toml"');
+    // No extension (`--config <(...)`) is still read, as YAML (which takes JSON).
+    const bare = dirWith("settings", '{"model": "synthetic:a"}\n');
+    expect((await loadConfig({ cwd: bare, configPath: "settings", env: {} })).model).toBe("synthetic:a");
+  });
+
   test("an SA_ variable for a text key keeps its text when it looks like a number or a JSON word; other keys still parse JSON", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
