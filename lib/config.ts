@@ -59,7 +59,11 @@ const pythonEnvAliases: Record<string, { path: string[]; value: (raw: string) =>
   SA_USE_LOCAL_CACHE: { path: ["cacheMode"], value: (raw) => (["1", "true", "yes"].includes(raw.toLowerCase()) ? undefined : "off") },
 };
 
-/** Whether the config key at `path` takes text (so `SA_CONTEXT_ID=2024` is the id "2024", not the number). */
+/**
+ * Whether the top-level config key at `path` takes text, so a variable's value such as 2024 for
+ * `contextId` stays the id "2024", not the number. Nested keys (a cache driver's options) are
+ * parsed as JSON, as their drivers expect.
+ */
 function takesText(schema: AnySchema, path: string[]): boolean {
   let node = schema;
   while (["default", "optional", "nullable", "prefault"].includes(node.def.type)) node = node.def.innerType;
@@ -93,7 +97,7 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
       ignored.push(name);
       continue;
     }
-    const value = alias ? alias.value(raw) : envValue(raw, takesText(configSchema as unknown as AnySchema, path));
+    const value = alias ? alias.value(raw) : envValue(raw, path.length === 1 && takesText(configSchema as unknown as AnySchema, path));
     if (value === undefined) continue;
     let node = layer;
     for (const key of path.slice(0, -1)) node = (node[key] = isRecord(node[key]) ? node[key] : {}) as Plain;

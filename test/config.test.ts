@@ -116,12 +116,12 @@ describe("config layering", () => {
     expect((await loadConfig({ cwd: bare, configPath: "settings", env: {} })).model).toBe("synthetic:a");
   });
 
-  test("an SA_ variable for a text key keeps its text when it looks like a number or a JSON word; other keys still parse JSON", async () => {
+  test("an SA_ variable for a top-level text key keeps its text when it looks like a number or a JSON word; other keys still parse JSON", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
-    const env = { SA_CONTEXT_ID: "2024", SA_CONTEXT: "2024", SA_INSPIRATION: "true", SA_INPUT: "1", SA_CACHE__BASE: "007", SA_CONCURRENCY: "3", SA_STRICT: "true", SA_MODELS__FALLBACK: '["synthetic:b"]' };
+    const env = { SA_CONTEXT_ID: "2024", SA_CONTEXT: "2024", SA_INSPIRATION: "true", SA_INPUT: "1", SA_CONCURRENCY: "3", SA_STRICT: "true", SA_MODELS__FALLBACK: '["synthetic:b"]' };
     const config = await loadConfig({ cwd: t.dir, env });
-    expect([config.contextId, config.context, config.inspiration, config.input, config.cache.base]).toEqual(["2024", "2024", "true", "1", "007"]);
+    expect([config.contextId, config.context, config.inspiration, config.input]).toEqual(["2024", "2024", "true", "1"]);
     expect([config.concurrency, config.strict, config.models.fallback]).toEqual([3, true, ["synthetic:b"]]);
   });
 
