@@ -101,6 +101,10 @@ describe("map", () => {
       const elsewhere = await runScript("map", ["--input", features, "--service-file", fixtureServices, "--output", "other.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
       expect(elsewhere.code).toBe(1);
       expect(elsewhere.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
+      // A --service-file that cannot be read is named by its flag (not as "input", which is --input's file): exit 2.
+      const missing = await runScript("map", ["--input", features, "--service-file", "nowhere.jsonl", "--output", "missing.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr.split("\n").filter((l) => l.startsWith("✖"))).toEqual(["✖ --service-file nowhere.jsonl: file not found"]);
 
       // A feature with no role would fail the Python tool's model: the line is refused by number.
       const roleless = writeJsonl(join(dir, "roleless.jsonl"), [{ service_id: "L01", features: [{ feature_id: "X1", name: "n", description: "d", score: { level: 1, label: "Initial", justification: "j" } }] }]);
