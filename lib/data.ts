@@ -34,6 +34,9 @@ export interface Dataset {
 
 
 async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
+  // A spreadsheet export named as a data file: say what is read, not that "id,name" is bad JSON.
+  const kind = /\.(csv|tsv|xlsx?)$/i.exec(file)?.[1];
+  if (kind) throw new SAError("E_DATA", `data ${file}: data files are JSON (a catalogue: a list of {id, name, description}, or the object form with facets), not ${kind.toUpperCase()}`);
   let text: string;
   try {
     text = await readFile(file, "utf8");

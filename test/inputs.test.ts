@@ -112,7 +112,7 @@ describe("input edges", () => {
 });
 
 describe("data files that cannot be read", () => {
-  test("a catalogue missing from the data folder, or a data file that is a folder: exit 2, one line naming the file in plain words", async () => {
+  test("a catalogue missing from the data folder, a data file that is a folder, or a catalogue kept as CSV: exit 2, one line naming the file in plain words", async () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = join(dir, "in.jsonl");
@@ -129,6 +129,14 @@ describe("data files that cannot be read", () => {
       const folder = await runScript("preflight", ["--input", input, "--data", data, "--model", "synthetic:demo"], { cwd: dir });
       expect(folder.code).toBe(2);
       expect(folder.stdout).toContain(`✖ data: ${join(data, "roles.json")}: a folder, not a file`);
+      // A catalogue kept as CSV and named in mappingSets: said to be CSV, not "invalid JSON" at "id,name".
+      rmSync(join(data, "roles.json"), { recursive: true });
+      cpSync(join(fixtureData, "roles.json"), join(data, "roles.json"));
+      writeFileSync(join(data, "apps.csv"), "id,name,description\nAPP1,App one,First\n");
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ mappingSets: [{ file: "apps.csv", field: "applications" }] }));
+      const csv = await runScript("run", ["--input", input, "--output", "csv.jsonl", "--data", data, "--model", "synthetic:demo"], { cwd: dir });
+      expect(csv.code).toBe(2);
+      expect(csv.stderr.split("\n").filter((l) => l.startsWith("✖"))).toEqual([`✖ data ${join(data, "apps.csv")}: data files are JSON (a catalogue: a list of {id, name, description}, or the object form with facets), not CSV`]);
     } finally {
       cleanup();
     }
