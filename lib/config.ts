@@ -250,7 +250,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const flags = options.overrides ?? {};
   const given = { layer: flags, name: "--model" };
   const fromFile = modelGivesWay(fileLayer?.layer ?? {}, given, { earlier: options.configPath ?? file ?? "the config", log: options.log });
-  const fromEnv = modelGivesWay(envValues, given, { earlier: "the SA_MODELS__* variables", log: options.log });
+  const fromEnv = modelGivesWay(envValues, given, { earlier: "the environment", log: options.log });
   const merged = mergeLayers(fromFile, fromEnv, flags);
   const parsed = configSchema.safeParse(merged, once);
   if (!parsed.success) {
