@@ -266,6 +266,10 @@ describe("preflight", () => {
       expect(badConfig.code).toBe(2);
       // The file and line, named once: not "config: config FILE".
       expect(badConfig.stdout).toMatch(/✖ config: \S*service-ambitions\.config\.json:1: concurrency/);
+      writeFileSync(join(dir, "service-ambitions.config.json"), "{}");
+      const badEnv = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl")], { cwd: dir, env: { SA_RPM: "fast" } });
+      expect(badEnv.code).toBe(2);
+      expect(badEnv.stdout).toContain("✖ config: SA_RPM (rpm): ");
     } finally {
       cleanup();
     }
