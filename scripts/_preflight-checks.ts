@@ -84,7 +84,8 @@ export async function checkInput(input: string | undefined): Promise<{ detail: s
   if (!input) throw new SAError("E_USAGE", "no --input given");
   const { services, bad } = await readServices(input);
   const problems = bad.map((b) => `${input}:${b.line}: ${b.reason}`);
-  return { detail: `${input}: ${services.length} valid services${problems.length ? `, ${problems.length} bad lines` : ""}`, problems, services };
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  return { detail: `${input}: ${count(services.length, "valid service")}${problems.length ? `, ${count(problems.length, "bad line")}` : ""}`, problems, services };
 }
 
 /** A write, read and delete probe against the configured cache store. */
