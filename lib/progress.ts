@@ -1,5 +1,5 @@
 import type { Clock } from "./clock.ts";
-import type { Log } from "./log.ts";
+import { divertLogLines, type Log } from "./log.ts";
 import type { MultiBar } from "cli-progress";
 
 export interface StageProgress {
@@ -127,6 +127,13 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
       started = clock.now();
       process.once("exit", showCursor);
       render();
+      // A line logged while the bars are drawn goes above them: written straight to the terminal it
+      // would land at the end of the last bar and be drawn over. Line wrapping, off for the bars, is
+      // on for the line, so a long message wraps rather than being cut.
+      if (stream === process.stderr) divertLogLines((text) => {
+        bars.log(`\x1b[J\x1b[?7h${text}\x1b[?7l`);
+        bars.update();
+      });
       timer = setInterval(render, 125);
       timer.unref?.();
     },
@@ -135,6 +142,7 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
       if (timer) clearInterval(timer);
       if (read) render();
       bars.stop();
+      divertLogLines(undefined);
       process.off("exit", showCursor);
     },
   };

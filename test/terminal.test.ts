@@ -42,3 +42,50 @@ describe("terminal state", () => {
     }
   }, 60_000);
 });
+
+/** What a terminal of `cols` columns shows after `raw`: its lines, a wrapped line joined back into one. */
+async function screen(raw: string, cols = 100): Promise<string[]> {
+  const { Terminal } = (await import("@xterm/headless")).default;
+  const term = new Terminal({ cols, rows: 40, scrollback: 5000, allowProposedApi: true });
+  await new Promise<void>((done) => term.write(raw, done));
+  const buffer = term.buffer.active;
+  const lines: string[] = [];
+  for (let i = 0; i < buffer.length; i++) {
+    const line = buffer.getLine(i)!;
+    const text = line.translateToString(true);
+    if (line.isWrapped && lines.length) lines[lines.length - 1] += text;
+    else lines.push(text);
+  }
+  return lines.filter((l) => l.trim());
+}
+
+describe("log lines while the bars are drawn", () => {
+  test("a service's error logged mid-run stays on screen above the bars, which are left drawn once", async () => {
+    // Request 5 is a features call (the 3 descriptions calls go first): a 400, so its service fails mid-run.
+    const server = startTestServer({ latencyMs: 300, fault: (n) => (n === 5 ? { type: "400" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
+      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
+      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData].join(" ");
+      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const raw = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(1);
+      const lines = await screen(raw);
+      const error = lines.findIndex((l) => /^✖ \[SVC00\d\] service SVC00\d failed at features: .*HTTP 400/.test(l));
+      expect(error).toBeGreaterThan(-1);
+      // Each bar once (none left behind half drawn over), below the error, and the summary below them.
+      for (const stage of ["services", "descriptions", "features", "mapping"]) {
+        const at = lines.flatMap((l, i) => (l.startsWith(` ${stage} `) ? [i] : []));
+        expect({ stage, count: at.length }).toEqual({ stage, count: 1 });
+        expect(at[0]!).toBeGreaterThan(error);
+      }
+      expect(lines.findIndex((l) => l.startsWith("⚠ failed: 2 written, 1 failed"))).toBeGreaterThan(lines.findIndex((l) => l.startsWith(" mapping ")));
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+});
