@@ -74,6 +74,18 @@ describe("progress and logs", () => {
     }
   });
 
+  test("--quiet still says why the exit code is not 0: a usage limit (exit 3)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet", "--max-requests", "3", "--concurrency", "1"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(3);
+      expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^✖ limit: 0 written, .*\(max-requests 3 reached\)$/)]);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("--log-format json gives only JSON lines on stderr, with the run id and service id", async () => {
     const { dir, cleanup } = tempDir();
     try {

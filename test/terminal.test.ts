@@ -82,7 +82,7 @@ describe("log lines while the bars are drawn", () => {
         expect({ stage, count: at.length }).toEqual({ stage, count: 1 });
         expect(at[0]!).toBeGreaterThan(error);
       }
-      expect(lines.findIndex((l) => l.startsWith("⚠ failed: 2 written, 1 failed"))).toBeGreaterThan(lines.findIndex((l) => l.startsWith(" mapping ")));
+      expect(lines.findIndex((l) => l.startsWith("✖ failed: 2 written, 1 failed"))).toBeGreaterThan(lines.findIndex((l) => l.startsWith(" mapping ")));
     } finally {
       cleanup();
       await server.stop();
