@@ -19,8 +19,12 @@ async function exporterFor(env: Record<string, string | undefined>): Promise<Spa
 /** Ends a span, marked failed (the message redacted) when an error ended its work. */
 function finish(span: Span, error?: unknown): void {
   if (error) {
-    span.recordException(error instanceof Error ? error : new Error(String(error)));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: redact(error instanceof Error ? error.message : String(error)) });
+    const e = error instanceof Error ? error : new Error(String(error));
+    const { code } = e as { code?: unknown };
+    // The exception event carries the message and the stack: redacted, as every log line is (a
+    // plug-in provider's error may quote a key).
+    span.recordException({ ...(typeof code === "string" || typeof code === "number" ? { code } : {}), name: e.name, message: redact(e.message), stack: e.stack ? redact(e.stack) : undefined });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: redact(e.message) });
   }
   span.end();
 }

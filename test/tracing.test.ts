@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
@@ -98,6 +99,32 @@ describe("tracing", () => {
       // Prompts stay off spans unless --log-prompts.
       expect(calls.every((c) => attr(c, "gen_ai.input.messages") === undefined)).toBe(true);
       expect(JSON.stringify(receiver.spans)).not.toContain(testKey);
+    } finally {
+      cleanup();
+      receiver.stop();
+    }
+  });
+
+  test("an error that quotes the key reaches the spans' exception events redacted, as it reaches the log", async () => {
+    const receiver = startReceiver();
+    const { dir, cleanup } = tempDir();
+    try {
+      // A plug-in whose service's error quotes the key it was sent: the log line redacts it, and so must the spans.
+      writeFileSync(join(dir, "leaky.ts"), `import { defineProvider } from ${JSON.stringify(join(root, "providers/define.ts"))};
+export default defineProvider({ create: (model) => ({ name: "leaky", model, baseURL: "leaky:", async complete() { throw new Error("upstream refused key " + process.env.OPENAI_API_KEY); } }) });
+`);
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ providers: { leaky: { type: "module", module: "./leaky.ts" } } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--model", "leaky:m1"], {
+        cwd: dir,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("upstream refused key [redacted]");
+      const spans = JSON.stringify(receiver.spans);
+      expect(spans).toContain('"exception.message"');
+      expect(spans).toContain("upstream refused key [redacted]");
+      expect(spans).not.toContain(testKey);
     } finally {
       cleanup();
       receiver.stop();
