@@ -64,8 +64,8 @@ export async function createOtelTracing(env: Record<string, string | undefined>,
       // Services start from the queue's context, not the run's: give them the run as parent.
       return tracer.startActiveSpan(`service ${serviceId}`, { attributes: { "sa.service_id": serviceId } }, runContext ?? context.active(), (span) => active(span, fn));
     },
-    call(name, attributes) {
-      const span = tracer.startSpan(name, { attributes: clean(attributes) }, context.active());
+    call(name, attributes, startTime) {
+      const span = tracer.startSpan(name, { attributes: clean(attributes), startTime }, context.active());
       return {
         set: (a) => span.setAttributes(clean(a)),
         end: (error) => finish(span, error),

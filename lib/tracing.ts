@@ -18,8 +18,8 @@ export interface Tracing {
   run<T>(name: string, attributes: SpanAttributes, fn: () => Promise<T>): Promise<T>;
   /** One service, a child of the run span whatever context it is called from. */
   service<T>(serviceId: string, fn: () => Promise<T>): Promise<T>;
-  /** One model call, a child of the active (service) span. */
-  call(name: string, attributes: SpanAttributes): CallSpan;
+  /** One model call, a child of the active (service) span; `startTime` (epoch ms) when it began before the span was made. */
+  call(name: string, attributes: SpanAttributes, startTime?: number): CallSpan;
   shutdown(): Promise<void>;
 }
 

@@ -131,6 +131,32 @@ export default defineProvider({ create: (model) => ({ name: "leaky", model, base
     }
   });
 
+  test("a run stopped by a limit has a call span for each call sent, none for those it never sent; a failed one is an error", async () => {
+    const receiver = startReceiver();
+    // Request 2 is refused (HTTP 400): its call failed, and its span says so.
+    const own = startTestServer({ latencyMs: 50, fault: (n) => (n === 2 ? { type: "400" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet", "--max-requests", "6", "--concurrency", "2"], {
+        cwd: dir,
+        baseURL: own.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      expect(result.code).toBe(3);
+      const calls = receiver.spans.filter((s) => s.name.startsWith("chat "));
+      const failed = calls.filter((s) => (s as { status?: { code?: number } }).status?.code === 2);
+      expect(own.requests).toHaveLength(6);
+      expect(calls).toHaveLength(6);
+      expect(failed).toHaveLength(1);
+      expect(JSON.stringify(failed[0])).toContain("HTTP 400");
+    } finally {
+      cleanup();
+      receiver.stop();
+      await own.stop();
+    }
+  });
+
   test("--log-prompts puts prompts and answers on call spans", async () => {
     const receiver = startReceiver();
     const { dir, cleanup } = tempDir();
