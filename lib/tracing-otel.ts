@@ -29,8 +29,9 @@ function finish(span: Span, error?: unknown): void {
   span.end();
 }
 
-/** Runs `fn` in a span and ends the span with its outcome. */
-async function active<T>(span: Span, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` in a span and ends the span with its outcome; `open` holds the span meanwhile. */
+async function active<T>(span: Span, open: Set<Span>, fn: () => Promise<T>): Promise<T> {
+  open.add(span);
   try {
     const result = await fn();
     finish(span);
@@ -38,7 +39,16 @@ async function active<T>(span: Span, fn: () => Promise<T>): Promise<T> {
   } catch (error) {
     finish(span, error);
     throw error;
+  } finally {
+    open.delete(span);
   }
+}
+
+/** Ends the spans still open (children first: the run began first) and sends what is queued, `waitMs` at most. */
+async function abandonSpans(provider: TracerProvider, open: Set<Span>, reason: string, waitMs: number): Promise<void> {
+  for (const span of [...open].reverse()) finish(span, new Error(reason));
+  open.clear();
+  await Promise.race([provider.forceFlush().catch(() => {}), new Promise((done) => setTimeout(done, waitMs).unref())]);
 }
 
 /** Manual spans over OTLP/HTTP. Bun needs the AsyncLocalStorage context manager for parents to stick. */
@@ -50,6 +60,8 @@ export async function createOtelTracing(env: Record<string, string | undefined>,
   });
   const tracer = provider.getTracer("service-ambitions");
   let runContext: Context | undefined;
+  // Spans begun and not ended yet, so that an exit at once can end and send them.
+  const open = new Set<Span>();
 
   return {
     enabled: true,
@@ -57,20 +69,25 @@ export async function createOtelTracing(env: Record<string, string | undefined>,
     run(name, attributes, fn) {
       return tracer.startActiveSpan(name, { attributes: clean(attributes) }, (span) => {
         runContext = context.active();
-        return active(span, fn);
+        return active(span, open, fn);
       });
     },
     service(serviceId, fn) {
       // Services start from the queue's context, not the run's: give them the run as parent.
-      return tracer.startActiveSpan(`service ${serviceId}`, { attributes: { "sa.service_id": serviceId } }, runContext ?? context.active(), (span) => active(span, fn));
+      return tracer.startActiveSpan(`service ${serviceId}`, { attributes: { "sa.service_id": serviceId } }, runContext ?? context.active(), (span) => active(span, open, fn));
     },
     call(name, attributes, startTime) {
       const span = tracer.startSpan(name, { attributes: clean(attributes), startTime }, context.active());
+      open.add(span);
       return {
         set: (a) => span.setAttributes(clean(a)),
-        end: (error) => finish(span, error),
+        end: (error) => {
+          open.delete(span);
+          finish(span, error);
+        },
       };
     },
+    abandon: (reason, waitMs = 1000) => abandonSpans(provider, open, reason, waitMs),
     async shutdown() {
       await provider.forceFlush();
       await provider.shutdown();

@@ -21,6 +21,8 @@ export interface Tracing {
   /** One model call, a child of the active (service) span; `startTime` (epoch ms) when it began before the span was made. */
   call(name: string, attributes: SpanAttributes, startTime?: number): CallSpan;
   shutdown(): Promise<void>;
+  /** For an exit at once (a second Ctrl-C): ends the spans still open, failed with `reason`, and sends them, waiting `waitMs` at most. */
+  abandon(reason: string, waitMs?: number): Promise<void>;
 }
 
 const noSpan: CallSpan = { set() {}, end() {} };
@@ -32,6 +34,7 @@ export const noTracing: Tracing = {
   service: (_id, fn) => fn(),
   call: () => noSpan,
   shutdown: async () => {},
+  abandon: async () => {},
 };
 
 const tracingEnabled = (env: Record<string, string | undefined>) => Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);

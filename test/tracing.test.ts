@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, root, runScript, spawnScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
 
 interface OtlpValue { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean }
 interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; attributes: { key: string; value: OtlpValue }[] }
@@ -150,6 +150,36 @@ export default defineProvider({ create: (model) => ({ name: "leaky", model, base
       expect(calls).toHaveLength(6);
       expect(failed).toHaveLength(1);
       expect(JSON.stringify(failed[0])).toContain("HTTP 400");
+    } finally {
+      cleanup();
+      receiver.stop();
+      await own.stop();
+    }
+  });
+
+  test("a second Ctrl-C exits at once and still sends the run and service spans, so no call span is left without its parents", async () => {
+    const receiver = startReceiver();
+    const own = startTestServer({ latencyMs: 1500 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet", "--concurrency", "2"], {
+        cwd: dir,
+        baseURL: own.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      // Two answers in (their spans leave with the next batch), two calls in flight.
+      while (own.answered < 2 || own.requests.length < 4) await Bun.sleep(20);
+      proc.kill("SIGINT");
+      await Bun.sleep(200);
+      proc.kill("SIGINT");
+      expect(await proc.exited).toBe(130);
+      const byId = new Map(receiver.spans.map((s) => [s.spanId, s]));
+      const runs = receiver.spans.filter((s) => s.name === "run");
+      expect(runs).toHaveLength(1);
+      expect(JSON.stringify(runs[0])).toContain("a second signal stopped the run at once");
+      expect(receiver.spans.filter((s) => s.name.startsWith("chat ")).length).toBeGreaterThanOrEqual(2);
+      expect(receiver.spans.filter((s) => s.parentSpanId && !byId.has(s.parentSpanId)).map((s) => s.name)).toEqual([]);
     } finally {
       cleanup();
       receiver.stop();
