@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
@@ -21,6 +22,20 @@ describe("progress and logs", () => {
       expect(result.stderr).not.toMatch(ansi);
       expect(result.stderr).toMatch(/progress: 1\/2 services done; calls descriptions \d+\/2, features \d+\/10, mapping \d+\/30;/);
       expect(result.stderr).toMatch(/finished: 2\/2 services done; calls descriptions 2\/2, features 10\/10, mapping 30\/30; 0 cached, 0 retries, \$[\d.]+, [\d.]+ calls\/s/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a JSON array input (the Python tool's form) is counted ahead too: the lines say done/total, and come at each 10%", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.json");
+      writeFileSync(input, JSON.stringify(makeServices(2), null, 2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(/progress: 1\/2 services done;/);
+      expect(result.stderr).toMatch(/finished: 2\/2 services done; calls descriptions 2\/2, features 10\/10, mapping 30\/30;/);
     } finally {
       cleanup();
     }
