@@ -148,11 +148,15 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
   };
 }
 
-/** TTY → live bars; CI or no TTY → plain lines; --quiet → nothing. */
-export async function createProgress(options: { log: Log; clock: Clock; quiet?: boolean; json?: boolean; stream?: NodeJS.WriteStream; env?: Record<string, string | undefined> }): Promise<Progress> {
+/**
+ * TTY → live bars; CI or no TTY → plain lines; --quiet → nothing. `resultsOnTerminal`: results go
+ * to stdout and stdout is a terminal too (`--output -` unpiped): lines written there would break
+ * the bars' cursor moves and be drawn over, so the progress is plain lines among them.
+ */
+export async function createProgress(options: { log: Log; clock: Clock; quiet?: boolean; json?: boolean; resultsOnTerminal?: boolean; stream?: NodeJS.WriteStream; env?: Record<string, string | undefined> }): Promise<Progress> {
   if (options.quiet) return noProgress;
   const stream = options.stream ?? process.stderr;
   const ci = (options.env ?? process.env).CI;
-  const tty = Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0") && !options.json;
+  const tty = Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0") && !options.json && !options.resultsOnTerminal;
   return tty ? createTtyProgress(options.clock, stream) : createPlainProgress(options.log, options.clock);
 }

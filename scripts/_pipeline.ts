@@ -87,7 +87,7 @@ export async function runPipelineTask(
       strict: config.strict,
       handleSignals: true,
       onExitNow: report,
-      progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
+      progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json", resultsOnTerminal: output === "-" && Boolean(process.stdout.isTTY) }),
       expectedServices: countLines(input),
     });
     report(summary);

@@ -89,3 +89,29 @@ describe("log lines while the bars are drawn", () => {
     }
   }, 60_000);
 });
+
+describe("--output - on a terminal", () => {
+  test("the evolutions written to a terminal stay readable: progress is plain lines among them, no bars drawn over them", async () => {
+    const server = startTestServer({ latencyMs: 100 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
+      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
+      // `script` gives stdout and stderr the same pseudo-terminal, as a shell does.
+      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "-", "--data", fixtureData].join(" ");
+      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const raw = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(0);
+      const lines = await screen(raw);
+      const evolutions = lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { service: { service_id: string } });
+      expect(evolutions.map((e) => e.service.service_id).sort()).toEqual(["SVC001", "SVC002"]);
+      expect(raw).not.toContain("\x1b[?25l");
+      expect(lines.some((l) => l.startsWith("ℹ finished: 2/2 services done"))).toBe(true);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+});
