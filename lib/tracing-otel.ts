@@ -1,4 +1,4 @@
-import { context, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
@@ -20,7 +20,9 @@ async function exporterFor(env: Record<string, string | undefined>): Promise<Spa
 function finish(span: Span, error?: unknown): void {
   if (error) {
     const e = error instanceof Error ? error : new Error(String(error));
-    const { code } = e as { code?: unknown };
+    const { code, details } = e as { code?: unknown; details?: { status?: unknown } };
+    // GenAI conventions: error.type is the HTTP status when one came back, else the error's code or class.
+    span.setAttribute("error.type", typeof details?.status === "number" ? String(details.status) : typeof code === "string" ? code : e.name);
     // The exception event carries the message and the stack: redacted, as every log line is (a
     // plug-in provider's error may quote a key).
     span.recordException({ ...(typeof code === "string" || typeof code === "number" ? { code } : {}), name: e.name, message: redact(e.message), stack: e.stack ? redact(e.stack) : undefined });
@@ -77,7 +79,8 @@ export async function createOtelTracing(env: Record<string, string | undefined>,
       return tracer.startActiveSpan(`service ${serviceId}`, { attributes: { "sa.service_id": serviceId } }, runContext ?? context.active(), (span) => active(span, open, fn));
     },
     call(name, attributes, startTime) {
-      const span = tracer.startSpan(name, { attributes: clean(attributes), startTime }, context.active());
+      // A model call is a client span (GenAI conventions).
+      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: clean(attributes), startTime }, context.active());
       open.add(span);
       return {
         set: (a) => span.setAttributes(clean(a)),

@@ -150,6 +150,9 @@ export default defineProvider({ create: (model) => ({ name: "leaky", model, base
       expect(calls).toHaveLength(6);
       expect(failed).toHaveLength(1);
       expect(JSON.stringify(failed[0])).toContain("HTTP 400");
+      // GenAI conventions: a failed call says its error.type (the HTTP status), and a call is a client span.
+      expect(attr(failed[0]!, "error.type")).toBe("400");
+      expect(calls.every((c) => (c as { kind?: number }).kind === 3)).toBe(true);
     } finally {
       cleanup();
       receiver.stop();
