@@ -44,3 +44,9 @@ export async function createTracing(env: Record<string, string | undefined>, opt
   const { createOtelTracing } = await import("./tracing-otel.ts");
   return createOtelTracing(env, options.logPrompts ?? false);
 }
+
+/** Why spans could not be sent: the OTLP exporter rejects with a list of errors, or with one. */
+export function exportFailure(error: unknown): string {
+  const first: unknown = Array.isArray(error) ? error[0] : error;
+  return first instanceof Error ? first.message : String(first);
+}

@@ -190,6 +190,26 @@ export default defineProvider({ create: (model) => ({ name: "leaky", model, base
     }
   });
 
+  test("a collector that cannot be reached is one warning saying why; the run's results stand (exit 0)", async () => {
+    const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const port = closed.port;
+    closed.stop(true);
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], {
+        cwd: dir,
+        baseURL: server.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TIMEOUT: "500" },
+      });
+      expect(result.code).toBe(0);
+      const warnings = result.stderr.split("\n").filter((l) => l.includes("tracing"));
+      expect(warnings).toEqual([expect.stringMatching(new RegExp(`^⚠ tracing: could not export spans \\(.*ECONNREFUSED.*${port}.*\\)$`))]);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("--log-prompts puts prompts and answers on call spans", async () => {
     const receiver = startReceiver();
     const { dir, cleanup } = tempDir();
