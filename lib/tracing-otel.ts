@@ -4,7 +4,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
 import { SAError } from "./errors.ts";
 import { redact } from "./redact.ts";
-import type { SpanAttributes, Tracing } from "./tracing.ts";
+import type { RunOutcome, SpanAttributes, Tracing } from "./tracing.ts";
 
 const clean = (a: SpanAttributes) => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>;
 
@@ -32,10 +32,13 @@ function finish(span: Span, error?: unknown): void {
 }
 
 /** Runs `fn` in a span and ends the span with its outcome; `open` holds the span meanwhile. */
-async function active<T>(span: Span, open: Set<Span>, fn: () => Promise<T>): Promise<T> {
+async function active<T>(span: Span, open: Set<Span>, fn: () => Promise<T>, outcome?: (result: T) => RunOutcome): Promise<T> {
   open.add(span);
   try {
     const result = await fn();
+    const ended = outcome?.(result);
+    if (ended) span.setAttributes(clean(ended.attributes));
+    if (ended?.error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: redact(ended.error) });
     finish(span);
     return result;
   } catch (error) {
@@ -68,10 +71,10 @@ export async function createOtelTracing(env: Record<string, string | undefined>,
   return {
     enabled: true,
     logPrompts,
-    run(name, attributes, fn) {
+    run(name, attributes, fn, outcome) {
       return tracer.startActiveSpan(name, { attributes: clean(attributes) }, (span) => {
         runContext = context.active();
-        return active(span, open, fn);
+        return active(span, open, fn, outcome);
       });
     },
     service(serviceId, fn) {

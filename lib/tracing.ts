@@ -5,6 +5,11 @@
 
 export type SpanAttributes = Record<string, string | number | boolean | undefined>;
 
+export interface RunOutcome {
+  attributes: SpanAttributes;
+  error?: string;
+}
+
 export interface CallSpan {
   set(attributes: SpanAttributes): void;
   end(error?: unknown): void;
@@ -14,8 +19,8 @@ export interface Tracing {
   readonly enabled: boolean;
   /** Prompts and answers go on spans only when asked (--log-prompts). */
   readonly logPrompts: boolean;
-  /** The root span of a task run. */
-  run<T>(name: string, attributes: SpanAttributes, fn: () => Promise<T>): Promise<T>;
+  /** The root span of a task run; `outcome` reads how it ended from `fn`'s result (an `error` marks the span failed). */
+  run<T>(name: string, attributes: SpanAttributes, fn: () => Promise<T>, outcome?: (result: T) => RunOutcome): Promise<T>;
   /** One service, a child of the run span whatever context it is called from. */
   service<T>(serviceId: string, fn: () => Promise<T>): Promise<T>;
   /** One model call, a child of the active (service) span; `startTime` (epoch ms) when it began before the span was made. */

@@ -153,6 +153,10 @@ export default defineProvider({ create: (model) => ({ name: "leaky", model, base
       // GenAI conventions: a failed call says its error.type (the HTTP status), and a call is a client span.
       expect(attr(failed[0]!, "error.type")).toBe("400");
       expect(calls.every((c) => (c as { kind?: number }).kind === 3)).toBe(true);
+      // The run's span says how it ended: stopped by the limit, exit 3.
+      const run = receiver.spans.find((s) => s.name === "run")!;
+      expect({ status: attr(run, "sa.status"), exit: attr(run, "sa.exit_code"), live: attr(run, "sa.live_calls") }).toEqual({ status: "limit", exit: 3, live: 5 });
+      expect((run as { status?: { code?: number; message?: string } }).status).toEqual({ code: 2, message: "max-requests 6 reached" });
     } finally {
       cleanup();
       receiver.stop();
