@@ -7,7 +7,7 @@ import { SAError } from "./errors.ts";
 import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
-import { lineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
+import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 import { isRecord } from "./is-record.ts";
 
 const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
@@ -59,7 +59,21 @@ const pythonEnvAliases: Record<string, { path: string[]; value: (raw: string) =>
   SA_USE_LOCAL_CACHE: { path: ["cacheMode"], value: (raw) => (["1", "true", "yes"].includes(raw.toLowerCase()) ? undefined : "off") },
 };
 
-function envValue(raw: string): unknown {
+/**
+ * Whether the top-level config key at `path` takes text, so a variable's value such as 2024 for
+ * `contextId` stays the id "2024", not the number. Nested keys (a cache driver's options) are
+ * parsed as JSON, as their drivers expect.
+ */
+function takesText(schema: AnySchema, path: string[]): boolean {
+  let node = schema;
+  while (["default", "optional", "nullable", "prefault"].includes(node.def.type)) node = node.def.innerType;
+  if (path.length === 0) return node.def.type === "string" || (node.def.type === "union" && (node.def.options as AnySchema[]).some((option) => takesText(option, [])));
+  const child = node.def.type === "object" ? node.shape?.[path[0]!] : undefined;
+  return child ? takesText(child, path.slice(1)) : false;
+}
+
+function envValue(raw: string, text: boolean): unknown {
+  if (text) return raw;
   try {
     return JSON.parse(raw);
   } catch {
@@ -83,7 +97,7 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
       ignored.push(name);
       continue;
     }
-    const value = alias ? alias.value(raw) : envValue(raw);
+    const value = alias ? alias.value(raw) : envValue(raw, path.length === 1 && takesText(configSchema as unknown as AnySchema, path));
     if (value === undefined) continue;
     let node = layer;
     for (const key of path.slice(0, -1)) node = (node[key] = isRecord(node[key]) ? node[key] : {}) as Plain;
@@ -93,8 +107,20 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
   return { layer, sources, ignored };
 }
 
+/** Where a config file failed to load, and why: a YAML error and Bun's build error (a TS/JS syntax error) know their line; a JSON one is found again (Bun's message has no position). */
+function loadFailure(cause: unknown, ext: string, text: string | undefined): { line?: number; message: string } {
+  const built = (cause as { errors?: Array<{ message?: string; position?: { line?: number } | null }> }).errors?.[0];
+  if (built?.message) return { line: built.position?.line ?? undefined, message: built.message };
+  const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
+  return { line, message: (cause as Error).message.split("\n")[0]! };
+}
+
+const configExtensions = [".json", ".yaml", ".yml", ".ts", ".js", ".mjs"];
+
 async function readConfigFile(file: string): Promise<Plain> {
   const ext = extname(file);
+  // No extension (`--config <(...)`, /dev/stdin) is read as YAML, which takes JSON too.
+  if (ext && !configExtensions.includes(ext)) throw new SAError("E_CONFIG", `config ${file}: unknown kind of file "${ext}" (a config is ${configExtensions.join(", ")})`);
   let text: string | undefined;
   try {
     if (ext === ".ts" || ext === ".js" || ext === ".mjs") {
@@ -109,9 +135,8 @@ async function readConfigFile(file: string): Promise<Plain> {
     if (!isRecord(data)) throw new Error("expected an object at the top level");
     return data;
   } catch (cause) {
-    // A YAML error knows its line; a JSON one is found again (Bun's message has no position).
-    const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
-    throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${(cause as Error).message.split("\n")[0]}`, { cause });
+    const { line, message } = loadFailure(cause, ext, text);
+    throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${message}`, { cause });
   }
 }
 
@@ -120,11 +145,12 @@ function findConfigFile(cwd: string): string | undefined {
   return [...configFileNames, pythonConfigFile].map((n) => resolve(cwd, n)).find((f) => existsSync(f));
 }
 
-/** The 1-based line of `path` in a JSON or YAML config, for error messages. */
+/** The 1-based line of `path` in a JSON, YAML, TS or JS config, for error messages. */
 async function configLine(file: string, path: PropertyKey[]): Promise<number | undefined> {
   const ext = extname(file);
   if (ext === ".json") return lineOf(await readFile(file, "utf8"), path);
   if (ext === ".yaml" || ext === ".yml") return yamlLineOf(await readFile(file, "utf8"), path);
+  if (ext === ".ts" || ext === ".js" || ext === ".mjs") return sourceLineOf(await readFile(file, "utf8"), path);
   return undefined;
 }
 
@@ -185,6 +211,26 @@ export interface LoadConfigOptions {
   log?: { info(message: string): void; warn(message: string): void };
 }
 
+const stageKeys = ["descriptions", "features", "mapping"] as const;
+
+/**
+ * A layer's `models.<stage>` give way to `--model` when the flags do not name that stage's model
+ * too: a flag wins over the file and the environment, and `--model` is every stage's model. Within
+ * the file, and against SA_MODEL, `models.<stage>` wins over `model`, as in the Python tool (whose
+ * users may keep SA_MODEL in their environment). Says so once per layer.
+ */
+function modelGivesWay(earlier: Plain, later: { layer: Plain; name: string }, options: { earlier: string; log?: LoadConfigOptions["log"] }): Plain {
+  const model = later.layer.model;
+  if (typeof model !== "string" || !isRecord(earlier.models)) return earlier;
+  const laterModels = isRecord(later.layer.models) ? later.layer.models : {};
+  const replaced = stageKeys.filter((stage) => earlier.models && (earlier.models as Plain)[stage] !== undefined && laterModels[stage] === undefined);
+  if (!replaced.length) return earlier;
+  const models = { ...earlier.models };
+  for (const stage of replaced) delete models[stage];
+  options.log?.info(`${later.name} ${model} replaces ${replaced.map((s) => `models.${s}`).join(", ")} of ${options.earlier} (a later setting wins; --descriptions-model, --features-model and --mapping-model set one stage)`);
+  return { ...earlier, models };
+}
+
 /** Loads file → `SA_*` env → flags, and validates the result. A bad key is one line naming it. */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config & { configFile?: string }> {
   const cwd = options.cwd ?? process.cwd();
@@ -201,7 +247,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   // The Python tool's config has read its cache variables already (lib/config-python.ts); a bad value is the variable's.
   if (fileLayer?.python && cacheModeSchema.safeParse(envValues.cacheMode).success) delete envValues.cacheMode;
   if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
-  const merged = mergeLayers(fileLayer?.layer ?? {}, envValues, options.overrides ?? {});
+  const flags = options.overrides ?? {};
+  const given = { layer: flags, name: "--model" };
+  const fromFile = modelGivesWay(fileLayer?.layer ?? {}, given, { earlier: options.configPath ?? file ?? "the config", log: options.log });
+  const fromEnv = modelGivesWay(envValues, given, { earlier: "the environment", log: options.log });
+  const merged = mergeLayers(fromFile, fromEnv, flags);
   const parsed = configSchema.safeParse(merged, once);
   if (!parsed.success) {
     const message = formatIssues(parsed.error, (path) => {

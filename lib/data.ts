@@ -34,11 +34,16 @@ export interface Dataset {
 
 
 async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
+  // A spreadsheet export named as a data file: say what is read, not that "id,name" is bad JSON.
+  const kind = /\.(csv|tsv|xlsx?)$/i.exec(file)?.[1];
+  if (kind) throw new SAError("E_DATA", `data ${file}: data files are JSON (a catalogue: a list of {id, name, description}, or the object form with facets), not ${kind.toUpperCase()}`);
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (cause) {
-    throw new SAError("E_DATA", `data ${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? "error"})`, { cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reasons: Record<string, string> = { ENOENT: "file not found", EISDIR: "a folder, not a file", EACCES: "permission denied" };
+    throw new SAError("E_DATA", `data ${file}: ${reasons[code ?? ""] ?? `cannot read (${code ?? "error"})`}`, { cause });
   }
   const data = parseJsonText(text, `data ${file}`);
   // Each data file is parsed once: zod's compiled fast path would cost more to build than it saves.

@@ -279,6 +279,15 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
 }
 
 /**
+ * The error a call throws, as its own object: the run's stop reason is one error for every call it
+ * cuts short, and each call's retries are counted on the error it throws (`retriesOf`).
+ */
+function ownError(error: unknown, stopped: AbortSignal | undefined): unknown {
+  if (!stopped?.aborted || error !== stopped.reason || !(error instanceof Error)) return error;
+  return error instanceof SAError ? new SAError(error.code, error.message, { cause: error, details: error.details }) : new Error(error.message, { cause: error });
+}
+
+/**
  * A `fetch` for the openai SDK in which ofetch owns every retry (the SDK gets `maxRetries: 0`).
  * The body is handed back unread by ofetch (`responseType: "stream"`), or the SDK fails with
  * "Body already used"; a 2xx body is read once here, to retry one that is unusable. After the last attempt the error response itself goes back to the SDK,
@@ -307,7 +316,8 @@ export function createRetryFetch(options: RetryOptions): typeof globalThis.fetch
       return withRetries(response, counter);
     } catch (error) {
       if (error instanceof FetchError && error.response) return withRetries(error.response, counter);
-      const thrown = error instanceof FetchError && error.cause ? error.cause : error;
+      const cause = error instanceof FetchError && error.cause ? error.cause : error;
+      const thrown = ownError(cause, options.stopped);
       if (thrown && typeof thrown === "object") retriesOfError.set(thrown, counter.retries);
       throw thrown;
     }

@@ -65,6 +65,25 @@ export function arrayItemLines(text: string): number[] {
 }
 
 /**
+ * The 1-based line of the key at `path` in a TS or JS config's source (an object literal): each key
+ * of the path is looked for after the one before it, as `key:`, `"key":` or `'key':`. A key the
+ * source builds another way (a spread, a computed name) is not found: then the nearest parent's line.
+ */
+export function sourceLineOf(text: string, path: PropertyKey[]): number | undefined {
+  let offset = 0;
+  let line: number | undefined;
+  for (const key of path) {
+    if (typeof key !== "string") continue;
+    const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const match = new RegExp(`(^|[\\s{,])(["'\`]?)${escaped}\\2\\s*:`, "m").exec(text.slice(offset));
+    if (!match) break;
+    offset += match.index + match[0].length;
+    line = text.slice(0, offset).split("\n").length;
+  }
+  return line;
+}
+
+/**
  * A JSON file's text parsed, or an E_DATA error naming `where` (e.g. `ledger <path>`) and the
  * line of the syntax error.
  */

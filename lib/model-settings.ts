@@ -24,13 +24,12 @@ export function allModels(config: ModelsConfig): string[] {
 }
 
 /**
- * A warning when `--model` reaches no stage: the config names every stage's model (the Python
- * tool's app.yaml does), and those win over `model`, as in the Python tool.
+ * A warning when `--model` reaches no stage: --descriptions-model, --features-model and
+ * --mapping-model are all given (a config file's `models.<stage>` give way to `--model`, lib/config.ts).
  */
-export function unusedModelFlag(config: ModelsConfig & { configFile?: string }, flag: string): string | undefined {
+export function unusedModelFlag(config: ModelsConfig, flag: string): string | undefined {
   if (Object.values(stageModels(config)).includes(flag)) return undefined;
-  const where = config.configFile ? ` (${config.configFile})` : "";
-  return `--model ${flag} is used by no stage: models.descriptions, models.features and models.mapping are all set${where} and win over it; give --descriptions-model, --features-model and --mapping-model to change them`;
+  return `--model ${flag} is used by no stage: --descriptions-model, --features-model and --mapping-model are all given`;
 }
 
 /** One line naming the stages' models, e.g. for a run's first log line. */

@@ -70,7 +70,7 @@ const unwritable = (output: string, reason: string, cause?: unknown) =>
  * folder where the file should be, a parent that is a file, no write permission. A missing
  * folder is created. (Root passes permission checks; the lock file is then the real probe.)
  */
-function checkOutputWritable(output: string): void {
+export function checkOutputWritable(output: string): void {
   if (existsSync(output) && statSync(output).isDirectory()) throw unwritable(output, "it is a folder");
   const dir = dirname(output);
   try {

@@ -6,6 +6,14 @@ export interface Recorder {
   totals(): Totals;
   byStage(): Record<string, Totals>;
   byModel(): Record<string, Totals>;
+  /**
+   * A request on the wire: `abandon` records it if the run's record is written before it settles
+   * (a second Ctrl-C, the grace period over). Returns the function to call when it settles: false
+   * when it was abandoned, and so is recorded already.
+   */
+  open(abandon: () => void): () => boolean;
+  /** Records every request still on the wire (a second Ctrl-C, the grace period over): they were sent. */
+  abandonOpen(): void;
   /** A run record for the ledger, from what was recorded so far. */
   snapshot(base: Pick<RunRecord, "runId" | "task" | "startedAt" | "finishedAt" | "status" | "stopReason"> & Partial<RunRecord>): RunRecord;
 }
@@ -19,7 +27,17 @@ export function createRecorder(options: { callsFile?: string; journal?: Journal 
   const stages: Record<string, Totals> = {};
   const models: Record<string, Totals> = {};
   const sorted = (r: Record<string, Totals>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
+  const onTheWire = new Set<() => void>();
   return {
+    open(abandon) {
+      onTheWire.add(abandon);
+      return () => onTheWire.delete(abandon);
+    },
+    abandonOpen() {
+      const left = [...onTheWire];
+      onTheWire.clear();
+      for (const abandon of left) abandon();
+    },
     record(call) {
       addCall(totals, call);
       addCall((stages[call.stage] ??= emptyTotals()), call);

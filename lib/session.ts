@@ -71,15 +71,35 @@ async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, f
   return "failed" in asked ? asked : persist(ctx, attempt, asked);
 }
 
+/**
+ * The fallbacks' cache entries, looked up once the stage's model missed and before it is asked:
+ * an answer a fallback gave on an earlier run (the stage's model failing then) is that call's
+ * answer, never paid for again. The steps taken, for `callModels` to go on from.
+ */
+async function fallbackHits<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstStep<T>): Promise<{ found: CallResult<T> } | { steps: FirstStep<T>[] }> {
+  const routes = ctx.routes[spec.stage];
+  const steps = [first];
+  if (routes.length < 2 || !ctx.cache.reads || "error" in first || (await first.found)) return { steps };
+  for (const route of routes.slice(1)) {
+    const attempt = prepareAttempt(ctx, spec, route);
+    const found = await lookup(ctx, attempt);
+    if (found) return { found };
+    steps.push({ attempt, found: undefined });
+  }
+  return { steps };
+}
+
 /** The primary model (its first step already taken), then each fallback: provider failures and invalid answers move on. */
 async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstStep<T>): Promise<CallResult<T>> {
   const reasons: string[] = [];
   let providerFailed = false;
   let lastFailure: SAError | undefined;
   const routes = ctx.routes[spec.stage];
+  const cached = await fallbackHits(ctx, spec, first);
+  if ("found" in cached) return cached.found;
   for (const [i, route] of routes.entries()) {
     try {
-      const result = await callModel(ctx, spec, route, i === 0 ? first : undefined);
+      const result = await callModel(ctx, spec, route, cached.steps[i]);
       if (!("failed" in result)) return result;
       reasons.push(result.failed);
     } catch (error) {

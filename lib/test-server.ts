@@ -328,3 +328,15 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
     },
   };
 }
+
+/**
+ * `bun lib/test-server.ts '{"latencyMs":200}'` serves until SIGTERM and prints its URL, as the
+ * brief and acceptance runs start it (bench/server.ts starts it the same way for the benchmark).
+ * It writes through lib/stdout.ts, and on SIGTERM it stops serving and the process ends by itself.
+ */
+if (import.meta.main) {
+  const { writeStdout } = await import("./stdout.ts");
+  const server = startTestServer(JSON.parse(process.argv[2] ?? "{}") as TestServerOptions);
+  void writeStdout(`${server.url}\n`);
+  process.on("SIGTERM", () => void server.stop());
+}

@@ -61,6 +61,10 @@ export function endpointSettings(context: Pick<ProviderContext, "env" | "endpoin
 
 type Settings = ReturnType<typeof endpointSettings>;
 
+/** `preflight --online`'s model list: at most this many attempts, each at most this long. */
+const listAttempts = 2;
+const listTimeoutMs = 15_000;
+
 function createClient(settings: Settings, context: ProviderContext, expectBody?: (data: unknown) => boolean): OpenAIClient {
   const apiKey = settings.apiKey();
   if (settings.keyName && !apiKey) {
@@ -205,8 +209,11 @@ export function create(model: string, context: ProviderContext): Provider {
     },
     async listModels() {
       try {
-        // A model list has no choices: this client checks only that the answer is JSON.
-        const lister = createClient(settings, context);
+        // A model list has no choices: this client checks only that the answer is JSON. It is a
+        // check (preflight --online), so an endpoint that never answers is given up on in
+        // seconds, not after every attempt of a model call (6 × 120 s by default).
+        const http = { ...context.http, attempts: Math.min(context.http.attempts, listAttempts), requestTimeout: Math.min(context.http.requestTimeout, listTimeoutMs) };
+        const lister = createClient(settings, { ...context, http });
         const ids: string[] = [];
         for await (const m of lister.models.list()) ids.push(m.id);
         return ids;

@@ -1,5 +1,6 @@
 import type { ArgsDef } from "citty";
 import { SAError } from "../lib/errors.ts";
+import { cacheModes, modelIdPattern } from "../lib/schema/config.ts";
 
 /** The flags every task shares, with the same names everywhere. */
 export const sharedArgs = {
@@ -50,6 +51,22 @@ function number(args: Raw, flag: string, kind: "int" | "float" = "int"): number 
   return value;
 }
 
+/** A flag that must be one of `options`, named with its value when it is not (not as the config key it sets). */
+function choice(args: Raw, flag: string, options: readonly string[]): string | undefined {
+  const raw = args[flag];
+  if (raw === undefined || raw === "") return undefined;
+  if (!options.includes(String(raw))) throw new SAError("E_USAGE", `--${flag}: expected ${options.join(" | ")}, got "${String(raw)}"`);
+  return String(raw);
+}
+
+/** A `provider:model` flag, named with its value when it has no provider part. */
+function modelFlag(args: Raw, flag: string): string | undefined {
+  const raw = args[flag];
+  if (raw === undefined || raw === "") return undefined;
+  if (!modelIdPattern.test(String(raw))) throw new SAError("E_USAGE", `--${flag}: expected provider:model, e.g. openai:gpt-4o-mini or synthetic:demo, got "${String(raw)}"`);
+  return String(raw);
+}
+
 /** A flag that must be a positive whole number, or undefined when not given. */
 export const positiveInt = (args: Raw, flag: string) => number(args, flag);
 
@@ -57,11 +74,11 @@ export const positiveInt = (args: Raw, flag: string) => number(args, flag);
 export function configOverrides(args: Raw): Record<string, unknown> {
   return {
     dataDir: args.data,
-    model: args.model,
-    models: { descriptions: args["descriptions-model"], features: args["features-model"], mapping: args["mapping-model"] },
+    model: modelFlag(args, "model"),
+    models: { descriptions: modelFlag(args, "descriptions-model"), features: modelFlag(args, "features-model"), mapping: modelFlag(args, "mapping-model") },
     contextId: args["context-id"],
     inspiration: args.inspiration,
-    cacheMode: args["cache-mode"],
+    cacheMode: choice(args, "cache-mode", cacheModes),
     concurrency: number(args, "concurrency"),
     rpm: number(args, "rpm"),
     tpm: number(args, "tpm"),

@@ -43,8 +43,8 @@ export function createChecks() {
     },
     ok: () => list.every((c) => c.ok),
     text(): string {
-      // An error that names its subject first ("config FILE:3: ...") is not prefixed twice.
-      const detail = (c: Check) => (c.detail.startsWith(`${c.name} `) ? c.detail.slice(c.name.length + 1) : c.detail);
+      // An error that names its subject first ("config FILE:3: ...", "config: SA_X ...") is not prefixed twice.
+      const detail = (c: Check) => (c.detail.startsWith(`${c.name} `) ? c.detail.slice(c.name.length + 1) : c.detail.startsWith(`${c.name}: `) ? c.detail.slice(c.name.length + 2) : c.detail);
       const lines = list.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${detail(c)}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
       const failed = list.filter((c) => !c.ok).map((c) => c.name);
       return `${lines.join("\n")}\n${failed.length ? `preflight failed: ${failed.join(", ")}` : "preflight passed"}\n`;
@@ -84,7 +84,8 @@ export async function checkInput(input: string | undefined): Promise<{ detail: s
   if (!input) throw new SAError("E_USAGE", "no --input given");
   const { services, bad } = await readServices(input);
   const problems = bad.map((b) => `${input}:${b.line}: ${b.reason}`);
-  return { detail: `${input}: ${services.length} valid services${problems.length ? `, ${problems.length} bad lines` : ""}`, problems, services };
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  return { detail: `${input}: ${count(services.length, "valid service")}${problems.length ? `, ${count(problems.length, "bad line")}` : ""}`, problems, services };
 }
 
 /** A write, read and delete probe against the configured cache store. */

@@ -11,7 +11,8 @@ import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
 
-function text(findings: Finding[]): string {
+/** The findings by check, then one line of counts; bad lines (not checked, exit 1) are counted there too. */
+function text(findings: Finding[], badLines: number): string {
   const lines: string[] = [];
   for (const id of checkIds) {
     const found = findings.filter((f) => f.check === id);
@@ -20,7 +21,8 @@ function text(findings: Finding[]): string {
     for (const f of found) lines.push(`  ${[f.serviceId, f.plateau].filter(Boolean).join(" · ")}${f.serviceId ? ": " : ""}${f.message}`);
   }
   const errors = findings.filter((f) => f.severity === "error").length;
-  lines.push(findings.length ? `${findings.length} findings (${errors} errors, ${findings.length - errors} warnings)` : "every check passed");
+  const bad = badLines ? `; ${badLines} bad ${badLines === 1 ? "line" : "lines"} not checked (named above)` : "";
+  lines.push(`${findings.length ? `${findings.length} findings (${errors} errors, ${findings.length - errors} warnings)` : "every check passed"}${bad}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -48,7 +50,7 @@ const task = defineTask({
       const warnings = findings.length - errors;
       const strict = args.strict === true;
       const empty = summary.totals.services === 0 && !source.badLines.length ? `nothing to check: ${args.input} has no evolutions\n` : undefined;
-      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : (empty ?? text(findings));
+      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : (empty ?? text(findings, source.badLines.length));
       void writeStdout(out);
       return errors || (strict && warnings) || source.badLines.length ? 1 : 0;
     } finally {

@@ -19,7 +19,9 @@ const task = defineTask({
     title: { type: "string", description: "Title of the md or html report" },
     ...commonArgs,
   },
-  async run({ args }) {
+  async run({ args, config }) {
+    // diff needs no config; one named with --config is still checked, so a wrong path or a bad file is not passed over.
+    if (args.config !== undefined) await config();
     const format = args.format ?? "text";
     if (!["text", "md", "html"].includes(format)) throw new SAError("E_USAGE", `--format: expected text, md or html, got "${format}"`);
     if (args.json && format !== "text") throw new SAError("E_USAGE", "--json and --format are exclusive");

@@ -27,10 +27,11 @@ export function listTasks(json: boolean): string {
   return `service-ambitions tasks (bun scripts/index.ts <task> --help):\n${entries.map((e) => `  ${e.name.padEnd(width)}  ${e.description}`).join("\n")}\n`;
 }
 
-/** A usage error of the catalogue itself (E_USAGE): one line, exit 2. */
-function usageError(message: string): never {
+/** A usage error of the catalogue itself (E_USAGE): one line, exit 2; with --json also its one object on stdout, as every task gives it. */
+function usageError(message: string, argv: string[]): void {
   process.stderr.write(`✖ ${message}\n`);
-  process.exit(2);
+  if (argv.includes("--json")) process.stdout.write(`${JSON.stringify({ status: "error", exitCode: 2, code: "E_USAGE", error: message })}\n`);
+  process.exitCode = 2;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -42,12 +43,12 @@ async function main(argv: string[]): Promise<void> {
   }
   if (!name || name === "list" || name === "--help" || name === "-h") {
     const unknown = rest.find((arg) => arg !== "--json");
-    if (unknown) return usageError(`list: unknown flag ${unknown} (it takes --json)`);
+    if (unknown) return usageError(`list: unknown flag ${unknown} (it takes --json)`, argv);
     process.stdout.write(listTasks(rest.includes("--json")));
     return;
   }
   const load = tasks[name as keyof typeof tasks];
-  if (!load) return usageError(`unknown task "${name}" (known: ${Object.keys(tasks).join(", ")})`);
+  if (!load) return usageError(`unknown task "${name}" (known: ${Object.keys(tasks).join(", ")})`, argv);
   // A task with a precompiled bundle starts from it when it is fresh, as `bun scripts/<task>.ts` does.
   const { startTask } = await import("./_start.ts");
   await startTask(name, load, rest);

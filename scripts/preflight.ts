@@ -22,9 +22,12 @@ import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
 import type { ErrorCode } from "../lib/errors.ts";
+import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts";
 
 /** What a run would refuse before any work (exit 2): config or data it cannot load, an input it cannot read at all. */
 const unreadable = new Set<ErrorCode>(["E_CONFIG", "E_DATA", "E_INPUT_UNREADABLE"]);
+
+const interrupted = (signal: StopSignal) => `${JSON.stringify({ ok: false, status: "interrupted", exitCode: signalExitCode(signal) })}\n`;
 
 const task = defineTask({
   meta: taskMeta.preflight,
@@ -34,6 +37,8 @@ const task = defineTask({
     batch: { type: "boolean", description: "Estimate at the Batch API's price (run --batch; config batch.priceFactor)" },
   },
   async run({ args, log, config: load }) {
+    // Ctrl-C or SIGTERM while a check waits (the cache store, --online's model list): exit 130/143, with --json's object.
+    exitOnSignal(process.exit, { lastWords: args.json ? interrupted : undefined });
     const checks = createChecks();
     let config: (Config & { configFile?: string }) | undefined;
     await checks.run("config", async () => {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { existsSync } from "node:fs";
 import { parseDuration } from "../lib/duration.ts";
 import { SAError } from "../lib/errors.ts";
 import { addTotals, emptyTotals, readLedger, type RunRecord, type Totals } from "../lib/ledger.ts";
@@ -66,6 +67,8 @@ const task = defineTask({
   async run({ args, log, config: load }) {
     if (args.format !== undefined && args.format !== "text" && args.format !== "md") throw new SAError("E_USAGE", `--format: expected text or md, got "${args.format}"`);
     const path = args.ledger ?? (await load()).ledger.path;
+    // A ledger named by the flag must exist (a typo is not "no runs"); the config's default may not yet.
+    if (args.ledger !== undefined && !existsSync(args.ledger)) throw new SAError("E_INPUT_UNREADABLE", `--ledger ${args.ledger}: file not found`);
     // Runs that crashed get their totals from their journals first.
     await recoverLedger(path, log);
     const ledger = readLedger(path);

@@ -108,3 +108,28 @@ describe("an argument no positional takes", () => {
     });
   }
 });
+
+describe("a flag's bad value is named as the flag", () => {
+  const cases: Array<{ flag: string; value: string; says: string }> = [
+    { flag: "--cache-mode", value: "sometimes", says: '--cache-mode: expected off | read | refresh | write, got "sometimes"' },
+    { flag: "--model", value: "gpt-4o", says: '--model: expected provider:model' },
+    { flag: "--mapping-model", value: "nano", says: '--mapping-model: expected provider:model' },
+  ];
+  for (const c of cases) {
+    test(`run ${c.flag} ${c.value}: exit 2, one line naming ${c.flag} (not the config key it sets), the --json object, no output`, async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const result = await runScript("run", ["--data", fixtureData, "-i", fixtureServices, "-o", "out.jsonl", ...(c.flag === "--model" ? [] : ["--model", "synthetic:demo"]), c.flag, c.value, "--json"], { cwd: dir });
+        expect(result.code).toBe(2);
+        const errors = result.stderr.split("\n").filter((l) => l.startsWith("✖"));
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toContain(c.says);
+        expect(errors[0]).not.toContain("config:");
+        expect(JSON.parse(result.stdout.trim())).toMatchObject({ status: "error", exitCode: 2, code: "E_USAGE" });
+        expect(await Bun.file(join(dir, "out.jsonl")).exists()).toBe(false);
+      } finally {
+        cleanup();
+      }
+    });
+  }
+});

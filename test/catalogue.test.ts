@@ -26,7 +26,9 @@ describe("task catalogue", () => {
   test("list with an unknown flag, or an unknown task, is a usage error (exit 2) and lists nothing", async () => {
     for (const args of [["list", "--jsn"], ["list", "--json", "--bogus"], ["bogus"]]) {
       const result = await run(["bun", "scripts/index.ts", ...args], root);
-      expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: "" });
+      // Nothing is listed; with --json the one object on stdout is the error, as every task gives it.
+      const stdout = args.includes("--json") ? `${JSON.stringify({ status: "error", exitCode: 2, code: "E_USAGE", error: result.stderr.trim().slice(2) })}\n` : "";
+      expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout });
       expect(result.stderr).toMatch(/^✖ .*(--jsn|--bogus|"bogus")/);
     }
   });
@@ -163,6 +165,18 @@ describe("task catalogue", () => {
     expect(number.code).toBe(2);
     expect(number.stderr).toContain("--concurrency");
   });
+
+  test("with --json, an unknown task or a bad list flag still prints its one JSON object on stdout (exit 2)", async () => {
+    for (const args of [["frobnicate", "--json"], ["list", "--json", "--bogus"]]) {
+      const result = await run(["bun", "scripts/index.ts", ...args], root);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      const lines = result.stdout.split("\n").filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ status: "error", exitCode: 2, code: "E_USAGE" });
+    }
+    // Without --json stdout stays empty: the error is on stderr only.
+    expect((await run(["bun", "scripts/index.ts", "frobnicate"], root)).stdout).toBe("");
+  });
 });
 
 describe("preflight", () => {
@@ -228,7 +242,7 @@ describe("preflight", () => {
       rmSync(join(dir, "data", "technologies.json"));
       const missingData = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl"), "--data", "data", ...common], { cwd: dir });
       expect(missingData.code).toBe(2);
-      expect(missingData.stdout).toContain("technologies.json: cannot read");
+      expect(missingData.stdout).toContain("technologies.json: file not found");
       const run = await runScript("run", ["--input", join(root, "fixtures/services.jsonl"), "--output", "out.jsonl", "--data", "data", ...common], { cwd: dir });
       expect(run.code).toBe(2);
       const badLines = await runScript("preflight", ["--input", join(root, "fixtures/services-with-bad-lines.jsonl"), "--data", fixtureData, ...common], { cwd: dir });
@@ -252,6 +266,10 @@ describe("preflight", () => {
       expect(badConfig.code).toBe(2);
       // The file and line, named once: not "config: config FILE".
       expect(badConfig.stdout).toMatch(/✖ config: \S*service-ambitions\.config\.json:1: concurrency/);
+      writeFileSync(join(dir, "service-ambitions.config.json"), "{}");
+      const badEnv = await runScript("preflight", ["--input", join(root, "fixtures/services.jsonl")], { cwd: dir, env: { SA_RPM: "fast" } });
+      expect(badEnv.code).toBe(2);
+      expect(badEnv.stdout).toContain("✖ config: SA_RPM (rpm): ");
     } finally {
       cleanup();
     }

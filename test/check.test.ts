@@ -119,6 +119,19 @@ describe("check", () => {
     expect(exported.stderr).toContain("none.jsonl has no evolutions");
   });
 
+  test("bad lines are counted in the last line of the summary, never a bare 'every check passed' with exit 1", async () => {
+    const good = readFileSync(fixture, "utf8").trim();
+    writeFileSync(join(dir, "only-bad.jsonl"), '{"service_id": "S1", "name": "n", "description": "d"}\n');
+    const onlyBad = await check(["--input", "only-bad.jsonl"]);
+    expect(onlyBad.code).toBe(1);
+    expect(onlyBad.stdout.trim()).toBe("every check passed; 1 bad line not checked (named above)");
+    expect(onlyBad.stderr).toContain("only-bad.jsonl:1:");
+    writeFileSync(join(dir, "some-bad.jsonl"), `${good}\nnot json\n[]\n`);
+    const someBad = await check(["--input", "some-bad.jsonl"]);
+    expect(someBad.code).toBe(1);
+    expect(someBad.stdout.trim().split("\n").at(-1)).toMatch(/^\d+ findings \(\d+ errors, \d+ warnings\); 2 bad lines not checked \(named above\)$/);
+  });
+
   test("--strict: warnings fail too (exit 1); without it warnings alone exit 0", async () => {
     writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ checks: { severity: { "missing-role": "warning" } } }));
     try {

@@ -92,6 +92,39 @@ describe("config layering", () => {
     expect(message).toContain("service-ambitions.config.json:4: limits.maxRequests");
   });
 
+  test.each([
+    ["service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  rpm: "fast",\n};\n', 3, "rpm: "],
+    ["service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  cache: {\n    driver: "fs",\n    ttl: -1,\n  },\n};\n', 5, "cache.ttl: "],
+    ["service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  concurency: 3,\n};\n', 3, 'Unrecognized key: "concurency"'],
+    ["service-ambitions.config.ts", 'export default {\n  "model": "synthetic:a",\n  limits: { maxRequests: 2 },\n  "budget": {\n    "hardUsd": "ten",\n  },\n};\n', 5, "budget.hardUsd: "],
+  ])("a bad key or value in a TS config (%s) names its line as in JSON and YAML", async (name, text, line, says) => {
+    const dir = dirWith(name, text);
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toContain(`${name}:${line}: ${says}`);
+    expect(message).not.toContain("\n");
+  });
+
+  test("a TS config with a syntax error names its line and what is wrong; a config of an unknown kind (.toml) is named as such", async () => {
+    const ts = dirWith("service-ambitions.config.ts", 'export default {\n  model: "synthetic:a",\n  rpm: 5,,\n};\n');
+    const message = await configError(() => loadConfig({ cwd: ts, env: {} }));
+    expect(message).toContain("service-ambitions.config.ts:3: ");
+    expect(message).not.toContain("errors building");
+    const toml = dirWith("settings.toml", 'model = "synthetic:a"\n');
+    expect(await configError(() => loadConfig({ cwd: toml, configPath: "settings.toml", env: {} }))).toContain('settings.toml: unknown kind of file ".toml"');
+    // No extension (`--config <(...)`) is still read, as YAML (which takes JSON).
+    const bare = dirWith("settings", '{"model": "synthetic:a"}\n');
+    expect((await loadConfig({ cwd: bare, configPath: "settings", env: {} })).model).toBe("synthetic:a");
+  });
+
+  test("an SA_ variable for a top-level text key keeps its text when it looks like a number or a JSON word; other keys still parse JSON", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const env = { SA_CONTEXT_ID: "2024", SA_CONTEXT: "2024", SA_INSPIRATION: "true", SA_INPUT: "1", SA_CONCURRENCY: "3", SA_STRICT: "true", SA_MODELS__FALLBACK: '["synthetic:b"]' };
+    const config = await loadConfig({ cwd: t.dir, env });
+    expect([config.contextId, config.context, config.inspiration, config.input]).toEqual(["2024", "2024", "true", "1"]);
+    expect([config.concurrency, config.strict, config.models.fallback]).toEqual([3, true, ["synthetic:b"]]);
+  });
+
   test("a bad SA_ variable names the variable", async () => {
     const t = tempDir();
     cleanup = t.cleanup;

@@ -106,6 +106,21 @@ describe("diff", () => {
     expect((await diff(oldFile)).code).toBe(2);
   });
 
+  test("--config is checked when given (diff needs none): a missing or bad file is exit 2 naming it, with the --json object; a good one changes nothing", async () => {
+    const missing = await diff(oldFile, oldFile, "--config", "nowhere.json", "--json");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("config nowhere.json: file not found");
+    expect(JSON.parse(missing.stdout.trim())).toMatchObject({ status: "error", exitCode: 2, code: "E_CONFIG" });
+    writeFileSync(join(dir, "bad.config.json"), '{\n  "concurency": 3\n}\n');
+    const bad = await diff(oldFile, oldFile, "--config", "bad.config.json");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('bad.config.json:2: Unrecognized key: "concurency"');
+    writeFileSync(join(dir, "good.config.json"), '{"concurrency": 3}\n');
+    const good = await diff(oldFile, oldFile, "--config", "good.config.json");
+    expect(good.code).toBe(0);
+    expect(good.stdout).toContain("identical");
+  });
+
   test("stdin on one side works; on both sides is a usage error, not every service removed", async () => {
     const piped = (args: string[]) => {
       const proc = Bun.spawn(["bun", join(root, "scripts/diff.ts"), ...args, "--json"], { cwd: dir, stdin: Bun.file(oldFile), stdout: "pipe", stderr: "pipe" });

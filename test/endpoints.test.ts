@@ -203,3 +203,33 @@ describe("keys read from variables that config names", () => {
     }
   }, 60_000);
 });
+
+describe("preflight --online against an endpoint that never answers", () => {
+  test("the model list is given up on after 2 attempts, whatever retry.attempts says; the check fails naming it (exit 1)", async () => {
+    let asked = 0;
+    const silent = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 0,
+      async fetch(req) {
+        if (new URL(req.url).pathname.endsWith("/models")) asked++;
+        await Bun.sleep(5_000);
+        return Response.json({ object: "list", data: [] });
+      },
+    });
+    const { dir, cleanup } = tempDir("sa-endpoints-silent-");
+    try {
+      writeJsonl(join(dir, "services.jsonl"), makeServices(1));
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, requestTimeout: 300, retry: { attempts: 6, baseMs: 10, capMs: 20 } }));
+      const result = await runScript("preflight", ["--input", "services.jsonl", "--online", "--json"], { cwd: dir, baseURL: `http://127.0.0.1:${silent.port}/v1` });
+      expect(result.code).toBe(1);
+      const provider = JSON.parse(result.stdout.trim()).checks.find((c: { name: string }) => c.name === "provider");
+      expect(provider).toMatchObject({ ok: false, code: "E_PROVIDER" });
+      expect(provider.detail).toContain("after 2 attempt(s)");
+      expect(asked).toBe(2);
+    } finally {
+      cleanup();
+      silent.stop(true);
+    }
+  }, 30_000);
+});

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import ExcelJS from "exceljs";
@@ -258,6 +258,17 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     expect((await exportTo("--output", "x.pdf", "--format", "csv")).code).toBe(0);
   });
 
+  test("--format takes the names an extension may have: any case, markdown, htm", async () => {
+    const upper = await exportTo("--output", "upper.out", "--format", "CSV");
+    expect(upper.code).toBe(0);
+    expect(read("upper.out")).toStartWith("\uFEFFservice_id,");
+    const markdown = await exportTo("--output", "words.out", "--format", "markdown");
+    expect(markdown.code).toBe(0);
+    expect(read("words.out")).toStartWith("# ");
+    expect((await exportTo("--output", "page.out", "--format", "HTM")).code).toBe(0);
+    expect(read("page.out").toLowerCase()).toStartWith("<!doctype html>");
+  });
+
   test("a bad line is named and the rest exported (exit 1)", async () => {
     const result = await runScript("export", ["--input", join(root, "fixtures/services.jsonl"), "--output", "x.csv"], { cwd: dir });
     expect(result.code).toBe(1);
@@ -301,5 +312,32 @@ describe("export: JSON, Markdown, determinism and inputs", () => {
     const proc = Bun.spawn(["bun", join(root, "scripts/export.ts"), "--input", "-", "--output", "stdin.md"], { cwd: dir, stdin: Bun.file(evolutions), stdout: "pipe", stderr: "pipe" });
     expect(await proc.exited).toBe(0);
     expect(read("stdin.md")).toContain("## Features");
+  });
+});
+
+describe("an output that cannot be written", () => {
+  test("export and diff to a folder, or under a file: exit 2 naming --output and why, before any file is written; the --json object still comes", async () => {
+    const { dir: here, cleanup: done } = tempDir();
+    try {
+      mkdirSync(join(here, "report.csv"));
+      writeFileSync(join(here, "afile"), "");
+      const folder = await runScript("export", ["--input", evolutions, "--output", "report.csv", "--json"], { cwd: here });
+      expect(folder.code).toBe(2);
+      expect(folder.stderr).toContain("✖ --output report.csv: cannot be written (it is a folder)");
+      expect(folder.stderr).not.toContain("unexpected");
+      expect(JSON.parse(folder.stdout.trim())).toMatchObject({ status: "error", exitCode: 2, code: "E_USAGE" });
+      const under = await runScript("export", ["--input", evolutions, "--output", "afile/x.md"], { cwd: here });
+      expect(under.code).toBe(2);
+      expect(under.stderr).toContain("--output afile/x.md: cannot be written");
+      const old = join(root, "fixtures/review/diff-old.jsonl");
+      const diff = await runScript("diff", [old, join(root, "fixtures/review/diff-new.jsonl"), "--format", "md", "--output", "report.csv"], { cwd: here });
+      expect(diff.code).toBe(2);
+      expect(diff.stderr).toContain("✖ --output report.csv: cannot be written (it is a folder)");
+      // No temp file is left beside it, and the folder is as it was.
+      expect(readdirSync(here).sort()).toEqual(["afile", "report.csv"]);
+      expect(readdirSync(join(here, "report.csv"))).toEqual([]);
+    } finally {
+      done();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, tempDir } from "./helpers.ts";
@@ -20,6 +20,25 @@ describe("input edges", () => {
     } finally {
       cleanup();
       await server.stop();
+    }
+  });
+
+  test("an evolutions file given to run as its input: each line is named as an evolution, not as a missing service_id (run and preflight); no call", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.jsonl");
+      writeFileSync(input, `${makeServices(2).map((s) => JSON.stringify(s)).join("\n")}\n`);
+      expect((await runScript("run", ["--input", input, "--output", "evolutions.jsonl", "--data", fixtureData, "--model", "synthetic:demo", "--quiet"], { cwd: dir })).code).toBe(0);
+      const said = "not a service: this line is an evolution (what run and map write); the input is services, one {service_id, name, description, ...} per line";
+      const again = await runScript("run", ["--input", "evolutions.jsonl", "--output", "again.jsonl", "--data", fixtureData, "--model", "synthetic:demo", "--json"], { cwd: dir });
+      expect(again.code).toBe(1);
+      expect(again.stderr.split("\n").filter((l) => l.startsWith("✖ input"))).toEqual([1, 2].map((n) => `✖ input evolutions.jsonl:${n}: ${said}`));
+      expect(JSON.parse(again.stdout.trim().split("\n").at(-1)!)).toMatchObject({ badLines: 2, totals: { requests: 0 } });
+      const preflight = await runScript("preflight", ["--input", "evolutions.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(preflight.code).toBe(1);
+      expect(preflight.stdout).toContain(`evolutions.jsonl:1: ${said}`);
+    } finally {
+      cleanup();
     }
   });
 
@@ -86,6 +105,38 @@ describe("input edges", () => {
       writeFileSync(join(dir, "data", "roles.json"), roles.map((l, i) => (i === comma ? "}" : l)).join("\n"));
       const badData = await runScript("preflight", ["--input", "bad-item.json", "--data", "data", "--model", "synthetic:demo"], { cwd: dir });
       expect(badData.stdout).toContain(`roles.json:${comma + 2}: invalid JSON`);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("data files that cannot be read", () => {
+  test("a catalogue missing from the data folder, a data file that is a folder, or a catalogue kept as CSV: exit 2, one line naming the file in plain words", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.jsonl");
+      writeFileSync(input, `${JSON.stringify(makeServices(1)[0])}\n`);
+      const data = join(dir, "data");
+      cpSync(fixtureData, data, { recursive: true });
+      rmSync(join(data, "information.json"));
+      const missing = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", data, "--model", "synthetic:demo"], { cwd: dir });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr.split("\n").filter((l) => l.startsWith("✖"))).toEqual([`✖ data ${join(data, "information.json")}: file not found`]);
+      cpSync(join(fixtureData, "information.json"), join(data, "information.json"));
+      rmSync(join(data, "roles.json"));
+      mkdirSync(join(data, "roles.json"));
+      const folder = await runScript("preflight", ["--input", input, "--data", data, "--model", "synthetic:demo"], { cwd: dir });
+      expect(folder.code).toBe(2);
+      expect(folder.stdout).toContain(`✖ data: ${join(data, "roles.json")}: a folder, not a file`);
+      // A catalogue kept as CSV and named in mappingSets: said to be CSV, not "invalid JSON" at "id,name".
+      rmSync(join(data, "roles.json"), { recursive: true });
+      cpSync(join(fixtureData, "roles.json"), join(data, "roles.json"));
+      writeFileSync(join(data, "apps.csv"), "id,name,description\nAPP1,App one,First\n");
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ mappingSets: [{ file: "apps.csv", field: "applications" }] }));
+      const csv = await runScript("run", ["--input", input, "--output", "csv.jsonl", "--data", data, "--model", "synthetic:demo"], { cwd: dir });
+      expect(csv.code).toBe(2);
+      expect(csv.stderr.split("\n").filter((l) => l.startsWith("✖"))).toEqual([`✖ data ${join(data, "apps.csv")}: data files are JSON (a catalogue: a list of {id, name, description}, or the object form with facets), not CSV`]);
     } finally {
       cleanup();
     }

@@ -254,3 +254,20 @@ describe("ledger", () => {
     }
   });
 });
+
+describe("usage --ledger", () => {
+  test("a ledger the flag names that does not exist is exit 2 naming it (a typo is not 'no runs'); the config's default ledger not yet written is no runs, exit 0", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const typo = await runScript("usage", ["--ledger", "usgae.json", "--json"], { cwd: dir });
+      expect(typo.code).toBe(2);
+      expect(typo.stderr).toContain("--ledger usgae.json: file not found");
+      expect(JSON.parse(typo.stdout.trim())).toMatchObject({ status: "error", exitCode: 2, code: "E_INPUT_UNREADABLE" });
+      const fresh = await runScript("usage", ["--json"], { cwd: dir });
+      expect(fresh.code).toBe(0);
+      expect(JSON.parse(fresh.stdout.trim()).runs).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { evolutionSchema } from "../lib/schema/evolution.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, fixtureServices, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
 let server: TestServer;
 beforeAll(() => {
@@ -94,8 +94,17 @@ describe("map", () => {
 
       const without = await runScript("map", ["--input", features, "--output", "none.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
       expect(without.code).toBe(1);
-      expect(without.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
+      // No --service-file at all: the line says the flag is missing, not that the id is not in it.
+      expect(without.stderr).toContain('lean-features.jsonl:1: service_id: "L01": a lean feature record takes its service\'s details from --service-file, and none was given');
+      expect(without.stderr).not.toContain("is not in --service-file");
       expect(without.stderr).toContain("lean-features.jsonl:2:");
+      const elsewhere = await runScript("map", ["--input", features, "--service-file", fixtureServices, "--output", "other.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toContain('lean-features.jsonl:1: service_id: "L01" is not in --service-file');
+      // A --service-file that cannot be read is named by its flag (not as "input", which is --input's file): exit 2.
+      const missing = await runScript("map", ["--input", features, "--service-file", "nowhere.jsonl", "--output", "missing.jsonl", "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr.split("\n").filter((l) => l.startsWith("✖"))).toEqual(["✖ --service-file nowhere.jsonl: file not found"]);
 
       // A feature with no role would fail the Python tool's model: the line is refused by number.
       const roleless = writeJsonl(join(dir, "roleless.jsonl"), [{ service_id: "L01", features: [{ feature_id: "X1", name: "n", description: "d", score: { level: 1, label: "Initial", justification: "j" } }] }]);
@@ -164,6 +173,22 @@ describe("map", () => {
 });
 
 describe("map --service-id", () => {
+  test("a services file (run's input, with or without seed features) given to map: each line is named as a service, not as a missing score; no call", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const seeded = makeServices(1).map((s) => ({ ...s, features: [{ feature_id: "F1", name: "Seed", description: "A seed feature." }] }));
+      const input = writeJsonl(join(dir, "services.jsonl"), [...makeServices(1), ...seeded.map((s) => ({ ...s, service_id: "SEEDED" }))]);
+      const before = server.requests.length;
+      const result = await runScript("map", ["--input", input, "--output", "map.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(1);
+      const errors = result.stderr.split("\n").filter((l) => l.startsWith("✖ input"));
+      expect(errors).toEqual([1, 2].map((n) => `✖ input ${input}:${n}: a service (run's input), not an evolution or a feature record: map reads what run wrote (run it first)`));
+      expect(server.requests.length).toBe(before);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("an id that matches no record says so, names the id and exits 1 with no call", async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCacheStorage } from "../lib/cache.ts";
 import { render } from "../lib/prompts/render.ts";
@@ -132,6 +132,31 @@ describe("prompts", () => {
       expect(folder.code).toBe(2);
       expect(folder.stderr).toContain(join("missing-prompts", "situational_context", "university.md"));
       expect(server.requests.length).toBe(before);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a context or inspirations file that is a folder is exit 2 naming the path and why (run, and preflight's data check), not an unexpected error", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      mkdirSync(join(dir, "prompts", "situational_context", "campus.md"), { recursive: true });
+      const before = server.requests.length;
+      const run = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--context-id", "campus", "--json"], { cwd: dir, baseURL: server.url });
+      expect(run.code).toBe(2);
+      const said = `prompt file ${join("prompts", "situational_context", "campus.md")}: cannot be read (a folder, not a file)`;
+      expect(run.stderr.split("\n").filter((l) => l.startsWith("✖"))).toEqual([`✖ ${said}`]);
+      expect(lastJson(run.stdout)).toMatchObject({ status: "error", exitCode: 2, code: "E_CONFIG", error: said });
+      expect(server.requests.length).toBe(before);
+      // The data folder's own file, a folder by mistake, is named the same way.
+      const data = join(dir, "data");
+      cpSync(fixtureData, data, { recursive: true });
+      rmSync(join(data, "inspirations.md"));
+      mkdirSync(join(data, "inspirations.md"));
+      const preflight = await runScript("preflight", ["--model", "synthetic:demo", "--input", input, "--data", data, "--json"], { cwd: dir });
+      expect(preflight.code).toBe(2);
+      expect(lastJson(preflight.stdout).checks.find((c: { ok: boolean }) => !c.ok)).toMatchObject({ code: "E_CONFIG", detail: `prompt file ${join(data, "inspirations.md")}: cannot be read (a folder, not a file)` });
     } finally {
       cleanup();
     }

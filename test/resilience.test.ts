@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { runServices } from "../lib/pipeline/run.ts";
@@ -77,6 +77,30 @@ describe("faults", () => {
       expect(evolution.meta.models).toEqual({ descriptions: "openai:gpt-4o-mini", features: "openai:gpt-4o-mini", mapping: "openai:gpt-4o-mini", fingerprint: expect.stringMatching(/^v1:/) });
       expect(Object.keys(rt.recorder.byModel()).sort()).toEqual(["openai:broken-model", "openai:gpt-4o-mini"]);
       await rt.close();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("an answer a fallback gave is found in the cache before the primary is asked again: map after run pays nothing, down or recovered", async () => {
+    // The primary fails every technologies mapping during `run`; the fallback answers them.
+    let primaryDown = true;
+    const server = startTestServer({ fault: (_n, body) => (primaryDown && body.model === "gpt-4o" && body.response_format?.json_schema?.name === "technologies_mapping" ? { type: "500" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o", models: { fallback: ["openai:gpt-4o-mini"] }, retry: { attempts: 2, baseMs: 1, capMs: 2 } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      expect((await runScript("run", ["--input", input, "--output", "run.jsonl"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      expect(server.requests.filter((r) => r.body.model === "gpt-4o-mini").length).toBeGreaterThan(0);
+      for (const down of [true, false]) {
+        primaryDown = down;
+        const before = server.requests.length;
+        const map = await runScript("map", ["--input", "run.jsonl", "--output", `map-${down}.jsonl`, "--json"], { cwd: dir, baseURL: server.url });
+        expect(map.code).toBe(0);
+        expect(server.requests.slice(before)).toHaveLength(0);
+        expect(readFileSync(join(dir, `map-${down}.jsonl`), "utf8")).toBe(readFileSync(join(dir, "run.jsonl"), "utf8"));
+      }
     } finally {
       cleanup();
       await server.stop();
@@ -249,6 +273,60 @@ describe("interruption and resume", () => {
       expect(lines(join(dir, "out.jsonl")).map((l) => l.service.service_id)).toEqual(["SVC001", "SVC002", "SVC003"]);
       const answered = new Set(server.requests.slice(0, first).filter((r) => r.status === 200).map((r) => promptOf(r.body)));
       expect(server.requests.slice(first).filter((r) => answered.has(promptOf(r.body)))).toHaveLength(0);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("SIGINT cutting short two calls waiting to retry: the ledger counts each call's own requests and retries, as the server saw them", async () => {
+    // SVC001's descriptions call is answered 429 twice at once, then told to wait 30 s; SVC002's at once.
+    const asked = new Map<string, number>();
+    const server = startTestServer({
+      fault: (_n, body) => {
+        const id = promptOf(body).includes("SVC001") ? "SVC001" : "SVC002";
+        const n = (asked.get(id) ?? 0) + 1;
+        asked.set(id, n);
+        return { type: "429", retryAfterMs: id === "SVC001" && n < 3 ? 20 : 30_000 };
+      },
+    });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+      while (asked.get("SVC001") !== 3 || asked.get("SVC002") !== 1) await Bun.sleep(10);
+      await Bun.sleep(200);
+      proc.kill("SIGINT");
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(130);
+      expect(server.requests).toHaveLength(4);
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      expect({ requests: summary.totals.requests, retries: summary.totals.retries, failedCalls: summary.totals.failedCalls }).toEqual({ requests: 4, retries: 2, failedCalls: 2 });
+      const record = readLedger(join(dir, ".sa/usage.json")).runs.find((r) => r.runId === summary.runId)!;
+      expect({ requests: record.totals.requests, retries: record.totals.retries }).toEqual({ requests: 4, retries: 2 });
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
+  test("two quick Ctrl-Cs while requests are on the wire: the ledger still counts those requests, as failed calls", async () => {
+    const server = startTestServer({ latencyMs: 20_000 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+      while (server.requests.length < 2) await Bun.sleep(10);
+      await Bun.sleep(200);
+      proc.kill("SIGINT");
+      await Bun.sleep(300);
+      proc.kill("SIGINT");
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(130);
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      expect({ requests: summary.totals.requests, failedCalls: summary.totals.failedCalls }).toEqual({ requests: 2, failedCalls: 2 });
+      const record = readLedger(join(dir, ".sa/usage.json")).runs.find((r) => r.runId === summary.runId)!;
+      expect({ status: record.status, requests: record.totals.requests, failedCalls: record.totals.failedCalls }).toEqual({ status: "interrupted", requests: 2, failedCalls: 2 });
     } finally {
       cleanup();
       await server.stop();

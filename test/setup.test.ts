@@ -47,3 +47,26 @@ describe("setup", () => {
     expect(full.code).toBe(0);
   });
 });
+
+describe("the test server as a program", () => {
+  test("`bun lib/test-server.ts '{...}'` prints its URL, serves with the options given, and ends with exit 0 on SIGTERM", async () => {
+    const proc = Bun.spawn(["bun", join(root, "lib/test-server.ts"), JSON.stringify({ models: ["walkthrough-model"] })], { stdout: "pipe", stderr: "pipe" });
+    try {
+      const reader = proc.stdout.getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const url = text.trim();
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      const models = (await (await fetch(`${url}/models`)).json()) as { data: Array<{ id: string }> };
+      expect(models.data.map((m) => m.id)).toEqual(["walkthrough-model"]);
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+    } finally {
+      proc.kill("SIGKILL");
+    }
+  });
+});

@@ -269,3 +269,35 @@ describe("export interrupted", () => {
     }
   }, 60_000);
 });
+
+describe("preflight stopped while a check waits", () => {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    test(`${signal} while --online waits on the model list: exit ${code}, and --json's one object says so`, async () => {
+      let asked = 0;
+      const silent = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        idleTimeout: 0,
+        async fetch() {
+          asked++;
+          await Bun.sleep(10_000);
+          return Response.json({ object: "list", data: [] });
+        },
+      });
+      const { dir, cleanup } = tempDir();
+      try {
+        writeJsonl(join(dir, "services.jsonl"), makeServices(1));
+        const proc = spawnScript("preflight", ["--input", "services.jsonl", "--data", fixtureData, "--online", "--json"], { cwd: dir, baseURL: `http://127.0.0.1:${silent.port}/v1` });
+        await until(() => asked > 0, "the model list request");
+        proc.kill(signal);
+        const [stdout, exit] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+        expect(exit).toBe(code);
+        expect(stdout.trim().split("\n")).toHaveLength(1);
+        expect(JSON.parse(stdout)).toEqual({ ok: false, status: "interrupted", exitCode: code });
+      } finally {
+        cleanup();
+        silent.stop(true);
+      }
+    });
+  }
+});

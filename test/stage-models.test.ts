@@ -29,6 +29,8 @@ function pythonProject() {
   return t;
 }
 
+const linesOf = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+
 /** `meta.models` by stage; it also carries the resume fingerprint. Every value is a string, as the Python tool's schema requires. */
 function stagesOf(models: Record<string, unknown>): Record<string, unknown> {
   for (const value of Object.values(models)) expect(typeof value).toBe("string");
@@ -103,16 +105,26 @@ describe("per-stage models and settings (issue 10, acceptance 3)", () => {
     }
   });
 
-  test("a --model that no stage uses (app.yaml names every stage's model) is one warning naming the stage flags", async () => {
+  test("--model on the command line is every stage's model over app.yaml's models.* (one info line); SA_MODEL is not; a stage flag still sets its stage", async () => {
     const { dir, cleanup } = pythonProject();
     try {
       const env = { XDG_CACHE_HOME: join(dir, "xdg") };
-      const common = ["--config", "config/app.yaml", "--input", "services.jsonl", "--model", "synthetic:demo"];
-      const unused = await runScript("preflight", common, { cwd: dir, baseURL: server.url, env });
+      const common = ["--config", "config/app.yaml", "--input", "services.jsonl"];
+      const flag = await runScript("run", [...common, "--output", "flag.jsonl", "--model", "synthetic:demo"], { cwd: dir, baseURL: server.url, env });
+      expect(flag.code).toBe(0);
+      expect(flag.stderr.split("\n").filter((l) => l.includes("--model synthetic:demo replaces models.descriptions, models.features, models.mapping of config/app.yaml"))).toHaveLength(1);
+      expect(linesOf(join(dir, "flag.jsonl"))[0].meta.models).toMatchObject({ descriptions: "synthetic:demo", features: "synthetic:demo", mapping: "synthetic:demo" });
+      const staged = await runScript("run", [...common, "--output", "staged.jsonl", "--model", "synthetic:demo", "--features-model", "synthetic:other"], { cwd: dir, baseURL: server.url, env });
+      expect(staged.code).toBe(0);
+      expect(linesOf(join(dir, "staged.jsonl"))[0].meta.models).toMatchObject({ descriptions: "synthetic:demo", features: "synthetic:other", mapping: "synthetic:demo" });
+      const unused = await runScript("preflight", [...common, "--model", "synthetic:demo", "--descriptions-model", "synthetic:a", "--features-model", "synthetic:a", "--mapping-model", "synthetic:a"], { cwd: dir, baseURL: server.url, env });
       expect(unused.stderr.split("\n").filter((l) => l.includes("--model synthetic:demo is used by no stage"))).toHaveLength(1);
-      expect(unused.stderr).toContain("--descriptions-model, --features-model and --mapping-model");
-      const used = await runScript("preflight", [...common, "--features-model", "synthetic:demo"], { cwd: dir, baseURL: server.url, env });
-      expect(used.stderr).not.toContain("is used by no stage");
+      const before = server.requests.length;
+      const fromEnv = await runScript("run", [...common, "--output", "env.jsonl"], { cwd: dir, baseURL: server.url, env: { ...env, SA_MODEL: "synthetic:demo" } });
+      expect(fromEnv.code).toBe(0);
+      expect(fromEnv.stderr).not.toContain("replaces models.");
+      expect(linesOf(join(dir, "env.jsonl"))[0].meta.models).toMatchObject({ descriptions: "openai:gpt-5", features: "openai:gpt-5-mini", mapping: "openai:gpt-5-nano" });
+      expect(server.requests.length - before).toBe(21);
     } finally {
       cleanup();
     }

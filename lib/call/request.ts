@@ -49,6 +49,9 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   const { provider } = route;
   const reservation = await ctx.guard.admit(guess, ctx.limiter.stopped);
   const startedAt = ctx.clock.now();
+  // Sent, so counted even when the run's record is written first (a second Ctrl-C): a failed call, its answer never seen.
+  const failed = (retries: number) => recordRequest(ctx, { spec, provider, cache: "failed", usage: noUsage, latencyMs: ctx.clock.now() - startedAt, retries, answeredBy: provider.model });
+  const settled = ctx.recorder.open(() => failed(0));
   let result: ChatResult;
   try {
     const answer = provider.complete({
@@ -67,14 +70,14 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
     result = await answer;
   } catch (error) {
     ctx.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
-    const retries = isSAError(error) ? Number(error.details.retries ?? 0) : 0;
     // No answer came back: a failed call, never a live call with 0 tokens that estimates would learn from.
-    recordRequest(ctx, { spec, provider, cache: "failed", usage: noUsage, latencyMs: ctx.clock.now() - startedAt, retries, answeredBy: provider.model });
+    if (settled()) failed(isSAError(error) ? Number(error.details.retries ?? 0) : 0);
     throw error;
   }
   const { usage } = result;
   const latencyMs = ctx.clock.now() - startedAt;
-  const costUsd = recordRequest(ctx, { spec, provider, cache: "live", usage, latencyMs, retries: result.retries, answeredBy: result.model, responseId: result.responseId, batchPriceFactor: result.batchPriceFactor });
+  // An answer after the run's record was written (abandoned, counted as failed) is used, not counted again.
+  const costUsd = !settled() ? 0 : recordRequest(ctx, { spec, provider, cache: "live", usage, latencyMs, retries: result.retries, answeredBy: result.model, responseId: result.responseId, batchPriceFactor: result.batchPriceFactor });
   ctx.forecast.observe({ stage: spec.stage, model: attempt.model, counted: guess.counted, usage });
   ctx.guard.settle(reservation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd });
   ctx.limiter.settle(guess.inputTokens + guess.outputTokens, usage.inputTokens + usage.outputTokens);

@@ -20,8 +20,10 @@ const aliases: Record<string, Format> = { htm: "html", markdown: "md" };
 /** `--format`, else the output's extension; anything else is a usage error naming the formats. */
 export function formatOf(output: string, flag?: string): Format {
   if (flag !== undefined) {
-    if (!(formats as readonly string[]).includes(flag)) throw new SAError("E_USAGE", `--format: expected one of ${formats.join(", ")}, got "${flag}"`);
-    return flag as Format;
+    // The names an extension may have (any case, htm, markdown) are taken from the flag too.
+    const named = aliases[flag.toLowerCase()] ?? flag.toLowerCase();
+    if (!(formats as readonly string[]).includes(named)) throw new SAError("E_USAGE", `--format: expected one of ${formats.join(", ")}, got "${flag}"`);
+    return named as Format;
   }
   const ext = extname(output).slice(1).toLowerCase();
   const format = aliases[ext] ?? ext;

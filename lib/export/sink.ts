@@ -1,10 +1,9 @@
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { createWriteStream, rmSync } from "node:fs";
 import { once } from "node:events";
-import { dirname } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
 import { commitTemp, tempPathFor } from "../atomic-write.ts";
 import { SAError } from "../errors.ts";
-import { removeStaleTemps } from "../output-claim.ts";
+import { checkOutputWritable, removeStaleTemps } from "../output-claim.ts";
 import { onStdoutClosed, stdoutStream } from "../stdout.ts";
 
 /** Where an export is written as it goes: a temp file renamed into place at the end, or stdout. */
@@ -31,7 +30,8 @@ function toStdoutStream(): PassThrough {
 export function openSink(path: string): Sink {
   const toStdout = path === "-";
   const temp = tempPathFor(path);
-  if (!toStdout) mkdirSync(dirname(path), { recursive: true });
+  // A folder where the file goes, a parent that is a file, no permission: named now, not at the rename.
+  if (!toStdout) checkOutputWritable(path);
   // An export stopped by Ctrl-C, SIGTERM or a crash left its temp file: it goes now.
   if (!toStdout) removeStaleTemps(path);
   // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.

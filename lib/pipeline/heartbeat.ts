@@ -90,11 +90,14 @@ export function startHeartbeat(run: EngineRun<unknown>): Heartbeat {
     },
     async final(status) {
       await open();
+      // Requests still on the wire (past the grace period) were sent: counted as failed calls.
+      rt.recorder.abandonOpen();
       rt.journal.end(status, run.state.stop?.reason ?? null);
       // Not saved, the journal stays: the next run, usage or preflight folds it in.
       await saveRun(path, ledgerRecord(run, status, new Date(rt.clock.now()).toISOString())).then(() => rt.journal.remove(), warn);
     },
     finalNow(status, reason) {
+      rt.recorder.abandonOpen();
       rt.journal.end(status, reason);
       try {
         const record = { ...ledgerRecord(run, status, new Date(rt.clock.now()).toISOString()), stopReason: reason };

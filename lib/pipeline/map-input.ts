@@ -71,11 +71,14 @@ function parseEvolution(value: unknown, ctx: MapInputContext): Parsed {
 /** A lean record as a feature record: its service from `--service-file`, its one plateau. */
 function parseLean(value: unknown, ctx: MapInputContext): Parsed {
   const parsed = leanRecordSchema.safeParse(value);
+  // A services line (run's input, given to map by mistake) is said as such, not as a feature's missing score.
+  if (!parsed.success && serviceSchema.safeParse(value).success) return { ok: false, reason: "a service (run's input), not an evolution or a feature record: map reads what run wrote (run it first)" };
   if (!parsed.success) return { ok: false, reason: formatIssues(parsed.error) };
   const { service_id, features, service_description } = parsed.data;
   const reason = missingRole(features, "features.");
   if (reason) return { ok: false, reason };
-  const service = ctx.services?.get(service_id);
+  if (!ctx.services) return { ok: false, reason: `service_id: "${service_id}": a lean feature record takes its service's details from --service-file, and none was given` };
+  const service = ctx.services.get(service_id);
   if (!service) return { ok: false, reason: `service_id: "${service_id}" is not in --service-file (a lean feature record takes the service's details from there)` };
   const level = parsed.data.plateau ?? 1;
   const plateau_name = parsed.data.plateau_name || ctx.plateauNames.get(level) || `Plateau ${level}`;

@@ -32,7 +32,16 @@ const kinds = {
   inspirations: { what: "inspirations", folder: "inspirations", dataFile: "inspirations.md", key: "inspiration" },
 } satisfies Record<string, Kind>;
 
-const read = async (file: string): Promise<PromptText> => ({ text: (await readFile(file, "utf8")).trim(), file });
+/** A prompt file's text; one that cannot be read (a folder, no permission) is named with the reason. */
+async function read(file: string): Promise<PromptText> {
+  try {
+    return { text: (await readFile(file, "utf8")).trim(), file };
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reason = code === "EISDIR" ? "a folder, not a file" : (code ?? (cause as Error).message);
+    throw new SAError("E_CONFIG", `prompt file ${file}: cannot be read (${reason})`, { cause });
+  }
+}
 
 /**
  * One text. A file named by config, `SA_*` or a flag (its id, or the prompt folder) must exist.

@@ -64,7 +64,9 @@ export const batchConfigSchema = z.strictObject({
 });
 export type BatchConfig = z.infer<typeof batchConfigSchema>;
 
-const modelIdSchema = z.string().regex(/^[\w.-]+:.+$/, "expected provider:model, e.g. openai:gpt-4o-mini");
+/** `provider:model`; the flags check it too (scripts/_args.ts), so a bad one names its flag. */
+export const modelIdPattern = /^[\w.-]+:.+$/;
+const modelIdSchema = z.string().regex(modelIdPattern, "expected provider:model, e.g. openai:gpt-4o-mini");
 
 const positiveInt = z.number().int().positive();
 

@@ -61,6 +61,8 @@ export type ParsedService = { ok: true; service: Service; dropped: string[] } | 
 export function parseService(value: unknown): ParsedService {
   // A whole line that is no object has no field to name: say what a line must be.
   if (!isRecord(value)) return { ok: false, reason: `not a service: a line must be a JSON object with service_id, name and description, not ${kindOf(value)}` };
+  // An evolutions file given as the input by mistake: say what it is, not that service_id is missing.
+  if (!("service_id" in value) && isRecord(value.service) && Array.isArray(value.plateaus)) return { ok: false, reason: "not a service: this line is an evolution (what run and map write); the input is services, one {service_id, name, description, ...} per line" };
   const normal = normaliseService(value);
   const parsed = serviceSchema.safeParse(normal.value);
   return parsed.success ? { ok: true, service: parsed.data, dropped: normal.dropped } : { ok: false, reason: formatIssues(parsed.error) };
