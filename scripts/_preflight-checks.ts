@@ -43,7 +43,7 @@ export function createChecks() {
     },
     ok: () => list.every((c) => c.ok),
     text(): string {
-      // An error that names its subject first ("config FILE:3: ...", "config: SA_X ...") is not prefixed twice.
+      // An error that names its subject first ("config FILE:3: ...", "config: SA_<NAME> ...") is not prefixed twice.
       const detail = (c: Check) => (c.detail.startsWith(`${c.name} `) ? c.detail.slice(c.name.length + 1) : c.detail.startsWith(`${c.name}: `) ? c.detail.slice(c.name.length + 2) : c.detail);
       const lines = list.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${detail(c)}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
       const failed = list.filter((c) => !c.ok).map((c) => c.name);
