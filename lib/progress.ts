@@ -117,9 +117,10 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
   let read: (() => ProgressCounts) | undefined;
   let started = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
-  // The bars hide the cursor. Every way out (a second Ctrl-C exits at once, a crash) must show it
-  // again: "exit" listeners run on all of them, synchronously.
-  const showCursor = () => stream.write("\x1b[?25h");
+  // The bars hide the cursor and turn line wrapping off. Every way out (a second Ctrl-C exits at
+  // once, a crash) must turn both back on, and end the last bar's line so the shell's prompt starts
+  // on its own: "exit" listeners run on all of them, synchronously.
+  const showCursor = () => stream.write("\x1b[?25h\x1b[?7h\n");
   const render = () => update(read!(), clock.now() - started);
   return {
     start(r) {

@@ -115,3 +115,41 @@ describe("--output - on a terminal", () => {
     }
   }, 60_000);
 });
+
+describe("a second Ctrl-C while the bars are drawn", () => {
+  test("line wrapping, which the bars turn off, is on again at the exit, and the shell's prompt starts on a line of its own", async () => {
+    // Calls take 2 s: the second ^C comes while they are in flight, so the run exits with the bars still up.
+    const server = startTestServer({ latencyMs: 2000 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(6));
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
+      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
+      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData].join(" ");
+      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      let out = "";
+      const reading = (async () => {
+        for await (const chunk of proc.stdout) out += new TextDecoder().decode(chunk);
+      })();
+      const deadline = Date.now() + 30_000;
+      while (!(out.includes("\x1b[?7l") && server.requests.length > 0) && Date.now() < deadline) await Bun.sleep(50);
+      for (const _ of [1, 2]) {
+        proc.stdin.write("\x03");
+        proc.stdin.flush();
+        await Bun.sleep(200);
+      }
+      expect(await proc.exited).toBe(130);
+      await reading;
+      expect(server.answered).toBe(0);
+      expect(out.lastIndexOf("\x1b[?7h")).toBeGreaterThan(out.lastIndexOf("\x1b[?7l"));
+      expect(out.lastIndexOf("\x1b[?25h")).toBeGreaterThan(out.lastIndexOf("\x1b[?25l"));
+      expect(out).toEndWith("\n");
+      const lines = await screen(out);
+      expect(lines.at(-1)).toStartWith(" mapping ");
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+});
