@@ -118,6 +118,9 @@ describe("progress and logs", () => {
       expect(records.some((r) => r.serviceId === "SVC003" && r.level === "error")).toBe(true);
       expect(records.some((r) => r.message.includes("in.jsonl:4: invalid JSON"))).toBe(true);
       expect(records.some((r) => r.level === "debug" && r.message.startsWith("retry 1/1"))).toBe(true);
+      // The failure's detail (--verbose) names its service too.
+      const detail = records.filter((r) => r.level === "debug" && r.message.startsWith("descriptions failed"));
+      expect(detail.map((r) => r.serviceId)).toEqual(["SVC003"]);
     } finally {
       cleanup();
     }
