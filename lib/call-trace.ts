@@ -1,6 +1,6 @@
 import type { Provider, Usage } from "../providers/types.ts";
 import { redact } from "./redact.ts";
-import type { Tracing } from "./tracing.ts";
+import type { CallSpan, Tracing } from "./tracing.ts";
 
 interface Totals {
   inputTokens: number;
@@ -12,21 +12,34 @@ interface Totals {
 type OpenCall = { set: (a: Record<string, string | number | boolean | undefined>) => void; totals: Totals };
 type Request = { provider: string; model: string; cache: "hit" | "live" | "failed"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number };
 
-/** Opens a call's span, named after its primary model; `end` closes it with the answer or the error. */
+/**
+ * A call's span, named after its primary model. It is made on the call's first request (live,
+ * failed or from the cache), starting when the call began: a call never sent (refused by a limit
+ * or a budget, stopped by Ctrl-C, a dry run's miss) is no model call, so it has no span. `end`
+ * closes it with the answer or the error.
+ */
 function startSpan(tracing: Tracing, open: WeakMap<object, OpenCall>, spec: { stage: string; serviceId: string; messages: unknown }, primary: Provider) {
-  const span = tracing.call(`chat ${primary.model}`, {
-    "gen_ai.operation.name": "chat",
-    "gen_ai.provider.name": primary.name,
-    "gen_ai.request.model": primary.model,
-    "sa.stage": spec.stage,
-    "sa.service_id": spec.serviceId,
-    ...(tracing.logPrompts ? { "gen_ai.input.messages": redact(JSON.stringify(spec.messages)) } : {}),
-  });
-  open.set(spec, { set: span.set, totals: { inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0 } });
+  const startTime = Date.now();
+  let span: CallSpan | undefined;
+  const opened = () =>
+    (span ??= tracing.call(
+      `chat ${primary.model}`,
+      {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": primary.name,
+        "gen_ai.request.model": primary.model,
+        "sa.stage": spec.stage,
+        "sa.service_id": spec.serviceId,
+        ...(tracing.logPrompts ? { "gen_ai.input.messages": redact(JSON.stringify(spec.messages)) } : {}),
+      },
+      startTime,
+    ));
+  open.set(spec, { set: (a) => opened().set(a), totals: { inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0 } });
   return {
     end(error?: unknown, answer?: unknown) {
-      if (!error && tracing.logPrompts) span.set({ "gen_ai.output.messages": redact(JSON.stringify(answer)) });
       open.delete(spec);
+      if (!span) return;
+      if (!error && tracing.logPrompts) span.set({ "gen_ai.output.messages": redact(JSON.stringify(answer)) });
       span.end(error);
     },
   };

@@ -16,6 +16,12 @@ export function setLogField(key: string, value: unknown): void {
   fields[key] = value;
 }
 
+/** While a live display owns the terminal (the progress bars), text lines go to it, to be written above it. */
+let divert: ((text: string) => void) | undefined;
+export function divertLogLines(to: ((text: string) => void) | undefined): void {
+  divert = to;
+}
+
 const badges: Record<string, string> = { error: "✖", fatal: "✖", warn: "⚠", info: "ℹ", success: "✔", debug: "·", trace: "·", log: "", ready: "✔", start: "◐", box: "" };
 
 function splitArgs(args: unknown[]): { message: string; extra: Record<string, unknown> } {
@@ -30,7 +36,8 @@ function splitArgs(args: unknown[]): { message: string; extra: Record<string, un
   return { message: redact(message), extra };
 }
 
-const textReporter = (out: () => NodeJS.WriteStream) => ({
+// `stderr`: the lines go to the process's stderr (not a stream a test handed in), which a display may take over.
+const textReporter = (out: () => NodeJS.WriteStream, stderr: boolean) => ({
   log(obj: LogObject) {
     const { message, extra } = splitArgs(obj.args);
     const scope = typeof extra.serviceId === "string" ? `[${extra.serviceId}] ` : "";
@@ -39,7 +46,8 @@ const textReporter = (out: () => NodeJS.WriteStream) => ({
     // A stack trace only when asked for with --verbose (level 4+).
     const error = obj.args.find((a): a is Error => a instanceof Error);
     if (error?.stack && obj.level >= 4) line += `\n${redact(error.stack)}`;
-    out().write(`${line}\n`);
+    if (divert && stderr) divert(`${line}\n`);
+    else out().write(`${line}\n`);
   },
 });
 
@@ -56,7 +64,7 @@ export function createLog(options: LogOptions = {}, stream?: NodeJS.WriteStream)
   const level = options.quiet ? 0 : options.verbose ? 4 : 3;
   // stderr is made on the first line written: making it loads node's streams (milliseconds), which a quiet run may never need.
   const out = () => stream ?? process.stderr;
-  const reporter = options.format === "json" ? jsonReporter(out) : textReporter(out);
+  const reporter = options.format === "json" ? jsonReporter(out) : textReporter(out, !stream);
   return createConsola({ level, reporters: [reporter] });
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from "./clock.ts";
-import type { Log } from "./log.ts";
+import { divertLogLines, type Log } from "./log.ts";
 import type { MultiBar } from "cli-progress";
 
 export interface StageProgress {
@@ -117,9 +117,10 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
   let read: (() => ProgressCounts) | undefined;
   let started = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
-  // The bars hide the cursor. Every way out (a second Ctrl-C exits at once, a crash) must show it
-  // again: "exit" listeners run on all of them, synchronously.
-  const showCursor = () => stream.write("\x1b[?25h");
+  // The bars hide the cursor and turn line wrapping off. Every way out (a second Ctrl-C exits at
+  // once, a crash) must turn both back on, and end the last bar's line so the shell's prompt starts
+  // on its own: "exit" listeners run on all of them, synchronously.
+  const showCursor = () => stream.write("\x1b[?25h\x1b[?7h\n");
   const render = () => update(read!(), clock.now() - started);
   return {
     start(r) {
@@ -127,6 +128,13 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
       started = clock.now();
       process.once("exit", showCursor);
       render();
+      // A line logged while the bars are drawn goes above them: written straight to the terminal it
+      // would land at the end of the last bar and be drawn over. Line wrapping, off for the bars, is
+      // on for the line, so a long message wraps rather than being cut.
+      if (stream === process.stderr) divertLogLines((text) => {
+        bars.log(`\x1b[J\x1b[?7h${text}\x1b[?7l`);
+        bars.update();
+      });
       timer = setInterval(render, 125);
       timer.unref?.();
     },
@@ -135,16 +143,21 @@ async function createTtyProgress(clock: Clock, stream: NodeJS.WriteStream = proc
       if (timer) clearInterval(timer);
       if (read) render();
       bars.stop();
+      divertLogLines(undefined);
       process.off("exit", showCursor);
     },
   };
 }
 
-/** TTY → live bars; CI or no TTY → plain lines; --quiet → nothing. */
-export async function createProgress(options: { log: Log; clock: Clock; quiet?: boolean; json?: boolean; stream?: NodeJS.WriteStream; env?: Record<string, string | undefined> }): Promise<Progress> {
+/**
+ * TTY → live bars; CI or no TTY → plain lines; --quiet → nothing. `resultsOnTerminal`: results go
+ * to stdout and stdout is a terminal too (`--output -` unpiped): lines written there would break
+ * the bars' cursor moves and be drawn over, so the progress is plain lines among them.
+ */
+export async function createProgress(options: { log: Log; clock: Clock; quiet?: boolean; json?: boolean; resultsOnTerminal?: boolean; stream?: NodeJS.WriteStream; env?: Record<string, string | undefined> }): Promise<Progress> {
   if (options.quiet) return noProgress;
   const stream = options.stream ?? process.stderr;
   const ci = (options.env ?? process.env).CI;
-  const tty = Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0") && !options.json;
+  const tty = Boolean(stream.isTTY) && !(ci && ci !== "false" && ci !== "0") && !options.json && !options.resultsOnTerminal;
   return tty ? createTtyProgress(options.clock, stream) : createPlainProgress(options.log, options.clock);
 }

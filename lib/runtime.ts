@@ -24,7 +24,7 @@ import type { Stage } from "./call-spec.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
 import type { PipelineContext } from "./pipeline/context.ts";
 import type { Misses, RunContext } from "./pipeline/engine-types.ts";
-import { noTracing, type Tracing } from "./tracing.ts";
+import { exportFailure, noTracing, type Tracing } from "./tracing.ts";
 import { setLogField } from "./log.ts";
 
 export interface RuntimeOptions {
@@ -213,7 +213,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     pipeline,
     tracing,
     async close() {
-      await tracing.shutdown().catch((error: Error) => log.warn(`tracing: could not export spans (${error.message})`));
+      await tracing.shutdown().catch((error: unknown) => log.warn(`tracing: could not export spans (${exportFailure(error)})`));
       await limiter.close();
       await storage.dispose();
     },

@@ -26,11 +26,17 @@ export const pipelineArgs = {
 
 type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
 
-/** Non-empty lines of a file, for progress percentages (stdin cannot be counted ahead). */
+/** Non-empty lines of a file, or the items of a JSON array file, for progress percentages (stdin cannot be counted ahead). */
 function countLines(path: string): number | undefined {
   if (path === "-" || !existsSync(path) || !statSync(path).isFile()) return undefined;
   const text = readFileSync(path, "utf8");
-  return text.trimStart().startsWith("[") ? undefined : text.split("\n").filter((l) => l.trim()).length;
+  if (!text.trimStart().startsWith("[")) return text.split("\n").filter((l) => l.trim()).length;
+  try {
+    const items: unknown = JSON.parse(text.replace(/^\uFEFF/, ""));
+    return Array.isArray(items) ? items.length : undefined;
+  } catch {
+    return undefined; // the run says what is wrong with it
+  }
 }
 
 /** The config with the task's flags, and the input and output it must have. */
@@ -81,7 +87,7 @@ export async function runPipelineTask(
       strict: config.strict,
       handleSignals: true,
       onExitNow: report,
-      progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json" }),
+      progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json", resultsOnTerminal: output === "-" && Boolean(process.stdout.isTTY) }),
       expectedServices: countLines(input),
     });
     report(summary);

@@ -26,8 +26,12 @@ export function printSummary(summary: RunSummary, options: { json: boolean; log:
   const { services: s, totals: t } = summary;
   const cost = `$${t.costUsd.toFixed(4)}${t.unpricedCalls ? ` (+${t.unpricedCalls} unpriced calls)` : ""}`;
   const line = `${summary.status}: ${s.ok} written${s.redone ? ` (${s.redone} redone: their inputs changed)` : ""}${s.incomplete ? ` (${s.incomplete} with gaps: answers still invalid, quarantined; a rerun asks again)` : ""}, ${s.failed} failed, ${s.skipped} already done, ${summary.badLines} bad lines; ${t.liveCalls} live calls, ${t.cachedCalls} cached, ${t.retries} retries; ${cost} spent, $${t.savedCostUsd.toFixed(4)} saved`;
+  const said = line + (summary.stopReason ? ` (${summary.stopReason})` : "");
   if (summary.status === "ok") options.log.success(line);
-  else options.log.warn(line + (summary.stopReason ? ` (${summary.stopReason})` : ""));
+  else if (summary.status === "interrupted") options.log.warn(said);
+  // Stopped by a limit, or failed (under --strict perhaps with no error logged before): an error,
+  // so that --quiet, which shows only errors, still says why the exit code is not 0.
+  else options.log.error(said);
   if (summary.quarantined) options.log.info(`quarantined: ${summary.quarantined} item(s), see ${options.quarantinePath}`);
   if (options.json) void writeStdout(`${JSON.stringify(jsonSummary(summary))}\n`);
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
@@ -21,6 +22,20 @@ describe("progress and logs", () => {
       expect(result.stderr).not.toMatch(ansi);
       expect(result.stderr).toMatch(/progress: 1\/2 services done; calls descriptions \d+\/2, features \d+\/10, mapping \d+\/30;/);
       expect(result.stderr).toMatch(/finished: 2\/2 services done; calls descriptions 2\/2, features 10\/10, mapping 30\/30; 0 cached, 0 retries, \$[\d.]+, [\d.]+ calls\/s/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a JSON array input (the Python tool's form) is counted ahead too: the lines say done/total, and come at each 10%", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, "in.json");
+      writeFileSync(input, JSON.stringify(makeServices(2), null, 2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(/progress: 1\/2 services done;/);
+      expect(result.stderr).toMatch(/finished: 2\/2 services done; calls descriptions 2\/2, features 10\/10, mapping 30\/30;/);
     } finally {
       cleanup();
     }
@@ -74,6 +89,18 @@ describe("progress and logs", () => {
     }
   });
 
+  test("--quiet still says why the exit code is not 0: a usage limit (exit 3)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet", "--max-requests", "3", "--concurrency", "1"], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(3);
+      expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^✖ limit: 0 written, .*\(max-requests 3 reached\)$/)]);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("--log-format json gives only JSON lines on stderr, with the run id and service id", async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -91,6 +118,9 @@ describe("progress and logs", () => {
       expect(records.some((r) => r.serviceId === "SVC003" && r.level === "error")).toBe(true);
       expect(records.some((r) => r.message.includes("in.jsonl:4: invalid JSON"))).toBe(true);
       expect(records.some((r) => r.level === "debug" && r.message.startsWith("retry 1/1"))).toBe(true);
+      // The failure's detail (--verbose) names its service too.
+      const detail = records.filter((r) => r.level === "debug" && r.message.startsWith("descriptions failed"));
+      expect(detail.map((r) => r.serviceId)).toEqual(["SVC003"]);
     } finally {
       cleanup();
     }

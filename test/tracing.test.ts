@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, root, runScript, spawnScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
 
 interface OtlpValue { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean }
 interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; attributes: { key: string; value: OtlpValue }[] }
@@ -101,6 +102,115 @@ describe("tracing", () => {
     } finally {
       cleanup();
       receiver.stop();
+    }
+  });
+
+  test("an error that quotes the key reaches the spans' exception events redacted, as it reaches the log", async () => {
+    const receiver = startReceiver();
+    const { dir, cleanup } = tempDir();
+    try {
+      // A plug-in whose service's error quotes the key it was sent: the log line redacts it, and so must the spans.
+      writeFileSync(join(dir, "leaky.ts"), `import { defineProvider } from ${JSON.stringify(join(root, "providers/define.ts"))};
+export default defineProvider({ create: (model) => ({ name: "leaky", model, baseURL: "leaky:", async complete() { throw new Error("upstream refused key " + process.env.OPENAI_API_KEY); } }) });
+`);
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ providers: { leaky: { type: "module", module: "./leaky.ts" } } }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--model", "leaky:m1"], {
+        cwd: dir,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("upstream refused key [redacted]");
+      const spans = JSON.stringify(receiver.spans);
+      expect(spans).toContain('"exception.message"');
+      expect(spans).toContain("upstream refused key [redacted]");
+      expect(spans).not.toContain(testKey);
+    } finally {
+      cleanup();
+      receiver.stop();
+    }
+  });
+
+  test("a run stopped by a limit has a call span for each call sent, none for those it never sent; a failed one is an error", async () => {
+    const receiver = startReceiver();
+    // Request 2 is refused (HTTP 400): its call failed, and its span says so.
+    const own = startTestServer({ latencyMs: 50, fault: (n) => (n === 2 ? { type: "400" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet", "--max-requests", "6", "--concurrency", "2"], {
+        cwd: dir,
+        baseURL: own.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      expect(result.code).toBe(3);
+      const calls = receiver.spans.filter((s) => s.name.startsWith("chat "));
+      const failed = calls.filter((s) => (s as { status?: { code?: number } }).status?.code === 2);
+      expect(own.requests).toHaveLength(6);
+      expect(calls).toHaveLength(6);
+      expect(failed).toHaveLength(1);
+      expect(JSON.stringify(failed[0])).toContain("HTTP 400");
+      // GenAI conventions: a failed call says its error.type (the HTTP status), and a call is a client span.
+      expect(attr(failed[0]!, "error.type")).toBe("400");
+      expect(calls.every((c) => (c as { kind?: number }).kind === 3)).toBe(true);
+      // The run's span says how it ended: stopped by the limit, exit 3.
+      const run = receiver.spans.find((s) => s.name === "run")!;
+      expect({ status: attr(run, "sa.status"), exit: attr(run, "sa.exit_code"), live: attr(run, "sa.live_calls") }).toEqual({ status: "limit", exit: 3, live: 5 });
+      expect((run as { status?: { code?: number; message?: string } }).status).toEqual({ code: 2, message: "max-requests 6 reached" });
+    } finally {
+      cleanup();
+      receiver.stop();
+      await own.stop();
+    }
+  });
+
+  test("a second Ctrl-C exits at once and still sends the run and service spans, so no call span is left without its parents", async () => {
+    const receiver = startReceiver();
+    const own = startTestServer({ latencyMs: 1500 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--quiet", "--concurrency", "2"], {
+        cwd: dir,
+        baseURL: own.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      // Two answers in (their spans leave with the next batch), two calls in flight.
+      while (own.answered < 2 || own.requests.length < 4) await Bun.sleep(20);
+      proc.kill("SIGINT");
+      await Bun.sleep(200);
+      proc.kill("SIGINT");
+      expect(await proc.exited).toBe(130);
+      const byId = new Map(receiver.spans.map((s) => [s.spanId, s]));
+      const runs = receiver.spans.filter((s) => s.name === "run");
+      expect(runs).toHaveLength(1);
+      expect(JSON.stringify(runs[0])).toContain("a second signal stopped the run at once");
+      expect(receiver.spans.filter((s) => s.name.startsWith("chat ")).length).toBeGreaterThanOrEqual(2);
+      expect(receiver.spans.filter((s) => s.parentSpanId && !byId.has(s.parentSpanId)).map((s) => s.name)).toEqual([]);
+    } finally {
+      cleanup();
+      receiver.stop();
+      await own.stop();
+    }
+  });
+
+  test("a collector that cannot be reached is one warning saying why; the run's results stand (exit 0)", async () => {
+    const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const port = closed.port;
+    closed.stop(true);
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], {
+        cwd: dir,
+        baseURL: server.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TIMEOUT: "500" },
+      });
+      expect(result.code).toBe(0);
+      const warnings = result.stderr.split("\n").filter((l) => l.includes("tracing"));
+      expect(warnings).toEqual([expect.stringMatching(new RegExp(`^⚠ tracing: could not export spans \\(.*ECONNREFUSED.*${port}.*\\)$`))]);
+    } finally {
+      cleanup();
     }
   });
 

@@ -70,6 +70,6 @@ function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): 
   const stage = isSAError(error) ? String(error.details.stage ?? "pipeline") : "pipeline";
   state.failures.push({ serviceId, stage, reason: errorMessage(error) });
   rt.log.error(`service ${serviceId} failed at ${stage}: ${errorMessage(error)}`, { serviceId });
-  if (rt.log.level >= 4 && error instanceof Error) rt.log.debug(error);
+  if (rt.log.level >= 4 && error instanceof Error) rt.log.debug(error, { serviceId });
   rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
 }

@@ -26,8 +26,14 @@ const MAX_MISSES_LOGGED = 100;
  */
 export function runRecords<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {
   const attributes = { "sa.run_id": rt.runId, "sa.input": options.input, "sa.output": options.output, "sa.model": rt.config.model };
-  return rt.tracing.run(handler.task, attributes, () => runClaimed(rt, options, handler));
+  return rt.tracing.run(handler.task, attributes, () => runClaimed(rt, options, handler), runOutcome);
 }
+
+/** How the run ended, on its span: failed (with the reason) when its exit code is not 0. */
+const runOutcome = (s: RunSummary) => ({
+  attributes: { "sa.status": s.status, "sa.exit_code": s.exitCode, "sa.live_calls": s.totals.liveCalls, "sa.cached_calls": s.totals.cachedCalls, "sa.cost_usd": s.totals.costUsd },
+  error: s.exitCode === 0 ? undefined : (s.stopReason ?? `${s.status}: ${s.services.failed} service(s) failed, ${s.badLines} bad line(s)`),
+});
 
 /** Checks the input and claims the output before any call (exit 2 when it is not ours alone). */
 async function runClaimed<T>(rt: RunContext, options: RunOptions, handler: RecordHandler<T>): Promise<RunSummary> {

@@ -19,8 +19,9 @@ export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbea
     const reason = `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`;
     heartbeat.finalNow("interrupted", reason);
     options.onExitNow?.(runSummary(run, { status: "interrupted", exitCode: code, missesByStage: {}, stopReason: reason }));
-    // What is on its way to stdout (the summary; with `--output -`, the line its reader is taking) goes out whole first.
-    void flushStdout().then(() => {
+    // What is on its way to stdout (the summary; with `--output -`, the line its reader is taking) goes
+    // out whole first, and the spans still open are ended and sent (a second at most), so a trace keeps its run.
+    void Promise.all([flushStdout(), run.rt.tracing.abandon(reason)]).then(() => {
       claim.release();
       process.exit(code);
     });
