@@ -87,9 +87,12 @@ async function loadMappingSet(dir: string, set: Config["mappingSets"][number]): 
 
 /**
  * `meta.catalogue_hash` as the Python tool computes it: over every mapping set of the config, so
- * `map --sets` (which keeps the other sets' mappings) writes the hash a whole run writes.
+ * `map --sets` (which keeps the other sets' mappings) writes the hash a whole run writes. A data
+ * folder that holds only the sets mapped (no run could use it) gives the hash of those sets.
  */
 export async function configCatalogueHash(config: Pick<Config, "dataDir" | "mappingSets">, loaded: Catalogue[]): Promise<string> {
+  const missing = config.mappingSets.some((set) => !loaded.some((c) => c.field === set.field) && !existsSync(join(config.dataDir, set.file)));
+  if (missing) return catalogueHash(loaded);
   const catalogues = await Promise.all(config.mappingSets.map((set) => loaded.find((c) => c.field === set.field) ?? loadMappingSet(config.dataDir, set)));
   return catalogueHash(catalogues);
 }

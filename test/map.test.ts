@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { evolutionSchema } from "../lib/schema/evolution.ts";
@@ -49,6 +49,24 @@ describe("map", () => {
       // The hash covers every set of the config, as the run's does (and the Python tool's).
       const run = readFileSync(join(dir, "run.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
       expect(out[0].meta.catalogue_hash).toBe(run[0].meta.catalogue_hash);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("--sets with a data folder that holds only those sets' files maps them (the hash is of those sets)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      await runScript("run", ["--input", input, "--output", "run.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url });
+      mkdirSync(join(dir, "two"));
+      for (const file of ["applications.json", "technologies.json"]) copyFileSync(join(fixtureData, file), join(dir, "two", file));
+      const result = await runScript("map", ["--input", "run.jsonl", "--output", "map.jsonl", "--data", "two", "--sets", "applications,technologies", "--model", "synthetic:demo"], { cwd: dir });
+      expect(result.stderr).not.toContain("file not found");
+      expect(result.code).toBe(0);
+      const out = readFileSync(join(dir, "map.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(out).toHaveLength(1);
+      expect(out[0].meta.catalogue_hash).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       cleanup();
     }
