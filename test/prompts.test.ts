@@ -82,7 +82,11 @@ describe("prompts", () => {
       expect(system(features!)).toContain("Use the whole range honestly");
       // The seed features and the customer type reach the model.
       expect(user(features!)).toContain("Bin day reminder");
-      expect(user(features!)).toContain('"customer_type": "residents"');
+      expect(user(features!)).toContain('"customer_type":"residents"');
+      // The service goes to six calls per service as compact JSON, one line: indentation would add about a quarter to its tokens.
+      const [descriptionsService, featuresService] = [user(descriptions!), user(features!)].map((text) => text.split("\n")[1]!);
+      expect(JSON.parse(featuresService)).toMatchObject({ name: "Service 1", customer_type: "residents", features: [{ name: "Bin day reminder" }] });
+      expect(descriptionsService).toBe(featuresService);
       const [mapping] = sent.filter((b) => stageOf(b) === "mapping");
       for (const text of ["Match on meaning, not on shared words", "choose fewer items that are surely right", "Never invent an id", "at most once per feature", "every required facet", "Fill an optional facet only when it is relevant"]) expect(system(mapping!)).toContain(text);
       expect(system(mapping!)).not.toContain("rationale");

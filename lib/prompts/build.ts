@@ -39,7 +39,8 @@ export function buildDomainText(data: Dataset): string {
 
 /**
  * The parts of a service that shape the answer; whitespace in the input file never matters.
- * Written once per service (its descriptions and features prompts all carry it).
+ * Written once per service (its descriptions and features prompts all carry it), as compact
+ * JSON: six calls per service send it, and indentation would add about a quarter to its tokens.
  */
 const serviceTexts = new WeakMap<Service, string>();
 export function serviceText(service: Service): string {
@@ -49,18 +50,14 @@ export function serviceText(service: Service): string {
 }
 
 function serviceJson(service: Service): string {
-  return JSON.stringify(
-    {
-      service_id: service.service_id,
-      name: service.name,
-      description: service.description,
-      ...(service.customer_type ? { customer_type: service.customer_type } : {}),
-      jobs_to_be_done: service.jobs_to_be_done,
-      features: service.features.map((f) => ({ name: f.name, description: f.description })),
-    },
-    null,
-    2,
-  );
+  return JSON.stringify({
+    service_id: service.service_id,
+    name: service.name,
+    description: service.description,
+    ...(service.customer_type ? { customer_type: service.customer_type } : {}),
+    jobs_to_be_done: service.jobs_to_be_done,
+    features: service.features.map((f) => ({ name: f.name, description: f.description })),
+  });
 }
 
 const system = (domain: string, stage: string): ChatMessage => Object.freeze({ role: "system", content: `${domain}\n\n${stage}` });
