@@ -77,7 +77,7 @@ describe("prompts", () => {
       expect(system(descriptions!)).toContain("core idea and key characteristics");
       expect(system(descriptions!)).not.toContain("build on the one before");
       const [features] = sent.filter((b) => stageOf(b) === "features");
-      for (const text of ["value for a person in that role", "operational outcome", "privacy, security or safety", "specific and testable", "Keep features distinct", "jobs to be done", "seed features"]) expect(system(features!)).toContain(text);
+      for (const text of ["value for a person in that role", "operational outcome", "privacy, security or safety", "specific and testable", "Keep features distinct", "jobs to be done", "seed features", "a feature that would fit any plateau as well is too generic"]) expect(system(features!)).toContain(text);
       for (const level of ["1 Initial: the work is ad hoc", "2 Managed: the work is planned", "3 Defined: the work follows a documented standard", "4 Quantitatively Managed: the work is measured", "5 Optimizing: measures and feedback"]) expect(system(features!)).toContain(level);
       expect(system(features!)).toContain("Use the whole range honestly");
       // The seed features and the customer type reach the model.
