@@ -85,7 +85,7 @@ describe("prompts", () => {
       expect(user(features!)).toContain('"customer_type":"residents"');
       // The service goes to six calls per service as compact JSON, one line: indentation would add about a quarter to its tokens.
       const [descriptionsService, featuresService] = [user(descriptions!), user(features!)].map((text) => text.split("\n")[1]!);
-      expect(JSON.parse(featuresService)).toMatchObject({ name: "Service 1", customer_type: "residents", features: [{ name: "Bin day reminder" }] });
+      expect(JSON.parse(featuresService!)).toMatchObject({ name: "Service 1", customer_type: "residents", features: [{ name: "Bin day reminder" }] });
       expect(descriptionsService).toBe(featuresService);
       const [mapping] = sent.filter((b) => stageOf(b) === "mapping");
       for (const text of ["Match on meaning, not on shared words", "choose fewer items that are surely right", "Never invent an id", "at most once per feature", "every required facet", "Fill an optional facet only when it is relevant"]) expect(system(mapping!)).toContain(text);
@@ -114,6 +114,27 @@ describe("prompts", () => {
       for (const label of ['interface "Interface" (required; one of the options below)', '- ui "UI"', '- event "EVENT"', 'criticality "Criticality" (required; a whole number): 1 (low) to 5 (critical).', 'notes "Notes" (optional, null when not relevant or not known; text)']) {
         expect(system(applications)).toContain(label);
       }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a prompt file's own headings sit under the template's section: a top-level heading in it is moved down, so the template's sections stay the only top-level ones", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ promptDir: fixturePrompts }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const before = server.requests.length;
+      expect((await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--inspiration", "horizons", "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const [first] = server.requests.slice(before).map((r) => system(r.body));
+      const domain = first!.split("# Task:")[0]!;
+      const topLevel = domain.split("\n").filter((line) => /^# /.test(line) && line !== "# a code sample, not a heading");
+      expect(topLevel).toEqual(["# Situational context", "# Maturity plateaus (level 1 first)", "# Definitions", "# Inspirations", "# Roles (customer types)", "# Writing rules (for every text you write)"]);
+      expect(domain).toContain("\n## Library of service ideas\n\n### Within a year\n");
+      expect(domain).toContain("\n### Later\n");
+      // Inside a code block nothing is a heading.
+      expect(domain).toContain("```text\n# a code sample, not a heading\n```");
+      expect(domain).toContain("- **Shared records**: partners see the same up-to-date record");
     } finally {
       cleanup();
     }

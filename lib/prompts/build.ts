@@ -2,7 +2,7 @@ import type { ChatMessage } from "../../providers/types.ts";
 import type { Dataset } from "../data.ts";
 import type { Catalogue, Plateau } from "../schema/data.ts";
 import type { Service } from "../schema/service.ts";
-import { definitionText, facetText, oneLine } from "./parts.ts";
+import { definitionText, facetText, nestHeadings, oneLine } from "./parts.ts";
 import { render } from "./render.ts";
 
 const orNone = (text: string) => text.trim() || "(none given)";
@@ -29,10 +29,10 @@ function plateauText(p: Plateau): string {
 export function buildDomainText(data: Dataset): string {
   return render("domain", {
     // `{{context}}` in domain.md; the template keeps its name (renaming it would change every prompt digest).
-    context: orNone(withoutTitle(data.situationalContext, "situational context")),
+    context: orNone(nestHeadings(withoutTitle(data.situationalContext, "situational context"))),
     plateaus: orNone(data.plateaus.map(plateauText).join("\n")),
     definitions: orNone(data.definitions.bullets.map(definitionText).join("\n\n")),
-    inspirations: orNone(withoutTitle(data.inspirations, "inspirations")),
+    inspirations: orNone(nestHeadings(withoutTitle(data.inspirations, "inspirations"))),
     roles: orNone(data.roles.map((r) => `- ${r.role_id}: ${r.name}. ${r.description}`).join("\n")),
   });
 }
