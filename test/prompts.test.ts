@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCacheStorage } from "../lib/cache.ts";
+import type { Dataset } from "../lib/data.ts";
+import { buildDomainText } from "../lib/prompts/build.ts";
 import { render } from "../lib/prompts/render.ts";
+import { plateauSchema, roleSchema } from "../lib/schema/data.ts";
 import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -138,6 +141,25 @@ describe("prompts", () => {
     } finally {
       cleanup();
     }
+  });
+
+  test("a role or a plateau without a description is its name alone, with no dangling separator", () => {
+    const data = {
+      dir: "data",
+      roles: [roleSchema.parse({ role_id: "residents", name: "Residents" }), roleSchema.parse({ role_id: "staff", name: "Staff", description: "Council officers." })],
+      plateaus: [{ ...plateauSchema.parse({ name: "Basic" }), level: 1 }, { ...plateauSchema.parse({ name: "Joined up", description: "Records are shared." }), level: 2 }],
+      definitions: { title: "Definitions", bullets: [] },
+      catalogues: [],
+      situationalContext: "",
+      inspirations: "",
+      sources: { situationalContext: null, inspirations: null },
+    } as Dataset;
+    const lines = buildDomainText(data).split("\n");
+    expect(lines).toContain("- residents: Residents");
+    expect(lines).toContain("- staff: Staff. Council officers.");
+    expect(lines).toContain("1. Basic");
+    expect(lines).toContain("2. Joined up: Records are shared.");
+    expect(lines.filter((l) => / $/.test(l))).toEqual([]);
   });
 
   test("a missing context or inspirations file named by a flag or the config is exit 2 naming the path", async () => {

@@ -11,7 +11,7 @@ const orNone = (text: string) => text.trim() || "(none given)";
 const withoutTitle = (text: string, title: string) => text.replace(new RegExp(`^#{1,6}[ \\t]*${title}[ \\t]*(\\r?\\n)+`, "i"), "");
 
 function plateauText(p: Plateau): string {
-  if (typeof p.description === "string") return `${p.level}. ${p.name}: ${p.description}`;
+  if (typeof p.description === "string") return p.description.trim() ? `${p.level}. ${p.name}: ${p.description}` : `${p.level}. ${p.name}`;
   const d = p.description;
   return [
     `${p.level}. ${p.name}`,
@@ -33,7 +33,7 @@ export function buildDomainText(data: Dataset): string {
     plateaus: orNone(data.plateaus.map(plateauText).join("\n")),
     definitions: orNone(data.definitions.bullets.map(definitionText).join("\n\n")),
     inspirations: orNone(nestHeadings(withoutTitle(data.inspirations, "inspirations"))),
-    roles: orNone(data.roles.map((r) => `- ${r.role_id}: ${r.name}. ${r.description}`).join("\n")),
+    roles: orNone(data.roles.map((r) => `- ${r.role_id}: ${r.name}${r.description.trim() ? `. ${r.description}` : ""}`).join("\n")),
   });
 }
 
