@@ -220,12 +220,13 @@ const stageKeys = ["descriptions", "features", "mapping"] as const;
  * users may keep SA_MODEL in their environment). Says so once per layer.
  */
 function modelGivesWay(earlier: Plain, later: { layer: Plain; name: string }, options: { earlier: string; log?: LoadConfigOptions["log"] }): Plain {
-  const model = later.layer.model;
-  if (typeof model !== "string" || !isRecord(earlier.models)) return earlier;
+  const { model } = later.layer;
+  const own = earlier.models;
+  if (typeof model !== "string" || !isRecord(own)) return earlier;
   const laterModels = isRecord(later.layer.models) ? later.layer.models : {};
-  const replaced = stageKeys.filter((stage) => earlier.models && (earlier.models as Plain)[stage] !== undefined && laterModels[stage] === undefined);
+  const replaced = stageKeys.filter((stage) => own[stage] !== undefined && laterModels[stage] === undefined);
   if (!replaced.length) return earlier;
-  const models = { ...earlier.models };
+  const models = { ...own };
   for (const stage of replaced) delete models[stage];
   options.log?.info(`${later.name} ${model} replaces ${replaced.map((s) => `models.${s}`).join(", ")} of ${options.earlier} (a later setting wins; --descriptions-model, --features-model and --mapping-model set one stage)`);
   return { ...earlier, models };

@@ -122,3 +122,16 @@ export async function openWhenRead(fifo: string): Promise<number> {
 }
 
 export { createLog };
+
+/**
+ * Runs a task in a pseudo-terminal, as from a shell: `script` gives its stdout and stderr one
+ * terminal, and "\x03" written to stdin is a Ctrl-C. CI is unset, the terminal 100 columns wide,
+ * and the test server at `baseURL` answers with the test key.
+ */
+export function runInTerminal(task: string, args: string[], options: { cwd: string; baseURL: string }) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
+  Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: options.baseURL, COLUMNS: "100" });
+  const command = ["bun", join(root, "scripts", `${task}.ts`), ...args].join(" ");
+  return Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: options.cwd, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+}

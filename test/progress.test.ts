@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, testKey, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, runInTerminal, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
 let server: TestServer;
 beforeAll(() => {
@@ -57,12 +57,7 @@ describe("progress and logs", () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
-      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
-      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData].join(" ");
-      // `script` gives the command a pseudo-terminal.
-      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const proc = runInTerminal("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
       const out = await new Response(proc.stdout).text();
       expect(await proc.exited).toBe(0);
       expect(out).toMatch(ansi);

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCacheStorage } from "../lib/cache.ts";
+import type { Dataset } from "../lib/data.ts";
+import { buildDomainText } from "../lib/prompts/build.ts";
 import { render } from "../lib/prompts/render.ts";
+import { plateauSchema, roleSchema } from "../lib/schema/data.ts";
 import { pythonEvolutionSchema } from "../lib/schema/python-evolution.ts";
 import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -77,12 +80,16 @@ describe("prompts", () => {
       expect(system(descriptions!)).toContain("core idea and key characteristics");
       expect(system(descriptions!)).not.toContain("build on the one before");
       const [features] = sent.filter((b) => stageOf(b) === "features");
-      for (const text of ["value for a person in that role", "operational outcome", "privacy, security or safety", "specific and testable", "Keep features distinct", "jobs to be done", "seed features"]) expect(system(features!)).toContain(text);
+      for (const text of ["value for a person in that role", "operational outcome", "privacy, security or safety", "specific and testable", "Keep features distinct", "jobs to be done", "seed features", "a feature that would fit any plateau as well is too generic"]) expect(system(features!)).toContain(text);
       for (const level of ["1 Initial: the work is ad hoc", "2 Managed: the work is planned", "3 Defined: the work follows a documented standard", "4 Quantitatively Managed: the work is measured", "5 Optimizing: measures and feedback"]) expect(system(features!)).toContain(level);
       expect(system(features!)).toContain("Use the whole range honestly");
       // The seed features and the customer type reach the model.
       expect(user(features!)).toContain("Bin day reminder");
-      expect(user(features!)).toContain('"customer_type": "residents"');
+      expect(user(features!)).toContain('"customer_type":"residents"');
+      // The service goes to six calls per service as compact JSON, one line: indentation would add about a quarter to its tokens.
+      const [descriptionsService, featuresService] = [user(descriptions!), user(features!)].map((text) => text.split("\n")[1]!);
+      expect(JSON.parse(featuresService!)).toMatchObject({ name: "Service 1", customer_type: "residents", features: [{ name: "Bin day reminder" }] });
+      expect(descriptionsService).toBe(featuresService);
       const [mapping] = sent.filter((b) => stageOf(b) === "mapping");
       for (const text of ["Match on meaning, not on shared words", "choose fewer items that are surely right", "Never invent an id", "at most once per feature", "every required facet", "Fill an optional facet only when it is relevant"]) expect(system(mapping!)).toContain(text);
       expect(system(mapping!)).not.toContain("rationale");
@@ -113,6 +120,46 @@ describe("prompts", () => {
     } finally {
       cleanup();
     }
+  });
+
+  test("a prompt file's own headings sit under the template's section: a top-level heading in it is moved down, so the template's sections stay the only top-level ones", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ promptDir: fixturePrompts }));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const before = server.requests.length;
+      expect((await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--inspiration", "horizons", "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const [first] = server.requests.slice(before).map((r) => system(r.body));
+      const domain = first!.split("# Task:")[0]!;
+      const topLevel = domain.split("\n").filter((line) => /^# /.test(line) && line !== "# a code sample, not a heading");
+      expect(topLevel).toEqual(["# Situational context", "# Maturity plateaus (level 1 first)", "# Definitions", "# Inspirations", "# Roles (customer types)", "# Writing rules (for every text you write)"]);
+      expect(domain).toContain("\n## Library of service ideas\n\n### Within a year\n");
+      expect(domain).toContain("\n### Later\n");
+      // Inside a code block nothing is a heading.
+      expect(domain).toContain("```text\n# a code sample, not a heading\n```");
+      expect(domain).toContain("- **Shared records**: partners see the same up-to-date record");
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a role or a plateau without a description is its name alone, with no dangling separator", () => {
+    const data = {
+      dir: "data",
+      roles: [roleSchema.parse({ role_id: "residents", name: "Residents" }), roleSchema.parse({ role_id: "staff", name: "Staff", description: "Council officers." })],
+      plateaus: [{ ...plateauSchema.parse({ name: "Basic" }), level: 1 }, { ...plateauSchema.parse({ name: "Joined up", description: "Records are shared." }), level: 2 }],
+      definitions: { title: "Definitions", bullets: [] },
+      catalogues: [],
+      situationalContext: "",
+      inspirations: "",
+      sources: { situationalContext: null, inspirations: null },
+    } as Dataset;
+    const lines = buildDomainText(data).split("\n");
+    expect(lines).toContain("- residents: Residents");
+    expect(lines).toContain("- staff: Staff. Council officers.");
+    expect(lines).toContain("1. Basic");
+    expect(lines).toContain("2. Joined up: Records are shared.");
+    expect(lines.filter((l) => / $/.test(l))).toEqual([]);
   });
 
   test("a missing context or inspirations file named by a flag or the config is exit 2 naming the path", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startTestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, root, tempDir, testKey, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, runInTerminal, tempDir, writeJsonl } from "./helpers.ts";
 
 const hide = "\x1b[?25l";
 const show = "\x1b[?25h";
@@ -12,12 +12,7 @@ describe("terminal state", () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(20));
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
-      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
-      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData].join(" ");
-      // `script` gives the command a pseudo-terminal; a ^C written to it is a SIGINT to the command.
-      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const proc = runInTerminal("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
       let out = "";
       const reading = (async () => {
         for await (const chunk of proc.stdout) out += new TextDecoder().decode(chunk);
@@ -66,11 +61,7 @@ describe("log lines while the bars are drawn", () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
-      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
-      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData].join(" ");
-      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const proc = runInTerminal("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
       const raw = await new Response(proc.stdout).text();
       expect(await proc.exited).toBe(1);
       const lines = await screen(raw);
@@ -96,12 +87,7 @@ describe("--output - on a terminal", () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
-      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
-      // `script` gives stdout and stderr the same pseudo-terminal, as a shell does.
-      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "-", "--data", fixtureData].join(" ");
-      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const proc = runInTerminal("run", ["--input", input, "--output", "-", "--data", fixtureData], { cwd: dir, baseURL: server.url });
       const raw = await new Response(proc.stdout).text();
       expect(await proc.exited).toBe(0);
       const lines = await screen(raw);
@@ -123,11 +109,7 @@ describe("a second Ctrl-C while the bars are drawn", () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(6));
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "CI") env[k] = v;
-      Object.assign(env, { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url, COLUMNS: "100" });
-      const command = ["bun", join(root, "scripts/run.ts"), "--input", input, "--output", "out.jsonl", "--data", fixtureData].join(" ");
-      const proc = Bun.spawn(["script", "-q", "-e", "-c", command, "/dev/null"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+      const proc = runInTerminal("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
       let out = "";
       const reading = (async () => {
         for await (const chunk of proc.stdout) out += new TextDecoder().decode(chunk);

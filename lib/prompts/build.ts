@@ -2,7 +2,7 @@ import type { ChatMessage } from "../../providers/types.ts";
 import type { Dataset } from "../data.ts";
 import type { Catalogue, Plateau } from "../schema/data.ts";
 import type { Service } from "../schema/service.ts";
-import { definitionText, facetText, oneLine } from "./parts.ts";
+import { definitionText, facetText, nestHeadings, oneLine } from "./parts.ts";
 import { render } from "./render.ts";
 
 const orNone = (text: string) => text.trim() || "(none given)";
@@ -11,7 +11,7 @@ const orNone = (text: string) => text.trim() || "(none given)";
 const withoutTitle = (text: string, title: string) => text.replace(new RegExp(`^#{1,6}[ \\t]*${title}[ \\t]*(\\r?\\n)+`, "i"), "");
 
 function plateauText(p: Plateau): string {
-  if (typeof p.description === "string") return `${p.level}. ${p.name}: ${p.description}`;
+  if (typeof p.description === "string") return p.description.trim() ? `${p.level}. ${p.name}: ${p.description}` : `${p.level}. ${p.name}`;
   const d = p.description;
   return [
     `${p.level}. ${p.name}`,
@@ -29,17 +29,18 @@ function plateauText(p: Plateau): string {
 export function buildDomainText(data: Dataset): string {
   return render("domain", {
     // `{{context}}` in domain.md; the template keeps its name (renaming it would change every prompt digest).
-    context: orNone(withoutTitle(data.situationalContext, "situational context")),
+    context: orNone(nestHeadings(withoutTitle(data.situationalContext, "situational context"))),
     plateaus: orNone(data.plateaus.map(plateauText).join("\n")),
     definitions: orNone(data.definitions.bullets.map(definitionText).join("\n\n")),
-    inspirations: orNone(withoutTitle(data.inspirations, "inspirations")),
-    roles: orNone(data.roles.map((r) => `- ${r.role_id}: ${r.name}. ${r.description}`).join("\n")),
+    inspirations: orNone(nestHeadings(withoutTitle(data.inspirations, "inspirations"))),
+    roles: orNone(data.roles.map((r) => `- ${r.role_id}: ${r.name}${r.description.trim() ? `. ${r.description}` : ""}`).join("\n")),
   });
 }
 
 /**
  * The parts of a service that shape the answer; whitespace in the input file never matters.
- * Written once per service (its descriptions and features prompts all carry it).
+ * Written once per service (its descriptions and features prompts all carry it), as compact
+ * JSON: six calls per service send it, and indentation would add about a quarter to its tokens.
  */
 const serviceTexts = new WeakMap<Service, string>();
 export function serviceText(service: Service): string {
@@ -49,18 +50,14 @@ export function serviceText(service: Service): string {
 }
 
 function serviceJson(service: Service): string {
-  return JSON.stringify(
-    {
-      service_id: service.service_id,
-      name: service.name,
-      description: service.description,
-      ...(service.customer_type ? { customer_type: service.customer_type } : {}),
-      jobs_to_be_done: service.jobs_to_be_done,
-      features: service.features.map((f) => ({ name: f.name, description: f.description })),
-    },
-    null,
-    2,
-  );
+  return JSON.stringify({
+    service_id: service.service_id,
+    name: service.name,
+    description: service.description,
+    ...(service.customer_type ? { customer_type: service.customer_type } : {}),
+    jobs_to_be_done: service.jobs_to_be_done,
+    features: service.features.map((f) => ({ name: f.name, description: f.description })),
+  });
 }
 
 const system = (domain: string, stage: string): ChatMessage => Object.freeze({ role: "system", content: `${domain}\n\n${stage}` });

@@ -49,3 +49,28 @@ function facetLine(f: Facet): string {
 export function facetText(catalogue: Catalogue): string {
   return catalogue.facets.map(facetLine).join("\n");
 }
+
+/** Each line's ATX heading level (0 for none), code fences skipped. */
+function headingLevels(lines: string[]): number[] {
+  let fenced = false;
+  return lines.map((line) => {
+    if (/^\s*(```|~~~)/.test(line)) {
+      fenced = !fenced;
+      return 0;
+    }
+    return fenced ? 0 : (/^(#{1,6})[ \t]/.exec(line)?.[1]!.length ?? 0);
+  });
+}
+
+/**
+ * A user's prompt file placed under one of the template's `#` sections: its headings are moved
+ * down so that the shallowest is `##`, or a `# Library` heading in it would read as a section of
+ * its own beside the template's, and what follows it as no longer part of the file.
+ */
+export function nestHeadings(text: string): string {
+  const lines = text.split("\n");
+  const levels = headingLevels(lines);
+  const shift = 2 - Math.min(...levels.filter((l) => l > 0));
+  if (!(shift > 0)) return text;
+  return lines.map((line, i) => (levels[i] ? "#".repeat(Math.min(6, levels[i]! + shift)) + line.slice(levels[i]) : line)).join("\n");
+}
