@@ -33,3 +33,32 @@ test("run --queue --local-workers stopped by SIGTERM: the calls its workers had 
     cleanup();
   }
 }, 120_000);
+
+test("a worker holding no job whose Redis is gone stops on SIGTERM without waiting out the release of jobs it does not hold", async () => {
+  const own = await startRedis();
+  const { dir, cleanup } = tempDir("sa-queue-idle-");
+  let stopped = false;
+  try {
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", queue: { name: "idle-stop" } }));
+    const worker = spawnScript("worker", ["--queue", own.url, "--grace", "1", "--json"], { cwd: dir });
+    let stderr = "";
+    void (async () => {
+      for await (const chunk of worker.stderr) stderr += new TextDecoder().decode(chunk);
+    })();
+    await until(() => stderr.includes("at once, data"), "the worker to start", 30_000);
+    await own.stop();
+    stopped = true;
+    await until(() => stderr.includes("is unreachable"), "the worker to see Redis gone", 30_000);
+    const startedAt = Date.now();
+    worker.kill("SIGTERM");
+    const code = await worker.exited;
+    const summary = JSON.parse((await new Response(worker.stdout).text()).trim());
+    console.log(`idle worker, Redis gone: exit ${code} after ${Date.now() - startedAt} ms, outcome ${summary.outcome}`);
+    expect(code).toBe(0);
+    expect(summary.outcome).toBe("finished");
+    expect(stderr).not.toContain("held jobs put back");
+  } finally {
+    if (!stopped) await own.stop();
+    cleanup();
+  }
+}, 120_000);
