@@ -14,7 +14,13 @@ let redis: RedisServer;
 beforeAll(async () => {
   redis = await startRedis();
 });
-afterAll(() => redis.stop());
+// A test that times out skips its own stopWorkers: whatever is still running is ended here, not left behind.
+const started: Array<ReturnType<typeof spawnScript>> = [];
+afterAll(async () => {
+  for (const w of started) if (w.exitCode === null) w.kill(9);
+  await Promise.all(started.map((w) => w.exited));
+  await redis.stop();
+});
 
 /** A project folder whose config shares the cache, the buckets and the queue through the test's Redis. */
 function project(name: string, extra: Record<string, unknown> = {}) {
@@ -32,7 +38,9 @@ function project(name: string, extra: Record<string, unknown> = {}) {
 }
 
 function startWorkers(n: number, options: { dir: string; server: TestServer; concurrency: number }) {
-  return Array.from({ length: n }, () => spawnScript("worker", ["--queue", redis.url, "--concurrency", String(options.concurrency), "--grace", "5"], { cwd: options.dir, baseURL: options.server.url }));
+  const workers = Array.from({ length: n }, () => spawnScript("worker", ["--queue", redis.url, "--concurrency", String(options.concurrency), "--grace", "5"], { cwd: options.dir, baseURL: options.server.url }));
+  started.push(...workers);
+  return workers;
 }
 
 async function stopWorkers(workers: ReturnType<typeof startWorkers>) {

@@ -44,6 +44,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   queue.on("error", () => {});
   events.on("error", () => {});
   const workers: QueueWorker[] = [];
+  const local = releaseOnStop(workers, rt.limiter.stopped);
   // The jobs this run enqueued or re-attached to: the journal entries it counts are theirs, and its own run's.
   const jobIds = new Set<string>();
   const owns = (entry: { runId: string | null; jobId: string | null }) => entry.runId === rt.runId || (entry.jobId !== null && jobIds.has(entry.jobId));
@@ -55,17 +56,36 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
     const limits = Object.keys(rt.config.limits).length ? rt.config.limits : undefined;
-    const dispatch = (work: ServiceWork) => awaitJob({ queue, events, settings, work, jobIds, stop: rt.limiter.stopped, awaited, budgetUsd: rt.config.budget.hardUsd, limits }).finally(() => pullJournal().catch(() => {}));
+    const dispatch = (work: ServiceWork) =>
+      awaitJob({ queue, events, settings, work, jobIds, stop: rt.limiter.stopped, awaited, budgetUsd: rt.config.budget.hardUsd, limits })
+        .catch(async (error) => {
+          // The run's wait for calls in flight covers the local workers' too: they are answered and recorded in its ledger record.
+          await local.released();
+          throw error;
+        })
+        .finally(() => pullJournal().catch(() => {}));
     // On Ctrl-C or a limit, stop waiting on jobs: they stay queued for workers and for a rerun.
     return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
   } finally {
     clearInterval(ticker);
-    await Promise.all(workers.map((w) => w.close(0)));
+    await local.close();
     await pullJournal().catch((error) => rt.log.warn(`queue journal: ${errorMessage(error)}`));
     await Promise.all([events.close(), queue.close()]);
     connection.disconnect();
     eventsConnection.disconnect();
   }
+}
+
+/**
+ * On a stop, the in-process workers put their jobs back at once, once their calls in flight are
+ * answered and cached; the returned function waits for that (at once without a stop or workers).
+ * Before, the run's record was written while those calls were on the wire: paid, yet counted failed.
+ */
+function releaseOnStop(workers: QueueWorker[], stopped: AbortSignal): { released(): Promise<unknown>; close(): Promise<unknown> } {
+  let closing: Promise<unknown> | undefined;
+  const close = () => (closing ??= Promise.all(workers.map((w) => w.close(0))));
+  stopped.addEventListener("abort", () => void close(), { once: true });
+  return { released: () => (stopped.aborted && workers.length ? close() : Promise.resolve()), close };
 }
 
 /**

@@ -128,7 +128,13 @@ async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: 
   const outcome = await Promise.race([closed, after(options.graceMs, "released" as const)]);
   if (outcome === "finished") return outcome;
   options.release();
-  if ((await Promise.race([closed, after(RELEASE_MS, "late" as const)])) === "finished") return "released";
+  // Holding no job (its Redis gone, BullMQ's close waits on it): nothing to put back, nothing to wait for.
+  const idle = held.size === 0;
+  if ((await Promise.race([closed, after(idle ? 0 : RELEASE_MS, "late" as const)])) === "finished") return "released";
+  if (idle) {
+    await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+    return "finished";
+  }
   await Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
   // A forced close can still wait on the processor's promise, which may never settle: the process exits anyway.
   await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
