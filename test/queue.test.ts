@@ -186,6 +186,35 @@ describe("run --queue with worker processes", () => {
   }, 120_000);
 });
 
+describe("a rerun of the coordinator", () => {
+  test("tries a job that failed after its attempts in an earlier run again, as a plain rerun does, and finishes the job", async () => {
+    let failing = true;
+    const server = startTestServer({ fault: (_n, body) => (failing && JSON.stringify(body.messages).includes("FAILS-FIRST") ? { type: "400" } : undefined) });
+    const { dir, cleanup, settings } = project("rerun-failed");
+    try {
+      const services = [...makeServices(1, "R"), { service_id: "FLAKY1", name: "Flaky", description: "FAILS-FIRST, then recovers.", jobs_to_be_done: ["Recover"] }];
+      const input = writeJsonl(join(dir, "in.jsonl"), services);
+      const workers = startWorkers(1, { dir, server, concurrency: 4 });
+      try {
+        const first = await runScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+        expect(first.code).toBe(1);
+        expect(first.stderr).toContain("a rerun tries it again");
+        expect((await queueAdmin(settings, "status")).failed.map((f) => f.serviceId)).toEqual(["FLAKY1"]);
+        failing = false;
+        const again = await runScript("run", ["--queue", redis.url, "-i", input, "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+        expect(again.code).toBe(0);
+        expect(lines(join(dir, "out.jsonl")).map((e) => e.service.service_id)).toEqual(["R001", "FLAKY1"]);
+        expect((await queueAdmin(settings, "status")).counts.failed).toBe(0);
+      } finally {
+        await stopWorkers(workers);
+      }
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  }, 120_000);
+});
+
 describe("the queue's lifecycle", () => {
   test("Ctrl-C stops the coordinator without losing queued work; rerunning re-attaches and collects completed jobs", async () => {
     const server = startTestServer({ latencyMs: 10 });

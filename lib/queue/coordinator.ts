@@ -111,18 +111,18 @@ async function showProgress(rt: Runtime, queue: Queue, name: string): Promise<vo
 }
 
 /**
- * A job another run enqueued and did not see through is taken over by this one: one failed on
- * that run's spent budget (or still waiting under it) gets this run's id and budget, and is tried
- * again, so rerunning with a higher budget finishes what the stop left.
+ * A job another run enqueued and did not see through is taken over by this one: one still waiting
+ * gets this run's id, budget and limits; one that failed (its attempts spent, or stopped by that
+ * run's budget or a limit) gets them too and is tried again, as a plain rerun tries its failed
+ * services again: rerunning finishes what the earlier run left.
  */
 async function adopt(queue: Queue, id: string, data: QueueJob): Promise<void> {
   const job = await Job.fromId<QueueJob>(queue, id);
   if (!job || job.data?.meta?.runId === data.meta.runId) return;
   const state = await job.getState();
-  const stopped = state === "failed" && stoppedRun.test(job.failedReason ?? "");
-  if (!stopped && !["waiting", "prioritized", "delayed"].includes(state)) return;
+  if (state !== "failed" && !["waiting", "prioritized", "delayed"].includes(state)) return;
   await job.updateData(data);
-  if (stopped) await job.retry("failed", { resetAttemptsMade: true });
+  if (state === "failed") await job.retry("failed", { resetAttemptsMade: true });
 }
 
 /** Enqueues one service (or re-attaches to its job) and waits for its evolution. */
@@ -150,7 +150,7 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
     if (error instanceof SAError) throw error;
     const reason = errorMessage(error);
     if (stoppedRun.test(reason)) throw new SAError(/^run \S+ stopped: budget/.test(reason) ? "E_BUDGET" : "E_LIMIT", reason);
-    throw new SAError("E_CALL_FAILED", `job ${job.id} failed after its attempts (left in the failed set; bun scripts/queue.ts retry-failed re-queues it): ${reason}`, { details: { stage: "queue" } });
+    throw new SAError("E_CALL_FAILED", `job ${job.id} failed after its attempts (left in the failed set: a rerun tries it again, and bun scripts/queue.ts retry-failed re-queues it for the workers): ${reason}`, { details: { stage: "queue" } });
   } finally {
     tracked.done();
   }
