@@ -11,14 +11,9 @@ import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } fro
 import { join } from "node:path";
 
 const [base = ".sa/cache", output = "rerun.jsonl"] = process.argv.slice(2);
-const files: string[] = [];
-const walk = (dir: string) => {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) walk(join(dir, entry.name));
-    else files.push(join(dir, entry.name));
-  }
-};
-walk(base);
+const files = readdirSync(base, { recursive: true, withFileTypes: true })
+  .filter((entry) => entry.isFile())
+  .map((entry) => join(entry.parentPath, entry.name));
 const lines = readFileSync(output, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as unknown);
 
 let started = performance.now();
