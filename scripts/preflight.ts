@@ -47,8 +47,11 @@ const task = defineTask({
     });
     const state = config ? await checkWithConfig(checks, { config, args, log }) : {};
     const ok = checks.ok();
-    if (args.json) void writeStdout(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
-    else void writeStdout(checks.text());
+    if (args.json) {
+      // `preflight --json > preflight.json` in a Makefile or CI step: what failed still reaches the job's log.
+      for (const line of checks.failures()) log.error(line);
+      void writeStdout(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
+    } else void writeStdout(checks.text());
     // Bad config, or a data or input file that cannot be read, is exit 2 as in run; any other problem is exit 1.
     if (!config || checks.list.some((c) => c.code && unreadable.has(c.code))) return 2;
     return ok ? 0 : 1;

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
+
+/** What a script wired into a Makefile or CI step relies on: exit codes, one JSON object on stdout, one clear line on stderr. */
+
+let server: TestServer;
+beforeAll(() => {
+  server = startTestServer({ latencyMs: 1 });
+});
+afterAll(() => server.stop());
+
+const oneJson = (stdout: string) => {
+  const lines = stdout.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as Record<string, unknown>;
+};
+
+describe("preflight --json in a job's log", () => {
+  test("a failed check is named on stderr too, not only in the JSON on stdout", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const bad = await runScript("preflight", ["--json", "--concurrency", "abc"], { cwd: dir });
+      expect(bad.code).toBe(2);
+      expect(oneJson(bad.stdout).ok).toBe(false);
+      expect(bad.stderr.trim().split("\n")).toEqual(['✖ config: --concurrency: expected a positive whole number, got "abc"']);
+
+      const input = join(root, "fixtures/services-with-bad-lines.jsonl");
+      const lines = await runScript("preflight", ["--json", "--quiet", "--input", input, "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(lines.code).toBe(1);
+      expect(oneJson(lines.stdout).ok).toBe(false);
+      expect(lines.stderr).toContain(`✖ ${input}:2: invalid JSON`);
+      expect(lines.stderr).toContain(`✖ ${input}:3: name:`);
+
+      const good = await runScript("preflight", ["--json", "--input", join(root, "fixtures/services.jsonl"), "--data", fixtureData, "--model", "synthetic:demo"], { cwd: dir });
+      expect(good.code).toBe(0);
+      expect(oneJson(good.stdout).ok).toBe(true);
+      expect(good.stderr).toBe("");
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("a run whose books cannot be kept", () => {
+  test.each(["run", "map"])("%s: a ledger folder that cannot be made is exit 2 with one line, before any call", async (task) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "state"), "a file where the state folder should be\n");
+      const input = task === "run" ? writeJsonl(join(dir, "in.jsonl"), makeServices(2)) : join(root, "fixtures/python/evolutions.jsonl");
+      const before = server.requests.length;
+      const env = { SA_LEDGER__PATH: join(dir, "state/usage.json") };
+      const result = await runScript(task, ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url, env });
+      expect(result.code).toBe(2);
+      expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 2, code: "E_CONFIG" });
+      const errors = result.stderr.split("\n").filter((l) => l.startsWith("✖"));
+      expect(errors).toEqual([`✖ ledger ${env.SA_LEDGER__PATH}: folder ${join(dir, "state")} cannot be written (a parent is a file, not a folder); run from a writable folder or set ledger.path (SA_LEDGER__PATH)`]);
+      expect(server.requests.length).toBe(before);
+      expect(existsSync(join(dir, "out.jsonl"))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a quarantine folder that cannot be made is exit 2 with one line, before any call", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "q"), "a file\n");
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const before = server.requests.length;
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url, env: { SA_QUARANTINE_DIR: "q/runs" } });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("✖ quarantineDir q/runs: cannot be written (a parent is a file, not a folder)");
+      expect(server.requests.length).toBe(before);
+    } finally {
+      cleanup();
+    }
+  });
+});
