@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
+import { tryLock } from "../lib/file-lock.ts";
 import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
 /** What a script wired into a Makefile or CI step relies on: exit codes, one JSON object on stdout, one clear line on stderr. */
@@ -75,6 +76,59 @@ describe("a run whose books cannot be kept", () => {
       expect(result.stderr).toContain("✖ quarantineDir q/runs: cannot be written (a parent is a file, not a folder)");
       expect(server.requests.length).toBe(before);
     } finally {
+      cleanup();
+    }
+  });
+});
+
+/** A tmpfs of `kb` KiB at `dir` (root only); undefined where mounting is not allowed. */
+function mountTmpfs(dir: string, kb: number): (() => void) | undefined {
+  mkdirSync(dir, { recursive: true });
+  if (Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", dir], { stderr: "ignore" }).exitCode !== 0) return undefined;
+  return () => void Bun.spawnSync(["umount", dir]);
+}
+
+describe("a disk that fills up during a run", () => {
+  test.skipIf(process.getuid?.() !== 0)("stops the run with one line and exit 1, before paying for every other service; no stack trace", async () => {
+    const { dir, cleanup } = tempDir();
+    const disk = join(dir, "disk");
+    const unmount = mountTmpfs(disk, 200);
+    try {
+      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+      // Room for the start-up probe and a few journal lines, not for ten services.
+      writeFileSync(join(disk, "filler"), Buffer.alloc(150 * 1024));
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(10));
+      const before = server.requests.length;
+      const env = { SA_CACHE__DRIVER: "memory" };
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "2", "--json"], { cwd: disk, baseURL: server.url, env });
+      expect(result.code).toBe(1);
+      expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 1 });
+      expect(result.stderr).toContain("✖ cannot write the run's files: no space left on the device; stopped before paying for more calls");
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(result.stderr).not.toContain("ENOSPC: no space left on device, write\n");
+      expect(server.requests.length - before).toBeLessThan(10 * 21);
+      // The ledger's lock is not left behind empty: the next run is not told another holds it.
+      expect(existsSync(join(disk, ".sa/usage.json.lock"))).toBe(false);
+    } finally {
+      unmount?.();
+      cleanup();
+    }
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("a lock file whose owner cannot be written is not left behind, empty, to hold off the next run", () => {
+    const { dir, cleanup } = tempDir();
+    const unmount = mountTmpfs(dir, 64);
+    try {
+      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+      try {
+        writeFileSync(join(dir, "filler"), Buffer.alloc(128 * 1024));
+      } catch {
+        // full now: a new file is still made, its first byte is not written
+      }
+      expect(() => tryLock(join(dir, "usage.json.lock"), '{"pid":1}\n')).toThrow("ENOSPC");
+      expect(existsSync(join(dir, "usage.json.lock"))).toBe(false);
+    } finally {
+      unmount?.();
       cleanup();
     }
   });

@@ -53,7 +53,12 @@ async function processRecord<T>(run: EngineRun<T>, { item, serviceId, fingerprin
     if (gapsOf(evolution.meta.models)) state.counts.incomplete++;
     if (redo) state.counts.redone++;
   } catch (error) {
-    onFailure(run as EngineRun<unknown>, serviceId, error);
+    try {
+      onFailure(run as EngineRun<unknown>, serviceId, error);
+    } catch (failure) {
+      // Its quarantine line could not be written either (a full disk): the run stops, with one line.
+      onFailure(run as EngineRun<unknown>, serviceId, failure);
+    }
   } finally {
     run.progress.tick();
   }
@@ -65,6 +70,8 @@ function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): 
   if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) return halt(run, { status: "limit", reason: error.message });
   if (isSAError(error, "E_INTERRUPTED") || state.stop) return;
   if (isSAError(error, "E_USAGE") || isSAError(error, "E_CONFIG")) return halt(run, { status: "fatal", reason: error.message, error });
+  const disk = diskError(error);
+  if (disk) return halt(run, { status: "fatal", reason: disk.message, error: disk });
   state.counts.failed++;
   if (isSAError(error, "E_DRY_RUN_MISS")) return;
   const stage = isSAError(error) ? String(error.details.stage ?? "pipeline") : "pipeline";
@@ -72,4 +79,15 @@ function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): 
   rt.log.error(`service ${serviceId} failed at ${stage}: ${errorMessage(error)}`, { serviceId });
   if (rt.log.level >= 4 && error instanceof Error) rt.log.debug(error, { serviceId });
   rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
+}
+
+/** The errors of a disk that takes no more writes: every service after this one would be paid for and lost. */
+const diskCodes: Record<string, string> = { ENOSPC: "no space left on the device", EDQUOT: "disk quota exceeded", EROFS: "read-only file system", EIO: "input/output error" };
+
+/** A failed write of the run's own files (output, journal, quarantine), as the one line that stops the run. */
+function diskError(error: unknown): SAError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (isSAError(error) || !code || !(code in diskCodes)) return undefined;
+  const path = (error as NodeJS.ErrnoException).path;
+  return new SAError("E_CALL_FAILED", `cannot write${path ? ` ${path}` : " the run's files"}: ${diskCodes[code]}; stopped before paying for more calls (the output keeps every service written)`, { cause: error });
 }
