@@ -26,6 +26,8 @@ const task = defineTask({
   async run({ args, log, config: load }) {
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     if (!args.output) throw new SAError("E_USAGE", "--output is required (a file, or - for stdout)");
+    // A summary line after a CSV, an XLSX or an HTML page on stdout would corrupt the export.
+    if (args.json && args.output === "-") throw new SAError("E_USAGE", "--json needs --output FILE: with --output - its summary would land inside the export");
     if (args.output !== "-" && args.input !== "-" && resolve(args.output) === resolve(args.input)) {
       throw new SAError("E_USAGE", `--output ${args.output} is the input file; write to another file (the export would replace the evolutions)`);
     }

@@ -45,6 +45,29 @@ describe("preflight --json in a job's log", () => {
   });
 });
 
+describe("export to stdout", () => {
+  test("--json with --output - is exit 2 with one line, and only the error object on stdout: a summary line would corrupt the CSV, XLSX or HTML", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(root, "fixtures/python/evolutions.jsonl");
+      for (const format of ["csv", "xlsx", "html"]) {
+        const result = await runScript("export", ["--input", input, "--output", "-", "--format", format, "--json"], { cwd: dir });
+        expect(result.code).toBe(2);
+        expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 2, code: "E_USAGE" });
+        expect(result.stderr.trim()).toBe("✖ --json needs --output FILE: with --output - its summary would land inside the export");
+      }
+      const csv = await runScript("export", ["--input", input, "--output", "-", "--format", "csv"], { cwd: dir });
+      expect(csv.code).toBe(0);
+      expect(csv.stdout.replace(/^\uFEFF/, "").startsWith("service_id,")).toBe(true);
+      const file = await runScript("export", ["--input", input, "--output", "out.csv", "--json"], { cwd: dir });
+      expect(file.code).toBe(0);
+      expect(oneJson(file.stdout)).toMatchObject({ format: "csv", files: ["out.csv"] });
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("a run whose books cannot be kept", () => {
   test.each(["run", "map"])("%s: a ledger folder that cannot be made is exit 2 with one line, before any call", async (task) => {
     const { dir, cleanup } = tempDir();
