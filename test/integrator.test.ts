@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { tryLock } from "../lib/file-lock.ts";
@@ -39,6 +39,30 @@ describe("preflight --json in a job's log", () => {
       expect(good.code).toBe(0);
       expect(oneJson(good.stdout).ok).toBe(true);
       expect(good.stderr).toBe("");
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("preflight --output", () => {
+  test("writes the report to the file (the --json object with --json, which stdout still gets); a file that cannot be written is exit 2", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const common = ["--input", join(root, "fixtures/services.jsonl"), "--data", fixtureData, "--model", "synthetic:demo"];
+      const json = await runScript("preflight", [...common, "--json", "--output", "out/preflight.json"], { cwd: dir });
+      expect(json.code).toBe(0);
+      expect(oneJson(json.stdout).ok).toBe(true);
+      expect(JSON.parse(readFileSync(join(dir, "out/preflight.json"), "utf8"))).toEqual(JSON.parse(json.stdout));
+      const text = await runScript("preflight", [...common, "-o", "preflight.txt"], { cwd: dir });
+      expect(text.code).toBe(0);
+      expect(text.stdout).toBe("");
+      expect(readFileSync(join(dir, "preflight.txt"), "utf8")).toEndWith("preflight passed\n");
+      writeFileSync(join(dir, "afile"), "x\n");
+      const bad = await runScript("preflight", [...common, "--json", "-o", "afile/preflight.json"], { cwd: dir });
+      expect(bad.code).toBe(2);
+      expect(oneJson(bad.stdout)).toMatchObject({ status: "error", code: "E_USAGE" });
+      expect(bad.stderr).toContain("✖ --output afile/preflight.json: cannot be written");
     } finally {
       cleanup();
     }
