@@ -69,6 +69,32 @@ describe("preflight --output", () => {
   });
 });
 
+describe("config and SA_* variables under flags, in every task", () => {
+  test("check: SA_STRICT and config strict make warnings fail, as --strict does (run and map read them already)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // Two findings, both warnings with this severity.
+      const input = join(root, "fixtures/review/check-two-findings.jsonl");
+      const severity = { checks: { severity: { "missing-role": "warning" } } };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify(severity));
+      const plain = await runScript("check", ["--input", input, "--json"], { cwd: dir });
+      const summary = oneJson(plain.stdout);
+      expect(summary.warnings).toBeGreaterThan(0);
+      expect(summary.errors).toBe(0);
+      expect(plain.code).toBe(0);
+      const env = await runScript("check", ["--input", input, "--json"], { cwd: dir, env: { SA_STRICT: "true" } });
+      expect(env.code).toBe(1);
+      expect(oneJson(env.stdout).strict).toBe(true);
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ ...severity, strict: true }));
+      const file = await runScript("check", ["--input", input, "--json"], { cwd: dir });
+      expect(file.code).toBe(1);
+      expect(oneJson(file.stdout).strict).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("export to stdout", () => {
   test("--json with --output - is exit 2 with one line, and only the error object on stdout: a summary line would corrupt the CSV, XLSX or HTML", async () => {
     const { dir, cleanup } = tempDir();
