@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { tryLock } from "../lib/file-lock.ts";
-import { fixtureData, makeServices, root, runScript, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, root, runScript, scriptEnv, tempDir, writeJsonl } from "./helpers.ts";
 
 /** What a script wired into a Makefile or CI step relies on: exit codes, one JSON object on stdout, one clear line on stderr. */
 
@@ -89,6 +89,35 @@ describe("config and SA_* variables under flags, in every task", () => {
       const file = await runScript("check", ["--input", input, "--json"], { cwd: dir });
       expect(file.code).toBe(1);
       expect(oneJson(file.stdout).strict).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+/** Whether the process catches SIGTERM yet (Linux: the SigCgt mask in /proc). */
+const catchesSigterm = (pid: number) => {
+  const mask = /SigCgt:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "0";
+  return (BigInt(`0x${mask}`) & (1n << 14n)) !== 0n;
+};
+
+describe("--json when a task is interrupted", () => {
+  test.each([
+    ["export", ["--input", "-", "--output", "out.csv"]],
+    ["check", ["--input", "-"]],
+    ["diff", ["-", join(root, "fixtures/review/diff-old.jsonl")]],
+  ])("%s: SIGTERM while it reads is exit 143 with one JSON object on stdout", async (task, args) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // stdin stays open: the task waits on its input until the signal.
+      const proc = Bun.spawn(["bun", join(root, "scripts", `${task}.ts`), ...(args as string[]), "--json"], { cwd: dir, env: scriptEnv({}), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      const deadline = Date.now() + 3_000;
+      while (!catchesSigterm(proc.pid) && Date.now() < deadline) await Bun.sleep(20);
+      await Bun.sleep(100);
+      proc.kill("SIGTERM");
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(143);
+      expect(oneJson(stdout)).toEqual({ status: "interrupted", exitCode: 143, stopReason: "SIGTERM received" });
     } finally {
       cleanup();
     }
