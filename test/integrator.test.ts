@@ -124,6 +124,23 @@ describe("--json when a task is interrupted", () => {
   });
 });
 
+describe("stdin read once", () => {
+  test("map --input - --service-file - is exit 2 with one line at once (it spun forever reading stdin a second time)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const proc = Bun.spawn(["bun", join(root, "scripts/map.ts"), "--input", "-", "--service-file", "-", "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, env: scriptEnv({}), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 4000);
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      clearTimeout(timer);
+      expect(code).toBe(2);
+      expect(oneJson(stdout)).toMatchObject({ status: "error", code: "E_USAGE" });
+      expect(stderr.trim()).toBe("✖ --service-file - and --input - cannot both read stdin: give one of them as a file");
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("export to stdout", () => {
   test("--json with --output - is exit 2 with one line, and only the error object on stdout: a summary line would corrupt the CSV, XLSX or HTML", async () => {
     const { dir, cleanup } = tempDir();
