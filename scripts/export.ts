@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadDataset } from "../lib/data.ts";
 import { SAError } from "../lib/errors.ts";
+import { diskError } from "../lib/disk-error.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
 import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
@@ -39,7 +40,7 @@ const task = defineTask({
     const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
     const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks }).catch((error: unknown) => {
       if (args.output === "-" && stdoutClosed()) return undefined;
-      throw error;
+      throw diskError(error, `${args.output} is left as it was`) ?? error;
     });
     // The reader of `--output -` went away (`| head`): stop as run does, exit 141.
     if (!result) {

@@ -221,13 +221,36 @@ describe("a disk that fills up during a run", () => {
       const env = { SA_CACHE__DRIVER: "memory" };
       const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "2", "--json"], { cwd: disk, baseURL: server.url, env });
       expect(result.code).toBe(1);
-      expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 1 });
-      expect(result.stderr).toContain("✖ cannot write the run's files: no space left on the device; stopped before paying for more calls");
+      expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 1, code: "E_WRITE" });
+      expect(result.stderr).toContain("✖ cannot write to the disk: no space left on the device; stopped before paying for more calls");
       expect(result.stderr).not.toMatch(/^\s+at /m);
       expect(result.stderr).not.toContain("ENOSPC: no space left on device, write\n");
       expect(server.requests.length - before).toBeLessThan(10 * 21);
       // The ledger's lock is not left behind empty: the next run is not told another holds it.
       expect(existsSync(join(disk, ".sa/usage.json.lock"))).toBe(false);
+    } finally {
+      unmount?.();
+      cleanup();
+    }
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("export: a full disk is one line naming it, exit 1 (E_WRITE), and the file it replaces is left as it was", async () => {
+    const { dir, cleanup } = tempDir();
+    const disk = join(dir, "disk");
+    const unmount = mountTmpfs(disk, 64);
+    try {
+      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+      writeFileSync(join(disk, "report.csv"), "the last good export\n");
+      const evolutions = join(dir, "evolutions.jsonl");
+      const line = readFileSync(join(root, "fixtures/python/evolutions.jsonl"), "utf8").trim().split("\n")[0]!;
+      const one = JSON.parse(line);
+      // Far more than 64 KiB of CSV.
+      writeFileSync(evolutions, Array.from({ length: 400 }, (_, i) => JSON.stringify({ ...one, service: { ...one.service, service_id: `S${i}` } })).join("\n") + "\n");
+      const result = await runScript("export", ["--input", evolutions, "--output", join(disk, "report.csv"), "--json"], { cwd: dir });
+      expect(result.code).toBe(1);
+      expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 1, code: "E_WRITE" });
+      expect(result.stderr.trim()).toBe(`✖ cannot write to the disk: no space left on the device; ${join(disk, "report.csv")} is left as it was`);
+      expect(readFileSync(join(disk, "report.csv"), "utf8")).toBe("the last good export\n");
     } finally {
       unmount?.();
       cleanup();

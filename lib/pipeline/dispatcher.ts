@@ -1,6 +1,7 @@
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
 import type { EngineRun } from "./engine-types.ts";
+import { diskError } from "../disk-error.ts";
 import { gapsOf } from "./gaps.ts";
 import { halt } from "./run-state.ts";
 
@@ -70,7 +71,7 @@ function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): 
   if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) return halt(run, { status: "limit", reason: error.message });
   if (isSAError(error, "E_INTERRUPTED") || state.stop) return;
   if (isSAError(error, "E_USAGE") || isSAError(error, "E_CONFIG")) return halt(run, { status: "fatal", reason: error.message, error });
-  const disk = diskError(error);
+  const disk = diskError(error, "stopped before paying for more calls (the output keeps every service written)");
   if (disk) return halt(run, { status: "fatal", reason: disk.message, error: disk });
   state.counts.failed++;
   if (isSAError(error, "E_DRY_RUN_MISS")) return;
@@ -81,13 +82,3 @@ function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): 
   rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
 }
 
-/** The errors of a disk that takes no more writes: every service after this one would be paid for and lost. */
-const diskCodes: Record<string, string> = { ENOSPC: "no space left on the device", EDQUOT: "disk quota exceeded", EROFS: "read-only file system", EIO: "input/output error" };
-
-/** A failed write of the run's own files (output, journal, quarantine), as the one line that stops the run. */
-function diskError(error: unknown): SAError | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (isSAError(error) || !code || !(code in diskCodes)) return undefined;
-  const path = (error as NodeJS.ErrnoException).path;
-  return new SAError("E_CALL_FAILED", `cannot write${path ? ` ${path}` : " the run's files"}: ${diskCodes[code]}; stopped before paying for more calls (the output keeps every service written)`, { cause: error });
-}
