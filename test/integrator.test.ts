@@ -141,6 +141,24 @@ describe("stdin read once", () => {
   });
 });
 
+describe("a cache store that cannot be reached", () => {
+  test("batch list names the store in one line, exit 1 (E_CACHE), as cache stats does (it said 'unexpected error: Reached the max retries')", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const env = { SA_CACHE__DRIVER: "redis", SA_CACHE__URL: "redis://127.0.0.1:9" };
+      const result = await runScript("batch", ["list", "--json"], { cwd: dir, env });
+      expect(result.code).toBe(1);
+      expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 1, code: "E_CACHE" });
+      expect(result.stderr.trim()).toBe("✖ batch list: redis redis://127.0.0.1:9 failed (connect ECONNREFUSED 127.0.0.1:9)");
+      const stats = await runScript("cache", ["stats", "--json"], { cwd: dir, env });
+      expect(stats.code).toBe(1);
+      expect(stats.stderr.trim()).toBe("✖ cache stats: redis redis://127.0.0.1:9 failed (connect ECONNREFUSED 127.0.0.1:9)");
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("export to stdout", () => {
   test("--json with --output - is exit 2 with one line, and only the error object on stdout: a summary line would corrupt the CSV, XLSX or HTML", async () => {
     const { dir, cleanup } = tempDir();
