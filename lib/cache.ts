@@ -4,7 +4,7 @@ import { z } from "zod";
 import { SAError } from "./errors.ts";
 import type { AnswerSource } from "./call-spec.ts";
 import type { Log } from "./log.ts";
-import { createHeldWrites, type Put } from "./cache-held.ts";
+import { createHeldWrites, type HeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
@@ -336,23 +336,16 @@ function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): Cac
   return entry;
 }
 
-export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
-  const now = options.now ?? (() => new Date());
-  const label = options.store ? ` (${options.store})` : "";
-  const held = createHeldWrites({ log: options.log, store: label });
-  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime(), onBack: () => void held.flush(put, away) });
+type StoreHealth = ReturnType<typeof storeHealth>;
+
+/** Writing to the store: the `write` mode's check, the store's health, and what is held while it is away. */
+function cacheWriter(storage: Storage, options: { mode: CacheMode; ttl?: number; health: StoreHealth; held: HeldWrites; settle: (key: string, raw: unknown) => CacheEntry | undefined }) {
+  const { health, held } = options;
   const away = () => health.disabled;
-  // What the mode allows, while the store has not been given up on (entries to write are then held).
-  const reads = () => options.mode === "read" && !health.disabled;
-  const writes = () => options.mode !== "off";
-  // Held while the store is away; a value a working store refuses is not (it was warned about).
-  const keep = async (key: string, value: StorageValue) => {
-    if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
-  };
   const put: Put = async (key, value) => {
     // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
     // like any other: left there, the answer just paid for would be thrown away.
-    if (options.mode === "write" && (await storage.getItem(key).then((raw) => settle(key, raw), () => undefined))) return true;
+    if (options.mode === "write" && (await storage.getItem(key).then((raw) => options.settle(key, raw), () => undefined))) return true;
     try {
       await storage.setItem(key, value as StorageValue, options.ttl ? { ttl: options.ttl } : undefined);
       health.ok();
@@ -362,7 +355,29 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       return false;
     }
   };
+  return {
+    // Held while the store is away; a value a working store refuses is not (it was warned about).
+    async keep(key: string, value: StorageValue) {
+      if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
+    },
+    flush: () => held.flush(put, away),
+    async finish() {
+      if (held.size > 0 && away()) await health.recheck();
+      if (!away()) await held.flush(put, away);
+      held.report();
+    },
+  };
+}
+
+export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
+  const now = options.now ?? (() => new Date());
+  const held = createHeldWrites({ log: options.log, store: options.store ? ` (${options.store})` : "" });
+  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime(), onBack: () => void writer.flush() });
+  // What the mode allows, while the store has not been given up on (entries to write are then held).
+  const reads = () => options.mode === "read" && !health.disabled;
+  const writes = () => options.mode !== "off";
   const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
+  const writer = cacheWriter(storage, { mode: options.mode, ttl: options.ttl, health, held, settle });
   const readLater = async (key: string) => {
     let raw: unknown;
     try {
@@ -403,14 +418,10 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     },
     async store(key, entry) {
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
-      if (writes()) await keep(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt });
+      if (writes()) await writer.keep(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt });
     },
-    keep,
-    async finish() {
-      if (held.size > 0 && health.disabled) await health.recheck();
-      if (!away()) await held.flush(put, away);
-      held.report();
-    },
+    keep: writer.keep,
+    finish: writer.finish,
   };
 }
 
