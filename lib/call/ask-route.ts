@@ -1,11 +1,39 @@
+import { SAError, isSAError } from "../errors.ts";
 import type { Asked, AskFailed } from "./ask.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";
-import { isRouteFailure } from "./route-health.ts";
+import { isRouteFailure, type Pass } from "./route-health.ts";
 
 /** A route that is down, passed over for the next model: no request was made. */
 export interface Skipped {
   skipped: string;
+}
+
+/** How an attempt was let through: as an ordinary call or as the probe, and whether a next model follows. */
+interface Gate {
+  pass: Pass;
+  hasNext: boolean;
+}
+const gates = new WeakMap<object, Gate>();
+
+/**
+ * Checked again when the first request leaves the limiter's queue: a call that queued while the
+ * route went down is skipped then (it made no request), and after the cool-down it may be the
+ * probe. A re-ask follows an answer, and is sent.
+ */
+export function checkRoute(ctx: CallContext, attempt: Attempt<unknown>): void {
+  const gate = gates.get(attempt);
+  gates.delete(attempt);
+  if (!gate?.hasNext || gate.pass !== "ask") return;
+  gate.pass = ctx.health.admit(attempt.route);
+  if (gate.pass === "skip") throw new SAError("E_PROVIDER", `${attempt.model}: skipped, down`, { details: { skipped: true } });
+}
+
+function skip<T>(ctx: CallContext, attempt: Attempt<T>): Skipped {
+  const { route } = attempt;
+  // In the ledger as a skipped call: no request, no retries, no tokens.
+  recordRequest(ctx, { spec: attempt.spec, provider: route.provider, cache: "skipped", usage: noUsage, answeredBy: route.provider.model });
+  return { skipped: `${attempt.model}: skipped, failing on recent calls` };
 }
 
 /**
@@ -13,20 +41,17 @@ export interface Skipped {
  * (`hasNext`); the last model is always asked. What came back tells the route's health.
  */
 export async function askRoute<T>(ctx: CallContext, attempt: Attempt<T>, hasNext: boolean): Promise<Asked<T> | AskFailed | Skipped> {
-  const { route } = attempt;
-  const pass = hasNext ? ctx.health.admit(route) : "ask";
-  if (pass === "skip") {
-    // In the ledger as a skipped call: no request, no retries, no tokens.
-    recordRequest(ctx, { spec: attempt.spec, provider: route.provider, cache: "skipped", usage: noUsage, answeredBy: route.provider.model });
-    return { skipped: `${attempt.model}: skipped, failing on recent calls` };
-  }
+  const gate: Gate = { pass: hasNext ? ctx.health.admit(attempt.route) : "ask", hasNext };
+  if (gate.pass === "skip") return skip(ctx, attempt);
+  gates.set(attempt, gate);
   try {
     const asked = await ctx.ask(ctx, attempt);
-    ctx.health.answered(route);
+    ctx.health.answered(attempt.route);
     return asked;
   } catch (error) {
-    if (isRouteFailure(error)) ctx.health.failed(route, pass);
-    else ctx.health.released(route, pass);
+    if (isSAError(error, "E_PROVIDER") && error.details.skipped) return skip(ctx, attempt);
+    if (isRouteFailure(error)) ctx.health.failed(attempt.route, gate.pass);
+    else ctx.health.released(attempt.route, gate.pass);
     throw error;
   }
 }
