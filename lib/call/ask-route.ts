@@ -9,10 +9,9 @@ export interface Skipped {
   skipped: string;
 }
 
-/** How an attempt was let through: as an ordinary call or as the probe, and whether a next model follows. */
+/** How an attempt with a next model was let through: as an ordinary call or as the probe. */
 interface Gate {
   pass: Pass;
-  hasNext: boolean;
 }
 const gates = new WeakMap<object, Gate>();
 
@@ -24,7 +23,7 @@ const gates = new WeakMap<object, Gate>();
 export function checkRoute(ctx: CallContext, attempt: Attempt<unknown>): void {
   const gate = gates.get(attempt);
   gates.delete(attempt);
-  if (!gate?.hasNext || gate.pass !== "ask") return;
+  if (gate?.pass !== "ask") return;
   gate.pass = ctx.health.admit(attempt.route);
   if (gate.pass === "skip") throw new SAError("E_PROVIDER", `${attempt.model}: skipped, down`, { details: { skipped: true } });
 }
@@ -38,10 +37,12 @@ function skip<T>(ctx: CallContext, attempt: Attempt<T>): Skipped {
 
 /**
  * Step 3 through the route's health: a route that is down is skipped while another model follows
- * (`hasNext`); the last model is always asked. What came back tells the route's health.
+ * (`hasNext`). The last model is asked as if there were no health at all: a stage without a
+ * fallback behaves, and logs, exactly as before.
  */
 export async function askRoute<T>(ctx: CallContext, attempt: Attempt<T>, hasNext: boolean): Promise<Asked<T> | AskFailed | Skipped> {
-  const gate: Gate = { pass: hasNext ? ctx.health.admit(attempt.route) : "ask", hasNext };
+  if (!hasNext) return ctx.ask(ctx, attempt);
+  const gate: Gate = { pass: ctx.health.admit(attempt.route) };
   if (gate.pass === "skip") return skip(ctx, attempt);
   gates.set(attempt, gate);
   try {

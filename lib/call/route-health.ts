@@ -80,7 +80,7 @@ export function createRouteHealth(options: CircuitBreakerSettings & { clock: Clo
       if (state.openUntil !== undefined) return void (pass === "probe" && open(route, state, Math.min(state.coolDownMs * 2, options.coolDownMs * 10)));
       if (++state.failures < options.failures) return;
       open(route, state, options.coolDownMs);
-      log.warn(`${modelOf(route)} failed ${state.failures} calls in a row: the next model answers instead for ${options.coolDownMs / 1000} s, then one call tries it again`);
+      log.warn(`${modelOf(route)} failed ${state.failures} call${state.failures === 1 ? "" : "s"} in a row: the next model answers instead for ${options.coolDownMs / 1000} s, then one call tries it again`);
     },
     released(route, pass) {
       const state = routes.get(routeId(route));
