@@ -7,7 +7,7 @@ import type { Clock } from "../../lib/clock.ts";
 import { SAError } from "../../lib/errors.ts";
 import { readLedger } from "../../lib/ledger.ts";
 import type { Log } from "../../lib/log.ts";
-import { startTestServer, type TestServer } from "../../lib/test-server.ts";
+import { startTestServer, type ChatBody, type TestServer } from "../../lib/test-server.ts";
 import type { Provider } from "../../providers/types.ts";
 import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "../helpers.ts";
 
@@ -146,6 +146,31 @@ describe("a primary that is down, with a fallback (run)", () => {
       expect(dead.requests).toBe(primary.requests.length);
       expect(result.run.totals.skippedCalls).toBe(dead.skippedCalls);
       expect(result.run.byModel["backup:gpt-4o-mini"]!.liveCalls).toBe(calls);
+    } finally {
+      await primary.stop();
+      await backup.stop();
+    }
+  }, 60_000);
+
+  test("dying mid-run with many calls queued (--concurrency 4): the calls already sent finish their retries, the queued ones skip it", async () => {
+    // Up for descriptions and features; down once the mapping calls (15 a service, all queued at once) start.
+    const mapping = (body: ChatBody) => /_mapping$/.test(body.response_format?.json_schema?.name ?? "");
+    const primary = startTestServer({ fault: (_n, body) => (mapping(body) ? { type: "500" } : undefined) });
+    const backup = startTestServer({ latencyMs: 5 });
+    try {
+      const services = 3;
+      const mappingCalls = services * 15;
+      const result = await runWith({ primary, backup, services, circuitBreaker: { failures: 3, coolDownMs: 60_000 }, args: ["--concurrency", "4"] });
+      const sent = primary.requests.filter((r) => mapping(r.body)).length;
+      console.log(`dead at mapping: ${sent} mapping requests to the primary, ${mappingCalls * attempts} without the breaker`);
+      expect(result.code).toBe(0);
+      expect(result.output).toHaveLength(services);
+      const dead = result.run.byModel["primary:gpt-4o-mini"]!;
+      expect(dead.failedCalls + dead.skippedCalls).toBe(mappingCalls);
+      // Each call sent made all its attempts; at most the calls in flight when it went down were sent after the third failure.
+      expect(sent).toBe(dead.failedCalls * attempts);
+      expect(dead.failedCalls).toBeLessThanOrEqual(3 + 4);
+      expect(backup.requests).toHaveLength(mappingCalls);
     } finally {
       await primary.stop();
       await backup.stop();
