@@ -205,6 +205,40 @@ describe("a primary that is down, with a fallback (run)", () => {
   }, 60_000);
 });
 
+describe("a primary that is down, with a fallback (map)", () => {
+  test("map skips it the same way: its mapping calls go to the fallback after 3 failed calls", async () => {
+    let down = false;
+    const primary = startTestServer({ fault: () => (down ? { type: "500" } : undefined) });
+    const backup = startTestServer({ latencyMs: 5 });
+    const { dir, cleanup } = tempDir("sa-route-health-map-");
+    try {
+      const services = 3;
+      writeJsonl(join(dir, "services.jsonl"), makeServices(services));
+      const providers = { primary: { type: "openai", baseURL: primary.url, apiKeyEnv: "PRIMARY_KEY" }, backup: { type: "openai", baseURL: backup.url, apiKeyEnv: "BACKUP_KEY" } };
+      const config = { dataDir: fixtureData, model: "primary:gpt-4o-mini", models: { fallback: ["backup:gpt-4o-mini"] }, providers, retry: { attempts, baseMs: 1, capMs: 5 }, circuitBreaker: { failures: 3, coolDownMs: 60_000 } };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify(config));
+      const options = { cwd: dir, env: { PRIMARY_KEY: primaryKey, BACKUP_KEY: backupKey } };
+      expect((await runScript("run", ["--input", "services.jsonl", "--output", "run.jsonl"], options)).code).toBe(0);
+      down = true;
+      primary.requests.length = 0;
+      const map = await runScript("map", ["--input", "run.jsonl", "--output", "map.jsonl", "--cache-mode", "off", "--concurrency", "4"], options);
+      const mappingCalls = services * 15;
+      console.log(`map, dead primary: ${primary.requests.length} requests to it, ${mappingCalls * attempts} without the breaker`);
+      expect(map.code).toBe(0);
+      expect(lines(join(dir, "map.jsonl"))).toHaveLength(services);
+      expect(map.stderr.match(/primary:gpt-4o-mini failed 3 calls in a row/g)).toHaveLength(1);
+      const dead = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!.byModel["primary:gpt-4o-mini"]!;
+      expect(dead.failedCalls + dead.skippedCalls).toBe(mappingCalls);
+      expect(primary.requests).toHaveLength(dead.failedCalls * attempts);
+      expect(dead.failedCalls).toBeLessThanOrEqual(3 + 4);
+    } finally {
+      cleanup();
+      await primary.stop();
+      await backup.stop();
+    }
+  }, 60_000);
+});
+
 describe("a primary that is down, without a fallback", () => {
   test("every call is still tried with all its attempts, and the run fails as before (exit 1)", async () => {
     const primary = startTestServer({ fault: () => ({ type: "500" }) });
