@@ -145,6 +145,9 @@ describe("a primary that is down, with a fallback (run)", () => {
       expect(dead.requests).toBe(dead.failedCalls * attempts);
       expect(dead.requests).toBe(primary.requests.length);
       expect(result.run.totals.skippedCalls).toBe(dead.skippedCalls);
+      // The summary says so; the --json summary's totals carry the count.
+      expect(result.stderr).toContain(`${dead.skippedCalls} skipped (their model down: the next one answered)`);
+      expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!).totals.skippedCalls).toBe(dead.skippedCalls);
       expect(result.run.byModel["backup:gpt-4o-mini"]!.liveCalls).toBe(calls);
     } finally {
       await primary.stop();
