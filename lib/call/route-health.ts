@@ -58,7 +58,7 @@ export function isRouteFailure(error: unknown): boolean {
 export function createRouteHealth(options: CircuitBreakerSettings & { clock: Clock; log: Log }): RouteHealth {
   const { clock, log } = options;
   const routes = new Map<string, RouteState>();
-  const open = (route: Route, state: RouteState, coolDownMs: number) => Object.assign(state, { openUntil: clock.now() + coolDownMs, coolDownMs, probing: false });
+  const open = (state: RouteState, coolDownMs: number) => Object.assign(state, { openUntil: clock.now() + coolDownMs, coolDownMs, probing: false });
   return {
     admit(route) {
       const state = routes.get(routeId(route));
@@ -76,10 +76,13 @@ export function createRouteHealth(options: CircuitBreakerSettings & { clock: Clo
       const id = routeId(route);
       const state = routes.get(id) ?? { failures: 0, coolDownMs: options.coolDownMs, probing: false };
       routes.set(id, state);
-      // A failed try after the cool-down: skipped again, for longer. A call already out when the route opened changes nothing.
-      if (state.openUntil !== undefined) return void (pass === "probe" && open(route, state, Math.min(state.coolDownMs * 2, options.coolDownMs * 10)));
+      if (state.openUntil !== undefined) {
+        // A failed probe: skipped again, for longer. A call already out when the route opened changes nothing.
+        if (pass === "probe") open(state, Math.min(state.coolDownMs * 2, options.coolDownMs * 10));
+        return;
+      }
       if (++state.failures < options.failures) return;
-      open(route, state, options.coolDownMs);
+      open(state, options.coolDownMs);
       log.warn(`${modelOf(route)} failed ${state.failures} call${state.failures === 1 ? "" : "s"} in a row: the next model answers instead for ${options.coolDownMs / 1000} s, then one call tries it again`);
     },
     released(route, pass) {
