@@ -202,7 +202,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
   const priceFactor = batch ? config.batch.priceFactor : undefined;
-  const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
+  const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor, circuitBreaker: config.circuitBreaker });
   const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {

@@ -9,6 +9,8 @@ import type { Attempt, CallContext, Route, SessionOptions } from "./call/context
 import { lookup } from "./call/lookup.ts";
 import { persist } from "./call/persist.ts";
 import { reuseImported } from "./call/reuse-imported.ts";
+import { askRoute, type Skipped } from "./call/ask-route.ts";
+import { createRouteHealth, defaultCircuitBreaker } from "./call/route-health.ts";
 
 export type { Stage } from "./call-spec.ts";
 export type { Route } from "./call/context.ts";
@@ -22,7 +24,8 @@ export interface Session {
  * same steps (lib/call/): lookup → reuseImported → ask (live, with one re-ask) → persist.
  */
 export function createSession(options: SessionOptions): Session {
-  const ctx: CallContext = { ...options, traces: createCallTraces(options.tracing ?? noTracing), formats: createResponseFormats(), ask: options.ask ?? ask };
+  const health = createRouteHealth({ ...(options.circuitBreaker ?? defaultCircuitBreaker), clock: options.clock, log: options.log });
+  const ctx: CallContext = { ...options, traces: createCallTraces(options.tracing ?? noTracing), formats: createResponseFormats(), ask: options.ask ?? ask, health };
   return {
     call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
       const span = ctx.traces.start(spec, ctx.routes[spec.stage][0]!.provider);
@@ -59,16 +62,16 @@ function firstStep<T>(ctx: CallContext, spec: CallSpec<T>): FirstStep<T> {
   }
 }
 
-/** One model's try: its answer, or why it failed (an invalid answer after the re-ask). */
-async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, first?: FirstStep<T>): Promise<CallResult<T> | { failed: string }> {
+/** One model's try: its answer, why it failed (an invalid answer after the re-ask), or why it was skipped (down). */
+async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, first?: FirstStep<T>): Promise<CallResult<T> | { failed: string } | Skipped> {
   if (first && "error" in first) throw first.error;
   const attempt = first?.attempt ?? prepareAttempt(ctx, spec, route);
   const found = (await (first ? first.found : lookup(ctx, attempt))) ?? (await reuseImported(ctx, attempt));
   if (found) return found;
   // The stand-in answers load only for a dry run.
   if (ctx.dryRun) return (await import("./call/dry-run.ts")).dryRunMiss(ctx, attempt);
-  const asked = await ctx.ask(ctx, attempt);
-  return "failed" in asked ? asked : persist(ctx, attempt, asked);
+  const asked = await askRoute(ctx, attempt, route !== ctx.routes[spec.stage].at(-1));
+  return "failed" in asked || "skipped" in asked ? asked : persist(ctx, attempt, asked);
 }
 
 /**
@@ -100,6 +103,12 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
   for (const [i, route] of routes.entries()) {
     try {
       const result = await callModel(ctx, spec, route, cached.steps[i]);
+      // A skipped model is down: it counts as a provider failure, and its skip was logged when it went down.
+      if ("skipped" in result) {
+        providerFailed = true;
+        reasons.push(result.skipped);
+        continue;
+      }
       if (!("failed" in result)) return result;
       reasons.push(result.failed);
     } catch (error) {
