@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runInTerminal, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -116,6 +116,31 @@ describe("progress and logs", () => {
       // The failure's detail (--verbose) names its service too.
       const detail = records.filter((r) => r.level === "debug" && r.message.startsWith("descriptions failed"));
       expect(detail.map((r) => r.serviceId)).toEqual(["SVC003"]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("map's progress totals are the calls each record makes", () => {
+  test("evolutions holding 2, 1 and 5 of the 5 plateaus: mapping 24/24 (8 plateaus × 3 catalogues), in lines and on a TTY", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3, "MAP"));
+      expect((await runScript("run", ["--input", input, "--output", "run.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const kept = [2, 1, 5];
+      const evolutions = readFileSync(join(dir, "run.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { plateaus: unknown[] });
+      writeJsonl(join(dir, "some.jsonl"), evolutions.map((e, i) => ({ ...e, plateaus: e.plateaus.slice(0, kept[i]) })));
+      const args = ["--input", "some.jsonl", "--output", "mapped.jsonl", "--data", fixtureData];
+      const lines = await runScript("map", args, { cwd: dir, baseURL: server.url });
+      expect(lines.code).toBe(0);
+      expect(lines.stderr).toMatch(/finished: 3\/3 services done; calls mapping 24\/24;/);
+      for (const [, done, total] of lines.stderr.matchAll(/calls mapping (\d+)\/(\d+)/g)) expect(Number(done)).toBeLessThanOrEqual(Number(total));
+      const proc = runInTerminal("map", [...args.slice(0, 3), "mapped2.jsonl", ...args.slice(4)], { cwd: dir, baseURL: server.url });
+      const out = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(0);
+      expect(out).toMatch(/mapping\s+█+\s+24\/24 \| cached 24/);
+      expect(out).not.toMatch(/mapping\s+\S+\s+\d+\/45/);
     } finally {
       cleanup();
     }

@@ -1,6 +1,7 @@
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
 import type { EngineRun } from "./engine-types.ts";
+import { planRecord } from "./call-plan.ts";
 import { gapsOf } from "./gaps.ts";
 import { halt } from "./run-state.ts";
 
@@ -29,6 +30,7 @@ export function createDispatcher<T>(run: EngineRun<T>): Dispatcher<T> {
     async dispatch(accepted) {
       await queue.onSizeLessThan(window);
       const position = run.state.dispatched++;
+      planRecord(run.state.calls, run.handler.callsOf?.(accepted.item) ?? run.handler.callsPerService);
       void queue.add(() => processRecord(run, accepted, position));
       // The first service's request goes out before the next service is read: its steps to the
       // socket are promise callbacks, which would take turns with every other service's preparation.
