@@ -146,3 +146,23 @@ describe("map's progress totals are the calls each record makes", () => {
     }
   });
 });
+
+describe("a failed service's calls are settled", () => {
+  test("SVC003 fails at descriptions: every stage still ends at its total, in lines and on a TTY", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      // One attempt: SVC003's 500 fails it at once.
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ retry: { attempts: 1 } }));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/finished: 2\/3 services done \(1 failed\); calls descriptions 3\/3, features 15\/15, mapping 45\/45;/);
+      const proc = runInTerminal("run", ["--input", input, "--output", "tty.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      const out = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(1);
+      for (const [stage, total] of [["descriptions", 3], ["features", 15], ["mapping", 45]] as const) expect(out).toMatch(new RegExp(`${stage}\\s+█+\\s+${total}/${total}`));
+    } finally {
+      cleanup();
+    }
+  });
+});

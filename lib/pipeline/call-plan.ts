@@ -9,9 +9,13 @@ export type StageCalls = Record<string, number>;
 export interface CallPlan {
   /** The calls of every record dispatched so far. */
   dispatched: StageCalls;
+  /** The calls of every record that ended (written, or failed), made or not. */
+  settled: StageCalls;
+  /** The calls those records had answered when they ended. */
+  answeredBySettled: StageCalls;
 }
 
-export const createCallPlan = (): CallPlan => ({ dispatched: {} });
+export const createCallPlan = (): CallPlan => ({ dispatched: {}, settled: {}, answeredBySettled: {} });
 
 const add = (into: StageCalls, calls: StageCalls) => {
   for (const [stage, n] of Object.entries(calls)) into[stage] = (into[stage] ?? 0) + n;
@@ -20,6 +24,25 @@ const add = (into: StageCalls, calls: StageCalls) => {
 /** A record dispatched, with the calls it will make. */
 export function planRecord(plan: CallPlan, calls: StageCalls): void {
   add(plan.dispatched, calls);
+}
+
+/**
+ * A record ended, done or failed: its calls count as settled, those never made too (a failed
+ * service's later stages; a plateau with no features to map), so each stage ends at its total.
+ */
+export function settleRecord(plan: CallPlan, calls: StageCalls, answered: StageCalls): void {
+  add(plan.settled, calls);
+  add(plan.answeredBySettled, answered);
+}
+
+/**
+ * A stage's calls done: those of the records that ended, and the answers of those in flight, at
+ * most the calls they were planned to make.
+ */
+export function settledDone(plan: CallPlan, stage: string, answered: number): number {
+  const settled = plan.settled[stage] ?? 0;
+  const inFlight = answered - (plan.answeredBySettled[stage] ?? 0);
+  return settled + Math.max(0, Math.min(inFlight, (plan.dispatched[stage] ?? 0) - settled));
 }
 
 /**

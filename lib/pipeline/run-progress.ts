@@ -1,5 +1,5 @@
 import type { ProgressCounts } from "../progress.ts";
-import { plannedTotal } from "./call-plan.ts";
+import { plannedTotal, settledDone } from "./call-plan.ts";
 import type { EngineRun } from "./engine-types.ts";
 
 /** The counts the progress display shows, from the recorder's totals and the run's state. */
@@ -13,7 +13,10 @@ export function progressCounts(run: EngineRun<unknown>): ProgressCounts {
   const byStage = Object.fromEntries(
     Object.entries(handler.callsPerService).map(([stage, perService]) => [
       stage,
-      { done: (stages[stage]?.liveCalls ?? 0) + (stages[stage]?.cachedCalls ?? 0), total: plannedTotal(state.calls, stage, { perService, dispatched: state.dispatched, unread }) },
+      {
+        done: settledDone(state.calls, stage, (stages[stage]?.liveCalls ?? 0) + (stages[stage]?.cachedCalls ?? 0)),
+        total: plannedTotal(state.calls, stage, { perService, dispatched: state.dispatched, unread }),
+      },
     ]),
   );
   return {
