@@ -1,10 +1,11 @@
 import { hasher, sha256Hex } from "./hash.ts";
-import { builtinDrivers, createStorage, type Driver, type Storage } from "unstorage";
+import { builtinDrivers, createStorage, type Driver, type Storage, type StorageValue } from "unstorage";
 import { z } from "zod";
 import { SAError } from "./errors.ts";
 import type { AnswerSource } from "./call-spec.ts";
 import { callFields } from "./call-scope.ts";
 import type { Log } from "./log.ts";
+import { createHeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
@@ -246,7 +247,10 @@ export interface CallCache {
   storage: Storage;
   /** Whether `lookup` may find anything now (mode `read`, the store not given up on). */
   readonly reads: boolean;
-  /** Whether `store` may write anything now (any mode but `off`, the store not given up on). */
+  /**
+   * Whether `store` takes entries (any mode but `off`). While the store is given up on, what it
+   * takes is held in memory and written once the store answers again (lib/cache-held.ts).
+   */
   readonly writes: boolean;
   /**
    * A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. Synchronous
@@ -254,6 +258,8 @@ export interface CallCache {
    */
   lookup(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
+  /** At the end of the run: what is still held is written if the store answers, else said in one line. */
+  finish(): Promise<void>;
 }
 
 /** How often a store given up on is probed again, so a Redis that restarts is used again. */
@@ -265,7 +271,7 @@ const RECHECK_MS = 1000;
  * every second: once it answers again it is used again (said once). Entries the store refuses say
  * nothing about the store: before giving up, a probe of a plain key tells.
  */
-function storeHealth(storage: Storage, log: Log, options: { store: string; now: () => number }) {
+function storeHealth(storage: Storage, log: Log, options: { store: string; now: () => number; onBack: () => void }) {
   const store = options.store ? ` (${options.store})` : "";
   let failuresInARow = 0;
   let disabled = false;
@@ -291,8 +297,10 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
     disabled = false;
     failuresInARow = 0;
     log.info(`cache: the store${store} answers again; caching again`);
+    options.onBack();
   };
   return {
+    recheck,
     get disabled() {
       if (disabled && !probing && options.now() - probedAt >= RECHECK_MS) void recheck();
       return disabled;
@@ -329,10 +337,26 @@ function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): Cac
 
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
   const now = options.now ?? (() => new Date());
-  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime() });
-  // What the mode allows, while the store has not been given up on.
+  const label = options.store ? ` (${options.store})` : "";
+  const held = createHeldWrites({ log: options.log, store: label });
+  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime(), onBack: () => void held.flush(put, away) });
+  const away = () => health.disabled;
+  // What the mode allows, while the store has not been given up on (entries to write are then held).
   const reads = () => options.mode === "read" && !health.disabled;
-  const writes = () => options.mode !== "off" && !health.disabled;
+  const writes = () => options.mode !== "off";
+  const put: Put = async (key, value) => {
+    // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
+    // like any other: left there, the answer just paid for would be thrown away.
+    if (options.mode === "write" && (await storage.getItem(key).then((raw) => settle(key, raw), () => undefined))) return true;
+    try {
+      await storage.setItem(key, value as StorageValue, options.ttl ? { ttl: options.ttl } : undefined);
+      health.ok();
+      return true;
+    } catch (error) {
+      await health.failed(`could not write ${key}`, error);
+      return false;
+    }
+  };
   const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
   const readLater = async (key: string) => {
     let raw: unknown;
@@ -374,16 +398,15 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     },
     async store(key, entry) {
       if (!writes()) return;
-      // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
-      // like any other: left there, the answer just paid for would be thrown away.
-      if (options.mode === "write" && (await storage.getItem(key).then((raw) => settle(key, raw), () => undefined))) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
-      try {
-        await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);
-        health.ok();
-      } catch (error) {
-        await health.failed(`could not write ${key}`, error);
-      }
+      const value = { v: CACHE_KEY_VERSION, ...entry, expiresAt };
+      // Held while the store is away; an entry a working store refuses is not (it was warned about).
+      if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
+    },
+    async finish() {
+      if (held.size > 0 && health.disabled) await health.recheck();
+      if (!away()) await held.flush(put, away);
+      held.report();
     },
   };
 }

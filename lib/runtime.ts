@@ -62,7 +62,9 @@ export interface RuntimeOptions {
 export interface Runtime extends RunContext {
   /** The limiter, whole: its `stop` is the run's stop signal. */
   limiter: Limiter;
-  /** Flushes spans and closes the cache store. */
+  /** Writes the cache entries held while the store was away, or says in one line how many went uncached (once). */
+  finishCache(): Promise<void>;
+  /** Flushes spans and closes the cache store (finishing the cache first). */
   close(): Promise<void>;
 }
 
@@ -216,9 +218,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     pipeline,
     tracing,
+    finishCache: () => cache.finish(),
     async close() {
       await tracing.shutdown().catch((error: unknown) => log.warn(`tracing: could not export spans (${exportFailure(error)})`));
       await limiter.close();
+      // Answers made while the store was away are written now if it is back, else said in one line.
+      await cache.finish();
       await storage.dispose();
     },
   };

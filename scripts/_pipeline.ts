@@ -94,6 +94,7 @@ export async function runPipelineTask(
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json", resultsOnTerminal: output === "-" && Boolean(process.stdout.isTTY) }),
       expectedServices: countLines(input),
     });
+    await runtime.finishCache();
     report(summary);
     return summary.exitCode;
   } finally {
