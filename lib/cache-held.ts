@@ -43,7 +43,7 @@ export function createHeldWrites(options: { log: Log; store: string; limit?: num
       const lost = held.size + dropped;
       held.clear();
       dropped = 0;
-      if (lost > 0) options.log.warn(`cache: ${lost} answer${lost === 1 ? "" : "s"} made while the store${options.store} was away could not be cached; a rerun pays for ${lost === 1 ? "it" : "them"} again`);
+      if (lost > 0) options.log.warn(`cache: ${lost} entr${lost === 1 ? "y" : "ies"} made while the store${options.store} was away could not be written; a rerun pays again for the answers among them`);
     },
   };
 }

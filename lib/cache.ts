@@ -258,6 +258,8 @@ export interface CallCache {
    */
   lookup(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
+  /** Any other value kept in the store (a transcript), written as entries are: held while the store is away. */
+  keep(key: string, value: StorageValue): Promise<void>;
   /** At the end of the run: what is still held is written if the store answers, else said in one line. */
   finish(): Promise<void>;
 }
@@ -344,6 +346,10 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
   // What the mode allows, while the store has not been given up on (entries to write are then held).
   const reads = () => options.mode === "read" && !health.disabled;
   const writes = () => options.mode !== "off";
+  // Held while the store is away; a value a working store refuses is not (it was warned about).
+  const keep = async (key: string, value: StorageValue) => {
+    if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
+  };
   const put: Put = async (key, value) => {
     // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
     // like any other: left there, the answer just paid for would be thrown away.
@@ -397,12 +403,10 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       return settle(key, raw);
     },
     async store(key, entry) {
-      if (!writes()) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
-      const value = { v: CACHE_KEY_VERSION, ...entry, expiresAt };
-      // Held while the store is away; an entry a working store refuses is not (it was warned about).
-      if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
+      if (writes()) await keep(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt });
     },
+    keep,
     async finish() {
       if (held.size > 0 && health.disabled) await health.recheck();
       if (!away()) await held.flush(put, away);
