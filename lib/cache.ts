@@ -3,6 +3,7 @@ import { builtinDrivers, createStorage, type Driver, type Storage, type StorageV
 import { z } from "zod";
 import { SAError } from "./errors.ts";
 import type { AnswerSource } from "./call-spec.ts";
+import { callFields } from "./call-scope.ts";
 import type { Log } from "./log.ts";
 import { createHeldWrites, type HeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
@@ -311,7 +312,7 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
     },
     async failed(what: string, error: unknown) {
       const reason = storeFailure(storage, error);
-      log.debug(`cache: ${what} (${reason})`);
+      log.debug(`cache: ${what} (${reason})`, callFields());
       if (disabled || probing) return;
       // A lost connection (a Redis restarting): every call would wait on it and fail.
       if (connectionDown(storage)) return giveUp(reason);
@@ -329,7 +330,7 @@ function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): Cac
   if (raw === null || raw === undefined) return undefined;
   const entry = parseEntry(raw);
   if (!entry) {
-    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`, callFields());
     return undefined;
   }
   if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
@@ -385,7 +386,7 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       health.ok();
     } catch (error) {
       // The store answered and refused this one entry (a Redis key of another type): a corrupt entry, said as one.
-      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`);
+      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`, callFields());
       await health.failed(`entry ${key} could not be read`, error);
       return undefined;
     }
