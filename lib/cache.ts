@@ -245,6 +245,8 @@ const PROBE_KEY = "health:probe";
 export interface CallCache {
   mode: CacheMode;
   storage: Storage;
+  /** Whether `lookup` answers synchronously (the fs driver read past unstorage). */
+  readonly readsAtOnce: boolean;
   /** Whether `lookup` may find anything now (mode `read`, the store not given up on). */
   readonly reads: boolean;
   /**
@@ -326,11 +328,11 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
 }
 
 /** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
-function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): CacheEntry | undefined {
+function settledEntry(key: string, raw: unknown, now: () => Date, log: Log, call = callFields()): CacheEntry | undefined {
   if (raw === null || raw === undefined) return undefined;
   const entry = parseEntry(raw);
   if (!entry) {
-    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`, callFields());
+    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`, call);
     return undefined;
   }
   if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
@@ -377,25 +379,28 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
   // What the mode allows, while the store has not been given up on (entries to write are then held).
   const reads = () => options.mode === "read" && !health.disabled;
   const writes = () => options.mode !== "off";
-  const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
+  const settle = (key: string, raw: unknown, call?: ReturnType<typeof callFields>) => settledEntry(key, raw, now, options.log, call);
   const writer = cacheWriter(storage, { mode: options.mode, ttl: options.ttl, health, held, settle });
   const readLater = async (key: string) => {
+    // The call this read is for, taken before the read: a lookup begun in a synchronous scope has none after it.
+    const call = callFields();
     let raw: unknown;
     try {
       raw = await storage.getItem(key);
       health.ok();
     } catch (error) {
       // The store answered and refused this one entry (a Redis key of another type): a corrupt entry, said as one.
-      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`, callFields());
+      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`, call);
       await health.failed(`entry ${key} could not be read`, error);
       return undefined;
     }
-    return settle(key, raw);
+    return settle(key, raw, call);
   };
   const readNow = syncReader(storage);
   return {
     mode: options.mode,
     storage,
+    readsAtOnce: readNow !== undefined,
     get reads() {
       return reads();
     },

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Stage } from "./call-spec.ts";
-import type { Session } from "./session.ts";
 
 /** Which call a line is about: the service and stage, never the request or its answer. */
 export interface CallScope {
@@ -15,15 +14,25 @@ export interface CallScope {
  */
 const scope = new AsyncLocalStorage<CallScope>();
 
-/** The same session, each call run in its own scope. */
-export function scopedSession(session: Session): Session {
-  return {
-    call: (spec) => scope.run({ serviceId: spec.serviceId, stage: spec.stage }, () => session.call(spec)),
-  };
+/** The scope of a call being run synchronously: cheaper than the async one, and gone when the code returns. */
+let now: CallScope | undefined;
+
+/** Runs `fn`, and everything it goes on to do asynchronously, in the call's scope. */
+export const inCallScope = <T>(call: CallScope, fn: () => T): T => scope.run(call, fn);
+
+/** Runs `fn` in the call's scope while it runs synchronously only: for code that starts nothing asynchronous. */
+export function inCallScopeNow<T>(call: CallScope, fn: () => T): T {
+  const before = now;
+  now = call;
+  try {
+    return fn();
+  } finally {
+    now = before;
+  }
 }
 
 /** The fields a log line adds for the call it is written under (`{}` outside any call). */
 export function callFields(): Partial<CallScope> {
-  const current = scope.getStore();
+  const current = now ?? scope.getStore();
   return current ? { serviceId: current.serviceId, stage: current.stage } : {};
 }

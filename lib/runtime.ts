@@ -19,7 +19,7 @@ import { createTokenForecast } from "./token-forecast.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Route, type Session } from "./session.ts";
-import { callFields, scopedSession } from "./call-scope.ts";
+import { callFields } from "./call-scope.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
@@ -207,7 +207,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const routes = stageRoutes(config, providers, log);
   const priceFactor = batch ? config.batch.priceFactor : undefined;
   const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor, circuitBreaker: config.circuitBreaker });
-  const session = scopedSession(batch ? batch.wrapSession(liveSession) : liveSession);
+  const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {
     ...run,

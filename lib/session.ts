@@ -1,4 +1,5 @@
 import { SAError, isSAError } from "./errors.ts";
+import { inCallScope, inCallScopeNow } from "./call-scope.ts";
 import { noTracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
 import type { CallResult, CallSpec } from "./call-spec.ts";
@@ -29,25 +30,35 @@ export function createSession(options: SessionOptions): Session {
   return {
     call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
       const span = ctx.traces.start(spec, ctx.routes[spec.stage][0]!.provider);
-      // A hit the cache gave without waiting (the fs driver) is the answer at once: no promise
-      // per layer below. Anything else goes the whole way, with that first step already taken.
-      const first = firstStep(ctx, spec);
+      const scope = { serviceId: spec.serviceId, stage: spec.stage };
+      // Lines written below the call name it (lib/call-scope.ts). A store read at once (the fs
+      // driver) is looked up in the plain synchronous scope: the async one, which a cached rerun
+      // would pay for on each of its calls, is entered only for what goes on past the lookup.
+      if (!ctx.cache.readsAtOnce) return inCallScope(scope, () => finish(span, callModels(ctx, spec, firstStep(ctx, spec))));
+      const first = inCallScopeNow(scope, () => firstStep(ctx, spec));
+      // A hit the cache gave without waiting is the answer at once: no promise per layer below.
+      // Anything else goes the whole way, with that first step already taken.
       if ("found" in first && first.found && !(first.found instanceof Promise)) {
         span.end(undefined, first.found.value);
         return Promise.resolve(first.found);
       }
-      return callModels(ctx, spec, first).then(
-        (result) => {
-          span.end(undefined, result.value);
-          return result;
-        },
-        (error) => {
-          span.end(error);
-          throw error;
-        },
-      );
+      return inCallScope(scope, () => finish(span, callModels(ctx, spec, first)));
     },
   };
+}
+
+/** The call's span ended with its result or error. */
+function finish<T>(span: ReturnType<CallContext["traces"]["start"]>, result: Promise<CallResult<T>>): Promise<CallResult<T>> {
+  return result.then(
+    (value) => {
+      span.end(undefined, value.value);
+      return value;
+    },
+    (error) => {
+      span.end(error);
+      throw error;
+    },
+  );
 }
 
 /** The first model's attempt and its cache lookup (a value, or a promise), or what they threw. */

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type ChatBody, type Fault } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -61,6 +62,27 @@ describe("log lines written under a call name its service and stage", () => {
       const result = await runScript("run", args, { cwd: dir, baseURL: server.url, env: { SA_RETRY: '{"attempts":2,"baseMs":1,"capMs":2}' } });
       expect(result.code).toBe(0);
       expect(result.stderr).toMatch(/\[SVC001\] retry 1\/1 of the descriptions call after HTTP 500/);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+
+  test("a corrupt fs cache entry's warning names its service and stage (read past the synchronous lookup)", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir("sa-call-scope-");
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const args = (out: string) => ["--input", input, "--output", out, "--data", fixtureData, "--log-format", "json"];
+      expect((await runScript("run", args("first.jsonl"), { cwd: dir, baseURL: server.url })).code).toBe(0);
+      // A features entry of SVC002 cut short: text that is not a JSON object is read through unstorage.
+      const entries = readdirSync(join(dir, ".sa", "cache"), { recursive: true, encoding: "utf8" }).filter((p) => p.includes("features") && p.includes("SVC002") && p.endsWith(".json") === false && !p.endsWith("SVC002"));
+      expect(entries.length).toBeGreaterThan(0);
+      writeFileSync(join(dir, ".sa", "cache", entries[0]!), '{"v":');
+      const result = await runScript("run", args("second.jsonl"), { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      const corrupt = result.stderr.trim().split("\n").map((l) => JSON.parse(l) as LogRecord).filter((r) => r.message.includes("is corrupt"));
+      expect(corrupt.map((r) => ({ serviceId: r.serviceId, stage: r.stage }))).toEqual([{ serviceId: "SVC002", stage: "features" }]);
     } finally {
       cleanup();
       await server.stop();
