@@ -47,3 +47,5 @@ export function createHeldWrites(options: { log: Log; store: string; limit?: num
     },
   };
 }
+
+export type HeldWrites = ReturnType<typeof createHeldWrites>;

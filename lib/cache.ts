@@ -3,8 +3,9 @@ import { builtinDrivers, createStorage, type Driver, type Storage, type StorageV
 import { z } from "zod";
 import { SAError } from "./errors.ts";
 import type { AnswerSource } from "./call-spec.ts";
+import { callFields } from "./call-scope.ts";
 import type { Log } from "./log.ts";
-import { createHeldWrites, type Put } from "./cache-held.ts";
+import { createHeldWrites, type HeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
@@ -244,6 +245,8 @@ const PROBE_KEY = "health:probe";
 export interface CallCache {
   mode: CacheMode;
   storage: Storage;
+  /** Whether `lookup` answers synchronously (the fs driver read past unstorage). */
+  readonly readsAtOnce: boolean;
   /** Whether `lookup` may find anything now (mode `read`, the store not given up on). */
   readonly reads: boolean;
   /**
@@ -311,7 +314,7 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
     },
     async failed(what: string, error: unknown) {
       const reason = storeFailure(storage, error);
-      log.debug(`cache: ${what} (${reason})`);
+      log.debug(`cache: ${what} (${reason})`, callFields());
       if (disabled || probing) return;
       // A lost connection (a Redis restarting): every call would wait on it and fail.
       if (connectionDown(storage)) return giveUp(reason);
@@ -325,34 +328,27 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
 }
 
 /** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
-function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): CacheEntry | undefined {
+function settledEntry(key: string, raw: unknown, now: () => Date, log: Log, call = callFields()): CacheEntry | undefined {
   if (raw === null || raw === undefined) return undefined;
   const entry = parseEntry(raw);
   if (!entry) {
-    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`, call);
     return undefined;
   }
   if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
   return entry;
 }
 
-export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
-  const now = options.now ?? (() => new Date());
-  const label = options.store ? ` (${options.store})` : "";
-  const held = createHeldWrites({ log: options.log, store: label });
-  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime(), onBack: () => void held.flush(put, away) });
+type StoreHealth = ReturnType<typeof storeHealth>;
+
+/** Writing to the store: the `write` mode's check, the store's health, and what is held while it is away. */
+function cacheWriter(storage: Storage, options: { mode: CacheMode; ttl?: number; health: StoreHealth; held: HeldWrites; settle: (key: string, raw: unknown) => CacheEntry | undefined }) {
+  const { health, held } = options;
   const away = () => health.disabled;
-  // What the mode allows, while the store has not been given up on (entries to write are then held).
-  const reads = () => options.mode === "read" && !health.disabled;
-  const writes = () => options.mode !== "off";
-  // Held while the store is away; a value a working store refuses is not (it was warned about).
-  const keep = async (key: string, value: StorageValue) => {
-    if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
-  };
   const put: Put = async (key, value) => {
     // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
     // like any other: left there, the answer just paid for would be thrown away.
-    if (options.mode === "write" && (await storage.getItem(key).then((raw) => settle(key, raw), () => undefined))) return true;
+    if (options.mode === "write" && (await storage.getItem(key).then((raw) => options.settle(key, raw), () => undefined))) return true;
     try {
       await storage.setItem(key, value as StorageValue, options.ttl ? { ttl: options.ttl } : undefined);
       health.ok();
@@ -362,24 +358,49 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       return false;
     }
   };
-  const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
+  return {
+    // Held while the store is away; a value a working store refuses is not (it was warned about).
+    async keep(key: string, value: StorageValue) {
+      if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
+    },
+    flush: () => held.flush(put, away),
+    async finish() {
+      if (held.size > 0 && away()) await health.recheck();
+      if (!away()) await held.flush(put, away);
+      held.report();
+    },
+  };
+}
+
+export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
+  const now = options.now ?? (() => new Date());
+  const held = createHeldWrites({ log: options.log, store: options.store ? ` (${options.store})` : "" });
+  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime(), onBack: () => void writer.flush() });
+  // What the mode allows, while the store has not been given up on (entries to write are then held).
+  const reads = () => options.mode === "read" && !health.disabled;
+  const writes = () => options.mode !== "off";
+  const settle = (key: string, raw: unknown, call?: ReturnType<typeof callFields>) => settledEntry(key, raw, now, options.log, call);
+  const writer = cacheWriter(storage, { mode: options.mode, ttl: options.ttl, health, held, settle });
   const readLater = async (key: string) => {
+    // The call this read is for, taken before the read: a lookup begun in a synchronous scope has none after it.
+    const call = callFields();
     let raw: unknown;
     try {
       raw = await storage.getItem(key);
       health.ok();
     } catch (error) {
       // The store answered and refused this one entry (a Redis key of another type): a corrupt entry, said as one.
-      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`);
+      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`, call);
       await health.failed(`entry ${key} could not be read`, error);
       return undefined;
     }
-    return settle(key, raw);
+    return settle(key, raw, call);
   };
   const readNow = syncReader(storage);
   return {
     mode: options.mode,
     storage,
+    readsAtOnce: readNow !== undefined,
     get reads() {
       return reads();
     },
@@ -403,14 +424,10 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
     },
     async store(key, entry) {
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
-      if (writes()) await keep(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt });
+      if (writes()) await writer.keep(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt });
     },
-    keep,
-    async finish() {
-      if (held.size > 0 && health.disabled) await health.recheck();
-      if (!away()) await held.flush(put, away);
-      held.report();
-    },
+    keep: writer.keep,
+    finish: writer.finish,
   };
 }
 

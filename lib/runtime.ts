@@ -19,6 +19,7 @@ import { createTokenForecast } from "./token-forecast.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Route, type Session } from "./session.ts";
+import { callFields } from "./call-scope.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
@@ -86,8 +87,11 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
     env: options.env ?? process.env,
     fetch: options.fetch,
     http: { ...config.retry, requestTimeout: config.requestTimeout, stopped: limiter.stopped },
+    // Made by the HTTP layer, shared by every call: the call's scope names its service and stage.
     onRetry: (info) => {
-      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
+      const call = callFields();
+      const of = call.stage ? ` of the ${call.stage} call` : "";
+      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1}${of} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`, call);
     },
     onResponseHeaders: (headers, status, endpoint) => limiter.observe(headers, status, endpoint),
   });
@@ -202,7 +206,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
   const priceFactor = batch ? config.batch.priceFactor : undefined;
-  const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
+  const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor, circuitBreaker: config.circuitBreaker });
   const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {

@@ -27,14 +27,18 @@ export const pipelineArgs = {
 
 type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
 
-/** Non-empty lines of a file, or the items of a JSON array file, for progress percentages (stdin cannot be counted ahead). */
+/**
+ * Non-empty lines of a file, the items of a JSON array file, or 1 for one pretty-printed object
+ * (lib/jsonl.ts reads both whole), for progress percentages (stdin cannot be counted ahead).
+ */
 function countLines(path: string): number | undefined {
   if (path === "-" || !existsSync(path) || !statSync(path).isFile()) return undefined;
-  const text = readFileSync(path, "utf8");
-  if (!text.trimStart().startsWith("[")) return text.split("\n").filter((l) => l.trim()).length;
+  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+  const start = text.trimStart();
+  if (!start.startsWith("[") && !/^\{[ \t\r]*\n/.test(start)) return text.split("\n").filter((l) => l.trim()).length;
   try {
-    const items: unknown = JSON.parse(text.replace(/^\uFEFF/, ""));
-    return Array.isArray(items) ? items.length : undefined;
+    const items: unknown = JSON.parse(text);
+    return Array.isArray(items) ? items.length : 1;
   } catch {
     return undefined; // the run says what is wrong with it
   }
