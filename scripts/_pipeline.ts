@@ -4,6 +4,7 @@ import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import { checkStateWritable } from "../lib/state-dirs.ts";
 import { exitOnSignal } from "../lib/signals.ts";
 import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
@@ -68,6 +69,7 @@ export async function runPipelineTask(
   // Until the run handles signals itself (and after), Ctrl-C or SIGTERM exits 130 or 143.
   exitOnSignal();
   const { config, input, output } = await pipelineConfig(context, task.inputHelp);
+  checkStateWritable(config);
   const runtime = await createRuntime({
     task: task.name,
     config,

@@ -40,6 +40,7 @@ const task = defineTask({
     if (args["features-file"] && args.input && args["features-file"] !== args.input) throw new SAError("E_USAGE", "--features-file and --input name two different files; give one");
     // The Python tool's --features-file names the input; it is the same flag here.
     const input = args["features-file"] ?? args.input;
+    if (input === "-" && args["service-file"] === "-") throw new SAError("E_USAGE", "--service-file - and --input - cannot both read stdin: give one of them as a file");
     return runPipelineTask({ args: { ...args, input } as typeof args, log, config }, { name: "map", inputHelp: "evolutions or feature records JSONL", dataset, reuseImported: args["reuse-imported"] }, async (runtime, options) => {
       const onDropped = droppedKeyWarner((m) => log.warn(m), "service");
       const services = args["service-file"] ? await readServiceFile(args["service-file"], onDropped) : undefined;

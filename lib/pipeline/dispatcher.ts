@@ -1,5 +1,6 @@
 import PQueue from "p-queue";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
+import { diskError } from "../disk-error.ts";
 import type { EngineRun, Stop } from "./engine-types.ts";
 import { planRecord, settleRecord, type StageCalls } from "./call-plan.ts";
 import { gapsOf } from "./gaps.ts";
@@ -62,18 +63,25 @@ async function processRecord<T>(run: EngineRun<T>, { item, serviceId, fingerprin
     if (gapsOf(evolution.meta.models)) state.counts.incomplete++;
     if (redo) state.counts.redone++;
   } catch (error) {
-    ended = onFailure(run as EngineRun<unknown>, serviceId, error);
+    try {
+      ended = onFailure(run as EngineRun<unknown>, serviceId, error);
+    } catch (failure) {
+      // Its quarantine line could not be written either (a full disk): the run stops, with one line.
+      ended = onFailure(run as EngineRun<unknown>, serviceId, failure);
+    }
   } finally {
     if (ended) settleRecord(state.calls, plan.calls, rt.recorder.takeAnswered(serviceId));
     run.progress.tick();
   }
 }
 
-/** The stop a failure calls for: a limit or budget ends the run as `limit`, a usage error as `fatal`. */
+/** The stop a failure calls for: a limit or budget ends the run as `limit`, a usage error or a full disk as `fatal`. */
 function stopFor(error: unknown): Stop | undefined {
   if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) return { status: "limit", reason: error.message };
   if (isSAError(error, "E_USAGE") || isSAError(error, "E_CONFIG")) return { status: "fatal", reason: error.message, error };
-  return undefined;
+  // A disk that takes no more writes: every later service would be paid for and lost.
+  const disk = diskError(error, "stopped before paying for more calls (the output keeps every service written)");
+  return disk ? { status: "fatal", reason: disk.message, error: disk } : undefined;
 }
 
 /** Limits and usage errors stop the run; a dry-run miss or a failed service is counted (true). */
@@ -91,3 +99,4 @@ function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): 
   rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
   return true;
 }
+
