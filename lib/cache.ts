@@ -280,6 +280,7 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
   let failuresInARow = 0;
   let disabled = false;
   let keyWarned = false;
+  let writeWarned = false;
   let probedAt = 0;
   // Calls fail together when the store goes away: one probe, and one warning, for all of them.
   let probing = false;
@@ -318,6 +319,12 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
       if (disabled || probing) return;
       // A lost connection (a Redis restarting): every call would wait on it and fail.
       if (connectionDown(storage)) return giveUp(reason);
+      // A store that reads but cannot be written (a read-only folder, a full disk) is said as such at once.
+      if (cannotWrite(error)) {
+        if (!writeWarned) log.warn(`cache: the store${store} cannot be written (${reason}); this run's answers go uncached, and a rerun pays for them again`);
+        writeWarned = true;
+        return;
+      }
       if (++failuresInARow < 5) return;
       if (!(await probe())) return giveUp(reason);
       failuresInARow = 0;
@@ -326,6 +333,9 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
     },
   };
 }
+
+/** A write the file system refused for the whole store, not for one entry: no permission, read-only, full. */
+const cannotWrite = (error: unknown) => ["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT"].includes((error as NodeJS.ErrnoException)?.code ?? "");
 
 /** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
 function settledEntry(key: string, raw: unknown, now: () => Date, log: Log, call = callFields()): CacheEntry | undefined {

@@ -293,3 +293,35 @@ describe("a disk that fills up during a run", () => {
     }
   });
 });
+
+/** `dir` mounted read-only over itself (root only); undefined where mounting is not allowed. */
+function mountReadOnly(dir: string): (() => void) | undefined {
+  if (Bun.spawnSync(["mount", "--bind", dir, dir], { stderr: "ignore" }).exitCode !== 0) return undefined;
+  if (Bun.spawnSync(["mount", "-o", "remount,ro,bind", dir], { stderr: "ignore" }).exitCode !== 0) {
+    Bun.spawnSync(["umount", dir]);
+    return undefined;
+  }
+  return () => void Bun.spawnSync(["umount", dir]);
+}
+
+describe("a cache folder that cannot be written", () => {
+  test.skipIf(process.getuid?.() !== 0)("run says once that this run's answers go uncached (not that only some entries do), reads what is there, and writes every service", async () => {
+    const { dir, cleanup } = tempDir();
+    let unmount: (() => void) | undefined;
+    try {
+      const args = (input: string, out: string) => ["--input", input, "--output", out, "--data", fixtureData, "--concurrency", "2"];
+      expect((await runScript("run", args(writeJsonl(join(dir, "one.jsonl"), makeServices(1)), "one-out.jsonl"), { cwd: dir, baseURL: server.url })).code).toBe(0);
+      unmount = mountReadOnly(join(dir, ".sa", "cache"));
+      if (!unmount) return console.warn("skipped: a read-only bind mount cannot be made here");
+      const result = await runScript("run", args(writeJsonl(join(dir, "two.jsonl"), makeServices(2)), "two-out.jsonl"), { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(0);
+      expect(readFileSync(join(dir, "two-out.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+      expect(result.stderr.match(/cache: the store \(fs [^\n]*\) cannot be written \([^\n]*read-only[^\n]*\); this run's answers go uncached, and a rerun pays for them again/g)).toHaveLength(1);
+      expect(result.stderr).not.toContain("only such entries go uncached");
+      expect(result.stderr).toMatch(/21 cached/);
+    } finally {
+      unmount?.();
+      cleanup();
+    }
+  });
+});
