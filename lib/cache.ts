@@ -1,9 +1,11 @@
 import { hasher, sha256Hex } from "./hash.ts";
-import { builtinDrivers, createStorage, type Driver, type Storage } from "unstorage";
+import { builtinDrivers, createStorage, type Driver, type Storage, type StorageValue } from "unstorage";
 import { z } from "zod";
 import { SAError } from "./errors.ts";
 import type { AnswerSource } from "./call-spec.ts";
+import { callFields } from "./call-scope.ts";
 import type { Log } from "./log.ts";
+import { createHeldWrites, type HeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
 import type { CacheMode } from "./schema/config.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
@@ -243,9 +245,14 @@ const PROBE_KEY = "health:probe";
 export interface CallCache {
   mode: CacheMode;
   storage: Storage;
+  /** Whether `lookup` answers synchronously (the fs driver read past unstorage). */
+  readonly readsAtOnce: boolean;
   /** Whether `lookup` may find anything now (mode `read`, the store not given up on). */
   readonly reads: boolean;
-  /** Whether `store` may write anything now (any mode but `off`, the store not given up on). */
+  /**
+   * Whether `store` takes entries (any mode but `off`). While the store is given up on, what it
+   * takes is held in memory and written once the store answers again (lib/cache-held.ts).
+   */
   readonly writes: boolean;
   /**
    * A hit, or undefined. A corrupt, truncated or expired entry is a miss with a warning. Synchronous
@@ -253,6 +260,10 @@ export interface CallCache {
    */
   lookup(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
+  /** Any other value kept in the store (a transcript), written as entries are: held while the store is away. */
+  keep(key: string, value: StorageValue): Promise<void>;
+  /** At the end of the run: what is still held is written if the store answers, else said in one line. */
+  finish(): Promise<void>;
 }
 
 /** How often a store given up on is probed again, so a Redis that restarts is used again. */
@@ -264,11 +275,12 @@ const RECHECK_MS = 1000;
  * every second: once it answers again it is used again (said once). Entries the store refuses say
  * nothing about the store: before giving up, a probe of a plain key tells.
  */
-function storeHealth(storage: Storage, log: Log, options: { store: string; now: () => number }) {
+function storeHealth(storage: Storage, log: Log, options: { store: string; now: () => number; onBack: () => void }) {
   const store = options.store ? ` (${options.store})` : "";
   let failuresInARow = 0;
   let disabled = false;
   let keyWarned = false;
+  let writeWarned = false;
   let probedAt = 0;
   // Calls fail together when the store goes away: one probe, and one warning, for all of them.
   let probing = false;
@@ -290,8 +302,10 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
     disabled = false;
     failuresInARow = 0;
     log.info(`cache: the store${store} answers again; caching again`);
+    options.onBack();
   };
   return {
+    recheck,
     get disabled() {
       if (disabled && !probing && options.now() - probedAt >= RECHECK_MS) void recheck();
       return disabled;
@@ -301,10 +315,16 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
     },
     async failed(what: string, error: unknown) {
       const reason = storeFailure(storage, error);
-      log.debug(`cache: ${what} (${reason})`);
+      log.debug(`cache: ${what} (${reason})`, callFields());
       if (disabled || probing) return;
       // A lost connection (a Redis restarting): every call would wait on it and fail.
       if (connectionDown(storage)) return giveUp(reason);
+      // A store that reads but cannot be written (a read-only folder, a full disk) is said as such at once.
+      if (cannotWrite(error)) {
+        if (!writeWarned) log.warn(`cache: the store${store} cannot be written (${reason}); this run's answers go uncached, and a rerun pays for them again`);
+        writeWarned = true;
+        return;
+      }
       if (++failuresInARow < 5) return;
       if (!(await probe())) return giveUp(reason);
       failuresInARow = 0;
@@ -314,42 +334,83 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
   };
 }
 
+/** A write the file system refused for the whole store, not for one entry: no permission, read-only, full. */
+const cannotWrite = (error: unknown) => ["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT"].includes((error as NodeJS.ErrnoException)?.code ?? "");
+
 /** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
-function settledEntry(key: string, raw: unknown, now: () => Date, log: Log): CacheEntry | undefined {
+function settledEntry(key: string, raw: unknown, now: () => Date, log: Log, call = callFields()): CacheEntry | undefined {
   if (raw === null || raw === undefined) return undefined;
   const entry = parseEntry(raw);
   if (!entry) {
-    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`);
+    log.warn(`cache: entry ${key} is corrupt or of another shape; treating it as a miss`, call);
     return undefined;
   }
   if (entry.expiresAt && Date.parse(entry.expiresAt) <= now().getTime()) return undefined;
   return entry;
 }
 
+type StoreHealth = ReturnType<typeof storeHealth>;
+
+/** Writing to the store: the `write` mode's check, the store's health, and what is held while it is away. */
+function cacheWriter(storage: Storage, options: { mode: CacheMode; ttl?: number; health: StoreHealth; held: HeldWrites; settle: (key: string, raw: unknown) => CacheEntry | undefined }) {
+  const { health, held } = options;
+  const away = () => health.disabled;
+  const put: Put = async (key, value) => {
+    // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
+    // like any other: left there, the answer just paid for would be thrown away.
+    if (options.mode === "write" && (await storage.getItem(key).then((raw) => options.settle(key, raw), () => undefined))) return true;
+    try {
+      await storage.setItem(key, value as StorageValue, options.ttl ? { ttl: options.ttl } : undefined);
+      health.ok();
+      return true;
+    } catch (error) {
+      await health.failed(`could not write ${key}`, error);
+      return false;
+    }
+  };
+  return {
+    // Held while the store is away; a value a working store refuses is not (it was warned about).
+    async keep(key: string, value: StorageValue) {
+      if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
+    },
+    flush: () => held.flush(put, away),
+    async finish() {
+      if (held.size > 0 && away()) await health.recheck();
+      if (!away()) await held.flush(put, away);
+      held.report();
+    },
+  };
+}
+
 export function createCallCache(storage: Storage, options: { mode: CacheMode; ttl?: number; log: Log; now?: () => Date; store?: string }): CallCache {
   const now = options.now ?? (() => new Date());
-  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime() });
-  // What the mode allows, while the store has not been given up on.
+  const held = createHeldWrites({ log: options.log, store: options.store ? ` (${options.store})` : "" });
+  const health = storeHealth(storage, options.log, { store: options.store ?? "", now: () => now().getTime(), onBack: () => void writer.flush() });
+  // What the mode allows, while the store has not been given up on (entries to write are then held).
   const reads = () => options.mode === "read" && !health.disabled;
-  const writes = () => options.mode !== "off" && !health.disabled;
-  const settle = (key: string, raw: unknown) => settledEntry(key, raw, now, options.log);
+  const writes = () => options.mode !== "off";
+  const settle = (key: string, raw: unknown, call?: ReturnType<typeof callFields>) => settledEntry(key, raw, now, options.log, call);
+  const writer = cacheWriter(storage, { mode: options.mode, ttl: options.ttl, health, held, settle });
   const readLater = async (key: string) => {
+    // The call this read is for, taken before the read: a lookup begun in a synchronous scope has none after it.
+    const call = callFields();
     let raw: unknown;
     try {
       raw = await storage.getItem(key);
       health.ok();
     } catch (error) {
       // The store answered and refused this one entry (a Redis key of another type): a corrupt entry, said as one.
-      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`);
+      if (/^WRONGTYPE/.test((error as Error).message)) options.log.warn(`cache: entry ${key} could not be read (${(error as Error).message}); treating it as a miss`, call);
       await health.failed(`entry ${key} could not be read`, error);
       return undefined;
     }
-    return settle(key, raw);
+    return settle(key, raw, call);
   };
   const readNow = syncReader(storage);
   return {
     mode: options.mode,
     storage,
+    readsAtOnce: readNow !== undefined,
     get reads() {
       return reads();
     },
@@ -372,18 +433,11 @@ export function createCallCache(storage: Storage, options: { mode: CacheMode; tt
       return settle(key, raw);
     },
     async store(key, entry) {
-      if (!writes()) return;
-      // `write` keeps what exists (as the Python tool does), but an expired or corrupt entry is a miss
-      // like any other: left there, the answer just paid for would be thrown away.
-      if (options.mode === "write" && (await storage.getItem(key).then((raw) => settle(key, raw), () => undefined))) return;
       const expiresAt = options.ttl ? new Date(now().getTime() + options.ttl * 1000).toISOString() : null;
-      try {
-        await storage.setItem(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt }, options.ttl ? { ttl: options.ttl } : undefined);
-        health.ok();
-      } catch (error) {
-        await health.failed(`could not write ${key}`, error);
-      }
+      if (writes()) await writer.keep(key, { v: CACHE_KEY_VERSION, ...entry, expiresAt });
     },
+    keep: writer.keep,
+    finish: writer.finish,
   };
 }
 

@@ -9,8 +9,9 @@ interface Totals {
   costUsd: number;
 }
 
-type OpenCall = { set: (a: Record<string, string | number | boolean | undefined>) => void; totals: Totals };
-type Request = { provider: string; model: string; cache: "hit" | "live" | "failed"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number };
+/** `skipped`: the models passed over because they were down (no request went to them). */
+type OpenCall = { set: (a: Record<string, string | number | boolean | undefined>) => void; totals: Totals; skipped: string[] };
+type Request = { provider: string; model: string; cache: "hit" | "live" | "failed" | "skipped"; usage: Usage; retries: number; answeredBy: string; responseId?: string; costUsd: number };
 
 /**
  * A call's span, named after its primary model. It is made on the call's first request (live,
@@ -34,7 +35,7 @@ function startSpan(tracing: Tracing, open: WeakMap<object, OpenCall>, spec: { st
       },
       startTime,
     ));
-  open.set(spec, { set: (a) => opened().set(a), totals: { inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0 } });
+  open.set(spec, { set: (a) => opened().set(a), totals: { inputTokens: 0, outputTokens: 0, retries: 0, costUsd: 0 }, skipped: [] });
   return {
     end(error?: unknown, answer?: unknown) {
       open.delete(spec);
@@ -49,6 +50,7 @@ const noCallSpan = { end: (_error?: unknown, _answer?: unknown) => {} };
 
 /** Adds one request's usage to its call's totals and sets them on the span. */
 function addRequest(call: OpenCall, r: Request): void {
+  if (r.cache === "skipped") return call.skipped.push(r.model), call.set({ "sa.skipped_models": call.skipped.join(",") });
   const t = call.totals;
   if (r.cache === "live") {
     t.inputTokens += r.usage.inputTokens;

@@ -35,6 +35,10 @@ export function createEndpointLimiters(clock: Clock = systemClock) {
         },
       };
     },
+    /** A response from `endpoint`: its 429s, rate headers and retried 5xx reach that endpoint's own buckets. */
+    observe(headers: Headers, status: number, endpoint: string) {
+      limiters.get(endpoint)?.observe(headers, status);
+    },
     async close() {
       await Promise.all([...limiters.values()].map((l) => l.close()));
     },

@@ -25,9 +25,17 @@ export async function createProviders(ids: string[], config: EndpointsConfig, co
   const endpoints = endpointsOf(config);
   const limiters = createEndpointLimiters();
   const baseDir = config.configFile ? dirname(config.configFile) : undefined;
+  // Each response reaches the run's limiter (the caller's hook) and its endpoint's own buckets.
+  const observed: ProviderContext = {
+    ...context,
+    onResponseHeaders: (headers, status, endpoint = "") => {
+      context.onResponseHeaders?.(headers, status, endpoint);
+      limiters.observe(headers, status, endpoint);
+    },
+  };
   return Promise.all(
     ids.map(async (id) => {
-      const provider = await createProvider(id, context, { endpoints, baseDir });
+      const provider = await createProvider(id, observed, { endpoints, baseDir });
       const endpoint = endpoints[provider.name]!;
       return limiters.wrap(provider, { rpm: endpoint.rpm, tpm: endpoint.tpm });
     }),

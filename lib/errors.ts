@@ -9,6 +9,8 @@ export const exitCodes = {
   E_PROVIDER: 1,
   E_CALL_FAILED: 1,
   E_CACHE: 1,
+  /** The tool's own files could not be written: a disk that filled up or turned read-only. */
+  E_WRITE: 1,
   E_DRY_RUN_MISS: 1,
   E_LIMIT: 3,
   E_BUDGET: 3,

@@ -28,9 +28,13 @@ export function tryLock(path: string, content: string): boolean {
   }
   try {
     writeSync(fd, content);
-  } finally {
+  } catch (error) {
+    // A full disk took the file but not its owner: an empty lock would hold everyone off until it went stale.
     closeSync(fd);
+    unlock(path);
+    throw error;
   }
+  closeSync(fd);
   return true;
 }
 

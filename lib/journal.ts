@@ -35,7 +35,7 @@ export const journalCallSchema = z.looseObject({
   type: z.literal("call"),
   stage: z.string(),
   model: z.string(),
-  cache: z.enum(["hit", "live", "failed"]),
+  cache: z.enum(["hit", "live", "failed", "skipped"]),
   inputTokens: count,
   cachedInputTokens: count,
   outputTokens: count,

@@ -92,32 +92,47 @@ export async function* fileLines(path: string): AsyncGenerator<string> {
   }
 }
 
+/** A file read whole: a JSON array, or one pretty-printed JSON object. */
+interface WholeFile {
+  kind: "array" | "object";
+  lines: string[];
+  /** The line of its `[` or `{`. */
+  start: number;
+}
+
+/**
+ * The whole-file form a first line starts: `[` a JSON array; a line of only `{` one object spread
+ * over lines (what `JSON.stringify(x, null, 2)`, `jq .` and Python's `json.dump(indent=)` write),
+ * never a JSONL line, whose object closes on its own line.
+ */
+const wholeFileKind = (text: string): WholeFile["kind"] | undefined => (text.startsWith("[") ? "array" : text === "{" ? "object" : undefined);
+
 /**
  * Streams JSONL records one line at a time, so a large input never sits in memory.
- * A file whose first character is `[` is a JSON array and is read whole. With `strictUtf8` (a
- * services file, which people export from other tools) a line holding U+FFFD is a bad line.
+ * A file whose first character is `[` is a JSON array, and one whose first line is only `{` one
+ * pretty-printed object: each is read whole. With `strictUtf8` (a services file, which people
+ * export from other tools) a line holding U+FFFD is a bad line.
  */
 export async function* readRecords(path: string, options: { strictUtf8?: boolean } = {}): AsyncGenerator<InputRecord> {
   const strict = options.strictUtf8 ?? false;
   const lines = inputLines(path);
   let lineNo = 0;
-  let arrayText: string[] | undefined;
-  let arrayStart = 0;
+  let whole: WholeFile | undefined;
   let seenContent = false;
   try {
     for await (const line of lines) {
       lineNo++;
       // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line's JSON.
       const raw = lineNo === 1 ? line.replace(/^\uFEFF/, "") : line;
-      if (arrayText) {
-        arrayText.push(strict ? assertArrayText(path, lineNo, raw) : raw);
+      if (whole) {
+        whole.lines.push(strict ? assertArrayText(path, lineNo, raw) : raw);
         continue;
       }
       const text = raw.trim();
       if (!text) continue;
-      if (!seenContent && text.startsWith("[")) {
-        arrayText = [strict ? assertArrayText(path, lineNo, raw) : raw];
-        arrayStart = lineNo;
+      const kind = seenContent ? undefined : wholeFileKind(text);
+      if (kind) {
+        whole = { kind, lines: [strict ? assertArrayText(path, lineNo, raw) : raw], start: lineNo };
         continue;
       }
       seenContent = true;
@@ -135,7 +150,8 @@ export async function* readRecords(path: string, options: { strictUtf8?: boolean
     if (cause instanceof SAError) throw cause;
     throw new SAError("E_INPUT_UNREADABLE", `input ${path}: ${(cause as Error).message}`, { cause });
   }
-  if (arrayText) yield* arrayRecords(path, arrayText.join("\n"), arrayStart);
+  if (whole?.kind === "array") yield* arrayRecords(path, whole.lines.join("\n"), whole.start);
+  if (whole?.kind === "object") yield objectRecord(path, whole.lines.join("\n"), whole.start);
 }
 
 /** A line holding only `{`: a pretty-printed object, where JSONL wants one object per line. */
@@ -178,6 +194,24 @@ function* arrayRecords(path: string, text: string, firstLine: number): Generator
       },
       value,
     };
+  }
+}
+
+/**
+ * One pretty-printed object, as the one record of its file (named by the line of its `{`). One
+ * that is not valid JSON as a whole (several objects, one after another, as `jq .` writes a JSONL
+ * file; a JSONL file whose first object alone is spread) is one error naming the line at fault.
+ */
+function objectRecord(path: string, text: string, firstLine: number): InputRecord {
+  try {
+    return { line: firstLine, value: JSON.parse(text) };
+  } catch (cause) {
+    const line = syntaxErrorLine(text);
+    const where = `input ${path}${line ? `:${line + firstLine - 1}` : ""}`;
+    // What comes before the line at fault is whole: another value starts there.
+    const another = line !== undefined && line > 1 && isJson(text.split("\n").slice(0, line - 1).join("\n"));
+    const what = another ? "a second JSON object starts here" : `a pretty-printed JSON object that is not valid JSON (${(cause as Error).message})`;
+    throw new SAError("E_INPUT_UNREADABLE", `${where}: ${what}; objects spread over several lines are not JSONL, which holds one object per line (\`jq -c . FILE\` writes it so)`, { cause });
   }
 }
 

@@ -26,6 +26,8 @@ export const totalsSchema = z.object({
   unpricedCalls: z.number().int().default(0),
   /** Calls that failed before any answer (no key, connection refused, retries exhausted): no tokens, no cost. */
   failedCalls: z.number().int().default(0),
+  /** Calls that passed over a model that was down for the next one: no request was made to it. */
+  skippedCalls: z.number().int().default(0),
   /** Live calls answered through a Batch API, and what they would have cost more live. */
   batchCalls: z.number().int().default(0),
   savedByBatchUsd: z.number().default(0),
@@ -63,7 +65,7 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 
 export const emptyTotals = (): Totals => ({
   requests: 0, liveCalls: 0, cachedCalls: 0, inputTokens: 0, cachedInputTokens: 0,
-  outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0, failedCalls: 0,
+  outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0, failedCalls: 0, skippedCalls: 0,
   batchCalls: 0, savedByBatchUsd: 0,
 });
 
@@ -77,8 +79,8 @@ export interface CallRecord {
   model: string;
   /** The model that answered, as the provider named it. */
   answeredBy: string;
-  /** `failed`: no answer came back (no key, connection refused, retries exhausted). */
-  cache: "hit" | "live" | "failed";
+  /** `failed`: no answer came back (no key, connection refused, retries exhausted); `skipped`: not asked, its model down. */
+  cache: "hit" | "live" | "failed" | "skipped";
   inputTokens: number;
   cachedInputTokens: number;
   outputTokens: number;
@@ -97,8 +99,12 @@ export interface CallRecord {
 
 export function addCall(t: Totals, c: CallRecord): void {
   const live = c.cache === "live";
-  t.requests += c.cache === "hit" ? 0 : 1 + c.retries;
+  t.requests += c.cache === "hit" || c.cache === "skipped" ? 0 : 1 + c.retries;
   t.retries += c.retries;
+  if (c.cache === "skipped") {
+    t.skippedCalls++;
+    return;
+  }
   if (c.cache === "failed") {
     t.failedCalls++;
     return;

@@ -3,7 +3,7 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
-import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
+import { defaultMaxWaitMs, parseResetMs, retryAfterMs, retryStatusCodes } from "./http.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
 
 export interface LimiterOptions {
@@ -59,15 +59,20 @@ function sharedBucket(perMinute: number, windowSeconds: number, shared: { client
     const limiter: RateLimiterAbstract = new RateLimiterRedis({ storeClient: shared.client, keyPrefix: `sa-rate:${shared.key}`, points, duration, execEvenly: true, execEvenlyMinDelayMs: 0, insuranceLimiter: local });
     return { limiter, queue: new RateLimiterQueue(limiter, { maxQueueSize: Number.MAX_SAFE_INTEGER }) };
   });
+  let lastAmount = 1;
+  const adjust = (amount: number) => {
+    void ready.then(({ limiter }) => (amount > 0 ? limiter.penalty(KEY, amount) : amount < 0 ? limiter.reward(KEY, -amount) : undefined)).catch(() => {});
+  };
   return {
     async take(amount) {
+      lastAmount = Math.max(1, amount);
       const { queue } = await ready;
       // A call larger than one window waits for as many windows as it needs.
       for (let left = Math.max(1, amount); left > 0; left -= points) await queue.removeTokens(Math.min(points, left), KEY);
     },
-    adjust(amount) {
-      void ready.then(({ limiter }) => (amount > 0 ? limiter.penalty(KEY, amount) : amount < 0 ? limiter.reward(KEY, -amount) : undefined)).catch(() => {});
-    },
+    adjust,
+    // A request sent again (a 429 or 5xx retried) is charged like the last call taken.
+    resend: () => adjust(lastAmount),
   };
 }
 
@@ -193,6 +198,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     observe(headers, status, endpoint = "") {
       slowDown(status);
+      // Any other answer the retry layer retries (a 5xx, 408, 409, 425) is a request sent again:
+      // it takes the next call's place under the RPM limit, as a 429's retry does. Tokens are not
+      // charged: such an answer is not billed.
+      if (status !== 429 && retryStatusCodes.includes(status)) requests?.resend?.();
       const pauseMs = pauseAskedMs(headers, status);
       // A wait too long to be waited (a spent daily quota) fails that call instead: the others go on.
       if (pauseMs > (options.maxPauseMs ?? defaultMaxWaitMs)) return;

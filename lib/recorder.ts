@@ -8,6 +8,11 @@ export interface Recorder {
   byStage(): Record<string, Totals>;
   byModel(): Record<string, Totals>;
   /**
+   * The answered calls (live or cached) of one service by stage, recorded since it was last taken;
+   * taking them forgets them (only services in flight are held).
+   */
+  takeAnswered(serviceId: string): Record<string, number>;
+  /**
    * A request on the wire: `abandon` records it if the run's record is written before it settles
    * (a second Ctrl-C, the grace period over). Returns the function to call when it settles: false
    * when it was abandoned, and so is recorded already.
@@ -29,6 +34,7 @@ export function createRecorder(options: { callsFile?: string; journal?: Journal 
   const models: Record<string, Totals> = {};
   const sorted = (r: Record<string, Totals>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
   const onTheWire = new Set<() => void>();
+  const answered = new Map<string, Record<string, number>>();
   return {
     open(abandon) {
       // Recorded in the request's own context, whatever calls `abandonOpen` (a queue worker's journal names the job from it).
@@ -45,6 +51,11 @@ export function createRecorder(options: { callsFile?: string; journal?: Journal 
       addCall(totals, call);
       addCall((stages[call.stage] ??= emptyTotals()), call);
       addCall((models[call.model] ??= emptyTotals()), call);
+      if (call.cache !== "failed") {
+        const tally = answered.get(call.serviceId) ?? {};
+        tally[call.stage] = (tally[call.stage] ?? 0) + 1;
+        answered.set(call.serviceId, tally);
+      }
       // The journal line goes first: it is what survives a kill.
       options.journal?.append(call);
       if (options.callsFile) appendCall(options.callsFile, call);
@@ -52,6 +63,11 @@ export function createRecorder(options: { callsFile?: string; journal?: Journal 
     totals: () => ({ ...totals }),
     byStage: () => sorted(stages),
     byModel: () => sorted(models),
+    takeAnswered(serviceId) {
+      const tally = answered.get(serviceId) ?? {};
+      answered.delete(serviceId);
+      return tally;
+    },
     snapshot(base) {
       return { ...base, totals: { ...totals }, byStage: sorted(stages), byModel: sorted(models) };
     },

@@ -19,6 +19,7 @@ import { createTokenForecast } from "./token-forecast.ts";
 import { createJournal, journalPath, type Journal } from "./journal.ts";
 import type { Config } from "./schema/config.ts";
 import { createSession, type Route, type Session } from "./session.ts";
+import { callFields } from "./call-scope.ts";
 import { allModels, callSettings, stageChain, stages } from "./model-settings.ts";
 import type { Stage } from "./call-spec.ts";
 import { createUsageGuard, type UsageGuard } from "./usage-guard.ts";
@@ -61,7 +62,9 @@ export interface RuntimeOptions {
 export interface Runtime extends RunContext {
   /** The limiter, whole: its `stop` is the run's stop signal. */
   limiter: Limiter;
-  /** Flushes spans and closes the cache store. */
+  /** Writes the cache entries held while the store was away, or says in one line how many went uncached (once). */
+  finishCache(): Promise<void>;
+  /** Flushes spans and closes the cache store (finishing the cache first). */
   close(): Promise<void>;
 }
 
@@ -84,8 +87,11 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Pr
     env: options.env ?? process.env,
     fetch: options.fetch,
     http: { ...config.retry, requestTimeout: config.requestTimeout, stopped: limiter.stopped },
+    // Made by the HTTP layer, shared by every call: the call's scope names its service and stage.
     onRetry: (info) => {
-      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`);
+      const call = callFields();
+      const of = call.stage ? ` of the ${call.stage} call` : "";
+      log.debug(`retry ${info.attempt}/${config.retry.attempts - 1}${of} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`, call);
     },
     onResponseHeaders: (headers, status, endpoint) => limiter.observe(headers, status, endpoint),
   });
@@ -200,7 +206,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
   const priceFactor = batch ? config.batch.priceFactor : undefined;
-  const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor });
+  const liveSession = createSession({ ...run, ...callSettingsOf(options), answerRunId: options.answerRunId, routes, cache, limiter, guard, pricing: withProviderPrices(pricing, providers), log, clock, tracing, priceFactor, circuitBreaker: config.circuitBreaker });
   const session = batch ? batch.wrapSession(liveSession) : liveSession;
   const pipeline = pipelineContext(options.task, config, data, session, log);
   return {
@@ -212,9 +218,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     pipeline,
     tracing,
+    finishCache: () => cache.finish(),
     async close() {
       await tracing.shutdown().catch((error: unknown) => log.warn(`tracing: could not export spans (${exportFailure(error)})`));
       await limiter.close();
+      // Answers made while the store was away are written now if it is back, else said in one line.
+      await cache.finish();
       await storage.dispose();
     },
   };

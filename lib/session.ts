@@ -1,4 +1,5 @@
 import { SAError, isSAError } from "./errors.ts";
+import { inCallScope, inCallScopeNow } from "./call-scope.ts";
 import { noTracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
 import type { CallResult, CallSpec } from "./call-spec.ts";
@@ -9,6 +10,8 @@ import type { Attempt, CallContext, Route, SessionOptions } from "./call/context
 import { lookup } from "./call/lookup.ts";
 import { persist } from "./call/persist.ts";
 import { reuseImported } from "./call/reuse-imported.ts";
+import { askRoute, type Skipped } from "./call/ask-route.ts";
+import { createRouteHealth, defaultCircuitBreaker } from "./call/route-health.ts";
 
 export type { Stage } from "./call-spec.ts";
 export type { Route } from "./call/context.ts";
@@ -22,29 +25,40 @@ export interface Session {
  * same steps (lib/call/): lookup → reuseImported → ask (live, with one re-ask) → persist.
  */
 export function createSession(options: SessionOptions): Session {
-  const ctx: CallContext = { ...options, traces: createCallTraces(options.tracing ?? noTracing), formats: createResponseFormats(), ask: options.ask ?? ask };
+  const health = createRouteHealth({ ...(options.circuitBreaker ?? defaultCircuitBreaker), clock: options.clock, log: options.log });
+  const ctx: CallContext = { ...options, traces: createCallTraces(options.tracing ?? noTracing), formats: createResponseFormats(), ask: options.ask ?? ask, health };
   return {
     call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
       const span = ctx.traces.start(spec, ctx.routes[spec.stage][0]!.provider);
-      // A hit the cache gave without waiting (the fs driver) is the answer at once: no promise
-      // per layer below. Anything else goes the whole way, with that first step already taken.
-      const first = firstStep(ctx, spec);
+      const scope = { serviceId: spec.serviceId, stage: spec.stage };
+      // Lines written below the call name it (lib/call-scope.ts). A store read at once (the fs
+      // driver) is looked up in the plain synchronous scope: the async one, which a cached rerun
+      // would pay for on each of its calls, is entered only for what goes on past the lookup.
+      if (!ctx.cache.readsAtOnce) return inCallScope(scope, () => finish(span, callModels(ctx, spec, firstStep(ctx, spec))));
+      const first = inCallScopeNow(scope, () => firstStep(ctx, spec));
+      // A hit the cache gave without waiting is the answer at once: no promise per layer below.
+      // Anything else goes the whole way, with that first step already taken.
       if ("found" in first && first.found && !(first.found instanceof Promise)) {
         span.end(undefined, first.found.value);
         return Promise.resolve(first.found);
       }
-      return callModels(ctx, spec, first).then(
-        (result) => {
-          span.end(undefined, result.value);
-          return result;
-        },
-        (error) => {
-          span.end(error);
-          throw error;
-        },
-      );
+      return inCallScope(scope, () => finish(span, callModels(ctx, spec, first)));
     },
   };
+}
+
+/** The call's span ended with its result or error. */
+function finish<T>(span: ReturnType<CallContext["traces"]["start"]>, result: Promise<CallResult<T>>): Promise<CallResult<T>> {
+  return result.then(
+    (value) => {
+      span.end(undefined, value.value);
+      return value;
+    },
+    (error) => {
+      span.end(error);
+      throw error;
+    },
+  );
 }
 
 /** The first model's attempt and its cache lookup (a value, or a promise), or what they threw. */
@@ -59,16 +73,16 @@ function firstStep<T>(ctx: CallContext, spec: CallSpec<T>): FirstStep<T> {
   }
 }
 
-/** One model's try: its answer, or why it failed (an invalid answer after the re-ask). */
-async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, first?: FirstStep<T>): Promise<CallResult<T> | { failed: string }> {
+/** One model's try: its answer, why it failed (an invalid answer after the re-ask), or why it was skipped (down). */
+async function callModel<T>(ctx: CallContext, spec: CallSpec<T>, route: Route, first?: FirstStep<T>): Promise<CallResult<T> | { failed: string } | Skipped> {
   if (first && "error" in first) throw first.error;
   const attempt = first?.attempt ?? prepareAttempt(ctx, spec, route);
   const found = (await (first ? first.found : lookup(ctx, attempt))) ?? (await reuseImported(ctx, attempt));
   if (found) return found;
   // The stand-in answers load only for a dry run.
   if (ctx.dryRun) return (await import("./call/dry-run.ts")).dryRunMiss(ctx, attempt);
-  const asked = await ctx.ask(ctx, attempt);
-  return "failed" in asked ? asked : persist(ctx, attempt, asked);
+  const asked = await askRoute(ctx, attempt, route !== ctx.routes[spec.stage].at(-1));
+  return "failed" in asked || "skipped" in asked ? asked : persist(ctx, attempt, asked);
 }
 
 /**
@@ -100,6 +114,12 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
   for (const [i, route] of routes.entries()) {
     try {
       const result = await callModel(ctx, spec, route, cached.steps[i]);
+      // A skipped model is down: it counts as a provider failure, and its skip was logged when it went down.
+      if ("skipped" in result) {
+        providerFailed = true;
+        reasons.push(result.skipped);
+        continue;
+      }
       if (!("failed" in result)) return result;
       reasons.push(result.failed);
     } catch (error) {

@@ -115,7 +115,7 @@ async function chat(client: OpenAIClient, model: string, request: ChatRequest): 
   const cutOff = data.choices[0]?.finish_reason === "length";
   const retries = retriesOf(response);
   // A refusal is a failed call: the next fallback model may answer.
-  if (message?.refusal) throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(message.refusal)})`, { details: { retries } });
+  if (message?.refusal) throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(message.refusal)})`, { details: { retries, refused: true } });
   return {
     content: message?.content ?? "",
     model: data.model || model,
@@ -144,7 +144,7 @@ async function responses(client: OpenAIClient, model: string, request: ChatReque
   const retries = retriesOf(response);
   const parts = data.output.flatMap((item) => (item.type === "message" ? item.content : []));
   const refusal = parts.find((part) => part.type === "refusal");
-  if (refusal && refusal.type === "refusal") throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(refusal.refusal)})`, { details: { retries } });
+  if (refusal && refusal.type === "refusal") throw new SAError("E_PROVIDER", `${model}: the model refused (${redact(refusal.refusal)})`, { details: { retries, refused: true } });
   const text = parts.map((part) => (part.type === "output_text" ? part.text : "")).join("");
   const usage: Usage = {
     inputTokens: data.usage?.input_tokens ?? 0,

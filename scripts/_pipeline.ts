@@ -4,6 +4,7 @@ import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import { checkStateWritable } from "../lib/state-dirs.ts";
 import { exitOnSignal } from "../lib/signals.ts";
 import { describeModels } from "../lib/model-settings.ts";
 import { createTracing } from "../lib/tracing.ts";
@@ -26,14 +27,18 @@ export const pipelineArgs = {
 
 type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
 
-/** Non-empty lines of a file, or the items of a JSON array file, for progress percentages (stdin cannot be counted ahead). */
+/**
+ * Non-empty lines of a file, the items of a JSON array file, or 1 for one pretty-printed object
+ * (lib/jsonl.ts reads both whole), for progress percentages (stdin cannot be counted ahead).
+ */
 function countLines(path: string): number | undefined {
   if (path === "-" || !existsSync(path) || !statSync(path).isFile()) return undefined;
-  const text = readFileSync(path, "utf8");
-  if (!text.trimStart().startsWith("[")) return text.split("\n").filter((l) => l.trim()).length;
+  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+  const start = text.trimStart();
+  if (!start.startsWith("[") && !/^\{[ \t\r]*\n/.test(start)) return text.split("\n").filter((l) => l.trim()).length;
   try {
-    const items: unknown = JSON.parse(text.replace(/^\uFEFF/, ""));
-    return Array.isArray(items) ? items.length : undefined;
+    const items: unknown = JSON.parse(text);
+    return Array.isArray(items) ? items.length : 1;
   } catch {
     return undefined; // the run says what is wrong with it
   }
@@ -64,6 +69,7 @@ export async function runPipelineTask(
   // Until the run handles signals itself (and after), Ctrl-C or SIGTERM exits 130 or 143.
   exitOnSignal();
   const { config, input, output } = await pipelineConfig(context, task.inputHelp);
+  checkStateWritable(config);
   const runtime = await createRuntime({
     task: task.name,
     config,
@@ -90,6 +96,7 @@ export async function runPipelineTask(
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json", resultsOnTerminal: output === "-" && Boolean(process.stdout.isTTY) }),
       expectedServices: countLines(input),
     });
+    await runtime.finishCache();
     report(summary);
     return summary.exitCode;
   } finally {

@@ -25,6 +25,9 @@ export interface Check {
 /** What a check returns: a detail line, or a detail with the problems it found. */
 type Outcome = string | { detail: string; problems: string[] };
 
+/** An error that names its subject first ("config FILE:3: ...", or "config: " and a variable's name) is not prefixed twice. */
+const checkDetail = (c: Check) => (c.detail.startsWith(`${c.name} `) ? c.detail.slice(c.name.length + 1) : c.detail.startsWith(`${c.name}: `) ? c.detail.slice(c.name.length + 2) : c.detail);
+
 /** The list of checks of one preflight: each runs whatever failed before it, and never throws. */
 export function createChecks() {
   const list: Check[] = [];
@@ -42,10 +45,10 @@ export function createChecks() {
       return check.ok;
     },
     ok: () => list.every((c) => c.ok),
+    /** The failed checks as log lines (--json's stderr): the summary on stdout is for programs, these for the person reading the job's log. */
+    failures: () => list.filter((c) => !c.ok).flatMap((c) => [`${c.name}: ${checkDetail(c)}`, ...(c.problems ?? [])]),
     text(): string {
-      // An error that names its subject first ("config FILE:3: ...", or "config: " and a variable's name) is not prefixed twice.
-      const detail = (c: Check) => (c.detail.startsWith(`${c.name} `) ? c.detail.slice(c.name.length + 1) : c.detail.startsWith(`${c.name}: `) ? c.detail.slice(c.name.length + 2) : c.detail);
-      const lines = list.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${detail(c)}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
+      const lines = list.flatMap((c) => [`${c.ok ? "✔" : "✖"} ${c.name}: ${checkDetail(c)}`, ...(c.problems ?? []).map((p) => `    ${p}`)]);
       const failed = list.filter((c) => !c.ok).map((c) => c.name);
       return `${lines.join("\n")}\n${failed.length ? `preflight failed: ${failed.join(", ")}` : "preflight passed"}\n`;
     },

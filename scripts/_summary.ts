@@ -27,7 +27,7 @@ export function jsonSummary(summary: RunSummary) {
 export function printSummary(summary: RunSummary, options: { json: boolean; log: Log; quarantinePath: string }): void {
   const { services: s, totals: t } = summary;
   const cost = `$${t.costUsd.toFixed(4)}${t.unpricedCalls ? ` (+${t.unpricedCalls} unpriced calls)` : ""}`;
-  const line = `${summary.status}: ${s.ok} written${s.redone ? ` (${s.redone} redone: their inputs changed)` : ""}${s.incomplete ? ` (${s.incomplete} with gaps: answers still invalid, quarantined; a rerun asks again)` : ""}, ${s.failed} failed, ${s.skipped} already done, ${summary.badLines} bad lines; ${t.liveCalls} live calls, ${t.cachedCalls} cached, ${t.retries} retries; ${cost} spent, $${t.savedCostUsd.toFixed(4)} saved`;
+  const line = `${summary.status}: ${s.ok} written${s.redone ? ` (${s.redone} redone: their inputs changed)` : ""}${s.incomplete ? ` (${s.incomplete} with gaps: answers still invalid, quarantined; a rerun asks again)` : ""}, ${s.failed} failed, ${s.skipped} already done, ${summary.badLines} bad lines; ${t.liveCalls} live calls, ${t.cachedCalls} cached, ${t.retries} retries${t.skippedCalls ? `, ${t.skippedCalls} skipped (their model down: the next one answered)` : ""}; ${cost} spent, $${t.savedCostUsd.toFixed(4)} saved`;
   const said = line + (summary.stopReason ? ` (${summary.stopReason})` : "");
   if (summary.status === "ok") options.log.success(line);
   else if (summary.status === "interrupted") options.log.warn(said);

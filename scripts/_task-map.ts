@@ -8,8 +8,8 @@ import type { Log } from "../lib/log.ts";
 import { runRecords, type RunSummary } from "../lib/pipeline/engine.ts";
 import { droppedKeyWarner } from "../lib/schema/service.ts";
 import { readServiceFile } from "../lib/service-file.ts";
-import { parseMapInput } from "../lib/pipeline/map-input.ts";
-import { remap } from "../lib/pipeline/remap.ts";
+import { parseMapInput, type MapInput } from "../lib/pipeline/map-input.ts";
+import { remap, remapCalls } from "../lib/pipeline/remap.ts";
 import { pipelineArgs, runPipelineTask } from "./_pipeline.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask } from "./_task.ts";
@@ -40,6 +40,7 @@ const task = defineTask({
     if (args["features-file"] && args.input && args["features-file"] !== args.input) throw new SAError("E_USAGE", "--features-file and --input name two different files; give one");
     // The Python tool's --features-file names the input; it is the same flag here.
     const input = args["features-file"] ?? args.input;
+    if (input === "-" && args["service-file"] === "-") throw new SAError("E_USAGE", "--service-file - and --input - cannot both read stdin: give one of them as a file");
     return runPipelineTask({ args: { ...args, input } as typeof args, log, config }, { name: "map", inputHelp: "evolutions or feature records JSONL", dataset, reuseImported: args["reuse-imported"] }, async (runtime, options) => {
       const onDropped = droppedKeyWarner((m) => log.warn(m), "service");
       const services = args["service-file"] ? await readServiceFile(args["service-file"], onDropped) : undefined;
@@ -48,8 +49,9 @@ const task = defineTask({
       const summary = await runRecords(runtime, options, {
         task: "map",
         resume: false,
-        // Evolutions usually carry every plateau; the data folder says how many.
-        callsPerService: { mapping: Math.max(1, runtime.data.plateaus.length) * runtime.data.catalogues.length },
+        // Until a record is read, as if it carried every plateau; each record then says its own.
+        callsPerService: { mapping: Math.max(1, runtime.data.plateaus.length) * runtime.data.catalogues.filter((c) => c.items.length > 0).length },
+        callsOf: (item: MapInput) => ({ mapping: remapCalls(item, { plateauNames: context.plateauNames, catalogues: runtime.data.catalogues }) }),
         parse(value) {
           const parsed = parseMapInput(value, context);
           if (parsed.ok && only.size && !only.has(parsed.serviceId)) return { ok: false, skip: true };

@@ -2,6 +2,7 @@ import { defineCommand, runCommand, type ArgsDef, type CommandDef, type ParsedAr
 import { SAError, errorMessage, isSAError } from "../lib/errors.ts";
 import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
+import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts";
 import { flushStdout, writeStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
 import { unusedModelFlag } from "../lib/model-settings.ts";
@@ -121,6 +122,21 @@ function refuseBadArgs(rawArgs: string[], args: ArgsDef, logFormat: string | und
   if (logFormat !== "text" && logFormat !== "json") throw new SAError("E_USAGE", `--log-format: expected text or json, got "${logFormat}"`);
 }
 
+/** Tasks that say themselves how a signal ended them (run and map their summary, preflight its checks). */
+const ownSignalWords = new Set(["run", "map", "preflight"]);
+
+/**
+ * With `--json`, Ctrl-C or SIGTERM ends every other task with its one object too (`{status:
+ * "interrupted", exitCode}`), exit 130 or 143. Without it they keep the default action, which
+ * stops them at once; a listener waits for the event loop to turn (an export streams in chunks,
+ * so that is well under a second).
+ */
+function interruptedWithJson(name: string): void {
+  if (ownSignalWords.has(name)) return;
+  const words = (signal: StopSignal) => `${JSON.stringify({ status: "interrupted", exitCode: signalExitCode(signal), stopReason: `${signal} received` })}\n`;
+  exitOnSignal(process.exit, { lastWords: words });
+}
+
 /** Says why a task failed: one line, the stack with --verbose, --json's object. Returns the exit code. */
 function reportFailure(caught: unknown, options: { log: Log; verbose: boolean; json: boolean }): number {
   const { log } = options;
@@ -159,6 +175,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
       code = 0;
     } else {
       refuseBadArgs(rawArgs, task.args, format);
+      if (rawArgs.includes("--json")) interruptedWithJson(task.meta.name);
       let exit = 0;
       await runCommand(
         defineCommand({

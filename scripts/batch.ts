@@ -2,7 +2,8 @@
 import { createBatchApi, type BatchApi } from "../lib/batch/api.ts";
 import { lastRunRecords, recordsText, refreshRecords } from "../lib/batch/report.ts";
 import { readBatchRecords } from "../lib/batch/store.ts";
-import { createCacheStorage } from "../lib/cache.ts";
+import { createCacheStorage, storeFailure } from "../lib/cache.ts";
+import { describeStore } from "../lib/cache-stats.ts";
 import { SAError } from "../lib/errors.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { commonArgs } from "./_args.ts";
@@ -34,7 +35,11 @@ const task = defineTask({
     if (action === "list") {
       const storage = await createCacheStorage(config.cache);
       try {
-        const records = await refreshRecords(apiOf(config, false), lastRunRecords(await readBatchRecords(storage), Boolean(args.all)));
+        const stored = await readBatchRecords(storage).catch((error: unknown) => {
+          // A store that cannot be reached (Redis down) is one line naming it, as `cache stats` says it.
+          throw new SAError("E_CACHE", `batch list: ${describeStore(config.cache)} failed (${storeFailure(storage, error)})`, { cause: error });
+        });
+        const records = await refreshRecords(apiOf(config, false), lastRunRecords(stored, Boolean(args.all)));
         out({ batches: records.map(({ customIds, ...r }) => r) }, recordsText(records));
       } finally {
         await storage.dispose();

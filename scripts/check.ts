@@ -51,7 +51,8 @@ const task = defineTask({
       for (const line of source.badLines) log.error(`input ${line}`);
       const errors = findings.filter((f) => f.severity === "error").length;
       const warnings = findings.length - errors;
-      const strict = args.strict === true;
+      // `--strict`, or config `strict` (SA_STRICT), as in every task that takes it.
+      const strict = config.strict;
       const empty = summary.totals.services === 0 && !source.badLines.length ? `nothing to check: ${args.input} has no evolutions\n` : undefined;
       const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : (empty ?? text(findings, source.badLines.length));
       void writeStdout(out);

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadDataset } from "../lib/data.ts";
 import { SAError } from "../lib/errors.ts";
+import { diskError } from "../lib/disk-error.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
 import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
@@ -31,6 +32,8 @@ const task = defineTask({
     exitOnSignal(process.exit, { lastWords: args.json ? interrupted : undefined });
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     if (!args.output) throw new SAError("E_USAGE", "--output is required (a file, or - for stdout)");
+    // A summary line after a CSV, an XLSX or an HTML page on stdout would corrupt the export.
+    if (args.json && args.output === "-") throw new SAError("E_USAGE", "--json needs --output FILE: with --output - its summary would land inside the export");
     if (args.output !== "-" && args.input !== "-" && resolve(args.output) === resolve(args.input)) {
       throw new SAError("E_USAGE", `--output ${args.output} is the input file; write to another file (the export would replace the evolutions)`);
     }
@@ -42,7 +45,7 @@ const task = defineTask({
     const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
     const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks }).catch((error: unknown) => {
       if (args.output === "-" && stdoutClosed()) return undefined;
-      throw error;
+      throw diskError(error, `${args.output} is left as it was`) ?? error;
     });
     // The reader of `--output -` went away (`| head`): stop as run does, exit 141.
     if (!result) {

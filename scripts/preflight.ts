@@ -21,7 +21,9 @@ import {
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
-import type { ErrorCode } from "../lib/errors.ts";
+import { SAError, errorMessage, isSAError, type ErrorCode } from "../lib/errors.ts";
+import { writeFileAtomicSync } from "../lib/atomic-write.ts";
+import { checkOutputWritable } from "../lib/output-claim.ts";
 import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts";
 
 /** What a run would refuse before any work (exit 2): config or data it cannot load, an input it cannot read at all. */
@@ -47,13 +49,28 @@ const task = defineTask({
     });
     const state = config ? await checkWithConfig(checks, { config, args, log }) : {};
     const ok = checks.ok();
-    if (args.json) void writeStdout(`${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n`);
-    else void writeStdout(checks.text());
+    // `preflight --json > preflight.json` in a Makefile or CI step: what failed still reaches the job's log.
+    if (args.json) for (const line of checks.failures()) log.error(line);
+    deliver(args.json ? `${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n` : checks.text(), args);
     // Bad config, or a data or input file that cannot be read, is exit 2 as in run; any other problem is exit 1.
     if (!config || checks.list.some((c) => c.code && unreadable.has(c.code))) return 2;
     return ok ? 0 : 1;
   },
 });
+
+/** The report to `--output FILE` (replaced whole) and to stdout; with a file, stdout gets only `--json`'s object. */
+function deliver(report: string, args: { output?: string; json?: boolean }): void {
+  const file = args.output && args.output !== "-" ? args.output : undefined;
+  if (file) {
+    try {
+      checkOutputWritable(file);
+      writeFileAtomicSync(file, report);
+    } catch (error) {
+      throw isSAError(error) ? error : new SAError("E_USAGE", `--output ${file}: cannot be written (${errorMessage(error)})`, { cause: error });
+    }
+  }
+  if (!file || args.json) void writeStdout(report);
+}
 
 /** Every check that needs a valid config, in the order a run meets them. */
 async function checkWithConfig(checks: Checks, input: Omit<PreflightInput, "data" | "services">): Promise<{ estimate?: RunEstimate }> {

@@ -24,6 +24,8 @@ const columns: Array<[string, (t: Totals) => string]> = [
   ["saved $", (t) => t.savedCostUsd.toFixed(4)],
   ["batch", (t) => formatCount(t.batchCalls ?? 0)],
   ["saved by batch $", (t) => (t.savedByBatchUsd ?? 0).toFixed(4)],
+  // Calls that passed over a model that was down (circuitBreaker): no request went to it.
+  ["skipped", (t) => formatCount(t.skippedCalls ?? 0)],
 ];
 
 function cells(title: string, rows: Record<string, Totals>, total?: Totals): string[][] {

@@ -180,7 +180,8 @@ describe("corrupt entries in a redis cache", () => {
       const rerun = await runScript("run", ["-i", "in.jsonl", "-o", "out2.jsonl", "--json"], { cwd: dir, baseURL: server.url });
       expect(rerun.code).toBe(0);
       expect(server.answered - answered).toBe(3);
-      for (const key of keys) expect(rerun.stderr).toContain(`⚠ cache: entry ${key.slice("sa:".length)} `);
+      // Each line names the service whose call read the entry (its key's third part), as per-service lines do.
+      for (const key of keys) expect(rerun.stderr).toContain(`⚠ [${key.split(":")[3]}] cache: entry ${key.slice("sa:".length)} `);
       expect(rerun.stderr).toContain("WRONGTYPE");
       expect(await db.type(keys[2]!)).toBe("string"); // the answer paid for again is stored over it
     } finally {

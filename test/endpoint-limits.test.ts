@@ -4,6 +4,7 @@ import { createProviders } from "../lib/endpoints.ts";
 import { configSchema } from "../lib/schema/config.ts";
 import type { Provider } from "../providers/types.ts";
 import { contractRequest } from "./providers/contract.ts";
+import { startTestServer } from "../lib/test-server.ts";
 
 /** A provider that notes when each call reached it. */
 function timedProvider(name: string, model: string, times: number[]): Provider {
@@ -35,6 +36,23 @@ describe("per-endpoint limiter buckets", () => {
     // The other endpoint has no bucket of its own: all 20 go at once.
     expect(Math.max(...fast) - started).toBeLessThan(500);
     await limiters.close();
+  });
+
+  test("requests an endpoint's calls send again after a 5xx are charged to that endpoint's own rpm", async () => {
+    // The first call is answered 500 five times, then 200: six requests at 600 RPM (about 100 ms each).
+    const server = startTestServer({ fault: (n) => (n <= 5 ? { type: "500" } : undefined) });
+    try {
+      const config = configSchema.parse({ providers: { lab: { type: "openai", baseURL: server.url, apiKeyEnv: "LAB_KEY", rpm: 600 } } });
+      const [lab] = await createProviders(["lab:gpt-4o-mini"], config, { env: { LAB_KEY: "sk-test" }, http: { attempts: 6, baseMs: 1, capMs: 1, requestTimeout: 5000 } });
+      const first = await lab!.complete(contractRequest());
+      expect(first.retries).toBe(5);
+      const done = Date.now();
+      await lab!.complete(contractRequest());
+      // The second call waits for the five requests sent again (about 500 ms), not for none.
+      expect(server.requests.at(-1)!.at - done).toBeGreaterThanOrEqual(350);
+    } finally {
+      await server.stop();
+    }
   });
 
   test("createProviders gives each endpoint with rpm/tpm its own bucket and keeps the endpoint's name", async () => {

@@ -182,6 +182,33 @@ describe("export: XLSX", () => {
     expect(justifications).toContain(null);
     expect(justifications.filter((v) => v === "")).toEqual([]);
   });
+
+  test("characters XML 1.0 cannot hold are kept as Excel's _xHHHH_ escapes, a literal _x0041_ as _x005F_x0041_", async () => {
+    const line = structuredClone(lines[0]!);
+    const texts = {
+      name: "Bell\u0007 and\u0000nul",
+      description: "vertical\u000Btab, form\u000Cfeed, \u001Funit, DEL\u007F, CR\r\nLF, tab\tkept",
+      justification: "a lone \uD800 high, a lone \uDC00 low, a pair 😀 kept, literal _x0041_ and _x00e9_ and _X0041_ and _x12_",
+    };
+    Object.assign(line.plateaus[0]!.features[0]!, { name: texts.name, description: texts.description });
+    line.plateaus[0]!.features[0]!.score.justification = texts.justification;
+    const input = join(dir, "controls.jsonl");
+    writeFileSync(input, `${JSON.stringify(line)}\n`);
+    expect((await runScript("export", ["--input", input, "--output", "controls.xlsx"], { cwd: dir })).code).toBe(0);
+    const zip = await JSZip.loadAsync(readFileSync(join(dir, "controls.xlsx")));
+    const sheet = await zip.file("xl/worksheets/sheet2.xml")!.async("string");
+    const xmlText = (s: string) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+    // How Excel reads an ST_Xstring: each _xHHHH_ (any case of hex) is one UTF-16 code unit.
+    const decode = (s: string) => xmlText(s).replace(/_x([0-9A-Fa-f]{4})_/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    const cells = [...sheet.matchAll(/<v>([^<]*)<\/v>/g)].map((m) => decode(m[1]!));
+    for (const text of Object.values(texts)) expect(cells).toContain(text);
+    expect(sheet).toContain("_x005F_x0041_");
+    expect(sheet).toContain("_x005F_x00e9_");
+    expect(sheet).toContain(" _X0041_ ");
+    expect(sheet).toContain("_xD800_");
+    expect(sheet).toContain("_x000D_\n");
+    expect(sheet).not.toMatch(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/);
+  });
 });
 
 describe("export: JSON, Markdown, determinism and inputs", () => {

@@ -127,6 +127,42 @@ describe("run on messy input", () => {
     }
   });
 
+  test("a file that is one pretty-printed object (not JSONL, not an array) is read as its one service, from a file and from stdin; an array of one such object too", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "one.json"), `\uFEFF\n${JSON.stringify(service("A"), null, 2)}\n`);
+      writeFileSync(join(dir, "array.json"), `${JSON.stringify([service("B")], null, 2)}\n`);
+      const results = [await run(dir, ["--input", "one.json", "--output", "one.jsonl"]), await run(dir, ["--input", "-", "--output", "stdin.jsonl"], readFileSync(join(dir, "one.json"))), await run(dir, ["--input", "array.json", "--output", "array.jsonl"])];
+      for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.not.stringContaining("✖") });
+      expect(results[0]!.stderr).toContain("finished: 1/1 services done; calls descriptions 1/1,");
+      for (const [file, id] of [["one.jsonl", "A"], ["stdin.jsonl", "A"], ["array.jsonl", "B"]]) {
+        expect(jsonLines(readFileSync(join(dir, file!), "utf8")).map((e) => e.service.service_id)).toEqual([id]);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a pretty-printed object that is not whole, or two one after another (jq . of a JSONL file): one line naming the file and the line at fault (exit 2)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pretty = JSON.stringify(service("A"), null, 2);
+      writeFileSync(join(dir, "two.json"), `${pretty}\n${pretty}\n`);
+      writeFileSync(join(dir, "cut.json"), `${pretty.replace('"name"', '"name" "x"')}\n`);
+      const two = await run(dir, ["--input", "two.json", "--output", "out.jsonl", "--quiet"]);
+      expect(two.code).toBe(2);
+      const second = pretty.split("\n").length + 1;
+      expect(two.stderr.trim().split("\n")).toEqual([`✖ input two.json:${second}: a second JSON object starts here; objects spread over several lines are not JSONL, which holds one object per line (\`jq -c . FILE\` writes it so)`]);
+      const cut = await run(dir, ["--input", "cut.json", "--output", "out.jsonl", "--quiet"]);
+      expect(cut.code).toBe(2);
+      const lines = cut.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toStartWith("✖ input cut.json:3: a pretty-printed JSON object that is not valid JSON (");
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a line that is JSON but no object (null, an array, a string) is named as such, not by a field it lacks", async () => {
     const { dir, cleanup } = tempDir();
     try {

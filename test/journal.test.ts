@@ -139,7 +139,7 @@ describe("calls that failed before any answer", () => {
   });
 
   test("estimates ignore stages whose calls never answered, as older ledgers recorded them", () => {
-    const zero = { requests: 3, liveCalls: 3, cachedCalls: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0, failedCalls: 0, batchCalls: 0, savedByBatchUsd: 0 };
+    const zero = { requests: 3, liveCalls: 3, cachedCalls: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, retries: 0, costUsd: 0, savedCostUsd: 0, unpricedCalls: 0, failedCalls: 0, skippedCalls: 0, batchCalls: 0, savedByBatchUsd: 0 };
     const real = { ...zero, outputTokens: 3000 };
     const ledger = { version: 1 as const, priceDataVersion: "x", runs: [{ runId: "r", task: "run", startedAt: "", finishedAt: null, status: "failed" as const, stopReason: null, totals: zero, byStage: { descriptions: zero, features: real }, byModel: {} }] };
     expect(observedOutput(ledger)).toEqual({ features: 1000 });

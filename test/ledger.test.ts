@@ -204,8 +204,8 @@ describe("ledger", () => {
     try {
       const path = join(dir, "usage.json");
       const current = createRecorder().snapshot({ runId: "new", task: "run", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null, status: "ok", stopReason: null });
-      // Written before failedCalls, unpricedCalls and the batch totals existed.
-      const { unpricedCalls, failedCalls, batchCalls, savedByBatchUsd, ...olderTotals } = current.totals;
+      // Written before failedCalls, unpricedCalls, skippedCalls and the batch totals existed.
+      const { unpricedCalls, failedCalls, skippedCalls, batchCalls, savedByBatchUsd, ...olderTotals } = current.totals;
       const older = { ...current, runId: "old", totals: olderTotals, byStage: { features: olderTotals }, byModel: {} };
       writeFileSync(path, JSON.stringify({ version: 1, priceDataVersion: "x", runs: [older, current] }));
       const [old, same] = readLedger(path).runs;

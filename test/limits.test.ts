@@ -23,6 +23,16 @@ describe("limits", () => {
     expect(at! - start).toBeGreaterThanOrEqual(290);
   });
 
+  test("a request the retry layer sends again after a 5xx takes the next call's place under the RPM limit", async () => {
+    // 600 RPM: about 100 ms a request. The first call goes at once; five 500s are five requests sent again.
+    const limiter = createLimiter({ concurrency: 4, rpm: 600, clock: systemClock });
+    const [first] = await run(limiter, 1);
+    for (let i = 0; i < 5; i++) limiter.observe(new Headers(), 500);
+    const [next] = await run(limiter, 1);
+    // Six requests' worth of the pace (about 600 ms), not one (about 100 ms).
+    expect(next! - first!).toBeGreaterThanOrEqual(550);
+  });
+
   test("rpm spreads requests evenly instead of bursting", async () => {
     const limiter = createLimiter({ concurrency: 50, rpm: 1200, clock: systemClock });
     const times = (await run(limiter, 30)).sort((a, b) => a - b);
@@ -55,6 +65,18 @@ describe("limits", () => {
       redis = await startRedis();
     });
     afterAll(() => redis.stop());
+
+    test("a request sent again after a 5xx is charged to the shared RPM bucket too", async () => {
+      // 600 RPM shared: windows of a second holding 9 requests. 20 requests sent again fill it.
+      const limiter = createLimiter({ concurrency: 4, rpm: 600, clock: systemClock, shared: { client: new Redis(redis.url), key: "resend" } });
+      const [first] = await run(limiter, 1);
+      for (let i = 0; i < 20; i++) limiter.observe(new Headers(), 503);
+      await Bun.sleep(50); // the charges reach Redis
+      const [next] = await run(limiter, 1);
+      await limiter.close();
+      // The next call waits for the next window (about 1 s after the first), not an even step of it (about 0.12 s).
+      expect(next! - first!).toBeGreaterThanOrEqual(600);
+    });
 
     test("two processes' limiters share one RPM limit", async () => {
       const make = () => createLimiter({ concurrency: 50, rpm: 600, clock: systemClock, shared: { client: new Redis(redis.url), key: "test" } });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 
@@ -21,9 +22,14 @@ describe("a provider that asks to wait longer than retry.maxWaitMs", () => {
       clearTimeout(killer);
       expect(code).toBe(0);
       expect(stderr).toContain("more than retry.maxWaitMs");
-      // Each call went to gpt-5 once (no retry), then to the fallback.
+      // No call retried gpt-5: each that asked it asked once, then the fallback. After 3 such calls in
+      // a row gpt-5 is skipped (circuitBreaker): only those and the calls already in flight (8) asked it.
       const models = server.requests.map((r) => r.body.model);
-      expect(models.filter((m) => m === "gpt-5")).toHaveLength(42);
+      const asked = models.filter((m) => m === "gpt-5").length;
+      expect(asked).toBeGreaterThanOrEqual(3);
+      expect(asked).toBeLessThanOrEqual(3 + 8);
+      const primary = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!.byModel["openai:gpt-5"]!;
+      expect({ retries: primary.retries, failed: primary.failedCalls, calls: primary.failedCalls + primary.skippedCalls }).toEqual({ retries: 0, failed: asked, calls: 42 });
       expect(models.filter((m) => m === "gpt-5-mini")).toHaveLength(42);
       const line = JSON.parse(readFileSync(join(dir, "out.jsonl"), "utf8").split("\n")[0]!) as { meta: { models: Record<string, string> } };
       expect(line.meta.models.descriptions).toBe("openai:gpt-5-mini");

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { fixtureData, makeServices, runInTerminal, runScript, tempDir, writeJsonl } from "./helpers.ts";
@@ -116,6 +116,52 @@ describe("progress and logs", () => {
       // The failure's detail (--verbose) names its service too.
       const detail = records.filter((r) => r.level === "debug" && r.message.startsWith("descriptions failed"));
       expect(detail.map((r) => r.serviceId)).toEqual(["SVC003"]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("map's progress totals are the calls each record makes", () => {
+  test("evolutions holding 2, 1 and 5 of the 5 plateaus: mapping 24/24 (8 plateaus × 3 catalogues), in lines and on a TTY", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3, "MAP"));
+      expect((await runScript("run", ["--input", input, "--output", "run.jsonl", "--data", fixtureData, "--quiet"], { cwd: dir, baseURL: server.url })).code).toBe(0);
+      const kept = [2, 1, 5];
+      const evolutions = readFileSync(join(dir, "run.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { plateaus: unknown[] });
+      writeJsonl(join(dir, "some.jsonl"), evolutions.map((e, i) => ({ ...e, plateaus: e.plateaus.slice(0, kept[i]) })));
+      const args = ["--input", "some.jsonl", "--output", "mapped.jsonl", "--data", fixtureData];
+      const lines = await runScript("map", args, { cwd: dir, baseURL: server.url });
+      expect(lines.code).toBe(0);
+      expect(lines.stderr).toMatch(/finished: 3\/3 services done; calls mapping 24\/24;/);
+      for (const [, done, total] of lines.stderr.matchAll(/calls mapping (\d+)\/(\d+)/g)) expect(Number(done)).toBeLessThanOrEqual(Number(total));
+      const proc = runInTerminal("map", [...args.slice(0, 3), "mapped2.jsonl", ...args.slice(4)], { cwd: dir, baseURL: server.url });
+      const out = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(0);
+      expect(out).toMatch(/mapping\s+█+\s+24\/24 \| cached 24/);
+      // The first frame, drawn before any record is read, may guess 45 (every plateau); the last is exact.
+      expect([...out.matchAll(/mapping\s+\S+\s+(\d+\/\d+)/g)].at(-1)?.[1]).toBe("24/24");
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("a failed service's calls are settled", () => {
+  test("SVC003 fails at descriptions: every stage still ends at its total, in lines and on a TTY", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      // One attempt: SVC003's 500 fails it at once.
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ retry: { attempts: 1 } }));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/finished: 2\/3 services done \(1 failed\); calls descriptions 3\/3, features 15\/15, mapping 45\/45;/);
+      const proc = runInTerminal("run", ["--input", input, "--output", "tty.jsonl", "--data", fixtureData], { cwd: dir, baseURL: server.url });
+      const out = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(1);
+      for (const [stage, total] of [["descriptions", 3], ["features", 15], ["mapping", 45]] as const) expect(out).toMatch(new RegExp(`${stage}\\s+█+\\s+${total}/${total}`));
     } finally {
       cleanup();
     }

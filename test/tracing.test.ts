@@ -131,6 +131,34 @@ export default defineProvider({ create: (model) => ({ name: "leaky", model, base
     }
   });
 
+  test("a call that skipped a model that was down names it in sa.skipped_models; the model that answered is sa.model", async () => {
+    const receiver = startReceiver();
+    const own = startTestServer({ fault: (_n, body) => (body.model === "dead" ? { type: "503" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const config = { dataDir: fixtureData, model: "openai:dead", models: { fallback: ["openai:gpt-4o-mini"] }, retry: { attempts: 1 }, circuitBreaker: { failures: 1, coolDownMs: 60_000 } };
+      writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify(config));
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--quiet", "--concurrency", "1"], {
+        cwd: dir,
+        baseURL: own.url,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      });
+      expect(result.code).toBe(0);
+      const calls = receiver.spans.filter((s) => s.name.startsWith("chat "));
+      const skipped = calls.filter((s) => attr(s, "sa.skipped_models") === "openai:dead");
+      const asked = own.requests.filter((r) => r.body.model === "dead").length;
+      expect(calls).toHaveLength(21);
+      expect(skipped).toHaveLength(21 - asked);
+      expect(skipped.length).toBeGreaterThan(0);
+      for (const span of skipped) expect({ name: span.name, model: attr(span, "sa.model"), retries: attr(span, "sa.retries") }).toEqual({ name: "chat dead", model: "openai:gpt-4o-mini", retries: 0 });
+    } finally {
+      cleanup();
+      receiver.stop();
+      await own.stop();
+    }
+  });
+
   test("a run stopped by a limit has a call span for each call sent, none for those it never sent; a failed one is an error", async () => {
     const receiver = startReceiver();
     // Request 2 is refused (HTTP 400): its call failed, and its span says so.

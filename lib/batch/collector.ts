@@ -1,4 +1,5 @@
 import type { ChatRequest, ChatResult, Provider } from "../../providers/types.ts";
+import { callFields, type CallScope } from "../call-scope.ts";
 import { SAError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { UsageGuard } from "../usage-guard.ts";
@@ -9,6 +10,8 @@ interface Waiting extends BatchRequest {
   request: ChatRequest;
   /** Waves this request was sent in already. */
   attempts: number;
+  /** The call it serves, for its log lines (they are written from the wave, outside the call). */
+  scope: Partial<CallScope>;
   resolve(result: ChatResult): void;
   reject(error: Error): void;
 }
@@ -55,7 +58,7 @@ interface CollectorState {
 function settle(state: CollectorState, options: CollectorOptions, w: Waiting, outcome: Outcome | Error): void {
   if (!state.waiting.has(w)) return;
   if (!state.stopped && !(outcome instanceof Error) && !outcome.ok && w.attempts < options.attempts) {
-    options.log.warn(`batch: ${w.customId} failed (${outcome.reason}); sending it again in the next wave`);
+    options.log.warn(`batch: ${w.customId} failed (${outcome.reason}); sending it again in the next wave`, w.scope);
     state.pending.push(w);
     return;
   }
@@ -120,7 +123,7 @@ export function createCollector(options: CollectorOptions): Collector {
       const customId = request.requestKey ?? `sa-${Bun.hash(JSON.stringify(body)).toString(16)}`;
       if (state.stopped) return Promise.reject(state.stopped);
       return new Promise<ChatResult>((resolve, reject) => {
-        const w: Waiting = { customId, model: provider.model, body, provider, request, attempts: 0, resolve, reject };
+        const w: Waiting = { customId, model: provider.model, body, provider, request, attempts: 0, scope: callFields(), resolve, reject };
         state.pending.push(w);
         state.waiting.add(w);
         state.unresolved++;

@@ -14,6 +14,7 @@ import type { AskStep } from "./ask.ts";
 import type { Misses } from "../pipeline/engine-types.ts";
 import type { TokenForecast } from "../token-forecast.ts";
 import type { createResponseFormats } from "../response-format.ts";
+import type { CircuitBreakerSettings, RouteHealth } from "./route-health.ts";
 
 /** One model a stage may call, with the settings it is sent. */
 export interface Route {
@@ -59,6 +60,8 @@ export interface SessionOptions {
   priceFactor?: number;
   /** How an answer that is not cached is got. @default the live call with its re-ask (lib/call/ask.ts) */
   ask?: AskStep;
+  /** When a model that keeps failing is skipped for the next one (lib/call/route-health.ts). @default 3 failures, 30 s */
+  circuitBreaker?: CircuitBreakerSettings;
 }
 
 /** What every step of a call reads: the session's options and what the session built once. */
@@ -67,6 +70,8 @@ export interface CallContext extends SessionOptions {
   /** A schema's JSON Schema and digest, once per schema; per-call pins on a copy. */
   formats: ReturnType<typeof createResponseFormats>;
   ask: AskStep;
+  /** Which routes are down, for the whole run: their calls go to the next model. */
+  health: RouteHealth;
 }
 
 /** One model's try at a call: the call, the route, and what its cache key was made of. */

@@ -24,10 +24,10 @@ export async function persist<T>(ctx: CallContext, attempt: Attempt<T>, asked: A
   return { value: asked.value, model, cached: false, source: entrySource(entry) };
 }
 
-/** The prompt and the answer in the `transcripts:` namespace; a failed write only warns. */
+/** The prompt and the answer in the `transcripts:` namespace, written as cache entries are (a failed write warns as theirs do). */
 async function storeTranscript<T>(ctx: CallContext, attempt: Attempt<T>, asked: Asked<T>): Promise<void> {
   const { spec } = attempt;
   const transcriptKey = `transcripts:${keyPart(ctx.namespace)}:${spec.stage}:${keyPart(spec.serviceId)}:${attempt.hash}`;
   const transcript = { runId: ctx.answerRunId?.() ?? ctx.runId, model: attempt.model, messages: asked.messages, answer: asked.answer.content, createdAt: new Date(ctx.clock.now()).toISOString() };
-  await ctx.cache.storage.setItem(transcriptKey, transcript).catch((error: Error) => ctx.log.warn(`transcripts: could not write ${transcriptKey} (${error.message})`));
+  await ctx.cache.keep(transcriptKey, transcript);
 }

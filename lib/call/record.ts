@@ -9,8 +9,8 @@ export const noUsage: Usage = { inputTokens: 0, cachedInputTokens: 0, outputToke
 export interface RequestRecord {
   spec: Pick<CallSpec<unknown>, "task" | "stage" | "serviceId">;
   provider: Provider;
-  /** `hit`: from the cache (or imported); `failed`: no answer came back. */
-  cache: "hit" | "live" | "failed";
+  /** `hit`: from the cache (or imported); `failed`: no answer came back; `skipped`: not asked, its route down. */
+  cache: "hit" | "live" | "failed" | "skipped";
   usage: Usage;
   /** The model that answered, as the provider (or the cache entry) named it. */
   answeredBy: string;

@@ -4,6 +4,7 @@ import { countPromptTokens } from "../tokens.ts";
 import { guessPromptTokens } from "../token-guess.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";
+import { checkRoute } from "./ask-route.ts";
 
 interface Guess {
   /** Our own count of the prompt (the forecast scales it by what the provider bills). */
@@ -96,5 +97,6 @@ export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>,
     return guess.inputTokens + guess.outputTokens;
   };
   const dispatched = () => (guess ??= ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted));
-  return ctx.limiter.schedule(() => send(ctx, attempt, messages, dispatched()), { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name });
+  const dispatch = async () => (checkRoute(ctx, attempt), send(ctx, attempt, messages, dispatched()));
+  return ctx.limiter.schedule(dispatch, { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name });
 }

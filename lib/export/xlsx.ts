@@ -6,6 +6,7 @@ import type { EvolutionSource } from "./source.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type Column, type ColumnKind, type TableSpec } from "./views.ts";
 import { addTable, columnLetter, createWorkbook, zipCaughtUp, type StreamWorkbook } from "./xlsx-writer.ts";
+import { xstring } from "./xstring.ts";
 
 const widths: Record<ColumnKind, number> = { id: 12, number: 10, level: 9, text: 24, list: 36, wrap: 60 };
 const wrapped = new Set<ColumnKind>(["wrap", "list"]);
@@ -19,14 +20,14 @@ function sheetName(title: string, used: Set<string>): string {
   return name;
 }
 
-/** Table column names must be unique too. */
+/** Table column names must be unique too; they are ST_Xstring escaped like every cell. */
 function uniqueHeaders(columns: Column[]): string[] {
   const seen = new Set<string>();
   return columns.map((c) => {
     let header = c.header;
     for (let i = 2; seen.has(header.toLowerCase()); i++) header = `${c.header} (${i})`;
     seen.add(header.toLowerCase());
-    return header;
+    return xstring(header);
   });
 }
 
@@ -62,11 +63,11 @@ function levelScale(sheet: ExcelJS.Worksheet, columns: Column[], rows: number): 
   }
 }
 
-/** A row's values; empty cells stay empty (no "" written). */
+/** A row's values; empty cells stay empty (no "" written), text keeps every character (`xstring`). */
 const values = (columns: Column[], row: Record<string, unknown>) =>
   columns.map((c) => {
     const v = row[c.key];
-    return v === null || v === undefined || v === "" ? null : typeof v === "number" ? v : cellText(v as string);
+    return v === null || v === undefined || v === "" ? null : typeof v === "number" ? v : xstring(cellText(v as string));
   });
 
 async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string>; output: Writable }): Promise<number> {
@@ -94,7 +95,7 @@ function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>
   const details = runDetails(summary);
   addTable(book, sheet, { name: "T_run", headers: ["Detail", "Value"], rows: () => details.length });
   writeHeader(sheet, ["Detail", "Value"]);
-  for (const [k, v] of details) sheet.addRow([k, v]).commit();
+  for (const [k, v] of details) sheet.addRow([xstring(k), typeof v === "number" ? v : xstring(v)]).commit();
   sheet.commit();
 }
 

@@ -13,6 +13,7 @@ import type { Config } from "../schema/config.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import type { StopSignal } from "../signals.ts";
 import type { Tracing } from "../tracing.ts";
+import type { CallPlan } from "./call-plan.ts";
 import type { PipelineContext } from "./context.ts";
 
 export interface RunOptions {
@@ -92,8 +93,10 @@ export interface RecordHandler<T> {
   fingerprint?(value: unknown): string;
   /** What a line the Python tool wrote (no fingerprint) must match to count as done (lib/python-line.ts). */
   pythonKey?(value: unknown): string;
-  /** Calls one service makes at each stage, for progress totals. */
+  /** Calls one service makes at each stage, for progress totals (an estimate for records not read yet). */
   callsPerService: Record<string, number>;
+  /** The calls one record will make at each stage, when records differ. @default callsPerService */
+  callsOf?(item: T): Record<string, number>;
 }
 
 /**
@@ -139,6 +142,8 @@ export interface RunState {
   order: Set<string>;
   /** Services handed to the dispatcher so far (their positions). */
   dispatched: number;
+  /** The calls the dispatched services will make (progress totals). */
+  calls: CallPlan;
   stop?: Stop;
   /** A line the Python tool wrote was kept as done (said once). */
   keptPython?: boolean;

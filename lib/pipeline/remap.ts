@@ -59,6 +59,15 @@ function rolesFor(input: MapInput, dataRoles: Role[]): Role[] {
 type SourcePlateau = ReturnType<typeof plateausOf>[number];
 
 /**
+ * The mapping calls `remap` makes for a record: one per plateau it holds features in and
+ * catalogue with items (`mapFeatures` makes none for the others).
+ */
+export function remapCalls(input: MapInput, scope: { plateauNames: Map<number, string>; catalogues: Catalogue[] }): number {
+  const plateaus = plateausOf(input, scope.plateauNames).filter((p) => p.features.length > 0).length;
+  return plateaus * scope.catalogues.filter((c) => c.items.length > 0).length;
+}
+
+/**
  * Where one record sits in the run: its position (priority), the run's id and start (for a record
  * that made no call), catalogue hash, plateau names by level.
  */

@@ -1,4 +1,5 @@
 import type { ProgressCounts } from "../progress.ts";
+import { plannedTotal, settledDone } from "./call-plan.ts";
 import type { EngineRun } from "./engine-types.ts";
 
 /** The counts the progress display shows, from the recorder's totals and the run's state. */
@@ -8,8 +9,15 @@ export function progressCounts(run: EngineRun<unknown>): ProgressCounts {
   const stages = rt.recorder.byStage();
   // Services skipped as already done make no calls; before the input is read to its end, count what was dispatched.
   const services = Math.max(state.dispatched, (options.expectedServices ?? 0) - state.counts.skipped - state.counts.bad);
+  const unread = services - state.dispatched;
   const byStage = Object.fromEntries(
-    Object.entries(handler.callsPerService).map(([stage, n]) => [stage, { done: (stages[stage]?.liveCalls ?? 0) + (stages[stage]?.cachedCalls ?? 0), total: services * n }]),
+    Object.entries(handler.callsPerService).map(([stage, perService]) => [
+      stage,
+      {
+        done: settledDone(state.calls, stage, (stages[stage]?.liveCalls ?? 0) + (stages[stage]?.cachedCalls ?? 0)),
+        total: plannedTotal(state.calls, stage, { perService, dispatched: state.dispatched, unread }),
+      },
+    ]),
   );
   return {
     servicesDone: state.counts.ok,

@@ -1,4 +1,5 @@
 import { SAError } from "../errors.ts";
+import { createCallPlan } from "./call-plan.ts";
 import type { EngineRun, MissesEstimate, RunState, RunStatus, RunSummary, Stop } from "./engine-types.ts";
 
 export const createRunState = (): RunState => ({
@@ -6,6 +7,7 @@ export const createRunState = (): RunState => ({
   failures: [],
   order: new Set(),
   dispatched: 0,
+  calls: createCallPlan(),
 });
 
 /** Stops dispatch once (the first reason wins); calls in flight may finish. */

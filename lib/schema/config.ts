@@ -163,6 +163,11 @@ export const configSchema = z.strictObject({
       maxWaitMs: positiveInt.default(120_000),
     })
     .default({ attempts: 6, baseMs: 500, capMs: 30_000, maxWaitMs: 120_000 }),
+  /**
+   * A model that failed `failures` calls in a row (after their retries) is skipped for the next
+   * model for `coolDownMs`, then one call tries it again. Only while a next model follows.
+   */
+  circuitBreaker: z.strictObject({ failures: positiveInt.default(3), coolDownMs: positiveInt.default(30_000) }).default({ failures: 3, coolDownMs: 30_000 }),
   cacheMode: cacheModeSchema.default("read"),
   cache: cacheConfigSchema.default({ driver: "fs", base: ".sa/cache" }),
   transcripts: z.boolean().default(false),

@@ -1,0 +1,20 @@
+import { SAError } from "./errors.ts";
+
+/** The errors of a disk that takes no more writes. */
+const diskCodes: Record<string, string> = {
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
+  EIO: "input/output error",
+};
+
+/**
+ * A failed write of the tool's own files (an output, a journal, a quarantine, an export) as one
+ * line, E_WRITE; undefined for any other error. `after` ends the line: what was done about it.
+ */
+export function diskError(error: unknown, after: string): SAError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (error instanceof SAError || !code || !(code in diskCodes)) return undefined;
+  const path = (error as NodeJS.ErrnoException).path;
+  return new SAError("E_WRITE", `cannot write ${path ?? "to the disk"}: ${diskCodes[code]}; ${after}`, { cause: error });
+}
