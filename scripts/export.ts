@@ -9,11 +9,8 @@ import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
-import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts";
+import { exitOnSignal, signalExitCode } from "../lib/signals.ts";
 import { stdoutClosed, writeStdout } from "../lib/stdout.ts";
-
-/** The --json object of an export stopped by a signal: scripts that parse it still get one. */
-const interrupted = (signal: StopSignal) => `${JSON.stringify({ status: "interrupted", exitCode: signalExitCode(signal) })}\n`;
 
 const task = defineTask({
   meta: taskMeta.export,
@@ -28,8 +25,9 @@ const task = defineTask({
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
-    // Ctrl-C or SIGTERM stops the export with exit 130 or 143; its temp file goes (sink.ts), the earlier file stays.
-    exitOnSignal(process.exit, { lastWords: args.json ? interrupted : undefined });
+    // Ctrl-C or SIGTERM stops the export with exit 130 or 143, --json or not (runTask installs it
+    // first with --json, with its object); its temp file goes (sink.ts), the earlier file stays.
+    exitOnSignal();
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     if (!args.output) throw new SAError("E_USAGE", "--output is required (a file, or - for stdout)");
     // A summary line after a CSV, an XLSX or an HTML page on stdout would corrupt the export.
