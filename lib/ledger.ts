@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomicSync } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
+import { redact } from "./redact.ts";
 import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
 import { priceDataVersion, roundUsd } from "./pricing.ts";
 import { jsonIssueError, parseJsonText } from "./json-position.ts";
@@ -172,7 +173,9 @@ export async function updateLedger(path: string, change: (ledger: Ledger) => boo
 }
 
 /** Inserts or replaces one run. */
-function putRun(ledger: Ledger, run: RunRecord): void {
+function putRun(ledger: Ledger, record: RunRecord): void {
+  // The reason quotes an error, which may quote a provider: no secret goes into the file.
+  const run = record.stopReason ? { ...record, stopReason: redact(record.stopReason) } : record;
   const index = ledger.runs.findIndex((r) => r.runId === run.runId);
   if (index >= 0) ledger.runs[index] = run;
   else ledger.runs.push(run);

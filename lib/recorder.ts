@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { Journal } from "./journal.ts";
 import { addCall, appendCall, emptyTotals, type CallRecord, type RunRecord, type Totals } from "./ledger.ts";
 
@@ -36,8 +37,10 @@ export function createRecorder(options: { callsFile?: string; journal?: Journal 
   const answered = new Map<string, Record<string, number>>();
   return {
     open(abandon) {
-      onTheWire.add(abandon);
-      return () => onTheWire.delete(abandon);
+      // Recorded in the request's own context, whatever calls `abandonOpen` (a queue worker's journal names the job from it).
+      const bound = AsyncResource.bind(abandon);
+      onTheWire.add(bound);
+      return () => onTheWire.delete(bound);
     },
     abandonOpen() {
       const left = [...onTheWire];

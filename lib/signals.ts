@@ -31,9 +31,9 @@ const runHandled = Symbol.for("service-ambitions.runHandledSignals");
  * For run and map: while nothing else handles SIGINT or SIGTERM (start-up, the last steps), one
  * exits with 130 or 143, the exit codes the README promises, rather than killing the process, so
  * 'exit' hooks still run (the output's lock). A handler of `onStopSignal` takes precedence while
- * it is installed. Installed once, however often called. Not for tasks that compute for long
- * without yielding (an XLSX export): a listener only runs when the event loop turns, so there
- * Ctrl-C would wait for the end, where the default action stops the process at once.
+ * it is installed. Installed once, however often called. A listener only runs when the event
+ * loop turns: the exports stream, so it runs within milliseconds of the signal (a few hundred
+ * while their modules load); a task that computes for long without yielding should not use it.
  */
 export function exitOnSignal(exit: (code: number) => never = process.exit, options: { /** A line for stdout when the signal comes before the run began (a `--json` object). */ lastWords?: (signal: StopSignal) => string | undefined } = {}): void {
   if (process.listeners("SIGINT").some((l) => fallback in l)) return;

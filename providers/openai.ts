@@ -169,7 +169,8 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
   const label = `${settings.name} ${model}`;
   const retries = retriesOf(error as { headers?: unknown; cause?: unknown });
   if (error instanceof APIError && !(error instanceof APIConnectionError)) {
-    const requestId = error.requestID ?? undefined;
+    // A gateway may put anything in its request id (the key, even): redacted like its words.
+    const requestId = error.requestID ? redact(error.requestID) : undefined;
     // The SDK's message starts with the status, which the message below gives once already.
     const reason = redact((error.message.split("\n")[0] ?? "error").replace(/^\d{3} /, ""));
     const id = requestId ? ` (request id ${requestId})` : "";

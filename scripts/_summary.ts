@@ -1,5 +1,6 @@
 import type { Log } from "../lib/log.ts";
 import type { RunSummary } from "../lib/pipeline/run.ts";
+import { redact } from "../lib/redact.ts";
 import { writeStdout } from "../lib/stdout.ts";
 
 /** The `--json` object: one line, last on stdout. */
@@ -8,11 +9,12 @@ export function jsonSummary(summary: RunSummary) {
     runId: summary.runId,
     status: summary.status,
     exitCode: summary.exitCode,
-    stopReason: summary.stopReason,
+    // Reasons quote errors, which may quote a provider: no secret goes to stdout (logs are redacted as they are written).
+    stopReason: summary.stopReason && redact(summary.stopReason),
     services: summary.services,
     badLines: summary.badLines,
     quarantined: summary.quarantined,
-    failures: summary.failures,
+    failures: summary.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
     misses: summary.misses,
     missesByStage: summary.missesByStage,
     ...(summary.missesEstimate ? { missesEstimate: summary.missesEstimate } : {}),

@@ -127,9 +127,10 @@ const ownSignalWords = new Set(["run", "map", "preflight"]);
 
 /**
  * With `--json`, Ctrl-C or SIGTERM ends every other task with its one object too (`{status:
- * "interrupted", exitCode}`), exit 130 or 143. Without it they keep the default action, which
- * stops them at once; a listener waits for the event loop to turn (an export streams in chunks,
- * so that is well under a second).
+ * "interrupted", exitCode}`), exit 130 or 143. Without it export, diff and check still exit
+ * 130 or 143 (they install the same listener as they start); the other tasks keep the default
+ * action, which stops them at once. A listener waits for the event loop to turn (an export
+ * streams in chunks, so that is well under a second).
  */
 function interruptedWithJson(name: string): void {
   if (ownSignalWords.has(name)) return;

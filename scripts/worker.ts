@@ -4,10 +4,10 @@ import { errorMessage } from "../lib/errors.ts";
 import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection, type QueueSettings } from "../lib/queue/connection.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
-import { createRedisJournal, currentJob } from "../lib/queue/journal.ts";
+import { createRedisJournal, currentJob, type RedisJournal } from "../lib/queue/journal.ts";
 import { startQueueWorker, type QueueWorker } from "../lib/queue/worker.ts";
-import { createRuntime } from "../lib/runtime.ts";
-import { onStopSignal } from "../lib/signals.ts";
+import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import { onStopSignal, type StopSignal } from "../lib/signals.ts";
 import { writeStdout } from "../lib/stdout.ts";
 import { createTracing } from "../lib/tracing.ts";
 import { positiveInt, sharedArgs } from "./_args.ts";
@@ -41,8 +41,10 @@ const task = defineTask({
     const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });
     const jobs = countJobs(worker);
     log.info(`worker ${process.pid}: queue ${settings.name} on ${settings.url.replace(/\/\/[^@/]*@/, "//***@")}, ${config.concurrency} at once, data ${config.dataDir}, ${config.model}`);
+    const summary = (fields: { status: string; exitCode: number; signal: string; outcome: string }) => `${JSON.stringify({ ...fields, worker: `${hostname()}:${process.pid}`, queue: settings.name, jobs, totals: rt.recorder.totals() })}\n`;
     // A second signal exits at once; held jobs then return through stalled-job detection.
-    const signal = await new Promise<string>((resolve) => onStopSignal(resolve));
+    const exitNow = (code: number) => void exitAtOnce({ rt, journal, code, summary: args.json ? summary : undefined });
+    const signal = await new Promise<string>((resolve) => onStopSignal(resolve, exitNow));
     log.info(`worker ${process.pid}: ${signal}: finishing held jobs (up to ${graceMs / 1000} s)`);
     const outcome = await worker.close(graceMs).catch((error) => (log.warn(errorMessage(error)), "released" as const));
     if (outcome === "released") log.warn(`worker ${process.pid}: grace period over; held jobs put back on the queue`);
@@ -50,10 +52,23 @@ const task = defineTask({
     budget.close();
     await rt.close();
     connection.disconnect();
-    if (args.json) await writeStdout(`${JSON.stringify({ status: "stopped", exitCode: 0, worker: `${hostname()}:${process.pid}`, queue: settings.name, signal, outcome, jobs, totals: rt.recorder.totals() })}\n`);
+    if (args.json) await writeStdout(summary({ status: "stopped", exitCode: 0, signal, outcome }));
     return 0;
   },
 });
+
+/**
+ * A second signal: the requests still on the wire go to the journal as failed calls (they were
+ * sent; the run's ledger counts them), waited for a second at most; then the `--json` summary, and exit.
+ */
+async function exitAtOnce(options: { rt: Runtime; journal: RedisJournal; code: number; summary?: (fields: { status: string; exitCode: number; signal: StopSignal; outcome: string }) => string }): Promise<never> {
+  const { rt, journal, code } = options;
+  rt.recorder.abandonOpen();
+  await Promise.race([journal.flush(), Bun.sleep(1000)]);
+  const signal: StopSignal = code === 130 ? "SIGINT" : "SIGTERM";
+  if (options.summary) await Promise.race([writeStdout(options.summary({ status: "interrupted", exitCode: code, signal, outcome: "abandoned" })), Bun.sleep(1000)]);
+  process.exit(code);
+}
 
 /**
  * A worker's `rpm`/`tpm` hold over every worker of the queue: without a store of its own

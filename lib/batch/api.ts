@@ -48,7 +48,8 @@ function failureOf(error: unknown): string {
   const { status, data, response } = error as { status?: number; data?: { error?: { message?: unknown } }; response?: Response };
   if (!status) return (error as Error).message.split("\n")[0] ?? "error";
   const words = typeof data?.error?.message === "string" ? ` ${data.error.message}` : "";
-  const requestId = requestIdOf(response?.headers);
+  const id = requestIdOf(response?.headers);
+  const requestId = id && redact(id);
   return `HTTP ${status}${words}${requestId ? ` (request id ${requestId})` : ""}`;
 }
 

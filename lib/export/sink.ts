@@ -36,6 +36,9 @@ export function openSink(path: string): Sink {
   if (!toStdout) removeStaleTemps(path);
   // stdout is never ended, so a writer that waits for "finish" (exceljs) gets a pass-through.
   const stream: Writable = toStdout ? toStdoutStream() : createWriteStream(temp);
+  // A process that exits before the commit (Ctrl-C, SIGTERM: lib/signals.ts exits 130 or 143) takes its temp file with it.
+  const removeTemp = () => rmSync(temp, { force: true });
+  if (!toStdout) process.once("exit", removeTemp);
   let pending: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -64,11 +67,13 @@ export function openSink(path: string): Sink {
       if (!stream.writableEnded) stream.end();
       if (!stream.writableFinished) await once(stream, "finish");
       commitTemp(temp, path);
+      process.off("exit", removeTemp);
     },
     abort() {
       if (toStdout) return;
       stream.destroy();
-      rmSync(temp, { force: true });
+      removeTemp();
+      process.off("exit", removeTemp);
     },
   };
 }
