@@ -1,12 +1,8 @@
 import { SAError } from "./errors.ts";
+import { fsReason } from "./fs-reason.ts";
 
 /** The errors of a disk that takes no more writes. */
-const diskCodes: Record<string, string> = {
-  ENOSPC: "no space left on the device",
-  EDQUOT: "disk quota exceeded",
-  EROFS: "read-only file system",
-  EIO: "input/output error",
-};
+const diskCodes = new Set(["ENOSPC", "EDQUOT", "EROFS", "EIO"]);
 
 /**
  * A failed write of the tool's own files (an output, a journal, a quarantine, an export) as one
@@ -14,7 +10,7 @@ const diskCodes: Record<string, string> = {
  */
 export function diskError(error: unknown, after: string): SAError | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (error instanceof SAError || !code || !(code in diskCodes)) return undefined;
+  if (error instanceof SAError || !code || !diskCodes.has(code)) return undefined;
   const path = (error as NodeJS.ErrnoException).path;
-  return new SAError("E_WRITE", `cannot write ${path ?? "to the disk"}: ${diskCodes[code]}; ${after}`, { cause: error });
+  return new SAError("E_WRITE", `cannot write ${path ?? "to the disk"}: ${fsReason(error)}; ${after}`, { cause: error });
 }

@@ -7,6 +7,7 @@ import { SAError } from "./errors.ts";
 import { breakStaleLock, lockAgeMs, lockOwner, readLock, tryLock, unlock } from "./file-lock.ts";
 import type { Log } from "./log.ts";
 import { ownerGone, pidAlive } from "./process-alive.ts";
+import { fsReason } from "./fs-reason.ts";
 
 /**
  * A run owns its output: `<output>.lock` names the process that writes it. The lock is created
@@ -48,19 +49,6 @@ export function outputFile(output: string): string {
   }
 }
 
-const why = (error: unknown) => {
-  const code = (error as NodeJS.ErrnoException).code;
-  const reasons: Record<string, string> = {
-    EACCES: "permission denied",
-    EPERM: "permission denied",
-    EROFS: "read-only file system",
-    ENOTDIR: "a parent is a file, not a folder",
-    EEXIST: "a parent is a file, not a folder",
-    EISDIR: "it is a folder",
-    ENOSPC: "no space left on the device",
-  };
-  return reasons[code ?? ""] ?? `${code ?? "error"}: ${(error as Error).message}`;
-};
 
 const unwritable = (output: string, reason: string, cause?: unknown) =>
   new SAError("E_USAGE", `--output ${output}: cannot be written (${reason})`, { cause });
@@ -76,14 +64,14 @@ export function checkOutputWritable(output: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (error) {
-    throw unwritable(output, `cannot create folder ${dir}: ${why(error)}`, error);
+    throw unwritable(output, `cannot create folder ${dir}: ${fsReason(error)}`, error);
   }
   if (!statSync(dir).isDirectory()) throw unwritable(output, `${dir} is a file, not a folder`);
   try {
     accessSync(dir, constants.W_OK);
     if (existsSync(output)) accessSync(output, constants.W_OK);
   } catch (error) {
-    throw unwritable(output, why(error), error);
+    throw unwritable(output, fsReason(error), error);
   }
 }
 
@@ -100,7 +88,7 @@ function tryCreate(lock: string, owner: LockOwner, output: string): boolean {
   try {
     return tryLock(lock, `${JSON.stringify(owner)}\n`);
   } catch (error) {
-    throw unwritable(output, `cannot create ${lock}: ${why(error)}`, error);
+    throw unwritable(output, `cannot create ${lock}: ${fsReason(error)}`, error);
   }
 }
 

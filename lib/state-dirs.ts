@@ -1,21 +1,9 @@
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SAError } from "./errors.ts";
+import { fsReason } from "./fs-reason.ts";
 import type { Config } from "./schema/config.ts";
 
-const reasons: Record<string, string> = {
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  EROFS: "read-only file system",
-  ENOTDIR: "a parent is a file, not a folder",
-  EEXIST: "a parent is a file, not a folder",
-  ENOSPC: "no space left on the device",
-  EDQUOT: "disk quota exceeded",
-};
-const why = (error: unknown) => {
-  const code = (error as NodeJS.ErrnoException).code ?? "";
-  return reasons[code] ?? (error as Error).message;
-};
 
 /** A probe left half-written by a full disk goes; where there is nothing to remove, there is nothing to do. */
 function removeQuietly(path: string): void {
@@ -48,7 +36,7 @@ export function checkStateWritable(config: Pick<Config, "ledger" | "quarantineDi
     rmSync(probe, { force: true });
   } catch (error) {
     removeQuietly(probe);
-    throw new SAError("E_CONFIG", `ledger ${config.ledger.path}: folder ${ledgerDir} cannot be written (${why(error)}); run from a writable folder or set ledger.path (SA_LEDGER__PATH)`, { cause: error });
+    throw new SAError("E_CONFIG", `ledger ${config.ledger.path}: folder ${ledgerDir} cannot be written (${fsReason(error)}); run from a writable folder or set ledger.path (SA_LEDGER__PATH)`, { cause: error });
   }
   // The quarantine's folder is made only when something is quarantined: its nearest folder must take it.
   const holder = nearestExisting(config.quarantineDir);
@@ -56,6 +44,6 @@ export function checkStateWritable(config: Pick<Config, "ledger" | "quarantineDi
     if (!statSync(holder).isDirectory()) throw Object.assign(new Error(`${holder} is a file`), { code: "ENOTDIR" });
     accessSync(holder, constants.W_OK);
   } catch (error) {
-    throw new SAError("E_CONFIG", `quarantineDir ${config.quarantineDir}: cannot be written (${why(error)}); set quarantineDir (SA_QUARANTINE_DIR)`, { cause: error });
+    throw new SAError("E_CONFIG", `quarantineDir ${config.quarantineDir}: cannot be written (${fsReason(error)}); set quarantineDir (SA_QUARANTINE_DIR)`, { cause: error });
   }
 }
