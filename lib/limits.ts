@@ -198,10 +198,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
     },
     observe(headers, status, endpoint = "") {
       slowDown(status);
-      // Any other answer the retry layer retries (a 5xx, 408, 409, 425) is a request sent again:
-      // it takes the next call's place under the RPM limit, as a 429's retry does (after a call's
-      // last attempt nothing follows, and the pace gives up one request: the safe side). Tokens are
-      // not charged: such an answer is not billed.
+      // Any other answer the retry layer retries (5xx, 408, 409, 425) takes the next call's place
+      // under the RPM limit, as a 429's retry does (after a last attempt the pace just gives up a
+      // request: the safe side). Tokens are not charged: such an answer is not billed.
       if (status !== 429 && retryStatusCodes.includes(status)) requests?.resend?.();
       const pauseMs = pauseAskedMs(headers, status);
       // A wait too long to be waited (a spent daily quota) fails that call instead: the others go on.
