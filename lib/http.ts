@@ -3,8 +3,6 @@ import { SAError, errorMessage } from "./errors.ts";
 import { redact } from "./redact.ts";
 import { retryStatusCodes } from "./retry-status.ts";
 
-export { retryStatusCodes };
-
 export interface RetryOptions {
   /** Attempts in all, the first included. @default 6 */
   attempts: number;

@@ -3,7 +3,8 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
-import { defaultMaxWaitMs, parseResetMs, retryAfterMs, retryStatusCodes } from "./http.ts";
+import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
+import { retryStatusCodes } from "./retry-status.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
 
 export interface LimiterOptions {

@@ -2,7 +2,8 @@ import { ofetch, type $Fetch } from "ofetch";
 import { openaiApiKey } from "../../providers/openai.ts";
 import { z } from "zod";
 import { SAError } from "../errors.ts";
-import { plainRetryDelay, refuseLongWaits, requestIdOf, retryStatusCodes } from "../http.ts";
+import { plainRetryDelay, refuseLongWaits, requestIdOf } from "../http.ts";
+import { retryStatusCodes } from "../retry-status.ts";
 import { redact } from "../redact.ts";
 
 /** A batch as the OpenAI Batch API describes it (the fields we read). */
