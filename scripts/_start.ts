@@ -20,7 +20,7 @@ const interruptedAtStart = (signal: StopSignal) => `${JSON.stringify({ status: "
  */
 export async function startTask(name: string, source: () => Promise<{ default: Task<any> }>, rawArgs = process.argv.slice(2)): Promise<never> {
   // A Ctrl-C while run's or map's code loads exits 130 too (they install the same as they start, once).
-  // export, diff, check and preflight install it as they start; the others keep the default action.
+  // runTask installs it for export, diff and check (every task with --json), preflight as it starts; the others keep the default action.
   if (name === "run" || name === "map") exitOnSignal(process.exit, { lastWords: rawArgs.includes("--json") ? interruptedAtStart : undefined });
   const choice = (bundledTasks as readonly string[]).includes(name) ? loadTaskBundle<Task<any>>(name) : undefined;
   // Both ways await here, so even a --verbose stack trace reads the same.

@@ -124,18 +124,20 @@ function refuseBadArgs(rawArgs: string[], args: ArgsDef, logFormat: string | und
 
 /** Tasks that say themselves how a signal ended them (run and map their summary, preflight its checks). */
 const ownSignalWords = new Set(["run", "map", "preflight"]);
+/** Tasks that exit 130 or 143 on a signal without `--json` too (the README's exit codes); the others keep the default action. */
+const signalExits = new Set(["export", "diff", "check"]);
 
 /**
- * With `--json`, Ctrl-C or SIGTERM ends every other task with its one object too (`{status:
- * "interrupted", exitCode}`), exit 130 or 143. Without it export, diff and check still exit
- * 130 or 143 (they install the same listener as they start); the other tasks keep the default
- * action, which stops them at once. A listener waits for the event loop to turn (an export
+ * Ctrl-C or SIGTERM ends export, diff and check with exit 130 or 143 (an export's temp file goes
+ * with it, lib/export/sink.ts), and with `--json` every other task too, with its one object
+ * (`{status: "interrupted", exitCode}`). A listener waits for the event loop to turn (an export
  * streams in chunks, so that is well under a second).
  */
-function interruptedWithJson(name: string): void {
+function exitOnSignalFor(name: string, json: boolean): void {
   if (ownSignalWords.has(name)) return;
   const words = (signal: StopSignal) => `${JSON.stringify({ status: "interrupted", exitCode: signalExitCode(signal), stopReason: `${signal} received` })}\n`;
-  exitOnSignal(process.exit, { lastWords: words });
+  if (json) exitOnSignal(process.exit, { lastWords: words });
+  else if (signalExits.has(name)) exitOnSignal();
 }
 
 /** Says why a task failed: one line, the stack with --verbose, --json's object. Returns the exit code. */
@@ -176,7 +178,7 @@ export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = proces
       code = 0;
     } else {
       refuseBadArgs(rawArgs, task.args, format);
-      if (rawArgs.includes("--json")) interruptedWithJson(task.meta.name);
+      exitOnSignalFor(task.meta.name, rawArgs.includes("--json"));
       let exit = 0;
       await runCommand(
         defineCommand({

@@ -8,7 +8,6 @@ import { countByCheck, createChecker } from "../lib/review/checker.ts";
 import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
-import { exitOnSignal } from "../lib/signals.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
 
@@ -36,8 +35,6 @@ const task = defineTask({
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
-    // Ctrl-C or SIGTERM: exit 130 or 143, as the README's exit codes say.
-    exitOnSignal();
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     const config = await load();
     if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);

@@ -7,7 +7,6 @@ import { diffFiles } from "../lib/review/diff-files.ts";
 import { diffHtml, diffMarkdown, diffText } from "../lib/review/diff-render.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
-import { exitOnSignal } from "../lib/signals.ts";
 import { defineTask, runTask } from "./_task.ts";
 
 const task = defineTask({
@@ -21,8 +20,6 @@ const task = defineTask({
     ...commonArgs,
   },
   async run({ args, config }) {
-    // Ctrl-C or SIGTERM: exit 130 or 143 (a report being written to a file leaves no temp file).
-    exitOnSignal();
     // diff needs no config; one named with --config is still checked, so a wrong path or a bad file is not passed over.
     if (args.config !== undefined) await config();
     const format = args.format ?? "text";

@@ -9,7 +9,7 @@ import { formatCount } from "../lib/export/run-details.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
-import { exitOnSignal, signalExitCode } from "../lib/signals.ts";
+import { signalExitCode } from "../lib/signals.ts";
 import { stdoutClosed, writeStdout } from "../lib/stdout.ts";
 
 const task = defineTask({
@@ -25,9 +25,6 @@ const task = defineTask({
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
-    // Ctrl-C or SIGTERM stops the export with exit 130 or 143, --json or not (runTask installs it
-    // first with --json, with its object); its temp file goes (sink.ts), the earlier file stays.
-    exitOnSignal();
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     if (!args.output) throw new SAError("E_USAGE", "--output is required (a file, or - for stdout)");
     // A summary line after a CSV, an XLSX or an HTML page on stdout would corrupt the export.
