@@ -4,7 +4,6 @@ import { SAError } from "./errors.ts";
 import { fsReason } from "./fs-reason.ts";
 import type { Config } from "./schema/config.ts";
 
-
 /** A probe left half-written by a full disk goes; where there is nothing to remove, there is nothing to do. */
 function removeQuietly(path: string): void {
   try {

@@ -99,4 +99,3 @@ function onFailure(run: EngineRun<unknown>, serviceId: string, error: unknown): 
   rt.quarantine.add({ kind: "service", serviceId, stage, reason: errorMessage(error) });
   return true;
 }
-
