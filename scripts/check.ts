@@ -1,6 +1,5 @@
 #!/usr/bin/env bun
-import { existsSync } from "node:fs";
-import { loadDataset } from "../lib/data.ts";
+import { readerData } from "../lib/export/reader-data.ts";
 import { SAError } from "../lib/errors.ts";
 import { openEvolutions } from "../lib/export/source.ts";
 import { summarise } from "../lib/export/summary.ts";
@@ -30,16 +29,14 @@ const task = defineTask({
   meta: taskMeta.check,
   args: {
     input: sharedArgs.input,
-    data: { type: "string", description: "Data folder: the roles expected and the catalogues' items" },
+    data: { type: "string", description: "Data folder: the roles expected and the catalogues' items (default: config dataDir)" },
     strict: { ...sharedArgs.strict, description: "Warnings fail too (exit 1), as errors do" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     const config = await load();
-    if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
-    // Names and catalogues only: the prompt files the config names are run's, not needed here.
-    const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
+    const data = await readerData(config);
     const source = await openEvolutions(args.input);
     const checker = createChecker(config.checks);
     try {

@@ -1,7 +1,6 @@
 #!/usr/bin/env bun
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadDataset } from "../lib/data.ts";
+import { readerData } from "../lib/export/reader-data.ts";
 import { SAError } from "../lib/errors.ts";
 import { diskError } from "../lib/disk-error.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
@@ -20,7 +19,7 @@ const task = defineTask({
     format: { type: "string", alias: "f", description: `${formats.join(" | ")} (default: the output's extension)` },
     view: { type: "string", description: "features | services | mappings | narrative | all (HTML is always all)" },
     title: { type: "string", description: "Title of the Markdown or HTML report" },
-    data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items" },
+    data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items (default: config dataDir)" },
     bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark" },
     ...commonArgs,
   },
@@ -35,9 +34,7 @@ const task = defineTask({
     const format = formatOf(args.output, args.format);
     const views = viewsOf(format, args.view);
     const config = await load();
-    if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
-    // Names and catalogues only: the prompt files the config names are run's, not needed here.
-    const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
+    const data = await readerData(config);
     const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks }).catch((error: unknown) => {
       if (args.output === "-" && stdoutClosed()) return undefined;
       throw diskError(error, `${args.output} is left as it was`) ?? error;
