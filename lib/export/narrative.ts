@@ -1,3 +1,4 @@
+import { gapsOf } from "../pipeline/gaps.ts";
 import { roleOf, type Feature, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
 import { facetValue, itemName, roleName, type CatalogueInfo, type Labels } from "./labels.ts";
 import { byRoleThenName } from "./views.ts";
@@ -69,10 +70,15 @@ function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
   return out;
 }
 
+/** Said with a service's gaps (`meta.models.incomplete`), in the narrative of every report. */
+export const leftEmptyWhy = "(answers stayed invalid; run again to ask again)";
+
 /** One service as a document: per plateau its description, features by role, then mapped items. */
 export function narrativeMarkdown(labels: Labels, e: ServiceEvolution): string {
   const out = [`## ${md(e.service.name)} (${md(e.service.service_id)})`, ""];
   if (e.service.description) out.push(md(e.service.description), "");
+  const gaps = gapsOf(e.meta.models);
+  if (gaps) out.push(`*Left empty* ${leftEmptyWhy}: ${md(gaps)}`, "");
   for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) out.push(...plateauMarkdown(labels, p), "");
   return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd()}\n\n`;
 }

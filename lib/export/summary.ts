@@ -1,4 +1,5 @@
 import type { Dataset } from "../data.ts";
+import { GAPS_KEY, gapsOf } from "../pipeline/gaps.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { labelsFromData, learnLabels, type Labels } from "./labels.ts";
 import type { EvolutionSource } from "./source.ts";
@@ -13,6 +14,8 @@ export interface RunInfo {
   /** The earliest `meta.created`, the date the report and the workbook carry. */
   created: string;
   catalogueHashes: string[];
+  /** Service id → the parts its line names as left empty (answers that stayed invalid), in file order. */
+  incomplete: Map<string, string>;
 }
 
 export interface Trajectory {
@@ -41,7 +44,7 @@ export type Observer = (e: ServiceEvolution) => void;
 
 function emptySummary(data?: Dataset): Summary {
   return {
-    run: { runIds: [], models: new Map(), created: "", catalogueHashes: [] },
+    run: { runIds: [], models: new Map(), created: "", catalogueHashes: [], incomplete: new Map() },
     labels: labelsFromData(data),
     totals: { services: 0, plateaus: 0, features: 0, mappings: 0 },
     services: [],
@@ -54,10 +57,13 @@ function emptySummary(data?: Dataset): Summary {
 
 const addOnce = <T>(list: T[], value: T) => !list.includes(value) && list.push(value);
 
-/** `meta.models` also carries the resume fingerprint of each service (lib/fingerprint.ts): not a model. */
-const notModels = new Set(["fingerprint"]);
+/** `meta.models` also carries the resume fingerprint of each service (lib/fingerprint.ts) and its gaps (lib/pipeline/gaps.ts): not models. */
+const notModels = new Set(["fingerprint", GAPS_KEY]);
 
-function addRun(run: RunInfo, meta: ServiceEvolution["meta"]): void {
+function addRun(run: RunInfo, e: ServiceEvolution): void {
+  const { meta } = e;
+  const gaps = gapsOf(meta.models);
+  if (gaps) run.incomplete.set(e.service.service_id, gaps);
   addOnce(run.runIds, meta.run_id);
   if (meta.catalogue_hash) addOnce(run.catalogueHashes, meta.catalogue_hash);
   if (!run.created || meta.created < run.created) run.created = meta.created;
@@ -101,7 +107,7 @@ export async function summarise(source: EvolutionSource, options: { data?: Datas
   for await (const e of source.read()) {
     s.totals.services++;
     s.services.push({ id: e.service.service_id, name: e.service.name });
-    addRun(s.run, e.meta);
+    addRun(s.run, e);
     learnLabels(s.labels, e);
     addPlateaus(s, e);
     for (const observe of options.observers ?? []) observe(e);

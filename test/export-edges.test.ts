@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import ExcelJS from "exceljs";
+import { marked } from "marked";
+import { runScript, tempDir } from "./helpers.ts";
+import { syntheticEvolutions, type EvolutionLine } from "./support/evolutions.ts";
+
+// What a reader of the exports sees when the model's text or the run is out of the ordinary.
+
+let dir: string;
+let cleanup: () => void;
+let lines: EvolutionLine[];
+
+beforeAll(async () => {
+  ({ dir, cleanup } = tempDir("sa-export-edges-"));
+  ({ lines } = await syntheticEvolutions(dir));
+});
+afterAll(() => cleanup());
+
+const read = (name: string) => readFileSync(join(dir, name), "utf8");
+/** `lines` changed by `edit`, written as `name`. */
+function variant(name: string, edit: (lines: EvolutionLine[]) => void): string {
+  const copy = structuredClone(lines);
+  edit(copy);
+  writeFileSync(join(dir, name), copy.map((l) => `${JSON.stringify(l)}\n`).join(""));
+  return name;
+}
+const exportOf = (input: string, output: string, ...args: string[]) => runScript("export", ["--input", input, "--output", output, ...args], { cwd: dir });
+
+async function runSheet(path: string): Promise<Array<[string, unknown]>> {
+  const book = new ExcelJS.Workbook();
+  await book.xlsx.readFile(join(dir, path));
+  const rows: Array<[string, unknown]> = [];
+  book.getWorksheet("run")!.eachRow((row, i) => void (i > 1 && rows.push([String(row.getCell(1).value), row.getCell(2).value])));
+  return rows;
+}
+
+describe("a service with parts left empty (answers that stayed invalid)", () => {
+  test("is named in the run details and its narrative, and its gaps are never listed as a model", async () => {
+    const input = variant("gaps.jsonl", (ls) => {
+      const meta = ls[1]!.meta as unknown as { models: Record<string, string> };
+      meta.models.incomplete = "features Enhanced, mapping Foundational applications";
+      ls[1]!.plateaus[1]!.features = [];
+    });
+    const id = lines[1]!.service.service_id;
+    for (const ext of ["md", "json", "html", "xlsx"]) expect((await exportOf(input, `gaps.${ext}`)).code).toBe(0);
+    const json = JSON.parse(read("gaps.json")) as { run: { models: Record<string, string[]>; incomplete: Record<string, string> } };
+    expect(Object.keys(json.run.models).sort()).toEqual(["descriptions", "features", "mapping"]);
+    expect(json.run.incomplete).toEqual({ [id]: "features Enhanced, mapping Foundational applications" });
+    const details = await runSheet("gaps.xlsx");
+    expect(details.find(([k]) => k === "Models")![1]).not.toContain("incomplete");
+    expect(details.find(([k]) => k === "Incomplete services")![1]).toBe(1);
+    expect(details.find(([k]) => k === "Left empty")![1]).toBe(`${id}: features Enhanced, mapping Foundational applications`);
+    const md = read("gaps.md");
+    expect(md).not.toMatch(/Models:\*\* .*incomplete/);
+    expect(md).toContain("- **Incomplete services:** 1");
+    const at = md.indexOf(`(${id})`);
+    const section = md.slice(at, md.indexOf("#### 1.", at));
+    expect(section).toContain("*Left empty* (answers stayed invalid; run again to ask again): features Enhanced, mapping Foundational applications");
+    const html = read("gaps.html");
+    expect(html).toContain("Left empty</strong> (answers stayed invalid; run again to ask again): features Enhanced, mapping Foundational applications");
+    expect(html).not.toMatch(/<dt>Models<\/dt><dd>[^<]*incomplete/);
+  });
+
+  test("a file without gaps says none", async () => {
+    expect((await exportOf("evolutions.jsonl", "whole.xlsx")).code).toBe(0);
+    const details = await runSheet("whole.xlsx");
+    expect(details.find(([k]) => k === "Incomplete services")![1]).toBe(0);
+    expect(details.some(([k]) => k === "Left empty")).toBe(false);
+  });
+});
