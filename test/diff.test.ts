@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { marked } from "marked";
 import { root, runScript, tempDir } from "./helpers.ts";
 import { syntheticEvolutions } from "./support/evolutions.ts";
 
@@ -94,6 +95,37 @@ describe("diff", () => {
     expect(renamed).toContain(`feature_id: ${after.id} → ZZZZZ9`);
     expect(renamed).toContain(`facets changed: ${before.mapping} (interface: UI → API)`);
     expect(await proc.exited).toBe(1);
+  });
+
+  test("a service renamed and nothing else: the old and the new name in every format", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    line.service.name = "Bins, renamed";
+    writeFileSync(join(dir, "renamed.jsonl"), `${JSON.stringify(line)}\n`);
+    const first = join(dir, "first.jsonl");
+    writeFileSync(first, `${readFileSync(oldFile, "utf8").split("\n")[0]!}\n`);
+    const json = await diff(first, "renamed.jsonl", "--json");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).details).toEqual([{ service_id: "A", name: "Bins, renamed", status: "changed", changes: { name: { old: "Bin collection", new: "Bins, renamed" } }, plateaus: [] }]);
+    expect((await diff(first, "renamed.jsonl")).stdout).toContain('~ A Bins, renamed\n  name "Bin collection"→"Bins, renamed"');
+    await diff(first, "renamed.jsonl", "--format", "md", "--output", "renamed.md");
+    expect(readFileSync(join(dir, "renamed.md"), "utf8")).toContain("- Name was: Bin collection\n- Name is: Bins, renamed");
+    await diff(first, "renamed.jsonl", "--format", "html", "--output", "renamed.html");
+    expect(readFileSync(join(dir, "renamed.html"), "utf8")).toContain("<ul><li>Name was: Bin collection<br>Name is: Bins, renamed</li></ul>");
+  });
+
+  test("the md report shows the model's text as written once rendered (GFM)", async () => {
+    const [a, b] = readFileSync(oldFile, "utf8").split("\n").map((l) => l && JSON.parse(l));
+    const said = ["- Crews & R&amp;D", "1. ~~Routes~~ planned"];
+    const changed = structuredClone(a);
+    changed.plateaus[0].service_description = said[0];
+    changed.plateaus[0].features[0].description = said[1];
+    writeFileSync(join(dir, "said-old.jsonl"), `${JSON.stringify(a)}\n${JSON.stringify(b)}\n`);
+    writeFileSync(join(dir, "said-new.jsonl"), `${JSON.stringify(changed)}\n${JSON.stringify(b)}\n`);
+    expect((await diff("said-old.jsonl", "said-new.jsonl", "--format", "md", "--output", "said.md")).code).toBe(1);
+    const html = await marked.parse(readFileSync(join(dir, "said.md"), "utf8"), { gfm: true });
+    const text = html.replace(/<[^>]+>/g, " ").replace(/&amp;/g, "&").replace(/\s+/g, " ");
+    expect(said.filter((s) => !text.includes(s))).toEqual([]);
+    expect(html.match(/<(del|ol)\b/g)).toBeNull();
   });
 
   test("bad input exits 2, naming the file and line", async () => {

@@ -70,3 +70,49 @@ describe("a service with parts left empty (answers that stayed invalid)", () => 
     expect(details.some(([k]) => k === "Left empty")).toBe(false);
   });
 });
+
+/** The text a browser shows for `html`: tags out, entities decoded, white space as one space. */
+const shown = (html: string) =>
+  html
+    .replace(/<[^>]+>/g, " ")
+    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => (e[0] === "#" ? String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : ({ amp: "&", lt: "<", gt: ">", quot: '"' } as Record<string, string>)[e] ?? m))
+    .replace(/\s+/g, " ");
+
+describe("Markdown: the model's text reads as written once rendered (GFM)", () => {
+  // Each would start a list, a rule, a code block or a heading, strike text or decode an entity.
+  const texts = {
+    plateau: "- starts like a bullet, with R&amp;D and &copy;",
+    plateau2: "---",
+    plateau3: "    indented like code, then ~~~",
+    name: "1. Numbered ~~struck~~",
+    description: "2030. A year to remember",
+    description2: "+ plus, and costs $5 or $10",
+    description3: "===",
+    justification: "~~gone~~ &lt;b&gt;",
+  };
+
+  test("in the narrative and the tables", async () => {
+    const input = variant("marks.jsonl", (ls) => {
+      const [p1, p2, p3] = ls[0]!.plateaus;
+      p1!.service_description = texts.plateau;
+      p2!.service_description = texts.plateau2;
+      p3!.service_description = texts.plateau3;
+      const [f1, f2, f3] = p1!.features;
+      Object.assign(f1!, { name: texts.name, description: texts.description });
+      f1!.score.justification = texts.justification;
+      f2!.description = texts.description2;
+      f3!.description = texts.description3;
+    });
+    expect((await exportOf(input, "marks.md")).code).toBe(0);
+    const md = read("marks.md");
+    // The narrative and the tables apart: each holds every text once.
+    const parts = { narrative: md.slice(0, md.indexOf("\n## Features")), tables: md.slice(md.indexOf("\n## Features")) };
+    for (const [part, source] of Object.entries(parts)) {
+      const html = await marked.parse(source, { gfm: true });
+      const text = shown(html);
+      expect({ part, lost: Object.values(texts).filter((said) => !text.includes(said.trim())) }).toEqual({ part, lost: [] });
+      expect({ part, markup: html.match(/<(hr|pre|del|ol|code)\b/g) }).toEqual({ part, markup: null });
+    }
+    expect(md.match(/^# /gm)).toHaveLength(1);
+  });
+});

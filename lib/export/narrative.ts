@@ -44,8 +44,19 @@ export function mappedItems(labels: Labels, p: PlateauResult): MappedItem[] {
   return items;
 }
 
-/** Markdown's markup characters escaped and lines joined: the model's text is shown, never run as markup. */
-export const md = (text: string) => text.replace(/([\\`*_[\]<>|#])/g, "\\$1").replace(/\s*\n\s*/g, " ");
+/**
+ * The model's text as Markdown that shows it as written, never runs it as markup, on one line:
+ * inline markup (GFM's `~~` and GitHub's `$` maths too) and `&` (an entity such as `&amp;`)
+ * escaped, and a start that would open a block (a list, a rule, a setext underline, an indented
+ * code block) escaped or trimmed, since a text may begin a paragraph or a list item's line.
+ */
+export const md = (text: string) =>
+  text
+    .trim()
+    .replace(/([\\`*_[\]<>|#&~$])/g, "\\$1")
+    .replace(/\s*\n\s*/g, " ")
+    .replace(/^[-+=]/, "\\$&")
+    .replace(/^(\d+)([.)])/, "$1\\$2");
 
 function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
   const out = [`### ${p.plateau}. ${md(p.plateau_name)}`, "", md(p.service_description || "(no description)"), ""];

@@ -1,4 +1,5 @@
 import { escapeXml as h } from "../export/charts.ts";
+import { md } from "../export/narrative.ts";
 import type { DiffReport } from "./diff-report.ts";
 import type { FacetChange, FeatureChange, PlateauDiff, ServiceDiff } from "./diff.ts";
 
@@ -45,12 +46,14 @@ export function diffText(r: DiffReport): string {
   if (!r.details.length) return `${lines.join("\n")}\nidentical\n`;
   for (const d of r.details) {
     lines.push("", `${d.status === "added" ? "+" : d.status === "removed" ? "-" : "~"} ${d.service_id} ${d.name}${d.status === "changed" ? "" : ` (service ${d.status})`}`);
+    if (d.changes) lines.push(`  name "${d.changes.name.old}"→"${d.changes.name.new}"`);
     for (const p of d.plateaus) lines.push(...plateauLines(p));
   }
   return `${lines.join("\n")}\n`;
 }
 
-const mdText = (s: string | number) => String(s).replace(/([\\`*_[\]<>|])/g, "\\$1").replace(/\s*\n\s*/g, " ");
+/** The export's Markdown escape (lib/export/narrative.ts): the text shows as written. */
+const mdText = (s: string | number) => md(String(s));
 
 function plateauMarkdown(p: PlateauDiff): string[] {
   const out = [`### ${mdText(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}`, ""];
@@ -71,6 +74,7 @@ export function diffMarkdown(r: DiffReport, title: string): string {
   const out = [`# ${mdText(title)}`, "", ...summaryLines(r).map((l) => `- ${l.replace(/\s+/, ": ")}`), ""];
   for (const d of r.details) {
     out.push(`## ${mdText(d.name)} (${mdText(d.service_id)})${d.status === "changed" ? "" : `: service ${d.status}`}`, "");
+    if (d.changes) out.push(`- Name was: ${mdText(d.changes.name.old)}`, `- Name is: ${mdText(d.changes.name.new)}`, "");
     for (const p of d.plateaus) out.push(...plateauMarkdown(p));
   }
   return `${out.join("\n").trimEnd()}\n`;
@@ -86,7 +90,8 @@ function serviceHtml(d: ServiceDiff): string {
     ];
     return `<h3>${h(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}</h3><ul>${items.join("")}</ul>`;
   });
-  return `<section><h2>${h(d.name)} <small>${h(d.service_id)}</small>${d.status === "changed" ? "" : ` (service ${d.status})`}</h2>${plateaus.join("")}</section>`;
+  const renamed = d.changes ? `<ul><li>Name was: ${h(d.changes.name.old)}<br>Name is: ${h(d.changes.name.new)}</li></ul>` : "";
+  return `<section><h2>${h(d.name)} <small>${h(d.service_id)}</small>${d.status === "changed" ? "" : ` (service ${d.status})`}</h2>${renamed}${plateaus.join("")}</section>`;
 }
 
 export function diffHtml(r: DiffReport, title: string): string {

@@ -93,6 +93,8 @@ export interface ServiceDiff {
   service_id: string;
   name: string;
   status: "added" | "removed" | "changed";
+  /** What changed of the service itself: its name (a changed service may have no plateau changed). */
+  changes?: { name: Change<string> };
   plateaus: PlateauDiff[];
 }
 
