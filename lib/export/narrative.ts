@@ -46,14 +46,15 @@ export function mappedItems(labels: Labels, p: PlateauResult): MappedItem[] {
 
 /**
  * The model's text as Markdown that shows it as written, never runs it as markup, on one line:
- * inline markup (GFM's `~~` and GitHub's `$` maths too) and `&` (an entity such as `&amp;`)
+ * inline markup (GFM's `~~` and GitHub's `$` maths too) and the `&` of an entity (`&amp;`)
  * escaped, and a start that would open a block (a list, a rule, a setext underline, an indented
  * code block) escaped or trimmed, since a text may begin a paragraph or a list item's line.
  */
 export const md = (text: string) =>
   text
     .trim()
-    .replace(/([\\`*_[\]<>|#&~$])/g, "\\$1")
+    .replace(/([\\`*_[\]<>|#~$])/g, "\\$1")
+    .replace(/&(?=#?[A-Za-z0-9]+;)/g, "\\&")
     .replace(/\s*\n\s*/g, " ")
     .replace(/^[-+=]/, "\\$&")
     .replace(/^(\d+)([.)])/, "$1\\$2");
