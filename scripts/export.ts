@@ -45,13 +45,14 @@ const task = defineTask({
       return signalExitCode("SIGPIPE");
     }
     if (!result.services && !result.badLines.length) log.warn(`input ${args.input} has no evolutions; the export lists none`);
+    for (const note of result.notes) log.warn(`${result.files.join(", ")}: ${note}`);
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     // Rows per view ("services" has one per service and plateau), not counts of services.
     const rows = Object.entries(result.rows).map(([k, v]) => `${k} ${formatCount(v)}`).join(", ");
     const bad = result.badLines.length ? `; ${result.badLines.length} bad lines skipped` : "";
     log.success(`exported ${formatCount(result.services)} services as ${format} to ${result.files.join(", ")}; rows: ${rows}${bad}`);
-    if (args.json) void writeStdout(`${JSON.stringify({ format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length })}\n`);
+    if (args.json) void writeStdout(`${JSON.stringify({ format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length, notes: result.notes })}\n`);
     return result.badLines.length ? 1 : 0;
   },
 });

@@ -116,3 +116,34 @@ describe("Markdown: the model's text reads as written once rendered (GFM)", () =
     expect(md.match(/^# /gm)).toHaveLength(1);
   });
 });
+
+describe("XLSX: a text longer than a cell holds", () => {
+  test("is cut to Excel's 32,767 characters with a note in the cell and one warning; the other formats keep it whole", async () => {
+    const long = `${"Carriage\r returns count once. ".repeat(1500)}THE END`;
+    const input = variant("long.jsonl", (ls) => {
+      ls[0]!.plateaus[0]!.features[0]!.description = long;
+      // 40,000 UTF-16 units: a cut at an odd place would split a pair and leave a lone surrogate.
+      ls[0]!.plateaus[0]!.service_description = "😀".repeat(20_000);
+    });
+    const result = await exportOf(input, "long.xlsx");
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/2 cells longer than the 32,767 characters Excel holds in a cell were cut/);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile(join(dir, "long.xlsx"));
+    // Excel counts the characters an _xHHHH_ escape stands for, as one each.
+    const cells: string[] = [];
+    book.eachSheet((sheet) => sheet.eachRow((row) => row.eachCell((cell) => void cells.push(String(cell.value)))));
+    expect(cells.filter((c) => c.includes("_xD83D_")).length).toBe(0);
+    for (const [i, c] of cells.entries()) cells[i] = c.replace(/_x[0-9A-F]{4}_/g, "?");
+    expect(Math.max(...cells.map((c) => c.length))).toBeLessThanOrEqual(32_767);
+    const cut = cells.filter((c) => c.includes("[cut: "));
+    expect(cut).toHaveLength(2);
+    // Each fills the cell, less a character or two where the note's count is shorter or a pair would split.
+    expect(cut.map((c) => c.length > 32_760)).toEqual([true, true]);
+    const kept = cut.find((c) => c.startsWith("Carriage"))!;
+    const note = / \[cut: ([\d,]+) more characters; the CSV, Markdown, HTML and JSON exports hold the whole text\]$/.exec(kept.slice(-120));
+    expect(Number(note?.[1]?.replace(/,/g, "")) + kept.length - note![0].length).toBe(long.length);
+    expect((await exportOf(input, "long.json")).code).toBe(0);
+    expect(JSON.parse(read("long.json")).features.some((f: { description: string }) => f.description === long)).toBe(true);
+  });
+});

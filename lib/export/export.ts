@@ -61,6 +61,8 @@ export interface ExportResult {
   files: string[];
   badLines: string[];
   findings?: Finding[];
+  /** What the reader should know of the file written (texts cut to fit an XLSX cell). */
+  notes: string[];
 }
 
 async function withSink<T>(path: string, write: (sink: Sink) => Promise<T>): Promise<T> {
@@ -87,13 +89,13 @@ async function writeCsvFiles(o: ExportOptions, source: EvolutionSource, tables: 
   return { rows, files };
 }
 
-function writeOne(o: ExportOptions, source: EvolutionSource, summary: Summary, tables: TableSpec[], findings: Finding[]): Promise<Record<string, number>> {
+function writeOne(o: ExportOptions, source: EvolutionSource, summary: Summary, tables: TableSpec[], extra: { findings: Finding[]; notes: string[] }): Promise<Record<string, number>> {
   return withSink(o.output, (sink) => {
     const common = { source, summary, tables, sink };
-    if (o.format === "xlsx") return writeXlsx(common);
+    if (o.format === "xlsx") return writeXlsx({ ...common, notes: extra.notes });
     if (o.format === "json") return writeJson(common);
     if (o.format === "md") return writeMarkdown({ ...common, narrative: o.views.includes("narrative"), title: o.title });
-    return writeHtml({ ...common, findings, title: o.title });
+    return writeHtml({ ...common, findings: extra.findings, title: o.title });
   });
 }
 
@@ -105,8 +107,9 @@ export async function exportEvolutions(o: ExportOptions): Promise<ExportResult> 
     const summary = await summarise(source, { data: o.data, observers: checker ? [checker.observe] : [] });
     const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (o.data?.roles ?? []).map((r) => r.role_id), dataPlateaus: o.data?.plateaus.map((pl) => pl.name) });
     const tables = tableSpecs(summary.labels, o.views);
-    const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, findings ?? []), files: [o.output] };
-    return { services: summary.totals.services, ...written, badLines: source.badLines, findings };
+    const notes: string[] = [];
+    const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, { findings: findings ?? [], notes }), files: [o.output] };
+    return { services: summary.totals.services, ...written, badLines: source.badLines, findings, notes };
   } finally {
     source.dispose();
   }
