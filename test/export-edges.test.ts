@@ -147,3 +147,19 @@ describe("XLSX: a text longer than a cell holds", () => {
     expect(JSON.parse(read("long.json")).features.some((f: { description: string }) => f.description === long)).toBe(true);
   });
 });
+
+describe("CSV: formula guard", () => {
+  test("a negative number stays a number; a text that starts like a formula is still guarded", async () => {
+    const input = variant("negative.jsonl", (ls) => {
+      const f = ls[0]!.plateaus[0]!.features[0]!;
+      const mapping = (f.mappings.applications as Array<{ facets: Record<string, unknown> }>)[0]!;
+      mapping.facets.criticality = -3;
+      mapping.facets.notes = "-3 then =SUM(A1)";
+    });
+    expect((await exportOf(input, "negative.csv", "--view", "mappings")).code).toBe(0);
+    const first = read("negative.mappings.applications.csv").split("\n").find((l) => l.includes("then =SUM"))!;
+    expect(first).toContain(",-3,");
+    expect(first).toContain(`"'-3 then =SUM(A1)"`);
+    expect(first).not.toContain("'-3,");
+  });
+});
