@@ -163,3 +163,25 @@ describe("CSV: formula guard", () => {
     expect(first).not.toContain("'-3,");
   });
 });
+
+describe("the run's date", () => {
+  test("a created date without an offset is UTC (the workbook's date is the same in every time zone); the earliest is found by time, not by text", async () => {
+    const input = variant("dates.jsonl", (ls) => {
+      ls[0]!.meta.created = "2026-01-01T05:00:00Z";
+      ls[1]!.meta.created = "2026-01-01T09:00:00+09:00";
+      for (const l of ls.slice(2)) l.meta.created = "2026-01-01T06:30:00.123456";
+    });
+    const utc = await runScript("export", ["--input", input, "--output", "utc.xlsx"], { cwd: dir, env: { TZ: "UTC" } });
+    const tokyo = await runScript("export", ["--input", input, "--output", "tokyo.xlsx"], { cwd: dir, env: { TZ: "Asia/Tokyo" } });
+    expect([utc.code, tokyo.code]).toEqual([0, 0]);
+    expect(readFileSync(join(dir, "utc.xlsx")).equals(readFileSync(join(dir, "tokyo.xlsx")))).toBe(true);
+    expect((await runSheet("utc.xlsx")).find(([k]) => k === "Created")![1]).toBe("2026-01-01T09:00:00+09:00");
+    const naive = variant("naive.jsonl", (ls) => {
+      for (const l of ls) l.meta.created = "2026-01-01T06:30:00.123456";
+    });
+    expect((await runScript("export", ["--input", naive, "--output", "naive.xlsx"], { cwd: dir, env: { TZ: "Asia/Tokyo" } })).code).toBe(0);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile(join(dir, "naive.xlsx"));
+    expect(book.created.toISOString()).toBe("2026-01-01T06:30:00.000Z");
+  });
+});

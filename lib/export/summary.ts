@@ -55,6 +55,19 @@ function emptySummary(data?: Dataset): Summary {
   };
 }
 
+/**
+ * A `meta.created` as a time: one without an offset (a naive Python `isoformat()`) is UTC, so the
+ * reports' date is the same in every time zone. NaN when it is not a date.
+ */
+export const instantOf = (created: string): number => Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(created) || !created.includes("T") ? created : `${created}Z`);
+
+/** Whether `created` comes before `earliest` (unset, or not a date, comes after any date). */
+function isEarlier(created: string, earliest: string): boolean {
+  const [a, b] = [instantOf(created), instantOf(earliest)];
+  if (!earliest || Number.isNaN(b)) return !Number.isNaN(a) || !earliest;
+  return a < b;
+}
+
 const addOnce = <T>(list: T[], value: T) => !list.includes(value) && list.push(value);
 
 /** `meta.models` also carries the resume fingerprint of each service (lib/fingerprint.ts) and its gaps (lib/pipeline/gaps.ts): not models. */
@@ -66,7 +79,7 @@ function addRun(run: RunInfo, e: ServiceEvolution): void {
   if (gaps) run.incomplete.set(e.service.service_id, gaps);
   addOnce(run.runIds, meta.run_id);
   if (meta.catalogue_hash) addOnce(run.catalogueHashes, meta.catalogue_hash);
-  if (!run.created || meta.created < run.created) run.created = meta.created;
+  if (isEarlier(meta.created, run.created)) run.created = meta.created;
   for (const [stage, model] of Object.entries(meta.models)) {
     if (typeof model !== "string" || notModels.has(stage)) continue;
     const set = run.models.get(stage) ?? new Set<string>();

@@ -3,7 +3,7 @@ import type { Writable } from "node:stream";
 import { formatCount, runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
-import type { Summary } from "./summary.ts";
+import { instantOf, type Summary } from "./summary.ts";
 import { cellText, type Column, type ColumnKind, type TableSpec } from "./views.ts";
 import { addTable, columnLetter, createWorkbook, zipCaughtUp, type StreamWorkbook } from "./xlsx-writer.ts";
 import { xstring } from "./xstring.ts";
@@ -121,7 +121,7 @@ function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>
 export async function writeXlsx(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink; notes?: string[] }): Promise<Record<string, number>> {
   const book = createWorkbook(input.sink.stream);
   book.creator = "service-ambitions";
-  const created = Date.parse(input.summary.run.created);
+  const created = instantOf(input.summary.run.created);
   book.created = book.modified = new Date(Number.isFinite(created) ? created : Date.UTC(2000, 0, 1));
   const used = new Set<string>();
   writeRunSheet(book, input.summary, used);
