@@ -185,3 +185,13 @@ describe("the run's date", () => {
     expect(book.created.toISOString()).toBe("2026-01-01T06:30:00.000Z");
   });
 });
+
+describe("HTML: a column's label in the narrow layout's CSS", () => {
+  test("a label with a line break, a quote or </style> stays one CSS string, one rule per column", async () => {
+    const { cardLabels } = await import("../lib/export/html-assets.ts");
+    const css = cardLabels("table.x", ["Plain", "Two\nlines", 'A "quote" \\ back', "</style><script>x</script>", "Tab\there\r\f"]);
+    const rules = css.split("\n");
+    expect(rules).toHaveLength(5);
+    for (const rule of rules) expect(rule).toMatch(/^table\.x td:nth-child\(\d\)::before\{content:"([^"\\\n\r\f<]|\\[0-9a-f]+ )*"\}$/);
+  });
+});

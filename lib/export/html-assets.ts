@@ -53,7 +53,8 @@ section[id],div.plateau{scroll-margin-top:7.5rem}
  */
 /** On narrow screens a table's rows become cards: each cell is labelled with its column's header. */
 export function cardLabels(selector: string, headers: string[]): string {
-  const css = (text: string) => `"${text.replace(/["\\<]/g, (c) => `\\${c.charCodeAt(0).toString(16)} `)}"`;
+  // A line break would end the CSS string and take the rules after it along; each is a hex escape.
+  const css = (text: string) => `"${text.replace(/["\\<\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString(16)} `)}"`;
   return headers.map((header, i) => `${selector} td:nth-child(${i + 1})::before{content:${css(header)}}`).join("\n");
 }
 
