@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { readerData } from "../lib/export/reader-data.ts";
+import { catalogueMismatch, readerData } from "../lib/export/reader-data.ts";
 import { SAError } from "../lib/errors.ts";
 import { openEvolutions } from "../lib/export/source.ts";
 import { summarise } from "../lib/export/summary.ts";
@@ -42,6 +42,8 @@ const task = defineTask({
     try {
       const summary = await summarise(source, { data, observers: [checker.observe] });
       const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id), dataPlateaus: data?.plateaus.map((pl) => pl.name) });
+      const mismatch = data && (await catalogueMismatch(config, data, summary.run.catalogueHashes));
+      if (mismatch) log.warn(mismatch);
       for (const line of source.badLines) log.error(`input ${line}`);
       const errors = findings.filter((f) => f.severity === "error").length;
       const warnings = findings.length - errors;

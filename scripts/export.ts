@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import { resolve } from "node:path";
-import { readerData } from "../lib/export/reader-data.ts";
+import { catalogueMismatch, readerData } from "../lib/export/reader-data.ts";
 import { SAError } from "../lib/errors.ts";
 import { diskError } from "../lib/disk-error.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
@@ -45,6 +45,8 @@ const task = defineTask({
       return signalExitCode("SIGPIPE");
     }
     if (!result.services && !result.badLines.length) log.warn(`input ${args.input} has no evolutions; the export lists none`);
+    const mismatch = data && (await catalogueMismatch(config, data, result.catalogueHashes));
+    if (mismatch) log.warn(mismatch);
     for (const note of result.notes) log.warn(`${result.files.join(", ")}: ${note}`);
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);

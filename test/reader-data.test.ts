@@ -97,6 +97,24 @@ describe("export and check read the config's data folder", () => {
     expect(rolesOf(bare)).toContain("Residents");
   });
 
+  test("a data folder whose catalogues are not the ones the evolutions were mapped to is said once (export and check)", async () => {
+    const here = project({ "service-ambitions.config.json": JSON.stringify({ dataDir: "mydata" }) });
+    dataFolder(join(here, "mydata"), "Residents");
+    const same = await exportCsv(here);
+    expect(same.stderr).not.toContain("catalogue hash");
+    const apps = JSON.parse(readFileSync(join(here, "mydata", "applications.json"), "utf8"));
+    apps.items.push({ id: "APP999", name: "Added later", description: "An item the run never saw." });
+    writeFileSync(join(here, "mydata", "applications.json"), JSON.stringify(apps));
+    for (const task of ["export", "check"]) {
+      const args = task === "export" ? ["--input", evolutions, "--output", "f.csv"] : ["--input", evolutions];
+      const result = await runScript(task, args, { cwd: here });
+      const said = result.stderr.split("\n").filter((l) => l.includes("catalogue hash"));
+      expect({ task, said: said.length }).toEqual({ task, said: 1 });
+      expect(said[0]).toContain("data mydata (dataDir in ");
+      expect(said[0]).toContain("not the catalogues the evolutions were mapped to");
+    }
+  });
+
   test("a bad config is exit 2 in one line naming the file and the key, for export and check alike", async () => {
     const here = project({ "service-ambitions.config.json": '{\n  "dataDir": "data",\n  "concurency": 4\n}\n' });
     for (const task of ["export", "check"]) {

@@ -63,6 +63,8 @@ export interface ExportResult {
   findings?: Finding[];
   /** What the reader should know of the file written (texts cut to fit an XLSX cell). */
   notes: string[];
+  /** The evolutions' `meta.catalogue_hash` values. */
+  catalogueHashes: string[];
 }
 
 async function withSink<T>(path: string, write: (sink: Sink) => Promise<T>): Promise<T> {
@@ -109,7 +111,7 @@ export async function exportEvolutions(o: ExportOptions): Promise<ExportResult> 
     const tables = tableSpecs(summary.labels, o.views);
     const notes: string[] = [];
     const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, { findings: findings ?? [], notes }), files: [o.output] };
-    return { services: summary.totals.services, ...written, badLines: source.badLines, findings, notes };
+    return { services: summary.totals.services, ...written, badLines: source.badLines, findings, notes, catalogueHashes: summary.run.catalogueHashes };
   } finally {
     source.dispose();
   }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { LoadedConfig } from "../config.ts";
-import { loadDataset, type Dataset } from "../data.ts";
+import { configCatalogueHash, loadDataset, type Dataset } from "../data.ts";
 import { SAError } from "../errors.ts";
 
 /**
@@ -15,4 +15,16 @@ export async function readerData(config: Pick<LoadedConfig, "dataDir" | "dataDir
     return undefined;
   }
   return loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false });
+}
+
+/**
+ * One line when the data folder's catalogues are not those the evolutions were mapped to (none of
+ * their `meta.catalogue_hash`): its names and unused items may not fit the file. Else undefined.
+ */
+export async function catalogueMismatch(config: Pick<LoadedConfig, "dataDir" | "dataDirFrom" | "mappingSets">, data: Dataset, hashes: string[]): Promise<string | undefined> {
+  if (!hashes.length) return undefined;
+  const hash = await configCatalogueHash(config, data.catalogues);
+  if (hashes.includes(hash)) return undefined;
+  const short = (h: string) => h.slice(0, 12);
+  return `data ${config.dataDir} (${config.dataDirFrom ?? "the default dataDir"}): its catalogues (catalogue hash ${short(hash)}) are not the catalogues the evolutions were mapped to (${hashes.map(short).join(", ")}); names and unused items come from this folder`;
 }
