@@ -128,6 +128,26 @@ describe("diff", () => {
     expect(html.match(/<(del|ol)\b/g)).toBeNull();
   });
 
+  test("one name for two roles, renamed in case: each feature is matched within its role, nothing but the names and ids changed", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    const booking = line.plateaus[0].features[0];
+    line.plateaus = [line.plateaus[0]];
+    line.plateaus[0].features = [booking, { ...structuredClone(booking), feature_id: "BBBBB1", customer_type: "businesses", score: { ...booking.score, level: 4, label: "Quantitatively Managed" } }];
+    const renamed = structuredClone(line);
+    const [residents, businesses] = renamed.plateaus[0].features;
+    // The other order, as another writer may sort them, and new ids for the new name.
+    renamed.plateaus[0].features = [{ ...businesses, feature_id: "BBBBB9", name: "online booking" }, { ...residents, feature_id: "AAAAA9", name: "online booking" }];
+    writeFileSync(join(dir, "roles-old.jsonl"), `${JSON.stringify(line)}\n`);
+    writeFileSync(join(dir, "roles-new.jsonl"), `${JSON.stringify(renamed)}\n`);
+    const report = JSON.parse((await diff("roles-old.jsonl", "roles-new.jsonl", "--json")).stdout);
+    expect(report.levels).toEqual({ up: 0, down: 0 });
+    const changed = report.details[0].plateaus[0].features.changed as Array<{ feature_id: string; changes: Record<string, unknown> }>;
+    expect(changed.map((c) => [c.feature_id, Object.keys(c.changes).sort()])).toEqual([
+      ["AAAAA9", ["feature_id", "name"]],
+      ["BBBBB9", ["feature_id", "name"]],
+    ]);
+  });
+
   test("bad input exits 2, naming the file and line", async () => {
     const bad = join(dir, "bad.jsonl");
     writeFileSync(bad, `${readFileSync(oldFile, "utf8")}{"meta": {}}\n`);

@@ -98,12 +98,16 @@ export interface ServiceDiff {
   plateaus: PlateauDiff[];
 }
 
-/** Pairs features by id first, then by name (same words, any case), within one plateau. */
+/**
+ * Pairs features by id first, then by name (same words, any case) for the same role, then by name
+ * alone (a feature whose role changed), within one plateau: one name may serve two roles.
+ */
 export function matchFeatures(olds: FeatureView[], news: FeatureView[]): { pairs: Array<[FeatureView, FeatureView]>; added: FeatureView[]; removed: FeatureView[] } {
   const pairs: Array<[FeatureView, FeatureView]> = [];
   const left = [...olds];
   const right = [...news];
-  for (const key of [(f: FeatureView) => f.id, (f: FeatureView) => normaliseName(f.name)]) {
+  const keys = [(f: FeatureView) => f.id, (f: FeatureView) => `${f.role}\u0000${normaliseName(f.name)}`, (f: FeatureView) => normaliseName(f.name)];
+  for (const key of keys) {
     for (const o of [...left]) {
       const i = right.findIndex((n) => key(n) === key(o));
       if (i < 0) continue;
