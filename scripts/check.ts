@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { catalogueMismatch, readerData } from "../lib/export/reader-data.ts";
 import { SAError } from "../lib/errors.ts";
-import { openEvolutions } from "../lib/export/source.ts";
+import { openEvolutions, repeatedServices } from "../lib/export/source.ts";
 import { summarise } from "../lib/export/summary.ts";
 import { countByCheck, createChecker } from "../lib/review/checker.ts";
 import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
@@ -44,6 +44,7 @@ const task = defineTask({
       const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id), dataPlateaus: data?.plateaus.map((pl) => pl.name) });
       const mismatch = data && (await catalogueMismatch(config, data, summary.run.catalogueHashes));
       if (mismatch) log.warn(mismatch);
+      for (const line of repeatedServices(source)) log.warn(line);
       for (const line of source.badLines) log.error(`input ${line}`);
       const errors = findings.filter((f) => f.severity === "error").length;
       const warnings = findings.length - errors;

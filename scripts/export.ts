@@ -48,6 +48,7 @@ const task = defineTask({
     const mismatch = data && (await catalogueMismatch(config, data, result.catalogueHashes));
     if (mismatch) log.warn(mismatch);
     for (const note of result.notes) log.warn(`${result.files.join(", ")}: ${note}`);
+    for (const line of result.repeated) log.warn(line);
     for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     // Rows per view ("services" has one per service and plateau), not counts of services.

@@ -195,3 +195,19 @@ describe("HTML: a column's label in the narrow layout's CSS", () => {
     for (const rule of rules) expect(rule).toMatch(/^table\.x td:nth-child\(\d\)::before\{content:"([^"\\\n\r\f<]|\\[0-9a-f]+ )*"\}$/);
   });
 });
+
+describe("a service on more than one line (files put together)", () => {
+  test("export and check say so once, naming the lines; every line is still read", async () => {
+    const third = readFileSync(join(dir, "evolutions.jsonl"), "utf8").split("\n")[2]!;
+    writeFileSync(join(dir, "twice.jsonl"), `${readFileSync(join(dir, "evolutions.jsonl"), "utf8")}${third}\n${third}\n`);
+    const n = lines.length;
+    const id = lines[2]!.service.service_id;
+    const expected = [`⚠ input twice.jsonl: service ${id} appears on lines 3, ${n + 1} and ${n + 2}; each line is read (diff refuses such a file)`];
+    const exported = await exportOf("twice.jsonl", "twice.csv", "--view", "services");
+    expect(exported.code).toBe(0);
+    expect(exported.stderr.split("\n").filter((l) => l.includes(" appears on lines "))).toEqual(expected);
+    expect(read("twice.csv").split("\n").filter((l) => l.startsWith(`${id},`))).toHaveLength(3 * lines[2]!.plateaus.length);
+    const checked = await runScript("check", ["--input", "twice.jsonl"], { cwd: dir });
+    expect(checked.stderr.split("\n").filter((l) => l.includes(" appears on lines "))).toEqual(expected);
+  });
+});

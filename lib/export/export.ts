@@ -8,7 +8,7 @@ import { writeHtml } from "./html.ts";
 import { writeJson } from "./json.ts";
 import { writeMarkdown } from "./markdown.ts";
 import { openSink, type Sink } from "./sink.ts";
-import { openEvolutions, type EvolutionSource } from "./source.ts";
+import { openEvolutions, repeatedServices, type EvolutionSource } from "./source.ts";
 import { summarise, type Summary } from "./summary.ts";
 import { tableSpecs, viewNames, type TableSpec, type ViewName } from "./views.ts";
 import { writeXlsx } from "./xlsx.ts";
@@ -65,6 +65,8 @@ export interface ExportResult {
   notes: string[];
   /** The evolutions' `meta.catalogue_hash` values. */
   catalogueHashes: string[];
+  /** Services on more than one line of the input, said as lines for the log. */
+  repeated: string[];
 }
 
 async function withSink<T>(path: string, write: (sink: Sink) => Promise<T>): Promise<T> {
@@ -111,7 +113,7 @@ export async function exportEvolutions(o: ExportOptions): Promise<ExportResult> 
     const tables = tableSpecs(summary.labels, o.views);
     const notes: string[] = [];
     const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, { findings: findings ?? [], notes }), files: [o.output] };
-    return { services: summary.totals.services, ...written, badLines: source.badLines, findings, notes, catalogueHashes: summary.run.catalogueHashes };
+    return { services: summary.totals.services, ...written, badLines: source.badLines, findings, notes, catalogueHashes: summary.run.catalogueHashes, repeated: repeatedServices(source) };
   } finally {
     source.dispose();
   }

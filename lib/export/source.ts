@@ -11,6 +11,8 @@ export interface EvolutionSource {
   path: string;
   /** Lines that were not an evolution, as `file:line: reason`; filled by the first pass. */
   badLines: string[];
+  /** Service id → every line it is on, for the services on more than one line; filled by the first pass. */
+  repeated: Map<string, number[]>;
   /** Every valid evolution, in file order. Each call reads the file again. */
   read(): AsyncGenerator<ServiceEvolution>;
   dispose(): void;
@@ -54,18 +56,38 @@ export async function openEvolutions(input: string): Promise<EvolutionSource> {
   const spooled = readOnce(input) ? await spool(input) : undefined;
   const path = spooled?.path ?? input;
   const badLines: string[] = [];
+  const firstLine = new Map<string, number>();
+  const repeated = new Map<string, number[]>();
+  const seen = (id: string, line: number) => {
+    const first = firstLine.get(id);
+    if (first === undefined) firstLine.set(id, line);
+    else repeated.set(id, [...(repeated.get(id) ?? [first]), line]);
+  };
   let passes = 0;
   return {
     path: input,
     badLines,
+    repeated,
     dispose: () => spooled?.dispose(),
     async *read() {
       const first = passes++ === 0;
       for await (const record of readRecords(path)) {
         const parsed = record.error ? undefined : evolutionSchema.safeParse(record.value);
+        if (parsed?.success && first) seen(parsed.data.service.service_id, record.line);
         if (parsed?.success) yield withFeatureMappings(parsed.data);
         else if (first) badLines.push(`${input}:${record.line}: ${record.error ?? formatIssues(parsed!.error)}`);
       }
     },
   };
+}
+
+/** Said of the services on more than one line: each is read (a table counts it each time). */
+const REPEATS_SHOWN = 20;
+
+/** One line per service on more than one line (the first 20, then a count), for the log. */
+export function repeatedServices(source: Pick<EvolutionSource, "path" | "repeated">): string[] {
+  const lines = (list: number[]) => `${list.slice(0, -1).join(", ")} and ${list.at(-1)}`;
+  const said = [...source.repeated].slice(0, REPEATS_SHOWN).map(([id, list]) => `input ${source.path}: service ${id} appears on lines ${lines(list)}; each line is read (diff refuses such a file)`);
+  const more = source.repeated.size - said.length;
+  return more > 0 ? [...said, `input ${source.path}: ${more} more services appear on more than one line`] : said;
 }
