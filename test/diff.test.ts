@@ -148,6 +148,21 @@ describe("diff", () => {
     ]);
   });
 
+  test("an item mapped twice with other facets (a model named it twice): the same mappings in another order are no change", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    line.plateaus[0].features[0].mappings.applications = [{ item: "APP1", facets: { note: "first" } }, { item: "APP1", facets: { note: "second" } }];
+    const reordered = structuredClone(line);
+    reordered.plateaus[0].features[0].mappings.applications.reverse();
+    const once = structuredClone(line);
+    once.plateaus[0].features[0].mappings.applications.pop();
+    for (const [name, l] of [["twice-old", line], ["twice-new", reordered], ["twice-once", once]] as const) writeFileSync(join(dir, `${name}.jsonl`), `${JSON.stringify(l)}\n`);
+    const same = await diff("twice-old.jsonl", "twice-new.jsonl", "--json");
+    expect(same.code).toBe(0);
+    expect(JSON.parse(same.stdout).mappings).toEqual({ added: 0, removed: 0, changed: 0 });
+    const fewer = JSON.parse((await diff("twice-old.jsonl", "twice-once.jsonl", "--json")).stdout);
+    expect(fewer.mappings).toEqual({ added: 0, removed: 1, changed: 0 });
+  });
+
   test("bad input exits 2, naming the file and line", async () => {
     const bad = join(dir, "bad.jsonl");
     writeFileSync(bad, `${readFileSync(oldFile, "utf8")}{"meta": {}}\n`);
