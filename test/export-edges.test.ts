@@ -148,6 +148,20 @@ describe("XLSX: a text longer than a cell holds", () => {
   });
 });
 
+describe("XLSX: the run sheet", () => {
+  test("a list of runs longer than a cell holds is cut too", async () => {
+    const input = variant("runs.jsonl", (ls) => {
+      for (const [i, l] of ls.entries()) l.meta.run_id = `${i}-${"r".repeat(5_000)}`;
+    });
+    const result = await exportOf(input, "runs.xlsx");
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("1 cell longer than the 32,767 characters");
+    const runs = String((await runSheet("runs.xlsx")).find(([k]) => k === "Runs")![1]);
+    expect(runs.length).toBeLessThanOrEqual(32_767);
+    expect(runs.slice(-40)).toContain("the whole text]");
+  });
+});
+
 describe("CSV: formula guard", () => {
   test("a negative number stays a number; a text that starts like a formula is still guarded", async () => {
     const input = variant("negative.jsonl", (ls) => {

@@ -107,13 +107,14 @@ async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource
   return count;
 }
 
-function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>): void {
+function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>, cut: CutCount): void {
   const columns: Column[] = [{ key: "detail", header: "Detail", kind: "text" }, { key: "value", header: "Value", kind: "wrap" }];
   const sheet = openSheet(book, sheetName("run", used), columns);
   const details = runDetails(summary);
   addTable(book, sheet, { name: "T_run", headers: ["Detail", "Value"], rows: () => details.length });
   writeHeader(sheet, ["Detail", "Value"]);
-  for (const [k, v] of details) sheet.addRow([xstring(k), typeof v === "number" ? v : xstring(v)]).commit();
+  // The runs of a file resumed many times can outgrow a cell too.
+  for (const [k, v] of details) sheet.addRow([xstring(k), typeof v === "number" ? v : xstring(fitCell(v, cut))]).commit();
   sheet.commit();
 }
 
@@ -124,9 +125,9 @@ export async function writeXlsx(input: { source: EvolutionSource; summary: Summa
   const created = instantOf(input.summary.run.created);
   book.created = book.modified = new Date(Number.isFinite(created) ? created : Date.UTC(2000, 0, 1));
   const used = new Set<string>();
-  writeRunSheet(book, input.summary, used);
-  const counts: Record<string, number> = {};
   const cut: CutCount = { cells: 0 };
+  writeRunSheet(book, input.summary, used, cut);
+  const counts: Record<string, number> = {};
   for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used, output: input.sink.stream, cut });
   await book.commit();
   if (cut.cells) input.notes?.push(`${formatCount(cut.cells)} ${cut.cells === 1 ? "cell" : "cells"} longer than the ${formatCount(CELL_LIMIT)} characters Excel holds in a cell were cut, each with a note saying so; the CSV, Markdown, HTML and JSON exports hold the whole text`);
