@@ -5,6 +5,7 @@ import { openEvolutions, repeatedServices } from "../lib/export/source.ts";
 import { summarise } from "../lib/export/summary.ts";
 import { countByCheck, createChecker } from "../lib/review/checker.ts";
 import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
+import { printable } from "../lib/review/printable.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -17,7 +18,8 @@ function text(findings: Finding[], badLines: number): string {
     const found = findings.filter((f) => f.check === id);
     if (!found.length) continue;
     lines.push(`${id}: ${checkTitles[id]} (${found.length}, ${found[0]!.severity})`);
-    for (const f of found) lines.push(`  ${[f.serviceId, f.plateau].filter(Boolean).join(" · ")}${f.serviceId ? ": " : ""}${f.message}`);
+    // A finding quotes the file (ids, names): shown without its control characters.
+    for (const f of found) lines.push(`  ${printable([f.serviceId, f.plateau].filter(Boolean).join(" · "))}${f.serviceId ? ": " : ""}${printable(f.message)}`);
   }
   const errors = findings.filter((f) => f.severity === "error").length;
   const bad = badLines ? `; ${badLines} bad ${badLines === 1 ? "line" : "lines"} not checked (named above)` : "";

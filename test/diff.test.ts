@@ -163,6 +163,18 @@ describe("diff", () => {
     expect(fewer.mappings).toEqual({ added: 0, removed: 1, changed: 0 });
   });
 
+  test("the terminal summary never passes on a name's control characters: an escape sequence or a line break shows as an escape", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    line.plateaus[0].features[0].name = "Online\u001b[2J\u001b[31m booking\nfake line\u202e";
+    writeFileSync(join(dir, "escapes.jsonl"), `${JSON.stringify(line)}\n`);
+    const first = join(dir, "first-only.jsonl");
+    writeFileSync(first, `${readFileSync(oldFile, "utf8").split("\n")[0]!}\n`);
+    const text = (await diff(first, "escapes.jsonl")).stdout;
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(text).toContain('"Online\\u001b[2J\\u001b[31m booking\\nfake line\\u202e"');
+    expect(text.split("\n").filter((l) => l.includes("fake line"))).toHaveLength(1);
+  });
+
   test("bad input exits 2, naming the file and line", async () => {
     const bad = join(dir, "bad.jsonl");
     writeFileSync(bad, `${readFileSync(oldFile, "utf8")}{"meta": {}}\n`);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { assertReadable, readOnce, readRecords } from "../jsonl.ts";
 import { evolutionSchema, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
+import { printable } from "../review/printable.ts";
 import { formatIssues } from "../zod-error.ts";
 
 /** An evolutions file that can be read more than once, one line at a time. */
@@ -87,7 +88,7 @@ const REPEATS_SHOWN = 20;
 /** One line per service on more than one line (the first 20, then a count), for the log. */
 export function repeatedServices(source: Pick<EvolutionSource, "path" | "repeated">): string[] {
   const lines = (list: number[]) => `${list.slice(0, -1).join(", ")} and ${list.at(-1)}`;
-  const said = [...source.repeated].slice(0, REPEATS_SHOWN).map(([id, list]) => `input ${source.path}: service ${id} appears on lines ${lines(list)}; each line is read (diff refuses such a file)`);
+  const said = [...source.repeated].slice(0, REPEATS_SHOWN).map(([id, list]) => `input ${source.path}: service ${printable(id)} appears on lines ${lines(list)}; each line is read (diff refuses such a file)`);
   const more = source.repeated.size - said.length;
   return more > 0 ? [...said, `input ${source.path}: ${more} more services appear on more than one line`] : said;
 }
