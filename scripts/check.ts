@@ -47,7 +47,7 @@ const task = defineTask({
       const mismatch = data && (await catalogueMismatch(config, data, summary.run.catalogueHashes));
       if (mismatch) log.warn(mismatch);
       for (const line of repeatedServices(source)) log.warn(line);
-      for (const line of source.badLines) log.error(`input ${line}`);
+      for (const line of source.badLines) log.error(`input ${printable(line)}`);
       const errors = findings.filter((f) => f.severity === "error").length;
       const warnings = findings.length - errors;
       // `--strict`, or config `strict` (SA_STRICT), as in every task that takes it.

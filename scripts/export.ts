@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { resolve } from "node:path";
 import { catalogueMismatch, readerData } from "../lib/export/reader-data.ts";
+import { printable } from "../lib/review/printable.ts";
 import { SAError } from "../lib/errors.ts";
 import { diskError } from "../lib/disk-error.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
@@ -49,7 +50,7 @@ const task = defineTask({
     if (mismatch) log.warn(mismatch);
     for (const note of result.notes) log.warn(`${result.files.join(", ")}: ${note}`);
     for (const line of result.repeated) log.warn(line);
-    for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
+    for (const line of result.badLines.slice(0, 20)) log.error(`input ${printable(line)}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     // Rows per view ("services" has one per service and plateau), not counts of services.
     const rows = Object.entries(result.rows).map(([k, v]) => `${k} ${formatCount(v)}`).join(", ");

@@ -183,5 +183,13 @@ describe("check", () => {
     const text = (await check(["--input", "escapes.jsonl"])).stdout;
     expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
     expect(text).toContain('D\\u001b]0;owned\\u0007 · Advanced: "Fault\\u001b[2J reporting\\nINJECTED" repeats a feature of Foundational');
+    // A bad line's reason quotes the character JSON refused.
+    writeFileSync(join(dir, "escline.jsonl"), "\u001b[2Jboom\n");
+    for (const task of ["check", "export"]) {
+      const args = task === "check" ? ["--input", "escline.jsonl"] : ["--input", "escline.jsonl", "--output", "escline.csv"];
+      const bad = await runScript(task, args, { cwd: dir });
+      expect({ task, escapes: bad.stderr.includes("\u001b") }).toEqual({ task, escapes: false });
+      expect(bad.stderr).toContain("escline.jsonl:1: invalid JSON");
+    }
   });
 });
