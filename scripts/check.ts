@@ -53,9 +53,10 @@ const task = defineTask({
       // `--strict`, or config `strict` (SA_STRICT), as in every task that takes it.
       const strict = config.strict;
       const empty = summary.totals.services === 0 && !source.badLines.length ? `nothing to check: ${args.input} has no evolutions\n` : undefined;
-      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : (empty ?? text(findings, source.badLines.length));
-      void writeStdout(out);
-      return errors || (strict && warnings) || source.badLines.length ? 1 : 0;
+      const exitCode = errors || (strict && warnings) || source.badLines.length ? 1 : 0;
+      const report = { status: exitCode ? "failed" : "ok", exitCode, services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings };
+      void writeStdout(args.json ? `${JSON.stringify(report)}\n` : (empty ?? text(findings, source.badLines.length)));
+      return exitCode;
     } finally {
       source.dispose();
     }

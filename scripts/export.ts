@@ -56,8 +56,11 @@ const task = defineTask({
     const rows = Object.entries(result.rows).map(([k, v]) => `${k} ${formatCount(v)}`).join(", ");
     const bad = result.badLines.length ? `; ${result.badLines.length} bad lines skipped` : "";
     log.success(`exported ${formatCount(result.services)} services as ${format} to ${result.files.join(", ")}; rows: ${rows}${bad}`);
-    if (args.json) void writeStdout(`${JSON.stringify({ format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length, notes: result.notes })}\n`);
-    return result.badLines.length ? 1 : 0;
+    const exitCode = result.badLines.length ? 1 : 0;
+    // `status` and `exitCode` as every task's object has them (run's summary, a task that cannot start).
+    const summary = { status: exitCode ? "failed" : "ok", exitCode, format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length, notes: result.notes };
+    if (args.json) void writeStdout(`${JSON.stringify(summary)}\n`);
+    return exitCode;
   },
 });
 

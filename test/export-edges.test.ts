@@ -225,3 +225,19 @@ describe("a service on more than one line (files put together)", () => {
     expect(checked.stderr.split("\n").filter((l) => l.includes(" appears on lines "))).toEqual(expected);
   });
 });
+
+describe("--json: status and exitCode, as every task's object has them", () => {
+  test("export and check, ok and failed", async () => {
+    writeFileSync(join(dir, "one-bad.jsonl"), `${readFileSync(join(dir, "evolutions.jsonl"), "utf8")}{"not": "an evolution"}\n`);
+    const cases: Array<[string, string[], string, number]> = [
+      ["export", ["--input", "evolutions.jsonl", "--output", "s.csv", "--json"], "ok", 0],
+      ["export", ["--input", "one-bad.jsonl", "--output", "s.csv", "--json"], "failed", 1],
+      ["check", ["--input", "evolutions.jsonl", "--json", "--strict"], "failed", 1],
+      ["check", ["--input", "evolutions.jsonl", "--json"], "ok", 0],
+    ];
+    for (const [task, args, status, exitCode] of cases) {
+      const result = await runScript(task, args, { cwd: dir });
+      expect({ task, args, code: result.code, ...JSON.parse(result.stdout) }).toMatchObject({ task, args, code: exitCode, status, exitCode });
+    }
+  });
+});
