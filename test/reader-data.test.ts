@@ -88,6 +88,8 @@ describe("export and check read the config's data folder", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("nowhere");
     expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    const file = await exportCsv(named, ["--data", "service-ambitions.config.json"]);
+    expect([file.code, file.stderr.trim()]).toEqual([2, "✖ data service-ambitions.config.json (--data): not a folder"]);
     const checked = await runScript("check", ["--input", evolutions], { cwd: named, env: { SA_DATA_DIR: "gone" } });
     expect(checked.code).toBe(2);
     expect(checked.stderr).toContain("SA_DATA_DIR");

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import type { LoadedConfig } from "../config.ts";
 import { configCatalogueHash, loadDataset, type Dataset } from "../data.ts";
 import { SAError } from "../errors.ts";
@@ -14,6 +14,7 @@ export async function readerData(config: Pick<LoadedConfig, "dataDir" | "dataDir
     if (config.dataDirFrom) throw new SAError("E_DATA", `data ${config.dataDir} (${config.dataDirFrom}): folder not found`);
     return undefined;
   }
+  if (!statSync(config.dataDir).isDirectory()) throw new SAError("E_DATA", `data ${config.dataDir} (${config.dataDirFrom ?? "the default dataDir"}): not a folder`);
   return loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false });
 }
 
