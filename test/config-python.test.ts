@@ -200,6 +200,23 @@ describe("SA_* variables", () => {
     expect(await mode({ SA_USE_LOCAL_CACHE: "0", SA_CACHE_MODE: "write" })).toBe("off");
   });
 
+  test("SA_REQUEST_TIMEOUT=60 from the Python tool's README (seconds there) is refused in one line, not run as 60 ms; 60000 is taken", async () => {
+    const dir = pythonProject();
+    const load = (value: string) => loadConfig({ cwd: dir, env: { SA_REQUEST_TIMEOUT: value, XDG_CACHE_HOME: join(dir, "xdg") } });
+    const error = await (async () => {
+      try {
+        await load("60");
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isSAError(error) && error.code).toBe("E_CONFIG");
+    expect((error as Error).message).toContain("SA_REQUEST_TIMEOUT=60");
+    expect((error as Error).message).toContain("SA_REQUEST_TIMEOUT=60000");
+    expect((error as Error).message).not.toContain("\n");
+    expect((await load("60000")).requestTimeout).toBe(60_000);
+  });
+
   test("loadConfig warns once, naming each ignored variable, and goes on", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
