@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
 import type { z } from "zod";
-import { isPythonConfig } from "./config-python-shape.ts";
+import { isPythonAppYaml } from "./config-python-shape.ts";
 import { SAError } from "./errors.ts";
 import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
@@ -189,7 +189,7 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
  */
 async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record<string, string | undefined>): Promise<{ layer: Plain; python: boolean } | undefined> {
   const raw = await readConfigFile(file);
-  const python = isPythonConfig(raw);
+  const python = isPythonAppYaml(raw, file);
   if (!options.configPath && !python && resolve(options.cwd ?? process.cwd(), pythonConfigFile) === file) {
     options.log?.info(`config ${file}: not the Python tool's config (no snake_case keys); not read`);
     return undefined;
@@ -206,6 +206,7 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
   const layer = withPythonDefaults(mapped.layer, env);
   options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);
   if (ignored.length) options.log?.warn(`config ${file}: ignoring keys with no meaning here: ${ignored.join(", ")}`);
+  for (const note of mapped.notes) options.log?.warn(`config ${file}: ${note}`);
   const promptDir = String(layer.promptDir ?? "prompts");
   const templates = pythonTemplatesIn(resolve(options.cwd ?? process.cwd(), promptDir));
   if (templates.length) options.log?.warn(`config ${file}: the Python tool's prompt templates in ${promptDir} (${templates.join(", ")}) are not read: the prompts are built in (README, Prompts); only its situational_context/ and inspirations/ are`);
