@@ -24,5 +24,5 @@ const sharedKeys = ["model", "models", "reasoning", "concurrency", "inspiration"
 export function isPythonAppYaml(raw: Plain, file: string): boolean {
   if (!/(^|[/\\])app\.ya?ml$/.test(file)) return isPythonConfig(raw);
   const keys = Object.keys(raw);
-  return isPythonConfig(raw) || (keys.length > 0 && keys.every((k) => sharedKeys.includes(k) || pythonOnlyKeys.includes(k)));
+  return isPythonConfig(raw) || (keys.length > 0 && keys.every((k) => sharedKeys.includes(k)));
 }
