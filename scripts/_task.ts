@@ -6,6 +6,7 @@ import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts
 import { flushStdout, writeStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
 import { unusedModelFlag } from "../lib/model-settings.ts";
+import { pythonFlagHint } from "../lib/python-flags.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
 
@@ -114,7 +115,10 @@ function configLoader(args: Record<string, unknown>, log: Log, taskName: string)
 /** The command line's mistakes citty lets through, as usage errors. */
 function refuseBadArgs(rawArgs: string[], args: ArgsDef, logFormat: string | undefined): void {
   const bad = unknownFlag(rawArgs, args);
-  if (bad) throw new SAError("E_USAGE", `unknown flag ${bad} (see --help)`);
+  if (bad) {
+    const hint = pythonFlagHint(bad);
+    throw new SAError("E_USAGE", hint ? `unknown flag ${bad}: ${hint} (see MIGRATING.md)` : `unknown flag ${bad} (see --help)`);
+  }
   const empty = missingValue(rawArgs, args);
   if (empty) throw new SAError("E_USAGE", `${empty} needs a value (see --help)`);
   const extra = extraArgument(rawArgs, args);
