@@ -34,15 +34,21 @@ export const defineTask = <const T extends ArgsDef>(task: Task<T>): Task<T> => t
 
 function unknownFlag(rawArgs: string[], args: ArgsDef): string | undefined {
   const known = new Set(["help", "h"]);
+  const switches = new Set(["h"]);
   for (const [name, def] of Object.entries(args)) {
     known.add(name);
     known.add(`no-${name}`);
-    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) known.add(a);
+    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) {
+      known.add(a);
+      if (def.type === "boolean") switches.add(a);
+    }
   }
+  // `-vv` is `-v -v`: a run of one-letter switches (the Python tool's `-vvvv` and `-qq` among them).
+  const letters = (raw: string) => /^-[A-Za-z]{2,}$/.test(raw) && [...raw.slice(1)].every((c) => switches.has(c));
   for (const raw of rawArgs) {
     if (raw === "--") break;
     const m = /^--?([^=]+)/.exec(raw);
-    if (m && raw !== "-" && !/^-\d/.test(raw) && !known.has(m[1]!)) return raw.split("=")[0];
+    if (m && raw !== "-" && !/^-\d/.test(raw) && !known.has(m[1]!) && !letters(raw)) return raw.split("=")[0];
   }
   return undefined;
 }

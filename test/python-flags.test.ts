@@ -20,3 +20,19 @@ describe("a flag of the Python tool's command line", () => {
     expect(pythonFlagHint("--inptu")).toBeUndefined();
   });
 });
+
+describe("the Python tool's -vv ... -vvvv and -qq", () => {
+  test("are --verbose and --quiet, as a run of single-letter flags, not an unknown flag", async () => {
+    const args = ["--model", "synthetic:demo", "--data", "fixtures/data", "--input", "fixtures/services.jsonl"];
+    const verbose = await runScript("preflight", [...args, "-vvvv"], { cwd: root });
+    expect(verbose.stderr).not.toContain("unknown flag");
+    expect(verbose.code).toBe(0);
+    const quiet = await runScript("preflight", [...args, "-qq"], { cwd: root });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe("");
+    // A run of letters that are not all flags is still refused.
+    expect((await runScript("preflight", [...args, "-vx"], { cwd: root })).stderr).toContain("unknown flag -vx");
+    // Nor are flags that take a value (-i, -o) run together.
+    expect((await runScript("preflight", [...args, "-io", "x"], { cwd: root })).stderr).toContain("unknown flag -io");
+  });
+});
