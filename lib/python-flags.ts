@@ -39,3 +39,13 @@ export function pythonFlagHint(flag: string): string | undefined {
   if (Object.hasOwn(notNeeded, name)) return `not needed here: ${notNeeded[name]}`;
   return undefined;
 }
+
+/** The Python tool's commands that have no task of the same name here. */
+const commands: Record<string, string> = {
+  reverse: "cache import --evolutions FILE (it seeds the cache from an evolutions file; map reads evolutions directly)",
+  validate: "preflight --input FILE (or run --dry-run); neither calls a model",
+};
+
+/** What to run instead of the Python tool's command `name`, when it is one. */
+export const pythonCommandHint = (name: string): string | undefined =>
+  Object.hasOwn(commands, name) ? `the Python tool's ${name} is ${commands[name]} here` : undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { pythonFlagHint } from "../lib/python-flags.ts";
+import { pythonCommandHint, pythonFlagHint } from "../lib/python-flags.ts";
 import { root, runScript } from "./helpers.ts";
 
 describe("a flag of the Python tool's command line", () => {
@@ -34,5 +34,15 @@ describe("the Python tool's -vv ... -vvvv and -qq", () => {
     expect((await runScript("preflight", [...args, "-vx"], { cwd: root })).stderr).toContain("unknown flag -vx");
     // Nor are flags that take a value (-i, -o) run together.
     expect((await runScript("preflight", [...args, "-io", "x"], { cwd: root })).stderr).toContain("unknown flag -io");
+  });
+});
+
+describe("a command of the Python tool's", () => {
+  test("reverse and validate name the task that takes their place (exit 2)", async () => {
+    const proc = Bun.spawnSync(["bun", "scripts/index.ts", "reverse", "--input-file", "x"], { cwd: root, stderr: "pipe" });
+    expect(proc.exitCode).toBe(2);
+    expect(proc.stderr.toString()).toBe("✖ unknown task \"reverse\" (the Python tool's reverse is cache import --evolutions FILE (it seeds the cache from an evolutions file; map reads evolutions directly) here; see MIGRATING.md)\n");
+    expect(pythonCommandHint("validate")).toContain("preflight --input FILE");
+    expect(pythonCommandHint("nope")).toBeUndefined();
   });
 });
