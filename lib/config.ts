@@ -107,17 +107,18 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
   return { layer, sources, ignored };
 }
 
-/** Below this many milliseconds a request timeout is taken for the Python tool's seconds. */
+/** Below this many milliseconds a request timeout from the environment may be the Python tool's seconds. */
 const shortestRequestTimeout = 1000;
 
 /**
  * `SA_REQUEST_TIMEOUT` is in milliseconds here; the Python tool's README gives it in seconds
- * (`SA_REQUEST_TIMEOUT=60`), which would time out every call. Such a value is refused in one line.
+ * (`SA_REQUEST_TIMEOUT=60`), which would time out every call. Such a value is said in one warning
+ * naming the value to write, and kept: a short timeout in ms is what a test of hung answers sets.
  */
-function checkEnvTimeout(layer: Plain): void {
+function warnShortEnvTimeout(layer: Plain, log: LoadConfigOptions["log"]): void {
   const value = layer.requestTimeout;
   if (typeof value !== "number" || value <= 0 || value >= shortestRequestTimeout) return;
-  throw new SAError("E_CONFIG", `config: SA_REQUEST_TIMEOUT=${value} would be ${value} ms: requestTimeout is in milliseconds here (the Python tool counted seconds), so write SA_REQUEST_TIMEOUT=${value * 1000} for ${value} s`);
+  log?.warn(`config: SA_REQUEST_TIMEOUT=${value} is ${value} ms: requestTimeout is in milliseconds here (the Python tool counted seconds); for ${value} s write SA_REQUEST_TIMEOUT=${value * 1000}`);
 }
 
 /** Where a config file failed to load, and why: a YAML error and Bun's build error (a TS/JS syntax error) know their line; a JSON one is found again (Bun's message has no position). */
@@ -275,7 +276,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const fileLayer = file ? await fileLayerOf(file, options, env) : undefined;
   if (!fileLayer) file = undefined;
   const { layer: envValues, sources, ignored } = envLayer(env);
-  checkEnvTimeout(envValues);
+  warnShortEnvTimeout(envValues, options.log);
   // The Python tool's config has read its cache variables already (lib/config-python.ts); a bad value is the variable's.
   if (fileLayer?.python && cacheModeSchema.safeParse(envValues.cacheMode).success) delete envValues.cacheMode;
   if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
