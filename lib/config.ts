@@ -226,6 +226,9 @@ export interface LoadConfigOptions {
   log?: { info(message: string): void; warn(message: string): void };
 }
 
+/** The config, the file it came from, and who named its data folder (see dataDirFrom). */
+export type LoadedConfig = Config & { configFile?: string; dataDirFrom?: string };
+
 const stageKeys = ["descriptions", "features", "mapping"] as const;
 
 /**
@@ -264,7 +267,7 @@ function withCacheDriverSwitch(merged: Plain, layers: Plain[]): Plain {
 }
 
 /** Loads file → `SA_*` env → flags, and validates the result. A bad key is one line naming it. */
-export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config & { configFile?: string }> {
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const cwd = options.cwd ?? process.cwd();
   let file: string | undefined;
   if (options.configPath) {
@@ -294,5 +297,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     });
     throw new SAError("E_CONFIG", `config: ${message}`);
   }
-  return { ...parsed.data, pricing: endpointPricing(parsed.data), configFile: file };
+  return { ...parsed.data, pricing: endpointPricing(parsed.data), configFile: file, dataDirFrom: dataDirFrom({ flags, sources, file, fileLayer }) };
+}
+
+/** Who named the data folder (`--data`, an `SA_*` variable, our config file); undefined for a default (ours, or the Python tool's ./data). */
+function dataDirFrom(o: { flags: Plain; sources: Map<string, string>; file?: string; fileLayer?: { layer: Plain; python: boolean } }): string | undefined {
+  if (o.flags.dataDir !== undefined) return "--data";
+  const env = o.sources.get("dataDir");
+  if (env) return env;
+  return o.fileLayer && !o.fileLayer.python && o.fileLayer.layer.dataDir !== undefined ? `dataDir in ${o.file}` : undefined;
 }

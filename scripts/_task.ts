@@ -4,10 +4,9 @@ import { createLog, setLogField, type Log } from "../lib/log.ts";
 import { redact } from "../lib/redact.ts";
 import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts";
 import { flushStdout, writeStdout } from "../lib/stdout.ts";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig, type LoadedConfig } from "../lib/config.ts";
 import { unusedModelFlag } from "../lib/model-settings.ts";
 import { pythonFlagHint } from "../lib/python-flags.ts";
-import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
 
 export interface TaskMeta {
@@ -19,7 +18,7 @@ export interface TaskContext<T extends ArgsDef> {
   args: ParsedArgs<T>;
   log: Log;
   /** Loads file → SA_* → flags, once. */
-  config(extra?: Record<string, unknown>): Promise<Config & { configFile?: string }>;
+  config(extra?: Record<string, unknown>): Promise<LoadedConfig>;
 }
 
 export interface Task<T extends ArgsDef = ArgsDef> {
@@ -106,7 +105,7 @@ export function extraArgument(rawArgs: string[], args: ArgsDef): string | undefi
 
 /** A task's `config()`: file → SA_* → flags, loaded once; a `--model` that no stage uses is said once. */
 function configLoader(args: Record<string, unknown>, log: Log, taskName: string): TaskContext<ArgsDef>["config"] {
-  let loaded: (Config & { configFile?: string }) | undefined;
+  let loaded: LoadedConfig | undefined;
   return async (extra = {}) => {
     if (!loaded) {
       loaded = await loadConfig({ configPath: args.config as string | undefined, overrides: { ...configOverrides(args), ...extra }, log });

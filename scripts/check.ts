@@ -1,11 +1,11 @@
 #!/usr/bin/env bun
-import { existsSync } from "node:fs";
-import { loadDataset } from "../lib/data.ts";
+import { catalogueMismatch, readerData } from "../lib/export/reader-data.ts";
 import { SAError } from "../lib/errors.ts";
-import { openEvolutions } from "../lib/export/source.ts";
+import { openEvolutions, repeatedServices } from "../lib/export/source.ts";
 import { summarise } from "../lib/export/summary.ts";
 import { countByCheck, createChecker } from "../lib/review/checker.ts";
 import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
+import { printable } from "../lib/review/printable.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -18,7 +18,8 @@ function text(findings: Finding[], badLines: number): string {
     const found = findings.filter((f) => f.check === id);
     if (!found.length) continue;
     lines.push(`${id}: ${checkTitles[id]} (${found.length}, ${found[0]!.severity})`);
-    for (const f of found) lines.push(`  ${[f.serviceId, f.plateau].filter(Boolean).join(" · ")}${f.serviceId ? ": " : ""}${f.message}`);
+    // A finding quotes the file (ids, names): shown without its control characters.
+    for (const f of found) lines.push(`  ${printable([f.serviceId, f.plateau].filter(Boolean).join(" · "))}${f.serviceId ? ": " : ""}${printable(f.message)}`);
   }
   const errors = findings.filter((f) => f.severity === "error").length;
   const bad = badLines ? `; ${badLines} bad ${badLines === 1 ? "line" : "lines"} not checked (named above)` : "";
@@ -30,30 +31,32 @@ const task = defineTask({
   meta: taskMeta.check,
   args: {
     input: sharedArgs.input,
-    data: { type: "string", description: "Data folder: the roles expected and the catalogues' items" },
+    data: { type: "string", description: "Data folder: the roles expected and the catalogues' items (default: config dataDir)" },
     strict: { ...sharedArgs.strict, description: "Warnings fail too (exit 1), as errors do" },
     ...commonArgs,
   },
   async run({ args, log, config: load }) {
     if (!args.input) throw new SAError("E_USAGE", "--input is required (an evolutions JSONL file, or - for stdin)");
     const config = await load();
-    if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
-    // Names and catalogues only: the prompt files the config names are run's, not needed here.
-    const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
+    const data = await readerData(config);
     const source = await openEvolutions(args.input);
     const checker = createChecker(config.checks);
     try {
       const summary = await summarise(source, { data, observers: [checker.observe] });
       const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id), dataPlateaus: data?.plateaus.map((pl) => pl.name) });
-      for (const line of source.badLines) log.error(`input ${line}`);
+      const mismatch = data && (await catalogueMismatch(config, data, summary.run.catalogueHashes));
+      if (mismatch) log.warn(mismatch);
+      for (const line of repeatedServices(source)) log.warn(line);
+      for (const line of source.badLines) log.error(`input ${printable(line)}`);
       const errors = findings.filter((f) => f.severity === "error").length;
       const warnings = findings.length - errors;
       // `--strict`, or config `strict` (SA_STRICT), as in every task that takes it.
       const strict = config.strict;
       const empty = summary.totals.services === 0 && !source.badLines.length ? `nothing to check: ${args.input} has no evolutions\n` : undefined;
-      const out = args.json ? `${JSON.stringify({ services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings })}\n` : (empty ?? text(findings, source.badLines.length));
-      void writeStdout(out);
-      return errors || (strict && warnings) || source.badLines.length ? 1 : 0;
+      const exitCode = errors || (strict && warnings) || source.badLines.length ? 1 : 0;
+      const report = { status: exitCode ? "failed" : "ok", exitCode, services: summary.totals.services, counts: countByCheck(findings), errors, warnings, strict, badLines: source.badLines.length, findings };
+      void writeStdout(args.json ? `${JSON.stringify(report)}\n` : (empty ?? text(findings, source.badLines.length)));
+      return exitCode;
     } finally {
       source.dispose();
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadDataset } from "../lib/data.ts";
+import { catalogueMismatch, readerData } from "../lib/export/reader-data.ts";
+import { printable } from "../lib/review/printable.ts";
 import { SAError } from "../lib/errors.ts";
 import { diskError } from "../lib/disk-error.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";
@@ -20,7 +20,7 @@ const task = defineTask({
     format: { type: "string", alias: "f", description: `${formats.join(" | ")} (default: the output's extension)` },
     view: { type: "string", description: "features | services | mappings | narrative | all (HTML is always all)" },
     title: { type: "string", description: "Title of the Markdown or HTML report" },
-    data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items" },
+    data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items (default: config dataDir)" },
     bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark" },
     ...commonArgs,
   },
@@ -35,9 +35,7 @@ const task = defineTask({
     const format = formatOf(args.output, args.format);
     const views = viewsOf(format, args.view);
     const config = await load();
-    if (args.data && !existsSync(args.data)) throw new SAError("E_DATA", `data ${args.data}: folder not found`);
-    // Names and catalogues only: the prompt files the config names are run's, not needed here.
-    const data = args.data ? await loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false }) : undefined;
+    const data = await readerData(config);
     const result = await exportEvolutions({ input: args.input, output: args.output, format, views, title: args.title ?? "Service evolutions", bom: args.bom !== false, data, checks: config.checks }).catch((error: unknown) => {
       if (args.output === "-" && stdoutClosed()) return undefined;
       throw diskError(error, `${args.output} is left as it was`) ?? error;
@@ -48,14 +46,21 @@ const task = defineTask({
       return signalExitCode("SIGPIPE");
     }
     if (!result.services && !result.badLines.length) log.warn(`input ${args.input} has no evolutions; the export lists none`);
-    for (const line of result.badLines.slice(0, 20)) log.error(`input ${line}`);
+    const mismatch = data && (await catalogueMismatch(config, data, result.catalogueHashes));
+    if (mismatch) log.warn(mismatch);
+    for (const note of result.notes) log.warn(`${result.files.join(", ")}: ${note}`);
+    for (const line of result.repeated) log.warn(line);
+    for (const line of result.badLines.slice(0, 20)) log.error(`input ${printable(line)}`);
     if (result.badLines.length > 20) log.error(`input ${args.input}: ${result.badLines.length - 20} more bad lines`);
     // Rows per view ("services" has one per service and plateau), not counts of services.
     const rows = Object.entries(result.rows).map(([k, v]) => `${k} ${formatCount(v)}`).join(", ");
     const bad = result.badLines.length ? `; ${result.badLines.length} bad lines skipped` : "";
     log.success(`exported ${formatCount(result.services)} services as ${format} to ${result.files.join(", ")}; rows: ${rows}${bad}`);
-    if (args.json) void writeStdout(`${JSON.stringify({ format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length })}\n`);
-    return result.badLines.length ? 1 : 0;
+    const exitCode = result.badLines.length ? 1 : 0;
+    // `status` and `exitCode` as every task's object has them (run's summary, a task that cannot start).
+    const summary = { status: exitCode ? "failed" : "ok", exitCode, format, views, services: result.services, rows: result.rows, files: result.files, badLines: result.badLines.length, notes: result.notes };
+    if (args.json) void writeStdout(`${JSON.stringify(summary)}\n`);
+    return exitCode;
   },
 });
 

@@ -173,4 +173,23 @@ describe("check", () => {
     expect(html).toContain('<section id="checks"><h2>Checks</h2>');
     expect(html).toContain(report.findings.length ? report.findings[0].message.replace(/"/g, "&#34;") : "Every check passed.");
   });
+
+  test("the text report never passes on control characters from the file: an escape sequence or a line break shows as an escape", async () => {
+    const line = JSON.parse(readFileSync(fixture, "utf8"));
+    line.service.service_id = "D\u001b]0;owned\u0007";
+    line.plateaus[2].features[0].name = "Fault\u001b[2J reporting\nINJECTED";
+    line.plateaus[0].features[0].name = "Fault\u001b[2J reporting\nINJECTED";
+    writeFileSync(join(dir, "escapes.jsonl"), `${JSON.stringify(line)}\n`);
+    const text = (await check(["--input", "escapes.jsonl"])).stdout;
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain('D\\u001b]0;owned\\u0007 · Advanced: "Fault\\u001b[2J reporting\\nINJECTED" repeats a feature of Foundational');
+    // A bad line's reason quotes the character JSON refused.
+    writeFileSync(join(dir, "escline.jsonl"), "\u001b[2Jboom\n");
+    for (const task of ["check", "export"]) {
+      const args = task === "check" ? ["--input", "escline.jsonl"] : ["--input", "escline.jsonl", "--output", "escline.csv"];
+      const bad = await runScript(task, args, { cwd: dir });
+      expect({ task, escapes: bad.stderr.includes("\u001b") }).toEqual({ task, escapes: false });
+      expect(bad.stderr).toContain("escline.jsonl:1: invalid JSON");
+    }
+  });
 });

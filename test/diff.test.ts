@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { marked } from "marked";
 import { root, runScript, tempDir } from "./helpers.ts";
 import { syntheticEvolutions } from "./support/evolutions.ts";
 
@@ -94,6 +95,84 @@ describe("diff", () => {
     expect(renamed).toContain(`feature_id: ${after.id} → ZZZZZ9`);
     expect(renamed).toContain(`facets changed: ${before.mapping} (interface: UI → API)`);
     expect(await proc.exited).toBe(1);
+  });
+
+  test("a service renamed and nothing else: the old and the new name in every format", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    line.service.name = "Bins, renamed";
+    writeFileSync(join(dir, "renamed.jsonl"), `${JSON.stringify(line)}\n`);
+    const first = join(dir, "first.jsonl");
+    writeFileSync(first, `${readFileSync(oldFile, "utf8").split("\n")[0]!}\n`);
+    const json = await diff(first, "renamed.jsonl", "--json");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).details).toEqual([{ service_id: "A", name: "Bins, renamed", status: "changed", changes: { name: { old: "Bin collection", new: "Bins, renamed" } }, plateaus: [] }]);
+    expect((await diff(first, "renamed.jsonl")).stdout).toContain('~ A Bins, renamed\n  name "Bin collection"→"Bins, renamed"');
+    await diff(first, "renamed.jsonl", "--format", "md", "--output", "renamed.md");
+    expect(readFileSync(join(dir, "renamed.md"), "utf8")).toContain("- Name was: Bin collection\n- Name is: Bins, renamed");
+    await diff(first, "renamed.jsonl", "--format", "html", "--output", "renamed.html");
+    expect(readFileSync(join(dir, "renamed.html"), "utf8")).toContain("<ul><li>Name was: Bin collection<br>Name is: Bins, renamed</li></ul>");
+  });
+
+  test("the md report shows the model's text as written once rendered (GFM)", async () => {
+    const [a, b] = readFileSync(oldFile, "utf8").split("\n").map((l) => l && JSON.parse(l));
+    const said = ["- Crews & R&amp;D", "1. ~~Routes~~ planned"];
+    const changed = structuredClone(a);
+    changed.plateaus[0].service_description = said[0];
+    changed.plateaus[0].features[0].description = said[1];
+    writeFileSync(join(dir, "said-old.jsonl"), `${JSON.stringify(a)}\n${JSON.stringify(b)}\n`);
+    writeFileSync(join(dir, "said-new.jsonl"), `${JSON.stringify(changed)}\n${JSON.stringify(b)}\n`);
+    expect((await diff("said-old.jsonl", "said-new.jsonl", "--format", "md", "--output", "said.md")).code).toBe(1);
+    const html = await marked.parse(readFileSync(join(dir, "said.md"), "utf8"), { gfm: true });
+    const text = html.replace(/<[^>]+>/g, " ").replace(/&amp;/g, "&").replace(/\s+/g, " ");
+    expect(said.filter((s) => !text.includes(s))).toEqual([]);
+    expect(html.match(/<(del|ol)\b/g)).toBeNull();
+  });
+
+  test("one name for two roles, renamed in case: each feature is matched within its role, nothing but the names and ids changed", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    const booking = line.plateaus[0].features[0];
+    line.plateaus = [line.plateaus[0]];
+    line.plateaus[0].features = [booking, { ...structuredClone(booking), feature_id: "BBBBB1", customer_type: "businesses", score: { ...booking.score, level: 4, label: "Quantitatively Managed" } }];
+    const renamed = structuredClone(line);
+    const [residents, businesses] = renamed.plateaus[0].features;
+    // The other order, as another writer may sort them, and new ids for the new name.
+    renamed.plateaus[0].features = [{ ...businesses, feature_id: "BBBBB9", name: "online booking" }, { ...residents, feature_id: "AAAAA9", name: "online booking" }];
+    writeFileSync(join(dir, "roles-old.jsonl"), `${JSON.stringify(line)}\n`);
+    writeFileSync(join(dir, "roles-new.jsonl"), `${JSON.stringify(renamed)}\n`);
+    const report = JSON.parse((await diff("roles-old.jsonl", "roles-new.jsonl", "--json")).stdout);
+    expect(report.levels).toEqual({ up: 0, down: 0 });
+    const changed = report.details[0].plateaus[0].features.changed as Array<{ feature_id: string; changes: Record<string, unknown> }>;
+    expect(changed.map((c) => [c.feature_id, Object.keys(c.changes).sort()])).toEqual([
+      ["AAAAA9", ["feature_id", "name"]],
+      ["BBBBB9", ["feature_id", "name"]],
+    ]);
+  });
+
+  test("an item mapped twice with other facets (a model named it twice): the same mappings in another order are no change", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    line.plateaus[0].features[0].mappings.applications = [{ item: "APP1", facets: { note: "first" } }, { item: "APP1", facets: { note: "second" } }];
+    const reordered = structuredClone(line);
+    reordered.plateaus[0].features[0].mappings.applications.reverse();
+    const once = structuredClone(line);
+    once.plateaus[0].features[0].mappings.applications.pop();
+    for (const [name, l] of [["twice-old", line], ["twice-new", reordered], ["twice-once", once]] as const) writeFileSync(join(dir, `${name}.jsonl`), `${JSON.stringify(l)}\n`);
+    const same = await diff("twice-old.jsonl", "twice-new.jsonl", "--json");
+    expect(same.code).toBe(0);
+    expect(JSON.parse(same.stdout).mappings).toEqual({ added: 0, removed: 0, changed: 0 });
+    const fewer = JSON.parse((await diff("twice-old.jsonl", "twice-once.jsonl", "--json")).stdout);
+    expect(fewer.mappings).toEqual({ added: 0, removed: 1, changed: 0 });
+  });
+
+  test("the terminal summary never passes on a name's control characters: an escape sequence or a line break shows as an escape", async () => {
+    const line = JSON.parse(readFileSync(oldFile, "utf8").split("\n")[0]!);
+    line.plateaus[0].features[0].name = "Online\u001b[2J\u001b[31m booking\nfake line\u202e";
+    writeFileSync(join(dir, "escapes.jsonl"), `${JSON.stringify(line)}\n`);
+    const first = join(dir, "first-only.jsonl");
+    writeFileSync(first, `${readFileSync(oldFile, "utf8").split("\n")[0]!}\n`);
+    const text = (await diff(first, "escapes.jsonl")).stdout;
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(text).toContain('"Online\\u001b[2J\\u001b[31m booking\\nfake line\\u202e"');
+    expect(text.split("\n").filter((l) => l.includes("fake line"))).toHaveLength(1);
   });
 
   test("bad input exits 2, naming the file and line", async () => {

@@ -25,6 +25,7 @@ function copies(count: number): EvolutionSource & { pulled: number } {
   const source = {
     path: "copies",
     badLines: [],
+    repeated: new Map<string, number[]>(),
     pulled: 0,
     async *read() {
       for (let i = 0; i < count; i++) {

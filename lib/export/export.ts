@@ -8,7 +8,7 @@ import { writeHtml } from "./html.ts";
 import { writeJson } from "./json.ts";
 import { writeMarkdown } from "./markdown.ts";
 import { openSink, type Sink } from "./sink.ts";
-import { openEvolutions, type EvolutionSource } from "./source.ts";
+import { openEvolutions, repeatedServices, type EvolutionSource } from "./source.ts";
 import { summarise, type Summary } from "./summary.ts";
 import { tableSpecs, viewNames, type TableSpec, type ViewName } from "./views.ts";
 import { writeXlsx } from "./xlsx.ts";
@@ -61,6 +61,12 @@ export interface ExportResult {
   files: string[];
   badLines: string[];
   findings?: Finding[];
+  /** What the reader should know of the file written (texts cut to fit an XLSX cell). */
+  notes: string[];
+  /** The evolutions' `meta.catalogue_hash` values. */
+  catalogueHashes: string[];
+  /** Services on more than one line of the input, said as lines for the log. */
+  repeated: string[];
 }
 
 async function withSink<T>(path: string, write: (sink: Sink) => Promise<T>): Promise<T> {
@@ -87,13 +93,13 @@ async function writeCsvFiles(o: ExportOptions, source: EvolutionSource, tables: 
   return { rows, files };
 }
 
-function writeOne(o: ExportOptions, source: EvolutionSource, summary: Summary, tables: TableSpec[], findings: Finding[]): Promise<Record<string, number>> {
+function writeOne(o: ExportOptions, source: EvolutionSource, summary: Summary, tables: TableSpec[], extra: { findings: Finding[]; notes: string[] }): Promise<Record<string, number>> {
   return withSink(o.output, (sink) => {
     const common = { source, summary, tables, sink };
-    if (o.format === "xlsx") return writeXlsx(common);
+    if (o.format === "xlsx") return writeXlsx({ ...common, notes: extra.notes });
     if (o.format === "json") return writeJson(common);
     if (o.format === "md") return writeMarkdown({ ...common, narrative: o.views.includes("narrative"), title: o.title });
-    return writeHtml({ ...common, findings, title: o.title });
+    return writeHtml({ ...common, findings: extra.findings, title: o.title });
   });
 }
 
@@ -105,8 +111,9 @@ export async function exportEvolutions(o: ExportOptions): Promise<ExportResult> 
     const summary = await summarise(source, { data: o.data, observers: checker ? [checker.observe] : [] });
     const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (o.data?.roles ?? []).map((r) => r.role_id), dataPlateaus: o.data?.plateaus.map((pl) => pl.name) });
     const tables = tableSpecs(summary.labels, o.views);
-    const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, findings ?? []), files: [o.output] };
-    return { services: summary.totals.services, ...written, badLines: source.badLines, findings };
+    const notes: string[] = [];
+    const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, { findings: findings ?? [], notes }), files: [o.output] };
+    return { services: summary.totals.services, ...written, badLines: source.badLines, findings, notes, catalogueHashes: summary.run.catalogueHashes, repeated: repeatedServices(source) };
   } finally {
     source.dispose();
   }

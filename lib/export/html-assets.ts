@@ -29,6 +29,7 @@ th[aria-sort=ascending] button::after{content:" \\2191";color:#1d1d1f}th[aria-so
 .mapped{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,22rem),1fr));gap:0 1.5rem;font-size:.85rem;margin-bottom:1.2rem}
 .mapped h5{margin:.2rem 0;font-size:.85rem;color:#2b4a6f}.mapped ul{margin:0;padding-left:1.1rem}
 .sev-error{color:#b00020;font-weight:600}.sev-warning{color:#8a5a00}
+.incomplete{border-left:4px solid #b00020;padding-left:.6em}
 [hidden]{display:none !important}
 @media screen{.off{display:none}}
 section[id],div.plateau{scroll-margin-top:7.5rem}
@@ -52,7 +53,8 @@ section[id],div.plateau{scroll-margin-top:7.5rem}
  */
 /** On narrow screens a table's rows become cards: each cell is labelled with its column's header. */
 export function cardLabels(selector: string, headers: string[]): string {
-  const css = (text: string) => `"${text.replace(/["\\<]/g, (c) => `\\${c.charCodeAt(0).toString(16)} `)}"`;
+  // A line break would end the CSS string and take the rules after it along; each is a hex escape.
+  const css = (text: string) => `"${text.replace(/["\\<\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString(16)} `)}"`;
   return headers.map((header, i) => `${selector} td:nth-child(${i + 1})::before{content:${css(header)}}`).join("\n");
 }
 

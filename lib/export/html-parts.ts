@@ -2,7 +2,8 @@ import { roleOf, type Feature, type PlateauResult, type ServiceEvolution } from 
 import { checkTitles, type Finding } from "../review/checks.ts";
 import { escapeXml as h, levelNames } from "./charts.ts";
 import { itemName, plateauOrder, type CatalogueInfo, type Labels } from "./labels.ts";
-import { featuresByRole, mappedItems } from "./narrative.ts";
+import { gapsOf } from "../pipeline/gaps.ts";
+import { featuresByRole, leftEmptyWhy, mappedItems } from "./narrative.ts";
 import { detailText, runDetails } from "./run-details.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, type Row, type TableSpec } from "./views.ts";
@@ -73,6 +74,11 @@ function mappedItemsHtml(labels: Labels, p: PlateauResult): string {
 /** One service: its description, then per plateau the plateau's description and its features by role. */
 export const featureHeaders = (labels: Labels) => ["Role", "Feature", "Description", "Level", "Label", "Justification", ...[...labels.catalogues.values()].map((c) => c.label)];
 
+const leftEmptyHtml = (e: ServiceEvolution) => {
+  const gaps = gapsOf(e.meta.models);
+  return gaps ? `<p class="incomplete"><strong>Left empty</strong> ${h(leftEmptyWhy)}: ${h(gaps)}</p>` : "";
+};
+
 export function serviceSection(labels: Labels, e: ServiceEvolution): string {
   const heads = featureHeaders(labels);
   const thead = `<thead><tr>${heads.map((x) => `<th${x === "Level" ? ' class="num"' : ""}>${h(x)}</th>`).join("")}</tr></thead>`;
@@ -80,7 +86,7 @@ export function serviceSection(labels: Labels, e: ServiceEvolution): string {
 <h4>${p.plateau}. ${h(p.plateau_name)}</h4><p>${h(p.service_description)}</p>
 <div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div>${mappedItemsHtml(labels, p)}</div>`);
   return `<section class="service" id="${anchor("svc", e.service.service_id)}" data-block>
-<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}
+<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}${leftEmptyHtml(e)}
 ${plateaus.join("\n")}
 <p class="noprint"><a href="#contents">Back to contents</a></p></section>\n`;
 }

@@ -9,6 +9,7 @@ const runJson = (s: Summary) => ({
   models: Object.fromEntries([...s.run.models].map(([stage, models]) => [stage, [...models].sort()])),
   created: s.run.created || null,
   catalogueHashes: s.run.catalogueHashes,
+  incomplete: Object.fromEntries(s.run.incomplete),
   totals: { services: s.totals.services, plateaus: s.labels.plateaus.size, features: s.totals.features, mappings: s.totals.mappings },
 });
 

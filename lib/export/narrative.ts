@@ -1,3 +1,4 @@
+import { gapsOf } from "../pipeline/gaps.ts";
 import { roleOf, type Feature, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
 import { facetValue, itemName, roleName, type CatalogueInfo, type Labels } from "./labels.ts";
 import { byRoleThenName } from "./views.ts";
@@ -43,8 +44,20 @@ export function mappedItems(labels: Labels, p: PlateauResult): MappedItem[] {
   return items;
 }
 
-/** Markdown's markup characters escaped and lines joined: the model's text is shown, never run as markup. */
-export const md = (text: string) => text.replace(/([\\`*_[\]<>|#])/g, "\\$1").replace(/\s*\n\s*/g, " ");
+/**
+ * The model's text as Markdown that shows it as written, never runs it as markup, on one line:
+ * inline markup (GFM's `~~` and GitHub's `$` maths too) and the `&` of an entity (`&amp;`)
+ * escaped, and a start that would open a block (a list, a rule, a setext underline, an indented
+ * code block) escaped or trimmed, since a text may begin a paragraph or a list item's line.
+ */
+export const md = (text: string) =>
+  text
+    .trim()
+    .replace(/([\\`*_[\]<>|#~$])/g, "\\$1")
+    .replace(/&(?=#?[A-Za-z0-9]+;)/g, "\\&")
+    .replace(/\s*\n\s*/g, " ")
+    .replace(/^[-+=]/, "\\$&")
+    .replace(/^(\d+)([.)])/, "$1\\$2");
 
 function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
   const out = [`### ${p.plateau}. ${md(p.plateau_name)}`, "", md(p.service_description || "(no description)"), ""];
@@ -69,10 +82,15 @@ function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
   return out;
 }
 
+/** Said with a service's gaps (`meta.models.incomplete`), in the narrative of every report. */
+export const leftEmptyWhy = "(answers stayed invalid; run again to ask again)";
+
 /** One service as a document: per plateau its description, features by role, then mapped items. */
 export function narrativeMarkdown(labels: Labels, e: ServiceEvolution): string {
   const out = [`## ${md(e.service.name)} (${md(e.service.service_id)})`, ""];
   if (e.service.description) out.push(md(e.service.description), "");
+  const gaps = gapsOf(e.meta.models);
+  if (gaps) out.push(`*Left empty* ${leftEmptyWhy}: ${md(gaps)}`, "");
   for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) out.push(...plateauMarkdown(labels, p), "");
   return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd()}\n\n`;
 }

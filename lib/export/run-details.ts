@@ -15,7 +15,19 @@ export function runDetails(s: Summary): Array<[string, string | number]> {
     ["Plateaus", s.labels.plateaus.size],
     ["Features", s.totals.features],
     ["Mappings", s.totals.mappings],
+    ["Incomplete services", s.run.incomplete.size],
+    ...(s.run.incomplete.size ? [["Left empty", leftEmpty(s.run.incomplete)] as [string, string]] : []),
   ];
+}
+
+/** Past this many services with gaps, the rest are counted: `check` lists them all. */
+const LEFT_EMPTY_SHOWN = 20;
+
+/** `S1: features Enhanced; S2: descriptions`, the first few services with parts left empty. */
+function leftEmpty(incomplete: Map<string, string>): string {
+  const shown = [...incomplete].slice(0, LEFT_EMPTY_SHOWN).map(([id, parts]) => `${id}: ${parts}`);
+  const more = incomplete.size - shown.length;
+  return `${shown.join("; ")}${more > 0 ? `; and ${formatCount(more)} more (check lists them all)` : ""}`;
 }
 
 /** A detail as text reads it: counts with thousands separators. */

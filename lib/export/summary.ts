@@ -1,4 +1,5 @@
 import type { Dataset } from "../data.ts";
+import { GAPS_KEY, gapsOf } from "../pipeline/gaps.ts";
 import type { ServiceEvolution } from "../schema/evolution.ts";
 import { labelsFromData, learnLabels, type Labels } from "./labels.ts";
 import type { EvolutionSource } from "./source.ts";
@@ -13,6 +14,8 @@ export interface RunInfo {
   /** The earliest `meta.created`, the date the report and the workbook carry. */
   created: string;
   catalogueHashes: string[];
+  /** Service id → the parts its line names as left empty (answers that stayed invalid), in file order. */
+  incomplete: Map<string, string>;
 }
 
 export interface Trajectory {
@@ -41,7 +44,7 @@ export type Observer = (e: ServiceEvolution) => void;
 
 function emptySummary(data?: Dataset): Summary {
   return {
-    run: { runIds: [], models: new Map(), created: "", catalogueHashes: [] },
+    run: { runIds: [], models: new Map(), created: "", catalogueHashes: [], incomplete: new Map() },
     labels: labelsFromData(data),
     totals: { services: 0, plateaus: 0, features: 0, mappings: 0 },
     services: [],
@@ -52,15 +55,31 @@ function emptySummary(data?: Dataset): Summary {
   };
 }
 
+/**
+ * A `meta.created` as a time: one without an offset (a naive Python `isoformat()`) is UTC, so the
+ * reports' date is the same in every time zone. NaN when it is not a date.
+ */
+export const instantOf = (created: string): number => Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(created) || !created.includes("T") ? created : `${created}Z`);
+
+/** Whether `created` comes before `earliest` (unset, or not a date, comes after any date). */
+function isEarlier(created: string, earliest: string): boolean {
+  const [a, b] = [instantOf(created), instantOf(earliest)];
+  if (!earliest || Number.isNaN(b)) return !Number.isNaN(a) || !earliest;
+  return a < b;
+}
+
 const addOnce = <T>(list: T[], value: T) => !list.includes(value) && list.push(value);
 
-/** `meta.models` also carries the resume fingerprint of each service (lib/fingerprint.ts): not a model. */
-const notModels = new Set(["fingerprint"]);
+/** `meta.models` also carries the resume fingerprint of each service (lib/fingerprint.ts) and its gaps (lib/pipeline/gaps.ts): not models. */
+const notModels = new Set(["fingerprint", GAPS_KEY]);
 
-function addRun(run: RunInfo, meta: ServiceEvolution["meta"]): void {
+function addRun(run: RunInfo, e: ServiceEvolution): void {
+  const { meta } = e;
+  const gaps = gapsOf(meta.models);
+  if (gaps) run.incomplete.set(e.service.service_id, gaps);
   addOnce(run.runIds, meta.run_id);
   if (meta.catalogue_hash) addOnce(run.catalogueHashes, meta.catalogue_hash);
-  if (!run.created || meta.created < run.created) run.created = meta.created;
+  if (isEarlier(meta.created, run.created)) run.created = meta.created;
   for (const [stage, model] of Object.entries(meta.models)) {
     if (typeof model !== "string" || notModels.has(stage)) continue;
     const set = run.models.get(stage) ?? new Set<string>();
@@ -101,7 +120,7 @@ export async function summarise(source: EvolutionSource, options: { data?: Datas
   for await (const e of source.read()) {
     s.totals.services++;
     s.services.push({ id: e.service.service_id, name: e.service.name });
-    addRun(s.run, e.meta);
+    addRun(s.run, e);
     learnLabels(s.labels, e);
     addPlateaus(s, e);
     for (const observe of options.observers ?? []) observe(e);

@@ -1,9 +1,9 @@
 import type ExcelJS from "exceljs";
 import type { Writable } from "node:stream";
-import { runDetails } from "./run-details.ts";
+import { formatCount, runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
-import type { Summary } from "./summary.ts";
+import { instantOf, type Summary } from "./summary.ts";
 import { cellText, type Column, type ColumnKind, type TableSpec } from "./views.ts";
 import { addTable, columnLetter, createWorkbook, zipCaughtUp, type StreamWorkbook } from "./xlsx-writer.ts";
 import { xstring } from "./xstring.ts";
@@ -63,14 +63,32 @@ function levelScale(sheet: ExcelJS.Worksheet, columns: Column[], rows: number): 
   }
 }
 
-/** A row's values; empty cells stay empty (no "" written), text keeps every character (`xstring`). */
-const values = (columns: Column[], row: Record<string, unknown>) =>
+/** Excel holds at most this many characters in a cell; a file with more is one it must repair. */
+export const CELL_LIMIT = 32_767;
+
+/** Texts cut to fit a cell, counted for the export's one warning. */
+interface CutCount {
+  cells: number;
+}
+
+/** `text` cut to fit a cell with a note of what was cut (a surrogate pair is never split). */
+function fitCell(text: string, cut: CutCount): string {
+  if (text.length <= CELL_LIMIT) return text;
+  cut.cells++;
+  const note = (rest: number) => ` [cut: ${formatCount(rest)} more characters; the CSV, Markdown, HTML and JSON exports hold the whole text]`;
+  let keep = CELL_LIMIT - note(text.length).length;
+  if (/[\uD800-\uDBFF]/.test(text[keep - 1] ?? "")) keep--;
+  return `${text.slice(0, keep)}${note(text.length - keep)}`;
+}
+
+/** A row's values; empty cells stay empty (no "" written), text keeps every character (`xstring`) a cell can hold. */
+const values = (columns: Column[], row: Record<string, unknown>, cut: CutCount) =>
   columns.map((c) => {
     const v = row[c.key];
-    return v === null || v === undefined || v === "" ? null : typeof v === "number" ? v : xstring(cellText(v as string));
+    return v === null || v === undefined || v === "" ? null : typeof v === "number" ? v : xstring(fitCell(cellText(v as string), cut));
   });
 
-async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string>; output: Writable }): Promise<number> {
+async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource; table: TableSpec; used: Set<string>; output: Writable; cut: CutCount }): Promise<number> {
   const { book, table } = input;
   const sheet = openSheet(book, sheetName(table.name.replace(/^mappings\./, "mappings "), input.used), table.columns);
   const headers = uniqueHeaders(table.columns);
@@ -79,7 +97,7 @@ async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource
   writeHeader(sheet, headers);
   for await (const e of input.source.read()) {
     for (const row of table.rows(e)) {
-      sheet.addRow(values(table.columns, row)).commit();
+      sheet.addRow(values(table.columns, row, input.cut)).commit();
       count++;
     }
     await zipCaughtUp(sheet, input.output);
@@ -89,26 +107,29 @@ async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource
   return count;
 }
 
-function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>): void {
+function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>, cut: CutCount): void {
   const columns: Column[] = [{ key: "detail", header: "Detail", kind: "text" }, { key: "value", header: "Value", kind: "wrap" }];
   const sheet = openSheet(book, sheetName("run", used), columns);
   const details = runDetails(summary);
   addTable(book, sheet, { name: "T_run", headers: ["Detail", "Value"], rows: () => details.length });
   writeHeader(sheet, ["Detail", "Value"]);
-  for (const [k, v] of details) sheet.addRow([xstring(k), typeof v === "number" ? v : xstring(v)]).commit();
+  // The runs of a file resumed many times can outgrow a cell too.
+  for (const [k, v] of details) sheet.addRow([xstring(k), typeof v === "number" ? v : xstring(fitCell(v, cut))]).commit();
   sheet.commit();
 }
 
 /** A `run` sheet, then one sheet per table, each written row by row in its own pass over the input. */
-export async function writeXlsx(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink }): Promise<Record<string, number>> {
+export async function writeXlsx(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink; notes?: string[] }): Promise<Record<string, number>> {
   const book = createWorkbook(input.sink.stream);
   book.creator = "service-ambitions";
-  const created = Date.parse(input.summary.run.created);
+  const created = instantOf(input.summary.run.created);
   book.created = book.modified = new Date(Number.isFinite(created) ? created : Date.UTC(2000, 0, 1));
   const used = new Set<string>();
-  writeRunSheet(book, input.summary, used);
+  const cut: CutCount = { cells: 0 };
+  writeRunSheet(book, input.summary, used, cut);
   const counts: Record<string, number> = {};
-  for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used, output: input.sink.stream });
+  for (const table of input.tables) counts[table.name] = await writeSheet({ book, source: input.source, table, used, output: input.sink.stream, cut });
   await book.commit();
+  if (cut.cells) input.notes?.push(`${formatCount(cut.cells)} ${cut.cells === 1 ? "cell" : "cells"} longer than the ${formatCount(CELL_LIMIT)} characters Excel holds in a cell were cut, each with a note saying so; the CSV, Markdown, HTML and JSON exports hold the whole text`);
   return counts;
 }

@@ -1,8 +1,12 @@
 import { escapeXml as h } from "../export/charts.ts";
+import { md } from "../export/narrative.ts";
+import { printable } from "./printable.ts";
 import type { DiffReport } from "./diff-report.ts";
 import type { FacetChange, FeatureChange, PlateauDiff, ServiceDiff } from "./diff.ts";
 
-const clip = (s: string | number, n = 60) => (String(s).length > n ? `${String(s).slice(0, n - 1)}…` : String(s));
+const clip = (s: string | number, n = 60) => printable(String(s).length > n ? `${String(s).slice(0, n - 1)}…` : String(s));
+/** A name from the file as the terminal shows it (lib/review/printable.ts). */
+const p = (s: string) => printable(s);
 
 function summaryLines(r: DiffReport): string[] {
   return [
@@ -27,14 +31,14 @@ function changeText(c: FeatureChange): string {
   const parts = Object.entries(c.changes).map(([field, v]) => (field === "level" ? `level ${v!.old}→${v!.new}` : field === "description" || field === "justification" ? field : `${field} "${clip(v!.old, 30)}"→"${clip(v!.new, 30)}"`));
   const { added, removed, changed } = c.mappings;
   if (added.length || removed.length || changed.length) parts.push(`mappings +${added.length} -${removed.length}${changed.length ? ` ~${changed.length}` : ""}`);
-  return `"${c.name}" ${parts.join(", ")}`;
+  return `"${p(c.name)}" ${parts.join(", ")}`;
 }
 
 function plateauLines(p: PlateauDiff): string[] {
-  const out = [`  ${p.plateau}${p.status === "changed" ? "" : ` (plateau ${p.status})`}`];
+  const out = [`  ${printable(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}`];
   if (p.description) out.push(`    ~ description changed`);
-  for (const f of p.features.added) out.push(`    + "${f.name}" (${f.role}, level ${f.level})`);
-  for (const f of p.features.removed) out.push(`    - "${f.name}" (${f.role}, level ${f.level})`);
+  for (const f of p.features.added) out.push(`    + "${printable(f.name)}" (${printable(f.role)}, level ${f.level})`);
+  for (const f of p.features.removed) out.push(`    - "${printable(f.name)}" (${printable(f.role)}, level ${f.level})`);
   for (const c of p.features.changed) out.push(`    ~ ${changeText(c)}`);
   return out;
 }
@@ -44,13 +48,15 @@ export function diffText(r: DiffReport): string {
   const lines = summaryLines(r);
   if (!r.details.length) return `${lines.join("\n")}\nidentical\n`;
   for (const d of r.details) {
-    lines.push("", `${d.status === "added" ? "+" : d.status === "removed" ? "-" : "~"} ${d.service_id} ${d.name}${d.status === "changed" ? "" : ` (service ${d.status})`}`);
+    lines.push("", `${d.status === "added" ? "+" : d.status === "removed" ? "-" : "~"} ${p(d.service_id)} ${p(d.name)}${d.status === "changed" ? "" : ` (service ${d.status})`}`);
+    if (d.changes) lines.push(`  name "${p(d.changes.name.old)}"→"${p(d.changes.name.new)}"`);
     for (const p of d.plateaus) lines.push(...plateauLines(p));
   }
   return `${lines.join("\n")}\n`;
 }
 
-const mdText = (s: string | number) => String(s).replace(/([\\`*_[\]<>|])/g, "\\$1").replace(/\s*\n\s*/g, " ");
+/** The export's Markdown escape (lib/export/narrative.ts): the text shows as written. */
+const mdText = (s: string | number) => md(String(s));
 
 function plateauMarkdown(p: PlateauDiff): string[] {
   const out = [`### ${mdText(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}`, ""];
@@ -71,6 +77,7 @@ export function diffMarkdown(r: DiffReport, title: string): string {
   const out = [`# ${mdText(title)}`, "", ...summaryLines(r).map((l) => `- ${l.replace(/\s+/, ": ")}`), ""];
   for (const d of r.details) {
     out.push(`## ${mdText(d.name)} (${mdText(d.service_id)})${d.status === "changed" ? "" : `: service ${d.status}`}`, "");
+    if (d.changes) out.push(`- Name was: ${mdText(d.changes.name.old)}`, `- Name is: ${mdText(d.changes.name.new)}`, "");
     for (const p of d.plateaus) out.push(...plateauMarkdown(p));
   }
   return `${out.join("\n").trimEnd()}\n`;
@@ -86,7 +93,8 @@ function serviceHtml(d: ServiceDiff): string {
     ];
     return `<h3>${h(p.plateau)}${p.status === "changed" ? "" : ` (plateau ${p.status})`}</h3><ul>${items.join("")}</ul>`;
   });
-  return `<section><h2>${h(d.name)} <small>${h(d.service_id)}</small>${d.status === "changed" ? "" : ` (service ${d.status})`}</h2>${plateaus.join("")}</section>`;
+  const renamed = d.changes ? `<ul><li>Name was: ${h(d.changes.name.old)}<br>Name is: ${h(d.changes.name.new)}</li></ul>` : "";
+  return `<section><h2>${h(d.name)} <small>${h(d.service_id)}</small>${d.status === "changed" ? "" : ` (service ${d.status})`}</h2>${renamed}${plateaus.join("")}</section>`;
 }
 
 export function diffHtml(r: DiffReport, title: string): string {

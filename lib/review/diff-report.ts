@@ -29,7 +29,8 @@ function compareService(o: ServiceView, n: ServiceView): ServiceDiff | undefined
   const names = [...new Set([...o.plateaus.keys(), ...n.plateaus.keys()])];
   const order = (p: string) => n.plateaus.get(p)?.order ?? o.plateaus.get(p)?.order ?? 0;
   const plateaus = names.sort((a, b) => order(a) - order(b)).flatMap((p) => comparePlateau(p, o.plateaus.get(p), n.plateaus.get(p)) ?? []);
-  return plateaus.length || o.name !== n.name ? { service_id: n.id, name: n.name, status: "changed", plateaus } : undefined;
+  const renamed = o.name !== n.name ? { changes: { name: { old: o.name, new: n.name } } } : {};
+  return plateaus.length || o.name !== n.name ? { service_id: n.id, name: n.name, status: "changed", ...renamed, plateaus } : undefined;
 }
 
 /**

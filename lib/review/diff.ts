@@ -49,7 +49,8 @@ function project(e: ServiceEvolution): ServiceView {
     const features = p.features.map((f) => {
       const mapped = Object.entries(f.mappings).flatMap(([catalogue, list]) => list.map((m) => [`${catalogue}:${m.item}`, facetsHash(m.facets)] as const));
       const view = { id: f.feature_id, name: f.name, role: roleOf(f), level: f.score.level, description: f.description, justification: f.score.justification };
-      mapped.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      // By item, then facets: an item a model named twice, with other facets, has one order.
+      mapped.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
       return { ...view, mappings: mapped.map(([key]) => key), facets: mapped.map(([, hash]) => hash) };
     });
     plateaus.set(p.plateau_name, { name: p.plateau_name, order: p.plateau, description: p.service_description, features });
@@ -93,15 +94,21 @@ export interface ServiceDiff {
   service_id: string;
   name: string;
   status: "added" | "removed" | "changed";
+  /** What changed of the service itself: its name (a changed service may have no plateau changed). */
+  changes?: { name: Change<string> };
   plateaus: PlateauDiff[];
 }
 
-/** Pairs features by id first, then by name (same words, any case), within one plateau. */
+/**
+ * Pairs features by id first, then by name (same words, any case) for the same role, then by name
+ * alone (a feature whose role changed), within one plateau: one name may serve two roles.
+ */
 export function matchFeatures(olds: FeatureView[], news: FeatureView[]): { pairs: Array<[FeatureView, FeatureView]>; added: FeatureView[]; removed: FeatureView[] } {
   const pairs: Array<[FeatureView, FeatureView]> = [];
   const left = [...olds];
   const right = [...news];
-  for (const key of [(f: FeatureView) => f.id, (f: FeatureView) => normaliseName(f.name)]) {
+  const keys = [(f: FeatureView) => f.id, (f: FeatureView) => `${f.role}\u0000${normaliseName(f.name)}`, (f: FeatureView) => normaliseName(f.name)];
+  for (const key of keys) {
     for (const o of [...left]) {
       const i = right.findIndex((n) => key(n) === key(o));
       if (i < 0) continue;
@@ -116,16 +123,32 @@ export function matchFeatures(olds: FeatureView[], news: FeatureView[]): { pairs
 const fields = ["feature_id", "name", "role", "level", "description", "justification"] as const;
 const valueOf = (f: FeatureView, field: (typeof fields)[number]) => (field === "feature_id" ? f.id : f[field]);
 
+/**
+ * Mappings added, removed, and kept with other facets. An item a model named twice is matched
+ * whole (item and facets) first, then by item alone, so the same mappings in another order are
+ * no change.
+ */
+function compareMappings(o: FeatureView, n: FeatureView): FeatureChange["mappings"] {
+  const olds = o.mappings.map((mapping, i) => ({ mapping, facets: o.facets[i]! }));
+  const news = n.mappings.map((mapping, i) => ({ mapping, facets: n.facets[i]! }));
+  const take = (match: (x: (typeof olds)[number]) => boolean) => {
+    const i = olds.findIndex(match);
+    return i < 0 ? undefined : olds.splice(i, 1)[0];
+  };
+  const unmatched = news.filter((m) => !take((x) => x.mapping === m.mapping && x.facets === m.facets));
+  const changed = unmatched.filter((m) => take((x) => x.mapping === m.mapping));
+  return {
+    added: unmatched.filter((m) => !changed.includes(m)).map((m) => m.mapping),
+    removed: olds.map((m) => m.mapping),
+    // The facets themselves are read back by fillFacetChanges.
+    changed: changed.map((m) => ({ mapping: m.mapping, old: null, new: null })),
+  };
+}
+
 export function compareFeature(o: FeatureView, n: FeatureView): FeatureChange | undefined {
   const changes: FeatureChange["changes"] = {};
   for (const field of fields) if (valueOf(o, field) !== valueOf(n, field)) changes[field] = { old: valueOf(o, field), new: valueOf(n, field) };
-  const kept = n.mappings.filter((m, j) => o.mappings.includes(m) && o.facets[o.mappings.indexOf(m)] !== n.facets[j]);
-  const mappings = {
-    added: n.mappings.filter((m) => !o.mappings.includes(m)),
-    removed: o.mappings.filter((m) => !n.mappings.includes(m)),
-    // The facets themselves are read back by fillFacetChanges.
-    changed: kept.map((m) => ({ mapping: m, old: null, new: null })),
-  };
+  const mappings = compareMappings(o, n);
   if (!Object.keys(changes).length && !mappings.added.length && !mappings.removed.length && !mappings.changed.length) return undefined;
   return { feature_id: n.id, name: n.name, changes, mappings };
 }
