@@ -69,7 +69,9 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   } finally {
     clearInterval(ticker);
     await local.close();
-    await pullJournal().catch((error) => rt.log.warn(`queue journal: ${errorMessage(error)}`));
+    // No last read of the journal here: the run's record is written by now, and a call claimed
+    // now would be counted by no run (on a stop, workers go on). Each job's entries were read as
+    // it ended, before the record; those journalled since are left for the next run to count.
     await Promise.all([events.close(), queue.close()]);
     connection.disconnect();
     eventsConnection.disconnect();

@@ -1,0 +1,148 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readLedger } from "../lib/ledger.ts";
+import { startTestServer, type ChatBody, type TestServer } from "../lib/test-server.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+
+const started: Array<ReturnType<typeof spawnScript>> = [];
+const redises: RedisServer[] = [];
+afterAll(async () => {
+  for (const p of started) if (p.exitCode === null) p.kill(9);
+  await Promise.all(started.map((p) => p.exited));
+  for (const r of redises) await r.stop();
+});
+
+const promptOf = (body: ChatBody) => body.messages.map((m) => m.content).join("\n");
+const writtenIds = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).service.service_id as string) : []);
+
+/** A project whose workers and coordinators share an on-disk cache (a Redis restarted without its data keeps the answers). */
+async function queueProject(name: string, server: TestServer, services: number) {
+  const redis = await startRedis();
+  redises.push(redis);
+  const { dir, cleanup } = tempDir("sa-queue-faults-");
+  writeJsonl(join(dir, "in.jsonl"), makeServices(services, "Q"));
+  writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", retry: { attempts: 4, baseMs: 10, capMs: 50 }, queue: { name, attempts: 3, lockDuration: 2000 } }));
+  const spawn = (script: string, args: string[]) => {
+    const proc = spawnScript(script, args, { cwd: dir, baseURL: server.url });
+    started.push(proc);
+    return proc;
+  };
+  const project = {
+    dir,
+    cleanup,
+    redis,
+    ids: makeServices(services, "Q").map((s) => String(s.service_id)),
+    worker: (concurrency = 2) => spawn("worker", ["--queue", project.redis.url, "--concurrency", String(concurrency), "--grace", "2"]),
+    coordinate: () => spawn("run", ["--queue", project.redis.url, "-i", "in.jsonl", "-o", "out.jsonl", "--json"]),
+    /** Redis stopped, and started again on its port with nothing in it. */
+    async restartRedis() {
+      await project.redis.stop();
+      await Bun.sleep(800);
+      project.redis = await startRedis(project.redis.port);
+      redises.push(project.redis);
+    },
+    /** The coordinators' runs in the ledger: their requests and live calls. */
+    ledger() {
+      const runs = readLedger(join(dir, ".sa/usage.json")).runs.filter((r) => r.task === "run");
+      return { requests: runs.reduce((s, r) => s + r.totals.requests, 0), live: runs.reduce((s, r) => s + r.totals.liveCalls, 0), statuses: runs.map((r) => r.status) };
+    },
+  };
+  return project;
+}
+
+async function stopAll(workers: Array<ReturnType<typeof spawnScript>>) {
+  for (const w of workers) if (w.exitCode === null) w.kill("SIGTERM");
+  await Promise.all(workers.map((w) => w.exited));
+}
+
+/** How many answers repeated a prompt answered before: paid twice. */
+function repeatedAnswers(server: TestServer): { answered: number; repeated: number } {
+  const answered = server.requests.filter((r) => r.status === 200).map((r) => promptOf(r.body));
+  return { answered: answered.length, repeated: answered.length - new Set(answered).size };
+}
+
+describe("run --queue under faults", () => {
+  test("Ctrl-C on the coordinator twice while workers are busy: the reruns finish, and the runs' ledger counts every request the server saw, once", async () => {
+    const server = startTestServer({ latencyMs: 60, jitterMs: 60 });
+    const q = await queueProject("sigint", server, 12);
+    const workers = [q.worker(8), q.worker(8)];
+    try {
+      for (const answers of [60, 150]) {
+        const coordinator = q.coordinate();
+        await until(() => server.answered >= answers, `${answers} answers`);
+        coordinator.kill("SIGINT");
+        expect(await coordinator.exited).toBe(130);
+      }
+      const last = q.coordinate();
+      expect(await last.exited).toBe(0);
+      await stopAll(workers);
+      expect(writtenIds(join(q.dir, "out.jsonl"))).toEqual(q.ids);
+      expect(repeatedAnswers(server).repeated).toBe(0);
+      const ledger = q.ledger();
+      expect(ledger.statuses).toEqual(["interrupted", "interrupted", "ok"]);
+      expect({ requests: ledger.requests, live: ledger.live }).toEqual({ requests: server.requests.length, live: server.answered });
+    } finally {
+      await stopAll(workers);
+      await server.stop();
+      q.cleanup();
+    }
+  }, 120_000);
+
+  test("Redis restarted without its data mid-run: every service once, and the ledger still counts every request the server saw", async () => {
+    const server = startTestServer({ latencyMs: 40, faultEvery: 9 });
+    const q = await queueProject("restart", server, 8);
+    const workers = [q.worker(), q.worker()];
+    try {
+      const coordinator = q.coordinate();
+      await until(() => server.answered >= 70, "70 answers");
+      await q.restartRedis();
+      expect(await coordinator.exited).toBe(0);
+      await stopAll(workers);
+      expect(writtenIds(join(q.dir, "out.jsonl"))).toEqual(q.ids);
+      const ledger = q.ledger();
+      console.log(`queue restart: server ${server.requests.length} requests, ${server.answered} answered (${repeatedAnswers(server).repeated} repeated); ledger ${ledger.requests} requests, ${ledger.live} live calls`);
+      expect({ requests: ledger.requests, live: ledger.live }).toEqual({ requests: server.requests.length, live: server.answered });
+    } finally {
+      await stopAll(workers);
+      await server.stop();
+      q.cleanup();
+    }
+  }, 120_000);
+
+  test("a worker killed mid-job, a second worker, a Redis restart and a Ctrl-C on the coordinator: the rerun writes every service once, pays twice only what was in flight, and the ledger misses only the killed worker's requests", async () => {
+    const server = startTestServer({ latencyMs: 40, faultEvery: 9 });
+    const q = await queueProject("everything", server, 8);
+    const workers = [q.worker(), q.worker()];
+    try {
+      const first = q.coordinate();
+      await until(() => server.answered >= 30, "30 answers");
+      workers[0]!.kill(9);
+      workers.push(q.worker());
+      await until(() => server.answered >= 70, "70 answers");
+      await q.restartRedis();
+      await until(() => server.answered >= 110, "110 answers");
+      first.kill("SIGINT");
+      expect(await first.exited).toBe(130);
+      const second = q.coordinate();
+      expect(await second.exited).toBe(0);
+      await stopAll(workers);
+      expect(writtenIds(join(q.dir, "out.jsonl"))).toEqual(q.ids);
+      const { answered, repeated } = repeatedAnswers(server);
+      const ledger = q.ledger();
+      console.log(`queue everything: server ${server.requests.length} requests, ${answered} answered (${repeated} repeated); ledger ${ledger.requests} requests, ${ledger.live} live calls`);
+      // In flight: the killed worker's 2 calls, and the jobs Redis lost while two workers held them (2 each).
+      expect(repeated).toBeLessThanOrEqual(6);
+      // The killed worker's requests on the wire were never journalled: at most its concurrency.
+      expect(ledger.live).toBeGreaterThanOrEqual(answered - 2);
+      expect(ledger.live).toBeLessThanOrEqual(answered);
+      expect(ledger.requests).toBeGreaterThanOrEqual(server.requests.length - 2);
+      expect(ledger.requests).toBeLessThanOrEqual(server.requests.length);
+    } finally {
+      await stopAll(workers);
+      await server.stop();
+      q.cleanup();
+    }
+  }, 120_000);
+});
