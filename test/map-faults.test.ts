@@ -14,7 +14,14 @@ async function evolutionsOf(dir: string, n: number): Promise<string> {
   return join(dir, "evolutions.jsonl");
 }
 
-const mapArgs = (extra: string[] = []) => ["--input", "evolutions.jsonl", "--output", "map.jsonl", "--data", fixtureData, "--model", "openai:gpt-4o-mini", "--json", ...extra];
+/** The same evolutions as feature records `{service, features[]}`, each feature naming its plateau. */
+function featureRecordsOf(dir: string): void {
+  const evolutions = readFileSync(join(dir, "evolutions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { service: unknown; plateaus: Array<{ plateau: number; plateau_name: string; features: Array<Record<string, unknown>> }> });
+  const records = evolutions.map((e) => ({ service: e.service, features: e.plateaus.flatMap((p) => p.features.map(({ mappings: _m, ...f }) => ({ ...f, plateau: p.plateau, plateau_name: p.plateau_name }))) }));
+  writeJsonl(join(dir, "records.jsonl"), records);
+}
+
+const mapArgs = (extra: string[] = [], input = "evolutions.jsonl") => ["--input", input, "--output", "map.jsonl", "--data", fixtureData, "--model", "openai:gpt-4o-mini", "--json", ...extra];
 const env = { SA_RETRY: '{"attempts":4,"baseMs":5,"capMs":20}' };
 const promptOf = (body: ChatBody) => body.messages.map((m) => m.content).join("\n");
 const text = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
@@ -26,12 +33,13 @@ const validLines = (path: string) => text(path).split("\n").filter(Boolean).map(
 const ledgerRequests = (dir: string) => readLedger(join(dir, ".sa/usage.json")).runs.filter((r) => r.task === "map").reduce((sum, r) => sum + r.totals.requests, 0);
 
 /** A clean map of the same evolutions: the bytes every faulty or interrupted map must end with. */
-async function cleanMap(n: number): Promise<{ bytes: string; calls: number }> {
+async function cleanMap(n: number, input = "evolutions.jsonl"): Promise<{ bytes: string; calls: number }> {
   const server = startTestServer();
   const { dir, cleanup } = tempDir("sa-map-clean-");
   try {
     await evolutionsOf(dir, n);
-    const result = await runScript("map", mapArgs(), { cwd: dir, baseURL: server.url, env });
+    featureRecordsOf(dir);
+    const result = await runScript("map", mapArgs([], input), { cwd: dir, baseURL: server.url, env });
     expect(result.code).toBe(0);
     return { bytes: withoutRun(text(join(dir, "map.jsonl"))), calls: server.requests.length };
   } finally {
@@ -86,21 +94,22 @@ describe("map under faults", () => {
     }
   }, 60_000);
 
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    test(`${signal} mid-map exits ${code} with valid JSONL; a rerun finishes byte-identical to a clean map, paying nothing twice`, async () => {
-      const clean = await cleanMap(6);
+  for (const [signal, code, input] of [["SIGINT", 130, "evolutions.jsonl"], ["SIGTERM", 143, "evolutions.jsonl"], ["SIGINT", 130, "records.jsonl"]] as const) {
+    test(`${signal} mid-map of ${input} exits ${code} with valid JSONL; a rerun finishes byte-identical to a clean map, paying nothing twice`, async () => {
+      const clean = await cleanMap(6, input);
       const server = startTestServer({ latencyMs: 40 });
       const { dir, cleanup } = tempDir("sa-map-signal-");
       try {
         await evolutionsOf(dir, 6);
-        const proc = spawnScript("map", mapArgs(["--concurrency", "4"]), { cwd: dir, baseURL: server.url, env });
+        featureRecordsOf(dir);
+        const proc = spawnScript("map", mapArgs(["--concurrency", "4"], input), { cwd: dir, baseURL: server.url, env });
         while (validLines(join(dir, "map.jsonl")).length < 2) await Bun.sleep(10);
         proc.kill(signal);
         expect(await proc.exited).toBe(code);
         const written = validLines(join(dir, "map.jsonl")).length;
         expect(written).toBeLessThan(6);
         expect(existsSync(join(dir, "map.jsonl.lock"))).toBe(false);
-        const second = await runScript("map", mapArgs(["--concurrency", "4"]), { cwd: dir, baseURL: server.url, env });
+        const second = await runScript("map", mapArgs(["--concurrency", "4"], input), { cwd: dir, baseURL: server.url, env });
         expect(second.code).toBe(0);
         expect(withoutRun(text(join(dir, "map.jsonl")))).toBe(clean.bytes);
         expect(server.requests.length).toBe(clean.calls);
