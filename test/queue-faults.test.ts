@@ -24,8 +24,8 @@ async function queueProject(name: string, server: TestServer, services: number) 
   const { dir, cleanup } = tempDir("sa-queue-faults-");
   writeJsonl(join(dir, "in.jsonl"), makeServices(services, "Q"));
   writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", retry: { attempts: 4, baseMs: 10, capMs: 50 }, queue: { name, attempts: 3, lockDuration: 2000 } }));
-  const spawn = (script: string, args: string[]) => {
-    const proc = spawnScript(script, args, { cwd: dir, baseURL: server.url });
+  const spawn = (script: string, args: string[], baseURL = server.url) => {
+    const proc = spawnScript(script, args, { cwd: dir, baseURL });
     started.push(proc);
     return proc;
   };
@@ -34,7 +34,7 @@ async function queueProject(name: string, server: TestServer, services: number) 
     cleanup,
     redis,
     ids: makeServices(services, "Q").map((s) => String(s.service_id)),
-    worker: (concurrency = 2) => spawn("worker", ["--queue", project.redis.url, "--concurrency", String(concurrency), "--grace", "2"]),
+    worker: (concurrency = 2, baseURL = server.url) => spawn("worker", ["--queue", project.redis.url, "--concurrency", String(concurrency), "--grace", "2"], baseURL),
     coordinate: () => spawn("run", ["--queue", project.redis.url, "-i", "in.jsonl", "-o", "out.jsonl", "--json"]),
     /** Redis stopped, and started again on its port with nothing in it. */
     async restartRedis() {
@@ -142,6 +142,36 @@ describe("run --queue under faults", () => {
     } finally {
       await stopAll(workers);
       await server.stop();
+      q.cleanup();
+    }
+  }, 120_000);
+
+  test("a worker whose key the provider refuses (401) takes no job from the others: it puts what it took back, no attempt spent, and exits 2 naming the key", async () => {
+    const server = startTestServer({ latencyMs: 40 });
+    const refusing = startTestServer({ fault: () => ({ type: "401" }) });
+    const q = await queueProject("refused", server, 4);
+    // The refused worker starts first and asks quickly: before, it failed every job it could take.
+    const bad = q.worker(4, refusing.url);
+    const workers = [bad];
+    try {
+      const coordinator = q.coordinate();
+      await until(() => refusing.requests.length > 0, "the refused worker's first request");
+      workers.push(q.worker(2));
+      const [code, stdout] = await Promise.all([coordinator.exited, new Response(coordinator.stdout).text()]);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout.trim().split("\n").at(-1)!).services).toMatchObject({ ok: 4, failed: 0 });
+      expect(writtenIds(join(q.dir, "out.jsonl"))).toEqual(q.ids);
+      const [badCode, badErr] = await Promise.all([bad.exited, new Response(bad.stderr).text()]);
+      expect(badCode).toBe(2);
+      expect(badErr).toContain("HTTP 401");
+      expect(badErr).toContain("check OPENAI_API_KEY");
+      expect(badErr).not.toMatch(/failed \(attempt/);
+      // The refused key is tried on the jobs it held at once, not on every job of the queue.
+      expect(refusing.requests.length).toBeLessThanOrEqual(4);
+    } finally {
+      await stopAll(workers);
+      await server.stop();
+      await refusing.stop();
       q.cleanup();
     }
   }, 120_000);
