@@ -33,7 +33,9 @@ export function createJournalPusher(client: Redis, key: string): JournalPusher {
   async function send(texts: string[]): Promise<void> {
     const multi = client.multi().set(`${key}:epoch`, crypto.randomUUID(), "NX").get(`${key}:epoch`);
     const results = await (texts.length ? multi.rpush(key, ...texts) : multi.llen(key)).get(`${key}:read`).exec();
-    const [now, length, read] = [results?.[1]?.[1], Number(results?.[2]?.[1]), Number(results?.[3]?.[1] ?? 0)];
+    const failed = !results ? new Error("journal push: no answer") : results.find(([error]) => error)?.[0];
+    if (failed) throw failed;
+    const [now, length, read] = [results![1]![1], Number(results![2]![1]), Number(results![3]![1] ?? 0)];
     if (epoch !== undefined && now !== epoch) {
       // The list (and the coordinator's offset in it) was lost: what it had not read goes again, in the next round trip.
       queued = [...kept.map((k) => ({ text: k.text, done: () => {} })), ...queued];
