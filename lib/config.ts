@@ -232,6 +232,22 @@ function modelGivesWay(earlier: Plain, later: { layer: Plain; name: string }, op
   return { ...earlier, models };
 }
 
+const cacheOf = (layer: Plain): Plain => (isRecord(layer.cache) ? (layer.cache as Plain) : {});
+
+/**
+ * A later layer that names another cache driver (`SA_CACHE__DRIVER=redis` over a config's fs
+ * cache) starts that driver's options afresh: an fs folder is no redis key prefix. Only `ttl`,
+ * which is ours and not the driver's, carries over.
+ */
+function withCacheDriverSwitch(merged: Plain, layers: Plain[]): Plain {
+  const last = layers.findLastIndex((layer) => typeof cacheOf(layer).driver === "string");
+  if (last <= 0) return merged;
+  const before = cacheOf(mergeLayers(...layers.slice(0, last)));
+  if ((before.driver ?? "fs") === cacheOf(layers[last]!).driver) return merged;
+  const ttl = before.ttl === undefined ? {} : { ttl: before.ttl };
+  return { ...merged, cache: mergeLayers(ttl, ...layers.slice(last).map(cacheOf)) };
+}
+
 /** Loads file → `SA_*` env → flags, and validates the result. A bad key is one line naming it. */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config & { configFile?: string }> {
   const cwd = options.cwd ?? process.cwd();
@@ -252,7 +268,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const given = { layer: flags, name: "--model" };
   const fromFile = modelGivesWay(fileLayer?.layer ?? {}, given, { earlier: options.configPath ?? file ?? "the config", log: options.log });
   const fromEnv = modelGivesWay(envValues, given, { earlier: "the environment", log: options.log });
-  const merged = mergeLayers(fromFile, fromEnv, flags);
+  const merged = withCacheDriverSwitch(mergeLayers(fromFile, fromEnv, flags), [fromFile, fromEnv, flags]);
   const parsed = configSchema.safeParse(merged, once);
   if (!parsed.success) {
     const message = formatIssues(parsed.error, (path) => {

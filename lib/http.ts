@@ -27,6 +27,11 @@ export interface RetryOptions {
   /** The run's stop: a call waiting to retry makes no further attempt and fails with its reason. */
   stopped?: AbortSignal;
   random?: () => number;
+  /**
+   * Asked before each retry is sent: an error refuses it (a usage limit the retry would cross),
+   * and the call fails with that error instead of sending it.
+   */
+  beforeRetry?: () => Error | undefined;
   onRetry?: (info: RetryInfo) => void;
   onResponseHeaders?: (headers: Headers, status: number) => void;
 }
@@ -163,6 +168,7 @@ function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
   const baseFetch = options.fetch ?? globalThis.fetch;
   return ((input: string | URL | Request, init?: RequestInit) => {
     const { counter } = init as { counter?: Counter };
+    if (counter?.refused) return Promise.reject(counter.refused);
     if (counter?.waitMs) {
       // The wait ends early on the run's stop, or when the caller gives up (the SDK's overall timeout).
       const ends = [options.stopped, init?.signal ?? undefined].filter((s): s is AbortSignal => !!s);
@@ -187,6 +193,8 @@ interface Counter {
   waitMs: number;
   /** A wait the provider asked for that was longer than `maxWaitMs`, and so not waited. */
   refusedWaitMs?: number;
+  /** Why the next attempt may not be sent (`beforeRetry`): it fails with this instead. */
+  refused?: Error;
 }
 
 /** The header on a response whose asked wait was refused (`maxWaitMs`): the wait in ms. */
@@ -244,6 +252,8 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
     const counter = (context.options as { counter?: Counter }).counter!;
     // Stopped: the next attempt fails at once with the stop's reason, and so each left (no retry).
     if (options.stopped?.aborted) return (counter.waitMs = 1), 0;
+    counter.refused = options.beforeRetry?.();
+    if (counter.refused) return 0;
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;

@@ -80,13 +80,16 @@ function stageRoutes(config: Config, providers: Provider[], log: Log): Record<St
   return Object.fromEntries(stages.map((stage) => [stage, stageChain(config, stage).map((id) => routeOf.get(id)!)])) as Record<Stage, Route[]>;
 }
 
-/** The providers of every model the run may call; their retries and rate headers reach the log and limiter. */
-function connectProviders(options: RuntimeOptions, limiter: Limiter): Promise<Provider[]> {
+/**
+ * The providers of every model the run may call; their retries and rate headers reach the log and
+ * limiter, and each retry is one more request for the usage guard (`--max-requests`).
+ */
+function connectProviders(options: RuntimeOptions, limiter: Limiter, guard: UsageGuard): Promise<Provider[]> {
   const { config, log } = options;
   return createProviders(allModels(config), config, {
     env: options.env ?? process.env,
     fetch: options.fetch,
-    http: { ...config.retry, requestTimeout: config.requestTimeout, stopped: limiter.stopped },
+    http: { ...config.retry, requestTimeout: config.requestTimeout, stopped: limiter.stopped, beforeRetry: () => guard.resend() },
     // Made by the HTTP layer, shared by every call: the call's scope names its service and stage.
     onRetry: (info) => {
       const call = callFields();
@@ -202,7 +205,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const batch = batchRunKey ? (await import("./batch/mode.ts")).createBatchMode({ config, env: options.env ?? process.env, fetch: options.fetch, storage, guard, log, clock, runId, runKey: batchRunKey }) : undefined;
   const limiter = batch ? batch.wrapLimiter(stores.limiter) : stores.limiter;
   const pricing = createPricing(config.pricing, log);
-  const connected = await connectProviders(options, limiter);
+  const connected = await connectProviders(options, limiter, guard);
   const providers = batch ? connected.map(batch.wrapProvider) : connected;
   const routes = stageRoutes(config, providers, log);
   const priceFactor = batch ? config.batch.priceFactor : undefined;

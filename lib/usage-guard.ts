@@ -22,6 +22,11 @@ export interface UsageGuard {
   settle(reservation: Reservation, actual: { inputTokens: number; outputTokens: number; costUsd: number | null }): void;
   /** Release a reservation whose call never happened. */
   release(reservation: Reservation): void;
+  /**
+   * Before a call in flight sends a retry: one more request. Counted, or refused when it would
+   * cross `max-requests` (the run then stops for that reason, as for a refused call).
+   */
+  resend(): SAError | undefined;
   /** Whether a call's estimated cost matters (a hard budget); otherwise it need not be priced. */
   readonly needsCost: boolean;
   /** Whether a call's estimate matters at all (a token limit or a hard budget); otherwise it need not be forecast. */
@@ -122,8 +127,10 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
     stopReason ??= reason;
     throw new SAError(code, stopReason);
   };
+  const stopped = () => (stopReason ? new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason) : undefined);
   const throwIfStopped = () => {
-    if (stopReason) throw new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason);
+    const error = stopped();
+    if (error) throw error;
   };
   const why = (next: Reservation, inFlight = pending) => blocked(limits, budget, { used, inFlight, next });
   return {
@@ -151,6 +158,11 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
       log.warn(`budget: soft limit $${budget.softUsd} crossed (spent $${used.costUsd.toFixed(4)})`);
     },
     release: (reservation) => tally.release(reservation),
+    resend() {
+      if (!stopReason && limits.maxRequests !== undefined && used.requests + 1 > limits.maxRequests) stopReason = `max-requests ${limits.maxRequests} reached`;
+      if (!stopReason) used.requests++;
+      return stopped();
+    },
     needsCost: budget.hardUsd !== undefined,
     needsEstimate: [limits.maxInputTokens, limits.maxOutputTokens, limits.maxTokens, budget.hardUsd].some((limit) => limit !== undefined),
     get stopReason() {

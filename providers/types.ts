@@ -96,7 +96,7 @@ export interface ProviderContext {
   env: Record<string, string | undefined>;
   /** @default the global fetch */
   fetch?: typeof globalThis.fetch;
-  http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; maxWaitMs?: number; stopped?: AbortSignal };
+  http: { attempts: number; baseMs: number; capMs: number; requestTimeout: number; maxWaitMs?: number; stopped?: AbortSignal; beforeRetry?: () => Error | undefined };
   onRetry?: (info: RetryInfo) => void;
   /** Every response's headers; `endpoint` is the endpoint's name (a pause holds that endpoint's calls only). */
   onResponseHeaders?: (headers: Headers, status: number, endpoint?: string) => void;

@@ -18,7 +18,7 @@ export const sharedArgs = {
   concurrency: { type: "string", description: "Calls in flight at once (default 8)" },
   rpm: { type: "string", description: "Requests per minute" },
   tpm: { type: "string", description: "Tokens per minute" },
-  "max-requests": { type: "string", description: "Stop (exit 3) after this many provider requests" },
+  "max-requests": { type: "string", description: "Stop (exit 3) after this many provider requests (retries included)" },
   "max-tokens": { type: "string", description: "Stop (exit 3) before total tokens exceed this" },
   "max-input-tokens": { type: "string", description: "Stop (exit 3) before input tokens exceed this" },
   "max-output-tokens": { type: "string", description: "Stop (exit 3) before output tokens exceed this" },

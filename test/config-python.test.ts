@@ -135,6 +135,17 @@ describe("the Python tool's config/app.yaml", () => {
     expect(ours.models.descriptions).toBeUndefined();
   });
 
+  test("SA_CACHE__DRIVER=redis over the Python config (or ours) drops the fs folder, which is no key prefix; ttl and a base given with it stay", async () => {
+    const dir = pythonProject();
+    const env = { XDG_CACHE_HOME: join(dir, "xdg"), SA_CACHE__DRIVER: "redis", SA_CACHE__URL: "redis://127.0.0.1:6390" };
+    expect((await loadConfig({ cwd: dir, env })).cache).toEqual({ driver: "redis", url: "redis://127.0.0.1:6390" });
+    expect((await loadConfig({ cwd: dir, env: { ...env, SA_CACHE__BASE: "sa" } })).cache).toEqual({ driver: "redis", url: "redis://127.0.0.1:6390", base: "sa" });
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ model: "synthetic:ours", cache: { driver: "fs", base: ".sa/cache", ttl: 60 } }));
+    expect((await loadConfig({ cwd: dir, env })).cache).toEqual({ driver: "redis", url: "redis://127.0.0.1:6390", ttl: 60 });
+    // Naming the same driver again changes nothing.
+    expect((await loadConfig({ cwd: dir, env: { SA_CACHE__DRIVER: "fs" } })).cache).toEqual({ driver: "fs", base: ".sa/cache", ttl: 60 });
+  });
+
   test("a key it leaves out takes the Python tool's default: model openai:gpt-5, the cache in its folder", async () => {
     const t = tempDir();
     cleanup = t.cleanup;

@@ -110,6 +110,29 @@ describe("retry layer under the openai SDK", () => {
     expect((error as Error).message).toContain("after 1 attempt(s)"); // the retry the stop ended was never sent
   });
 
+  test("a retry that beforeRetry refuses is never sent: the call fails at once with the refusal, no retry logged", async () => {
+    faults.set("refused", [{ type: "500" }, { type: "500" }]);
+    const retries: RetryInfo[] = [];
+    let asked = 0;
+    const refusal = new SAError("E_LIMIT", "max-requests 1 reached");
+    const refusing = await createProvider("openai:gpt-4o-mini", {
+      env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url },
+      http: { attempts: 5, baseMs: 5, capMs: 20, requestTimeout: 5000, beforeRetry: () => (asked++, refusal) },
+      onRetry: (info) => retries.push(info),
+    });
+    let error: unknown;
+    try {
+      await refusing.complete(contractRequest("refused"));
+    } catch (e) {
+      error = e;
+    }
+    expect(sent("refused")).toHaveLength(1);
+    expect(asked).toBeGreaterThanOrEqual(1);
+    expect(retries).toEqual([]);
+    expect(isSAError(error, "E_LIMIT")).toBe(true);
+    expect((error as Error).message).toContain("max-requests 1 reached");
+  });
+
   test("a caller that gives up (its signal) ends a call waiting to retry at once", async () => {
     faults.set("given-up", [{ type: "429", retryAfter: "30" }, { type: "429", retryAfter: "30" }]);
     const caller = new AbortController();

@@ -197,6 +197,29 @@ describe("usage limits", () => {
       await server.stop();
     }
   });
+
+  test("--max-requests counts retries: under injected 500s the server sees at most 10 requests, and the ledger says as many", async () => {
+    // Every third request fails once: without counting retries, 10 calls put about 14 requests on the wire.
+    const server = startTestServer({ latencyMs: 20, fault: (n) => (n % 3 === 1 ? { type: "500" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
+      const env = { SA_RETRY: '{"attempts":4,"baseMs":1,"capMs":5}' };
+      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--max-requests", "10", "--json"], { cwd: dir, baseURL: server.url, env });
+      expect(result.code).toBe(3);
+      expect(server.requests).toHaveLength(10);
+      lines(join(dir, "out.jsonl"));
+      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+      expect(run.stopReason).toBe("max-requests 10 reached");
+      expect(run.totals.requests).toBe(10);
+      expect(run.totals.retries).toBeGreaterThan(0);
+      // A call whose retry was refused is cut short by the stop, not reported as a failed service.
+      expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!)).toMatchObject({ status: "limit", services: { failed: 0 } });
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
 });
 
 describe("interruption and resume", () => {

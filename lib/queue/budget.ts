@@ -91,6 +91,8 @@ function createUncounted() {
       ofJob(tokensOf(actual));
     },
     released: (reservation: Reservation) => ofJob(tokensOf(reservation, 1), -1),
+    /** A retry of a call in flight: one request more until its call is counted (with its retries). */
+    resent: () => ofJob({ requests: 1, inputTokens: 0, outputTokens: 0 }),
     counted: (runId: string, call: SharedUsage) => add(runId, call, -1),
   };
 }
@@ -123,6 +125,16 @@ function wrapGuard(guard: UsageGuard, check: (estimate: Reservation) => void, un
     release(reservation) {
       uncounted.released(reservation);
       guard.release(reservation);
+    },
+    resend() {
+      try {
+        check({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
+      } catch (error) {
+        return error as SAError;
+      }
+      const refused = guard.resend();
+      if (!refused) uncounted.resent();
+      return refused;
     },
     // A job's budget and limits are checked against every estimate here: calls are always priced.
     needsCost: true,

@@ -72,7 +72,11 @@ export function createRedisJournal(client: Redis, keys: Pick<QueueKeys, "journal
 }
 
 /** What one request adds to its run's shared counters (a failed one: no tokens). */
-const callUsage = (call: CallRecord): SharedUsage => (call.cache === "live" ? { requests: 1, inputTokens: call.inputTokens, outputTokens: call.outputTokens } : { requests: 1, inputTokens: 0, outputTokens: 0 });
+/** What one call adds to its run's shared counters: each request it sent (retries too), and a live call's tokens. */
+const callUsage = (call: CallRecord): SharedUsage => {
+  const requests = 1 + call.retries;
+  return call.cache === "live" ? { requests, inputTokens: call.inputTokens, outputTokens: call.outputTokens } : { requests, inputTokens: 0, outputTokens: 0 };
+};
 
 /** Adds a request (and a live call's tokens) to the run's shared counters; their new totals. */
 async function countUsage(client: Redis, key: string, call: CallRecord): Promise<SharedUsage> {
