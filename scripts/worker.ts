@@ -47,7 +47,9 @@ const task = defineTask({
     // A second signal exits at once; held jobs then return through stalled-job detection.
     const exitNow = (code: number) => void exitAtOnce({ rt, journal, code, summary: args.json ? summary : undefined });
     const { status, signal, exitCode, outcome } = await untilStopped({ log, worker, graceMs, refused: refused.promise, exitNow });
-    await journal.flush();
+    // The journal's last pushes wait for a Redis that is down: for a few seconds, not until it is back.
+    const flushed = await Promise.race([journal.flush().then(() => true), Bun.sleep(flushWaitMs).then(() => false)]);
+    if (!flushed) log.warn(`worker ${process.pid}: queue Redis unreachable; the calls not yet journalled are missing from the run's ledger`);
     budget.close();
     await rt.close();
     connection.disconnect();
@@ -55,6 +57,9 @@ const task = defineTask({
     return exitCode;
   },
 });
+
+/** How long a stopping worker waits for its last journal entries to reach Redis. */
+const flushWaitMs = 5000;
 
 /**
  * Works until a signal (held jobs finish, up to the grace period; exit 0) or a key the provider

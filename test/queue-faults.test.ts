@@ -17,6 +17,9 @@ afterAll(async () => {
 const promptOf = (body: ChatBody) => body.messages.map((m) => m.content).join("\n");
 const writtenIds = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).service.service_id as string) : []);
 
+/** Every line of the file parses (an absent file is valid too). */
+const validJsonl = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).every((l) => Boolean(JSON.parse(l))) : true);
+
 /** A project whose workers and coordinators share an on-disk cache (a Redis restarted without its data keeps the answers). */
 async function queueProject(name: string, server: TestServer, services: number) {
   const redis = await startRedis();
@@ -173,6 +176,58 @@ describe("run --queue under faults", () => {
       await stopAll(workers);
       await server.stop();
       await refusing.stop();
+      q.cleanup();
+    }
+  }, 120_000);
+
+  test("Ctrl-C on the coordinator while its Redis is down exits 130 within seconds; once Redis is back, a rerun finishes every service", async () => {
+    const server = startTestServer({ latencyMs: 60 });
+    const q = await queueProject("down", server, 6);
+    const workers = [q.worker()];
+    try {
+      const first = q.coordinate();
+      await until(() => server.answered >= 20, "20 answers");
+      const port = q.redis.port;
+      await q.redis.stop();
+      await Bun.sleep(500);
+      const stoppedAt = Date.now();
+      first.kill("SIGINT");
+      const code = await Promise.race([first.exited, Bun.sleep(15_000).then(() => "still running after 15 s")]);
+      expect(code).toBe(130);
+      expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+      expect(validJsonl(join(q.dir, "out.jsonl"))).toBe(true);
+      q.redis = await startRedis(port);
+      redises.push(q.redis);
+      const again = q.coordinate();
+      expect(await again.exited).toBe(0);
+      expect(writtenIds(join(q.dir, "out.jsonl"))).toEqual(q.ids);
+    } finally {
+      await stopAll(workers);
+      await server.stop();
+      q.cleanup();
+    }
+  }, 120_000);
+
+  test("SIGTERM to a worker holding jobs while its Redis is down: it exits 0 once its grace and the release of its calls are over, not when Redis comes back", async () => {
+    const server = startTestServer({ latencyMs: 60 });
+    const q = await queueProject("worker-down", server, 4);
+    const worker = q.worker();
+    const workers = [worker];
+    try {
+      const coordinator = q.coordinate();
+      await until(() => server.answered >= 10, "10 answers");
+      await q.redis.stop();
+      coordinator.kill("SIGINT");
+      const stoppedAt = Date.now();
+      worker.kill("SIGTERM");
+      const code = await Promise.race([worker.exited, Bun.sleep(40_000).then(() => "still running after 40 s")]);
+      expect(code).toBe(0);
+      // --grace 2, then up to 15 s for its calls in flight, then a few seconds on Redis at most.
+      expect(Date.now() - stoppedAt).toBeLessThan(30_000);
+      expect(await coordinator.exited).toBe(130);
+    } finally {
+      await stopAll(workers);
+      await server.stop();
       q.cleanup();
     }
   }, 120_000);

@@ -151,7 +151,8 @@ async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: 
     await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     return "finished";
   }
-  await Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
+  // A Redis that is down holds these until it is back: the jobs then return through the stalled-job check.
+  await Promise.race([Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {}))), after(2000, undefined)]);
   // A forced close can still wait on the processor's promise, which may never settle: the process exits anyway.
   await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
   return outcome;
