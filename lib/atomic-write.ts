@@ -96,7 +96,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await writeFile(temp, data);
     await rename(temp, path);
   } catch (error) {
-    await rm(temp, { force: true });
+    // The write's own error is the one to report: removing a temp under a path that is not a
+    // folder fails too (Bun says EFAULT), and must not take its place.
+    await rm(temp, { force: true }).catch(() => {});
     throw error;
   } finally {
     pending.delete(temp);

@@ -59,16 +59,17 @@ function convert(place: Place, raw: unknown): unknown {
   return toMappingAnswer(raw, place.field!);
 }
 
+/** How many of `files` sit in the Python layout when read from `root`. */
+const fitting = (root: string, files: string[]) => files.filter((file) => file.endsWith(".json") && placeOf(relative(root, file).split(sep)) !== undefined).length;
+
 /**
  * Whether `dir` is one context's folder (`<cache_dir>/<context_id>`) rather than the cache folder:
- * a description answer sits right in it (`<service>/<key>.json`), or a mapping answer at
- * `<service>/<plateau>/mappings/<field>/<key>.json`. A cache folder has neither at those depths.
+ * more of its answers fit the layout when it is read as a context's folder. Counting every file,
+ * not looking for one, keeps files of an older layout (`<service>/mappings/unknown/...`, left by
+ * the Python tool's `migrate_cache.py`) from tipping a whole cache folder over.
  */
 function isContextFolder(dir: string, files: string[]): boolean {
-  return files.some((file) => {
-    const parts = relative(dir, file).split(sep);
-    return parts.at(-1)!.endsWith(".json") && (parts.length === 2 || (parts.length === 5 && parts[2] === "mappings"));
-  });
+  return fitting(dirname(resolve(dir)), files) > fitting(dir, files);
 }
 
 /**

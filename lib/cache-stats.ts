@@ -7,11 +7,20 @@ import { redactUrl } from "./redact.ts";
 const otherUses = /^(?:bull|sa:queue|sa-rate):/;
 
 /**
- * Whether a listed key is a cache entry. A Redis shared with the queue or the rate limits holds
+ * The Python tool's answers (`<context>/<service>/.../<key>.json`) and other files kept with them:
+ * with its `config/app.yaml` our fs store is its `cache_dir`, and our entries sit beside its files.
+ * No key of ours ends in a file extension (its last part is a hash, a process id or a batch id).
+ */
+const pythonFile = /\.[A-Za-z]\w*$/;
+
+/**
+ * Whether a listed key is a cache entry. In an fs store that is the Python tool's cache folder,
+ * its files are not: no cache task counts or removes them (`cache import` reads them). A Redis shared with the queue or the rate limits holds
  * their keys too (under the cache's prefix when that is `sa`, or anywhere without one): no cache
  * task counts or removes them.
  */
 export function entryFilter(cache: { driver: string; base?: unknown }): (key: string) => boolean {
+  if (cache.driver === "fs") return (key) => !pythonFile.test(key);
   if (cache.driver !== "redis") return () => true;
   const prefix = redisBase(cache.base).base;
   return (key) => !otherUses.test(prefix ? `${prefix}:${key}` : key);

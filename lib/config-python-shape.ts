@@ -12,3 +12,17 @@ const pythonOnlyKeys = ["web_search", "log_level", "prompt_dir", "context_id", "
 export function isPythonConfig(raw: Plain): boolean {
   return pythonOnlyKeys.some((k) => k in raw) || (isRecord(raw.models) && "search" in raw.models) || (isRecord(raw.reasoning) && "summary" in raw.reasoning);
 }
+
+/** The keys of the Python tool's config that ours has too. */
+const sharedKeys = ["model", "models", "reasoning", "concurrency", "inspiration"];
+
+/**
+ * A file named as the Python tool names its config (`app.yaml`) is its config when every key in it
+ * is one of that config's keys, even with none of the snake_case ones (`model:` and `concurrency:`
+ * alone): no config of ours has that name.
+ */
+export function isPythonAppYaml(raw: Plain, file: string): boolean {
+  if (!/(^|[/\\])app\.ya?ml$/.test(file)) return isPythonConfig(raw);
+  const keys = Object.keys(raw);
+  return isPythonConfig(raw) || (keys.length > 0 && keys.every((k) => sharedKeys.includes(k)));
+}

@@ -68,7 +68,13 @@ export interface PythonMapping {
   layer: Plain;
   /** Keys of the file with no meaning here, as written (`web_search`, `models.search`, ...). */
   ignored: string[];
+  /** Keys that mean something else here than there, each said in one line. */
+  notes: string[];
 }
+
+/** Python: no mapping set, no mapping call. Ours always maps, to the default sets when none is named. */
+const noMappingSets = (given: boolean) =>
+  `mapping_sets is ${given ? "empty" : "not set"}: the Python tool then mapped to no catalogue; here the default sets are mapped (applications.json, technologies.json, information.json): name the sets you want in mapping_sets`;
 
 /**
  * Maps the Python tool's config to ours. `accepts(key)` says whether our config has a top-level
@@ -104,6 +110,8 @@ export function fromPythonConfig(py: PythonConfig, options: { env: Record<string
   const envMode = cacheModeSchema.safeParse(options.env.SA_CACHE_MODE).data;
   put("cache_mode", "cacheMode", local ? (envMode ?? py.cache_mode) : "off");
   if (py.cache_dir !== undefined) layer.cache = { driver: "fs", base: pythonCacheDir(py.cache_dir, options.env) };
+  const notes: string[] = [];
   if (py.mapping_sets?.length) layer.mappingSets = py.mapping_sets.map((s) => ({ file: s.file, field: s.field, label: s.name }));
-  return { layer, ignored };
+  else notes.push(noMappingSets(py.mapping_sets !== undefined));
+  return { layer, ignored, notes };
 }

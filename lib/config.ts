@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
 import type { z } from "zod";
-import { isPythonConfig } from "./config-python-shape.ts";
+import { isPythonAppYaml } from "./config-python-shape.ts";
 import { SAError } from "./errors.ts";
 import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
@@ -107,6 +107,20 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
   return { layer, sources, ignored };
 }
 
+/** Below this many milliseconds a request timeout from the environment may be the Python tool's seconds. */
+const shortestRequestTimeout = 1000;
+
+/**
+ * `SA_REQUEST_TIMEOUT` is in milliseconds here; the Python tool's README gives it in seconds
+ * (`SA_REQUEST_TIMEOUT=60`), which would time out every call. Such a value is said in one warning
+ * naming the value to write, and kept: a short timeout in ms is what a test of hung answers sets.
+ */
+function warnShortEnvTimeout(layer: Plain, log: LoadConfigOptions["log"]): void {
+  const value = layer.requestTimeout;
+  if (typeof value !== "number" || value <= 0 || value >= shortestRequestTimeout) return;
+  log?.warn(`config: SA_REQUEST_TIMEOUT=${value} is ${value} ms: requestTimeout is in milliseconds here (the Python tool counted seconds); for ${value} s write SA_REQUEST_TIMEOUT=${value * 1000}`);
+}
+
 /** Where a config file failed to load, and why: a YAML error and Bun's build error (a TS/JS syntax error) know their line; a JSON one is found again (Bun's message has no position). */
 function loadFailure(cause: unknown, ext: string, text: string | undefined): { line?: number; message: string } {
   const built = (cause as { errors?: Array<{ message?: string; position?: { line?: number } | null }> }).errors?.[0];
@@ -176,7 +190,7 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
  */
 async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record<string, string | undefined>): Promise<{ layer: Plain; python: boolean } | undefined> {
   const raw = await readConfigFile(file);
-  const python = isPythonConfig(raw);
+  const python = isPythonAppYaml(raw, file);
   if (!options.configPath && !python && resolve(options.cwd ?? process.cwd(), pythonConfigFile) === file) {
     options.log?.info(`config ${file}: not the Python tool's config (no snake_case keys); not read`);
     return undefined;
@@ -193,6 +207,7 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
   const layer = withPythonDefaults(mapped.layer, env);
   options.log?.info(`config ${file}: read as the Python tool's config (see MIGRATING.md)`);
   if (ignored.length) options.log?.warn(`config ${file}: ignoring keys with no meaning here: ${ignored.join(", ")}`);
+  for (const note of mapped.notes) options.log?.warn(`config ${file}: ${note}`);
   const promptDir = String(layer.promptDir ?? "prompts");
   const templates = pythonTemplatesIn(resolve(options.cwd ?? process.cwd(), promptDir));
   if (templates.length) options.log?.warn(`config ${file}: the Python tool's prompt templates in ${promptDir} (${templates.join(", ")}) are not read: the prompts are built in (README, Prompts); only its situational_context/ and inspirations/ are`);
@@ -261,6 +276,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const fileLayer = file ? await fileLayerOf(file, options, env) : undefined;
   if (!fileLayer) file = undefined;
   const { layer: envValues, sources, ignored } = envLayer(env);
+  warnShortEnvTimeout(envValues, options.log);
   // The Python tool's config has read its cache variables already (lib/config-python.ts); a bad value is the variable's.
   if (fileLayer?.python && cacheModeSchema.safeParse(envValues.cacheMode).success) delete envValues.cacheMode;
   if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);

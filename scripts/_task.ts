@@ -6,6 +6,7 @@ import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts
 import { flushStdout, writeStdout } from "../lib/stdout.ts";
 import { loadConfig } from "../lib/config.ts";
 import { unusedModelFlag } from "../lib/model-settings.ts";
+import { pythonFlagHint } from "../lib/python-flags.ts";
 import type { Config } from "../lib/schema/config.ts";
 import { configOverrides } from "./_args.ts";
 
@@ -33,15 +34,21 @@ export const defineTask = <const T extends ArgsDef>(task: Task<T>): Task<T> => t
 
 function unknownFlag(rawArgs: string[], args: ArgsDef): string | undefined {
   const known = new Set(["help", "h"]);
+  const switches = new Set(["h"]);
   for (const [name, def] of Object.entries(args)) {
     known.add(name);
     known.add(`no-${name}`);
-    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) known.add(a);
+    for (const a of ["alias" in def ? (def.alias ?? []) : []].flat()) {
+      known.add(a);
+      if (def.type === "boolean") switches.add(a);
+    }
   }
+  // `-vv` is `-v -v`: a run of one-letter switches (the Python tool's `-vvvv` and `-qq` among them).
+  const letters = (raw: string) => /^-[A-Za-z]{2,}$/.test(raw) && [...raw.slice(1)].every((c) => switches.has(c));
   for (const raw of rawArgs) {
     if (raw === "--") break;
     const m = /^--?([^=]+)/.exec(raw);
-    if (m && raw !== "-" && !/^-\d/.test(raw) && !known.has(m[1]!)) return raw.split("=")[0];
+    if (m && raw !== "-" && !/^-\d/.test(raw) && !known.has(m[1]!) && !letters(raw)) return raw.split("=")[0];
   }
   return undefined;
 }
@@ -114,7 +121,10 @@ function configLoader(args: Record<string, unknown>, log: Log, taskName: string)
 /** The command line's mistakes citty lets through, as usage errors. */
 function refuseBadArgs(rawArgs: string[], args: ArgsDef, logFormat: string | undefined): void {
   const bad = unknownFlag(rawArgs, args);
-  if (bad) throw new SAError("E_USAGE", `unknown flag ${bad} (see --help)`);
+  if (bad) {
+    const hint = pythonFlagHint(bad);
+    throw new SAError("E_USAGE", hint ? `unknown flag ${bad}: ${hint} (see MIGRATING.md)` : `unknown flag ${bad} (see --help)`);
+  }
   const empty = missingValue(rawArgs, args);
   if (empty) throw new SAError("E_USAGE", `${empty} needs a value (see --help)`);
   const extra = extraArgument(rawArgs, args);

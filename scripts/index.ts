@@ -48,7 +48,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const load = tasks[name as keyof typeof tasks];
-  if (!load) return usageError(`unknown task "${name}" (known: ${Object.keys(tasks).join(", ")})`, argv);
+  if (!load) {
+    const { pythonCommandHint } = await import("../lib/python-flags.ts");
+    const hint = pythonCommandHint(name);
+    return usageError(`unknown task "${name}" (${hint ? `${hint}; see MIGRATING.md` : `known: ${Object.keys(tasks).join(", ")}`})`, argv);
+  }
   // A task with a precompiled bundle starts from it when it is fresh, as `bun scripts/<task>.ts` does.
   const { startTask } = await import("./_start.ts");
   await startTask(name, load, rest);

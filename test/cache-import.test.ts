@@ -97,6 +97,24 @@ describe("cache import of a Python cache folder", () => {
     }
   });
 
+  test("a cache folder that also holds an older layout's files (mappings/unknown/, left by the Python tool's migrate_cache.py) is still read as the cache folder", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const folder = join(dir, "py-cache");
+      cpSync(join(pyCache, "CS01.01"), join(folder, "university", "CS01.01"), { recursive: true });
+      const legacy = join(folder, "university", "CS01.01", "mappings", "unknown");
+      mkdirSync(legacy, { recursive: true });
+      writeFileSync(join(legacy, "0123456789abcdef0123456789abcdef.json"), JSON.stringify({ features: [] }));
+      const imported = await runScript("cache", ["import", folder], { cwd: dir });
+      expect(imported.stdout).toContain("migrated 21,");
+      expect(imported.stderr).toContain("university/CS01.01/mappings/unknown/0123456789abcdef0123456789abcdef.json: not in the");
+      const input = writeJsonl(join(dir, "in.jsonl"), services(["CS01.01"]));
+      expect((await counted(dir, "run", ["--input", input, "--output", "out.jsonl", "--reuse-imported"])).requests).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a features answer the Python tool took without one of the roles is reused as it is: nothing paid again", async () => {
     const { dir, cleanup } = tempDir();
     try {

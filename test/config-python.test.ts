@@ -159,6 +159,37 @@ describe("the Python tool's config/app.yaml", () => {
     expect((await loadConfig({ cwd: t.dir, env: { SA_MODEL: "openai:gpt-5-nano" } })).model).toBe("openai:gpt-5-nano");
   });
 
+  test("a config/app.yaml with only keys the Python tool's config also has (model, models, concurrency) is still read as its config", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    mkdirSync(join(t.dir, "config"));
+    writeFileSync(join(t.dir, "config", "app.yaml"), "model: openai:gpt-5-mini\nmodels:\n  mapping: gpt-5-nano\nconcurrency: 3\n");
+    const env = { XDG_CACHE_HOME: join(t.dir, "xdg") };
+    for (const configPath of [undefined, "config/app.yaml"]) {
+      const config = await loadConfig({ cwd: t.dir, configPath, env });
+      expect(config.configFile).toEndWith(join("config", "app.yaml"));
+      expect(config.model).toBe("openai:gpt-5-mini");
+      expect(config.models.mapping).toBe("openai:gpt-5-nano");
+      expect(config.dataDir).toBe("data");
+      expect(config.cache).toEqual({ driver: "fs", base: join(t.dir, "xdg", "service-ambitions") });
+    }
+  });
+
+  test("mapping_sets left out or empty is said in one line: the Python tool mapped to no catalogue, the default sets are mapped here", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    mkdirSync(join(t.dir, "config"));
+    for (const yaml of ["context_id: university\n", "context_id: university\nmapping_sets: []\n"]) {
+      writeFileSync(join(t.dir, "config", "app.yaml"), yaml);
+      const { lines, log } = collectingLog();
+      const config = await loadConfig({ cwd: t.dir, env: { XDG_CACHE_HOME: join(t.dir, "xdg") }, log });
+      expect(config.mappingSets.map((s) => s.field)).toEqual(["applications", "technologies", "data"]);
+      const said = lines.filter((l) => l.level === "warn" && l.message.includes("mapping_sets"));
+      expect(said).toHaveLength(1);
+      expect(said[0]!.message).toContain("applications.json, technologies.json, information.json");
+    }
+  });
+
   test("a config/app.yaml of some other program is not read by default", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
@@ -209,6 +240,24 @@ describe("SA_* variables", () => {
     yaml(true);
     expect(await mode({ SA_CACHE_MODE: "write" })).toBe("write");
     expect(await mode({ SA_USE_LOCAL_CACHE: "0", SA_CACHE_MODE: "write" })).toBe("off");
+  });
+
+  test("SA_REQUEST_TIMEOUT=60 from the Python tool's README (seconds there) is warned about in one line naming the value to write; a short timeout in ms still works", async () => {
+    const dir = pythonProject();
+    const load = async (value: string) => {
+      const { lines, log } = collectingLog();
+      const config = await loadConfig({ cwd: dir, env: { SA_REQUEST_TIMEOUT: value, XDG_CACHE_HOME: join(dir, "xdg") }, log });
+      return { config, warnings: lines.filter((l) => l.level === "warn" && l.message.includes("SA_REQUEST_TIMEOUT")).map((l) => l.message) };
+    };
+    const short = await load("60");
+    expect(short.config.requestTimeout).toBe(60);
+    expect(short.warnings).toHaveLength(1);
+    expect(short.warnings[0]).toContain("SA_REQUEST_TIMEOUT=60 is 60 ms");
+    expect(short.warnings[0]).toContain("SA_REQUEST_TIMEOUT=60000");
+    expect(short.warnings[0]).not.toContain("\n");
+    const long = await load("60000");
+    expect(long.config.requestTimeout).toBe(60_000);
+    expect(long.warnings).toEqual([]);
   });
 
   test("loadConfig warns once, naming each ignored variable, and goes on", async () => {

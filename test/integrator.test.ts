@@ -325,3 +325,24 @@ describe("a cache folder that cannot be written", () => {
     }
   });
 });
+
+describe("a cache folder under a file (a cache_dir whose parent is a file)", () => {
+  test("run says once that this run's answers go uncached, and preflight names the cause, not the temp file's cleanup", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "afile"), "");
+      const env = { SA_CACHE__BASE: join(dir, "afile", "cache") };
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const result = await runScript("run", ["--model", "synthetic:demo", "--input", input, "--output", "out.jsonl", "--data", fixtureData], { cwd: dir, env });
+      expect(result.code).toBe(0);
+      expect(result.stderr.match(/cache: the store \(fs [^\n]*\) cannot be written \([^\n]*\); this run's answers go uncached/g)).toHaveLength(1);
+      expect(result.stderr).not.toContain("only such entries go uncached");
+      const preflight = await runScript("preflight", ["--model", "synthetic:demo", "--input", input, "--data", fixtureData], { cwd: dir, env });
+      const line = preflight.stdout.split("\n").find((l) => l.startsWith("✖ cache:"));
+      expect(line).toContain("not a directory");
+      expect(line).not.toContain("EFAULT");
+    } finally {
+      cleanup();
+    }
+  });
+});

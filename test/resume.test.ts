@@ -123,3 +123,24 @@ describe("inputFingerprint", () => {
     expect(of((b) => Object.assign(b.config, { concurrency: 64, cacheMode: "off", rpm: 100 }))).toBe(inputFingerprint(base));
   });
 });
+
+describe("--cache-mode refresh over an output that already holds the services", () => {
+  test("says once that they are kept as they are, and that --fresh makes them again", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const args = ["--model", "synthetic:demo", "--input", input, "--output", "out.jsonl", "--data", fixtureData];
+      expect((await runScript("run", args, { cwd: dir })).code).toBe(0);
+      const refreshed = await runScript("run", [...args, "--cache-mode", "refresh"], { cwd: dir });
+      expect(refreshed.code).toBe(0);
+      const said = refreshed.stderr.split("\n").filter((l) => l.includes("--cache-mode refresh"));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain("2 services");
+      expect(said[0]).toContain("--fresh");
+      // A read run keeps them without a word about it.
+      expect((await runScript("run", args, { cwd: dir })).stderr).not.toContain("--cache-mode refresh");
+    } finally {
+      cleanup();
+    }
+  });
+});

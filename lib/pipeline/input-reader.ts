@@ -22,6 +22,7 @@ export async function readInput<T>(run: EngineRun<T>, dispatcher: Dispatcher<T>)
       const accepted = record.error ? badLine(run, record.line, record.error, record.text) : accept(run, record);
       if (accepted) await dispatcher.dispatch(accepted);
     }
+    keptUnderRefresh(run);
   } catch (error) {
     const fatal = isSAError(error) ? error : new SAError("E_INPUT_UNREADABLE", `input ${options.input}: ${errorMessage(error)}`, { cause: error });
     halt(run, { status: "fatal", reason: errorMessage(error), error: fatal });
@@ -69,6 +70,17 @@ function accept<T>(run: EngineRun<T>, record: InputRecord): Accepted<T> | undefi
   }
   if (redo) run.rt.log.debug(`service ${serviceId}: its line in the output was ${python ? "written by the Python tool from another service record, catalogues or models" : "made from other inputs"}; doing it again`, { serviceId });
   return { item: parsed.item, serviceId, fingerprint, redo };
+}
+
+/**
+ * Under `--cache-mode refresh` the services already in the output are still kept, as in every
+ * mode: the mode applies to the calls this run makes. The Python tool's `run` (without `--resume`)
+ * made every service again, so this is said once, with the way to make them again.
+ */
+function keptUnderRefresh<T>(run: EngineRun<T>): void {
+  const { skipped } = run.state.counts;
+  if (run.rt.config.cacheMode !== "refresh" || skipped === 0) return;
+  run.rt.log.warn(`--cache-mode refresh: ${skipped} service${skipped === 1 ? "" : "s"} already in ${run.options.output} kept as they are (refresh applies to the calls this run makes); --fresh makes them again`);
 }
 
 /** Says once that lines the Python tool wrote are kept: they carry no fingerprint, so what they carry was compared. */
