@@ -112,6 +112,7 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
   const cached = await fallbackHits(ctx, spec, first);
   if ("found" in cached) return cached.found;
   for (const [i, route] of routes.entries()) {
+    let announced = false;
     try {
       const result = await callModel(ctx, spec, route, cached.steps[i]);
       // A skipped model is down: it counts as a provider failure, and its skip was logged when it went down.
@@ -127,9 +128,11 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
       if (!isSAError(error, "E_PROVIDER")) throw error;
       providerFailed = true;
       lastFailure = error;
+      announced = error.details.announced === true;
       reasons.push(error.message);
     }
-    if (route !== routes.at(-1)) ctx.log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
+    // A refused key was said once for the run (lib/call/route-health.ts), not once per call.
+    if (route !== routes.at(-1) && !announced) ctx.log.warn(`${spec.stage}: ${reasons.at(-1)}; trying the next model`, { serviceId: spec.serviceId });
   }
   const details = { stage: spec.stage, serviceId: spec.serviceId };
   // Every model answered, and every answer stayed invalid (each is quarantined): the pipeline goes on without it (lib/pipeline/gaps.ts).

@@ -10,6 +10,7 @@ export type Fault =
   | { type: "503" }
   | { type: "400" }
   | { type: "401" }
+  | { type: "403" }
   /** Never answers (the client's timeout must fire). */
   | { type: "hang" }
   /** Answers as usual, `ms` later than the others: one slow call, without a 429's pause of the endpoint. */

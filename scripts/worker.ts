@@ -1,8 +1,9 @@
 #!/usr/bin/env bun
 import { hostname } from "node:os";
-import { errorMessage } from "../lib/errors.ts";
+import { errorMessage, type SAError } from "../lib/errors.ts";
 import { openQueueConnection, queueConnection, queueKeys, queueSettings, watchConnection, type QueueSettings } from "../lib/queue/connection.ts";
 import type { Config } from "../lib/schema/config.ts";
+import type { Log } from "../lib/log.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal, currentJob, type RedisJournal } from "../lib/queue/journal.ts";
 import { startQueueWorker, type QueueWorker } from "../lib/queue/worker.ts";
@@ -38,24 +39,45 @@ const task = defineTask({
     const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);
     watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
-    const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd });
+    const refused = Promise.withResolvers<SAError>();
+    const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd, onKeyRefused: refused.resolve });
     const jobs = countJobs(worker);
     log.info(`worker ${process.pid}: queue ${settings.name} on ${settings.url.replace(/\/\/[^@/]*@/, "//***@")}, ${config.concurrency} at once, data ${config.dataDir}, ${config.model}`);
     const summary = (fields: { status: string; exitCode: number; signal: string; outcome: string }) => `${JSON.stringify({ ...fields, worker: `${hostname()}:${process.pid}`, queue: settings.name, jobs, totals: rt.recorder.totals() })}\n`;
     // A second signal exits at once; held jobs then return through stalled-job detection.
     const exitNow = (code: number) => void exitAtOnce({ rt, journal, code, summary: args.json ? summary : undefined });
-    const signal = await new Promise<string>((resolve) => onStopSignal(resolve, exitNow));
-    log.info(`worker ${process.pid}: ${signal}: finishing held jobs (up to ${graceMs / 1000} s)`);
-    const outcome = await worker.close(graceMs).catch((error) => (log.warn(errorMessage(error)), "released" as const));
-    if (outcome === "released") log.warn(`worker ${process.pid}: grace period over; held jobs put back on the queue`);
-    await journal.flush();
+    const { status, signal, exitCode, outcome } = await untilStopped({ log, worker, graceMs, refused: refused.promise, exitNow });
+    // The journal's last pushes wait for a Redis that is down: for a few seconds, not until it is back.
+    const flushed = await Promise.race([journal.flush().then(() => true), Bun.sleep(flushWaitMs).then(() => false)]);
+    if (!flushed) log.warn(`worker ${process.pid}: queue Redis unreachable; the calls not yet journalled are missing from the run's ledger`);
     budget.close();
     await rt.close();
     connection.disconnect();
-    if (args.json) await writeStdout(summary({ status: "stopped", exitCode: 0, signal, outcome }));
-    return 0;
+    if (args.json) await writeStdout(summary({ status, exitCode, signal, outcome }));
+    return exitCode;
   },
 });
+
+/** How long a stopping worker waits for its last journal entries to reach Redis. */
+const flushWaitMs = 5000;
+
+/**
+ * Works until a signal (held jobs finish, up to the grace period; exit 0) or a key the provider
+ * refuses (held jobs go back to the queue at once, no attempt spent; exit 2).
+ */
+async function untilStopped(options: { log: Log; worker: QueueWorker; graceMs: number; refused: Promise<SAError>; exitNow: (code: number) => void }) {
+  const { log, worker, graceMs } = options;
+  const stop = await Promise.race([new Promise<string>((resolve) => onStopSignal(resolve, options.exitNow)), options.refused]);
+  if (typeof stop !== "string") {
+    log.error(`worker ${process.pid}: ${stop.message}; it takes no more jobs (those it took go back to the queue, no attempt spent) and stops`);
+    const outcome = await worker.close(0).catch(() => "released" as const);
+    return { status: "refused", signal: "none", exitCode: 2, outcome };
+  }
+  log.info(`worker ${process.pid}: ${stop}: finishing held jobs (up to ${graceMs / 1000} s)`);
+  const outcome = await worker.close(graceMs).catch((error) => (log.warn(errorMessage(error)), "released" as const));
+  if (outcome === "released") log.warn(`worker ${process.pid}: grace period over; held jobs put back on the queue`);
+  return { status: "stopped", signal: stop, exitCode: 0, outcome };
+}
 
 /**
  * A second signal: the requests still on the wire go to the journal as failed calls (they were

@@ -2,7 +2,7 @@ import { SAError, isSAError } from "../errors.ts";
 import type { Asked, AskFailed } from "./ask.ts";
 import type { Attempt, CallContext } from "./context.ts";
 import { noUsage, recordRequest } from "./record.ts";
-import { isRouteFailure, type Pass } from "./route-health.ts";
+import { isKeyRefused, isRouteFailure, type Pass } from "./route-health.ts";
 
 /** A route that is down, passed over for the next model: no request was made. */
 export interface Skipped {
@@ -36,6 +36,16 @@ function skip<T>(ctx: CallContext, attempt: Attempt<T>): Skipped {
 }
 
 /**
+ * A key the endpoint refused fails each of its calls the same way: while a next model follows,
+ * the route is shut for the run (one warning) and the call falls back, as after a provider
+ * failure. On the chain's last model a 401 stays a usage error and stops the run.
+ */
+function keyRefused<T>(ctx: CallContext, attempt: Attempt<T>, error: SAError): SAError {
+  ctx.health.keyRefused(attempt.route, error.message);
+  return new SAError("E_PROVIDER", error.message, { cause: error, details: { ...error.details, announced: true } });
+}
+
+/**
  * Step 3 through the route's health: a route that is down is skipped while another model follows
  * (`hasNext`). The last model is asked as if there were no health at all: a stage without a
  * fallback behaves, and logs, exactly as before.
@@ -51,6 +61,7 @@ export async function askRoute<T>(ctx: CallContext, attempt: Attempt<T>, hasNext
     return asked;
   } catch (error) {
     if (isSAError(error, "E_PROVIDER") && error.details.skipped) return skip(ctx, attempt);
+    if (isKeyRefused(error)) throw keyRefused(ctx, attempt, error as SAError);
     if (isRouteFailure(error)) ctx.health.failed(attempt.route, gate.pass);
     else ctx.health.released(attempt.route, gate.pass);
     throw error;

@@ -23,6 +23,8 @@ interface RouteState {
   openUntil?: number;
   coolDownMs: number;
   probing: boolean;
+  /** The endpoint refused the key (HTTP 401 or 403): skipped for the rest of the run. */
+  keyRefused?: boolean;
 }
 
 export interface RouteHealth {
@@ -34,6 +36,8 @@ export interface RouteHealth {
   failed(route: Route, pass: Pass): void;
   /** The call ended otherwise (a limit, a stop, a 4xx): a probe gives its turn back. */
   released(route: Route, pass: Pass): void;
+  /** The endpoint refused the key (`isKeyRefused`): skipped for the rest of the run, said once with `reason`. */
+  keyRefused(route: Route, reason: string): void;
 }
 
 /** A route is its endpoint and model: two endpoints serving one model are two routes. */
@@ -48,6 +52,12 @@ export function isRouteFailure(error: unknown): boolean {
   if (!isSAError(error, "E_PROVIDER") || error.details.refused) return false;
   const status = error.details.status;
   return typeof status !== "number" || status < 400 || retryStatusCodes.includes(status);
+}
+
+/** An HTTP 401 or 403 from the provider: its key (or the key's rights) was refused, and will be on every call. */
+export function isKeyRefused(error: unknown): boolean {
+  const status = isSAError(error, "E_USAGE") || isSAError(error, "E_PROVIDER") ? error.details.status : undefined;
+  return status === 401 || status === 403;
 }
 
 /**
@@ -69,6 +79,7 @@ export function createRouteHealth(options: CircuitBreakerSettings & { clock: Clo
     },
     answered(route) {
       const state = routes.get(routeId(route));
+      if (state?.keyRefused) return;
       routes.delete(routeId(route));
       if (state?.openUntil !== undefined) log.info(`${modelOf(route)} answers again: calls go to it again`);
     },
@@ -76,6 +87,7 @@ export function createRouteHealth(options: CircuitBreakerSettings & { clock: Clo
       const id = routeId(route);
       const state = routes.get(id) ?? { failures: 0, coolDownMs: options.coolDownMs, probing: false };
       routes.set(id, state);
+      if (state.keyRefused) return;
       if (state.openUntil !== undefined) {
         // A failed probe: skipped again, for longer. A call already out when the route opened changes nothing.
         if (pass === "probe") open(state, Math.min(state.coolDownMs * 2, options.coolDownMs * 10));
@@ -88,6 +100,12 @@ export function createRouteHealth(options: CircuitBreakerSettings & { clock: Clo
     released(route, pass) {
       const state = routes.get(routeId(route));
       if (pass === "probe" && state) state.probing = false;
+    },
+    keyRefused(route, reason) {
+      const id = routeId(route);
+      if (routes.get(id)?.keyRefused) return;
+      routes.set(id, { failures: 0, coolDownMs: options.coolDownMs, probing: false, openUntil: Number.POSITIVE_INFINITY, keyRefused: true });
+      log.warn(`${reason}; the next model answers its calls for the rest of the run`);
     },
   };
 }

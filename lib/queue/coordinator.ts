@@ -20,6 +20,15 @@ export interface CoordinateOptions {
 /** How often the queue's counts are shown (and the journal and removed jobs looked at). */
 const progressMs = 5000;
 
+/**
+ * How long a stopped coordinator waits on Redis (the journal's last reads, closing the queue): a
+ * Redis that is down would hold a Ctrl-C for ever, since its commands wait for it to come back.
+ */
+const stopWaitMs = 2000;
+
+/** `work`, or nothing once `ms` have passed. */
+const atMost = (work: Promise<unknown>, ms: number) => Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+
 /** Redis failed reasons that mean the run's shared budget is spent or a usage limit reached (see the worker's stop check). */
 const stoppedRun = /^run \S+ stopped: /;
 
@@ -49,7 +58,8 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   const jobIds = new Set<string>();
   const owns = (entry: { runId: string | null; jobId: string | null }) => entry.runId === rt.runId || (entry.jobId !== null && jobIds.has(entry.jobId));
   const journal = await createJournalReader(connection, keys.journal, { owns, record: recordWarningOnce(rt), quarantine: (entry) => rt.quarantine.add(entry) });
-  const pullJournal = () => journal.pull();
+  // Once the run is stopped, a read waits on Redis for a moment only (what it misses is left for the next run).
+  const pullJournal = () => (rt.limiter.stopped.aborted ? atMost(journal.pull(), stopWaitMs) : journal.pull());
   const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), progressMs);
   ticker.unref?.();
   try {
@@ -69,8 +79,10 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   } finally {
     clearInterval(ticker);
     await local.close();
-    await pullJournal().catch((error) => rt.log.warn(`queue journal: ${errorMessage(error)}`));
-    await Promise.all([events.close(), queue.close()]);
+    // No last read of the journal here: the run's record is written by now, and a call claimed
+    // now would be counted by no run (on a stop, workers go on). Each job's entries were read as
+    // it ended, before the record; those journalled since are left for the next run to count.
+    await atMost(Promise.all([events.close(), queue.close()]), stopWaitMs);
     connection.disconnect();
     eventsConnection.disconnect();
   }
@@ -138,8 +150,10 @@ async function awaitJob(options: { queue: Queue; events: QueueEvents; settings: 
       removeOnFail: false,
     });
   options.jobIds.add(jobIdFor(work.fingerprint));
-  const job = await add();
-  await adopt(queue, String(job.id), data);
+  // A Redis that is down holds these until it is back: a stop does not wait for them.
+  const job = await unlessAborted(add(), options.stop);
+  if (!job || options.stop.aborted) throw options.stop.reason;
+  await unlessAborted(adopt(queue, String(job.id), data), options.stop);
   const tracked = options.awaited.track(String(job.id), add);
   let result: unknown;
   try {

@@ -8,6 +8,7 @@ import type { Quarantine, QuarantineEntry } from "../quarantine.ts";
 import { redact } from "../redact.ts";
 import type { QueueKeys } from "./connection.ts";
 import type { QueueJob } from "./job.ts";
+import { createJournalPusher } from "./journal-push.ts";
 
 /** The job a worker is on, so each call it journals names the coordinator's run. */
 export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number; limits?: QueueJob["limits"] }>();
@@ -34,12 +35,17 @@ export interface RedisJournal extends Journal {
 export function createRedisJournal(client: Redis, keys: Pick<QueueKeys, "journal" | "spend" | "usage">, counted?: { onSpend(runId: string, spent: number): void; onUsage(runId: string, usage: SharedUsage, call: SharedUsage): void }): RedisJournal {
   let pending: Promise<unknown> = Promise.resolve();
   const worker = `${hostname()}:${process.pid}`;
+  // Each entry's id lets a coordinator count an entry pushed again (after Redis lost the list) once.
+  let seq = 0;
+  const id = () => `${worker}:${++seq}`;
+  const pusher = createJournalPusher(client, keys.journal);
+  client.on("ready", () => void pusher.check().catch(() => {}));
   return {
     path: `redis:${keys.journal}`,
     append(call: CallRecord) {
       const job = currentJob.getStore();
-      const entry = JSON.stringify({ type: "call", ...call, runId: job?.runId ?? null, jobId: job?.jobId ?? null, worker });
-      const pushed = client.rpush(keys.journal, entry);
+      const entry = JSON.stringify({ type: "call", ...call, runId: job?.runId ?? null, jobId: job?.jobId ?? null, worker, id: id() });
+      const pushed = pusher.push(entry);
       const cost = call.cache === "live" ? (call.costUsd ?? 0) : 0;
       const spent = job && cost > 0 ? client.incrbyfloat(keys.spend(job.runId), cost).then((total) => counted?.onSpend(job.runId, Number(total))) : undefined;
       const used = job && call.cache !== "hit" ? countUsage(client, keys.usage(job.runId), call).then((usage) => counted?.onUsage(job.runId, usage, callUsage(call))) : undefined;
@@ -54,7 +60,7 @@ export function createRedisJournal(client: Redis, keys: Pick<QueueKeys, "journal
       add(entry) {
         own.add(entry);
         const job = currentJob.getStore();
-        const pushed = client.rpush(keys.journal, redact(JSON.stringify({ type: "quarantine", entry, runId: job?.runId ?? null, jobId: job?.jobId ?? null, worker })));
+        const pushed = pusher.push(redact(JSON.stringify({ type: "quarantine", entry, runId: job?.runId ?? null, jobId: job?.jobId ?? null, worker, id: id() })));
         pending = Promise.all([pending, pushed]).catch(() => {});
       },
       get count() {
@@ -82,11 +88,13 @@ async function countUsage(client: Redis, key: string, call: CallRecord): Promise
 
 const entrySchema = journalCallSchema.extend({ serviceId: z.string(), runId: z.string().nullable().optional() });
 const quarantinedSchema = z.object({ type: z.literal("quarantine"), entry: z.looseObject({ kind: z.enum(["input", "answer", "mapping", "service"]), reason: z.string() }) });
-const ownerSchema = z.object({ runId: z.string().nullable().optional(), jobId: z.string().nullable().optional() });
+const ownerSchema = z.object({ runId: z.string().nullable().optional(), jobId: z.string().nullable().optional(), id: z.string().optional() });
 
 /** One journal entry: a call or what a worker quarantined, with its place in the list and the run and job it was made for. */
 export interface JournalEntry {
   index: number;
+  /** The worker's id for it (older workers gave none). */
+  id?: string;
   runId: string | null;
   jobId: string | null;
   call?: CallRecord;
@@ -105,7 +113,7 @@ async function readRedisJournal(client: Redis, key: string, from: number): Promi
       return;
     }
     const owner = ownerSchema.safeParse(value);
-    const at = { index: from + i, runId: owner.data?.runId ?? null, jobId: owner.data?.jobId ?? null };
+    const at = { index: from + i, id: owner.data?.id, runId: owner.data?.runId ?? null, jobId: owner.data?.jobId ?? null };
     const parsed = entrySchema.safeParse(value);
     if (parsed.success) return void entries.push({ ...at, call: parsed.data as unknown as CallRecord });
     const held = quarantinedSchema.safeParse(value);
@@ -140,6 +148,7 @@ export async function createJournalReader(client: Redis, key: string, options: J
   let at = read === null ? length : Math.min(Number(read) || 0, length);
   let epoch = await journalEpoch(client, key);
   let unowned: JournalEntry[] = [];
+  const counted = new Set<string>();
   let pulling: Promise<void> = Promise.resolve();
   const pull = async () => {
     const now = await journalEpoch(client, key);
@@ -153,6 +162,9 @@ export async function createJournalReader(client: Redis, key: string, options: J
     const claims = owned.length ? await owned.reduce((multi, entry) => multi.setbit(`${key}:counted`, entry.index, 1), client.multi()).exec() : [];
     owned.forEach((entry, i) => {
       if (claims?.[i]?.[1] !== 0) return; // counted already, by this run or another
+      // Pushed again by its worker after Redis lost the list, having been counted before.
+      if (entry.id !== undefined && counted.has(entry.id)) return;
+      if (entry.id !== undefined) counted.add(entry.id);
       if (entry.call) options.record(entry.call);
       if (entry.quarantined) options.quarantine?.(entry.quarantined);
     });

@@ -24,7 +24,16 @@ export interface QueueWorkerOptions {
   budget?: SharedBudget;
   /** For jobs that carry no budget of their own. */
   budgetUsd?: number;
+  /** The provider refused this worker's key: it takes no more jobs, and those it took go back (see `keyRefusal`). */
+  onKeyRefused?: (error: SAError) => void;
 }
+
+/**
+ * A key the provider refuses (HTTP 401 on a stage's last model) fails every job this worker would
+ * take, and fast, so a worker misconfigured among good ones would fail the whole queue: its jobs
+ * go back instead, no attempt spent, for a worker whose key works.
+ */
+const keyRefusal = (error: unknown): SAError | undefined => (isSAError(error, "E_USAGE") && error.details.status === 401 ? error : undefined);
 
 /** What this worker's answers are made from: its catalogues and prompts, the same for every job. */
 interface WorkerInputs {
@@ -82,15 +91,22 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const held = new Map<string, { job: Job; token: string | undefined }>();
   const own = inputsOf(rt); // hashed once, not per job
   let releasing = false;
-  const worker = new Worker(
+  let paused = false;
+  const worker: Worker = new Worker(
     settings.name,
     async (job, token) => {
       held.set(String(job.id), { job, token });
       try {
         return await processJob(options, own, job);
       } catch (error) {
-        // Past the grace period: the job goes back to the queue as it is, no attempt spent.
-        if (!releasing) throw error;
+        const refused = keyRefusal(error);
+        if (refused && !paused) {
+          paused = true;
+          void worker.pause(true).catch(() => {});
+          options.onKeyRefused?.(refused);
+        }
+        // Past the grace period, or refused: the job goes back to the queue as it is, no attempt spent.
+        if (!releasing && !refused) throw error;
         await job.moveToWait(token);
         throw new WaitingError();
       } finally {
@@ -135,7 +151,8 @@ async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: 
     await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     return "finished";
   }
-  await Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
+  // A Redis that is down holds these until it is back: the jobs then return through the stalled-job check.
+  await Promise.race([Promise.all([...held.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {}))), after(2000, undefined)]);
   // A forced close can still wait on the processor's promise, which may never settle: the process exits anyway.
   await Promise.race([worker.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
   return outcome;
