@@ -1,5 +1,6 @@
 // The core alone: the reporters are ours, and consola's own (with their dependencies) never load.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { printableLines } from "./printable.ts";
 import { redact } from "./redact.ts";
 
 export type LogFormat = "text" | "json";
@@ -42,7 +43,8 @@ const textReporter = (out: () => NodeJS.WriteStream, stderr: boolean) => ({
     const { message, extra } = splitArgs(obj.args);
     const scope = typeof extra.serviceId === "string" ? `[${extra.serviceId}] ` : "";
     const badge = badges[obj.type] ?? "";
-    let line = `${badge ? `${badge} ` : ""}${scope}${message}`;
+    // Ids and words from the input or a model may hold escape sequences: shown, never acted on.
+    let line = `${badge ? `${badge} ` : ""}${printableLines(scope + message)}`;
     // A stack trace only when asked for with --verbose (level 4+).
     const error = obj.args.find((a): a is Error => a instanceof Error);
     if (error?.stack && obj.level >= 4) line += `\n${redact(error.stack)}`;

@@ -5,7 +5,7 @@ import { openEvolutions, repeatedServices } from "../lib/export/source.ts";
 import { summarise } from "../lib/export/summary.ts";
 import { countByCheck, createChecker } from "../lib/review/checker.ts";
 import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
-import { printable } from "../lib/review/printable.ts";
+import { printable } from "../lib/printable.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { resolve } from "node:path";
 import { catalogueMismatch, readerData } from "../lib/export/reader-data.ts";
-import { printable } from "../lib/review/printable.ts";
+import { printable } from "../lib/printable.ts";
 import { SAError } from "../lib/errors.ts";
 import { diskError } from "../lib/disk-error.ts";
 import { exportEvolutions, formatOf, formats, viewsOf } from "../lib/export/export.ts";

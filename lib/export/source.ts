@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { assertReadable, readOnce, readRecords } from "../jsonl.ts";
 import { evolutionSchema, type Feature, type ServiceEvolution } from "../schema/evolution.ts";
-import { printable } from "../review/printable.ts";
+import { printable } from "../printable.ts";
 import { formatIssues } from "../zod-error.ts";
 
 /** An evolutions file that can be read more than once, one line at a time. */

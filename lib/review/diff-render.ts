@@ -1,11 +1,11 @@
 import { escapeXml as h } from "../export/charts.ts";
 import { md } from "../export/narrative.ts";
-import { printable } from "./printable.ts";
+import { printable } from "../printable.ts";
 import type { DiffReport } from "./diff-report.ts";
 import type { FacetChange, FeatureChange, PlateauDiff, ServiceDiff } from "./diff.ts";
 
 const clip = (s: string | number, n = 60) => printable(String(s).length > n ? `${String(s).slice(0, n - 1)}…` : String(s));
-/** A name from the file as the terminal shows it (lib/review/printable.ts). */
+/** A name from the file as the terminal shows it (lib/printable.ts). */
 const p = (s: string) => printable(s);
 
 function summaryLines(r: DiffReport): string[] {
