@@ -22,7 +22,7 @@ const sharedKeys = ["model", "models", "reasoning", "concurrency", "inspiration"
  * alone): no config of ours has that name.
  */
 export function isPythonAppYaml(raw: Plain, file: string): boolean {
-  if (!/(^|[/\\])app\.ya?ml$/.test(file)) return isPythonConfig(raw);
+  if (isPythonConfig(raw)) return true;
   const keys = Object.keys(raw);
-  return isPythonConfig(raw) || (keys.length > 0 && keys.every((k) => sharedKeys.includes(k)));
+  return /(^|[/\\])app\.ya?ml$/.test(file) && keys.length > 0 && keys.every((k) => sharedKeys.includes(k));
 }

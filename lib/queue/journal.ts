@@ -71,14 +71,13 @@ export function createRedisJournal(client: Redis, keys: Pick<QueueKeys, "journal
   };
 }
 
-/** What one request adds to its run's shared counters (a failed one: no tokens). */
-/** What one call adds to its run's shared counters: each request it sent (retries too), and a live call's tokens. */
+/** What one call adds to its run's shared counters: each request it sent (retries too), and a live call's tokens (a failed one: none). */
 const callUsage = (call: CallRecord): SharedUsage => {
   const requests = 1 + call.retries;
   return call.cache === "live" ? { requests, inputTokens: call.inputTokens, outputTokens: call.outputTokens } : { requests, inputTokens: 0, outputTokens: 0 };
 };
 
-/** Adds a request (and a live call's tokens) to the run's shared counters; their new totals. */
+/** Adds a call's requests (and a live call's tokens) to the run's shared counters; their new totals. */
 async function countUsage(client: Redis, key: string, call: CallRecord): Promise<SharedUsage> {
   const adds = callUsage(call);
   const results = await client.multi().hincrby(key, "requests", adds.requests).hincrby(key, "inputTokens", adds.inputTokens).hincrby(key, "outputTokens", adds.outputTokens).exec();
