@@ -77,8 +77,17 @@ describe("map under faults", () => {
   }, 60_000);
 
   test("an answer that is not JSON is asked again once; the map completes with valid lines", async () => {
-    let broken = 0;
-    const server = startTestServer({ answer: (_body, n) => (n % 7 === 0 && broken++ < 3 ? '{"features": [' : undefined) });
+    // The first answer of three calls is cut off; each call's re-ask (the same user prompt) is answered.
+    // Picked by request number, a re-ask could land on a broken number too, and the call stay invalid.
+    const broken = new Set<string>();
+    const server = startTestServer({
+      answer: (body, n) => {
+        const prompt = String(body.messages[1]!.content);
+        if (n % 7 !== 0 || broken.size >= 3 || broken.has(prompt)) return undefined;
+        broken.add(prompt);
+        return '{"features": [';
+      },
+    });
     const { dir, cleanup } = tempDir("sa-map-invalid-");
     try {
       await evolutionsOf(dir, 2);
@@ -87,6 +96,7 @@ describe("map under faults", () => {
       expect(validLines(join(dir, "map.jsonl"))).toHaveLength(2);
       const summary = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
       expect(summary.services.incomplete ?? 0).toBe(0);
+      expect(broken.size).toBe(3);
       expect(ledgerRequests(dir)).toBe(server.requests.length);
     } finally {
       cleanup();
