@@ -3,7 +3,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
+import { Redis } from "ioredis";
 import { fixtureData, makeServices, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
+import { startRedis } from "./redis-server.ts";
 
 describe("the ledger of an interrupted run", () => {
   test("calls started after Ctrl-C never count as skipped: a skip says the next model was asked, and none is after a stop", async () => {
@@ -32,4 +34,68 @@ describe("the ledger of an interrupted run", () => {
       await server.stop();
     }
   }, 30_000);
+});
+
+/**
+ * A run whose cache Redis stops after 3 answers, makes 8 more (held in memory), then gets Ctrl-C
+ * twice, 2.5 s apart, with Redis back between them (`restart`) or not; what the run said.
+ */
+async function heldAtSecondCtrlC(restart: boolean) {
+  let redis = await startRedis();
+  // Answers are quick until `slow`: then the calls on the wire wait, so the run is still stopping at the second Ctrl-C.
+  let slow = false;
+  let slowSent = 0;
+  const server = startTestServer({ latencyMs: 50, fault: () => (slow ? (slowSent++, { type: "slow", ms: 20_000 }) : undefined) });
+  const { dir, cleanup } = tempDir();
+  writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "openai:gpt-4o-mini", cache: { driver: "redis", url: redis.url, base: "sa" } }));
+  const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4, "H"));
+  try {
+    const proc = spawnScript("run", ["-i", input, "-o", "out.jsonl", "--concurrency", "2", "--json"], { cwd: dir, baseURL: server.url });
+    await until(() => server.answered >= 3, "the first answers");
+    await redis.stop();
+    const before = server.answered;
+    await until(() => server.answered >= before + 8, "answers made while the store is away");
+    slow = true;
+    // Both calls on the wire are slow ones: no answer, and so no cache read or write, comes before the second Ctrl-C.
+    await until(() => slowSent >= 2, "two slow calls");
+    const whileAway = server.answered - before;
+    proc.kill("SIGINT");
+    if (restart) redis = await startRedis(redis.port);
+    // The client reconnects within its retry delay.
+    await Bun.sleep(2500);
+    const second = Date.now();
+    proc.kill("SIGINT");
+    const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const exitMs = Date.now() - second;
+    // The restarted Redis kept nothing from before: what it holds was written after it came back.
+    const client = restart ? new Redis(redis.url) : undefined;
+    const written = client ? (await client.keys("sa:*")).length : 0;
+    client?.disconnect();
+    return { code, stdout, stderr, exitMs, written, whileAway };
+  } finally {
+    await redis.stop();
+    await server.stop();
+    cleanup();
+  }
+}
+
+describe("a second Ctrl-C while cache entries are held (the cache store was away)", () => {
+  test("the store is back: the held answers are written before exiting, so a rerun does not pay for them", async () => {
+    const { code, stdout, written, whileAway } = await heldAtSecondCtrlC(true);
+    expect(code).toBe(130);
+    // At most the 2 answers written as Redis stopped were lost with it.
+    expect(written).toBeGreaterThanOrEqual(whileAway - 2);
+    expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toMatchObject({ status: "interrupted", exitCode: 130 });
+  }, 60_000);
+
+  test("the store is still away: exit within seconds, and one line says how many answers a rerun pays for again", async () => {
+    const { code, stdout, stderr, exitMs } = await heldAtSecondCtrlC(false);
+    expect(code).toBe(130);
+    expect(exitMs).toBeLessThan(10_000);
+    const lost = stderr.split("\n").filter((l) => l.includes("could not be written"));
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatch(/cache: \d+ entries made while the store .* was away could not be written; a rerun pays again/);
+    expect(stderr).not.toContain("    at ");
+    expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toMatchObject({ status: "interrupted", exitCode: 130 });
+  }, 60_000);
 });

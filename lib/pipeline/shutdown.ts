@@ -18,10 +18,10 @@ export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbea
     exiting = true;
     const reason = `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`;
     heartbeat.finalNow("interrupted", reason);
-    options.onExitNow?.(runSummary(run, { status: "interrupted", exitCode: code, missesByStage: {}, stopReason: reason }));
+    const said = Promise.resolve(options.onExitNow?.(runSummary(run, { status: "interrupted", exitCode: code, missesByStage: {}, stopReason: reason }))).catch(() => {});
     // What is on its way to stdout (the summary; with `--output -`, the line its reader is taking) goes
     // out whole first, and the spans still open are ended and sent (a second at most), so a trace keeps its run.
-    void Promise.all([flushStdout(), run.rt.tracing.abandon(reason)]).then(() => {
+    void Promise.all([said.then(flushStdout), run.rt.tracing.abandon(reason)]).then(() => {
       claim.release();
       process.exit(code);
     });
