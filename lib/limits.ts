@@ -6,6 +6,7 @@ import { redactUrl } from "./redact.ts";
 import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
 import { retryStatusCodes } from "./retry-status.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
+import { unlessAborted } from "./unless-aborted.ts";
 
 export interface LimiterOptions {
   /** Calls in flight at once. @default 8 */
@@ -186,8 +187,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
           signal.throwIfAborted();
           // Only what there is to wait for is awaited: without a pause or limits, the call goes at once.
           if (pausedFor(endpoint) > options.clock.now()) await waitForPause(endpoint);
-          if (requests) await requests.take(1);
-          if (tokens) await tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate));
+          // A stop ends the wait for a turn at once: a call queued at 1 RPM would hold Ctrl-C up for minutes.
+          if (requests) await unlessAborted(requests.take(1), signal);
+          if (tokens && !signal.aborted) await unlessAborted(tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate)), signal);
           signal.throwIfAborted();
           return fn();
         },

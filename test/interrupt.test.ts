@@ -99,3 +99,29 @@ describe("a second Ctrl-C while cache entries are held (the cache store was away
     expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toMatchObject({ status: "interrupted", exitCode: 130 });
   }, 60_000);
 });
+
+describe("Ctrl-C while calls wait for their turn under --rpm", () => {
+  test("exits 130 at once, not after the minute the queued calls would have waited; no call goes out after the signal", async () => {
+    const server = startTestServer();
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
+      // 4 descriptions calls at 6 a minute: the last would go some 30 s after the first.
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--rpm", "6"], { cwd: dir, baseURL: server.url });
+      await until(() => server.answered >= 1, "the first answer");
+      await Bun.sleep(500);
+      const sent = server.requests.length;
+      const signalled = Date.now();
+      proc.kill("SIGINT");
+      expect(await proc.exited).toBe(130);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(server.requests.length).toBe(sent);
+      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+      expect(run.status).toBe("interrupted");
+      expect(run.totals.requests).toBe(sent);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 90_000);
+});
