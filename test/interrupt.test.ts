@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
 import { Redis } from "ioredis";
-import { fixtureData, makeServices, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
 import { startRedis } from "./redis-server.ts";
 
 describe("the ledger of an interrupted run", () => {
@@ -124,4 +124,29 @@ describe("Ctrl-C while calls wait for their turn under --rpm", () => {
       await server.stop();
     }
   }, 90_000);
+});
+
+describe("Ctrl-C while a call's answer is on its way and turns out invalid", () => {
+  test("the call is finished with its re-ask, so a rerun pays for no request the first run made", async () => {
+    // The first answer of both descriptions calls fails validation; each is still on the wire at Ctrl-C.
+    const server = startTestServer({ latencyMs: 400, answer: (_body, n) => (n <= 2 ? "{}" : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const args = ["--input", input, "--output", "out.jsonl", "--data", fixtureData];
+      const proc = spawnScript("run", args, { cwd: dir, baseURL: server.url });
+      await until(() => server.requests.length >= 2, "both descriptions calls");
+      proc.kill("SIGINT");
+      expect(await proc.exited).toBe(130);
+      const first = server.requests.length;
+      const asked = new Set(server.requests.map((r) => JSON.stringify([r.body.model, r.body.messages])));
+      const rerun = await runScript("run", args, { cwd: dir, baseURL: server.url });
+      expect(rerun.code).toBe(0);
+      const again = server.requests.slice(first).filter((r) => asked.has(JSON.stringify([r.body.model, r.body.messages])));
+      expect(again).toHaveLength(0);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
 });

@@ -15,7 +15,8 @@ export function halt(run: EngineRun<unknown>, stop: Stop): void {
   if (run.state.stop) return;
   run.state.stop = stop;
   const error = new SAError(stop.status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", stop.reason);
-  run.rt.limiter.stop(error);
+  // A signal lets the calls in flight finish, re-asks included; a limit or a fatal error does not.
+  run.rt.limiter.stop(error, { letFinish: stop.status === "interrupted" });
   run.rt.log.warn(`stopping: ${stop.reason}; letting calls in flight finish`);
 }
 
