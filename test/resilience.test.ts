@@ -242,6 +242,9 @@ describe("interruption and resume", () => {
       proc.kill(how);
       const code = await proc.exited;
       const answeredBefore = server.requests.length;
+      // A graceful stop says how to go on, and what the rerun keeps.
+      const stderr = await new Response(proc.stderr).text();
+      if (how !== "SIGKILL") expect(stderr).toContain("to go on, run the same command again: the services already written are kept; the answers already paid for are read from the cache");
       // The output's lock goes on every exit path but kill -9 (then the next run finds it stale).
       expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(how === "SIGKILL");
       if (how === "SIGINT") expect(code).toBe(130);
