@@ -3,8 +3,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
+import { createConsola } from "consola";
 import { Redis } from "ioredis";
-import { fixtureData, makeServices, runScript, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
+import { runServices } from "../lib/pipeline/run.ts";
+import { fixtureData, makeServices, runScript, spawnScript, tempDir, testRuntime, until, writeJsonl } from "./helpers.ts";
 import { startRedis } from "./redis-server.ts";
 
 describe("the ledger of an interrupted run", () => {
@@ -144,6 +146,30 @@ describe("Ctrl-C while a call's answer is on its way and turns out invalid", () 
       expect(rerun.code).toBe(0);
       const again = server.requests.slice(first).filter((r) => asked.has(JSON.stringify([r.body.model, r.body.messages])));
       expect(again).toHaveLength(0);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+});
+
+describe("the grace period after a stop", () => {
+  test("a call still hanging when the run stops is abandoned after the grace period, though the stop came while the run waited for its calls", async () => {
+    // One descriptions call never answers (until the request timeout); the other's answer leads to
+    // the third request, refused by --max-requests 2: the run stops while it waits for its calls.
+    const server = startTestServer({ fault: (n) => (n === 2 ? { type: "hang" } : undefined) });
+    const { dir, cleanup } = tempDir();
+    const warnings: string[] = [];
+    const log = createConsola({ reporters: [{ log: (entry) => void warnings.push(entry.args.join(" ")) }] });
+    try {
+      const rt = await testRuntime(dir, { baseURL: server.url, log, config: { requestTimeout: 15_000, concurrency: 2, limits: { maxRequests: 2 } } });
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const summary = await runServices(rt, { input, output: join(dir, "out.jsonl"), graceMs: 300 });
+      await rt.close();
+      expect(summary.status).toBe("limit");
+      expect(warnings).toContain("calls still in flight after 300 ms; they are abandoned");
+      // The abandoned request is in the ledger, as a failed call.
+      expect(summary.totals.requests).toBe(server.requests.length);
     } finally {
       cleanup();
       await server.stop();

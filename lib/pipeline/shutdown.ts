@@ -35,11 +35,21 @@ export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbea
   };
 }
 
-/** Waits for the calls in flight; after a stop, only for the grace period. */
+/**
+ * Waits for the calls in flight; after a stop, only for the grace period, counted from the stop
+ * (which usually comes while the run waits here: a call hanging until its request timeout held Ctrl-C up).
+ */
 export async function waitForCalls(run: EngineRun<unknown>, idle: Promise<void>): Promise<void> {
-  if (!run.state.stop) return idle;
   const graceMs = run.options.graceMs ?? 30_000;
-  const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref())]);
+  const { stopped } = run.rt.limiter;
+  const grace = Promise.withResolvers<boolean>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const start = () => (timer = setTimeout(grace.resolve, graceMs, true).unref());
+  if (stopped.aborted) start();
+  else stopped.addEventListener("abort", start, { once: true });
+  const timedOut = await Promise.race([idle.then(() => false), grace.promise]);
+  stopped.removeEventListener("abort", start);
+  clearTimeout(timer);
   if (timedOut) run.rt.log.warn(`calls still in flight after ${graceMs} ms; they are abandoned`);
 }
 
