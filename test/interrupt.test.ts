@@ -176,3 +176,26 @@ describe("the grace period after a stop", () => {
     }
   }, 60_000);
 });
+
+describe("progress lines while a run stops", () => {
+  test("services finishing after Ctrl-C are shown without an ETA, for work the run will not do, but as stopping", async () => {
+    const server = startTestServer({ latencyMs: 300 });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
+      // Ctrl-C once every call is on the wire: each service then finishes after it, with a progress line.
+      const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--concurrency", "64"], { cwd: dir, baseURL: server.url });
+      await until(() => server.requests.length >= 4 + 20 + 60, "every mapping call");
+      proc.kill("SIGINT");
+      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      expect(code).toBe(130);
+      const afterStop = stderr.slice(stderr.indexOf("stopping:")).split("\n").filter((l) => l.includes("progress:"));
+      expect(afterStop.length).toBeGreaterThan(0);
+      for (const line of afterStop) expect(line).not.toContain("ETA");
+      for (const line of afterStop) expect(line).toContain("stopping");
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  }, 60_000);
+});
