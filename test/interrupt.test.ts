@@ -167,6 +167,7 @@ describe("the grace period after a stop", () => {
       const summary = await runServices(rt, { input, output: join(dir, "out.jsonl"), graceMs: 300 });
       await rt.close();
       expect(summary.status).toBe("limit");
+      expect(warnings).toContain("stopping: max-requests 2 reached; letting calls in flight finish (300 ms at most)");
       expect(warnings).toContain("calls still in flight after 300 ms; they are abandoned");
       // The abandoned request is in the ledger, as a failed call.
       expect(summary.totals.requests).toBe(server.requests.length);

@@ -3,7 +3,7 @@ import { onStopSignal, signalExitCode } from "../signals.ts";
 import { flushStdout, onStdoutClosed } from "../stdout.ts";
 import type { EngineRun, RunState, RunStatus } from "./engine-types.ts";
 import type { Heartbeat } from "./heartbeat.ts";
-import { halt, runSummary } from "./run-state.ts";
+import { GRACE_MS, halt, runSummary } from "./run-state.ts";
 
 /**
  * Turns SIGINT/SIGTERM (when asked) and a closed stdout into a graceful stop; returns the
@@ -40,7 +40,7 @@ export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbea
  * (which usually comes while the run waits here: a call hanging until its request timeout held Ctrl-C up).
  */
 export async function waitForCalls(run: EngineRun<unknown>, idle: Promise<void>): Promise<void> {
-  const graceMs = run.options.graceMs ?? 30_000;
+  const graceMs = run.options.graceMs ?? GRACE_MS;
   const { stopped } = run.rt.limiter;
   const grace = Promise.withResolvers<boolean>();
   let timer: ReturnType<typeof setTimeout> | undefined;
