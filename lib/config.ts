@@ -126,7 +126,8 @@ function loadFailure(cause: unknown, ext: string, text: string | undefined): { l
   const built = (cause as { errors?: Array<{ message?: string; position?: { line?: number } | null }> }).errors?.[0];
   if (built?.message) return { line: built.position?.line ?? undefined, message: built.message };
   const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
-  return { line, message: (cause as Error).message.split("\n")[0]! };
+  // yaml's first line ends "at line 2, column 1:" before a code frame: the line is named already, the frame dropped.
+  return { line, message: (cause as Error).message.split("\n")[0]!.replace(/ at line \d+, column \d+:$/, "") };
 }
 
 const configExtensions = [".json", ".yaml", ".yml", ".ts", ".js", ".mjs"];
