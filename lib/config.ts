@@ -10,10 +10,10 @@ import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 import { isRecord } from "./is-record.ts";
 
-const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
+export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
 /** Where the Python tool looks for its config; read when none of ours exists. */
-const pythonConfigFile = "config/app.yaml";
+export const pythonConfigFile = "config/app.yaml";
 
 /** `SA_*` variables that hold secrets: read where they are needed, never turned into config. */
 const secretEnvNames = new Set(["SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN"]);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { root, runScript } from "./helpers.ts";
 import { tasks } from "../scripts/index.ts";
+import { configFileNames, pythonConfigFile } from "../lib/config.ts";
 
 describe("--help", () => {
   test("every task's help fits 80 columns, has examples, and has no colour codes in a pipe", async () => {
@@ -29,5 +30,12 @@ describe("--help", () => {
       const section = help.split("Exit codes:\n")[1]?.split("\n\n")[0] ?? "";
       expect({ name, section: section.split("\n").map((l) => l.trim()) }).toEqual({ name, section: lines });
     }
+  });
+
+  test("--config names every file a task looks for without it, in the order it looks", async () => {
+    // The help once left out .yml and the Python tool's config/app.yaml, both read when present.
+    const help = (await runScript("run", ["--help"], { cwd: root })).stdout.replace(/\s+/g, " ");
+    const kinds = configFileNames.map((name) => name.replace("service-ambitions.config.", ""));
+    expect(help).toContain(`service-ambitions.config.{${kinds.join(",")}} in the working directory, else the Python tool's ${pythonConfigFile}`);
   });
 });
