@@ -87,7 +87,7 @@ async function checkWithConfig(checks: Checks, input: Omit<PreflightInput, "data
     services = result.services;
     return result;
   });
-  await checks.run("cache", () => checkCacheStore(config));
+  await checks.run("cache", () => checkCacheStore(config, { batch: input.args.batch }));
   let providers: Provider[] = [];
   await checks.run("environment", async () => {
     // Built through the registry as a run builds them; nothing is sent until asked.
