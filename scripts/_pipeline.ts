@@ -49,6 +49,8 @@ async function pipelineConfig(context: Pick<TaskContext<typeof pipelineArgs>, "c
   const { args } = context;
   const below = positiveInt(args, "batch-below");
   const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined, batch: { enabled: args.batch ? true : undefined, below } });
+  // As --local-workers needs --queue: without batch mode the flag would change nothing, without a word.
+  if (below !== undefined && !config.batch.enabled) throw new SAError("E_USAGE", "--batch-below needs --batch (or batch.enabled in the config)");
   const input = args.input ?? config.input;
   const output = args.output ?? config.output;
   if (!input) throw new SAError("E_USAGE", `--input is required (${inputHelp}, or - for stdin)`);

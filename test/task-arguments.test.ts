@@ -9,6 +9,9 @@ test.each([
   [["cache", "stats", "old-cache"], 'cache stats: a folder ("old-cache") is for cache import only (see --help)'],
   [["cache", "prune", "--older-than", "30d", "--evolutions", "x.jsonl"], "cache prune: --evolutions is for cache import only (see --help)"],
   [["batch", "list", "batch_abc"], 'batch list takes no id ("batch_abc"): batch status ID shows one batch'],
+  // A flag of a mode that is not on changed nothing: --batch-below without batch mode, as --local-workers without --queue.
+  [["run", "--batch-below", "5", "--model", "synthetic:demo"], "--batch-below needs --batch (or batch.enabled in the config)"],
+  [["map", "--batch-below", "5", "--model", "synthetic:demo"], "--batch-below needs --batch (or batch.enabled in the config)"],
 ])("%p is refused, exit 2, and nothing is done", async ([task, ...args], message) => {
   const { dir, cleanup } = tempDir();
   try {
