@@ -9,6 +9,8 @@ test.each([
   [["cache", "stats", "old-cache"], 'cache stats: a folder ("old-cache") is for cache import only (see --help)'],
   [["cache", "prune", "--older-than", "30d", "--evolutions", "x.jsonl"], "cache prune: --evolutions is for cache import only (see --help)"],
   [["batch", "list", "batch_abc"], 'batch list takes no id ("batch_abc"): batch status ID shows one batch'],
+  // Two outputs asked for where stdout takes one: usage, as diff, refuses --json with --format md.
+  [["usage", "--json", "--format", "md"], "--json and --format are exclusive"],
   // A flag of a mode that is not on changed nothing: --batch-below without batch mode, as --local-workers without --queue.
   [["run", "--batch-below", "5", "--model", "synthetic:demo"], "--batch-below needs --batch (or batch.enabled in the config)"],
   [["map", "--batch-below", "5", "--model", "synthetic:demo"], "--batch-below needs --batch (or batch.enabled in the config)"],
@@ -18,7 +20,8 @@ test.each([
     const result = await runScript(task!, args, { cwd: dir });
     expect(result.stderr).toBe(`✖ ${message}\n`);
     expect(result.code).toBe(2);
-    expect(result.stdout).toBe("");
+    // --json's object says so too, and nothing else reaches stdout.
+    expect(result.stdout).toBe(args.includes("--json") ? `${JSON.stringify({ status: "error", exitCode: 2, code: "E_USAGE", error: message })}\n` : "");
   } finally {
     cleanup();
   }
