@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixtureData, fixtureServices, root, runScript, tempDir } from "./helpers.ts";
+import { startRedis } from "./redis-server.ts";
 
 // Each task's --json object holds the keys the README gives it: the README is what scripts are written against.
 const readme = readFileSync(join(root, "README.md"), "utf8").replace(/\s+/g, " ");
@@ -58,5 +59,16 @@ test("run's and map's objects hold at least the keys the README names", async ()
   for (const [task, input] of [["run", fixtureServices], ["map", "out.jsonl"]] as const) {
     const keys = await json(task, ["--model", "synthetic:demo", "--data", fixtureData, "--input", input, "--output", `${task}.jsonl`]);
     expect(named.filter((key) => !keys.includes(key))).toEqual([]);
+  }
+});
+
+test("queue's object holds the keys the README gives it, for every action", async () => {
+  const redis = await startRedis();
+  try {
+    for (const action of ["status", "retry-failed", "drain", "clean"]) {
+      expect({ action, keys: (await json("queue", [action, "--queue", redis.url])).sort() }).toEqual({ action, keys: documentedKeys("`queue` `").sort() });
+    }
+  } finally {
+    await redis.stop();
   }
 });
