@@ -20,6 +20,20 @@ const oneJson = (stdout: string) => {
 };
 
 describe("preflight --json in a job's log", () => {
+  test("no --input at all is exit 2, as run exits, not 1 as for a bad line", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const args = ["--model", "synthetic:demo", "--data", fixtureData];
+      const run = await runScript("run", [...args, "--output", "out.jsonl"], { cwd: dir });
+      expect(run.code).toBe(2);
+      const preflight = await runScript("preflight", [...args, "--json"], { cwd: dir });
+      expect(preflight.code).toBe(2);
+      expect(oneJson(preflight.stdout).checks).toContainEqual({ name: "input", ok: false, detail: "no --input given", code: "E_USAGE" });
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a failed check is named on stderr too, not only in the JSON on stdout", async () => {
     const { dir, cleanup } = tempDir();
     try {
