@@ -26,7 +26,6 @@ const examples: Record<string, string[]> = {
   bench: ["bench --services 20 --latency 200 --compare", "bench --services 40 --server-tpm 1000000", "bench --cached 1000", "bench --workers 1,2,4 --server-rpm 1200 --concurrency 2"],
 };
 
-/** What each exit code means, for the tasks whose codes say more than ok or failed. */
 const stopped = "130  stopped by Ctrl-C (143: by SIGTERM)";
 const pipelineCodes = [
   "0    every service written",
@@ -36,6 +35,7 @@ const pipelineCodes = [
   stopped,
   "141  the reader of --output - went away",
 ];
+/** What each exit code means, for the tasks whose codes say more than ok or failed. */
 const exitCodes: Record<string, string[]> = {
   run: pipelineCodes,
   map: pipelineCodes,
