@@ -1,6 +1,7 @@
 import PQueue from "p-queue";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
+import { isSAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
@@ -176,6 +177,21 @@ async function waitForTurn(turn: { stop: AbortSignal; clock: Clock; pausedFor: (
   // A call queued at 1 RPM would otherwise hold Ctrl-C up for minutes.
   if (turn.requests) await unlessAborted(turn.requests.take(1), stop);
   if (turn.tokens && !stop.aborted) await unlessAborted(turn.tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate)), stop);
+}
+
+/**
+ * The run's stop as the retry layer hears it: an interruption (a signal, a fatal error) cuts a
+ * call's wait to retry, a usage limit does not. A limit lets calls in flight finish, and a retry
+ * already counted against `--max-requests` is one of them: cut, it would be counted and never sent.
+ */
+export function interruptionsOf(stopped: AbortSignal): AbortSignal {
+  const interrupted = new AbortController();
+  const follow = () => {
+    if (!isSAError(stopped.reason, "E_LIMIT") && !isSAError(stopped.reason, "E_BUDGET")) interrupted.abort(stopped.reason);
+  };
+  if (stopped.aborted) follow();
+  else stopped.addEventListener("abort", follow, { once: true });
+  return interrupted.signal;
 }
 
 export function createLimiter(options: LimiterOptions): Limiter {
