@@ -55,8 +55,6 @@ function keyRefused<T>(ctx: CallContext, attempt: Attempt<T>, error: SAError): S
 export async function askRoute<T>(ctx: CallContext, attempt: Attempt<T>, hasNext: boolean): Promise<Asked<T> | AskFailed | Skipped> {
   if (!hasNext) return ctx.ask(ctx, attempt);
   const gate: Gate = { pass: ctx.health.admit(attempt.route) };
-  // After a stop (a signal, a limit) no next model is asked: the call ends as the stop says, not as a skip.
-  if (gate.pass === "skip" && ctx.limiter.stopped.aborted) throw ctx.limiter.stopped.reason;
   if (gate.pass === "skip") return skip(ctx, attempt);
   gates.set(attempt, gate);
   try {
