@@ -49,7 +49,10 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     const client = (driver as { getInstance?: () => unknown }).getInstance?.() as (StoreConnection["client"] & { on?(e: string, f: (error: Error) => void): void }) | undefined;
     if (client && typeof client.on === "function") {
       const watched: StoreConnection = (connection = { client });
-      client.on("error", (error) => (watched.lastError = error));
+      // A refused password is followed by NOAUTH for the database's SELECT: the password is the reason.
+      client.on("error", (error) => {
+        if (!(refusedPassword(watched.lastError) && /^NOAUTH/.test(error.message))) watched.lastError = error;
+      });
     }
   } catch (cause) {
     throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });
@@ -79,9 +82,16 @@ const connectionDown = (storage: Storage): boolean => {
   return connection !== undefined && connection.client.status !== "ready";
 };
 
-/** Why an operation on the store failed: the connection's own error while it is down (ioredis only says it gave up). */
+/** A password Redis refused: every later command then fails with NOAUTH, as if none had been given. */
+const refusedPassword = (error: Error | undefined) => error !== undefined && /^(WRONGPASS|ERR AUTH|ERR invalid password)/.test(error.message);
+
+/**
+ * Why an operation on the store failed: the connection's own error while it is down (ioredis only
+ * says it gave up), or the password it refused (the command itself only says NOAUTH).
+ */
 export function storeFailure(storage: Storage, error: unknown): string {
-  const cause = connectionDown(storage) ? connections.get(storage)!.lastError : undefined;
+  const lastError = connections.get(storage)?.lastError;
+  const cause = connectionDown(storage) || refusedPassword(lastError) ? lastError : undefined;
   return (cause ?? (error as Error)).message;
 }
 

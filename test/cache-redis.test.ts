@@ -90,6 +90,22 @@ test("cache stats, prune and clear on a Redis that is down: exit 1 with one line
   }
 }, 30_000);
 
+// Before, both said "NOAUTH Authentication required." (what each command got back), as if no password had been given.
+test("run and cache stats with a wrong password name the refused password (WRONGPASS), not a missing one", async () => {
+  const { dir, cleanup } = project({ url: `redis://:wrong-${password}@127.0.0.1:${redis.port}/3` });
+  try {
+    const run = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+    expect(run.code).toBe(0);
+    expect(run.stderr.split("\n").filter((l) => l.includes("keeps failing"))).toEqual([`⚠ cache: the store (redis redis://127.0.0.1:${redis.port}/3) keeps failing (WRONGPASS invalid username-password pair or user is disabled.); this run goes on without the cache`]);
+    const stats = await runScript("cache", ["stats"], { cwd: dir });
+    expect(stats.code).toBe(1);
+    expect(stats.stderr.trim()).toBe(`✖ cache stats: redis redis://127.0.0.1:${redis.port}/3 failed (WRONGPASS invalid username-password pair or user is disabled.)`);
+    expect(run.stderr + stats.stderr).not.toContain(password);
+  } finally {
+    cleanup();
+  }
+}, 60_000);
+
 test("run: a Redis that stops answering mid-run (SIGSTOP) is given up on with one warning; every service is written", async () => {
   const hung = await startRedis();
   const pid = Number(/process_id:(\d+)/.exec(await Bun.$`redis-cli -p ${hung.port} info server`.text())![1]);
