@@ -7,6 +7,7 @@ import { callFields } from "./call-scope.ts";
 import type { Log } from "./log.ts";
 import { createHeldWrites, type HeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
+import { connectionError, refusedPassword } from "./redis-auth.ts";
 import type { CacheMode } from "./schema/config.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
@@ -49,10 +50,7 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     const client = (driver as { getInstance?: () => unknown }).getInstance?.() as (StoreConnection["client"] & { on?(e: string, f: (error: Error) => void): void }) | undefined;
     if (client && typeof client.on === "function") {
       const watched: StoreConnection = (connection = { client });
-      // A refused password is followed by NOAUTH for the database's SELECT: the password is the reason.
-      client.on("error", (error) => {
-        if (!(refusedPassword(watched.lastError) && /^NOAUTH/.test(error.message))) watched.lastError = error;
-      });
+      client.on("error", (error) => (watched.lastError = connectionError(watched.lastError, error)));
     }
   } catch (cause) {
     throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });
@@ -81,9 +79,6 @@ const connectionDown = (storage: Storage): boolean => {
   const connection = connections.get(storage);
   return connection !== undefined && connection.client.status !== "ready";
 };
-
-/** A password Redis refused: every later command then fails with NOAUTH, as if none had been given. */
-const refusedPassword = (error: Error | undefined) => error !== undefined && /^(WRONGPASS|ERR AUTH|ERR invalid password)/.test(error.message);
 
 /**
  * Why an operation on the store failed: the connection's own error while it is down (ioredis only

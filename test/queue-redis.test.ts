@@ -33,6 +33,8 @@ describe("a queue whose Redis cannot be used", () => {
   const cases = [
     { name: "nothing listens", url: () => `redis://127.0.0.1:${closedPort}`, says: /ECONNREFUSED/ },
     { name: "the password is wrong", url: () => `redis://:wrong-${password}@127.0.0.1:${secured.port}`, says: /WRONGPASS/ },
+    // Before, this said NOAUTH: the database's SELECT after the refused password got it, as if none had been given.
+    { name: "the password is wrong, with a database", url: () => `redis://:wrong-${password}@127.0.0.1:${secured.port}/2`, says: /WRONGPASS/ },
     { name: "no password is given", url: () => `redis://127.0.0.1:${secured.port}`, says: /NOAUTH/ },
   ];
   for (const c of cases) {
