@@ -6,6 +6,7 @@ import type { Config } from "../lib/schema/config.ts";
 import type { Log } from "../lib/log.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal, currentJob, type RedisJournal } from "../lib/queue/journal.ts";
+import { refuseLostJobs } from "../lib/queue/lost-guard.ts";
 import { startQueueWorker, type QueueWorker } from "../lib/queue/worker.ts";
 import { redactUrl } from "../lib/redact.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
@@ -37,7 +38,7 @@ const task = defineTask({
     const budget = createSharedBudget(connection, keys);
     const journal = createRedisJournal(connection, keys, budget);
     const own = { ...config, budget: { softUsd: config.budget.softUsd }, rateLimit: sharedRate(config, settings) };
-    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
+    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: (guard) => budget.wrap(refuseLostJobs(guard)), wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);
     watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
     const refused = Promise.withResolvers<SAError>();

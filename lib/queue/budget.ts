@@ -160,8 +160,6 @@ export function createSharedBudget(client: Redis, keys: Pick<QueueKeys, "spend" 
   const check = (estimate: Reservation) => {
     const job = currentJob.getStore();
     if (!job) return;
-    // A job this worker lost (lib/queue/worker.ts) is another's now: none of its calls is paid for twice.
-    if (job.lost?.aborted) throw job.lost.reason;
     const reason = runs.stops.get(job.runId);
     if (reason) throw stopError(reason);
     const used = plus(runs.usage.get(job.runId) ?? none, uncounted.of(job.runId));

@@ -100,7 +100,7 @@ interface HeldJob {
  * enqueued it again, or it stalled back to the queue) is projected elsewhere, or by this worker
  * again: going on with it would pay each of its calls twice, and its result could not be saved.
  * It is told once, by BullMQ's failed lock renewal, by a check as soon as Redis is back, or when
- * the same job comes to this worker again; its calls not yet sent are then refused (lib/queue/budget.ts).
+ * the same job comes to this worker again; its calls not yet sent are then refused (lib/queue/lost-guard.ts).
  */
 function watchLostJobs(worker: Worker, held: Map<string, HeldJob>, options: { connection: Redis; lockDuration: number; log: Runtime["log"] }) {
   const lose = (entry: HeldJob | undefined, why: string) => {
