@@ -46,12 +46,13 @@ function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress
   let started = 0;
   let lastDecile = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
-  const line = (prefix: string) => {
+  // The last line has no ETA: the run is over, done or stopped.
+  const line = (prefix: "progress" | "finished") => {
     const c = read!();
     const elapsed = clock.now() - started;
     const of = c.servicesTotal ? `/${c.servicesTotal}` : "";
     const stages = Object.entries(c.byStage).map(([s, p]) => `${s} ${Math.min(p.done, p.total)}/${p.total}`).join(", ");
-    log.info(`${prefix}: ${c.servicesDone}${of} services done${c.servicesFailed ? ` (${c.servicesFailed} failed)` : ""}; calls ${stages}; ${c.cached} cached, ${c.retries} retries, $${c.costUsd.toFixed(4)}, ${rate(c.calls, elapsed).toFixed(1)} calls/s, ETA ${eta(c, elapsed)}`);
+    log.info(`${prefix}: ${c.servicesDone}${of} services done${c.servicesFailed ? ` (${c.servicesFailed} failed)` : ""}; calls ${stages}; ${c.cached} cached, ${c.retries} retries, $${c.costUsd.toFixed(4)}, ${rate(c.calls, elapsed).toFixed(1)} calls/s${prefix === "progress" ? `, ETA ${eta(c, elapsed)}` : ""}`);
   };
   return {
     start(r) {

@@ -176,11 +176,13 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
     const id = requestId ? ` (request id ${requestId})` : "";
     const refused = Number(error.headers?.get(refusedWaitHeader) ?? 0);
     const wait = refused ? `; it asked to wait ${Math.round(refused / 1000)} s, more than retry.maxWaitMs, so it was not retried` : "";
-    // A rejected key fails every call the same way: stop the run (exit 2) instead of failing each
-    // service, unless the stage has a next model to answer instead (lib/call/ask-route.ts).
-    if (error.status === 401) return new SAError("E_USAGE", `${label}: HTTP 401 ${reason}: check ${settings.describeKey ?? `the key of providers.${settings.name}`}${id}`, { cause: error, details: { status: 401, requestId } });
-    const keyHint = `: check ${settings.describeKey ?? `the key of providers.${settings.name}`}, and that it may use ${model}`;
-    const hint = error.status === 400 ? refusedSettingHint(error.param, `${settings.name}:${model}`) : error.status === 403 ? keyHint : "";
+    // A rejected key (401), or a key without the right to this model (403), fails every call the
+    // same way: stop the run (exit 2) instead of failing each service, unless the stage has a next
+    // model to answer instead (lib/call/ask-route.ts).
+    const key = settings.describeKey ?? `the key of providers.${settings.name}`;
+    if (error.status === 401) return new SAError("E_USAGE", `${label}: HTTP 401 ${reason}: check ${key}${id}`, { cause: error, details: { status: 401, requestId } });
+    if (error.status === 403) return new SAError("E_USAGE", `${label}: HTTP 403 ${reason}${id}: check ${key}, and that it may use ${model}`, { cause: error, details: { status: 403, requestId } });
+    const hint = error.status === 400 ? refusedSettingHint(error.param, `${settings.name}:${model}`) : "";
     return new SAError("E_PROVIDER", `${label}: HTTP ${error.status ?? "?"} ${reason}${id} after ${retries + 1} attempt(s)${wait}${hint}`, { cause: error, details: { status: error.status, requestId, retries } });
   }
   const cause = error instanceof APIConnectionError && error.cause ? error.cause : error;

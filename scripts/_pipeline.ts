@@ -86,7 +86,7 @@ export async function runPipelineTask(
   // The --json summary's first write would load node's streams (milliseconds) after the last
   // answer. Loaded instead while the first requests are out, when the run waits anyway.
   if (args.json && output !== "-") setTimeout(watchStdout, 20).unref();
-  const report = (summary: RunSummary) => printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path });
+  const report = (summary: RunSummary) => printSummary(summary, { json: Boolean(args.json), log, quarantinePath: runtime.quarantine.path, resume: args["dry-run"] ? undefined : { task: task.name, cacheMode: config.cacheMode } });
   try {
     log.info(`${task.name} ${runtime.runId}: ${input} → ${output} (${runtime.data.catalogues.map((c) => c.field).join(", ")}) with ${describeModels(config)}${args["dry-run"] ? ", dry run" : ""}${config.batch.enabled && !args["dry-run"] ? ", batch mode" : ""}`);
     const summary = await go(runtime, {

@@ -49,7 +49,7 @@ describe("check", () => {
     const result = await check(["--input", gappy, "--json"]);
     expect(result.code).toBe(1);
     const found = JSON.parse(result.stdout).findings.filter((f: { check: string }) => f.check === "incomplete");
-    expect(found).toEqual([{ check: "incomplete", severity: "error", serviceId: "D", message: "left empty (answers stayed invalid; run again to ask again): mapping Enhanced applications" }]);
+    expect(found).toEqual([{ check: "incomplete", severity: "error", serviceId: "D", message: "left empty or short (answers stayed invalid; run again to ask again): mapping Enhanced applications" }]);
   });
 
   test("severity and brand names come from the config; warnings alone exit 0", async () => {

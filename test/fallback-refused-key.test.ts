@@ -68,19 +68,21 @@ describe("a fallback on another endpoint answers when one endpoint refuses its k
     }, 60_000);
   }
 
-  test("HTTP 401 on the chain's last model still stops the run with exit 2, naming its key", async () => {
-    const { dir, cleanup } = tempDir("sa-refused-");
-    try {
-      const { result, backup } = await runWithEndpoints(dir, { primary: "401", backup: "401" });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("backup gpt-4o-mini: HTTP 401");
-      expect(result.stderr).toContain("BACKUP_KEY");
-      expect(result.stderr).not.toContain("SECRET");
-      expect(backup.requests.length).toBeLessThanOrEqual(3);
-    } finally {
-      cleanup();
-    }
-  }, 60_000);
+  for (const status of ["401", "403"] as const) {
+    test(`HTTP ${status} on the chain's last model still stops the run with exit 2, naming its key`, async () => {
+      const { dir, cleanup } = tempDir("sa-refused-");
+      try {
+        const { result, backup } = await runWithEndpoints(dir, { primary: status, backup: status });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain(`backup gpt-4o-mini: HTTP ${status}`);
+        expect(result.stderr).toContain("BACKUP_KEY");
+        expect(result.stderr).not.toContain("SECRET");
+        expect(backup.requests.length).toBeLessThanOrEqual(3);
+      } finally {
+        cleanup();
+      }
+    }, 60_000);
+  }
 
   test("HTTP 401 on the fallback only: the primary answers everything, the run never hears of it", async () => {
     const { dir, cleanup } = tempDir("sa-refused-");

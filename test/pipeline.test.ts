@@ -230,6 +230,51 @@ describe("validation and re-ask", () => {
     }
   });
 
+  test("features that still leave a role out after the re-ask are kept, named as a gap (--strict fails), and a rerun asks again", async () => {
+    let broken = true;
+    const server = startTestServer({
+      answer: (b) => {
+        if (!broken || !isStage(b, "plateau_features") || !b.messages[1]!.content.includes("SVC001")) return undefined;
+        const feature = (role: string, name: string) => ({ role, name, description: `About ${name}.`, score: { level: 2, justification: "Seen." } });
+        return JSON.stringify({ features: [feature("residents", "Alpha"), feature("council_staff", "Gamma")] });
+      },
+    });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const output = join(dir, "out.jsonl");
+      const first = await testRuntime(dir, { baseURL: server.url });
+      const summary = await runServices(first, { input, output, strict: true });
+      await first.close();
+      expect(summary.exitCode).toBe(1);
+      expect(summary.services).toMatchObject({ ok: 2, incomplete: 1 });
+      const [short, whole] = lines(dir);
+      const names: string[] = short.plateaus.map((p: { plateau_name: string }) => p.plateau_name);
+      expect(short.meta.models.incomplete).toBe(names.map((n) => `features ${n}`).sort().join(", "));
+      // What the model gave is kept: two roles' features at every plateau, none for the third.
+      expect(short.plateaus.every((p: { features: { customer_type: string }[] }) => p.features.length === 2 && p.features.every((f) => f.customer_type !== "businesses"))).toBe(true);
+      expect(whole.meta.models.incomplete).toBeUndefined();
+
+      broken = false;
+      const before = server.requests.length;
+      const again = await testRuntime(dir, { baseURL: server.url });
+      const rerun = await runServices(again, { input, output, strict: true });
+      await again.close();
+      expect(rerun.exitCode).toBe(0);
+      expect(rerun.services).toMatchObject({ ok: 1, skipped: 1, incomplete: 0 });
+      // The other service is not asked again, nor SVC001's descriptions.
+      const asked = server.requests.slice(before);
+      expect(asked.filter((r) => isStage(r.body, "plateau_features"))).toHaveLength(names.length);
+      expect(asked.some((r) => isStage(r.body, "plateau_descriptions"))).toBe(false);
+      const done = lines(dir)[0];
+      expect(done.meta.models.incomplete).toBeUndefined();
+      expect(done.plateaus.every((p: { features: { customer_type: string }[] }) => p.features.some((f) => f.customer_type === "businesses"))).toBe(true);
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
   test("a provider failure still fails its service (exit 1), unlike an invalid answer", async () => {
     const server = startTestServer({ fault: (_n, b) => (isStage(b, "plateau_descriptions") && b.messages[1]!.content.includes("SVC002") ? { type: "500" as const } : undefined) });
     const { dir, cleanup } = tempDir();

@@ -47,23 +47,25 @@ describe("faults", () => {
     }
   });
 
-  test("a rejected API key stops the run at once with exit 2, naming OPENAI_API_KEY", async () => {
-    const server = startTestServer({ fault: () => ({ type: "401" }) });
-    const { dir, cleanup } = tempDir();
-    try {
-      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(5));
-      const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("HTTP 401");
-      expect(result.stderr).toContain("check OPENAI_API_KEY");
-      expect(result.stderr).not.toContain(testKey);
-      expect(server.requests.length).toBeLessThanOrEqual(5); // no retries, no request after the stop
-      expect(readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!.status).toBe("failed");
-    } finally {
-      cleanup();
-      await server.stop();
-    }
-  });
+  for (const status of ["401", "403"] as const) {
+    test(`a rejected API key (HTTP ${status}) stops the run at once with exit 2, naming OPENAI_API_KEY`, async () => {
+      const server = startTestServer({ fault: () => ({ type: status }) });
+      const { dir, cleanup } = tempDir();
+      try {
+        const input = writeJsonl(join(dir, "in.jsonl"), makeServices(5));
+        const result = await runScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--json"], { cwd: dir, baseURL: server.url });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain(`HTTP ${status}`);
+        expect(result.stderr).toContain("check OPENAI_API_KEY");
+        expect(result.stderr).not.toContain(testKey);
+        expect(server.requests.length).toBeLessThanOrEqual(5); // no retries, no request after the stop
+        expect(readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!.status).toBe("failed");
+      } finally {
+        cleanup();
+        await server.stop();
+      }
+    });
+  }
 
   test("fallback: after the primary model fails, the next configured model answers and is recorded", async () => {
     const server = startTestServer({ fault: (_n, body) => (body.model === "broken-model" ? { type: "503" } : undefined) });
@@ -240,6 +242,9 @@ describe("interruption and resume", () => {
       proc.kill(how);
       const code = await proc.exited;
       const answeredBefore = server.requests.length;
+      // A graceful stop says how to go on, and what the rerun keeps.
+      const stderr = await new Response(proc.stderr).text();
+      if (how !== "SIGKILL") expect(stderr).toContain("to go on, run the same command again: the services already written are kept; the answers already paid for are read from the cache");
       // The output's lock goes on every exit path but kill -9 (then the next run finds it stale).
       expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(how === "SIGKILL");
       if (how === "SIGINT") expect(code).toBe(130);

@@ -33,6 +33,7 @@ describe("usage limits learn from the answers that came back while a call queued
       const limit = 2.5 * billedPrompt;
       const { result, summary } = await limitedRun(dir, ["--input", input, "--concurrency", "1", "--max-input-tokens", String(limit)]);
       expect(result.code).toBe(3);
+      expect(result.stderr).toContain("to go on, run the same command again with a higher limit or budget: the services already written are kept");
       // The reason says what was used, and what the call that was refused would have added.
       expect(summary.stopReason).toMatch(/^max-input-tokens 50000 would be exceeded \(used 40000, next call about 2\d{4}\)$/);
       expect(summary.totals.inputTokens).toBeLessThanOrEqual(limit);

@@ -38,7 +38,7 @@ function skip<T>(ctx: CallContext, attempt: Attempt<T>): Skipped {
 /**
  * A key the endpoint refused fails each of its calls the same way: while a next model follows,
  * the route is shut for the run (one warning) and the call falls back, as after a provider
- * failure. On the chain's last model a 401 stays a usage error and stops the run.
+ * failure. On the chain's last model a 401 or 403 stays a usage error and stops the run.
  */
 function keyRefused<T>(ctx: CallContext, attempt: Attempt<T>, error: SAError): SAError {
   ctx.health.keyRefused(attempt.route, error.message);

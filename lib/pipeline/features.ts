@@ -36,7 +36,7 @@ function checkFeatures(answer: FeaturesAnswer, roleIds: string[]): { value: Feat
 }
 
 /** Stage 2: one call per plateau gives features for every role, each with a CMMI score. */
-export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: PlateauFeature[]; model: string; source?: AnswerSource }> {
+export async function generateFeatures(ctx: PipelineContext, service: Service, plateau: Plateau, description: string, priority: number): Promise<{ features: PlateauFeature[]; model: string; source?: AnswerSource; missingRoles?: string[] }> {
   const roleIds = ctx.data.roles.map((r) => r.role_id);
   const result = await ctx.session.call<FeaturesAnswer>({
     task: ctx.task,
@@ -61,5 +61,8 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
     score: { justification: f.score.justification.trim(), label: labelForLevel(f.score.level), level: f.score.level },
   }));
   features.sort(compareFeatures);
-  return { features, model: result.model, source: result.source };
+  // Roles the kept answer still leaves out after its re-ask (an imported answer is taken as it is).
+  const covered = new Set(features.map((f) => f.role));
+  const missingRoles = result.model === "imported" ? [] : roleIds.filter((r) => !covered.has(r));
+  return { features, model: result.model, source: result.source, ...(missingRoles.length ? { missingRoles } : {}) };
 }

@@ -24,6 +24,11 @@ export function createGaps(log: Log, serviceId: string) {
         return empty();
       }
     },
+    /** A part kept although short of what was asked (a role left without features after the re-ask): named like an empty part, so a rerun asks again. */
+    short(label: string, reason: string): void {
+      labels.push(label);
+      log.warn(`service ${serviceId}: ${label} incomplete (${reason}; quarantined); a rerun asks again`, { serviceId });
+    },
     /** What goes into `meta.models`, with gaps carried from the input (`map`): nothing for a whole service. */
     meta(carried: string[] = []): Record<string, string> {
       const all = [...new Set([...labels, ...carried])].sort();

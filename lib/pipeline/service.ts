@@ -72,6 +72,7 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
       const description = described.descriptions.get(plateau.name) ?? "";
       const features = generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
       const generated = await gaps.fill(`features ${plateau.name}`, features, () => ({ features: [], model: "" }));
+      if (generated.missingRoles) gaps.short(`features ${plateau.name}`, `no features for ${generated.missingRoles.map((r) => `role "${r}"`).join(", ")}`);
       answers.add("features", generated);
       const mapped = await allSettled(
         ctx.data.catalogues.map(async (catalogue) => {

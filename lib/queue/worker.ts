@@ -29,11 +29,11 @@ export interface QueueWorkerOptions {
 }
 
 /**
- * A key the provider refuses (HTTP 401 on a stage's last model) fails every job this worker would
+ * A key the provider refuses (HTTP 401 or 403 on a stage's last model) fails every job this worker would
  * take, and fast, so a worker misconfigured among good ones would fail the whole queue: its jobs
  * go back instead, no attempt spent, for a worker whose key works.
  */
-const keyRefusal = (error: unknown): SAError | undefined => (isSAError(error, "E_USAGE") && error.details.status === 401 ? error : undefined);
+const keyRefusal = (error: unknown): SAError | undefined => (isSAError(error, "E_USAGE") && (error.details.status === 401 || error.details.status === 403) ? error : undefined);
 
 /** What this worker's answers are made from: its catalogues and prompts, the same for every job. */
 interface WorkerInputs {

@@ -97,7 +97,7 @@ export function wordingFindings(e: ServiceEvolution, brands: string[]): Array<Om
 /** A line that names gaps (lib/pipeline/gaps.ts): parts left empty because every answer for them stayed invalid. */
 export function incompleteParts(e: ServiceEvolution): Array<Omit<Finding, "severity">> {
   const gaps = gapsOf(e.meta.models);
-  return gaps ? [{ check: "incomplete", serviceId: e.service.service_id, message: `left empty (answers stayed invalid; run again to ask again): ${gaps}` }] : [];
+  return gaps ? [{ check: "incomplete", serviceId: e.service.service_id, message: `left empty or short (answers stayed invalid; run again to ask again): ${gaps}` }] : [];
 }
 
 /**
