@@ -102,9 +102,10 @@ interface HeldJob {
  * It is told once, by BullMQ's failed lock renewal, by a check as soon as Redis is back, or when
  * the same job comes to this worker again; its calls not yet sent are then refused (lib/queue/lost-guard.ts).
  */
-function watchLostJobs(worker: Worker, held: Map<string, HeldJob>, options: { connection: Redis; lockDuration: number; log: Runtime["log"] }) {
+function watchLostJobs(worker: Worker, held: Map<string, HeldJob>, options: { connection: Redis; lockDuration: number; log: Runtime["log"]; releasing: () => boolean }) {
   const lose = (entry: HeldJob | undefined, why: string) => {
-    if (!entry || entry.lost.signal.aborted) return;
+    // A worker past its grace period puts its jobs back itself (their locks go with them): not a loss.
+    if (!entry || entry.lost.signal.aborted || options.releasing()) return;
     options.log.warn(`job ${entry.job.data?.serviceId ?? entry.job.id}: ${why}; this worker makes no more calls for it (the answers it has are cached for the copy that runs now)`);
     entry.lost.abort(new SAError("E_INTERRUPTED", `job ${entry.job.id}: ${why}`));
   };
@@ -157,7 +158,7 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
     },
     { connection: options.connection, concurrency: options.concurrency, lockDuration: settings.lockDuration, stalledInterval: settings.lockDuration, maxStalledCount: 2 },
   );
-  lostJobs = watchLostJobs(worker, held, { connection: options.connection, lockDuration: settings.lockDuration, log: rt.log });
+  lostJobs = watchLostJobs(worker, held, { connection: options.connection, lockDuration: settings.lockDuration, log: rt.log, releasing: () => releasing });
   worker.on("failed", (job, error) => job && rt.log.warn(`job ${job.data?.serviceId ?? job.id} failed (attempt ${job.attemptsMade}/${job.opts.attempts ?? 1}): ${errorMessage(error)}`));
   worker.on("completed", (job) => rt.log.debug(`job ${job.data?.serviceId ?? job.id} completed`));
   let closing = false;
