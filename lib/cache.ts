@@ -340,10 +340,13 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
 }
 
 /**
- * A write the file system refused for the whole store, not for one entry: no permission,
- * read-only, full, or a folder on the store's path that is a file (a Python `cache_dir` under one).
+ * A write refused for the whole store, not for one entry: no permission, read-only, full, or a
+ * folder on the store's path that is a file (a Python `cache_dir` under one); or Redis's own.
  */
-const cannotWrite = (error: unknown) => ["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR"].includes((error as NodeJS.ErrnoException)?.code ?? "");
+const cannotWrite = (error: unknown) =>
+  ["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR"].includes((error as NodeJS.ErrnoException)?.code ?? "") ||
+  // Redis's own: out of memory under noeviction, a read-only replica, snapshots failing (writes stopped).
+  /^(OOM|READONLY|MISCONF) /.test((error as Error)?.message ?? "");
 
 /** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
 function settledEntry(key: string, raw: unknown, now: () => Date, log: Log, call = callFields()): CacheEntry | undefined {

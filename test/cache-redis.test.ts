@@ -106,6 +106,26 @@ test("run and cache stats with a wrong password name the refused password (WRONG
   }
 }, 60_000);
 
+// Before: "the store itself works, so only such entries go uncached", while Redis refused every write.
+test("run: a Redis out of memory (maxmemory, noeviction) is said as a store that cannot be written, as a full disk is, once", async () => {
+  const full = await startRedis();
+  const admin = new Redis(full.url);
+  const { dir, cleanup } = project({ url: full.url }, 2);
+  try {
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info("memory"))![1]);
+    await admin.config("SET", "maxmemory-policy", "noeviction");
+    await admin.config("SET", "maxmemory", String(used + 20_000));
+    const result = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+    expect(result.code).toBe(0);
+    const warnings = result.stderr.split("\n").filter((l) => l.startsWith("⚠ cache"));
+    expect(warnings).toEqual([`⚠ cache: the store (redis ${full.url}) cannot be written (OOM command not allowed when used memory > 'maxmemory'.); this run's answers go uncached, and a rerun pays for them again`]);
+  } finally {
+    admin.disconnect();
+    await full.stop();
+    cleanup();
+  }
+}, 60_000);
+
 test("run: a Redis that stops answering mid-run (SIGSTOP) is given up on with one warning; every service is written", async () => {
   const hung = await startRedis();
   const pid = Number(/process_id:(\d+)/.exec(await Bun.$`redis-cli -p ${hung.port} info server`.text())![1]);
