@@ -106,6 +106,25 @@ test("run and cache stats with a wrong password name the refused password (WRONG
   }
 }, 60_000);
 
+// Before, ioredis went on in database 0 when SELECT failed: preflight passed, and the run's entries
+// (and cache clear) landed among whatever database 0 held.
+test("a URL naming a database Redis does not have: preflight fails naming it, and run writes nothing to database 0", async () => {
+  const spare = await startRedis();
+  const { dir, cleanup } = project({ url: `${spare.url}/99` }, 1);
+  try {
+    const preflight = await runScript("preflight", ["-i", "in.jsonl"], { cwd: dir });
+    expect(preflight.code).toBe(1);
+    expect(preflight.stdout).toContain(`✖ cache: redis ${spare.url}/99 cannot be written to (ERR DB index is out of range)`);
+    const run = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+    expect(run.code).toBe(0);
+    expect(run.stderr.split("\n").filter((l) => l.includes("keeps failing"))).toEqual([`⚠ cache: the store (redis ${spare.url}/99) keeps failing (ERR DB index is out of range); this run goes on without the cache`]);
+    expect((await Bun.$`redis-cli -p ${spare.port} -n 0 dbsize`.text()).trim()).toBe("0");
+  } finally {
+    await spare.stop();
+    cleanup();
+  }
+}, 60_000);
+
 // Before: "the store itself works, so only such entries go uncached", while Redis refused every write.
 test("run: a Redis out of memory (maxmemory, noeviction) is said as a store that cannot be written, as a full disk is, once", async () => {
   const full = await startRedis();

@@ -35,6 +35,8 @@ describe("a queue whose Redis cannot be used", () => {
     { name: "the password is wrong", url: () => `redis://:wrong-${password}@127.0.0.1:${secured.port}`, says: /WRONGPASS/ },
     // Before, this said NOAUTH: the database's SELECT after the refused password got it, as if none had been given.
     { name: "the password is wrong, with a database", url: () => `redis://:wrong-${password}@127.0.0.1:${secured.port}/2`, says: /WRONGPASS/ },
+    // Before, ioredis went on in database 0 and the queue ran there, among whatever it held.
+    { name: "the database does not exist", url: () => `redis://:${password}@127.0.0.1:${secured.port}/99`, says: /ERR DB index is out of range/ },
     { name: "no password is given", url: () => `redis://127.0.0.1:${secured.port}`, says: /NOAUTH/ },
   ];
   for (const c of cases) {

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { SAError, errorMessage } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { redactUrl } from "../redact.ts";
-import { connectionError } from "../redis-auth.ts";
+import { connectionError, missingDatabase } from "../redis-errors.ts";
 import type { Config } from "../schema/config.ts";
 
 /** Where a queue lives and how its jobs are run: the URL comes from `--queue` or `queue.url`. */
@@ -40,6 +40,7 @@ export async function openQueueConnection(url: string): Promise<Redis> {
   try {
     await client.connect();
     await client.ping();
+    if (missingDatabase(lastError)) throw lastError;
   } catch (error) {
     client.disconnect();
     throw new SAError("E_CONFIG", `queue: Redis ${redactUrl(url)} cannot be reached (${errorMessage(lastError ?? error)}); check --queue or queue.url`);
