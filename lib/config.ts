@@ -10,10 +10,10 @@ import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 import { isRecord } from "./is-record.ts";
 
-const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
+export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
 /** Where the Python tool looks for its config; read when none of ours exists. */
-const pythonConfigFile = "config/app.yaml";
+export const pythonConfigFile = "config/app.yaml";
 
 /** `SA_*` variables that hold secrets: read where they are needed, never turned into config. */
 const secretEnvNames = new Set(["SA_OPENAI_API_KEY", "SA_LOGFIRE_TOKEN"]);
@@ -107,6 +107,20 @@ export function envLayer(env: Record<string, string | undefined>): { layer: Plai
   return { layer, sources, ignored };
 }
 
+/** The Python tool's variables that no config key takes the place of here, and why none is needed (MIGRATING.md). */
+const pythonOnlyEnv: Record<string, string> = {
+  SA_LLM_PROVIDER: "the provider is the part of --model before the colon",
+  SA_TRACE_IDS: "every final error names the provider's request id",
+  SA_ADDITIONAL_TRANSIENT_EXCEPTIONS: "the statuses retried are fixed; config retry sets attempts and backoff",
+};
+
+/** Variables that name no key: the Python tool's each with what takes its place, any other in one line. */
+function warnIgnoredEnv(ignored: string[], log: LoadConfigOptions["log"]): void {
+  const other = ignored.filter((name) => !(name in pythonOnlyEnv));
+  for (const name of ignored.filter((n) => n in pythonOnlyEnv)) log?.warn(`environment: ignoring the Python tool's ${name}: not needed here (${pythonOnlyEnv[name]}; see MIGRATING.md)`);
+  if (other.length) log?.warn(`environment: ignoring ${other.join(", ")}: not a config key (see README, Config)`);
+}
+
 /** Below this many milliseconds a request timeout from the environment may be the Python tool's seconds. */
 const shortestRequestTimeout = 1000;
 
@@ -126,7 +140,8 @@ function loadFailure(cause: unknown, ext: string, text: string | undefined): { l
   const built = (cause as { errors?: Array<{ message?: string; position?: { line?: number } | null }> }).errors?.[0];
   if (built?.message) return { line: built.position?.line ?? undefined, message: built.message };
   const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
-  return { line, message: (cause as Error).message.split("\n")[0]! };
+  // yaml's first line ends "at line 2, column 1:" before a code frame: the line is named already, the frame dropped.
+  return { line, message: (cause as Error).message.split("\n")[0]!.replace(/ at line \d+, column \d+:$/, "") };
 }
 
 const configExtensions = [".json", ".yaml", ".yml", ".ts", ".js", ".mjs"];
@@ -282,7 +297,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   warnShortEnvTimeout(envValues, options.log);
   // The Python tool's config has read its cache variables already (lib/config-python.ts); a bad value is the variable's.
   if (fileLayer?.python && cacheModeSchema.safeParse(envValues.cacheMode).success) delete envValues.cacheMode;
-  if (ignored.length) options.log?.warn(`environment: ignoring ${ignored.join(", ")}: not a config key (see README, Config)`);
+  warnIgnoredEnv(ignored, options.log);
   const flags = options.overrides ?? {};
   const given = { layer: flags, name: "--model" };
   const fromFile = modelGivesWay(fileLayer?.layer ?? {}, given, { earlier: options.configPath ?? file ?? "the config", log: options.log });

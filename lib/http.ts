@@ -81,6 +81,16 @@ function askedWaitMs(status: number | undefined, headers: Headers | undefined): 
   return resetMs > 0 ? resetMs : undefined;
 }
 
+/**
+ * The wait before a retry: at least what the answer asks for (its retry-after; without one, a
+ * 429's rate-limit reset), and at least the backoff. A short ask never spends the attempts in a
+ * burst: calls that met one spent window all get the same few milliseconds, and would all come back
+ * at once, again and again, with nothing left after a second or two.
+ */
+function retryWaitMs(answer: { status: number | undefined; headers: Headers | undefined; backoff: number }): number {
+  return Math.max(askedWaitMs(answer.status, answer.headers) ?? 0, answer.backoff);
+}
+
 /** Full jitter: a random wait up to an exponentially growing, capped ceiling. */
 export function backoffMs(attempt: number, options: Pick<RetryOptions, "baseMs" | "capMs">, random = Math.random): number {
   return Math.round(random() * Math.min(options.capMs, options.baseMs * 2 ** (attempt - 1)));
@@ -214,13 +224,13 @@ export function refuseLongWaits(options: Pick<RetryOptions, "maxWaitMs">): (cont
 
 /**
  * ofetch's `retryDelay` for a client other than the SDK's (the Batch API): the wait the answer
- * asks for, else full jitter backoff up to the cap, as for chat calls.
+ * asks for or the full jitter backoff, the longer (`retryWaitMs`), as for chat calls.
  */
 export function plainRetryDelay(options: Pick<RetryOptions, "attempts" | "baseMs" | "capMs" | "random">): (context: FetchContext) => number {
   const random = options.random ?? Math.random;
   return (context) => {
     const remaining = typeof context.options.retry === "number" ? context.options.retry : 0;
-    return Math.max(1, askedWaitMs(context.response?.status, context.response?.headers) ?? backoffMs(options.attempts - remaining, options, random));
+    return Math.max(1, retryWaitMs({ status: context.response?.status, headers: context.response?.headers, backoff: backoffMs(options.attempts - remaining, options, random) }));
   };
 }
 
@@ -258,8 +268,7 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
     const attempt = options.attempts - remaining;
     const headers = context.response?.headers;
     const status = context.response?.status;
-    // Without retry-after, a 429 that says when its window resets is waited out until then.
-    const delayMs = askedWaitMs(status, headers) ?? backoffMs(attempt, options, random);
+    const delayMs = retryWaitMs({ status, headers, backoff: backoffMs(attempt, options, random) });
     counter.waitMs = Math.max(1, delayMs);
     options.onRetry?.({
       attempt,

@@ -1,6 +1,7 @@
 import PQueue from "p-queue";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "./clock.ts";
+import { isSAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import { connectionError, missingDatabase } from "./redis-errors.ts";
@@ -163,6 +164,21 @@ function pauseAskedMs(headers: Headers, status: number): number {
   if (headers.get("x-ratelimit-remaining-requests") === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-requests")) ?? 0);
   if (headers.get("x-ratelimit-remaining-tokens") === "0") pauseMs = Math.max(pauseMs, parseResetMs(headers.get("x-ratelimit-reset-tokens")) ?? 0);
   return pauseMs;
+}
+
+/**
+ * The run's stop as the retry layer hears it: an interruption (a signal, a fatal error) cuts a
+ * call's wait to retry, a usage limit does not. A limit lets calls in flight finish, and a retry
+ * already counted against `--max-requests` is one of them: cut, it would be counted and never sent.
+ */
+export function interruptionsOf(stopped: AbortSignal): AbortSignal {
+  const interrupted = new AbortController();
+  const follow = () => {
+    if (!isSAError(stopped.reason, "E_LIMIT") && !isSAError(stopped.reason, "E_BUDGET")) interrupted.abort(stopped.reason);
+  };
+  if (stopped.aborted) follow();
+  else stopped.addEventListener("abort", follow, { once: true });
+  return interrupted.signal;
 }
 
 export function createLimiter(options: LimiterOptions): Limiter {

@@ -6,7 +6,7 @@ import { createCacheStorage, createCallCache } from "./cache.ts";
 import { describeStore } from "./cache-stats.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { loadDataset, type Dataset, type LoadDatasetOptions } from "./data.ts";
-import { createLimiter, sharedBucketsClient, type Limiter } from "./limits.ts";
+import { createLimiter, interruptionsOf, sharedBucketsClient, type Limiter } from "./limits.ts";
 import type { Log } from "./log.ts";
 import { buildDomainText } from "./prompts/build.ts";
 import { descriptionsResponse, featuresResponse } from "./schema/responses.ts";
@@ -89,7 +89,7 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter, guard: Usag
   return createProviders(allModels(config), config, {
     env: options.env ?? process.env,
     fetch: options.fetch,
-    http: { ...config.retry, requestTimeout: config.requestTimeout, stopped: limiter.stopped, beforeRetry: () => guard.resend() },
+    http: { ...config.retry, requestTimeout: config.requestTimeout, stopped: interruptionsOf(limiter.stopped), beforeRetry: () => guard.resend() },
     // Made by the HTTP layer, shared by every call: the call's scope names its service and stage.
     onRetry: (info) => {
       const call = callFields();

@@ -190,8 +190,11 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
   const where = error instanceof APIConnectionError ? ` (${redactUrl(settings.baseURL)})` : "";
   // A retry a usage limit refused (lib/usage-guard.ts `resend`) stops the run for that limit, not as a failed call.
   if (isSAError(cause, "E_LIMIT") || isSAError(cause, "E_BUDGET")) return new SAError(cause.code, cause.message, { cause: error, details: { retries } });
-  return new SAError("E_PROVIDER", `${label}: ${redact((cause as Error).message ?? String(cause))}${where} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
+  return new SAError("E_PROVIDER", `${label}: ${redact(withoutFetchAdvice((cause as Error).message ?? String(cause)))}${where} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
 }
+
+/** Bun's advice to fetch's caller (`pass verbose: true ...`) means nothing to a user: the error line drops it. */
+const withoutFetchAdvice = (message: string) => message.replace(/\.? For more information, pass `verbose: true` in the second argument to fetch\(\)\.?/, "");
 
 /** The official SDK, for any OpenAI-compatible endpoint named in config (or the built-in `openai`). */
 export function create(model: string, context: ProviderContext): Provider {

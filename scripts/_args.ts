@@ -4,7 +4,7 @@ import { cacheModes, modelIdPattern } from "../lib/schema/config.ts";
 
 /** The flags every task shares, with the same names everywhere. */
 export const sharedArgs = {
-  config: { type: "string", description: "Config file (default: service-ambitions.config.{ts,json,yaml} in the working directory)" },
+  config: { type: "string", description: "Config file (default: service-ambitions.config.{ts,json,yaml,yml} in the working directory, else the Python tool's config/app.yaml)" },
   input: { type: "string", alias: "i", description: "Input file; - reads stdin" },
   output: { type: "string", alias: "o", description: "Output file; - writes stdout" },
   data: { type: "string", description: "Data folder: roles, plateaus, definitions, catalogues (config dataDir)" },

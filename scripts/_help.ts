@@ -26,11 +26,22 @@ const examples: Record<string, string[]> = {
   bench: ["bench --services 20 --latency 200 --compare", "bench --services 40 --server-tpm 1000000", "bench --cached 1000", "bench --workers 1,2,4 --server-rpm 1200 --concurrency 2"],
 };
 
+const stopped = "130  stopped by Ctrl-C (143: by SIGTERM)";
+const pipelineCodes = [
+  "0    every service written",
+  "1    bad input lines or failed services; with --strict, anything quarantined",
+  "2    bad usage or config, or an input that cannot be read",
+  "3    stopped by a usage limit or the budget",
+  stopped,
+  "141  the reader of --output - went away",
+];
 /** What each exit code means, for the tasks whose codes say more than ok or failed. */
 const exitCodes: Record<string, string[]> = {
-  export: ["0  exported", "1  exported, but some input lines were bad", "2  bad usage or config, or an input that cannot be read"],
-  diff: ["0  the two files are the same", "1  they differ", "2  bad usage, or a file that cannot be read or has a bad line"],
-  check: ["0  no check set to error failed", "1  a check set to error failed, a line was bad, or (--strict) any warning", "2  bad usage or config, or an input that cannot be read"],
+  run: pipelineCodes,
+  map: pipelineCodes,
+  export: ["0    exported", "1    exported, but some input lines were bad", "2    bad usage or config, or an input that cannot be read", stopped],
+  diff: ["0    the two files are the same", "1    they differ", "2    bad usage, or a file that cannot be read or has a bad line", stopped],
+  check: ["0    no check set to error failed", "1    a check set to error failed, a line was bad, or (--strict) any warning", "2    bad usage or config, or an input that cannot be read", stopped],
 };
 
 export function wrap(text: string, width: number, indent: number): string[] {

@@ -20,7 +20,7 @@ export const pipelineArgs = {
   ...sharedArgs,
   transcripts: { type: "boolean", description: "Store every prompt and answer in the cache store (transcripts: namespace)" },
   "log-prompts": { type: "boolean", description: "Put prompts and answers on trace spans (off: they may be sensitive)" },
-  "ledger-calls": { type: "boolean", description: "Also write per-call detail to .sa/calls/<runId>.jsonl" },
+  "ledger-calls": { type: "boolean", description: "Also write per-call detail to calls/<runId>.jsonl beside the ledger (default .sa/calls/)" },
   rationale: { type: "boolean", description: "Ask for a one-line rationale per mapped item; kept in the cache and transcripts, not in the output" },
   batch: { type: "boolean", description: "Send the calls in waves through the provider's Batch API, at its batch price; resumable" },
   "batch-below": { type: "string", description: "With --batch: a wave of fewer calls than this goes live" },
@@ -50,6 +50,8 @@ async function pipelineConfig(context: Pick<TaskContext<typeof pipelineArgs>, "c
   const { args } = context;
   const below = positiveInt(args, "batch-below");
   const config = await context.config({ transcripts: args.transcripts ? true : undefined, rationale: args.rationale ? true : undefined, batch: { enabled: args.batch ? true : undefined, below } });
+  // As --local-workers needs --queue: without batch mode the flag would change nothing, without a word.
+  if (below !== undefined && !config.batch.enabled) throw new SAError("E_USAGE", "--batch-below needs --batch (or batch.enabled in the config)");
   const input = args.input ?? config.input;
   const output = args.output ?? config.output;
   if (!input) throw new SAError("E_USAGE", `--input is required (${inputHelp}, or - for stdin)`);

@@ -91,10 +91,12 @@ export async function checkInput(input: string | undefined): Promise<{ detail: s
   return { detail: `${input}: ${count(services.length, "valid service")}${problems.length ? `, ${count(problems.length, "bad line")}` : ""}`, problems, services };
 }
 
-/** A write, read and delete probe against the configured cache store. */
-export async function checkCacheStore(config: Config): Promise<string> {
-  const storage = await createCacheStorage(config.cache);
+/** A write, read and delete probe against the configured cache store, when a run would use it. */
+export async function checkCacheStore(config: Config, options: { batch?: boolean } = {}): Promise<string> {
   const store = describeStore(config.cache);
+  // A run with the cache off touches no store, unless it keeps transcripts or batches there: no probe to fail it.
+  if (config.cacheMode === "off" && !config.transcripts && !config.batch.enabled && !options.batch) return `off: a run reads and writes nothing in ${store}`;
+  const storage = await createCacheStorage(config.cache);
   try {
     const key = `preflight:probe:${process.pid}`;
     await storage.setItem(key, { probe: true }).catch((error) => {

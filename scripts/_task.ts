@@ -149,6 +149,16 @@ function exitOnSignalFor(name: string, json: boolean): void {
   else if (signalExits.has(name)) exitOnSignal();
 }
 
+/**
+ * Whether a switch was given: `--quiet`, `-q`, or within a run of one-letter switches (`-qq`, the
+ * Python tool's `-vvvv`), which the parser takes as the switch too; the log must agree with it.
+ */
+export function switchGiven(rawArgs: string[], name: string, letter: string): boolean {
+  const end = rawArgs.indexOf("--");
+  const flags = end < 0 ? rawArgs : rawArgs.slice(0, end);
+  return flags.some((raw) => raw === `--${name}` || (/^-[A-Za-z]+$/.test(raw) && raw.includes(letter)));
+}
+
 /** Says why a task failed: one line, the stack with --verbose, --json's object. Returns the exit code. */
 function reportFailure(caught: unknown, options: { log: Log; verbose: boolean; json: boolean }): number {
   const { log } = options;
@@ -171,8 +181,8 @@ function reportFailure(caught: unknown, options: { log: Log; verbose: boolean; j
  */
 export async function runTask<T extends ArgsDef>(task: Task<T>, rawArgs = process.argv.slice(2), options: { note?: string } = {}): Promise<never> {
   const command: CommandDef<T> = defineCommand({ meta: task.meta, args: task.args });
-  const verbose = rawArgs.includes("--verbose") || rawArgs.includes("-v");
-  const quiet = rawArgs.includes("--quiet") || rawArgs.includes("-q");
+  const verbose = switchGiven(rawArgs, "verbose", "v");
+  const quiet = switchGiven(rawArgs, "quiet", "q");
   const formatAt = rawArgs.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
   const format = formatAt < 0 ? "text" : rawArgs[formatAt]!.includes("=") ? rawArgs[formatAt]!.split("=")[1] : rawArgs[formatAt + 1];
   const log = createLog({ verbose, quiet, format: format === "json" ? "json" : "text" });

@@ -30,6 +30,8 @@ const task = defineTask({
     const action = args.action as (typeof actions)[number];
     if (!actions.includes(action)) throw new SAError("E_USAGE", `batch: unknown action "${args.action}" (known: ${actions.join(", ")})`);
     if (action !== "list" && !args.id) throw new SAError("E_USAGE", `batch ${action}: give the batch id (see \`batch list\`)`);
+    // `batch list ID` listed every batch of the last run without a word about the id.
+    if (action === "list" && args.id) throw new SAError("E_USAGE", `batch list takes no id ("${args.id}"): batch status ID shows one batch`);
     const config = await load();
     const out = (data: unknown, text: string) => void writeStdout(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);
     if (action === "list") {

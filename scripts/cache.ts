@@ -104,6 +104,21 @@ const actions = {
 } satisfies Record<string, (context: ActionContext) => Promise<number>>;
 const actionNames = Object.keys(actions) as (keyof typeof actions)[];
 
+/** The action each of the task's own arguments belongs to (`--yes` is harmless anywhere). */
+const ownerOf = { dir: "import", evolutions: "import", "older-than": "prune", namespace: "prune" } as const;
+
+/**
+ * Another action's argument is a usage error, never dropped: `cache clear --namespace x --yes`
+ * would clear every namespace, and `cache stats DIR` report on the config's store, not on DIR.
+ */
+function refuseOthersArgs(action: string, args: Record<string, unknown>): void {
+  for (const [arg, owner] of Object.entries(ownerOf)) {
+    if (owner === action || args[arg] === undefined) continue;
+    const given = arg === "dir" ? `a folder ("${String(args[arg])}")` : `--${arg}`;
+    throw new SAError("E_USAGE", `cache ${action}: ${given} is for cache ${owner} only (see --help)`);
+  }
+}
+
 const task = defineTask({
   meta: taskMeta.cache,
   args: {
@@ -118,6 +133,7 @@ const task = defineTask({
   async run({ args, log, config: load }) {
     const action = args.action as keyof typeof actions;
     if (!actionNames.includes(action)) throw new SAError("E_USAGE", `cache: unknown action "${args.action}" (known: ${actionNames.join(", ")})`);
+    refuseOthersArgs(action, args);
     const config = await load();
     const storage = await createCacheStorage(config.cache);
     const out = (data: unknown, text: string) => void writeStdout(args.json ? `${JSON.stringify(data)}\n` : `${text}\n`);

@@ -5,6 +5,7 @@ import { openSink } from "../lib/export/sink.ts";
 import { isIdentical } from "../lib/review/diff-report.ts";
 import { diffFiles } from "../lib/review/diff-files.ts";
 import { diffHtml, diffMarkdown, diffText } from "../lib/review/diff-render.ts";
+import { writeStdout } from "../lib/stdout.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
@@ -15,7 +16,7 @@ const task = defineTask({
     old: { type: "positional", description: "The earlier evolutions file", required: true },
     new: { type: "positional", description: "The later evolutions file", required: true },
     format: { type: "string", description: "text | md | html (default text)" },
-    output: { ...sharedArgs.output, description: "Where the md or html report goes (default stdout)" },
+    output: { ...sharedArgs.output, description: "Where the report goes (default stdout); with --json stdout still gets the object" },
     title: { type: "string", description: "Title of the md or html report" },
     ...commonArgs,
   },
@@ -35,6 +36,8 @@ const task = defineTask({
     const sink = openSink(args.output ?? "-");
     await sink.write(text);
     await sink.commit();
+    // --json's object is the last line on stdout in every task: a file named by --output gets it too, as preflight's report does.
+    if (args.json && args.output && args.output !== "-") void writeStdout(text);
     return isIdentical(report) ? 0 : 1;
   },
 });

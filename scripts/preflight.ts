@@ -26,7 +26,7 @@ import { writeFileAtomicSync } from "../lib/atomic-write.ts";
 import { checkOutputWritable } from "../lib/output-claim.ts";
 import { exitOnSignal, signalExitCode, type StopSignal } from "../lib/signals.ts";
 
-/** What a run would refuse before any work (exit 2): config or data it cannot load, an input it cannot read at all. */
+/** What a run would refuse before any work (exit 2): config or data it cannot load, an input it cannot read at all (or none given, a usage error). */
 const unreadable = new Set<ErrorCode>(["E_CONFIG", "E_DATA", "E_INPUT_UNREADABLE"]);
 
 const interrupted = (signal: StopSignal) => `${JSON.stringify({ ok: false, status: "interrupted", exitCode: signalExitCode(signal) })}\n`;
@@ -53,7 +53,7 @@ const task = defineTask({
     if (args.json) for (const line of checks.failures()) log.error(line);
     deliver(args.json ? `${JSON.stringify({ ok, checks: checks.list, estimate: state.estimate ?? null })}\n` : checks.text(), args);
     // Bad config, or a data or input file that cannot be read, is exit 2 as in run; any other problem is exit 1.
-    if (!config || checks.list.some((c) => c.code && unreadable.has(c.code))) return 2;
+    if (!config || checks.list.some((c) => c.code && (unreadable.has(c.code) || (c.name === "input" && c.code === "E_USAGE")))) return 2;
     return ok ? 0 : 1;
   },
 });
@@ -87,7 +87,7 @@ async function checkWithConfig(checks: Checks, input: Omit<PreflightInput, "data
     services = result.services;
     return result;
   });
-  await checks.run("cache", () => checkCacheStore(config));
+  await checks.run("cache", () => checkCacheStore(config, { batch: input.args.batch }));
   let providers: Provider[] = [];
   await checks.run("environment", async () => {
     // Built through the registry as a run builds them; nothing is sent until asked.

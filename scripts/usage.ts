@@ -68,6 +68,8 @@ const task = defineTask({
   },
   async run({ args, log, config: load }) {
     if (args.format !== undefined && args.format !== "text" && args.format !== "md") throw new SAError("E_USAGE", `--format: expected text or md, got "${args.format}"`);
+    // As diff: the Markdown report was dropped for the JSON object without a word.
+    if (args.json && args.format === "md") throw new SAError("E_USAGE", "--json and --format are exclusive");
     const path = args.ledger ?? (await load()).ledger.path;
     // A ledger named by the flag must exist (a typo is not "no runs"); the config's default may not yet.
     if (args.ledger !== undefined && !existsSync(args.ledger)) throw new SAError("E_INPUT_UNREADABLE", `--ledger ${args.ledger}: file not found`);

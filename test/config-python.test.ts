@@ -270,6 +270,18 @@ describe("SA_* variables", () => {
     expect(JSON.stringify(config)).not.toContain("k-123456789");
   });
 
+  test("the Python tool's variables with no counterpart are each named with why none is needed, not as unknown keys", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const { lines, log } = collectingLog();
+    await loadConfig({ cwd: t.dir, env: { SA_LLM_PROVIDER: "openai", SA_TRACE_IDS: "1", SA_PASSWORD: "x" }, log });
+    expect(lines.map((l) => l.message)).toEqual([
+      "environment: ignoring the Python tool's SA_LLM_PROVIDER: not needed here (the provider is the part of --model before the colon; see MIGRATING.md)",
+      "environment: ignoring the Python tool's SA_TRACE_IDS: not needed here (every final error names the provider's request id; see MIGRATING.md)",
+      "environment: ignoring SA_PASSWORD: not a config key (see README, Config)",
+    ]);
+  });
+
   test("acceptsPath follows strict objects, loose objects, records and unions", () => {
     const accepts = (path: string[]) => acceptsPath(configSchema as never, path);
     expect(accepts(["cacheMode"])).toBe(true);

@@ -147,7 +147,11 @@ describe("config layering", () => {
     ["service-ambitions.config.yaml", "model: synthetic:a\nconcurrency: [2\n", 3],
   ])("a syntax error in %s names its line", async (name, text, line) => {
     const dir = dirWith(name, text);
-    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toContain(`${name}:${line}: `);
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toContain(`${name}:${line}: `);
+    // One line that ends with its reason, not with the colon before a code frame that was cut off.
+    expect(message).not.toContain("\n");
+    expect(message).not.toMatch(/(:|column \d+)$/);
   });
 
   test("merge replaces arrays and ignores undefined", () => {

@@ -30,6 +30,15 @@ describe("diff", () => {
     expect((await diff(oldFile, oldFile)).stdout).toContain("identical");
   });
 
+  test("--json with --output FILE: the file gets the object, and stdout still does (it got nothing)", async () => {
+    const file = join(dir, "changes.json");
+    const result = await diff(oldFile, newFile, "--json", "--output", file);
+    expect(result.code).toBe(1);
+    expect(result.stdout.trim().split("\n")).toHaveLength(1);
+    expect(JSON.parse(result.stdout)).toEqual(JSON.parse(readFileSync(file, "utf8")));
+    expect(JSON.parse(result.stdout).services).toBeDefined();
+  });
+
   test("two hand-written files: exit 1 and the counts of a hand count", async () => {
     // By hand: service C added, B removed, A changed. In A at Foundational: "Payment portal" added,
     // "Staff dashboard" removed, "Online booking" (level 2→3, +APP4) and "Status alerts" (matched by

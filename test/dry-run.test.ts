@@ -30,6 +30,14 @@ describe("run --dry-run counts every call that would be made", () => {
       // Only the service answered from the cache is written: stand-in answers never reach the output.
       expect(readFileSync(join(dir, "dry.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id)).toEqual(["SVC001"]);
       expect(dry.stderr).toContain("dry run: 32 call(s) not in the cache (descriptions 2, features 10, mapping 20)");
+      // Each miss names its call: the plateau of a features call, and the catalogue of a mapping call too.
+      const ofService = summary.misses.filter((m: { serviceId: string }) => m.serviceId === "SVC002");
+      const names = ofService.map((m: { stage: string; plateau?: string; field?: string }) => [m.stage, m.plateau, m.field].filter(Boolean).join(" "));
+      expect(new Set(names).size).toBe(16);
+      expect(names).toContain("features Foundational");
+      expect(names).toContain("mapping Foundational technologies");
+      expect(dry.stderr).toContain("  miss: mapping SVC002 Foundational applications openai:gpt-4o-mini\n");
+      expect(dry.stderr).not.toContain("repeated");
     } finally {
       cleanup();
       await server.stop();

@@ -20,6 +20,20 @@ const oneJson = (stdout: string) => {
 };
 
 describe("preflight --json in a job's log", () => {
+  test("no --input at all is exit 2, as run exits, not 1 as for a bad line", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const args = ["--model", "synthetic:demo", "--data", fixtureData];
+      const run = await runScript("run", [...args, "--output", "out.jsonl"], { cwd: dir });
+      expect(run.code).toBe(2);
+      const preflight = await runScript("preflight", [...args, "--json"], { cwd: dir });
+      expect(preflight.code).toBe(2);
+      expect(oneJson(preflight.stdout).checks).toContainEqual({ name: "input", ok: false, detail: "no --input given", code: "E_USAGE" });
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a failed check is named on stderr too, not only in the JSON on stdout", async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -341,6 +355,27 @@ describe("a cache folder under a file (a cache_dir whose parent is a file)", () 
       const line = preflight.stdout.split("\n").find((l) => l.startsWith("✖ cache:"));
       expect(line).toContain("not a directory");
       expect(line).not.toContain("EFAULT");
+    } finally {
+      cleanup();
+    }
+  });
+  test("with --cache-mode off a run touches no store, so preflight's cache check passes as the run does", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "afile"), "");
+      const env = { SA_CACHE__BASE: join(dir, "afile", "cache") };
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      const args = ["--model", "synthetic:demo", "--input", input, "--data", fixtureData, "--cache-mode", "off"];
+      const run = await runScript("run", [...args, "--output", "out.jsonl"], { cwd: dir, env });
+      expect(run.code).toBe(0);
+      expect(run.stderr).not.toContain("cannot be written");
+      const preflight = await runScript("preflight", args, { cwd: dir, env });
+      expect(preflight.stdout).toContain(`✔ cache: off: a run reads and writes nothing in fs ${join(dir, "afile", "cache")}\n`);
+      expect(preflight.code).toBe(0);
+      // Batches are kept in the store even with the cache off: preflight --batch still probes it.
+      const batch = await runScript("preflight", [...args, "--batch"], { cwd: dir, env });
+      expect(batch.stdout).toContain("✖ cache:");
+      expect(batch.code).toBe(1);
     } finally {
       cleanup();
     }

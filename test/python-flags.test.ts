@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { pythonCommandHint, pythonFlagHint } from "../lib/python-flags.ts";
-import { root, runScript } from "./helpers.ts";
+import { fixtureData, fixtureServices, root, runScript, tempDir } from "./helpers.ts";
 
 describe("a flag of the Python tool's command line", () => {
   test("is refused with its counterpart here named in the same line (exit 2)", async () => {
@@ -44,5 +44,36 @@ describe("a command of the Python tool's", () => {
     expect(proc.stderr.toString()).toBe("✖ unknown task \"reverse\" (the Python tool's reverse is cache import --evolutions FILE (it seeds the cache from an evolutions file; map reads evolutions directly) here; see MIGRATING.md)\n");
     expect(pythonCommandHint("validate")).toContain("preflight --input FILE");
     expect(pythonCommandHint("nope")).toBeUndefined();
+  });
+});
+
+describe("one-letter switches run together", () => {
+  // A run of switches is a switch for the log too, not only for the parser: -qq silenced the
+  // progress but still logged the run's start and its summary, and -vv printed no debug line.
+  const args = ["--model", "synthetic:demo", "--data", fixtureData, "--input", fixtureServices, "--output", "-", "--cache-mode", "off"];
+  const run = async (flag: string) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      return await runScript("run", [...args, flag], { cwd: dir });
+    } finally {
+      cleanup();
+    }
+  };
+
+  test("-qq logs nothing on stderr, as -q does", async () => {
+    for (const flag of ["-q", "-qq"]) {
+      const result = await run(flag);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe("");
+      expect(result.stdout.trim().split("\n")).toHaveLength(8);
+    }
+  });
+
+  test("-vv logs the debug lines, as -v does", async () => {
+    for (const flag of ["-v", "-vv", "-vvvv"]) {
+      const result = await run(flag);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain("task code:");
+    }
   });
 });

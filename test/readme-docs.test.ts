@@ -67,6 +67,17 @@ test("the task table names exactly the catalogue's tasks", () => {
   expect(documented).toEqual(Object.keys(taskMeta));
 });
 
+test("every flag the task table names for a task is in that task's --help", async () => {
+  const wrong: string[] = [];
+  for (const [task, does] of tableRows("| task | does |")) {
+    const { stdout } = await runScript(task!, ["--help"], { cwd: root });
+    // A flag of another task (`run --batch` in batch's row) or of the Python tool is not this task's.
+    const named = [...does!.matchAll(/(?<!(?:run|map|worker|preflight) |tool's `)(--[a-z][a-z-]*)/g)].map((m) => m[1]!);
+    for (const flag of new Set(named)) if (!new RegExp(`${flag}(?![a-z-])`).test(stdout)) wrong.push(`${task} ${flag}`);
+  }
+  expect(wrong).toEqual([]);
+});
+
 test("every flag of every task's --help is in the README", async () => {
   const missing: string[] = [];
   for (const task of Object.keys(taskMeta)) {

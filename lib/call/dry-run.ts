@@ -23,7 +23,10 @@ async function missEstimate(ctx: Pick<CallContext, "forecast" | "pricing" | "pri
  */
 export async function dryRunMiss<T>(ctx: Pick<CallContext, "misses" | "runId" | "clock" | "forecast" | "pricing" | "priceFactor">, attempt: Attempt<T>): Promise<CallResult<T>> {
   const { spec, model } = attempt;
-  ctx.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, model, ...(await missEstimate(ctx, attempt as Attempt<unknown>)) });
+  // A features or mapping call is one of several for its service: its plateau (and catalogue) tell them apart.
+  const { plateau, field } = spec.imported ?? {};
+  const at = { ...(plateau && { plateau: plateau.name }), ...(field && { field }) };
+  ctx.misses?.push({ stage: spec.stage, serviceId: spec.serviceId, ...at, model, ...(await missEstimate(ctx, attempt as Attempt<unknown>)) });
   const standIn = validateAnswer(spec, fakeFromSchema(attempt.jsonSchema, attempt.hash, spec.choices));
   // A stand-in is never written, but named like a live answer of this run.
   if (standIn.ok) return { value: standIn.value, model, cached: false, source: { runId: ctx.runId, at: new Date(ctx.clock.now()).toISOString() } };

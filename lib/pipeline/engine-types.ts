@@ -39,8 +39,11 @@ export interface RunOptions {
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";
 
-/** A dry run's calls not in the cache, each with what it would use and cost (null: no price known). */
-export type Misses = Array<{ stage: string; serviceId: string; model: string; inputTokens: number; outputTokens: number; costUsd: number | null }>;
+/**
+ * A dry run's calls not in the cache, each named by its stage, service, plateau and catalogue field
+ * (those that apply), with what it would use and cost (null: no price known).
+ */
+export type Misses = Array<{ stage: string; serviceId: string; plateau?: string; field?: string; model: string; inputTokens: number; outputTokens: number; costUsd: number | null }>;
 
 export interface MissesEstimate {
   calls: number;

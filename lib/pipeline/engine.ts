@@ -132,7 +132,7 @@ function logMisses(run: EngineRun<unknown>, misses: Misses): { missesByStage: Re
   const { log, config } = run.rt;
   const estimate = estimateMisses(misses, config);
   log.warn(`dry run: ${misses.length} call(s) not in the cache (${Object.entries(byStage).map(([stage, n]) => `${stage} ${n}`).join(", ")}), ${describeMissesEstimate(estimate)}:`);
-  for (const m of misses.slice(0, MAX_MISSES_LOGGED)) log.warn(`  miss: ${m.stage} ${m.serviceId} ${m.model}`);
+  for (const m of misses.slice(0, MAX_MISSES_LOGGED)) log.warn(`  miss: ${[m.stage, m.serviceId, m.plateau, m.field, m.model].filter(Boolean).join(" ")}`);
   if (misses.length > MAX_MISSES_LOGGED) log.warn(`  ... and ${misses.length - MAX_MISSES_LOGGED} more (every one in --json)`);
   return { missesByStage: byStage, missesEstimate: estimate };
 }
