@@ -7,6 +7,7 @@ import { callFields } from "./call-scope.ts";
 import type { Log } from "./log.ts";
 import { createHeldWrites, type HeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
+import { connectionError, missingDatabase, refusedPassword } from "./redis-errors.ts";
 import type { CacheMode } from "./schema/config.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
@@ -46,10 +47,13 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     driver = mod.default({ ...defaults, ...options, ...(name === "redis" ? redisBase(options.base) : {}), ...(ttl ? { ttl } : {}) });
     // ioredis reports a lost connection as an 'error' event; unheard, it prints a stack per retry.
     // The cache reports failing operations itself, once, with the last of these as the reason.
-    const client = (driver as { getInstance?: () => unknown }).getInstance?.() as (StoreConnection["client"] & { on?(e: string, f: (error: Error) => void): void }) | undefined;
+    const client = (driver as { getInstance?: () => unknown }).getInstance?.() as (StoreConnection["client"] & { on?(e: string, f: (error: Error) => void): void; disconnect?(): void }) | undefined;
     if (client && typeof client.on === "function") {
       const watched: StoreConnection = (connection = { client });
-      client.on("error", (error) => (watched.lastError = error));
+      client.on("error", (error) => {
+        watched.lastError = connectionError(watched.lastError, error);
+        if (missingDatabase(error)) client.disconnect?.();
+      });
     }
   } catch (cause) {
     throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });
@@ -79,9 +83,13 @@ const connectionDown = (storage: Storage): boolean => {
   return connection !== undefined && connection.client.status !== "ready";
 };
 
-/** Why an operation on the store failed: the connection's own error while it is down (ioredis only says it gave up). */
+/**
+ * Why an operation on the store failed: the connection's own error while it is down (ioredis only
+ * says it gave up), or the password it refused (the command itself only says NOAUTH).
+ */
 export function storeFailure(storage: Storage, error: unknown): string {
-  const cause = connectionDown(storage) ? connections.get(storage)!.lastError : undefined;
+  const lastError = connections.get(storage)?.lastError;
+  const cause = connectionDown(storage) || refusedPassword(lastError) ? lastError : undefined;
   return (cause ?? (error as Error)).message;
 }
 
@@ -338,10 +346,13 @@ function storeHealth(storage: Storage, log: Log, options: { store: string; now: 
 }
 
 /**
- * A write the file system refused for the whole store, not for one entry: no permission,
- * read-only, full, or a folder on the store's path that is a file (a Python `cache_dir` under one).
+ * A write refused for the whole store, not for one entry: no permission, read-only, full, or a
+ * folder on the store's path that is a file (a Python `cache_dir` under one); or Redis's own.
  */
-const cannotWrite = (error: unknown) => ["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR"].includes((error as NodeJS.ErrnoException)?.code ?? "");
+const cannotWrite = (error: unknown) =>
+  ["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR"].includes((error as NodeJS.ErrnoException)?.code ?? "") ||
+  // Redis's own: out of memory under noeviction, a read-only replica, snapshots failing (writes stopped).
+  /^(OOM|READONLY|MISCONF) /.test((error as Error)?.message ?? "");
 
 /** What was read, as an entry: a corrupt or expired one is a miss (with a warning when corrupt). */
 function settledEntry(key: string, raw: unknown, now: () => Date, log: Log, call = callFields()): CacheEntry | undefined {

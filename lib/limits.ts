@@ -1,9 +1,11 @@
 import PQueue from "p-queue";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
+import { adaptiveConcurrency } from "./adaptive-concurrency.ts";
 import type { Clock } from "./clock.ts";
 import { isSAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
+import { connectionError, missingDatabase } from "./redis-errors.ts";
 import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
 import { retryStatusCodes } from "./retry-status.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
@@ -21,6 +23,11 @@ export interface LimiterOptions {
   shared?: { client: unknown; key: string };
   /** A pause a provider asks for past this is not taken (`retry.maxWaitMs`). @default 120000 */
   maxPauseMs?: number;
+  /**
+   * Without `rpm` and `tpm`, 429s lower the calls in flight and answers raise them back to
+   * `concurrency` (lib/adaptive-concurrency.ts); told each change. Unset: the concurrency is fixed.
+   */
+  adaptive?: (concurrency: number, lowered: boolean) => void;
 }
 
 export interface Limiter {
@@ -101,7 +108,7 @@ const HEADROOM = { requests: 0.01, tokens: 0.05 };
  */
 const PUSHBACK = { drop: 0.9, floor: 0.5, recover: 0.0025, everyMs: 1000 };
 
-/** Slows the buckets on 429s and lets them recover with answers; nothing to do without buckets. */
+/** Slows the buckets on 429s and lets them recover with answers; nothing to do without buckets (`adaptive` then lowers the calls in flight instead). */
 function pushback(buckets: TokenBucket[], clock: Clock): (status: number) => void {
   let share = 1;
   let slowedAt = -Infinity;
@@ -139,11 +146,15 @@ export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "
   const where = `rate limit: Redis ${redactUrl(url)}`;
   let up = false;
   let warned = false;
+  let lastError: Error | undefined;
   const lost = () => {
-    if (!warned) log.warn(`${where} is unreachable; this process uses its own RPM/TPM buckets until it is back`);
+    if (!warned) log.warn(`${where} is unreachable${lastError ? ` (${lastError.message})` : ""}; this process uses its own RPM/TPM buckets until it is back`);
     warned = true;
   };
-  client.on("error", () => {});
+  client.on("error", (error) => {
+    lastError = connectionError(lastError, error);
+    if (missingDatabase(error)) client.disconnect();
+  });
   client.on("close", () => {
     if (up) lost();
     up = false;
@@ -198,7 +209,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency: options.concurrency });
   const requests = options.rpm ? bucket(options.rpm * (1 - HEADROOM.requests), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:rpm` }) : undefined;
   const tokens = options.tpm ? bucket(options.tpm * (1 - HEADROOM.tokens), options.clock, options.shared && { ...options.shared, key: `${options.shared.key}:tpm` }) : undefined;
-  const slowDown = pushback([requests, tokens].filter((b): b is TokenBucket => !!b), options.clock);
+  const buckets = [requests, tokens].filter((b): b is TokenBucket => !!b);
+  const slowDown = buckets.length || !options.adaptive ? pushback(buckets, options.clock) : adaptiveConcurrency(queue, { max: options.concurrency, clock: options.clock, changed: options.adaptive });
   // Per endpoint: a 429 from one endpoint is no reason to hold back calls to another.
   const pausedUntil = new Map<string, number>();
   const pausedFor = (endpoint: string) => pausedUntil.get(endpoint) ?? 0;

@@ -100,6 +100,17 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter, guard: Usag
   });
 }
 
+/** Says the first time 429s lower the calls in flight (and how to pace instead); later changes at debug. */
+function concurrencyNotice(log: Log, max: number) {
+  let said = false;
+  return (concurrency: number, lowered: boolean) => {
+    const line = `HTTP 429 with no --rpm or --tpm set: at most ${concurrency} call${concurrency === 1 ? "" : "s"} in flight now, back up to ${max} as answers come; set --rpm/--tpm to the provider's limits to pace calls evenly`;
+    if (lowered && !said) log.warn(line);
+    else log.debug(`calls in flight at most ${concurrency} (of ${max})`);
+    said ||= lowered;
+  };
+}
+
 /** The cache store and the limits, shared with other runs when the config says so. */
 async function createStores(config: Config, log: Log, clock: Clock, batch: boolean) {
   const storage = await createCacheStorage(config.cache);
@@ -107,7 +118,7 @@ async function createStores(config: Config, log: Log, clock: Clock, batch: boole
   // Batch requests wait for their wave, not for a slot: the Batch API has its own limits.
   if (batch) return { storage, cache, limiter: createLimiter({ concurrency: 1_000_000, clock }) };
   const shared = config.rateLimit.store === "redis" && (config.rpm || config.tpm) ? { client: await sharedBucketsClient(config.rateLimit.url, log), key: config.rateLimit.key } : undefined;
-  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared, maxPauseMs: config.retry.maxWaitMs });
+  const limiter = createLimiter({ concurrency: config.concurrency, rpm: config.rpm, tpm: config.tpm, clock, shared, maxPauseMs: config.retry.maxWaitMs, adaptive: concurrencyNotice(log, config.concurrency) });
   return { storage, cache, limiter };
 }
 

@@ -4,6 +4,7 @@ import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
+import type { UsageGuard } from "../lib/usage-guard.ts";
 import { checkStateWritable } from "../lib/state-dirs.ts";
 import { exitOnSignal } from "../lib/signals.ts";
 import { describeModels } from "../lib/model-settings.ts";
@@ -64,7 +65,7 @@ async function pipelineConfig(context: Pick<TaskContext<typeof pipelineArgs>, "c
  */
 export async function runPipelineTask(
   context: Pick<TaskContext<typeof pipelineArgs>, "log" | "config"> & { args: PipelineArgs },
-  task: { name: "run" | "map"; inputHelp: string; dataset?: LoadDatasetOptions; reuseImported?: boolean },
+  task: { name: "run" | "map"; inputHelp: string; dataset?: LoadDatasetOptions; reuseImported?: boolean; wrapGuard?: (guard: UsageGuard) => UsageGuard },
   go: (runtime: Runtime, options: RunOptions) => Promise<RunSummary>,
 ): Promise<number> {
   const { args, log } = context;
@@ -78,6 +79,7 @@ export async function runPipelineTask(
     log,
     dryRun: args["dry-run"],
     reuseImported: task.reuseImported,
+    wrapGuard: task.wrapGuard,
     ledgerCalls: args["ledger-calls"],
     dataset: task.dataset,
     tracing: await createTracing(process.env, { logPrompts: args["log-prompts"] }),

@@ -29,9 +29,15 @@ const task = defineTask({
     if (localWorkers && !args.queue) throw new SAError("E_USAGE", "--local-workers needs --queue");
     if (args.queue && args.batch) throw new SAError("E_USAGE", "--batch and --queue do not go together: a batch run waits in one process, workers call live");
     if (args.queue && args["dry-run"]) throw new SAError("E_USAGE", "--dry-run and --queue do not go together: a dry run enqueues nothing (run it without --queue: workers share its cache)");
-    return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"] }, async (runtime, options) => {
+    // The coordinator's own workers lose jobs as worker processes do (Redis restarted without its data).
+    const wrapGuard = args.queue && localWorkers ? (await import("../lib/queue/lost-guard.ts")).refuseLostJobs : undefined;
+    return runPipelineTask({ args, log, config }, { name: "run", inputHelp: "a services JSONL file or JSON array", reuseImported: args["reuse-imported"], wrapGuard }, async (runtime, options) => {
       const runOptions = { ...options, fresh: args.fresh, maxServices, expectedServices: atMost(options.expectedServices, maxServices) };
-      if (!args.queue) return runServices(runtime, runOptions);
+      if (!args.queue) {
+        // The config's queue.url serves the workers and `queue`: a run coordinates only when asked.
+        if (runtime.config.queue.url) log.info("config queue.url is set, but this run works in this process: give --queue to hand its services to workers");
+        return runServices(runtime, runOptions);
+      }
       // BullMQ and its Redis client load only for a coordinated run: every other run starts faster.
       const [{ queueSettings }, { coordinateRun }] = await Promise.all([import("../lib/queue/connection.ts"), import("../lib/queue/coordinator.ts")]);
       return coordinateRun(runtime, runOptions, { settings: queueSettings(runtime.config, args.queue), localWorkers });

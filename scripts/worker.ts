@@ -6,7 +6,9 @@ import type { Config } from "../lib/schema/config.ts";
 import type { Log } from "../lib/log.ts";
 import { createSharedBudget } from "../lib/queue/budget.ts";
 import { createRedisJournal, currentJob, type RedisJournal } from "../lib/queue/journal.ts";
+import { refuseLostJobs } from "../lib/queue/lost-guard.ts";
 import { startQueueWorker, type QueueWorker } from "../lib/queue/worker.ts";
+import { redactUrl } from "../lib/redact.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
 import { onStopSignal, type StopSignal } from "../lib/signals.ts";
 import { writeStdout } from "../lib/stdout.ts";
@@ -36,13 +38,13 @@ const task = defineTask({
     const budget = createSharedBudget(connection, keys);
     const journal = createRedisJournal(connection, keys, budget);
     const own = { ...config, budget: { softUsd: config.budget.softUsd }, rateLimit: sharedRate(config, settings) };
-    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: budget.wrap, wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
+    const rt = await createRuntime({ task: "worker", config: own, log, journal: () => journal, answerRunId: () => currentJob.getStore()?.runId, wrapGuard: (guard) => budget.wrap(refuseLostJobs(guard)), wrapQuarantine: journal.quarantine, tracing: await createTracing(process.env, {}) });
     const jobsConnection = queueConnection(settings.url);
     watchConnection(jobsConnection, settings.url, log, "jobs wait until it is back");
     const refused = Promise.withResolvers<SAError>();
     const worker = startQueueWorker({ rt, settings, connection: jobsConnection, concurrency: config.concurrency, journal, budget, budgetUsd: config.budget.hardUsd, onKeyRefused: refused.resolve });
     const jobs = countJobs(worker);
-    log.info(`worker ${process.pid}: queue ${settings.name} on ${settings.url.replace(/\/\/[^@/]*@/, "//***@")}, ${config.concurrency} at once, data ${config.dataDir}, ${config.model}`);
+    log.info(`worker ${process.pid}: queue ${settings.name} on ${redactUrl(settings.url)}, ${config.concurrency} at once, data ${config.dataDir}, ${config.model}`);
     const summary = (fields: { status: string; exitCode: number; signal: string; outcome: string }) => `${JSON.stringify({ ...fields, worker: `${hostname()}:${process.pid}`, queue: settings.name, jobs, totals: rt.recorder.totals() })}\n`;
     // A second signal exits at once; held jobs then return through stalled-job detection.
     const exitNow = (code: number) => void exitAtOnce({ rt, journal, code, summary: args.json ? summary : undefined });

@@ -8,6 +8,9 @@ const cases: Array<{ name: string; cache?: Record<string, unknown>; env?: Record
   { name: "SA_CACHE__URL that is a number", env: { SA_CACHE__DRIVER: "redis", SA_CACHE__URL: "6379" }, says: /^✖ config: SA_CACHE__URL \(cache\.url\): .*expected string/ },
   { name: "cache.url in the file that is not a Redis URL", cache: { driver: "redis", url: "127.0.0.1:6379" }, says: /^✖ config .*service-ambitions\.config\.json:\d+: cache\.url: expected redis:\/\// },
   { name: "SA_CACHE__BASE that is not text", env: { SA_CACHE__DRIVER: "fs", SA_CACHE__BASE: "123" }, says: /^✖ config: SA_CACHE__BASE \(cache\.base\): .*expected string/ },
+  // Before, the fs driver took the URL and ignored it: the answers stayed in a local folder, silently.
+  { name: "SA_CACHE__URL with a Redis URL and no SA_CACHE__DRIVER", env: { SA_CACHE__URL: "redis://:cfg-SECRET@127.0.0.1:6379/0" }, says: /^✖ config: SA_CACHE__URL \(cache\.url\): a Redis URL needs cache\.driver redis \(SA_CACHE__DRIVER=redis\)$/ },
+  { name: "a Redis cache.url in the file under the fs driver", cache: { driver: "fs", url: "redis://127.0.0.1:6379" }, says: /^✖ config .*service-ambitions\.config\.json:\d+: cache\.url: a Redis URL needs cache\.driver redis/ },
 ];
 
 for (const c of cases) {

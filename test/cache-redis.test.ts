@@ -90,6 +90,61 @@ test("cache stats, prune and clear on a Redis that is down: exit 1 with one line
   }
 }, 30_000);
 
+// Before, both said "NOAUTH Authentication required." (what each command got back), as if no password had been given.
+test("run and cache stats with a wrong password name the refused password (WRONGPASS), not a missing one", async () => {
+  const { dir, cleanup } = project({ url: `redis://:wrong-${password}@127.0.0.1:${redis.port}/3` });
+  try {
+    const run = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+    expect(run.code).toBe(0);
+    expect(run.stderr.split("\n").filter((l) => l.includes("keeps failing"))).toEqual([`⚠ cache: the store (redis redis://127.0.0.1:${redis.port}/3) keeps failing (WRONGPASS invalid username-password pair or user is disabled.); this run goes on without the cache`]);
+    const stats = await runScript("cache", ["stats"], { cwd: dir });
+    expect(stats.code).toBe(1);
+    expect(stats.stderr.trim()).toBe(`✖ cache stats: redis redis://127.0.0.1:${redis.port}/3 failed (WRONGPASS invalid username-password pair or user is disabled.)`);
+    expect(run.stderr + stats.stderr).not.toContain(password);
+  } finally {
+    cleanup();
+  }
+}, 60_000);
+
+// Before, ioredis went on in database 0 when SELECT failed: preflight passed, and the run's entries
+// (and cache clear) landed among whatever database 0 held.
+test("a URL naming a database Redis does not have: preflight fails naming it, and run writes nothing to database 0", async () => {
+  const spare = await startRedis();
+  const { dir, cleanup } = project({ url: `${spare.url}/99` }, 1);
+  try {
+    const preflight = await runScript("preflight", ["-i", "in.jsonl"], { cwd: dir });
+    expect(preflight.code).toBe(1);
+    expect(preflight.stdout).toContain(`✖ cache: redis ${spare.url}/99 cannot be written to (ERR DB index is out of range)`);
+    const run = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+    expect(run.code).toBe(0);
+    expect(run.stderr.split("\n").filter((l) => l.includes("keeps failing"))).toEqual([`⚠ cache: the store (redis ${spare.url}/99) keeps failing (ERR DB index is out of range); this run goes on without the cache`]);
+    expect((await Bun.$`redis-cli -p ${spare.port} -n 0 dbsize`.text()).trim()).toBe("0");
+  } finally {
+    await spare.stop();
+    cleanup();
+  }
+}, 60_000);
+
+// Before: "the store itself works, so only such entries go uncached", while Redis refused every write.
+test("run: a Redis out of memory (maxmemory, noeviction) is said as a store that cannot be written, as a full disk is, once", async () => {
+  const full = await startRedis();
+  const admin = new Redis(full.url);
+  const { dir, cleanup } = project({ url: full.url }, 2);
+  try {
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info("memory"))![1]);
+    await admin.config("SET", "maxmemory-policy", "noeviction");
+    await admin.config("SET", "maxmemory", String(used + 20_000));
+    const result = await runScript("run", ["-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+    expect(result.code).toBe(0);
+    const warnings = result.stderr.split("\n").filter((l) => l.startsWith("⚠ cache"));
+    expect(warnings).toEqual([`⚠ cache: the store (redis ${full.url}) cannot be written (OOM command not allowed when used memory > 'maxmemory'.); this run's answers go uncached, and a rerun pays for them again`]);
+  } finally {
+    admin.disconnect();
+    await full.stop();
+    cleanup();
+  }
+}, 60_000);
+
 test("run: a Redis that stops answering mid-run (SIGSTOP) is given up on with one warning; every service is written", async () => {
   const hung = await startRedis();
   const pid = Number(/process_id:(\d+)/.exec(await Bun.$`redis-cli -p ${hung.port} info server`.text())![1]);

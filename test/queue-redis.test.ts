@@ -33,6 +33,10 @@ describe("a queue whose Redis cannot be used", () => {
   const cases = [
     { name: "nothing listens", url: () => `redis://127.0.0.1:${closedPort}`, says: /ECONNREFUSED/ },
     { name: "the password is wrong", url: () => `redis://:wrong-${password}@127.0.0.1:${secured.port}`, says: /WRONGPASS/ },
+    // Before, this said NOAUTH: the database's SELECT after the refused password got it, as if none had been given.
+    { name: "the password is wrong, with a database", url: () => `redis://:wrong-${password}@127.0.0.1:${secured.port}/2`, says: /WRONGPASS/ },
+    // Before, ioredis went on in database 0 and the queue ran there, among whatever it held.
+    { name: "the database does not exist", url: () => `redis://:${password}@127.0.0.1:${secured.port}/99`, says: /ERR DB index is out of range/ },
     { name: "no password is given", url: () => `redis://127.0.0.1:${secured.port}`, says: /NOAUTH/ },
   ];
   for (const c of cases) {
@@ -58,6 +62,27 @@ describe("a queue whose Redis cannot be used", () => {
     }, 60_000);
   }
 });
+
+test("a worker given its password in the URL's query (?password=) names the queue's Redis without it, and its line stays whole", async () => {
+  const { dir, cleanup } = project();
+  try {
+    const worker = spawnScript("worker", ["--queue", `redis://127.0.0.1:${secured.port}/0?password=${password}`, "--concurrency", "2"], { cwd: dir });
+    const reader = worker.stderr.getReader();
+    let seen = "";
+    while (!seen.includes("at once")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    worker.kill(9);
+    await worker.exited;
+    expect(seen).not.toContain(password);
+    // Before, the log's redaction took the line's own ", " with the password: "?password=[redacted] 2 at once".
+    expect(seen).toContain(`queue sa on redis://127.0.0.1:${secured.port}/0, 2 at once`);
+  } finally {
+    cleanup();
+  }
+}, 30_000);
 
 test("run --queue --dry-run: exit 2 at once naming both flags, nothing enqueued (it waited for ever on jobs no worker was meant to run)", async () => {
   const redis = await startRedis();

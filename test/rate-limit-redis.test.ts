@@ -23,6 +23,32 @@ async function commandsRun(port: number): Promise<number> {
 }
 
 describe("shared RPM/TPM buckets in Redis", () => {
+  // Before, a refused password was only "is unreachable": the operator looked at the network, not the password.
+  test("a Redis that refuses the password, or has no such database: one warning naming why, never the password; the run goes on with its own buckets", async () => {
+    const server = startTestServer();
+    const redis = await startRedis();
+    const password = "rate-SECRET-pw-2718";
+    await Bun.$`redis-cli -p ${redis.port} config set requirepass ${password}`.quiet();
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+      // And a database Redis does not have: before, ioredis went on in database 0 and the buckets were kept there.
+      for (const [url, says] of [[`redis://:wrong-${password}@127.0.0.1:${redis.port}/1`, "WRONGPASS invalid username-password pair or user is disabled."], [`redis://:${password}@127.0.0.1:${redis.port}/99`, "ERR DB index is out of range"]] as const) {
+        writeFileSync(join(dir, "sa.config.json"), JSON.stringify({ rpm: 6000, rateLimit: { store: "redis", url, key: "auth" }, cacheMode: "off" }));
+        const result = await runScript("run", ["--config", "sa.config.json", "--input", input, "--output", "out.jsonl", "--data", fixtureData, "--fresh"], { cwd: dir, baseURL: server.url });
+        expect(result.code).toBe(0);
+        const warnings = result.stderr.split("\n").filter((l) => /rate limit/i.test(l) && l.startsWith("⚠"));
+        expect(warnings).toEqual([`⚠ rate limit: Redis ${url.replace(/\/\/[^@]*@/, "//")} is unreachable (${says}); this process uses its own RPM/TPM buckets until it is back`]);
+        expect(result.stderr).not.toContain(password);
+      }
+      expect((await Bun.$`redis-cli -p ${redis.port} -a ${password} --no-auth-warning -n 0 dbsize`.text()).trim()).toBe("0");
+    } finally {
+      cleanup();
+      await redis.stop();
+      await server.stop();
+    }
+  }, 60_000);
+
   test("Redis stops mid-run: the process goes on with its own buckets at once, warns once, and rejoins when Redis is back", async () => {
     const server = startTestServer();
     let redis = await startRedis();

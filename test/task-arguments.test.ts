@@ -1,5 +1,7 @@
 import { expect, test } from "bun:test";
-import { runScript, tempDir } from "./helpers.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
 // An argument of another action was dropped without a word: `cache clear --namespace NS --yes`
 // removed every entry, `cache stats DIR` reported on the config's store, `batch list ID` listed all.
@@ -34,6 +36,20 @@ test("each action still takes its own arguments", async () => {
     expect((await runScript("cache", ["clear", "--yes"], { cwd: dir })).code).toBe(0);
     expect((await runScript("cache", ["stats", "-y"], { cwd: dir })).code).toBe(0);
     expect((await runScript("batch", ["list"], { cwd: dir })).code).toBe(0);
+  } finally {
+    cleanup();
+  }
+});
+
+test("run with queue.url in its config but no --queue works in its own process, and says so once", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    writeJsonl(join(dir, "in.jsonl"), makeServices(1));
+    // Nothing listens there: a run that tried the queue would fail.
+    writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "synthetic:demo", queue: { url: "redis://127.0.0.1:1/0" } }));
+    const result = await runScript("run", ["--input", "in.jsonl", "--output", "out.jsonl"], { cwd: dir });
+    expect(result.code).toBe(0);
+    expect(result.stderr.split("\n").filter((l) => l.includes("config queue.url is set, but this run works in this process: give --queue"))).toHaveLength(1);
   } finally {
     cleanup();
   }

@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { SAError, errorMessage } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { redactUrl } from "../redact.ts";
+import { connectionError, missingDatabase } from "../redis-errors.ts";
 import type { Config } from "../schema/config.ts";
 
 /** Where a queue lives and how its jobs are run: the URL comes from `--queue` or `queue.url`. */
@@ -34,11 +35,12 @@ export function queueConnection(url: string): Redis {
  */
 export async function openQueueConnection(url: string): Promise<Redis> {
   const client = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 5000, lazyConnect: true });
-  let lastError: unknown;
-  client.on("error", (error) => (lastError = error));
+  let lastError: Error | undefined;
+  client.on("error", (error) => (lastError = connectionError(lastError, error)));
   try {
     await client.connect();
     await client.ping();
+    if (missingDatabase(lastError)) throw lastError;
   } catch (error) {
     client.disconnect();
     throw new SAError("E_CONFIG", `queue: Redis ${redactUrl(url)} cannot be reached (${errorMessage(lastError ?? error)}); check --queue or queue.url`);

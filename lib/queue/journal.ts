@@ -10,8 +10,11 @@ import type { QueueKeys } from "./connection.ts";
 import type { QueueJob } from "./job.ts";
 import { createJournalPusher } from "./journal-push.ts";
 
-/** The job a worker is on, so each call it journals names the coordinator's run. */
-export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number; limits?: QueueJob["limits"] }>();
+/**
+ * The job a worker is on, so each call it journals names the coordinator's run. `lost` aborts once
+ * the job is no longer this worker's (its lock in Redis is gone): its calls not yet sent are refused (lib/queue/lost-guard.ts).
+ */
+export const currentJob = new AsyncLocalStorage<{ runId: string; jobId: string; budgetUsd?: number; limits?: QueueJob["limits"]; lost?: AbortSignal }>();
 
 /** A run's usage over every worker, as its shared counters stand. */
 export interface SharedUsage {

@@ -55,7 +55,7 @@ function refusal(rt: Runtime, job: QueueJob, own: WorkerInputs): string | undefi
 }
 
 /** One job: check it was made from this worker's data, project the service, and journal its calls before completing. */
-async function processJob(options: QueueWorkerOptions, own: WorkerInputs, job: Job): Promise<ServiceEvolution> {
+async function processJob(options: QueueWorkerOptions, own: WorkerInputs, job: Job, lost: AbortSignal): Promise<ServiceEvolution> {
   const parsed = queueJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`job ${job.id}: not a service job (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message})`);
   const data = parsed.data;
@@ -67,7 +67,7 @@ async function processJob(options: QueueWorkerOptions, own: WorkerInputs, job: J
   const entry = await options.budget?.enter(runId);
   try {
     if (entry?.reason) throw new UnrecoverableError(`run ${runId} stopped: ${entry.reason}`);
-    const context = { runId, jobId: String(job.id), budgetUsd: data.budgetUsd ?? options.budgetUsd, limits: data.limits };
+    const context = { runId, jobId: String(job.id), budgetUsd: data.budgetUsd ?? options.budgetUsd, limits: data.limits, lost };
     return await currentJob.run(context, () => projectService(options.rt.pipeline, service.service, data.position, data.meta));
   } catch (error) {
     // A spent budget or a reached limit is not worth another attempt: the job fails at once and the coordinator stops (exit 3).
@@ -85,20 +85,62 @@ export interface QueueWorker {
   close(graceMs: number): Promise<"finished" | "released">;
 }
 
+/** A job this worker is projecting. */
+interface HeldJob {
+  job: Job;
+  token: string | undefined;
+  /** Aborted once the job is no longer this worker's (see `watchLostJobs`). */
+  lost: AbortController;
+  /** Resolves when this worker's projection of it ends. */
+  ended: PromiseWithResolvers<void>;
+}
+
+/**
+ * A job whose lock in Redis is gone (Redis restarted without its data and the coordinator
+ * enqueued it again, or it stalled back to the queue) is projected elsewhere, or by this worker
+ * again: going on with it would pay each of its calls twice, and its result could not be saved.
+ * It is told once, by BullMQ's failed lock renewal, by a check as soon as Redis is back, or when
+ * the same job comes to this worker again; its calls not yet sent are then refused (lib/queue/lost-guard.ts).
+ */
+function watchLostJobs(worker: Worker, held: Map<string, HeldJob>, options: { connection: Redis; lockDuration: number; log: Runtime["log"]; releasing: () => boolean }) {
+  const lose = (entry: HeldJob | undefined, why: string) => {
+    // A worker past its grace period puts its jobs back itself (their locks go with them): not a loss.
+    if (!entry || entry.lost.signal.aborted || options.releasing()) return;
+    options.log.warn(`job ${entry.job.data?.serviceId ?? entry.job.id}: ${why}; this worker makes no more calls for it (the answers it has are cached for the copy that runs now)`);
+    entry.lost.abort(new SAError("E_INTERRUPTED", `job ${entry.job.id}: ${why}`));
+  };
+  const gone = "its lock in Redis is gone (Redis restarted without its data, or the job stalled back to the queue)";
+  worker.on("lockRenewalFailed", (ids) => ids.forEach((id) => lose(held.get(id), gone)));
+  options.connection.on("ready", () => {
+    for (const entry of held.values()) {
+      if (entry.token) void entry.job.extendLock(entry.token, options.lockDuration).then((kept) => kept === 0 && lose(entry, gone), () => {});
+    }
+  });
+  return { again: (entry: HeldJob | undefined) => lose(entry, "it came to this worker again (its lock in Redis was lost)") };
+}
+
 /** A BullMQ worker projecting one service per job with the runtime's session, cache, limits and ledger. */
 export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const { rt, settings } = options;
-  const held = new Map<string, { job: Job; token: string | undefined }>();
+  const held = new Map<string, HeldJob>();
   const own = inputsOf(rt); // hashed once, not per job
   let releasing = false;
   let paused = false;
+  let lostJobs: ReturnType<typeof watchLostJobs>;
   const worker: Worker = new Worker(
     settings.name,
     async (job, token) => {
-      held.set(String(job.id), { job, token });
+      const id = String(job.id);
+      lostJobs.again(held.get(id));
+      const entry: HeldJob = { job, token, lost: new AbortController(), ended: Promise.withResolvers<void>() };
+      held.set(id, entry);
       try {
-        return await processJob(options, own, job);
+        const evolution = await processJob(options, own, job, entry.lost.signal);
+        // Its result could not be saved: the job is another's now.
+        if (entry.lost.signal.aborted) throw entry.lost.signal.reason;
+        return evolution;
       } catch (error) {
+        if (entry.lost.signal.aborted) return await letGo(held, entry);
         const refused = keyRefusal(error);
         if (refused && !paused) {
           paused = true;
@@ -110,22 +152,38 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
         await job.moveToWait(token);
         throw new WaitingError();
       } finally {
-        held.delete(String(job.id));
+        if (held.get(id) === entry) held.delete(id);
+        entry.ended.resolve();
       }
     },
     { connection: options.connection, concurrency: options.concurrency, lockDuration: settings.lockDuration, stalledInterval: settings.lockDuration, maxStalledCount: 2 },
   );
+  lostJobs = watchLostJobs(worker, held, { connection: options.connection, lockDuration: settings.lockDuration, log: rt.log, releasing: () => releasing });
   worker.on("failed", (job, error) => job && rt.log.warn(`job ${job.data?.serviceId ?? job.id} failed (attempt ${job.attemptsMade}/${job.opts.attempts ?? 1}): ${errorMessage(error)}`));
   worker.on("completed", (job) => rt.log.debug(`job ${job.data?.serviceId ?? job.id} completed`));
   let closing = false;
   // Once closing, lock renewals of jobs put back on the queue fail by design: not worth a warning each.
   // While the connection is down, its own watcher says so once (see watchConnection), not each retry.
-  worker.on("error", (error) => closing || options.connection.status !== "ready" || rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
+  // A lock that could not be renewed is a lost job, said once by watchLostJobs, not at every renewal.
+  worker.on("error", (error) => closing || options.connection.status !== "ready" || renewal.test(error.message) || rt.log.warn(`queue ${settings.name}: ${errorMessage(error)}`));
   const release = () => {
     releasing = true;
     rt.limiter.stop(new SAError("E_INTERRUPTED", "the worker is stopping: its jobs go back to the queue"));
   };
   return { worker, close: (graceMs) => ((closing = true), closeWorker(worker, held, { graceMs, release })) };
+}
+
+const renewal = /^could not renew lock for job /;
+
+/**
+ * The end of a lost job's projection here: nothing to save (the job is another's now). BullMQ
+ * tracks a job's lock by its id alone, so while this worker projects the job again, this one
+ * waits for that to end before it lets go: else BullMQ would stop renewing the new one's lock.
+ */
+async function letGo(held: Map<string, HeldJob>, entry: HeldJob): Promise<never> {
+  const again = held.get(String(entry.job.id));
+  if (again && again !== entry) await again.ended.promise;
+  throw new WaitingError();
 }
 
 /** How long released jobs' calls in flight may take to be answered (and cached) before the worker lets go anyway. */
@@ -139,7 +197,7 @@ const after = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(r, m
  * for none of them again). Jobs still held after RELEASE_MS are moved back as they are (else their
  * lock lapses and the stalled check does it).
  */
-async function closeWorker(worker: Worker, held: Map<string, { job: Job; token: string | undefined }>, options: { graceMs: number; release: () => void }): Promise<"finished" | "released"> {
+async function closeWorker(worker: Worker, held: Map<string, HeldJob>, options: { graceMs: number; release: () => void }): Promise<"finished" | "released"> {
   const closed = worker.close().then(() => "finished" as const);
   const outcome = await Promise.race([closed, after(options.graceMs, "released" as const)]);
   if (outcome === "finished") return outcome;

@@ -19,7 +19,9 @@ export const cacheConfigSchema = z
     url: z.string().min(1).optional(),
   })
   // ioredis takes any text as a host name: a mistyped URL would only show as a cache that never answers.
-  .refine((cache) => cache.driver !== "redis" || cache.url === undefined || /^rediss?:\/\//.test(cache.url), { path: ["url"], message: "expected redis://HOST:PORT[/DB] or rediss://… for the redis driver" });
+  .refine((cache) => cache.driver !== "redis" || cache.url === undefined || /^rediss?:\/\//.test(cache.url), { path: ["url"], message: "expected redis://HOST:PORT[/DB] or rediss://… for the redis driver" })
+  // Else a Redis URL given without its driver (SA_CACHE__URL alone) leaves the answers in a local folder, silently.
+  .refine((cache) => cache.url === undefined || !/^rediss?:\/\//.test(cache.url) || cache.driver === "redis", { path: ["url"], message: "a Redis URL needs cache.driver redis (SA_CACHE__DRIVER=redis)" });
 
 export const mappingSetSchema = z.strictObject({
   /** Catalogue file in the data folder, e.g. `applications.json`. */
