@@ -270,8 +270,11 @@ export interface CallCache {
   store(key: string, entry: Omit<CacheEntry, "v" | "expiresAt">): Promise<void>;
   /** Any other value kept in the store (a transcript), written as entries are: held while the store is away. */
   keep(key: string, value: StorageValue): Promise<void>;
-  /** At the end of the run: what is still held is written if the store answers, else said in one line. */
-  finish(): Promise<void>;
+  /**
+   * At the end of the run: what is still held is written if the store answers, else said in one
+   * line. `withinMs` bounds the wait (a second Ctrl-C): what is not written by then is said as lost.
+   */
+  finish(withinMs?: number): Promise<void>;
 }
 
 /** How often a store given up on is probed again, so a Redis that restarts is used again. */
@@ -388,9 +391,12 @@ function cacheWriter(storage: Storage, options: { mode: CacheMode; ttl?: number;
       if (away() || (!(await put(key, value)) && away())) held.hold(key, value);
     },
     flush: () => held.flush(put, away),
-    async finish() {
-      if (held.size > 0 && away()) await health.recheck();
-      if (!away()) await held.flush(put, away);
+    async finish(withinMs?: number) {
+      const write = async () => {
+        if (held.size > 0 && away()) await health.recheck();
+        if (!away()) await held.flush(put, away);
+      };
+      await (withinMs === undefined ? write() : Promise.race([write(), new Promise((resolve) => setTimeout(resolve, withinMs).unref())]));
       held.report();
     },
   };

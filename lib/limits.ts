@@ -9,6 +9,7 @@ import { connectionError, missingDatabase } from "./redis-errors.ts";
 import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
 import { retryStatusCodes } from "./retry-status.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
+import { unlessAborted } from "./unless-aborted.ts";
 
 export interface LimiterOptions {
   /** Calls in flight at once. @default 8 */
@@ -34,17 +35,23 @@ export interface Limiter {
    * Runs `fn` once a concurrency slot, a request and `tokens` are free. Higher priority goes first.
    * `tokens` may be a function, asked when the call is dispatched (an estimate made then is fresher).
    */
-  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number | (() => number); endpoint?: string }): Promise<T>;
+  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number | (() => number); endpoint?: string; finishing?: boolean }): Promise<T>;
   /** After the call: correct the token bucket from the estimate to the reported usage. */
   settle(estimated: number, actual: number): void;
   /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider; a pause holds only `endpoint`'s calls. */
   observe(headers: Headers, status: number, endpoint?: string): void;
   /** Releases a shared store's connection. */
   close(): Promise<void>;
-  /** Nothing new starts after this: queued calls reject with `error` as their turn comes. */
-  stop(error: Error): void;
+  /**
+   * Nothing new starts after this: queued calls reject with `error` as their turn comes. With
+   * `letFinish` (an interruption, not a limit) a call in flight still sends its re-ask (`finishing`):
+   * its first answer was paid for, and a rerun would pay for it again.
+   */
+  stop(error: Error, options?: { letFinish?: boolean }): void;
   /** Aborted (with the stop's error) when `stop` is called: calls waiting to retry end then. */
   readonly stopped: AbortSignal;
+  /** Aborted by a stop that does not let calls in flight finish: what a `finishing` request heeds. */
+  readonly stoppedFinishing?: AbortSignal;
 }
 
 const KEY = "dispatch";
@@ -172,6 +179,17 @@ function pauseAskedMs(headers: Headers, status: number): number {
   return pauseMs;
 }
 
+/** Waits out the endpoint's pause, then takes a request and the tokens from the buckets; a stop ends the wait at once. */
+async function waitForTurn(turn: { stop: AbortSignal; clock: Clock; pausedFor: () => number; requests?: TokenBucket; tokens?: TokenBucket; estimate: number | (() => number) }): Promise<void> {
+  const { stop, clock, estimate } = turn;
+  // Only what there is to wait for is awaited: without a pause or limits, the call goes at once.
+  // In slices of at most a second, so that a stop is not held up by a long retry-after.
+  for (let wait = turn.pausedFor() - clock.now(); wait > 0 && !stop.aborted; wait = turn.pausedFor() - clock.now()) await clock.sleep(Math.min(wait, 1000));
+  // A call queued at 1 RPM would otherwise hold Ctrl-C up for minutes.
+  if (turn.requests) await unlessAborted(turn.requests.take(1), stop);
+  if (turn.tokens && !stop.aborted) await unlessAborted(turn.tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate)), stop);
+}
+
 /**
  * The run's stop as the retry layer hears it: an interruption (a signal, a fatal error) cuts a
  * call's wait to retry, a usage limit does not. A limit lets calls in flight finish, and a retry
@@ -198,24 +216,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const pausedFor = (endpoint: string) => pausedUntil.get(endpoint) ?? 0;
   // The first stop's error is the reason every later call fails with (aborting again keeps it).
   const halted = new AbortController();
+  const refused = new AbortController();
   const { signal } = halted;
-  // In slices of at most a second, so that a stop is not held up by a long retry-after.
-  const waitForPause = async (endpoint: string) => {
-    for (let wait = pausedFor(endpoint) - options.clock.now(); wait > 0 && !signal.aborted; wait = pausedFor(endpoint) - options.clock.now()) {
-      await options.clock.sleep(Math.min(wait, 1000));
-    }
-  };
 
   return {
-    schedule(fn, { priority, tokens: estimate, endpoint = "" }) {
+    schedule(fn, { priority, tokens: estimate, endpoint = "", finishing }) {
+      const stop = finishing ? refused.signal : signal;
       return queue.add(
         async () => {
-          signal.throwIfAborted();
-          // Only what there is to wait for is awaited: without a pause or limits, the call goes at once.
-          if (pausedFor(endpoint) > options.clock.now()) await waitForPause(endpoint);
-          if (requests) await requests.take(1);
-          if (tokens) await tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate));
-          signal.throwIfAborted();
+          stop.throwIfAborted();
+          await waitForTurn({ stop, clock: options.clock, pausedFor: () => pausedFor(endpoint), requests, tokens, estimate });
+          stop.throwIfAborted();
           return fn();
         },
         { priority },
@@ -235,10 +246,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
       if (pauseMs > (options.maxPauseMs ?? defaultMaxWaitMs)) return;
       if (pauseMs > 0) pausedUntil.set(endpoint, Math.max(pausedFor(endpoint), options.clock.now() + pauseMs));
     },
-    stop(error) {
+    stop(error, { letFinish = false } = {}) {
       halted.abort(error);
+      if (!letFinish) refused.abort(error);
     },
     stopped: signal,
+    stoppedFinishing: refused.signal,
     async close() {
       const client = options.shared?.client as { status?: string; quit?: () => Promise<unknown>; disconnect?: () => void } | undefined;
       // quit() on a lost connection would wait for it to come back.

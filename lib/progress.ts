@@ -16,6 +16,8 @@ export interface ProgressCounts {
   retries: number;
   costUsd: number;
   byStage: Record<string, StageProgress>;
+  /** The run is stopping (a signal, a limit): what is left will not be done, so no ETA is given. */
+  stopping?: boolean;
 }
 
 /** Reads the counts itself (from `read`) on its own schedule; `tick` says a service finished. */
@@ -28,6 +30,9 @@ export interface Progress {
 export const noProgress: Progress = { start() {}, tick() {}, stop() {} };
 
 const rate = (calls: number, ms: number) => calls / Math.max(0.001, ms / 1000);
+
+/** The ETA, or that the run is stopping (calls in flight finish, nothing new starts). */
+const etaText = (c: ProgressCounts, elapsedMs: number) => (c.stopping ? "stopping" : `ETA ${eta(c, elapsedMs)}`);
 
 function eta(c: ProgressCounts, elapsedMs: number): string {
   const total = Object.values(c.byStage).reduce((n, s) => n + s.total, 0);
@@ -52,7 +57,7 @@ function createPlainProgress(log: Log, clock: Clock, everyMs = 10_000): Progress
     const elapsed = clock.now() - started;
     const of = c.servicesTotal ? `/${c.servicesTotal}` : "";
     const stages = Object.entries(c.byStage).map(([s, p]) => `${s} ${Math.min(p.done, p.total)}/${p.total}`).join(", ");
-    log.info(`${prefix}: ${c.servicesDone}${of} services done${c.servicesFailed ? ` (${c.servicesFailed} failed)` : ""}; calls ${stages}; ${c.cached} cached, ${c.retries} retries, $${c.costUsd.toFixed(4)}, ${rate(c.calls, elapsed).toFixed(1)} calls/s${prefix === "progress" ? `, ETA ${eta(c, elapsed)}` : ""}`);
+    log.info(`${prefix}: ${c.servicesDone}${of} services done${c.servicesFailed ? ` (${c.servicesFailed} failed)` : ""}; calls ${stages}; ${c.cached} cached, ${c.retries} retries, $${c.costUsd.toFixed(4)}, ${rate(c.calls, elapsed).toFixed(1)} calls/s${prefix === "progress" ? `, ${etaText(c, elapsed)}` : ""}`);
   };
   return {
     start(r) {
@@ -84,7 +89,7 @@ function barUpdater(bars: MultiBar): (c: ProgressCounts, elapsedMs: number) => v
   return (c, elapsed) => {
     const servicesTotal = c.servicesTotal ?? c.servicesDone + c.servicesFailed;
     // Spread over the lines so each fits an 80-column terminal.
-    const speed = `| ${rate(c.calls, elapsed).toFixed(1)} calls/s | ETA ${eta(c, elapsed)}${c.servicesFailed ? ` | ${c.servicesFailed} failed` : ""}`;
+    const speed = `| ${rate(c.calls, elapsed).toFixed(1)} calls/s | ${etaText(c, elapsed)}${c.servicesFailed ? ` | ${c.servicesFailed} failed` : ""}`;
     const info = `| cached ${c.cached} | retries ${c.retries} | $${c.costUsd.toFixed(4)}`;
     summary ??= bars.create(Math.max(1, servicesTotal), 0, { stage: "services".padEnd(12), info: "" });
     summary.setTotal(Math.max(1, servicesTotal));

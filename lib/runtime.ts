@@ -62,8 +62,8 @@ export interface RuntimeOptions {
 export interface Runtime extends RunContext {
   /** The limiter, whole: its `stop` is the run's stop signal. */
   limiter: Limiter;
-  /** Writes the cache entries held while the store was away, or says in one line how many went uncached (once). */
-  finishCache(): Promise<void>;
+  /** Writes the cache entries held while the store was away (waiting `withinMs` at most), or says in one line how many went uncached (once). */
+  finishCache(withinMs?: number): Promise<void>;
   /** Flushes spans and closes the cache store (finishing the cache first). */
   close(): Promise<void>;
 }
@@ -232,7 +232,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     pipeline,
     tracing,
-    finishCache: () => cache.finish(),
+    finishCache: (withinMs) => cache.finish(withinMs),
     async close() {
       await tracing.shutdown().catch((error: unknown) => log.warn(`tracing: could not export spans (${exportFailure(error)})`));
       await limiter.close();

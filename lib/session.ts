@@ -103,6 +103,9 @@ async function fallbackHits<T>(ctx: CallContext, spec: CallSpec<T>, first: First
   return { steps };
 }
 
+/** Errors of a stopped run: the call went to no model. */
+const stopCodes = new Set(["E_INTERRUPTED", "E_LIMIT", "E_BUDGET"]);
+
 /** The primary model (its first step already taken), then each fallback: provider failures and invalid answers move on. */
 async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstStep<T>): Promise<CallResult<T>> {
   const reasons: string[] = [];
@@ -111,6 +114,9 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
   const routes = ctx.routes[spec.stage];
   const cached = await fallbackHits(ctx, spec, first);
   if ("found" in cached) return cached.found;
+  // Models passed over, recorded once a next one is asked: a stop first (Ctrl-C, a limit) asked none.
+  const skips: Skipped[] = [];
+  const recordSkips = () => skips.splice(0).forEach((s) => s.record());
   for (const [i, route] of routes.entries()) {
     let announced = false;
     try {
@@ -119,11 +125,14 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
       if ("skipped" in result) {
         providerFailed = true;
         reasons.push(result.skipped);
+        skips.push(result);
         continue;
       }
+      recordSkips();
       if (!("failed" in result)) return result;
       reasons.push(result.failed);
     } catch (error) {
+      if (!isSAError(error) || !stopCodes.has(error.code)) recordSkips();
       // Limits, budgets, dry-run misses and usage errors stop here; provider failures fall back.
       if (!isSAError(error, "E_PROVIDER")) throw error;
       providerFailed = true;

@@ -96,7 +96,11 @@ export async function runPipelineTask(
       output,
       strict: config.strict,
       handleSignals: true,
-      onExitNow: report,
+      // A second Ctrl-C: the answers held while the cache store was away are written first if it is back (a second at most), or said lost.
+      onExitNow: async (summary) => {
+        await runtime.finishCache(1000);
+        report(summary);
+      },
       progress: await createProgress({ log, clock: runtime.clock, quiet: args.quiet, json: args["log-format"] === "json", resultsOnTerminal: output === "-" && Boolean(process.stdout.isTTY) }),
       expectedServices: countLines(input),
     });

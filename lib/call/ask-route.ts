@@ -7,6 +7,8 @@ import { isKeyRefused, isRouteFailure, type Pass } from "./route-health.ts";
 /** A route that is down, passed over for the next model: no request was made. */
 export interface Skipped {
   skipped: string;
+  /** Puts the skip in the ledger: once the next model is asked (a stop before that makes it no skip). */
+  record(): void;
 }
 
 /** How an attempt with a next model was let through: as an ordinary call or as the probe. */
@@ -31,8 +33,8 @@ export function checkRoute(ctx: CallContext, attempt: Attempt<unknown>): void {
 function skip<T>(ctx: CallContext, attempt: Attempt<T>): Skipped {
   const { route } = attempt;
   // In the ledger as a skipped call: no request, no retries, no tokens.
-  recordRequest(ctx, { spec: attempt.spec, provider: route.provider, cache: "skipped", usage: noUsage, answeredBy: route.provider.model });
-  return { skipped: `${attempt.model}: skipped, failing on recent calls` };
+  const record = () => void recordRequest(ctx, { spec: attempt.spec, provider: route.provider, cache: "skipped", usage: noUsage, answeredBy: route.provider.model });
+  return { skipped: `${attempt.model}: skipped, failing on recent calls`, record };
 }
 
 /**

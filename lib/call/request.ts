@@ -44,11 +44,19 @@ function warmPricing(ctx: CallContext, modelId: string): void {
   setImmediate(() => ctx.pricing.cost(modelId, noUsage));
 }
 
+/**
+ * A re-ask finishes a call in flight: after Ctrl-C it still goes (the first answer was paid for,
+ * and a rerun would pay for it again), never past a limit.
+ */
+const finishing = (attempt: Attempt<unknown>, messages: ChatMessage[]) => messages !== attempt.spec.messages;
+const stopFor = (ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[]) =>
+  (finishing(attempt, messages) ? ctx.limiter.stoppedFinishing : undefined) ?? ctx.limiter.stopped;
+
 /** Sends one request once the limiter lets it go; settles the reservation whatever the answer. */
 async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatMessage[], guess: Guess): Promise<ChatResult> {
   const { spec, route, jsonSchema } = attempt;
   const { provider } = route;
-  const reservation = await ctx.guard.admit(guess, ctx.limiter.stopped);
+  const reservation = await ctx.guard.admit(guess, stopFor(ctx, attempt, messages));
   const startedAt = ctx.clock.now();
   // Sent, so counted even when the run's record is written first (a second Ctrl-C): a failed call, its answer never seen.
   const failed = (retries: number) => recordRequest(ctx, { spec, provider, cache: "failed", usage: noUsage, latencyMs: ctx.clock.now() - startedAt, retries, answeredBy: provider.model });
@@ -98,5 +106,5 @@ export async function requestAnswer(ctx: CallContext, attempt: Attempt<unknown>,
   };
   const dispatched = () => (guess ??= ctx.guard.needsEstimate ? estimate(ctx, attempt, counted) : unweighed(counted));
   const dispatch = async () => (checkRoute(ctx, attempt), send(ctx, attempt, messages, dispatched()));
-  return ctx.limiter.schedule(dispatch, { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name });
+  return ctx.limiter.schedule(dispatch, { priority: attempt.spec.priority, tokens, endpoint: attempt.route.provider.name, finishing: finishing(attempt, messages) });
 }

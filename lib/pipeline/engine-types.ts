@@ -33,8 +33,8 @@ export interface RunOptions {
   maxServices?: number;
   /** Services in flight at once. @default twice the concurrency (a queue coordinator enqueues them all) */
   window?: number;
-  /** Called with the summary as it stands when a second signal ends the run at once (for `--json`). */
-  onExitNow?: (summary: RunSummary) => void;
+  /** Called with the summary as it stands when a second signal ends the run at once (for `--json`); the exit waits for it. */
+  onExitNow?: (summary: RunSummary) => void | Promise<void>;
 }
 
 export type RunStatus = "ok" | "failed" | "interrupted" | "limit";

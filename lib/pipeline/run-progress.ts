@@ -29,5 +29,6 @@ export function progressCounts(run: EngineRun<unknown>): ProgressCounts {
     retries: t.retries,
     costUsd: t.costUsd,
     byStage,
+    stopping: state.stop !== undefined,
   };
 }

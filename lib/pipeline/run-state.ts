@@ -15,9 +15,15 @@ export function halt(run: EngineRun<unknown>, stop: Stop): void {
   if (run.state.stop) return;
   run.state.stop = stop;
   const error = new SAError(stop.status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", stop.reason);
-  run.rt.limiter.stop(error);
-  run.rt.log.warn(`stopping: ${stop.reason}; letting calls in flight finish`);
+  // A signal lets the calls in flight finish, re-asks included; a limit or a fatal error does not.
+  run.rt.limiter.stop(error, { letFinish: stop.status === "interrupted" });
+  run.rt.log.warn(`stopping: ${stop.reason}; letting calls in flight finish (${graceText(run.options.graceMs ?? GRACE_MS)} at most${secondSignal(stop.signal)})`);
 }
+
+/** How long calls in flight may take to finish after a stop (lib/pipeline/shutdown.ts). */
+export const GRACE_MS = 30_000;
+const graceText = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
+const secondSignal = (signal: Stop["signal"]) => (signal === "SIGINT" ? "; Ctrl-C again exits at once" : signal === "SIGTERM" ? "; a second SIGTERM exits at once" : "");
 
 export const serviceCounts = ({ order, counts }: RunState) => ({
   total: order.size,

@@ -3,7 +3,7 @@ import { onStopSignal, signalExitCode } from "../signals.ts";
 import { flushStdout, onStdoutClosed } from "../stdout.ts";
 import type { EngineRun, RunState, RunStatus } from "./engine-types.ts";
 import type { Heartbeat } from "./heartbeat.ts";
-import { halt, runSummary } from "./run-state.ts";
+import { GRACE_MS, halt, runSummary } from "./run-state.ts";
 
 /**
  * Turns SIGINT/SIGTERM (when asked) and a closed stdout into a graceful stop; returns the
@@ -18,10 +18,10 @@ export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbea
     exiting = true;
     const reason = `${state.stop?.reason ?? "signal"}; a second signal stopped the run at once`;
     heartbeat.finalNow("interrupted", reason);
-    options.onExitNow?.(runSummary(run, { status: "interrupted", exitCode: code, missesByStage: {}, stopReason: reason }));
+    const said = Promise.resolve(options.onExitNow?.(runSummary(run, { status: "interrupted", exitCode: code, missesByStage: {}, stopReason: reason }))).catch(() => {});
     // What is on its way to stdout (the summary; with `--output -`, the line its reader is taking) goes
     // out whole first, and the spans still open are ended and sent (a second at most), so a trace keeps its run.
-    void Promise.all([flushStdout(), run.rt.tracing.abandon(reason)]).then(() => {
+    void Promise.all([said.then(flushStdout), run.rt.tracing.abandon(reason)]).then(() => {
       claim.release();
       process.exit(code);
     });
@@ -35,11 +35,21 @@ export function watchStops(run: EngineRun<unknown>, claim: OutputClaim, heartbea
   };
 }
 
-/** Waits for the calls in flight; after a stop, only for the grace period. */
+/**
+ * Waits for the calls in flight; after a stop, only for the grace period, counted from the stop
+ * (which usually comes while the run waits here: a call hanging until its request timeout held Ctrl-C up).
+ */
 export async function waitForCalls(run: EngineRun<unknown>, idle: Promise<void>): Promise<void> {
-  if (!run.state.stop) return idle;
-  const graceMs = run.options.graceMs ?? 30_000;
-  const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref())]);
+  const graceMs = run.options.graceMs ?? GRACE_MS;
+  const { stopped } = run.rt.limiter;
+  const grace = Promise.withResolvers<boolean>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const start = () => (timer = setTimeout(grace.resolve, graceMs, true).unref());
+  if (stopped.aborted) start();
+  else stopped.addEventListener("abort", start, { once: true });
+  const timedOut = await Promise.race([idle.then(() => false), grace.promise]);
+  stopped.removeEventListener("abort", start);
+  clearTimeout(timer);
   if (timedOut) run.rt.log.warn(`calls still in flight after ${graceMs} ms; they are abandoned`);
 }
 
