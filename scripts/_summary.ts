@@ -1,6 +1,7 @@
 import type { Log } from "../lib/log.ts";
 import type { RunSummary } from "../lib/pipeline/run.ts";
 import { redact } from "../lib/redact.ts";
+import type { CacheMode } from "../lib/schema/config.ts";
 import { writeStdout } from "../lib/stdout.ts";
 
 /** The `--json` object: one line, last on stdout. */
@@ -27,7 +28,7 @@ export function jsonSummary(summary: RunSummary) {
 /** What a rerun needs to go on where a stopped run left off: the task, and whether it will read the answers this run paid for. */
 export interface ResumeFacts {
   task: "run" | "map";
-  cacheMode: "off" | "read" | "refresh" | "write";
+  cacheMode: CacheMode;
 }
 
 /** One line after a run that stopped early (Ctrl-C, a limit, a budget): how to go on, and what a rerun keeps. */

@@ -14,6 +14,12 @@ const byRoleThenName = (a: { role: string; name: string; description: string }, 
 
 const isFilled = (f: FeaturesAnswer["features"][number]) => f.name.trim().length > 0 && f.description.trim().length > 0 && f.score.justification.trim().length > 0;
 
+/** The roles of `roleIds` that no feature serves. */
+const uncoveredRoles = (features: Array<{ role: string }>, roleIds: string[]) => {
+  const covered = new Set(features.map((f) => f.role));
+  return roleIds.filter((r) => !covered.has(r));
+};
+
 /** The features kept (blank ones dropped, a repeated name once), and the problems: those dropped, and each of `roleIds` left without features. */
 function checkFeatures(answer: FeaturesAnswer, roleIds: string[]): { value: FeaturesAnswer; problems: string[] } {
   const problems: string[] = [];
@@ -30,8 +36,7 @@ function checkFeatures(answer: FeaturesAnswer, roleIds: string[]): { value: Feat
     if (!seen.has(key)) features.push(f);
     seen.add(key);
   }
-  const covered = new Set(features.map((f) => f.role));
-  problems.push(...roleIds.filter((r) => !covered.has(r)).map((r) => `no features for role "${r}"`));
+  problems.push(...uncoveredRoles(features, roleIds).map((r) => `no features for role "${r}"`));
   return { value: { features }, problems };
 }
 
@@ -62,7 +67,6 @@ export async function generateFeatures(ctx: PipelineContext, service: Service, p
   }));
   features.sort(compareFeatures);
   // Roles the kept answer still leaves out after its re-ask (an imported answer is taken as it is).
-  const covered = new Set(features.map((f) => f.role));
-  const missingRoles = result.model === "imported" ? [] : roleIds.filter((r) => !covered.has(r));
+  const missingRoles = result.model === "imported" ? [] : uncoveredRoles(features, roleIds);
   return { features, model: result.model, source: result.source, ...(missingRoles.length ? { missingRoles } : {}) };
 }

@@ -1,6 +1,7 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { SAError, errorMessage, isSAError } from "../errors.ts";
+import { isKeyRefused } from "../call/route-health.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash } from "../pipeline/evolution.ts";
 import { projectService } from "../pipeline/service.ts";
@@ -33,7 +34,7 @@ export interface QueueWorkerOptions {
  * take, and fast, so a worker misconfigured among good ones would fail the whole queue: its jobs
  * go back instead, no attempt spent, for a worker whose key works.
  */
-const keyRefusal = (error: unknown): SAError | undefined => (isSAError(error, "E_USAGE") && (error.details.status === 401 || error.details.status === 403) ? error : undefined);
+const keyRefusal = (error: unknown): SAError | undefined => (isSAError(error, "E_USAGE") && isKeyRefused(error) ? error : undefined);
 
 /** What this worker's answers are made from: its catalogues and prompts, the same for every job. */
 interface WorkerInputs {
