@@ -8,9 +8,11 @@ import { cellText, type TableSpec } from "./views.ts";
 const cell = md;
 // markdown-table needs every row to align the columns; rows are written one by one here instead.
 const line = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |\n`;
+/** The delimiter row is markup: escaped as text (`\---`), GFM would not see a table at all. */
+const delimiter = (table: TableSpec) => `| ${table.columns.map((c) => (c.kind === "number" || c.kind === "level" ? "--:" : "---")).join(" | ")} |\n`;
 
 async function writeTable(source: EvolutionSource, table: TableSpec, sink: Sink): Promise<number> {
-  await sink.write(`## ${table.title}\n\n${line(table.columns.map((c) => c.header))}${line(table.columns.map((c) => (c.kind === "number" || c.kind === "level" ? "--:" : "---")))}`);
+  await sink.write(`## ${table.title}\n\n${line(table.columns.map((c) => c.header))}${delimiter(table)}`);
   let count = 0;
   for await (const e of source.read()) {
     for (const row of table.rows(e)) {
