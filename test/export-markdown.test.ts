@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { marked } from "marked";
 import { root, runScript, tempDir } from "./helpers.ts";
@@ -27,5 +27,29 @@ describe("Markdown tables render as tables", () => {
     // The delimiter row is markup, never text a reader sees.
     expect(html).not.toContain("\\---");
     expect(html).not.toMatch(/\| -{3} \|/);
+  });
+});
+
+/** The fixture's first line with its first feature's description and justification replaced. */
+function withTexts(name: string, description: string, justification: string): string {
+  const [first, ...rest] = readFileSync(evolutions, "utf8").trim().split("\n");
+  const line = JSON.parse(first!);
+  Object.assign(line.plateaus[0].features[0], { description });
+  line.plateaus[0].features[0].score.justification = justification;
+  writeFileSync(join(dir, name), [JSON.stringify(line), ...rest].map((l) => `${l}\n`).join(""));
+  return name;
+}
+
+describe("a carriage return alone is a line end to Markdown", () => {
+  test("it breaks no table row and starts no list: the text reads on one line, as a line feed does", async () => {
+    const input = withTexts("cr.jsonl", "Old Mac line\rends here", "Planned\r- then tried");
+    expect((await runScript("export", ["--input", input, "--output", "cr.md"], { cwd: dir })).code).toBe(0);
+    const html = await marked.parse(readFileSync(join(dir, "cr.md"), "utf8"), { gfm: true });
+    const cells = [...html.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!);
+    expect(cells).toContain("Old Mac line ends here");
+    expect(cells).toContain("Planned - then tried");
+    const narrative = html.slice(0, html.indexOf("<h2>Features"));
+    expect(narrative).toContain("Old Mac line ends here");
+    expect(narrative).toContain("Planned - then tried");
   });
 });

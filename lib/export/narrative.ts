@@ -55,7 +55,8 @@ export const md = (text: string) =>
     .trim()
     .replace(/([\\`*_[\]<>|#~$])/g, "\\$1")
     .replace(/&(?=#?[A-Za-z0-9]+;)/g, "\\&")
-    .replace(/\s*\n\s*/g, " ")
+    // A carriage return alone ends a line too (and U+2028/9 does in some renderers).
+    .replace(/\s*[\r\n\u2028\u2029]\s*/g, " ")
     .replace(/^[-+=]/, "\\$&")
     .replace(/^(\d+)([.)])/, "$1\\$2");
 
