@@ -194,6 +194,16 @@ describe("diff", () => {
     expect((await diff(oldFile)).code).toBe(2);
   });
 
+  test("a service on two lines (files put together) is exit 2 naming both lines", async () => {
+    const twice = join(dir, "twice.jsonl");
+    const [first] = readFileSync(oldFile, "utf8").trim().split("\n");
+    writeFileSync(twice, `${readFileSync(oldFile, "utf8")}${first}\n`);
+    const result = await diff(oldFile, twice);
+    expect(result.code).toBe(2);
+    const id = JSON.parse(first!).service.service_id;
+    expect(result.stderr).toContain(`twice.jsonl:3: service ${id} is on line 1 too`);
+  });
+
   test("--config is checked when given (diff needs none): a missing or bad file is exit 2 naming it, with the --json object; a good one changes nothing", async () => {
     const missing = await diff(oldFile, oldFile, "--config", "nowhere.json", "--json");
     expect(missing.code).toBe(2);
