@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixtureData, root, runScript, tempDir } from "./helpers.ts";
 
@@ -33,5 +33,19 @@ describe("the HTML report holds the services view too", () => {
       "1. Foundational 2 features, average level 2.50",
       "2. Enhanced 1 feature, average level 1.00",
     ]);
+  });
+});
+
+describe("the HTML charts' short labels", () => {
+  test("a long plateau name is cut between characters, never inside an emoji (no U+FFFD in the page)", async () => {
+    const [first, ...rest] = readFileSync(join(root, "fixtures/python/evolutions.jsonl"), "utf8").trim().split("\n");
+    const line = JSON.parse(first!);
+    // 13 characters fit an axis label: the 12th and 13th UTF-16 units are one emoji here.
+    line.plateaus[0].plateau_name = "Foundationa😀 and more";
+    writeFileSync(join(dir, "emoji.jsonl"), [JSON.stringify(line), ...rest].map((l) => `${l}\n`).join(""));
+    expect((await runScript("export", ["--input", "emoji.jsonl", "--output", "emoji.html"], { cwd: dir })).code).toBe(0);
+    const html = readFileSync(join(dir, "emoji.html"), "utf8");
+    expect(html.includes("\uFFFD")).toBe(false);
+    expect(html.includes(">Foundationa😀…<title>")).toBe(true);
   });
 });
