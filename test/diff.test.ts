@@ -184,6 +184,19 @@ describe("diff", () => {
     expect(text.split("\n").filter((l) => l.includes("fake line"))).toHaveLength(1);
   });
 
+  test("a long name cut to fit the terminal summary is cut between characters, never inside an emoji", async () => {
+    const renamed = join(dir, "emoji-name.jsonl");
+    const [first, ...rest] = readFileSync(oldFile, "utf8").trim().split("\n");
+    const line = JSON.parse(first!);
+    // 30 characters fit: the 29th and 30th UTF-16 units are one emoji.
+    line.plateaus[0].features[0].name = `${"Online booking for every bin".padEnd(28, ".")}😀 and more`;
+    writeFileSync(renamed, [JSON.stringify(line), ...rest].map((l) => `${l}\n`).join(""));
+    const result = await diff(oldFile, renamed);
+    expect(result.code).toBe(1);
+    expect(result.stdout.includes("\uFFFD")).toBe(false);
+    expect(result.stdout).toContain('"Online booking for every bin😀…"');
+  });
+
   test("bad input exits 2, naming the file and line", async () => {
     const bad = join(dir, "bad.jsonl");
     writeFileSync(bad, `${readFileSync(oldFile, "utf8")}{"meta": {}}\n`);
