@@ -40,16 +40,18 @@ function withTexts(name: string, description: string, justification: string): st
   return name;
 }
 
-describe("a carriage return alone is a line end to Markdown", () => {
-  test("it breaks no table row and starts no list: the text reads on one line, as a line feed does", async () => {
-    const input = withTexts("cr.jsonl", "Old Mac line\rends here", "Planned\r- then tried");
+describe("line breaks in the model's text", () => {
+  test("show as line breaks (<br>) in the tables and the narrative, breaking no row and starting no list; a carriage return alone is one too", async () => {
+    const input = withTexts("cr.jsonl", "Old Mac line\rends here", "Planned.\n\n- then tried\r\n- then kept");
     expect((await runScript("export", ["--input", input, "--output", "cr.md"], { cwd: dir })).code).toBe(0);
     const html = await marked.parse(readFileSync(join(dir, "cr.md"), "utf8"), { gfm: true });
     const cells = [...html.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!);
-    expect(cells).toContain("Old Mac line ends here");
-    expect(cells).toContain("Planned - then tried");
-    const narrative = html.slice(0, html.indexOf("<h2>Features"));
-    expect(narrative).toContain("Old Mac line ends here");
-    expect(narrative).toContain("Planned - then tried");
+    expect(cells).toContain("Old Mac line<br>ends here");
+    expect(cells).toContain("Planned.<br><br>- then tried<br>- then kept");
+    const narrative = html.slice(html.indexOf("<h2>Narrative"), html.indexOf("<h2>Features"));
+    expect(narrative).toContain("Old Mac line<br>ends here");
+    expect(narrative).toContain("Planned.<br><br>- then tried<br>- then kept");
+    // One list item per feature (six in the fixture): "- then tried" opened none.
+    expect(narrative.match(/<li>/g)).toHaveLength(6);
   });
 });

@@ -48,7 +48,8 @@ export function mappedItems(labels: Labels, p: PlateauResult): MappedItem[] {
  * The model's text as Markdown that shows it as written, never runs it as markup, on one line:
  * inline markup (GFM's `~~` and GitHub's `$` maths too) and the `&` of an entity (`&amp;`)
  * escaped, and a start that would open a block (a list, a rule, a setext underline, an indented
- * code block) escaped or trimmed, since a text may begin a paragraph or a list item's line.
+ * code block) escaped or trimmed, since a text may begin a paragraph or a list item's line. Its
+ * line breaks are `<br>`s (a table cell holds no other), so what follows one opens no block.
  */
 export const md = (text: string) =>
   text
@@ -56,7 +57,7 @@ export const md = (text: string) =>
     .replace(/([\\`*_[\]<>|#~$])/g, "\\$1")
     .replace(/&(?=#?[A-Za-z0-9]+;)/g, "\\&")
     // A carriage return alone ends a line too (and U+2028/9 does in some renderers).
-    .replace(/\s*[\r\n\u2028\u2029]\s*/g, " ")
+    .replace(/[^\S\r\n\u2028\u2029]*(\r\n|[\r\n\u2028\u2029])[^\S\r\n\u2028\u2029]*/g, "<br>")
     .replace(/^[-+=]/, "\\$&")
     .replace(/^(\d+)([.)])/, "$1\\$2");
 
