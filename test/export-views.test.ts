@@ -49,3 +49,23 @@ describe("the HTML charts' short labels", () => {
     expect(html.includes(">Foundationa😀…<title>")).toBe(true);
   });
 });
+
+describe("a line whose plateaus are out of order (written by hand or by another tool)", () => {
+  test("every table lists them in plateau order, as the narrative does: the same rows as the ordered line", async () => {
+    const ordered = readFileSync(join(root, "fixtures/python/evolutions.jsonl"), "utf8").trim().split("\n");
+    const reversed = ordered.map((l) => {
+      const line = JSON.parse(l);
+      line.plateaus.reverse();
+      return JSON.stringify(line);
+    });
+    writeFileSync(join(dir, "reversed.jsonl"), reversed.map((l) => `${l}\n`).join(""));
+    for (const [input, output] of [["reversed.jsonl", "reversed.json"], [join(root, "fixtures/python/evolutions.jsonl"), "ordered.json"]]) {
+      expect((await runScript("export", ["--input", input!, "--output", output!], { cwd: dir })).code).toBe(0);
+    }
+    const tables = (name: string) => {
+      const { features, services } = JSON.parse(readFileSync(join(dir, name), "utf8"));
+      return { features, services };
+    };
+    expect(tables("reversed.json")).toEqual(tables("ordered.json"));
+  });
+});

@@ -6,7 +6,7 @@ import { gapsOf } from "../pipeline/gaps.ts";
 import { featuresByRole, leftEmptyWhy, mappedItems } from "./narrative.ts";
 import { detailText, formatCount, runDetails } from "./run-details.ts";
 import type { Summary } from "./summary.ts";
-import { cellText, type Row, type TableSpec } from "./views.ts";
+import { cellText, plateausInOrder, type Row, type TableSpec } from "./views.ts";
 
 /** An anchor id for any service id; `_` is escaped too, so distinct ids never collide. */
 export const anchor = (prefix: string, id: string) => `${prefix}-${id.replace(/[^A-Za-z0-9-]/g, (c) => `_${c.codePointAt(0)!.toString(16)}_`)}`;
@@ -90,7 +90,7 @@ function plateauFigures(p: PlateauResult): string {
 export function serviceSection(labels: Labels, e: ServiceEvolution): string {
   const heads = featureHeaders(labels);
   const thead = `<thead><tr>${heads.map((x) => `<th${x === "Level" ? ' class="num"' : ""}>${h(x)}</th>`).join("")}</tr></thead>`;
-  const plateaus = [...e.plateaus].sort((a, b) => a.plateau - b.plateau).map((p) => `<div class="plateau" data-block>
+  const plateaus = plateausInOrder(e).map((p) => `<div class="plateau" data-block>
 <h4>${p.plateau}. ${h(p.plateau_name)} ${plateauFigures(p)}</h4><p>${h(p.service_description)}</p>
 <div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div>${mappedItemsHtml(labels, p)}</div>`);
   return `<section class="service" id="${anchor("svc", e.service.service_id)}" data-block>

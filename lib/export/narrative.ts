@@ -1,7 +1,7 @@
 import { gapsOf } from "../pipeline/gaps.ts";
 import { roleOf, type Feature, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
 import { facetValue, itemName, roleName, type CatalogueInfo, type Labels } from "./labels.ts";
-import { byRoleThenName } from "./views.ts";
+import { byRoleThenName, plateausInOrder } from "./views.ts";
 
 /** One mapped item of a plateau: its catalogue, and each feature mapped to it with the facets it gave. */
 export interface MappedItem {
@@ -93,6 +93,6 @@ export function narrativeMarkdown(labels: Labels, e: ServiceEvolution): string {
   if (e.service.description) out.push(md(e.service.description), "");
   const gaps = gapsOf(e.meta.models);
   if (gaps) out.push(`*Left empty* ${leftEmptyWhy}: ${md(gaps)}`, "");
-  for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) out.push(...plateauMarkdown(labels, p), "");
+  for (const p of plateausInOrder(e)) out.push(...plateauMarkdown(labels, p), "");
   return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd()}\n\n`;
 }
