@@ -69,3 +69,15 @@ describe("a line whose plateaus are out of order (written by hand or by another 
     expect(tables("reversed.json")).toEqual(tables("ordered.json"));
   });
 });
+
+describe("the service as its owner described it", () => {
+  test("the narrative (Markdown and HTML) gives the service's jobs to be done, strings and objects alike", async () => {
+    const [first, ...rest] = readFileSync(join(root, "fixtures/python/evolutions.jsonl"), "utf8").trim().split("\n");
+    const line = JSON.parse(first!);
+    line.service.jobs_to_be_done = [{ name: "Know when my bins are collected", priority: "high" }, "Report a *missed* bin"];
+    writeFileSync(join(dir, "jobs.jsonl"), [JSON.stringify(line), ...rest].map((l) => `${l}\n`).join(""));
+    for (const output of ["jobs.md", "jobs.html"]) expect((await runScript("export", ["--input", "jobs.jsonl", "--output", output], { cwd: dir })).code).toBe(0);
+    expect(readFileSync(join(dir, "jobs.md"), "utf8")).toContain("*Jobs to be done:* Know when my bins are collected; Report a \\*missed\\* bin\n");
+    expect(readFileSync(join(dir, "jobs.html"), "utf8")).toContain('<p class="jobs"><strong>Jobs to be done:</strong> Know when my bins are collected; Report a *missed* bin</p>');
+  });
+});

@@ -3,7 +3,7 @@ import { checkTitles, type Finding } from "../review/checks.ts";
 import { escapeXml as h, levelNames } from "./charts.ts";
 import { itemName, plateauOrder, type CatalogueInfo, type Labels } from "./labels.ts";
 import { gapsOf } from "../pipeline/gaps.ts";
-import { featuresByRole, leftEmptyWhy, mappedItems } from "./narrative.ts";
+import { featuresByRole, jobsText, leftEmptyWhy, mappedItems } from "./narrative.ts";
 import { detailText, formatCount, runDetails } from "./run-details.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, plateausInOrder, type Row, type TableSpec } from "./views.ts";
@@ -74,6 +74,11 @@ function mappedItemsHtml(labels: Labels, p: PlateauResult): string {
 /** One service: its description, then per plateau the plateau's description and its features by role. */
 export const featureHeaders = (labels: Labels) => ["Role", "Feature", "Description", "Level", "Label", "Justification", ...[...labels.catalogues.values()].map((c) => c.label)];
 
+const jobsHtml = (e: ServiceEvolution) => {
+  const jobs = jobsText(e);
+  return jobs ? `<p class="jobs"><strong>Jobs to be done:</strong> ${h(jobs)}</p>` : "";
+};
+
 const leftEmptyHtml = (e: ServiceEvolution) => {
   const gaps = gapsOf(e.meta.models);
   return gaps ? `<p class="incomplete"><strong>Left empty</strong> ${h(leftEmptyWhy)}: ${h(gaps)}</p>` : "";
@@ -94,7 +99,7 @@ export function serviceSection(labels: Labels, e: ServiceEvolution): string {
 <h4>${p.plateau}. ${h(p.plateau_name)} ${plateauFigures(p)}</h4><p>${h(p.service_description)}</p>
 <div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div>${mappedItemsHtml(labels, p)}</div>`);
   return `<section class="service" id="${anchor("svc", e.service.service_id)}" data-block>
-<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}${leftEmptyHtml(e)}
+<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}${jobsHtml(e)}${leftEmptyHtml(e)}
 ${plateaus.join("\n")}
 <p class="noprint"><a href="#contents">Back to contents</a></p></section>\n`;
 }

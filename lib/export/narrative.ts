@@ -84,6 +84,9 @@ function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
   return out;
 }
 
+/** The service's jobs to be done as one line ("a; b"): a job is a string or an object with a name. */
+export const jobsText = (e: ServiceEvolution) => e.service.jobs_to_be_done.map((job) => (typeof job === "string" ? job : job.name)).join("; ");
+
 /** Said with a service's gaps (`meta.models.incomplete`), in the narrative of every report. */
 export const leftEmptyWhy = "(answers stayed invalid; run again to ask again)";
 
@@ -91,6 +94,8 @@ export const leftEmptyWhy = "(answers stayed invalid; run again to ask again)";
 export function narrativeMarkdown(labels: Labels, e: ServiceEvolution): string {
   const out = [`## ${md(e.service.name)} (${md(e.service.service_id)})`, ""];
   if (e.service.description) out.push(md(e.service.description), "");
+  const jobs = jobsText(e);
+  if (jobs) out.push(`*Jobs to be done:* ${md(jobs)}`, "");
   const gaps = gapsOf(e.meta.models);
   if (gaps) out.push(`*Left empty* ${leftEmptyWhy}: ${md(gaps)}`, "");
   for (const p of plateausInOrder(e)) out.push(...plateauMarkdown(labels, p), "");
