@@ -55,3 +55,12 @@ describe("line breaks in the model's text", () => {
     expect(narrative.match(/<li>/g)).toHaveLength(6);
   });
 });
+
+describe("numbers in the Markdown tables", () => {
+  test("are written as they are, unescaped in the file as well as rendered (2.5, not 2\\.5)", async () => {
+    expect((await runScript("export", ["--input", evolutions, "--output", "numbers.md", "--view", "services"], { cwd: dir })).code).toBe(0);
+    const rows = readFileSync(join(dir, "numbers.md"), "utf8").split("\n").filter((l) => l.startsWith("| CS01.01 "));
+    expect(rows.map((r) => r.split(" | ").at(-1))).toEqual(["2.5 |", "1 |"]);
+    expect(rows.join("\n")).not.toContain("\\.");
+  });
+});
