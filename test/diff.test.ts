@@ -184,6 +184,17 @@ describe("diff", () => {
     expect(text.split("\n").filter((l) => l.includes("fake line"))).toHaveLength(1);
   });
 
+  test("--output report.html or report.md without --format writes that format, as export does; another extension gets the text", async () => {
+    for (const [name, start] of [["by-ext.html", "<!doctype html>"], ["by-ext.htm", "<!doctype html>"], ["by-ext.md", "# Changes from "], ["by-ext.txt", "services  "]] as const) {
+      expect((await diff(oldFile, newFile, "--output", name)).code).toBe(1);
+      expect(readFileSync(join(dir, name), "utf8").startsWith(start)).toBe(true);
+    }
+    // --json still writes the object, whatever the extension.
+    const json = await diff(oldFile, newFile, "--json", "--output", "json.html");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(readFileSync(join(dir, "json.html"), "utf8")).services.changed).toBeGreaterThan(0);
+  });
+
   test("a long name cut to fit the terminal summary is cut between characters, never inside an emoji", async () => {
     const renamed = join(dir, "emoji-name.jsonl");
     const [first, ...rest] = readFileSync(oldFile, "utf8").trim().split("\n");
