@@ -81,3 +81,13 @@ describe("the service as its owner described it", () => {
     expect(readFileSync(join(dir, "jobs.html"), "utf8")).toContain('<p class="jobs"><strong>Jobs to be done:</strong> Know when my bins are collected; Report a *missed* bin</p>');
   });
 });
+
+describe("the run details count what the file holds", () => {
+  test("Plateaus is the plateaus the evolutions reach (2), not every plateau the data folder names (5)", async () => {
+    const input = join(root, "fixtures/python/evolutions.jsonl");
+    expect((await runScript("export", ["--input", input, "--output", "counted.json", "--data", fixtureData], { cwd: dir })).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "counted.json"), "utf8")).run.totals).toEqual({ services: 2, plateaus: 2, features: 6, mappings: 0 });
+    expect((await runScript("export", ["--input", input, "--output", "counted.md", "--data", fixtureData], { cwd: dir })).code).toBe(0);
+    expect(readFileSync(join(dir, "counted.md"), "utf8")).toContain("- **Plateaus:** 2\n");
+  });
+});
