@@ -38,7 +38,7 @@ describe("check", () => {
     expect(report.errors).toBe(1);
     expect(report.counts["missing-role"]).toBe(1);
     const text = await check(["--input", fixture]);
-    expect(text.stdout).toContain("2 findings (1 errors, 1 warnings)");
+    expect(text.stdout).toContain("2 findings (1 error, 1 warning)");
   });
 
   test("a line that names gaps (answers that stayed invalid) is an error naming them", async () => {
@@ -129,7 +129,7 @@ describe("check", () => {
     writeFileSync(join(dir, "some-bad.jsonl"), `${good}\nnot json\n[]\n`);
     const someBad = await check(["--input", "some-bad.jsonl"]);
     expect(someBad.code).toBe(1);
-    expect(someBad.stdout.trim().split("\n").at(-1)).toMatch(/^\d+ findings \(\d+ errors, \d+ warnings\); 2 bad lines not checked \(named above\)$/);
+    expect(someBad.stdout.trim().split("\n").at(-1)).toMatch(/^\d+ findings? \(\d+ errors?, \d+ warnings?\); 2 bad lines not checked \(named above\)$/);
   });
 
   test("--strict: warnings fail too (exit 1); without it warnings alone exit 0", async () => {

@@ -82,7 +82,10 @@ async function withSink<T>(path: string, write: (sink: Sink) => Promise<T>): Pro
 }
 
 async function writeCsvFiles(o: ExportOptions, source: EvolutionSource, tables: TableSpec[]): Promise<{ rows: Record<string, number>; files: string[] }> {
-  if (tables.length > 1 && o.output === "-") throw new SAError("E_USAGE", "--view all with CSV writes one file per table: give --output a file name");
+  if (tables.length > 1 && o.output === "-") {
+    const view = o.views.length > 1 ? "all" : o.views[0];
+    throw new SAError("E_USAGE", `--view ${view} with CSV writes one file per table (${tables.map((t) => t.name).join(", ")}): give --output a file name`);
+  }
   const rows: Record<string, number> = {};
   const files: string[] = [];
   for (const table of tables) {

@@ -31,6 +31,12 @@ function uniqueHeaders(columns: Column[]): string[] {
   });
 }
 
+/**
+ * The kind's width, or the header's when longer ("Features: Council staff" in a number column):
+ * a clipped header hides which role or facet a column holds. Room for the filter button too.
+ */
+const columnWidth = (c: Column) => Math.max(widths[c.kind], Math.min(c.header.length + 3, widths.wrap));
+
 function openSheet(book: StreamWorkbook, name: string, columns: Column[]): ExcelJS.Worksheet {
   const sheet = book.addWorksheet(name, {
     views: [{ state: "frozen", ySplit: 1 }],
@@ -38,7 +44,7 @@ function openSheet(book: StreamWorkbook, name: string, columns: Column[]): Excel
   });
   sheet.columns = columns.map((c) => ({
     key: c.key,
-    width: widths[c.kind],
+    width: columnWidth(c),
     style: { alignment: { vertical: "top", wrapText: wrapped.has(c.kind) } },
   }));
   return sheet;
