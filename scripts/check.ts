@@ -47,7 +47,7 @@ const task = defineTask({
     const checker = createChecker(config.checks);
     try {
       const summary = await summarise(source, { data, observers: [checker.observe] });
-      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id), dataPlateaus: data?.plateaus.map((pl) => pl.name) });
+      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, data });
       const mismatch = data && (await catalogueMismatch(config, data, summary.run.catalogueHashes));
       if (mismatch) log.warn(mismatch);
       for (const line of repeatedServices(source)) log.warn(line);

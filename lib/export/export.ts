@@ -112,7 +112,7 @@ export async function exportEvolutions(o: ExportOptions): Promise<ExportResult> 
   try {
     const checker = o.format === "html" ? createChecker(o.checks) : undefined;
     const summary = await summarise(source, { data: o.data, observers: checker ? [checker.observe] : [] });
-    const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (o.data?.roles ?? []).map((r) => r.role_id), dataPlateaus: o.data?.plateaus.map((pl) => pl.name) });
+    const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, data: o.data });
     const tables = tableSpecs(summary.labels, o.views);
     const notes: string[] = [];
     const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, { findings: findings ?? [], notes }), files: [o.output] };
