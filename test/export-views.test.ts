@@ -90,4 +90,12 @@ describe("the run details count what the file holds", () => {
     expect((await runScript("export", ["--input", input, "--output", "counted.md", "--data", fixtureData], { cwd: dir })).code).toBe(0);
     expect(readFileSync(join(dir, "counted.md"), "utf8")).toContain("- **Plateaus:** 2\n");
   });
+  test("an integer or number facet is a number column: the HTML table sorts it as numbers (criticality 10 after 9)", async () => {
+    expect((await runScript("export", ["--input", evolutions, "--output", "facets.html", "--data", fixtureData], { cwd: dir })).code).toBe(0);
+    const html = readFileSync(join(dir, "facets.html"), "utf8");
+    const heads = [...html.matchAll(/<th( class="num")?>(Criticality|Adoption share|Interface)<\/th>/g)].map((m) => `${m[2]}${m[1] ? " (num)" : ""}`);
+    expect(heads).toContain("Criticality (num)");
+    expect(heads).toContain("Adoption share (num)");
+    expect(heads).toContain("Interface");
+  });
 });

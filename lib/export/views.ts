@@ -105,7 +105,7 @@ function mappingsTable(labels: Labels, c: CatalogueInfo): TableSpec {
     columns: [
       col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
       col("role", "Role"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("item_id", "Item id", "id"), col("item", c.label),
-      col("description", "Description", "wrap"), ...c.facets.map((f) => col(`facet.${f.id}`, f.label)),
+      col("description", "Description", "wrap"), ...c.facets.map((f) => col(`facet.${f.id}`, f.label, f.numeric ? "number" : "text")),
     ],
     *rows(e) {
       for (const p of plateausInOrder(e)) {
