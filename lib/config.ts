@@ -23,12 +23,16 @@ const startupEnvNames = new Set(["SA_NO_PRECOMPILED"]);
 
 type Plain = Record<string, unknown>;
 
+/** Whether a layer's value sets anything: an object of unset flags (`limits: {maxRequests: undefined}`) does not. */
+const setsSomething = (value: unknown): boolean => (isRecord(value) ? Object.keys(value).length === 0 || Object.values(value).some(setsSomething) : value !== undefined);
+
 /** Deep merge where later layers win; arrays are replaced, `undefined` never overrides. */
 export function mergeLayers(...layers: Plain[]): Plain {
   const out: Plain = {};
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer)) {
-      if (value === undefined) continue;
+      // Else the flags' empty `models: {}` would replace an SA_MODELS that is no object, which then goes unchecked.
+      if (!setsSomething(value)) continue;
       out[key] = isRecord(value) && isRecord(out[key]) ? mergeLayers(out[key] as Plain, value) : value;
     }
   }

@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { envLayer, loadConfig, mergeLayers } from "../lib/config.ts";
 import { isSAError } from "../lib/errors.ts";
+import { configOverrides } from "../scripts/_args.ts";
 import { tempDir } from "./helpers.ts";
 
 let cleanup = () => {};
@@ -129,6 +130,18 @@ describe("config layering", () => {
     const t = tempDir();
     cleanup = t.cleanup;
     expect(await configError(() => loadConfig({ cwd: t.dir, env: { SA_CACHE_MODE: "sometimes" } }))).toContain("SA_CACHE_MODE");
+  });
+
+  test.each([
+    ["SA_MODELS", '{"fallback": ["synthetic:b"]', "models"],
+    ["SA_LIMITS", "100", "limits"],
+    ["SA_BUDGET", "5", "budget"],
+  ])("%s that is not an object is refused, naming the variable, though the flags leave those keys unset", async (name, value, key) => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    // The flags' layer as a task builds it, with every flag left out: `models`, `limits`, `budget` hold only undefined.
+    const overrides = configOverrides({});
+    expect(await configError(() => loadConfig({ cwd: t.dir, env: { [name]: value }, overrides }))).toBe(`config: ${name} (${key}): Invalid input: expected object, received ${value.startsWith("{") ? "string" : "number"}`);
   });
 
   test("--config must exist", async () => {
