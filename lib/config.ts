@@ -31,7 +31,7 @@ export function mergeLayers(...layers: Plain[]): Plain {
   const out: Plain = {};
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer)) {
-      // Else the flags' empty `models: {}` would replace an SA_MODELS that is no object, which then goes unchecked.
+      // Else the flags' empty `models: {}` would replace a `models` variable that is no object, which then goes unchecked.
       if (!setsSomething(value)) continue;
       out[key] = isRecord(value) && isRecord(out[key]) ? mergeLayers(out[key] as Plain, value) : value;
     }
