@@ -144,6 +144,18 @@ describe("config layering", () => {
     expect(await configError(() => loadConfig({ cwd: t.dir, env: { [name]: value }, overrides }))).toBe(`config: ${name} (${key}): Invalid input: expected object, received ${value.startsWith("{") ? "string" : "number"}`);
   });
 
+  test("two mapping sets with the same field are refused at the second, naming the file and its line (their mappings would land in one field of the output)", async () => {
+    const dir = dirWith("service-ambitions.config.yaml", "mappingSets:\n  - file: applications.json\n    field: apps\n  - file: technologies.json\n    field: apps\n");
+    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toBe(`config ${join(dir, "service-ambitions.config.yaml")}:5: mappingSets.1.field: duplicate "apps" (each mapping set needs a field of its own)`);
+  });
+
+  test("a price keyed by a bare model name is refused: prices are looked up by provider:model, so it would never apply", async () => {
+    const dir = dirWith("service-ambitions.config.json", '{\n  "pricing": {\n    "gpt-4o": { "input": 1, "output": 2 }\n  }\n}\n');
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toStartWith(`config ${join(dir, "service-ambitions.config.json")}:3: pricing.gpt-4o: `);
+    expect(message).toContain("expected provider:model");
+  });
+
   test("--config must exist", async () => {
     const t = tempDir();
     cleanup = t.cleanup;

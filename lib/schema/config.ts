@@ -148,6 +148,12 @@ export const configSchema = z.strictObject({
   mappingSets: z
     .array(mappingSetSchema)
     .min(1)
+    // Two sets with one field would write their mappings into one field of the output.
+    .superRefine((sets, ctx) => {
+      for (const [index, set] of sets.entries()) {
+        if (sets.findIndex((other) => other.field === set.field) < index) ctx.addIssue({ code: "custom", path: [index, "field"], message: `duplicate "${set.field}" (each mapping set needs a field of its own)` });
+      }
+    })
     .default([
       { file: "applications.json", field: "applications" },
       { file: "technologies.json", field: "technologies" },
@@ -207,7 +213,7 @@ export const configSchema = z.strictObject({
     .default({}),
   /** USD per million tokens, keyed by `provider:model`; wins over the bundled price table. */
   pricing: z
-    .record(z.string(), z.strictObject({ input: z.number().min(0), cachedInput: z.number().min(0).optional(), output: z.number().min(0) }))
+    .record(modelIdSchema, z.strictObject({ input: z.number().min(0), cachedInput: z.number().min(0).optional(), output: z.number().min(0) }))
     .default({}),
   ledger: z.strictObject({ path: z.string().default(".sa/usage.json") }).default({ path: ".sa/usage.json" }),
   /** Expected output tokens per call, for estimates before any run is in the ledger. */
