@@ -78,3 +78,28 @@ describe("an output on a disk that fills up", () => {
     }
   });
 });
+
+describe("a quarantine on a disk that fills up", () => {
+  test.skipIf(process.getuid?.() !== 0)("a bad line that cannot be quarantined stops the run as a full disk: one line naming the quarantine file, exit 1 (E_WRITE), not the input blamed; the quarantine keeps whole lines", async () => {
+    const { dir, cleanup } = tempDir();
+    const disk = join(dir, "disk");
+    const unmount = mountTmpfs(disk, 64);
+    try {
+      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+      writeFileSync(join(disk, "filler"), Buffer.alloc(56 * 1024));
+      const [first, ...rest] = makeServices(3);
+      const input = writeJsonl(join(dir, "in.jsonl"), [first, `{"service_id": "BAD", "note": "${"x".repeat(20_000)}"`, ...rest]);
+      const result = await runScript("run", [...args(input, join(dir, "out.jsonl")), "--concurrency", "1"], { cwd: dir, env: { ...env, SA_QUARANTINE_DIR: join(disk, "q") } });
+      expect(result.code).toBe(1);
+      const said = result.stderr.split("\n").filter((l) => l.startsWith("✖"));
+      expect(said.at(-1)).toStartWith(`✖ quarantine ${join(disk, "q")}/`);
+      expect(said.at(-1)).toContain("cannot be written (no space left on the device)");
+      expect(result.stderr).not.toContain("ENOSPC");
+      expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!)).toMatchObject({ exitCode: 1, code: "E_WRITE" });
+      for (const name of readdirSync(join(disk, "q"))) parsedLines(join(disk, "q", name));
+    } finally {
+      unmount?.();
+      cleanup();
+    }
+  });
+});
