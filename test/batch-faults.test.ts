@@ -15,6 +15,9 @@ const config = (dir: string) => {
 const ids = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l).service.service_id as string);
 /** Batch answers over every run in `dir`: 84 when none was paid twice. */
 const batchCalls = (dir: string) => readLedger(join(dir, ".sa/usage.json")).runs.reduce((sum, r) => sum + r.totals.batchCalls, 0);
+/** Requests and failed calls over every run in `dir`: a line left waiting in a batch at a stop is neither (the rerun counts it once). */
+const requestsAndFailures = (dir: string) =>
+  readLedger(join(dir, ".sa/usage.json")).runs.reduce((sum, r) => ({ requests: sum.requests + r.totals.requests, failed: sum.failed + r.totals.failedCalls }), { requests: 0, failed: 0 });
 /** Stops a run in its second wave with `signal`, that wave's batch still in flight at the provider. */
 async function stopInWave2(server: TestServer, args: string[], dir: string, signal: "SIGINT" | "SIGTERM") {
   const first = spawnScript("run", args, { cwd: dir, baseURL: server.url });
@@ -41,6 +44,7 @@ describe("run --batch stopped and resumed", () => {
       expect(server.batch.batches[1]!.result!.status).toBe("expired");
       expect(server.requests).toHaveLength(0);
       expect(batchCalls(dir)).toBe(84);
+      expect(requestsAndFailures(dir)).toEqual({ requests: 84, failed: 0 });
     } finally {
       cleanup();
       await server.stop();
@@ -61,6 +65,7 @@ describe("run --batch stopped and resumed", () => {
       expect(server.batch.batches[1]!.result!.status).toBe("cancelled");
       expect(server.requests).toHaveLength(0);
       expect(batchCalls(dir)).toBe(84);
+      expect(requestsAndFailures(dir)).toEqual({ requests: 84, failed: 0 });
     } finally {
       cleanup();
       await server.stop();
@@ -82,6 +87,7 @@ describe("run --batch stopped and resumed", () => {
       expect(ids(join(dir, "out.jsonl"))).toEqual(["SVC001", "SVC002", "SVC003", "SVC004"]);
       expect(server.batch.creations).toBe(3);
       expect(batchCalls(dir)).toBe(84);
+      expect(requestsAndFailures(dir)).toEqual({ requests: 84, failed: 0 });
     } finally {
       cleanup();
       await server.stop();

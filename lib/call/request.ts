@@ -1,4 +1,5 @@
 import type { ChatMessage, ChatResult } from "../../providers/types.ts";
+import { isLeftWaiting } from "../batch/collector.ts";
 import { isSAError } from "../errors.ts";
 import { countPromptTokens } from "../tokens.ts";
 import { guessPromptTokens } from "../token-guess.ts";
@@ -80,7 +81,8 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
   } catch (error) {
     ctx.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
     // No answer came back: a failed call, never a live call with 0 tokens that estimates would learn from.
-    if (settled()) failed(isSAError(error) ? Number(error.details.retries ?? 0) : 0);
+    // A batch line left waiting at a stop is neither: the next run counts it.
+    if (settled() && !isLeftWaiting(error)) failed(isSAError(error) ? Number(error.details.retries ?? 0) : 0);
     throw error;
   }
   const { usage } = result;
