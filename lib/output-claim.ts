@@ -59,7 +59,12 @@ const unwritable = (output: string, reason: string, cause?: unknown) =>
  * folder is created. (Root passes permission checks; the lock file is then the real probe.)
  */
 export function checkOutputWritable(output: string): void {
-  if (existsSync(output) && statSync(output).isDirectory()) throw unwritable(output, "it is a folder");
+  const kind = existsSync(output) ? statSync(output) : undefined;
+  if (kind?.isDirectory()) throw unwritable(output, "it is a folder");
+  // The file is written beside it and renamed into place: over /dev/null that rename would replace the device (as root, for every program).
+  if (kind && !kind.isFile()) {
+    throw new SAError("E_USAGE", `--output ${output}: cannot be written (not a regular file: a device, a pipe or a socket, which the rename into place would replace); give a file, or --output - and redirect stdout`);
+  }
   const dir = dirname(output);
   try {
     mkdirSync(dir, { recursive: true });

@@ -46,7 +46,7 @@ function number(args: Raw, flag: string, kind: "int" | "float" = "int"): number 
   const raw = args[flag];
   if (raw === undefined || raw === "") return undefined;
   const value = Number(raw);
-  const ok = kind === "int" ? Number.isInteger(value) && value > 0 : Number.isFinite(value) && value > 0;
+  const ok = kind === "int" ? Number.isSafeInteger(value) && value > 0 : Number.isFinite(value) && value > 0;
   if (!ok) throw new SAError("E_USAGE", `--${flag}: expected a positive ${kind === "int" ? "whole number" : "number"}, got "${String(raw)}"`);
   return value;
 }

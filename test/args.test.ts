@@ -133,3 +133,10 @@ describe("a flag's bad value is named as the flag", () => {
     });
   }
 });
+
+describe("a number flag past what a whole number holds", () => {
+  test.each(["--tpm", "--rpm", "--concurrency", "--max-requests", "--max-tokens"])("%s 1e99 is refused as the flag, not later as a config key it sets", async (flag) => {
+    const { configOverrides } = await import("../scripts/_args.ts");
+    expect(() => configOverrides({ [flag.slice(2)]: "1e99" })).toThrow(`${flag}: expected a positive whole number, got "1e99"`);
+  });
+});

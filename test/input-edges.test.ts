@@ -163,6 +163,24 @@ describe("run on messy input", () => {
     }
   });
 
+  test("an input that cannot be read at all, before any call: its one error line, without a 'stopping' warning before it saying the same", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pretty = JSON.stringify(service("A"), null, 2);
+      writeFileSync(join(dir, "two.json"), `${pretty}\n${pretty}\n`);
+      writeFileSync(join(dir, "array.json"), `[\n${JSON.stringify(service("A"))},\n{"service_id": }\n]\n`);
+      for (const name of ["two.json", "array.json"]) {
+        const result = await run(dir, ["--input", name, "--output", "out.jsonl"]);
+        expect(result.code).toBe(2);
+        const said = result.stderr.trim().split("\n").filter((line) => !line.startsWith("ℹ"));
+        expect(said).toHaveLength(1);
+        expect(said[0]).toStartWith(`✖ input ${name}:`);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a line that is JSON but no object (null, an array, a string) is named as such, not by a field it lacks", async () => {
     const { dir, cleanup } = tempDir();
     try {

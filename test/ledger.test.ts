@@ -164,7 +164,7 @@ describe("ledger", () => {
       mkdirSync(join(dir, "folder"));
       const folder = await runScript("run", [...args, "--fresh"], { cwd: dir, baseURL: server.url, env: { SA_LEDGER__PATH: "folder" } });
       expect(folder.code).toBe(0);
-      expect(folder.stderr).toContain("⚠ ledger folder: cannot be read (EISDIR");
+      expect(folder.stderr).toContain("⚠ ledger folder: cannot be read (it is a folder);");
     } finally {
       cleanup();
     }
@@ -214,6 +214,16 @@ describe("ledger", () => {
       expect(same).toEqual(current);
       writeFileSync(path, JSON.stringify({ version: 1, priceDataVersion: "x", runs: [{ ...current, totals: { ...current.totals, requests: "7" } }] }));
       expect(() => readLedger(path)).toThrow(/ledger .*usage\.json:1: runs\.0\.totals\.requests: /);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a ledger path that is a folder says so in words, not with the system's EISDIR", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      mkdirSync(join(dir, "usage.json"));
+      expect(() => readLedger(join(dir, "usage.json"))).toThrow(`ledger ${join(dir, "usage.json")}: cannot be read (it is a folder)`);
     } finally {
       cleanup();
     }
