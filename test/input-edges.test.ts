@@ -181,6 +181,22 @@ describe("run on messy input", () => {
     }
   });
 
+  test("an input with no services (an empty file, blank lines, an empty array) says so in a warning; exit 0, as there is nothing to do", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "empty.jsonl"), "");
+      writeFileSync(join(dir, "blank.jsonl"), "\n\n");
+      writeFileSync(join(dir, "none.json"), "[]\n");
+      for (const name of ["empty.jsonl", "blank.jsonl", "none.json"]) {
+        const result = await run(dir, ["--input", name, "--output", "out.jsonl"]);
+        expect(result.code).toBe(0);
+        expect(result.stderr).toContain(`⚠ input ${name} holds no services: nothing to do`);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a line that is JSON but no object (null, an array, a string) is named as such, not by a field it lacks", async () => {
     const { dir, cleanup } = tempDir();
     try {
