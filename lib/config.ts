@@ -3,9 +3,10 @@ import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
 import type { z } from "zod";
 import { isPythonAppYaml } from "./config-python-shape.ts";
-import { SAError, isSAError } from "./errors.ts";
+import { SAError, errorMessage, isSAError } from "./errors.ts";
 import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
+import { parseModelId, type Endpoints } from "../providers/index.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 import { isRecord } from "./is-record.ts";
@@ -207,6 +208,27 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
   throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
 }
 
+/** Where a file names models: `model`, each stage's, each fallback. */
+function modelsNamed(layer: Plain): Array<[PropertyKey[], unknown]> {
+  const models = isRecord(layer.models) ? layer.models : {};
+  const fallback = Array.isArray(models.fallback) ? models.fallback : [];
+  return [[["model"], layer.model], ...["descriptions", "features", "mapping"].map((stage): [PropertyKey[], unknown] => [["models", stage], models[stage]]), ...fallback.map((id, i): [PropertyKey[], unknown] => [["models", "fallback", i], id])];
+}
+
+/** A model naming a provider neither built in nor under the file's `providers`: one line naming the file, the line and the field. */
+async function checkFileModels(file: string, layer: Plain): Promise<void> {
+  const endpoints = (isRecord(layer.providers) ? layer.providers : {}) as Endpoints;
+  for (const [path, id] of modelsNamed(layer)) {
+    if (typeof id !== "string") continue;
+    try {
+      parseModelId(id, endpoints);
+    } catch (error) {
+      const line = await configLine(file, path);
+      throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${path.join(".")}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+}
+
 /**
  * The file's layer in our shape: the Python tool's config is mapped, with one warning for what has
  * no meaning here. A `config/app.yaml` found by default that is not the Python tool's is not read.
@@ -220,6 +242,7 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
   }
   if (!python) {
     await checkFileLayer(file, raw, configSchema);
+    await checkFileModels(file, raw);
     return { layer: raw, python };
   }
   // The Python tool's schema loads only for its config.

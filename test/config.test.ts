@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { envLayer, loadConfig, mergeLayers } from "../lib/config.ts";
 import { isSAError } from "../lib/errors.ts";
@@ -85,6 +85,15 @@ describe("config layering", () => {
     expect(yamlMessage.split("concurency").length - 1).toBe(1);
     const json = dirWith("service-ambitions.config.json", JSON.stringify({ model: "synthetic:a", limits: { maxRequests: 3, maxRequets: 4 } }, null, 2));
     expect(await configError(() => loadConfig({ cwd: json, env: {} }))).toContain("service-ambitions.config.json:5: limits: ");
+  });
+
+  test("a model naming a provider neither built in nor under providers names the file, the line and the field (YAML and JSON)", async () => {
+    const json = dirWith("service-ambitions.config.json", JSON.stringify({ model: "synthetic:demo", providers: { azure: { type: "openai", baseURL: "http://127.0.0.1:1/v1" } }, models: { mapping: "azure:gpt-4o", fallback: ["synthetic:b", "nosuch:gpt"] } }, null, 2));
+    const message = await configError(() => loadConfig({ cwd: json, env: {} }));
+    expect(message).toMatch(/service-ambitions\.config\.json:\d+: models\.fallback\.1: model "nosuch:gpt": unknown provider "nosuch" \(known: openai, synthetic, azure;/);
+    expect(message.match(/json:(\d+)/)![1]).toBe(String(readFileSync(join(json, "service-ambitions.config.json"), "utf8").split("\n").findIndex((l) => l.includes("nosuch")) + 1));
+    const yaml = dirWith("service-ambitions.config.yaml", "model: nosuch:demo\nconcurrency: 2\n");
+    expect(await configError(() => loadConfig({ cwd: yaml, env: {} }))).toContain('service-ambitions.config.yaml:1: model: model "nosuch:demo": unknown provider "nosuch"');
   });
 
   test("a bad value names the key, and the line in a JSON file", async () => {
