@@ -3,12 +3,14 @@ import { readFile } from "node:fs/promises";
 import { resolve, extname } from "node:path";
 import type { z } from "zod";
 import { isPythonAppYaml } from "./config-python-shape.ts";
-import { SAError } from "./errors.ts";
+import { SAError, errorMessage, isSAError } from "./errors.ts";
 import { cacheModeSchema, configSchema, type Config } from "./schema/config.ts";
 import { endpointPricing } from "./endpoints.ts";
+import { parseModelId, type Endpoints } from "../providers/index.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 import { isRecord } from "./is-record.ts";
+import { readUtf8File } from "./utf8-text.ts";
 
 export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
@@ -22,12 +24,16 @@ const startupEnvNames = new Set(["SA_NO_PRECOMPILED"]);
 
 type Plain = Record<string, unknown>;
 
+/** Whether a layer's value sets anything: an object of unset flags (`limits: {maxRequests: undefined}`) does not. */
+const setsSomething = (value: unknown): boolean => (isRecord(value) ? Object.keys(value).length === 0 || Object.values(value).some(setsSomething) : value !== undefined);
+
 /** Deep merge where later layers win; arrays are replaced, `undefined` never overrides. */
 export function mergeLayers(...layers: Plain[]): Plain {
   const out: Plain = {};
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer)) {
-      if (value === undefined) continue;
+      // Else the flags' empty `models: {}` would replace a `models` variable that is no object, which then goes unchecked.
+      if (!setsSomething(value)) continue;
       out[key] = isRecord(value) && isRecord(out[key]) ? mergeLayers(out[key] as Plain, value) : value;
     }
   }
@@ -137,6 +143,7 @@ function warnShortEnvTimeout(layer: Plain, log: LoadConfigOptions["log"]): void 
 
 /** Where a config file failed to load, and why: a YAML error and Bun's build error (a TS/JS syntax error) know their line; a JSON one is found again (Bun's message has no position). */
 function loadFailure(cause: unknown, ext: string, text: string | undefined): { line?: number; message: string } {
+  if ((cause as NodeJS.ErrnoException).code === "EISDIR") return { message: "a folder, not a file" };
   const built = (cause as { errors?: Array<{ message?: string; position?: { line?: number } | null }> }).errors?.[0];
   if (built?.message) return { line: built.position?.line ?? undefined, message: built.message };
   const line = (cause as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line ?? (text !== undefined && ext === ".json" ? syntaxErrorLine(text) : undefined);
@@ -157,13 +164,14 @@ async function readConfigFile(file: string): Promise<Plain> {
       if (!isRecord(mod.default)) throw new Error("the file must `export default` an object");
       return mod.default;
     }
-    text = await readFile(file, "utf8");
+    text = await readUtf8File(file, ({ line, reason }) => new SAError("E_CONFIG", `config ${file}:${line}: ${reason}`));
     // yaml loads only for a YAML file: most configs are JSON.
     const data: unknown = ext === ".json" ? JSON.parse(text) : (await import("yaml")).parse(text);
     if (data == null) return {};
     if (!isRecord(data)) throw new Error("expected an object at the top level");
     return data;
   } catch (cause) {
+    if (isSAError(cause)) throw cause;
     const { line, message } = loadFailure(cause, ext, text);
     throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${message}`, { cause });
   }
@@ -177,7 +185,8 @@ function findConfigFile(cwd: string): string | undefined {
 /** The 1-based line of `path` in a JSON, YAML, TS or JS config, for error messages. */
 async function configLine(file: string, path: PropertyKey[]): Promise<number | undefined> {
   const ext = extname(file);
-  if (ext === ".json") return lineOf(await readFile(file, "utf8"), path);
+  // Read as readConfigFile read it: a byte-order mark is no part of the text.
+  if (ext === ".json") return lineOf((await readFile(file, "utf8")).replace(/^\uFEFF/, ""), path);
   if (ext === ".yaml" || ext === ".yml") return yamlLineOf(await readFile(file, "utf8"), path);
   if (ext === ".ts" || ext === ".js" || ext === ".mjs") return sourceLineOf(await readFile(file, "utf8"), path);
   return undefined;
@@ -199,6 +208,27 @@ async function checkFileLayer<T>(file: string, raw: Plain, schema: z.ZodType<T>,
   throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${formatIssues(checked.error)}`);
 }
 
+/** Where a file names models: `model`, each stage's, each fallback. */
+function modelsNamed(layer: Plain): Array<[PropertyKey[], unknown]> {
+  const models = isRecord(layer.models) ? layer.models : {};
+  const fallback = Array.isArray(models.fallback) ? models.fallback : [];
+  return [[["model"], layer.model], ...["descriptions", "features", "mapping"].map((stage): [PropertyKey[], unknown] => [["models", stage], models[stage]]), ...fallback.map((id, i): [PropertyKey[], unknown] => [["models", "fallback", i], id])];
+}
+
+/** A model naming a provider neither built in nor under the file's `providers`: one line naming the file, the line and the field. */
+async function checkFileModels(file: string, layer: Plain): Promise<void> {
+  const endpoints = (isRecord(layer.providers) ? layer.providers : {}) as Endpoints;
+  for (const [path, id] of modelsNamed(layer)) {
+    if (typeof id !== "string") continue;
+    try {
+      parseModelId(id, endpoints);
+    } catch (error) {
+      const line = await configLine(file, path);
+      throw new SAError("E_CONFIG", `config ${file}${line ? `:${line}` : ""}: ${path.join(".")}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+}
+
 /**
  * The file's layer in our shape: the Python tool's config is mapped, with one warning for what has
  * no meaning here. A `config/app.yaml` found by default that is not the Python tool's is not read.
@@ -212,6 +242,7 @@ async function fileLayerOf(file: string, options: LoadConfigOptions, env: Record
   }
   if (!python) {
     await checkFileLayer(file, raw, configSchema);
+    await checkFileModels(file, raw);
     return { layer: raw, python };
   }
   // The Python tool's schema loads only for its config.

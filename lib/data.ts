@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
 import { catalogueFileDigest, catalogueHash } from "./catalogue-hash.ts";
-import { SAError } from "./errors.ts";
+import { SAError, isSAError } from "./errors.ts";
 import {
   catalogueFileSchema,
   definitionsFileSchema,
@@ -17,6 +16,7 @@ import {
 import type { Config } from "./schema/config.ts";
 import { jsonIssueError, lineOf, parseJsonText } from "./json-position.ts";
 import { loadPromptTexts } from "./prompts/sources.ts";
+import { readUtf8File } from "./utf8-text.ts";
 
 export interface Dataset {
   dir: string;
@@ -39,8 +39,9 @@ async function readJsonFile<S extends z.ZodType>(file: string, schema: S): Promi
   if (kind) throw new SAError("E_DATA", `data ${file}: data files are JSON (a catalogue: a list of {id, name, description}, or the object form with facets), not ${kind.toUpperCase()}`);
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readUtf8File(file, ({ line, reason }) => new SAError("E_DATA", `data ${file}:${line}: ${reason}`));
   } catch (cause) {
+    if (isSAError(cause)) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     const reasons: Record<string, string> = { ENOENT: "file not found", EISDIR: "a folder, not a file", EACCES: "permission denied" };
     throw new SAError("E_DATA", `data ${file}: ${reasons[code ?? ""] ?? `cannot read (${code ?? "error"})`}`, { cause });
@@ -57,7 +58,7 @@ function assertUnique(file: string, ids: string[], at: (index: number) => Proper
   const seen = new Set<string>();
   for (const [index, id] of ids.entries()) {
     if (seen.has(id)) {
-      const line = lineOf(readFileSync(file, "utf8"), at(index));
+      const line = lineOf(readFileSync(file, "utf8").replace(/^\uFEFF/, ""), at(index));
       throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${at(index).join(".")}: duplicate "${id}"`);
     }
     seen.add(id);
@@ -108,6 +109,7 @@ export interface LoadDatasetOptions {
 export async function loadDataset(config: Pick<Config, "dataDir" | "mappingSets"> & Partial<Pick<Config, "promptDir" | "contextId" | "inspiration">>, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const dir = config.dataDir;
   if (!existsSync(dir)) throw new SAError("E_DATA", `data ${dir}: folder not found (give --data DIR or set dataDir in the config)`);
+  if (!statSync(dir).isDirectory()) throw new SAError("E_DATA", `data ${dir}: a file, not a folder (give --data DIR or set dataDir in the config)`);
   const required = options.requireRolesAndPlateaus ?? true;
   const optional = async <T>(file: string, read: (f: string) => Promise<T>, fallback: T): Promise<T> =>
     required || existsSync(file) ? read(file) : fallback;

@@ -88,10 +88,11 @@ export function breakStaleLock(path: string, stale: () => boolean): boolean {
   }
 }
 
-/** `judge` applied to the owner recorded in a lock file; undefined when it is gone or not yet written. */
+/** `judge` applied to the owner recorded in a lock file; undefined when it is gone, not yet written, or names no pid. */
 function ownerOf(path: string, judge: (owner: { pid?: number; host?: string }) => boolean): boolean | undefined {
   try {
-    return judge(JSON.parse(readLock(path) ?? ""));
+    const owner = JSON.parse(readLock(path) ?? "");
+    return typeof owner?.pid === "number" ? judge(owner) : undefined;
   } catch {
     return undefined;
   }
@@ -99,10 +100,19 @@ function ownerOf(path: string, judge: (owner: { pid?: number; host?: string }) =
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A lock older than `staleMs`, or whose owner is gone from this host (`kill -9` while holding it), was left behind. */
+/** How long a lock file may hold no owner that can be read: it is written the moment it is created. */
+export const UNREADABLE_STALE_MS = 5000;
+
+/**
+ * A lock older than `staleMs`, whose owner is gone from this host (`kill -9` while holding it), or
+ * whose owner cannot be read for `UNREADABLE_STALE_MS` (a crash between create and write, or
+ * garbage), was left behind.
+ */
 function isStale(path: string, staleMs: number): boolean {
+  const age = lockAgeMs(path) ?? 0;
+  const gone = ownerOf(path, ownerGone);
   // An owner not yet written (just created) is not gone.
-  return (lockAgeMs(path) ?? 0) > staleMs || (ownerOf(path, ownerGone) ?? false);
+  return age > staleMs || (gone ?? age > UNREADABLE_STALE_MS);
 }
 
 /**

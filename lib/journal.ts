@@ -130,21 +130,26 @@ export interface JournalContents {
   header?: JournalHeader;
   calls: CallRecord[];
   end?: z.infer<typeof journalEndSchema>;
+  /** Lines that could not be read (1-based), each with why: the calls they held are not counted. */
+  unreadable: Array<{ line: number; reason: string }>;
 }
 
-/** Reads a journal; a torn or foreign line is skipped (a kill can cut the last one). */
+/** Reads a journal; a torn or foreign line is skipped (a kill can cut the last one) and listed in `unreadable`. */
 export function readJournal(path: string): JournalContents {
-  const contents: JournalContents = { calls: [] };
-  for (const text of readFileSync(path, "utf8").split("\n")) {
+  const contents: JournalContents = { calls: [], unreadable: [] };
+  for (const [index, text] of readFileSync(path, "utf8").split("\n").entries()) {
+    if (!text.trim()) continue;
     let value: { type?: unknown } & Record<string, unknown>;
     try {
       value = JSON.parse(text);
     } catch {
+      contents.unreadable.push({ line: index + 1, reason: "not JSON" });
       continue;
     }
     if (value?.type === "call") {
       const call = journalCallSchema.safeParse(value);
       if (call.success) contents.calls.push(call.data as unknown as CallRecord);
+      else contents.unreadable.push({ line: index + 1, reason: "not a call record" });
     }
     else if (value?.type === "run") contents.header = journalHeaderSchema.safeParse(value).data;
     else if (value?.type === "end") contents.end = journalEndSchema.safeParse(value).data;

@@ -31,14 +31,24 @@ function ending(run: RunRecord, journal: JournalContents | undefined, journalFil
   return { status: "crashed", finishedAt: last.toISOString(), stopReason: `process ${run.pid} on ${run.host} ended without finishing the run (killed or crashed)` };
 }
 
-/** Folds one journal into the ledger; returns whether the journal can go. */
-function foldJournal(ledger: Ledger, file: string, runId: string): boolean {
+/** One warning for a journal's lines that could not be read (a disk error, an edit): the calls they held are not in the ledger. */
+function unreadableNote(file: string, journal: JournalContents): string | undefined {
+  const [first] = journal.unreadable;
+  if (!first) return undefined;
+  const lines = journal.unreadable.slice(0, 10).map((u) => u.line).join(", ");
+  return `ledger: journal ${file}:${first.line}: ${first.reason}; ${journal.unreadable.length} line(s) could not be read (lines ${lines}${journal.unreadable.length > 10 ? ", ..." : ""}), so the ledger may miss the calls they held`;
+}
+
+/** Folds one journal into the ledger; returns whether the journal can go. `notes` gets a warning for its unreadable lines. */
+function foldJournal(ledger: Ledger, file: string, runId: string, notes: Map<string, string>): boolean {
   const index = ledger.runs.findIndex((r) => r.runId === runId);
   const existing = index >= 0 ? ledger.runs[index] : undefined;
   // The run wrote its final record: that record is complete and the journal is left over.
   if (existing && existing.status !== "running") return true;
   if (!existsSync(file)) return false; // another reader folded it a moment ago
   const journal = readJournal(file);
+  const note = unreadableNote(file, journal);
+  if (note) notes.set(file, note);
   const run = fromJournal(journal, existing, runId);
   const end = ending(run, journal, file);
   Object.assign(run, end);
@@ -67,9 +77,11 @@ export async function recoverLedger(ledgerPath: string, log?: Log, self?: string
   if (journals.length === 0 && (!existsSync(ledgerPath) || stale(readLedger(ledgerPath)).length === 0)) return 0;
   let ended = 0;
   const done: string[] = [];
+  // By file: the update may run more than once (another writer held the ledger).
+  const notes = new Map<string, string>();
   await updateLedger(ledgerPath, (ledger) => {
     const running = new Set(ledger.runs.filter((r) => r.status === "running").map((r) => r.runId));
-    for (const { file, runId } of journals) if (foldJournal(ledger, file, runId)) done.push(file);
+    for (const { file, runId } of journals) if (foldJournal(ledger, file, runId, notes)) done.push(file);
     for (const run of stale(ledger)) Object.assign(run, ending(run, undefined));
     ended = ledger.runs.filter((r) => r.status === "crashed" && (running.has(r.runId) || journals.some((j) => j.runId === r.runId))).length;
   });
@@ -80,6 +92,7 @@ export async function recoverLedger(ledgerPath: string, log?: Log, self?: string
       // Another reader folded it first.
     }
   }
+  for (const note of notes.values()) log?.warn(note);
   if (ended) log?.warn(`ledger: ${ended} run(s) left running by a process that is gone are marked crashed (their totals come from their journals)`);
   return ended;
 }

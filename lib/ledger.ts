@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomicSync } from "./atomic-write.ts";
+import { fsReason } from "./fs-reason.ts";
 import { SAError } from "./errors.ts";
 import { redact } from "./redact.ts";
 import { lockOwner, tryLock, unlock, withLock } from "./file-lock.ts";
@@ -138,7 +139,7 @@ export function readLedger(path: string): Ledger {
     text = readFileSync(path, "utf8");
   } catch (cause) {
     // A folder, no permission: the system's message names no file.
-    throw new SAError("E_DATA", `ledger ${path}: cannot be read (${(cause as Error).message})`, { cause });
+    throw new SAError("E_DATA", `ledger ${path}: cannot be read (${fsReason(cause)})`, { cause });
   }
   const data = parseJsonText(text, `ledger ${path}`);
   // A ledger as we write it is taken as it is: zod's copy of every run costs tens of milliseconds

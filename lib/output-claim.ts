@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { staleTempPid } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
-import { breakStaleLock, lockAgeMs, lockOwner, readLock, tryLock, unlock } from "./file-lock.ts";
+import { breakStaleLock, lockAgeMs, lockOwner, readLock, tryLock, UNREADABLE_STALE_MS, unlock } from "./file-lock.ts";
 import type { Log } from "./log.ts";
 import { ownerGone, pidAlive } from "./process-alive.ts";
 import { fsReason } from "./fs-reason.ts";
@@ -59,7 +59,12 @@ const unwritable = (output: string, reason: string, cause?: unknown) =>
  * folder is created. (Root passes permission checks; the lock file is then the real probe.)
  */
 export function checkOutputWritable(output: string): void {
-  if (existsSync(output) && statSync(output).isDirectory()) throw unwritable(output, "it is a folder");
+  const kind = existsSync(output) ? statSync(output) : undefined;
+  if (kind?.isDirectory()) throw unwritable(output, "it is a folder");
+  // The file is written beside it and renamed into place: over /dev/null that rename would replace the device (as root, for every program).
+  if (kind && !kind.isFile()) {
+    throw new SAError("E_USAGE", `--output ${output}: cannot be written (not a regular file: a device, a pipe or a socket, which the rename into place would replace); give a file, or --output - and redirect stdout`);
+  }
   const dir = dirname(output);
   try {
     mkdirSync(dir, { recursive: true });
@@ -108,7 +113,7 @@ const ownPidReused = (owner: LockOwner) => owner.pid === process.pid && owner.ho
 const unreadableFor = (lock: string, ms: number) => (lockAgeMs(lock) ?? Number.POSITIVE_INFINITY) > ms;
 
 /** Whether the output's lock, held by `owner` (undefined: its content cannot be read), was left by a process that is gone. */
-const staleClaim = (lock: string, owner: LockOwner | undefined) => (owner ? ownerGone(owner) || ownPidReused(owner) : unreadableFor(lock, 5000));
+const staleClaim = (lock: string, owner: LockOwner | undefined) => (owner ? ownerGone(owner) || ownPidReused(owner) : unreadableFor(lock, UNREADABLE_STALE_MS));
 
 function acquire(output: string, owner: LockOwner, log: Log): void {
   const lock = outputLockPath(output);

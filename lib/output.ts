@@ -1,7 +1,8 @@
-import { appendFileSync, closeSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { commitTemp, tempPathFor } from "./atomic-write.ts";
 import { SAError } from "./errors.ts";
+import { fsReason } from "./fs-reason.ts";
 import { evolutionSchema, type ServiceEvolution } from "./schema/evolution.ts";
 import { canonicalJson, isJson, lineBytes, truncatePartialLine } from "./jsonl.ts";
 import { writeStdout } from "./stdout.ts";
@@ -172,7 +173,14 @@ export function createEvolutionWriter(path: string, options: { fresh: boolean; p
     write(evolution) {
       const text = canonicalJson(evolution);
       fd ??= openSync(path, "a");
-      const length = appendLine(fd, text);
+      let length: number;
+      try {
+        length = appendLine(fd, text);
+      } catch (error) {
+        // A full disk took part of the line: what it took goes, so the output stays whole lines.
+        ftruncateSync(fd, size);
+        throw error;
+      }
       // This run's line wins, even with gaps: an earlier line was made from other inputs (else the service was skipped).
       refs.set(evolution.service.service_id, { offset: size, length, complete: complete(evolution) });
       size += length + 1;
@@ -220,14 +228,26 @@ function rewriteInOrder(path: string, refs: Map<string, LineRef>, inputOrder: It
   const fileSize = statSync(path).size;
   if (ranges.length === 0 ? fileSize === 0 : ranges.length === 1 && ranges[0]!.offset === 0 && ranges[0]!.length === fileSize) return;
   const temp = tempPathFor(path);
-  const source = openSync(path, "r");
-  const target = openSync(temp, "w");
   try {
+    copyToTemp(path, temp, ranges);
+    commitTemp(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code) throw error;
+    throw new SAError("E_WRITE", `--output ${path}: cannot be rewritten in input order (${fsReason(error)}); it is left as it was, its lines in the order they were written`, { cause: error });
+  }
+}
+
+function copyToTemp(path: string, temp: string, ranges: Array<{ offset: number; length: number }>): void {
+  const source = openSync(path, "r");
+  let target: number | undefined;
+  try {
+    target = openSync(temp, "w");
     fchmodSync(target, fstatSync(source).mode & 0o7777); // the new file keeps the old one's permissions
     copyInto(source, target, ranges);
   } finally {
     closeSync(source);
-    closeSync(target);
+    if (target !== undefined) closeSync(target);
   }
-  commitTemp(temp, path);
 }

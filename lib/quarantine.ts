@@ -1,5 +1,7 @@
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, truncateSync } from "node:fs";
 import { join } from "node:path";
+import { SAError } from "./errors.ts";
+import { fsReason } from "./fs-reason.ts";
 import { canonicalJson } from "./jsonl.ts";
 import { redact } from "./redact.ts";
 
@@ -20,15 +22,27 @@ export interface Quarantine {
   readonly path: string;
 }
 
-/** Rejected lines and answers, one JSON object per line in `<dir>/<runId>.jsonl`, with the reason. */
+/**
+ * Rejected lines and answers, one JSON object per line in `<dir>/<runId>.jsonl`, with the reason.
+ * A write the disk refuses takes back what it wrote of the line and throws E_WRITE: the run stops
+ * as for any full disk, rather than go on with what it rejects kept nowhere.
+ */
 export function createQuarantine(dir: string, runId: string, now: () => Date = () => new Date()): Quarantine {
   const path = join(dir, `${runId}.jsonl`);
   let count = 0;
+  let size = 0;
   return {
     add(entry) {
-      if (count === 0) mkdirSync(dir, { recursive: true });
+      const line = `${redact(canonicalJson({ time: now().toISOString(), ...entry }))}\n`;
+      try {
+        if (count === 0) mkdirSync(dir, { recursive: true });
+        appendFileSync(path, line);
+      } catch (error) {
+        if (existsSync(path)) truncateSync(path, size);
+        throw new SAError("E_WRITE", `quarantine ${path}: cannot be written (${fsReason(error)}); stopped before paying for more calls`, { cause: error });
+      }
+      size += Buffer.byteLength(line);
       count++;
-      appendFileSync(path, `${redact(canonicalJson({ time: now().toISOString(), ...entry }))}\n`);
     },
     get count() {
       return count;

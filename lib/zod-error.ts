@@ -38,5 +38,7 @@ export function formatIssues(error: z.ZodError, prefix?: (path: PropertyKey[]) =
   const keys = first.code === "unrecognized_keys" && !first.keys.every((k) => first.message.includes(k)) ? ` ${first.keys.map((k) => `"${k}"`).join(", ")}` : "";
   const where = prefix ? prefix(first.path) : path ? `${path}: ` : "";
   const more = error.issues.length > 1 ? ` (+${error.issues.length - 1} more)` : "";
-  return `${where}${first.message}${keys}${more}`;
+  // A record's key that failed its own schema: zod says only "Invalid key in record"; its schema says why.
+  const keyReason = first.code === "invalid_key" && first.issues[0]?.message ? `: ${first.issues[0].message}` : "";
+  return `${where}${first.message}${keyReason}${keys}${more}`;
 }

@@ -42,11 +42,14 @@ export const commonArgs = {
 
 type Raw = Record<string, unknown>;
 
+const decimal = /^\+?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
 function number(args: Raw, flag: string, kind: "int" | "float" = "int"): number | undefined {
   const raw = args[flag];
   if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  const ok = kind === "int" ? Number.isInteger(value) && value > 0 : Number.isFinite(value) && value > 0;
+  // Decimal only: Number() also reads 0x10, 0b11 and 0o7, which no one means in a flag.
+  const value = decimal.test(String(raw).trim()) ? Number(raw) : Number.NaN;
+  const ok = kind === "int" ? Number.isSafeInteger(value) && value > 0 : Number.isFinite(value) && value > 0;
   if (!ok) throw new SAError("E_USAGE", `--${flag}: expected a positive ${kind === "int" ? "whole number" : "number"}, got "${String(raw)}"`);
   return value;
 }

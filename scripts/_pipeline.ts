@@ -105,6 +105,7 @@ export async function runPipelineTask(
       expectedServices: countLines(input),
     });
     await runtime.finishCache();
+    if (summary.services.total === 0 && summary.badLines === 0 && summary.status === "ok") log.warn(`input ${input} holds no ${task.name === "map" ? "evolutions or feature records" : "services"}: nothing to do`);
     report(summary);
     return summary.exitCode;
   } finally {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { pruneCache } from "../lib/cache-prune.ts";
 import { parseDuration } from "../lib/duration.ts";
@@ -85,6 +85,7 @@ async function importAnswers({ args, log, storage, out }: ActionContext): Promis
   if (dir && evolutions) throw new SAError("E_USAGE", "cache import: give a folder or --evolutions FILE, not both");
   const source = (dir ?? evolutions)!;
   if (!existsSync(source)) throw new SAError("E_INPUT_UNREADABLE", `cache import ${source}: not found`);
+  if (dir && !statSync(dir).isDirectory()) throw new SAError("E_USAGE", `cache import ${dir}: a file, not a folder (give the Python tool's cache folder; an evolutions file goes with --evolutions FILE)`);
   const report = dir ? await importPythonCache(storage, dir) : await importEvolutions(storage, source);
   for (const problem of report.problems) log.warn(`import: ${problem}`);
   log.info(`import: ${report.migrated} migrated, ${report.skipped} skipped, ${report.invalid} invalid`);

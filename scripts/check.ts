@@ -5,11 +5,14 @@ import { openEvolutions, repeatedServices } from "../lib/export/source.ts";
 import { summarise } from "../lib/export/summary.ts";
 import { countByCheck, createChecker } from "../lib/review/checker.ts";
 import { checkIds, checkTitles, type Finding } from "../lib/review/checks.ts";
+import { formatCount } from "../lib/format.ts";
 import { printable } from "../lib/printable.ts";
 import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 import { writeStdout } from "../lib/stdout.ts";
+
+const counts = (n: number, noun: string) => `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;
 
 /** The findings by check, then one line of counts; bad lines (not checked, exit 1) are counted there too. */
 function text(findings: Finding[], badLines: number): string {
@@ -23,7 +26,8 @@ function text(findings: Finding[], badLines: number): string {
   }
   const errors = findings.filter((f) => f.severity === "error").length;
   const bad = badLines ? `; ${badLines} bad ${badLines === 1 ? "line" : "lines"} not checked (named above)` : "";
-  lines.push(`${findings.length ? `${findings.length} findings (${errors} errors, ${findings.length - errors} warnings)` : "every check passed"}${bad}`);
+  const counted = `${counts(findings.length, "finding")} (${counts(errors, "error")}, ${counts(findings.length - errors, "warning")})`;
+  lines.push(`${findings.length ? counted : "every check passed"}${bad}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -43,7 +47,7 @@ const task = defineTask({
     const checker = createChecker(config.checks);
     try {
       const summary = await summarise(source, { data, observers: [checker.observe] });
-      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (data?.roles ?? []).map((r) => r.role_id), dataPlateaus: data?.plateaus.map((pl) => pl.name) });
+      const findings = checker.finish({ labels: summary.labels, usage: summary.usage, data });
       const mismatch = data && (await catalogueMismatch(config, data, summary.run.catalogueHashes));
       if (mismatch) log.warn(mismatch);
       for (const line of repeatedServices(source)) log.warn(line);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import { SAError } from "../lib/errors.ts";
 import { openSink } from "../lib/export/sink.ts";
 import { isIdentical } from "../lib/review/diff-report.ts";
@@ -10,12 +10,19 @@ import { commonArgs, sharedArgs } from "./_args.ts";
 import { taskMeta } from "./_meta.ts";
 import { defineTask, runTask } from "./_task.ts";
 
+/** Without `--format`, the report's extension names it, as for `export`; any other is the terminal text. */
+function reportFormat(output: string | undefined, json: boolean | undefined): string {
+  if (json || !output) return "text";
+  const byExtension: Record<string, string> = { md: "md", markdown: "md", html: "html", htm: "html" };
+  return byExtension[extname(output).slice(1).toLowerCase()] ?? "text";
+}
+
 const task = defineTask({
   meta: taskMeta.diff,
   args: {
     old: { type: "positional", description: "The earlier evolutions file", required: true },
     new: { type: "positional", description: "The later evolutions file", required: true },
-    format: { type: "string", description: "text | md | html (default text)" },
+    format: { type: "string", description: "text | md | html (default: the output's extension, .md or .html, else text)" },
     output: { ...sharedArgs.output, description: "Where the report goes (default stdout); with --json stdout still gets the object" },
     title: { type: "string", description: "Title of the md or html report" },
     ...commonArgs,
@@ -23,7 +30,7 @@ const task = defineTask({
   async run({ args, config }) {
     // diff needs no config; one named with --config is still checked, so a wrong path or a bad file is not passed over.
     if (args.config !== undefined) await config();
-    const format = args.format ?? "text";
+    const format = args.format ?? reportFormat(args.output, args.json);
     if (!["text", "md", "html"].includes(format)) throw new SAError("E_USAGE", `--format: expected text, md or html, got "${format}"`);
     if (args.json && format !== "text") throw new SAError("E_USAGE", "--json and --format are exclusive");
     // stdin can be read once: the second side would read nothing and look like every service removed.

@@ -57,6 +57,12 @@ function pricesOf(runs: RunRecord[], ledgerVersion: string): string {
   return `${versions.join(", ") || ledgerVersion}${overridden.length ? ` (config prices for ${overridden.join(", ")})` : ""}`;
 }
 
+/** The earliest start to the latest: the ledger lists runs as they finished, and runs may overlap. */
+function span(runs: RunRecord[]): string {
+  const starts = runs.map((r) => r.startedAt).sort((a, b) => Date.parse(a) - Date.parse(b));
+  return `${starts[0]} to ${starts.at(-1)}`;
+}
+
 const task = defineTask({
   meta: taskMeta.usage,
   args: {
@@ -96,7 +102,7 @@ const task = defineTask({
     }
     const header = runs.length === 1
       ? `run ${runs[0]!.runId} (${runs[0]!.task}, ${runs[0]!.status}${runs[0]!.stopReason ? `: ${runs[0]!.stopReason}` : ""}), started ${runs[0]!.startedAt}`
-      : `${runs.length} runs, ${runs[0]!.startedAt} to ${runs.at(-1)!.startedAt}`;
+      : `${runs.length} runs, ${span(runs)}`;
     const prices = pricesOf(runs, ledger.priceDataVersion);
     const note = totals.unpricedCalls ? `\n* ${formatCount(totals.unpricedCalls)} live call(s) with no known price are not in the cost` : "";
     if (args.format === "md") {

@@ -114,6 +114,8 @@ describe("a flag's bad value is named as the flag", () => {
     { flag: "--cache-mode", value: "sometimes", says: '--cache-mode: expected off | read | refresh | write, got "sometimes"' },
     { flag: "--model", value: "gpt-4o", says: '--model: expected provider:model' },
     { flag: "--mapping-model", value: "nano", says: '--mapping-model: expected provider:model' },
+    { flag: "--concurrency", value: "0x10", says: '--concurrency: expected a positive whole number, got "0x10"' },
+    { flag: "--budget", value: "0b1", says: '--budget: expected a positive number, got "0b1"' },
   ];
   for (const c of cases) {
     test(`run ${c.flag} ${c.value}: exit 2, one line naming ${c.flag} (not the config key it sets), the --json object, no output`, async () => {
@@ -132,4 +134,11 @@ describe("a flag's bad value is named as the flag", () => {
       }
     });
   }
+});
+
+describe("a number flag past what a whole number holds", () => {
+  test.each(["--tpm", "--rpm", "--concurrency", "--max-requests", "--max-tokens"])("%s 1e99 is refused as the flag, not later as a config key it sets", async (flag) => {
+    const { configOverrides } = await import("../scripts/_args.ts");
+    expect(() => configOverrides({ [flag.slice(2)]: "1e99" })).toThrow(`${flag}: expected a positive whole number, got "1e99"`);
+  });
 });

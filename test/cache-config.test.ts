@@ -11,6 +11,9 @@ const cases: Array<{ name: string; cache?: Record<string, unknown>; env?: Record
   // Before, the fs driver took the URL and ignored it: the answers stayed in a local folder, silently.
   { name: "SA_CACHE__URL with a Redis URL and no SA_CACHE__DRIVER", env: { SA_CACHE__URL: "redis://:cfg-SECRET@127.0.0.1:6379/0" }, says: /^✖ config: SA_CACHE__URL \(cache\.url\): a Redis URL needs cache\.driver redis \(SA_CACHE__DRIVER=redis\)$/ },
   { name: "a Redis cache.url in the file under the fs driver", cache: { driver: "fs", url: "redis://127.0.0.1:6379" }, says: /^✖ config .*service-ambitions\.config\.json:\d+: cache\.url: a Redis URL needs cache\.driver redis/ },
+  // Before, a mistyped option of the fs or memory driver was passed on and ignored: the answers went to .sa/cache.
+  { name: "a mistyped option of the fs driver (bsae)", cache: { driver: "fs", bsae: "/tmp/answers" }, says: /^✖ config .*service-ambitions\.config\.json:6: cache\.bsae: not an option of the fs driver \(its options: base, ignore, readOnly, noClear, ttl\)$/ },
+  { name: "SA_CACHE__BASEDIR under the memory driver", env: { SA_CACHE__DRIVER: "memory", SA_CACHE__BASEDIR: "x" }, says: /^✖ config: SA_CACHE__BASEDIR \(cache\.basedir\): not an option of the memory driver \(its options: ttl\)$/ },
 ];
 
 for (const c of cases) {

@@ -246,3 +246,17 @@ describe("cache import --evolutions", () => {
     }
   });
 });
+
+describe("cache import of the wrong kind of path", () => {
+  test("a file where the Python cache folder goes is exit 2 naming it and pointing to --evolutions; the store is not blamed", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "evolutions.jsonl"), "{}\n");
+      const result = await runScript("cache", ["import", "evolutions.jsonl"], { cwd: dir });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe("✖ cache import evolutions.jsonl: a file, not a folder (give the Python tool's cache folder; an evolutions file goes with --evolutions FILE)");
+    } finally {
+      cleanup();
+    }
+  });
+});

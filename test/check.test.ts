@@ -38,7 +38,7 @@ describe("check", () => {
     expect(report.errors).toBe(1);
     expect(report.counts["missing-role"]).toBe(1);
     const text = await check(["--input", fixture]);
-    expect(text.stdout).toContain("2 findings (1 errors, 1 warnings)");
+    expect(text.stdout).toContain("2 findings (1 error, 1 warning)");
   });
 
   test("a line that names gaps (answers that stayed invalid) is an error naming them", async () => {
@@ -129,7 +129,7 @@ describe("check", () => {
     writeFileSync(join(dir, "some-bad.jsonl"), `${good}\nnot json\n[]\n`);
     const someBad = await check(["--input", "some-bad.jsonl"]);
     expect(someBad.code).toBe(1);
-    expect(someBad.stdout.trim().split("\n").at(-1)).toMatch(/^\d+ findings \(\d+ errors, \d+ warnings\); 2 bad lines not checked \(named above\)$/);
+    expect(someBad.stdout.trim().split("\n").at(-1)).toMatch(/^\d+ findings? \(\d+ errors?, \d+ warnings?\); 2 bad lines not checked \(named above\)$/);
   });
 
   test("--strict: warnings fail too (exit 1); without it warnings alone exit 0", async () => {
@@ -162,7 +162,7 @@ describe("check", () => {
     const run = await syntheticEvolutions(dir);
     const result = await check(["--input", run.path, "--data", fixtureData, "--json"]);
     const report = JSON.parse(result.stdout);
-    expect(Object.keys(report.counts)).toEqual(["incomplete", "missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "brand-name", "names-plateau"]);
+    expect(Object.keys(report.counts)).toEqual(["incomplete", "missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "unknown-item", "brand-name", "names-plateau"]);
     expect(report.services).toBe(run.lines.length);
     // The hand-written fixture uses none of the fixture catalogues' 3 × 16 items.
     const unused = JSON.parse((await check(["--input", fixture, "--data", fixtureData, "--json"])).stdout);
@@ -172,6 +172,19 @@ describe("check", () => {
     const html = readFileSync(join(dir, "r.html"), "utf8");
     expect(html).toContain('<section id="checks"><h2>Checks</h2>');
     expect(html).toContain(report.findings.length ? report.findings[0].message.replace(/"/g, "&#34;") : "Every check passed.");
+  });
+
+  test("with --data: an item the catalogue does not have (removed since, or another catalogue) is named with how often it is mapped", async () => {
+    const run = await syntheticEvolutions(dir);
+    const line = structuredClone(run.lines[0]!);
+    const feature = line.plateaus[0]!.features.find((f) => f.mappings.applications?.length)!;
+    (feature.mappings.applications![0] as { item: string }).item = "APP999";
+    writeFileSync(join(dir, "unknown.jsonl"), `${JSON.stringify(line)}\n`);
+    const report = JSON.parse((await check(["--input", "unknown.jsonl", "--data", fixtureData, "--json"])).stdout);
+    expect(report.counts["unknown-item"]).toBe(1);
+    expect(report.findings.find((f: { check: string }) => f.check === "unknown-item")).toEqual({ check: "unknown-item", severity: "warning", message: "Applications: APP999 is mapped once but is not in the catalogue" });
+    // The run's own file maps only items its catalogue has.
+    expect(JSON.parse((await check(["--input", run.path, "--data", fixtureData, "--json"])).stdout).counts["unknown-item"]).toBe(0);
   });
 
   test("the text report never passes on control characters from the file: an escape sequence or a line break shows as an escape", async () => {

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { envLayer, loadConfig, mergeLayers } from "../lib/config.ts";
 import { isSAError } from "../lib/errors.ts";
+import { configOverrides } from "../scripts/_args.ts";
 import { tempDir } from "./helpers.ts";
 
 let cleanup = () => {};
@@ -86,6 +87,15 @@ describe("config layering", () => {
     expect(await configError(() => loadConfig({ cwd: json, env: {} }))).toContain("service-ambitions.config.json:5: limits: ");
   });
 
+  test("a model naming a provider neither built in nor under providers names the file, the line and the field (YAML and JSON)", async () => {
+    const json = dirWith("service-ambitions.config.json", JSON.stringify({ model: "synthetic:demo", providers: { azure: { type: "openai", baseURL: "http://127.0.0.1:1/v1" } }, models: { mapping: "azure:gpt-4o", fallback: ["synthetic:b", "nosuch:gpt"] } }, null, 2));
+    const message = await configError(() => loadConfig({ cwd: json, env: {} }));
+    expect(message).toMatch(/service-ambitions\.config\.json:\d+: models\.fallback\.1: model "nosuch:gpt": unknown provider "nosuch" \(known: openai, synthetic, azure;/);
+    expect(message.match(/json:(\d+)/)![1]).toBe(String(readFileSync(join(json, "service-ambitions.config.json"), "utf8").split("\n").findIndex((l) => l.includes("nosuch")) + 1));
+    const yaml = dirWith("service-ambitions.config.yaml", "model: nosuch:demo\nconcurrency: 2\n");
+    expect(await configError(() => loadConfig({ cwd: yaml, env: {} }))).toContain('service-ambitions.config.yaml:1: model: model "nosuch:demo": unknown provider "nosuch"');
+  });
+
   test("a bad value names the key, and the line in a JSON file", async () => {
     const dir = dirWith("service-ambitions.config.json", JSON.stringify({ concurrency: 2, limits: { maxRequests: -1 } }, null, 2));
     const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
@@ -129,6 +139,30 @@ describe("config layering", () => {
     const t = tempDir();
     cleanup = t.cleanup;
     expect(await configError(() => loadConfig({ cwd: t.dir, env: { SA_CACHE_MODE: "sometimes" } }))).toContain("SA_CACHE_MODE");
+  });
+
+  test.each([
+    ["SA_MODELS", '{"fallback": ["synthetic:b"]', "models"],
+    ["SA_LIMITS", "100", "limits"],
+    ["SA_BUDGET", "5", "budget"],
+  ])("%s that is not an object is refused, naming the variable, though the flags leave those keys unset", async (name, value, key) => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    // The flags' layer as a task builds it, with every flag left out: `models`, `limits`, `budget` hold only undefined.
+    const overrides = configOverrides({});
+    expect(await configError(() => loadConfig({ cwd: t.dir, env: { [name]: value }, overrides }))).toBe(`config: ${name} (${key}): Invalid input: expected object, received ${value.startsWith("{") ? "string" : "number"}`);
+  });
+
+  test("two mapping sets with the same field are refused at the second, naming the file and its line (their mappings would land in one field of the output)", async () => {
+    const dir = dirWith("service-ambitions.config.yaml", "mappingSets:\n  - file: applications.json\n    field: apps\n  - file: technologies.json\n    field: apps\n");
+    expect(await configError(() => loadConfig({ cwd: dir, env: {} }))).toBe(`config ${join(dir, "service-ambitions.config.yaml")}:5: mappingSets.1.field: duplicate "apps" (each mapping set needs a field of its own)`);
+  });
+
+  test("a price keyed by a bare model name is refused: prices are looked up by provider:model, so it would never apply", async () => {
+    const dir = dirWith("service-ambitions.config.json", '{\n  "pricing": {\n    "gpt-4o": { "input": 1, "output": 2 }\n  }\n}\n');
+    const message = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    expect(message).toStartWith(`config ${join(dir, "service-ambitions.config.json")}:3: pricing.gpt-4o: `);
+    expect(message).toContain("expected provider:model");
   });
 
   test("--config must exist", async () => {

@@ -184,6 +184,30 @@ describe("diff", () => {
     expect(text.split("\n").filter((l) => l.includes("fake line"))).toHaveLength(1);
   });
 
+  test("--output report.html or report.md without --format writes that format, as export does; another extension gets the text", async () => {
+    for (const [name, start] of [["by-ext.html", "<!doctype html>"], ["by-ext.htm", "<!doctype html>"], ["by-ext.md", "# Changes from "], ["by-ext.txt", "services  "]] as const) {
+      expect((await diff(oldFile, newFile, "--output", name)).code).toBe(1);
+      expect(readFileSync(join(dir, name), "utf8").startsWith(start)).toBe(true);
+    }
+    // --json still writes the object, whatever the extension.
+    const json = await diff(oldFile, newFile, "--json", "--output", "json.html");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(readFileSync(join(dir, "json.html"), "utf8")).services.changed).toBeGreaterThan(0);
+  });
+
+  test("a long name cut to fit the terminal summary is cut between characters, never inside an emoji", async () => {
+    const renamed = join(dir, "emoji-name.jsonl");
+    const [first, ...rest] = readFileSync(oldFile, "utf8").trim().split("\n");
+    const line = JSON.parse(first!);
+    // 30 characters fit: the 29th and 30th UTF-16 units are one emoji.
+    line.plateaus[0].features[0].name = `${"Online booking for every bin".padEnd(28, ".")}😀 and more`;
+    writeFileSync(renamed, [JSON.stringify(line), ...rest].map((l) => `${l}\n`).join(""));
+    const result = await diff(oldFile, renamed);
+    expect(result.code).toBe(1);
+    expect(result.stdout.includes("\uFFFD")).toBe(false);
+    expect(result.stdout).toContain('"Online booking for every bin😀…"');
+  });
+
   test("bad input exits 2, naming the file and line", async () => {
     const bad = join(dir, "bad.jsonl");
     writeFileSync(bad, `${readFileSync(oldFile, "utf8")}{"meta": {}}\n`);
@@ -192,6 +216,16 @@ describe("diff", () => {
     expect(result.stderr).toContain("bad.jsonl:3:");
     expect((await diff(oldFile, join(dir, "missing.jsonl"))).code).toBe(2);
     expect((await diff(oldFile)).code).toBe(2);
+  });
+
+  test("a service on two lines (files put together) is exit 2 naming both lines", async () => {
+    const twice = join(dir, "twice.jsonl");
+    const [first] = readFileSync(oldFile, "utf8").trim().split("\n");
+    writeFileSync(twice, `${readFileSync(oldFile, "utf8")}${first}\n`);
+    const result = await diff(oldFile, twice);
+    expect(result.code).toBe(2);
+    const id = JSON.parse(first!).service.service_id;
+    expect(result.stderr).toContain(`twice.jsonl:3: service ${id} is on line 1 too`);
   });
 
   test("--config is checked when given (diff needs none): a missing or bad file is exit 2 naming it, with the --json object; a good one changes nothing", async () => {

@@ -163,6 +163,40 @@ describe("run on messy input", () => {
     }
   });
 
+  test("an input that cannot be read at all, before any call: its one error line, without a 'stopping' warning before it saying the same", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pretty = JSON.stringify(service("A"), null, 2);
+      writeFileSync(join(dir, "two.json"), `${pretty}\n${pretty}\n`);
+      writeFileSync(join(dir, "array.json"), `[\n${JSON.stringify(service("A"))},\n{"service_id": }\n]\n`);
+      for (const name of ["two.json", "array.json"]) {
+        const result = await run(dir, ["--input", name, "--output", "out.jsonl"]);
+        expect(result.code).toBe(2);
+        const said = result.stderr.trim().split("\n").filter((line) => !line.startsWith("ℹ"));
+        expect(said).toHaveLength(1);
+        expect(said[0]).toStartWith(`✖ input ${name}:`);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("an input with no services (an empty file, blank lines, an empty array) says so in a warning; exit 0, as there is nothing to do", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, "empty.jsonl"), "");
+      writeFileSync(join(dir, "blank.jsonl"), "\n\n");
+      writeFileSync(join(dir, "none.json"), "[]\n");
+      for (const name of ["empty.jsonl", "blank.jsonl", "none.json"]) {
+        const result = await run(dir, ["--input", name, "--output", "out.jsonl"]);
+        expect(result.code).toBe(0);
+        expect(result.stderr).toContain(`⚠ input ${name} holds no services: nothing to do`);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a line that is JSON but no object (null, an array, a string) is named as such, not by a field it lacks", async () => {
     const { dir, cleanup } = tempDir();
     try {

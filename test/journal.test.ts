@@ -170,6 +170,35 @@ describe("bringing the ledger up to date", () => {
   });
 });
 
+describe("a journal with a line that cannot be read", () => {
+  test("its other calls are folded in, and one warning names the journal, the first bad line and how many calls are missing from the ledger", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const ledgerPath = join(dir, ".sa/usage.json");
+      const call = (serviceId: string) => JSON.stringify({ type: "call", task: "run", stage: "mapping", serviceId, provider: "openai", model: "openai:m", answeredBy: "m", cache: "live", inputTokens: 10, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 0, latencyMs: 1, retries: 0, costUsd: 0.001, savedCostUsd: null });
+      const lines = [
+        JSON.stringify({ type: "run", runId: "r1", task: "run", startedAt: new Date(0).toISOString(), pid: deadPid(), host: hostname() }),
+        call("A"),
+        '{"type":"call","task":"run","stage":"mapp', // a disk error cut this one short
+        call("B"),
+        JSON.stringify({ type: "call", task: "run" }), // not a call record
+        call("C"),
+        JSON.stringify({ type: "end", status: "ok", reason: null, at: new Date(1).toISOString() }),
+      ];
+      mkdirSync(join(dir, ".sa/journal"), { recursive: true });
+      const journal = join(dir, ".sa/journal/r1.jsonl");
+      writeFileSync(journal, `${lines.join("\n")}\n`);
+      const warnings: string[] = [];
+      const log = { warn: (message: string) => warnings.push(message) } as unknown as Parameters<typeof recoverLedger>[1];
+      await recoverLedger(ledgerPath, log);
+      expect(readLedger(ledgerPath).runs.map((r) => [r.runId, r.status, r.totals.liveCalls])).toEqual([["r1", "ok", 3]]);
+      expect(warnings).toEqual([`ledger: journal ${journal}:3: not JSON; 2 line(s) could not be read (lines 3, 5), so the ledger may miss the calls they held`]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("journal lines", () => {
   const call = (cache: "hit" | "live", serviceId: string) => ({
     task: "run", stage: "mapping", serviceId, provider: "openai", model: "openai:m", answeredBy: "m", cache,

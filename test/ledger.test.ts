@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { readLedger, saveRun } from "../lib/ledger.ts";
@@ -164,7 +164,7 @@ describe("ledger", () => {
       mkdirSync(join(dir, "folder"));
       const folder = await runScript("run", [...args, "--fresh"], { cwd: dir, baseURL: server.url, env: { SA_LEDGER__PATH: "folder" } });
       expect(folder.code).toBe(0);
-      expect(folder.stderr).toContain("⚠ ledger folder: cannot be read (EISDIR");
+      expect(folder.stderr).toContain("⚠ ledger folder: cannot be read (it is a folder);");
     } finally {
       cleanup();
     }
@@ -219,6 +219,16 @@ describe("ledger", () => {
     }
   });
 
+  test("a ledger path that is a folder says so in words, not with the system's EISDIR", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      mkdirSync(join(dir, "usage.json"));
+      expect(() => readLedger(join(dir, "usage.json"))).toThrow(`ledger ${join(dir, "usage.json")}: cannot be read (it is a folder)`);
+    } finally {
+      cleanup();
+    }
+  });
+
   test("a ledger lock left by a killed process (its pid gone) is broken at once, not after 30 s", async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -229,6 +239,25 @@ describe("ledger", () => {
       expect(Date.now() - started).toBeLessThan(2000);
       expect(readLedger(path).runs.map((r) => r.runId)).toEqual(["after-the-kill"]);
       expect(existsSync(`${path}.lock`)).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("a ledger lock holding no owner (garbage, or a crash between create and write) for over 5 s is broken then, not after 30 s", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "usage.json");
+      for (const garbage of ["not json at all", '{"owner":"someone"}', ""]) {
+        writeFileSync(`${path}.lock`, garbage);
+        const sixSecondsAgo = new Date(Date.now() - 6000);
+        utimesSync(`${path}.lock`, sixSecondsAgo, sixSecondsAgo);
+        const started = Date.now();
+        await saveRun(path, createRecorder().snapshot({ runId: `after-${garbage.length}`, task: "run", startedAt: new Date().toISOString(), finishedAt: null, status: "ok", stopReason: null }));
+        expect(Date.now() - started).toBeLessThan(2000);
+        expect(existsSync(`${path}.lock`)).toBe(false);
+      }
+      expect(readLedger(path).runs).toHaveLength(3);
     } finally {
       cleanup();
     }

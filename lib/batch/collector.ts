@@ -1,8 +1,9 @@
 import type { ChatRequest, ChatResult, Provider } from "../../providers/types.ts";
 import { callFields, type CallScope } from "../call-scope.ts";
-import { isSAError, SAError } from "../errors.ts";
+import { SAError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { UsageGuard } from "../usage-guard.ts";
+import { leftWaiting } from "../call/left-waiting.ts";
 import { chatBody, type BatchRequest, type Outcome } from "./request.ts";
 
 interface Waiting extends BatchRequest {
@@ -53,14 +54,6 @@ interface CollectorState {
   waiting: Set<Waiting>;
   stopped?: Error;
 }
-
-/**
- * A call still waiting for its wave at a stop is no request of this run: the next run reads its
- * batch's answer, or sends it then, and counts it once.
- */
-export const isLeftWaiting = (error: unknown): boolean => isSAError(error) && error.details.leftWaiting === true;
-const leftWaiting = (error: Error): Error =>
-  isSAError(error) ? new SAError(error.code, error.message, { cause: error.cause, details: { ...error.details, leftWaiting: true } }) : error;
 
 /** Hands an outcome to its call, or puts a failed request back for the next wave while it has attempts left. */
 function settle(state: CollectorState, options: CollectorOptions, w: Waiting, outcome: Outcome | Error): void {

@@ -1,5 +1,5 @@
 import type { ChatMessage, ChatResult } from "../../providers/types.ts";
-import { isLeftWaiting } from "../batch/collector.ts";
+import { isLeftWaiting } from "./left-waiting.ts";
 import { isSAError } from "../errors.ts";
 import { countPromptTokens } from "../tokens.ts";
 import { guessPromptTokens } from "../token-guess.ts";

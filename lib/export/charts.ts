@@ -19,12 +19,18 @@ export interface Chart {
   legend: LegendEntry[];
 }
 
-const short = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+/** At most `n` characters; cut between code points, so an emoji is never split into a lone surrogate. */
+const short = (s: string, n: number) => {
+  const chars = Array.from(s);
+  return chars.length > n ? `${chars.slice(0, n - 1).join("")}…` : s;
+};
 const svg = (title: string, width: number, height: number, body: string[]) =>
   `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${body.join("")}</svg>`;
 /** A label, cut to `max` characters with the full text on hover. */
-const text = (x: number, y: number, content: string, attrs = "", max = 200) =>
-  `<text x="${x}" y="${y}" ${attrs}>${escapeXml(short(content, max))}${content.length > max ? `<title>${escapeXml(content)}</title>` : ""}</text>`;
+const text = (x: number, y: number, content: string, attrs = "", max = 200) => {
+  const shown = short(content, max);
+  return `<text x="${x}" y="${y}" ${attrs}>${escapeXml(shown)}${shown !== content ? `<title>${escapeXml(content)}</title>` : ""}</text>`;
+};
 const axisTitles = (left: number, top: number, plotW: number, plotH: number, x: string, y: string) => [
   text(left + plotW / 2, top + plotH + 38, x, 'text-anchor="middle" class="axis-title"'),
   text(14, top + plotH / 2, y, `transform="rotate(-90 14 ${top + plotH / 2})" text-anchor="middle" class="axis-title"`),

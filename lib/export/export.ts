@@ -82,7 +82,10 @@ async function withSink<T>(path: string, write: (sink: Sink) => Promise<T>): Pro
 }
 
 async function writeCsvFiles(o: ExportOptions, source: EvolutionSource, tables: TableSpec[]): Promise<{ rows: Record<string, number>; files: string[] }> {
-  if (tables.length > 1 && o.output === "-") throw new SAError("E_USAGE", "--view all with CSV writes one file per table: give --output a file name");
+  if (tables.length > 1 && o.output === "-") {
+    const view = o.views.length > 1 ? "all" : o.views[0];
+    throw new SAError("E_USAGE", `--view ${view} with CSV writes one file per table (${tables.map((t) => t.name).join(", ")}): give --output a file name`);
+  }
   const rows: Record<string, number> = {};
   const files: string[] = [];
   for (const table of tables) {
@@ -109,7 +112,7 @@ export async function exportEvolutions(o: ExportOptions): Promise<ExportResult> 
   try {
     const checker = o.format === "html" ? createChecker(o.checks) : undefined;
     const summary = await summarise(source, { data: o.data, observers: checker ? [checker.observe] : [] });
-    const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, dataRoles: (o.data?.roles ?? []).map((r) => r.role_id), dataPlateaus: o.data?.plateaus.map((pl) => pl.name) });
+    const findings = checker?.finish({ labels: summary.labels, usage: summary.usage, data: o.data });
     const tables = tableSpecs(summary.labels, o.views);
     const notes: string[] = [];
     const written = o.format === "csv" ? await writeCsvFiles(o, source, tables) : { rows: await writeOne(o, source, summary, tables, { findings: findings ?? [], notes }), files: [o.output] };

@@ -3,10 +3,10 @@ import { checkTitles, type Finding } from "../review/checks.ts";
 import { escapeXml as h, levelNames } from "./charts.ts";
 import { itemName, plateauOrder, type CatalogueInfo, type Labels } from "./labels.ts";
 import { gapsOf } from "../pipeline/gaps.ts";
-import { featuresByRole, leftEmptyWhy, mappedItems } from "./narrative.ts";
-import { detailText, runDetails } from "./run-details.ts";
+import { featuresByRole, jobsText, leftEmptyWhy, mappedItems } from "./narrative.ts";
+import { detailText, formatCount, runDetails } from "./run-details.ts";
 import type { Summary } from "./summary.ts";
-import { cellText, type Row, type TableSpec } from "./views.ts";
+import { cellText, plateausInOrder, type Row, type TableSpec } from "./views.ts";
 
 /** An anchor id for any service id; `_` is escaped too, so distinct ids never collide. */
 export const anchor = (prefix: string, id: string) => `${prefix}-${id.replace(/[^A-Za-z0-9-]/g, (c) => `_${c.codePointAt(0)!.toString(16)}_`)}`;
@@ -74,19 +74,32 @@ function mappedItemsHtml(labels: Labels, p: PlateauResult): string {
 /** One service: its description, then per plateau the plateau's description and its features by role. */
 export const featureHeaders = (labels: Labels) => ["Role", "Feature", "Description", "Level", "Label", "Justification", ...[...labels.catalogues.values()].map((c) => c.label)];
 
+const jobsHtml = (e: ServiceEvolution) => {
+  const jobs = jobsText(e);
+  return jobs ? `<p class="jobs"><strong>Jobs to be done:</strong> ${h(jobs)}</p>` : "";
+};
+
 const leftEmptyHtml = (e: ServiceEvolution) => {
   const gaps = gapsOf(e.meta.models);
   return gaps ? `<p class="incomplete"><strong>Left empty</strong> ${h(leftEmptyWhy)}: ${h(gaps)}</p>` : "";
 };
 
+/** The services view's figures for one plateau: how many features, and their average level. */
+function plateauFigures(p: PlateauResult): string {
+  const n = p.features.length;
+  if (!n) return `<span class="muted">no features</span>`;
+  const average = p.features.reduce((sum, f) => sum + f.score.level, 0) / n;
+  return `<span class="muted">${formatCount(n)} ${n === 1 ? "feature" : "features"}, average level ${average.toFixed(2)}</span>`;
+}
+
 export function serviceSection(labels: Labels, e: ServiceEvolution): string {
   const heads = featureHeaders(labels);
   const thead = `<thead><tr>${heads.map((x) => `<th${x === "Level" ? ' class="num"' : ""}>${h(x)}</th>`).join("")}</tr></thead>`;
-  const plateaus = [...e.plateaus].sort((a, b) => a.plateau - b.plateau).map((p) => `<div class="plateau" data-block>
-<h4>${p.plateau}. ${h(p.plateau_name)}</h4><p>${h(p.service_description)}</p>
+  const plateaus = plateausInOrder(e).map((p) => `<div class="plateau" data-block>
+<h4>${p.plateau}. ${h(p.plateau_name)} ${plateauFigures(p)}</h4><p>${h(p.service_description)}</p>
 <div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div>${mappedItemsHtml(labels, p)}</div>`);
   return `<section class="service" id="${anchor("svc", e.service.service_id)}" data-block>
-<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}${leftEmptyHtml(e)}
+<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}${jobsHtml(e)}${leftEmptyHtml(e)}
 ${plateaus.join("\n")}
 <p class="noprint"><a href="#contents">Back to contents</a></p></section>\n`;
 }

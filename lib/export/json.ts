@@ -10,7 +10,7 @@ const runJson = (s: Summary) => ({
   created: s.run.created || null,
   catalogueHashes: s.run.catalogueHashes,
   incomplete: Object.fromEntries(s.run.incomplete),
-  totals: { services: s.totals.services, plateaus: s.labels.plateaus.size, features: s.totals.features, mappings: s.totals.mappings },
+  totals: { services: s.totals.services, plateaus: s.levelsByPlateau.size, features: s.totals.features, mappings: s.totals.mappings },
 });
 
 /** Keys in column order, empty cells as null, lists as lists. */

@@ -6,6 +6,8 @@ export interface FacetInfo {
   label: string;
   /** Option id → label, for enum facets. */
   options: Map<string, string>;
+  /** An integer or number facet (the data folder says so): its column sorts and sums as numbers. */
+  numeric?: boolean;
 }
 
 export interface CatalogueInfo {
@@ -31,7 +33,7 @@ export function labelsFromData(data?: Dataset): Labels {
   for (const role of data?.roles ?? []) labels.roles.set(role.role_id, role.name);
   for (const plateau of data?.plateaus ?? []) labels.plateaus.set(plateau.name, plateau.level);
   for (const c of data?.catalogues ?? []) {
-    const facets = c.facets.map((f) => ({ id: f.id, label: f.label ?? f.id, options: new Map((f.options ?? []).map((o) => [o.id, o.label ?? o.id])) }));
+    const facets = c.facets.map((f) => ({ id: f.id, label: f.label ?? f.id, options: new Map((f.options ?? []).map((o) => [o.id, o.label ?? o.id])), numeric: f.type === "integer" || f.type === "number" }));
     labels.catalogues.set(c.field, { field: c.field, label: c.label, facets, items: new Map(c.items.map((i) => [i.id, i.name])), complete: true });
   }
   return labels;

@@ -3,18 +3,22 @@ import { detailText, runDetails } from "./run-details.ts";
 import type { Sink } from "./sink.ts";
 import type { EvolutionSource } from "./source.ts";
 import type { Summary } from "./summary.ts";
-import { cellText, type TableSpec } from "./views.ts";
+import { cellText, type Cell, type TableSpec } from "./views.ts";
 
 const cell = md;
 // markdown-table needs every row to align the columns; rows are written one by one here instead.
-const line = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |\n`;
+const line = (cells: string[]) => `| ${cells.join(" | ")} |\n`;
+/** A number holds no markup: written as it is (2.5, -3), not escaped like the model's text. */
+const valueCell = (value: Cell | undefined) => (typeof value === "number" ? String(value) : cell(cellText(value)));
+/** The delimiter row is markup: escaped as text (`\---`), GFM would not see a table at all. */
+const delimiter = (table: TableSpec) => line(table.columns.map((c) => (c.kind === "number" || c.kind === "level" ? "--:" : "---")));
 
 async function writeTable(source: EvolutionSource, table: TableSpec, sink: Sink): Promise<number> {
-  await sink.write(`## ${table.title}\n\n${line(table.columns.map((c) => c.header))}${line(table.columns.map((c) => (c.kind === "number" || c.kind === "level" ? "--:" : "---")))}`);
+  await sink.write(`## ${table.title}\n\n${line(table.columns.map((c) => cell(c.header)))}${delimiter(table)}`);
   let count = 0;
   for await (const e of source.read()) {
     for (const row of table.rows(e)) {
-      await sink.write(line(table.columns.map((c) => cellText(row[c.key]))));
+      await sink.write(line(table.columns.map((c) => valueCell(row[c.key]))));
       count++;
     }
   }

@@ -1,7 +1,7 @@
 import { gapsOf } from "../pipeline/gaps.ts";
 import { roleOf, type Feature, type PlateauResult, type ServiceEvolution } from "../schema/evolution.ts";
 import { facetValue, itemName, roleName, type CatalogueInfo, type Labels } from "./labels.ts";
-import { byRoleThenName } from "./views.ts";
+import { byRoleThenName, plateausInOrder } from "./views.ts";
 
 /** One mapped item of a plateau: its catalogue, and each feature mapped to it with the facets it gave. */
 export interface MappedItem {
@@ -48,14 +48,16 @@ export function mappedItems(labels: Labels, p: PlateauResult): MappedItem[] {
  * The model's text as Markdown that shows it as written, never runs it as markup, on one line:
  * inline markup (GFM's `~~` and GitHub's `$` maths too) and the `&` of an entity (`&amp;`)
  * escaped, and a start that would open a block (a list, a rule, a setext underline, an indented
- * code block) escaped or trimmed, since a text may begin a paragraph or a list item's line.
+ * code block) escaped or trimmed, since a text may begin a paragraph or a list item's line. Its
+ * line breaks are `<br>`s (a table cell holds no other), so what follows one opens no block.
  */
 export const md = (text: string) =>
   text
     .trim()
     .replace(/([\\`*_[\]<>|#~$])/g, "\\$1")
     .replace(/&(?=#?[A-Za-z0-9]+;)/g, "\\&")
-    .replace(/\s*\n\s*/g, " ")
+    // A carriage return alone ends a line too (and U+2028/9 does in some renderers).
+    .replace(/[^\S\r\n\u2028\u2029]*(\r\n|[\r\n\u2028\u2029])[^\S\r\n\u2028\u2029]*/g, "<br>")
     .replace(/^[-+=]/, "\\$&")
     .replace(/^(\d+)([.)])/, "$1\\$2");
 
@@ -82,6 +84,9 @@ function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
   return out;
 }
 
+/** The service's jobs to be done as one line ("a; b"): a job is a string or an object with a name. */
+export const jobsText = (e: ServiceEvolution) => e.service.jobs_to_be_done.map((job) => (typeof job === "string" ? job : job.name)).join("; ");
+
 /** Said with a service's gaps (`meta.models.incomplete`), in the narrative of every report. */
 export const leftEmptyWhy = "(answers stayed invalid; run again to ask again)";
 
@@ -89,8 +94,10 @@ export const leftEmptyWhy = "(answers stayed invalid; run again to ask again)";
 export function narrativeMarkdown(labels: Labels, e: ServiceEvolution): string {
   const out = [`## ${md(e.service.name)} (${md(e.service.service_id)})`, ""];
   if (e.service.description) out.push(md(e.service.description), "");
+  const jobs = jobsText(e);
+  if (jobs) out.push(`*Jobs to be done:* ${md(jobs)}`, "");
   const gaps = gapsOf(e.meta.models);
   if (gaps) out.push(`*Left empty* ${leftEmptyWhy}: ${md(gaps)}`, "");
-  for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) out.push(...plateauMarkdown(labels, p), "");
+  for (const p of plateausInOrder(e)) out.push(...plateauMarkdown(labels, p), "");
   return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd()}\n\n`;
 }

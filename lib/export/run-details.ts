@@ -12,7 +12,8 @@ export function runDetails(s: Summary): Array<[string, string | number]> {
     ["Created", s.run.created || "not recorded"],
     ["Catalogue hash", s.run.catalogueHashes.join(", ") || "not recorded"],
     ["Services", s.totals.services],
-    ["Plateaus", s.labels.plateaus.size],
+    // The plateaus the evolutions reach; the data folder may name more (its names give their order only).
+    ["Plateaus", s.levelsByPlateau.size],
     ["Features", s.totals.features],
     ["Mappings", s.totals.mappings],
     ["Incomplete services", s.run.incomplete.size],

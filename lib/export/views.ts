@@ -28,6 +28,9 @@ const col = (key: string, header: string, kind: ColumnKind = "text"): Column => 
 
 export const cellText = (cell: Cell | undefined): string => (cell === null || cell === undefined ? "" : Array.isArray(cell) ? cell.join("; ") : String(cell));
 
+/** A line's plateaus in plateau order, whatever order the line lists them in. */
+export const plateausInOrder = (e: ServiceEvolution) => [...e.plateaus].sort((a, b) => a.plateau - b.plateau);
+
 const plateauCells = (e: ServiceEvolution, p: PlateauResult): Row => ({
   service_id: e.service.service_id,
   service: e.service.name,
@@ -53,7 +56,7 @@ function featuresTable(labels: Labels): TableSpec {
       ...catalogues.map((c) => col(c.field, c.label, "list")),
     ],
     *rows(e) {
-      for (const p of e.plateaus) {
+      for (const p of plateausInOrder(e)) {
         for (const f of [...p.features].sort(sort)) {
           const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), feature_id: f.feature_id, feature: f.name };
           Object.assign(row, { description: f.description || null, level: f.score.level, label: f.score.label, justification: f.score.justification || null });
@@ -76,7 +79,7 @@ function servicesTable(labels: Labels): TableSpec {
       col("features", "Features", "number"), col("average_level", "Average level", "level"),
     ],
     *rows(e) {
-      for (const p of e.plateaus) {
+      for (const p of plateausInOrder(e)) {
         const row: Row = { ...plateauCells(e, p), description: p.service_description || null };
         for (const [id] of roles) row[`features.${id}`] = p.features.filter((f) => roleOf(f) === id).length;
         row.features = p.features.length;
@@ -102,10 +105,10 @@ function mappingsTable(labels: Labels, c: CatalogueInfo): TableSpec {
     columns: [
       col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
       col("role", "Role"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("item_id", "Item id", "id"), col("item", c.label),
-      col("description", "Description", "wrap"), ...c.facets.map((f) => col(`facet.${f.id}`, f.label)),
+      col("description", "Description", "wrap"), ...c.facets.map((f) => col(`facet.${f.id}`, f.label, f.numeric ? "number" : "text")),
     ],
     *rows(e) {
-      for (const p of e.plateaus) {
+      for (const p of plateausInOrder(e)) {
         for (const f of [...p.features].sort(sort)) {
           for (const m of f.mappings[c.field] ?? []) {
             const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), feature_id: f.feature_id, feature: f.name, item_id: m.item, item: itemName(c, m.item) };

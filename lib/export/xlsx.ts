@@ -20,6 +20,19 @@ function sheetName(title: string, used: Set<string>): string {
   return name;
 }
 
+/**
+ * A table's name: letters, digits and `_`, unique in the book whatever the case (`a-b` and `a_b`,
+ * or `Apps` and `apps`, would share one, and Excel then repairs the file). Kept in the set of
+ * sheet names under `table:`, which no sheet name holds (a `:` is never in one).
+ */
+function tableName(name: string, used: Set<string>): string {
+  const base = `T_${name.replace(/\W/g, "_")}`;
+  let table = base;
+  for (let i = 2; used.has(`table:${table.toLowerCase()}`); i++) table = `${base}_${i}`;
+  used.add(`table:${table.toLowerCase()}`);
+  return table;
+}
+
 /** Table column names must be unique too; they are ST_Xstring escaped like every cell. */
 function uniqueHeaders(columns: Column[]): string[] {
   const seen = new Set<string>();
@@ -31,6 +44,12 @@ function uniqueHeaders(columns: Column[]): string[] {
   });
 }
 
+/**
+ * The kind's width, or the header's when longer ("Features: Council staff" in a number column):
+ * a clipped header hides which role or facet a column holds. Room for the filter button too.
+ */
+const columnWidth = (c: Column) => Math.max(widths[c.kind], Math.min(c.header.length + 3, widths.wrap));
+
 function openSheet(book: StreamWorkbook, name: string, columns: Column[]): ExcelJS.Worksheet {
   const sheet = book.addWorksheet(name, {
     views: [{ state: "frozen", ySplit: 1 }],
@@ -38,7 +57,7 @@ function openSheet(book: StreamWorkbook, name: string, columns: Column[]): Excel
   });
   sheet.columns = columns.map((c) => ({
     key: c.key,
-    width: widths[c.kind],
+    width: columnWidth(c),
     style: { alignment: { vertical: "top", wrapText: wrapped.has(c.kind) } },
   }));
   return sheet;
@@ -93,7 +112,7 @@ async function writeSheet(input: { book: StreamWorkbook; source: EvolutionSource
   const sheet = openSheet(book, sheetName(table.name.replace(/^mappings\./, "mappings "), input.used), table.columns);
   const headers = uniqueHeaders(table.columns);
   let count = 0;
-  addTable(book, sheet, { name: `T_${table.name.replace(/\W/g, "_")}`, headers, rows: () => count });
+  addTable(book, sheet, { name: tableName(table.name, input.used), headers, rows: () => count });
   writeHeader(sheet, headers);
   for await (const e of input.source.read()) {
     for (const row of table.rows(e)) {
@@ -111,7 +130,7 @@ function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>
   const columns: Column[] = [{ key: "detail", header: "Detail", kind: "text" }, { key: "value", header: "Value", kind: "wrap" }];
   const sheet = openSheet(book, sheetName("run", used), columns);
   const details = runDetails(summary);
-  addTable(book, sheet, { name: "T_run", headers: ["Detail", "Value"], rows: () => details.length });
+  addTable(book, sheet, { name: tableName("run", used), headers: ["Detail", "Value"], rows: () => details.length });
   writeHeader(sheet, ["Detail", "Value"]);
   // The runs of a file resumed many times can outgrow a cell too.
   for (const [k, v] of details) sheet.addRow([xstring(k), typeof v === "number" ? v : xstring(fitCell(v, cut))]).commit();

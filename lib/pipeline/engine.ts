@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { SAError, errorMessage } from "../errors.ts";
+import { SAError, errorMessage, isSAError } from "../errors.ts";
 import { assertReadable } from "../jsonl.ts";
 import { claimOutput, outputFile, type OutputClaim } from "../output-claim.ts";
 import { createEvolutionWriter, type ForeignLine } from "../output.ts";
@@ -93,7 +93,7 @@ async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunS
       await waitForCalls(run as EngineRun<unknown>, dispatcher.idle());
     } finally {
       await heartbeat.stop();
-      run.writer.finish(run.state.order);
+      finishOutput(run as EngineRun<unknown>);
     }
     // A signal that came during the rewrite (synchronous) is handled now, before the outcome is decided.
     await new Promise((resolve) => setImmediate(resolve));
@@ -101,6 +101,19 @@ async function runEngine<T>(run: EngineRun<T>, claim: OutputClaim): Promise<RunS
     return await finishRun(run as EngineRun<unknown>, heartbeat);
   } finally {
     removeStops();
+  }
+}
+
+/**
+ * The output's final rewrite in input order. One the disk has no room for leaves the output as it
+ * was and stops the run as a full disk does: the ledger's record is still written, the error after.
+ */
+function finishOutput(run: EngineRun<unknown>): void {
+  try {
+    run.writer.finish(run.state.order);
+  } catch (error) {
+    if (!isSAError(error, "E_WRITE")) throw error;
+    run.state.stop ??= { status: "fatal", reason: error.message, error };
   }
 }
 

@@ -17,6 +17,9 @@ export function halt(run: EngineRun<unknown>, stop: Stop): void {
   const error = new SAError(stop.status === "limit" ? "E_LIMIT" : "E_INTERRUPTED", stop.reason);
   // A signal lets the calls in flight finish, re-asks included; a limit or a fatal error does not.
   run.rt.limiter.stop(error, { letFinish: stop.status === "interrupted" });
+  // A fatal error before any service went out (an input that cannot be read) is said once, by its
+  // own line as the run ends: no call is in flight to wait for.
+  if (stop.status === "fatal" && stop.error && run.state.dispatched === 0) return;
   run.rt.log.warn(`stopping: ${stop.reason}; letting calls in flight finish (${graceText(run.options.graceMs ?? GRACE_MS)} at most${secondSignal(stop.signal)})`);
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { SAError } from "../errors.ts";
+import { SAError, isSAError } from "../errors.ts";
+import { readUtf8File } from "../utf8-text.ts";
 
 /** The Python tool's defaults: `prompts/situational_context/university.md`, `prompts/inspirations/general.md`. */
 export const promptDefaults = { promptDir: "prompts", contextId: "university", inspiration: "general" } as const;
@@ -35,8 +35,9 @@ const kinds = {
 /** A prompt file's text; one that cannot be read (a folder, no permission) is named with the reason. */
 async function read(file: string): Promise<PromptText> {
   try {
-    return { text: (await readFile(file, "utf8")).trim(), file };
+    return { text: (await readUtf8File(file, ({ line, reason }) => new SAError("E_CONFIG", `prompt file ${file}:${line}: ${reason}`))).trim(), file };
   } catch (cause) {
+    if (isSAError(cause)) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     const reason = code === "EISDIR" ? "a folder, not a file" : (code ?? (cause as Error).message);
     throw new SAError("E_CONFIG", `prompt file ${file}: cannot be read (${reason})`, { cause });

@@ -1,12 +1,16 @@
 import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
+import type { Dataset } from "../data.ts";
 import type { Labels } from "../export/labels.ts";
 import { checkIds, defaultSeverity, fallingLevels, incompleteParts, missingPlateaus, repeatedFeatures, unmappedFeatures, wordingFindings, type CheckId, type ChecksConfig, type Finding, type Severity } from "./checks.ts";
 
 export interface Checker {
   /** Sees each evolution once, in file order. */
   observe(e: ServiceEvolution): void;
-  /** Findings in check order, then file order. `usage` is what the summary counted per catalogue. */
-  finish(input: { labels: Labels; usage: Map<string, Map<string, number>>; dataRoles: string[]; dataPlateaus?: string[] }): Finding[];
+  /**
+   * Findings in check order, then file order. `usage` is what the summary counted per catalogue;
+   * `data`, the data folder when there is one: the roles, plateaus and items expected.
+   */
+  finish(input: { labels: Labels; usage: Map<string, Map<string, number>>; data?: Pick<Dataset, "roles" | "plateaus" | "catalogues"> }): Finding[];
 }
 
 /**
@@ -26,8 +30,9 @@ export function createChecker(config: ChecksConfig): Checker {
       for (const p of [...e.plateaus].sort((a, b) => a.plateau - b.plateau)) present.push({ serviceId: e.service.service_id, plateau: p.plateau_name, order: p.plateau, roles: new Set(p.features.map(roleOf)) });
       found.push(...incompleteParts(e), ...repeatedFeatures(e), ...fallingLevels(e), ...unmappedFeatures(e), ...wordingFindings(e, config.brands));
     },
-    finish({ labels, usage, dataRoles, dataPlateaus = [] }) {
-      found.push(...missingPlateaus(services, plateaus, dataPlateaus));
+    finish({ labels, usage, data }) {
+      found.push(...missingPlateaus(services, plateaus, (data?.plateaus ?? []).map((p) => p.name)));
+      const dataRoles = (data?.roles ?? []).map((r) => r.role_id);
       const roles = dataRoles.length ? dataRoles : [...labels.roles.keys()];
       for (const at of present) {
         for (const role of roles) if (!at.roles.has(role)) found.push({ check: "missing-role", serviceId: at.serviceId, plateau: at.plateau, message: `no features for ${labels.roles.get(role) ?? role}` });
@@ -36,6 +41,7 @@ export function createChecker(config: ChecksConfig): Checker {
         if (!c.complete) continue;
         for (const [id, name] of c.items) if (!usage.get(c.field)?.get(id)) found.push({ check: "unused-item", message: `${c.label}: ${name} (${id}) is never used` });
       }
+      found.push(...unknownItems(usage, labels, data?.catalogues ?? []));
       const findings: Finding[] = [];
       for (const id of checkIds) {
         const level = severity(id);
@@ -44,6 +50,21 @@ export function createChecker(config: ChecksConfig): Checker {
       return findings;
     },
   };
+}
+
+/** Items the evolutions map to that the data folder's catalogue lacks (removed or renamed since, or another catalogue). */
+function unknownItems(usage: Map<string, Map<string, number>>, labels: Labels, catalogues: Dataset["catalogues"]): Array<Omit<Finding, "severity">> {
+  const found: Array<Omit<Finding, "severity">> = [];
+  for (const c of catalogues) {
+    const known = new Set(c.items.map((i) => i.id));
+    for (const [id, times] of usage.get(c.field) ?? []) {
+      if (times === 0 || known.has(id)) continue;
+      const name = labels.catalogues.get(c.field)?.items.get(id);
+      const item = name && name !== id ? `${name} (${id})` : id;
+      found.push({ check: "unknown-item", message: `${c.label}: ${item} is mapped ${times === 1 ? "once" : `${times} times`} but is not in the catalogue` });
+    }
+  }
+  return found;
 }
 
 /** Findings per check, every check listed (0 when it passed or is off). */

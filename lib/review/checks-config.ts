@@ -5,7 +5,7 @@ import { z } from "zod";
  */
 
 /** The checks a reviewer would otherwise do by hand, in report order. */
-export const checkIds = ["incomplete", "missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "brand-name", "names-plateau"] as const;
+export const checkIds = ["incomplete", "missing-role", "repeated-feature", "falling-level", "unmapped-feature", "unused-item", "unknown-item", "brand-name", "names-plateau"] as const;
 export type CheckId = (typeof checkIds)[number];
 
 export const severitySchema = z.enum(["error", "warning", "off"]);

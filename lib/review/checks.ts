@@ -11,6 +11,7 @@ export const defaultSeverity: Record<CheckId, Severity> = {
   "falling-level": "warning",
   "unmapped-feature": "warning",
   "unused-item": "warning",
+  "unknown-item": "warning",
   "brand-name": "error",
   "names-plateau": "warning",
 };
@@ -22,6 +23,7 @@ export const checkTitles: Record<CheckId, string> = {
   "falling-level": "A plateau whose average level is below the one before",
   "unmapped-feature": "A feature mapped to nothing",
   "unused-item": "A catalogue item no feature uses",
+  "unknown-item": "A mapping to an item the catalogue does not have",
   "brand-name": "A description that names a brand",
   "names-plateau": "A description that names its plateau",
 };

@@ -1,6 +1,7 @@
 import { SAError } from "../errors.ts";
 import type { EvolutionSource } from "../export/source.ts";
 import { sha256Hex } from "../hash.ts";
+import { printable } from "../printable.ts";
 import { roleOf, type ServiceEvolution } from "../schema/evolution.ts";
 import { normaliseName } from "./checks.ts";
 
@@ -58,11 +59,19 @@ function project(e: ServiceEvolution): ServiceView {
   return { id: e.service.service_id, name: e.service.name, plateaus };
 }
 
+/** A service on a second line: the first pass has just noted both lines (`source.repeated`). */
+function twice(source: EvolutionSource, id: string): SAError {
+  const [first, again] = source.repeated.get(id) ?? [];
+  const where = again === undefined ? "" : `:${again}`;
+  const seen = first === undefined ? "appears twice" : `is on line ${first} too`;
+  return new SAError("E_INPUT_UNREADABLE", `input ${source.path}${where}: service ${printable(id)} ${seen}; diff compares one line per service`);
+}
+
 /** Reads an evolutions file for `diff` (the caller disposes it): any bad line or repeated service is bad input (exit 2). */
 export async function readServices(source: EvolutionSource): Promise<Map<string, ServiceView>> {
   const services = new Map<string, ServiceView>();
   for await (const e of source.read()) {
-    if (services.has(e.service.service_id)) throw new SAError("E_INPUT_UNREADABLE", `input ${source.path}: service ${e.service.service_id} appears twice`);
+    if (services.has(e.service.service_id)) throw twice(source, e.service.service_id);
     services.set(e.service.service_id, project(e));
   }
   if (source.badLines.length) throw new SAError("E_INPUT_UNREADABLE", `input ${source.badLines[0]}${source.badLines.length > 1 ? ` (and ${source.badLines.length - 1} more bad lines)` : ""}`);

@@ -7,6 +7,17 @@ export const cacheModes = ["off", "read", "refresh", "write"] as const;
 export const cacheModeSchema = z.enum(cacheModes);
 export type CacheMode = z.infer<typeof cacheModeSchema>;
 
+/**
+ * The options of the drivers whose options are few and known (`ttl` is ours, `url` has its own
+ * check below), so a mistyped one is refused instead of passed on and ignored. Other drivers (redis
+ * takes every ioredis option) get theirs unchecked.
+ */
+const knownDriverOptions: Record<string, string[]> = {
+  fs: ["base", "ignore", "readOnly", "noClear", "ttl"],
+  "fs-lite": ["base", "ignore", "readOnly", "noClear", "ttl"],
+  memory: ["ttl"],
+};
+
 /** `{ driver: "fs", base: ".sa/cache" }`: the driver name plus that driver's own options. */
 export const cacheConfigSchema = z
   .looseObject({
@@ -21,7 +32,15 @@ export const cacheConfigSchema = z
   // ioredis takes any text as a host name: a mistyped URL would only show as a cache that never answers.
   .refine((cache) => cache.driver !== "redis" || cache.url === undefined || /^rediss?:\/\//.test(cache.url), { path: ["url"], message: "expected redis://HOST:PORT[/DB] or rediss://… for the redis driver" })
   // Else a Redis URL given without its driver (SA_CACHE__URL alone) leaves the answers in a local folder, silently.
-  .refine((cache) => cache.url === undefined || !/^rediss?:\/\//.test(cache.url) || cache.driver === "redis", { path: ["url"], message: "a Redis URL needs cache.driver redis (SA_CACHE__DRIVER=redis)" });
+  .refine((cache) => cache.url === undefined || !/^rediss?:\/\//.test(cache.url) || cache.driver === "redis", { path: ["url"], message: "a Redis URL needs cache.driver redis (SA_CACHE__DRIVER=redis)" })
+  .superRefine((cache, ctx) => {
+    const known = knownDriverOptions[cache.driver];
+    if (!known) return;
+    for (const key of Object.keys(cache)) {
+      if (key === "driver" || key === "url" || known.includes(key)) continue;
+      ctx.addIssue({ code: "custom", path: [key], message: `not an option of the ${cache.driver} driver (its options: ${known.join(", ")})` });
+    }
+  });
 
 export const mappingSetSchema = z.strictObject({
   /** Catalogue file in the data folder, e.g. `applications.json`. */
@@ -129,6 +148,12 @@ export const configSchema = z.strictObject({
   mappingSets: z
     .array(mappingSetSchema)
     .min(1)
+    // Two sets with one field would write their mappings into one field of the output.
+    .superRefine((sets, ctx) => {
+      for (const [index, set] of sets.entries()) {
+        if (sets.findIndex((other) => other.field === set.field) < index) ctx.addIssue({ code: "custom", path: [index, "field"], message: `duplicate "${set.field}" (each mapping set needs a field of its own)` });
+      }
+    })
     .default([
       { file: "applications.json", field: "applications" },
       { file: "technologies.json", field: "technologies" },
@@ -188,7 +213,7 @@ export const configSchema = z.strictObject({
     .default({}),
   /** USD per million tokens, keyed by `provider:model`; wins over the bundled price table. */
   pricing: z
-    .record(z.string(), z.strictObject({ input: z.number().min(0), cachedInput: z.number().min(0).optional(), output: z.number().min(0) }))
+    .record(modelIdSchema, z.strictObject({ input: z.number().min(0), cachedInput: z.number().min(0).optional(), output: z.number().min(0) }))
     .default({}),
   ledger: z.strictObject({ path: z.string().default(".sa/usage.json") }).default({ path: ".sa/usage.json" }),
   /** Expected output tokens per call, for estimates before any run is in the ledger. */
