@@ -1,24 +1,31 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fakeFromSchema } from "../lib/fake-answer.ts";
 import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
 
-/** A reasoning model that spends its whole output cap on reasoning: no answer, finish_reason "length". */
+/**
+ * A reasoning model that spends its whole output cap on reasoning: no answer, finish_reason
+ * "length". The descriptions call is answered (with the same usage), so each plateau's features
+ * call is made: a service whose descriptions stay empty asks nothing more.
+ */
 function cutOffServer() {
   const models: string[] = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     fetch: async (req) => {
-      const body = (await req.json()) as { model: string; max_completion_tokens?: number };
+      const body = (await req.json()) as { model: string; max_completion_tokens?: number; response_format?: { json_schema?: { name?: string; schema?: Record<string, unknown> } } };
       models.push(body.model);
       const cap = body.max_completion_tokens ?? 4000;
+      const schema = body.response_format?.json_schema;
+      const described = schema?.name === "plateau_descriptions" ? JSON.stringify(fakeFromSchema(schema.schema ?? {}, "cap")) : undefined;
       return Response.json({
         id: "chatcmpl-cut",
         object: "chat.completion",
         created: 1,
         model: body.model,
-        choices: [{ index: 0, finish_reason: "length", message: { role: "assistant", content: "", refusal: null } }],
+        choices: [{ index: 0, finish_reason: described ? "stop" : "length", message: { role: "assistant", content: described ?? "", refusal: null } }],
         usage: { prompt_tokens: 1000, completion_tokens: cap, total_tokens: 1000 + cap, completion_tokens_details: { reasoning_tokens: cap } },
       });
     },

@@ -191,6 +191,40 @@ describe("validation and re-ask", () => {
     }
   });
 
+  test("descriptions left empty: no features or mapping call is paid for on an empty description, and the rerun pays once for the service", async () => {
+    let broken = true;
+    const isSvc2 = (b: ChatBody) => b.messages.some((m) => m.content.includes("SVC002") || m.content.includes("Service 2\n"));
+    const server = startTestServer({ answer: (b) => (broken && isStage(b, "plateau_descriptions") && isSvc2(b) ? "not json" : undefined) });
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
+      const output = join(dir, "out.jsonl");
+      const first = await testRuntime(dir, { baseURL: server.url });
+      const summary = await runServices(first, { input, output });
+      await first.close();
+      expect(summary.services).toMatchObject({ ok: 2, incomplete: 1 });
+      // The descriptions call and its re-ask, nothing more: features asked on an empty description
+      // would be thrown away by the rerun, whose new description changes every later prompt.
+      expect(server.requests.filter((r) => isSvc2(r.body)).map((r) => r.body.response_format?.json_schema?.name)).toEqual(["plateau_descriptions", "plateau_descriptions"]);
+      const gap = lines(dir)[1];
+      expect(gap.meta.models.incomplete).toBe("descriptions");
+      expect(gap.plateaus.every((p: { features: unknown[] }) => p.features.length === 0)).toBe(true);
+
+      broken = false;
+      const before = server.requests.length;
+      const again = await testRuntime(dir, { baseURL: server.url });
+      const rerun = await runServices(again, { input, output });
+      await again.close();
+      expect(rerun.services).toMatchObject({ ok: 1, skipped: 1, incomplete: 0 });
+      const perService = 1 + gap.plateaus.length * (1 + Object.keys(lines(dir)[0].plateaus[0].mappings).length);
+      expect(server.requests.length - before).toBe(perService);
+      expect(lines(dir)[1].meta.models.incomplete).toBeUndefined();
+    } finally {
+      cleanup();
+      await server.stop();
+    }
+  });
+
   test("a mapping left empty fails the run under --strict, and a rerun asks only that call again and completes the line", async () => {
     let broken = true;
     const server = startTestServer({ answer: (b) => (broken && isStage(b, "applications_mapping") && b.messages.some((m) => m.content.includes("Service: Service 1\n")) ? '{"mappings": "none"}' : undefined) });

@@ -54,6 +54,15 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
+/** A plateau with no description, features or mappings: a part of a service whose descriptions stayed invalid. */
+const emptyPlateau = (ctx: PipelineContext, plateau: { level: number; name: string }): PlateauParts => ({
+  level: plateau.level,
+  name: plateau.name,
+  description: "",
+  features: [],
+  mappings: Object.fromEntries(ctx.data.catalogues.map((c) => [c.field, new Map()])),
+});
+
 /**
  * The pipeline for one service: descriptions → features per plateau → mapping per plateau and
  * catalogue. Each call starts as soon as its own inputs exist: a plateau's mapping waits only for
@@ -67,8 +76,12 @@ export async function projectService(ctx: PipelineContext, service: Service, ord
   const described = await gaps.fill("descriptions", describeService(ctx, service, stagePriority("descriptions", order)), () => ({ descriptions: new Map<string, string>(), model: "" }));
   const [{ generateFeatures }, { mapFeatures }, { buildEvolution }] = await later;
   answers.add("descriptions", described);
+  // Descriptions left empty: features asked on an empty description would be paid for, then
+  // thrown away by the rerun, whose description changes every later prompt. The plateaus stay empty.
+  const unasked = described.descriptions.size === 0;
   const plateaus = await allSettled(
     ctx.data.plateaus.map(async (plateau): Promise<PlateauParts> => {
+      if (unasked) return emptyPlateau(ctx, plateau);
       const description = described.descriptions.get(plateau.name) ?? "";
       const features = generateFeatures(ctx, service, plateau, description, stagePriority("features", order));
       const generated = await gaps.fill(`features ${plateau.name}`, features, () => ({ features: [], model: "" }));
