@@ -13,3 +13,9 @@ export function formatBytes(n: number): string {
   }
   return unit === 0 ? `${formatCount(n)} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
+
+/** At most `n` characters, the last an ellipsis when cut: cut between code points, so an emoji is never split into a lone surrogate. */
+export function clipText(text: string, n: number): string {
+  const chars = Array.from(text);
+  return chars.length > n ? `${chars.slice(0, n - 1).join("")}…` : text;
+}

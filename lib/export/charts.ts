@@ -2,6 +2,7 @@
  * Inline SVG charts: no script, no remote asset; they scale to the page and print. Each returns
  * its legend apart, so the page shows it as text that stays legible on a phone.
  */
+import { clipText } from "../format.ts";
 
 export const escapeXml = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -19,16 +20,11 @@ export interface Chart {
   legend: LegendEntry[];
 }
 
-/** At most `n` characters; cut between code points, so an emoji is never split into a lone surrogate. */
-const short = (s: string, n: number) => {
-  const chars = Array.from(s);
-  return chars.length > n ? `${chars.slice(0, n - 1).join("")}…` : s;
-};
 const svg = (title: string, width: number, height: number, body: string[]) =>
   `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${body.join("")}</svg>`;
 /** A label, cut to `max` characters with the full text on hover. */
 const text = (x: number, y: number, content: string, attrs = "", max = 200) => {
-  const shown = short(content, max);
+  const shown = clipText(content, max);
   return `<text x="${x}" y="${y}" ${attrs}>${escapeXml(shown)}${shown !== content ? `<title>${escapeXml(content)}</title>` : ""}</text>`;
 };
 const axisTitles = (left: number, top: number, plotW: number, plotH: number, x: string, y: string) => [

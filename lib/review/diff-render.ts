@@ -1,14 +1,12 @@
 import { escapeXml as h } from "../export/charts.ts";
 import { md } from "../export/narrative.ts";
+import { clipText } from "../format.ts";
 import { printable } from "../printable.ts";
 import type { DiffReport } from "./diff-report.ts";
 import type { FacetChange, FeatureChange, PlateauDiff, ServiceDiff } from "./diff.ts";
 
-/** At most `n` characters, cut between code points (an emoji is never split), as the terminal shows them. */
-const clip = (s: string | number, n = 60) => {
-  const chars = Array.from(String(s));
-  return printable(chars.length > n ? `${chars.slice(0, n - 1).join("")}…` : String(s));
-};
+/** At most `n` characters (lib/format.ts `clipText`), as the terminal shows them. */
+const clip = (s: string | number, n = 60) => printable(clipText(String(s), n));
 /** A name from the file as the terminal shows it (lib/printable.ts). */
 const p = (s: string) => printable(s);
 
