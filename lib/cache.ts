@@ -7,7 +7,7 @@ import { callFields } from "./call-scope.ts";
 import type { Log } from "./log.ts";
 import { createHeldWrites, type HeldWrites, type Put } from "./cache-held.ts";
 import { redactUrl } from "./redact.ts";
-import { connectionError, missingDatabase, refusedPassword } from "./redis-errors.ts";
+import { refusedPassword, watchConnectionErrors, type ErrorEmitter } from "./redis-errors.ts";
 import type { CacheMode } from "./schema/config.ts";
 import { fastCheckOf } from "./zod-fast-check.ts";
 
@@ -47,13 +47,10 @@ export async function createCacheStorage(config: CacheConfig): Promise<Storage> 
     driver = mod.default({ ...defaults, ...options, ...(name === "redis" ? redisBase(options.base) : {}), ...(ttl ? { ttl } : {}) });
     // ioredis reports a lost connection as an 'error' event; unheard, it prints a stack per retry.
     // The cache reports failing operations itself, once, with the last of these as the reason.
-    const client = (driver as { getInstance?: () => unknown }).getInstance?.() as (StoreConnection["client"] & { on?(e: string, f: (error: Error) => void): void; disconnect?(): void }) | undefined;
+    const client = (driver as { getInstance?: () => unknown }).getInstance?.() as (StoreConnection["client"] & Partial<ErrorEmitter>) | undefined;
     if (client && typeof client.on === "function") {
       const watched: StoreConnection = (connection = { client });
-      client.on("error", (error) => {
-        watched.lastError = connectionError(watched.lastError, error);
-        if (missingDatabase(error)) client.disconnect?.();
-      });
+      watchConnectionErrors(client as ErrorEmitter, (error) => (watched.lastError = error));
     }
   } catch (cause) {
     throw new SAError("E_CONFIG", `cache.driver ${name}: ${(cause as Error).message}`, { cause });

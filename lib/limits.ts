@@ -5,7 +5,7 @@ import type { Clock } from "./clock.ts";
 import { isSAError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
-import { connectionError, missingDatabase } from "./redis-errors.ts";
+import { watchConnectionErrors } from "./redis-errors.ts";
 import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
 import { retryStatusCodes } from "./retry-status.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
@@ -151,10 +151,7 @@ export async function sharedBucketsClient(url: string, log: Pick<Log, "warn" | "
     if (!warned) log.warn(`${where} is unreachable${lastError ? ` (${lastError.message})` : ""}; this process uses its own RPM/TPM buckets until it is back`);
     warned = true;
   };
-  client.on("error", (error) => {
-    lastError = connectionError(lastError, error);
-    if (missingDatabase(error)) client.disconnect();
-  });
+  watchConnectionErrors(client, (error) => (lastError = error));
   client.on("close", () => {
     if (up) lost();
     up = false;

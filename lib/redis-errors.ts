@@ -16,3 +16,21 @@ export const connectionError = (last: Error | undefined, next: Error): Error => 
  * such a connection is closed instead, and used as one that cannot be reached.
  */
 export const missingDatabase = (error: unknown): error is Error => error instanceof Error && /^ERR (DB index is out of range|invalid DB index)/.test(error.message);
+
+/** A Redis client as far as its errors go (ioredis's, or a driver's instance of it). */
+export interface ErrorEmitter {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  disconnect?(): void;
+}
+
+/**
+ * Listens to a client's errors: `keep` gets the connection's error as `connectionError` ranks
+ * them, and a connection to a database the server lacks is closed (`missingDatabase`).
+ */
+export function watchConnectionErrors(client: ErrorEmitter, keep: (error: Error) => void): void {
+  let last: Error | undefined;
+  client.on("error", (error) => {
+    keep((last = connectionError(last, error)));
+    if (missingDatabase(error)) client.disconnect?.();
+  });
+}
