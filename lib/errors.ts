@@ -51,6 +51,9 @@ Object.defineProperty(SAError.prototype, brand, { value: true });
 export const isSAError = (error: unknown, code?: ErrorCode): error is SAError =>
   error instanceof SAError && (code === undefined || error.code === code);
 
+/** A usage limit or the hard budget stopped the run (exit 3): not a failure of the call it reached. */
+export const isUsageStop = (error: unknown): error is SAError => isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET");
+
 /** A one-line description of any thrown value. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message.split("\n")[0] ?? error.name;

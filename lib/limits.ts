@@ -2,7 +2,7 @@ import PQueue from "p-queue";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { adaptiveConcurrency } from "./adaptive-concurrency.ts";
 import type { Clock } from "./clock.ts";
-import { isSAError } from "./errors.ts";
+import { isUsageStop } from "./errors.ts";
 import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import { watchConnectionErrors } from "./redis-errors.ts";
@@ -195,7 +195,7 @@ async function waitForTurn(turn: { stop: AbortSignal; clock: Clock; pausedFor: (
 export function interruptionsOf(stopped: AbortSignal): AbortSignal {
   const interrupted = new AbortController();
   const follow = () => {
-    if (!isSAError(stopped.reason, "E_LIMIT") && !isSAError(stopped.reason, "E_BUDGET")) interrupted.abort(stopped.reason);
+    if (!isUsageStop(stopped.reason)) interrupted.abort(stopped.reason);
   };
   if (stopped.aborted) follow();
   else stopped.addEventListener("abort", follow, { once: true });

@@ -1,4 +1,4 @@
-import { SAError, isSAError } from "./errors.ts";
+import { SAError, isSAError, isUsageStop } from "./errors.ts";
 import { inCallScope, inCallScopeNow } from "./call-scope.ts";
 import { noTracing } from "./tracing.ts";
 import { createCallTraces } from "./call-trace.ts";
@@ -103,8 +103,8 @@ async function fallbackHits<T>(ctx: CallContext, spec: CallSpec<T>, first: First
   return { steps };
 }
 
-/** Errors of a stopped run: the call went to no model. */
-const stopCodes = new Set(["E_INTERRUPTED", "E_LIMIT", "E_BUDGET"]);
+/** Errors of a stopped run (a signal, a limit, the budget): the call went to no model. */
+const isRunStop = (error: unknown) => isSAError(error, "E_INTERRUPTED") || isUsageStop(error);
 
 /** The primary model (its first step already taken), then each fallback: provider failures and invalid answers move on. */
 async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstStep<T>): Promise<CallResult<T>> {
@@ -132,7 +132,7 @@ async function callModels<T>(ctx: CallContext, spec: CallSpec<T>, first: FirstSt
       if (!("failed" in result)) return result;
       reasons.push(result.failed);
     } catch (error) {
-      if (!isSAError(error) || !stopCodes.has(error.code)) recordSkips();
+      if (!isRunStop(error)) recordSkips();
       // Limits, budgets, dry-run misses and usage errors stop here; provider failures fall back.
       if (!isSAError(error, "E_PROVIDER")) throw error;
       providerFailed = true;

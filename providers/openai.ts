@@ -1,6 +1,6 @@
 import type { OpenAI as OpenAIClient } from "openai";
 import { loadOpenAISdk } from "../lib/openai-sdk.ts";
-import { isSAError, SAError } from "../lib/errors.ts";
+import { isUsageStop, SAError } from "../lib/errors.ts";
 import { createRetryFetch, defaultMaxWaitMs, refusedWaitHeader, retriesOf } from "../lib/http.ts";
 import { addSecret, redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
@@ -189,7 +189,7 @@ function providerError(error: unknown, settings: Settings, model: string): SAErr
   // No answer came back: where the request was going is what a reader needs to know (never its credentials).
   const where = error instanceof APIConnectionError ? ` (${redactUrl(settings.baseURL)})` : "";
   // A retry a usage limit refused (lib/usage-guard.ts `resend`) stops the run for that limit, not as a failed call.
-  if (isSAError(cause, "E_LIMIT") || isSAError(cause, "E_BUDGET")) return new SAError(cause.code, cause.message, { cause: error, details: { retries } });
+  if (isUsageStop(cause)) return new SAError(cause.code, cause.message, { cause: error, details: { retries } });
   return new SAError("E_PROVIDER", `${label}: ${redact(withoutFetchAdvice((cause as Error).message ?? String(cause)))}${where} after ${retries + 1} attempt(s)`, { cause: error, details: { retries } });
 }
 

@@ -1,5 +1,5 @@
 import PQueue from "p-queue";
-import { SAError, errorMessage, isSAError } from "../errors.ts";
+import { SAError, errorMessage, isSAError, isUsageStop } from "../errors.ts";
 import { diskError } from "../disk-error.ts";
 import type { EngineRun, Stop } from "./engine-types.ts";
 import { planRecord, settleRecord, type StageCalls } from "./call-plan.ts";
@@ -77,7 +77,7 @@ async function processRecord<T>(run: EngineRun<T>, { item, serviceId, fingerprin
 
 /** The stop a failure calls for: a limit or budget ends the run as `limit`, a usage error or a full disk as `fatal`. */
 function stopFor(error: unknown): Stop | undefined {
-  if (isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET")) return { status: "limit", reason: error.message };
+  if (isUsageStop(error)) return { status: "limit", reason: error.message };
   if (isSAError(error, "E_USAGE") || isSAError(error, "E_CONFIG") || isSAError(error, "E_WRITE")) return { status: "fatal", reason: error.message, error };
   // A disk that takes no more writes: every later service would be paid for and lost.
   const disk = diskError(error, "stopped before paying for more calls (the output keeps every service written)");

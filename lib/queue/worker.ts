@@ -1,6 +1,6 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { SAError, errorMessage, isSAError } from "../errors.ts";
+import { SAError, errorMessage, isSAError, isUsageStop } from "../errors.ts";
 import { isKeyRefused } from "../call/route-health.ts";
 import { inputFingerprint, promptsDigest } from "../fingerprint.ts";
 import { catalogueHash } from "../pipeline/evolution.ts";
@@ -72,7 +72,7 @@ async function processJob(options: QueueWorkerOptions, own: WorkerInputs, job: J
     return await currentJob.run(context, () => projectService(options.rt.pipeline, service.service, data.position, data.meta));
   } catch (error) {
     // A spent budget or a reached limit is not worth another attempt: the job fails at once and the coordinator stops (exit 3).
-    if (isSAError(error, "E_BUDGET") || isSAError(error, "E_LIMIT")) throw new UnrecoverableError(`run ${runId} stopped: ${error.message}`);
+    if (isUsageStop(error)) throw new UnrecoverableError(`run ${runId} stopped: ${error.message}`);
     throw error;
   } finally {
     entry?.leave();
