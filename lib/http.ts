@@ -34,6 +34,11 @@ export interface RetryOptions {
   beforeRetry?: () => Error | undefined;
   onRetry?: (info: RetryInfo) => void;
   onResponseHeaders?: (headers: Headers, status: number) => void;
+  /**
+   * Told when a call starts waiting to retry after `status` (undefined: no answer came); the
+   * function it returns is called when that wait ends, as the retry goes or the call gives up.
+   */
+  waitingToRetry?: (status: number | undefined) => () => void;
 }
 
 export interface RetryInfo {
@@ -182,8 +187,12 @@ function timedAttempt(options: RetryOptions): typeof globalThis.fetch {
     if (counter?.waitMs) {
       // The wait ends early on the run's stop, or when the caller gives up (the SDK's overall timeout).
       const ends = [options.stopped, init?.signal ?? undefined].filter((s): s is AbortSignal => !!s);
+      // A wait a stop has already ended is no wait: nothing to be told.
+      const waited = ends.some((s) => s.aborted) ? undefined : options.waitingToRetry?.(counter.status);
       // A retry counts once it goes out: one a stop cut short was never sent.
-      return waitToRetry(counter, ends.length ? AbortSignal.any(ends) : undefined).then(() => (counter.retries++, timedAttempt(options)(input, init)));
+      return waitToRetry(counter, ends.length ? AbortSignal.any(ends) : undefined)
+        .finally(waited)
+        .then(() => (counter.retries++, timedAttempt(options)(input, init)));
     }
     const attempt = new AbortController();
     const timer = setTimeout(() => attempt.abort(new DOMException("The operation timed out.", "TimeoutError")), options.requestTimeout).unref();
@@ -205,6 +214,8 @@ interface Counter {
   refusedWaitMs?: number;
   /** Why the next attempt may not be sent (`beforeRetry`): it fails with this instead. */
   refused?: Error;
+  /** The status of the answer being retried (undefined: no answer came). */
+  status?: number;
 }
 
 /** The header on a response whose asked wait was refused (`maxWaitMs`): the wait in ms. */
@@ -270,6 +281,7 @@ function retryDelayOf(options: RetryOptions): (context: FetchContext) => number 
     const status = context.response?.status;
     const delayMs = retryWaitMs({ status, headers, backoff: backoffMs(attempt, options, random) });
     counter.waitMs = Math.max(1, delayMs);
+    counter.status = status;
     options.onRetry?.({
       attempt,
       delayMs,

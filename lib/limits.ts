@@ -7,6 +7,7 @@ import type { Log } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import { watchConnectionErrors } from "./redis-errors.ts";
 import { defaultMaxWaitMs, parseResetMs, retryAfterMs } from "./http.ts";
+import { retryFirst } from "./retry-first.ts";
 import { retryStatusCodes } from "./retry-status.ts";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.ts";
 import { unlessAborted } from "./unless-aborted.ts";
@@ -40,6 +41,11 @@ export interface Limiter {
   settle(estimated: number, actual: number): void;
   /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider; a pause holds only `endpoint`'s calls. */
   observe(headers: Headers, status: number, endpoint?: string): void;
+  /**
+   * A call on `endpoint` starts waiting to retry after `status`: after a 429, new calls to that
+   * endpoint wait until it has gone (lib/retry-first.ts). Call the function returned when the wait ends.
+   */
+  waitingToRetry(status: number | undefined, endpoint?: string): () => void;
   /** Releases a shared store's connection. */
   close(): Promise<void>;
   /**
@@ -176,12 +182,21 @@ function pauseAskedMs(headers: Headers, status: number): number {
   return pauseMs;
 }
 
-/** Waits out the endpoint's pause, then takes a request and the tokens from the buckets; a stop ends the wait at once. */
-async function waitForTurn(turn: { stop: AbortSignal; clock: Clock; pausedFor: () => number; requests?: TokenBucket; tokens?: TokenBucket; estimate: number | (() => number) }): Promise<void> {
+/**
+ * Waits out the endpoint's pause and its calls waiting to retry after a 429 (lib/retry-first.ts),
+ * then takes a request and the tokens from the buckets; a stop ends the wait at once.
+ */
+async function waitForTurn(turn: { stop: AbortSignal; clock: Clock; pausedFor: () => number; retriesGone: () => Promise<void> | undefined; requests?: TokenBucket; tokens?: TokenBucket; estimate: number | (() => number) }): Promise<void> {
   const { stop, clock, estimate } = turn;
-  // Only what there is to wait for is awaited: without a pause or limits, the call goes at once.
-  // In slices of at most a second, so that a stop is not held up by a long retry-after.
-  for (let wait = turn.pausedFor() - clock.now(); wait > 0 && !stop.aborted; wait = turn.pausedFor() - clock.now()) await clock.sleep(Math.min(wait, 1000));
+  // Only what there is to wait for is awaited: without a pause, retries or limits, the call goes at once.
+  // The pause in slices of at most a second, so that a stop is not held up by a long retry-after.
+  // A retry that meets the limit again pauses and waits again: both are checked until neither holds.
+  for (;;) {
+    for (let wait = turn.pausedFor() - clock.now(); wait > 0 && !stop.aborted; wait = turn.pausedFor() - clock.now()) await clock.sleep(Math.min(wait, 1000));
+    const retries = turn.retriesGone();
+    if (!retries || stop.aborted) break;
+    await unlessAborted(retries, stop);
+  }
   // A call queued at 1 RPM would otherwise hold Ctrl-C up for minutes.
   if (turn.requests) await unlessAborted(turn.requests.take(1), stop);
   if (turn.tokens && !stop.aborted) await unlessAborted(turn.tokens.take(Math.max(1, typeof estimate === "function" ? estimate() : estimate)), stop);
@@ -211,6 +226,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   // Per endpoint: a 429 from one endpoint is no reason to hold back calls to another.
   const pausedUntil = new Map<string, number>();
   const pausedFor = (endpoint: string) => pausedUntil.get(endpoint) ?? 0;
+  const retries = retryFirst();
   // The first stop's error is the reason every later call fails with (aborting again keeps it).
   const halted = new AbortController();
   const refused = new AbortController();
@@ -222,7 +238,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return queue.add(
         async () => {
           stop.throwIfAborted();
-          await waitForTurn({ stop, clock: options.clock, pausedFor: () => pausedFor(endpoint), requests, tokens, estimate });
+          await waitForTurn({ stop, clock: options.clock, pausedFor: () => pausedFor(endpoint), retriesGone: () => retries.gone(endpoint), requests, tokens, estimate });
           stop.throwIfAborted();
           return fn();
         },
@@ -243,6 +259,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       if (pauseMs > (options.maxPauseMs ?? defaultMaxWaitMs)) return;
       if (pauseMs > 0) pausedUntil.set(endpoint, Math.max(pausedFor(endpoint), options.clock.now() + pauseMs));
     },
+    waitingToRetry: (status, endpoint = "") => retries.hold(endpoint, status),
     stop(error, { letFinish = false } = {}) {
       halted.abort(error);
       if (!letFinish) refused.abort(error);

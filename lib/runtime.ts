@@ -97,6 +97,7 @@ function connectProviders(options: RuntimeOptions, limiter: Limiter, guard: Usag
       log.debug(`retry ${info.attempt}/${config.retry.attempts - 1}${of} after ${info.reason}, waiting ${info.delayMs} ms${info.requestId ? ` (request id ${info.requestId})` : ""}`, call);
     },
     onResponseHeaders: (headers, status, endpoint) => limiter.observe(headers, status, endpoint),
+    waitingToRetry: (status, endpoint) => limiter.waitingToRetry(status, endpoint),
   });
 }
 

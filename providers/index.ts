@@ -71,9 +71,10 @@ export async function createProvider(id: string, context: ProviderContext, optio
   const config = options.endpoints?.[name] ?? builtInEndpoints[name]!;
   const mod = config.type === "module" ? await loadPlugin(name, config.module, options.baseDir) : await providerTypes[config.type]!();
   const endpoint = { name, type: config.type, options: config as Record<string, unknown>, baseDir: options.baseDir };
-  // Rate-limit headers name the endpoint they came from: a pause holds that endpoint's calls only.
+  // Rate-limit headers and retries name the endpoint they came from: a pause holds that endpoint's calls only.
   const onResponseHeaders = context.onResponseHeaders && ((headers: Headers, status: number, from = name) => context.onResponseHeaders!(headers, status, from));
-  const provider = await mod.create(model, { ...context, endpoint, onResponseHeaders });
+  const waitingToRetry = context.waitingToRetry && ((status: number | undefined, from = name) => context.waitingToRetry!(status, from));
+  const provider = await mod.create(model, { ...context, endpoint, onResponseHeaders, waitingToRetry });
   // The endpoint's name is what the ledger, the cache key and `meta.models` say.
   // A plug-in's base URL is hashed and stored too: never with the credentials a URL may carry.
   const capabilities = provider.capabilities ?? (mod as { capabilities?: Provider["capabilities"] }).capabilities;

@@ -81,7 +81,7 @@ function createClient(settings: Settings, context: ProviderContext, expectBody?:
     maxRetries: 0,
     // The retry layer times each attempt; this only bounds the whole series.
     timeout: context.http.attempts * (context.http.requestTimeout + Math.max(context.http.capMs, context.http.maxWaitMs ?? defaultMaxWaitMs)) + 60_000,
-    fetch: createRetryFetch({ ...context.http, fetch: context.fetch, expectBody, onRetry: context.onRetry, onResponseHeaders: context.onResponseHeaders }),
+    fetch: createRetryFetch({ ...context.http, fetch: context.fetch, expectBody, onRetry: context.onRetry, onResponseHeaders: context.onResponseHeaders, waitingToRetry: context.waitingToRetry }),
   });
 }
 

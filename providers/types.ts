@@ -100,6 +100,8 @@ export interface ProviderContext {
   onRetry?: (info: RetryInfo) => void;
   /** Every response's headers; `endpoint` is the endpoint's name (a pause holds that endpoint's calls only). */
   onResponseHeaders?: (headers: Headers, status: number, endpoint?: string) => void;
+  /** A call starts waiting to retry after `status`; the function returned is called when the wait ends (see lib/retry-first.ts). */
+  waitingToRetry?: (status: number | undefined, endpoint?: string) => () => void;
   /** The endpoint the model id named. @default the built-in entry of the same name */
   endpoint?: Endpoint;
 }

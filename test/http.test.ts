@@ -56,6 +56,36 @@ describe("retry layer under the openai SDK", () => {
     expect(retries.map((r) => [r.status, r.delayMs, r.requestId])).toEqual([[429, 300, expect.stringMatching(/^req_test_/)], [429, 150, expect.stringMatching(/^req_test_/)]]);
   });
 
+  test("each wait to retry is told with its status and endpoint, and ends as the retry goes, or when a stop cuts it", async () => {
+    faults.set("told", [{ type: "429", retryAfterMs: 50 }, { type: "500" }]);
+    const events: string[] = [];
+    const waitingToRetry = (status: number | undefined, endpoint?: string) => {
+      events.push(`wait ${status} ${endpoint} (${sent("told").length} sent)`);
+      return () => events.push(`gone (${sent("told").length} sent)`);
+    };
+    const context = { env: { OPENAI_API_KEY: testKey, OPENAI_BASE_URL: server.url }, http: { attempts: 5, baseMs: 5, capMs: 20, requestTimeout: 5000 }, waitingToRetry };
+    await (await createProvider("openai:gpt-4o-mini", context)).complete(contractRequest("told"));
+    expect(events).toEqual(["wait 429 openai (1 sent)", "gone (1 sent)", "wait 500 openai (2 sent)", "gone (2 sent)"]);
+
+    faults.set("cut", [{ type: "429", retryAfterMs: 5000 }]);
+    events.length = 0;
+    const stop = new AbortController();
+    const cut = await createProvider("openai:gpt-4o-mini", { ...context, http: { ...context.http, stopped: stop.signal }, waitingToRetry: (status) => (events.push(`wait ${status}`), () => events.push("ended")) });
+    const outcome = (async () => {
+      try {
+        await cut.complete(contractRequest("cut"));
+        return "answered";
+      } catch {
+        return "stopped";
+      }
+    })();
+    await Bun.sleep(200);
+    expect(events).toEqual(["wait 429"]);
+    stop.abort(new Error("stop"));
+    expect(await outcome).toBe("stopped");
+    expect(events).toEqual(["wait 429", "ended"]);
+  });
+
   test("429 with retry-after in seconds, or only x-ratelimit-reset-*, is waited out too", async () => {
     faults.set("p429s", [{ type: "429", retryAfter: "1" }, { type: "429", headers: { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "350ms" } }]);
     const retries: RetryInfo[] = [];

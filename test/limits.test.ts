@@ -23,6 +23,46 @@ describe("limits", () => {
     expect(at! - start).toBeGreaterThanOrEqual(290);
   });
 
+  test("after a 429, new calls to that endpoint wait until the calls waiting to retry have gone; a 5xx's retry or another endpoint's holds nothing", async () => {
+    const limiter = createLimiter({ concurrency: 4, clock: systemClock });
+    const events: string[] = [];
+    const call = (name: string, endpoint: string) => limiter.schedule(async () => void events.push(name), { priority: 0, tokens: 1, endpoint });
+    const first = limiter.waitingToRetry(429, "a");
+    const second = limiter.waitingToRetry(429, "a");
+    const fiveHundred = limiter.waitingToRetry(500, "a");
+    const waiting = call("new a", "a");
+    await call("new b", "b");
+    await Bun.sleep(50);
+    expect(events).toEqual(["new b"]);
+    first();
+    first(); // a second call of the same release counts once
+    await Bun.sleep(50);
+    expect(events).toEqual(["new b"]);
+    second();
+    await waiting;
+    expect(events).toEqual(["new b", "new a"]);
+    fiveHundred();
+    // Nothing waits any more: a new call goes at once.
+    await call("later a", "a");
+    expect(events.at(-1)).toBe("later a");
+  });
+
+  test("a stop ends a new call's wait for the retries ahead of it", async () => {
+    const limiter = createLimiter({ concurrency: 4, clock: systemClock });
+    limiter.waitingToRetry(429, "");
+    const call = limiter.schedule(async () => "ran", { priority: 0, tokens: 1 });
+    const outcome = (async () => {
+      try {
+        return await call;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    await Bun.sleep(20);
+    limiter.stop(new Error("stopped"));
+    expect(await outcome).toBe("stopped");
+  });
+
   test("a request the retry layer sends again after a 5xx takes the next call's place under the RPM limit", async () => {
     // 600 RPM: about 100 ms a request. The first call goes at once; five 500s are five requests sent again.
     const limiter = createLimiter({ concurrency: 4, rpm: 600, clock: systemClock });
