@@ -115,6 +115,15 @@ describe("export and check read the config's data folder", () => {
       expect(said[0]).toContain("data mydata (dataDir in ");
       expect(said[0]).toContain("not the catalogues the evolutions were mapped to");
     }
+    // A hash of zeros is a placeholder, not a record of other catalogues: nothing to say.
+    const zeros = join(here, "zeros.jsonl");
+    writeFileSync(zeros, readFileSync(evolutions, "utf8").replace(/"catalogue_hash":"[0-9a-f]{64}"/g, `"catalogue_hash":"${"0".repeat(64)}"`));
+    expect(readFileSync(zeros, "utf8")).toContain("0".repeat(64));
+    for (const task of ["export", "check"]) {
+      const args = task === "export" ? ["--input", zeros, "--output", "z.csv"] : ["--input", zeros];
+      const result = await runScript(task, args, { cwd: here });
+      expect({ task, said: result.stderr.includes("catalogue hash") }).toEqual({ task, said: false });
+    }
   });
 
   test("a bad config is exit 2 in one line naming the file and the key, for export and check alike", async () => {

@@ -18,11 +18,15 @@ export async function readerData(config: Pick<LoadedConfig, "dataDir" | "dataDir
   return loadDataset({ dataDir: config.dataDir, mappingSets: config.mappingSets }, { requireRolesAndPlateaus: false });
 }
 
+/** A hash of zeros is a placeholder (hand-written files, the Python tool's test files): no hash recorded. */
+const recordedHash = (hash: string) => !/^0+$/.test(hash);
+
 /**
  * One line when the data folder's catalogues are not those the evolutions were mapped to (none of
  * their `meta.catalogue_hash`): its names and unused items may not fit the file. Else undefined.
  */
-export async function catalogueMismatch(config: Pick<LoadedConfig, "dataDir" | "dataDirFrom" | "mappingSets">, data: Dataset, hashes: string[]): Promise<string | undefined> {
+export async function catalogueMismatch(config: Pick<LoadedConfig, "dataDir" | "dataDirFrom" | "mappingSets">, data: Dataset, allHashes: string[]): Promise<string | undefined> {
+  const hashes = allHashes.filter(recordedHash);
   if (!hashes.length) return undefined;
   const hash = await configCatalogueHash(config, data.catalogues);
   if (hashes.includes(hash)) return undefined;
