@@ -161,3 +161,37 @@ describe("a worker stopped past its grace period", () => {
     }
   }, 120_000);
 });
+
+describe("the coordinator's reads of the journal", () => {
+  test("a coordinator reads the journal every second, not only as jobs end: what a killed worker pushed is counted before a Redis restart could lose it", async () => {
+    const { dir, cleanup } = project("ticks");
+    writeJsonl(join(dir, "in.jsonl"), makeServices(1, "T"));
+    const key = "sa:queue:ticks:journal";
+    const client = new Redis(redis.url);
+    // No worker: the one job waits, and no job's end reads the journal.
+    const coordinator = spawnScript("run", ["--queue", redis.url, "-i", "in.jsonl", "-o", "out.jsonl"], { cwd: dir, baseURL: server.url });
+    try {
+      const readAt = async () => Number((await client.get(`${key}:read`)) ?? -1);
+      const waitForRead = async (atLeast: number, ms: number) => {
+        const start = Date.now();
+        while (Date.now() - start < ms) {
+          if ((await readAt()) >= atLeast) return Date.now() - start;
+          await Bun.sleep(50);
+        }
+        return undefined;
+      };
+      expect(await waitForRead(0, 10_000)).toBeDefined();
+      for (const n of [1, 2, 3]) {
+        // What a worker pushes (another run's, so this run counts nothing of it): read within about a second.
+        await client.rpush(key, JSON.stringify({ type: "call", runId: "another-run", jobId: null, worker: "test", id: `test:${n}` }));
+        const length = await client.llen(key);
+        expect(await waitForRead(length, 3000)).toBeDefined();
+      }
+    } finally {
+      coordinator.kill("SIGINT");
+      await coordinator.exited;
+      client.disconnect();
+      cleanup();
+    }
+  }, 60_000);
+});

@@ -21,6 +21,28 @@ export interface CoordinateOptions {
 const progressMs = 5000;
 
 /**
+ * How often the journal is read besides each job's end. Entries read are safe: the coordinator
+ * counts them. Unread ones live in Redis and with the worker that pushed them, which pushes them
+ * again if Redis loses them; a worker killed meanwhile cannot, so the sooner they are read the less
+ * a killed worker and a Redis restarted without its data can take from the ledger together.
+ */
+const journalEveryMs = 1000;
+
+/** Runs `work` every `ms`, skipping a turn while the last one is still out (a Redis that is down holds each read). */
+function everyUnlessBusy(work: () => Promise<unknown>, ms: number): ReturnType<typeof setInterval> {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void work()
+      .catch(() => {})
+      .finally(() => (busy = false));
+  }, ms);
+  timer.unref?.();
+  return timer;
+}
+
+/**
  * How long a stopped coordinator waits on Redis (the journal's last reads, closing the queue): a
  * Redis that is down would hold a Ctrl-C for ever, since its commands wait for it to come back.
  */
@@ -60,8 +82,10 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
   const journal = await createJournalReader(connection, keys.journal, { owns, record: recordWarningOnce(rt), quarantine: (entry) => rt.quarantine.add(entry) });
   // Once the run is stopped, a read waits on Redis for a moment only (what it misses is left for the next run).
   const pullJournal = () => (rt.limiter.stopped.aborted ? atMost(journal.pull(), stopWaitMs) : journal.pull());
-  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(pullJournal).then(awaited.failRemoved).catch(() => {}), progressMs);
+  const ticker = setInterval(() => void showProgress(rt, queue, settings.name).then(awaited.failRemoved).catch(() => {}), progressMs);
   ticker.unref?.();
+  // Not once the run is stopped: an entry claimed after its final record would be counted by no run.
+  const reader = everyUnlessBusy(async () => void (rt.limiter.stopped.aborted || (await journal.pull())), journalEveryMs);
   try {
     await events.waitUntilReady();
     for (let i = 0; i < (coordinate.localWorkers ?? 0); i++) workers.push(startQueueWorker({ rt, settings, connection: queueConnection(settings.url), concurrency: rt.config.concurrency }));
@@ -78,6 +102,7 @@ export async function coordinateRun(rt: Runtime, options: RunOptions, coordinate
     return await runServices(rt, { ...options, window: options.window ?? 100_000 }, dispatch);
   } finally {
     clearInterval(ticker);
+    clearInterval(reader);
     await local.close();
     // No last read of the journal here: the run's record is written by now, and a call claimed
     // now would be counted by no run (on a stop, workers go on). Each job's entries were read as
