@@ -84,8 +84,12 @@ describe("export: CSV", () => {
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const rows = parse(bytes, { columns: true, bom: true }) as Record<string, string>[];
     expect(rows).toHaveLength(featureCount);
-    expect(Object.keys(rows[0]!)).toEqual(["service_id", "service", "plateau", "plateau_name", "role", "feature_id", "feature", "description", "level", "label", "justification", "applications", "technologies", "data"]);
+    expect(Object.keys(rows[0]!)).toEqual(["service_id", "service", "plateau", "plateau_name", "role", "role_id", "feature_id", "feature", "description", "level", "label", "justification", "applications", "technologies", "data"]);
     expect(rows.map((r) => r.role)).toContain("Council staff");
+    // The role's id beside its name: what a join with the roles file or the input needs.
+    const roleIds = new Map(rows.map((r) => [r.role, r.role_id]));
+    expect(roleIds.size).toBeGreaterThan(1);
+    for (const id of roleIds.values()) expect(id).toMatch(/^[a-z_]+$/);
     expect((await exportTo("--output", "nobom.csv", "--no-bom")).code).toBe(0);
     expect(read("nobom.csv").startsWith("service_id,")).toBe(true);
   });
@@ -134,8 +138,9 @@ describe("export: XLSX", () => {
     expect(features.rowCount).toBe(featureCount + 1);
     expect(features.getRow(1).getCell(5).value).toBe("Role");
     expect(features.getCell("E2").value).toBe("Residents");
-    expect(features.getRow(1).getCell(12).value).toBe("Applications");
-    expect(features.getColumn(8).alignment?.wrapText).toBe(true);
+    expect(features.getRow(1).getCell(6).value).toBe("Role id");
+    expect(features.getRow(1).getCell(13).value).toBe("Applications");
+    expect(features.getColumn(9).alignment?.wrapText).toBe(true);
     expect(features.views[0]).toMatchObject({ state: "frozen", ySplit: 1 });
     expect(features.pageSetup).toMatchObject({ orientation: "landscape", fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: "1:1" });
     expect(book.getWorksheet("mappings applications")!.getRow(1).values).toContain("Criticality");
@@ -143,7 +148,7 @@ describe("export: XLSX", () => {
     const tables = Object.keys(zip.files).filter((n) => n.startsWith("xl/tables/"));
     expect(tables).toHaveLength(6);
     expect(await zip.file("[Content_Types].xml")!.async("string")).toContain("/xl/tables/table2.xml");
-    expect(await zip.file("xl/tables/table2.xml")!.async("string")).toContain(`ref="A1:N${featureCount + 1}"`);
+    expect(await zip.file("xl/tables/table2.xml")!.async("string")).toContain(`ref="A1:O${featureCount + 1}"`);
     const sheet2 = await zip.file("xl/worksheets/sheet2.xml")!.async("string");
     expect(sheet2).toContain("<tableParts");
     expect(sheet2).toContain('type="colorScale"');
@@ -158,7 +163,7 @@ describe("export: XLSX", () => {
     expect(details).toMatchObject({ Services: lines.length, Plateaus: 5, Features: featureCount });
     const services = book.getWorksheet("services")!;
     expect([3, 6, 9, 10].map((c) => typeof services.getRow(2).getCell(c).value)).toEqual(["number", "number", "number", "number"]);
-    expect([3, 9].map((c) => typeof book.getWorksheet("features")!.getRow(2).getCell(c).value)).toEqual(["number", "number"]);
+    expect([3, 10].map((c) => typeof book.getWorksheet("features")!.getRow(2).getCell(c).value)).toEqual(["number", "number"]);
     // An integer facet (Criticality), in XLSX and JSON.
     const apps = book.getWorksheet("mappings applications")!;
     const column = (apps.getRow(1).values as unknown[]).indexOf("Criticality");
@@ -178,7 +183,7 @@ describe("export: XLSX", () => {
     const book = new ExcelJS.Workbook();
     await book.xlsx.readFile(join(dir, "empty.xlsx"));
     const features = book.getWorksheet("features")!;
-    const justifications = [2, 3, 4].map((r) => features.getRow(r).getCell(11).value);
+    const justifications = [2, 3, 4].map((r) => features.getRow(r).getCell(12).value);
     expect(justifications).toContain(null);
     expect(justifications.filter((v) => v === "")).toEqual([]);
   });

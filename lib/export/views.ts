@@ -51,14 +51,14 @@ function featuresTable(labels: Labels): TableSpec {
     title: "Features",
     columns: [
       col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
-      col("role", "Role"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("description", "Description", "wrap"),
+      col("role", "Role"), col("role_id", "Role id", "id"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("description", "Description", "wrap"),
       col("level", "Level", "level"), col("label", "Label"), col("justification", "Justification", "wrap"),
       ...catalogues.map((c) => col(c.field, c.label, "list")),
     ],
     *rows(e) {
       for (const p of plateausInOrder(e)) {
         for (const f of [...p.features].sort(sort)) {
-          const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), feature_id: f.feature_id, feature: f.name };
+          const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), role_id: roleOf(f) || null, feature_id: f.feature_id, feature: f.name };
           Object.assign(row, { description: f.description || null, level: f.score.level, label: f.score.label, justification: f.score.justification || null });
           for (const c of catalogues) row[c.field] = (f.mappings[c.field] ?? []).map((m) => itemName(c, m.item));
           yield row;
@@ -104,14 +104,14 @@ function mappingsTable(labels: Labels, c: CatalogueInfo): TableSpec {
     title: `Mappings: ${c.label}`,
     columns: [
       col("service_id", "Service id", "id"), col("service", "Service"), col("plateau", "Plateau", "number"), col("plateau_name", "Plateau name"),
-      col("role", "Role"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("item_id", "Item id", "id"), col("item", c.label),
+      col("role", "Role"), col("role_id", "Role id", "id"), col("feature_id", "Feature id", "id"), col("feature", "Feature"), col("item_id", "Item id", "id"), col("item", c.label),
       col("description", "Description", "wrap"), ...c.facets.map((f) => col(`facet.${f.id}`, f.label, f.numeric ? "number" : "text")),
     ],
     *rows(e) {
       for (const p of plateausInOrder(e)) {
         for (const f of [...p.features].sort(sort)) {
           for (const m of f.mappings[c.field] ?? []) {
-            const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), feature_id: f.feature_id, feature: f.name, item_id: m.item, item: itemName(c, m.item) };
+            const row: Row = { ...plateauCells(e, p), role: roleName(labels, roleOf(f)), role_id: roleOf(f) || null, feature_id: f.feature_id, feature: f.name, item_id: m.item, item: itemName(c, m.item) };
             row.description = mappingDescription(p, c.field, m.item, f) || null;
             // Not columns: what the HTML report's filters read.
             Object.assign(row, { _role: roleOf(f), _level: f.score.level });
