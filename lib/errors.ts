@@ -54,6 +54,13 @@ export const isSAError = (error: unknown, code?: ErrorCode): error is SAError =>
 /** A usage limit or the hard budget stopped the run (exit 3): not a failure of the call it reached. */
 export const isUsageStop = (error: unknown): error is SAError => isSAError(error, "E_LIMIT") || isSAError(error, "E_BUDGET");
 
+/**
+ * A provider's error raised before any request went out (its key not set, a header's variable
+ * missing): the call was never asked, so the ledger counts it as skipped, with no request.
+ */
+export const unsent = (error: SAError): SAError => new SAError(error.code, error.message, { cause: error.cause, details: { ...error.details, unsent: true } });
+export const isUnsent = (error: unknown): boolean => isSAError(error) && error.details.unsent === true;
+
 /** A one-line description of any thrown value. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message.split("\n")[0] ?? error.name;

@@ -1,6 +1,6 @@
 import type { OpenAI as OpenAIClient } from "openai";
 import { loadOpenAISdk } from "../lib/openai-sdk.ts";
-import { isUsageStop, SAError } from "../lib/errors.ts";
+import { isUsageStop, SAError, unsent } from "../lib/errors.ts";
 import { createRetryFetch, defaultMaxWaitMs, refusedWaitHeader, retriesOf } from "../lib/http.ts";
 import { addSecret, redact, redactUrl } from "../lib/redact.ts";
 import type { ChatRequest, ChatResult, Provider, ProviderContext, Usage } from "./types.ts";
@@ -203,6 +203,14 @@ export function create(model: string, context: ProviderContext): Provider {
   // A 200 without choices (or output) is a gateway's own JSON and would fail later as a TypeError: retry it.
   const expectBody = (data: unknown) => Array.isArray((data as Record<string, unknown> | null)?.[useResponses ? "output" : "choices"]);
   let client: OpenAIClient | undefined;
+  // Made at the first call; a client that cannot be made (no key) fails each call before it sends anything.
+  const createdClient = () => {
+    try {
+      return (client ??= createClient(settings, context, expectBody));
+    } catch (error) {
+      throw unsent(providerError(error, settings, model));
+    }
+  };
   return {
     name: settings.name,
     model,
@@ -211,8 +219,7 @@ export function create(model: string, context: ProviderContext): Provider {
     capabilities: { structuredOutputs: true, seed: !useResponses, reasoning: true },
     async complete(request) {
       try {
-        client ??= createClient(settings, context, expectBody);
-        return await (useResponses ? responses : chat)(client, model, request);
+        return await (useResponses ? responses : chat)(createdClient(), model, request);
       } catch (error) {
         throw providerError(error, settings, model);
       }

@@ -19,7 +19,7 @@ const task = defineTask({
     output: sharedArgs.output,
     format: { type: "string", alias: "f", description: `${formats.join(" | ")} (default: the output's extension)` },
     view: { type: "string", description: "features | services | mappings | narrative | all (HTML is always all)" },
-    title: { type: "string", description: "Title of the Markdown or HTML report" },
+    title: { type: "string", description: "Title of the Markdown or HTML report, and of the XLSX document" },
     data: { type: "string", description: "Data folder: role, catalogue and facet names, unused items (default: config dataDir)" },
     bom: { type: "boolean", default: true, description: "CSV: start with a UTF-8 byte-order mark" },
     ...commonArgs,

@@ -80,6 +80,22 @@ describe("the service as its owner described it", () => {
     expect(readFileSync(join(dir, "jobs.md"), "utf8")).toContain("*Jobs to be done:* Know when my bins are collected; Report a \\*missed\\* bin\n");
     expect(readFileSync(join(dir, "jobs.html"), "utf8")).toContain('<p class="jobs"><strong>Jobs to be done:</strong> Know when my bins are collected; Report a *missed* bin</p>');
   });
+
+  test("the narrative gives the service's parent and customer type when the input has them, and nothing when not", async () => {
+    const [first, second, ...rest] = readFileSync(join(root, "fixtures/python/evolutions.jsonl"), "utf8").trim().split("\n");
+    const line = JSON.parse(first!);
+    Object.assign(line.service, { parent_id: "WASTE", customer_type: "residents & <visitors>" });
+    const bare = JSON.parse(second!);
+    Object.assign(bare.service, { parent_id: null, customer_type: " " });
+    writeFileSync(join(dir, "facts.jsonl"), [JSON.stringify(line), JSON.stringify(bare), ...rest].map((l) => `${l}\n`).join(""));
+    for (const output of ["facts.md", "facts.html"]) expect((await runScript("export", ["--input", "facts.jsonl", "--output", output], { cwd: dir })).code).toBe(0);
+    const markdown = readFileSync(join(dir, "facts.md"), "utf8");
+    const html = readFileSync(join(dir, "facts.html"), "utf8");
+    expect(markdown).toContain("*Part of:* WASTE · *Customer type:* residents & \\<visitors\\>\n");
+    expect(html).toContain("<strong>Part of:</strong> WASTE · <strong>Customer type:</strong> residents &#38; &#60;visitors&#62;</p>");
+    expect(markdown.match(/\*Part of:\*/g)).toHaveLength(1);
+    expect(markdown).not.toContain("*Customer type:*  ");
+  });
 });
 
 describe("the run details count what the file holds", () => {

@@ -129,6 +129,11 @@ describe("export: XLSX", () => {
     const book = new ExcelJS.Workbook();
     await book.xlsx.readFile(path);
     expect(book.worksheets.map((w) => w.name)).toEqual(["run", "features", "services", "mappings applications", "mappings technologies", "mappings data"]);
+    expect(book.title).toBe("Service evolutions");
+    expect((await exportTo("--output", "titled.xlsx", "--title", "Campus services <2030>")).code).toBe(0);
+    const titled = new ExcelJS.Workbook();
+    await titled.xlsx.readFile(join(dir, "titled.xlsx"));
+    expect(titled.title).toBe("Campus services <2030>");
     // The document stores whole seconds.
     expect(book.created.toISOString().slice(0, 19)).toBe(new Date(lines[0]!.meta.created).toISOString().slice(0, 19));
     const run = book.getWorksheet("run")!;

@@ -98,7 +98,7 @@ describe("the ledger survives a crash", () => {
 });
 
 describe("calls that failed before any answer", () => {
-  test("no API key: recorded as failed calls, and preflight still estimates output tokens from the config", async () => {
+  test("no API key: recorded as skipped calls with no request (nothing was sent), and preflight still estimates output tokens from the config", async () => {
     const { dir, cleanup } = tempDir();
     try {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(2));
@@ -108,8 +108,8 @@ describe("calls that failed before any answer", () => {
       expect(existsSync(join(dir, "out.jsonl.lock"))).toBe(false); // released on the error path too
       const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
       expect(run.status).toBe("failed");
-      expect(run.totals.failedCalls).toBeGreaterThan(0);
-      expect(run.totals.liveCalls).toBe(0);
+      expect(run.totals.skippedCalls).toBeGreaterThan(0);
+      expect(run.totals).toMatchObject({ requests: 0, failedCalls: 0, liveCalls: 0 });
       expect(run.byStage.descriptions).toMatchObject({ liveCalls: 0, outputTokens: 0 });
       const preflight = await runScript("preflight", ["--input", input, "--data", fixtureData, "--json"], { cwd: dir, env: { OPENAI_API_KEY: undefined } });
       const { estimate } = lastJson(preflight.stdout);

@@ -1,6 +1,6 @@
 import type { ChatMessage, ChatResult } from "../../providers/types.ts";
 import { isLeftWaiting } from "./left-waiting.ts";
-import { isSAError } from "../errors.ts";
+import { isSAError, isUnsent } from "../errors.ts";
 import { countPromptTokens } from "../tokens.ts";
 import { guessPromptTokens } from "../token-guess.ts";
 import type { Attempt, CallContext } from "./context.ts";
@@ -82,7 +82,10 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
     ctx.guard.settle(reservation, { inputTokens: 0, outputTokens: 0, costUsd: 0 });
     // No answer came back: a failed call, never a live call with 0 tokens that estimates would learn from.
     // A batch line left waiting at a stop is neither: the next run counts it.
-    if (settled() && !isLeftWaiting(error)) failed(isSAError(error) ? Number(error.details.retries ?? 0) : 0);
+    // A call the provider failed before it sent anything (no key) was never asked: skipped, no request counted.
+    const counts = settled() && !isLeftWaiting(error);
+    if (counts && isUnsent(error)) recordRequest(ctx, { spec, provider, cache: "skipped", usage: noUsage, answeredBy: provider.model });
+    else if (counts) failed(isSAError(error) ? Number(error.details.retries ?? 0) : 0);
     throw error;
   }
   const { usage } = result;

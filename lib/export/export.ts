@@ -99,7 +99,7 @@ async function writeCsvFiles(o: ExportOptions, source: EvolutionSource, tables: 
 function writeOne(o: ExportOptions, source: EvolutionSource, summary: Summary, tables: TableSpec[], extra: { findings: Finding[]; notes: string[] }): Promise<Record<string, number>> {
   return withSink(o.output, (sink) => {
     const common = { source, summary, tables, sink };
-    if (o.format === "xlsx") return writeXlsx({ ...common, notes: extra.notes });
+    if (o.format === "xlsx") return writeXlsx({ ...common, notes: extra.notes, title: o.title });
     if (o.format === "json") return writeJson(common);
     if (o.format === "md") return writeMarkdown({ ...common, narrative: o.views.includes("narrative"), title: o.title });
     return writeHtml({ ...common, findings: extra.findings, title: o.title });

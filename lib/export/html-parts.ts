@@ -3,7 +3,7 @@ import { checkTitles, type Finding } from "../review/checks.ts";
 import { escapeXml as h, levelNames } from "./charts.ts";
 import { itemName, plateauOrder, type CatalogueInfo, type Labels } from "./labels.ts";
 import { gapsOf } from "../pipeline/gaps.ts";
-import { featuresByRole, jobsText, leftEmptyWhy, mappedItems } from "./narrative.ts";
+import { featuresByRole, jobsText, leftEmptyWhy, mappedItems, serviceFacts } from "./narrative.ts";
 import { detailText, formatCount, runDetails } from "./run-details.ts";
 import type { Summary } from "./summary.ts";
 import { cellText, plateausInOrder, type Row, type TableSpec } from "./views.ts";
@@ -79,6 +79,11 @@ const jobsHtml = (e: ServiceEvolution) => {
   return jobs ? `<p class="jobs"><strong>Jobs to be done:</strong> ${h(jobs)}</p>` : "";
 };
 
+const factsHtml = (e: ServiceEvolution) => {
+  const facts = serviceFacts(e);
+  return facts.length ? `<p class="facts">${facts.map(([label, value]) => `<strong>${h(label)}:</strong> ${h(value)}`).join(" · ")}</p>` : "";
+};
+
 const leftEmptyHtml = (e: ServiceEvolution) => {
   const gaps = gapsOf(e.meta.models);
   return gaps ? `<p class="incomplete"><strong>Left empty</strong> ${h(leftEmptyWhy)}: ${h(gaps)}</p>` : "";
@@ -99,7 +104,7 @@ export function serviceSection(labels: Labels, e: ServiceEvolution): string {
 <h4>${p.plateau}. ${h(p.plateau_name)} ${plateauFigures(p)}</h4><p>${h(p.service_description)}</p>
 <div class="scroll"><table class="sortable cards features">${thead}<tbody>\n${featureRows(labels, e, p)}\n</tbody></table></div>${mappedItemsHtml(labels, p)}</div>`);
   return `<section class="service" id="${anchor("svc", e.service.service_id)}" data-block>
-<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}${jobsHtml(e)}${leftEmptyHtml(e)}
+<h3>${h(e.service.name)} <span class="muted">${h(e.service.service_id)}</span></h3>${e.service.description ? `<p>${h(e.service.description)}</p>` : ""}${jobsHtml(e)}${factsHtml(e)}${leftEmptyHtml(e)}
 ${plateaus.join("\n")}
 <p class="noprint"><a href="#contents">Back to contents</a></p></section>\n`;
 }

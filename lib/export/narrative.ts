@@ -87,6 +87,12 @@ function plateauMarkdown(labels: Labels, p: PlateauResult): string[] {
 /** The service's jobs to be done as one line ("a; b"): a job is a string or an object with a name. */
 export const jobsText = (e: ServiceEvolution) => e.service.jobs_to_be_done.map((job) => (typeof job === "string" ? job : job.name)).join("; ");
 
+/** What the input says of where the service sits: its parent service and its customer type, those given. */
+export function serviceFacts(e: ServiceEvolution): Array<[label: string, value: string]> {
+  const facts: Array<[string, string | null | undefined]> = [["Part of", e.service.parent_id], ["Customer type", e.service.customer_type]];
+  return facts.filter((f): f is [string, string] => Boolean(f[1]?.trim()));
+}
+
 /** Said with a service's gaps (`meta.models.incomplete`), in the narrative of every report. */
 export const leftEmptyWhy = "(answers stayed invalid; run again to ask again)";
 
@@ -96,6 +102,8 @@ export function narrativeMarkdown(labels: Labels, e: ServiceEvolution): string {
   if (e.service.description) out.push(md(e.service.description), "");
   const jobs = jobsText(e);
   if (jobs) out.push(`*Jobs to be done:* ${md(jobs)}`, "");
+  const facts = serviceFacts(e);
+  if (facts.length) out.push(facts.map(([label, value]) => `*${label}:* ${md(value)}`).join(" · "), "");
   const gaps = gapsOf(e.meta.models);
   if (gaps) out.push(`*Left empty* ${leftEmptyWhy}: ${md(gaps)}`, "");
   for (const p of plateausInOrder(e)) out.push(...plateauMarkdown(labels, p), "");

@@ -138,9 +138,11 @@ function writeRunSheet(book: StreamWorkbook, summary: Summary, used: Set<string>
 }
 
 /** A `run` sheet, then one sheet per table, each written row by row in its own pass over the input. */
-export async function writeXlsx(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink; notes?: string[] }): Promise<Record<string, number>> {
+export async function writeXlsx(input: { source: EvolutionSource; summary: Summary; tables: TableSpec[]; sink: Sink; notes?: string[]; title?: string }): Promise<Record<string, number>> {
   const book = createWorkbook(input.sink.stream);
   book.creator = "service-ambitions";
+  // The document's title (File > Info, the window's title in some viewers); exceljs writes it into docProps/core.xml.
+  if (input.title) (book as unknown as { title: string }).title = xstring(input.title);
   const created = instantOf(input.summary.run.created);
   book.created = book.modified = new Date(Number.isFinite(created) ? created : Date.UTC(2000, 0, 1));
   const used = new Set<string>();
