@@ -1,4 +1,5 @@
 import type { Provider } from "../providers/types.ts";
+import { leftWaiting } from "./call/left-waiting.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { createLimiter, type Limiter } from "./limits.ts";
 import { guessPromptTokens } from "./token-guess.ts";
@@ -29,7 +30,14 @@ export function createEndpointLimiters(clock: Clock = systemClock) {
         ...provider,
         async complete(request) {
           const guess = guessPromptTokens(request.messages) + (request.maxOutputTokens ?? 0);
-          const result = await limiter.schedule(() => provider.complete(request), { priority: 0, tokens: guess });
+          // The run's stop ends the wait for the endpoint's turn: a call still waiting for it was
+          // never sent, and is no request of this run (the ledger counts none).
+          let sent = false;
+          const result = await limiter
+            .schedule(() => ((sent = true), provider.complete(request)), { priority: 0, tokens: guess, stop: request.stopped })
+            .catch((error: unknown) => {
+              throw sent || !(error instanceof Error) ? error : leftWaiting(error);
+            });
           limiter.settle(guess, result.usage.inputTokens + result.usage.outputTokens);
           return result;
         },

@@ -35,8 +35,9 @@ export interface Limiter {
   /**
    * Runs `fn` once a concurrency slot, a request and `tokens` are free. Higher priority goes first.
    * `tokens` may be a function, asked when the call is dispatched (an estimate made then is fresher).
+   * `stop` (another limiter's stop, as the call heeds it) ends the wait too, as this limiter's own does.
    */
-  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number | (() => number); endpoint?: string; finishing?: boolean }): Promise<T>;
+  schedule<T>(fn: () => Promise<T>, options: { priority: number; tokens: number | (() => number); endpoint?: string; finishing?: boolean; stop?: AbortSignal }): Promise<T>;
   /** After the call: correct the token bucket from the estimate to the reported usage. */
   settle(estimated: number, actual: number): void;
   /** Rate-limit headers and 429s slow dispatch down instead of hammering the provider; a pause holds only `endpoint`'s calls. */
@@ -233,8 +234,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const { signal } = halted;
 
   return {
-    schedule(fn, { priority, tokens: estimate, endpoint = "", finishing }) {
-      const stop = finishing ? refused.signal : signal;
+    schedule(fn, { priority, tokens: estimate, endpoint = "", finishing, stop: theirs }) {
+      const own = finishing ? refused.signal : signal;
+      const stop = theirs ? AbortSignal.any([own, theirs]) : own;
       return queue.add(
         async () => {
           stop.throwIfAborted();

@@ -210,7 +210,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const batchRunKey = config.batch.enabled && !options.dryRun ? options.batchRunKey : undefined;
   const stores = await createStores(config, log, clock, batchRunKey !== undefined);
   const { storage, cache } = stores;
-  const ownGuard = createUsageGuard(config.limits, config.budget, log, { waitForCallsInFlight: batchRunKey === undefined });
+  // A limit reached stops dispatch at once (as the run's stop will): calls waiting their turn behind
+  // a 429's pause or a retry would only be refused when it came. Not with a wrapped guard (queue
+  // workers, local or not: a job's run stops through its coordinator, which reads the journal
+  // until then), nor for batch waves (a stop leaves them to the next run).
+  const stopDispatch = batchRunKey === undefined && !options.wrapGuard ? (error: Error) => stores.limiter.stop(error) : undefined;
+  const ownGuard = createUsageGuard(config.limits, config.budget, log, { waitForCallsInFlight: batchRunKey === undefined, onStop: stopDispatch });
   const guard = options.wrapGuard?.(ownGuard) ?? ownGuard;
   const run = createBookkeeping(options, clock, runId);
   // The Batch API code (and its client) loads only for a batch run.

@@ -72,6 +72,12 @@ export interface UsageGuardOptions {
    * once the wave they wait for is sent, which waits for them. @default true
    */
   waitForCallsInFlight?: boolean;
+  /**
+   * Told once, when a limit is first reached (a call or a retry refused): every later call would
+   * be refused too, so the run's calls still waiting for their turn (a 429's pause, a retry ahead
+   * of them, the RPM/TPM buckets) need not wait to hear it.
+   */
+  onStop?: (error: SAError) => void;
 }
 
 const noUsage = (): Usage => ({ requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
@@ -123,11 +129,16 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
   const { used, pending } = tally;
   let stopReason: string | undefined;
   let softWarned = false;
-  const refuse = ([code, reason]: [code: "E_LIMIT" | "E_BUDGET", reason: string]): never => {
-    stopReason ??= reason;
-    throw new SAError(code, stopReason);
-  };
   const stopped = () => (stopReason ? new SAError(stopReason.startsWith("budget") ? "E_BUDGET" : "E_LIMIT", stopReason) : undefined);
+  const stopWith = (reason: string) => {
+    if (stopReason) return;
+    stopReason = reason;
+    options.onStop?.(stopped()!);
+  };
+  const refuse = ([code, reason]: [code: "E_LIMIT" | "E_BUDGET", reason: string]): never => {
+    stopWith(reason);
+    throw new SAError(code, stopReason!);
+  };
   const throwIfStopped = () => {
     const error = stopped();
     if (error) throw error;
@@ -159,7 +170,7 @@ export function createUsageGuard(limits: Config["limits"], budget: Config["budge
     },
     release: (reservation) => tally.release(reservation),
     resend() {
-      if (!stopReason && limits.maxRequests !== undefined && used.requests + 1 > limits.maxRequests) stopReason = `max-requests ${limits.maxRequests} reached`;
+      if (!stopReason && limits.maxRequests !== undefined && used.requests + 1 > limits.maxRequests) stopWith(`max-requests ${limits.maxRequests} reached`);
       if (!stopReason) used.requests++;
       return stopped();
     },

@@ -23,6 +23,11 @@ export interface ChatRequest {
   maxOutputTokens?: number;
   signal?: AbortSignal;
   /**
+   * The run's stop as this call heeds it (a re-ask after Ctrl-C still goes): it ends a wait for
+   * the call's turn under its endpoint's own `rpm`/`tpm`, never a request already sent.
+   */
+  stopped?: AbortSignal;
+  /**
    * Values a string property may take that the JSON Schema could not pin (too many for an enum):
    * for providers that build answers from the schema (synthetic); a model API is never sent them.
    */

@@ -1,8 +1,8 @@
 import { isSAError, SAError } from "../errors.ts";
 
 /**
- * A call still waiting for its wave at a stop is no request of this run: the next run reads its
- * batch's answer, or sends it then, and counts it once. Here, not in lib/batch/, so that the call
+ * A call still waiting for its wave (or its endpoint's own rpm/tpm turn) at a stop is no request
+ * of this run: the next run reads its batch's answer, or sends it then, and counts it once. Here, not in lib/batch/, so that the call
  * path asks without loading batch mode.
  */
 export const isLeftWaiting = (error: unknown): boolean => isSAError(error) && error.details.leftWaiting === true;

@@ -70,6 +70,7 @@ async function send(ctx: CallContext, attempt: Attempt<unknown>, messages: ChatM
       jsonSchema,
       ...(spec.choices ? { choices: spec.choices } : {}),
       ...route.settings,
+      stopped: stopFor(ctx, attempt, messages),
       // The cache key names the request (a batch line's custom_id); a re-ask sends other messages.
       // Made only when a provider reads it: a live call with the cache off never makes the key.
       get requestKey() {
