@@ -1,9 +1,8 @@
-import { expect, test } from "bun:test";
+import { test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readLedger } from "../lib/ledger.ts";
 import { startTestServer } from "../lib/test-server.ts";
-import { fixtureData, makeServices, spawnScript, tempDir, until, writeJsonl } from "./helpers.ts";
+import { fixtureData, interruptWhilePaced, makeServices, spawnScript, tempDir, writeJsonl } from "./helpers.ts";
 
 test("Ctrl-C while calls wait for their endpoint's own rpm turn: exit 130 at once, and no call goes out after the signal", async () => {
   const server = startTestServer();
@@ -14,17 +13,7 @@ test("Ctrl-C while calls wait for their endpoint's own rpm turn: exit 130 at onc
     writeFileSync(join(dir, "service-ambitions.config.json"), JSON.stringify({ dataDir: fixtureData, model: "slow:gpt-4o-mini", providers }));
     const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
     const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl"], { cwd: dir, env: { SLOW_KEY: "sk-slow-0123456789" } });
-    await until(() => server.answered >= 1, "the first answer");
-    await Bun.sleep(500);
-    const sent = server.requests.length;
-    const signalled = Date.now();
-    proc.kill("SIGINT");
-    expect(await proc.exited).toBe(130);
-    expect(Date.now() - signalled).toBeLessThan(10_000);
-    expect(server.requests.length).toBe(sent);
-    const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
-    expect(run.status).toBe("interrupted");
-    expect(run.totals.requests).toBe(sent);
+    await interruptWhilePaced(proc, server, dir);
   } finally {
     cleanup();
     await server.stop();

@@ -1,7 +1,9 @@
+import { expect } from "bun:test";
 import { constants, mkdtempSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../lib/config.ts";
+import { readLedger } from "../lib/ledger.ts";
 import { createLog, silentLog, type Log } from "../lib/log.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
 import type { ConfigInput } from "../lib/schema/config.ts";
@@ -105,6 +107,24 @@ export async function until(ready: () => boolean, what: string, ms = 30_000): Pr
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(5);
   }
+}
+
+/**
+ * Ctrl-C on a run whose calls wait for their pace, once its first answer is in: it exits 130
+ * within 10 s, sends nothing after the signal, and its ledger record counts the requests sent.
+ */
+export async function interruptWhilePaced(proc: ReturnType<typeof spawnScript>, server: { answered: number; requests: unknown[] }, dir: string): Promise<void> {
+  await until(() => server.answered >= 1, "the first answer");
+  await Bun.sleep(500);
+  const sent = server.requests.length;
+  const signalled = Date.now();
+  proc.kill("SIGINT");
+  expect(await proc.exited).toBe(130);
+  expect(Date.now() - signalled).toBeLessThan(10_000);
+  expect(server.requests.length).toBe(sent);
+  const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
+  expect(run.status).toBe("interrupted");
+  expect(run.totals.requests).toBe(sent);
 }
 
 /** Opens a FIFO for writing once a reader has it open (a non-blocking open fails before that). */

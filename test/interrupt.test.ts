@@ -6,7 +6,7 @@ import { startTestServer } from "../lib/test-server.ts";
 import { createConsola } from "consola";
 import { Redis } from "ioredis";
 import { runServices } from "../lib/pipeline/run.ts";
-import { fixtureData, makeServices, runScript, spawnScript, tempDir, testRuntime, until, writeJsonl } from "./helpers.ts";
+import { fixtureData, interruptWhilePaced, makeServices, runScript, spawnScript, tempDir, testRuntime, until, writeJsonl } from "./helpers.ts";
 import { startRedis } from "./redis-server.ts";
 
 describe("the ledger of an interrupted run", () => {
@@ -113,17 +113,7 @@ describe("Ctrl-C while calls wait for their turn under --rpm", () => {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(4));
       // 4 descriptions calls at 6 a minute: the last would go some 30 s after the first.
       const proc = spawnScript("run", ["--input", input, "--output", "out.jsonl", "--data", fixtureData, "--rpm", "6"], { cwd: dir, baseURL: server.url });
-      await until(() => server.answered >= 1, "the first answer");
-      await Bun.sleep(500);
-      const sent = server.requests.length;
-      const signalled = Date.now();
-      proc.kill("SIGINT");
-      expect(await proc.exited).toBe(130);
-      expect(Date.now() - signalled).toBeLessThan(10_000);
-      expect(server.requests.length).toBe(sent);
-      const run = readLedger(join(dir, ".sa/usage.json")).runs.at(-1)!;
-      expect(run.status).toBe("interrupted");
-      expect(run.totals.requests).toBe(sent);
+      await interruptWhilePaced(proc, server, dir);
     } finally {
       cleanup();
       await server.stop();
