@@ -10,8 +10,8 @@ const RISE_AFTER_MS = 5000;
  * provider that counts over a short window answers a burst with 429s: each call then retries into
  * the same full window, and the new calls started meanwhile take the slots its retry waited for,
  * until it has spent its attempts (lib/retry-first.ts now holds new calls back while those retries
- * wait, but a burst's retries still crowd each other). So a 429 halves the calls in flight (at most once a second, down
- * to one). They come back by one after twice as many answers in a row as are allowed, and only
+ * wait, but a burst's retries still crowd each other). So a 429 halves the calls in flight (at most
+ * once a second, down to one). They come back by one after twice as many answers in a row as are allowed, and only
  * once 5 s have passed without a drop, so the calls waiting to retry go first (additive increase,
  * multiplicative decrease, as TCP paces a connection). Calls already out keep their slots.
  */
