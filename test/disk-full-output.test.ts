@@ -1,14 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fixtureData, makeServices, runScript, tempDir, writeJsonl } from "./helpers.ts";
-
-/** A tmpfs of `kb` KiB at `dir` (root only); undefined where mounting is not allowed. */
-function mountTmpfs(dir: string, kb: number): (() => void) | undefined {
-  mkdirSync(dir, { recursive: true });
-  if (Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", dir], { stderr: "ignore" }).exitCode !== 0) return undefined;
-  return () => void Bun.spawnSync(["umount", dir]);
-}
+import { fixtureData, makeServices, onSmallDisk, runScript, writeJsonl } from "./helpers.ts";
 
 /** Each line of a JSONL file parsed; throws on a line cut short. */
 function parsedLines(path: string): unknown[] {
@@ -23,11 +16,7 @@ const env = { SA_CACHE__DRIVER: "memory" };
 // Each evolution of the fixture data is about 60 KB: the disks below hold two or three of them.
 describe("an output on a disk that fills up", () => {
   test.skipIf(process.getuid?.() !== 0)("the line the disk cut short is taken back: the output stays valid JSONL, no temporary file is left, one line and exit 1", async () => {
-    const { dir, cleanup } = tempDir();
-    const disk = join(dir, "disk");
-    const unmount = mountTmpfs(disk, 200);
-    try {
-      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+    await onSmallDisk(200, async ({ dir, disk }) => {
       writeFileSync(join(disk, "filler"), Buffer.alloc(64 * 1024));
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(6));
       const output = join(disk, "out.jsonl");
@@ -39,18 +28,11 @@ describe("an output on a disk that fills up", () => {
       expect(result.stderr.split("\n").filter((l) => l.startsWith("✖"))).toHaveLength(1);
       expect(parsedLines(output).length).toBeGreaterThan(0);
       expect(readdirSync(disk).filter((n) => n.endsWith(".tmp"))).toEqual([]);
-    } finally {
-      unmount?.();
-      cleanup();
-    }
+    });
   });
 
   test.skipIf(process.getuid?.() !== 0)("a final rewrite in input order that finds no room leaves the output as it was, in one line, exit 1, with the run's ledger record", async () => {
-    const { dir, cleanup } = tempDir();
-    const disk = join(dir, "disk");
-    const unmount = mountTmpfs(disk, 256);
-    try {
-      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+    await onSmallDisk(256, async ({ dir, disk }) => {
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(3));
       const first = await runScript("run", args(input, join(dir, "first.jsonl")), { cwd: dir, env });
       expect(first.code).toBe(0);
@@ -72,20 +54,13 @@ describe("an output on a disk that fills up", () => {
       expect(readdirSync(disk).filter((n) => n.endsWith(".tmp"))).toEqual([]);
       const ledger = JSON.parse(readFileSync(join(dir, ".sa/usage.json"), "utf8")) as { runs: Array<{ status: string }> };
       expect(ledger.runs.at(-1)?.status).toBe("failed");
-    } finally {
-      unmount?.();
-      cleanup();
-    }
+    });
   });
 });
 
 describe("a quarantine on a disk that fills up", () => {
   test.skipIf(process.getuid?.() !== 0)("a bad line that cannot be quarantined stops the run as a full disk: one line naming the quarantine file, exit 1 (E_WRITE), not the input blamed; the quarantine keeps whole lines", async () => {
-    const { dir, cleanup } = tempDir();
-    const disk = join(dir, "disk");
-    const unmount = mountTmpfs(disk, 64);
-    try {
-      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+    await onSmallDisk(64, async ({ dir, disk }) => {
       writeFileSync(join(disk, "filler"), Buffer.alloc(56 * 1024));
       const [first, ...rest] = makeServices(3);
       const input = writeJsonl(join(dir, "in.jsonl"), [first, `{"service_id": "BAD", "note": "${"x".repeat(20_000)}"`, ...rest]);
@@ -97,9 +72,6 @@ describe("a quarantine on a disk that fills up", () => {
       expect(result.stderr).not.toContain("ENOSPC");
       expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!)).toMatchObject({ exitCode: 1, code: "E_WRITE" });
       for (const name of readdirSync(join(disk, "q"))) parsedLines(join(disk, "q", name));
-    } finally {
-      unmount?.();
-      cleanup();
-    }
+    });
   });
 });

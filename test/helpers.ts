@@ -127,6 +127,26 @@ export async function interruptWhilePaced(proc: ReturnType<typeof spawnScript>, 
   expect(run.totals.requests).toBe(sent);
 }
 
+/**
+ * Runs `body` with a tmpfs of `kb` KiB mounted at `disk`, inside a temporary folder `dir` (root
+ * only); unmounted and removed after. Where mounting is not allowed it only warns, and `body` is not run.
+ */
+export async function onSmallDisk(kb: number, body: (where: { dir: string; disk: string }) => Promise<void> | void): Promise<void> {
+  const { dir, cleanup } = tempDir();
+  const disk = join(dir, "disk");
+  mkdirSync(disk, { recursive: true });
+  if (Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", disk], { stderr: "ignore" }).exitCode !== 0) {
+    cleanup();
+    return console.warn("skipped: tmpfs cannot be mounted here");
+  }
+  try {
+    await body({ dir, disk });
+  } finally {
+    Bun.spawnSync(["umount", disk]);
+    cleanup();
+  }
+}
+
 /** Opens a FIFO for writing once a reader has it open (a non-blocking open fails before that). */
 export async function openWhenRead(fifo: string): Promise<number> {
   let fd: number | undefined;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../lib/test-server.ts";
 import { tryLock } from "../lib/file-lock.ts";
-import { fixtureData, makeServices, root, runScript, scriptEnv, tempDir, writeJsonl } from "./helpers.ts";
+import { fixtureData, makeServices, onSmallDisk, root, runScript, scriptEnv, tempDir, writeJsonl } from "./helpers.ts";
 
 /** What a script wired into a Makefile or CI step relies on: exit codes, one JSON object on stdout, one clear line on stderr. */
 
@@ -232,20 +232,9 @@ describe("a run whose books cannot be kept", () => {
   });
 });
 
-/** A tmpfs of `kb` KiB at `dir` (root only); undefined where mounting is not allowed. */
-function mountTmpfs(dir: string, kb: number): (() => void) | undefined {
-  mkdirSync(dir, { recursive: true });
-  if (Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", dir], { stderr: "ignore" }).exitCode !== 0) return undefined;
-  return () => void Bun.spawnSync(["umount", dir]);
-}
-
 describe("a disk that fills up during a run", () => {
   test.skipIf(process.getuid?.() !== 0)("stops the run with one line and exit 1, before paying for every other service; no stack trace", async () => {
-    const { dir, cleanup } = tempDir();
-    const disk = join(dir, "disk");
-    const unmount = mountTmpfs(disk, 200);
-    try {
-      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+    await onSmallDisk(200, async ({ dir, disk }) => {
       // Room for the start-up probe and a few journal lines, not for ten services.
       writeFileSync(join(disk, "filler"), Buffer.alloc(150 * 1024));
       const input = writeJsonl(join(dir, "in.jsonl"), makeServices(10));
@@ -260,18 +249,11 @@ describe("a disk that fills up during a run", () => {
       expect(server.requests.length - before).toBeLessThan(10 * 21);
       // The ledger's lock is not left behind empty: the next run is not told another holds it.
       expect(existsSync(join(disk, ".sa/usage.json.lock"))).toBe(false);
-    } finally {
-      unmount?.();
-      cleanup();
-    }
+    });
   });
 
   test.skipIf(process.getuid?.() !== 0)("export: a full disk is one line naming it, exit 1 (E_WRITE), and the file it replaces is left as it was", async () => {
-    const { dir, cleanup } = tempDir();
-    const disk = join(dir, "disk");
-    const unmount = mountTmpfs(disk, 64);
-    try {
-      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+    await onSmallDisk(64, async ({ dir, disk }) => {
       writeFileSync(join(disk, "report.csv"), "the last good export\n");
       const evolutions = join(dir, "evolutions.jsonl");
       const line = readFileSync(join(root, "fixtures/python/evolutions.jsonl"), "utf8").trim().split("\n")[0]!;
@@ -283,28 +265,19 @@ describe("a disk that fills up during a run", () => {
       expect(oneJson(result.stdout)).toMatchObject({ status: "error", exitCode: 1, code: "E_WRITE" });
       expect(result.stderr.trim()).toBe(`✖ cannot write to the disk: no space left on the device; ${join(disk, "report.csv")} is left as it was`);
       expect(readFileSync(join(disk, "report.csv"), "utf8")).toBe("the last good export\n");
-    } finally {
-      unmount?.();
-      cleanup();
-    }
+    });
   });
 
-  test.skipIf(process.getuid?.() !== 0)("a lock file whose owner cannot be written is not left behind, empty, to hold off the next run", () => {
-    const { dir, cleanup } = tempDir();
-    const unmount = mountTmpfs(dir, 64);
-    try {
-      if (!unmount) return console.warn("skipped: tmpfs cannot be mounted here");
+  test.skipIf(process.getuid?.() !== 0)("a lock file whose owner cannot be written is not left behind, empty, to hold off the next run", async () => {
+    await onSmallDisk(64, ({ disk }) => {
       try {
-        writeFileSync(join(dir, "filler"), Buffer.alloc(128 * 1024));
+        writeFileSync(join(disk, "filler"), Buffer.alloc(128 * 1024));
       } catch {
         // full now: a new file is still made, its first byte is not written
       }
-      expect(() => tryLock(join(dir, "usage.json.lock"), '{"pid":1}\n')).toThrow("ENOSPC");
-      expect(existsSync(join(dir, "usage.json.lock"))).toBe(false);
-    } finally {
-      unmount?.();
-      cleanup();
-    }
+      expect(() => tryLock(join(disk, "usage.json.lock"), '{"pid":1}\n')).toThrow("ENOSPC");
+      expect(existsSync(join(disk, "usage.json.lock"))).toBe(false);
+    });
   });
 });
 
