@@ -10,7 +10,7 @@ import { parseModelId, type Endpoints } from "../providers/index.ts";
 import { formatIssues, issueLocation } from "./zod-error.ts";
 import { lineOf, sourceLineOf, syntaxErrorLine, yamlLineOf } from "./json-position.ts";
 import { isRecord } from "./is-record.ts";
-import { readUtf8File } from "./utf8-text.ts";
+import { readUtf8File, withoutBom } from "./utf8-text.ts";
 
 export const configFileNames = ["service-ambitions.config.ts", "service-ambitions.config.json", "service-ambitions.config.yaml", "service-ambitions.config.yml"];
 
@@ -186,7 +186,7 @@ function findConfigFile(cwd: string): string | undefined {
 async function configLine(file: string, path: PropertyKey[]): Promise<number | undefined> {
   const ext = extname(file);
   // Read as readConfigFile read it: a byte-order mark is no part of the text.
-  if (ext === ".json") return lineOf((await readFile(file, "utf8")).replace(/^\uFEFF/, ""), path);
+  if (ext === ".json") return lineOf(withoutBom(await readFile(file, "utf8")), path);
   if (ext === ".yaml" || ext === ".yml") return yamlLineOf(await readFile(file, "utf8"), path);
   if (ext === ".ts" || ext === ".js" || ext === ".mjs") return sourceLineOf(await readFile(file, "utf8"), path);
   return undefined;

@@ -16,7 +16,7 @@ import {
 import type { Config } from "./schema/config.ts";
 import { jsonIssueError, lineOf, parseJsonText } from "./json-position.ts";
 import { loadPromptTexts } from "./prompts/sources.ts";
-import { readUtf8File } from "./utf8-text.ts";
+import { readUtf8File, withoutBom } from "./utf8-text.ts";
 
 export interface Dataset {
   dir: string;
@@ -58,7 +58,7 @@ function assertUnique(file: string, ids: string[], at: (index: number) => Proper
   const seen = new Set<string>();
   for (const [index, id] of ids.entries()) {
     if (seen.has(id)) {
-      const line = lineOf(readFileSync(file, "utf8").replace(/^\uFEFF/, ""), at(index));
+      const line = lineOf(withoutBom(readFileSync(file, "utf8")), at(index));
       throw new SAError("E_DATA", `data ${file}${line ? `:${line}` : ""}: ${at(index).join(".")}: duplicate "${id}"`);
     }
     seen.add(id);

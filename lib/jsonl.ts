@@ -1,6 +1,7 @@
 import { accessSync, constants, createReadStream, existsSync, openSync, readSync, closeSync, fstatSync, ftruncateSync, statSync, writeSync, type Stats } from "node:fs";
 import { SAError } from "./errors.ts";
 import { arrayItemLines, syntaxErrorLine } from "./json-position.ts";
+import { withoutBom } from "./utf8-text.ts";
 
 export interface InputRecord {
   /** 1-based line number in the file (where the item starts, in a JSON array file). */
@@ -123,7 +124,7 @@ export async function* readRecords(path: string, options: { strictUtf8?: boolean
     for await (const line of lines) {
       lineNo++;
       // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line's JSON.
-      const raw = lineNo === 1 ? line.replace(/^\uFEFF/, "") : line;
+      const raw = lineNo === 1 ? withoutBom(line) : line;
       if (whole) {
         whole.lines.push(strict ? assertArrayText(path, lineNo, raw) : raw);
         continue;

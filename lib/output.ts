@@ -10,6 +10,7 @@ import { fastCheckOf } from "./zod-fast-check.ts";
 import { gapsOf } from "./pipeline/gaps.ts";
 import { formatIssues } from "./zod-error.ts";
 import { pythonLineKey, writtenByPython } from "./python-line.ts";
+import { withoutBom } from "./utf8-text.ts";
 
 /**
  * An evolution counts as complete when it has every plateau and every catalogue (by field) asked
@@ -205,7 +206,7 @@ function assertOutputFile(path: string): void {
   let first: { line: number; reason: string } | undefined;
   for (const { bytes, offset } of lineBytes(path)) {
     line++;
-    const text = bytes.toString("utf8").replace(/^\uFEFF/, "");
+    const text = withoutBom(bytes.toString("utf8"));
     if (!text.trim()) continue;
     const result = parse(text);
     if (!("reason" in result)) return;

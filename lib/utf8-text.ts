@@ -3,6 +3,9 @@ import { readFile } from "node:fs/promises";
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const lenient = new TextDecoder("utf-8");
 
+/** The text without the byte-order mark a Windows editor puts first (`decodeUtf8` drops it too). */
+export const withoutBom = (text: string): string => text.replace(/^\uFEFF/, "");
+
 /** Why a text file cannot be read as UTF-8, at which line (1-based). */
 export interface Utf8Problem {
   line: number;

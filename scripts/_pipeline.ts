@@ -3,6 +3,7 @@ import { SAError } from "../lib/errors.ts";
 import type { LoadDatasetOptions } from "../lib/data.ts";
 import type { RunOptions, RunSummary } from "../lib/pipeline/engine.ts";
 import { createProgress } from "../lib/progress.ts";
+import { withoutBom } from "../lib/utf8-text.ts";
 import { createRuntime, type Runtime } from "../lib/runtime.ts";
 import type { UsageGuard } from "../lib/usage-guard.ts";
 import { checkStateWritable } from "../lib/state-dirs.ts";
@@ -34,7 +35,7 @@ type PipelineArgs = TaskContext<typeof pipelineArgs>["args"];
  */
 function countLines(path: string): number | undefined {
   if (path === "-" || !existsSync(path) || !statSync(path).isFile()) return undefined;
-  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+  const text = withoutBom(readFileSync(path, "utf8"));
   const start = text.trimStart();
   if (!start.startsWith("[") && !/^\{[ \t\r]*\n/.test(start)) return text.split("\n").filter((l) => l.trim()).length;
   try {
